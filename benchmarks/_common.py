@@ -1,0 +1,76 @@
+"""Shared benchmark plumbing: a separate venv for peer tools, timing with peak memory, result tables.
+
+Peer tools (datumaro, globox, ...) are installed in ``benchmarks/.venv-peers`` so they never
+touch cvkit's own environment. Each measurement runs in a fresh process and reports wall
+time and peak RSS of that process tree (``resource.getrusage(RUSAGE_CHILDREN)``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / "_work"
+PEERS_VENV = HERE / ".venv-peers"
+CORPUS = Path(os.environ.get("CVKIT_CORPUS", REPO.parent / "shared" / "corpus"))
+
+
+def peers_python(*packages: str) -> Path | None:
+    """Python of the peer-tool venv with ``packages`` installed; None (and a note) if that fails."""
+    python = PEERS_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+    missing = [p for p in packages if subprocess.run([str(python), "-m", "pip", "show", "-q", p.split("==")[0]], capture_output=True).returncode]
+    if missing:
+        print(f"installing peer tools into {PEERS_VENV}: {' '.join(missing)}", flush=True)
+        done = subprocess.run([str(python), "-m", "pip", "install", "-q", *missing], capture_output=True, text=True)
+        if done.returncode:
+            print(f"could not install {missing}: {done.stderr.strip()[-400:]}")
+            return None
+    return python
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, float]:
+    """Run ``cmd`` in a child process (via a tiny wrapper so peak memory is that child's alone)."""
+    wrapper = (
+        "import resource, subprocess, sys, time, json;"
+        "t=time.perf_counter(); r=subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True);"
+        "dt=time.perf_counter()-t; m=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024;"
+        "print(json.dumps({'seconds': dt, 'peak_mb': m, 'rc': r.returncode, 'err': r.stderr[-300:]}))"
+    )
+    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, cwd=cwd)
+    return json.loads(out.stdout)
+
+
+def best_of(cmd: list[str], repeat: int = 3, **kw) -> dict[str, float]:
+    """Fastest of ``repeat`` runs (the others warm the page cache); fails loudly on a non-zero exit."""
+    runs = [timed(cmd, **kw) for _ in range(repeat)]
+    for run in runs:
+        if run["rc"]:
+            raise RuntimeError(f"{' '.join(map(str, cmd))} failed: {run['err']}")
+    return min(runs, key=lambda r: r["seconds"])
+
+
+def print_table(title: str, rows: dict[str, dict[str, float] | None], baseline: str) -> None:
+    """Wall time, peak memory and each tool's time as a multiple of ``baseline`` (cvkit)."""
+    print(f"\n{title}")
+    print(f"{'tool':<28}{'seconds':>10}{'peak MB':>10}{'vs cvkit':>10}")
+    base = rows[baseline]["seconds"] if rows.get(baseline) else None
+    for name, r in rows.items():
+        if r is None:
+            print(f"{name:<28}{'n/a':>10}")
+            continue
+        ratio = f"{r['seconds'] / base:.1f}x" if base else "-"
+        print(f"{name:<28}{r['seconds']:>10.3f}{r['peak_mb']:>10.0f}{ratio:>10}")
+
+
+def cvkit_cmd(*args: str) -> list[str]:
+    """Run cvkit with the interpreter running the benchmark (cvkit's own venv)."""
+    return [sys.executable, "-m", "cvkit", *args]

@@ -1,0 +1,110 @@
+"""The library API behind every command: detect, read, write, convert.
+
+Everything the CLI does is callable from here::
+
+    import cvkit
+    ds = cvkit.read("VOCdevkit/VOC2012", format="voc")
+    report = cvkit.write(ds, "out/coco.json", format="coco")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cvkit.core.model import Dataset
+from cvkit.core.report import Report
+from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionError
+from cvkit.formats import FormatSpec, all_formats, get_format
+from cvkit.io import atomic_dir
+
+
+def detect_format(path: str | Path) -> str:
+    """Name of the one readable format ``path`` looks like.
+
+    Raises :class:`FormatDetectionError` that explains itself: nothing matched (what
+    was looked for) or several did (why each matched), so the user can pass ``--from``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FormatDetectionError("input not found", file=path)
+    matches: list[tuple[str, str]] = []
+    for spec in all_formats():
+        if not spec.can_read:
+            continue
+        reason = spec.load().detect(path)
+        if reason:
+            matches.append((spec.name, reason))
+    if len(matches) == 1:
+        return matches[0][0]
+    if not matches:
+        raise FormatDetectionError("could not detect the format; pass --from (see `cvkit formats`)", file=path)
+    listing = "; ".join(f"{name}: {why}" for name, why in matches)
+    raise FormatDetectionError(f"ambiguous format, it could be {listing}; pass --from to choose", file=path)
+
+
+def read(path: str | Path, format: str | None = None, report: Report | None = None, skip_invalid: bool = False, **options: Any) -> Dataset:
+    """Read a dataset in any registered format (auto-detected when ``format`` is None)."""
+    path = Path(path)
+    if not path.exists():
+        raise CvkitError("input not found", file=path)
+    spec = get_format(format or detect_format(path))
+    if not spec.can_read:
+        raise CvkitError(f"format {spec.name!r} can only be written")
+    report = report if report is not None else Report(skip_invalid=skip_invalid)
+    dataset = spec.load().read(path, report, **options)
+    dataset.source_format = dataset.source_format or spec.name
+    return dataset
+
+
+def writes_single_file(spec: FormatSpec, path: Path) -> bool:
+    """A destination with one of the format's file suffixes is a file; anything else a folder."""
+    return path.suffix.lower() in spec.file_suffixes
+
+
+def write(dataset: Dataset, path: str | Path, format: str, report: Report | None = None, overwrite: bool = False, **options: Any) -> Report:
+    """Write ``dataset`` atomically: nothing appears at ``path`` unless the write completes."""
+    path = Path(path)
+    spec = get_format(format)
+    if not spec.can_write:
+        raise CvkitError(f"format {spec.name!r} can only be read")
+    report = report if report is not None else Report()
+    module = spec.load()
+    if writes_single_file(spec, path):
+        if path.exists() and not overwrite:
+            raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=path)
+        if path.is_dir():
+            raise CvkitError("destination is a folder but a file was asked for", file=path)
+        module.write(dataset, path, report, **options)
+    else:
+        with atomic_dir(path, overwrite=overwrite) as tmp:
+            module.write(dataset, tmp, report, **options)
+    return report
+
+
+def convert(
+    src: str | Path,
+    dst: str | Path,
+    to_format: str,
+    from_format: str | None = None,
+    overwrite: bool = False,
+    skip_invalid: bool = False,
+    read_options: dict[str, Any] | None = None,
+    write_options: dict[str, Any] | None = None,
+) -> Report:
+    """Read ``src`` and write it to ``dst``; returns the report (the CLI's summary).
+
+    With ``skip_invalid`` bad items are left out and listed in ``<dst>.skipped.jsonl``.
+    """
+    report = Report(skip_invalid=skip_invalid)
+    dst = Path(dst)
+    if dst.exists() and not overwrite:
+        # refuse before reading anything, so a long read is not wasted
+        write_target = get_format(to_format)
+        if writes_single_file(write_target, dst) or (dst.is_dir() and any(dst.iterdir())):
+            raise DestinationExistsError("destination exists and is not empty; pass --overwrite to replace it", file=dst)
+    dataset = read(src, from_format, report=report, **(read_options or {}))
+    write(dataset, dst, to_format, report=report, overwrite=overwrite, **(write_options or {}))
+    report.read.categories = max(report.read.categories, len(dataset.categories))
+    report.write_skipped(dst)
+    return report

@@ -1,0 +1,90 @@
+"""What every command shares: error handling, option parsing and the conversion summary.
+
+This is the one place where library errors become messages and exit codes:
+exit 2 for bad input or refused options, 1 for "found problems" (validate), 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import typer
+
+from cvkit.errors import CvkitError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def err_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def out_console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn :class:`CvkitError` into ``error: file:where: message`` on stderr and its exit code."""
+    try:
+        yield
+    except CvkitError as exc:
+        print(f"error: {exc.describe()}", file=sys.stderr)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def quiet_progress(json_output: bool) -> None:
+    """Turn progress bars off when scripts read stdout."""
+    if json_output:
+        from cvkit.core import progress
+
+        progress.ENABLED = False
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` strings to a dict; values parsed as JSON when they are (true, 3, "x")."""
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise CvkitError(f"option {pair!r} must look like KEY=VALUE")
+        key, value = pair.split("=", 1)
+        try:
+            options[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip().replace("-", "_")] = value
+    return options
+
+
+def print_report(report: Any, title: str, json_output: bool = False) -> None:
+    """The summary after a conversion: a rich table, or the report as JSON for scripts."""
+    data = report.to_dict()
+    if json_output:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    from rich.table import Table
+
+    console = out_console()
+    table = Table(title=title, title_justify="left")
+    table.add_column("")
+    table.add_column("read", justify="right")
+    table.add_column("written", justify="right")
+    for key in ("images", "objects", "categories"):
+        table.add_row(key, str(data["read"][key]), str(data["written"][key]))
+    splits = sorted(set(data["read"]["splits"]) | set(data["written"]["splits"]))
+    for split in splits:
+        table.add_row(f"split {split}", str(data["read"]["splits"].get(split, 0)), str(data["written"]["splits"].get(split, 0)))
+    console.print(table)
+    for item in data["not_represented"]:
+        console.print(f"[yellow]not represented:[/] {item['count']} x {item['what']}: {item['why']}")
+    for warning in data["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}")
+    if data["skipped"]:
+        console.print(f"[yellow]skipped {len(data['skipped'])} invalid item(s)[/]; see the .skipped.jsonl report")

@@ -1,0 +1,194 @@
+"""``cvkit convert``, ``cvkit ingest``, ``cvkit export`` and ``cvkit formats``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from cvkit.cli.common import handle_errors, out_console, parse_options, print_report, quiet_progress
+from cvkit.errors import CvkitError
+from cvkit.formats import CAPABILITIES, REGISTRY, all_formats
+
+READ_OPT_HELP = "Reader option KEY=VALUE (repeatable), e.g. -r one_based=false for 0-based VOC boxes."
+WRITE_OPT_HELP = "Writer option KEY=VALUE (repeatable), e.g. -w split=train."
+IMAGES_HELP = "Images at the destination: reference (leave where they are), copy, hardlink or symlink."
+
+
+def short_names() -> dict[str, str]:
+    """Names usable in ``A2B`` pairs -> canonical format name, generated from the registry."""
+    return {key: spec.name for key, spec in REGISTRY.items()} | {spec.short: spec.name for spec in REGISTRY.values() if spec.short}
+
+
+def parse_pair(pair: str) -> tuple[str, str] | None:
+    """``voc2coco`` -> ``("voc", "coco")``; None when ``pair`` is not such a name."""
+    names = short_names()
+    for i, char in enumerate(pair):
+        if char == "2" and pair[:i] in names and pair[i + 1 :] in names:
+            return names[pair[:i]], names[pair[i + 1 :]]
+    return None
+
+
+def pair_examples() -> list[str]:
+    """Every readable x writable combination as ``a2b`` (what ``cvkit convert --help`` lists)."""
+    specs = [s for s in all_formats() if s.name != "manifest"]
+    return [f"{a.short or a.name}2{b.short or b.name}" for a in specs if a.can_read for b in specs if b.can_write and b is not a]
+
+
+def _run_conversion(src: Path, dst: Path, from_format: str | None, to_format: str, overwrite: bool, skip_invalid: bool,
+                    read_opts: list[str] | None, write_opts: list[str] | None, images: str | None, json_output: bool, title: str) -> None:
+    from cvkit.api import convert
+
+    quiet_progress(json_output)
+    write_options = parse_options(write_opts)
+    if images:
+        write_options["images"] = images
+    report = convert(src, dst, to_format=to_format, from_format=from_format, overwrite=overwrite, skip_invalid=skip_invalid,
+                     read_options=parse_options(read_opts), write_options=write_options)
+    print_report(report, title, json_output)
+    if report.skipped and not json_output:
+        print(f"warning: {len(report.skipped)} invalid item(s) skipped; report: {str(dst).rstrip('/')}.skipped.jsonl")
+
+
+def convert_cmd(
+    args: list[str] = typer.Argument(..., metavar="[PAIR] SRC DST", help="Optional A2B pair (e.g. voc2coco), then source and destination."),
+    from_format: str | None = typer.Option(None, "--from", "-f", help="Source format (detected when omitted)."),
+    to_format: str | None = typer.Option(None, "--to", "-t", help="Destination format (or give a pair such as voc2coco)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing non-empty destination."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip malformed items and list them in DST.skipped.jsonl."),
+    images: str | None = typer.Option(None, "--images", help=IMAGES_HELP),
+    read_opt: list[str] | None = typer.Option(None, "--read-option", "-r", help=READ_OPT_HELP),
+    write_opt: list[str] | None = typer.Option(None, "--write-option", "-w", help=WRITE_OPT_HELP),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Convert a dataset from any format to any format.
+
+    Examples:
+
+      cvkit convert voc2coco VOCdevkit/VOC2012 coco/            # folder: annotations/instances_<split>.json
+
+      cvkit convert coco2voc instances_val2017.json voc/ --images copy
+
+      cvkit convert data/ out.json --to coco                    # source format detected
+    """
+    with handle_errors():
+        if len(args) == 3:
+            pair = parse_pair(args[0])
+            if pair is None:
+                raise CvkitError(f"{args[0]!r} is not a conversion pair such as voc2coco; see `cvkit formats`")
+            if from_format or to_format:
+                raise CvkitError("give either a pair such as voc2coco or --from/--to, not both")
+            from_format, to_format = pair
+            src, dst = args[1:]
+        elif len(args) == 2:
+            src, dst = args
+            if not to_format:
+                raise CvkitError("say which format to write: --to FORMAT, or a pair such as `cvkit convert voc2coco SRC DST`")
+        else:
+            raise CvkitError("expected [PAIR] SRC DST")
+        _run_conversion(Path(src), Path(dst), from_format, to_format, overwrite, skip_invalid, read_opt, write_opt, images, json_output,
+                        f"{from_format or 'auto'} -> {to_format}")
+
+
+def ingest_cmd(
+    src: Path = typer.Argument(..., help="Dataset file or folder in any readable format."),
+    output: Path = typer.Option(..., "--output", "-o", help="Manifest to write (.jsonl)."),
+    format: str | None = typer.Option(None, "--format", "-f", help="Source format (detected when omitted)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing manifest."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip malformed items and list them in OUTPUT.skipped.jsonl."),
+    read_opt: list[str] | None = typer.Option(None, "--read-option", "-r", help=READ_OPT_HELP),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Read a dataset into a cvkit manifest (JSON Lines), the input of stats, augment and train.
+
+    Examples:
+
+      cvkit ingest VOCdevkit/VOC2012 -o voc.jsonl
+
+      cvkit ingest annotations/instances_val2017.json --format coco -o val.jsonl
+    """
+    with handle_errors():
+        if output.suffix.lower() != ".jsonl":
+            raise CvkitError("the manifest must end in .jsonl", file=output)
+        _run_conversion(src, output, format, "manifest", overwrite, skip_invalid, read_opt, None, None, json_output, f"ingest {format or 'auto'}")
+
+
+def export_cmd(
+    src: Path = typer.Argument(..., help="A manifest (.jsonl), or a training checkpoint (.pt) with --onnx/--torchscript."),
+    dst: Path | None = typer.Argument(None, help="Destination file or folder."),
+    to_format: str | None = typer.Option(None, "--to", "-t", help="Format to write, e.g. coco, voc, yolo, imagefolder."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing non-empty destination."),
+    images: str | None = typer.Option(None, "--images", help=IMAGES_HELP),
+    write_opt: list[str] | None = typer.Option(None, "--write-option", "-w", help=WRITE_OPT_HELP),
+    onnx: bool = typer.Option(False, "--onnx", help="Export a checkpoint to ONNX."),
+    torchscript: bool = typer.Option(False, "--torchscript", help="Export a checkpoint to TorchScript."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Write a manifest out in another format, or export a trained checkpoint.
+
+    Examples:
+
+      cvkit export manifest.jsonl coco/ --to coco
+
+      cvkit export manifest.jsonl voc/ --to voc --images copy
+
+      cvkit export runs/exp/best.pt model.onnx --onnx
+    """
+    with handle_errors():
+        if onnx or torchscript:
+            _export_model(src, dst, onnx, torchscript, json_output)
+            return
+        if dst is None or not to_format:
+            raise CvkitError("export needs a destination and --to FORMAT")
+        _run_conversion(src, dst, "manifest", to_format, overwrite, False, None, write_opt, images, json_output, f"export -> {to_format}")
+
+
+def _export_model(src: Path, dst: Path | None, onnx: bool, torchscript: bool, json_output: bool) -> None:
+    try:
+        from cvkit.train.export import export_model
+    except ImportError as exc:
+        raise CvkitError(f"model export needs the training extra: pip install 'cvkit[train]' ({exc})") from None
+    result = export_model(src, dst, kind="onnx" if onnx else "torchscript")
+    if json_output:
+        import json
+
+        print(json.dumps(result, indent=2))
+    else:
+        out_console().print(result)
+
+
+def formats_cmd(json_output: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """List every format cvkit reads and writes, with what each can hold.
+
+    Example:
+
+      cvkit formats --json | jq '.[] | select(.holds.polygons)'
+    """
+    rows: list[dict[str, Any]] = []
+    for spec in all_formats():
+        rows.append({"name": spec.name, "title": spec.title, "aliases": list(spec.aliases), "read": spec.can_read, "write": spec.can_write,
+                     "holds": {cap: cap in spec.holds for cap in CAPABILITIES}})
+    if json_output:
+        import json
+
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="cvkit formats")
+    for col in ("format", "read", "write", *CAPABILITIES):
+        table.add_column(col.replace("_", " "), justify="center" if col != "format" else "left")
+    for row in rows:
+        marks = ["yes" if row["holds"][c] else "-" for c in CAPABILITIES]
+        table.add_row(row["name"], "yes" if row["read"] else "-", "yes" if row["write"] else "-", *marks)
+    console = out_console()
+    console.print(table)
+    console.print("Conversion pairs: " + ", ".join(pair_examples()))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("convert", no_args_is_help=True)(convert_cmd)
+    app.command("ingest", no_args_is_help=True)(ingest_cmd)
+    app.command("export", no_args_is_help=True)(export_cmd)
+    app.command("formats")(formats_cmd)

@@ -1,0 +1,1 @@
+"""cvkit's data model: geometry, categories and hierarchy, annotations, samples, datasets."""

@@ -1,0 +1,172 @@
+"""The central data model: Annotation, Sample and Dataset.
+
+Every reader produces a :class:`Dataset`; every writer, stats, augment and train
+consume one. Boxes are canonical ``(x, y, w, h)`` absolute pixels (see geometry.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cvkit.core.categories import CategorySet, Hierarchy
+from cvkit.core.geometry import Box, polygon_area, polygon_bbox
+
+#: Shape kinds an annotation can have; writers report the ones they cannot hold.
+SHAPES = ("box", "polygon", "mask", "keypoints", "point", "line", "linestrip", "circle")
+
+
+@dataclass(slots=True)
+class Annotation:
+    """One object in an image.
+
+    ``shape`` names the primary geometry as the source drew it. ``bbox`` is filled for
+    every region shape (derived from polygon/mask when the source had none), so box-only
+    consumers always work. ``points`` holds the flat ``[x1, y1, ...]`` vertices of
+    point/line/linestrip/circle shapes (circle: centre then a rim point).
+    """
+
+    label: str
+    bbox: Box | None = None
+    shape: str = "box"
+    polygon: list[list[float]] | None = None
+    rle: dict[str, Any] | None = None
+    keypoints: list[float] | None = None
+    points: list[float] | None = None
+    iscrowd: bool = False
+    score: float | None = None
+    id: int | None = None
+    group: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def area(self) -> float:
+        """Region area in pixels: mask pixels, polygon area, else box area."""
+        if self.rle is not None:
+            from cvkit.core.masks import rle_area
+
+            return rle_area(self.rle)
+        if self.polygon:
+            return polygon_area(self.polygon)
+        if self.bbox is not None:
+            return self.bbox[2] * self.bbox[3]
+        return 0.0
+
+    def ensure_bbox(self) -> Box | None:
+        """Fill ``bbox`` from the polygon, mask or points when missing; returns it."""
+        if self.bbox is None:
+            if self.polygon:
+                self.bbox = polygon_bbox(self.polygon)
+            elif self.rle is not None:
+                from cvkit.core.masks import rle_bbox
+
+                self.bbox = rle_bbox(self.rle)
+            elif self.points and self.shape == "circle" and len(self.points) >= 4:
+                cx, cy, px, py = self.points[:4]
+                r = ((px - cx) ** 2 + (py - cy) ** 2) ** 0.5
+                self.bbox = (cx - r, cy - r, 2 * r, 2 * r)
+        return self.bbox
+
+
+@dataclass(slots=True)
+class Sample:
+    """One image: its path (POSIX, relative to the dataset root unless absolute), size,
+    split, image-level labels and objects.
+
+    ``width``/``height`` are of the image as displayed (after EXIF orientation), which
+    is what annotation tools show and label; see docs/coordinates.md.
+    ``meta`` carries format-specific fields, namespaced by format name, that let a
+    writer of that format give back what its reader saw (e.g. ``meta["coco"]["license"]``).
+    """
+
+    path: str
+    width: int | None = None
+    height: int | None = None
+    split: str | None = None
+    labels: list[str] = field(default_factory=list)
+    objects: list[Annotation] = field(default_factory=list)
+    id: int | str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def resolve(self, root: str | Path | None) -> Path:
+        """Absolute path of the image file."""
+        if root is None or os.path.isabs(self.path):
+            return Path(self.path)
+        return Path(root) / self.path
+
+
+class Dataset:
+    """Categories, hierarchy and samples, plus what writers need to restore the source.
+
+    ``samples`` may be a list or a one-shot iterator (readers stream large inputs);
+    iterate with :meth:`__iter__` and call :meth:`materialize` before needing several
+    passes. Readers that discover categories while streaming add them to
+    ``categories`` as they go, so read categories after iterating.
+    """
+
+    def __init__(
+        self,
+        samples: Iterable[Sample] = (),
+        categories: CategorySet | None = None,
+        hierarchy: Hierarchy | None = None,
+        root: str | Path | None = None,
+        source_format: str | None = None,
+        info: dict[str, Any] | None = None,
+    ):
+        self._samples: Iterable[Sample] = samples
+        self.categories = categories if categories is not None else CategorySet()
+        self.hierarchy = hierarchy if hierarchy is not None else Hierarchy()
+        self.root = Path(root) if root is not None else None
+        self.source_format = source_format
+        self.info: dict[str, Any] = info if info is not None else {}
+        self._consumed = False
+
+    @property
+    def is_materialized(self) -> bool:
+        return isinstance(self._samples, list)
+
+    def __iter__(self) -> Iterator[Sample]:
+        if not self.is_materialized:
+            if self._consumed:
+                raise RuntimeError("this dataset streams its samples and was already iterated; call materialize() first")
+            self._consumed = True
+        return iter(self._samples)
+
+    def materialize(self) -> Dataset:
+        """Load every sample into memory (needed for several passes); returns self."""
+        if not self.is_materialized:
+            self._samples = list(self.__iter__())
+        return self
+
+    @property
+    def samples(self) -> list[Sample]:
+        """All samples as a list (materializes a streaming dataset)."""
+        self.materialize()
+        assert isinstance(self._samples, list)
+        return self._samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def map(self, fn: Callable[[Sample], Sample | None]) -> Dataset:
+        """A new dataset (sharing categories) with ``fn`` applied lazily; ``None`` drops a sample."""
+        source = self
+
+        def gen() -> Iterator[Sample]:
+            for s in source:
+                out = fn(s)
+                if out is not None:
+                    yield out
+
+        return Dataset(gen(), self.categories, self.hierarchy, self.root, self.source_format, self.info)
+
+    def splits(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for s in self.samples:
+            if s.split is not None:
+                seen.setdefault(s.split, None)
+        return list(seen)

@@ -1,0 +1,27 @@
+"""Progress bars for long work: rich bars on a terminal, silence elsewhere (tests, pipes, --json)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+#: The CLI turns this off for --json / --quiet; library callers may set it too.
+ENABLED = True
+
+
+def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Yield ``items``, drawing a transient rich progress bar when stderr is a terminal."""
+    if not (ENABLED and sys.stderr.isatty()):
+        yield from items
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, transient=True, refresh_per_second=8) as bar:
+        task = bar.add_task(description, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)

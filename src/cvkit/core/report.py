@@ -1,0 +1,98 @@
+"""What a read/convert/write did: counts, losses and skipped items.
+
+Readers and writers add to one :class:`Report`; the CLI prints it as the summary
+after every conversion, and ``--skip-invalid`` writes its skipped items to
+``<output>.skipped.jsonl``. Nothing a writer cannot hold is dropped without a line here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cvkit.errors import InvalidInputError
+
+
+@dataclass(slots=True)
+class Skipped:
+    """One input item left out under ``--skip-invalid``: where and why."""
+
+    file: str | None
+    location: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "location": self.location, "reason": self.reason}
+
+
+@dataclass(slots=True)
+class Tally:
+    """Images, objects, categories and per-split image counts seen on one side (read or written)."""
+
+    images: int = 0
+    objects: int = 0
+    categories: int = 0
+    splits: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"images": self.images, "objects": self.objects, "categories": self.categories, "splits": dict(self.splits)}
+
+
+@dataclass
+class Report:
+    """Collects what happened; ``skip_invalid`` decides whether bad items raise or are recorded."""
+
+    skip_invalid: bool = False
+    read: Tally = field(default_factory=Tally)
+    written: Tally = field(default_factory=Tally)
+    #: (what, why) -> count: e.g. ("polygon", "YOLO detection labels hold boxes only; written as its box")
+    losses: Counter[tuple[str, str]] = field(default_factory=Counter)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def invalid(self, error: InvalidInputError) -> None:
+        """Record a bad item, or raise it when not skipping."""
+        if not self.skip_invalid:
+            raise error
+        self.skipped.append(Skipped(error.file, error.location, error.message))
+
+    def lose(self, what: str, why: str, count: int = 1) -> None:
+        """Record ``count`` items the target cannot represent as the source had them."""
+        self.losses[(what, why)] += count
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def count_read(self, split: str | None, objects: int) -> None:
+        self.read.images += 1
+        self.read.objects += objects
+        self.read.splits[split or "-"] += 1
+
+    def count_written(self, split: str | None, objects: int) -> None:
+        self.written.images += 1
+        self.written.objects += objects
+        self.written.splits[split or "-"] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read.to_dict(),
+            "written": self.written.to_dict(),
+            "not_represented": [{"what": w, "why": y, "count": c} for (w, y), c in sorted(self.losses.items())],
+            "skipped": [s.to_dict() for s in self.skipped],
+            "warnings": list(self.warnings),
+        }
+
+    def write_skipped(self, output: str | Path) -> Path | None:
+        """Write ``<output>.skipped.jsonl`` when items were skipped; returns its path."""
+        if not self.skipped:
+            return None
+        import json
+
+        from cvkit.io import atomic_write_text
+
+        path = Path(str(output).rstrip("/") + ".skipped.jsonl")
+        atomic_write_text(path, "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in self.skipped))
+        return path

@@ -1,0 +1,47 @@
+"""Errors cvkit raises; the CLI turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CvkitError(Exception):
+    """Base class: something the user can fix (bad input, bad option, refused destination).
+
+    ``file`` and ``location`` (a line number, JSON path or XML element) are shown
+    in front of the message so a user can jump straight to the problem.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, file: str | Path | None = None, location: str | None = None):
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.location = location
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        """The message as the CLI prints it: ``file:location: message``."""
+        where = ""
+        if self.file:
+            where = self.file
+            if self.location:
+                where += f":{self.location}"
+            where += ": "
+        return where + self.message
+
+
+class InvalidInputError(CvkitError):
+    """A malformed input file or record; ``--skip-invalid`` may skip it."""
+
+
+class FormatDetectionError(CvkitError):
+    """The input format could not be identified (or is ambiguous)."""
+
+
+class DestinationExistsError(CvkitError):
+    """Output would overwrite something and ``--overwrite`` was not given."""
+
+
+class UnsafePickleError(InvalidInputError):
+    """A pickle asked to build an object type cvkit does not allow."""

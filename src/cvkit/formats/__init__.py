@@ -1,0 +1,81 @@
+"""The format registry: one module per external format, registered here by one line.
+
+A format module provides (see docs/formats.md, "Adding a format"):
+
+- ``detect(path: Path) -> str | None``: a short reason when ``path`` looks like this format;
+- ``read(path: Path, report: Report, **options) -> Dataset`` (when ``can_read``);
+- ``write(dataset: Dataset, path: Path, report: Report, **options) -> None`` (when ``can_write``):
+  writes into ``path`` (a file or a folder the caller made atomic) and records in
+  ``report`` everything the format cannot hold.
+
+Modules are imported only when used, so ``cvkit --help`` stays fast. Formats never
+import each other, only :mod:`cvkit.core`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from cvkit.errors import CvkitError
+
+#: What a format can hold; ``cvkit formats`` shows these columns.
+CAPABILITIES = ("boxes", "polygons", "masks", "keypoints", "points", "image_labels", "attributes", "hierarchy", "splits")
+
+
+@dataclass(frozen=True, slots=True)
+class FormatSpec:
+    """Registry entry: the name users type, what it holds, and where its code lives."""
+
+    name: str
+    title: str
+    module: str
+    holds: frozenset[str]
+    aliases: tuple[str, ...] = ()
+    can_read: bool = True
+    can_write: bool = True
+    #: destination suffixes that mean "write one file" (else the destination is a folder)
+    file_suffixes: tuple[str, ...] = ()
+    #: appears in generated ``cvkit convert A2B`` aliases under this short name
+    short: str | None = None
+
+    def load(self) -> ModuleType:
+        return importlib.import_module(self.module)
+
+
+def _spec(name: str, title: str, holds: str, **kw: object) -> FormatSpec:
+    return FormatSpec(name, title, f"cvkit.formats.{kw.pop('module', name)}", frozenset(holds.split()), **kw)  # type: ignore[arg-type]
+
+
+REGISTRY: dict[str, FormatSpec] = {}
+
+
+def register(spec: FormatSpec) -> FormatSpec:
+    """Add a format (also the hook for third-party formats)."""
+    for key in (spec.name, *spec.aliases):
+        REGISTRY[key] = spec
+    return spec
+
+
+# --- registrations: one line per format --------------------------------------------
+register(_spec("manifest", "cvkit JSONL manifest", "boxes polygons masks keypoints points image_labels attributes hierarchy splits", module="manifest_format", file_suffixes=(".jsonl",), aliases=("jsonl",)))
+register(_spec("voc", "Pascal VOC XML (devkit, flat folders, Roboflow splits)", "boxes image_labels attributes splits", aliases=("pascal_voc", "pascalvoc")))
+register(_spec("coco", "COCO JSON (instances, keypoints, image_info, results)", "boxes polygons masks keypoints attributes hierarchy splits", file_suffixes=(".json",)))
+
+
+def get_format(name: str) -> FormatSpec:
+    """Look up a format by name or alias; the error lists what exists."""
+    spec = REGISTRY.get(name.lower())
+    if spec is None:
+        raise CvkitError(f"unknown format {name!r}; known formats: {', '.join(format_names())}")
+    return spec
+
+
+def format_names() -> list[str]:
+    """Canonical names of every registered format, in registration order."""
+    return list(dict.fromkeys(spec.name for spec in REGISTRY.values()))
+
+
+def all_formats() -> list[FormatSpec]:
+    return [get_format(name) for name in format_names()]

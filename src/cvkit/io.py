@@ -1,0 +1,105 @@
+"""File output that never leaves half-written results, and image placement.
+
+Files are written to a temporary sibling and renamed into place; whole dataset
+folders are built in a temporary sibling folder and renamed at the end, so a crash
+leaves the destination as it was. Inputs are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from cvkit.errors import CvkitError, DestinationExistsError
+
+IMAGE_MODES = ("reference", "copy", "hardlink", "symlink")
+
+
+def check_destination(path: Path, overwrite: bool) -> None:
+    """Refuse an existing non-empty destination unless ``overwrite``."""
+    if not path.exists() or overwrite:
+        return
+    if path.is_dir() and not any(path.iterdir()):
+        return
+    raise DestinationExistsError("destination exists and is not empty; pass --overwrite to replace it", file=path)
+
+
+@contextmanager
+def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    """Open a temporary sibling of ``path`` for writing; rename over ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        kwargs = {"encoding": encoding, "newline": ""} if "b" not in mode else {}
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    with atomic_file(path, "w") as handle:
+        handle.write(text)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_file(path, "wb", encoding=None) as handle:
+        handle.write(data)
+
+
+@contextmanager
+def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Build a folder in a temporary sibling and move it to ``path`` on success.
+
+    An existing ``path`` is refused unless empty or ``overwrite``; with ``overwrite``
+    it is replaced only after the new folder is complete.
+    """
+    path = Path(path)
+    check_destination(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def place_image(src: Path, dst: Path, mode: str) -> None:
+    """Put an image at ``dst`` by copying, hard-linking (falls back to copy) or symlinking."""
+    if mode not in IMAGE_MODES or mode == "reference":
+        raise CvkitError(f"unknown image mode {mode!r}; choose one of {', '.join(IMAGE_MODES[1:])}")
+    if not src.is_file():
+        raise CvkitError("image file not found", file=src)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "symlink":
+        os.symlink(os.path.abspath(src), dst)
+    elif mode == "hardlink":
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+    else:
+        shutil.copy2(src, dst)
+
+
+def relpath_posix(path: str | Path, start: str | Path) -> str:
+    """``path`` relative to ``start`` with forward slashes (manifest and COCO paths)."""
+    return Path(os.path.relpath(path, start)).as_posix()

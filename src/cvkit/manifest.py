@@ -1,0 +1,233 @@
+"""The cvkit manifest (v1): JSON Lines, one header record, then one record per image.
+
+This is the contract between ingest, stats, augment and train; docs/manifest.md
+describes it and ``cvkit/schemas/manifest-v1.schema.json`` is its JSON Schema.
+Reading streams: only the header is held; records are parsed one line at a time.
+Image paths are written relative to the manifest's folder so the pair can move.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cvkit.core import jsonio
+from cvkit.core.categories import Category, CategorySet, Hierarchy
+from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.report import Report
+from cvkit.errors import InvalidInputError
+from cvkit.io import atomic_file
+
+SCHEMA_NAME = "cvkit.manifest"
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "manifest-v1.schema.json"
+
+
+# --- record <-> model ---------------------------------------------------------------
+def object_to_record(obj: Annotation) -> dict[str, Any]:
+    rec: dict[str, Any] = {"label": obj.label}
+    if obj.bbox is not None:
+        rec["bbox"] = list(obj.bbox)
+    if obj.shape != "box":
+        rec["shape"] = obj.shape
+    for key in ("polygon", "rle", "keypoints", "points", "score", "id", "group"):
+        value = getattr(obj, key)
+        if value is not None:
+            rec[key] = value
+    if obj.iscrowd:
+        rec["iscrowd"] = True
+    if obj.attributes:
+        rec["attributes"] = obj.attributes
+    if obj.meta:
+        rec["meta"] = obj.meta
+    return rec
+
+
+def sample_to_record(sample: Sample, image_path: str) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "image": image_path,
+        "width": sample.width,
+        "height": sample.height,
+        "split": sample.split,
+        "labels": sample.labels,
+        "objects": [object_to_record(o) for o in sample.objects],
+    }
+    if sample.id is not None:
+        rec["id"] = sample.id
+    if sample.attributes:
+        rec["attributes"] = sample.attributes
+    if sample.meta:
+        rec["meta"] = sample.meta
+    return rec
+
+
+def record_to_object(rec: dict[str, Any]) -> Annotation:
+    bbox = rec.get("bbox")
+    return Annotation(
+        label=rec["label"],
+        bbox=tuple(bbox) if bbox is not None else None,  # type: ignore[arg-type]
+        shape=rec.get("shape", "box"),
+        polygon=rec.get("polygon"),
+        rle=rec.get("rle"),
+        keypoints=rec.get("keypoints"),
+        points=rec.get("points"),
+        iscrowd=bool(rec.get("iscrowd", False)),
+        score=rec.get("score"),
+        id=rec.get("id"),
+        group=rec.get("group"),
+        attributes=rec.get("attributes") or {},
+        meta=rec.get("meta") or {},
+    )
+
+
+def record_to_sample(rec: dict[str, Any]) -> Sample:
+    return Sample(
+        path=rec["image"],
+        width=rec.get("width"),
+        height=rec.get("height"),
+        split=rec.get("split"),
+        labels=list(rec.get("labels") or []),
+        objects=[record_to_object(o) for o in rec.get("objects") or []],
+        id=rec.get("id"),
+        attributes=rec.get("attributes") or {},
+        meta=rec.get("meta") or {},
+    )
+
+
+def make_header(dataset: Dataset) -> dict[str, Any]:
+    """The header record: categories (with parents), the rest of the hierarchy, source facts."""
+    hierarchy = dataset.hierarchy
+    categories = []
+    for cat in dataset.categories:
+        entry: dict[str, Any] = {"id": cat.id, "name": cat.name, "parents": hierarchy.parents(cat.name)}
+        if cat.display_name:
+            entry["display_name"] = cat.display_name
+        if cat.attributes:
+            entry["attributes"] = cat.attributes
+        categories.append(entry)
+    header: dict[str, Any] = {
+        "type": "header",
+        "schema": SCHEMA_NAME,
+        "version": SCHEMA_VERSION,
+        "source": {"format": dataset.source_format},
+        "categories": categories,
+    }
+    if len(hierarchy):
+        header["hierarchy"] = hierarchy.to_records()
+    if dataset.info:
+        header["info"] = dataset.info
+    return header
+
+
+# --- writing --------------------------------------------------------------------------
+def write_manifest(dataset: Dataset, path: str | Path, report: Report | None = None) -> Path:
+    """Write ``dataset`` as a manifest at ``path`` atomically, streaming its samples.
+
+    Records go to a temporary file first because streaming readers discover
+    categories as they go and the header (written first) must list them all.
+    """
+    path = Path(path)
+    report = report if report is not None else Report()
+    out_dir = path.parent.resolve()
+    root = dataset.root.resolve() if dataset.root is not None else None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=out_dir) as body:
+        for sample in dataset:
+            image = sample.path
+            if root is not None and not os.path.isabs(image):
+                image = Path(os.path.relpath(root / image, out_dir)).as_posix()
+            body.write(jsonio.dumps_line(sample_to_record(sample, image)))
+            report.count_written(sample.split, len(sample.objects))
+        body.seek(0)
+        with atomic_file(path, "wb", encoding=None) as handle:
+            handle.write(jsonio.dumps_line(make_header(dataset)))
+            shutil.copyfileobj(body, handle, 1 << 20)
+    report.written.categories = len(dataset.categories)
+    return path
+
+
+# --- reading --------------------------------------------------------------------------
+def read_header(path: str | Path) -> dict[str, Any]:
+    """Parse and check the first line; raises naming the file when it is not a manifest."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline()
+    except FileNotFoundError:
+        raise InvalidInputError("manifest not found", file=path) from None
+    try:
+        header = jsonio.loads(first)
+    except jsonio.JSONDecodeError as exc:
+        raise InvalidInputError(f"header is not valid JSON ({exc})", file=path, location="line 1") from None
+    if not isinstance(header, dict) or header.get("schema") != SCHEMA_NAME:
+        raise InvalidInputError(f"not a cvkit manifest: line 1 must be a header with schema {SCHEMA_NAME!r}", file=path, location="line 1")
+    if header.get("version") != SCHEMA_VERSION:
+        raise InvalidInputError(f"manifest version {header.get('version')!r} is not supported (this cvkit reads {SCHEMA_VERSION})", file=path, location="line 1")
+    return header
+
+
+def iter_records(path: str | Path, report: Report | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, record)`` for every image record, streaming."""
+    path = Path(path)
+    with open(path, "rb") as handle:
+        handle.readline()
+        for number, line in enumerate(handle, start=2):
+            if not line.strip():
+                continue
+            try:
+                rec = jsonio.loads(line)
+                if not isinstance(rec, dict) or "image" not in rec:
+                    raise ValueError("record has no 'image'")
+            except (jsonio.JSONDecodeError, ValueError) as exc:
+                err = InvalidInputError(f"bad record ({exc})", file=path, location=f"line {number}")
+                if report is None:
+                    raise err from None
+                report.invalid(err)
+                continue
+            yield number, rec
+
+
+def header_to_dataset_parts(header: dict[str, Any]) -> tuple[CategorySet, Hierarchy]:
+    categories = CategorySet()
+    hierarchy = Hierarchy.from_records(header.get("hierarchy", []))
+    for entry in header.get("categories", []):
+        categories.add(Category(int(entry["id"]), entry["name"], entry.get("display_name"), entry.get("attributes") or {}))
+        for parent in entry.get("parents", []):
+            hierarchy.add_edge(entry["name"], parent)
+    return categories, hierarchy
+
+
+def read_manifest(path: str | Path, report: Report | None = None) -> Dataset:
+    """A streaming :class:`Dataset` over a manifest; image paths stay relative to its folder."""
+    path = Path(path)
+    report = report if report is not None else Report()
+    header = read_header(path)
+    categories, hierarchy = header_to_dataset_parts(header)
+
+    def samples() -> Iterator[Sample]:
+        for number, rec in iter_records(path, report):
+            try:
+                sample = record_to_sample(rec)
+            except (KeyError, TypeError, ValueError) as exc:
+                report.invalid(InvalidInputError(f"bad record field {exc}", file=path, location=f"line {number}"))
+                continue
+            unknown = [o.label for o in sample.objects if o.label not in categories]
+            unknown += [label for label in sample.labels if label not in categories]
+            if unknown:
+                report.invalid(InvalidInputError(f"label {unknown[0]!r} is not in the header's categories", file=path, location=f"line {number}"))
+                continue
+            report.count_read(sample.split, len(sample.objects))
+            yield sample
+
+    report.read.categories = len(categories)
+    source = (header.get("source") or {}).get("format")
+    return Dataset(samples(), categories, hierarchy, root=path.parent, source_format=source, info=header.get("info") or {})
+
+
+def load_schema() -> dict[str, Any]:
+    """The manifest v1 JSON Schema (``$defs/header`` and ``$defs/record``)."""
+    return jsonio.loads(SCHEMA_PATH.read_bytes())

@@ -1,0 +1,88 @@
+"""The contract every registered format keeps: read, write, round-trip, bad input."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+import cvkit
+from cvkit.errors import CvkitError
+from cvkit.formats import all_formats
+from cvkit.io import check_destination
+
+FORMATS = [spec.name for spec in all_formats()]
+
+
+def case(name: str):
+    try:
+        return importlib.import_module(f"format_cases.case_{name}")
+    except ModuleNotFoundError:
+        pytest.fail(f"format {name!r} is registered but tests/format_cases/case_{name}.py is missing")
+
+
+def _boxes(ds) -> dict[str, list[tuple]]:
+    out: dict[str, list[tuple]] = {}
+    for s in ds:
+        key = Path(s.path).stem
+        out[key] = sorted((o.label, tuple(round(v, 3) for v in o.bbox)) for o in s.objects)
+    return out
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_roundtrip_keeps_images_boxes_and_labels(name, small, tmp_path):
+    spec = next(s for s in all_formats() if s.name == name)
+    if not (spec.can_read and spec.can_write):
+        pytest.skip(f"{name} is read-only or write-only")
+    c = case(name)
+    expected = _boxes(small.materialize())
+    dst = tmp_path / getattr(c, "DESTINATION", "out")
+    report = cvkit.write(small, dst, format=name)
+    assert report.written.images == 3
+    back = cvkit.read(dst, format=name).materialize()
+    assert _boxes(back) == expected
+    assert sorted(back.categories.names()) == ["cat", "dog"]
+    if getattr(c, "EXACT_IDS", False):
+        assert {c.name: c.id for c in back.categories} == {"cat": 3, "dog": 7}
+    sizes = {Path(s.path).stem: (s.width, s.height) for s in back}
+    assert sizes == {"cat_01": (64, 48), "dog_02": (80, 60), "empty_03": (32, 32)}
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_written_output_is_detected_as_its_format(name, small, tmp_path):
+    spec = next(s for s in all_formats() if s.name == name)
+    if not (spec.can_read and spec.can_write):
+        pytest.skip(f"{name} is read-only or write-only")
+    c = case(name)
+    dst = tmp_path / getattr(c, "DESTINATION", "out")
+    cvkit.write(small, dst, format=name)
+    assert cvkit.detect_format(dst) == getattr(c, "DETECTS_AS", name)
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_bad_input_names_the_file_and_problem(name, tmp_path):
+    spec = next(s for s in all_formats() if s.name == name)
+    if not spec.can_read:
+        pytest.skip(f"{name} is write-only")
+    path, fragment = case(name).bad_input(tmp_path)
+    with pytest.raises(CvkitError) as info:
+        cvkit.read(path, format=name).materialize()
+    message = info.value.describe()
+    assert fragment in message
+    assert path.name in message or (info.value.file and Path(info.value.file).name in message)
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_writer_refuses_existing_destination(name, small, tmp_path):
+    spec = next(s for s in all_formats() if s.name == name)
+    if not spec.can_write:
+        pytest.skip(f"{name} is read-only")
+    dst = tmp_path / getattr(case(name), "DESTINATION", "out")
+    cvkit.write(small.materialize(), dst, format=name)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(CvkitError, match="--overwrite"):
+        cvkit.write(small, dst, format=name)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    with pytest.raises(CvkitError):
+        check_destination(dst, overwrite=False)
