@@ -1,0 +1,200 @@
+"""YOLO label lines: parse ``cls cx cy w h`` / ``cls x1 y1 x2 y2 ...`` and write them back.
+
+Coordinates are normalised by the displayed image size (see docs/coordinates.md, "YOLO").
+Parsing is one ``split`` and a few float conversions per line; messages name the file and
+``line N`` so a user can jump to the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cvkit.core.geometry import box_to_yolo, clip_box, polygon_bbox, yolo_to_box
+from cvkit.core.model import Annotation
+from cvkit.core.report import Report
+from cvkit.errors import InvalidInputError
+
+#: Normalised values may overshoot [0, 1] by this much (rounding in other tools) before it is an error.
+TOLERANCE = 1e-3
+FIELDS_HELP = "expected 5 fields (class cx cy w h) or a polygon of at least 3 points (class x1 y1 x2 y2 x3 y3 ...)"
+
+
+class ClassNames:
+    """Class index -> name, from a names file, a data.yaml or (when none exists) the indices themselves."""
+
+    def __init__(self, names: Sequence[str], source: str | None):
+        self.names = list(names)
+        #: where the names came from, for messages ("obj.names"); None: names are made up from indices
+        self.source = source
+
+    def name(self, index: int, file: Path, line: int) -> str:
+        if 0 <= index < len(self.names):
+            return self.names[index]
+        if self.source is None:
+            while len(self.names) <= index:
+                self.names.append(str(len(self.names)))
+            return self.names[index]
+        raise InvalidInputError(f"class id {index} is beyond the {len(self.names)} names in {self.source}", file=file, location=f"line {line}")
+
+
+def _class_index(token: str, file: Path, line: int) -> int:
+    try:
+        return int(token)
+    except ValueError:
+        pass
+    try:
+        value = float(token)
+    except ValueError:
+        raise InvalidInputError(f"class id {token!r} is not an integer", file=file, location=f"line {line}") from None
+    if not value.is_integer() or value < 0:
+        raise InvalidInputError(f"class id {token!r} is not an integer", file=file, location=f"line {line}")
+    return int(value)
+
+
+def _numbers(tokens: list[str], file: Path, line: int) -> list[float]:
+    try:
+        values = [float(t) for t in tokens]
+    except ValueError:
+        bad = next(t for t in tokens if not _is_number(t))
+        raise InvalidInputError(f"{bad!r} is not a number", file=file, location=f"line {line}") from None
+    for value in values:
+        if not -TOLERANCE <= value <= 1.0 + TOLERANCE:  # also catches nan
+            raise InvalidInputError(
+                f"value {value:g} is outside [0, 1]; YOLO coordinates are normalised by the image size", file=file, location=f"line {line}"
+            )
+    return values
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_line(text: str, number: int, file: Path, names: ClassNames, width: int, height: int) -> Annotation:
+    """One non-blank label line to an annotation in pixels; raises :class:`InvalidInputError`."""
+    tokens = text.split()
+    count = len(tokens)
+    if count != 5 and count != 6 and (count < 7 or count % 2 == 0):
+        raise InvalidInputError(f"{FIELDS_HELP}, got {count}", file=file, location=f"line {number}")
+    label = names.name(_class_index(tokens[0], file, number), file, number)
+    values = _numbers(tokens[1:], file, number)
+    if count <= 6:
+        cx, cy, w, h = values[:4]
+        ann = Annotation(label, yolo_to_box(cx, cy, w, h, width, height))
+        if count == 6:  # Ultralytics predictions saved with save_conf: a trailing confidence
+            ann.score = values[4]
+        return ann
+    points = [v * (width if i % 2 == 0 else height) for i, v in enumerate(values)]
+    return Annotation(label, polygon_bbox([points]), shape="polygon", polygon=[points])
+
+
+def parse_label_file(data: bytes, file: Path, names: ClassNames, width: int, height: int, report: Report) -> list[Annotation]:
+    """Every object of one label file; bad lines go through ``report.invalid`` (skipped with --skip-invalid)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInputError("label file is not UTF-8 text", file=file) from None
+    objects: list[Annotation] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line or line.isspace():
+            continue
+        try:
+            objects.append(parse_line(line, number, file, names, width, height))
+        except InvalidInputError as err:
+            report.invalid(err)
+    return objects
+
+
+def largest_part(parts: Sequence[Sequence[float]]) -> Sequence[float]:
+    """The polygon part with the most area (YOLO holds one polygon per object)."""
+    from cvkit.core.geometry import polygon_area
+
+    return max(parts, key=lambda p: polygon_area([p]))
+
+
+class LineWriter:
+    """Formats objects of one image as label lines, recording what YOLO cannot hold."""
+
+    def __init__(self, report: Report, segment: bool, keep_crowd: bool, precision: int):
+        self.report = report
+        self.segment = segment
+        self.keep_crowd = keep_crowd
+        self.box_format = "%d" + f" %.{precision}f" * 4 + "\n"
+        self.point_format = f" %.{precision}f"
+
+    def lines(self, objects: Sequence[Annotation], class_index: dict[str, int], index_of: Callable[[str], int], width: int, height: int) -> str:
+        """Label text for ``objects``; ``index_of(label)`` gives a class index not yet in ``class_index``."""
+        out: list[str] = []
+        report = self.report
+        for obj in objects:
+            if obj.iscrowd and not self.keep_crowd:
+                report.lose("crowd region", "YOLO has no crowd flag; left out as Ultralytics' COCO converter does (-w crowd=keep writes it as an object)")
+                continue
+            index = class_index.get(obj.label)
+            if index is None:
+                index = index_of(obj.label)
+            self._note_losses(obj)
+            if self.segment and obj.polygon:
+                part = obj.polygon[0] if len(obj.polygon) == 1 else largest_part(obj.polygon)
+                if len(obj.polygon) > 1:
+                    report.lose("polygon part", "YOLO segmentation holds one polygon per object; the largest part was kept", len(obj.polygon) - 1)
+                out.append(self._polygon_line(index, part, width, height))
+                continue
+            box = obj.bbox if obj.bbox is not None else obj.ensure_bbox()
+            if box is None:
+                report.lose(obj.shape, "YOLO labels hold boxes and polygons; a shape without a box was left out")
+                continue
+            if obj.shape in ("point", "line", "linestrip", "circle"):
+                report.lose(obj.shape, "YOLO labels hold boxes and polygons; written as its box")
+            elif obj.shape == "polygon" or obj.polygon:
+                report.lose("polygon", "YOLO detection labels hold boxes only; written as its box (-w task=segment writes polygons)")
+            elif obj.rle is not None:
+                report.lose("mask", "YOLO labels hold no masks; written as its box")
+            x, y, w, h = box
+            if x < 0 or y < 0 or x + w > width or y + h > height:
+                clipped = clip_box(box, width, height)
+                if max(abs(a - b) for a, b in zip(clipped, box)) > 1e-6:
+                    report.lose("box outside the image", "YOLO coordinates are normalised to [0, 1]; clipped to the image")
+                box = clipped
+            out.append(self.box_format % (index, *box_to_yolo(box, width, height)))
+        return "".join(out)
+
+    def _polygon_line(self, index: int, part: Sequence[float], width: int, height: int) -> str:
+        fmt = self.point_format
+        coords = [v / (width if i % 2 == 0 else height) for i, v in enumerate(part)]
+        if min(coords) < -1e-6 or max(coords) > 1.0 + 1e-6:
+            self.report.lose("polygon outside the image", "YOLO coordinates are normalised to [0, 1]; points clipped to the image")
+            coords = [min(max(v, 0.0), 1.0) for v in coords]
+        return str(index) + "".join(fmt % v for v in coords) + "\n"
+
+    def _note_losses(self, obj: Annotation) -> None:
+        report = self.report
+        if obj.keypoints is not None:
+            report.lose("keypoints", "YOLO detect/segment labels hold no keypoints")
+        if obj.score is not None:
+            report.lose("score", "YOLO training labels hold no confidence")
+        for key in obj.attributes:
+            report.lose(f"object attribute {key!r}", "YOLO labels hold no attributes")
+
+
+class UniqueStems:
+    """File stems made unique within one folder (``x``, ``x_2``, ...), case-insensitively.
+
+    The writer names label files with it and the reader of a ``--images reference`` list
+    repeats it in the same order, so the n-th listed image finds its label file.
+    """
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def __call__(self, stem: str) -> str:
+        candidate, n = stem, 1
+        while candidate.lower() in self.used:
+            n += 1
+            candidate = f"{stem}_{n}"
+        self.used.add(candidate.lower())
+        return candidate

@@ -1,0 +1,209 @@
+"""Write YOLO labels in the Ultralytics, darknet or LabelImg layout.
+
+One pass over the samples (a streaming dataset is never held in memory): each image gets
+its label file as soon as it is seen; ``data.yaml`` / ``obj.data`` / ``classes.txt`` come last,
+when every category is known. Class index = position in ``dataset.categories``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from cvkit.core.imageinfo import read_image_info
+from cvkit.core.model import Dataset, Sample
+from cvkit.core.progress import track
+from cvkit.core.report import Report
+from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.io import IMAGE_MODES, place_image
+
+from ._labels import LineWriter, UniqueStems
+
+LAYOUTS = ("ultralytics", "darknet", "labelimg")
+TASKS = ("detect", "segment")
+VAL_NAMES = ("val", "valid", "validation")
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise CvkitError(f"YOLO writer option {name}={value!r}: choose one of {', '.join(allowed)}")
+    return str(value)
+
+
+class _SplitFolder:
+    """Where one split's images and labels go, with unique file stems and an optional image list."""
+
+    def __init__(self, image_dir: Path, label_dir: Path, list_file: IO[str] | None = None, list_prefix: str = ""):
+        self.image_dir = image_dir
+        self.label_dir = label_dir
+        self.stems = UniqueStems()
+        self.list_file = list_file
+        self.list_prefix = list_prefix
+        image_dir.mkdir(parents=True, exist_ok=True)
+        label_dir.mkdir(parents=True, exist_ok=True)
+
+
+class YoloWriter:
+    """Holds the options and the open split folders of one write."""
+
+    def __init__(self, dataset: Dataset, out: Path, report: Report, images: str, layout: str, task: str, precision: int, crowd: str, paths: str):
+        self.dataset = dataset
+        self.out = out
+        self.report = report
+        self.images = _choice("images", images, IMAGE_MODES)
+        self.layout = _choice("layout", layout, LAYOUTS)
+        self.paths = _choice("paths", paths, ("absolute", "relative"))
+        if self.images == "reference" and self.layout != "ultralytics":
+            raise CvkitError(f"the {self.layout} layout keeps images next to their labels; use --images copy, hardlink or symlink")
+        if not isinstance(precision, int) or not 1 <= precision <= 17:
+            raise CvkitError(f"YOLO writer option precision={precision!r}: give decimals between 1 and 17")
+        self.lines = LineWriter(report, _choice("task", task, TASKS) == "segment", _choice("crowd", crowd, ("skip", "keep")) == "keep", precision)
+        self.class_index = dataset.categories.index_of()
+        self.folders: dict[str, _SplitFolder] = {}
+        self.lists: list[IO[str]] = []
+
+    # --- names and folders -----------------------------------------------------------
+    def index_of(self, label: str) -> int:
+        """Class index of a label first seen now (appended to the categories when new)."""
+        self.dataset.categories.ensure(label)
+        self.class_index = self.dataset.categories.index_of()
+        return self.class_index[label]
+
+    def folder(self, split: str) -> _SplitFolder:
+        found = self.folders.get(split)
+        if found is not None:
+            return found
+        out = self.out
+        if self.layout == "labelimg":  # one flat folder for every split
+            found = next(iter(self.folders.values()), None) or _SplitFolder(out, out)
+        elif self.layout == "darknet":
+            taken = {Path(h.name).stem for h in self.lists}
+            key = "valid" if split in VAL_NAMES and "valid" not in taken else split
+            handle = open(out / f"{key}.txt", "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by write()
+            self.lists.append(handle)
+            found = _SplitFolder(out / f"obj_{key}_data", out / f"obj_{key}_data", handle, f"data/obj_{key}_data/")
+        elif self.images == "reference":
+            handle = open(out / f"{split}.txt", "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by write()
+            self.lists.append(handle)
+            found = _SplitFolder(out / "labels" / split, out / "labels" / split, handle)
+        else:
+            found = _SplitFolder(out / "images" / split, out / "labels" / split)
+        self.folders[split] = found
+        return found
+
+    # --- samples ---------------------------------------------------------------------
+    def size_of(self, sample: Sample, source: Path) -> tuple[int, int] | None:
+        if sample.width and sample.height:
+            return sample.width, sample.height
+        try:
+            info = read_image_info(source)
+        except InvalidInputError as err:
+            self.report.invalid(InvalidInputError(f"image size unknown and the image cannot be read ({err.message})", file=source))
+            return None
+        return info.width, info.height
+
+    def write_sample(self, sample: Sample) -> None:
+        report = self.report
+        source = sample.resolve(self.dataset.root)
+        size = self.size_of(sample, source)
+        if size is None:
+            return
+        split = sample.split or "train"
+        folder = self.folder(split)
+        name = os.path.basename(sample.path)
+        stem, suffix = os.path.splitext(name)
+        stem = folder.stems(stem)
+        if self.images == "reference":
+            listed = os.path.abspath(source) if self.paths == "absolute" else os.path.relpath(source, self.out)
+            folder.list_file.write(listed.replace(os.sep, "/") + "\n")  # type: ignore[union-attr]
+        else:
+            if not source.is_file():
+                report.invalid(InvalidInputError("image file not found; --images reference writes the labels without copying images", file=source))
+                return
+            place_image(source, folder.image_dir / (stem + suffix), self.images)
+            if folder.list_file is not None:
+                folder.list_file.write(f"{folder.list_prefix}{stem}{suffix}\n")
+        text = self.lines.lines(sample.objects, self.class_index, self.index_of, size[0], size[1])
+        with open(folder.label_dir / (stem + ".txt"), "wb") as handle:
+            handle.write(text.encode("utf-8"))
+        if sample.labels:
+            report.lose("image label", "YOLO has no image-level labels", len(sample.labels))
+        for key in sample.attributes:
+            report.lose(f"image attribute {key!r}", "YOLO has no image attributes")
+        if self.layout == "labelimg" and sample.split:
+            report.lose("split", "LabelImg's flat folder has no splits")
+        report.count_written(None if self.layout == "labelimg" else split, text.count("\n"))
+
+    # --- dataset files ---------------------------------------------------------------
+    def finish(self) -> None:
+        names = self.dataset.categories.names()
+        self.report.written.categories = len(names)
+        if any(cat.id != index for index, cat in enumerate(self.dataset.categories)):
+            self.report.warn("category ids became YOLO class indices 0..N-1, in the order of the categories")
+        if len(self.dataset.hierarchy):
+            self.report.lose("hierarchy", "YOLO class names are flat", len(self.dataset.hierarchy))
+        names_text = "".join(f"{n}\n" for n in names)
+        if self.layout == "labelimg":
+            (self.out / "classes.txt").write_text(names_text, encoding="utf-8")
+        elif self.layout == "darknet":
+            self._write_darknet(names_text)
+        else:
+            self._write_yaml(names)
+
+    def _write_darknet(self, names_text: str) -> None:
+        (self.out / "obj.names").write_text(names_text, encoding="utf-8")
+        lines = [f"classes = {names_text.count(chr(10))}"]
+        lines += [f"{Path(h.name).stem} = data/{Path(h.name).name}" for h in self.lists]
+        lines += ["names = data/obj.names", "backup = backup/"]
+        (self.out / "obj.data").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def _write_yaml(self, names: list[str]) -> None:
+        import yaml
+
+        keys: dict[str, str] = {}
+        for split in self.folders:
+            key = "val" if split in VAL_NAMES and "val" not in keys else split
+            keys[key] = f"{split}.txt" if self.images == "reference" else f"images/{split}"
+        comments = ["# YOLO dataset written by cvkit (Ultralytics layout: images/<split>/, labels/<split>/)"]
+        if not keys:
+            keys["train"] = "images/train"
+        for required, other in (("train", "val"), ("val", "train")):
+            if required not in keys:
+                fallback = keys.get(other) or next(iter(keys.values()))
+                keys[required] = fallback
+                comments.append(f"# the source had no {required} split: {required} repeats {fallback} (Ultralytics needs both keys)")
+        ordered = {k: keys[k] for k in ("train", "val", "test") if k in keys} | keys
+        data: dict[str, Any] = dict(ordered)
+        if self.images == "reference":
+            comments.append("# --images reference: labels/<split>/ holds one label file per image listed in <split>.txt, in order")
+            data["labels"] = "labels"
+        data["nc"] = len(names)
+        data["names"] = dict(enumerate(names))
+        text = "\n".join(comments) + "\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        (self.out / "data.yaml").write_text(text, encoding="utf-8")
+
+
+def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", layout: str = "ultralytics", task: str = "detect",
+          precision: int = 6, crowd: str = "skip", paths: str = "absolute", **options: Any) -> None:
+    """Write ``dataset`` as YOLO into the folder ``path`` (made atomic by the caller).
+
+    Options: ``images`` copy|hardlink|symlink|reference, ``layout`` ultralytics|darknet|labelimg,
+    ``task`` detect|segment, ``precision`` (decimals, 6), ``crowd`` skip|keep, ``paths``
+    absolute|relative (image paths in the lists written with ``images=reference``).
+    """
+    if options:
+        raise CvkitError(f"unknown YOLO writer option(s): {', '.join(options)} (known: images, layout, task, precision, crowd, paths)")
+    writer = YoloWriter(dataset, Path(path), report, images, layout, task, precision, crowd, paths)
+    try:
+        for sample in _samples(dataset):
+            writer.write_sample(sample)
+    finally:
+        for handle in writer.lists:
+            handle.close()
+    writer.finish()
+
+
+def _samples(dataset: Dataset) -> Iterator[Sample]:
+    return track(iter(dataset), "writing YOLO labels")
