@@ -273,12 +273,16 @@ def _common_root(files: list[Path]) -> Path:
 
 # --- writing -------------------------------------------------------------------------
 class _SplitWriter:
-    """Streams one output JSON: images and annotations go to temporary files, joined at the end."""
+    """Streams one output JSON: images and annotations go to temporary files, joined at the end.
+
+    Image and annotation ids are unique per file, as COCO requires.
+    """
 
     def __init__(self, folder: Path):
-        self.images: IO[bytes] = tempfile.TemporaryFile(dir=folder)
-        self.annotations: IO[bytes] = tempfile.TemporaryFile(dir=folder)
+        self.images: IO[bytes] = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed in finish()
+        self.annotations: IO[bytes] = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
         self.n_images = self.n_annotations = 0
+        self.image_ids, self.annotation_ids = _Ids(), _Ids()
 
     @staticmethod
     def _append(handle: IO[bytes], first: bool, item: dict[str, Any]) -> None:
@@ -363,7 +367,6 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     work = path.parent if single else path
     work.mkdir(parents=True, exist_ok=True)
     writers: dict[str | None, _SplitWriter] = {}
-    image_ids, ann_ids = _Ids(), _Ids()
     cat_ids = {c.name: c.id for c in dataset.categories}
     placed: set[str] = set()
     for sample in track(dataset, "writing COCO"):
@@ -371,7 +374,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         writer = writers.get(key)
         if writer is None:
             writer = writers[key] = _SplitWriter(work)
-        image_id = image_ids.take(sample.id)
+        image_id = writer.image_ids.take(sample.id)
         file_name = _place(sample, dataset, path, images, placed, key)
         writer.add_image({"id": image_id, "file_name": file_name, "width": sample.width or 0, "height": sample.height or 0, **sample.meta.get("coco", {})})
         if sample.labels:
@@ -380,7 +383,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         for obj in sample.objects:
             if obj.label not in cat_ids:
                 cat_ids[obj.label] = dataset.categories.ensure(obj.label).id
-            item = _coco_annotation(obj, ann_ids.take(obj.id), image_id, cat_ids[obj.label], report)
+            item = _coco_annotation(obj, writer.annotation_ids.take(obj.id), image_id, cat_ids[obj.label], report)
             if item is not None:
                 writer.add_annotation(item)
                 written += 1

@@ -233,7 +233,7 @@ def _jobs(path: Path) -> tuple[Path, list[tuple[Path | None, str, str | None]]]:
             for entry in entries:
                 if entry.name.lower().endswith(".xml"):
                     xml_ids[entry.name[:-4]] = Path(entry.path)
-        ordered = list(splits) + sorted(set(xml_ids) - set(splits))
+        ordered = sorted(set(splits) | set(xml_ids))
         return devkit, [(xml_ids.get(image_id), image_id, splits.get(image_id)) for image_id in ordered]
     jobs: list[tuple[Path | None, str, str | None]] = []
     split_dirs = [path / s for s in SPLIT_FOLDERS if (path / s).is_dir() and any((path / s).glob("*.xml"))]
@@ -288,7 +288,8 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
             if status == "missing":
                 image = find_image(image_root / "JPEGImages", image_id) if has_devkit_images else None
                 if image is None:
-                    report.invalid(InvalidInputError(f"image {image_id!r} is listed in ImageSets but has neither an XML nor an image", file=image_root / "ImageSets" / "Main"))
+                    message = f"image {image_id!r} is listed in ImageSets but has neither an XML nor an image"
+                    report.invalid(InvalidInputError(message, file=image_root / "ImageSets" / "Main"))
                     continue
                 sample = Sample(relpath_posix(image, image_root), split=split, id=image_id)
                 _fill_size(sample, image, report)
@@ -296,7 +297,8 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
                 filename, width, height, objects, meta = result
                 folder = (image_root / "JPEGImages") if has_devkit_images else file.parent
                 image_path = _image_path(folder, filename, image_id, meta.get("path"))
-                sample = Sample(relpath_posix(image_path, image_root), width, height, split, objects=objects, id=image_id, meta={"voc": meta} if meta else {})
+                sample = Sample(relpath_posix(image_path, image_root), width, height, split, objects=objects, id=image_id,
+                                meta={"voc": meta} if meta else {})
                 if width is None or height is None:
                     _fill_size(sample, sample.resolve(image_root), report)
                 for obj in objects:
