@@ -1,0 +1,276 @@
+"""Apple CreateML object-detection JSON (also LabelImg's CreateML mode): reader and writer.
+
+A file is a list ``[{"image": "a.jpg", "annotations": [{"label": "cat", "coordinates":
+{"x": .., "y": .., "width": .., "height": ..}}]}]`` where x/y are the box *centre* in pixels
+(Apple's spec; LabelImg writes the same). Image files are looked up next to the JSON (or in
+its ``images/`` folder, or the ``image_dir`` read option) and their sizes read from the header.
+LabelImg saves one such list per image; a folder of them reads as one dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from cvkit.core import jsonio
+from cvkit.core.categories import CategorySet
+from cvkit.core.geometry import box_to_center, center_to_box, clean_number
+from cvkit.core.imageinfo import read_image_info
+from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.progress import track
+from cvkit.core.report import Report
+from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.io import IMAGE_MODES, atomic_file, place_image
+
+_HEAD_IMAGE = re.compile(rb'"image"\s*:')
+FOLDER_FILE = "annotations.json"
+
+
+# --- detection -----------------------------------------------------------------------
+def _is_createml_file(path: Path) -> bool:
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(4096).lstrip()
+    return head.startswith(b"[") and bool(_HEAD_IMAGE.search(head)) and b'"annotations"' in head
+
+
+def _json_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".json" and p.is_file())
+
+
+def detect(path: Path) -> str | None:
+    """CreateML is a JSON *list* of ``{image, annotations}`` (COCO is a dict), or a folder of them."""
+    if path.is_file():
+        return "a JSON list of {image, annotations} entries (CreateML)" if _is_createml_file(path) else None
+    if path.is_dir():
+        files = _json_files(path)
+        if files and all(_is_createml_file(p) for p in files[:3]):
+            return f"a folder of CreateML JSON lists ({files[0].name}, ...)"
+    return None
+
+
+# --- reading -------------------------------------------------------------------------
+def _number(value: Any, file: Path, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInputError(f"expected a number, got {value!r}", file=file, location=where)
+    return float(value)
+
+
+def _annotation(item: Any, file: Path, where: str) -> Annotation:
+    if not isinstance(item, dict):
+        raise InvalidInputError("expected an object with label and coordinates", file=file, location=where)
+    if "label" not in item:
+        raise InvalidInputError("missing key 'label'", file=file, location=f"{where}.label")
+    label = item["label"]
+    if not isinstance(label, str) or not label:
+        raise InvalidInputError(f"label must be a non-empty string, got {label!r}", file=file, location=f"{where}.label")
+    coords = item.get("coordinates")
+    if not isinstance(coords, dict):
+        what = "missing key 'coordinates'" if coords is None else "coordinates must be an object with x, y, width, height"
+        raise InvalidInputError(what, file=file, location=f"{where}.coordinates")
+    values = []
+    for key in ("x", "y", "width", "height"):
+        if key not in coords:
+            raise InvalidInputError(f"missing key {key!r}", file=file, location=f"{where}.coordinates.{key}")
+        values.append(_number(coords[key], file, f"{where}.coordinates.{key}"))
+    if values[2] < 0 or values[3] < 0:
+        raise InvalidInputError("width and height must not be negative", file=file, location=f"{where}.coordinates")
+    return Annotation(label, center_to_box(*values))
+
+
+class _Reader:
+    """Streams samples from one or more CreateML files."""
+
+    def __init__(self, files: list[Path], root: Path, image_dir: Path | None, report: Report):
+        self.files = files
+        self.root = root
+        self.image_dir = image_dir
+        self.report = report
+        self.categories = CategorySet()
+
+    def locate(self, name: str, json_dir: Path) -> Path | None:
+        candidates = [json_dir / name, json_dir / "images" / name, self.root / name]
+        if self.image_dir is not None:
+            candidates.insert(0, self.image_dir / name)
+        return next((c for c in candidates if c.is_file()), None)
+
+    def sample(self, name: str, objects: list[Annotation], entry: dict[str, Any], json_dir: Path) -> Sample:
+        found = self.locate(name, json_dir)
+        width = height = None
+        if found is None:
+            self.report.warn("some images were not found next to the CreateML JSON; their sizes are unknown (read option image_dir=FOLDER)")
+            path = name
+        else:
+            info = read_image_info(found)
+            width, height = info.width, info.height
+            path = os.path.relpath(found, self.root).replace(os.sep, "/")
+        sample = Sample(path, width, height, objects=objects)
+        if "verified" in entry:
+            sample.meta["createml"] = {"verified": entry["verified"]}
+        return sample
+
+    def entries(self, file: Path) -> Iterator[Sample]:
+        data = file.read_bytes()
+        try:
+            top = jsonio.loads(data)
+        except jsonio.JSONDecodeError as exc:
+            raise InvalidInputError(f"malformed JSON: {exc}", file=file, location=jsonio.error_location(exc, data)) from None
+        if not isinstance(top, list):
+            raise InvalidInputError("expected a JSON list of {image, annotations} entries (CreateML)", file=file)
+        merged: dict[str, tuple[list[Annotation], dict[str, Any]]] = {}
+        for i, entry in enumerate(top):
+            try:
+                name, objects = self.parse_entry(entry, file, f"[{i}]")
+            except InvalidInputError as err:
+                self.report.invalid(err)
+                continue
+            if name in merged:  # one image listed twice: one sample
+                merged[name][0].extend(objects)
+            else:
+                merged[name] = (objects, entry)
+        for name, (objects, entry) in merged.items():
+            try:
+                sample = self.sample(name, objects, entry, file.parent)
+            except InvalidInputError as err:
+                self.report.invalid(err)
+                continue
+            self.report.count_read(None, len(objects))
+            yield sample
+
+    def parse_entry(self, entry: Any, file: Path, where: str) -> tuple[str, list[Annotation]]:
+        if not isinstance(entry, dict):
+            raise InvalidInputError("expected an object with image and annotations", file=file, location=where)
+        if "image" not in entry:
+            raise InvalidInputError("missing key 'image'", file=file, location=f"{where}.image")
+        name = entry["image"]
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(f"image must be a file name, got {name!r}", file=file, location=f"{where}.image")
+        items = entry.get("annotations", [])
+        if not isinstance(items, list):
+            raise InvalidInputError("annotations must be a list", file=file, location=f"{where}.annotations")
+        objects: list[Annotation] = []
+        for j, item in enumerate(items):
+            try:
+                obj = _annotation(item, file, f"{where}.annotations[{j}]")
+            except InvalidInputError as err:
+                self.report.invalid(err)
+                continue
+            self.categories.ensure(obj.label)
+            objects.append(obj)
+        return name, objects
+
+    def __iter__(self) -> Iterator[Sample]:
+        for file in self.files:
+            yield from self.entries(file)
+
+
+def read(path: Path, report: Report, image_dir: str | None = None, **options: Any) -> Dataset:
+    """Read one CreateML JSON file or a folder of them (LabelImg writes one per image)."""
+    if options:
+        raise CvkitError(f"unknown CreateML reader option(s): {', '.join(options)} (known: image_dir)")
+    if path.is_dir():
+        files = [p for p in _json_files(path) if _is_createml_file(p)]
+        if not files:
+            raise InvalidInputError("no CreateML JSON files (lists of {image, annotations}) in this folder", file=path)
+        root = path
+    else:
+        files, root = [path], path.parent
+    reader = _Reader(files, root, Path(image_dir) if image_dir else None, report)
+    return Dataset(track(iter(reader), "reading CreateML"), reader.categories, root=root, source_format="createml")
+
+
+# --- writing -------------------------------------------------------------------------
+def _entry(sample: Sample, image: str, report: Report, keep_crowd: bool, used: set[str]) -> dict[str, Any]:
+    annotations = []
+    for obj in sample.objects:
+        if obj.iscrowd and not keep_crowd:
+            report.lose("crowd region", "CreateML has no crowd flag; left out (-w crowd=keep writes it as an object)")
+            continue
+        box = obj.bbox if obj.bbox is not None else obj.ensure_bbox()
+        if box is None:
+            report.lose(obj.shape, "CreateML holds boxes only; a shape without a box was left out")
+            continue
+        if obj.shape != "box" or obj.polygon or obj.rle is not None:
+            report.lose("mask" if obj.rle is not None and obj.shape == "box" else obj.shape, "CreateML holds boxes only; written as its box")
+        if obj.keypoints is not None:
+            report.lose("keypoints", "CreateML holds boxes only")
+        if obj.score is not None:
+            report.lose("score", "CreateML holds no confidence")
+        for key in obj.attributes:
+            report.lose(f"object attribute {key!r}", "CreateML holds no attributes")
+        x, y, w, h = box_to_center(box)
+        coordinates = {"x": clean_number(x), "y": clean_number(y), "width": clean_number(w), "height": clean_number(h)}
+        annotations.append({"label": obj.label, "coordinates": coordinates})
+        used.add(obj.label)
+    if sample.labels:
+        report.lose("image label", "CreateML has no image-level labels", len(sample.labels))
+    for key in sample.attributes:
+        report.lose(f"image attribute {key!r}", "CreateML has no image attributes")
+    if sample.split:
+        report.lose("split", "a CreateML file has no splits (write one file per split)")
+    entry: dict[str, Any] = {"image": image}
+    verified = sample.meta.get("createml", {}).get("verified") if isinstance(sample.meta.get("createml"), dict) else None
+    if verified is not None:
+        entry["verified"] = verified
+    entry["annotations"] = annotations
+    report.count_written(sample.split, len(annotations))
+    return entry
+
+
+def _write_entries(dataset: Dataset, handle: IO[bytes], out_dir: Path, report: Report, images: str, keep_crowd: bool) -> set[str]:
+    used: set[str] = set()
+    names: set[str] = set()
+    handle.write(b"[")
+    first = True
+    for sample in track(iter(dataset), "writing CreateML"):
+        source = sample.resolve(dataset.root)
+        if images == "reference":
+            if dataset.root is None and not os.path.isabs(sample.path):
+                image = sample.path  # nothing to be relative to: kept as the source wrote it
+            else:
+                image = os.path.relpath(os.path.abspath(source), out_dir).replace(os.sep, "/")
+        else:
+            stem, suffix = os.path.splitext(os.path.basename(sample.path))
+            image, n = stem + suffix, 1
+            while image.lower() in names:
+                n += 1
+                image = f"{stem}_{n}{suffix}"
+            names.add(image.lower())
+            if not source.is_file():
+                report.invalid(InvalidInputError("image file not found; --images reference writes the JSON without copying images", file=source))
+                continue
+            place_image(source, out_dir / image, images)
+        entry = _entry(sample, image, report, keep_crowd, used)
+        handle.write((b"\n" if first else b",\n") + jsonio.dumps(entry))
+        first = False
+    handle.write(b"\n]\n")
+    return used
+
+
+def write(dataset: Dataset, path: Path, report: Report, images: str | None = None, crowd: str = "skip", **options: Any) -> None:
+    """One CreateML JSON list: ``path`` itself when it ends in .json, else ``path/annotations.json``
+    with the images copied beside it (``images`` copy|hardlink|symlink; reference for a .json file)."""
+    if options:
+        raise CvkitError(f"unknown CreateML writer option(s): {', '.join(options)} (known: images, crowd)")
+    if crowd not in ("skip", "keep"):
+        raise CvkitError(f"CreateML writer option crowd={crowd!r}: choose skip or keep")
+    single = path.suffix.lower() == ".json"
+    images = images or ("reference" if single else "copy")
+    if images not in IMAGE_MODES:
+        raise CvkitError(f"CreateML writer option images={images!r}: choose one of {', '.join(IMAGE_MODES)}")
+    if single and images != "reference":
+        raise CvkitError("a .json destination references the images where they are; write to a folder to copy them beside the JSON")
+    target = path if single else path / FOLDER_FILE
+    out_dir = path.parent.resolve() if single else path
+    with atomic_file(target, "wb", encoding=None) as handle:
+        used = _write_entries(dataset, handle, out_dir, report, images, crowd == "keep")
+    unused = [name for name in dataset.categories.names() if name not in used]
+    if unused:
+        report.lose("category without objects", "CreateML names labels only through annotations", len(unused))
+    if len(dataset.hierarchy):
+        report.lose("hierarchy", "CreateML labels are flat", len(dataset.hierarchy))
+    report.written.categories = len(used)
