@@ -103,3 +103,59 @@ def place_image(src: Path, dst: Path, mode: str) -> None:
 def relpath_posix(path: str | Path, start: str | Path) -> str:
     """``path`` relative to ``start`` with forward slashes (manifest and COCO paths)."""
     return Path(os.path.relpath(path, start)).as_posix()
+
+
+class BackgroundFiles:
+    """Writes many small files from a few threads, in a bounded backlog (memory stays flat).
+
+    Creating a file waits on the filesystem (journal, directory lock) far longer than the
+    Python around it; threads overlap those waits, which makes writing 20,000 label files
+    several times faster. Use inside an atomic folder; the first error is raised by
+    :meth:`close` (or the next :meth:`submit`).
+    """
+
+    def __init__(self, workers: int = 8, backlog: int = 512):
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cvkit-io")
+        self._slots = threading.BoundedSemaphore(backlog)
+        self._errors: list[BaseException] = []
+
+    def submit(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
+        """Run ``fn(*args)`` on a worker thread (blocks while the backlog is full)."""
+        if self._errors:
+            raise self._errors[0]
+        self._slots.acquire()
+        self._pool.submit(self._run, fn, args)
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        self.submit(_write_new_file, path, data)
+
+    def _run(self, fn, args) -> None:  # type: ignore[no-untyped-def]
+        try:
+            fn(*args)
+        except BaseException as exc:
+            self._errors.append(exc)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """Wait for every pending file; raise the first error."""
+        self._pool.shutdown(wait=True)
+        if self._errors:
+            raise self._errors[0]
+
+    def __enter__(self) -> BackgroundFiles:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _write_new_file(path: str, data: bytes) -> None:
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(handle, data)
+    finally:
+        os.close(handle)

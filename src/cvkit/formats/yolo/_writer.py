@@ -17,7 +17,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import IMAGE_MODES, place_image
+from cvkit.io import IMAGE_MODES, BackgroundFiles, place_image
 
 from ._labels import LineWriter, UniqueStems
 
@@ -38,6 +38,7 @@ class _SplitFolder:
     def __init__(self, image_dir: Path, label_dir: Path, list_file: IO[str] | None = None, list_prefix: str = ""):
         self.image_dir = image_dir
         self.label_dir = label_dir
+        self.label_prefix = str(label_dir) + os.sep
         self.stems = UniqueStems()
         self.list_file = list_file
         self.list_prefix = list_prefix
@@ -61,7 +62,10 @@ class YoloWriter:
             raise CvkitError(f"YOLO writer option precision={precision!r}: give decimals between 1 and 17")
         self.lines = LineWriter(report, _choice("task", task, TASKS) == "segment", _choice("crowd", crowd, ("skip", "keep")) == "keep", precision)
         self.class_index = dataset.categories.index_of()
+        self.root_prefix = os.path.abspath(dataset.root if dataset.root is not None else ".") + os.sep
         self.folders: dict[str, _SplitFolder] = {}
+        #: label files and image copies are written by worker threads (see BackgroundFiles)
+        self.files = BackgroundFiles()
         self.lists: list[IO[str]] = []
 
     # --- names and folders -----------------------------------------------------------
@@ -94,7 +98,8 @@ class YoloWriter:
         return found
 
     # --- samples ---------------------------------------------------------------------
-    def size_of(self, sample: Sample, source: Path) -> tuple[int, int] | None:
+    def size_of(self, sample: Sample, source: str) -> tuple[int, int] | None:
+        """The sample's size, from the header only when the source did not give it."""
         if sample.width and sample.height:
             return sample.width, sample.height
         try:
@@ -105,33 +110,34 @@ class YoloWriter:
         return info.width, info.height
 
     def write_sample(self, sample: Sample) -> None:
+        """One label file (and image or list line); plain strings and os calls, as this runs per file."""
         report = self.report
-        source = sample.resolve(self.dataset.root)
+        path = sample.path
+        source = path if os.path.isabs(path) else self.root_prefix + path
         size = self.size_of(sample, source)
         if size is None:
             return
         split = sample.split or "train"
-        folder = self.folder(split)
-        name = os.path.basename(sample.path)
-        stem, suffix = os.path.splitext(name)
+        folder = self.folders.get(split) or self.folder(split)
+        stem, suffix = os.path.splitext(path.rpartition("/")[2])
         stem = folder.stems(stem)
         if self.images == "reference":
-            listed = os.path.abspath(source) if self.paths == "absolute" else os.path.relpath(source, self.out)
+            listed = os.path.normpath(source) if self.paths == "absolute" else os.path.relpath(source, self.out)
             folder.list_file.write(listed.replace(os.sep, "/") + "\n")  # type: ignore[union-attr]
         else:
-            if not source.is_file():
+            if not os.path.isfile(source):
                 report.invalid(InvalidInputError("image file not found; --images reference writes the labels without copying images", file=source))
                 return
-            place_image(source, folder.image_dir / (stem + suffix), self.images)
+            self.files.submit(place_image, Path(source), folder.image_dir / (stem + suffix), self.images)
             if folder.list_file is not None:
                 folder.list_file.write(f"{folder.list_prefix}{stem}{suffix}\n")
         text = self.lines.lines(sample.objects, self.class_index, self.index_of, size[0], size[1])
-        with open(folder.label_dir / (stem + ".txt"), "wb") as handle:
-            handle.write(text.encode("utf-8"))
+        self.files.write_bytes(folder.label_prefix + stem + ".txt", text.encode("utf-8"))
         if sample.labels:
             report.lose("image label", "YOLO has no image-level labels", len(sample.labels))
-        for key in sample.attributes:
-            report.lose(f"image attribute {key!r}", "YOLO has no image attributes")
+        if sample.attributes:
+            for key in sample.attributes:
+                report.lose(f"image attribute {key!r}", "YOLO has no image attributes")
         if self.layout == "labelimg" and sample.split:
             report.lose("split", "LabelImg's flat folder has no splits")
         report.count_written(None if self.layout == "labelimg" else split, text.count("\n"))
@@ -197,8 +203,9 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", la
         raise CvkitError(f"unknown YOLO writer option(s): {', '.join(options)} (known: images, layout, task, precision, crowd, paths)")
     writer = YoloWriter(dataset, Path(path), report, images, layout, task, precision, crowd, paths)
     try:
-        for sample in _samples(dataset):
-            writer.write_sample(sample)
+        with writer.files:
+            for sample in _samples(dataset):
+                writer.write_sample(sample)
     finally:
         for handle in writer.lists:
             handle.close()
