@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, WORK, best_of, cvkit_cmd, peers_python, print_table  # noqa: E402
+from _common import CORPUS, WORK, best_of, cvkit_cmd, peers_python, print_table
 
 SOURCE = CORPUS / "coco" / "cocoapi_results" / "instances_val2014_fakebbox100_results.json"
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import make_image
 
 import cvkit
+from conftest import make_image
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.report import Report
