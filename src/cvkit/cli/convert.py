@@ -88,7 +88,7 @@ def convert_cmd(
         else:
             raise CvkitError("expected [PAIR] SRC DST")
         _run_conversion(Path(src), Path(dst), from_format, to_format, overwrite, skip_invalid, read_opt, write_opt, images, json_output,
-                        f"{from_format or 'auto'} -> {to_format}")
+                        f"{src} -> {dst}")
 
 
 def ingest_cmd(
@@ -179,11 +179,12 @@ def formats_cmd(json_output: bool = typer.Option(False, "--json", help="Print as
     from rich.table import Table
 
     table = Table(title="cvkit formats")
-    for col in ("format", "read", "write", *CAPABILITIES):
-        table.add_column(col.replace("_", " "), justify="center" if col != "format" else "left")
+    for col in ("format", "description", "read/write", "holds"):
+        table.add_column(col)
     for row in rows:
-        marks = ["yes" if row["holds"][c] else "-" for c in CAPABILITIES]
-        table.add_row(row["name"], "yes" if row["read"] else "-", "yes" if row["write"] else "-", *marks)
+        modes = "/".join(m for m, ok in (("read", row["read"]), ("write", row["write"])) if ok)
+        holds = ", ".join(c.replace("_", " ") for c in CAPABILITIES if row["holds"][c])
+        table.add_row(row["name"], row["title"], modes, holds)
     console = out_console()
     console.print(table)
     console.print("Conversion pairs: " + ", ".join(pair_examples()))
