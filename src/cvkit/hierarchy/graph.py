@@ -123,7 +123,7 @@ def resolve_names(hierarchy: Hierarchy, tokens: Iterable[str], relevant: set[str
         if len(candidates) > 1 and relevant is not None:
             candidates = [name for name in candidates if name in relevant] or candidates
         if len(candidates) > 1:
-            listing = "; ".join(describe(hierarchy, name) for name in candidates)
+            listing = "; ".join(describe(hierarchy, name) for name in sorted(candidates))
             raise CvkitError(f"{token!r} is ambiguous, it names {len(candidates)} nodes: {listing}; give the id instead")
         resolved.append(candidates[0])
     return resolved
