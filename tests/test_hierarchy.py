@@ -70,7 +70,8 @@ def test_cycle_in_is_a_is_an_error_naming_the_cycle_and_file(tmp_path: Path):
 def test_wordnet_database_for_imagenet_1k_matches_the_is_a_files(corpus):
     wnids = imagenet_1k(corpus)
     from_db = load_hierarchy(DATA_NOUN.parent, names=wnids)
-    from_files = attach_hierarchy(Dataset([], CategorySet(Category(i, w) for i, w in enumerate(wnids, 1))), load_hierarchy(corpus("imagenet", "wordnet_hierarchy"))).hierarchy
+    classes = Dataset([], CategorySet(Category(i, w) for i, w in enumerate(wnids, 1)))
+    from_files = attach_hierarchy(classes, load_hierarchy(corpus("imagenet", "wordnet_hierarchy"))).hierarchy
     assert len(from_db) == 1860  # the 1,000 classes and their ancestors, like the devkit's meta.mat
     assert set(from_db.nodes) == set(from_files.nodes)
     assert all(sorted(from_db.parents(n)) == sorted(from_files.parents(n)) for n in from_db.nodes)

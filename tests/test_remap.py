@@ -68,7 +68,7 @@ def test_all_of_imagenet_1k_counts_and_the_mobile_home_tie(wordnet, imagenet_1k)
     # mobile home is a trailer (-> wheeled vehicle -> vehicle) and housing (-> structure -> artifact): 3 steps each
     assert info.value.message == ("1 class(es) are equally near to several targets: n03776460 (mobile home, manufactured home) -> "
                                   "n04524313 (vehicle), n00021939 (artifact, artefact) (distance 3). Give explicit mappings with --map (mapping=) for them")
-    new, table = remap(dataset, to=["animal", "person", "vehicle", "artifact"], mapping={"n03776460": "vehicle"})
+    _, table = remap(dataset, to=["animal", "person", "vehicle", "artifact"], mapping={"n03776460": "vehicle"})
     counts = Counter(table.mapping().values())
     assert counts == {ARTIFACT: 455, ANIMAL: 398, None: 77, VEHICLE: 67, PERSON: 3}
     assert table.row("n03776460").how == "mapping"
@@ -85,7 +85,7 @@ def test_cifar100_coarse_level():
     hierarchy = load_hierarchy(corpus_path("cifar", "cifar100_dataset"))
     samples = [Sample("1.png", labels=["airplane"]), Sample("2.png", labels=["automobile"]), Sample("3.png", labels=["bird"])]
     dataset = Dataset(samples, CategorySet([Category(0, "airplane"), Category(1, "automobile"), Category(2, "bird")]), hierarchy)
-    new, table = remap(dataset, level="coarse")
+    new, _ = remap(dataset, level="coarse")
     assert [s.labels for s in new] == [["air_object"], ["ground_object"], ["air_object"]]
     assert [(c.id, c.name) for c in new.categories] == [(1, "air_object"), (2, "ground_object")]
     with pytest.raises(CvkitError) as info:
@@ -120,7 +120,8 @@ def test_equally_near_targets_is_an_error_listing_them():
     dataset = objects_dataset(["d", "b"], small_tree())
     with pytest.raises(CvkitError) as info:
         remap(dataset, to=["a", "x"])
-    assert info.value.message == "1 class(es) are equally near to several targets: d -> a, x (distance 1). Give explicit mappings with --map (mapping=) for them"
+    assert info.value.message == ("1 class(es) are equally near to several targets: d -> a, x (distance 1). "
+                                  "Give explicit mappings with --map (mapping=) for them")
     _, table = remap(dataset, to=["a", "x"], mapping={"d": "x"})
     assert table.mapping() == {"d": "x", "b": "a"}
 
