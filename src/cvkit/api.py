@@ -9,6 +9,7 @@ Everything the CLI does is callable from here::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +94,12 @@ def convert(
     skip_invalid: bool = False,
     read_options: dict[str, Any] | None = None,
     write_options: dict[str, Any] | None = None,
+    transform: Callable[[Dataset], Dataset] | None = None,
 ) -> Report:
     """Read ``src`` and write it to ``dst``; returns the report (the CLI's summary).
 
     With ``skip_invalid`` bad items are left out and listed in ``<dst>.skipped.jsonl``.
+    ``transform`` (e.g. attaching a hierarchy) is applied to the dataset between read and write.
     """
     report = Report(skip_invalid=skip_invalid)
     dst = Path(dst)
@@ -106,6 +109,8 @@ def convert(
     if occupied and not overwrite:
         raise DestinationExistsError("destination exists and is not empty; pass --overwrite to replace it", file=dst)
     dataset = read(src, from_format, report=report, **(read_options or {}))
+    if transform is not None:
+        dataset = transform(dataset)
     write(dataset, dst, to_format, report=report, overwrite=overwrite, **(write_options or {}))
     report.read.categories = max(report.read.categories, len(dataset.categories))
     report.write_skipped(dst)
