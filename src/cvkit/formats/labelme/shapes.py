@@ -198,10 +198,11 @@ def _rectangle_points(obj: Annotation) -> list[list[float | int]]:
     return _pairs([x, y, x + w, y + h])
 
 
-def mask_shape_parts(rle: dict[str, Any], drawn: list[list[float]] | None) -> tuple[list[list[float | int]], str] | None:
+def mask_shape_parts(rle: dict[str, Any], drawn: list[list[float]] | None, part: bool = False) -> tuple[list[list[float | int]], str] | None:
     """Points and base64 PNG of a mask shape for ``rle``; None when the mask is empty.
 
-    The crop is the drawn box when it still holds every mask pixel, else the mask's tight box.
+    The crop is the drawn box when it still holds every mask pixel (or, for one ``part`` of
+    a group_id instance, always: the union's pixels inside that part's box), else the mask's tight box.
     """
     from cvkit.core.masks import decode
 
@@ -210,7 +211,7 @@ def mask_shape_parts(rle: dict[str, Any], drawn: list[list[float]] | None) -> tu
     if drawn:
         x1, y1, x2, y2 = mask_box(drawn)
         inside = x1 >= 0 and y1 >= 0 and x2 < full.shape[1] and y2 < full.shape[0]
-        if inside and (len(xs) == 0 or (xs.min() >= x1 and xs.max() <= x2 and ys.min() >= y1 and ys.max() <= y2)):
+        if inside and (part or len(xs) == 0 or (xs.min() >= x1 and xs.max() <= x2 and ys.min() >= y1 and ys.max() <= y2)):
             return drawn, encode_mask_png(full[y1 : y2 + 1, x1 : x2 + 1])
     if len(xs) == 0:
         return None

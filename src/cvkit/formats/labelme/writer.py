@@ -99,7 +99,7 @@ def _merged_shapes(obj: Annotation, parts: list[dict[str, Any]], group: int) -> 
         out = []
         for part in parts:
             if part["shape_type"] == "mask":
-                made = mask_shape_parts(obj.rle, part["points"])
+                made = mask_shape_parts(obj.rle, part["points"], part=True)
                 if made is None:
                     return None
                 out.append(shape_record(obj, "mask", made[0], group, made[1], part=part))
