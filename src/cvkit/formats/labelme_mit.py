@@ -114,7 +114,7 @@ def _looks_like_mit(path: Path) -> bool:
             head = handle.read(4096)
     except OSError:
         return False
-    return b"<annotation" in head and any(tag in head for tag in (b"<imagesize", b"<polygon", b"<segm", b"<deleted"))
+    return b"<annotation" in head and any(tag in head for tag in (b"<imagesize>", b"<polygon>", b"<segm>", b"<deleted>"))
 
 
 def _xml_files(path: Path) -> Iterator[Path]:

@@ -79,7 +79,8 @@ def read(path: Path, report: Report, extract_dir: str | None = None, workers: in
     if not files:
         report.warn(f"no .json files under {path}")
     target = Path(extract_dir) if extract_dir else default_extract_dir()
-    jobs = [(file, root, target) for file in files]
+    root_text = os.path.abspath(root)
+    jobs = [(os.path.abspath(file), root_text, target) for file in files]
     workers = workers if workers is not None else (os.cpu_count() or 1)
     categories = CategorySet()
 

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import os
+import posixpath
 from collections.abc import Iterator
 from pathlib import Path, PureWindowsPath
 from typing import Any
@@ -47,20 +48,28 @@ def extract_embedded(data: str, folder: Path, file: Path) -> tuple[Path, bytes]:
     return target, raw
 
 
-def _image_location(data: dict[str, Any], file: Path, extract_dir: Path) -> tuple[Path, bool]:
-    """(image file, whether it came from imageData)."""
+def _image_location(data: dict[str, Any], file: str, extract_dir: Path) -> tuple[str, bool]:
+    """(image file, whether it came from imageData); plain strings: this runs once per file."""
     recorded = data.get("imagePath")
+    folder = os.path.dirname(file)
     candidate = None
     if isinstance(recorded, str) and recorded:
-        candidate = file.parent / PureWindowsPath(recorded).as_posix() if "\\" in recorded else file.parent / recorded
-        if candidate.suffix.lower() in IMAGE_EXTENSIONS and candidate.is_file():
+        candidate = os.path.join(folder, recorded.replace("\\", "/"))
+        if os.path.splitext(candidate)[1].lower() in IMAGE_EXTENSIONS and os.path.isfile(candidate):
             return candidate, False
     if isinstance(data.get("imageData"), str) and data["imageData"]:
-        return extract_embedded(data["imageData"], extract_dir, file)[0], True
-    sibling = find_image(file.parent, file.stem)
+        return str(extract_embedded(data["imageData"], extract_dir, Path(file))[0]), True
+    sibling = find_image(Path(folder), Path(file).stem)
     if sibling is not None:
-        return sibling, False
-    return candidate if candidate is not None else file.with_suffix(".jpg"), False
+        return str(sibling), False
+    return candidate if candidate is not None else os.path.splitext(file)[0] + ".jpg", False
+
+
+def _relative(path: str, root: str) -> str:
+    """``path`` relative to ``root`` with forward slashes (string work: no filesystem calls)."""
+    if path.startswith(root + os.sep):
+        return posixpath.normpath(path[len(root) + 1 :].replace(os.sep, "/"))
+    return relpath_posix(path, root)
 
 
 def _size(data: dict[str, Any], image: Path) -> tuple[int | None, int | None]:
@@ -75,10 +84,11 @@ def _size(data: dict[str, Any], image: Path) -> tuple[int | None, int | None]:
     return info.height, info.width
 
 
-def parse_file(file: Path, root: Path, extract_dir: Path) -> tuple[Sample | None, list[InvalidInputError]]:
+def parse_file(file: str, root: str, extract_dir: Path) -> tuple[Sample | None, list[InvalidInputError]]:
     """One JSON file as a Sample plus the shape errors found (a file-level error gives no sample)."""
     try:
-        raw = file.read_bytes()
+        with open(file, "rb") as handle:
+            raw = handle.read()
         data = jsonio.loads(raw)
     except jsonio.JSONDecodeError as exc:
         return None, [InvalidInputError(f"not valid JSON ({exc})", file=file, location=jsonio.error_location(exc, raw))]
@@ -90,19 +100,19 @@ def parse_file(file: Path, root: Path, extract_dir: Path) -> tuple[Sample | None
         image, embedded = _image_location(data, file, extract_dir)
     except InvalidInputError as exc:
         return None, [exc]
-    height, width = _size(data, image)
+    height, width = _size(data, Path(image))
     errors: list[InvalidInputError] = []
     objects: list[Annotation] = []
     for index, shape in enumerate(data["shapes"]):
         try:
-            objects.append(shape_to_annotation(shape, index, file, (height, width)))
+            objects.append(shape_to_annotation(shape, index, Path(file), (height, width)))
         except InvalidInputError as exc:
             errors.append(exc)
     flags = data.get("flags") or {}
     if not isinstance(flags, dict):
         errors.append(InvalidInputError("'flags' must be an object of name: true/false", file=file, location="flags"))
         flags = {}
-    meta: dict[str, Any] = {"file": relpath_posix(file, root)}
+    meta: dict[str, Any] = {"file": _relative(file, root)}
     for key, name in (("version", "version"), ("imagePath", "imagePath")):
         if data.get(key) is not None:
             meta[name] = data[key]
@@ -113,7 +123,7 @@ def parse_file(file: Path, root: Path, extract_dir: Path) -> tuple[Sample | None
     other = {k: v for k, v in data.items() if k not in TOP_KEYS}
     if other:
         meta["other"] = other
-    path = str(image) if embedded else relpath_posix(image, root)
+    path = image if embedded else _relative(image, root)
     sample = Sample(path, width, height, labels=[k for k, v in flags.items() if v is True and k != IGNORE_LABEL],
                     objects=merge_groups(objects, height, width), meta={"labelme": meta})
     if isinstance(data.get("attributes"), dict):
@@ -121,12 +131,12 @@ def parse_file(file: Path, root: Path, extract_dir: Path) -> tuple[Sample | None
     return sample, errors
 
 
-def parse_chunk(jobs: list[tuple[Path, Path, Path]]) -> list[tuple[Sample | None, list[InvalidInputError]]]:
+def parse_chunk(jobs: list[tuple[str, str, Path]]) -> list[tuple[Sample | None, list[InvalidInputError]]]:
     """Worker entry point: several files per task so inter-process traffic stays small."""
     return [parse_file(*job) for job in jobs]
 
 
-def parsed(jobs: list[tuple[Path, Path, Path]], workers: int, parallel_min: int) -> Iterator[tuple[Sample | None, list[InvalidInputError]]]:
+def parsed(jobs: list[tuple[str, str, Path]], workers: int, parallel_min: int) -> Iterator[tuple[Sample | None, list[InvalidInputError]]]:
     """Results in input order, on ``workers`` processes when there are at least ``parallel_min`` files."""
     if workers <= 1 or len(jobs) < parallel_min:
         for job in jobs:

@@ -20,6 +20,7 @@ import base64
 import binascii
 import io
 import math
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,16 @@ _POINT_RULES = {
 }
 
 
-def _points(raw: Any, file: Path, where: str) -> list[list[float]]:
-    if not isinstance(raw, list) or not all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p) for p in raw
-    ):
-        raise InvalidInputError("'points' must be a list of [x, y] pairs", file=file, location=f"{where}.points")
-    return raw
+def _points(raw: Any, file: Path, where: str) -> list[float]:
+    """The flat ``[x1, y1, ...]`` of a ``points`` list (numbers kept as JSON gave them)."""
+    try:
+        if not isinstance(raw, list) or any(len(p) != 2 for p in raw):
+            raise TypeError
+        flat = list(chain.from_iterable(raw))
+        sum(flat)  # TypeError on anything but numbers
+    except TypeError:
+        raise InvalidInputError("'points' must be a list of [x, y] pairs", file=file, location=f"{where}.points") from None
+    return flat
 
 
 def decode_mask_png(data: Any, file: Path, where: str) -> Any:
@@ -119,16 +124,16 @@ def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | No
     if shape_type not in SHAPE_OF:
         raise InvalidInputError(f"unknown shape type {shape_type!r}; LabelMe shapes are {', '.join(SHAPE_OF)}", file=file,
                                 location=f"{where}.shape_type")
-    points = _points(shape.get("points"), file, where)
+    points = shape["points"]
+    flat = _points(points, file, where)
     least, exact, message = _POINT_RULES[shape_type]
     if len(points) < least or (exact and len(points) > least):
         raise InvalidInputError(message.format(n=len(points)), file=file, location=f"{where}.points")
     obj = Annotation(label, shape=SHAPE_OF[shape_type])
     meta: dict[str, Any] = {}
-    flat = [float(v) for p in points for v in p]
     if shape_type == "rectangle":
         xs, ys = flat[0::2], flat[1::2]
-        obj.bbox = xyxy_to_xywh(min(xs), min(ys), max(xs), max(ys))
+        obj.bbox = xyxy_to_xywh(float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)))
         if len(points) != 2 or points[0][0] > points[1][0] or points[0][1] > points[1][1]:
             meta["points"] = points  # corner order (or extra corners) as drawn
     elif shape_type == "polygon":
