@@ -14,7 +14,7 @@ import hashlib
 import os
 import posixpath
 from collections.abc import Iterator
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from cvkit.core import jsonio
