@@ -8,8 +8,8 @@ time and peak RSS of that process tree (``resource.getrusage(RUSAGE_CHILDREN)``)
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path

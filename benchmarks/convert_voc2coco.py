@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, WORK, best_of, cvkit_cmd, peers_python, print_table  # noqa: E402
+from _common import CORPUS, WORK, best_of, cvkit_cmd, peers_python, print_table
 
 NAIVE = r'''
 import json, sys, xml.etree.ElementTree as ET

@@ -217,7 +217,8 @@ def read_manifest(path: str | Path, report: Report | None = None) -> Dataset:
             except (KeyError, TypeError, ValueError) as exc:
                 report.invalid(InvalidInputError(f"bad record field {exc}", file=path, location=f"line {number}"))
                 continue
-            unknown = [o.label for o in sample.objects if o.label not in categories]
+            # crowd/ignore regions may carry a label that is no category (LabelMe's __ignore__)
+            unknown = [o.label for o in sample.objects if o.label not in categories and not o.iscrowd]
             unknown += [label for label in sample.labels if label not in categories]
             if unknown:
                 message = f"label {unknown[0]!r} is not in the header's categories"
