@@ -42,12 +42,15 @@ def _devkit_root(path: Path) -> Path | None:
 
 
 def _looks_like_voc_xml(path: Path) -> bool:
+    """VOC XML has <bndbox> boxes (or no objects); MIT LabelMe XML, also <annotation>, has <polygon>/<imagesize>."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(2048)
+            data = handle.read(1 << 16)
     except OSError:
         return False
-    return b"<annotation" in head and (b"<filename" in head or b"<object" in head or b"<size" in head) and b"<imagesize" not in head
+    if b"<annotation" not in data or b"<imagesize" in data or b"<polygon" in data:
+        return False
+    return b"<bndbox" in data or (b"<object" not in data and (b"<filename" in data or b"<size" in data))
 
 
 def detect(path: Path) -> str | None:
@@ -57,7 +60,10 @@ def detect(path: Path) -> str | None:
         return None
     root = _devkit_root(path)
     if root is not None:
-        return f"devkit layout ({relpath_posix(root / 'Annotations', path)}/)"
+        first = next(iter(sorted((root / "Annotations").glob("*.xml"))), None)
+        if (first is None and (root / "ImageSets").is_dir()) or (first is not None and _looks_like_voc_xml(first)):
+            return f"devkit layout ({relpath_posix(root / 'Annotations', path)}/)"
+        return None
     for folder in [path, *(path / name for name in SPLIT_FOLDERS)]:
         if folder.is_dir():
             xml = next(iter(sorted(folder.glob("*.xml"))), None)
