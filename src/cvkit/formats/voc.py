@@ -283,7 +283,23 @@ def _parse_job(job: tuple[str | Path | None, str, str | None, bool]) -> tuple[st
 
 
 def _parse_chunk(jobs: list[tuple[str | Path | None, str, str | None, bool]]) -> list[tuple[str, Any]]:
-    return [_parse_job(job) for job in jobs]
+    """Worker side: parse many files; annotations travel as plain tuples (pickling
+    dataclass instances costs several times more than the tuples)."""
+    out: list[tuple[str, Any]] = []
+    for job in jobs:
+        status, result = _parse_job(job)
+        if status == "ok":
+            filename, width, height, objects, meta = result
+            result = (filename, width, height, [(o.label, o.bbox, o.attributes, o.meta, o.iscrowd) for o in objects], meta)
+        out.append((status, result))
+    return out
+
+
+def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Main side: rebuild the annotations a worker sent as tuples."""
+    filename, width, height, objects, meta = result
+    annotations = [Annotation(label, bbox, attributes=attrs, meta=extra, iscrowd=crowd) for label, bbox, attrs, extra, crowd in objects]
+    return filename, width, height, annotations, meta
 
 
 def _parsed(jobs: list[tuple[str | Path | None, str, str | None, bool]], workers: int) -> Iterator[tuple[str, Any]]:
@@ -297,7 +313,8 @@ def _parsed(jobs: list[tuple[str | Path | None, str, str | None, bool]], workers
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     with mp.get_context("fork").Pool(workers) as pool:
         for results in pool.imap(_parse_chunk, chunks):
-            yield from results
+            for status, result in results:
+                yield status, (_from_plain(result) if status == "ok" else result)
 
 
 def read(path: Path, report: Report, one_based: bool = True, workers: int | None = None) -> Dataset:
