@@ -16,6 +16,7 @@ import numpy as np
 from cvkit.augment import targets as tg
 from cvkit.augment.cpu import AugmentResult, CpuAugmenter
 from cvkit.augment.spec import PipelineSpec, load_spec
+from cvkit.augment.transforms import TRANSFORMS
 from cvkit.core.model import Sample
 
 BACKEND_NAMES = {"cpu": "cpu (albumentations 2.0.8 + OpenCV)", "cuda": "cuda (kornia, per-image parameters)"}
@@ -38,6 +39,8 @@ class GpuSampleAugmenter:
         self.device = device
         self.gpu = GpuAugmenter(spec, 0, device, seed=seed, sized=False)
         self.notes = [f"no GPU implementation for {name}: it runs on the CPU" for name in self.gpu.fallbacks]
+        # a CPU step that may or may not change the size leaves a batch of mixed sizes: go one image at a time
+        self.batchable = not any(t.name in self.gpu.fallbacks and 0 < t.p < 1 and TRANSFORMS[t.name].kind == "geometric" for t in spec.transforms)
 
     def augment_many(self, image: np.ndarray, sample: Sample, k: int) -> list[AugmentResult]:
         import torch
@@ -46,7 +49,10 @@ class GpuSampleAugmenter:
         prepared = tg.prepare(sample, width, height)
         had_boxes = any(not np.isnan(b[0]) for b in prepared.boxes)
         batch = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].repeat(k, 1, 1, 1)
-        results: list[AugmentResult] = [self._one(out, m, a, sample, prepared) for out, m, a in zip(*self._run(batch))]
+        if self.batchable:
+            results = [self._one(out, m, a, sample, prepared) for out, m, a in zip(*self._run(batch))]
+        else:
+            results = [self._one(out[0], m[0], a[0], sample, prepared) for out, m, a in (self._run(batch[i:i + 1]) for i in range(k))]
         for i, result in enumerate(results):
             tries = 0
             while had_boxes and not result.sample.objects and tries < self.spec.boxes.redraw:

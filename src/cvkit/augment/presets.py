@@ -42,10 +42,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "detection": {
         "name": "detection",
-        "description": "Box-safe: small affine + flip + colour; boxes under 30% visible or 16 px² are dropped (and counted); "
+        "description": "Box-safe: box-keeping random crop + small affine + flip + colour; boxes under 30% visible or 16 px² are dropped (and counted); "
         "a sample that loses all its boxes is redrawn up to 10 times.",
         "boxes": {"min_visibility": 0.3, "min_area": 16, "redraw": 10},
         "transforms": [
+            {"name": "BoxSafeCrop", "p": 0.5, "erosion_rate": 0.0},
             {"name": "Affine", "p": 0.7, "scale": [0.8, 1.2], "translate": 0.1, "rotate": 0.0, "shear": 0.0},
             {"name": "HorizontalFlip", "p": 0.5},
             {"name": "ColorJitter", "p": 0.5, "brightness": 0.3, "contrast": 0.3, "saturation": 0.3, "hue": 0.02},

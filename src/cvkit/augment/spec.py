@@ -28,7 +28,6 @@ from cvkit.augment.transforms import BY_ALBU_CLASS, TRANSFORMS
 from cvkit.errors import CvkitError, InvalidInputError
 
 
-
 @dataclass(slots=True)
 class TransformSpec:
     """One step: a cvkit transform name, its probability and its parameters (defaults filled)."""

@@ -227,7 +227,7 @@ def _tidy(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_tidy(v) for v in value]
     if isinstance(value, (float, np.floating)):
-        return round(float(value), 2)
+        return round(float(value), 2) + 0.0  # no "-0"
     if isinstance(value, np.integer):
         return int(value)
     return value

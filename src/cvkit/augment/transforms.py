@@ -132,11 +132,10 @@ _register(TransformDef(
     from_albu=lambda a: {"size": list(a["size"]), "scale": list(a["scale"]), "ratio": list(a["ratio"])}, sets_size=True, default_p=1.0,
 ))
 _register(TransformDef(
-    "BoxSafeCrop", "geometric", {"height": 512, "width": 512, "erosion_rate": 0.0},
-    "random crop that keeps every box whole, resized to height x width", "RandomSizedBBoxSafeCrop",
-    albu=lambda q, p: _A().RandomSizedBBoxSafeCrop(int(q["height"]), int(q["width"]), erosion_rate=float(q["erosion_rate"]), p=p),
-    kornia=None, from_albu=lambda a: {"height": a["height"], "width": a["width"], "erosion_rate": a.get("erosion_rate", 0.0)},
-    sets_size=True, default_p=1.0,
+    "BoxSafeCrop", "geometric", {"erosion_rate": 0.0},
+    "random crop (no resize) that keeps every box whole; `erosion_rate` lets boxes shrink by that fraction", "BBoxSafeRandomCrop",
+    albu=lambda q, p: _A().BBoxSafeRandomCrop(erosion_rate=float(q["erosion_rate"]), p=p),
+    kornia=None, from_albu=lambda a: {"erosion_rate": a.get("erosion_rate", 0.0)},
 ))
 _register(TransformDef(
     "Affine", "geometric", {"scale": [0.9, 1.1], "translate": 0.1, "rotate": 15.0, "shear": 0.0},
