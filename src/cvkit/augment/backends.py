@@ -8,6 +8,7 @@ parameters and moves the targets with each image's matrix.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,9 @@ class GpuSampleAugmenter:
 
         self.spec = spec
         self.device = device
-        self.gpu = GpuAugmenter(spec, 0, device, seed=seed, sized=False)
+        with warnings.catch_warnings():  # reported once through ``notes`` instead
+            warnings.simplefilter("ignore", UserWarning)
+            self.gpu = GpuAugmenter(spec, 0, device, seed=seed, sized=False)
         self.notes = [f"no GPU implementation for {name}: it runs on the CPU" for name in self.gpu.fallbacks]
         # a CPU step that may or may not change the size leaves a batch of mixed sizes: go one image at a time
         self.batchable = not any(t.name in self.gpu.fallbacks and 0 < t.p < 1 and TRANSFORMS[t.name].kind == "geometric" for t in spec.transforms)

@@ -98,13 +98,13 @@ _register(TransformDef(
 _register(TransformDef(
     "Resize", "geometric", {"height": 224, "width": 224}, "resize to height x width", "Resize",
     albu=lambda q, p: _A().Resize(int(q["height"]), int(q["width"]), p=p),
-    kornia=lambda q, p: _K().Resize((int(q["height"]), int(q["width"])), antialias=True, p=p), kornia_doc="Resize",
+    kornia=lambda q, p: _K().Resize((int(q["height"]), int(q["width"])), antialias=True, align_corners=False, p=p), kornia_doc="Resize",
     from_albu=lambda a: {"height": a["height"], "width": a["width"]}, sets_size=True, default_p=1.0,
 ))
 _register(TransformDef(
     "SmallestMaxSize", "geometric", {"size": 256}, "resize so the shorter side is `size`", "SmallestMaxSize",
     albu=lambda q, p: _A().SmallestMaxSize(max_size=int(q["size"]), p=p),
-    kornia=lambda q, p: _K().Resize(int(q["size"]), side="short", antialias=True, p=p), kornia_doc="Resize(side='short')",
+    kornia=lambda q, p: _K().Resize(int(q["size"]), side="short", antialias=True, align_corners=False, p=p), kornia_doc="Resize(side='short')",
     from_albu=lambda a: {"size": a["max_size"] if not isinstance(a["max_size"], list) else a["max_size"][0]}, default_p=1.0,
 ))
 _register(TransformDef(
