@@ -51,7 +51,7 @@ class GpuSampleAugmenter:
         height, width = image.shape[:2]
         prepared = tg.prepare(sample, width, height)
         had_boxes = any(not np.isnan(b[0]) for b in prepared.boxes)
-        batch = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].repeat(k, 1, 1, 1)
+        batch = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].repeat(k, 1, 1, 1)
         if self.batchable:
             results = [self._one(out, m, a, sample, prepared) for out, m, a in zip(*self._run(batch))]
         else:

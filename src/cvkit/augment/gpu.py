@@ -65,7 +65,11 @@ class Stage:
 def build_stages(steps: list[TransformSpec], device: str) -> tuple[list[Stage], list[str]]:
     """Group ``steps`` into kornia runs and CPU fallbacks; returns the stages and fallback names."""
     import albumentations as A
-    import kornia.augmentation as K
+
+    try:
+        import kornia.augmentation as K
+    except ImportError as exc:
+        raise CvkitError(f"the GPU back-end needs torch, torchvision and kornia: pip install 'cvkit[augment,train]' ({exc})") from None
 
     stages: list[Stage] = []
     fallbacks: list[str] = []

@@ -29,7 +29,7 @@ from cvkit.errors import CvkitError
 TILE = 256  # image area of a tile, pixels (images are fitted inside, aspect kept)
 PAD = 8
 HEADER = 26
-CAPTION_LINES = 6
+CAPTION_LINES = 7
 LINE = 14
 BACKGROUND = (250, 250, 250)
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230),
