@@ -62,6 +62,12 @@ def register(spec: FormatSpec) -> FormatSpec:
 register(_spec("manifest", "cvkit JSONL manifest", "boxes polygons masks keypoints points image_labels attributes hierarchy splits", module="manifest_format", file_suffixes=(".jsonl",), aliases=("jsonl",)))
 register(_spec("voc", "Pascal VOC XML (devkit, flat folders, Roboflow splits)", "boxes image_labels attributes splits", aliases=("pascal_voc", "pascalvoc")))
 register(_spec("coco", "COCO JSON (instances, keypoints, image_info, results)", "boxes polygons masks keypoints attributes hierarchy splits", file_suffixes=(".json",)))
+register(_spec("imagenet", "ImageNet ILSVRC2012 (WNID folders, val + devkit, box XMLs)", "boxes image_labels attributes hierarchy splits", can_write=False))
+register(_spec("imagenet_kaggle", "ImageNet Kaggle layout (LOC_*.csv)", "boxes image_labels splits", module="imagenet.kaggle", can_write=False))
+register(_spec("imagenet21k", "ImageNet-21k synset folders and tars", "image_labels", module="imagenet.in21k", can_write=False, aliases=("imagenet22k",)))
+register(_spec("imagefolder", "Class-per-folder tree (torchvision ImageFolder)", "image_labels splits", aliases=("image_folder",)))
+register(_spec("cifar", "CIFAR-10/100 pickle and binary batches", "image_labels hierarchy splits", can_write=False, aliases=("cifar10", "cifar100")))
+register(_spec("labels", "Image label lists (CSV, path label)", "image_labels splits", module="labels_list", file_suffixes=(".csv", ".txt")))
 
 
 def get_format(name: str) -> FormatSpec:
