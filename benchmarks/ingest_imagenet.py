@@ -78,6 +78,9 @@ def main() -> None:
         "torchvision ImageFolder": best_of([sys.executable, "-c", TORCHVISION, str(tree)], args.repeat),
     }
     print_table(f"ingest an ILSVRC train tree of {args.images:,} images", rows, baseline="cvkit ingest")
+    # wall time on a shared 2-core machine depends on the other load; CPU time does not
+    print("cpu seconds (user+sys): " + ", ".join(f"{name} {r['cpu_seconds']:.1f}" for name, r in rows.items()))
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f}")
     with open(out, "rb") as handle:
         lines = sum(1 for _ in handle) - 1
     print(f"manifest records: {lines:,}")

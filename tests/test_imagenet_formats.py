@@ -245,3 +245,18 @@ def test_cli_ingest_imagenet(ilsvrc, tmp_path):
     result = CliRunner().invoke(app, ["ingest", str(ilsvrc), "--format", "imagenet", "-o", str(tmp_path / "x.jsonl"), "-r", "colour=red"])
     assert result.exit_code == 2
     assert "unknown imagenet reader option(s) colour" in result.output
+
+
+def test_detection_of_imagenet_layouts(ilsvrc, kaggle, tmp_path, corpus):
+    from cvkit.formats import get_format
+
+    def detected(path: Path) -> list[str]:
+        names = ("imagenet", "imagenet_kaggle", "imagenet21k", "imagefolder", "cifar", "labels")
+        return [n for n in names if get_format(n).load().detect(path)]
+
+    assert detected(ilsvrc) == ["imagenet"]
+    assert detected(ilsvrc / "train") == ["imagenet"]  # WNID folders are not left to the generic imagefolder
+    assert detected(kaggle) == ["imagenet_kaggle"]
+    make_tar(tmp_path / "n01440764.tar", {"n01440764_1.JPEG": b"x"})
+    assert detected(tmp_path) == ["imagenet21k"]
+    assert detected(corpus("imagenet", "ilsvrc_bbox_xml")) == ["imagenet"]

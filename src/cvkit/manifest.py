@@ -135,8 +135,10 @@ def _relocator(root: Path | None, out_dir: Path) -> Callable[[str], str]:
     rel_root = Path(os.path.relpath(root, out_dir)).as_posix()
     prefix = "" if rel_root == "." else rel_root + "/"
 
+    isabs = (lambda p: p.startswith("/")) if os.name == "posix" else os.path.isabs
+
     def relocate(image: str) -> str:
-        if os.path.isabs(image):
+        if isabs(image):
             return image
         if image.startswith(".") or "/." in image or "//" in image or image.endswith("/") or "\\" in image:
             return Path(os.path.relpath(root / image, out_dir)).as_posix()

@@ -241,6 +241,7 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
 def _sample(source: _Source, batch: Path, stem: str, index: int, fine: int, coarse: int | None, pixels: Any, h: int, w: int,
             filename: str | None, used: set[str], images_dir: Path, hierarchy: Hierarchy) -> Sample:
     """Check the labels, write the PNG and build the sample of one image."""
+    import numpy as np
     from PIL import Image
 
     if not 0 <= fine < len(source.fine):
@@ -260,8 +261,8 @@ def _sample(source: _Source, batch: Path, stem: str, index: int, fine: int, coar
     rel = f"{stem}/{name}"
     target = images_dir / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    image = pixels.reshape(3, h, w).transpose(1, 2, 0)
-    Image.fromarray(image, "RGB").save(target, format="PNG")
+    image = np.ascontiguousarray(pixels.reshape(3, h, w).transpose(1, 2, 0))  # CHW planes -> HWC, which PIL reads as RGB
+    Image.fromarray(image).save(target, format="PNG")
     if filename:
         meta["filename"] = filename
     return Sample(rel, w, h, split_of(stem), labels=[label], meta={"cifar": meta})

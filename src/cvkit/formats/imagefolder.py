@@ -71,25 +71,30 @@ def _is_wnid(name: str) -> bool:
     return _WNID.fullmatch(name) is not None
 
 
-def _layout(path: Path) -> list[tuple[str | None, str]]:
-    """``(split, relative folder)`` pairs holding class folders."""
+def _layout(path: Path) -> tuple[list[tuple[str | None, str]], list[str]]:
+    """``(split, relative folder)`` pairs holding class folders, and the top-level folders ignored.
+
+    A split layout is one where some top-level folders are split names holding sub-folders;
+    other top-level folders beside them (a devkit, notes) are not classes and are ignored.
+    """
     dirs, _images = _listing(str(path))
-    if dirs and all(d.lower() in SPLIT_NAMES for d in dirs):
-        return [(d.lower(), d + "/") for d in dirs]
-    return [(None, "")]
+    splits = [d for d in dirs if d.lower() in SPLIT_NAMES and _listing(str(path / d))[0]]
+    if splits:
+        return [(d.lower(), d + "/") for d in splits], [d for d in dirs if d not in splits]
+    return [(None, "")], []
 
 
 def detect(path: Path) -> str | None:
     if not path.is_dir():
         return None
-    layout = _layout(path)
+    layout, _ignored = _layout(path)
     for _split, rel in layout:
         classes, _ = _listing(str(path / rel)) if (path / rel).is_dir() else ([], [])
         if not classes or all(_is_wnid(c) for c in classes) or classes == ["images"]:
             return None  # WNID folders: the imagenet reader; a lone images/ folder: a list-based layout
-        for name in classes[:3]:
-            for _first in _walk(str(path / rel / name), name):
-                return "class-per-folder tree" + (" with split folders" if layout[0][0] else "")
+        # some class folder must hold images itself: a lone folder with deeper trees (ILSVRC/Data/...) is another layout
+        if any(_listing(str(path / rel / name))[1] for name in classes[:5]):
+            return "class-per-folder tree" + (" with split folders" if layout[0][0] else "")
     return None
 
 
@@ -105,7 +110,9 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     stray = str(options.get("stray", "skip"))
     if stray not in ("skip", "keep", "error"):
         raise CvkitError(f"option stray must be skip, keep or error (got {stray!r})")
-    layout = _layout(path)
+    layout, ignored = _layout(path)
+    for name in ignored:
+        report.warn(f"folder {name}/ beside the split folders is not a split: ignored")
     classes = sorted({c for _s, rel in layout for c in _listing(str(path / rel))[0]})
     if not classes:
         raise CvkitError("no class folders here (expected ROOT/<class>/<image> or ROOT/<split>/<class>/<image>)", file=path)

@@ -237,7 +237,7 @@ def _image_ref(sample: Sample, dataset: Dataset, base: Path, mode: str, used: se
     """Where the list points for ``sample``: placed under ``base/images`` or referenced in place."""
     source = sample.resolve(dataset.root)
     if mode == "reference":
-        return relpath_posix(source.resolve() if source.is_absolute() else Path(os.path.abspath(source)), base.resolve())
+        return relpath_posix(os.path.abspath(source), os.path.abspath(base))
     name = Path(sample.path).name
     target, number = name, 1
     while target in used:

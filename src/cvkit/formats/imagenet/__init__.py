@@ -216,11 +216,12 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
         used: set[str] = set()
         for part in parts:
             for sample in _part_samples(part, truth):
-                stem = sample.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-                xml = boxes.get(stem) if boxes else None
-                if xml is not None:
-                    used.add(stem)
-                    attach_boxes(sample, xml, report, categories)
+                if boxes:
+                    stem = sample.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+                    xml = boxes.get(stem)
+                    if xml is not None:
+                        used.add(stem)
+                        attach_boxes(sample, xml, report, categories)
                 if sizes and sample.width is None:
                     fill_size(sample, path, report)
                 report.count_read(sample.split, len(sample.objects))

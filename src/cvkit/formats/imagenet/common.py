@@ -73,11 +73,15 @@ def walk_images(folder: str, rel: str) -> Iterator[str]:
     except (FileNotFoundError, NotADirectoryError):
         return
     subdirs = []
+    prefix = f"{rel}/" if rel else ""
+    suffixes = IMAGE_SUFFIXES
     for name, is_dir in entries:
         if is_dir:
             subdirs.append(name)
-        elif is_image_name(name):
-            yield f"{rel}/{name}" if rel else name
+        else:
+            dot = name.rfind(".")  # is_image_name, inlined: this loop runs 1.28M times for ILSVRC train
+            if dot > 0 and name[dot:].lower() in suffixes:
+                yield prefix + name
     for name in subdirs:
         yield from walk_images(f"{folder}/{name}", f"{rel}/{name}" if rel else name)
 
