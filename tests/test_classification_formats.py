@@ -265,3 +265,24 @@ def test_corrupt_pickle_and_missing_meta_are_named(tmp_path):
     with pytest.raises(InvalidInputError) as info:
         cvkit.read(src, format="cifar", images_dir=tmp_path / "px")
     assert info.value.describe() == f"{src}: missing the class names: no batches.meta (CIFAR-10) or meta (CIFAR-100) beside the batches"
+
+
+def test_cifar_label_out_of_range_skips_only_that_image(tmp_path):
+    src = tmp_path / "cifar-10-batches-bin"
+    src.mkdir()
+    (src / "batches.meta.txt").write_text("airplane\nautomobile\n")
+    (src / "data_batch_1.bin").write_bytes(bytes([1]) + bytes(3072) + bytes([9]) + bytes(3072) + bytes([0]) + bytes(3072))
+    with pytest.raises(InvalidInputError) as info:
+        cvkit.read(src, format="cifar", images_dir=tmp_path / "px").materialize()
+    assert info.value.describe() == f"{src / 'data_batch_1.bin'}:image 1: label 9, but there are 2 classes"
+    report = Report(skip_invalid=True)
+    ds = cvkit.read(src, format="cifar", images_dir=tmp_path / "px", report=report).materialize()
+    assert [s.labels for s in ds] == [["automobile"], ["airplane"]]
+    assert [(s.location, s.reason) for s in report.skipped] == [("image 1", "label 9, but there are 2 classes")]
+
+
+def test_csv_row_without_image_id_is_named(tmp_path):
+    (tmp_path / "l.csv").write_text("ImageId,labels\n,cat\n")
+    with pytest.raises(InvalidInputError) as info:
+        cvkit.read(tmp_path / "l.csv", format="labels").materialize()
+    assert info.value.describe() == f"{tmp_path / 'l.csv'}:line 2: empty ImageId"

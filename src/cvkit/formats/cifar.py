@@ -227,12 +227,16 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
             used: set[str] = set()
             try:
                 for index, (fine, coarse, pixels, (h, w), filename) in enumerate(rows):
-                    sample = _sample(source, batch, stem, index, fine, coarse, pixels, h, w, filename, used, images_dir, hierarchy)
+                    try:
+                        sample = _sample(source, batch, stem, index, fine, coarse, pixels, h, w, filename, used, images_dir, hierarchy)
+                    except InvalidInputError as err:  # one bad image: skip it, keep the batch
+                        report.invalid(err)
+                        continue
                     report.count_read(sample.split, 0)
                     yield sample
             except UnsafePickleError:
                 raise
-            except InvalidInputError as err:
+            except InvalidInputError as err:  # an unreadable batch: skip the batch
                 report.invalid(err)
 
     return Dataset(samples(), categories, hierarchy, root=images_dir, source_format="cifar")
@@ -245,12 +249,12 @@ def _sample(source: _Source, batch: Path, stem: str, index: int, fine: int, coar
     from PIL import Image
 
     if not 0 <= fine < len(source.fine):
-        raise InvalidInputError(f"image {index} has label {fine}, but there are {len(source.fine)} classes", file=batch)
+        raise InvalidInputError(f"label {fine}, but there are {len(source.fine)} classes", file=batch, location=f"image {index}")
     label = source.fine[fine]
     meta: dict[str, Any] = {"batch": stem, "index": index}
     if coarse is not None and source.coarse is not None:
         if not 0 <= coarse < len(source.coarse):
-            raise InvalidInputError(f"image {index} has coarse label {coarse}, but there are {len(source.coarse)} coarse classes", file=batch)
+            raise InvalidInputError(f"coarse label {coarse}, but there are {len(source.coarse)} coarse classes", file=batch, location=f"image {index}")
         hierarchy.add_edge(label, source.coarse[coarse])
         meta["coarse_label"] = source.coarse[coarse]
     name = os.path.basename(filename) if filename else f"{index:05d}.png"

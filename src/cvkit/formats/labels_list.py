@@ -205,7 +205,11 @@ def _read_csv(path: Path, ctx: _Context) -> Iterator[Sample]:
                 ctx.report.invalid(err)
                 continue
             split = row[split_col].strip() or None if split_col is not None else _split_of(path)
-            sample = ctx.sample(row[ident_col].strip(), labels, split, path, location)
+            ident = row[ident_col].strip()
+            if not ident:
+                ctx.report.invalid(InvalidInputError(f"empty {header[ident_col]}", file=path, location=location))
+                continue
+            sample = ctx.sample(ident, labels, split, path, location)
             if sample is not None:
                 yield sample
 
