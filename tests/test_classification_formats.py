@@ -37,7 +37,7 @@ def test_corpus_image_folder_nested_class_and_stray_root_image(corpus):
         ("label_0/label_0_1.jpg", ["label_0"]), ("label_1/label_1_1.jpg", ["label_1"]), ("label_1/label_1_1/label_1_1.jpg", ["label_1"])]
     assert [(c.id, c.name) for c in ds.categories] == [(1, "label_0"), (2, "label_1")]
     assert report.losses == {STRAY_LOSS: 1}
-    assert report.warnings == ["image label_0_2.jpg is in no class folder: left out (-r stray=keep keeps it unlabelled)"]
+    assert report.warnings == ["1 image(s) in no class folder left out: label_0_2.jpg (-r stray=keep keeps them unlabelled)"]
     kept = cvkit.read(root, format="imagefolder", stray="keep").materialize()
     assert [s.labels for s in kept if s.path == "label_0_2.jpg"] == [[]]
     with pytest.raises(InvalidInputError) as info:
@@ -54,6 +54,7 @@ def test_corpus_image_folder_with_split_folders(corpus):
     assert report.read.splits == {"train": 3, "val": 3, "test": 3}
     assert {s.path for s in ds if s.split == "val"} == {"val/label_0/label_0_1.jpg", "val/label_1/label_1_1.jpg", "val/label_1/label_1_1/label_1_1.jpg"}
     assert report.losses == {STRAY_LOSS: 3}
+    assert report.warnings == ["3 image(s) in no class folder left out: test/label_0_2.jpg and 2 more (-r stray=keep keeps them unlabelled)"]
 
 
 def test_export_manifest_to_imagefolder_round_trip(tmp_path):

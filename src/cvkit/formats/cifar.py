@@ -35,6 +35,7 @@ from typing import Any
 
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError, UnsafePickleError
 
@@ -226,7 +227,7 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
             rows = _binary_rows(batch, source.coarse is not None) if source.binary else _pickle_rows(batch, source.coarse is not None)
             used: set[str] = set()
             try:
-                for index, (fine, coarse, pixels, (h, w), filename) in enumerate(rows):
+                for index, (fine, coarse, pixels, (h, w), filename) in enumerate(track(rows, f"{batch.name}: writing PNGs")):
                     try:
                         sample = _sample(source, batch, stem, index, fine, coarse, pixels, h, w, filename, used, images_dir, hierarchy)
                     except InvalidInputError as err:  # one bad image: skip it, keep the batch

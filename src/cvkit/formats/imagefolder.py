@@ -120,16 +120,21 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     forced_split = options.get("split")
 
     def samples() -> Iterator[Sample]:
+        left_out: list[str] = []
         for split, rel in layout:
             folder = path / rel
             class_dirs, strays = _listing(str(folder))
             for name in strays:
-                kept = _stray(path, rel + name, report, stray)
-                if kept:
+                if _stray(path, rel + name, report, stray):
                     yield _finish(Sample(rel + name, split=forced_split or split), path, report, sizes)
+                elif stray == "skip":
+                    left_out.append(rel + name)
             for label in class_dirs:
                 for image in _walk(str(folder / label), rel + label):
                     yield _finish(Sample(image, split=forced_split or split, labels=[label]), path, report, sizes)
+        if left_out:
+            more = f" and {len(left_out) - 1} more" if len(left_out) > 1 else ""
+            report.warn(f"{len(left_out)} image(s) in no class folder left out: {left_out[0]}{more} (-r stray=keep keeps them unlabelled)")
 
     return Dataset(samples(), categories, root=path, source_format="imagefolder")
 
@@ -143,7 +148,6 @@ def _stray(root: Path, rel: str, report: Report, mode: str) -> bool:
     if mode == "keep":
         report.warn("images outside every class folder were kept unlabelled (stray=keep)")
         return True
-    report.warn(f"image {rel} is in no class folder: left out (-r stray=keep keeps it unlabelled)")
     report.lose("image outside every class folder", "an image folder's label is its class folder; -r stray=keep keeps it unlabelled")
     return False
 

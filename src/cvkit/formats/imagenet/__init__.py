@@ -26,6 +26,7 @@ from typing import Any
 
 from cvkit.core.categories import CategorySet
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.imagenet.common import (
@@ -237,7 +238,7 @@ def _part_samples(part: Part, truth: list[str] | None) -> Iterator[Sample]:
     """Samples of one split folder, streaming (the hot loop of a 1.28M-image ingest)."""
     if part.classes:
         base = str(part.folder)
-        for wnid in part.classes:
+        for wnid in track(part.classes, f"{part.split or 'images'}: class folders", total=len(part.classes)):
             labels = [wnid]
             for rel in walk_images(f"{base}/{wnid}", part.rel + wnid):
                 yield Sample(rel, split=part.split, labels=labels.copy())
