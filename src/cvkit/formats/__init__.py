@@ -67,7 +67,7 @@ register(_spec("imagenet_kaggle", "ImageNet Kaggle layout (LOC_*.csv)", "boxes i
 register(_spec("imagenet21k", "ImageNet-21k synset folders and tars", "image_labels", module="imagenet.in21k", can_write=False, aliases=("imagenet22k",)))
 register(_spec("imagefolder", "Class-per-folder tree (torchvision ImageFolder)", "image_labels splits", aliases=("image_folder",)))
 register(_spec("cifar", "CIFAR-10/100 pickle and binary batches", "image_labels hierarchy splits", can_write=False, aliases=("cifar10", "cifar100")))
-register(_spec("labels", "Image label lists (CSV, path label)", "image_labels splits", module="labels_list", file_suffixes=(".csv", ".txt")))
+register(_spec("labels", "Image label lists", "image_labels splits", module="labels_list", file_suffixes=(".csv", ".txt"), aliases=("imagenet_txt",)))
 
 
 def get_format(name: str) -> FormatSpec:
