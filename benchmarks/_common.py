@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import resource
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -27,7 +26,7 @@ def peers_python(*packages: str) -> Path | None:
     python = PEERS_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
-    missing = [p for p in packages if subprocess.run([str(python), "-m", "pip", "show", "-q", p.split("==")[0]], capture_output=True).returncode]
+    missing = [p for p in packages if subprocess.run([str(python), "-m", "pip", "show", "-q", re.split(r"[\[=<>]", p)[0]], capture_output=True).returncode]
     if missing:
         print(f"installing peer tools into {PEERS_VENV}: {' '.join(missing)}", flush=True)
         done = subprocess.run([str(python), "-m", "pip", "install", "-q", *missing], capture_output=True, text=True)

@@ -287,3 +287,16 @@ def test_csv_row_without_image_id_is_named(tmp_path):
     with pytest.raises(InvalidInputError) as info:
         cvkit.read(tmp_path / "l.csv", format="labels").materialize()
     assert info.value.describe() == f"{tmp_path / 'l.csv'}:line 2: empty ImageId"
+
+
+def test_empty_image_folder_reads_as_empty_but_loose_images_are_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    report = Report()
+    assert len(cvkit.read(tmp_path / "empty", format="imagefolder", report=report).materialize()) == 0
+    assert report.warnings == [f"{tmp_path / 'empty'} holds no class folders and no images: nothing to read"]
+    touch = tmp_path / "loose" / "a.jpg"
+    touch.parent.mkdir()
+    touch.write_bytes(b"")
+    with pytest.raises(CvkitError) as info:
+        cvkit.read(tmp_path / "loose", format="imagefolder")
+    assert info.value.describe() == f"{tmp_path / 'loose'}: no class folders here (expected ROOT/<class>/<image> or ROOT/<split>/<class>/<image>)"

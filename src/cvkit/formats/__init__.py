@@ -59,9 +59,14 @@ def register(spec: FormatSpec) -> FormatSpec:
 
 
 # --- registrations: one line per format --------------------------------------------
-register(_spec("manifest", "cvkit JSONL manifest", "boxes polygons masks keypoints points image_labels attributes hierarchy splits", module="manifest_format", file_suffixes=(".jsonl",), aliases=("jsonl",)))
-register(_spec("voc", "Pascal VOC XML (devkit, flat folders, Roboflow splits)", "boxes image_labels attributes splits", aliases=("pascal_voc", "pascalvoc")))
-register(_spec("coco", "COCO JSON (instances, keypoints, image_info, results)", "boxes polygons masks keypoints attributes hierarchy splits", file_suffixes=(".json",)))
+ALL = "boxes polygons masks keypoints points image_labels attributes hierarchy splits"
+register(_spec("manifest", "cvkit JSONL manifest", ALL, module="manifest_format", file_suffixes=(".jsonl",), aliases=("jsonl",)))
+register(_spec("voc", "Pascal VOC XML (devkit, flat folders, Roboflow splits)", "boxes attributes splits", aliases=("pascal_voc", "pascalvoc", "labelimg_voc")))
+register(_spec("coco", "COCO JSON (instances, keypoints, image_info, results)", "boxes polygons masks keypoints attributes hierarchy splits",
+               file_suffixes=(".json",)))
+register(_spec("labelme", "LabelMe desktop JSON, versions 3-5 (one JSON per image)", "boxes polygons masks points image_labels attributes"))
+register(_spec("labelme_mit", "MIT LabelMe web tool XML (polygons, boxes, masks, parts)", "boxes polygons masks attributes splits",
+               aliases=("labelme_xml", "mit_labelme"), short="labelmemit"))
 register(_spec("imagenet", "ImageNet ILSVRC2012 (WNID folders, val + devkit, box XMLs)", "boxes image_labels attributes hierarchy splits", can_write=False))
 register(_spec("imagenet_kaggle", "ImageNet Kaggle layout (LOC_*.csv)", "boxes image_labels splits", module="imagenet.kaggle", can_write=False))
 register(_spec("imagenet21k", "ImageNet-21k synset folders and tars", "image_labels", module="imagenet.in21k", can_write=False, aliases=("imagenet22k",)))

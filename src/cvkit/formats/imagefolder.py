@@ -34,6 +34,7 @@ from cvkit.io import place_image
 SPLIT_NAMES = ("train", "val", "valid", "validation", "test")
 _SUFFIXES = frozenset(IMAGE_EXTENSIONS)
 READ_OPTIONS = ("sizes", "stray", "split")
+ANNOTATION_SUFFIXES = (".xml", ".json", ".txt", ".csv", ".yaml", ".yml")
 WRITE_OPTIONS = ("images",)
 #: folders named like ImageNet WNIDs go to the imagenet reader, which knows the devkit, boxes and lemmas
 _WNID = re.compile(r"n\d{8}")
@@ -84,6 +85,17 @@ def _layout(path: Path) -> tuple[list[tuple[str | None, str]], list[str]]:
     return [(None, "")], []
 
 
+def _has_annotation_files(folder: Path, look_at: int = 200) -> bool:
+    """Whether ``folder`` holds annotation files (XML, JSON, TXT, CSV, YAML) among its first entries."""
+    with os.scandir(folder) as it:
+        for count, entry in enumerate(it):
+            if count >= look_at:
+                break
+            if entry.name.lower().endswith(ANNOTATION_SUFFIXES) and not entry.is_dir():
+                return True
+    return False
+
+
 def detect(path: Path) -> str | None:
     if not path.is_dir():
         return None
@@ -92,8 +104,11 @@ def detect(path: Path) -> str | None:
         classes, _ = _listing(str(path / rel)) if (path / rel).is_dir() else ([], [])
         if not classes or all(_is_wnid(c) for c in classes) or classes == ["images"]:
             return None  # WNID folders: the imagenet reader; a lone images/ folder: a list-based layout
+        sampled = [path / rel / name for name in classes[:5]]
+        if any(_has_annotation_files(folder) for folder in [path / rel, *sampled]):
+            return None  # VOC Annotations/, YOLO labels/, LabelMe JSON...: an annotated layout, not classes
         # some class folder must hold images itself: a lone folder with deeper trees (ILSVRC/Data/...) is another layout
-        if any(_listing(str(path / rel / name))[1] for name in classes[:5]):
+        if any(_listing(str(folder))[1] for folder in sampled):
             return "class-per-folder tree" + (" with split folders" if layout[0][0] else "")
     return None
 
@@ -115,7 +130,9 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
         report.warn(f"folder {name}/ beside the split folders is not a split: ignored")
     classes = sorted({c for _s, rel in layout for c in _listing(str(path / rel))[0]})
     if not classes:
-        raise CvkitError("no class folders here (expected ROOT/<class>/<image> or ROOT/<split>/<class>/<image>)", file=path)
+        if any(_listing(str(path / rel))[1] for _s, rel in layout):
+            raise CvkitError("no class folders here (expected ROOT/<class>/<image> or ROOT/<split>/<class>/<image>)", file=path)
+        report.warn(f"{path} holds no class folders and no images: nothing to read")
     categories = CategorySet(Category(i + 1, name) for i, name in enumerate(classes))
     forced_split = options.get("split")
 

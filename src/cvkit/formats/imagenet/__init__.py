@@ -101,9 +101,7 @@ def detect(path: Path) -> str | None:
             return f"WNID class folders ({part.classes[0]}/...) in {part.folder.name}/"
         if any(n.startswith("ILSVRC2012_") for n in os.listdir(part.folder)):
             return "ILSVRC2012_* images in a flat folder"
-    xmls = [n for n in os.listdir(path) if n.lower().endswith(".xml")][:1]
-    if xmls and (xmls[0].startswith("ILSVRC") or is_wnid(xmls[0].split("_")[0])):
-        return "ILSVRC box XMLs"
+    # a folder of box XMLs alone is also plain VOC: the voc reader claims it, --format imagenet adds lemmas and the devkit
     return None
 
 
