@@ -15,6 +15,8 @@ from cvkit import __version__
 
 COMMAND_MODULES = (
     "cvkit.cli.convert",
+    "cvkit.cli.hierarchy",
+    "cvkit.cli.augment",
 )
 
 app = typer.Typer(

@@ -42,12 +42,15 @@ def _devkit_root(path: Path) -> Path | None:
 
 
 def _looks_like_voc_xml(path: Path) -> bool:
+    """VOC XML has <bndbox> boxes (or no objects); MIT LabelMe XML, also <annotation>, has <polygon>/<imagesize>."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(2048)
+            data = handle.read(1 << 16)
     except OSError:
         return False
-    return b"<annotation" in head and (b"<filename" in head or b"<object" in head or b"<size" in head) and b"<imagesize" not in head
+    if b"<annotation" not in data or b"<imagesize" in data or b"<polygon" in data:
+        return False
+    return b"<bndbox" in data or (b"<object" not in data and (b"<filename" in data or b"<size" in data))
 
 
 def detect(path: Path) -> str | None:
@@ -57,7 +60,10 @@ def detect(path: Path) -> str | None:
         return None
     root = _devkit_root(path)
     if root is not None:
-        return f"devkit layout ({relpath_posix(root / 'Annotations', path)}/)"
+        first = next(iter(sorted((root / "Annotations").glob("*.xml"))), None)
+        if (first is None and (root / "ImageSets").is_dir()) or (first is not None and _looks_like_voc_xml(first)):
+            return f"devkit layout ({relpath_posix(root / 'Annotations', path)}/)"
+        return None
     for folder in [path, *(path / name for name in SPLIT_FOLDERS)]:
         if folder.is_dir():
             xml = next(iter(sorted(folder.glob("*.xml"))), None)
@@ -94,38 +100,50 @@ def _labelmap(root: Path) -> list[str]:
 
 
 # --- parsing one file ------------------------------------------------------------------
+#: One parser per process (creating one per file costs more than parsing a small file).
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+
+
 def _text(element: Any, tag: str) -> str | None:
-    child = element.find(tag)
-    if child is None or child.text is None:
-        return None
-    return child.text.strip()
+    value = element.findtext(tag)
+    return value.strip() if value is not None else None
+
+
+def _children(element: Any) -> dict[str, Any]:
+    """Tag -> first child element, in one pass (faster than repeated find())."""
+    out: dict[str, Any] = {}
+    for child in element:
+        tag = child.tag
+        if isinstance(tag, str) and tag not in out:
+            out[tag] = child
+    return out
 
 
 def _flag(value: str | None) -> bool:
     """VOC flags: 1/0, true/false, yes/no; empty tags such as ``<difficult/>`` are false."""
     if not value:
         return False
-    lowered = value.lower()
-    if lowered in ("true", "yes"):
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes"):
         return True
-    if lowered in ("false", "no"):
+    if lowered in ("0", "false", "no", ""):
         return False
     return float(value) != 0
 
 
-def _bndbox(element: Any, file: Path, where: str, one_based: bool) -> tuple[float, float, float, float]:
-    box = element.find("bndbox")
+def _bndbox(box: Any, file: str | Path, where: str, one_based: bool) -> tuple[float, float, float, float]:
     if box is None:
         raise InvalidInputError("object has no <bndbox>", file=file, location=where)
+    found = {child.tag: child.text for child in box}
     values = []
     for tag in ("xmin", "ymin", "xmax", "ymax"):
-        raw = _text(box, tag)
-        if raw is None:
+        raw = found.get(tag)
+        if raw is None or not raw.strip():
             raise InvalidInputError(f"<bndbox> has no <{tag}>", file=file, location=f"{where}/bndbox/{tag}")
         try:
             values.append(float(raw))
         except ValueError:
-            raise InvalidInputError(f"<{tag}> is not a number: {raw!r}", file=file, location=f"{where}/bndbox/{tag}") from None
+            raise InvalidInputError(f"<{tag}> is not a number: {raw.strip()!r}", file=file, location=f"{where}/bndbox/{tag}") from None
     xmin, ymin, xmax, ymax = values
     if xmin < 0 or ymin < 0:
         raise InvalidInputError(f"negative box coordinate ({xmin:g}, {ymin:g})", file=file, location=f"{where}/bndbox")
@@ -134,20 +152,23 @@ def _bndbox(element: Any, file: Path, where: str, one_based: bool) -> tuple[floa
     return voc_to_box(xmin, ymin, xmax, ymax, one_based)
 
 
-def _object(element: Any, index: int, file: Path, one_based: bool) -> Annotation:
+def _object(element: Any, index: int, file: str | Path, one_based: bool) -> Annotation:
     where = f"object[{index}]"
-    name = _text(element, "name")
-    if not name:
-        raise InvalidInputError("object has no <name>", file=file, location=f"{where}/name")
+    name = None
+    box = None
     attributes: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for child in element:
         tag = child.tag
-        if not isinstance(tag, str) or tag in ("name", "bndbox"):
+        if not isinstance(tag, str):
             continue
-        if tag in BOOL_TAGS:
+        if tag == "name":
+            name = (child.text or "").strip()
+        elif tag == "bndbox":
+            box = child
+        elif tag in BOOL_TAGS:
             try:
-                attributes[tag] = _flag(child.text.strip() if child.text else None)
+                attributes[tag] = _flag(child.text)
             except ValueError:
                 raise InvalidInputError(f"<{tag}> is not 0/1: {child.text!r}", file=file, location=f"{where}/{tag}") from None
         elif tag == "pose":
@@ -155,9 +176,9 @@ def _object(element: Any, index: int, file: Path, one_based: bool) -> Annotation
         elif tag == "part":
             parts = attributes.setdefault("parts", [])
             pwhere = f"{where}/part[{len(parts)}]"
-            parts.append({"label": _text(child, "name") or "", "bbox": list(_bndbox(child, file, pwhere, one_based))})
+            parts.append({"label": _text(child, "name") or "", "bbox": list(_bndbox(child.find("bndbox"), file, pwhere, one_based))})
         elif tag == "actions":
-            attributes["actions"] = {a.tag: _flag(a.text.strip() if a.text else None) for a in child if isinstance(a.tag, str)}
+            attributes["actions"] = {a.tag: _flag(a.text) for a in child if isinstance(a.tag, str)}
         elif tag == "attributes":
             for attr in child.iter("attribute"):
                 key = _text(attr, "name")
@@ -165,7 +186,9 @@ def _object(element: Any, index: int, file: Path, one_based: bool) -> Annotation
                     attributes[key] = _parse_value(_text(attr, "value") or "")
         elif len(child) == 0:
             extra[tag] = (child.text or "").strip()
-    ann = Annotation(name, _bndbox(element, file, where, one_based), attributes=attributes)
+    if not name:
+        raise InvalidInputError("object has no <name>", file=file, location=f"{where}/name")
+    ann = Annotation(name, _bndbox(box, file, where, one_based), attributes=attributes)
     if extra:
         ann.meta["voc"] = extra
     ann.iscrowd = bool(attributes.pop("iscrowd", False))
@@ -185,10 +208,11 @@ def _parse_value(raw: str) -> Any:
     return raw
 
 
-def parse_xml(file: Path, one_based: bool = True) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]]:
+def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]]:
     """One annotation file -> (filename, width, height, objects, image-level VOC fields)."""
     try:
-        root = etree.parse(str(file), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
+        with open(file, "rb") as handle:
+            root = etree.fromstring(handle.read(), _PARSER)
     except etree.XMLSyntaxError as exc:
         line = exc.position[0] if exc.position else None
         raise InvalidInputError(f"malformed XML: {exc.msg}", file=file, location=f"line {line}" if line else None) from None
@@ -197,30 +221,34 @@ def parse_xml(file: Path, one_based: bool = True) -> tuple[str | None, int | Non
     if root.tag != "annotation":
         raise InvalidInputError(f"root element is <{root.tag}>, expected <annotation>", file=file, location="line 1")
     width = height = None
-    size = root.find("size")
+    filename = None
     meta: dict[str, Any] = {}
-    if size is not None:
-        try:
-            width = int(float(_text(size, "width") or 0)) or None
-            height = int(float(_text(size, "height") or 0)) or None
-            depth = _text(size, "depth")
-            if depth:
-                meta["depth"] = int(float(depth))
-        except ValueError:
-            raise InvalidInputError("<size> holds a non-number", file=file, location="size") from None
-    for tag in ("folder", "path", "segmented"):
-        value = _text(root, tag)
-        if value:
-            meta[tag] = value
-    source = root.find("source")
-    if source is not None:
-        meta["source"] = {c.tag: (c.text or "").strip() for c in source if isinstance(c.tag, str)}
-    objects = [_object(el, i, file, one_based) for i, el in enumerate(root.iterfind("object"))]
-    return _text(root, "filename"), width, height, objects, meta
+    objects: list[Annotation] = []
+    for child in root:
+        tag = child.tag
+        if tag == "object":
+            objects.append(_object(child, len(objects), file, one_based))
+        elif tag == "filename":
+            filename = (child.text or "").strip() or None
+        elif tag == "size":
+            size = {c.tag: (c.text or "").strip() for c in child}
+            try:
+                width = int(float(size.get("width") or 0)) or None
+                height = int(float(size.get("height") or 0)) or None
+                if size.get("depth"):
+                    meta["depth"] = int(float(size["depth"]))
+            except ValueError:
+                raise InvalidInputError("<size> holds a non-number", file=file, location="size") from None
+        elif tag in ("folder", "path", "segmented"):
+            if child.text and child.text.strip():
+                meta[tag] = child.text.strip()
+        elif tag == "source":
+            meta["source"] = {c.tag: (c.text or "").strip() for c in child if isinstance(c.tag, str)}
+    return filename, width, height, objects, meta
 
 
 # --- reading -------------------------------------------------------------------------
-def _jobs(path: Path) -> tuple[Path, list[tuple[Path | None, str, str | None]]]:
+def _jobs(path: Path) -> tuple[Path, list[tuple[str | Path | None, str, str | None]]]:
     """(image root, [(xml file or None, image id, split)]) for every layout."""
     if path.is_file():
         return path.parent, [(path, path.stem, None)]
@@ -232,10 +260,10 @@ def _jobs(path: Path) -> tuple[Path, list[tuple[Path | None, str, str | None]]]:
         with os.scandir(ann_dir) as entries:
             for entry in entries:
                 if entry.name.lower().endswith(".xml"):
-                    xml_ids[entry.name[:-4]] = Path(entry.path)
+                    xml_ids[entry.name[:-4]] = entry.path  # plain str: Path objects cost more than parsing here
         ordered = sorted(set(splits) | set(xml_ids))
         return devkit, [(xml_ids.get(image_id), image_id, splits.get(image_id)) for image_id in ordered]
-    jobs: list[tuple[Path | None, str, str | None]] = []
+    jobs: list[tuple[str | Path | None, str, str | None]] = []
     split_dirs = [path / s for s in SPLIT_FOLDERS if (path / s).is_dir() and any((path / s).glob("*.xml"))]
     for folder in split_dirs or [path]:
         split = folder.name if split_dirs else None
@@ -243,7 +271,7 @@ def _jobs(path: Path) -> tuple[Path, list[tuple[Path | None, str, str | None]]]:
     return path, jobs
 
 
-def _parse_job(job: tuple[Path | None, str, str | None, bool]) -> tuple[str, Any]:
+def _parse_job(job: tuple[str | Path | None, str, str | None, bool]) -> tuple[str, Any]:
     """Worker: parse one file; errors travel back as values so the parent decides."""
     file, _image_id, _split, one_based = job
     if file is None:
@@ -254,11 +282,27 @@ def _parse_job(job: tuple[Path | None, str, str | None, bool]) -> tuple[str, Any
         return ("error", exc)
 
 
-def _parse_chunk(jobs: list[tuple[Path | None, str, str | None, bool]]) -> list[tuple[str, Any]]:
-    return [_parse_job(job) for job in jobs]
+def _parse_chunk(jobs: list[tuple[str | Path | None, str, str | None, bool]]) -> list[tuple[str, Any]]:
+    """Worker side: parse many files; annotations travel as plain tuples (pickling
+    dataclass instances costs several times more than the tuples)."""
+    out: list[tuple[str, Any]] = []
+    for job in jobs:
+        status, result = _parse_job(job)
+        if status == "ok":
+            filename, width, height, objects, meta = result
+            result = (filename, width, height, [(o.label, o.bbox, o.attributes, o.meta, o.iscrowd) for o in objects], meta)
+        out.append((status, result))
+    return out
 
 
-def _parsed(jobs: list[tuple[Path | None, str, str | None, bool]], workers: int) -> Iterator[tuple[str, Any]]:
+def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Main side: rebuild the annotations a worker sent as tuples."""
+    filename, width, height, objects, meta = result
+    annotations = [Annotation(label, bbox, attributes=attrs, meta=extra, iscrowd=crowd) for label, bbox, attrs, extra, crowd in objects]
+    return filename, width, height, annotations, meta
+
+
+def _parsed(jobs: list[tuple[str | Path | None, str, str | None, bool]], workers: int) -> Iterator[tuple[str, Any]]:
     """Parse results in input order, on several processes when there are many files."""
     if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
         yield from map(_parse_job, jobs)
@@ -269,7 +313,8 @@ def _parsed(jobs: list[tuple[Path | None, str, str | None, bool]], workers: int)
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     with mp.get_context("fork").Pool(workers) as pool:
         for results in pool.imap(_parse_chunk, chunks):
-            yield from results
+            for status, result in results:
+                yield status, (_from_plain(result) if status == "ok" else result)
 
 
 def read(path: Path, report: Report, one_based: bool = True, workers: int | None = None) -> Dataset:
@@ -279,8 +324,10 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
     workers = workers if workers is not None else (os.cpu_count() or 1)
     jobs = [(file, image_id, split, one_based) for file, image_id, split in job_list]
     has_devkit_images = (image_root / "JPEGImages").is_dir()
+    root_str = str(image_root)
 
     def samples() -> Iterator[Sample]:
+        folder_cache: dict[str, str] = {}
         for (file, image_id, split, _), (status, result) in zip(jobs, track(_parsed(jobs, workers), "reading VOC", len(jobs))):
             if status == "error":
                 report.invalid(result)
@@ -295,10 +342,16 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
                 _fill_size(sample, image, report)
             else:
                 filename, width, height, objects, meta = result
-                folder = (image_root / "JPEGImages") if has_devkit_images else file.parent
-                image_path = _image_path(folder, filename, image_id, meta.get("path"))
-                sample = Sample(relpath_posix(image_path, image_root), width, height, split, objects=objects, id=image_id,
-                                meta={"voc": meta} if meta else {})
+                if has_devkit_images:
+                    folder = "JPEGImages/"
+                else:  # images sit next to their XML; the folder's relative form is computed once per folder
+                    parent = os.path.dirname(file)
+                    folder = folder_cache.get(parent)
+                    if folder is None:
+                        rel = os.path.relpath(parent, root_str).replace(os.sep, "/")
+                        folder = folder_cache[parent] = "" if rel == "." else rel + "/"
+                rel_path = _image_path(image_root, folder, filename, image_id, meta.get("path"))
+                sample = Sample(rel_path, width, height, split, objects=objects, id=image_id, meta={"voc": meta} if meta else {})
                 if width is None or height is None:
                     _fill_size(sample, sample.resolve(image_root), report)
                 for obj in objects:
@@ -311,20 +364,20 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
     return Dataset(samples(), categories, root=image_root, source_format="voc")
 
 
-def _image_path(folder: Path, filename: str | None, image_id: str, recorded: str | None) -> Path:
-    """Where the image is: <folder>/<filename>, a found extension (ILSVRC omits it), or LabelImg's <path>."""
-    if filename:
-        candidate = folder / filename
-        if Path(filename).suffix or candidate.is_file():
-            if candidate.is_file() or not recorded or not Path(recorded).is_file():
-                return candidate
-            return Path(recorded)
-    found = find_image(folder, Path(filename).stem if filename else image_id)
-    if found is not None:
-        return found
+def _image_path(root: Path, folder: str, filename: str | None, image_id: str, recorded: str | None) -> str:
+    """The image's path relative to ``root``: ``folder + filename`` without touching the disk in the
+    common case; else a found extension (ILSVRC omits it) or LabelImg's absolute ``<path>``."""
+    if filename and "." in filename and not recorded:
+        return folder + filename
+    directory = root / folder if folder else root
+    if filename and (directory / filename).is_file():
+        return folder + filename
     if recorded and Path(recorded).is_file():
-        return Path(recorded)
-    return folder / (filename or f"{image_id}.jpg")
+        return relpath_posix(recorded, root)
+    found = find_image(directory, Path(filename).stem if filename else image_id)
+    if found is not None:
+        return folder + found.name
+    return folder + (filename or f"{image_id}.jpg")
 
 
 def _fill_size(sample: Sample, image: Path, report: Report) -> None:
