@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cvkit.core.gc_pause import paused_gc
 from cvkit.core.model import Dataset
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionError
@@ -91,6 +92,7 @@ def images_dir_beside(dst: str | Path) -> Path:
     return dst.parent / f"{dst.stem if dst.suffix else dst.name}_images"
 
 
+@paused_gc()
 def convert(
     src: str | Path,
     dst: str | Path,
