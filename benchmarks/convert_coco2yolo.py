@@ -87,7 +87,7 @@ def main() -> None:
     rows["cvkit"] = best_of(cvkit_cmd("convert", "coco2yolo", str(data), str(out / "cvkit"), "--images", "reference", "--overwrite", "--json"),
                             args.repeat)
     print(f"cvkit wrote {count_lines(out / 'cvkit', 'labels/*/*.txt')} label lines", flush=True)
-    python = peers_python("globox", "datumaro", "tabulate", "tensorboardX", "scipy", "matplotlib")  # datumaro[cli]
+    python = peers_python("globox", "datumaro[cli]")
     if python is not None:
         globox = str(python.parent / "globox")
         target = out / "globox"
@@ -99,6 +99,10 @@ def main() -> None:
                                     "-o", str(target), "--overwrite"], args.repeat)
         print(f"datumaro wrote {count_lines(target)} label lines", flush=True)
     print_table(f"COCO -> YOLO, {args.images} images / {boxes} boxes", rows, "cvkit")
+    print("\nCPU seconds (user + system; steadier than wall time on a busy machine):")
+    for name, r in rows.items():
+        if r:
+            print(f"{name:<28}{r['cpu_seconds']:>10.3f}{r['cpu_seconds'] / rows['cvkit']['cpu_seconds']:>9.1f}x")
     peers = [r["seconds"] for name, r in rows.items() if r and name != "cvkit"]
     if peers:
         print(f"\ncvkit is {min(peers) / rows['cvkit']['seconds']:.1f}x faster than the fastest peer (goal: 5x)")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.imageinfo import read_image_info
+from cvkit.core.imageinfo import ImageInfo, read_image_info
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
@@ -49,7 +49,7 @@ def _categories(names: ClassNames, path: Path) -> CategorySet:
     return categories
 
 
-def _read_label(candidates: list[Path]) -> tuple[bytes | None, Path]:
+def _read_label(candidates: list[str]) -> tuple[bytes | None, str]:
     for candidate in candidates:
         try:
             with open(candidate, "rb") as handle:
@@ -59,16 +59,42 @@ def _read_label(candidates: list[Path]) -> tuple[bytes | None, Path]:
     return None, candidates[0]
 
 
-def _relative(image: Path, root_prefix: str) -> str:
-    text = os.path.normpath(str(image))
+def _load(image: str, candidates: list[str]) -> tuple[bytes | None, str, ImageInfo | InvalidInputError]:
+    """Label bytes and image header of one image (runs on a worker thread)."""
+    data, label_file = _read_label(candidates)
+    try:
+        return data, label_file, read_image_info(image)
+    except InvalidInputError as err:
+        return data, label_file, err
+
+
+def _prefetched(pairs: Iterator[tuple[str, list[str]]], workers: int = 8, ahead: int = 256) -> Iterator[tuple[str, Any]]:
+    """``_load`` of each pair, in order, read ``ahead`` files in advance by a few threads
+    (reading a file mostly waits on the disk; the parsing stays in the caller's thread)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cvkit-yolo") as pool:
+        pending: deque[tuple[str, Any]] = deque()
+        for image, candidates in pairs:
+            pending.append((image, pool.submit(_load, image, candidates)))
+            if len(pending) >= ahead:
+                done_image, future = pending.popleft()
+                yield done_image, future.result()
+        while pending:
+            done_image, future = pending.popleft()
+            yield done_image, future.result()
+
+
+def _relative(image: str, root_prefix: str) -> str:
+    text = os.path.normpath(image)
     if text.startswith(root_prefix):
         text = text[len(root_prefix):]
     return text.replace(os.sep, "/")
 
 
-def _samples(layout: Layout, categories: CategorySet, report: Report) -> Iterator[Sample]:
-    names = layout.names
-    root_prefix = os.path.normpath(str(layout.root)) + os.sep
+def _new_pairs(layout: Layout, report: Report) -> Iterator[tuple[str | None, Iterator[tuple[str, list[str]]]]]:
+    """Each source's split and pairs, leaving out sources and images an earlier split already named."""
     seen_sources: dict[str, str | None] = {}
     seen_images: set[str] = set()
     for source in layout.sources:
@@ -76,19 +102,27 @@ def _samples(layout: Layout, categories: CategorySet, report: Report) -> Iterato
             report.warn(f"{source.split} names the same images as {seen_sources[source.key]}; they are read once, as {seen_sources[source.key]}")
             continue
         seen_sources[source.key] = source.split
-        for image, candidates in source.pairs():
-            key = str(image)
-            if key in seen_images:
-                continue
-            seen_images.add(key)
-            data, label_file = _read_label(candidates)
-            try:
-                info = read_image_info(image)
-            except InvalidInputError as err:
+
+        def fresh(pairs: Iterator[tuple[str, list[str]]]) -> Iterator[tuple[str, list[str]]]:
+            for image, candidates in pairs:
+                if image not in seen_images:
+                    seen_images.add(image)
+                    yield image, candidates
+
+        yield source.split, fresh(source.pairs())
+
+
+def _samples(layout: Layout, categories: CategorySet, report: Report) -> Iterator[Sample]:
+    names = layout.names
+    root_prefix = os.path.normpath(str(layout.root)) + os.sep
+    for split, pairs in _new_pairs(layout, report):
+        for image, (data, label_file, info) in _prefetched(pairs):
+            if isinstance(info, InvalidInputError):
                 if data is None or not data.strip():
-                    report.invalid(err)
-                    continue
-                report.invalid(InvalidInputError(f"{err.message} ({image.name}), so its normalised coordinates cannot be converted", file=label_file))
+                    report.invalid(info)
+                else:
+                    report.invalid(InvalidInputError(f"{info.message} ({os.path.basename(image)}), so its normalised coordinates cannot be converted",
+                                                     file=label_file))
                 continue
             width, height = info.width, info.height
             try:
@@ -98,6 +132,5 @@ def _samples(layout: Layout, categories: CategorySet, report: Report) -> Iterato
                 continue
             for index in range(len(categories), len(names.names)):  # indices named on the fly (no names file)
                 categories.add(Category(index, names.names[index]))
-            sample = Sample(_relative(image, root_prefix), width, height, source.split, objects=objects)
-            report.count_read(source.split, len(objects))
-            yield sample
+            report.count_read(split, len(objects))
+            yield Sample(_relative(image, root_prefix), width, height, split, objects=objects)

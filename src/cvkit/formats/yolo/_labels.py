@@ -28,7 +28,7 @@ class ClassNames:
         #: where the names came from, for messages ("obj.names"); None: names are made up from indices
         self.source = source
 
-    def name(self, index: int, file: Path, line: int) -> str:
+    def name(self, index: int, file: str | Path, line: int) -> str:
         if 0 <= index < len(self.names):
             return self.names[index]
         if self.source is None:
@@ -38,7 +38,7 @@ class ClassNames:
         raise InvalidInputError(f"class id {index} is beyond the {len(self.names)} names in {self.source}", file=file, location=f"line {line}")
 
 
-def _class_index(token: str, file: Path, line: int) -> int:
+def _class_index(token: str, file: str | Path, line: int) -> int:
     try:
         return int(token)
     except ValueError:
@@ -52,7 +52,7 @@ def _class_index(token: str, file: Path, line: int) -> int:
     return int(value)
 
 
-def _numbers(tokens: list[str], file: Path, line: int) -> list[float]:
+def _numbers(tokens: list[str], file: str | Path, line: int) -> list[float]:
     try:
         values = [float(t) for t in tokens]
     except ValueError:
@@ -74,7 +74,7 @@ def _is_number(token: str) -> bool:
     return True
 
 
-def parse_line(text: str, number: int, file: Path, names: ClassNames, width: int, height: int) -> Annotation:
+def parse_line(text: str, number: int, file: str | Path, names: ClassNames, width: int, height: int) -> Annotation:
     """One non-blank label line to an annotation in pixels; raises :class:`InvalidInputError`."""
     tokens = text.split()
     count = len(tokens)
@@ -92,16 +92,27 @@ def parse_line(text: str, number: int, file: Path, names: ClassNames, width: int
     return Annotation(label, polygon_bbox([points]), shape="polygon", polygon=[points])
 
 
-def parse_label_file(data: bytes, file: Path, names: ClassNames, width: int, height: int, report: Report) -> list[Annotation]:
+def parse_label_file(data: bytes, file: str | Path, names: ClassNames, width: int, height: int, report: Report) -> list[Annotation]:
     """Every object of one label file; bad lines go through ``report.invalid`` (skipped with --skip-invalid)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInputError("label file is not UTF-8 text", file=file) from None
     objects: list[Annotation] = []
+    known = names.names
+    low, high = -TOLERANCE, 1.0 + TOLERANCE
     for number, line in enumerate(text.splitlines(), 1):
-        if not line or line.isspace():
+        tokens = line.split()
+        if not tokens:
             continue
+        if len(tokens) == 5:  # the common case, checked inline; anything unusual takes parse_line for its message
+            try:
+                index, cx, cy, w, h = int(tokens[0]), float(tokens[1]), float(tokens[2]), float(tokens[3]), float(tokens[4])
+            except ValueError:
+                index = -1
+            if 0 <= index < len(known) and low <= cx <= high and low <= cy <= high and low <= w <= high and low <= h <= high:
+                objects.append(Annotation(known[index], yolo_to_box(cx, cy, w, h, width, height)))
+                continue
         try:
             objects.append(parse_line(line, number, file, names, width, height))
         except InvalidInputError as err:

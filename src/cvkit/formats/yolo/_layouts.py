@@ -40,7 +40,6 @@ DARKNET_RESERVED = {"classes", "names", "backup", "eval", "results", "map", "top
 SPLIT_KEYS = ("train", "val", "test", "minival")
 _IMAGE_SUFFIXES = frozenset(IMAGE_EXTENSIONS)
 
-LabelFinder = Callable[[Path, str], "list[Path]"]
 
 
 @dataclass
@@ -48,7 +47,7 @@ class Source:
     """One split's images, each with the label files to try in order (the first that exists wins)."""
 
     split: str | None
-    pairs: Callable[[], Iterator[tuple[Path, list[Path]]]]
+    pairs: Callable[[], Iterator[tuple[str, list[str]]]]
     #: identity used to read a folder or list once when two splits name it
     key: str = ""
 
@@ -74,8 +73,11 @@ def is_image(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in _IMAGE_SUFFIXES
 
 
-def scan_images(folder: Path, recursive: bool = True) -> list[Path]:
-    """Image files under ``folder`` sorted by path (recursive, as Ultralytics globs ``**/*.*``)."""
+def scan_images(folder: Path, recursive: bool = True) -> list[str]:
+    """Image file paths under ``folder``, sorted (recursive, as Ultralytics globs ``**/*.*``).
+
+    Plain strings, not Path objects: this runs per file, and pathlib costs more than the read.
+    """
     found: list[str] = []
     stack = [str(folder)]
     while stack:
@@ -88,7 +90,7 @@ def scan_images(folder: Path, recursive: bool = True) -> list[Path]:
                 elif is_image(entry.name):
                     found.append(entry.path)
     found.sort()
-    return [Path(p) for p in found]
+    return found
 
 
 def read_names_file(path: Path) -> ClassNames:
@@ -112,21 +114,20 @@ def ultralytics_label(image: str) -> str:
     return os.path.splitext(sb.join(image.rsplit(sa, 1)))[0] + ".txt"
 
 
-def label_candidates(image: Path) -> list[Path]:
+def label_candidates(image: str) -> list[str]:
     """Label files for an image: by the images->labels rule, then beside the image."""
-    text = str(image)
-    beside = os.path.splitext(text)[0] + ".txt"
-    by_rule = ultralytics_label(text)
-    return [Path(by_rule), Path(beside)] if by_rule != beside else [Path(beside)]
+    beside = os.path.splitext(image)[0] + ".txt"
+    by_rule = ultralytics_label(image)
+    return [by_rule, beside] if by_rule != beside else [beside]
 
 
 # --- folder pairs and LabelImg ------------------------------------------------------
 def _pair_source(split: str | None, image_dir: Path, label_dir: Path, recursive: bool = True) -> Source:
-    def pairs() -> Iterator[tuple[Path, list[Path]]]:
+    def pairs() -> Iterator[tuple[str, list[str]]]:
         base = len(str(image_dir)) + 1
+        labels = str(label_dir) + os.sep
         for image in scan_images(image_dir, recursive):
-            rel = os.path.splitext(str(image)[base:])[0] + ".txt"
-            yield image, [label_dir / rel]
+            yield image, [labels + os.path.splitext(image[base:])[0] + ".txt"]
 
     return Source(split, pairs, str(image_dir))
 
@@ -191,9 +192,9 @@ def labelimg_layout(root: Path) -> Layout:
     names_file = find_names_file(root)
     names = read_names_file(names_file) if names_file else ClassNames([], None)
 
-    def pairs() -> Iterator[tuple[Path, list[Path]]]:
+    def pairs() -> Iterator[tuple[str, list[str]]]:
         for image in scan_images(root, recursive=False):
-            yield image, [image.with_suffix(".txt")]
+            yield image, [os.path.splitext(image)[0] + ".txt"]
 
     return Layout("labelimg", root, names, [Source(None, pairs, str(root))])
 
@@ -219,7 +220,7 @@ def resolve_listed(entry: str, list_dir: Path, root: Path) -> Path:
 
 
 def _list_source(split: str, list_file: Path, root: Path, labels_dir: Path | None) -> Source:
-    def pairs() -> Iterator[tuple[Path, list[Path]]]:
+    def pairs() -> Iterator[tuple[str, list[str]]]:
         stems = UniqueStems()
         text = list_file.read_bytes().decode("utf-8-sig")
         for line in text.splitlines():
@@ -227,15 +228,15 @@ def _list_source(split: str, list_file: Path, root: Path, labels_dir: Path | Non
                 continue
             image = resolve_listed(line, list_file.parent, root)
             if labels_dir is not None:  # written by cvkit with --images reference
-                yield image, [labels_dir / (stems(image.stem) + ".txt")]
+                yield str(image), [str(labels_dir / (stems(image.stem) + ".txt"))]
             else:
-                yield image, label_candidates(image)
+                yield str(image), label_candidates(str(image))
 
     return Source(split, pairs, str(list_file))
 
 
 def _folder_source(split: str, folder: Path) -> Source:
-    def pairs() -> Iterator[tuple[Path, list[Path]]]:
+    def pairs() -> Iterator[tuple[str, list[str]]]:
         for image in scan_images(folder):
             yield image, label_candidates(image)
 
