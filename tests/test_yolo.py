@@ -363,3 +363,24 @@ def test_cli_yolo2createml_and_bad_input_exit_code(corpus, tmp_path):
     assert result.output == (f"error: {bad / 'img.txt'}:line 1: expected 5 fields (class cx cy w h) or a polygon of at least 3 points "
                              "(class x1 y1 x2 y2 x3 y3 ...), got 3\n")
     assert not (tmp_path / "x.json").exists()
+
+
+def test_pose_labels_with_kpt_shape_become_coco_keypoints(tmp_path):
+    root = ultralytics(tmp_path / "pose", "train: images/train\nval: images/train\nkpt_shape: [2, 3]\nnames: [person]\n", {
+        "images/train/a.jpg": "0 0.5 0.5 0.5 0.5 0.25 0.5 2 0 0 0\n",
+    })
+    ds, _ = read(root)
+    (person,) = ds.samples[0].objects
+    assert objects(ds.samples[0]) == [("person", (10.0, 5.0, 20.0, 10.0))]
+    assert person.keypoints == [10.0, 10.0, 2.0, 0.0, 0.0, 0.0]
+    (root / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.5 0.5 0.25 0.5\n")
+    with pytest.raises(InvalidInputError, match=r"line 1: expected 11 fields \(class cx cy w h \+ 2 keypoints x y v\), got 7"):
+        read(root)
+
+
+def test_yaml_path_that_does_not_exist_falls_back_to_the_yaml_folder(tmp_path):
+    root = ultralytics(tmp_path / "moved", "path: /nowhere/coco8\ntrain: images/train\nval: images/train\nnames: [a]\n",
+                       {"images/train/a.jpg": "0 0.5 0.5 1 1\n"})
+    ds, report = read(root)
+    assert [s.path for s in ds] == ["images/train/a.jpg"]
+    assert report.warnings[0] == f"{root / 'data.yaml'}: path '/nowhere/coco8' not found; reading relative to the YAML's folder"

@@ -23,10 +23,12 @@ FIELDS_HELP = "expected 5 fields (class cx cy w h) or a polygon of at least 3 po
 class ClassNames:
     """Class index -> name, from a names file, a data.yaml or (when none exists) the indices themselves."""
 
-    def __init__(self, names: Sequence[str], source: str | None):
+    def __init__(self, names: Sequence[str], source: str | None, kpt_shape: tuple[int, int] | None = None):
         self.names = list(names)
         #: where the names came from, for messages ("obj.names"); None: names are made up from indices
         self.source = source
+        #: Ultralytics pose labels (``kpt_shape: [points, 2 or 3]`` in data.yaml): keypoints follow the box
+        self.kpt_shape = kpt_shape
 
     def name(self, index: int, file: str | Path, line: int) -> str:
         if 0 <= index < len(self.names):
@@ -78,6 +80,8 @@ def parse_line(text: str, number: int, file: str | Path, names: ClassNames, widt
     """One non-blank label line to an annotation in pixels; raises :class:`InvalidInputError`."""
     tokens = text.split()
     count = len(tokens)
+    if names.kpt_shape is not None:
+        return _pose_line(tokens, number, file, names, width, height)
     if count != 5 and count != 6 and (count < 7 or count % 2 == 0):
         raise InvalidInputError(f"{FIELDS_HELP}, got {count}", file=file, location=f"line {number}")
     label = names.name(_class_index(tokens[0], file, number), file, number)
@@ -90,6 +94,29 @@ def parse_line(text: str, number: int, file: str | Path, names: ClassNames, widt
         return ann
     points = [v * (width if i % 2 == 0 else height) for i, v in enumerate(values)]
     return Annotation(label, polygon_bbox([points]), shape="polygon", polygon=[points])
+
+
+def _pose_line(tokens: list[str], number: int, file: str | Path, names: ClassNames, width: int, height: int) -> Annotation:
+    """``class cx cy w h`` then ``points`` keypoints of ``x y`` (or ``x y visibility``), as COCO keypoints in pixels."""
+    points, dims = names.kpt_shape  # type: ignore[misc]
+    expected = 5 + points * dims
+    if len(tokens) != expected:
+        what = "x y v" if dims == 3 else "x y"
+        raise InvalidInputError(f"expected {expected} fields (class cx cy w h + {points} keypoints {what}), got {len(tokens)}",
+                                file=file, location=f"line {number}")
+    label = names.name(_class_index(tokens[0], file, number), file, number)
+    coords = [tokens[1:5]] + [tokens[5 + k * dims : 7 + k * dims] for k in range(points)]
+    values = _numbers([t for group in coords for t in group], file, number)
+    try:
+        visibility = [float(tokens[7 + k * 3]) for k in range(points)] if dims == 3 else None
+    except ValueError:
+        raise InvalidInputError("keypoint visibility is not a number", file=file, location=f"line {number}") from None
+    keypoints: list[float] = []
+    for k in range(points):
+        x, y = values[4 + 2 * k], values[5 + 2 * k]
+        v = visibility[k] if visibility is not None else (0.0 if x == 0 and y == 0 else 2.0)
+        keypoints += [x * width, y * height, v]
+    return Annotation(label, yolo_to_box(*values[:4], width, height), keypoints=keypoints)
 
 
 def parse_label_file(data: bytes, file: str | Path, names: ClassNames, width: int, height: int, report: Report) -> list[Annotation]:
@@ -105,7 +132,7 @@ def parse_label_file(data: bytes, file: str | Path, names: ClassNames, width: in
         tokens = line.split()
         if not tokens:
             continue
-        if len(tokens) == 5:  # the common case, checked inline; anything unusual takes parse_line for its message
+        if len(tokens) == 5 and names.kpt_shape is None:  # the common case, checked inline; anything unusual takes parse_line for its message
             try:
                 index, cx, cy, w, h = int(tokens[0]), float(tokens[1]), float(tokens[2]), float(tokens[3]), float(tokens[4])
             except ValueError:

@@ -288,9 +288,19 @@ def load_yaml(file: Path) -> dict[str, Any]:
     return data
 
 
+def _kpt_shape(data: dict[str, Any], file: Path) -> tuple[int, int] | None:
+    shape = data.get("kpt_shape")
+    if shape is None:
+        return None
+    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) for v in shape) and shape[0] > 0 and shape[1] in (2, 3)):
+        raise InvalidInputError(f"kpt_shape must be [number of keypoints, 2 or 3], got {shape!r}", file=file, location="kpt_shape")
+    return shape[0], shape[1]
+
+
 def ultralytics_layout(file: Path, report: Report) -> Layout:
     data = load_yaml(file)
     names = _yaml_names(data, file)
+    names.kpt_shape = _kpt_shape(data, file)
     root = file.parent
     if isinstance(data.get("path"), str) and data["path"].strip():
         wanted = Path(data["path"]).expanduser()
