@@ -384,3 +384,29 @@ def test_yaml_path_that_does_not_exist_falls_back_to_the_yaml_folder(tmp_path):
     ds, report = read(root)
     assert [s.path for s in ds] == ["images/train/a.jpg"]
     assert report.warnings[0] == f"{root / 'data.yaml'}: path '/nowhere/coco8' not found; reading relative to the YAML's folder"
+
+
+@pytest.mark.parametrize(("parts", "counts"), [
+    (("yolo", "datumaro_develop", "strict"), (1, 2, 10)),
+    (("yolo", "datumaro_develop", "labels"), (2, 4, 10)),
+    (("yolo", "datumaro_develop", "annotations"), (1, 2, 10)),
+    (("labelimg", "yolo_real_repo_408f739"), (1, 2, 1)),
+])
+def test_corpus_converts_to_coco_that_pycocotools_loads(corpus, tmp_path, parts, counts):
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+
+    cvkit.convert(corpus(*parts), tmp_path / "out.json", to_format="coco", from_format="yolo")
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(tmp_path / "out.json"))
+    assert (len(coco.imgs), len(coco.anns), len(coco.cats)) == counts
+
+
+def test_symlink_and_hardlink_modes_place_images_by_link(small, tmp_path):
+    cvkit.write(small, tmp_path / "sym", format="yolo", images="symlink")
+    link = tmp_path / "sym" / "images" / "train" / "cat_01.jpg"
+    assert link.is_symlink() and link.resolve() == (small.root / "images" / "cat_01.jpg").resolve()
+    cvkit.write(small.map(lambda s: s), tmp_path / "hard", format="yolo", images="hardlink")
+    assert (tmp_path / "hard" / "images" / "train" / "cat_01.jpg").stat().st_ino == (small.root / "images" / "cat_01.jpg").stat().st_ino
