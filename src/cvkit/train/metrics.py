@@ -39,7 +39,7 @@ def single_label_metrics(logits: np.ndarray, targets: np.ndarray, class_names: l
     return {
         "top1": topk_accuracy(logits, targets, 1),
         "top5": topk_accuracy(logits, targets, 5),
-        "images": int(len(targets)),
+        "images": len(targets),
         "per_class_accuracy": per_class,
         "worst_classes": [{"class": name, "accuracy": acc} for acc, name in ranked[:5]],
         "confusion_matrix": matrix.tolist(),
@@ -74,7 +74,7 @@ def multi_label_metrics(logits: np.ndarray, targets: np.ndarray, class_names: li
         "mAP": float(np.mean(aps)) if aps else float("nan"),
         "f1_micro": micro,
         "f1_macro": float(np.nanmean(f1)) if np.isfinite(f1).any() else float("nan"),
-        "images": int(len(targets)),
+        "images": len(targets),
         "per_class_ap": per_class_ap,
         "worst_classes": [{"class": name, "ap": ap} for ap, name in ranked[:5]],
     }

@@ -139,7 +139,7 @@ def pretrained_state_dict(arch: str) -> dict[str, torch.Tensor]:
     filename = weights.url.rsplit("/", 1)[-1]
     cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
     message = (f"cannot download the pretrained weights of {arch} (offline). Download {weights.url} on a machine with "
-               f"internet access and pass the file with --weights PATH/{filename} (or put it in {cached.parent})")
+               f"internet access, then pass the file with --weights /path/to/{filename} (or copy it into {cached.parent}/)")
     if cached.is_file():
         return read_state_dict(cached)
     if offline():

@@ -19,11 +19,30 @@ from cvkit.io import atomic_write_bytes
 from cvkit.train import console
 from cvkit.train.checkpoint import EarlyStopping, load_checkpoint, save_checkpoint
 from cvkit.train.config import TrainConfig, finetune_stages
-from cvkit.train.data import (EvalShardSampler, GpuJpegBatches, ItemSet, ManifestDataset, build_transform, load_items, make_loader,
-                              manifest_class_names, resolve_decoder)
+from cvkit.train.data import (
+    EvalShardSampler,
+    GpuJpegBatches,
+    ItemSet,
+    ManifestDataset,
+    build_transform,
+    load_items,
+    make_loader,
+    manifest_class_names,
+    resolve_decoder,
+)
+from cvkit.train.loop import (
+    DistEnv,
+    StepContext,
+    autocast_dtype,
+    broadcast_flag,
+    collect_logits,
+    resolve_device,
+    seed_everything,
+    setup_distributed,
+    teardown_distributed,
+    train_one_epoch,
+)
 from cvkit.train.losses import build_loss
-from cvkit.train.loop import (DistEnv, StepContext, autocast_dtype, broadcast_flag, collect_logits, resolve_device, seed_everything,
-                              setup_distributed, teardown_distributed, train_one_epoch)
 from cvkit.train.metrics import compute_metrics, write_confusion_csv, write_confusion_png
 from cvkit.train.models import build_model
 from cvkit.train.optim import Schedule, build_optimizer
