@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from _common import WORK  # noqa: E402
+from _common import WORK
 
 
 def make_jpegs(root: Path, count: int) -> Path:
