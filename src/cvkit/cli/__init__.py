@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "cvkit.cli.convert",
     "cvkit.cli.hierarchy",
     "cvkit.cli.augment",
+    "cvkit.cli.train",
 )
 
 app = typer.Typer(
