@@ -15,6 +15,7 @@ from cvkit import __version__
 
 COMMAND_MODULES = (
     "cvkit.cli.convert",
+    "cvkit.cli.stats",
 )
 
 app = typer.Typer(
