@@ -87,5 +87,104 @@ def stats_cmd(
             console.print(f"plot written to {plot}")
 
 
+def validate_cmd(
+    dataset: Path = typer.Argument(..., help="A manifest (.jsonl) or any dataset file/folder."),
+    format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    deep: bool = typer.Option(False, "--deep", help="Decode every image fully (slow); by default only headers are read."),
+    no_images: bool = typer.Option(False, "--no-images", help="Check annotations only; do not open image files."),
+    fix: bool = typer.Option(False, "--fix", help="Write a cleaned manifest to -o (clipped boxes, broken items dropped); the input is never changed."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Cleaned manifest (.jsonl) for --fix."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing -o file."),
+    examples: int = typer.Option(5, "--examples", help="Examples listed per check."),
+    read_opt: list[str] | None = typer.Option(None, "--read-option", "-r", help=READ_OPT_HELP),
+    json_output: bool = typer.Option(False, "--json", help="Print the findings as JSON (keys in docs/stats.md)."),
+) -> None:
+    """Find broken images, sizes, boxes, polygons, ids, categories, duplicates and split leakage.
+
+    Exit code 0 when no errors are found (warnings allowed), 1 when errors are found, 2 on bad input.
+
+    Examples:
+
+      cvkit validate train.jsonl
+
+      cvkit validate VOCdevkit/VOC2012 --format voc --deep
+
+      cvkit validate train.jsonl --fix -o clean.jsonl
+
+      cvkit validate annotations/instances_val2017.json --json | jq .errors
+    """
+    with handle_errors():
+        from cvkit.errors import CvkitError
+        from cvkit.stats.validate import validate_dataset
+
+        quiet_progress(json_output)
+        if fix and output is None:
+            raise CvkitError("--fix needs -o clean.jsonl (the input is never changed)")
+        if output is not None and not fix:
+            raise CvkitError("-o is only used with --fix")
+        result = validate_dataset(dataset, format, check_images=not no_images, deep=deep, examples=examples,
+                                  fix_output=output if fix else None, overwrite=overwrite, **parse_options(read_opt))
+        doc = result.to_dict()
+        if json_output:
+            _print_json(doc)
+        else:
+            from cvkit.stats.tables import validation_tables
+
+            console = out_console()
+            for table in validation_tables(doc):
+                console.print(table)
+            verdict = "[red]errors found[/]" if doc["errors"] else "[green]no errors[/]"
+            console.print(f"{verdict}: {doc['errors']:,} error(s), {doc['warnings']:,} warning(s) in {doc['images']:,} images"
+                          + ("" if doc["images_checked"] else " (image files not checked)"))
+            if doc["fix"]:
+                changed = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in doc["fix"].items() if k not in ("output", "images_written", "objects_written"))
+                console.print(f"cleaned manifest written to {doc['fix']['output']}: {doc['fix']['images_written']:,} images, "
+                              f"{doc['fix']['objects_written']:,} objects" + (f" ({changed})" if changed else ""))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def split_cmd(
+    dataset: Path = typer.Argument(..., help="A manifest (.jsonl) or any dataset file/folder."),
+    ratios: str = typer.Option(..., "--ratios", help="Split sizes as fractions summing to 1, e.g. 0.8,0.1,0.1."),
+    output: Path = typer.Option(..., "--output", "-o", help="Manifest (.jsonl) to write, every image with its new split."),
+    names: str | None = typer.Option(None, "--names", help="Split names, comma-separated (default train,val[,test])."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same split."),
+    group_by: str | None = typer.Option(None, "--group-by", help="Image attribute whose images stay in one split (e.g. video, patient)."),
+    format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing -o file."),
+    read_opt: list[str] | None = typer.Option(None, "--read-option", "-r", help=READ_OPT_HELP),
+    json_output: bool = typer.Option(False, "--json", help="Print the per-split summary as JSON."),
+) -> None:
+    """Split a dataset into train/val/test, stratified by class (iterative stratification), seeded.
+
+    Examples:
+
+      cvkit split manifest.jsonl --ratios 0.8,0.1,0.1 -o split.jsonl
+
+      cvkit split manifest.jsonl --ratios 0.9,0.1 --names train,holdout --seed 7 -o split.jsonl
+
+      cvkit split frames.jsonl --ratios 0.8,0.2 --group-by video -o split.jsonl
+    """
+    with handle_errors():
+        from cvkit.stats.split import split_dataset
+
+        quiet_progress(json_output)
+        doc = split_dataset(dataset, ratios, output, names, seed, group_by, format, overwrite, **parse_options(read_opt))
+        if json_output:
+            _print_json(doc)
+            return
+        from cvkit.stats.tables import split_tables
+
+        console = out_console()
+        for table in split_tables(doc):
+            console.print(table)
+        if doc["images_without_group"]:
+            console.print(f"[yellow]warning:[/] {doc['images_without_group']:,} image(s) have no {group_by!r} attribute; each is its own group")
+        console.print(f"written to {doc['output']}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("stats", no_args_is_help=True)(stats_cmd)
+    app.command("validate", no_args_is_help=True)(validate_cmd)
+    app.command("split", no_args_is_help=True)(split_cmd)

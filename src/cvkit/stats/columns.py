@@ -241,6 +241,18 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
     return columns
 
 
+def resolve_format(path: str | Path, format: str | None) -> str:
+    """The format to read ``path`` with: as given, ``manifest`` for a manifest, else detected."""
+    from cvkit.api import detect_format
+
+    path = Path(path)
+    if format:
+        return format
+    if not path.exists():
+        raise InvalidInputError("input not found", file=path)
+    return _manifest_or_none(path) or detect_format(path)
+
+
 def _manifest_or_none(path: Path) -> str | None:
     """``"manifest"`` for a .jsonl file with a manifest header (saves probing every format)."""
     from cvkit.manifest import read_header
@@ -265,12 +277,10 @@ def _mask_areas(objects: list[dict[str, Any]], first: int, out: dict[int, float]
 
 def load_columns(path: str | Path, format: str | None = None, report: Report | None = None, with_paths: bool = False, **options: Any) -> Columns:
     """Columns of a dataset in any format; manifests take the fast path."""
-    from cvkit.api import detect_format, read
+    from cvkit.api import read
 
     path = Path(path)
-    name = format or (_manifest_or_none(path) or detect_format(path) if path.exists() else None)
+    name = resolve_format(path, format)
     if name in ("manifest", "jsonl") and not options:
-        if not path.exists():
-            raise InvalidInputError("manifest not found", file=path)
         return columns_from_manifest(path, report, with_paths)
     return columns_from_dataset(read(path, name, report=report, **options), with_paths)

@@ -109,3 +109,42 @@ def stats_tables(stats: dict[str, Any], top: int = 0) -> list[Any]:
             table.add_row("channels (from headers)", ", ".join(f"{k}: {v:,}" for k, v in sizes["channels"].items()))
         out.append(table)
     return out
+
+
+def validation_tables(doc: dict[str, Any]) -> list[Any]:
+    """Counts per check (non-zero ones) and their examples, for ``cvkit validate``."""
+    from rich.table import Table
+
+    table = Table(title=f"validation of {doc['images']:,} images, {doc['objects']:,} objects", title_justify="left")
+    table.add_column("check")
+    table.add_column("severity")
+    table.add_column("count", justify="right")
+    table.add_column("first examples")
+    for name, check in doc["checks"].items():
+        if not check["count"]:
+            continue
+        color = "red" if check["severity"] == "error" else "yellow"
+        examples = "\n".join(f"{e['image'] or ''}{' (' + e['location'] + ')' if e['location'] else ''}: {e['message']}" for e in check["examples"])
+        table.add_row(name, f"[{color}]{check['severity']}[/]", f"{check['count']:,}", examples)
+    return [table] if table.row_count else []
+
+
+def split_tables(doc: dict[str, Any]) -> list[Any]:
+    """Images per split and the per-class table (images holding the class per split)."""
+    from rich.table import Table
+
+    names = [s["name"] for s in doc["splits"]]
+    table = Table(title=f"splits (seed {doc['seed']}{', grouped by ' + doc['group_by'] if doc['group_by'] else ''})", title_justify="left")
+    table.add_column("class", no_wrap=True)
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_column("total", justify="right")
+    for cls, counts in sorted(doc["classes"].items(), key=lambda kv: -sum(kv[1].values())):
+        total = sum(counts.values())
+        cells = [f"{counts[n]:,} ({100 * counts[n] / total:.0f}%)" if total else "0" for n in names]
+        table.add_row(cls, *cells, f"{total:,}")
+    images = {s["name"]: s for s in doc["splits"]}
+    table.add_section()
+    table.add_row("[bold]images[/]", *(f"{images[n]['images']:,} ({100 * images[n]['share']:.0f}%, asked {100 * images[n]['ratio']:.0f}%)" for n in names),
+                  f"{sum(s['images'] for s in doc['splits']):,}")
+    return [table]
