@@ -16,7 +16,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Annotation", "Category", "Dataset", "Sample", "convert", "detect_format", "read", "write", "__version__"]
+__all__ = ["Annotation", "Category", "Dataset", "Sample", "__version__", "convert", "detect_format", "read", "write"]
 
 _LAZY = {
     "read": "cvkit.api",

@@ -54,6 +54,7 @@ def read(path: str | Path, format: str | None = None, report: Report | None = No
     report = report if report is not None else Report(skip_invalid=skip_invalid)
     dataset = spec.load().read(path, report, **options)
     dataset.source_format = dataset.source_format or spec.name
+    report.source_format = spec.name
     return dataset
 
 
@@ -69,6 +70,7 @@ def write(dataset: Dataset, path: str | Path, format: str, report: Report | None
     if not spec.can_write:
         raise CvkitError(f"format {spec.name!r} can only be read")
     report = report if report is not None else Report()
+    report.target_format = spec.name
     module = spec.load()
     if writes_single_file(spec, path):
         if path.exists() and not overwrite:
@@ -98,11 +100,11 @@ def convert(
     """
     report = Report(skip_invalid=skip_invalid)
     dst = Path(dst)
-    if dst.exists() and not overwrite:
-        # refuse before reading anything, so a long read is not wasted
-        write_target = get_format(to_format)
-        if writes_single_file(write_target, dst) or (dst.is_dir() and any(dst.iterdir())):
-            raise DestinationExistsError("destination exists and is not empty; pass --overwrite to replace it", file=dst)
+    write_target = get_format(to_format)  # unknown names fail before any reading
+    # refuse an occupied destination before reading anything, so a long read is not wasted
+    occupied = dst.exists() and (writes_single_file(write_target, dst) or (dst.is_dir() and any(dst.iterdir())))
+    if occupied and not overwrite:
+        raise DestinationExistsError("destination exists and is not empty; pass --overwrite to replace it", file=dst)
     dataset = read(src, from_format, report=report, **(read_options or {}))
     write(dataset, dst, to_format, report=report, overwrite=overwrite, **(write_options or {}))
     report.read.categories = max(report.read.categories, len(dataset.categories))

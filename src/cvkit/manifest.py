@@ -166,7 +166,8 @@ def read_header(path: str | Path) -> dict[str, Any]:
     if not isinstance(header, dict) or header.get("schema") != SCHEMA_NAME:
         raise InvalidInputError(f"not a cvkit manifest: line 1 must be a header with schema {SCHEMA_NAME!r}", file=path, location="line 1")
     if header.get("version") != SCHEMA_VERSION:
-        raise InvalidInputError(f"manifest version {header.get('version')!r} is not supported (this cvkit reads {SCHEMA_VERSION})", file=path, location="line 1")
+        message = f"manifest version {header.get('version')!r} is not supported (this cvkit reads {SCHEMA_VERSION})"
+        raise InvalidInputError(message, file=path, location="line 1")
     return header
 
 
@@ -180,12 +181,13 @@ def iter_records(path: str | Path, report: Report | None = None) -> Iterator[tup
                 continue
             try:
                 rec = jsonio.loads(line)
-                if not isinstance(rec, dict) or "image" not in rec:
-                    raise ValueError("record has no 'image'")
-            except (jsonio.JSONDecodeError, ValueError) as exc:
-                err = InvalidInputError(f"bad record ({exc})", file=path, location=f"line {number}")
+            except jsonio.JSONDecodeError as exc:
+                rec = InvalidInputError(f"not valid JSON at column {exc.colno}", file=path, location=f"line {number}")
+            if not isinstance(rec, dict) or "image" not in rec:
+                err = rec if isinstance(rec, InvalidInputError) else InvalidInputError(
+                    "record is not an object with an 'image'", file=path, location=f"line {number}")
                 if report is None:
-                    raise err from None
+                    raise err
                 report.invalid(err)
                 continue
             yield number, rec
@@ -218,7 +220,8 @@ def read_manifest(path: str | Path, report: Report | None = None) -> Dataset:
             unknown = [o.label for o in sample.objects if o.label not in categories]
             unknown += [label for label in sample.labels if label not in categories]
             if unknown:
-                report.invalid(InvalidInputError(f"label {unknown[0]!r} is not in the header's categories", file=path, location=f"line {number}"))
+                message = f"label {unknown[0]!r} is not in the header's categories"
+                report.invalid(InvalidInputError(message, file=path, location=f"line {number}"))
                 continue
             report.count_read(sample.split, len(sample.objects))
             yield sample

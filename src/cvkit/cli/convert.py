@@ -46,7 +46,7 @@ def _run_conversion(src: Path, dst: Path, from_format: str | None, to_format: st
         write_options["images"] = images
     report = convert(src, dst, to_format=to_format, from_format=from_format, overwrite=overwrite, skip_invalid=skip_invalid,
                      read_options=parse_options(read_opts), write_options=write_options)
-    print_report(report, title, json_output)
+    print_report(report, f"{report.source_format} -> {report.target_format}: {title}", json_output)
     if report.skipped and not json_output:
         print(f"warning: {len(report.skipped)} invalid item(s) skipped; report: {str(dst).rstrip('/')}.skipped.jsonl")
 
@@ -88,7 +88,7 @@ def convert_cmd(
         else:
             raise CvkitError("expected [PAIR] SRC DST")
         _run_conversion(Path(src), Path(dst), from_format, to_format, overwrite, skip_invalid, read_opt, write_opt, images, json_output,
-                        f"{from_format or 'auto'} -> {to_format}")
+                        f"{src} -> {dst}")
 
 
 def ingest_cmd(
@@ -111,7 +111,7 @@ def ingest_cmd(
     with handle_errors():
         if output.suffix.lower() != ".jsonl":
             raise CvkitError("the manifest must end in .jsonl", file=output)
-        _run_conversion(src, output, format, "manifest", overwrite, skip_invalid, read_opt, None, None, json_output, f"ingest {format or 'auto'}")
+        _run_conversion(src, output, format, "manifest", overwrite, skip_invalid, read_opt, None, None, json_output, f"{src} -> {output}")
 
 
 def export_cmd(
@@ -141,7 +141,7 @@ def export_cmd(
             return
         if dst is None or not to_format:
             raise CvkitError("export needs a destination and --to FORMAT")
-        _run_conversion(src, dst, "manifest", to_format, overwrite, False, None, write_opt, images, json_output, f"export -> {to_format}")
+        _run_conversion(src, dst, "manifest", to_format, overwrite, False, None, write_opt, images, json_output, f"{src} -> {dst}")
 
 
 def _export_model(src: Path, dst: Path | None, onnx: bool, torchscript: bool, json_output: bool) -> None:
@@ -161,7 +161,9 @@ def _export_model(src: Path, dst: Path | None, onnx: bool, torchscript: bool, js
 def formats_cmd(json_output: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """List every format cvkit reads and writes, with what each can hold.
 
-    Example:
+    Examples:
+
+      cvkit formats
 
       cvkit formats --json | jq '.[] | select(.holds.polygons)'
     """
@@ -177,11 +179,12 @@ def formats_cmd(json_output: bool = typer.Option(False, "--json", help="Print as
     from rich.table import Table
 
     table = Table(title="cvkit formats")
-    for col in ("format", "read", "write", *CAPABILITIES):
-        table.add_column(col.replace("_", " "), justify="center" if col != "format" else "left")
+    for col in ("format", "description", "read/write", "holds"):
+        table.add_column(col)
     for row in rows:
-        marks = ["yes" if row["holds"][c] else "-" for c in CAPABILITIES]
-        table.add_row(row["name"], "yes" if row["read"] else "-", "yes" if row["write"] else "-", *marks)
+        modes = "/".join(m for m, ok in (("read", row["read"]), ("write", row["write"])) if ok)
+        holds = ", ".join(c.replace("_", " ") for c in CAPABILITIES if row["holds"][c])
+        table.add_row(row["name"], row["title"], modes, holds)
     console = out_console()
     console.print(table)
     console.print("Conversion pairs: " + ", ".join(pair_examples()))

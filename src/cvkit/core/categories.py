@@ -153,7 +153,7 @@ class Hierarchy:
                 for parent in it:
                     mark = state.get(parent, 0)
                     if mark == 1:
-                        cycle = path[path.index(parent):] + [parent]
+                        cycle = [*path[path.index(parent) :], parent]
                         raise CvkitError("hierarchy has a cycle: " + " -> ".join(cycle))
                     if mark == 0:
                         state[parent] = 1

@@ -150,7 +150,14 @@ class Dataset:
         return self._samples
 
     def __len__(self) -> int:
-        return len(self.samples)
+        """Number of samples; a streaming dataset has none until materialized.
+
+        Raising TypeError (not materializing) keeps ``list(dataset)`` working: list()
+        asks for a length hint and treats TypeError as "unknown".
+        """
+        if not self.is_materialized:
+            raise TypeError("this dataset streams its samples; call materialize() before len()")
+        return len(self._samples)  # type: ignore[arg-type]
 
     def map(self, fn: Callable[[Sample], Sample | None]) -> Dataset:
         """A new dataset (sharing categories) with ``fn`` applied lazily; ``None`` drops a sample."""

@@ -45,6 +45,9 @@ class Report:
     """Collects what happened; ``skip_invalid`` decides whether bad items raise or are recorded."""
 
     skip_invalid: bool = False
+    #: formats actually used (after detection), for the summary's title
+    source_format: str | None = None
+    target_format: str | None = None
     read: Tally = field(default_factory=Tally)
     written: Tally = field(default_factory=Tally)
     #: (what, why) -> count: e.g. ("polygon", "YOLO detection labels hold boxes only; written as its box")
@@ -78,6 +81,8 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "source_format": self.source_format,
+            "target_format": self.target_format,
             "read": self.read.to_dict(),
             "written": self.written.to_dict(),
             "not_represented": [{"what": w, "why": y, "count": c} for (w, y), c in sorted(self.losses.items())],

@@ -59,9 +59,11 @@ def register(spec: FormatSpec) -> FormatSpec:
 
 
 # --- registrations: one line per format --------------------------------------------
-register(_spec("manifest", "cvkit JSONL manifest", "boxes polygons masks keypoints points image_labels attributes hierarchy splits", module="manifest_format", file_suffixes=(".jsonl",), aliases=("jsonl",)))
-register(_spec("voc", "Pascal VOC XML (devkit, flat folders, Roboflow splits)", "boxes image_labels attributes splits", aliases=("pascal_voc", "pascalvoc")))
-register(_spec("coco", "COCO JSON (instances, keypoints, image_info, results)", "boxes polygons masks keypoints attributes hierarchy splits", file_suffixes=(".json",)))
+ALL = "boxes polygons masks keypoints points image_labels attributes hierarchy splits"
+register(_spec("manifest", "cvkit JSONL manifest", ALL, module="manifest_format", file_suffixes=(".jsonl",), aliases=("jsonl",)))
+register(_spec("voc", "Pascal VOC XML (devkit, flat folders, Roboflow splits)", "boxes attributes splits", aliases=("pascal_voc", "pascalvoc", "labelimg_voc")))
+register(_spec("coco", "COCO JSON (instances, keypoints, image_info, results)", "boxes polygons masks keypoints attributes hierarchy splits",
+               file_suffixes=(".json",)))
 
 
 def get_format(name: str) -> FormatSpec:

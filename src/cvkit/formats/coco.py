@@ -1,0 +1,423 @@
+"""COCO JSON: instances, person_keypoints, image_info, labels, and results lists.
+
+Category ids are kept exactly (non-contiguous ids survive); supercategories become
+parents in the hierarchy; images without annotations are kept; polygons, compressed
+and uncompressed RLE, keypoints (names and skeleton), iscrowd and per-annotation
+``attributes`` (datumaro's extension) round-trip. Annotations with no geometry at all
+(datumaro's ``labels_*.json``) are image-level labels.
+
+A folder destination gets ``annotations/instances_<split>.json``; a ``.json`` destination
+is one file. Writing streams each split through temporary files, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from cvkit.core import jsonio
+from cvkit.core.categories import Category, CategorySet, Hierarchy
+from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.progress import track
+from cvkit.core.report import Report
+from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.io import atomic_file, place_image, relpath_posix
+
+#: Which annotation file to read per split when a folder holds several tasks.
+TASK_PRIORITY = ("instances", "person_keypoints", "labels", "image_info")
+OTHER_TASKS = ("captions", "panoptic", "stuff")
+FILE_RE = re.compile(r"^(?P<task>instances|person_keypoints|image_info|labels|captions|panoptic|stuff)_(?P<split>.+)\.json$")
+IMAGE_KEYS = ("id", "file_name", "width", "height")
+ANN_KEYS = ("id", "image_id", "category_id", "bbox", "segmentation", "area", "iscrowd", "keypoints", "num_keypoints", "attributes", "score")
+
+
+# --- detection -----------------------------------------------------------------------
+def _json_head(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(4096)
+
+
+def _is_coco_file(path: Path) -> bool:
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    head = _json_head(path).lstrip()
+    if head.startswith(b"{"):
+        return any(key in head for key in (b'"images"', b'"annotations"', b'"categories"'))
+    return head.startswith(b"[") and b'"image_id"' in head[:2048]
+
+
+def _annotation_files(path: Path) -> list[Path]:
+    folder = path / "annotations" if (path / "annotations").is_dir() else path
+    return sorted(p for p in folder.glob("*.json") if _is_coco_file(p))
+
+
+def detect(path: Path) -> str | None:
+    if path.is_file():
+        return "a JSON file with COCO keys (images/annotations/categories or a results list)" if _is_coco_file(path) else None
+    if path.is_dir():
+        files = _annotation_files(path)
+        if files:
+            return f"COCO annotation files ({', '.join(relpath_posix(f, path) for f in files[:3])})"
+    return None
+
+
+# --- reading -------------------------------------------------------------------------
+def _load(path: Path) -> Any:
+    data = path.read_bytes()
+    try:
+        return jsonio.loads(data)
+    except jsonio.JSONDecodeError as exc:
+        raise InvalidInputError(f"malformed JSON: {exc}", file=path, location=jsonio.error_location(exc, data)) from None
+
+
+def _pick_files(path: Path, task: str | None, report: Report) -> list[tuple[Path, str | None]]:
+    """(file, split) pairs to read: one task per split, the others reported as not read."""
+    if path.is_file():
+        match = FILE_RE.match(path.name)
+        return [(path, match["split"] if match else None)]
+    by_split: dict[str, dict[str, Path]] = defaultdict(dict)
+    loose: list[Path] = []
+    for file in _annotation_files(path):
+        match = FILE_RE.match(file.name)
+        if match:
+            by_split[match["split"]][match["task"]] = file
+        else:
+            loose.append(file)
+    chosen: list[tuple[Path, str | None]] = [(f, f.stem) for f in loose]
+    for split, tasks in sorted(by_split.items()):
+        order = (task,) if task else TASK_PRIORITY
+        pick = next((tasks[t] for t in order if t in tasks), None)
+        if pick is None:
+            report.warn(f"split {split!r}: no {'/'.join(order)} file; found only {', '.join(sorted(tasks))}")
+            continue
+        chosen.append((pick, split))
+        ignored = sorted(f.name for t, f in tasks.items() if f != pick)
+        if ignored:
+            report.warn(f"split {split!r}: read {pick.name}; not read: {', '.join(ignored)} (choose with -r task=NAME)")
+    if not chosen:
+        raise InvalidInputError("no COCO annotation files found", file=path)
+    return chosen
+
+
+def _image_root(json_file: Path, split: str | None, first_file_name: str | None, info: dict[str, Any]) -> Path:
+    """Where file_name is relative to: images/<split>/, <split>/, images/, the JSON's folder, or info.image_root."""
+    base = json_file.parent.parent if json_file.parent.name == "annotations" else json_file.parent
+    candidates = [base / "images" / split, base / split] if split else []
+    candidates += [base / "images", base, json_file.parent]
+    if isinstance(info.get("image_root"), str):
+        candidates.append(Path(info["image_root"]))
+    if first_file_name:
+        for folder in candidates:
+            if (folder / first_file_name).is_file():
+                return folder
+    return next((c for c in candidates if c.is_dir() and c != base), base)
+
+
+def _categories(raw: list[Any], file: Path, categories: CategorySet, hierarchy: Hierarchy, report: Report) -> dict[int, str]:
+    """Add the file's categories (ids kept); returns id -> name (duplicate names made unique)."""
+    names: dict[int, str] = {}
+    for i, cat in enumerate(raw):
+        try:
+            cat_id, name = int(cat["id"]), str(cat["name"])
+        except (KeyError, TypeError, ValueError):
+            raise InvalidInputError("category needs an integer 'id' and a 'name'", file=file, location=f"categories[{i}]") from None
+        existing = categories.by_id(cat_id)
+        if existing is not None and existing.name in (name, f"{name} (id {cat_id})"):
+            names[cat_id] = existing.name
+            continue
+        if name in categories:
+            report.warn(f"category name {name!r} is used by several ids; renamed to {name!r} + ' (id N)'")
+            name = f"{name} (id {cat_id})"
+        attributes = {k: v for k, v in cat.items() if k not in ("id", "name", "supercategory")}
+        categories.add(Category(cat_id, name, attributes=attributes))
+        if cat.get("supercategory"):
+            hierarchy.add_edge(name, str(cat["supercategory"]))
+        names[cat_id] = name
+    return names
+
+
+def _annotation(ann: dict[str, Any], i: int, file: Path, label: str) -> Annotation | None:
+    """One COCO annotation; None when it has no geometry (an image-level label)."""
+    where = f"annotations[{i}]"
+    obj = Annotation(label, id=ann.get("id"), iscrowd=bool(ann.get("iscrowd", 0)), score=ann.get("score"))
+    bbox = ann.get("bbox")
+    if bbox is not None:
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
+            raise InvalidInputError(f"bbox must be 4 numbers [x, y, width, height], got {bbox!r}", file=file, location=f"{where}.bbox")
+        if bbox[2] < 0 or bbox[3] < 0:
+            raise InvalidInputError(f"bbox has a negative width or height: {bbox!r}", file=file, location=f"{where}.bbox")
+        obj.bbox = (float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3]))
+    seg = ann.get("segmentation")
+    if isinstance(seg, dict):
+        if "counts" not in seg or "size" not in seg:
+            raise InvalidInputError("RLE segmentation needs 'counts' and 'size'", file=file, location=f"{where}.segmentation")
+        obj.rle, obj.shape = {"size": list(seg["size"]), "counts": seg["counts"]}, "mask"
+    elif isinstance(seg, list) and seg:
+        parts = [list(map(float, p)) for p in seg if len(p) >= 6]
+        if len(parts) != len(seg):
+            raise InvalidInputError("polygon with fewer than 3 points", file=file, location=f"{where}.segmentation")
+        obj.polygon, obj.shape = parts, "polygon"
+    if ann.get("keypoints"):
+        obj.keypoints = [float(v) for v in ann["keypoints"]]
+        if obj.shape == "box" and obj.bbox is None:
+            obj.shape = "keypoints"
+    if obj.bbox is None and obj.polygon is None and obj.rle is None and obj.keypoints is None:
+        return None
+    obj.ensure_bbox()
+    if isinstance(ann.get("attributes"), dict):
+        obj.attributes = dict(ann["attributes"])
+    extra = {k: v for k, v in ann.items() if k not in ANN_KEYS}
+    if "area" in ann:
+        extra["area"] = ann["area"]
+    if extra:
+        obj.meta["coco"] = extra
+    return obj
+
+
+def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet, hierarchy: Hierarchy, report: Report, info: dict[str, Any],
+               common: Path, gt: Any = None) -> Iterator[Sample]:
+    if isinstance(data, list):
+        info["kind"] = "results"
+        data = {"images": (gt or {}).get("images", []), "categories": (gt or {}).get("categories", []), "annotations": data}
+    if not isinstance(data, dict):
+        raise InvalidInputError("top level must be an object or a results list", file=file, location="$")
+    for key in ("info", "licenses"):
+        if key in data:
+            info.setdefault(key, data[key])
+    names = _categories(data.get("categories") or [], file, categories, hierarchy, report)
+    by_image: dict[Any, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for i, ann in enumerate(data.get("annotations") or []):
+        if not isinstance(ann, dict) or "image_id" not in ann:
+            report.invalid(InvalidInputError("annotation needs an 'image_id'", file=file, location=f"annotations[{i}]"))
+            continue
+        by_image[ann["image_id"]].append((i, ann))
+    images = data.get("images") or []
+    if info.get("kind") == "results" and not images:
+        images = [{"id": image_id, "file_name": str(image_id)} for image_id in by_image]
+        for ann in data["annotations"]:
+            cat_id = ann.get("category_id")
+            if isinstance(cat_id, int) and cat_id not in names:
+                names[cat_id] = categories.add(Category(cat_id, str(cat_id))).name
+    known_ids = {img.get("id") for img in images if isinstance(img, dict)}
+    for image_id, anns in by_image.items():
+        if image_id not in known_ids:
+            i = anns[0][0]
+            report.invalid(InvalidInputError(f"annotation refers to unknown image id {image_id!r}", file=file, location=f"annotations[{i}].image_id"))
+    root = _image_root(file, split, images[0].get("file_name") if images and isinstance(images[0], dict) else None, data.get("info") or {})
+    prefix = relpath_posix(root, common)
+    prefix = "" if prefix == "." else prefix + "/"
+    for n, img in enumerate(track(images, f"reading {file.name}", len(images))):
+        sample = _image(img, n, file, split, prefix)
+        for i, ann in by_image.get(img["id"], ()):
+            label = names.get(ann.get("category_id"))  # type: ignore[arg-type]
+            if label is None:
+                report.invalid(InvalidInputError(f"unknown category id {ann.get('category_id')!r}", file=file, location=f"annotations[{i}].category_id"))
+                continue
+            try:
+                obj = _annotation(ann, i, file, label)
+            except InvalidInputError as exc:
+                report.invalid(exc)
+                continue
+            if obj is None:
+                sample.labels.append(label)
+            else:
+                sample.objects.append(obj)
+        report.count_read(sample.split, len(sample.objects))
+        yield sample
+
+
+def _image(img: Any, n: int, file: Path, split: str | None, prefix: str) -> Sample:
+    """One ``images[]`` entry; ``prefix`` makes file_name relative to the dataset root."""
+    if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+        raise InvalidInputError("image needs 'id' and 'file_name'", file=file, location=f"images[{n}]")
+    extra = {k: v for k, v in img.items() if k not in IMAGE_KEYS}
+    file_name = img["file_name"]
+    path = file_name if file_name.startswith("/") else prefix + file_name
+    return Sample(path=path, width=img.get("width") or None, height=img.get("height") or None, split=split, id=img["id"],
+                  meta={"coco": extra} if extra else {})
+
+
+def read(path: Path, report: Report, task: str | None = None, gt: str | None = None) -> Dataset:
+    """Read one COCO file or a folder of them (one task per split; ``task=`` picks it).
+
+    ``gt=instances.json`` gives a results list its images and category names.
+    """
+    if task is not None and task not in TASK_PRIORITY + OTHER_TASKS:
+        raise CvkitError(f"unknown COCO task {task!r}; choose one of {', '.join(TASK_PRIORITY + OTHER_TASKS)}")
+    files = _pick_files(path, task, report)
+    categories, hierarchy, info = CategorySet(), Hierarchy(), {}
+    gt_data = _load(Path(gt)) if gt else None
+    loaded = [(file, split, _load(file)) for file, split in files]
+    for file, _split, data in loaded:  # categories first, so they are known before samples stream
+        raw = data.get("categories") if isinstance(data, dict) else (gt_data or {}).get("categories")
+        _categories(raw or [], file, categories, hierarchy, report)
+    common = _common_root([file for file, _ in files])
+
+    def samples() -> Iterator[Sample]:
+        for file, split, data in loaded:
+            yield from _read_file(file, split, data, categories, hierarchy, report, info, common, gt_data)
+        report.read.categories = len(categories)
+
+    # the dataset root is fixed now, before images are seen: the folder the annotation files share
+    return Dataset(samples(), categories, hierarchy, root=common, source_format="coco", info={"coco": info})
+
+
+def _common_root(files: list[Path]) -> Path:
+    bases = [f.parent.parent if f.parent.name == "annotations" else f.parent for f in files]
+    return bases[0] if all(b == bases[0] for b in bases) else Path(*Path(bases[0]).parts[:1])
+
+
+# --- writing -------------------------------------------------------------------------
+class _SplitWriter:
+    """Streams one output JSON: images and annotations go to temporary files, joined at the end.
+
+    Image and annotation ids are unique per file, as COCO requires.
+    """
+
+    def __init__(self, folder: Path):
+        self.images: IO[bytes] = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed in finish()
+        self.annotations: IO[bytes] = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
+        self.n_images = self.n_annotations = 0
+        self.image_ids, self.annotation_ids = _Ids(), _Ids()
+
+    @staticmethod
+    def _append(handle: IO[bytes], first: bool, item: dict[str, Any]) -> None:
+        handle.write(jsonio.dumps(item) if first else b"," + jsonio.dumps(item))
+
+    def add_image(self, item: dict[str, Any]) -> None:
+        self._append(self.images, self.n_images == 0, item)
+        self.n_images += 1
+
+    def add_annotation(self, item: dict[str, Any]) -> None:
+        self._append(self.annotations, self.n_annotations == 0, item)
+        self.n_annotations += 1
+
+    def finish(self, target: Path, head: dict[str, Any]) -> None:
+        import shutil
+
+        with atomic_file(target, "wb", encoding=None) as out:
+            out.write(jsonio.dumps(head)[:-1] + b',"images":[')
+            for part, last in ((self.images, b'],"annotations":['), (self.annotations, b"]}")):
+                part.seek(0)
+                shutil.copyfileobj(part, out, 1 << 20)
+                out.write(last)
+            out.write(b"\n")
+        self.images.close()
+        self.annotations.close()
+
+
+class _Ids:
+    """Keeps source ids when they are unique integers, else hands out the next free one."""
+
+    def __init__(self) -> None:
+        self.used: set[int] = set()
+        self.next = 1
+
+    def take(self, wanted: Any) -> int:
+        if isinstance(wanted, int) and not isinstance(wanted, bool) and wanted not in self.used:
+            self.used.add(wanted)
+            return wanted
+        while self.next in self.used:
+            self.next += 1
+        self.used.add(self.next)
+        return self.next
+
+
+def _coco_annotation(obj: Annotation, ann_id: int, image_id: int, cat_id: int, report: Report) -> dict[str, Any] | None:
+    if obj.ensure_bbox() is None and not obj.keypoints:
+        report.lose(f"{obj.shape} shape", "COCO has no shapes without area (points, lines); dropped")
+        return None
+    if obj.shape in ("circle", "line", "linestrip"):
+        report.lose(f"{obj.shape} shape", "COCO has no such shape; written as its bounding box")
+    item: dict[str, Any] = {"id": ann_id, "image_id": image_id, "category_id": cat_id}
+    if obj.rle is not None:
+        item["segmentation"] = obj.rle
+    elif obj.polygon:
+        item["segmentation"] = obj.polygon
+    else:
+        item["segmentation"] = []
+    extra = dict(obj.meta.get("coco", {}))
+    item["area"] = extra.pop("area") if "area" in extra else round(obj.area(), 4)
+    item["bbox"] = list(obj.bbox) if obj.bbox is not None else [0, 0, 0, 0]
+    item["iscrowd"] = int(obj.iscrowd)
+    if obj.keypoints is not None:
+        item["keypoints"] = obj.keypoints
+        item["num_keypoints"] = sum(1 for v in obj.keypoints[2::3] if v > 0)
+    if obj.score is not None:
+        item["score"] = obj.score
+    if obj.attributes:
+        item["attributes"] = obj.attributes
+    item.update(extra)
+    return item
+
+
+def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", task: str = "instances") -> None:
+    """Write one ``.json`` file or a folder with ``annotations/<task>_<split>.json``.
+
+    ``images``: reference (file_name relative to the source root, which the JSON's
+    ``info.image_root`` records), or copy/hardlink/symlink into ``images/<split>/``.
+    """
+    single = path.suffix.lower() == ".json"
+    if single and images != "reference":
+        raise CvkitError("--images copy/hardlink/symlink needs a folder destination, not a .json file", file=path)
+    work = path.parent if single else path
+    work.mkdir(parents=True, exist_ok=True)
+    writers: dict[str | None, _SplitWriter] = {}
+    cat_ids = {c.name: c.id for c in dataset.categories}
+    placed: set[str] = set()
+    for sample in track(dataset, "writing COCO"):
+        key = None if single else (sample.split or "default")
+        writer = writers.get(key)
+        if writer is None:
+            writer = writers[key] = _SplitWriter(work)
+        image_id = writer.image_ids.take(sample.id)
+        file_name = _place(sample, dataset, path, images, placed, key)
+        writer.add_image({"id": image_id, "file_name": file_name, "width": sample.width or 0, "height": sample.height or 0, **sample.meta.get("coco", {})})
+        if sample.labels:
+            report.lose("image-level label", "COCO instances have no image-level labels", len(sample.labels))
+        written = 0
+        for obj in sample.objects:
+            if obj.label not in cat_ids:
+                cat_ids[obj.label] = dataset.categories.ensure(obj.label).id
+            item = _coco_annotation(obj, writer.annotation_ids.take(obj.id), image_id, cat_ids[obj.label], report)
+            if item is not None:
+                writer.add_annotation(item)
+                written += 1
+        report.count_written(sample.split, written)
+    if single and len({s for s in report.written.splits if s != "-"}) > 1:
+        report.lose("split names", "one COCO file holds no splits; write to a folder to get one file per split")
+    head = _head(dataset, images == "reference")
+    for key, writer in writers.items() or [(None if single else "default", _SplitWriter(work))]:
+        target = path if single else path / "annotations" / f"{task}_{key}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        writer.finish(target, head)
+    report.written.categories = len(dataset.categories)
+
+
+def _head(dataset: Dataset, referenced: bool) -> dict[str, Any]:
+    """info, licenses and categories (ids kept; supercategory = the first parent in the hierarchy)."""
+    source = dataset.info.get("coco", {}) if isinstance(dataset.info.get("coco"), dict) else {}
+    info = dict(source.get("info") or {"description": "written by cvkit"})
+    if referenced and dataset.root is not None:
+        info["image_root"] = str(dataset.root.resolve())
+    categories = []
+    for cat in dataset.categories:
+        parents = dataset.hierarchy.parents(cat.name)
+        categories.append({"id": cat.id, "name": cat.name, "supercategory": parents[0] if parents else "", **cat.attributes})
+    return {"info": info, "licenses": source.get("licenses", []), "categories": categories}
+
+
+def _place(sample: Sample, dataset: Dataset, path: Path, images: str, placed: set[str], split: str | None) -> str:
+    """The file_name to write, copying/linking the image into images/<split>/ when asked."""
+    if images == "reference":
+        return sample.path
+    name = Path(sample.path).name
+    if f"{split}/{name}" in placed:
+        name = Path(sample.path).as_posix().replace("/", "__")
+    placed.add(f"{split}/{name}")
+    place_image(sample.resolve(dataset.root), path / "images" / (split or "default") / name, images)
+    return name

@@ -1,0 +1,106 @@
+"""The convert / ingest / export / formats commands as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cvkit import __version__
+from cvkit.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_version_and_help_with_examples():
+    assert run("--version").output == f"cvkit {__version__}\n"
+    for command in ("convert", "ingest", "export", "formats"):
+        result = run(command, "--help")
+        assert result.exit_code == 0 and "Examples" in result.output, command
+
+
+def test_voc2coco_pair_writes_per_split_files_and_prints_summary(corpus, tmp_path):
+    dst = tmp_path / "coco"
+    result = run("convert", "voc2coco", corpus("voc", "voc_dataset1"), dst)
+    assert result.exit_code == 0, result.output
+    assert "voc -> coco" in result.output
+    assert sorted(p.name for p in (dst / "annotations").iterdir()) == ["instances_test.json", "instances_train.json"]
+
+
+def test_general_form_detects_source_and_json_summary(corpus, tmp_path):
+    result = run("convert", corpus("coco", "coco_instances"), tmp_path / "voc", "--to", "voc", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["source_format"] == "coco" and summary["target_format"] == "voc"
+    assert summary["read"] == {"images": 2, "objects": 3, "categories": 3, "splits": {"train": 1, "val": 1}}
+    assert summary["written"]["objects"] == 3
+    # the polygon and the RLE mask are written as boxes: the summary says so
+    assert {item["what"] for item in summary["not_represented"]} == {"polygon", "mask"}
+
+
+def test_existing_destination_is_refused_with_exit_2(tmp_path, corpus):
+    dst = tmp_path / "out.json"
+    dst.write_text("keep me")
+    result = run("convert", "voc2coco", corpus("voc", "voc_dataset3"), dst)
+    assert result.exit_code == 2
+    assert result.output == f"error: {dst}: destination exists and is not empty; pass --overwrite to replace it\n"
+    assert dst.read_text() == "keep me"
+    assert run("convert", "voc2coco", corpus("voc", "voc_dataset3"), dst, "--overwrite").exit_code == 0
+    assert json.loads(dst.read_text())["annotations"]
+
+
+def test_malformed_input_exit_2_names_file_and_writes_nothing(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.xml").write_text("<annotation><filename>a.jpg</filename>\n<object><name>x</name></annotation>")
+    dst = tmp_path / "dst"
+    result = run("convert", "voc2coco", src, dst)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {src / 'a.xml'}:line 2: malformed XML: ")
+    assert not dst.exists() and not list(tmp_path.glob(".dst*"))
+
+
+def test_skip_invalid_goes_on_and_writes_report(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "bad.xml").write_text("<annotation><object>")
+    (src / "good.xml").write_text("<annotation><filename>good.jpg</filename><size><width>9</width><height>9</height></size>"
+                                  "<object><name>x</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>3</xmax><ymax>3</ymax></bndbox></object></annotation>")
+    dst = tmp_path / "out.json"
+    result = run("convert", "voc2coco", src, dst, "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert f"warning: 1 invalid item(s) skipped; report: {dst}.skipped.jsonl" in result.output
+    skipped = [json.loads(line) for line in Path(f"{dst}.skipped.jsonl").read_text().splitlines()]
+    assert skipped == [{"file": str(src / "bad.xml"), "location": "line 1", "reason": skipped[0]["reason"]}]
+    assert len(json.loads(dst.read_text())["annotations"]) == 1
+
+
+def test_undetectable_and_unknown_format_messages(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    result = run("convert", tmp_path, tmp_path / "o.json", "--to", "coco")
+    assert result.exit_code == 2
+    assert result.output == f"error: {tmp_path}: could not detect the format; pass --from (see `cvkit formats`)\n"
+    result = run("convert", tmp_path, tmp_path / "o.json", "--to", "nope")
+    assert result.exit_code == 2 and "unknown format 'nope'; known formats: manifest, voc, coco" in result.output
+    result = run("convert", "abc2xyz", tmp_path, tmp_path / "o")
+    assert result.exit_code == 2 and "'abc2xyz' is not a conversion pair such as voc2coco" in result.output
+
+
+def test_ingest_then_export_back_to_voc(corpus, tmp_path):
+    manifest = tmp_path / "data.jsonl"
+    assert run("ingest", corpus("voc", "voc_dataset1"), "-o", manifest).exit_code == 0
+    result = run("export", manifest, tmp_path / "voc", "--to", "voc", "--images", "copy")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "voc" / "JPEGImages" / "2007_000001.jpg").is_file()
+    assert (tmp_path / "voc" / "Annotations" / "2007_000001.xml").is_file()
+
+
+def test_formats_json_lists_capabilities():
+    result = run("formats", "--json")
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert rows["coco"]["holds"]["masks"] and not rows["voc"]["holds"]["polygons"]

@@ -1,0 +1,142 @@
+"""COCO: real samples, exact ids, masks, keypoints, pycocotools compatibility, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import cvkit
+from cvkit.core.report import Report
+from cvkit.errors import InvalidInputError
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_instances_keep_ids_attributes_rle_and_empty_images(corpus):
+    ds = cvkit.read(corpus("coco", "coco_instances"), format="coco").materialize()
+    assert [(c.id, c.name) for c in ds.categories] == [(1, "a"), (2, "b"), (4, "c")]
+    by_id = {s.id: s for s in ds}
+    assert set(by_id) == {5, 40}
+    train, val = by_id[5], by_id[40]
+    assert (train.split, train.width, train.height, train.path) == ("train", 10, 5, "images/train/a.jpg")
+    (box,) = train.objects
+    assert (box.label, box.bbox, box.shape, box.id) == ("b", (2.0, 2.0, 3.0, 1.0), "box", 1)  # empty segmentation: a plain box
+    polygon, crowd = val.objects
+    assert polygon.polygon == [[0.0, 0.0, 1.0, 0.0, 1.0, 2.0, 0.0, 2.0]] and polygon.attributes == {"x": 1, "y": "hello"}
+    assert crowd.iscrowd and crowd.rle == {"size": [10, 5], "counts": [0, 20, 30]} and crowd.shape == "mask"
+
+
+def test_roundtrip_through_manifest_gives_back_the_same_json(corpus, tmp_path):
+    src = corpus("coco", "coco_instances")
+    cvkit.convert(src, tmp_path / "m.jsonl", to_format="manifest")
+    cvkit.convert(tmp_path / "m.jsonl", tmp_path / "out", to_format="coco")
+    for split in ("train", "val"):
+        before = load(src / "annotations" / f"instances_{split}.json")
+        after = load(tmp_path / "out" / "annotations" / f"instances_{split}.json")
+        assert after["categories"] == before["categories"]
+        assert after["annotations"] == before["annotations"]
+        assert [{k: i[k] for k in ("id", "width", "height", "license", "coco_url")} for i in after["images"]] == [
+            {k: i[k] for k in ("id", "width", "height", "license", "coco_url")} for i in before["images"]
+        ]
+        assert [Path(i["file_name"]).name for i in after["images"]] == [i["file_name"] for i in before["images"]]
+
+
+def test_keypoint_names_and_skeleton_survive(corpus, tmp_path):
+    cvkit.convert(corpus("coco", "coco_person_keypoints"), tmp_path / "kp.json", to_format="coco", write_options={})
+    out = load(tmp_path / "kp.json")
+    assert out["categories"][0]["skeleton"] == [[0, 1], [1, 2]]
+    ann = next(a for a in out["annotations"] if a["image_id"] == 5)
+    assert ann["keypoints"] == [0, 0, 0, 0, 2, 1, 4, 1, 2] and ann["num_keypoints"] == 2
+
+
+def test_labels_task_becomes_image_level_labels(corpus):
+    ds = cvkit.read(corpus("coco", "coco_labels"), format="coco").materialize()
+    assert {s.id: sorted(s.labels) for s in ds} == {5: ["b"], 40: ["a", "b"]}
+    assert all(not s.objects for s in ds)
+
+
+def test_folder_with_many_tasks_reads_instances_and_says_what_it_skipped(corpus):
+    report = Report()
+    ds = cvkit.read(corpus("coco", "coco"), format="coco", report=report).materialize()
+    assert len(ds) == 2 and sum(len(s.objects) for s in ds) == 3
+    assert any("not read: captions_train.json" in w for w in report.warnings)
+    kp = cvkit.read(corpus("coco", "coco"), format="coco", task="person_keypoints").materialize()
+    assert sum(1 for s in kp for o in s.objects if o.keypoints) == 3
+
+
+def test_results_list_with_ground_truth_and_compressed_rle(corpus):
+    results = corpus("coco", "cocoapi_results", "instances_val2014_fakesegm100_results.json")
+    ds = cvkit.read(results, format="coco").materialize()
+    raw = json.loads(results.read_text())
+    assert sum(len(s.objects) for s in ds) == len(raw)
+    first = next(o for s in ds for o in s.objects)
+    assert first.score is not None and isinstance(first.rle["counts"], str) and first.bbox is not None
+
+
+def test_output_loads_in_pycocotools_and_evaluates_to_ap_one(corpus, tmp_path):
+    pytest.importorskip("pycocotools")
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    cvkit.convert(corpus("voc", "voc_dataset1"), tmp_path / "gt.json", to_format="coco")
+    gt = COCO(str(tmp_path / "gt.json"))
+    dets = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0} for a in gt.dataset["annotations"]]
+    evaluation = COCOeval(gt, gt.loadRes(dets), "bbox")
+    evaluation.evaluate()
+    evaluation.accumulate()
+    evaluation.summarize()
+    assert evaluation.stats[0] == pytest.approx(1.0)
+    assert len(gt.getImgIds()) == 2  # the image without annotations is kept
+
+
+def test_area_computed_and_annotation_ids_unique(tmp_path, small):
+    small.samples[0].objects[0].id = 9
+    small.samples[0].objects[1].id = 9
+    cvkit.write(small, tmp_path / "x.json", format="coco")
+    anns = load(tmp_path / "x.json")["annotations"]
+    assert [a["area"] for a in anns] == [600.0, 120.0, 4800.0]
+    assert len({a["id"] for a in anns}) == 3 and anns[0]["id"] == 9
+
+
+def test_split_folder_layout_and_copied_images(tmp_path, small):
+    small.samples[1].split = "val"
+    cvkit.write(small, tmp_path / "out", format="coco", images="copy")
+    train = load(tmp_path / "out" / "annotations" / "instances_train.json")
+    assert [i["file_name"] for i in train["images"]] == ["cat_01.jpg", "empty_03.jpg"]
+    assert (tmp_path / "out" / "images" / "val" / "dog_02.png").is_file()
+    back = cvkit.read(tmp_path / "out", format="coco").materialize()
+    assert all(s.resolve(back.root).is_file() for s in back)
+
+
+def coco_file(tmp: Path, annotations: str) -> Path:
+    path = tmp / "bad.json"
+    path.write_text('{"images": [{"id": 1, "file_name": "a.jpg", "width": 8, "height": 8}], "categories": [{"id": 1, "name": "a"}],\n'
+                    f'"annotations": {annotations}}}')
+    return path
+
+
+@pytest.mark.parametrize(
+    ("annotations", "message"),
+    [
+        ('[{"id": 1, "image_id": 1, "category_id": 3, "bbox": [0, 0, 1, 1]}]', "annotations[0].category_id: unknown category id 3"),
+        ('[{"id": 1, "image_id": 7, "category_id": 1, "bbox": [0, 0, 1, 1]}]', "annotations[0].image_id: annotation refers to unknown image id 7"),
+        ('[{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, -1, 1]}]', "annotations[0].bbox: bbox has a negative width or height: [0, 0, -1, 1]"),
+        ('[{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[1, 2, 3, 4]]}]', "annotations[0].segmentation: polygon with fewer than 3 points"),
+    ],
+)
+def test_bad_annotations_name_file_and_json_path(tmp_path, annotations, message):
+    path = coco_file(tmp_path, annotations)
+    with pytest.raises(InvalidInputError) as info:
+        cvkit.read(path, format="coco").materialize()
+    assert info.value.describe() == f"{path}:{message}"
+
+
+def test_malformed_json_gives_line_and_column(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"images": [\n  {"id": 1,, "file_name": "a.jpg"}]}')
+    with pytest.raises(InvalidInputError, match=r"broken.json:line 2, column \d+: malformed JSON"):
+        cvkit.read(path, format="coco")

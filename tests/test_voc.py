@@ -1,0 +1,173 @@
+"""Pascal VOC: real devkit samples, coordinate convention, layouts, attributes, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+import cvkit
+from conftest import make_image
+from cvkit.core.report import Report
+from cvkit.errors import InvalidInputError
+
+
+def by_stem(ds):
+    return {Path(s.path).stem: s for s in ds}
+
+
+def test_devkit_sample_reads_boxes_attributes_parts_and_listed_image_without_xml(corpus):
+    ds = cvkit.read(corpus("voc", "voc_dataset1"), format="voc").materialize()
+    samples = by_stem(ds)
+    assert set(samples) == {"2007_000001", "2007_000002"}
+    first = samples["2007_000001"]
+    assert (first.width, first.height, first.split) == (20, 10, "train")
+    cat, person = first.objects
+    # <xmin>1</xmin><ymin>2</ymin><xmax>3</xmax><ymax>4</ymax>, 1-based inclusive -> x=0, y=1, w=3, h=3
+    assert cat.label == "cat" and cat.bbox == (0.0, 1.0, 3.0, 3.0)
+    assert cat.attributes == {"pose": "Unspecified", "truncated": True, "difficult": False}
+    assert person.attributes["parts"] == [{"label": "head", "bbox": [4.5, 5.0, 3.0, 3.0]}]
+    assert person.attributes["actions"]["phoning"] is True and person.attributes["actions"]["jumping"] is False
+    # listed in ImageSets/Main/test.txt with a JPEG but no XML: kept, size read from the JPEG header
+    second = samples["2007_000002"]
+    assert (second.objects, second.split, second.width, second.height) == ([], "test", 20, 10)
+    assert ds.categories.names() == ["cat", "person"]
+
+
+def test_sizeless_xml_without_images_keeps_labelmap_order_and_occluded(corpus):
+    report = Report()
+    ds = cvkit.read(corpus("voc", "voc_dataset2"), format="voc", report=report).materialize()
+    samples = by_stem(ds)
+    assert set(samples) == {"@", "a", "b", "c", "d"}
+    assert samples["@"].objects == []
+    assert samples["a"].width is None and samples["a"].objects[0].attributes["occluded"] is True
+    assert samples["c"].objects[0].bbox == (2.0, 0.0, 9.0, 6.0)  # floats 3.0,1.0,11.0,6.0
+    assert ds.categories.names()[:3] == ["background", "aeroplane", "bicycle"]
+    assert {s.split for s in ds} == {"trainval"}
+    assert any("no <size>" in w for w in report.warnings)
+
+
+def test_imagesets_with_blank_lines_and_comments(corpus):
+    ds = cvkit.read(corpus("voc", "voc_dataset3"), format="voc").materialize()
+    assert [(Path(s.path).name, s.split, len(s.objects)) for s in ds] == [("2007_000001.jpg", "train", 1)]
+
+
+def test_ilsvrc_box_xml_with_filename_without_extension(corpus):
+    ds = cvkit.read(corpus("imagenet", "ilsvrc_bbox_xml"), format="voc").materialize()
+    (sample,) = ds.samples
+    assert sample.path.startswith("ILSVRC2012_val_00000001")
+    assert sample.objects[0].label == "n01751748"
+    assert sample.objects[0].bbox == (110.0, 107.0, 331.0, 86.0)
+
+
+def write_xml(path: Path, objects: str, size: str = "<size><width>40</width><height>30</height><depth>3</depth></size>") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<annotation><folder></folder><filename>{path.stem}.jpg</filename>{size}{objects}</annotation>", encoding="utf-8")
+    return path
+
+
+BOX = "<object><name>{name}</name>{extra}<bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>"
+
+
+def test_empty_flag_tags_read_as_false_and_zero_based_switch(tmp_path):
+    write_xml(tmp_path / "img.xml", BOX.format(name="dog", extra="<difficult/><truncated></truncated>", x1=0, y1=0, x2=9, y2=4))
+    one_based = cvkit.read(tmp_path, format="voc").samples[0].objects[0]
+    assert one_based.attributes == {"difficult": False, "truncated": False}
+    assert one_based.bbox == (-1.0, -1.0, 10.0, 5.0)
+    raw = cvkit.read(tmp_path, format="voc", one_based=False).samples[0].objects[0]
+    assert raw.bbox == (0.0, 0.0, 9.0, 4.0)
+
+
+def test_missing_size_filled_from_image_header_and_flat_labelimg_folder(tmp_path):
+    make_image(tmp_path / "photo.jpg", 33, 21)
+    write_xml(tmp_path / "photo.xml", BOX.format(name="cat", extra="", x1=1, y1=1, x2=5, y2=5), size="<size><width>0</width><height>0</height></size>")
+    sample = cvkit.read(tmp_path, format="voc").samples[0]
+    assert (sample.width, sample.height) == (33, 21)
+    assert sample.path == "photo.jpg"
+
+
+def test_roboflow_split_folders(tmp_path):
+    for split in ("train", "valid"):
+        write_xml(tmp_path / split / f"{split}_1.xml", BOX.format(name="car", extra="", x1=1, y1=1, x2=4, y2=4))
+    ds = cvkit.read(tmp_path, format="voc").materialize()
+    assert sorted((s.path, s.split) for s in ds) == [("train/train_1.jpg", "train"), ("valid/valid_1.jpg", "valid")]
+
+
+def test_voc_manifest_voc_roundtrip_keeps_xml_content(corpus, tmp_path):
+    src = corpus("voc", "voc_dataset1")
+    cvkit.convert(src, tmp_path / "m.jsonl", to_format="manifest")
+    cvkit.convert(tmp_path / "m.jsonl", tmp_path / "voc", to_format="voc")
+    original = etree.parse(str(src / "Annotations" / "2007_000001.xml")).getroot()
+    written = etree.parse(str(tmp_path / "voc" / "Annotations" / "2007_000001.xml")).getroot()
+    for tag in ("filename", "size/width", "size/height", "segmented"):
+        assert written.findtext(tag) == original.findtext(tag)
+    for o_obj, w_obj in zip(original.iterfind("object"), written.iterfind("object")):
+        assert w_obj.findtext("name") == o_obj.findtext("name")
+        for tag in ("xmin", "ymin", "xmax", "ymax"):
+            assert float(w_obj.findtext(f"bndbox/{tag}")) == float(o_obj.findtext(f"bndbox/{tag}"))
+        for tag in ("truncated", "difficult", "pose", "part/name", "part/bndbox/xmin", "actions/phoning"):
+            if o_obj.find(tag) is not None:
+                assert w_obj.findtext(tag) == o_obj.findtext(tag), tag
+    lists = tmp_path / "voc" / "ImageSets" / "Main"
+    assert (lists / "train.txt").read_text() == "2007_000001\n" and (lists / "test.txt").read_text() == "2007_000002\n"
+
+
+def test_voc_coco_voc_gives_back_integer_boxes(corpus, tmp_path):
+    src = corpus("voc", "voc_dataset1")
+    cvkit.convert(src, tmp_path / "coco", to_format="coco")
+    cvkit.convert(tmp_path / "coco", tmp_path / "voc", to_format="voc")
+    before = {(o.label, o.bbox) for s in cvkit.read(src, format="voc") for o in s.objects}
+    after = {(o.label, o.bbox) for s in cvkit.read(tmp_path / "voc", format="voc") for o in s.objects}
+    assert before == after
+    xml = etree.parse(str(tmp_path / "voc" / "Annotations" / "2007_000001.xml")).getroot()
+    assert [xml.findtext(f"object/bndbox/{t}") for t in ("xmin", "ymin", "xmax", "ymax")] == ["1", "2", "3", "4"]
+
+
+def test_writer_reports_polygons_written_as_boxes(tmp_path, small):
+    sample = small.samples[0]
+    sample.objects[0].polygon, sample.objects[0].shape = [[4, 6, 24, 6, 24, 36]], "polygon"
+    report = cvkit.write(small, tmp_path / "voc", format="voc")
+    assert report.losses[("polygon", "VOC XML holds boxes only; written as its bounding box")] == 1
+
+
+@pytest.mark.parametrize(
+    ("objects", "location", "message"),
+    [
+        (BOX.format(name="cat", extra="", x1=5, y1=1, x2=2, y2=4), "object[0]/bndbox", "inverted box: xmin=5 xmax=2 ymin=1 ymax=4"),
+        (BOX.format(name="cat", extra="", x1=1, y1=1, x2="wide", y2=4), "object[0]/bndbox/xmax", "<xmax> is not a number: 'wide'"),
+        ("<object><name>cat</name></object>", "object[0]", "object has no <bndbox>"),
+        (BOX.format(name="", extra="", x1=1, y1=1, x2=2, y2=2), "object[0]/name", "object has no <name>"),
+        (BOX.format(name="cat", extra="", x1=-3, y1=1, x2=2, y2=2), "object[0]/bndbox", "negative box coordinate (-3, 1)"),
+    ],
+)
+def test_bad_boxes_name_file_and_element(tmp_path, objects, location, message):
+    bad = write_xml(tmp_path / "bad.xml", objects)
+    with pytest.raises(InvalidInputError) as info:
+        cvkit.read(tmp_path, format="voc").materialize()
+    assert info.value.describe() == f"{bad}:{location}: {message}"
+
+
+def test_skip_invalid_keeps_good_files_and_lists_bad_ones(tmp_path):
+    write_xml(tmp_path / "good.xml", BOX.format(name="cat", extra="", x1=1, y1=1, x2=4, y2=4))
+    (tmp_path / "bad.xml").write_text("<annotation><object>")
+    report = Report(skip_invalid=True)
+    ds = cvkit.read(tmp_path, format="voc", report=report).materialize()
+    assert [Path(s.path).stem for s in ds] == ["good"]
+    assert len(report.skipped) == 1 and report.skipped[0].file.endswith("bad.xml")
+    assert report.skipped[0].location == "line 1"
+
+
+def test_many_files_parse_in_parallel_in_order(tmp_path):
+    for i in range(40):
+        write_xml(tmp_path / f"img_{i:03d}.xml", BOX.format(name=f"c{i % 3}", extra="", x1=1, y1=1, x2=i + 2, y2=4))
+    from cvkit.formats import voc
+
+    old = voc.PARALLEL_MIN_FILES
+    voc.PARALLEL_MIN_FILES = 10
+    try:
+        parallel = [(s.path, s.objects[0].bbox) for s in cvkit.read(tmp_path, format="voc", workers=2)]
+    finally:
+        voc.PARALLEL_MIN_FILES = old
+    serial = [(s.path, s.objects[0].bbox) for s in cvkit.read(tmp_path, format="voc", workers=1)]
+    assert parallel == serial and len(serial) == 40
