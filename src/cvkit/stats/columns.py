@@ -36,7 +36,7 @@ class Columns:
     obj_image: np.ndarray  # int32 image index of each object
     obj_class: np.ndarray  # int32 class index
     obj_box: np.ndarray  # (M, 4) float64 x, y, w, h; NaN row when the object has no box
-    obj_mask_area: np.ndarray  # float64 mask pixel count, NaN when the object has no mask
+    obj_mask_area: np.ndarray  # float64 region pixels (RLE mask count or polygon area), NaN for box-only objects
     label_image: np.ndarray  # int32 image index of each image-level label
     label_class: np.ndarray  # int32 class index
     source: str | None = None
@@ -147,10 +147,8 @@ def columns_from_dataset(dataset: Dataset, with_paths: bool = False) -> Columns:
             builder.obj_class.append(builder.class_of(obj.label))
             box = obj.bbox if obj.bbox is not None else obj.ensure_bbox()
             builder.boxes.extend(box if box is not None else NAN_BOX)
-            if obj.rle is not None:
-                from cvkit.core.masks import rle_area
-
-                builder.mask_area[len(builder.obj_image) - 1] = rle_area(obj.rle)
+            if obj.rle is not None or obj.polygon:
+                builder.mask_area[len(builder.obj_image) - 1] = obj.area()
         for label in sample.labels:
             builder.label_image.append(image)
             builder.label_class.append(builder.class_of(label))
@@ -228,7 +226,7 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
                     for obj in objects:
                         box = obj.get("bbox")
                         boxes.extend(box if isinstance(box, list) and len(box) == 4 else NAN_BOX)
-                if b'"rle"' in line:
+                if b'"rle"' in line or b'"polygon"' in line:
                     _mask_areas(objects, first, builder.mask_area)
             if labels:
                 builder.label_class.extend(labels)
@@ -267,12 +265,15 @@ def _manifest_or_none(path: Path) -> str | None:
 
 
 def _mask_areas(objects: list[dict[str, Any]], first: int, out: dict[int, float]) -> None:
-    """Pixel counts of the RLE masks among ``objects`` (object ``i`` is number ``first + i``)."""
+    """Region pixels (RLE mask count, else polygon area) of ``objects`` (object ``i`` is number ``first + i``)."""
+    from cvkit.core.geometry import polygon_area
     from cvkit.core.masks import rle_area
 
     for offset, obj in enumerate(objects):
         if isinstance(obj.get("rle"), dict):
             out[first + offset] = rle_area(obj["rle"])
+        elif isinstance(obj.get("polygon"), list) and obj["polygon"]:
+            out[first + offset] = polygon_area(obj["polygon"])
 
 
 def load_columns(path: str | Path, format: str | None = None, report: Report | None = None, with_paths: bool = False, **options: Any) -> Columns:

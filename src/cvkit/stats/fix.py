@@ -5,7 +5,7 @@ images that are missing or unreadable are dropped; a wrong declared size is repl
 the real (displayed) size; boxes reaching outside the image are clipped to it
 (:func:`cvkit.core.geometry.clip_box`); objects with non-finite or empty boxes, polygons
 left without a part of >= 3 points, or unknown categories are dropped; unknown image
-labels are dropped; a repeated annotation id is replaced by a fresh one. Duplicates and
+labels are dropped; an annotation id repeated within a split gets a fresh one. Duplicates and
 split leakage are reported but not resolved (which copy to keep is the user's call).
 The input is never written to.
 """
@@ -82,11 +82,11 @@ def fixed_samples(dataset: Dataset, result: ValidationResult, counts: Counter[st
             if kept is None:
                 continue
             if kept.id is not None:
-                if kept.id in seen_ids:
+                if (sample.split, kept.id) in seen_ids:
                     kept = replace(kept, id=next_id)
                     next_id += 1
                     counts["annotation_ids_renumbered"] += 1
-                seen_ids.add(kept.id)
+                seen_ids.add((sample.split, kept.id))
             objects.append(kept)
         labels = [label for label in sample.labels if label in dataset.categories]
         counts["image_labels_dropped"] += len(sample.labels) - len(labels)

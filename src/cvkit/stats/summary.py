@@ -32,7 +32,9 @@ class ImbalanceOptions:
 
 
 def pixel_frequencies(columns: Columns) -> np.ndarray | None:
-    """Eigen & Fergus class frequencies from masks: class pixels / pixels of the images holding that class's masks."""
+    """Eigen & Fergus class frequencies from regions (masks, polygons): class pixels / pixels of the
+    images holding that class's regions. None when some present class has no region (then counts are used).
+    """
     if not columns.has_masks:
         return None
     masked = np.isfinite(columns.obj_mask_area)
@@ -44,7 +46,9 @@ def pixel_frequencies(columns: Columns) -> np.ndarray | None:
     image_pixels = np.nan_to_num(columns.image_width[image] * columns.image_height[image])
     totals = np.bincount(pair_class, weights=image_pixels, minlength=columns.num_classes)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(totals > 0, pixels / totals, 0.0)
+        freq = np.where(totals > 0, pixels / totals, 0.0)
+    present = np.bincount(columns.obj_class, minlength=columns.num_classes) > 0
+    return freq if (freq[present] > 0).all() else None
 
 
 def class_basis(columns: Columns, basis: str) -> tuple[str, np.ndarray]:
@@ -59,10 +63,11 @@ def class_basis(columns: Columns, basis: str) -> tuple[str, np.ndarray]:
     return basis, np.bincount(pair_class, minlength=columns.num_classes)
 
 
-def all_weights(columns: Columns, counts: np.ndarray, image_counts: np.ndarray, options: ImbalanceOptions) -> dict[str, np.ndarray]:
+def all_weights(columns: Columns, counts: np.ndarray, image_counts: np.ndarray, options: ImbalanceOptions,
+                frequencies: np.ndarray | None) -> dict[str, np.ndarray]:
     """Every method of :data:`METHODS` for these counts."""
     params: dict[str, Any] = {"beta": options.beta, "threshold": options.threshold, "image_counts": image_counts,
-                              "num_images": columns.num_images, "frequencies": pixel_frequencies(columns)}
+                              "num_images": columns.num_images, "frequencies": frequencies}
     return {method: compute_class_weights(counts, method, **params) for method in METHODS}
 
 
@@ -72,7 +77,8 @@ def imbalance_section(columns: Columns, options: ImbalanceOptions) -> dict[str, 
     pair_image, pair_class = image_class_pairs(columns)
     image_counts = np.bincount(pair_class, minlength=columns.num_classes)
     groups = frequency_groups(columns.class_names, image_counts, options.rare_max, options.common_max)
-    weights = all_weights(columns, counts, image_counts, options)
+    frequencies = pixel_frequencies(columns)
+    weights = all_weights(columns, counts, image_counts, options, frequencies)
     class_factors = class_repeat_factors(image_counts, columns.num_images, options.threshold)
     image_factors = image_repeat_factors(pair_image, pair_class, class_factors, columns.num_images)
     names = columns.class_names
@@ -87,7 +93,7 @@ def imbalance_section(columns: Columns, options: ImbalanceOptions) -> dict[str, 
         },
         "weights": {method: {name: float(v) for name, v in zip(names, w, strict=True)} for method, w in weights.items()},
         "params": {"beta": options.beta, "threshold": options.threshold,
-                   "median_frequency_from": "pixels" if columns.has_masks else "counts"},
+                   "median_frequency_from": "pixels" if frequencies is not None else "counts"},
         "repeat_factor": {
             "threshold": options.threshold,
             "images_repeated": int((image_factors > 1).sum()),

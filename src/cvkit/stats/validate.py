@@ -34,7 +34,7 @@ CHECKS: dict[str, tuple[str, str]] = {
     "box_empty": (ERROR, "a box with zero or negative width or height"),
     "box_out_of_bounds": (ERROR, "a box reaches outside the image"),
     "polygon_too_few_points": (ERROR, "a polygon part with fewer than 3 points"),
-    "duplicate_annotation_id": (ERROR, "two annotations share an id"),
+    "duplicate_annotation_id": (ERROR, "two annotations of one split share an id (COCO numbers each file on its own)"),
     "unknown_category": (ERROR, "an object or image label names a category the dataset does not define"),
     "split_leakage": (ERROR, "the same image (same file or identical content) is in more than one split"),
     "exif_rotated": (WARNING, "the image has an EXIF orientation other than 1 (tools disagree on such images)"),
@@ -175,11 +175,12 @@ def check_objects(sample: Sample, index: int, dataset: Dataset, width: float | N
         if obj.label not in dataset.categories:
             result.add("unknown_category", sample.path, f"object label {obj.label!r} is not a category", loc)
         if obj.id is not None:
-            first = seen_ids.get(obj.id)
+            key = (sample.split, obj.id)
+            first = seen_ids.get(key)
             if first is not None:
                 result.add("duplicate_annotation_id", sample.path, f"annotation id {obj.id} is also used in {first}", loc)
             else:
-                seen_ids[obj.id] = sample.path
+                seen_ids[key] = sample.path
         if obj.polygon is not None:
             short = [p for p in obj.polygon if len(p) < 6 or len(p) % 2]
             if short:
