@@ -284,4 +284,10 @@ def load_columns(path: str | Path, format: str | None = None, report: Report | N
     name = resolve_format(path, format)
     if name in ("manifest", "jsonl") and not options:
         return columns_from_manifest(path, report, with_paths)
+    if name in ("voc", "pascal_voc", "pascalvoc") and not with_paths and set(options) <= {"one_based"}:
+        from cvkit.stats.voc_scan import scan_voc_columns
+
+        columns = scan_voc_columns(path, report if report is not None else Report(), bool(options.get("one_based", True)))
+        if columns is not None:
+            return columns
     return columns_from_dataset(read(path, name, report=report, **options), with_paths)
