@@ -171,3 +171,11 @@ def test_terminal_tables(tmp_path):
     assert out.exit_code == 0
     for text in ("classes (most frequent first)", "imbalance ratio (max/min)", "class weights", "COCO"):
         assert text in out.output
+
+
+def test_empty_manifest_has_null_metrics_not_an_error(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text('{"type": "header", "schema": "cvkit.manifest", "version": 1, "categories": [{"id": 1, "name": "a"}]}\n')
+    doc = _json(["stats", str(path), "--imbalance", "--json"])
+    assert doc["images"] == 0 and doc["imbalance"]["imbalance_ratio"] is None
+    assert doc["imbalance"]["weights"]["repeat-factor"] == {"a": 0.0}

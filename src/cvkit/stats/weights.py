@@ -81,7 +81,7 @@ def compute_class_weights(counts: Sequence[int] | np.ndarray, method: str, **par
             out[usable] = np.median(freq[usable]) / freq[usable]
         return out
     if method == "repeat-factor":
-        if params.get("image_counts") is None or not params.get("num_images"):
+        if params.get("image_counts") is None or params.get("num_images") is None:
             raise CvkitError("repeat-factor weights need image_counts and num_images")
         image_counts = np.asarray(params["image_counts"], dtype=np.float64)
         return class_repeat_factors(image_counts, int(params["num_images"]), float(params.get("threshold", DEFAULT_REPEAT_THRESHOLD)))
