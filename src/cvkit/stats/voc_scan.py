@@ -17,7 +17,10 @@ import math
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from cvkit.core.geometry import voc_to_box
 from cvkit.core.progress import track
@@ -109,6 +112,18 @@ def scan_voc_columns(path: Path, report: Report, one_based: bool = True) -> Colu
 Scanned = tuple[int, int, list[tuple[str, tuple[float, float, float, float]]]] | None
 
 
+@dataclass(slots=True)
+class ChunkScan:
+    """Plain results of consecutive files, flattened so the parent only concatenates lists."""
+
+    widths: list[float] = field(default_factory=list)
+    heights: list[float] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)  # objects per file
+    names: list[str] = field(default_factory=list)
+    boxes: list[float] = field(default_factory=list)
+    plain: bool = True  # False: some file needs the reader's parser; the parent redoes this chunk file by file
+
+
 def _scan_file(file: str, one_based: bool) -> Scanned:
     """The plain-file result, or None when the reader's parser must read this file."""
     try:
@@ -117,25 +132,39 @@ def _scan_file(file: str, one_based: bool) -> Scanned:
         return None
 
 
-def _scan_chunk(args: tuple[list[str], bool]) -> list[Scanned]:
+def _scan_chunk(args: tuple[list[str], bool]) -> ChunkScan:
     files, one_based = args
-    return [_scan_file(f, one_based) for f in files]
+    out = ChunkScan()
+    for file in files:
+        scanned = _scan_file(file, one_based)
+        if scanned is None:
+            return ChunkScan(plain=False)
+        width, height, objects = scanned
+        out.widths.append(float(width))
+        out.heights.append(float(height))
+        out.counts.append(len(objects))
+        for name, box in objects:
+            out.names.append(name)
+            out.boxes.extend(box)
+    return out
 
 
-def _scanned(files: list[str], one_based: bool) -> Iterator[Scanned]:
-    """Scan results in file order; on all cores (forked workers) when there are many files."""
+def _chunks(files: list[str], one_based: bool) -> Iterator[tuple[int, int, ChunkScan]]:
+    """``(start, stop, scan)`` per chunk of files, in order; on all cores (forked workers) for many files."""
     workers = os.cpu_count() or 1
+    size = max(256, len(files) // (workers * 4))
+    bounds = [(i, min(i + size, len(files))) for i in range(0, len(files), size)]
+    args = [(files[a:b], one_based) for a, b in bounds]
     if workers <= 1 or len(files) < PARALLEL_MIN_FILES:
-        for f in files:
-            yield _scan_file(f, one_based)
+        results: Iterator[ChunkScan] = map(_scan_chunk, args)
+        for (a, b), scan in zip(bounds, results, strict=True):
+            yield a, b, scan
         return
     import multiprocessing as mp
 
-    size = max(256, len(files) // (workers * 4))
-    chunks = [(files[i : i + size], one_based) for i in range(0, len(files), size)]
     with mp.get_context("fork").Pool(workers) as pool:
-        for results in pool.imap(_scan_chunk, chunks):
-            yield from results
+        for (a, b), scan in zip(bounds, pool.imap(_scan_chunk, args), strict=True):
+            yield a, b, scan
 
 
 def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
@@ -148,9 +177,39 @@ def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
         return None  # images listed without an XML: the reader looks for the image file
     categories = voc._labelmap(image_root)
     builder = _Builder(categories, list(range(1, len(categories) + 1)))
-    image = 0
     files = [str(file) for file, _, _ in jobs]
-    for (file, _image_id, split), scanned in zip(jobs, track(_scanned(files, one_based), "reading VOC", total=len(jobs)), strict=True):
+    chunks = list(_chunks(files, one_based)) if len(files) < PARALLEL_MIN_FILES else _chunks(files, one_based)
+    for start, stop, scan in track(chunks, "reading VOC"):
+        splits = [split for _, _, split in jobs[start:stop]]
+        if not scan.plain:
+            if not _add_one_by_one(builder, files[start:stop], splits, one_based, report):
+                return None
+            continue
+        first = len(builder.widths)
+        builder.widths.extend(scan.widths)
+        builder.heights.extend(scan.heights)
+        builder.splits.extend(map(builder.split_of, splits))
+        builder.obj_image.extend(np.repeat(np.arange(first, first + len(scan.counts)), scan.counts).tolist())
+        builder.obj_class.extend(map(builder.class_of, scan.names))
+        builder.boxes.extend(scan.boxes)
+        report.read.images += len(scan.counts)
+        report.read.objects += len(scan.names)
+        report.read.splits.update(split or "-" for split in splits)
+    columns = builder.build("voc")
+    columns.class_ids = list(range(1, columns.num_classes + 1))
+    columns.root = image_root
+    return columns
+
+
+def _add_one_by_one(builder: _Builder, files: list[str], splits: list[str | None], one_based: bool, report: Report) -> bool:
+    """A chunk holding non-plain files: plain ones scanned, the rest parsed by the VOC reader.
+
+    False when a file lacks its size (the reader then reads image headers: not this path's job).
+    """
+    from cvkit.formats import voc
+
+    for file, split in zip(files, splits, strict=True):
+        scanned = _scan_file(file, one_based)
         if scanned is None:
             try:
                 _name, width, height, parsed, _meta = voc.parse_xml(file, one_based)
@@ -158,10 +217,11 @@ def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
                 report.invalid(exc)
                 continue
             if width is None or height is None:
-                return None  # the reader fills the size from the image: leave it to the reader
+                return False
             objects = [(o.label, o.bbox if o.bbox is not None else NAN_BOX) for o in parsed]
         else:
             width, height, objects = scanned
+        image = len(builder.widths)
         builder.widths.append(float(width))
         builder.heights.append(float(height))
         builder.splits.append(builder.split_of(split))
@@ -170,8 +230,4 @@ def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
             builder.obj_class.append(builder.class_of(name))
             builder.boxes.extend(box)
         report.count_read(split, len(objects))
-        image += 1
-    columns = builder.build("voc")
-    columns.class_ids = list(range(1, columns.num_classes + 1))
-    columns.root = image_root
-    return columns
+    return True
