@@ -51,10 +51,9 @@ def assert_same(fast: Columns, slow: Columns) -> None:
         np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field), err_msg=field)
 
 
-@pytest.mark.parametrize("parallel", [False, True])
-def test_scan_equals_the_reader(tmp_path, monkeypatch, parallel):
-    if parallel:
-        monkeypatch.setattr(voc_scan, "PARALLEL_MIN_FILES", 1)
+@pytest.mark.parametrize("chunk", [256, 2])
+def test_scan_equals_the_reader(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(voc_scan, "CHUNK_FILES", chunk)  # 2: plain chunks and mixed chunks side by side
     root = devkit(tmp_path / "voc")
     fast = voc_scan.scan_voc_columns(root, Report())
     assert fast is not None

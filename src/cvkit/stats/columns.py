@@ -64,7 +64,7 @@ class Columns:
         return self.image_split[self.obj_image]
 
 
-class _Builder:
+class ColumnsBuilder:
     """Accumulates plain Python lists (fast appends) and turns them into arrays once."""
 
     def __init__(self, class_names: list[str], class_ids: list[int], with_paths: bool = False):
@@ -135,7 +135,7 @@ def _size(value: Any) -> float:
 
 def columns_from_dataset(dataset: Dataset, with_paths: bool = False) -> Columns:
     """Stream any :class:`Dataset` once into :class:`Columns` (category order kept, ids too)."""
-    builder = _Builder(dataset.categories.names(), [c.id for c in dataset.categories], with_paths)
+    builder = ColumnsBuilder(dataset.categories.names(), [c.id for c in dataset.categories], with_paths)
     for image, sample in enumerate(track(dataset, "reading")):
         if builder.paths is not None:
             builder.paths.append(sample.path)
@@ -178,7 +178,7 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
     report = report if report is not None else Report()
     header = read_header(path)
     categories, _ = header_to_dataset_parts(header)
-    builder = _Builder(categories.names(), [c.id for c in categories], with_paths)
+    builder = ColumnsBuilder(categories.names(), [c.id for c in categories], with_paths)
     paths = builder.paths
     class_index = builder.class_index
     widths, heights, splits = builder.widths, builder.heights, builder.splits

@@ -298,11 +298,6 @@ def validate_dataset(path: str | Path, format: str | None = None, check_images: 
     return result
 
 
-def iter_findings(result: ValidationResult) -> Iterator[Finding]:
-    for check in CHECKS:
-        yield from result.findings.get(check, [])
-
-
 def same_file(a: Path, b: Path) -> bool:
     try:
         return a.exists() and b.exists() and os.path.samefile(a, b)
