@@ -43,6 +43,7 @@ def plot_stats(stats: dict[str, Any], path: str | Path) -> Path:
     colors = [GROUP_COLORS[groups[n]] for n in names]
     ax.bar(range(len(names)), [max(c, 0.8) for c in counts], color=colors, width=0.85)
     ax.set_yscale("log")
+    ax.set_ylim(bottom=0.8)  # bars start at 1, so their heights compare on the log scale
     ax.set_ylabel(f"{basis} (log scale)")
     title = f"{len(names)} classes, {stats['images']:,} images, {stats['objects']:,} objects"
     if stats.get("imbalance") and stats["imbalance"]["imbalance_ratio"] is not None:
