@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ def peers_python(*packages: str) -> Path | None:
     python = PEERS_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
-    missing = [p for p in packages if subprocess.run([str(python), "-m", "pip", "show", "-q", p.split("==")[0]], capture_output=True).returncode]
+    missing = [p for p in packages if subprocess.run([str(python), "-m", "pip", "show", "-q", re.split(r"[\[=<>]", p)[0]], capture_output=True).returncode]
     if missing:
         print(f"installing peer tools into {PEERS_VENV}: {' '.join(missing)}", flush=True)
         done = subprocess.run([str(python), "-m", "pip", "install", "-q", *missing], capture_output=True, text=True)
@@ -40,8 +41,8 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
     wrapper = (
         "import resource, subprocess, sys, time, json;"
         "t=time.perf_counter(); r=subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True);"
-        "dt=time.perf_counter()-t; m=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024;"
-        "print(json.dumps({'seconds': dt, 'peak_mb': m, 'rc': r.returncode, 'err': r.stderr[-300:]}))"
+        "dt=time.perf_counter()-t; u=resource.getrusage(resource.RUSAGE_CHILDREN); m=u.ru_maxrss/1024;"
+        "print(json.dumps({'seconds': dt, 'peak_mb': m, 'cpu_seconds': u.ru_utime + u.ru_stime, 'rc': r.returncode, 'err': r.stderr[-300:]}))"
     )
     out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, cwd=cwd)
     return json.loads(out.stdout)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, WORK, best_of, cvkit_cmd, peers_python, print_table  # noqa: E402
+from _common import CORPUS, WORK, best_of, cvkit_cmd, peers_python, print_table
 
 NAIVE = r'''
 import json, sys, xml.etree.ElementTree as ET
@@ -67,14 +67,14 @@ def main() -> None:
     rows["cvkit"] = best_of(cvkit_cmd("convert", "voc2coco", str(tree), str(out / "cvkit.json"), "--overwrite"))
     rows["naive ElementTree script"] = best_of([sys.executable, "-c", NAIVE, str(tree), str(out / "naive.json")])
     if not args.no_peers:
-        python = peers_python("datumaro", "globox")
+        python = peers_python("datumaro[cli]", "globox")
         if python is None:
             rows["datumaro"] = rows["globox"] = None
         else:
             bin_dir = python.parent
             rows["datumaro"] = best_of([str(bin_dir / "datum"), "convert", "-if", "voc_detection", "-i", str(tree), "-f", "coco_instances",
                                         "-o", str(out / "datum"), "--overwrite"], repeat=2)
-            rows["globox"] = best_of([str(bin_dir / "globox"), "convert", "-f", "pascalvoc", "-F", "coco", str(tree / "Annotations"),
+            rows["globox"] = best_of([str(bin_dir / "globox"), "convert", "-f", "pascalvoc", "-F", "coco", "--coco_auto_ids", str(tree / "Annotations"),
                                       str(out / "globox.json")], repeat=2)
     print_table(f"VOC -> COCO, {args.files:,} files", rows, baseline="cvkit")
     peers = [r["seconds"] for k, r in rows.items() if r and k in ("datumaro", "globox")]

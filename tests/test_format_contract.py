@@ -36,6 +36,9 @@ def test_roundtrip_keeps_images_boxes_and_labels(name, small, tmp_path):
     if not (spec.can_read and spec.can_write):
         pytest.skip(f"{name} is read-only or write-only")
     c = case(name)
+    if not getattr(c, "HOLDS_BOXES", True):
+        _roundtrip_image_labels(c, name, small, tmp_path)
+        return
     expected = _boxes(small.materialize())
     dst = tmp_path / getattr(c, "DESTINATION", "out")
     report = cvkit.write(small, dst, format=name)
@@ -49,6 +52,30 @@ def test_roundtrip_keeps_images_boxes_and_labels(name, small, tmp_path):
     assert sizes == {"cat_01": (64, 48), "dog_02": (80, 60), "empty_03": (32, 32)}
 
 
+def _as_classification(c, small):
+    """For ``HOLDS_BOXES = False`` formats: replace boxes by the case's ``IMAGE_LABELS``."""
+    if getattr(c, "HOLDS_BOXES", True):
+        return small
+    for sample in small.materialize():
+        sample.objects = []
+        sample.labels = list(c.IMAGE_LABELS[Path(sample.path).stem])
+    return small
+
+
+def _roundtrip_image_labels(c, name, small, tmp_path):
+    """Classification formats (``HOLDS_BOXES = False``): the images get ``IMAGE_LABELS`` instead of
+    boxes, and the round trip must keep the image set and each image's labels."""
+    _as_classification(c, small)
+    dst = tmp_path / getattr(c, "DESTINATION", "out")
+    report = cvkit.write(small, dst, format=name)
+    assert report.written.images == 3
+    back = cvkit.read(dst, format=name, **getattr(c, "READ_OPTIONS", {})).materialize()
+    assert {Path(s.path).stem: sorted(s.labels) for s in back} == {k: sorted(v) for k, v in c.IMAGE_LABELS.items()}
+    assert sorted(back.categories.names()) == ["cat", "dog"]
+    sizes = {Path(s.path).stem: (s.width, s.height) for s in back}
+    assert sizes == {"cat_01": (64, 48), "dog_02": (80, 60), "empty_03": (32, 32)}
+
+
 @pytest.mark.parametrize("name", FORMATS)
 def test_written_output_is_detected_as_its_format(name, small, tmp_path):
     spec = next(s for s in all_formats() if s.name == name)
@@ -56,7 +83,7 @@ def test_written_output_is_detected_as_its_format(name, small, tmp_path):
         pytest.skip(f"{name} is read-only or write-only")
     c = case(name)
     dst = tmp_path / getattr(c, "DESTINATION", "out")
-    cvkit.write(small, dst, format=name)
+    cvkit.write(_as_classification(c, small), dst, format=name)
     assert cvkit.detect_format(dst) == getattr(c, "DETECTS_AS", name)
 
 
@@ -79,7 +106,7 @@ def test_writer_refuses_existing_destination(name, small, tmp_path):
     if not spec.can_write:
         pytest.skip(f"{name} is read-only")
     dst = tmp_path / getattr(case(name), "DESTINATION", "out")
-    cvkit.write(small.materialize(), dst, format=name)
+    cvkit.write(_as_classification(case(name), small).materialize(), dst, format=name)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     with pytest.raises(CvkitError, match="--overwrite"):
         cvkit.write(small, dst, format=name)

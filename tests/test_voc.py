@@ -171,3 +171,10 @@ def test_many_files_parse_in_parallel_in_order(tmp_path):
         voc.PARALLEL_MIN_FILES = old
     serial = [(s.path, s.objects[0].bbox) for s in cvkit.read(tmp_path, format="voc", workers=1)]
     assert parallel == serial and len(serial) == 40
+
+
+def test_detection_tells_voc_from_mit_labelme_xml(corpus):
+    # both are <annotation> XML under Annotations/; only VOC has <bndbox>
+    assert cvkit.detect_format(corpus("voc", "voc_dataset1")) == "voc"
+    assert cvkit.detect_format(corpus("voc", "voc_dataset2")) == "voc"  # includes an XML without objects
+    assert cvkit.detect_format(corpus("labelme_mit", "datumaro_labelme_xml")) == "labelme_mit"

@@ -9,6 +9,7 @@ Everything the CLI does is callable from here::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,12 @@ def write(dataset: Dataset, path: str | Path, format: str, report: Report | None
     return report
 
 
+def images_dir_beside(dst: str | Path) -> Path:
+    """Where a reader that extracts pixels (CIFAR) puts its images: ``<dst stem>_images/`` beside ``dst``."""
+    dst = Path(dst)
+    return dst.parent / f"{dst.stem if dst.suffix else dst.name}_images"
+
+
 def convert(
     src: str | Path,
     dst: str | Path,
@@ -93,10 +100,14 @@ def convert(
     skip_invalid: bool = False,
     read_options: dict[str, Any] | None = None,
     write_options: dict[str, Any] | None = None,
+    transform: Callable[[Dataset], Dataset] | None = None,
 ) -> Report:
     """Read ``src`` and write it to ``dst``; returns the report (the CLI's summary).
 
     With ``skip_invalid`` bad items are left out and listed in ``<dst>.skipped.jsonl``.
+    ``transform`` (e.g. attaching a hierarchy) is applied to the dataset between read and write.
+    Readers that hold pixels rather than image files (``EXTRACTS_IMAGES``, e.g. CIFAR) write
+    them to ``images_dir`` (a read option), by default :func:`images_dir_beside` ``dst``.
     """
     report = Report(skip_invalid=skip_invalid)
     dst = Path(dst)
@@ -105,7 +116,13 @@ def convert(
     occupied = dst.exists() and (writes_single_file(write_target, dst) or (dst.is_dir() and any(dst.iterdir())))
     if occupied and not overwrite:
         raise DestinationExistsError("destination exists and is not empty; pass --overwrite to replace it", file=dst)
-    dataset = read(src, from_format, report=report, **(read_options or {}))
+    read_options = dict(read_options or {})
+    from_format = from_format or detect_format(src)
+    if getattr(get_format(from_format).load(), "EXTRACTS_IMAGES", False) and "images_dir" not in read_options:
+        read_options["images_dir"] = images_dir_beside(dst)
+    dataset = read(src, from_format, report=report, **read_options)
+    if transform is not None:
+        dataset = transform(dataset)
     write(dataset, dst, to_format, report=report, overwrite=overwrite, **(write_options or {}))
     report.read.categories = max(report.read.categories, len(dataset.categories))
     report.write_skipped(dst)

@@ -15,6 +15,9 @@ from cvkit import __version__
 
 COMMAND_MODULES = (
     "cvkit.cli.convert",
+    "cvkit.cli.hierarchy",
+    "cvkit.cli.augment",
+    "cvkit.cli.train",
     "cvkit.cli.stats",
 )
 

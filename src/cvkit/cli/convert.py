@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,8 @@ def pair_examples() -> list[str]:
 
 
 def _run_conversion(src: Path, dst: Path, from_format: str | None, to_format: str, overwrite: bool, skip_invalid: bool,
-                    read_opts: list[str] | None, write_opts: list[str] | None, images: str | None, json_output: bool, title: str) -> None:
+                    read_opts: list[str] | None, write_opts: list[str] | None, images: str | None, json_output: bool, title: str,
+                    transform: Callable[[Any], Any] | None = None) -> None:
     from cvkit.api import convert
 
     quiet_progress(json_output)
@@ -45,7 +47,7 @@ def _run_conversion(src: Path, dst: Path, from_format: str | None, to_format: st
     if images:
         write_options["images"] = images
     report = convert(src, dst, to_format=to_format, from_format=from_format, overwrite=overwrite, skip_invalid=skip_invalid,
-                     read_options=parse_options(read_opts), write_options=write_options)
+                     read_options=parse_options(read_opts), write_options=write_options, transform=transform)
     print_report(report, f"{report.source_format} -> {report.target_format}: {title}", json_output)
     if report.skipped and not json_output:
         print(f"warning: {len(report.skipped)} invalid item(s) skipped; report: {str(dst).rstrip('/')}.skipped.jsonl")
@@ -98,6 +100,7 @@ def ingest_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing manifest."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip malformed items and list them in OUTPUT.skipped.jsonl."),
     read_opt: list[str] | None = typer.Option(None, "--read-option", "-r", help=READ_OPT_HELP),
+    hierarchy: Path | None = typer.Option(None, "--hierarchy", help="Attach this class hierarchy (see `cvkit hierarchy --help`) to the manifest."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Read a dataset into a cvkit manifest (JSON Lines), the input of stats, augment and train.
@@ -107,11 +110,20 @@ def ingest_cmd(
       cvkit ingest VOCdevkit/VOC2012 -o voc.jsonl
 
       cvkit ingest annotations/instances_val2017.json --format coco -o val.jsonl
+
+      cvkit ingest ILSVRC2012/train -o train.jsonl --hierarchy imagenet/wordnet_hierarchy
     """
     with handle_errors():
         if output.suffix.lower() != ".jsonl":
             raise CvkitError("the manifest must end in .jsonl", file=output)
-        _run_conversion(src, output, format, "manifest", overwrite, skip_invalid, read_opt, None, None, json_output, f"{src} -> {output}")
+        transform = None
+        if hierarchy is not None:
+            from cvkit.hierarchy import attach_hierarchy, find_hierarchy
+
+            find_hierarchy(hierarchy)  # a bad path fails before a long read
+            transform = lambda dataset: attach_hierarchy(dataset, hierarchy)  # noqa: E731
+        _run_conversion(src, output, format, "manifest", overwrite, skip_invalid, read_opt, None, None, json_output, f"{src} -> {output}",
+                        transform)
 
 
 def export_cmd(

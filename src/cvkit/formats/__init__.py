@@ -64,6 +64,15 @@ register(_spec("manifest", "cvkit JSONL manifest", ALL, module="manifest_format"
 register(_spec("voc", "Pascal VOC XML (devkit, flat folders, Roboflow splits)", "boxes attributes splits", aliases=("pascal_voc", "pascalvoc", "labelimg_voc")))
 register(_spec("coco", "COCO JSON (instances, keypoints, image_info, results)", "boxes polygons masks keypoints attributes hierarchy splits",
                file_suffixes=(".json",)))
+register(_spec("labelme", "LabelMe desktop JSON, versions 3-5 (one JSON per image)", "boxes polygons masks points image_labels attributes"))
+register(_spec("labelme_mit", "MIT LabelMe web tool XML (polygons, boxes, masks, parts)", "boxes polygons masks attributes splits",
+               aliases=("labelme_xml", "mit_labelme"), short="labelmemit"))
+register(_spec("imagenet", "ImageNet ILSVRC2012 (WNID folders, val + devkit, box XMLs)", "boxes image_labels attributes hierarchy splits", can_write=False))
+register(_spec("imagenet_kaggle", "ImageNet Kaggle layout (LOC_*.csv)", "boxes image_labels splits", module="imagenet.kaggle", can_write=False))
+register(_spec("imagenet21k", "ImageNet-21k synset folders and tars", "image_labels", module="imagenet.in21k", can_write=False, aliases=("imagenet22k",)))
+register(_spec("imagefolder", "Class-per-folder tree (torchvision ImageFolder)", "image_labels splits", aliases=("image_folder",)))
+register(_spec("cifar", "CIFAR-10/100 pickle and binary batches", "image_labels hierarchy splits", can_write=False, aliases=("cifar10", "cifar100")))
+register(_spec("labels", "Image label lists", "image_labels splits", module="labels_list", file_suffixes=(".csv", ".txt"), aliases=("imagenet_txt",)))
 
 
 def get_format(name: str) -> FormatSpec:

@@ -42,12 +42,15 @@ def _devkit_root(path: Path) -> Path | None:
 
 
 def _looks_like_voc_xml(path: Path) -> bool:
+    """VOC XML has <bndbox> boxes (or no objects); MIT LabelMe XML, also <annotation>, has <polygon>/<imagesize>."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(2048)
+            data = handle.read(1 << 16)
     except OSError:
         return False
-    return b"<annotation" in head and (b"<filename" in head or b"<object" in head or b"<size" in head) and b"<imagesize" not in head
+    if b"<annotation" not in data or b"<imagesize" in data or b"<polygon" in data:
+        return False
+    return b"<bndbox" in data or (b"<object" not in data and (b"<filename" in data or b"<size" in data))
 
 
 def detect(path: Path) -> str | None:
@@ -57,7 +60,10 @@ def detect(path: Path) -> str | None:
         return None
     root = _devkit_root(path)
     if root is not None:
-        return f"devkit layout ({relpath_posix(root / 'Annotations', path)}/)"
+        first = next(iter(sorted((root / "Annotations").glob("*.xml"))), None)
+        if (first is None and (root / "ImageSets").is_dir()) or (first is not None and _looks_like_voc_xml(first)):
+            return f"devkit layout ({relpath_posix(root / 'Annotations', path)}/)"
+        return None
     for folder in [path, *(path / name for name in SPLIT_FOLDERS)]:
         if folder.is_dir():
             xml = next(iter(sorted(folder.glob("*.xml"))), None)
@@ -277,7 +283,23 @@ def _parse_job(job: tuple[str | Path | None, str, str | None, bool]) -> tuple[st
 
 
 def _parse_chunk(jobs: list[tuple[str | Path | None, str, str | None, bool]]) -> list[tuple[str, Any]]:
-    return [_parse_job(job) for job in jobs]
+    """Worker side: parse many files; annotations travel as plain tuples (pickling
+    dataclass instances costs several times more than the tuples)."""
+    out: list[tuple[str, Any]] = []
+    for job in jobs:
+        status, result = _parse_job(job)
+        if status == "ok":
+            filename, width, height, objects, meta = result
+            result = (filename, width, height, [(o.label, o.bbox, o.attributes, o.meta, o.iscrowd) for o in objects], meta)
+        out.append((status, result))
+    return out
+
+
+def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Main side: rebuild the annotations a worker sent as tuples."""
+    filename, width, height, objects, meta = result
+    annotations = [Annotation(label, bbox, attributes=attrs, meta=extra, iscrowd=crowd) for label, bbox, attrs, extra, crowd in objects]
+    return filename, width, height, annotations, meta
 
 
 def _parsed(jobs: list[tuple[str | Path | None, str, str | None, bool]], workers: int) -> Iterator[tuple[str, Any]]:
@@ -291,7 +313,8 @@ def _parsed(jobs: list[tuple[str | Path | None, str, str | None, bool]], workers
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     with mp.get_context("fork").Pool(workers) as pool:
         for results in pool.imap(_parse_chunk, chunks):
-            yield from results
+            for status, result in results:
+                yield status, (_from_plain(result) if status == "ok" else result)
 
 
 def read(path: Path, report: Report, one_based: bool = True, workers: int | None = None) -> Dataset:

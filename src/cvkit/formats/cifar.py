@@ -1,0 +1,283 @@
+"""CIFAR-10 and CIFAR-100: python pickle batches and the binary ``.bin`` version.
+
+Python version (``cifar-10-batches-py``: ``data_batch_1..5``, ``test_batch``, ``batches.meta``;
+``cifar-100-python``: ``train``, ``test``, ``meta``): dicts with ``data`` (rows of 3072 bytes,
+the R, G and B planes of a 32x32 image), ``labels`` or ``fine_labels`` + ``coarse_labels``,
+``filenames``. The real files were pickled by Python 2 and have bytes keys; files written by
+other tools (datumaro) have str keys, per-image arrays and an ``image_sizes`` list (H, W):
+both are read. Pickles are untrusted input: :class:`RestrictedUnpickler` builds only lists,
+dicts, strings, numbers and numpy arrays, and refuses any other global with
+:class:`UnsafePickleError` before anything runs.
+
+Binary version (``*.bin``): CIFAR-10 records are 1 label byte + 3072 pixel bytes
+(``batches.meta.txt`` names the classes); CIFAR-100 records are coarse byte, fine byte,
+3072 bytes (``coarse_label_names.txt``, ``fine_label_names.txt``).
+
+Pixels live inside the batches, so the reader writes each image as a PNG into
+``images_dir``: ``cvkit ingest`` / ``convert`` put it beside the output
+(``<output>_images/``); called from Python without ``images_dir`` it is a per-input cache
+folder under ``~/.cache/cvkit/images/``. The input folder is never written to. Paths are
+``<batch>/<filename>`` (``<batch>/<index>.png`` without file names). Splits come from the
+batch names (``data_batch_*``/``train`` -> train, ``test*`` -> test). Category ids are the
+class numbers of the batches (0-based, as the source writes them); CIFAR-100's coarse classes
+become the parents of the fine classes in the hierarchy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cvkit.core.categories import Category, CategorySet, Hierarchy
+from cvkit.core.model import Dataset, Sample
+from cvkit.core.progress import track
+from cvkit.core.report import Report
+from cvkit.errors import CvkitError, InvalidInputError, UnsafePickleError
+
+#: The reader writes image files: ``cvkit.api.convert`` gives it ``images_dir`` beside the output.
+EXTRACTS_IMAGES = True
+OPTIONS = ("images_dir",)
+PICKLE_BATCHES = ("data_batch_", "test_batch", "train", "test")
+SIDE = 32
+PLANE = SIDE * SIDE * 3
+
+#: (module, name) pairs a CIFAR pickle may name: numpy array reconstruction, nothing else.
+ALLOWED_GLOBALS = frozenset({
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),  # how Python 3 protocol-2 pickles store bytes
+})
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only :data:`ALLOWED_GLOBALS` (see the module docstring)."""
+
+    def __init__(self, handle: io.BufferedIOBase, file: Path):
+        super().__init__(handle, encoding="latin1")  # numpy's advice for Python 2 array pickles
+        self.file = file
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise UnsafePickleError(f"refused to unpickle the global {module}.{name}: CIFAR batches hold only lists, dicts and numpy arrays",
+                                    file=self.file)
+        if module == "_codecs":
+            import codecs
+
+            return codecs.encode
+        import numpy as np
+
+        if module == "numpy":
+            return getattr(np, name)
+        try:
+            from numpy._core import multiarray
+        except ImportError:  # numpy < 2
+            from numpy.core import multiarray  # type: ignore[no-redef]
+        return getattr(multiarray, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise UnsafePickleError("refused a persistent id: CIFAR batches have none", file=self.file)
+
+
+def load_pickle(path: Path) -> dict[str, Any]:
+    """A CIFAR pickle as a dict with str keys (bytes keys of the real files decoded)."""
+    try:
+        with open(path, "rb") as handle:
+            data = RestrictedUnpickler(handle, path).load()
+    except UnsafePickleError:
+        raise
+    except FileNotFoundError:
+        raise InvalidInputError("file not found", file=path) from None
+    except Exception as exc:  # pickle raises UnpicklingError, EOFError, ValueError, TypeError, ...
+        raise InvalidInputError(f"corrupt or truncated pickle ({exc.__class__.__name__}: {exc})", file=path) from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"expected a dict, the pickle holds a {type(data).__name__}", file=path)
+    return {(k.decode("latin1") if isinstance(k, bytes) else str(k)): v for k, v in data.items()}
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _names(meta: dict[str, Any], key: str, file: Path) -> list[str]:
+    value = meta.get(key)
+    if not isinstance(value, list | tuple):
+        raise InvalidInputError(f"no {key!r} list in the meta file", file=file)
+    return [_text(v) for v in value]
+
+
+def split_of(batch: str) -> str:
+    return "test" if batch.startswith("test") else "train"
+
+
+def default_images_dir(path: Path) -> Path:
+    """The cache folder used when no ``images_dir`` is given (never inside the input)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    return base / "cvkit" / "images" / f"{path.resolve().name}-{digest}"
+
+
+# --- layouts ---------------------------------------------------------------------------------
+class _Source:
+    """One layout: its class names (fine, and coarse for CIFAR-100) and its batches in order."""
+
+    def __init__(self, path: Path):
+        self.folder = path if path.is_dir() else path.parent
+        batches = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file() and p.name.startswith(PICKLE_BATCHES))
+        self.binary = any(p.suffix == ".bin" for p in batches)
+        self.batches = [p for p in batches if (p.suffix == ".bin") == self.binary and p.suffix in ("", ".bin")]
+        if not self.batches:
+            raise CvkitError("no CIFAR batches here (data_batch_*, test_batch, train, test, or their .bin files)", file=path)
+        self.fine: list[str]
+        self.coarse: list[str] | None = None
+        if self.binary:
+            self._binary_meta()
+        else:
+            self._pickle_meta()
+
+    def _pickle_meta(self) -> None:
+        for name in ("batches.meta", "meta"):
+            meta_path = self.folder / name
+            if meta_path.is_file():
+                meta = load_pickle(meta_path)
+                if "fine_label_names" in meta:
+                    self.fine = _names(meta, "fine_label_names", meta_path)
+                    self.coarse = _names(meta, "coarse_label_names", meta_path)
+                else:
+                    self.fine = _names(meta, "label_names", meta_path)
+                return
+        raise InvalidInputError("missing the class names: no batches.meta (CIFAR-10) or meta (CIFAR-100) beside the batches", file=self.folder)
+
+    def _binary_meta(self) -> None:
+        def lines(name: str) -> list[str]:
+            return [line.strip() for line in (self.folder / name).read_text().splitlines() if line.strip()]
+
+        if (self.folder / "fine_label_names.txt").is_file():
+            if not (self.folder / "coarse_label_names.txt").is_file():
+                raise InvalidInputError("missing coarse_label_names.txt beside fine_label_names.txt", file=self.folder)
+            self.fine, self.coarse = lines("fine_label_names.txt"), lines("coarse_label_names.txt")
+        elif (self.folder / "batches.meta.txt").is_file():
+            self.fine = lines("batches.meta.txt")
+        else:
+            raise InvalidInputError("missing the class names: no batches.meta.txt (CIFAR-10) or fine_label_names.txt (CIFAR-100)", file=self.folder)
+
+
+def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, Any, tuple[int, int], str | None]]:
+    """``(fine, coarse, pixels, (h, w), filename)`` per image of a pickle batch."""
+    import numpy as np
+
+    batch = load_pickle(path)
+    key = "fine_labels" if coarse else "labels"
+    if "data" not in batch or key not in batch:
+        raise InvalidInputError(f"a CIFAR batch needs 'data' and {key!r} (found: {', '.join(sorted(batch))})", file=path)
+    data, labels = batch["data"], list(batch[key])
+    coarse_labels = list(batch["coarse_labels"]) if coarse and "coarse_labels" in batch else None
+    names = [_text(n) for n in batch.get("filenames", [])]
+    sizes = batch.get("image_sizes")
+    if len(data) != len(labels):
+        raise InvalidInputError(f"{len(data)} images but {len(labels)} labels", file=path)
+    for i, (row, label) in enumerate(zip(data, labels)):
+        h, w = (int(sizes[i][0]), int(sizes[i][1])) if sizes is not None else (SIDE, SIDE)
+        pixels = np.asarray(row, dtype=np.uint8).reshape(-1)
+        if pixels.size != 3 * h * w:
+            raise InvalidInputError(f"image {i} has {pixels.size} values, expected 3 x {h} x {w}", file=path)
+        yield int(label), (int(coarse_labels[i]) if coarse_labels else None), pixels, (h, w), (names[i] if i < len(names) else None)
+
+
+def _binary_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, Any, tuple[int, int], str | None]]:
+    import numpy as np
+
+    head = 2 if coarse else 1
+    size = path.stat().st_size
+    if size % (PLANE + head):
+        raise InvalidInputError(f"size {size} is not a multiple of the {PLANE + head}-byte records of {'CIFAR-100' if coarse else 'CIFAR-10'}", file=path)
+    records = np.fromfile(path, dtype=np.uint8).reshape(-1, PLANE + head)
+    for row in records:
+        fine = int(row[1] if coarse else row[0])
+        yield fine, (int(row[0]) if coarse else None), row[head:], (SIDE, SIDE), None
+
+
+def read(path: Path, report: Report, **options: Any) -> Dataset:
+    """Read CIFAR batches, writing each image as a PNG into ``images_dir`` while streaming."""
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        raise CvkitError(f"unknown cifar reader option(s) {', '.join(sorted(unknown))}; known: {', '.join(OPTIONS)}")
+    path = Path(path)
+    source = _Source(path)
+    images_dir = Path(options["images_dir"]) if options.get("images_dir") else default_images_dir(path)
+    if images_dir.resolve().is_relative_to(source.folder.resolve()):
+        raise CvkitError("images_dir must not be inside the input folder (inputs are never written to)", file=images_dir)
+    categories = CategorySet(Category(i, name) for i, name in enumerate(source.fine))
+    hierarchy = Hierarchy()
+    if source.coarse:
+        for name in source.coarse:
+            hierarchy.node(name)
+
+    def samples() -> Iterator[Sample]:
+        for batch in source.batches:
+            stem = batch.name.removesuffix(".bin")
+            rows = _binary_rows(batch, source.coarse is not None) if source.binary else _pickle_rows(batch, source.coarse is not None)
+            used: set[str] = set()
+            try:
+                for index, (fine, coarse, pixels, (h, w), filename) in enumerate(track(rows, f"{batch.name}: writing PNGs")):
+                    try:
+                        sample = _sample(source, batch, stem, index, fine, coarse, pixels, h, w, filename, used, images_dir, hierarchy)
+                    except InvalidInputError as err:  # one bad image: skip it, keep the batch
+                        report.invalid(err)
+                        continue
+                    report.count_read(sample.split, 0)
+                    yield sample
+            except UnsafePickleError:
+                raise
+            except InvalidInputError as err:  # an unreadable batch: skip the batch
+                report.invalid(err)
+
+    return Dataset(samples(), categories, hierarchy, root=images_dir, source_format="cifar")
+
+
+def _sample(source: _Source, batch: Path, stem: str, index: int, fine: int, coarse: int | None, pixels: Any, h: int, w: int,
+            filename: str | None, used: set[str], images_dir: Path, hierarchy: Hierarchy) -> Sample:
+    """Check the labels, write the PNG and build the sample of one image."""
+    import numpy as np
+    from PIL import Image
+
+    if not 0 <= fine < len(source.fine):
+        raise InvalidInputError(f"label {fine}, but there are {len(source.fine)} classes", file=batch, location=f"image {index}")
+    label = source.fine[fine]
+    meta: dict[str, Any] = {"batch": stem, "index": index}
+    if coarse is not None and source.coarse is not None:
+        if not 0 <= coarse < len(source.coarse):
+            raise InvalidInputError(f"coarse label {coarse}, but there are {len(source.coarse)} coarse classes", file=batch, location=f"image {index}")
+        hierarchy.add_edge(label, source.coarse[coarse])
+        meta["coarse_label"] = source.coarse[coarse]
+    name = os.path.basename(filename) if filename else f"{index:05d}.png"
+    name = name if name.lower().endswith(".png") else name + ".png"
+    if name in used:
+        name = f"{index:05d}_{name}"
+    used.add(name)
+    rel = f"{stem}/{name}"
+    target = images_dir / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    image = np.ascontiguousarray(pixels.reshape(3, h, w).transpose(1, 2, 0))  # CHW planes -> HWC, which PIL reads as RGB
+    Image.fromarray(image).save(target, format="PNG")
+    if filename:
+        meta["filename"] = filename
+    return Sample(rel, w, h, split_of(stem), labels=[label], meta={"cifar": meta})
+
+
+def detect(path: Path) -> str | None:
+    folder = path if path.is_dir() else path.parent
+    names = set(os.listdir(folder)) if folder.is_dir() else set()
+    if path.is_dir() and ("batches.meta" in names or "meta" in names) and names & {"data_batch_1", "test_batch", "train", "test"}:
+        return "CIFAR python batches with their meta file"
+    if path.is_dir() and names & {"batches.meta.txt", "fine_label_names.txt"} and any(n.endswith(".bin") for n in names):
+        return "CIFAR binary batches (*.bin) with their label names"
+    return None

@@ -1,0 +1,227 @@
+"""Class-per-folder image trees, as torchvision's ``ImageFolder`` reads them.
+
+Reading: ``ROOT/<class>/**/<image>``; every image under a class folder, at any depth, belongs
+to that class (torchvision walks class folders recursively). When the top-level folders are
+split names (``train``, ``val``, ``valid``, ``validation``, ``test``), each holds its own class
+folders and gives its images' split. Images lying at the root (or at a split's root) have
+no class: they are left out with a warning and a "not represented" line, or kept unlabelled
+with ``-r stray=keep`` (``stray=error`` makes them an error). Classes are listed in sorted
+order, ids 1..N (id - 1 is torchvision's class index). Widths/heights are read from the
+headers only with ``-r sizes=true``.
+
+Writing: ``DST/[<split>/]<label>/<file name>``, one folder per class, a split level when
+samples have splits. Images are hard-linked (falling back to a copy), copied or symlinked
+(``--images``); ``reference`` is not possible because the folders *are* the labels. Samples
+that are not exactly one label (several labels, none, or objects only) cannot be placed and
+are recorded as not represented.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cvkit.core.categories import Category, CategorySet
+from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_image_info
+from cvkit.core.model import Dataset, Sample
+from cvkit.core.report import Report
+from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.io import place_image
+
+SPLIT_NAMES = ("train", "val", "valid", "validation", "test")
+_SUFFIXES = frozenset(IMAGE_EXTENSIONS)
+READ_OPTIONS = ("sizes", "stray", "split")
+ANNOTATION_SUFFIXES = (".xml", ".json", ".txt", ".csv", ".yaml", ".yml")
+WRITE_OPTIONS = ("images",)
+#: folders named like ImageNet WNIDs go to the imagenet reader, which knows the devkit, boxes and lemmas
+_WNID = re.compile(r"n\d{8}")
+
+
+def _is_image(name: str) -> bool:
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in _SUFFIXES
+
+
+def _listing(folder: str) -> tuple[list[str], list[str]]:
+    """Sorted (sub-folder names, image names) of one folder, from one ``scandir``."""
+    dirs, images = [], []
+    with os.scandir(folder) as it:
+        for entry in it:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                dirs.append(entry.name)
+            elif _is_image(entry.name):
+                images.append(entry.name)
+    return sorted(dirs), sorted(images)
+
+
+def _walk(folder: str, rel: str) -> Iterator[str]:
+    """Images under ``folder`` at any depth (files first, then sorted sub-folders)."""
+    dirs, images = _listing(folder)
+    for name in images:
+        yield f"{rel}/{name}"
+    for name in dirs:
+        yield from _walk(f"{folder}/{name}", f"{rel}/{name}")
+
+
+def _is_wnid(name: str) -> bool:
+    return _WNID.fullmatch(name) is not None
+
+
+def _layout(path: Path) -> tuple[list[tuple[str | None, str]], list[str]]:
+    """``(split, relative folder)`` pairs holding class folders, and the top-level folders ignored.
+
+    A split layout is one where some top-level folders are split names holding sub-folders;
+    other top-level folders beside them (a devkit, notes) are not classes and are ignored.
+    """
+    dirs, _images = _listing(str(path))
+    splits = [d for d in dirs if d.lower() in SPLIT_NAMES and _listing(str(path / d))[0]]
+    if splits:
+        return [(d.lower(), d + "/") for d in splits], [d for d in dirs if d not in splits]
+    return [(None, "")], []
+
+
+def _has_annotation_files(folder: Path, look_at: int = 200) -> bool:
+    """Whether ``folder`` holds annotation files (XML, JSON, TXT, CSV, YAML) among its first entries."""
+    with os.scandir(folder) as it:
+        for count, entry in enumerate(it):
+            if count >= look_at:
+                break
+            if entry.name.lower().endswith(ANNOTATION_SUFFIXES) and not entry.is_dir():
+                return True
+    return False
+
+
+def detect(path: Path) -> str | None:
+    if not path.is_dir():
+        return None
+    layout, _ignored = _layout(path)
+    for _split, rel in layout:
+        classes, _ = _listing(str(path / rel)) if (path / rel).is_dir() else ([], [])
+        if not classes or all(_is_wnid(c) for c in classes) or classes == ["images"]:
+            return None  # WNID folders: the imagenet reader; a lone images/ folder: a list-based layout
+        sampled = [path / rel / name for name in classes[:5]]
+        if any(_has_annotation_files(folder) for folder in [path / rel, *sampled]):
+            return None  # VOC Annotations/, YOLO labels/, LabelMe JSON...: an annotated layout, not classes
+        # some class folder must hold images itself: a lone folder with deeper trees (ILSVRC/Data/...) is another layout
+        if any(_listing(str(folder))[1] for folder in sampled):
+            return "class-per-folder tree" + (" with split folders" if layout[0][0] else "")
+    return None
+
+
+def read(path: Path, report: Report, **options: Any) -> Dataset:
+    """Read a class-per-folder tree (see the module docstring)."""
+    unknown = set(options) - set(READ_OPTIONS)
+    if unknown:
+        raise CvkitError(f"unknown imagefolder reader option(s) {', '.join(sorted(unknown))}; known: {', '.join(READ_OPTIONS)}")
+    path = Path(path)
+    if not path.is_dir():
+        raise CvkitError("an image folder dataset is a folder of class folders", file=path)
+    sizes = str(options.get("sizes", False)).lower() in ("true", "1", "yes")
+    stray = str(options.get("stray", "skip"))
+    if stray not in ("skip", "keep", "error"):
+        raise CvkitError(f"option stray must be skip, keep or error (got {stray!r})")
+    layout, ignored = _layout(path)
+    for name in ignored:
+        report.warn(f"folder {name}/ beside the split folders is not a split: ignored")
+    classes = sorted({c for _s, rel in layout for c in _listing(str(path / rel))[0]})
+    if not classes:
+        if any(_listing(str(path / rel))[1] for _s, rel in layout):
+            raise CvkitError("no class folders here (expected ROOT/<class>/<image> or ROOT/<split>/<class>/<image>)", file=path)
+        report.warn(f"{path} holds no class folders and no images: nothing to read")
+    categories = CategorySet(Category(i + 1, name) for i, name in enumerate(classes))
+    forced_split = options.get("split")
+
+    def samples() -> Iterator[Sample]:
+        left_out: list[str] = []
+        for split, rel in layout:
+            folder = path / rel
+            class_dirs, strays = _listing(str(folder))
+            for name in strays:
+                if _stray(path, rel + name, report, stray):
+                    yield _finish(Sample(rel + name, split=forced_split or split), path, report, sizes)
+                elif stray == "skip":
+                    left_out.append(rel + name)
+            for label in class_dirs:
+                for image in _walk(str(folder / label), rel + label):
+                    yield _finish(Sample(image, split=forced_split or split, labels=[label]), path, report, sizes)
+        if left_out:
+            more = f" and {len(left_out) - 1} more" if len(left_out) > 1 else ""
+            report.warn(f"{len(left_out)} image(s) in no class folder left out: {left_out[0]}{more} (-r stray=keep keeps them unlabelled)")
+
+    return Dataset(samples(), categories, root=path, source_format="imagefolder")
+
+
+def _stray(root: Path, rel: str, report: Report, mode: str) -> bool:
+    """Deal with an image outside every class folder; True when it is kept (unlabelled)."""
+    where = rel.rsplit("/", 1)[0] + "/" if "/" in rel else "the root"
+    if mode == "error":
+        report.invalid(InvalidInputError(f"image at {where} is in no class folder", file=root / rel))
+        return False
+    if mode == "keep":
+        report.warn("images outside every class folder were kept unlabelled (stray=keep)")
+        return True
+    report.lose("image outside every class folder", "an image folder's label is its class folder; -r stray=keep keeps it unlabelled")
+    return False
+
+
+def _finish(sample: Sample, root: Path, report: Report, sizes: bool) -> Sample:
+    if sizes:
+        try:
+            info = read_image_info(root / sample.path)
+            sample.width, sample.height = info.width, info.height
+        except InvalidInputError as err:
+            report.invalid(err)
+    report.count_read(sample.split, 0)
+    return sample
+
+
+def _safe_part(name: str) -> str:
+    """A label or split usable as one folder name (path separators would nest folders)."""
+    cleaned = name.replace("/", "_").replace("\\", "_")
+    return cleaned if cleaned not in ("", ".", "..") else f"_{cleaned}_"
+
+
+def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:
+    """Write one folder per class (per split when samples have splits), images linked or copied."""
+    unknown = set(options) - set(WRITE_OPTIONS)
+    if unknown:
+        raise CvkitError(f"unknown imagefolder writer option(s) {', '.join(sorted(unknown))}; known: {', '.join(WRITE_OPTIONS)}")
+    mode = options.get("images") or "hardlink"
+    if mode == "reference":
+        raise CvkitError("an image folder holds the images themselves: use --images hardlink, copy or symlink")
+    samples = dataset.samples
+    with_split = any(s.split for s in samples)
+    used: set[str] = set()
+    for sample in samples:
+        labels = list(dict.fromkeys(sample.labels))
+        if len(labels) != 1:
+            why = "several labels" if labels else ("objects only" if sample.objects else "no label")
+            report.lose(f"image with {why}", "an image folder holds exactly one class per image")
+            continue
+        if sample.objects:
+            report.lose("object annotations", "an image folder holds image-level classes only", len(sample.objects))
+        split = sample.split
+        if with_split and not split:
+            split = "train"
+            report.lose("image without a split", "once any image has a split folder every image needs one; written under train/")
+        folder = (f"{_safe_part(split)}/" if with_split else "") + _safe_part(labels[0])
+        target = _unique(f"{folder}/{Path(sample.path).name}", used)
+        place_image(sample.resolve(dataset.root), path / target, mode)
+        report.count_written(split, 0)
+    report.written.categories = len({Path(p).parent.name for p in used})
+
+
+def _unique(rel: str, used: set[str]) -> str:
+    """``rel``, or ``stem-2.ext``... when two images of a class share a file name."""
+    candidate, number = rel, 1
+    while candidate in used:
+        number += 1
+        stem, dot, ext = rel.rpartition(".")
+        candidate = f"{stem}-{number}.{ext}" if dot else f"{rel}-{number}"
+    used.add(candidate)
+    return candidate

@@ -1,0 +1,221 @@
+"""Reading LabelMe JSON: one file per image, parsed with orjson, in parallel for large folders.
+
+Per file: the image is found (``imagePath`` relative to the JSON; else the embedded
+``imageData``, extracted once into a cache folder; else an image with the JSON's stem),
+shapes become annotations, shapes sharing ``label`` and ``group_id`` merge into one
+instance, true image flags become image-level labels.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import posixpath
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cvkit.core import jsonio
+from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, read_image_info
+from cvkit.core.model import Annotation, Sample
+from cvkit.errors import InvalidInputError
+from cvkit.formats.labelme.shapes import IGNORE_LABEL, TYPE_OF, shape_to_annotation
+from cvkit.io import atomic_write_bytes, relpath_posix
+
+#: Top-level keys with a model field; the rest is kept in Sample.meta["labelme"]["other"].
+TOP_KEYS = frozenset(("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth", "attributes"))
+_MAGIC = ((b"\xff\xd8", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"), (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"))
+
+
+def default_extract_dir() -> Path:
+    """Where embedded images go: ``$CVKIT_CACHE_DIR`` or ``$XDG_CACHE_HOME/cvkit`` (``~/.cache/cvkit``), + ``labelme-images``."""
+    base = os.environ.get("CVKIT_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cvkit")
+    return Path(base) / "labelme-images"
+
+
+def extract_embedded(data: str, folder: Path, file: Path) -> tuple[Path, bytes]:
+    """Write base64 ``imageData`` to ``folder/<sha256>.<ext>`` (once; same bytes, same name)."""
+    try:
+        raw = base64.b64decode(data)
+    except (binascii.Error, ValueError):
+        raise InvalidInputError("'imageData' is not valid base64", file=file, location="imageData") from None
+    ext = next((e for magic, e in _MAGIC if raw.startswith(magic)), ".webp" if raw[8:12] == b"WEBP" else ".img")
+    target = folder / (hashlib.sha256(raw).hexdigest()[:32] + ext)
+    if not target.is_file():
+        atomic_write_bytes(target, raw)
+    return target, raw
+
+
+def _image_location(data: dict[str, Any], file: str, extract_dir: Path) -> tuple[str, bool]:
+    """(image file, whether it came from imageData); plain strings: this runs once per file."""
+    recorded = data.get("imagePath")
+    folder = os.path.dirname(file)
+    candidate = None
+    if isinstance(recorded, str) and recorded:
+        candidate = os.path.join(folder, recorded.replace("\\", "/"))
+        if os.path.splitext(candidate)[1].lower() in IMAGE_EXTENSIONS and os.path.isfile(candidate):
+            return candidate, False
+    if isinstance(data.get("imageData"), str) and data["imageData"]:
+        return str(extract_embedded(data["imageData"], extract_dir, Path(file))[0]), True
+    sibling = find_image(Path(folder), Path(file).stem)
+    if sibling is not None:
+        return str(sibling), False
+    return candidate if candidate is not None else os.path.splitext(file)[0] + ".jpg", False
+
+
+def _relative(path: str, root: str) -> str:
+    """``path`` relative to ``root`` with forward slashes (string work: no filesystem calls)."""
+    if path.startswith(root + os.sep):
+        return posixpath.normpath(path[len(root) + 1 :].replace(os.sep, "/"))
+    return relpath_posix(path, root)
+
+
+def _size(data: dict[str, Any], image: Path) -> tuple[int | None, int | None]:
+    """(height, width) of the displayed image: the JSON's, else the image header's (EXIF applied)."""
+    height, width = data.get("imageHeight"), data.get("imageWidth")
+    if isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0:
+        return height, width
+    try:
+        info = read_image_info(image)
+    except InvalidInputError:
+        return None, None
+    return info.height, info.width
+
+
+def parse_file(file: str, root: str, extract_dir: Path) -> tuple[Sample | None, list[InvalidInputError]]:
+    """One JSON file as a Sample plus the shape errors found (a file-level error gives no sample)."""
+    try:
+        with open(file, "rb") as handle:
+            raw = handle.read()
+        data = jsonio.loads(raw)
+    except jsonio.JSONDecodeError as exc:
+        return None, [InvalidInputError(f"not valid JSON ({exc})", file=file, location=jsonio.error_location(exc, raw))]
+    except OSError as exc:
+        return None, [InvalidInputError(f"cannot read ({exc.strerror})", file=file)]
+    if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
+        return None, [InvalidInputError("not a LabelMe file: no 'shapes' list", file=file, location="shapes")]
+    try:
+        image, embedded = _image_location(data, file, extract_dir)
+    except InvalidInputError as exc:
+        return None, [exc]
+    height, width = _size(data, Path(image))
+    errors: list[InvalidInputError] = []
+    objects: list[Annotation] = []
+    for index, shape in enumerate(data["shapes"]):
+        try:
+            objects.append(shape_to_annotation(shape, index, Path(file), (height, width)))
+        except InvalidInputError as exc:
+            errors.append(exc)
+    flags = data.get("flags") or {}
+    if not isinstance(flags, dict):
+        errors.append(InvalidInputError("'flags' must be an object of name: true/false", file=file, location="flags"))
+        flags = {}
+    meta: dict[str, Any] = {"file": _relative(file, root)}
+    for key, name in (("version", "version"), ("imagePath", "imagePath")):
+        if data.get(key) is not None:
+            meta[name] = data[key]
+    if flags:
+        meta["flags"] = flags
+    if embedded:
+        meta["embedded"] = True
+    other = {k: v for k, v in data.items() if k not in TOP_KEYS}
+    if other:
+        meta["other"] = other
+    path = image if embedded else _relative(image, root)
+    sample = Sample(path, width, height, labels=[k for k, v in flags.items() if v is True and k != IGNORE_LABEL],
+                    objects=merge_groups(objects, height, width), meta={"labelme": meta})
+    if isinstance(data.get("attributes"), dict):
+        sample.attributes = dict(data["attributes"])
+    return sample, errors
+
+
+def parse_chunk(jobs: list[tuple[str, str, Path]]) -> list[tuple[Sample | None, list[InvalidInputError]]]:
+    """Worker entry point: several files per task so inter-process traffic stays small."""
+    return [parse_file(*job) for job in jobs]
+
+
+def parsed(jobs: list[tuple[str, str, Path]], workers: int, parallel_min: int) -> Iterator[tuple[Sample | None, list[InvalidInputError]]]:
+    """Results in input order, on ``workers`` processes when there are at least ``parallel_min`` files."""
+    if workers <= 1 or len(jobs) < parallel_min:
+        for job in jobs:
+            yield parse_file(*job)
+        return
+    import multiprocessing as mp
+
+    size = max(32, min(256, len(jobs) // (workers * 8)))
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    with mp.get_context("fork").Pool(workers) as pool:
+        for results in pool.imap(parse_chunk, chunks):
+            yield from results
+
+
+# --- group_id: parts of one instance --------------------------------------------------
+def _part_record(obj: Annotation) -> dict[str, Any]:
+    """What a merged part needs to be written back as the shape it was."""
+    meta = obj.meta.get("labelme", {})
+    if obj.shape == "polygon":
+        flat = obj.polygon[0]  # type: ignore[index]
+        points: list[list[float]] = [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
+    elif obj.shape == "box":
+        x, y, w, h = obj.bbox  # type: ignore[misc]
+        points = meta.get("points") or [[x, y], [x + w, y + h]]
+    else:
+        points = meta["points"]
+    record: dict[str, Any] = {"shape_type": TYPE_OF[obj.shape], "points": points}
+    if obj.attributes:
+        record["attributes"] = obj.attributes
+    if meta.get("other"):
+        record["other"] = meta["other"]
+    return record
+
+
+def _box_polygon(obj: Annotation) -> list[float]:
+    x, y, w, h = obj.bbox  # type: ignore[misc]
+    return [x, y, x + w, y, x + w, y + h, x, y + h]
+
+
+def _merge(parts: list[Annotation], height: int | None, width: int | None) -> Annotation:
+    """Parts of one instance as one annotation: a multi-part polygon, or a mask when any part is a mask."""
+    first = parts[0]
+    attributes: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.attributes.items():
+            attributes.setdefault(key, value)
+    obj = Annotation(first.label, group=first.group, iscrowd=any(p.iscrowd for p in parts), score=first.score, attributes=attributes)
+    if any(p.shape == "mask" for p in parts) and height and width:
+        import numpy as np
+
+        from cvkit.core.masks import decode, encode, polygons_to_rle
+
+        union = np.zeros((height, width), dtype=bool)
+        for part in parts:
+            rle = part.rle if part.rle is not None else polygons_to_rle(part.polygon or [_box_polygon(part)], height, width)
+            union |= decode(rle).astype(bool)
+        obj.shape, obj.rle = "mask", encode(union)
+    else:
+        obj.shape = "polygon"
+        obj.polygon = [poly for p in parts for poly in (p.polygon or [_box_polygon(p)])]
+    obj.ensure_bbox()
+    obj.meta["labelme"] = {"parts": [_part_record(p) for p in parts]}
+    return obj
+
+
+def merge_groups(objects: list[Annotation], height: int | None, width: int | None) -> list[Annotation]:
+    """Region shapes with the same label and group_id become one annotation (labelme's own rule
+    in ``shapes_to_label``: an instance is the pair (label, group_id)); other shapes keep ``group``."""
+    members: dict[tuple[str, int], list[int]] = {}
+    for i, obj in enumerate(objects):
+        if obj.group is not None and obj.shape in ("polygon", "box", "mask"):
+            members.setdefault((obj.label, obj.group), []).append(i)
+    if all(len(m) < 2 for m in members.values()):
+        return objects
+    out: list[Annotation] = []
+    for i, obj in enumerate(objects):
+        indices = members.get((obj.label, obj.group)) if obj.group is not None and obj.shape in ("polygon", "box", "mask") else None  # type: ignore[arg-type]
+        if indices is None or len(indices) < 2:
+            out.append(obj)
+        elif indices[0] == i:
+            out.append(_merge([objects[j] for j in indices], height, width))
+    return out

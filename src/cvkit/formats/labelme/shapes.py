@@ -1,0 +1,244 @@
+"""LabelMe shapes <-> cvkit annotations, both directions, one shape type at a time.
+
+LabelMe (wkentaro/labelme, JSON versions 3 to 5) stores every shape as a list of
+``[x, y]`` points in pixels of the displayed image:
+
+- ``rectangle``: two opposite corners, in any order;
+- ``polygon``: three or more vertices;
+- ``circle``: the centre, then a point on the rim;
+- ``point``: one point; ``line``: two points; ``linestrip``: two or more points;
+- ``mask``: a base64 PNG of the box region plus two points, the box's top-left and
+  bottom-right pixel (``mask[y1:y2+1, x1:x2+1]`` in labelme's ``shapes_to_label``).
+
+Whatever a shape carries that cvkit's model has no field for goes to
+``Annotation.meta["labelme"]`` so LabelMe -> manifest -> LabelMe gives the same file back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import math
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+from cvkit.core.geometry import clean_number, xyxy_to_xywh
+from cvkit.core.model import Annotation
+from cvkit.errors import InvalidInputError
+
+#: LabelMe shape_type -> cvkit Annotation.shape.
+SHAPE_OF = {"rectangle": "box", "polygon": "polygon", "circle": "circle", "point": "point", "line": "line", "linestrip": "linestrip", "mask": "mask"}
+TYPE_OF = {shape: shape_type for shape_type, shape in SHAPE_OF.items()}
+#: Keys a shape record has that map to model fields; anything else is kept verbatim in meta.
+SHAPE_KEYS = frozenset(("label", "points", "group_id", "shape_type", "flags", "description", "mask", "attributes", "score"))
+#: The label LabelMe's own converters treat as "ignore this region" (labelme2coco, labelme2voc).
+IGNORE_LABEL = "__ignore__"
+#: A shape flag that carries cvkit's crowd mark (COCO ``iscrowd``) through LabelMe.
+CROWD_FLAG = "iscrowd"
+
+#: shape_type -> (fewest points, whether that is also the most, the message when the count is wrong).
+_POINT_RULES = {
+    "rectangle": (2, False, "a rectangle needs 2 points (opposite corners), got {n}"),
+    "polygon": (3, False, "a polygon needs at least 3 points, got {n}"),
+    "circle": (2, True, "a circle needs 2 points (the centre and a point on the rim), got {n}"),
+    "point": (1, True, "a point needs 1 point, got {n}"),
+    "line": (2, True, "a line needs 2 points, got {n}"),
+    "linestrip": (2, False, "a linestrip needs at least 2 points, got {n}"),
+    "mask": (2, True, "a mask needs 2 points (the corners of its box), got {n}"),
+}
+
+
+def _points(raw: Any, file: Path, where: str) -> list[float]:
+    """The flat ``[x1, y1, ...]`` of a ``points`` list (numbers kept as JSON gave them)."""
+    try:
+        if not isinstance(raw, list) or any(len(p) != 2 for p in raw):
+            raise TypeError
+        flat = list(chain.from_iterable(raw))
+        sum(flat)  # TypeError on anything but numbers
+    except TypeError:
+        raise InvalidInputError("'points' must be a list of [x, y] pairs", file=file, location=f"{where}.points") from None
+    return flat
+
+
+def decode_mask_png(data: Any, file: Path, where: str) -> Any:
+    """A shape's base64 PNG as a 2-D bool array (any non-zero channel is inside)."""
+    import numpy as np
+    from PIL import Image
+
+    if not isinstance(data, str) or not data:
+        raise InvalidInputError("a mask shape needs 'mask', a base64-encoded PNG", file=file, location=f"{where}.mask")
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(data, validate=False))) as img:
+            array = np.asarray(img)
+    except (binascii.Error, OSError, ValueError):
+        raise InvalidInputError("'mask' is not a base64-encoded image", file=file, location=f"{where}.mask") from None
+    return array.any(axis=2) if array.ndim == 3 else array.astype(bool)
+
+
+def encode_mask_png(mask: Any) -> str:
+    """A 2-D mask as labelme writes it: an 8-bit PNG of 0/1 values, base64."""
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(mask, dtype=np.uint8)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def mask_box(points: list[list[float]]) -> tuple[int, int, int, int]:
+    """Inclusive pixel box ``x1, y1, x2, y2`` of a mask shape, as labelme computes it (int truncation)."""
+    (ax, ay), (bx, by) = points[0], points[1]
+    return int(min(ax, bx)), int(min(ay, by)), int(max(ax, bx)), int(max(ay, by))
+
+
+def paste_mask(crop: Any, points: list[list[float]], height: int, width: int, file: Path, where: str) -> dict[str, Any]:
+    """Full-image RLE of a mask shape: the crop placed at its box (clipped to the image)."""
+    import numpy as np
+
+    from cvkit.core.masks import encode
+
+    x1, y1, x2, y2 = mask_box(points)
+    if crop.shape != (y2 - y1 + 1, x2 - x1 + 1):
+        raise InvalidInputError(
+            f"mask image is {crop.shape[1]}x{crop.shape[0]} but its box {[x1, y1]}-{[x2, y2]} is {x2 - x1 + 1}x{y2 - y1 + 1}",
+            file=file, location=f"{where}.mask")
+    full = np.zeros((height, width), dtype=np.uint8)
+    top, left = max(y1, 0), max(x1, 0)
+    bottom, right = min(y2 + 1, height), min(x2 + 1, width)
+    if bottom > top and right > left:
+        full[top:bottom, left:right] = crop[top - y1 : bottom - y1, left - x1 : right - x1]
+    return encode(full)
+
+
+def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | None, int | None]) -> Annotation:
+    """One ``shapes[index]`` record as an Annotation; raises naming the JSON path when malformed."""
+    where = f"shapes[{index}]"
+    if not isinstance(shape, dict):
+        raise InvalidInputError("a shape must be an object", file=file, location=where)
+    label = shape.get("label")
+    if not isinstance(label, str):
+        raise InvalidInputError("'label' must be a string", file=file, location=f"{where}.label")
+    shape_type = shape.get("shape_type") or "polygon"  # labelme < 3 wrote no shape_type: polygons
+    if shape_type not in SHAPE_OF:
+        raise InvalidInputError(f"unknown shape type {shape_type!r}; LabelMe shapes are {', '.join(SHAPE_OF)}", file=file,
+                                location=f"{where}.shape_type")
+    points = shape["points"]
+    flat = _points(points, file, where)
+    least, exact, message = _POINT_RULES[shape_type]
+    if len(points) < least or (exact and len(points) > least):
+        raise InvalidInputError(message.format(n=len(points)), file=file, location=f"{where}.points")
+    obj = Annotation(label, shape=SHAPE_OF[shape_type])
+    meta: dict[str, Any] = {}
+    if shape_type == "rectangle":
+        xs, ys = flat[0::2], flat[1::2]
+        obj.bbox = xyxy_to_xywh(float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)))
+        if len(points) != 2 or points[0][0] > points[1][0] or points[0][1] > points[1][1]:
+            meta["points"] = points  # corner order (or extra corners) as drawn
+    elif shape_type == "polygon":
+        obj.polygon = [flat]
+    elif shape_type == "mask":
+        height, width = size
+        if height is None or width is None:
+            raise InvalidInputError("a mask shape needs the image size (imageHeight/imageWidth or a readable image)", file=file, location=where)
+        obj.rle = paste_mask(decode_mask_png(shape.get("mask"), file, where), points, height, width, file, where)
+        meta["points"] = points
+    else:
+        obj.points = flat
+    obj.ensure_bbox()
+    _read_extras(shape, obj, meta, file, where)
+    if meta:
+        obj.meta["labelme"] = meta
+    return obj
+
+
+def _read_extras(shape: dict[str, Any], obj: Annotation, meta: dict[str, Any], file: Path, where: str) -> None:
+    """group_id, flags, description, the crowd mark and unknown keys."""
+    group = shape.get("group_id")
+    if group is not None:
+        if not isinstance(group, int) or isinstance(group, bool):
+            raise InvalidInputError("'group_id' must be an integer or null", file=file, location=f"{where}.group_id")
+        obj.group = group
+    flags = shape.get("flags") or {}
+    if not isinstance(flags, dict):
+        raise InvalidInputError("'flags' must be an object of name: true/false", file=file, location=f"{where}.flags")
+    extra_attributes = shape.get("attributes")
+    if isinstance(extra_attributes, dict):
+        obj.attributes.update(extra_attributes)
+    for key, value in flags.items():
+        if key == CROWD_FLAG and value is True:
+            obj.iscrowd = True
+        else:
+            obj.attributes[key] = value
+    if obj.label == IGNORE_LABEL:
+        obj.iscrowd = True
+    description = shape.get("description")
+    if isinstance(description, str) and description:
+        obj.attributes["description"] = description
+    score = shape.get("score")
+    if isinstance(score, (int, float)) and not isinstance(score, bool):
+        obj.score = float(score)
+    other = {k: v for k, v in shape.items() if k not in SHAPE_KEYS}
+    if other:
+        meta["other"] = other
+
+
+# --- writing ----------------------------------------------------------------------------
+def _pairs(flat: list[float]) -> list[list[float | int]]:
+    return [[clean_number(float(flat[i])), clean_number(float(flat[i + 1]))] for i in range(0, len(flat) - 1, 2)]
+
+
+def _close(a: list[list[float]], b: list[list[float]]) -> bool:
+    return len(a) == len(b) and all(math.isclose(p[0], q[0], abs_tol=1e-6) and math.isclose(p[1], q[1], abs_tol=1e-6) for p, q in zip(a, b))
+
+
+def _rectangle_points(obj: Annotation) -> list[list[float | int]]:
+    x, y, w, h = obj.bbox  # type: ignore[misc]
+    drawn = obj.meta.get("labelme", {}).get("points")
+    if drawn:  # the corners as drawn, when they still describe this box
+        xs, ys = [p[0] for p in drawn], [p[1] for p in drawn]
+        if _close([[min(xs), min(ys)], [max(xs), max(ys)]], [[x, y], [x + w, y + h]]):
+            return drawn
+    return _pairs([x, y, x + w, y + h])
+
+
+def mask_shape_parts(rle: dict[str, Any], drawn: list[list[float]] | None, part: bool = False) -> tuple[list[list[float | int]], str] | None:
+    """Points and base64 PNG of a mask shape for ``rle``; None when the mask is empty.
+
+    The crop is the drawn box when it still holds every mask pixel (or, for one ``part`` of
+    a group_id instance, always: the union's pixels inside that part's box), else the mask's tight box.
+    """
+    from cvkit.core.masks import decode
+
+    full = decode(rle)
+    ys, xs = full.nonzero()
+    if drawn:
+        x1, y1, x2, y2 = mask_box(drawn)
+        inside = x1 >= 0 and y1 >= 0 and x2 < full.shape[1] and y2 < full.shape[0]
+        if inside and (part or len(xs) == 0 or (xs.min() >= x1 and xs.max() <= x2 and ys.min() >= y1 and ys.max() <= y2)):
+            return drawn, encode_mask_png(full[y1 : y2 + 1, x1 : x2 + 1])
+    if len(xs) == 0:
+        return None
+    x1, y1, x2, y2 = int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+    return [[x1, y1], [x2, y2]], encode_mask_png(full[y1 : y2 + 1, x1 : x2 + 1])
+
+
+def shape_record(obj: Annotation, shape_type: str, points: list[list[Any]], group: int | None, mask: str | None = None,
+                 part: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A shape dict in labelme 5's key order; ``part`` overrides flags/description/other for a merged part."""
+    source = part if part is not None else {"attributes": obj.attributes, "other": obj.meta.get("labelme", {}).get("other", {})}
+    attributes = source.get("attributes") or {}
+    flags = {k: v for k, v in attributes.items() if isinstance(v, bool)}
+    if obj.iscrowd and obj.label != IGNORE_LABEL:
+        flags[CROWD_FLAG] = True
+    description = attributes.get("description")
+    record: dict[str, Any] = dict(source.get("other") or {})
+    record.update(label=obj.label, points=points, group_id=group, description=description if isinstance(description, str) else "",
+                  shape_type=shape_type, flags=flags, mask=mask)
+    rest = {k: v for k, v in attributes.items() if not isinstance(v, bool) and k != "description"}
+    if rest:
+        record["attributes"] = rest  # LabelMe keeps unknown shape keys when it saves
+    if obj.score is not None:
+        record["score"] = obj.score
+    return record

@@ -1,0 +1,201 @@
+"""Writing LabelMe JSON: one file per image next to the image, as labelme 5.5 saves it."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cvkit.core import jsonio
+from cvkit.core.imageinfo import read_image_info
+from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.progress import track
+from cvkit.core.report import Report
+from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.formats.labelme.shapes import IGNORE_LABEL, _close, _pairs, _rectangle_points, mask_shape_parts, shape_record
+from cvkit.io import IMAGE_MODES, place_image
+
+VERSION = "5.5.0"
+
+
+def _json_path(sample: Sample, used: set[str], report: Report) -> PurePosixPath:
+    """Output path of the sample's JSON: where its reader found it, else the image path with .json.
+
+    Absolute paths and paths leaving the dataset root keep only the file name; clashes get a suffix.
+    """
+    recorded = sample.meta.get("labelme", {}).get("file")
+    base = PurePosixPath(recorded) if isinstance(recorded, str) else PurePosixPath(sample.path).with_suffix(".json")
+    if base.is_absolute() or ".." in base.parts:
+        base = PurePosixPath(base.name)
+    candidate, n = base, 1
+    while candidate.as_posix().lower() in used:
+        n += 1
+        candidate = base.with_name(f"{base.stem}_{n}.json")
+    if n > 1:
+        report.warn("several images map to the same LabelMe JSON name; later ones got a _2, _3, ... suffix")
+    used.add(candidate.as_posix().lower())
+    return candidate
+
+
+def _image_data(image: Path) -> str:
+    """base64 of the image as displayed: the file's bytes, or re-encoded after EXIF rotation."""
+    info = read_image_info(image)
+    if info.orientation == 1:
+        return base64.b64encode(image.read_bytes()).decode("ascii")
+    import io
+
+    from PIL import Image, ImageOps
+
+    with Image.open(image) as img:
+        rotated = ImageOps.exif_transpose(img)
+        buffer = io.BytesIO()
+        rotated.save(buffer, format="PNG" if "A" in rotated.mode else "JPEG", quality=95)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _flags(sample: Sample) -> dict[str, bool]:
+    """Image flags: the source's (false ones kept), true for every image-level label."""
+    source = sample.meta.get("labelme", {}).get("flags") or {}
+    flags = {k: (k in sample.labels) for k in source}
+    if IGNORE_LABEL in source:
+        flags[IGNORE_LABEL] = bool(source[IGNORE_LABEL])
+    for label in sample.labels:
+        flags[label] = True
+    return flags
+
+
+class _Groups:
+    """Hands out group ids for split polygons that are not already used in the image."""
+
+    def __init__(self, objects: list[Annotation]):
+        self.used = {o.group for o in objects if o.group is not None}
+
+    def take(self, wanted: int | None) -> int:
+        if wanted is not None:
+            return wanted
+        new = max(self.used, default=-1) + 1
+        self.used.add(new)
+        return new
+
+
+def _merged_shapes(obj: Annotation, parts: list[dict[str, Any]], group: int) -> list[dict[str, Any]] | None:
+    """The original parts of a group_id instance, when they still describe the annotation."""
+    if obj.shape == "polygon":
+        expected = []
+        for part in parts:
+            if part["shape_type"] == "mask":
+                return None
+            pts = part["points"]
+            if part["shape_type"] == "rectangle":
+                xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+                pts = [[min(xs), min(ys)], [max(xs), min(ys)], [max(xs), max(ys)], [min(xs), max(ys)]]
+            expected.append(pts)
+        actual = [[[poly[i], poly[i + 1]] for i in range(0, len(poly), 2)] for poly in obj.polygon or []]
+        if len(actual) != len(expected) or not all(_close(a, e) for a, e in zip(actual, expected)):
+            return None
+        return [shape_record(obj, p["shape_type"], p["points"], group, part=p) for p in parts]
+    if obj.shape == "mask" and obj.rle is not None:
+        out = []
+        for part in parts:
+            if part["shape_type"] == "mask":
+                made = mask_shape_parts(obj.rle, part["points"], part=True)
+                if made is None:
+                    return None
+                out.append(shape_record(obj, "mask", made[0], group, made[1], part=part))
+            else:
+                out.append(shape_record(obj, part["shape_type"], part["points"], group, part=part))
+        return out
+    return None
+
+
+def annotation_shapes(obj: Annotation, groups: _Groups, report: Report) -> list[dict[str, Any]]:
+    """The LabelMe shapes for one annotation; what LabelMe cannot hold goes to the report."""
+    parts = obj.meta.get("labelme", {}).get("parts")
+    if parts:
+        merged = _merged_shapes(obj, parts, groups.take(obj.group))
+        if merged is not None:
+            return merged
+    if obj.keypoints:
+        report.lose("keypoints", "LabelMe JSON has no keypoint shape; the object's box or region is written without them")
+    shape = obj.shape
+    if shape == "mask" and obj.rle is not None:
+        made = mask_shape_parts(obj.rle, obj.meta.get("labelme", {}).get("points"))
+        if made is None:
+            report.lose("empty mask", "a mask with no pixels has no LabelMe shape; dropped")
+            return []
+        return [shape_record(obj, "mask", made[0], obj.group, made[1])]
+    if shape == "polygon" and obj.polygon:
+        usable = [p for p in obj.polygon if len(p) >= 6]
+        if len(usable) < len(obj.polygon):
+            report.lose("polygon part with fewer than 3 points", "LabelMe polygons need 3 points; part dropped", len(obj.polygon) - len(usable))
+        group = obj.group if len(usable) < 2 else groups.take(obj.group)
+        return [shape_record(obj, "polygon", _pairs(p), group) for p in usable]
+    if shape in ("circle", "point", "line", "linestrip") and obj.points:
+        return [shape_record(obj, shape, _pairs(obj.points), obj.group)]
+    if obj.bbox is not None:
+        return [shape_record(obj, "rectangle", _rectangle_points(obj), obj.group)]
+    report.lose(f"{shape} shape", "no geometry LabelMe can hold; dropped")
+    return []
+
+
+def _place(sample: Sample, dataset: Dataset, path: Path, json_rel: PurePosixPath, images: str, embed: bool) -> tuple[str, str | None]:
+    """(imagePath relative to the JSON, imageData or None), placing the image when asked."""
+    source = sample.resolve(dataset.root)
+    meta = sample.meta.get("labelme", {})
+    embedded = bool(meta.get("embedded"))
+    json_dir = path / json_rel.parent
+    if images != "reference":
+        name = (json_rel.stem + source.suffix) if embedded else PurePosixPath(sample.path).name
+        place_image(source, json_dir / name, images)
+        return name, _image_data(json_dir / name) if embed else None
+    if embedded or embed:  # an image that came embedded stays embedded when not copied out
+        recorded = meta.get("imagePath") if embedded else None
+        data = _image_data(source) if source.is_file() else None
+        return (recorded if isinstance(recorded, str) else json_rel.stem + source.suffix), data
+    return Path(os.path.relpath(os.path.abspath(source), os.path.abspath(json_dir))).as_posix(), None
+
+
+def sample_record(sample: Sample, image_path: str, image_data: str | None, report: Report) -> dict[str, Any]:
+    """The whole JSON document for one image."""
+    groups = _Groups(sample.objects)
+    shapes = [s for obj in sample.objects for s in annotation_shapes(obj, groups, report)]
+    record: dict[str, Any] = {"version": VERSION, "flags": _flags(sample), "shapes": shapes, "imagePath": image_path, "imageData": image_data,
+                              "imageHeight": sample.height, "imageWidth": sample.width}
+    if sample.attributes:
+        record["attributes"] = sample.attributes  # LabelMe keeps unknown top-level keys
+    record.update(sample.meta.get("labelme", {}).get("other") or {})
+    return record
+
+
+def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", image_data: bool = False) -> None:
+    """One JSON per image; ``images=copy|hardlink|symlink`` puts each image beside its JSON,
+    ``reference`` points ``imagePath`` at the image where it is. ``image_data=true`` embeds it."""
+    if images not in IMAGE_MODES:
+        raise CvkitError(f"unknown image mode {images!r}; choose one of {', '.join(IMAGE_MODES)}")
+    if path.suffix.lower() == ".json":
+        raise CvkitError("LabelMe writes one JSON per image: give a folder, not a .json file", file=path)
+    used: set[str] = set()
+    holds_labels: set[str] = set()
+    for sample in track(dataset, "writing LabelMe"):
+        json_rel = _json_path(sample, used, report)
+        if sample.width is None or sample.height is None:
+            try:
+                info = read_image_info(sample.resolve(dataset.root))
+                sample.width, sample.height = info.width, info.height
+            except InvalidInputError:
+                report.warn("some images have no known size and no readable file; imageHeight/imageWidth are null")
+        image_path, data = _place(sample, dataset, path, json_rel, images, image_data)
+        record = sample_record(sample, image_path, data, report)
+        if sample.split:
+            report.lose("split", "LabelMe JSON has no splits")
+        target = path / json_rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(jsonio.dumps(record, indent=True) + b"\n")
+        holds_labels.update(o.label for o in sample.objects)
+        holds_labels.update(sample.labels)
+        report.count_written(sample.split, len(sample.objects))
+    unused = [c.name for c in dataset.categories if c.name not in holds_labels]
+    if unused:
+        report.lose("category without objects", "LabelMe JSON lists no categories, only labels of drawn shapes", len(unused))
+    report.written.categories = len(holds_labels - {IGNORE_LABEL})

@@ -1,0 +1,63 @@
+"""--apply: augmented copies and oversampling write a valid manifest with the expected counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cvkit.augment.apply import apply_augmentations, plan_oversampling
+from cvkit.errors import DestinationExistsError
+from cvkit.manifest import load_schema, read_header, read_manifest
+
+FLIP = [{"name": "HorizontalFlip", "p": 1.0}]
+
+
+def records(path: Path):
+    return read_manifest(path).materialize().samples
+
+
+def test_copies_write_images_and_a_manifest_of_originals_plus_copies(small, tmp_path):
+    out = tmp_path / "aug"
+    result = apply_augmentations(small, out, FLIP, copies=2, device="cpu")
+    samples = records(out / "manifest.jsonl")
+    assert (result.originals, result.copies, len(samples)) == (3, 6, 9)
+    for s in samples:
+        assert s.resolve(out).is_file(), s.path
+    copy = next(s for s in samples if s.attributes.get("augmented_from", "").endswith("cat_01.jpg"))
+    # cat_01 is 64 px wide: the flipped cat box (4, 6, 20, 30) becomes (64 - 4 - 20, 6, 20, 30)
+    assert sorted(o.bbox for o in copy.objects) == [(24.0, 2.0, 10.0, 12.0), (40.0, 6.0, 20.0, 30.0)]
+    assert [c.name for c in read_manifest(out / "manifest.jsonl").categories] == ["cat", "dog"]
+
+
+def test_manifest_validates_against_the_schema(small, tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    import json
+
+    out = tmp_path / "aug"
+    apply_augmentations(small, out, FLIP, copies=1, device="cpu")
+    schema = load_schema()
+    lines = (out / "manifest.jsonl").read_text().splitlines()
+    jsonschema.validate(json.loads(lines[0]), {**schema, "$ref": "#/$defs/header"})
+    for line in lines[1:]:
+        jsonschema.validate(json.loads(line), {**schema, "$ref": "#/$defs/record"})
+    assert read_header(out / "manifest.jsonl")["info"]["augment"]["spec"]["transforms"][0]["name"] == "HorizontalFlip"
+
+
+def test_oversampling_lifts_every_class_to_the_target(small, tmp_path):
+    # cat is in 1 image (cat_01, which also holds a dog), dog in 2: two copies of cat_01 make cat 3 and dog 4
+    assert plan_oversampling(small.samples, 3) == [(0, "cat"), (0, "cat"), (0, "dog")]
+    result = apply_augmentations(small, tmp_path / "aug", FLIP, oversample_target=3, device="cpu")
+    assert result.before == {"cat": 1, "dog": 2}
+    assert result.after == {"cat": 3, "dog": 4}
+    assert result.copies == 2 and result.short == {}
+    assert len(records(tmp_path / "aug" / "manifest.jsonl")) == 5
+
+
+def test_refuses_a_non_empty_output_without_overwrite(small, tmp_path):
+    out = tmp_path / "aug"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    with pytest.raises(DestinationExistsError):
+        apply_augmentations(small, out, FLIP, device="cpu")
+    assert (out / "keep.txt").read_text() == "x"
