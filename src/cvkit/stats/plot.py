@@ -20,8 +20,12 @@ def _bin_labels(edges: list[float | None], fmt: str = "{:.2g}") -> list[str]:
 
 def plot_stats(stats: dict[str, Any], path: str | Path) -> Path:
     """Draw the figure from a :func:`cvkit.stats.summary.compute_stats` document; written atomically."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        from cvkit.errors import CvkitError
 
+        raise CvkitError("--plot needs matplotlib: pip install 'cvkit[plot]'") from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
