@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "cvkit.cli.hierarchy",
     "cvkit.cli.augment",
     "cvkit.cli.train",
+    "cvkit.cli.stats",
 )
 
 app = typer.Typer(
