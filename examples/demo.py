@@ -63,7 +63,7 @@ def train_digits() -> None:
     digits = write_digit_folders(OUT / "digits")
     cvkit("ingest", str(digits), "-o", str(OUT / "digits.jsonl"))
     cvkit("train", "small_cnn", str(OUT / "digits.jsonl"), "--val-split", "val", "--epochs", "3", "--image-size", "28",
-          "--lr", "3e-3", "--optimizer", "adamw", "--device", "cpu", "--workers", "0", "-o", str(OUT / "runs" / "digits"))
+          "--lr", "3e-3", "--optimizer", "adamw", "--aug", "none", "--device", "cpu", "--workers", "0", "-o", str(OUT / "runs" / "digits"))
 
 
 def optional_steps(manifest: Path) -> list[tuple[str, Callable[[], None]]]:
