@@ -21,7 +21,6 @@ from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionErro
 from cvkit.formats import FormatSpec, all_formats, get_format
 from cvkit.io import atomic_dir
 
-
 ROLE_NOUN = {"read": "reader", "write": "writer"}
 
 
