@@ -11,7 +11,6 @@ import hashlib
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,23 +120,16 @@ def read_for_validation(path: str | Path, format: str | None, report: Report, **
     path = Path(path)
     format = resolve_format(path, format)
     if format in ("manifest", "jsonl") and not options:
-        from cvkit.manifest import header_to_dataset_parts, iter_records, read_header, record_to_sample
+        from cvkit.manifest import header_to_dataset_parts, iter_samples, read_header
 
         header = read_header(path)
         categories, hierarchy = header_to_dataset_parts(header)
-
-        def samples() -> Iterator[Sample]:
-            for number, rec in iter_records(path, report):
-                try:
-                    sample = record_to_sample(rec)
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                    report.invalid(InvalidInputError(f"bad record field {exc}", file=path, location=f"line {number}"))
-                    continue
-                sample.meta.setdefault("_cvkit_line", number)
-                yield sample
-
+        samples = []
+        for number, sample in iter_samples(path, categories, report, check_labels=False):
+            sample.meta.setdefault("_cvkit_line", number)
+            samples.append(sample)
         source = (header.get("source") or {}).get("format")
-        return Dataset(list(samples()), categories, hierarchy, root=path.parent, source_format=source, info=header.get("info") or {})
+        return Dataset(samples, categories, hierarchy, root=path.parent, source_format=source, info=header.get("info") or {})
     return read(path, format, report=report, **options).materialize()
 
 
