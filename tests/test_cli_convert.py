@@ -104,3 +104,12 @@ def test_formats_json_lists_capabilities():
     result = run("formats", "--json")
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert rows["coco"]["holds"]["masks"] and not rows["voc"]["holds"]["polygons"]
+
+
+def test_unknown_format_option_lists_the_known_ones(corpus, tmp_path):
+    result = run("convert", "voc2coco", corpus("voc", "voc_dataset3"), tmp_path / "o.json", "-r", "one_base=false")
+    assert result.exit_code == 2
+    assert result.output == "error: unknown voc reader option(s) one_base; known: one_based, workers\n"
+    result = run("convert", "voc2coco", corpus("voc", "voc_dataset3"), tmp_path / "o.json", "-w", "colour=red")
+    assert result.output == "error: unknown coco writer option(s) colour; known: images, task\n"
+    assert not (tmp_path / "o.json").exists()

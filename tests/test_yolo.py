@@ -340,7 +340,7 @@ def test_darknet_layout_matches_datumaro_strict(small, tmp_path):
 
 
 def test_unknown_writer_option_and_reference_with_darknet_are_refused(small, tmp_path):
-    with pytest.raises(CvkitError, match="unknown YOLO writer option"):
+    with pytest.raises(CvkitError, match="unknown yolo writer option"):
         cvkit.write(small, tmp_path / "a", format="yolo", colour="red")
     with pytest.raises(CvkitError, match="the darknet layout keeps images next to their labels"):
         cvkit.write(small, tmp_path / "b", format="yolo", layout="darknet", images="reference")

@@ -9,8 +9,10 @@ Everything the CLI does is callable from here::
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from cvkit.core.gc_pause import paused_gc
@@ -19,6 +21,30 @@ from cvkit.core.report import Report
 from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionError
 from cvkit.formats import FormatSpec, all_formats, get_format
 from cvkit.io import atomic_dir
+
+ROLE_NOUN = {"read": "reader", "write": "writer"}
+
+
+def check_options(module: ModuleType, role: str, format_name: str, options: dict[str, Any]) -> None:
+    """Refuse reader/writer options a format does not know, listing the ones it does.
+
+    Known options are the module's ``READ_OPTIONS``/``WRITE_OPTIONS`` when declared (for
+    functions taking ``**options``), else the keyword parameters of its read/write function.
+    """
+    if not options:
+        return
+    function = getattr(module, role)
+    declared = getattr(module, f"{role.upper()}_OPTIONS", None)
+    skip = 2 if role == "read" else 3  # (path, report) / (dataset, path, report)
+    params = list(inspect.signature(function).parameters.values())[skip:]
+    if declared is None:
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            return
+        declared = [p.name for p in params]
+    unknown = sorted(set(options) - set(declared))
+    if unknown:
+        known = ", ".join(declared) or "none"
+        raise CvkitError(f"unknown {format_name} {ROLE_NOUN[role]} option(s) {', '.join(unknown)}; known: {known}")
 
 
 def detect_format(path: str | Path) -> str:
@@ -54,7 +80,9 @@ def read(path: str | Path, format: str | None = None, report: Report | None = No
     if not spec.can_read:
         raise CvkitError(f"format {spec.name!r} can only be written")
     report = report if report is not None else Report(skip_invalid=skip_invalid)
-    dataset = spec.load().read(path, report, **options)
+    module = spec.load()
+    check_options(module, "read", spec.name, options)
+    dataset = module.read(path, report, **options)
     dataset.source_format = dataset.source_format or spec.name
     report.source_format = spec.name
     return dataset
@@ -74,6 +102,7 @@ def write(dataset: Dataset, path: str | Path, format: str, report: Report | None
     report = report if report is not None else Report()
     report.target_format = spec.name
     module = spec.load()
+    check_options(module, "write", spec.name, options)
     if writes_single_file(spec, path):
         if path.exists() and not overwrite:
             raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=path)

@@ -225,20 +225,19 @@ def header_to_dataset_parts(header: dict[str, Any]) -> tuple[CategorySet, Hierar
     return categories, hierarchy
 
 
-def read_manifest(path: str | Path, report: Report | None = None) -> Dataset:
-    """A streaming :class:`Dataset` over a manifest; image paths stay relative to its folder."""
-    path = Path(path)
-    report = report if report is not None else Report()
-    header = read_header(path)
-    categories, hierarchy = header_to_dataset_parts(header)
+def iter_samples(path: Path, categories: CategorySet, report: Report, check_labels: bool = True) -> Iterator[tuple[int, Sample]]:
+    """``(line_number, sample)`` for every good record; bad records go to ``report.invalid``.
 
-    def samples() -> Iterator[Sample]:
-        for number, rec in iter_records(path, report):
-            try:
-                sample = record_to_sample(rec)
-            except (KeyError, TypeError, ValueError) as exc:
-                report.invalid(InvalidInputError(f"bad record field {exc}", file=path, location=f"line {number}"))
-                continue
+    ``check_labels=False`` lets labels outside the header through (``cvkit validate``
+    reports them as findings instead of skipping the record).
+    """
+    for number, rec in iter_records(path, report):
+        try:
+            sample = record_to_sample(rec)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            report.invalid(InvalidInputError(f"bad record field {exc}", file=path, location=f"line {number}"))
+            continue
+        if check_labels:
             # crowd/ignore regions may carry a label that is no category (LabelMe's __ignore__)
             unknown = [o.label for o in sample.objects if o.label not in categories and not o.iscrowd]
             unknown += [label for label in sample.labels if label not in categories]
@@ -246,12 +245,20 @@ def read_manifest(path: str | Path, report: Report | None = None) -> Dataset:
                 message = f"label {unknown[0]!r} is not in the header's categories"
                 report.invalid(InvalidInputError(message, file=path, location=f"line {number}"))
                 continue
-            report.count_read(sample.split, len(sample.objects))
-            yield sample
+        report.count_read(sample.split, len(sample.objects))
+        yield number, sample
 
+
+def read_manifest(path: str | Path, report: Report | None = None) -> Dataset:
+    """A streaming :class:`Dataset` over a manifest; image paths stay relative to its folder."""
+    path = Path(path)
+    report = report if report is not None else Report()
+    header = read_header(path)
+    categories, hierarchy = header_to_dataset_parts(header)
+    samples = (sample for _number, sample in iter_samples(path, categories, report))
     report.read.categories = len(categories)
     source = (header.get("source") or {}).get("format")
-    return Dataset(samples(), categories, hierarchy, root=path.parent, source_format=source, info=header.get("info") or {})
+    return Dataset(samples, categories, hierarchy, root=path.parent, source_format=source, info=header.get("info") or {})
 
 
 def load_schema() -> dict[str, Any]:

@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "cvkit.cli.convert",
     "cvkit.cli.hierarchy",
     "cvkit.cli.augment",
+    "cvkit.cli.train",
+    "cvkit.cli.stats",
 )
 
 app = typer.Typer(

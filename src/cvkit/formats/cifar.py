@@ -41,7 +41,7 @@ from cvkit.errors import CvkitError, InvalidInputError, UnsafePickleError
 
 #: The reader writes image files: ``cvkit.api.convert`` gives it ``images_dir`` beside the output.
 EXTRACTS_IMAGES = True
-OPTIONS = ("images_dir",)
+READ_OPTIONS = ("images_dir",)
 PICKLE_BATCHES = ("data_batch_", "test_batch", "train", "test")
 SIDE = 32
 PLANE = SIDE * SIDE * 3
@@ -207,9 +207,6 @@ def _binary_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, An
 
 def read(path: Path, report: Report, **options: Any) -> Dataset:
     """Read CIFAR batches, writing each image as a PNG into ``images_dir`` while streaming."""
-    unknown = set(options) - set(OPTIONS)
-    if unknown:
-        raise CvkitError(f"unknown cifar reader option(s) {', '.join(sorted(unknown))}; known: {', '.join(OPTIONS)}")
     path = Path(path)
     source = _Source(path)
     images_dir = Path(options["images_dir"]) if options.get("images_dir") else default_images_dir(path)

@@ -168,10 +168,8 @@ class _Reader:
             yield from self.entries(file)
 
 
-def read(path: Path, report: Report, image_dir: str | None = None, **options: Any) -> Dataset:
+def read(path: Path, report: Report, image_dir: str | None = None) -> Dataset:
     """Read one CreateML JSON file or a folder of them (LabelImg writes one per image)."""
-    if options:
-        raise CvkitError(f"unknown CreateML reader option(s): {', '.join(options)} (known: image_dir)")
     if path.is_dir():
         files = [p for p in _json_files(path) if _is_createml_file(p)]
         if not files:
@@ -251,11 +249,9 @@ def _write_entries(dataset: Dataset, handle: IO[bytes], out_dir: Path, report: R
     return used
 
 
-def write(dataset: Dataset, path: Path, report: Report, images: str | None = None, crowd: str = "skip", **options: Any) -> None:
+def write(dataset: Dataset, path: Path, report: Report, images: str | None = None, crowd: str = "skip") -> None:
     """One CreateML JSON list: ``path`` itself when it ends in .json, else ``path/annotations.json``
     with the images copied beside it (``images`` copy|hardlink|symlink; reference for a .json file)."""
-    if options:
-        raise CvkitError(f"unknown CreateML writer option(s): {', '.join(options)} (known: images, crowd)")
     if crowd not in ("skip", "keep"):
         raise CvkitError(f"CreateML writer option crowd={crowd!r}: choose skip or keep")
     single = path.suffix.lower() == ".json"

@@ -115,9 +115,6 @@ def detect(path: Path) -> str | None:
 
 def read(path: Path, report: Report, **options: Any) -> Dataset:
     """Read a class-per-folder tree (see the module docstring)."""
-    unknown = set(options) - set(READ_OPTIONS)
-    if unknown:
-        raise CvkitError(f"unknown imagefolder reader option(s) {', '.join(sorted(unknown))}; known: {', '.join(READ_OPTIONS)}")
     path = Path(path)
     if not path.is_dir():
         raise CvkitError("an image folder dataset is a folder of class folders", file=path)
@@ -188,9 +185,6 @@ def _safe_part(name: str) -> str:
 
 def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:
     """Write one folder per class (per split when samples have splits), images linked or copied."""
-    unknown = set(options) - set(WRITE_OPTIONS)
-    if unknown:
-        raise CvkitError(f"unknown imagefolder writer option(s) {', '.join(sorted(unknown))}; known: {', '.join(WRITE_OPTIONS)}")
     mode = options.get("images") or "hardlink"
     if mode == "reference":
         raise CvkitError("an image folder holds the images themselves: use --images hardlink, copy or symlink")

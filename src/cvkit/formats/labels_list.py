@@ -215,9 +215,6 @@ def _read_csv(path: Path, ctx: _Context) -> Iterator[Sample]:
 
 
 def read(path: Path, report: Report, **options: Any) -> Dataset:
-    unknown = set(options) - set(READ_OPTIONS)
-    if unknown:
-        raise CvkitError(f"unknown labels reader option(s) {', '.join(sorted(unknown))}; known: {', '.join(READ_OPTIONS)}")
     path = Path(path)
     ctx = _Context(path, report, options)
     if path.is_dir():
@@ -260,9 +257,6 @@ def _check_labels(sample: Sample, report: Report) -> None:
 
 def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:
     """A CSV (``.csv``), a text list (``.txt``) or a folder of ``<split>.txt`` + ``synsets.txt``."""
-    unknown = set(options) - set(WRITE_OPTIONS)
-    if unknown:
-        raise CvkitError(f"unknown labels writer option(s) {', '.join(sorted(unknown))}; known: {', '.join(WRITE_OPTIONS)}")
     mode = options.get("images") or "reference"
     suffix = path.suffix.lower()
     base = path.parent if suffix in (".csv", ".txt") else path

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from cvkit.core.model import Dataset
 from cvkit.core.report import Report
-from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.errors import InvalidInputError
 from cvkit.manifest import read_header, read_manifest, write_manifest
 
 
@@ -21,15 +20,11 @@ def detect(path: Path) -> str | None:
     return None
 
 
-def read(path: Path, report: Report, **options: Any) -> Dataset:
-    if options:
-        raise CvkitError(f"the manifest reader takes no options (got {', '.join(options)})")
+def read(path: Path, report: Report) -> Dataset:
     return read_manifest(path, report)
 
 
-def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:
-    if options:
-        raise CvkitError(f"the manifest writer takes no options (got {', '.join(options)})")
+def write(dataset: Dataset, path: Path, report: Report) -> None:
     if path.suffix.lower() != ".jsonl":
         path = path / "manifest.jsonl"
     write_manifest(dataset, path, report)

@@ -52,7 +52,7 @@ from cvkit.formats.imagenet.common import (
 SPLITS = ("train", "val", "test")
 GROUND_TRUTH = "ILSVRC2012_validation_ground_truth.txt"
 BOX_FOLDERS = ("bbox", "boxes", "Annotations")
-OPTIONS = ("devkit", "ground_truth", "boxes", "synsets", "sizes", "split")
+READ_OPTIONS = ("devkit", "ground_truth", "boxes", "synsets", "sizes", "split")
 
 
 @dataclass
@@ -187,9 +187,6 @@ def _val_label(name: str, truth: list[str] | None, folder: Path) -> str | None:
 
 def read(path: Path, report: Report, **options: Any) -> Dataset:
     """Read an ILSVRC2012 layout (see the module docstring for layouts and options)."""
-    unknown = set(options) - set(OPTIONS)
-    if unknown:
-        raise CvkitError(f"unknown imagenet reader option(s) {', '.join(sorted(unknown))}; known: {', '.join(OPTIONS)}")
     path = Path(path)
     if not path.is_dir():
         raise CvkitError("an ImageNet dataset is a folder (train/ with WNID folders, a val folder, or box XMLs)", file=path)

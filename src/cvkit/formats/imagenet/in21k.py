@@ -25,7 +25,7 @@ from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.imagenet.common import build_categories, find_synset_file, is_image_name, is_wnid, read_synset_file, walk_images
 
-OPTIONS = ("synsets", "split")
+READ_OPTIONS = ("synsets", "split")
 
 
 def _sources(path: Path) -> list[tuple[str, str]]:
@@ -59,9 +59,6 @@ def tar_members(archive: Path) -> Iterator[str]:
 
 
 def read(path: Path, report: Report, **options: Any) -> Dataset:
-    unknown = set(options) - set(OPTIONS)
-    if unknown:
-        raise CvkitError(f"unknown imagenet21k reader option(s) {', '.join(sorted(unknown))}; known: {', '.join(OPTIONS)}")
     path = Path(path)
     if not path.is_dir():
         raise CvkitError("ImageNet-21k is a folder of synset folders or synset .tar files", file=path)

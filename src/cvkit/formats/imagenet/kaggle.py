@@ -32,7 +32,7 @@ MAPPING = "LOC_synset_mapping.txt"
 DATA = Path("ILSVRC/Data/CLS-LOC")
 IMAGE_SETS = Path("ILSVRC/ImageSets/CLS-LOC")
 SET_FILES = {"train": "train_cls.txt", "val": "val.txt", "test": "test.txt"}
-OPTIONS = ("sizes",)
+READ_OPTIONS = ("sizes",)
 
 
 def detect(path: Path) -> str | None:
@@ -100,9 +100,6 @@ def _split_images(path: Path, split: str) -> Iterator[str]:
 
 
 def read(path: Path, report: Report, **options: Any) -> Dataset:
-    unknown = set(options) - set(OPTIONS)
-    if unknown:
-        raise CvkitError(f"unknown imagenet_kaggle reader option(s) {', '.join(sorted(unknown))}; known: {', '.join(OPTIONS)}")
     path = Path(path)
     if not (path / MAPPING).is_file():
         raise CvkitError(f"missing {MAPPING} (the Kaggle ILSVRC layout's class list)", file=path)

@@ -19,7 +19,7 @@ from cvkit.core.imageinfo import ImageInfo, read_image_info
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.errors import InvalidInputError
 
 from ._labels import ClassNames, parse_label_file
 from ._layouts import Layout, describe, find_layout
@@ -33,10 +33,8 @@ def detect(path: Path) -> str | None:
     return describe(path)
 
 
-def read(path: Path, report: Report, **options: Any) -> Dataset:
+def read(path: Path, report: Report) -> Dataset:
     """Read a YOLO dataset in any of its layouts; samples stream, categories are the class names."""
-    if options:
-        raise CvkitError(f"the YOLO reader takes no options (got {', '.join(options)})")
     layout = find_layout(path, report)
     categories = _categories(layout.names, path)
     return Dataset(track(_samples(layout, categories, report), "reading YOLO labels"), categories, root=layout.root, source_format="yolo")

@@ -192,15 +192,13 @@ class YoloWriter:
 
 
 def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", layout: str = "ultralytics", task: str = "detect",
-          precision: int = 6, crowd: str = "skip", paths: str = "absolute", **options: Any) -> None:
+          precision: int = 6, crowd: str = "skip", paths: str = "absolute") -> None:
     """Write ``dataset`` as YOLO into the folder ``path`` (made atomic by the caller).
 
     Options: ``images`` copy|hardlink|symlink|reference, ``layout`` ultralytics|darknet|labelimg,
     ``task`` detect|segment, ``precision`` (decimals, 6), ``crowd`` skip|keep, ``paths``
     absolute|relative (image paths in the lists written with ``images=reference``).
     """
-    if options:
-        raise CvkitError(f"unknown YOLO writer option(s): {', '.join(options)} (known: images, layout, task, precision, crowd, paths)")
     writer = YoloWriter(dataset, Path(path), report, images, layout, task, precision, crowd, paths)
     try:
         with writer.files:

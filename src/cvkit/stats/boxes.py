@@ -1,0 +1,106 @@
+"""Box and image statistics: COCO size classes, aspect ratios, relative sizes, border contact, image sizes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from cvkit.stats.columns import Columns
+
+#: COCO: small < 32^2, medium < 96^2, large otherwise (box area here, w * h).
+SMALL_AREA = 32.0**2
+MEDIUM_AREA = 96.0**2
+ASPECT_EDGES = [0.0, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0, 4.0, float("inf")]
+RELATIVE_SIZE_EDGES = [0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, float("inf")]
+OBJECTS_PER_IMAGE_EDGES = [0, 1, 2, 3, 5, 10, 20, 50, 100, float("inf")]
+
+
+def histogram(values: np.ndarray, edges: list[float]) -> dict[str, list]:
+    """``{"edges": [...], "counts": [...]}``: bin i holds edges[i] <= v < edges[i+1] (JSON-safe: inf -> null)."""
+    bins = np.searchsorted(np.asarray(edges, dtype=np.float64), values, side="right") - 1
+    bins = bins[(bins >= 0) & (bins < len(edges) - 1)]
+    counts = np.bincount(bins, minlength=len(edges) - 1)
+    return {"edges": [None if np.isinf(e) else e for e in edges], "counts": [int(c) for c in counts]}
+
+
+def _describe(values: np.ndarray) -> dict[str, float | None]:
+    if len(values) == 0:
+        return {"min": None, "median": None, "mean": None, "max": None}
+    return {"min": float(values.min()), "median": float(np.median(values)), "mean": float(values.mean()), "max": float(values.max())}
+
+
+def box_stats(columns: Columns, border_tolerance: float = 0.0) -> dict[str, Any]:
+    """Everything about boxes and image sizes (docs/stats.md, key ``boxes``)."""
+    box = columns.obj_box
+    has_box = np.isfinite(box.sum(axis=1))
+    all_boxes = bool(has_box.all())
+    x, y, w, h = (box[:, i] if all_boxes else box[has_box, i] for i in range(4))
+    cls = columns.obj_class if all_boxes else columns.obj_class[has_box]
+    area = w * h
+    size_class = np.where(area < SMALL_AREA, 0, np.where(area < MEDIUM_AREA, 1, 2))
+    per_class_sizes = np.bincount(cls.astype(np.int64) * 3 + size_class, minlength=columns.num_classes * 3).reshape(-1, 3)
+    positive = (w > 0) & (h > 0)
+    aspect = w[positive] / h[positive]
+
+    img = columns.obj_image if all_boxes else columns.obj_image[has_box]
+    img_w, img_h = columns.image_width[img], columns.image_height[img]
+    sized = np.isfinite(img_w) & np.isfinite(img_h) & positive
+    relative = np.sqrt(area[sized] / (img_w[sized] * img_h[sized]))
+    tol = border_tolerance
+    touches = (x <= tol) | (y <= tol) | (x + w >= img_w - tol) | (y + h >= img_h - tol)
+    touching = int((touches & sized).sum())
+
+    per_image = np.bincount(columns.obj_image, minlength=columns.num_images) if columns.num_images else np.zeros(0, dtype=np.int64)
+    return {
+        "boxes": int(has_box.sum()),
+        "objects_without_box": int((~has_box).sum()),
+        "sizes": {"small": int((size_class == 0).sum()), "medium": int((size_class == 1).sum()), "large": int((size_class == 2).sum())},
+        "sizes_by_class": {name: {"small": int(r[0]), "medium": int(r[1]), "large": int(r[2])}
+                           for name, r in zip(columns.class_names, per_class_sizes, strict=True)},
+        "area": _describe(area),
+        "aspect_ratio": {**_describe(aspect), "histogram": histogram(aspect, ASPECT_EDGES)},
+        "relative_size": {**_describe(relative), "histogram": histogram(relative, RELATIVE_SIZE_EDGES)},
+        "touching_border": touching,
+        "touching_border_share": touching / int(sized.sum()) if sized.any() else 0.0,
+        "objects_per_image": {**_describe(per_image.astype(np.float64)), "histogram": histogram(per_image.astype(np.float64), OBJECTS_PER_IMAGE_EDGES)},
+    }
+
+
+def image_stats(columns: Columns, channels: Counter[int] | None = None, top: int = 10) -> dict[str, Any]:
+    """Image sizes (declared in the annotations) and, when headers were read, channel counts."""
+    w, h = columns.image_width, columns.image_height
+    known = np.isfinite(w) & np.isfinite(h)
+    sizes: Counter[tuple[int, int]] = Counter()
+    if known.any():
+        pairs, counts = np.unique(np.stack([w[known], h[known]], axis=1).astype(np.int64), axis=0, return_counts=True)
+        sizes = Counter({(int(a), int(b)): int(c) for (a, b), c in zip(pairs, counts, strict=True)})
+    return {
+        "with_size": int(known.sum()),
+        "without_size": int((~known).sum()),
+        "width": _describe(w[known]),
+        "height": _describe(h[known]),
+        "distinct_sizes": len(sizes),
+        "common_sizes": [{"width": a, "height": b, "images": c} for (a, b), c in sizes.most_common(top)],
+        "channels": {str(k): v for k, v in sorted(channels.items())} if channels is not None else None,
+    }
+
+
+def read_channels(columns: Columns) -> tuple[Counter[int], int]:
+    """Channel counts from image headers (no decoding); returns ``(counts, unreadable)``."""
+    from cvkit.core.imageinfo import read_image_info
+    from cvkit.core.progress import track
+    from cvkit.errors import InvalidInputError
+
+    counts: Counter[int] = Counter()
+    unreadable = 0
+    for path in track(columns.image_paths or [], "reading image headers", total=columns.num_images):
+        full = path if columns.root is None else columns.root / path
+        try:
+            info = read_image_info(full)
+        except InvalidInputError:
+            unreadable += 1
+            continue
+        counts[info.channels or 0] += 1
+    return counts, unreadable

@@ -1,0 +1,96 @@
+"""Per-class counts (image level and object level), overall and per split, vectorised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cvkit.stats.columns import Columns
+
+
+def distinct(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values; a stable (tim)sort is near-linear on keys that arrive almost sorted."""
+    if len(keys) == 0:
+        return keys
+    keys = np.sort(keys, kind="stable")
+    keep = np.empty(len(keys), dtype=bool)
+    keep[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+    return keys[keep]
+
+
+def image_class_pairs(columns: Columns) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ``(image, class)`` pairs from objects and image-level labels together (cached)."""
+    cached = getattr(columns, "_pairs", None)
+    if cached is not None and cached[0] == (columns.num_objects, len(columns.label_class)):
+        return cached[1]
+    c = max(columns.num_classes, 1)
+    keys = np.concatenate([columns.obj_image.astype(np.int64) * c + columns.obj_class,
+                           columns.label_image.astype(np.int64) * c + columns.label_class])
+    keys = distinct(keys)
+    pairs = (keys // c, keys % c)
+    columns._pairs = ((columns.num_objects, len(columns.label_class)), pairs)
+    return pairs
+
+
+def _counts(columns: Columns, image_mask: np.ndarray | None, pairs: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+    """Objects, images containing the class, and image-level labels per class, optionally for some images."""
+    c = columns.num_classes
+    obj_class, label_class = columns.obj_class, columns.label_class
+    pair_image, pair_class = pairs
+    if image_mask is not None:
+        obj_class = obj_class[image_mask[columns.obj_image]]
+        label_class = label_class[image_mask[columns.label_image]]
+        pair_class = pair_class[image_mask[pair_image]]
+    return {
+        "objects": np.bincount(obj_class, minlength=c),
+        "images": np.bincount(pair_class, minlength=c),
+        "labels": np.bincount(label_class, minlength=c),
+    }
+
+
+def class_counts(columns: Columns) -> dict[str, Any]:
+    """Totals, per-split totals and the per-class table (see docs/stats.md, key ``classes``)."""
+    pairs = image_class_pairs(columns)
+    total = _counts(columns, None, pairs)
+    n_images = columns.num_images
+    n_objects = columns.num_objects
+    objects_per_image = np.bincount(columns.obj_image, minlength=n_images) if n_images else np.zeros(0, dtype=np.int64)
+    splits: dict[str, Any] = {}
+    per_split: dict[str, dict[str, np.ndarray]] = {}
+    split_ids = [(name, i) for i, name in enumerate(columns.split_names)]
+    if (columns.image_split < 0).any() and columns.split_names:
+        split_ids.append(("-", -1))
+    for name, index in split_ids:
+        mask = columns.image_split == index
+        per_split[name] = _counts(columns, mask, pairs)
+        splits[name] = {"images": int(mask.sum()), "objects": int(mask[columns.obj_image].sum()) if n_objects else 0}
+    classes = []
+    for k, name in enumerate(columns.class_names):
+        row: dict[str, Any] = {
+            "name": name,
+            "id": columns.class_ids[k] if columns.class_ids[k] >= 0 else None,
+            "images": int(total["images"][k]),
+            "objects": int(total["objects"][k]),
+            "labels": int(total["labels"][k]),
+            "image_share": float(total["images"][k] / n_images) if n_images else 0.0,
+            "object_share": float(total["objects"][k] / n_objects) if n_objects else 0.0,
+        }
+        if per_split:
+            row["splits"] = {s: {"images": int(v["images"][k]), "objects": int(v["objects"][k])} for s, v in per_split.items()}
+        classes.append(row)
+    return {
+        "images": n_images,
+        "objects": n_objects,
+        "image_labels": len(columns.label_class),
+        "num_classes": columns.num_classes,
+        "images_without_annotations": int(((objects_per_image == 0) & (np.bincount(columns.label_image, minlength=n_images) == 0)).sum()) if n_images else 0,
+        "splits": splits,
+        "classes": classes,
+    }
+
+
+def class_vectors(columns: Columns) -> dict[str, np.ndarray]:
+    """Per-class ``objects``, ``images`` (containing it) and ``labels`` arrays, category order."""
+    return _counts(columns, None, image_class_pairs(columns))

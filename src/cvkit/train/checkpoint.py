@@ -1,0 +1,100 @@
+"""Checkpoints: ``best.pt`` and ``last.pt`` hold everything to resume, evaluate, predict and export.
+
+Keys: ``format`` ("cvkit.checkpoint"), ``version``, ``model`` (state dict, no DDP or
+compile prefixes), ``ema`` (state dict or None), ``optimizer``, ``scheduler``,
+``scaler`` (None unless fp16), ``epoch`` (completed epochs), ``step`` (optimiser steps),
+``best_metric``, ``best_epoch``, ``epochs_without_improvement``, ``config`` (TrainConfig
+as a dict), ``class_names``, ``metrics`` (the epoch's record). Everything is plain
+tensors and Python values, so loading uses ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cvkit.errors import InvalidInputError
+from cvkit.io import atomic_file
+
+FORMAT = "cvkit.checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Write atomically: a crash mid-save leaves the previous checkpoint intact."""
+    with atomic_file(path, "wb", encoding=None) as handle:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, handle)
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A ``.pt`` file, or a run folder (its ``best.pt``, else ``last.pt``)."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best.pt", "last.pt"):
+            if (path / name).is_file():
+                return path / name
+        raise InvalidInputError("run folder has no best.pt or last.pt", file=path)
+    if not path.is_file():
+        raise InvalidInputError("checkpoint not found", file=path)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a cvkit checkpoint safely (weights-only unpickler) on the CPU."""
+    path = resolve_checkpoint(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError for foreign or truncated files
+        raise InvalidInputError(f"not a readable checkpoint ({exc.__class__.__name__}: {str(exc)[:200]})", file=path) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise InvalidInputError("not a cvkit training checkpoint (no 'format': 'cvkit.checkpoint')", file=path)
+    return state
+
+
+def model_from_checkpoint(state: dict[str, Any], use_ema: bool = True) -> tuple[torch.nn.Module, Any]:
+    """Rebuild the trained model (EMA weights when present) in eval mode, plus its config."""
+    from cvkit.train.config import TrainConfig
+    from cvkit.train.models import build_model
+
+    cfg = TrainConfig.from_dict(state["config"])
+    model, _ = build_model(cfg.arch, len(state["class_names"]))
+    weights = state["ema"] if use_ema and state.get("ema") else state["model"]
+    model.load_state_dict(weights)
+    return model.eval(), cfg
+
+
+class EarlyStopping:
+    """Stops when the monitored metric has not improved for ``patience`` epochs (None: never)."""
+
+    def __init__(self, patience: int | None, higher_is_better: bool = True):
+        self.patience = patience
+        self.higher_is_better = higher_is_better
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.bad_epochs = 0
+
+    def update(self, value: float | None, epoch: int) -> bool:
+        """Record an epoch's value; True when it is the best so far."""
+        if value is None or value != value:  # missing or NaN
+            self.bad_epochs += 1
+            return False
+        better = self.best is None or (value > self.best if self.higher_is_better else value < self.best)
+        if better:
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+        else:
+            self.bad_epochs += 1
+        return better
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.bad_epochs >= self.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_metric": self.best, "best_epoch": self.best_epoch, "epochs_without_improvement": self.bad_epochs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state.get("best_metric")
+        self.best_epoch = state.get("best_epoch", 0)
+        self.bad_epochs = state.get("epochs_without_improvement", 0)

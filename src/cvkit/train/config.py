@@ -1,0 +1,139 @@
+"""The training configuration: every ``cvkit train`` option in one dataclass.
+
+The resolved config is written to ``runs/NAME/config.yaml`` and stored in every
+checkpoint, so evaluate/predict/export rebuild the exact model and preprocessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from cvkit.errors import CvkitError
+
+FINETUNE_HELP = "full | linear | last-N (e.g. last-2)"
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("cosine", "step", "plateau", "constant")
+SAMPLERS = ("none", "balanced", "repeat-factor")
+LOSSES = ("ce", "focal")
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+DECODERS = ("auto", "torchvision", "pil", "opencv")
+#: ImageNet statistics every torchvision model was trained with (also used for small_cnn).
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; see docs/train.md for each field."""
+
+    arch: str
+    manifest: str
+    output: str = "runs/exp"
+    val_manifest: str | None = None
+    val_split: str | None = None
+    exclude_splits: list[str] = field(default_factory=lambda: ["test"])
+    epochs: int = 10
+    batch_size: int = 64
+    image_size: int = 224
+    lr: float = 0.1
+    workers: int = 4
+    device: str = "auto"
+    seed: int = 0
+    # weights and transfer learning
+    weights: str | None = None
+    pretrained: bool = False
+    finetune: str = "full"
+    # task
+    multi_label: bool = False
+    threshold: float = 0.5
+    crops: bool = False
+    crop_padding: float = 0.0
+    # imbalance
+    class_weights: str | None = None
+    sampler: str = "none"
+    repeat_threshold: float = 0.1
+    label_smoothing: float = 0.0
+    loss: str = "ce"
+    focal_gamma: float = 2.0
+    # augmentation and data
+    aug: str | None = None
+    decoder: str = "auto"
+    gpu_decode: bool = True
+    prefetch_factor: int = 4
+    # optimisation
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    milestones: list[int] = field(default_factory=lambda: [30, 60, 90])
+    gamma: float = 0.1
+    min_lr: float = 0.0
+    plateau_patience: int = 3
+    precision: str = "auto"
+    channels_last: bool | None = None
+    compile: bool = False
+    accum_steps: int = 1
+    clip_grad: float | None = None
+    ema: float | None = None
+    grad_checkpointing: bool = False
+    # run control
+    resume: str | None = None
+    overwrite: bool = False
+    patience: int | None = None
+    max_steps_per_epoch: int | None = None
+    class_names: list[str] = field(default_factory=list)
+
+    def validate(self) -> TrainConfig:
+        """Refuse impossible combinations with a message naming the option."""
+        checks = [
+            (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.sampler in SAMPLERS, f"--sampler must be one of {', '.join(SAMPLERS)}"),
+            (self.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}"),
+            (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}"),
+            (self.decoder in DECODERS, f"--decoder must be one of {', '.join(DECODERS)}"),
+            (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "--device must be auto, cpu or cuda"),
+            (self.epochs >= 1 and self.batch_size >= 1 and self.accum_steps >= 1, "--epochs, --batch-size and --accum-steps must be >= 1"),
+            (self.image_size >= 8, "--image-size must be at least 8"),
+            (0.0 <= self.label_smoothing < 1.0, "--label-smoothing must be in [0, 1)"),
+            (not (self.val_manifest and self.val_split), "give either --val MANIFEST or --val-split NAME, not both"),
+            (not (self.weights and self.pretrained), "give either --weights PATH or --pretrained, not both"),
+            (not (self.multi_label and self.crops), "--crops classifies one object per crop; it cannot be combined with --multi-label"),
+            (not (self.schedule == "plateau" and self.warmup_epochs), "--warmup-epochs works with the cosine and step schedules, not plateau"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise CvkitError(message)
+        finetune_stages(self.finetune)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a stored dict, ignoring keys a newer cvkit may have added."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def write_yaml(self, path: Path) -> None:
+        import yaml
+
+        from cvkit.io import atomic_write_text
+
+        atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
+
+
+def finetune_stages(mode: str) -> int | None:
+    """``full`` -> None (everything trains), ``linear`` -> 0, ``last-N`` -> N; refuses anything else."""
+    if mode == "full":
+        return None
+    if mode == "linear":
+        return 0
+    if mode.startswith("last-") and mode[5:].isdigit() and int(mode[5:]) >= 1:
+        return int(mode[5:])
+    raise CvkitError(f"--finetune must be {FINETUNE_HELP}, not {mode!r}")

@@ -1,0 +1,196 @@
+"""The inner loops: one training epoch and one evaluation pass, plus device and distributed setup.
+
+CUDA niceties are used only where they apply: bf16 autocast (fp16 with a GradScaler
+on request), channels_last, non-blocking copies from pinned memory, nvJPEG batches.
+Under ``torchrun`` each process trains its shard with DistributedDataParallel;
+evaluation shards the validation set without padding and gathers the logits, so the
+numbers are exact.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from cvkit.errors import CvkitError
+from cvkit.train.config import TrainConfig
+from cvkit.train.data import to_device
+from cvkit.train.models import logits_of, train_mode
+
+
+@dataclass
+class DistEnv:
+    """This process's place in a (possibly single-process) run."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+
+def setup_distributed(device_kind: str) -> DistEnv:
+    """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1): NCCL on CUDA, gloo on CPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistEnv()
+    import torch.distributed as dist
+
+    env = DistEnv(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device_kind == "cuda" else "gloo")
+    return env
+
+
+def teardown_distributed(env: DistEnv) -> None:
+    if env.distributed:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def resolve_device(requested: str, env: DistEnv) -> torch.device:
+    """``auto`` picks CUDA when present; under torchrun each process takes ``cuda:LOCAL_RANK``."""
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise CvkitError("--device cuda was asked for but CUDA is not available; use --device cpu")
+        device = torch.device("cuda", env.local_rank) if requested == "cuda" else torch.device(requested)
+        torch.cuda.set_device(device)
+        return device
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Same seed, same CPU result: Python, numpy and torch generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """bf16 on CUDA by default; fp32 (None) on the CPU unless asked."""
+    precision = cfg.precision
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" else "fp32"
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+
+
+@dataclass
+class StepContext:
+    """What every training step needs besides the model and the batch."""
+
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    channels_last: bool
+    accum_steps: int = 1
+    clip_grad: float | None = None
+    max_steps: int | None = None
+    gpu_batches: Callable[[list[torch.Tensor]], torch.Tensor] | None = None
+
+    def autocast(self) -> Any:
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def batch(self, images: Any, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.gpu_batches is not None:
+            images = self.gpu_batches(images)
+        return to_device(images, self.device, self.channels_last), targets.to(self.device, non_blocking=True)
+
+
+def train_one_epoch(model: nn.Module, raw_model: nn.Module, loader: Any, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
+                    schedule: Any, scaler: Any, ctx: StepContext, ema: Any = None, on_step: Callable[[int, int, float, float], None] | None = None,
+                    ) -> dict[str, float]:
+    """One pass over ``loader``; returns mean loss, images seen (this rank), optimiser steps and seconds."""
+    train_mode(raw_model)
+    total = len(loader)
+    if ctx.max_steps is not None:
+        total = min(total, ctx.max_steps * ctx.accum_steps)
+    loss_sum = torch.zeros((), device=ctx.device)
+    images_seen = steps = 0
+    start = time.perf_counter()
+    optimizer.zero_grad(set_to_none=True)
+    for index, (images, targets) in enumerate(loader):
+        if index >= total:
+            break
+        x, y = ctx.batch(images, targets)
+        sync = (index + 1) % ctx.accum_steps == 0 or index + 1 == total
+        no_sync = getattr(model, "no_sync", None)
+        with no_sync() if (no_sync is not None and not sync) else nullcontext():
+            with ctx.autocast():
+                logits = logits_of(model(x))
+            loss = loss_fn(logits.float(), y)
+            (scaler.scale(loss) if scaler is not None else loss).div(ctx.accum_steps).backward()
+        if sync:
+            if scaler is not None:
+                scaler.unscale_(optimizer)
+            if ctx.clip_grad:
+                torch.nn.utils.clip_grad_norm_(raw_model.parameters(), ctx.clip_grad)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if ema is not None:
+                ema.update_parameters(raw_model)
+            schedule.after_step()
+            steps += 1
+        loss_sum += loss.detach() * len(y)
+        images_seen += len(y)
+        if on_step is not None:
+            on_step(index + 1, total, float(loss.detach()) if (index % 10 == 0 or index + 1 == total) else float("nan"), schedule.lr)
+    seconds = time.perf_counter() - start
+    return {"loss": float(loss_sum) / max(1, images_seen), "images": images_seen, "steps": steps, "seconds": seconds}
+
+
+@torch.no_grad()
+def collect_logits(model: nn.Module, loader: Any, ctx: StepContext, env: DistEnv) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and targets of every item in ``loader``'s dataset, gathered from all ranks."""
+    model.eval()
+    outputs, targets = [], []
+    for images, target in loader:
+        x, _ = ctx.batch(images, target)
+        with ctx.autocast():
+            outputs.append(logits_of(model(x)).float().cpu())
+        targets.append(target)
+    logits = torch.cat(outputs).numpy() if outputs else np.zeros((0, 0), dtype=np.float32)
+    labels = torch.cat(targets).numpy() if targets else np.zeros(0)
+    if env.distributed:
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * env.world
+        dist.all_gather_object(gathered, (logits, labels))
+        parts = [(lg, lb) for lg, lb in gathered if len(lb)]
+        logits = np.concatenate([lg for lg, _ in parts]) if parts else logits
+        labels = np.concatenate([lb for _, lb in parts]) if parts else labels
+    return logits, labels
+
+
+def broadcast_flag(flag: bool, env: DistEnv) -> bool:
+    """Rank 0's decision (early stopping) for every rank."""
+    if not env.distributed:
+        return flag
+    import torch.distributed as dist
+
+    holder = [flag]
+    dist.broadcast_object_list(holder, src=0)
+    return bool(holder[0])

@@ -1,0 +1,234 @@
+"""Models: any torchvision classifier by name plus ``small_cnn``, with the head replaced,
+weights loaded from a local file or torchvision's named weights, and transfer-learning freezing.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cvkit.errors import CvkitError, InvalidInputError
+
+SMALL_CNN = "small_cnn"
+#: Every torchvision classification model was built for ImageNet-1k; heads producing this many logits are replaced.
+IMAGENET_CLASSES = 1000
+
+
+def list_model_names() -> list[str]:
+    """``small_cnn`` and every torchvision classification model name (``torchvision.models.list_models``)."""
+    import torchvision
+
+    return [SMALL_CNN, *sorted(torchvision.models.list_models(module=torchvision.models))]
+
+
+class SmallCNN(nn.Module):
+    """A tiny CNN (about 0.1M parameters) for quick CPU runs and tests; any input size."""
+
+    def __init__(self, num_classes: int = IMAGENET_CLASSES, width: int = 32):
+        super().__init__()
+
+        def block(cin: int, cout: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+        self.stem = block(3, width)
+        self.layer1 = nn.Sequential(block(width, width), nn.MaxPool2d(2))
+        self.layer2 = nn.Sequential(block(width, 2 * width), block(2 * width, 2 * width), nn.MaxPool2d(2))
+        self.layer3 = nn.Sequential(block(2 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.dropout = nn.Dropout(0.1)
+        self.fc = nn.Linear(4 * width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(self.layer3(self.layer2(self.layer1(self.stem(x))))))
+
+
+def logits_of(output: Any) -> torch.Tensor:
+    """The main logits of a model output (inception/googlenet return a namedtuple with aux logits in train mode)."""
+    return output.logits if hasattr(output, "logits") else output
+
+
+def create(arch: str) -> nn.Module:
+    """An untrained ImageNet-shaped model called ``arch``."""
+    if arch == SMALL_CNN:
+        return SmallCNN()
+    import torchvision
+
+    if arch not in torchvision.models.list_models(module=torchvision.models):
+        raise CvkitError(f"unknown model {arch!r}; `cvkit train --list-models` lists the names")
+    # auxiliary heads are left out: their outputs are unused (and DDP refuses unused parameters)
+    extra = {"aux_logits": False, "init_weights": True} if arch in ("inception_v3", "googlenet") else {}
+    return torchvision.models.get_model(arch, weights=None, **extra)
+
+
+def head_names(model: nn.Module) -> list[str]:
+    """Modules producing the ImageNet logits: Linear layers (and squeezenet's 1x1 conv), aux heads included."""
+    names = []
+    for name, module in model.named_modules():
+        if (isinstance(module, nn.Linear) and module.out_features == IMAGENET_CLASSES) or (
+            isinstance(module, nn.Conv2d) and module.out_channels == IMAGENET_CLASSES and module.kernel_size == (1, 1)
+        ):
+            names.append(name)
+    if not names:
+        raise CvkitError("could not find the classification head of this model")
+    return names
+
+
+def replace_heads(model: nn.Module, names: list[str], num_classes: int) -> None:
+    """Swap each head for a freshly initialised one with ``num_classes`` outputs."""
+    for name in names:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        old = getattr(parent, child)
+        if isinstance(old, nn.Linear):
+            new: nn.Module = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+        else:
+            new = nn.Conv2d(old.in_channels, num_classes, 1)
+        setattr(parent, child, new)
+
+
+# --- weights ---------------------------------------------------------------------------------
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Model weights from a cvkit checkpoint or a torchvision ``.pth`` state dict (safe, weights-only unpickling)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError("weights file not found", file=path)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for foreign files
+        raise InvalidInputError(f"not a PyTorch weights file ({exc.__class__.__name__}: {str(exc)[:200]})", file=path) from None
+    if isinstance(data, dict) and isinstance(data.get("model"), dict):
+        data = data["model"]
+    elif isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise InvalidInputError("the file holds no model state dict", file=path)
+    return {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in data.items()}
+
+
+def load_matching(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, list[str]]:
+    """Load every tensor whose name and shape match; report the rest (e.g. a 1000-class head)."""
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    skipped = sorted(k for k in state if k not in usable)
+    missing = sorted(k for k in own if k not in usable)
+    if not usable:
+        raise CvkitError("none of the weights fit this model; is it the right architecture?")
+    model.load_state_dict(usable, strict=False)
+    return {"loaded": sorted(usable), "skipped": skipped, "missing": missing}
+
+
+def offline() -> bool:
+    return os.environ.get("CVKIT_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def pretrained_state_dict(arch: str) -> dict[str, torch.Tensor]:
+    """torchvision's default named weights for ``arch`` (from the torch hub cache, else downloaded).
+
+    Offline (no network, or ``CVKIT_OFFLINE=1``) this fails with a message saying which
+    file to fetch and how to pass it with ``--weights``.
+    """
+    if arch == SMALL_CNN:
+        raise CvkitError("small_cnn has no pretrained weights; train it from scratch or pass --weights PATH")
+    import torchvision
+
+    weights = torchvision.models.get_model_weights(arch).DEFAULT
+    filename = weights.url.rsplit("/", 1)[-1]
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
+    message = (f"cannot download the pretrained weights of {arch} (offline). Download {weights.url} on a machine with "
+               f"internet access, then pass the file with --weights /path/to/{filename} (or copy it into {cached.parent}/)")
+    if cached.is_file():
+        return read_state_dict(cached)
+    if offline():
+        raise CvkitError(message)
+    try:
+        return weights.get_state_dict(progress=False, check_hash=True)
+    except OSError:  # URLError and socket errors are OSErrors
+        raise CvkitError(message) from None
+
+
+# --- transfer learning -------------------------------------------------------------------------
+def _param_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def backbone_stages(model: nn.Module, heads: list[str]) -> list[str]:
+    """Names of the backbone's stages in forward order, for ``--finetune last-N``.
+
+    The top-level children holding parameters (heads excluded); while there are fewer
+    than four, the largest container is split into its children (mobilenet's
+    ``features``, ViT's ``encoder.layers``), so ``last-N`` always means something.
+    """
+    head_roots = {h.split(".")[0] for h in heads}
+    stages = [n for n, m in model.named_children() if n not in head_roots and _param_count(m) > 0]
+
+    def parts(name: str) -> list[str]:
+        return [f"{name}.{c}" for c, m in model.get_submodule(name).named_children() if _param_count(m) > 0]
+
+    while len(stages) < 4:
+        splittable = [n for n in stages if len(parts(n)) >= 2]
+        if not splittable:
+            break
+        largest = max(splittable, key=lambda n: _param_count(model.get_submodule(n)))
+        at = stages.index(largest)
+        stages[at : at + 1] = parts(largest)
+    return stages
+
+
+def apply_finetune(model: nn.Module, heads: list[str], stages_to_train: int | None) -> list[str]:
+    """Freeze the backbone except its last ``stages_to_train`` stages (None: train all); heads always train.
+
+    Returns the trainable stage names. Frozen BatchNorm layers are kept in eval mode by :func:`train_mode`.
+    """
+    if stages_to_train is None:
+        return backbone_stages(model, heads)
+    for param in model.parameters():
+        param.requires_grad_(False)
+    trainable = backbone_stages(model, heads)[-stages_to_train:] if stages_to_train else []
+    # last-N also trains whatever sits around the head (mobilenet's hidden classifier layer, convnext's norm)
+    head_parts = list(dict.fromkeys(h.split(".")[0] for h in heads)) if stages_to_train else heads
+    for name in [*trainable, *head_parts]:
+        for param in model.get_submodule(name).parameters():
+            param.requires_grad_(True)
+    return trainable
+
+
+def train_mode(model: nn.Module) -> None:
+    """``model.train()``, but BatchNorm layers whose parameters are all frozen stay in eval mode
+    (their running statistics are part of the frozen features)."""
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            params = list(module.parameters(recurse=False))
+            if params and not any(p.requires_grad for p in params):
+                module.eval()
+
+
+def enable_gradient_checkpointing(model: nn.Module, stages: list[str]) -> None:
+    """Recompute each trainable stage's activations in the backward pass instead of storing them."""
+    from torch.utils.checkpoint import checkpoint
+
+    for name in stages:
+        module = model.get_submodule(name)
+        if any(p.requires_grad for p in module.parameters()):
+            module.forward = partial(checkpoint, module.forward, use_reentrant=False)  # type: ignore[method-assign]
+
+
+def build_model(arch: str, num_classes: int, weights: str | None = None, pretrained: bool = False, finetune_stages: int | None = None,
+                grad_checkpointing: bool = False) -> tuple[nn.Module, dict[str, Any]]:
+    """The model for a run and facts about it (heads, stages, what the weights filled)."""
+    model = create(arch)
+    heads = head_names(model)
+    info: dict[str, Any] = {"heads": heads}
+    if pretrained:
+        info["weights"] = load_matching(model, pretrained_state_dict(arch))
+    replace_heads(model, heads, num_classes)
+    if weights:
+        info["weights"] = load_matching(model, read_state_dict(weights))
+    info["trainable_stages"] = apply_finetune(model, heads, finetune_stages)
+    if grad_checkpointing:
+        enable_gradient_checkpointing(model, info["trainable_stages"])
+    return model, info

@@ -1,0 +1,85 @@
+"""The VOC statistics fast path gives exactly the columns the VOC reader gives, odd files included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cvkit
+from cvkit.core.report import Report
+from cvkit.errors import InvalidInputError
+from cvkit.stats import voc_scan
+from cvkit.stats.columns import Columns, columns_from_dataset, load_columns
+
+PLAIN = """<annotation><folder>VOC</folder><filename>{stem}.jpg</filename>
+<owner><name>someone</name></owner>
+<size><width>{w}</width><height>60</height><depth>3</depth></size>
+{objects}</annotation>
+"""
+OBJECT = "<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x1}</xmin><ymin>5</ymin><xmax>{x2}</xmax><ymax>20.5</ymax></bndbox></object>\n"
+
+
+def devkit(root: Path) -> Path:
+    ann = root / "Annotations"
+    ann.mkdir(parents=True)
+    files = {
+        "a": PLAIN.format(stem="a", w=80, objects=OBJECT.format(name="cat", x1=1, x2=10) + OBJECT.format(name="dog", x1=3.5, x2=70)),
+        "b": PLAIN.format(stem="b", w=90, objects=""),
+        # a <part>: its <name> and <bndbox> must not become objects
+        "c": PLAIN.format(stem="c", w=80, objects="<object><name>person</name><bndbox><xmin>2</xmin><ymin>2</ymin><xmax>30</xmax><ymax>40</ymax></bndbox>"
+                          "<part><name>head</name><bndbox><xmin>3</xmin><ymin>3</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></part></object>"),
+        # a comment hiding an object, and an entity in a name
+        "d": PLAIN.format(stem="d", w=80, objects="<!-- <object><name>ghost</name></object> -->" + OBJECT.format(name="cat &amp; dog", x1=1, x2=2)),
+        "e": PLAIN.format(stem="e", w=80, objects=OBJECT.format(name=" dog ", x1=4, x2=4)),
+    }
+    for stem, text in files.items():
+        (ann / f"{stem}.xml").write_text(text)
+    main = root / "ImageSets" / "Main"
+    main.mkdir(parents=True)
+    (main / "train.txt").write_text("a\nb\nc\n")
+    (main / "val.txt").write_text("d\ne\n")
+    return root
+
+
+def assert_same(fast: Columns, slow: Columns) -> None:
+    assert fast.class_names == slow.class_names
+    assert fast.class_ids == slow.class_ids
+    assert fast.split_names == slow.split_names
+    for field in ("image_width", "image_height", "image_split", "obj_image", "obj_class", "obj_box"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field), err_msg=field)
+
+
+@pytest.mark.parametrize("chunk", [256, 2])
+def test_scan_equals_the_reader(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(voc_scan, "CHUNK_FILES", chunk)  # 2: plain chunks and mixed chunks side by side
+    root = devkit(tmp_path / "voc")
+    fast = voc_scan.scan_voc_columns(root, Report())
+    assert fast is not None
+    assert_same(fast, columns_from_dataset(cvkit.read(root, format="voc")))
+    assert fast.class_names == ["cat", "dog", "person", "cat & dog"]  # the part "head" is no object
+    assert fast.obj_box[1].tolist() == [2.5, 4.0, 67.5, 16.5]  # 1-based VOC: x = 3.5 - 1, w = 70 - 3.5 + 1
+
+
+def test_zero_based_option_is_honoured(tmp_path):
+    root = devkit(tmp_path / "voc")
+    fast = load_columns(root, "voc", one_based=False)
+    assert fast.obj_box[0].tolist() == [1.0, 5.0, 9.0, 15.5]
+
+
+def test_malformed_file_fails_as_the_reader_fails(tmp_path):
+    root = devkit(tmp_path / "voc")
+    (root / "Annotations" / "b.xml").write_text("<annotation><size><width>3</width>")
+    with pytest.raises(InvalidInputError, match="malformed XML"):
+        voc_scan.scan_voc_columns(root, Report())
+    report = Report(skip_invalid=True)
+    fast = voc_scan.scan_voc_columns(root, report)
+    assert fast.num_images == 4 and report.skipped[0].file.endswith("b.xml")
+
+
+def test_layouts_the_scan_does_not_cover_go_to_the_reader(tmp_path, corpus):
+    assert voc_scan.scan_voc_columns(corpus("voc", "voc_dataset1"), Report()) is None  # listed image without XML
+    assert voc_scan.scan_voc_columns(corpus("voc", "voc_dataset2"), Report()) is None  # no <size>: image headers
+    path = corpus("voc", "voc_dataset3")
+    assert_same(voc_scan.scan_voc_columns(path, Report()), columns_from_dataset(cvkit.read(path, format="voc")))
