@@ -19,3 +19,9 @@ def test_a_failed_write_is_raised_by_close(tmp_path):
     files.write_bytes(str(tmp_path / "missing_folder" / "a.txt"), b"x")
     with pytest.raises(FileNotFoundError):
         files.close()
+
+
+def test_an_error_in_the_caller_is_not_replaced_by_a_thread_error(tmp_path):
+    with pytest.raises(KeyError), BackgroundFiles(batch=1) as files:
+        files.write_bytes(str(tmp_path / "missing_folder" / "a.txt"), b"x")
+        raise KeyError("the caller's error")

@@ -159,8 +159,11 @@ class BackgroundFiles:
     def __enter__(self) -> BackgroundFiles:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # an error is already on its way out: wait for the threads, keep that error
+            self._pool.shutdown(wait=True)
 
 
 def _write_new_files(files: list[tuple[str, bytes]]) -> None:
