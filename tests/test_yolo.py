@@ -76,17 +76,12 @@ def test_labelimg_txt_beside_image_with_classes_txt(corpus):
     (("labelimg", "yolo_real_repo_408f739"), "classes.txt (LabelImg)"),
 ])
 def test_every_corpus_layout_is_detected_as_yolo(corpus, parts, why):
-    from cvkit.errors import FormatDetectionError
     from cvkit.formats.yolo import detect
 
     path = corpus(*parts)
     assert why in detect(path)
-    try:
-        assert cvkit.detect_format(path) == "yolo"
-    except FormatDetectionError as err:
-        # voc also claims an Annotations/ folder (of .txt here) and labels a darknet train.txt of paths:
-        # until their detection leaves these alone, the user is told to choose and yolo is among the choices
-        assert f"yolo: {detect(path)}" in err.message and ("voc:" in err.message or "labels:" in err.message)
+    # voc must not claim an Annotations/ folder of .txt, nor labels a darknet train.txt of bare paths
+    assert cvkit.detect_format(path) == "yolo"
 
 
 # --- Ultralytics data.yaml ------------------------------------------------------------------

@@ -79,7 +79,8 @@ def detect(path: Path) -> str | None:
         return "a CSV with ImageId and labels columns" if _csv_columns(header) else None
     if path.is_file() and path.suffix.lower() == ".txt":
         return "a text list of 'image label' lines" if _is_list_file(path) else None
-    if path.is_dir() and _list_files(path):
+    darknet = any((path / name).is_file() for name in ("obj.data", "obj.names", "data.yaml", "classes.txt")) if path.is_dir() else False
+    if path.is_dir() and not darknet and _list_files(path):  # darknet's train.txt is a bare image list, not labels
         return "'image label' lists (imagenet_txt layout)"
     return None
 
