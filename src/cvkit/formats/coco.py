@@ -140,37 +140,49 @@ def _categories(raw: list[Any], file: Path, categories: CategorySet, hierarchy: 
     return names
 
 
+_NUMBER_TYPES = frozenset((int, float))
+_ANN_KEY_SET = frozenset(ANN_KEYS)
+
+
 def _annotation(ann: dict[str, Any], i: int, file: Path, label: str) -> Annotation | None:
-    """One COCO annotation; None when it has no geometry (an image-level label)."""
-    where = f"annotations[{i}]"
-    obj = Annotation(label, id=ann.get("id"), iscrowd=bool(ann.get("iscrowd", 0)), score=ann.get("score"))
-    bbox = ann.get("bbox")
+    """One COCO annotation; None when it has no geometry (an image-level label).
+
+    Called once per annotation (millions in big files): checks are C-level set operations
+    and the JSON path of an error is only built when there is one.
+    """
+    get = ann.get
+    obj = Annotation(label, id=get("id"), iscrowd=bool(get("iscrowd", 0)), score=get("score"))
+    bbox = get("bbox")
     if bbox is not None:
-        if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
-            raise InvalidInputError(f"bbox must be 4 numbers [x, y, width, height], got {bbox!r}", file=file, location=f"{where}.bbox")
-        if bbox[2] < 0 or bbox[3] < 0:
-            raise InvalidInputError(f"bbox has a negative width or height: {bbox!r}", file=file, location=f"{where}.bbox")
-        obj.bbox = (float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3]))
-    seg = ann.get("segmentation")
-    if isinstance(seg, dict):
-        if "counts" not in seg or "size" not in seg:
-            raise InvalidInputError("RLE segmentation needs 'counts' and 'size'", file=file, location=f"{where}.segmentation")
-        obj.rle, obj.shape = {"size": list(seg["size"]), "counts": seg["counts"]}, "mask"
-    elif isinstance(seg, list) and seg:
-        parts = [list(map(float, p)) for p in seg if len(p) >= 6]
-        if len(parts) != len(seg):
-            raise InvalidInputError("polygon with fewer than 3 points", file=file, location=f"{where}.segmentation")
-        obj.polygon, obj.shape = parts, "polygon"
-    if ann.get("keypoints"):
+        if not (type(bbox) is list and len(bbox) == 4 and _NUMBER_TYPES.issuperset(map(type, bbox))):
+            raise InvalidInputError(f"bbox must be 4 numbers [x, y, width, height], got {bbox!r}", file=file, location=f"annotations[{i}].bbox")
+        x, y, w, h = bbox
+        if w < 0 or h < 0:
+            raise InvalidInputError(f"bbox has a negative width or height: {bbox!r}", file=file, location=f"annotations[{i}].bbox")
+        obj.bbox = (float(x), float(y), float(w), float(h))
+    seg = get("segmentation")
+    if seg:
+        if isinstance(seg, dict):
+            if "counts" not in seg or "size" not in seg:
+                raise InvalidInputError("RLE segmentation needs 'counts' and 'size'", file=file, location=f"annotations[{i}].segmentation")
+            obj.rle, obj.shape = {"size": list(seg["size"]), "counts": seg["counts"]}, "mask"
+        elif isinstance(seg, list):
+            parts = [list(map(float, p)) for p in seg if len(p) >= 6]
+            if len(parts) != len(seg):
+                raise InvalidInputError("polygon with fewer than 3 points", file=file, location=f"annotations[{i}].segmentation")
+            obj.polygon, obj.shape = parts, "polygon"
+    if get("keypoints"):
         obj.keypoints = [float(v) for v in ann["keypoints"]]
         if obj.shape == "box" and obj.bbox is None:
             obj.shape = "keypoints"
-    if obj.bbox is None and obj.polygon is None and obj.rle is None and obj.keypoints is None:
-        return None
-    obj.ensure_bbox()
-    if isinstance(ann.get("attributes"), dict):
-        obj.attributes = dict(ann["attributes"])
-    extra = {k: v for k, v in ann.items() if k not in ANN_KEYS}
+    if obj.bbox is None:
+        if obj.polygon is None and obj.rle is None and obj.keypoints is None:
+            return None
+        obj.ensure_bbox()
+    attributes = get("attributes")
+    if isinstance(attributes, dict):
+        obj.attributes = dict(attributes)
+    extra = {k: v for k, v in ann.items() if k not in _ANN_KEY_SET} if not _ANN_KEY_SET.issuperset(ann) else {}
     if "area" in ann:
         extra["area"] = ann["area"]
     if extra:
