@@ -113,3 +113,15 @@ def test_unknown_format_option_lists_the_known_ones(corpus, tmp_path):
     result = run("convert", "voc2coco", corpus("voc", "voc_dataset3"), tmp_path / "o.json", "-w", "colour=red")
     assert result.output == "error: unknown coco writer option(s) colour; known: images, task\n"
     assert not (tmp_path / "o.json").exists()
+
+
+def test_every_command_help_shows_examples():
+    from cvkit.cli import app as cli_app
+
+    commands = [[c.name] for c in cli_app.registered_commands]
+    for group in cli_app.registered_groups:
+        commands += [[group.name, c.name] for c in group.typer_instance.registered_commands]
+    assert len(commands) > 12
+    for words in commands:
+        result = run(*words, "--help")
+        assert result.exit_code == 0 and "Examples" in result.output, words
