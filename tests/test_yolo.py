@@ -40,7 +40,7 @@ def test_darknet_strict_layout_obj_data_and_train_list(corpus):
     assert [(s.path, s.split, s.width, s.height) for s in ds] == [("obj_train_data/1.jpg", "train", 15, 10)]
     assert objects(ds.samples[0]) == [("label_2", (0.0, 2.0, 4.0, 2.0)), ("label_4", (3.0, 3.0, 2.0, 3.0))]
     assert ds.categories.names() == LABELS_0_TO_9
-    assert [c.id for c in ds.categories] == list(range(10))  # class index = category id
+    assert [c.id for c in ds.categories] == list(range(1, 11))  # category id = class index + 1 (COCO convention)
     assert (report.read.images, report.read.objects) == (1, 2)
 
 

@@ -43,7 +43,7 @@ def read(path: Path, report: Report) -> Dataset:
 def _categories(names: ClassNames, path: Path) -> CategorySet:
     categories = CategorySet()
     for index, name in enumerate(names.names):
-        categories.add(Category(index, name))
+        categories.add(Category(index + 1, name))  # 1-based like COCO; the class index is the position
     return categories
 
 
@@ -129,6 +129,6 @@ def _samples(layout: Layout, categories: CategorySet, report: Report) -> Iterato
                 report.invalid(err)
                 continue
             for index in range(len(categories), len(names.names)):  # indices named on the fly (no names file)
-                categories.add(Category(index, names.names[index]))
+                categories.add(Category(index + 1, names.names[index]))
             report.count_read(split, len(objects))
             yield Sample(_relative(image, root_prefix), width, height, split, objects=objects)
