@@ -70,6 +70,16 @@ def print_table(title: str, rows: dict[str, dict[str, float] | None], baseline: 
         print(f"{name:<28}{r['seconds']:>10.3f}{r['peak_mb']:>10.0f}{ratio:>10}")
 
 
+def fresh_dir(name: str) -> Path:
+    """An empty ``benchmarks/_work/<name>`` for one run's outputs."""
+    import shutil
+
+    out = WORK / name
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    return out
+
+
 def cvkit_cmd(*args: str) -> list[str]:
     """Run cvkit with the interpreter running the benchmark (cvkit's own venv)."""
     return [sys.executable, "-m", "cvkit", *args]

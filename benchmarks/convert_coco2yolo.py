@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, WORK, best_of, cvkit_cmd, peers_python, print_table
+from _common import CORPUS, WORK, best_of, cvkit_cmd, fresh_dir, peers_python, print_table
 
 SOURCE = CORPUS / "coco" / "cocoapi_results" / "instances_val2014_fakebbox100_results.json"
 
@@ -80,9 +79,7 @@ def main() -> None:
     else:
         boxes = args.images * args.boxes_per_image
     print(f"input: {args.images} images, {boxes} boxes ({data}, {data.stat().st_size / 1e6:.0f} MB)")
-    out = WORK / "out_coco2yolo"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    out = fresh_dir("out_coco2yolo")
     rows: dict[str, dict[str, float] | None] = {}
     rows["cvkit"] = best_of(cvkit_cmd("convert", "coco2yolo", str(data), str(out / "cvkit"), "--images", "reference", "--overwrite", "--json"),
                             args.repeat)

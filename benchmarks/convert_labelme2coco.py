@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, WORK, best_of, cvkit_cmd, peers_python, print_table
+from _common import CORPUS, WORK, best_of, cvkit_cmd, fresh_dir, peers_python, print_table
 
 
 def generate(folder: Path, files: int, per_file: int) -> int:
@@ -64,9 +64,7 @@ def main() -> None:
     else:
         shapes = args.files * args.shapes_per_file
     print(f"input: {args.files} LabelMe JSON files, {shapes} shapes ({data})")
-    out = WORK / "out_labelme2coco"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    out = fresh_dir("out_labelme2coco")
     rows: dict[str, dict[str, float] | None] = {}
     rows["cvkit"] = best_of(cvkit_cmd("convert", "labelme2coco", str(data), str(out / "cvkit.json"), "--overwrite", "--json"), args.repeat)
     rows["cvkit (2 processes)"] = best_of(cvkit_cmd("convert", "labelme2coco", str(data), str(out / "cvkit2.json"), "--overwrite", "--json",

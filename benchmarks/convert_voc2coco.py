@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, WORK, best_of, cvkit_cmd, peers_python, print_table
+from _common import CORPUS, WORK, best_of, cvkit_cmd, fresh_dir, peers_python, print_table
 
 NAIVE = r'''
 import json, sys, xml.etree.ElementTree as ET
@@ -60,9 +60,7 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true", help="Time cvkit and the naive script only.")
     args = parser.parse_args()
     tree = generate(WORK / f"voc{args.files // 1000}k", args.files)
-    out = WORK / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    out = fresh_dir("out")
     rows: dict[str, dict[str, float] | None] = {}
     rows["cvkit"] = best_of(cvkit_cmd("convert", "voc2coco", str(tree), str(out / "cvkit.json"), "--overwrite"))
     rows["naive ElementTree script"] = best_of([sys.executable, "-c", NAIVE, str(tree), str(out / "naive.json")])

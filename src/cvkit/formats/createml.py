@@ -60,14 +60,20 @@ def _number(value: Any, file: Path, where: str) -> float:
     return float(value)
 
 
+def _required_text(item: dict[str, Any], key: str, what: str, file: Path, where: str) -> str:
+    """``item[key]`` as a non-empty string; the error names the JSON path (``[3].annotations[0].label``)."""
+    if key not in item:
+        raise InvalidInputError(f"missing key {key!r}", file=file, location=f"{where}.{key}")
+    value = item[key]
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"{key} must be {what}, got {value!r}", file=file, location=f"{where}.{key}")
+    return value
+
+
 def _annotation(item: Any, file: Path, where: str) -> Annotation:
     if not isinstance(item, dict):
         raise InvalidInputError("expected an object with label and coordinates", file=file, location=where)
-    if "label" not in item:
-        raise InvalidInputError("missing key 'label'", file=file, location=f"{where}.label")
-    label = item["label"]
-    if not isinstance(label, str) or not label:
-        raise InvalidInputError(f"label must be a non-empty string, got {label!r}", file=file, location=f"{where}.label")
+    label = _required_text(item, "label", "a non-empty string", file, where)
     coords = item.get("coordinates")
     if not isinstance(coords, dict):
         what = "missing key 'coordinates'" if coords is None else "coordinates must be an object with x, y, width, height"
@@ -144,11 +150,7 @@ class _Reader:
     def parse_entry(self, entry: Any, file: Path, where: str) -> tuple[str, list[Annotation]]:
         if not isinstance(entry, dict):
             raise InvalidInputError("expected an object with image and annotations", file=file, location=where)
-        if "image" not in entry:
-            raise InvalidInputError("missing key 'image'", file=file, location=f"{where}.image")
-        name = entry["image"]
-        if not isinstance(name, str) or not name:
-            raise InvalidInputError(f"image must be a file name, got {name!r}", file=file, location=f"{where}.image")
+        name = _required_text(entry, "image", "a file name", file, where)
         items = entry.get("annotations", [])
         if not isinstance(items, list):
             raise InvalidInputError("annotations must be a list", file=file, location=f"{where}.annotations")
