@@ -287,39 +287,60 @@ def _common_root(files: list[Path]) -> Path:
 class _SplitWriter:
     """Streams one output JSON: images and annotations go to temporary files, joined at the end.
 
+    Items are serialised in batches of :data:`BATCH` (one ``orjson.dumps`` and one write per
+    batch, not per item), so memory stays flat and the per-item cost is a list append.
     Image and annotation ids are unique per file, as COCO requires.
     """
 
     def __init__(self, folder: Path):
-        self.images: IO[bytes] = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed in finish()
-        self.annotations: IO[bytes] = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
-        self.n_images = self.n_annotations = 0
+        self.parts = {"images": _Spool(folder), "annotations": _Spool(folder)}
+        self.images, self.annotations = self.parts["images"].items, self.parts["annotations"].items
         self.image_ids, self.annotation_ids = _Ids(), _Ids()
 
-    @staticmethod
-    def _append(handle: IO[bytes], first: bool, item: dict[str, Any]) -> None:
-        handle.write(jsonio.dumps(item) if first else b"," + jsonio.dumps(item))
-
     def add_image(self, item: dict[str, Any]) -> None:
-        self._append(self.images, self.n_images == 0, item)
-        self.n_images += 1
+        self.images.append(item)
+        if len(self.images) >= BATCH:
+            self.parts["images"].flush()
 
     def add_annotation(self, item: dict[str, Any]) -> None:
-        self._append(self.annotations, self.n_annotations == 0, item)
-        self.n_annotations += 1
+        self.annotations.append(item)
+        if len(self.annotations) >= BATCH:
+            self.parts["annotations"].flush()
 
     def finish(self, target: Path, head: dict[str, Any]) -> None:
         import shutil
 
         with atomic_file(target, "wb", encoding=None) as out:
             out.write(jsonio.dumps(head)[:-1] + b',"images":[')
-            for part, last in ((self.images, b'],"annotations":['), (self.annotations, b"]}")):
-                part.seek(0)
-                shutil.copyfileobj(part, out, 1 << 20)
+            for name, last in (("images", b'],"annotations":['), ("annotations", b"]}")):
+                spool = self.parts[name]
+                spool.flush()
+                spool.file.seek(0)
+                shutil.copyfileobj(spool.file, out, 1 << 20)
+                spool.file.close()
                 out.write(last)
             out.write(b"\n")
-        self.images.close()
-        self.annotations.close()
+
+
+#: Items serialised per batch by :class:`_SplitWriter`.
+BATCH = 4096
+
+
+class _Spool:
+    """A temporary file of comma-separated JSON items, filled a batch at a time."""
+
+    def __init__(self, folder: Path):
+        self.file: IO[bytes] = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed by _SplitWriter.finish()
+        self.items: list[dict[str, Any]] = []
+        self.count = 0
+
+    def flush(self) -> None:
+        if not self.items:
+            return
+        body = jsonio.dumps(self.items)[1:-1]  # the list's items without its brackets
+        self.file.write(body if self.count == 0 else b"," + body)
+        self.count += len(self.items)
+        self.items.clear()
 
 
 class _Ids:
@@ -330,12 +351,13 @@ class _Ids:
         self.next = 1
 
     def take(self, wanted: Any) -> int:
-        if isinstance(wanted, int) and not isinstance(wanted, bool) and wanted not in self.used:
-            self.used.add(wanted)
+        used = self.used
+        if type(wanted) is int and wanted not in used:
+            used.add(wanted)
             return wanted
-        while self.next in self.used:
+        while self.next in used:
             self.next += 1
-        self.used.add(self.next)
+        used.add(self.next)
         return self.next
 
 
@@ -345,17 +367,21 @@ def _coco_annotation(obj: Annotation, ann_id: int, image_id: int, cat_id: int, r
         return None
     if obj.shape in ("circle", "line", "linestrip"):
         report.lose(f"{obj.shape} shape", "COCO has no such shape; written as its bounding box")
-    item: dict[str, Any] = {"id": ann_id, "image_id": image_id, "category_id": cat_id}
-    if obj.rle is not None:
-        item["segmentation"] = obj.rle
-    elif obj.polygon:
-        item["segmentation"] = obj.polygon
+    polygon, rle = obj.polygon, obj.rle
+    extra = obj.meta.get("coco") if obj.meta else None
+    if extra and "area" in extra:
+        area = extra["area"]
     else:
-        item["segmentation"] = []
-    extra = dict(obj.meta.get("coco", {}))
-    item["area"] = extra.pop("area") if "area" in extra else round(obj.area(), 4)
-    item["bbox"] = list(obj.bbox) if obj.bbox is not None else [0, 0, 0, 0]
-    item["iscrowd"] = int(obj.iscrowd)
+        area = round(obj.area(), 4) if polygon or rle is not None else round(obj.bbox[2] * obj.bbox[3], 4) if obj.bbox is not None else 0.0
+    item: dict[str, Any] = {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": cat_id,
+        "segmentation": rle if rle is not None else polygon or [],
+        "area": area,
+        "bbox": list(obj.bbox) if obj.bbox is not None else [0, 0, 0, 0],
+        "iscrowd": int(obj.iscrowd),
+    }
     if obj.keypoints is not None:
         item["keypoints"] = obj.keypoints
         item["num_keypoints"] = sum(1 for v in obj.keypoints[2::3] if v > 0)
@@ -363,7 +389,8 @@ def _coco_annotation(obj: Annotation, ann_id: int, image_id: int, cat_id: int, r
         item["score"] = obj.score
     if obj.attributes:
         item["attributes"] = obj.attributes
-    item.update(extra)
+    if extra:
+        item.update((k, v) for k, v in extra.items() if k != "area")
     return item
 
 
@@ -387,15 +414,20 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         if writer is None:
             writer = writers[key] = _SplitWriter(work)
         image_id = writer.image_ids.take(sample.id)
-        file_name = _place(sample, dataset, path, images, placed, key)
-        writer.add_image({"id": image_id, "file_name": file_name, "width": sample.width or 0, "height": sample.height or 0, **sample.meta.get("coco", {})})
+        file_name = sample.path if images == "reference" else _place(sample, dataset, path, images, placed, key)
+        image = {"id": image_id, "file_name": file_name, "width": sample.width or 0, "height": sample.height or 0}
+        if sample.meta and "coco" in sample.meta:
+            image.update(sample.meta["coco"])
+        writer.add_image(image)
         if sample.labels:
             report.lose("image-level label", "COCO instances have no image-level labels", len(sample.labels))
         written = 0
+        take_id = writer.annotation_ids.take
         for obj in sample.objects:
-            if obj.label not in cat_ids:
-                cat_ids[obj.label] = dataset.categories.ensure(obj.label).id
-            item = _coco_annotation(obj, writer.annotation_ids.take(obj.id), image_id, cat_ids[obj.label], report)
+            cat_id = cat_ids.get(obj.label)
+            if cat_id is None:
+                cat_id = cat_ids[obj.label] = dataset.categories.ensure(obj.label).id
+            item = _coco_annotation(obj, take_id(obj.id), image_id, cat_id, report)
             if item is not None:
                 writer.add_annotation(item)
                 written += 1
@@ -424,9 +456,7 @@ def _head(dataset: Dataset, referenced: bool) -> dict[str, Any]:
 
 
 def _place(sample: Sample, dataset: Dataset, path: Path, images: str, placed: set[str], split: str | None) -> str:
-    """The file_name to write, copying/linking the image into images/<split>/ when asked."""
-    if images == "reference":
-        return sample.path
+    """The file_name to write after copying/linking the image into images/<split>/."""
     name = Path(sample.path).name
     if f"{split}/{name}" in placed:
         name = Path(sample.path).as_posix().replace("/", "__")
