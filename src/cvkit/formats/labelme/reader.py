@@ -103,9 +103,10 @@ def parse_file(file: str, root: str, extract_dir: Path) -> tuple[Sample | None, 
     height, width = _size(data, Path(image))
     errors: list[InvalidInputError] = []
     objects: list[Annotation] = []
+    file_path = Path(file)  # once per file: a Path per shape cost more than the shape itself
     for index, shape in enumerate(data["shapes"]):
         try:
-            objects.append(shape_to_annotation(shape, index, Path(file), (height, width)))
+            objects.append(shape_to_annotation(shape, index, file_path, (height, width)))
         except InvalidInputError as exc:
             errors.append(exc)
     flags = data.get("flags") or {}

@@ -20,7 +20,6 @@ import base64
 import binascii
 import io
 import math
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +52,14 @@ _POINT_RULES = {
 def _points(raw: Any, file: Path, where: str) -> list[float]:
     """The flat ``[x1, y1, ...]`` of a ``points`` list (numbers kept as JSON gave them)."""
     try:
-        if not isinstance(raw, list) or any(len(p) != 2 for p in raw):
+        if not isinstance(raw, list):
             raise TypeError
-        flat = list(chain.from_iterable(raw))
+        flat: list[float] = []
+        extend = flat.extend
+        for x, y in raw:  # ValueError/TypeError on anything but pairs
+            extend((x, y))
         sum(flat)  # TypeError on anything but numbers
-    except TypeError:
+    except (TypeError, ValueError):
         raise InvalidInputError("'points' must be a list of [x, y] pairs", file=file, location=f"{where}.points") from None
     return flat
 
@@ -132,9 +134,12 @@ def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | No
     obj = Annotation(label, shape=SHAPE_OF[shape_type])
     meta: dict[str, Any] = {}
     if shape_type == "rectangle":
-        xs, ys = flat[0::2], flat[1::2]
-        obj.bbox = xyxy_to_xywh(float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)))
-        if len(points) != 2 or points[0][0] > points[1][0] or points[0][1] > points[1][1]:
+        if len(flat) == 4 and flat[0] <= flat[2] and flat[1] <= flat[3]:  # the usual: top-left then bottom-right
+            x1, y1, x2, y2 = flat
+            obj.bbox = (float(x1), float(y1), float(x2 - x1), float(y2 - y1))
+        else:
+            xs, ys = flat[0::2], flat[1::2]
+            obj.bbox = xyxy_to_xywh(float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)))
             meta["points"] = points  # corner order (or extra corners) as drawn
     elif shape_type == "polygon":
         obj.polygon = [flat]
@@ -160,17 +165,18 @@ def _read_extras(shape: dict[str, Any], obj: Annotation, meta: dict[str, Any], f
         if not isinstance(group, int) or isinstance(group, bool):
             raise InvalidInputError("'group_id' must be an integer or null", file=file, location=f"{where}.group_id")
         obj.group = group
-    flags = shape.get("flags") or {}
-    if not isinstance(flags, dict):
-        raise InvalidInputError("'flags' must be an object of name: true/false", file=file, location=f"{where}.flags")
     extra_attributes = shape.get("attributes")
     if isinstance(extra_attributes, dict):
         obj.attributes.update(extra_attributes)
-    for key, value in flags.items():
-        if key == CROWD_FLAG and value is True:
-            obj.iscrowd = True
-        else:
-            obj.attributes[key] = value
+    flags = shape.get("flags")
+    if flags:
+        if not isinstance(flags, dict):
+            raise InvalidInputError("'flags' must be an object of name: true/false", file=file, location=f"{where}.flags")
+        for key, value in flags.items():
+            if key == CROWD_FLAG and value is True:
+                obj.iscrowd = True
+            else:
+                obj.attributes[key] = value
     if obj.label == IGNORE_LABEL:
         obj.iscrowd = True
     description = shape.get("description")
@@ -179,9 +185,8 @@ def _read_extras(shape: dict[str, Any], obj: Annotation, meta: dict[str, Any], f
     score = shape.get("score")
     if isinstance(score, (int, float)) and not isinstance(score, bool):
         obj.score = float(score)
-    other = {k: v for k, v in shape.items() if k not in SHAPE_KEYS}
-    if other:
-        meta["other"] = other
+    if not SHAPE_KEYS.issuperset(shape):
+        meta["other"] = {k: v for k, v in shape.items() if k not in SHAPE_KEYS}
 
 
 # --- writing ----------------------------------------------------------------------------
