@@ -270,6 +270,10 @@ BAD_SHAPES = [
      "shapes[1].shape_type: unknown shape type 'ellipse'; LabelMe shapes are rectangle, polygon, circle, point, line, linestrip, mask"),
     ({"label": "a", "points": [[0, 0], [1, 1]], "shape_type": "polygon"}, "shapes[1].points: a polygon needs at least 3 points, got 2"),
     ({"label": "a", "points": [[0, 0]], "shape_type": "rectangle"}, "shapes[1].points: a rectangle needs 2 points (opposite corners), got 1"),
+    ({"label": "a", "shape_type": "rectangle"}, "shapes[1].points: 'points' must be a list of [x, y] pairs"),
+    ({"label": "a", "points": [[0, 0, 1], [2, 2]], "shape_type": "rectangle"}, "shapes[1].points: 'points' must be a list of [x, y] pairs"),
+    ({"label": "a", "points": [[0, "x"], [2, 2]], "shape_type": "rectangle"}, "shapes[1].points: 'points' must be a list of [x, y] pairs"),
+    ({"label": "a", "points": [[0, 0], [2, 2]], "shape_type": "rectangle", "flags": ["x"]}, "shapes[1].flags: 'flags' must be an object of name: true/false"),
 ]
 
 

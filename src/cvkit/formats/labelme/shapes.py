@@ -49,7 +49,7 @@ _POINT_RULES = {
 }
 
 
-def _points(raw: Any, file: Path, where: str) -> list[float]:
+def _points(raw: Any, file: Path, index: int) -> list[float]:
     """The flat ``[x1, y1, ...]`` of a ``points`` list (numbers kept as JSON gave them)."""
     try:
         if not isinstance(raw, list):
@@ -60,7 +60,7 @@ def _points(raw: Any, file: Path, where: str) -> list[float]:
             extend((x, y))
         sum(flat)  # TypeError on anything but numbers
     except (TypeError, ValueError):
-        raise InvalidInputError("'points' must be a list of [x, y] pairs", file=file, location=f"{where}.points") from None
+        raise InvalidInputError("'points' must be a list of [x, y] pairs", file=file, location=f"shapes[{index}].points") from None
     return flat
 
 
@@ -116,21 +116,20 @@ def paste_mask(crop: Any, points: list[list[float]], height: int, width: int, fi
 
 def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | None, int | None]) -> Annotation:
     """One ``shapes[index]`` record as an Annotation; raises naming the JSON path when malformed."""
-    where = f"shapes[{index}]"
     if not isinstance(shape, dict):
-        raise InvalidInputError("a shape must be an object", file=file, location=where)
+        raise InvalidInputError("a shape must be an object", file=file, location=f"shapes[{index}]")
     label = shape.get("label")
     if not isinstance(label, str):
-        raise InvalidInputError("'label' must be a string", file=file, location=f"{where}.label")
+        raise InvalidInputError("'label' must be a string", file=file, location=f"shapes[{index}].label")
     shape_type = shape.get("shape_type") or "polygon"  # labelme < 3 wrote no shape_type: polygons
     if shape_type not in SHAPE_OF:
         raise InvalidInputError(f"unknown shape type {shape_type!r}; LabelMe shapes are {', '.join(SHAPE_OF)}", file=file,
-                                location=f"{where}.shape_type")
-    points = shape["points"]
-    flat = _points(points, file, where)
+                                location=f"shapes[{index}].shape_type")
+    points = shape.get("points")
+    flat = _points(points, file, index)
     least, exact, message = _POINT_RULES[shape_type]
     if len(points) < least or (exact and len(points) > least):
-        raise InvalidInputError(message.format(n=len(points)), file=file, location=f"{where}.points")
+        raise InvalidInputError(message.format(n=len(points)), file=file, location=f"shapes[{index}].points")
     obj = Annotation(label, shape=SHAPE_OF[shape_type])
     meta: dict[str, Any] = {}
     if shape_type == "rectangle":
@@ -145,6 +144,7 @@ def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | No
         obj.polygon = [flat]
     elif shape_type == "mask":
         height, width = size
+        where = f"shapes[{index}]"
         if height is None or width is None:
             raise InvalidInputError("a mask shape needs the image size (imageHeight/imageWidth or a readable image)", file=file, location=where)
         obj.rle = paste_mask(decode_mask_png(shape.get("mask"), file, where), points, height, width, file, where)
@@ -152,18 +152,18 @@ def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | No
     else:
         obj.points = flat
     obj.ensure_bbox()
-    _read_extras(shape, obj, meta, file, where)
+    _read_extras(shape, obj, meta, file, index)
     if meta:
         obj.meta["labelme"] = meta
     return obj
 
 
-def _read_extras(shape: dict[str, Any], obj: Annotation, meta: dict[str, Any], file: Path, where: str) -> None:
+def _read_extras(shape: dict[str, Any], obj: Annotation, meta: dict[str, Any], file: Path, index: int) -> None:
     """group_id, flags, description, the crowd mark and unknown keys."""
     group = shape.get("group_id")
     if group is not None:
         if not isinstance(group, int) or isinstance(group, bool):
-            raise InvalidInputError("'group_id' must be an integer or null", file=file, location=f"{where}.group_id")
+            raise InvalidInputError("'group_id' must be an integer or null", file=file, location=f"shapes[{index}].group_id")
         obj.group = group
     extra_attributes = shape.get("attributes")
     if isinstance(extra_attributes, dict):
@@ -171,7 +171,7 @@ def _read_extras(shape: dict[str, Any], obj: Annotation, meta: dict[str, Any], f
     flags = shape.get("flags")
     if flags:
         if not isinstance(flags, dict):
-            raise InvalidInputError("'flags' must be an object of name: true/false", file=file, location=f"{where}.flags")
+            raise InvalidInputError("'flags' must be an object of name: true/false", file=file, location=f"shapes[{index}].flags")
         for key, value in flags.items():
             if key == CROWD_FLAG and value is True:
                 obj.iscrowd = True
