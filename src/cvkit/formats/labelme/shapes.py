@@ -31,6 +31,8 @@ from cvkit.errors import InvalidInputError
 SHAPE_OF = {"rectangle": "box", "polygon": "polygon", "circle": "circle", "point": "point", "line": "line", "linestrip": "linestrip", "mask": "mask"}
 TYPE_OF = {shape: shape_type for shape_type, shape in SHAPE_OF.items()}
 #: Keys a shape record has that map to model fields; anything else is kept verbatim in meta.
+#: keys of a shape with nothing for :func:`_read_extras` when group_id is null and flags empty
+_PLAIN_KEYS = frozenset(("label", "points", "group_id", "shape_type", "flags"))
 SHAPE_KEYS = frozenset(("label", "points", "group_id", "shape_type", "flags", "description", "mask", "attributes", "score"))
 #: The label LabelMe's own converters treat as "ignore this region" (labelme2coco, labelme2voc).
 IGNORE_LABEL = "__ignore__"
@@ -152,7 +154,8 @@ def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | No
     else:
         obj.points = flat
     obj.ensure_bbox()
-    _read_extras(shape, obj, meta, file, index)
+    if not (_PLAIN_KEYS.issuperset(shape) and shape.get("group_id") is None and not shape.get("flags") and label != IGNORE_LABEL):
+        _read_extras(shape, obj, meta, file, index)  # most shapes have nothing more: skip the call
     if meta:
         obj.meta["labelme"] = meta
     return obj
