@@ -91,7 +91,7 @@ def read(path: Path, report: Report, extract_dir: str | None = None, workers: in
                 report.invalid(error)
             if sample is None:
                 continue
-            for name in (*sample.labels, *(o.label for o in sample.objects)):
+            for name in (*sample.labels, *{o.label: None for o in sample.objects}):  # each name once, in order
                 if name not in categories and name != IGNORE_LABEL:
                     categories.ensure(name)
             report.count_read(None, len(sample.objects))

@@ -56,10 +56,14 @@ def _points(raw: Any, file: Path, index: int) -> list[float]:
     try:
         if not isinstance(raw, list):
             raise TypeError
-        flat: list[float] = []
-        extend = flat.extend
-        for x, y in raw:  # ValueError/TypeError on anything but pairs
-            extend((x, y))
+        if len(raw) == 2:  # rectangles, circles, lines: the common case, unpacked in one step
+            (x1, y1), (x2, y2) = raw  # ValueError/TypeError on anything but pairs
+            flat: list[float] = [x1, y1, x2, y2]
+        else:
+            flat = []
+            extend = flat.extend
+            for x, y in raw:
+                extend((x, y))
         sum(flat)  # TypeError on anything but numbers
     except (TypeError, ValueError):
         raise InvalidInputError("'points' must be a list of [x, y] pairs", file=file, location=f"shapes[{index}].points") from None
