@@ -51,9 +51,10 @@ def assert_same(fast: Columns, slow: Columns) -> None:
         np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field), err_msg=field)
 
 
-@pytest.mark.parametrize("chunk", [256, 2])
-def test_scan_equals_the_reader(tmp_path, monkeypatch, chunk):
+@pytest.mark.parametrize(("chunk", "parallel_min"), [(256, 4000), (2, 4000), (2, 1)])
+def test_scan_equals_the_reader(tmp_path, monkeypatch, chunk, parallel_min):
     monkeypatch.setattr(voc_scan, "CHUNK_FILES", chunk)  # 2: plain chunks and mixed chunks side by side
+    monkeypatch.setattr(voc_scan, "PARALLEL_MIN_FILES", parallel_min)  # 1: chunks scanned by forked workers
     root = devkit(tmp_path / "voc")
     fast = voc_scan.scan_voc_columns(root, Report())
     assert fast is not None
