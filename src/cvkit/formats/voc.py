@@ -345,7 +345,7 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
                 if has_devkit_images:
                     folder = "JPEGImages/"
                 else:  # images sit next to their XML; the folder's relative form is computed once per folder
-                    parent = os.path.dirname(file)
+                    parent = os.fspath(file).rpartition(os.sep)[0]
                     folder = folder_cache.get(parent)
                     if folder is None:
                         rel = os.path.relpath(parent, root_str).replace(os.sep, "/")
