@@ -131,7 +131,7 @@ def test_devkit_meta_mat_tree_by_ilsvrc_ids(tmp_path: Path):
 
 def test_devkit_meta_mat_unknown_child_id(tmp_path: Path):
     path = tmp_path / "meta.mat"
-    write_meta_mat(path, [(1, "n1", "one", []), (2, "n2", "two", [1, 7])])
+    write_meta_mat(path, [(1, "n00000001", "one", []), (2, "n00000002", "two", [1, 7])])
     with pytest.raises(InvalidInputError) as info:
         load_hierarchy(path)
     assert info.value.describe() == f"{path}:synsets[1].children: child ILSVRC2012_ID 7 is not a synset in the file"
@@ -179,7 +179,7 @@ def test_cifar100_pickle_with_other_objects_is_refused_not_run(tmp_path: Path):
     with pytest.raises(UnsafePickleError) as info:
         load_hierarchy(tmp_path / "c")
     assert not marker.exists()
-    assert info.value.describe().startswith(f"{tmp_path / 'c' / 'train'}: pickle asks for posix.system")
+    assert info.value.describe().startswith(f"{tmp_path / 'c' / 'train'}: refused to unpickle the global posix.system")
 
 
 def test_cifar10_has_no_superclasses(corpus):

@@ -58,12 +58,27 @@ ALLOWED_GLOBALS = frozenset({
 })
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only :data:`ALLOWED_GLOBALS` (see the module docstring)."""
+class _Opaque:
+    """Stands in for numpy arrays when only labels are wanted: built from nothing, holds nothing."""
 
-    def __init__(self, handle: io.BufferedIOBase, file: Path):
+    def __init__(self, *args: object) -> None:
+        pass
+
+    def __setstate__(self, state: object) -> None:
+        pass
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only :data:`ALLOWED_GLOBALS` (see the module docstring).
+
+    With ``arrays=False`` numpy arrays are not even built (each becomes an empty
+    placeholder): reading a batch's label lists then costs no pixel memory.
+    """
+
+    def __init__(self, handle: io.BufferedIOBase, file: Path, arrays: bool = True):
         super().__init__(handle, encoding="latin1")  # numpy's advice for Python 2 array pickles
         self.file = file
+        self.arrays = arrays
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in ALLOWED_GLOBALS:
@@ -73,6 +88,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             import codecs
 
             return codecs.encode
+        if not self.arrays:
+            return _Opaque
         import numpy as np
 
         if module == "numpy":
@@ -87,11 +104,12 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise UnsafePickleError("refused a persistent id: CIFAR batches have none", file=self.file)
 
 
-def load_pickle(path: Path) -> dict[str, Any]:
-    """A CIFAR pickle as a dict with str keys (bytes keys of the real files decoded)."""
+def load_pickle(path: Path, arrays: bool = True) -> dict[str, Any]:
+    """A CIFAR pickle as a dict with str keys (bytes keys of the real files decoded);
+    ``arrays=False`` leaves the pixel arrays out (labels and names only)."""
     try:
         with open(path, "rb") as handle:
-            data = RestrictedUnpickler(handle, path).load()
+            data = RestrictedUnpickler(handle, path, arrays).load()
     except UnsafePickleError:
         raise
     except FileNotFoundError:

@@ -7,13 +7,12 @@ uses (WNIDs for ImageNet, class names for CIFAR and COCO); docs/hierarchy.md lis
 from __future__ import annotations
 
 import csv
-import pickle
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from cvkit.core import jsonio
 from cvkit.core.categories import Hierarchy
-from cvkit.errors import CvkitError, InvalidInputError, UnsafePickleError
+from cvkit.errors import CvkitError, InvalidInputError
 
 
 def add_edge_at(hierarchy: Hierarchy, child: str, parent: str, file: Path, location: str) -> None:
@@ -25,101 +24,20 @@ def add_edge_at(hierarchy: Hierarchy, child: str, parent: str, file: Path, locat
 
 
 # --- ImageNet devkit meta.mat ------------------------------------------------------------
-def _scalar(value: Any) -> Any:
-    """Unwrap the 0-d / 1-element arrays scipy.io.loadmat gives for MATLAB scalars and strings."""
-    import numpy as np
-
-    while isinstance(value, np.ndarray) and value.size == 1:
-        value = value.reshape(())[()]
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _int_list(value: Any) -> list[int]:
-    """The ``children`` field as ints: scipy gives a scalar, an array, or an empty array."""
-    import numpy as np
-
-    return [int(v) for v in np.atleast_1d(np.asarray(value, dtype=object).ravel()) if v is not None and np.size(v)]
-
-
 def load_devkit_meta(path: str | Path) -> Hierarchy:
-    """The synset tree of an ImageNet devkit ``meta.mat``: struct array ``synsets`` whose
-    ``children`` list ILSVRC2012_IDs; nodes are WNIDs, display names the ``words`` lemmas."""
-    from scipy.io import loadmat
+    """The synset tree of an ImageNet devkit ``meta.mat`` (nodes are WNIDs, display names the
+    ``words`` lemmas): the ImageNet reader's own loader, so both read the file alike."""
+    from cvkit.formats.imagenet.common import load_devkit
 
-    path = Path(path)
-    try:
-        mat = loadmat(path, squeeze_me=True)
-    except Exception as exc:  # scipy raises several types for non-MATLAB input
-        raise InvalidInputError(f"cannot read as a MATLAB file ({exc})", file=path) from None
-    synsets = mat.get("synsets")
-    names = getattr(getattr(synsets, "dtype", None), "names", None) or ()
-    missing = [field for field in ("ILSVRC2012_ID", "WNID", "children") if field not in names]
-    if missing:
-        raise InvalidInputError(f"no 'synsets' struct array with fields ILSVRC2012_ID, WNID, children (missing {', '.join(missing)})", file=path)
-    rows = list(synsets.ravel())
-    wnid_of: dict[int, str] = {}
-    hierarchy = Hierarchy()
-    for index, row in enumerate(rows):
-        try:
-            wnid_of[int(_scalar(row["ILSVRC2012_ID"]))] = str(_scalar(row["WNID"]))
-        except (TypeError, ValueError):
-            raise InvalidInputError("ILSVRC2012_ID is not a number", file=path, location=f"synsets[{index}]") from None
-        node = hierarchy.node(str(_scalar(row["WNID"])))
-        if "words" in names:
-            node.display_name = str(_scalar(row["words"])) or None
-    for index, row in enumerate(rows):
-        parent = str(_scalar(row["WNID"]))
-        for child_id in _int_list(row["children"]):
-            if child_id not in wnid_of:
-                raise InvalidInputError(f"child ILSVRC2012_ID {child_id} is not a synset in the file", file=path, location=f"synsets[{index}].children")
-            add_edge_at(hierarchy, wnid_of[child_id], parent, path, f"synsets[{index}].children")
-    return hierarchy
+    return load_devkit(Path(path)).hierarchy
 
 
 # --- CIFAR-100 python batches --------------------------------------------------------------
-class _Opaque:
-    """Stands in for the image array while reading CIFAR labels: built from nothing, holds nothing."""
-
-    def __init__(self, *args: object) -> None:
-        pass
-
-    def __setstate__(self, state: object) -> None:
-        pass
-
-
-class LabelsOnlyUnpickler(pickle.Unpickler):
-    """Reads CIFAR batches without building any object: the numpy pieces of the pixel array
-    become :class:`_Opaque` placeholders, any other global is refused (never imported or run)."""
-
-    ARRAY_GLOBALS: ClassVar[set[tuple[str, str]]] = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in self.ARRAY_GLOBALS:
-            return _Opaque
-        if (module, name) == ("_codecs", "encode"):  # how protocol-2 pickles written by Python 3 hold bytes
-            import codecs
-
-            return codecs.encode
-        raise UnsafePickleError(f"pickle asks for {module}.{name}, which a CIFAR batch never holds; refused")
-
-
 def _read_cifar_pickle(path: Path) -> dict[str, Any]:
-    """A CIFAR pickle as a dict with str keys (real files have bytes keys, some copies str)."""
-    try:
-        with open(path, "rb") as handle:
-            data = LabelsOnlyUnpickler(handle, encoding="bytes").load()
-    except UnsafePickleError as exc:
-        raise UnsafePickleError(exc.message, file=path) from None
-    except Exception as exc:  # truncated or not a pickle: many exception types
-        raise InvalidInputError(f"not a readable CIFAR pickle ({type(exc).__name__}: {exc})", file=path) from None
-    if not isinstance(data, dict):
-        raise InvalidInputError("a CIFAR pickle holds a dict", file=path)
-    return {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in data.items()}
+    """Labels and names of a CIFAR pickle through the CIFAR reader's restricted unpickler, pixels left out."""
+    from cvkit.formats.cifar import load_pickle
+
+    return load_pickle(path, arrays=False)
 
 
 def _names(value: Any, key: str, path: Path) -> list[str]:

@@ -180,11 +180,13 @@ def load_devkit(path: Path) -> Devkit:
     wnid_by_id: dict[int, str] = {}
     words: dict[str, str] = {}
     children: dict[str, list[int]] = {}
+    row_of: dict[str, int] = {}
     for row, entry in enumerate(synsets.reshape(-1)):
         ident, wnid = int(_scalar(entry["ILSVRC2012_ID"])), str(_scalar(entry["WNID"]))
         if not is_wnid(wnid):
             raise InvalidInputError(f"WNID {wnid!r} is not a WordNet noun id", file=path, location=f"synsets[{row}]")
         wnid_by_id[ident] = wnid
+        row_of[wnid] = row
         if "words" in has:
             words[wnid] = str(_scalar(entry["words"]))
         children[wnid] = _int_list(entry["children"]) if "children" in has else []
@@ -192,10 +194,14 @@ def load_devkit(path: Path) -> Devkit:
     for wnid, kids in children.items():
         node = hierarchy.node(wnid)
         node.display_name = words.get(wnid)
+        where = f"synsets[{row_of[wnid]}].children"
         for kid in kids:
             if kid not in wnid_by_id:
-                raise InvalidInputError(f"child id {kid} of {wnid} is not an ILSVRC2012_ID in the file", file=path)
-            hierarchy.add_edge(wnid_by_id[kid], wnid)
+                raise InvalidInputError(f"child ILSVRC2012_ID {kid} is not a synset in the file", file=path, location=where)
+            try:
+                hierarchy.add_edge(wnid_by_id[kid], wnid)
+            except CvkitError as exc:  # a synset listed as its own child
+                raise InvalidInputError(exc.message, file=path, location=where) from None
     hierarchy.check_acyclic()
     leaves = sorted(w for w, kids in children.items() if not kids)
     return Devkit(path, wnid_by_id, {w: i for i, w in wnid_by_id.items()}, words, leaves, hierarchy)
