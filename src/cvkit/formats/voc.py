@@ -33,7 +33,7 @@ PARALLEL_MIN_FILES = 4000
 
 
 # --- layout discovery ----------------------------------------------------------------
-def _devkit_root(path: Path) -> Path | None:
+def devkit_root(path: Path) -> Path | None:
     """The folder holding Annotations/ (``path`` itself or its single VOCxxxx child)."""
     if (path / "Annotations").is_dir():
         return path
@@ -58,7 +58,7 @@ def detect(path: Path) -> str | None:
         return "a Pascal VOC annotation XML" if path.suffix.lower() == ".xml" and _looks_like_voc_xml(path) else None
     if not path.is_dir():
         return None
-    root = _devkit_root(path)
+    root = devkit_root(path)
     if root is not None:
         first = next(iter(sorted((root / "Annotations").glob("*.xml"))), None)
         if (first is None and (root / "ImageSets").is_dir()) or (first is not None and _looks_like_voc_xml(first)):
@@ -87,7 +87,7 @@ def _read_split_lists(root: Path) -> dict[str, str]:
     return membership
 
 
-def _labelmap(root: Path) -> list[str]:
+def read_labelmap(root: Path) -> list[str]:
     """Category order from a datumaro-style labelmap.txt (``name:color:parts:actions``), if any."""
     path = root / "labelmap.txt"
     if not path.is_file():
@@ -248,11 +248,11 @@ def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int
 
 
 # --- reading -------------------------------------------------------------------------
-def _jobs(path: Path) -> tuple[Path, list[tuple[str | Path | None, str, str | None]]]:
+def annotation_jobs(path: Path) -> tuple[Path, list[tuple[str | Path | None, str, str | None]]]:
     """(image root, [(xml file or None, image id, split)]) for every layout."""
     if path.is_file():
         return path.parent, [(path, path.stem, None)]
-    devkit = _devkit_root(path)
+    devkit = devkit_root(path)
     if devkit is not None:
         splits = _read_split_lists(devkit)
         ann_dir = devkit / "Annotations"
@@ -319,8 +319,8 @@ def _parsed(jobs: list[tuple[str | Path | None, str, str | None, bool]], workers
 
 def read(path: Path, report: Report, one_based: bool = True, workers: int | None = None) -> Dataset:
     """Stream samples from any VOC layout; categories follow labelmap.txt, else first appearance."""
-    image_root, job_list = _jobs(path)
-    categories = CategorySet(Category(i + 1, name) for i, name in enumerate(_labelmap(image_root)))
+    image_root, job_list = annotation_jobs(path)
+    categories = CategorySet(Category(i + 1, name) for i, name in enumerate(read_labelmap(image_root)))
     workers = workers if workers is not None else (os.cpu_count() or 1)
     jobs = [(file, image_id, split, one_based) for file, image_id, split in job_list]
     has_devkit_images = (image_root / "JPEGImages").is_dir()

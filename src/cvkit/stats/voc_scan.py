@@ -171,12 +171,12 @@ def _chunks(files: list[str], one_based: bool, size: int, workers: int) -> Itera
 def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
     from cvkit.formats import voc
 
-    if not path.is_dir() or voc._devkit_root(path) is None:
+    if not path.is_dir() or voc.devkit_root(path) is None:
         return None
-    image_root, jobs = voc._jobs(path)
+    image_root, jobs = voc.annotation_jobs(path)
     if any(file is None for file, _, _ in jobs):
         return None  # images listed without an XML: the reader looks for the image file
-    categories = voc._labelmap(image_root)
+    categories = voc.read_labelmap(image_root)
     builder = ColumnsBuilder(categories, list(range(1, len(categories) + 1)))
     files = [str(file) for file, _, _ in jobs]
     size = CHUNK_FILES
