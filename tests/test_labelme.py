@@ -335,3 +335,16 @@ def test_report_counts_skipped_items(tmp_path):
     ds = cvkit.read(tmp_path, format="labelme", report=report).materialize()
     assert len(ds) == 1 and ds.samples[0].objects == []
     assert report.skipped[0].location == "shapes[0].points" and report.skipped[0].reason == "a line needs 2 points, got 1"
+
+
+@pytest.mark.parametrize("name", ["primitives", "instance_segmentation", "tutorial", "classification"])
+def test_parallel_reading_gives_the_same_samples_in_order(name, corpus, monkeypatch, tmp_path):
+    """Forked workers send samples back packed as tuples; nothing may change on the way."""
+    from cvkit.formats import labelme
+
+    src = corpus("labelme_json", name)
+    serial = cvkit.read(src, format="labelme", workers=1, extract_dir=str(tmp_path / "x1")).materialize()
+    monkeypatch.setattr(labelme, "PARALLEL_MIN_FILES", 1)
+    parallel = cvkit.read(src, format="labelme", workers=2, extract_dir=str(tmp_path / "x1")).materialize()
+    assert parallel.samples == serial.samples and len(serial.samples) > 0
+    assert parallel.categories.names() == serial.categories.names()

@@ -301,8 +301,9 @@ def _common_root(files: list[Path]) -> Path:
 class _SplitWriter:
     """Streams one output JSON: images and annotations go to temporary files, joined at the end.
 
-    Items are serialised in batches of :data:`BATCH` (one ``orjson.dumps`` and one write per
-    batch, not per item), so memory stays flat and the per-item cost is a list append.
+    Items are serialised in batches of about :data:`BATCH` (one ``orjson.dumps`` and one write
+    per batch, not per item), so memory stays flat and the per-item cost is a list append:
+    :func:`write` appends an image's annotations to ``annotations`` and flushes when it is full.
     Image and annotation ids are unique per file, as COCO requires.
     """
 
@@ -315,11 +316,6 @@ class _SplitWriter:
         self.images.append(item)
         if len(self.images) >= BATCH:
             self.parts["images"].flush()
-
-    def add_annotation(self, item: dict[str, Any]) -> None:
-        self.annotations.append(item)
-        if len(self.annotations) >= BATCH:
-            self.parts["annotations"].flush()
 
     def finish(self, target: Path, head: dict[str, Any]) -> None:
         import shutil
@@ -376,6 +372,12 @@ class _Ids:
 
 
 def _coco_annotation(obj: Annotation, ann_id: int, image_id: int, cat_id: int, report: Report) -> dict[str, Any] | None:
+    """The COCO record of one object (None when COCO cannot hold it; the loss is reported)."""
+    bbox = obj.bbox
+    if (bbox is not None and obj.shape == "box" and obj.polygon is None and obj.rle is None and obj.keypoints is None and obj.score is None
+            and not obj.attributes and not obj.meta):  # a plain box, most objects: what the general path below gives, built directly
+        return {"id": ann_id, "image_id": image_id, "category_id": cat_id, "segmentation": [], "area": round(bbox[2] * bbox[3], 4),
+                "bbox": list(bbox), "iscrowd": int(obj.iscrowd)}
     if obj.ensure_bbox() is None and not obj.keypoints:
         report.lose(f"{obj.shape} shape", "COCO has no shapes without area (points, lines); dropped")
         return None
@@ -436,15 +438,17 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         if sample.labels:
             report.lose("image-level label", "COCO instances have no image-level labels", len(sample.labels))
         written = 0
-        take_id = writer.annotation_ids.take
+        take_id, pending = writer.annotation_ids.take, writer.annotations
         for obj in sample.objects:
             cat_id = cat_ids.get(obj.label)
             if cat_id is None:
                 cat_id = cat_ids[obj.label] = dataset.categories.ensure(obj.label).id
             item = _coco_annotation(obj, take_id(obj.id), image_id, cat_id, report)
             if item is not None:
-                writer.add_annotation(item)
+                pending.append(item)
                 written += 1
+        if len(pending) >= BATCH:
+            writer.parts["annotations"].flush()
         report.count_written(sample.split, written)
     if single and len({s for s in report.written.splits if s != "-"}) > 1:
         report.lose("split names", "one COCO file holds no splits; write to a folder to get one file per split")

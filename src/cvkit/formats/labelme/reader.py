@@ -20,6 +20,7 @@ from typing import Any
 from cvkit.core import jsonio
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, read_image_info
 from cvkit.core.model import Annotation, Sample
+from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import InvalidInputError
 from cvkit.formats.labelme.shapes import IGNORE_LABEL, TYPE_OF, shape_to_annotation
 from cvkit.io import atomic_write_bytes, relpath_posix
@@ -132,9 +133,14 @@ def parse_file(file: str, root: str, extract_dir: Path) -> tuple[Sample | None, 
     return sample, errors
 
 
-def parse_chunk(jobs: list[tuple[str, str, Path]]) -> list[tuple[Sample | None, list[InvalidInputError]]]:
-    """Worker entry point: several files per task so inter-process traffic stays small."""
-    return [parse_file(*job) for job in jobs]
+def parse_chunk(jobs: list[tuple[str, str, Path]]) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError]]]:
+    """Worker entry point: several files per task, samples packed as tuples
+    (:mod:`cvkit.core.transport`) so inter-process traffic stays cheap."""
+    out = []
+    for job in jobs:
+        sample, errors = parse_file(*job)
+        out.append((pack_sample(sample) if sample is not None else None, errors))
+    return out
 
 
 def parsed(jobs: list[tuple[str, str, Path]], workers: int, parallel_min: int) -> Iterator[tuple[Sample | None, list[InvalidInputError]]]:
@@ -149,7 +155,8 @@ def parsed(jobs: list[tuple[str, str, Path]], workers: int, parallel_min: int) -
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     with mp.get_context("fork").Pool(workers) as pool:
         for results in pool.imap(parse_chunk, chunks):
-            yield from results
+            for packed, errors in results:
+                yield (unpack_sample(packed) if packed is not None else None), errors
 
 
 # --- group_id: parts of one instance --------------------------------------------------
