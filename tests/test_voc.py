@@ -166,11 +166,12 @@ def test_many_files_parse_in_parallel_in_order(tmp_path):
     old = voc.PARALLEL_MIN_FILES
     voc.PARALLEL_MIN_FILES = 10
     try:
-        parallel = [(s.path, s.objects[0].bbox) for s in cvkit.read(tmp_path, format="voc", workers=2)]
+        parallel = list(cvkit.read(tmp_path, format="voc", workers=2))
     finally:
         voc.PARALLEL_MIN_FILES = old
-    serial = [(s.path, s.objects[0].bbox) for s in cvkit.read(tmp_path, format="voc", workers=1)]
-    assert parallel == serial and len(serial) == 40
+    serial = list(cvkit.read(tmp_path, format="voc", workers=1))
+    assert parallel == serial and len(serial) == 40  # every field: attributes, meta, boxes, order
+    assert [s.objects[0].bbox[2] for s in serial] == [float(i + 2) for i in range(40)]
 
 
 def test_detection_tells_voc_from_mit_labelme_xml(corpus):

@@ -21,6 +21,7 @@ from cvkit.core.imageinfo import find_image, read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.transport import pack_annotation
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import place_image, relpath_posix
 
@@ -283,23 +284,21 @@ def _parse_job(job: tuple[str | Path | None, str, str | None, bool]) -> tuple[st
 
 
 def _parse_chunk(jobs: list[tuple[str | Path | None, str, str | None, bool]]) -> list[tuple[str, Any]]:
-    """Worker side: parse many files; annotations travel as plain tuples (pickling
-    dataclass instances costs several times more than the tuples)."""
+    """Worker side: parse many files; annotations travel packed as tuples (:mod:`cvkit.core.transport`)."""
     out: list[tuple[str, Any]] = []
     for job in jobs:
         status, result = _parse_job(job)
         if status == "ok":
             filename, width, height, objects, meta = result
-            result = (filename, width, height, [(o.label, o.bbox, o.attributes, o.meta, o.iscrowd) for o in objects], meta)
+            result = (filename, width, height, [pack_annotation(o) for o in objects], meta)
         out.append((status, result))
     return out
 
 
 def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Main side: rebuild the annotations a worker sent as tuples."""
+    """Main side: rebuild the annotations a worker sent packed."""
     filename, width, height, objects, meta = result
-    annotations = [Annotation(label, bbox, attributes=attrs, meta=extra, iscrowd=crowd) for label, bbox, attrs, extra, crowd in objects]
-    return filename, width, height, annotations, meta
+    return filename, width, height, [Annotation(*packed) for packed in objects], meta
 
 
 def _parsed(jobs: list[tuple[str | Path | None, str, str | None, bool]], workers: int) -> Iterator[tuple[str, Any]]:
