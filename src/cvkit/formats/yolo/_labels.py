@@ -171,7 +171,7 @@ class LineWriter:
         anything else goes through :meth:`_other_line`, which records what YOLO cannot hold.
         """
         out: list[str] = []
-        box_format = self.box_format
+        append, box_format = out.append, self.box_format
         for obj in objects:
             if obj.iscrowd and not self.keep_crowd:
                 self.report.lose("crowd region", "YOLO has no crowd flag; left out as Ultralytics' COCO converter does (-w crowd=keep writes it as an object)")
@@ -183,12 +183,13 @@ class LineWriter:
             if obj.shape != "box" or box is None or obj.polygon or obj.rle is not None or obj.keypoints is not None or obj.score is not None or obj.attributes:
                 line = self._other_line(obj, index, width, height)
                 if line:
-                    out.append(line)
+                    append(line)
                 continue
             x, y, w, h = box
             if x < 0 or y < 0 or x + w > width or y + h > height:
-                box = self._clip(box, width, height)
-            out.append(box_format % (index, *box_to_yolo(box, width, height)))
+                x, y, w, h = self._clip(box, width, height)
+            # box_to_yolo, inlined: this line runs once per box
+            append(box_format % (index, (x + w / 2.0) / width, (y + h / 2.0) / height, w / width, h / height))
         return "".join(out)
 
     def _clip(self, box: Sequence[float], width: int, height: int) -> Sequence[float]:
