@@ -33,13 +33,15 @@ def _case(name: str):
 
 
 def _dataset(root: Path) -> Dataset:
-    """Integer boxes (exact in VOC and YOLO), one polygon, one image-level label."""
+    """Integer boxes (exact in VOC and YOLO), one polygon, one image-level label, and a score,
+    an attribute and keypoints on boxes."""
     make_image(root / "images" / "cat_01.jpg", 64, 48)
     make_image(root / "images" / "dog_02.png", 80, 60)
     cats = CategorySet([Category(1, "cat"), Category(2, "dog")])
     samples = [
         Sample("images/cat_01.jpg", 64, 48, "train", labels=["cat"],
-               objects=[Annotation("cat", (4.0, 6.0, 20.0, 30.0)), Annotation("dog", (30.0, 2.0, 10.0, 12.0))]),
+               objects=[Annotation("cat", (4.0, 6.0, 20.0, 30.0), score=0.75, attributes={"color": "red"}),
+                        Annotation("dog", (30.0, 2.0, 10.0, 12.0), keypoints=[34.0, 6.0, 2.0])]),
         Sample("images/dog_02.png", 80, 60, "train", objects=[Annotation("dog", (10.0, 10.0, 20.0, 30.0), shape="polygon", polygon=[POLYGON])]),
     ]
     return Dataset(samples, cats, root=root, source_format="test")
@@ -87,6 +89,15 @@ def test_conversion_keeps_what_both_hold_and_reports_the_rest(first, second, tmp
     if final["cat_01"].labels != ["cat"]:
         # registry "holds" is a claim; the summary must say what was not represented either way
         assert any("label" in what for what in lost), report.losses
+
+    cat = next(o for o in final["cat_01"].objects if o.label == "cat")
+    dog = next(o for o in final["cat_01"].objects if o.label == "dog")
+    if cat.score != 0.75:
+        assert "score" in lost, report.losses
+    if cat.attributes.get("color") != "red":
+        assert "object attribute 'color'" in lost, report.losses
+    if [round(v, 3) for v in dog.keypoints or []] != [34.0, 6.0, 2.0]:
+        assert "keypoints" in lost, report.losses
 
 
 def _check_classification_pair(final: dict[str, Sample], lost: set[str]) -> None:

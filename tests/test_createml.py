@@ -100,7 +100,7 @@ def test_writer_reports_what_createml_cannot_hold(tmp_path):
     report = cvkit.write(ds, tmp_path / "o.json", format="createml")
     assert json.loads((tmp_path / "o.json").read_text()) == [
         {"image": "x.jpg", "annotations": [{"label": "a", "coordinates": {"x": 3, "y": 3, "width": 4, "height": 4}}]}]
-    assert {what for what, _ in report.losses} == {"polygon", "crowd region", "image label", "split", "category without objects"}
+    assert {what for what, _ in report.losses} == {"polygon", "crowd region", "image-level label", "split", "category without objects"}
     assert (report.written.images, report.written.objects) == (1, 1)
 
 

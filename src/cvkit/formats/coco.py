@@ -435,8 +435,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         if sample.meta and "coco" in sample.meta:
             image.update(sample.meta["coco"])
         writer.add_image(image)
-        if sample.labels:
-            report.lose("image-level label", "COCO instances have no image-level labels", len(sample.labels))
+        report.lose_image_labels("COCO instances", len(sample.labels))
         written = 0
         take_id, pending = writer.annotation_ids.take, writer.annotations
         for obj in sample.objects:

@@ -196,18 +196,12 @@ def _entry(sample: Sample, image: str, report: Report, keep_crowd: bool, used: s
             continue
         if obj.shape != "box" or obj.polygon or obj.rle is not None:
             report.lose("mask" if obj.rle is not None and obj.shape == "box" else obj.shape, "CreateML holds boxes only; written as its box")
-        if obj.keypoints is not None:
-            report.lose("keypoints", "CreateML holds boxes only")
-        if obj.score is not None:
-            report.lose("score", "CreateML holds no confidence")
-        for key in obj.attributes:
-            report.lose(f"object attribute {key!r}", "CreateML holds no attributes")
+        report.lose_object_extras(obj, "CreateML")
         x, y, w, h = box_to_center(box)
         coordinates = {"x": clean_number(x), "y": clean_number(y), "width": clean_number(w), "height": clean_number(h)}
         annotations.append({"label": obj.label, "coordinates": coordinates})
         used.add(obj.label)
-    if sample.labels:
-        report.lose("image label", "CreateML has no image-level labels", len(sample.labels))
+    report.lose_image_labels("CreateML", len(sample.labels))
     for key in sample.attributes:
         report.lose(f"image attribute {key!r}", "CreateML has no image attributes")
     if sample.split:

@@ -361,8 +361,7 @@ def _writable(objects: list[Annotation], report: Report) -> list[tuple[Annotatio
     """(object, kind, polygon part) for what MIT LabelMe holds; the rest reported."""
     out: list[tuple[Annotation, str, list[float] | None]] = []
     for obj in objects:
-        if obj.keypoints:
-            report.lose("keypoints", "MIT LabelMe XML has no keypoints")
+        report.lose_object_extras(obj, "MIT LabelMe XML", holds=("attributes",))
         if obj.iscrowd:
             report.lose("crowd flag", "MIT LabelMe XML has no crowd regions; written as an ordinary object")
         if obj.shape == "mask" and obj.rle is not None:
@@ -407,8 +406,7 @@ def annotation_xml(sample: Sample, filename: str, folder: str, masks_dir: Path, 
         size = _sub(top, "imagesize")
         _sub(size, "nrows", sample.height)
         _sub(size, "ncols", sample.width)
-    if sample.labels:
-        report.lose("image-level label", "MIT LabelMe XML has no image-level labels", len(sample.labels))
+    report.lose_image_labels("MIT LabelMe XML", len(sample.labels))
     items = _writable(sample.objects, report)
     objects = [obj for obj, _, _ in items]
     ids = _object_ids(objects)

@@ -193,6 +193,9 @@ def _object(element: Any, index: int, file: str | Path, one_based: bool) -> Anno
     if extra:
         ann.meta["voc"] = extra
     ann.iscrowd = bool(attributes.pop("iscrowd", False))
+    score = attributes.get("score")  # the writer keeps a confidence as <attribute> score (as datumaro does)
+    if isinstance(score, (int, float)) and not isinstance(score, bool):
+        ann.score = float(attributes.pop("score"))
     return ann
 
 
@@ -423,16 +426,14 @@ def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_ba
     _sub(size, "height", sample.height or 0)
     _sub(size, "depth", meta.get("depth", 3))
     _sub(root, "segmented", meta.get("segmented", 0))
-    if sample.labels:
-        report.lose("image-level label", "VOC XML has no image-level labels", len(sample.labels))
+    report.lose_image_labels("VOC XML", len(sample.labels))
     for obj in sample.objects:
         if obj.ensure_bbox() is None:
             report.lose(f"{obj.shape} shape", "VOC XML holds boxes only; a shape without area is dropped")
             continue
         if obj.shape in ("polygon", "mask", "circle") or obj.polygon or obj.rle:
             report.lose(obj.shape if obj.shape != "box" else "segmentation", "VOC XML holds boxes only; written as its bounding box")
-        if obj.keypoints:
-            report.lose("keypoints", "VOC XML holds boxes only; keypoints dropped")
+        report.lose_object_extras(obj, "VOC XML", holds=("score", "attributes"))  # both written as <attributes>
         el = _sub(root, "object")
         _sub(el, "name", obj.label)
         attrs = dict(obj.attributes)

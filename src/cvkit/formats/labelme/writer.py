@@ -116,8 +116,7 @@ def annotation_shapes(obj: Annotation, groups: _Groups, report: Report) -> list[
         merged = _merged_shapes(obj, parts, groups.take(obj.group))
         if merged is not None:
             return merged
-    if obj.keypoints:
-        report.lose("keypoints", "LabelMe JSON has no keypoint shape; the object's box or region is written without them")
+    report.lose_object_extras(obj, "LabelMe JSON", holds=("score", "attributes"))
     shape = obj.shape
     if shape == "mask" and obj.rle is not None:
         made = mask_shape_parts(obj.rle, obj.meta.get("labelme", {}).get("points"))

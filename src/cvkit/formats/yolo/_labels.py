@@ -231,13 +231,7 @@ class LineWriter:
         return str(index) + "".join(fmt % v for v in coords) + "\n"
 
     def _note_losses(self, obj: Annotation) -> None:
-        report = self.report
-        if obj.keypoints is not None:
-            report.lose("keypoints", "YOLO detect/segment labels hold no keypoints")
-        if obj.score is not None:
-            report.lose("score", "YOLO training labels hold no confidence")
-        for key in obj.attributes:
-            report.lose(f"object attribute {key!r}", "YOLO labels hold no attributes")
+        self.report.lose_object_extras(obj, "YOLO detect/segment labels")
 
 
 class UniqueStems:

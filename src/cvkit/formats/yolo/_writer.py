@@ -133,8 +133,7 @@ class YoloWriter:
                 folder.list_file.write(f"{folder.list_prefix}{stem}{suffix}\n")
         text = self.lines.lines(sample.objects, self.class_index, self.index_of, size[0], size[1])
         self.files.write_bytes(folder.label_prefix + stem + ".txt", text.encode("utf-8"))
-        if sample.labels:
-            report.lose("image label", "YOLO has no image-level labels", len(sample.labels))
+        report.lose_image_labels("YOLO", len(sample.labels))
         if sample.attributes:
             for key in sample.attributes:
                 report.lose(f"image attribute {key!r}", "YOLO has no image attributes")
