@@ -140,3 +140,15 @@ def test_malformed_json_gives_line_and_column(tmp_path):
     path.write_text('{"images": [\n  {"id": 1,, "file_name": "a.jpg"}]}')
     with pytest.raises(InvalidInputError, match=r"broken.json:line 2, column \d+: malformed JSON"):
         cvkit.read(path, format="coco")
+
+
+def test_category_that_is_its_own_supercategory_reads_and_round_trips(tmp_path):
+    # the real COCO files: {"supercategory": "person", "id": 1, "name": "person"}
+    categories = [{"supercategory": "person", "id": 1, "name": "person"}, {"supercategory": "vehicle", "id": 2, "name": "bicycle"}]
+    src = tmp_path / "instances_val.json"
+    src.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], "categories": categories,
+                               "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "area": 4, "iscrowd": 0}]}))
+    ds = cvkit.read(src, format="coco").materialize()
+    assert ds.hierarchy.parents("person") == [] and ds.hierarchy.parents("bicycle") == ["vehicle"]
+    cvkit.write(ds, tmp_path / "out.json", format="coco")
+    assert json.loads((tmp_path / "out.json").read_text())["categories"] == categories

@@ -279,7 +279,7 @@ def test_ultralytics_layout_labels_yaml_and_losses(tmp_path):
     losses = {what: why for what, why in report.losses}
     assert losses["polygon"] == "YOLO detection labels hold boxes only; written as its box (-w task=segment writes polygons)"
     assert losses["crowd region"].startswith("YOLO has no crowd flag")
-    assert losses["image-level label"] == "YOLO has no image-level labels"
+    assert losses["image-level label"] == "YOLO cannot hold image-level labels"
     assert losses["box outside the image"] == "YOLO coordinates are normalised to [0, 1]; clipped to the image"
     assert report.warnings == ["category ids became YOLO class indices 0..N-1, in the order of the categories"]
     assert (report.written.images, report.written.objects, report.written.categories) == (2, 3, 2)

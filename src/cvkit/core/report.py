@@ -69,19 +69,19 @@ class Report:
     def lose_image_labels(self, target: str, count: int) -> None:
         """Image-level labels ``target`` (the format as users name it) cannot hold: one wording for every writer."""
         if count:
-            self.lose("image-level label", f"{target} has no image-level labels", count)
+            self.lose("image-level label", f"{target} cannot hold image-level labels", count)
 
     def lose_object_extras(self, obj: Any, target: str, holds: Collection[str] = ()) -> None:
         """What an object carries besides its geometry that ``target`` cannot hold: keypoints, a
         confidence score, attributes (``holds`` names those it can). Writers call this once per object,
         so a summary words these losses alike whatever the format."""
         if obj.keypoints is not None and "keypoints" not in holds:
-            self.lose("keypoints", f"{target} has no keypoints; the object is written without them")
+            self.lose("keypoints", f"{target} cannot hold keypoints; the object is written without them")
         if obj.score is not None and "score" not in holds:
-            self.lose("score", f"{target} has no confidence score; the object is written without it")
+            self.lose("score", f"{target} cannot hold a confidence score; the object is written without it")
         if obj.attributes and "attributes" not in holds:
             for key in obj.attributes:
-                self.lose(f"object attribute {key!r}", f"{target} has no object attributes; the object is written without it")
+                self.lose(f"object attribute {key!r}", f"{target} cannot hold object attributes; the object is written without it")
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

@@ -133,9 +133,12 @@ def _categories(raw: list[Any], file: Path, categories: CategorySet, hierarchy: 
             report.warn(f"category name {name!r} is used by several ids; renamed to {name!r} + ' (id N)'")
             name = f"{name} (id {cat_id})"
         attributes = {k: v for k, v in cat.items() if k not in ("id", "name", "supercategory")}
+        supercategory = str(cat.get("supercategory") or "")
+        if supercategory == name:  # COCO's own "person" is its own supercategory: no parent, kept for the writer
+            attributes["supercategory"] = supercategory
         categories.add(Category(cat_id, name, attributes=attributes))
-        if cat.get("supercategory"):
-            hierarchy.add_edge(name, str(cat["supercategory"]))
+        if supercategory and supercategory != name:
+            hierarchy.add_edge(name, supercategory)
         names[cat_id] = name
     return names
 

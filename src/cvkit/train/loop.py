@@ -57,11 +57,17 @@ def setup_distributed(device_kind: str) -> DistEnv:
     return env
 
 
-def teardown_distributed(env: DistEnv) -> None:
+def teardown_distributed(env: DistEnv, wait: bool = True) -> None:
+    """Leave the process group; with ``wait`` only once every rank is done. Without that barrier a rank
+    that finishes first (rank 0 still writing checkpoints) could tear gloo down under the other
+    ("terminate called without an active exception", seen under load). After an error there is no wait:
+    the other ranks may never get there."""
     if env.distributed:
         import torch.distributed as dist
 
         if dist.is_initialized():
+            if wait:
+                dist.barrier()
             dist.destroy_process_group()
 
 

@@ -231,9 +231,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     out = check_run_folder(cfg)
     env = setup_distributed("cuda" if cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available()) else "cpu")
     try:
-        return _train(cfg, env, out)
-    finally:
-        teardown_distributed(env)
+        result = _train(cfg, env, out)
+    except BaseException:
+        teardown_distributed(env, wait=False)  # the other ranks may never reach a barrier now
+        raise
+    teardown_distributed(env, wait=True)
+    return result
 
 
 def _train(cfg: TrainConfig, env: DistEnv, out: Path) -> dict[str, Any]:

@@ -37,13 +37,19 @@ def read(path: Path, report: Report) -> Dataset:
     """Read a YOLO dataset in any of its layouts; samples stream, categories are the class names."""
     layout = find_layout(path, report)
     categories = _categories(layout.names, path)
-    return Dataset(track(_samples(layout, categories, report), "reading YOLO labels"), categories, root=layout.root, source_format="yolo")
+    names = layout.names
+    info = {"yolo": {"kpt_shape": list(names.kpt_shape), "flip_idx": names.flip_idx}} if names.kpt_shape else {}
+    return Dataset(track(_samples(layout, categories, report), "reading YOLO labels"), categories, root=layout.root, source_format="yolo",
+                   info=info)
 
 
 def _categories(names: ClassNames, path: Path) -> CategorySet:
+    """1-based ids like COCO (the class index is the position); pose data gives every class keypoint
+    names ``"0".."K-1"`` (YOLO names none), which COCO's person_keypoints categories need."""
     categories = CategorySet()
+    attributes = {"keypoints": [str(k) for k in range(names.kpt_shape[0])]} if names.kpt_shape else {}
     for index, name in enumerate(names.names):
-        categories.add(Category(index + 1, name))  # 1-based like COCO; the class index is the position
+        categories.add(Category(index + 1, name, attributes=dict(attributes)))
     return categories
 
 

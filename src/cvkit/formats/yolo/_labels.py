@@ -29,6 +29,8 @@ class ClassNames:
         self.source = source
         #: Ultralytics pose labels (``kpt_shape: [points, 2 or 3]`` in data.yaml): keypoints follow the box
         self.kpt_shape = kpt_shape
+        #: ``flip_idx`` of a pose data.yaml, kept so a YOLO -> YOLO conversion gives it back
+        self.flip_idx: list[int] | None = None
 
     def name(self, index: int, file: str | Path, line: int) -> str:
         if 0 <= index < len(self.names):
@@ -157,12 +159,14 @@ def largest_part(parts: Sequence[Sequence[float]]) -> Sequence[float]:
 class LineWriter:
     """Formats objects of one image as label lines, recording what YOLO cannot hold."""
 
-    def __init__(self, report: Report, segment: bool, keep_crowd: bool, precision: int):
+    def __init__(self, report: Report, segment: bool, keep_crowd: bool, precision: int, pose: tuple[int, int] | None = None):
         self.report = report
         self.segment = segment
         self.keep_crowd = keep_crowd
         self.box_format = "%d" + f" %.{precision}f" * 4 + "\n"
         self.point_format = f" %.{precision}f"
+        #: ``(keypoints per object, 2 or 3)`` when writing Ultralytics pose labels
+        self.pose = pose
 
     def lines(self, objects: Sequence[Annotation], class_index: dict[str, int], index_of: Callable[[str], int], width: int, height: int) -> str:
         """Label text for ``objects``; ``index_of(label)`` gives a class index not yet in ``class_index``.
@@ -171,7 +175,7 @@ class LineWriter:
         anything else goes through :meth:`_other_line`, which records what YOLO cannot hold.
         """
         out: list[str] = []
-        append, box_format = out.append, self.box_format
+        append, box_format, pose = out.append, self.box_format, self.pose
         for obj in objects:
             if obj.iscrowd and not self.keep_crowd:
                 self.report.lose("crowd region", "YOLO has no crowd flag; left out as Ultralytics' COCO converter does (-w crowd=keep writes it as an object)")
@@ -179,6 +183,11 @@ class LineWriter:
             index = class_index.get(obj.label)
             if index is None:
                 index = index_of(obj.label)
+            if pose is not None:
+                line = self._pose_line(obj, index, width, height, *pose)
+                if line:
+                    append(line)
+                continue
             box = obj.bbox
             if obj.shape != "box" or box is None or obj.polygon or obj.rle is not None or obj.keypoints is not None or obj.score is not None or obj.attributes:
                 line = self._other_line(obj, index, width, height)
@@ -221,6 +230,36 @@ class LineWriter:
         if x < 0 or y < 0 or x + w > width or y + h > height:
             box = self._clip(box, width, height)
         return self.box_format % (index, *box_to_yolo(box, width, height))
+
+    def _pose_line(self, obj: Annotation, index: int, width: int, height: int, points: int, dims: int) -> str | None:
+        """``class cx cy w h`` + ``points`` keypoints ``x y [v]``, normalised; unlabelled keypoints are ``0 0 0``
+        (Ultralytics' convention), so an object without keypoints still gets a valid line."""
+        report = self.report
+        box = obj.bbox if obj.bbox is not None else obj.ensure_bbox()
+        if box is None:
+            report.lose(obj.shape, "YOLO pose labels need a box; a shape without one was left out")
+            return None
+        if obj.shape not in ("box", "keypoints") or obj.polygon or obj.rle is not None:
+            report.lose("mask" if obj.rle is not None and obj.shape == "box" else obj.shape, "YOLO pose labels hold boxes and keypoints; written as its box")
+        report.lose_object_extras(obj, "YOLO pose labels", holds=("keypoints",))
+        x, y, w, h = box
+        if x < 0 or y < 0 or x + w > width or y + h > height:
+            box = self._clip(box, width, height)
+        keypoints = obj.keypoints or []
+        if keypoints and len(keypoints) != 3 * points:
+            report.lose("keypoints", f"YOLO pose labels hold {points} keypoints an object (kpt_shape); objects with another count are written without")
+            keypoints = []
+        fmt, parts = self.point_format, [self.box_format[:-1] % (index, *box_to_yolo(box, width, height))]
+        for k in range(points):
+            px, py, v = keypoints[3 * k : 3 * k + 3] if keypoints else (0.0, 0.0, 0)
+            nx, ny = (px / width, py / height) if v else (0.0, 0.0)
+            if not (0.0 <= nx <= 1.0 and 0.0 <= ny <= 1.0):
+                report.lose("keypoint outside the image", "YOLO coordinates are normalised to [0, 1]; clipped to the image")
+                nx, ny = min(max(nx, 0.0), 1.0), min(max(ny, 0.0), 1.0)
+            parts.append(fmt % nx + fmt % ny)
+            if dims == 3:
+                parts.append(f" {int(v)}" if float(v).is_integer() else f" {v}")
+        return "".join(parts) + "\n"
 
     def _polygon_line(self, index: int, part: Sequence[float], width: int, height: int) -> str:
         fmt = self.point_format

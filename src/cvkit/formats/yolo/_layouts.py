@@ -297,10 +297,23 @@ def _kpt_shape(data: dict[str, Any], file: Path) -> tuple[int, int] | None:
     return shape[0], shape[1]
 
 
+def _flip_idx(data: dict[str, Any], file: Path, points: int) -> list[int] | None:
+    """``flip_idx``: for each keypoint, its mirror under a horizontal flip (Ultralytics' fliplr needs it)."""
+    flip = data.get("flip_idx")
+    if flip is None:
+        return None
+    if not (isinstance(flip, list) and len(flip) == points and all(isinstance(v, int) and 0 <= v < points for v in flip)):
+        raise InvalidInputError(f"flip_idx must list {points} keypoint indices (one per keypoint of kpt_shape), got {flip!r}", file=file,
+                                location="flip_idx")
+    return flip
+
+
 def ultralytics_layout(file: Path, report: Report) -> Layout:
     data = load_yaml(file)
     names = _yaml_names(data, file)
     names.kpt_shape = _kpt_shape(data, file)
+    if names.kpt_shape is not None:
+        names.flip_idx = _flip_idx(data, file, names.kpt_shape[0])
     root = file.parent
     if isinstance(data.get("path"), str) and data["path"].strip():
         wanted = Path(data["path"]).expanduser()

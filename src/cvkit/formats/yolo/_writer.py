@@ -22,7 +22,7 @@ from cvkit.io import IMAGE_MODES, BackgroundFiles, place_image
 from ._labels import LineWriter, UniqueStems
 
 LAYOUTS = ("ultralytics", "darknet", "labelimg")
-TASKS = ("detect", "segment")
+TASKS = ("detect", "segment", "pose")
 VAL_NAMES = ("val", "valid", "validation")
 
 
@@ -49,7 +49,8 @@ class _SplitFolder:
 class YoloWriter:
     """Holds the options and the open split folders of one write."""
 
-    def __init__(self, dataset: Dataset, out: Path, report: Report, images: str, layout: str, task: str, precision: int, crowd: str, paths: str):
+    def __init__(self, dataset: Dataset, out: Path, report: Report, images: str, layout: str, task: str, precision: int, crowd: str, paths: str,
+                 keypoints: int | None = None):
         self.dataset = dataset
         self.out = out
         self.report = report
@@ -60,7 +61,12 @@ class YoloWriter:
             raise CvkitError(f"the {self.layout} layout keeps images next to their labels; use --images copy, hardlink or symlink")
         if not isinstance(precision, int) or not 1 <= precision <= 17:
             raise CvkitError(f"YOLO writer option precision={precision!r}: give decimals between 1 and 17")
-        self.lines = LineWriter(report, _choice("task", task, TASKS) == "segment", _choice("crowd", crowd, ("skip", "keep")) == "keep", precision)
+        task = _choice("task", task, TASKS)
+        self.pose = pose_spec(dataset, keypoints) if task == "pose" else None
+        if self.pose is not None and self.layout != "ultralytics":
+            raise CvkitError(f"pose labels need data.yaml's kpt_shape: use the ultralytics layout, not {self.layout}")
+        pose_shape = (self.pose[0], self.pose[1]) if self.pose is not None else None
+        self.lines = LineWriter(report, task == "segment", _choice("crowd", crowd, ("skip", "keep")) == "keep", precision, pose_shape)
         self.class_index = dataset.categories.index_of()
         self.root_prefix = os.path.abspath(dataset.root if dataset.root is not None else ".") + os.sep
         self.folders: dict[str, _SplitFolder] = {}
@@ -149,6 +155,11 @@ class YoloWriter:
             self.report.warn("category ids became YOLO class indices 0..N-1, in the order of the categories")
         if len(self.dataset.hierarchy):
             self.report.lose("hierarchy", "YOLO class names are flat", len(self.dataset.hierarchy))
+        numbered = [str(k) for k in range(self.pose[0])] if self.pose is not None else None  # the names a YOLO pose source gets
+        for cat in self.dataset.categories:
+            for key in sorted(cat.attributes):
+                if not (key == "keypoints" and cat.attributes[key] == numbered):
+                    self.report.lose(f"category attribute {key!r}", "YOLO class names carry no attributes (pose labels keep the keypoint count)")
         names_text = "".join(f"{n}\n" for n in names)
         if self.layout == "labelimg":
             (self.out / "classes.txt").write_text(names_text, encoding="utf-8")
@@ -184,6 +195,11 @@ class YoloWriter:
         if self.images == "reference":
             comments.append("# --images reference: labels/<split>/ holds one label file per image listed in <split>.txt, in order")
             data["labels"] = "labels"
+        if self.pose is not None:
+            points, dims, flip = self.pose
+            data["kpt_shape"] = [points, dims]
+            if flip is not None:
+                data["flip_idx"] = flip
         data["nc"] = len(names)
         data["names"] = dict(enumerate(names))
         text = "\n".join(comments) + "\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
@@ -191,17 +207,22 @@ class YoloWriter:
 
 
 def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", layout: str = "ultralytics", task: str = "detect",
-          precision: int = 6, crowd: str = "skip", paths: str = "absolute") -> None:
+          precision: int = 6, crowd: str = "skip", paths: str = "absolute", keypoints: int | None = None) -> None:
     """Write ``dataset`` as YOLO into the folder ``path`` (made atomic by the caller).
 
     Options: ``images`` copy|hardlink|symlink|reference, ``layout`` ultralytics|darknet|labelimg,
-    ``task`` detect|segment, ``precision`` (decimals, 6), ``crowd`` skip|keep, ``paths``
-    absolute|relative (image paths in the lists written with ``images=reference``).
+    ``task`` detect|segment|pose (pose: keypoints after the box, ``kpt_shape``/``flip_idx`` in data.yaml),
+    ``precision`` (decimals, 6), ``crowd`` skip|keep, ``paths``
+    absolute|relative (image paths in the lists written with ``images=reference``), ``keypoints``
+    (pose: keypoints an object, when the source names none; else counted on the first object that has them).
     """
-    writer = YoloWriter(dataset, Path(path), report, images, layout, task, precision, crowd, paths)
+    samples: Iterator[Sample] = iter(dataset)
+    if task == "pose" and keypoints is None and not _names_keypoints(dataset):
+        keypoints, samples = _first_keypoint_count(samples)
+    writer = YoloWriter(dataset, Path(path), report, images, layout, task, precision, crowd, paths, keypoints)
     try:
         with writer.files:
-            for sample in _samples(dataset):
+            for sample in track(samples, "writing YOLO labels"):
                 writer.write_sample(sample)
     finally:
         for handle in writer.lists:
@@ -209,5 +230,55 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", la
     writer.finish()
 
 
-def _samples(dataset: Dataset) -> Iterator[Sample]:
-    return track(iter(dataset), "writing YOLO labels")
+#: samples looked at for the keypoint count of a pose source that names none
+PEEK_SAMPLES = 1000
+
+
+def _keypoint_lists(dataset: Dataset) -> set[tuple[Any, ...]]:
+    return {tuple(c.attributes["keypoints"]) for c in dataset.categories if isinstance(c.attributes.get("keypoints"), list) and c.attributes["keypoints"]}
+
+
+def _names_keypoints(dataset: Dataset) -> bool:
+    return bool((dataset.info.get("yolo") or {}).get("kpt_shape")) or bool(_keypoint_lists(dataset))
+
+
+def _first_keypoint_count(samples: Iterator[Sample]) -> tuple[int | None, Iterator[Sample]]:
+    """Keypoints an object, from the first object that has them within :data:`PEEK_SAMPLES` samples
+    (datumaro's COCO exports leave the categories' keypoint names empty); the samples looked at are given back."""
+    from itertools import chain, islice
+
+    seen = list(islice(samples, PEEK_SAMPLES))
+    count = next((len(o.keypoints) // 3 for s in seen for o in s.objects if o.keypoints), None)
+    return count, chain(seen, samples)
+
+
+def pose_spec(dataset: Dataset, keypoints: int | None = None) -> tuple[int, int, list[int] | None]:
+    """``(keypoints per object, 2 or 3, flip_idx)`` for pose labels: a YOLO pose source's own, else the
+    keypoint names of the categories (COCO person_keypoints; their left_/right_ pairs give flip_idx), else
+    ``keypoints`` (the writer option, or the count seen on the first objects)."""
+    kept = dataset.info.get("yolo") or {}
+    if kept.get("kpt_shape"):
+        points, dims = kept["kpt_shape"]
+        return int(points), int(dims), kept.get("flip_idx")
+    lists = _keypoint_lists(dataset)
+    if len(lists) > 1:
+        raise CvkitError("-w task=pose: the categories name different keypoint lists; YOLO pose labels have one kpt_shape for the dataset")
+    if lists:
+        names = [str(n) for n in lists.pop()]
+        return len(names), 3, flip_from_names(names)
+    if isinstance(keypoints, int) and not isinstance(keypoints, bool) and keypoints > 0:
+        return keypoints, 3, None
+    if keypoints is not None:
+        raise CvkitError(f"YOLO writer option keypoints={keypoints!r}: give the number of keypoints an object has (a positive integer)")
+    raise CvkitError(f"-w task=pose: no keypoints in the categories nor on the first {PEEK_SAMPLES} images; "
+                     "pass -w keypoints=N (N keypoints an object)")
+
+
+def flip_from_names(names: list[str]) -> list[int] | None:
+    """Ultralytics' ``flip_idx`` from keypoint names: ``left_x`` and ``right_x`` swap, the rest map to themselves;
+    None when no name has a mirror (a flip then needs no index)."""
+    index = {name: i for i, name in enumerate(names)}
+    flip = [index.get(name.replace("left", "\0").replace("right", "left").replace("\0", "right"), i) for i, name in enumerate(names)]
+    return flip if flip != list(range(len(names))) else None
+
+
