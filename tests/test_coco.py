@@ -152,3 +152,17 @@ def test_category_that_is_its_own_supercategory_reads_and_round_trips(tmp_path):
     assert ds.hierarchy.parents("person") == [] and ds.hierarchy.parents("bicycle") == ["vehicle"]
     cvkit.write(ds, tmp_path / "out.json", format="coco")
     assert json.loads((tmp_path / "out.json").read_text())["categories"] == categories
+
+
+def test_captions_become_an_image_attribute_and_write_back_as_captions(corpus, tmp_path):
+    src = corpus("coco", "coco_captions")  # datumaro's export: captions_train.json and captions_val.json
+    ds = cvkit.read(src, format="coco").materialize()
+    assert {s.id: s.attributes["captions"] for s in ds} == {5: ["hello"], 40: ["world", "text"]}
+    assert sum(len(s.objects) for s in ds) == 0 and len(ds.categories) == 0
+    cvkit.write(ds, tmp_path / "out", format="coco", task="captions")
+    written = json.loads((tmp_path / "out" / "annotations" / "captions_val.json").read_text())
+    assert [(a["image_id"], a["caption"]) for a in written["annotations"]] == [(40, "world"), (40, "text")]
+    again = cvkit.read(tmp_path / "out", format="coco").materialize()
+    assert {s.id: s.attributes["captions"] for s in again} == {5: ["hello"], 40: ["world", "text"]}
+    report = cvkit.convert(src, tmp_path / "yolo", to_format="yolo")  # YOLO cannot hold them: said so
+    assert report.losses[("image attribute 'captions'", "YOLO cannot hold image attributes")] == 2

@@ -33,13 +33,13 @@ def _case(name: str):
 
 
 def _dataset(root: Path) -> Dataset:
-    """Integer boxes (exact in VOC and YOLO), one polygon, one image-level label, and a score,
-    an attribute and keypoints on boxes."""
+    """Integer boxes (exact in VOC and YOLO), one polygon, one image-level label, an image attribute,
+    and a score, an attribute and keypoints on boxes."""
     make_image(root / "images" / "cat_01.jpg", 64, 48)
     make_image(root / "images" / "dog_02.png", 80, 60)
     cats = CategorySet([Category(1, "cat"), Category(2, "dog")])
     samples = [
-        Sample("images/cat_01.jpg", 64, 48, "train", labels=["cat"],
+        Sample("images/cat_01.jpg", 64, 48, "train", labels=["cat"], attributes={"weather": "rain"},
                objects=[Annotation("cat", (4.0, 6.0, 20.0, 30.0), score=0.75, attributes={"color": "red"}),
                         Annotation("dog", (30.0, 2.0, 10.0, 12.0), keypoints=[34.0, 6.0, 2.0])]),
         Sample("images/dog_02.png", 80, 60, "train", objects=[Annotation("dog", (10.0, 10.0, 20.0, 30.0), shape="polygon", polygon=[POLYGON])]),
@@ -90,6 +90,9 @@ def test_conversion_keeps_what_both_hold_and_reports_the_rest(first, second, tmp
         # registry "holds" is a claim; the summary must say what was not represented either way
         assert any("label" in what for what in lost), report.losses
 
+    if final["cat_01"].attributes.get("weather") != "rain":
+        assert "image attribute 'weather'" in lost, report.losses
+
     cat = next(o for o in final["cat_01"].objects if o.label == "cat")
     dog = next(o for o in final["cat_01"].objects if o.label == "dog")
     if cat.score != 0.75:
@@ -109,3 +112,5 @@ def _check_classification_pair(final: dict[str, Sample], lost: set[str]) -> None
     assert any("object" in what for what in lost), lost
     if "cat_01" in final and final["cat_01"].labels != ["cat"]:
         assert any("label" in what for what in lost), lost
+    if "cat_01" in final and final["cat_01"].attributes.get("weather") != "rain":
+        assert "image attribute 'weather'" in lost, lost

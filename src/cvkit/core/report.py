@@ -71,6 +71,11 @@ class Report:
         if count:
             self.lose("image-level label", f"{target} cannot hold image-level labels", count)
 
+    def lose_image_attributes(self, attributes: dict[str, Any], target: str) -> None:
+        """Per-image attributes (weather, LabelMe's top-level extras, ...) ``target`` cannot hold."""
+        for key in attributes:
+            self.lose(f"image attribute {key!r}", f"{target} cannot hold image attributes")
+
     def lose_object_extras(self, obj: Any, target: str, holds: Collection[str] = ()) -> None:
         """What an object carries besides its geometry that ``target`` cannot hold: keypoints, a
         confidence score, attributes (``holds`` names those it can). Writers call this once per object,

@@ -28,10 +28,10 @@ from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import atomic_file, place_image, relpath_posix
 
 #: Which annotation file to read per split when a folder holds several tasks.
-TASK_PRIORITY = ("instances", "person_keypoints", "labels", "image_info")
-OTHER_TASKS = ("captions", "panoptic", "stuff")
+TASK_PRIORITY = ("instances", "person_keypoints", "labels", "image_info", "captions")
+OTHER_TASKS = ("panoptic", "stuff")
 FILE_RE = re.compile(r"^(?P<task>instances|person_keypoints|image_info|labels|captions|panoptic|stuff)_(?P<split>.+)\.json$")
-IMAGE_KEYS = ("id", "file_name", "width", "height")
+IMAGE_KEYS = ("id", "file_name", "width", "height", "attributes")
 ANN_KEYS = ("id", "image_id", "category_id", "bbox", "segmentation", "area", "iscrowd", "keypoints", "num_keypoints", "attributes", "score")
 
 
@@ -225,6 +225,10 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
         sample = _image(img, n, file, split, prefix)
         for i in by_image.get(img["id"], ()):
             ann = annotations[i]
+            caption = ann.get("caption")
+            if isinstance(caption, str) and "bbox" not in ann and "segmentation" not in ann:  # captions_*.json
+                sample.attributes.setdefault("captions", []).append(caption)
+                continue
             label = names.get(ann.get("category_id"))  # type: ignore[arg-type]
             if label is None:
                 report.invalid(InvalidInputError(f"unknown category id {ann.get('category_id')!r}", file=file, location=f"annotations[{i}].category_id"))
@@ -266,8 +270,11 @@ def _image(img: Any, n: int, file: Path, split: str | None, prefix: str) -> Samp
     extra = {k: v for k, v in img.items() if k not in IMAGE_KEYS}
     file_name = img["file_name"]
     path = file_name if file_name.startswith("/") else prefix + file_name
+    attributes = img.get("attributes")
+    if attributes is not None and not isinstance(attributes, dict):
+        extra["attributes"] = attributes  # not datumaro's mapping: kept as it was
     return Sample(path=path, width=img.get("width") or None, height=img.get("height") or None, split=split, id=img["id"],
-                  meta={"coco": extra} if extra else {})
+                  attributes=dict(attributes) if isinstance(attributes, dict) else {}, meta={"coco": extra} if extra else {})
 
 
 def read(path: Path, report: Report, task: str | None = None, gt: str | None = None) -> Dataset:
@@ -435,13 +442,21 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         image_id = writer.image_ids.take(sample.id)
         file_name = sample.path if images == "reference" else _place(sample, dataset, path, images, placed, key)
         image = {"id": image_id, "file_name": file_name, "width": sample.width or 0, "height": sample.height or 0}
+        captions = sample.attributes.get("captions") if task == "captions" else None
+        attributes = {k: v for k, v in sample.attributes.items() if k != "captions"} if captions is not None else sample.attributes
+        if attributes:
+            image["attributes"] = attributes  # as annotations carry theirs (datumaro's extension)
         if sample.meta and "coco" in sample.meta:
             image.update(sample.meta["coco"])
         writer.add_image(image)
-        report.lose_image_labels("COCO instances", len(sample.labels))
+        report.lose_image_labels(f"COCO {task}", len(sample.labels))
         written = 0
         take_id, pending = writer.annotation_ids.take, writer.annotations
-        for obj in sample.objects:
+        if captions is not None:  # a captions file: one record per caption, no objects
+            pending.extend({"id": take_id(None), "image_id": image_id, "caption": str(caption)} for caption in captions)
+            if sample.objects:
+                report.lose("object", "COCO captions hold no objects", len(sample.objects))
+        for obj in sample.objects if captions is None else ():
             cat_id = cat_ids.get(obj.label)
             if cat_id is None:
                 cat_id = cat_ids[obj.label] = dataset.categories.ensure(obj.label).id

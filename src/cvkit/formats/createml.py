@@ -202,8 +202,7 @@ def _entry(sample: Sample, image: str, report: Report, keep_crowd: bool, used: s
         annotations.append({"label": obj.label, "coordinates": coordinates})
         used.add(obj.label)
     report.lose_image_labels("CreateML", len(sample.labels))
-    for key in sample.attributes:
-        report.lose(f"image attribute {key!r}", "CreateML has no image attributes")
+    report.lose_image_attributes(sample.attributes, "CreateML")
     if sample.split:
         report.lose("split", "a CreateML file has no splits (write one file per split)")
     entry: dict[str, Any] = {"image": image}

@@ -199,6 +199,7 @@ def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:
             continue
         if sample.objects:
             report.lose("object annotations", "an image folder holds image-level classes only", len(sample.objects))
+        report.lose_image_attributes(sample.attributes, "an image folder")
         split = sample.split
         if with_split and not split:
             split = "train"

@@ -407,6 +407,7 @@ def annotation_xml(sample: Sample, filename: str, folder: str, masks_dir: Path, 
         _sub(size, "nrows", sample.height)
         _sub(size, "ncols", sample.width)
     report.lose_image_labels("MIT LabelMe XML", len(sample.labels))
+    report.lose_image_attributes(sample.attributes, "MIT LabelMe XML")
     items = _writable(sample.objects, report)
     objects = [obj for obj, _, _ in items]
     ids = _object_ids(objects)

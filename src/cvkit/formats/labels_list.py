@@ -254,6 +254,7 @@ def _image_ref(sample: Sample, dataset: Dataset, base: Path, mode: str, used: se
 def _check_labels(sample: Sample, report: Report) -> None:
     if sample.objects:
         report.lose("object annotations", "a label list holds image-level labels only", len(sample.objects))
+    report.lose_image_attributes(sample.attributes, "a label list")
 
 
 def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:

@@ -427,6 +427,7 @@ def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_ba
     _sub(size, "depth", meta.get("depth", 3))
     _sub(root, "segmented", meta.get("segmented", 0))
     report.lose_image_labels("VOC XML", len(sample.labels))
+    report.lose_image_attributes(sample.attributes, "VOC XML")
     for obj in sample.objects:
         if obj.ensure_bbox() is None:
             report.lose(f"{obj.shape} shape", "VOC XML holds boxes only; a shape without area is dropped")

@@ -140,9 +140,7 @@ class YoloWriter:
         text = self.lines.lines(sample.objects, self.class_index, self.index_of, size[0], size[1])
         self.files.write_bytes(folder.label_prefix + stem + ".txt", text.encode("utf-8"))
         report.lose_image_labels("YOLO", len(sample.labels))
-        if sample.attributes:
-            for key in sample.attributes:
-                report.lose(f"image attribute {key!r}", "YOLO has no image attributes")
+        report.lose_image_attributes(sample.attributes, "YOLO")
         if self.layout == "labelimg" and sample.split:
             report.lose("split", "LabelImg's flat folder has no splits")
         report.count_written(None if self.layout == "labelimg" else split, text.count("\n"))
