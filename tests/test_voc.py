@@ -179,3 +179,16 @@ def test_detection_tells_voc_from_mit_labelme_xml(corpus):
     assert cvkit.detect_format(corpus("voc", "voc_dataset1")) == "voc"
     assert cvkit.detect_format(corpus("voc", "voc_dataset2")) == "voc"  # includes an XML without objects
     assert cvkit.detect_format(corpus("labelme_mit", "datumaro_labelme_xml")) == "labelme_mit"
+
+
+def test_voc2012_action_point_round_trips(tmp_path):
+    # VOC2012's action annotations: a reference <point> and <actions> flags inside the object
+    extra = "<pose>Unspecified</pose><point><x>12</x><y>9</y></point><actions><jumping>1</jumping><phoning>0</phoning></actions>"
+    write_xml(tmp_path / "src" / "a.xml", BOX.format(name="person", extra=extra, x1=2, y1=3, x2=20, y2=25))
+    person = cvkit.read(tmp_path / "src", format="voc").samples[0].objects[0]
+    assert person.meta["voc"] == {"point": {"x": "12", "y": "9"}}
+    assert person.attributes["actions"] == {"jumping": True, "phoning": False}
+    cvkit.convert(tmp_path / "src", tmp_path / "out", to_format="voc", write_options={"images": "reference"})
+    again = cvkit.read(tmp_path / "out", format="voc").samples[0].objects[0]
+    assert again.meta == person.meta and again.bbox == person.bbox
+    assert again.attributes == {**person.attributes, "truncated": False, "difficult": False}  # the devkit's tags are always written

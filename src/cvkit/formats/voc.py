@@ -187,6 +187,8 @@ def _object(element: Any, index: int, file: str | Path, one_based: bool) -> Anno
                     attributes[key] = _parse_value(_text(attr, "value") or "")
         elif len(child) == 0:
             extra[tag] = (child.text or "").strip()
+        else:  # another nested element, e.g. VOC2012's action <point><x/><y/></point>: kept for the writer
+            extra[tag] = {c.tag: (c.text or "").strip() for c in child if isinstance(c.tag, str)}
     if not name:
         raise InvalidInputError("object has no <name>", file=file, location=f"{where}/name")
     ann = Annotation(name, _bndbox(box, file, where, one_based), attributes=attributes)
@@ -465,7 +467,12 @@ def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_ba
                 _sub(one, "name", key)
                 _sub(one, "value", _format_value(value))
         for key, value in obj.meta.get("voc", {}).items():
-            _sub(el, key, value)
+            if isinstance(value, dict):
+                nested = _sub(el, key)
+                for inner, text in value.items():
+                    _sub(nested, inner, text)
+            else:
+                _sub(el, key, value)
     return etree.tostring(root, pretty_print=True, encoding="utf-8")
 
 
