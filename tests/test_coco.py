@@ -166,3 +166,24 @@ def test_captions_become_an_image_attribute_and_write_back_as_captions(corpus, t
     assert {s.id: s.attributes["captions"] for s in again} == {5: ["hello"], 40: ["world", "text"]}
     report = cvkit.convert(src, tmp_path / "yolo", to_format="yolo")  # YOLO cannot hold them: said so
     assert report.losses[("image attribute 'captions'", "YOLO cannot hold image attributes")] == 2
+
+
+def test_roboflow_coco_export_one_file_per_split_folder(tmp_path):
+    from conftest import make_image
+
+    root = tmp_path / "export"
+    for split, names in (("train", ["a_jpg.rf.1.jpg", "b_jpg.rf.2.jpg"]), ("valid", ["c_jpg.rf.3.jpg"])):
+        for name in names:
+            make_image(root / split / name, 40, 30)
+        (root / split / "_annotations.coco.json").write_text(json.dumps({
+            "categories": [{"id": 0, "name": "cells", "supercategory": "none"}, {"id": 1, "name": "cell", "supercategory": "cells"}],
+            "images": [{"id": i, "file_name": name, "width": 40, "height": 30} for i, name in enumerate(names)],
+            "annotations": [{"id": i, "image_id": i, "category_id": 1, "bbox": [1, 2, 10, 12], "area": 120, "iscrowd": 0} for i in range(len(names))]}))
+    (root / "README.roboflow.txt").write_text("exported from roboflow")
+    assert cvkit.detect_format(root) == "coco"
+    ds = cvkit.read(root, format="coco").materialize()
+    assert sorted((s.split, s.path) for s in ds) == [("train", "train/a_jpg.rf.1.jpg"), ("train", "train/b_jpg.rf.2.jpg"),
+                                                     ("valid", "valid/c_jpg.rf.3.jpg")]
+    assert all(s.resolve(ds.root).is_file() for s in ds)
+    single = cvkit.read(root / "valid" / "_annotations.coco.json", format="coco").materialize()
+    assert [s.split for s in single] == ["valid"]

@@ -50,9 +50,23 @@ def _is_coco_file(path: Path) -> bool:
     return head.startswith(b"[") and b'"image_id"' in head[:2048]
 
 
+#: Roboflow's COCO export: ``<split>/_annotations.coco.json`` beside the split's images
+ROBOFLOW_FILE = "_annotations.coco.json"
+
+
 def _annotation_files(path: Path) -> list[Path]:
+    """COCO files of a dataset folder: ``annotations/*.json``, else ``*.json`` in the folder, else
+    Roboflow's one file per split folder."""
     folder = path / "annotations" if (path / "annotations").is_dir() else path
-    return sorted(p for p in folder.glob("*.json") if _is_coco_file(p))
+    found = sorted(p for p in folder.glob("*.json") if _is_coco_file(p))
+    if not found and folder == path:
+        found = sorted(p for p in path.glob(f"*/{ROBOFLOW_FILE}") if _is_coco_file(p))
+    return found
+
+
+def _loose_split(file: Path) -> str | None:
+    """The split of a file not named ``<task>_<split>.json``: Roboflow's is its folder, others their stem."""
+    return file.parent.name if file.name == ROBOFLOW_FILE else file.stem
 
 
 def detect(path: Path) -> str | None:
@@ -78,7 +92,7 @@ def _pick_files(path: Path, task: str | None, report: Report) -> list[tuple[Path
     """(file, split) pairs to read: one task per split, the others reported as not read."""
     if path.is_file():
         match = FILE_RE.match(path.name)
-        return [(path, match["split"] if match else None)]
+        return [(path, match["split"] if match else path.parent.name if path.name == ROBOFLOW_FILE else None)]
     by_split: dict[str, dict[str, Path]] = defaultdict(dict)
     loose: list[Path] = []
     for file in _annotation_files(path):
@@ -87,7 +101,7 @@ def _pick_files(path: Path, task: str | None, report: Report) -> list[tuple[Path
             by_split[match["split"]][match["task"]] = file
         else:
             loose.append(file)
-    chosen: list[tuple[Path, str | None]] = [(f, f.stem) for f in loose]
+    chosen: list[tuple[Path, str | None]] = [(f, _loose_split(f)) for f in loose]
     for split, tasks in sorted(by_split.items()):
         order = (task,) if task else TASK_PRIORITY
         pick = next((tasks[t] for t in order if t in tasks), None)
@@ -303,8 +317,11 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
 
 
 def _common_root(files: list[Path]) -> Path:
+    """The folder the annotation files share (Roboflow's split folders: the export's root)."""
+    import os
+
     bases = [f.parent.parent if f.parent.name == "annotations" else f.parent for f in files]
-    return bases[0] if all(b == bases[0] for b in bases) else Path(*Path(bases[0]).parts[:1])
+    return bases[0] if all(b == bases[0] for b in bases) else Path(os.path.commonpath([b.absolute() for b in bases]))
 
 
 # --- writing -------------------------------------------------------------------------
