@@ -143,3 +143,15 @@ def test_yolo_to_createml_to_yolo_keeps_boxes(tmp_path):
     assert (tmp_path / "y" / "classes.txt").read_text() == "b\n"  # CreateML knows only the labels it uses
     assert report.written.objects == 1
     assert Path(tmp_path / "y" / "p.jpg").is_file()
+
+
+def test_roboflow_createml_export_one_file_per_split_folder(tmp_path):
+    root = tmp_path / "export"
+    for split in ("train", "valid"):
+        make_image(root / split / f"x_{split}.jpg", 40, 30)
+        (root / split / "_annotations.createml.json").write_text(json.dumps(
+            [{"image": f"x_{split}.jpg", "annotations": [{"label": "cell", "coordinates": {"x": 10, "y": 10, "width": 4, "height": 6}}]}]))
+    assert cvkit.detect_format(root) == "createml"
+    ds = cvkit.read(root, format="createml").materialize()
+    assert [(s.split, s.path, s.width) for s in ds] == [("train", "train/x_train.jpg", 40), ("valid", "valid/x_valid.jpg", 40)]
+    assert ds.samples[0].objects[0].bbox == (8.0, 7.0, 4.0, 6.0)  # centre (10, 10), size 4 x 6

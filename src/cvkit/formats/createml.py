@@ -38,8 +38,18 @@ def _is_createml_file(path: Path) -> bool:
     return head.startswith(b"[") and bool(_HEAD_IMAGE.search(head)) and b'"annotations"' in head
 
 
+#: Roboflow's CreateML export: ``<split>/_annotations.createml.json`` beside the split's images
+ROBOFLOW_FILE = "_annotations.createml.json"
+
+
 def _json_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".json" and p.is_file())
+    """JSON files of the folder, else Roboflow's one per split folder."""
+    found = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".json" and p.is_file())
+    return found or sorted(p for p in folder.glob(f"*/{ROBOFLOW_FILE}") if p.is_file())
+
+
+def _split_of(file: Path) -> str | None:
+    return file.parent.name if file.name == ROBOFLOW_FILE else None
 
 
 def detect(path: Path) -> str | None:
@@ -104,8 +114,9 @@ class _Reader:
             candidates.insert(0, self.image_dir / name)
         return next((c for c in candidates if c.is_file()), None)
 
-    def sample(self, name: str, objects: list[Annotation], entry: dict[str, Any], json_dir: Path) -> Sample:
-        found = self.locate(name, json_dir)
+    def sample(self, name: str, objects: list[Annotation], entry: dict[str, Any], file: Path) -> Sample:
+        """The entry's sample; Roboflow's per-split files give their folder's name as split."""
+        found = self.locate(name, file.parent)
         width = height = None
         if found is None:
             self.report.warn("some images were not found next to the CreateML JSON; their sizes are unknown (read option image_dir=FOLDER)")
@@ -114,7 +125,7 @@ class _Reader:
             info = read_image_info(found)
             width, height = info.width, info.height
             path = os.path.relpath(found, self.root).replace(os.sep, "/")
-        sample = Sample(path, width, height, objects=objects)
+        sample = Sample(path, width, height, _split_of(file), objects=objects)
         if "verified" in entry:
             sample.meta["createml"] = {"verified": entry["verified"]}
         return sample
@@ -140,11 +151,11 @@ class _Reader:
                 merged[name] = (objects, entry)
         for name, (objects, entry) in merged.items():
             try:
-                sample = self.sample(name, objects, entry, file.parent)
+                sample = self.sample(name, objects, entry, file)
             except InvalidInputError as err:
                 self.report.invalid(err)
                 continue
-            self.report.count_read(None, len(objects))
+            self.report.count_read(sample.split, len(objects))
             yield sample
 
     def parse_entry(self, entry: Any, file: Path, where: str) -> tuple[str, list[Annotation]]:
