@@ -192,3 +192,13 @@ def test_voc2012_action_point_round_trips(tmp_path):
     again = cvkit.read(tmp_path / "out", format="voc").samples[0].objects[0]
     assert again.meta == person.meta and again.bbox == person.bbox
     assert again.attributes == {**person.attributes, "truncated": False, "difficult": False}  # the devkit's tags are always written
+
+
+def test_devkit_tree_with_an_images_folder_instead_of_jpegimages(tmp_path):
+    # Label Studio, Labelbox and imglab export Annotations/ + images/ (<folder>images</folder>)
+    make_image(tmp_path / "export" / "images" / "a.jpg", 40, 30)
+    write_xml(tmp_path / "export" / "Annotations" / "a.xml", BOX.format(name="cat", extra="", x1=1, y1=1, x2=5, y2=5))
+    ds = cvkit.read(tmp_path / "export", format="voc").materialize()
+    assert [s.path for s in ds] == ["images/a.jpg"] and ds.samples[0].resolve(ds.root).is_file()
+    cvkit.convert(tmp_path / "export", tmp_path / "yolo", to_format="yolo")  # copying the image needs the right path
+    assert (tmp_path / "yolo" / "images" / "train" / "a.jpg").is_file()

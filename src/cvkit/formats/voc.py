@@ -327,7 +327,7 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
     categories = CategorySet(Category(i + 1, name) for i, name in enumerate(read_labelmap(image_root)))
     workers = workers if workers is not None else (os.cpu_count() or 1)
     jobs = [(file, image_id, split, one_based) for file, image_id, split in job_list]
-    has_devkit_images = (image_root / "JPEGImages").is_dir()
+    image_folder = _devkit_image_folder(image_root) if (image_root / "Annotations").is_dir() else None
     root_str = str(image_root)
 
     def samples() -> Iterator[Sample]:
@@ -337,7 +337,7 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
                 report.invalid(result)
                 continue
             if status == "missing":
-                image = find_image(image_root / "JPEGImages", image_id) if has_devkit_images else None
+                image = find_image(image_root / image_folder, image_id) if image_folder else None
                 if image is None:
                     message = f"image {image_id!r} is listed in ImageSets but has neither an XML nor an image"
                     report.invalid(InvalidInputError(message, file=image_root / "ImageSets" / "Main"))
@@ -346,8 +346,8 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
                 _fill_size(sample, image, report)
             else:
                 filename, width, height, objects, meta = result
-                if has_devkit_images:
-                    folder = "JPEGImages/"
+                if image_folder:
+                    folder = image_folder
                 else:  # images sit next to their XML; the folder's relative form is computed once per folder
                     parent = os.fspath(file).rpartition(os.sep)[0]
                     folder = folder_cache.get(parent)
@@ -366,6 +366,15 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
         report.read.categories = len(categories)
 
     return Dataset(samples(), categories, root=image_root, source_format="voc")
+
+
+def _devkit_image_folder(root: Path) -> str | None:
+    """Where a devkit tree keeps its images: ``JPEGImages/`` (the devkit), else ``images/`` (Label Studio,
+    Labelbox and imglab exports write ``<folder>images</folder>``), else None: beside the XML files."""
+    for name in ("JPEGImages", "images"):
+        if (root / name).is_dir():
+            return name + "/"
+    return None
 
 
 def _image_path(root: Path, folder: str, filename: str | None, image_id: str, recorded: str | None) -> str:
