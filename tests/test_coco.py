@@ -187,3 +187,17 @@ def test_roboflow_coco_export_one_file_per_split_folder(tmp_path):
     assert all(s.resolve(ds.root).is_file() for s in ds)
     single = cvkit.read(root / "valid" / "_annotations.coco.json", format="coco").materialize()
     assert [s.split for s in single] == ["valid"]
+
+
+@pytest.mark.parametrize(("names", "splits"), [
+    (["result.json"], [None]),  # Label Studio's export: one file, no split in its name
+    (["train.json"], ["train"]),
+    (["a.json", "b.json"], ["a", "b"]),  # several loose files: each its own split
+])
+def test_split_of_files_not_named_task_split(names, splits, tmp_path):
+    for i, name in enumerate(names):
+        (tmp_path / name).write_text(json.dumps({"images": [{"id": i, "file_name": f"{i}.jpg", "width": 4, "height": 4}], "annotations": [],
+                                                 "categories": []}))
+    assert [s.split for s in cvkit.read(tmp_path, format="coco")] == splits
+    if len(names) == 1:  # the file given directly gets the same split
+        assert [s.split for s in cvkit.read(tmp_path / names[0], format="coco")] == splits

@@ -64,9 +64,16 @@ def _annotation_files(path: Path) -> list[Path]:
     return found
 
 
-def _loose_split(file: Path) -> str | None:
-    """The split of a file not named ``<task>_<split>.json``: Roboflow's is its folder, others their stem."""
-    return file.parent.name if file.name == ROBOFLOW_FILE else file.stem
+#: file stems that name a split by themselves (``annotations/train.json``)
+SPLIT_WORDS = frozenset(("train", "training", "val", "valid", "validation", "test", "testing", "trainval", "dev"))
+
+
+def _loose_split(file: Path, several: bool) -> str | None:
+    """The split of a file not named ``<task>_<split>.json``: Roboflow's is its folder; others their stem
+    when it names a split or when several such files sit side by side, else none (Label Studio's result.json)."""
+    if file.name == ROBOFLOW_FILE:
+        return file.parent.name
+    return file.stem if several or file.stem.lower() in SPLIT_WORDS else None
 
 
 def detect(path: Path) -> str | None:
@@ -92,7 +99,7 @@ def _pick_files(path: Path, task: str | None, report: Report) -> list[tuple[Path
     """(file, split) pairs to read: one task per split, the others reported as not read."""
     if path.is_file():
         match = FILE_RE.match(path.name)
-        return [(path, match["split"] if match else path.parent.name if path.name == ROBOFLOW_FILE else None)]
+        return [(path, match["split"] if match else _loose_split(path, several=False))]
     by_split: dict[str, dict[str, Path]] = defaultdict(dict)
     loose: list[Path] = []
     for file in _annotation_files(path):
@@ -101,7 +108,7 @@ def _pick_files(path: Path, task: str | None, report: Report) -> list[tuple[Path
             by_split[match["split"]][match["task"]] = file
         else:
             loose.append(file)
-    chosen: list[tuple[Path, str | None]] = [(f, _loose_split(f)) for f in loose]
+    chosen: list[tuple[Path, str | None]] = [(f, _loose_split(f, len(loose) > 1)) for f in loose]
     for split, tasks in sorted(by_split.items()):
         order = (task,) if task else TASK_PRIORITY
         pick = next((tasks[t] for t in order if t in tasks), None)
