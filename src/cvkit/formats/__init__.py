@@ -62,7 +62,7 @@ def register(spec: FormatSpec) -> FormatSpec:
 ALL = "boxes polygons masks keypoints points image_labels attributes hierarchy splits"
 register(_spec("manifest", "cvkit JSONL manifest", ALL, module="manifest_format", file_suffixes=(".jsonl",), aliases=("jsonl",)))
 register(_spec("voc", "Pascal VOC XML (devkit, flat folders, Roboflow splits)", "boxes attributes splits", aliases=("pascal_voc", "pascalvoc", "labelimg_voc")))
-register(_spec("coco", "COCO JSON (instances, keypoints, image_info, results)", "boxes polygons masks keypoints attributes hierarchy splits",
+register(_spec("coco", "COCO JSON (instances, keypoints, captions, image_info, results)", "boxes polygons masks keypoints attributes hierarchy splits",
                file_suffixes=(".json",)))
 register(_spec("labelme", "LabelMe desktop JSON, versions 3-5 (one JSON per image)", "boxes polygons masks points image_labels attributes"))
 register(_spec("labelme_mit", "MIT LabelMe web tool XML (polygons, boxes, masks, parts)", "boxes polygons masks attributes splits",
@@ -73,7 +73,7 @@ register(_spec("imagenet21k", "ImageNet-21k synset folders and tars", "image_lab
 register(_spec("imagefolder", "Class-per-folder tree (torchvision ImageFolder)", "image_labels splits", aliases=("image_folder",)))
 register(_spec("cifar", "CIFAR-10/100 pickle and binary batches", "image_labels hierarchy splits", can_write=False, aliases=("cifar10", "cifar100")))
 register(_spec("labels", "Image label lists", "image_labels splits", module="labels_list", file_suffixes=(".csv", ".txt"), aliases=("imagenet_txt",)))
-register(_spec("yolo", "YOLO txt labels (Ultralytics data.yaml, darknet obj.data, LabelImg classes.txt)", "boxes polygons splits",
+register(_spec("yolo", "YOLO txt labels (Ultralytics data.yaml, darknet obj.data, LabelImg classes.txt)", "boxes polygons keypoints splits",
                aliases=("ultralytics", "darknet", "yolo_txt", "labelimg_yolo"), short="yolo"))
 register(_spec("createml", "Apple CreateML JSON (also LabelImg's CreateML mode)", "boxes", file_suffixes=(".json",),
                aliases=("create_ml", "labelimg_createml"), short="createml"))
