@@ -19,6 +19,7 @@ from cvkit.core.categories import Category, CategorySet
 from cvkit.core.geometry import box_to_voc, clean_number, voc_to_box
 from cvkit.core.imageinfo import find_image, read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.transport import pack_annotation
@@ -308,17 +309,12 @@ def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _parsed(jobs: list[tuple[str | Path | None, str, str | None, bool]], workers: int) -> Iterator[tuple[str, Any]]:
     """Parse results in input order, on several processes when there are many files."""
-    if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
+    if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES or not can_fork():
         yield from map(_parse_job, jobs)
         return
-    import multiprocessing as mp
-
-    size = max(64, len(jobs) // (workers * 8))
-    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    with mp.get_context("fork").Pool(workers) as pool:
-        for results in pool.imap(_parse_chunk, chunks):
-            for status, result in results:
-                yield status, (_from_plain(result) if status == "ok" else result)
+    for results in ordered_map(_parse_chunk, chunked(jobs, workers, smallest=64), workers):
+        for status, result in results:
+            yield status, (_from_plain(result) if status == "ok" else result)
 
 
 def read(path: Path, report: Report, one_based: bool = True, workers: int | None = None) -> Dataset:

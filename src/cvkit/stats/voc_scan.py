@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from cvkit.core.geometry import voc_to_box
+from cvkit.core.parallel import ordered_map
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
@@ -157,15 +158,9 @@ def _chunks(files: list[str], one_based: bool, size: int, workers: int) -> Itera
     cheap to send back)."""
     bounds = [(start, min(start + size, len(files))) for start in range(0, len(files), size)]
     tasks = ((files[start:stop], one_based) for start, stop in bounds)
-    if workers <= 1 or len(files) < PARALLEL_MIN_FILES:
-        for (start, stop), task in zip(bounds, tasks):
-            yield start, stop, _scan_chunk(task)
-        return
-    import multiprocessing as mp
-
-    with mp.get_context("fork").Pool(workers) as pool:
-        for (start, stop), scan in zip(bounds, pool.imap(_scan_chunk, tasks)):
-            yield start, stop, scan
+    workers = workers if len(files) >= PARALLEL_MIN_FILES else 1
+    for (start, stop), scan in zip(bounds, ordered_map(_scan_chunk, tasks, workers)):
+        yield start, stop, scan
 
 
 def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:

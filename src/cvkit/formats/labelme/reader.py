@@ -20,6 +20,7 @@ from typing import Any
 from cvkit.core import jsonio
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, read_image_info
 from cvkit.core.model import Annotation, Sample
+from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import InvalidInputError
 from cvkit.formats.labelme.shapes import IGNORE_LABEL, TYPE_OF, shape_to_annotation
@@ -145,18 +146,13 @@ def parse_chunk(jobs: list[tuple[str, str, Path]]) -> list[tuple[tuple[Any, ...]
 
 def parsed(jobs: list[tuple[str, str, Path]], workers: int, parallel_min: int) -> Iterator[tuple[Sample | None, list[InvalidInputError]]]:
     """Results in input order, on ``workers`` processes when there are at least ``parallel_min`` files."""
-    if workers <= 1 or len(jobs) < parallel_min:
+    if workers <= 1 or len(jobs) < parallel_min or not can_fork():
         for job in jobs:
             yield parse_file(*job)
         return
-    import multiprocessing as mp
-
-    size = max(32, min(256, len(jobs) // (workers * 8)))
-    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    with mp.get_context("fork").Pool(workers) as pool:
-        for results in pool.imap(parse_chunk, chunks):
-            for packed, errors in results:
-                yield (unpack_sample(packed) if packed is not None else None), errors
+    for results in ordered_map(parse_chunk, chunked(jobs, workers, smallest=32, largest=256), workers):
+        for packed, errors in results:
+            yield (unpack_sample(packed) if packed is not None else None), errors
 
 
 # --- group_id: parts of one instance --------------------------------------------------

@@ -1,0 +1,38 @@
+"""Parsing many small files on several processes, results in input order.
+
+Readers of VOC and LabelMe folders and the VOC statistics scan hand chunks of files to forked
+worker processes (fork: the workers start in milliseconds and inherit the parent's state, no
+pickling of the reader). Where fork does not exist (Windows) or only one worker is wanted,
+the same function runs in-process, so callers have a single code path.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def chunked(items: list[T], workers: int, smallest: int, largest: int | None = None) -> list[list[T]]:
+    """``items`` cut into about 8 chunks a worker (load balance), each of ``smallest``..``largest`` items."""
+    size = max(smallest, len(items) // (max(workers, 1) * 8))
+    if largest is not None:
+        size = min(size, largest)
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def ordered_map(function: Callable[[T], R], tasks: Iterable[T], workers: int) -> Iterator[R]:
+    """``function`` over ``tasks`` in order: on ``workers`` forked processes, or in-process when
+    ``workers <= 1`` or fork is unavailable. ``function`` must be a module-level function."""
+    if workers <= 1 or not can_fork():
+        yield from map(function, tasks)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap(function, tasks)
