@@ -201,3 +201,34 @@ def test_split_of_files_not_named_task_split(names, splits, tmp_path):
     assert [s.split for s in cvkit.read(tmp_path, format="coco")] == splits
     if len(names) == 1:  # the file given directly gets the same split
         assert [s.split for s in cvkit.read(tmp_path / names[0], format="coco")] == splits
+
+
+def test_panoptic_segments_become_objects_with_masks_from_the_pngs(corpus, tmp_path):
+    from cvkit.core.masks import rle_area
+
+    report = Report()
+    ds = cvkit.read(corpus("coco", "coco_panoptic"), format="coco", report=report).materialize()
+    by_id = {s.id: s for s in ds}
+    seven, twenty = by_id[40].objects  # panoptic_val/b.png: segment 7 in columns 0-1, segment 20 in columns 2-3
+    assert (seven.label, seven.bbox, seven.shape, seven.id, seven.iscrowd) == ("a", (0.0, 0.0, 1.0, 9.0), "mask", 7, False)
+    assert (twenty.label, twenty.id, twenty.iscrowd) == ("b", 20, True)
+    assert rle_area(seven.rle) == 20 and rle_area(twenty.rle) == 20 and seven.rle["size"] == [10, 5]
+    # panoptic_train/a.png is 5x5 for a 10x5 image: that segment stays a box, and the summary says why
+    (only,) = by_id[5].objects
+    assert only.rle is None and only.bbox == (2.0, 0.0, 4.0, 4.0)
+    assert any("differ in size from their image" in w for w in report.warnings)
+    cvkit.write(ds, tmp_path / "instances.json", format="coco")  # written as instances with RLE masks
+    from pycocotools.coco import COCO
+
+    written = COCO(str(tmp_path / "instances.json"))
+    assert sorted(a["id"] for a in written.dataset["annotations"]) == [7, 20, 460551]
+    assert written.annToMask(written.anns[7]).sum() == 20
+
+
+def test_folder_with_several_tasks_reads_instances_and_names_the_rest(tmp_path):
+    for task in ("instances", "panoptic", "captions"):
+        (tmp_path / "annotations").mkdir(exist_ok=True)
+        (tmp_path / "annotations" / f"{task}_val.json").write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
+    report = Report()
+    list(cvkit.read(tmp_path, format="coco", report=report))
+    assert report.warnings == ["split 'val': read instances_val.json; not read: captions_val.json, panoptic_val.json (choose with -r task=NAME)"]

@@ -1,10 +1,12 @@
-"""COCO JSON: instances, person_keypoints, image_info, labels, and results lists.
+"""COCO JSON: instances, person_keypoints, stuff, image_info, labels, captions, panoptic (read;
+see coco_panoptic.py) and results lists.
 
 Category ids are kept exactly (non-contiguous ids survive); supercategories become
 parents in the hierarchy; images without annotations are kept; polygons, compressed
 and uncompressed RLE, keypoints (names and skeleton), iscrowd and per-annotation
 ``attributes`` (datumaro's extension) round-trip. Annotations with no geometry at all
-(datumaro's ``labels_*.json``) are image-level labels.
+(datumaro's ``labels_*.json``) are image-level labels; captions become the image's
+``captions`` attribute.
 
 A folder destination gets ``annotations/instances_<split>.json``; a ``.json`` destination
 is one file. Writing streams each split through temporary files, so memory stays flat.
@@ -25,11 +27,11 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.formats.coco_panoptic import is_panoptic, panoptic_objects
 from cvkit.io import atomic_file, place_image, relpath_posix
 
 #: Which annotation file to read per split when a folder holds several tasks.
-TASK_PRIORITY = ("instances", "person_keypoints", "labels", "image_info", "captions")
-OTHER_TASKS = ("panoptic", "stuff")
+TASK_PRIORITY = ("instances", "person_keypoints", "panoptic", "stuff", "labels", "image_info", "captions")
 FILE_RE = re.compile(r"^(?P<task>instances|person_keypoints|image_info|labels|captions|panoptic|stuff)_(?P<split>.+)\.json$")
 IMAGE_KEYS = ("id", "file_name", "width", "height", "attributes")
 ANN_KEYS = ("id", "image_id", "category_id", "bbox", "segmentation", "area", "iscrowd", "keypoints", "num_keypoints", "attributes", "score")
@@ -250,6 +252,9 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
             if isinstance(caption, str) and "bbox" not in ann and "segmentation" not in ann:  # captions_*.json
                 sample.attributes.setdefault("captions", []).append(caption)
                 continue
+            if is_panoptic(ann):  # panoptic_*.json: one record per image, segments in a PNG
+                sample.objects.extend(panoptic_objects(ann, i, file, names, (sample.width, sample.height), report))
+                continue
             label = names.get(ann.get("category_id"))  # type: ignore[arg-type]
             if label is None:
                 report.invalid(InvalidInputError(f"unknown category id {ann.get('category_id')!r}", file=file, location=f"annotations[{i}].category_id"))
@@ -303,8 +308,8 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
 
     ``gt=instances.json`` gives a results list its images and category names.
     """
-    if task is not None and task not in TASK_PRIORITY + OTHER_TASKS:
-        raise CvkitError(f"unknown COCO task {task!r}; choose one of {', '.join(TASK_PRIORITY + OTHER_TASKS)}")
+    if task is not None and task not in TASK_PRIORITY:
+        raise CvkitError(f"unknown COCO task {task!r}; choose one of {', '.join(TASK_PRIORITY)}")
     files = _pick_files(path, task, report)
     categories, hierarchy, info = CategorySet(), Hierarchy(), {}
     gt_data = _load(Path(gt)) if gt else None
