@@ -232,3 +232,15 @@ def test_folder_with_several_tasks_reads_instances_and_names_the_rest(tmp_path):
     report = Report()
     list(cvkit.read(tmp_path, format="coco", report=report))
     assert report.warnings == ["split 'val': read instances_val.json; not read: captions_val.json, panoptic_val.json (choose with -r task=NAME)"]
+
+
+def test_folder_of_results_lists_shares_categories_named_by_id(corpus):
+    # cocoapi's example results: bbox, segm, keypoints and caption lists side by side, no ground truth
+    report = Report()
+    ds = cvkit.read(corpus("coco", "cocoapi_results"), format="coco", report=report).materialize()
+    splits = {s.split for s in ds}
+    assert splits == {"val2014_fakebbox100_results", "val2014_fakesegm100_results", "val2014_fakekeypoints100_results", "val2014_fakecap_results"}
+    assert all(c.name == str(c.id) for c in ds.categories)  # results name no categories: each is named by its id, once
+    captioned = [s for s in ds if s.split == "val2014_fakecap_results"]
+    assert captioned and all(s.attributes["captions"] and not s.objects for s in captioned)
+    assert all(o.score is not None for s in ds for o in s.objects)

@@ -234,8 +234,9 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
         images = [{"id": image_id, "file_name": str(image_id)} for image_id in by_image]
         for ann in data["annotations"]:
             cat_id = ann.get("category_id")
-            if isinstance(cat_id, int) and cat_id not in names:
-                names[cat_id] = categories.add(Category(cat_id, str(cat_id))).name
+            if isinstance(cat_id, int) and cat_id not in names:  # named by id; another results file may have named it already
+                known = categories.by_id(cat_id)
+                names[cat_id] = known.name if known is not None else categories.add(Category(cat_id, str(cat_id))).name
     known_ids = {img.get("id") for img in images if isinstance(img, dict)}
     for image_id, anns in by_image.items():
         if image_id not in known_ids:
