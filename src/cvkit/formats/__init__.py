@@ -62,8 +62,8 @@ def register(spec: FormatSpec) -> FormatSpec:
 ALL = "boxes polygons masks keypoints points image_labels attributes hierarchy splits"
 register(_spec("manifest", "cvkit JSONL manifest", ALL, module="manifest_format", file_suffixes=(".jsonl",), aliases=("jsonl",)))
 register(_spec("voc", "Pascal VOC XML (devkit, flat folders, Roboflow splits)", "boxes attributes splits", aliases=("pascal_voc", "pascalvoc", "labelimg_voc")))
-register(_spec("coco", "COCO JSON (instances, keypoints, panoptic, stuff, captions, image_info, results)", "boxes polygons masks keypoints attributes hierarchy splits",
-               file_suffixes=(".json",)))
+register(_spec("coco", "COCO JSON (instances, keypoints, panoptic, stuff, captions, image_info, results)",
+               "boxes polygons masks keypoints attributes hierarchy splits", file_suffixes=(".json",)))
 register(_spec("labelme", "LabelMe desktop JSON, versions 3-5 (one JSON per image)", "boxes polygons masks points image_labels attributes"))
 register(_spec("labelme_mit", "MIT LabelMe web tool XML (polygons, boxes, masks, parts)", "boxes polygons masks attributes splits",
                aliases=("labelme_xml", "mit_labelme"), short="labelmemit"))
