@@ -25,6 +25,18 @@ def corpus_path(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_in_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """Readers that extract pixels (CIFAR, MNIST, LabelMe's imageData) default to ~/.cache/cvkit: tests use a temporary one."""
+    previous = os.environ.get("CVKIT_CACHE_DIR")
+    os.environ["CVKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cvkit-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("CVKIT_CACHE_DIR", None)
+    else:
+        os.environ["CVKIT_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def corpus():
     """Callable fixture: ``corpus("voc", "voc_dataset1")``."""

@@ -174,3 +174,26 @@ def _write_new_files(files: list[tuple[str, bytes]]) -> None:
             os.write(handle, data)
         finally:
             os.close(handle)
+
+
+# --- where readers put pixels they extract ---------------------------------------------------
+def cache_dir(*parts: str) -> Path:
+    """cvkit's cache folder: ``$CVKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/cvkit`` (``~/.cache/cvkit``), + ``parts``."""
+    base = os.environ.get("CVKIT_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cvkit")
+    return Path(base, *parts)
+
+
+def extraction_dir(source: Path, images_dir: str | Path | None) -> Path:
+    """Where a reader whose files hold the pixels (CIFAR, MNIST) writes each image: ``images_dir``, else a
+    per-input cache folder ``images/<name>-<hash>``. Never inside the input: inputs are never written to."""
+    import hashlib
+
+    if images_dir:
+        folder = Path(images_dir)
+    else:
+        digest = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:10]
+        folder = cache_dir("images", f"{source.resolve().name}-{digest}")
+    inside = source if source.is_dir() else source.parent
+    if folder.resolve().is_relative_to(inside.resolve()):
+        raise CvkitError("images_dir must not be inside the input folder (inputs are never written to)", file=folder)
+    return folder

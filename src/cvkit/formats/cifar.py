@@ -16,7 +16,7 @@ Binary version (``*.bin``): CIFAR-10 records are 1 label byte + 3072 pixel bytes
 Pixels live inside the batches, so the reader writes each image as a PNG into
 ``images_dir``: ``cvkit ingest`` / ``convert`` put it beside the output
 (``<output>_images/``); called from Python without ``images_dir`` it is a per-input cache
-folder under ``~/.cache/cvkit/images/``. The input folder is never written to. Paths are
+folder under ``~/.cache/cvkit/images/`` (:func:`cvkit.io.extraction_dir`). The input folder is never written to. Paths are
 ``<batch>/<filename>`` (``<batch>/<index>.png`` without file names). Splits come from the
 batch names (``data_batch_*``/``train`` -> train, ``test*`` -> test). Category ids are the
 class numbers of the batches (0-based, as the source writes them); CIFAR-100's coarse classes
@@ -25,7 +25,6 @@ become the parents of the fine classes in the hierarchy.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import pickle
@@ -38,6 +37,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError, UnsafePickleError
+from cvkit.io import extraction_dir
 
 #: The reader writes image files: ``cvkit.api.convert`` gives it ``images_dir`` beside the output.
 EXTRACTS_IMAGES = True
@@ -136,13 +136,6 @@ def split_of(batch: str) -> str:
     return "test" if batch.startswith("test") else "train"
 
 
-def default_images_dir(path: Path) -> Path:
-    """The cache folder used when no ``images_dir`` is given (never inside the input)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
-    return base / "cvkit" / "images" / f"{path.resolve().name}-{digest}"
-
-
 # --- layouts ---------------------------------------------------------------------------------
 class _Source:
     """One layout: its class names (fine, and coarse for CIFAR-100) and its batches in order."""
@@ -227,9 +220,7 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     """Read CIFAR batches, writing each image as a PNG into ``images_dir`` while streaming."""
     path = Path(path)
     source = _Source(path)
-    images_dir = Path(options["images_dir"]) if options.get("images_dir") else default_images_dir(path)
-    if images_dir.resolve().is_relative_to(source.folder.resolve()):
-        raise CvkitError("images_dir must not be inside the input folder (inputs are never written to)", file=images_dir)
+    images_dir = extraction_dir(path, options.get("images_dir"))
     categories = CategorySet(Category(i, name) for i, name in enumerate(source.fine))
     hierarchy = Hierarchy()
     if source.coarse:

@@ -24,7 +24,7 @@ from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import InvalidInputError
 from cvkit.formats.labelme.shapes import IGNORE_LABEL, TYPE_OF, shape_to_annotation
-from cvkit.io import atomic_write_bytes, relpath_posix
+from cvkit.io import atomic_write_bytes, cache_dir, relpath_posix
 
 #: Top-level keys with a model field; the rest is kept in Sample.meta["labelme"]["other"].
 TOP_KEYS = frozenset(("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth", "attributes"))
@@ -33,8 +33,7 @@ _MAGIC = ((b"\xff\xd8", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"BM"
 
 def default_extract_dir() -> Path:
     """Where embedded images go: ``$CVKIT_CACHE_DIR`` or ``$XDG_CACHE_HOME/cvkit`` (``~/.cache/cvkit``), + ``labelme-images``."""
-    base = os.environ.get("CVKIT_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cvkit")
-    return Path(base) / "labelme-images"
+    return cache_dir("labelme-images")
 
 
 def extract_embedded(data: str, folder: Path, file: Path) -> tuple[Path, bytes]:
