@@ -245,17 +245,20 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
     root = _image_root(file, split, images[0].get("file_name") if images and isinstance(images[0], dict) else None, data.get("info") or {})
     prefix = relpath_posix(root, common)
     prefix = "" if prefix == "." else prefix + "/"
+    # captions_*.json and panoptic_*.json records are told apart by their first annotation (one check a file, not one an annotation)
+    special = bool(annotations) and isinstance(annotations[0], dict) and ("caption" in annotations[0] or is_panoptic(annotations[0]))
     for n, img in enumerate(track(images, f"reading {file.name}", len(images))):
         sample = _image(img, n, file, split, prefix)
         for i in by_image.get(img["id"], ()):
             ann = annotations[i]
-            caption = ann.get("caption")
-            if isinstance(caption, str) and "bbox" not in ann and "segmentation" not in ann:  # captions_*.json
-                sample.attributes.setdefault("captions", []).append(caption)
-                continue
-            if is_panoptic(ann):  # panoptic_*.json: one record per image, segments in a PNG
-                sample.objects.extend(panoptic_objects(ann, i, file, names, (sample.width, sample.height), report))
-                continue
+            if special:
+                caption = ann.get("caption")
+                if isinstance(caption, str) and "bbox" not in ann and "segmentation" not in ann:  # a caption
+                    sample.attributes.setdefault("captions", []).append(caption)
+                    continue
+                if is_panoptic(ann):  # one record per image, segments in a PNG
+                    sample.objects.extend(panoptic_objects(ann, i, file, names, (sample.width, sample.height), report))
+                    continue
             label = names.get(ann.get("category_id"))  # type: ignore[arg-type]
             if label is None:
                 report.invalid(InvalidInputError(f"unknown category id {ann.get('category_id')!r}", file=file, location=f"annotations[{i}].category_id"))
