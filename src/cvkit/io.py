@@ -197,3 +197,23 @@ def extraction_dir(source: Path, images_dir: str | Path | None) -> Path:
     if folder.resolve().is_relative_to(inside.resolve()):
         raise CvkitError("images_dir must not be inside the input folder (inputs are never written to)", file=folder)
     return folder
+
+
+#: first read of :func:`read_small_file`; annotation files are almost always smaller
+SMALL_READ = 1 << 18
+
+
+def read_small_file(path: str | os.PathLike[str]) -> bytes:
+    """A whole file in (usually) one system call: half the cost of ``open().read()`` on the 20,000 small
+    XML/JSON files of an annotation folder (no buffered file object is built)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, SMALL_READ)
+        if len(data) < SMALL_READ:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, SMALL_READ):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

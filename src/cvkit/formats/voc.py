@@ -24,7 +24,7 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.transport import pack_annotation
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import place_image, relpath_posix
+from cvkit.io import place_image, read_small_file, relpath_posix
 
 #: Split list names that are unions of others; an image keeps its most specific split.
 UNION_SPLITS = ("trainval",)
@@ -218,8 +218,7 @@ def _parse_value(raw: str) -> Any:
 def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]]:
     """One annotation file -> (filename, width, height, objects, image-level VOC fields)."""
     try:
-        with open(file, "rb") as handle:
-            root = etree.fromstring(handle.read(), _PARSER)
+        root = etree.fromstring(read_small_file(file), _PARSER)
     except etree.XMLSyntaxError as exc:
         line = exc.position[0] if exc.position else None
         raise InvalidInputError(f"malformed XML: {exc.msg}", file=file, location=f"line {line}" if line else None) from None

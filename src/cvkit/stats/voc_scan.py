@@ -27,6 +27,7 @@ from cvkit.core.parallel import ordered_map
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
+from cvkit.io import read_small_file
 from cvkit.stats.columns import NAN_BOX, Columns, ColumnsBuilder
 
 _OBJECT = re.compile(rb"<object>(.*?)</object>", re.S)
@@ -35,7 +36,6 @@ _SIZE_TAGS = re.compile(rb"<(width|height)>([^<]*)</")
 #: anything that makes a file "not plain": handed to the reader's parser
 _UNUSUAL = (b"<part", b"<!--", b"CDATA", b"&", b"/>")
 _FIVE = 5
-READ_SIZE = 1 << 18
 #: files scanned per chunk; a chunk with one non-plain file is redone file by file
 CHUNK_FILES = 256
 #: below this many files the scan stays in-process (forking would cost more than it saves)
@@ -81,21 +81,6 @@ def scan_plain(data: bytes, one_based: bool) -> tuple[int, int, list[tuple[str, 
     return width, height, objects
 
 
-def _read(path: str) -> bytes:
-    """Whole file in (usually) one system call: cheaper than open() for 20,000 small XMLs."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        data = os.read(fd, READ_SIZE)
-        if len(data) < READ_SIZE:
-            return data
-        chunks = [data]
-        while chunk := os.read(fd, READ_SIZE):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 def scan_voc_columns(path: Path, report: Report, one_based: bool = True) -> Columns | None:
     """Columns of a VOC devkit tree, or None when the layout needs the full reader.
 
@@ -130,7 +115,7 @@ class ChunkScan:
 def _scan_file(file: str, one_based: bool) -> Scanned:
     """The plain-file result, or None when the reader's parser must read this file."""
     try:
-        return scan_plain(_read(file), one_based)
+        return scan_plain(read_small_file(file), one_based)
     except (NotPlain, OSError, UnicodeDecodeError, ValueError):
         return None
 

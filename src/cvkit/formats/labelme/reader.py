@@ -24,7 +24,7 @@ from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import InvalidInputError
 from cvkit.formats.labelme.shapes import IGNORE_LABEL, TYPE_OF, shape_to_annotation
-from cvkit.io import atomic_write_bytes, cache_dir, relpath_posix
+from cvkit.io import atomic_write_bytes, cache_dir, read_small_file, relpath_posix
 
 #: Top-level keys with a model field; the rest is kept in Sample.meta["labelme"]["other"].
 TOP_KEYS = frozenset(("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth", "attributes"))
@@ -88,8 +88,7 @@ def _size(data: dict[str, Any], image: Path) -> tuple[int | None, int | None]:
 def parse_file(file: str, root: str, extract_dir: Path) -> tuple[Sample | None, list[InvalidInputError]]:
     """One JSON file as a Sample plus the shape errors found (a file-level error gives no sample)."""
     try:
-        with open(file, "rb") as handle:
-            raw = handle.read()
+        raw = read_small_file(file)
         data = jsonio.loads(raw)
     except jsonio.JSONDecodeError as exc:
         return None, [InvalidInputError(f"not valid JSON ({exc})", file=file, location=jsonio.error_location(exc, raw))]
