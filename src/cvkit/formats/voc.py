@@ -82,10 +82,13 @@ def _read_split_lists(root: Path) -> dict[str, str]:
     membership: dict[str, str] = {}
     lists = sorted((p for p in main.glob("*.txt") if "_" not in p.stem), key=lambda p: (p.stem in UNION_SPLITS, p.stem))
     for list_file in lists:
-        for raw in list_file.read_text(encoding="utf-8").splitlines():
-            line = raw.split("#", 1)[0].strip()
-            if line:
-                membership.setdefault(line.split()[0], list_file.stem)
+        split, text = list_file.stem, list_file.read_text(encoding="utf-8")
+        if "#" in text or " " in text or "\t" in text:  # comments or extra columns: the first word of each line
+            ids = [words[0] for words in (raw.split("#", 1)[0].split() for raw in text.splitlines()) if words]
+        else:  # one id a line, as the devkit writes them
+            ids = text.split()
+        for image_id in ids:
+            membership.setdefault(image_id, split)
     return membership
 
 
