@@ -136,3 +136,12 @@ def test_loading_weights_for_other_classes_fails_naming_them(tmp_path):
     bad.write_text('{"weights": {}}')
     with pytest.raises(InvalidInputError, match="not a class weights file"):
         load_class_weights(bad, ["cat"])
+
+
+def test_median_matches_numpy_for_odd_and_even_lengths():
+    from cvkit.stats.columns import median
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 5, 6, 101):
+        values = rng.random(n)
+        assert median(values) == pytest.approx(float(np.median(values)))

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from cvkit.stats.columns import Columns
+from cvkit.stats.columns import Columns, median
 
 #: COCO: small < 32^2, medium < 96^2, large otherwise (box area here, w * h).
 SMALL_AREA = 32.0**2
@@ -28,7 +28,7 @@ def histogram(values: np.ndarray, edges: list[float]) -> dict[str, list]:
 def _describe(values: np.ndarray) -> dict[str, float | None]:
     if len(values) == 0:
         return {"min": None, "median": None, "mean": None, "max": None}
-    return {"min": float(values.min()), "median": float(np.median(values)), "mean": float(values.mean()), "max": float(values.max())}
+    return {"min": float(values.min()), "median": median(values), "mean": float(values.mean()), "max": float(values.max())}
 
 
 def box_stats(columns: Columns, border_tolerance: float = 0.0) -> dict[str, Any]:

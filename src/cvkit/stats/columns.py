@@ -23,6 +23,17 @@ from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 
 
+def median(values: np.ndarray) -> float:
+    """The median of a non-empty 1-D array. ``np.median`` gives the same value but imports ``numpy.ma``
+    on first use, 8 ms of every ``cvkit stats`` run."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    n = len(values)
+    half = n // 2
+    if n % 2:
+        return float(np.partition(values, half)[half])
+    lower_upper = np.partition(values, (half - 1, half))
+    return float((lower_upper[half - 1] + lower_upper[half]) / 2.0)
+
 @dataclass(slots=True)
 class Columns:
     """Numbers of a whole dataset; ``-1`` in a split column means "no split"."""

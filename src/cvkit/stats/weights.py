@@ -24,6 +24,7 @@ import numpy as np
 from cvkit.core import jsonio
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import atomic_write_bytes
+from cvkit.stats.columns import median
 
 WEIGHTS_SCHEMA = "cvkit.class_weights"
 WEIGHTS_VERSION = 1
@@ -78,7 +79,7 @@ def compute_class_weights(counts: Sequence[int] | np.ndarray, method: str, **par
         freq = np.asarray(params["frequencies"], dtype=np.float64) if params.get("frequencies") is not None else n
         usable = present & (freq > 0)
         if usable.any():
-            out[usable] = np.median(freq[usable]) / freq[usable]
+            out[usable] = median(freq[usable]) / freq[usable]
         return out
     if method == "repeat-factor":
         if params.get("image_counts") is None or params.get("num_images") is None:
