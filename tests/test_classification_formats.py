@@ -300,3 +300,27 @@ def test_empty_image_folder_reads_as_empty_but_loose_images_are_an_error(tmp_pat
     with pytest.raises(CvkitError) as info:
         cvkit.read(tmp_path / "loose", format="imagefolder")
     assert info.value.describe() == f"{tmp_path / 'loose'}: no class folders here (expected ROOT/<class>/<image> or ROOT/<split>/<class>/<image>)"
+
+
+def test_imagefolder_writer_streams_and_moves_early_images_when_a_split_shows_up_later(tmp_path):
+    from conftest import make_image
+    from cvkit.core.categories import Category, CategorySet
+    from cvkit.core.model import Dataset, Sample
+
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        make_image(tmp_path / "src" / name, 8, 8)
+    samples = [Sample("a.jpg", labels=["cat"]), Sample("b.jpg", labels=["dog"]), Sample("c.jpg", split="val", labels=["cat"])]
+    consumed = []
+
+    def stream():  # a one-shot stream: the writer may not look ahead
+        for sample in samples:
+            consumed.append(sample.path)
+            yield sample
+
+    ds = Dataset(stream(), CategorySet([Category(0, "cat"), Category(1, "dog")]), root=tmp_path / "src")
+    report = cvkit.write(ds, tmp_path / "out", format="imagefolder", images="copy")
+    files = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert files == ["train/cat/a.jpg", "train/dog/b.jpg", "val/cat/c.jpg"]  # as if the split had been known from the start
+    assert consumed == ["a.jpg", "b.jpg", "c.jpg"]
+    assert dict(report.written.splits) == {"train": 2, "val": 1}
+    assert report.losses[("image without a split", "once any image has a split folder every image needs one; written under train/")] == 2

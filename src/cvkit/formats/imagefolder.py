@@ -27,6 +27,7 @@ from typing import Any
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_image_info
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import place_image
@@ -188,10 +189,12 @@ def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:
     mode = options.get("images") or "hardlink"
     if mode == "reference":
         raise CvkitError("an image folder holds the images themselves: use --images hardlink, copy or symlink")
-    samples = dataset.samples
-    with_split = any(s.split for s in samples)
     used: set[str] = set()
-    for sample in samples:
+    with_split = False  # becomes True with the first sample that has a split; earlier images then move under train/
+    for sample in track(dataset, "writing class folders"):
+        if sample.split and not with_split:
+            with_split = True
+            used = _move_under_train(path, used, report)
         labels = list(dict.fromkeys(sample.labels))
         if len(labels) != 1:
             why = "several labels" if labels else ("objects only" if sample.objects else "no label")
@@ -209,6 +212,22 @@ def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:
         place_image(sample.resolve(dataset.root), path / target, mode)
         report.count_written(split, 0)
     report.written.categories = len({Path(p).parent.name for p in used})
+
+
+def _move_under_train(root: Path, placed: set[str], report: Report) -> set[str]:
+    """A split showed up after images without one were placed: they move to ``train/`` (what they would have
+    got had the split been known from the start; the writer streams, so it was not)."""
+    for rel in sorted(placed):
+        target = root / "train" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(root / rel, target)
+    if placed:
+        report.lose("image without a split", "once any image has a split folder every image needs one; written under train/", len(placed))
+        report.written.splits["-"] -= len(placed)
+        report.written.splits["train"] += len(placed)
+        if not report.written.splits["-"]:
+            del report.written.splits["-"]
+    return {f"train/{rel}" for rel in placed}
 
 
 def _unique(rel: str, used: set[str]) -> str:
