@@ -125,3 +125,11 @@ def test_every_command_help_shows_examples():
     for words in commands:
         result = run(*words, "--help")
         assert result.exit_code == 0 and "Examples" in result.output, words
+
+
+def test_undetected_hierarchy_folder_points_to_hierarchy_options(corpus):
+    path = corpus("imagenet", "wordnet_hierarchy")
+    result = runner.invoke(app, ["ingest", str(path), "-o", "x.jsonl"])
+    assert result.exit_code == 2
+    assert result.output == (f"error: {path}: could not detect the format; pass --from (see `cvkit formats`); it looks like a class hierarchy "
+                             "(is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads\n")

@@ -66,7 +66,10 @@ def detect_format(path: str | Path) -> str:
     if len(matches) == 1:
         return matches[0][0]
     if not matches:
-        raise FormatDetectionError("could not detect the format; pass --from (see `cvkit formats`)", file=path)
+        hint = ""
+        if path.is_dir() and any((path / name).is_file() for name in ("is_a.txt", "wordnet.is_a.txt")):
+            hint = "; it looks like a class hierarchy (is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads"
+        raise FormatDetectionError(f"could not detect the format; pass --from (see `cvkit formats`){hint}", file=path)
     listing = "; ".join(f"{name}: {why}" for name, why in matches)
     raise FormatDetectionError(f"ambiguous format, it could be {listing}; pass --from to choose", file=path)
 
