@@ -117,12 +117,25 @@ def train_cmd(
             overwrite=overwrite,
         )
         summary = train(cfg)
-        if summary["rank"] != 0:
-            return
-        if json_output:
-            print(json.dumps(summary_without_matrix(summary), indent=2))
-            return
-        _print_run_summary(summary)
+        if summary["rank"] == 0:
+            if json_output:
+                print(json.dumps(summary_without_matrix(summary), indent=2))
+            else:
+                _print_run_summary(summary)
+        if summary.get("world_size", 1) > 1:
+            _exit_now()
+
+
+def _exit_now() -> None:
+    """End a finished torchrun process without interpreter finalization: gloo's worker threads can still hold
+    work objects whose destruction then aborts the process ("terminate called without an active exception",
+    pytorch/pytorch#179291), which torchrun reports as a failed run although every file is written."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _print_run_summary(summary: dict[str, Any]) -> None:

@@ -66,6 +66,9 @@ def teardown_distributed(env: DistEnv, wait: bool = True) -> None:
         import torch.distributed as dist
 
         if dist.is_initialized():
+            import gc
+
+            gc.collect()  # DDP's reducer sits in reference cycles: free its pending work while the group is alive
             if wait:
                 dist.barrier()
             dist.destroy_process_group()
