@@ -1,4 +1,4 @@
-"""Atomic output: a failure part-way leaves the destination exactly as it was."""
+"""cvkit.io: atomic output (a failure part-way leaves the destination as it was), small-file reads, extraction folders."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 import cvkit
 from cvkit.core.model import Sample
+from cvkit.errors import CvkitError
 from cvkit.io import atomic_dir, atomic_file
 
 
@@ -49,3 +50,24 @@ def test_inputs_are_never_modified(corpus, tmp_path):
     cvkit.convert(src, tmp_path / "coco", to_format="coco", write_options={"images": "copy"})
     cvkit.convert(src, tmp_path / "m.jsonl", to_format="manifest")
     assert {p: p.stat().st_mtime_ns for p in src.rglob("*")} == before
+
+
+@pytest.mark.parametrize("size", [0, 10, 1 << 18, (1 << 18) + 1, 3 * (1 << 18) + 7])
+def test_read_small_file_returns_every_byte(tmp_path, size):
+    from cvkit.io import read_small_file
+
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    (tmp_path / "f").write_bytes(data)
+    assert read_small_file(tmp_path / "f") == data
+
+
+def test_extraction_dir_is_never_inside_the_input(tmp_path, monkeypatch):
+    from cvkit.io import extraction_dir
+
+    monkeypatch.setenv("CVKIT_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "in").mkdir()
+    default = extraction_dir(tmp_path / "in", None)
+    assert default.parent == tmp_path / "cache" / "images" and default.name.startswith("in-")
+    assert extraction_dir(tmp_path / "in", None) == default  # the same input, the same folder
+    with pytest.raises(CvkitError, match="must not be inside the input folder"):
+        extraction_dir(tmp_path / "in", tmp_path / "in" / "png")
