@@ -244,3 +244,15 @@ def test_folder_of_results_lists_shares_categories_named_by_id(corpus):
     captioned = [s for s in ds if s.split == "val2014_fakecap_results"]
     assert captioned and all(s.attributes["captions"] and not s.objects for s in captioned)
     assert all(o.score is not None for s in ds for o in s.objects)
+
+
+def test_detection_needs_images_or_annotations_not_just_categories(tmp_path):
+    # Label Studio's YOLO export has a notes.json with categories: no COCO dataset
+    (tmp_path / "notes.json").write_text(json.dumps({"categories": [{"id": 0, "name": "cat"}], "info": {"year": 2024}}))
+    from cvkit.formats import coco
+
+    assert coco.detect(tmp_path / "notes.json") is None
+    # datumaro writes categories first: a long list pushes "images" far from the start, and it is still COCO
+    many = [{"id": i, "name": f"class_{i}", "supercategory": ""} for i in range(3000)]
+    (tmp_path / "big.json").write_text(json.dumps({"licenses": [], "info": {}, "categories": many, "images": [], "annotations": []}))
+    assert coco.detect(tmp_path / "big.json") is not None

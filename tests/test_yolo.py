@@ -405,3 +405,16 @@ def test_symlink_and_hardlink_modes_place_images_by_link(small, tmp_path):
     assert link.is_symlink() and link.resolve() == (small.root / "images" / "cat_01.jpg").resolve()
     cvkit.write(small.map(lambda s: s), tmp_path / "hard", format="yolo", images="hardlink")
     assert (tmp_path / "hard" / "images" / "train" / "cat_01.jpg").stat().st_ino == (small.root / "images" / "cat_01.jpg").stat().st_ino
+
+
+def test_label_studio_yolo_export_with_notes_json(tmp_path):
+    # Label Studio: images/, labels/, classes.txt and a notes.json whose "categories" must not make it look like COCO
+    make_image(tmp_path / "images" / "a1b2-img.jpg", 64, 48)
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a1b2-img.txt").write_text("1 0.5 0.5 0.25 0.25\n")
+    (tmp_path / "classes.txt").write_text("cat\ndog\n")
+    (tmp_path / "notes.json").write_text(json.dumps({"categories": [{"id": 0, "name": "cat"}, {"id": 1, "name": "dog"}],
+                                                     "info": {"year": 2024, "contributor": "Label Studio"}}))
+    assert cvkit.detect_format(tmp_path) == "yolo"
+    (sample,) = cvkit.read(tmp_path, format="yolo").materialize().samples
+    assert [(o.label, o.bbox) for o in sample.objects] == [("dog", (24.0, 18.0, 16.0, 12.0))]

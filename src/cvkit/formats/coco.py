@@ -47,13 +47,30 @@ def _is_coco_file(path: Path) -> bool:
     if path.suffix.lower() != ".json" or not path.is_file():
         return False
     head = _json_head(path).lstrip()
-    if head.startswith(b"{"):
-        return any(key in head for key in (b'"images"', b'"annotations"', b'"categories"'))
+    if head.startswith(b"{"):  # categories alone are no dataset (Label Studio's notes.json beside its YOLO export)
+        if b'"images"' in head or b'"annotations"' in head:
+            return True
+        return b'"categories"' in head and _has_key_further(path, (b'"images"', b'"annotations"'))
     return head.startswith(b"[") and b'"image_id"' in head[:2048]
 
 
 #: Roboflow's COCO export: ``<split>/_annotations.coco.json`` beside the split's images
 ROBOFLOW_FILE = "_annotations.coco.json"
+
+
+def _has_key_further(path: Path, keys: tuple[bytes, ...], limit: int = 1 << 24) -> bool:
+    """Whether one of ``keys`` appears in the first ``limit`` bytes (datumaro writes a long categories list first)."""
+    with open(path, "rb") as handle:
+        tail = b""
+        for _ in range(limit >> 20):
+            chunk = handle.read(1 << 20)
+            if not chunk:
+                return False
+            window = tail + chunk
+            if any(key in window for key in keys):
+                return True
+            tail = window[-16:]
+    return False
 
 
 def _annotation_files(path: Path) -> list[Path]:
