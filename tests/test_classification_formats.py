@@ -324,3 +324,14 @@ def test_imagefolder_writer_streams_and_moves_early_images_when_a_split_shows_up
     assert consumed == ["a.jpg", "b.jpg", "c.jpg"]
     assert dict(report.written.splits) == {"train": 2, "val": 1}
     assert report.losses[("image without a split", "once any image has a split folder every image needs one; written under train/")] == 2
+
+
+def test_class_list_beside_the_class_folders_does_not_hide_the_image_folder(tmp_path):
+    from conftest import make_image
+
+    make_image(tmp_path / "cat" / "1.jpg", 8, 8)
+    make_image(tmp_path / "dog" / "2.jpg", 8, 8)
+    (tmp_path / "classes.txt").write_text("cat\ndog\n")
+    (tmp_path / "README.md").write_text("pets")
+    assert cvkit.detect_format(tmp_path) == "imagefolder"
+    assert sorted(s.labels[0] for s in cvkit.read(tmp_path, format="imagefolder")) == ["cat", "dog"]

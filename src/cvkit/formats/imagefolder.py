@@ -86,13 +86,18 @@ def _layout(path: Path) -> tuple[list[tuple[str | None, str]], list[str]]:
     return [(None, "")], []
 
 
+#: files beside class folders that are no annotations: class lists, read-mes, licences
+NOT_ANNOTATIONS = frozenset(("classes.txt", "class_names.txt", "labels.txt", "synsets.txt", "readme.txt", "license.txt", "readme.md"))
+
+
 def _has_annotation_files(folder: Path, look_at: int = 200) -> bool:
     """Whether ``folder`` holds annotation files (XML, JSON, TXT, CSV, YAML) among its first entries."""
     with os.scandir(folder) as it:
         for count, entry in enumerate(it):
             if count >= look_at:
                 break
-            if entry.name.lower().endswith(ANNOTATION_SUFFIXES) and not entry.is_dir():
+            name = entry.name.lower()
+            if name.endswith(ANNOTATION_SUFFIXES) and name not in NOT_ANNOTATIONS and not entry.is_dir():
                 return True
     return False
 
