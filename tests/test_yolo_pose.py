@@ -57,8 +57,9 @@ def test_coco_keypoints_become_pose_lines_with_kpt_shape_and_flip_idx(tmp_path):
     assert first[11:] == ["0.000000", "0.000000", "0"] * 15 and len(first) == 5 + 17 * 3
     second = lines[1].split()
     assert second[5:] == ["0.000000", "0.000000", "0"] * 17  # no keypoints: unlabelled, as Ultralytics writes them
-    # the keypoint names and the skeleton do not fit in data.yaml: said so
-    assert "category attribute 'keypoints'" in result.output and "category attribute 'skeleton'" in result.output
+    assert data["kpt_names"] == {0: COCO_KEYPOINTS}  # newer Ultralytics YAMLs name each class's keypoints
+    # the skeleton does not fit in data.yaml: said so
+    assert "category attribute 'skeleton'" in result.output and "category attribute 'keypoints'" not in result.output
 
 
 def test_pose_round_trips_through_yolo_and_back_to_coco(tmp_path):
@@ -66,6 +67,7 @@ def test_pose_round_trips_through_yolo_and_back_to_coco(tmp_path):
     cvkit.convert(src, tmp_path / "yolo", to_format="yolo", write_options={"task": "pose", "images": "copy"})
     again = cvkit.read(tmp_path / "yolo", format="yolo").materialize()
     assert again.info["yolo"] == {"kpt_shape": [17, 3], "flip_idx": ULTRALYTICS_COCO_FLIP}
+    assert again.categories.by_id(1).attributes["keypoints"] == COCO_KEYPOINTS  # from kpt_names
     cvkit.convert(tmp_path / "yolo", tmp_path / "yolo2", to_format="yolo", write_options={"task": "pose", "images": "copy"})
     assert (tmp_path / "yolo2" / "labels" / "train" / "p.txt").read_text() == (tmp_path / "yolo" / "labels" / "train" / "p.txt").read_text()
     assert yaml.safe_load((tmp_path / "yolo2" / "data.yaml").read_text())["flip_idx"] == ULTRALYTICS_COCO_FLIP
@@ -74,6 +76,7 @@ def test_pose_round_trips_through_yolo_and_back_to_coco(tmp_path):
     original = json.loads(src.read_text())["annotations"][0]["keypoints"]
     assert [float(v) for v in original] == back["annotations"][0]["keypoints"]
     assert back["annotations"][1]["keypoints"] == [0.0] * 51
+    assert back["categories"][0]["keypoints"] == COCO_KEYPOINTS
 
 
 def test_keypoint_count_comes_from_the_objects_when_categories_name_none(corpus, tmp_path):
@@ -119,3 +122,14 @@ def test_pose_needs_the_ultralytics_layout(layout, tmp_path):
                                  "--images", "copy"])
     assert result.exit_code == 2
     assert result.output.strip() == f"error: pose labels need data.yaml's kpt_shape: use the ultralytics layout, not {layout}"
+
+
+def test_kpt_names_must_name_every_keypoint(tmp_path):
+    make_image(tmp_path / "images" / "train" / "a.jpg", 20, 10)
+    (tmp_path / "labels" / "train").mkdir(parents=True)
+    (tmp_path / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.5 0.5 0.5 0.5 2 0.1 0.1 2\n")
+    (tmp_path / "data.yaml").write_text("train: images/train\nval: images/train\nkpt_shape: [2, 3]\nnames: [person]\nkpt_names:\n  0: [nose]\n")
+    result = runner.invoke(app, ["ingest", str(tmp_path), "-o", str(tmp_path / "x.jsonl")])
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: {tmp_path / 'data.yaml'}:kpt_names: kpt_names must give each class index a list of 2 keypoint names, "
+                                     "got {0: ['nose']}")

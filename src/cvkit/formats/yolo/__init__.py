@@ -45,11 +45,12 @@ def read(path: Path, report: Report) -> Dataset:
 
 def _categories(names: ClassNames, path: Path) -> CategorySet:
     """1-based ids like COCO (the class index is the position); pose data gives every class keypoint
-    names ``"0".."K-1"`` (YOLO names none), which COCO's person_keypoints categories need."""
+    names, from ``kpt_names`` or else ``"0".."K-1"``, which COCO's person_keypoints categories need."""
     categories = CategorySet()
-    attributes = {"keypoints": [str(k) for k in range(names.kpt_shape[0])]} if names.kpt_shape else {}
+    numbered = [str(k) for k in range(names.kpt_shape[0])] if names.kpt_shape else None
     for index, name in enumerate(names.names):
-        categories.add(Category(index + 1, name, attributes=dict(attributes)))
+        keypoints = names.kpt_names.get(index, numbered)
+        categories.add(Category(index + 1, name, attributes={"keypoints": list(keypoints)} if keypoints else {}))
     return categories
 
 

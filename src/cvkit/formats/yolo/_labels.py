@@ -31,6 +31,8 @@ class ClassNames:
         self.kpt_shape = kpt_shape
         #: ``flip_idx`` of a pose data.yaml, kept so a YOLO -> YOLO conversion gives it back
         self.flip_idx: list[int] | None = None
+        #: ``kpt_names`` of a pose data.yaml: class index -> keypoint names
+        self.kpt_names: dict[int, list[str]] = {}
 
     def name(self, index: int, file: str | Path, line: int) -> str:
         if 0 <= index < len(self.names):

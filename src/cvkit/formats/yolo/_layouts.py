@@ -34,7 +34,7 @@ NAMES_FILES = ("obj.names", "classes.txt", "classes.names", "coco.names")
 IMAGE_DIRS = ("images", "jpegimages")
 LABEL_DIRS = ("labels", "annotations")
 #: data.yaml keys that are not splits (Ultralytics, YOLOv5, Roboflow exports)
-YAML_RESERVED = {"path", "names", "nc", "download", "kpt_shape", "flip_idx", "channels", "yaml_file", "roboflow", "labels", "text_val"}
+YAML_RESERVED = {"path", "names", "nc", "download", "kpt_shape", "flip_idx", "kpt_names", "channels", "yaml_file", "roboflow", "labels", "text_val"}
 #: obj.data keys that are not split lists (darknet)
 DARKNET_RESERVED = {"classes", "names", "backup", "eval", "results", "map", "top", "labels"}
 SPLIT_KEYS = ("train", "val", "test", "minival")
@@ -308,12 +308,31 @@ def _flip_idx(data: dict[str, Any], file: Path, points: int) -> list[int] | None
     return flip
 
 
+def _kpt_names(data: dict[str, Any], file: Path, points: int, classes: int) -> dict[int, list[str]]:
+    """``kpt_names`` (newer Ultralytics pose YAMLs): class index -> its keypoints' names, as a mapping or a list of lists."""
+    raw = data.get("kpt_names")
+    if raw is None:
+        return {}
+    items = raw.items() if isinstance(raw, dict) else enumerate(raw) if isinstance(raw, list) else None
+    out: dict[int, list[str]] = {}
+    for index, names in items or ():
+        if not (isinstance(index, int) and 0 <= index < classes and isinstance(names, list) and len(names) == points):
+            items = None
+            break
+        out[index] = [str(n) for n in names]
+    if items is None:
+        raise InvalidInputError(f"kpt_names must give each class index a list of {points} keypoint names, got {raw!r}", file=file,
+                                location="kpt_names")
+    return out
+
+
 def ultralytics_layout(file: Path, report: Report) -> Layout:
     data = load_yaml(file)
     names = _yaml_names(data, file)
     names.kpt_shape = _kpt_shape(data, file)
     if names.kpt_shape is not None:
         names.flip_idx = _flip_idx(data, file, names.kpt_shape[0])
+        names.kpt_names = _kpt_names(data, file, names.kpt_shape[0], len(names.names))
     root = file.parent
     if isinstance(data.get("path"), str) and data["path"].strip():
         wanted = Path(data["path"]).expanduser()

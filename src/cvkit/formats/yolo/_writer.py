@@ -153,11 +153,10 @@ class YoloWriter:
             self.report.warn("category ids became YOLO class indices 0..N-1, in the order of the categories")
         if len(self.dataset.hierarchy):
             self.report.lose("hierarchy", "YOLO class names are flat", len(self.dataset.hierarchy))
-        numbered = [str(k) for k in range(self.pose[0])] if self.pose is not None else None  # the names a YOLO pose source gets
         for cat in self.dataset.categories:
             for key in sorted(cat.attributes):
-                if not (key == "keypoints" and cat.attributes[key] == numbered):
-                    self.report.lose(f"category attribute {key!r}", "YOLO class names carry no attributes (pose labels keep the keypoint count)")
+                if not (key == "keypoints" and self.pose is not None and len(cat.attributes[key]) == self.pose[0]):  # kept in kpt_names
+                    self.report.lose(f"category attribute {key!r}", "YOLO class names carry no attributes (pose labels keep keypoint names)")
         names_text = "".join(f"{n}\n" for n in names)
         if self.layout == "labelimg":
             (self.out / "classes.txt").write_text(names_text, encoding="utf-8")
@@ -172,6 +171,16 @@ class YoloWriter:
         lines += [f"{Path(h.name).stem} = data/{Path(h.name).name}" for h in self.lists]
         lines += ["names = data/obj.names", "backup = backup/"]
         (self.out / "obj.data").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def _keypoint_names(self, points: int) -> dict[int, list[str]]:
+        """``kpt_names`` for data.yaml: each class's keypoint names, unless they are only the numbers ``0..K-1``."""
+        numbered = [str(k) for k in range(points)]
+        named = {}
+        for index, cat in enumerate(self.dataset.categories):
+            keypoints = cat.attributes.get("keypoints")
+            if isinstance(keypoints, list) and len(keypoints) == points and [str(k) for k in keypoints] != numbered:
+                named[index] = [str(k) for k in keypoints]
+        return named
 
     def _write_yaml(self, names: list[str]) -> None:
         import yaml
@@ -198,6 +207,9 @@ class YoloWriter:
             data["kpt_shape"] = [points, dims]
             if flip is not None:
                 data["flip_idx"] = flip
+            named = self._keypoint_names(points)
+            if named:
+                data["kpt_names"] = named
         data["nc"] = len(names)
         data["names"] = dict(enumerate(names))
         text = "\n".join(comments) + "\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
