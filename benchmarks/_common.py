@@ -70,6 +70,13 @@ def print_table(title: str, rows: dict[str, dict[str, float] | None], baseline: 
         print(f"{name:<28}{r['seconds']:>10.3f}{r['peak_mb']:>10.0f}{ratio:>10}")
 
 
+def print_speedup(rows: dict[str, dict[str, float] | None], peers: tuple[str, ...], goal: str, baseline: str = "cvkit") -> None:
+    """The line run_all.py repeats: the fastest of ``peers`` (those that ran) divided by ``baseline``, with the goal."""
+    times = [rows[name]["seconds"] for name in peers if rows.get(name)]
+    if times and rows.get(baseline):
+        print(f"\ncvkit is {min(times) / rows[baseline]['seconds']:.1f}x faster than the fastest peer (goal: {goal})")
+
+
 def fresh_dir(name: str) -> Path:
     """An empty ``benchmarks/_work/<name>`` for one run's outputs."""
     import shutil

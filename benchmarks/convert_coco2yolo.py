@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, WORK, best_of, cvkit_cmd, fresh_dir, peers_python, print_table
+from _common import CORPUS, WORK, best_of, cvkit_cmd, fresh_dir, peers_python, print_speedup, print_table
 
 SOURCE = CORPUS / "coco" / "cocoapi_results" / "instances_val2014_fakebbox100_results.json"
 
@@ -100,9 +100,7 @@ def main() -> None:
     for name, r in rows.items():
         if r:
             print(f"{name:<28}{r['cpu_seconds']:>10.3f}{r['cpu_seconds'] / rows['cvkit']['cpu_seconds']:>9.1f}x")
-    peers = [r["seconds"] for name, r in rows.items() if r and name != "cvkit"]
-    if peers:
-        print(f"\ncvkit is {min(peers) / rows['cvkit']['seconds']:.1f}x faster than the fastest peer (goal: 5x)")
+    print_speedup(rows, ("globox", "datumaro"), "5x")
 
 
 if __name__ == "__main__":

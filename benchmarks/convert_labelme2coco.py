@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, WORK, best_of, cvkit_cmd, fresh_dir, peers_python, print_table
+from _common import CORPUS, WORK, best_of, cvkit_cmd, fresh_dir, peers_python, print_speedup, print_table
 
 
 def generate(folder: Path, files: int, per_file: int) -> int:
@@ -76,9 +76,7 @@ def main() -> None:
                                   str(data), str(out / "globox.json")], args.repeat)
     rows["datumaro (no LabelMe JSON reader)"] = None
     print_table(f"LabelMe JSON -> COCO, {args.files} files / {shapes} shapes", rows, "cvkit")
-    peers = [r["seconds"] for name, r in rows.items() if r and not name.startswith("cvkit")]
-    if peers:
-        print(f"\ncvkit is {min(peers) / rows['cvkit']['seconds']:.1f}x faster than the fastest peer (goal: 5x)")
+    print_speedup(rows, ("globox",), "5x")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, WORK, best_of, cvkit_cmd, fresh_dir, peers_python, print_table
+from _common import CORPUS, WORK, best_of, cvkit_cmd, fresh_dir, peers_python, print_speedup, print_table
 
 NAIVE = r'''
 import json, sys, xml.etree.ElementTree as ET
@@ -75,9 +75,7 @@ def main() -> None:
             rows["globox"] = best_of([str(bin_dir / "globox"), "convert", "-f", "pascalvoc", "-F", "coco", "--coco_auto_ids", str(tree / "Annotations"),
                                       str(out / "globox.json")], repeat=2)
     print_table(f"VOC -> COCO, {args.files:,} files", rows, baseline="cvkit")
-    peers = [r["seconds"] for k, r in rows.items() if r and k in ("datumaro", "globox")]
-    if peers:
-        print(f"\ncvkit is {min(peers) / rows['cvkit']['seconds']:.1f}x faster than the faster peer (goal: 10x)")
+    print_speedup(rows, ("datumaro", "globox"), "10x")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ def detect_format(path: str | Path) -> str:
         return matches[0][0]
     if not matches:
         hint = ""
-        if path.is_dir() and any((path / name).is_file() for name in ("is_a.txt", "wordnet.is_a.txt")):
+        from cvkit.hierarchy.load import IS_A_NAMES
+
+        if path.is_dir() and any((path / name).is_file() for name in IS_A_NAMES):
             hint = "; it looks like a class hierarchy (is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads"
         raise FormatDetectionError(f"could not detect the format; pass --from (see `cvkit formats`){hint}", file=path)
     listing = "; ".join(f"{name}: {why}" for name, why in matches)

@@ -217,3 +217,13 @@ def read_small_file(path: str | os.PathLike[str]) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def walk_files(root: Path, suffix: str) -> Iterator[Path]:
+    """Every file under ``root`` ending in ``suffix`` (case-insensitive), recursively, hidden entries skipped,
+    in a stable order: annotation tools that write one file per image (LabelMe JSON, MIT LabelMe XML)."""
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if name.lower().endswith(suffix) and not name.startswith("."):
+                yield Path(folder) / name

@@ -24,8 +24,6 @@ from cvkit.augment.spec import BoxPolicy
 from cvkit.core.geometry import clip_box, polygon_area, polygon_bbox
 from cvkit.core.model import Annotation, Sample
 
-REGION_SHAPES = ("box", "polygon", "mask", "circle")
-
 
 @dataclass(slots=True)
 class PreparedTargets:

@@ -82,19 +82,19 @@ def _register(d: TransformDef) -> None:
     TRANSFORMS[d.name] = d
 
 
+def _register_plain(name: str, group: str, doc: str, kornia_class: str) -> None:
+    """A transform without parameters: the albumentations class of the same name, and a kornia class."""
+    _register(TransformDef(
+        name, group, {}, doc, name,
+        albu=lambda q, p: getattr(_A(), name)(p=p),
+        kornia=lambda q, p: getattr(_K(), kornia_class)(p=p), kornia_doc=kornia_class,
+        from_albu=lambda a: {},
+    ))
+
+
 # --- geometric ----------------------------------------------------------------------------
-_register(TransformDef(
-    "HorizontalFlip", "geometric", {}, "mirror left-right", "HorizontalFlip",
-    albu=lambda q, p: _A().HorizontalFlip(p=p),
-    kornia=lambda q, p: _K().RandomHorizontalFlip(p=p), kornia_doc="RandomHorizontalFlip",
-    from_albu=lambda a: {},
-))
-_register(TransformDef(
-    "VerticalFlip", "geometric", {}, "mirror top-bottom", "VerticalFlip",
-    albu=lambda q, p: _A().VerticalFlip(p=p),
-    kornia=lambda q, p: _K().RandomVerticalFlip(p=p), kornia_doc="RandomVerticalFlip",
-    from_albu=lambda a: {},
-))
+_register_plain("HorizontalFlip", "geometric", "mirror left-right", "RandomHorizontalFlip")
+_register_plain("VerticalFlip", "geometric", "mirror top-bottom", "RandomVerticalFlip")
 _register(TransformDef(
     "Resize", "geometric", {"height": 224, "width": 224}, "resize to height x width", "Resize",
     albu=lambda q, p: _A().Resize(int(q["height"]), int(q["width"]), p=p),
@@ -198,22 +198,10 @@ _register(TransformDef(
     kornia_doc="RandomErasing",
     from_albu=lambda a: {"scale": list(a["scale"]), "ratio": list(a["ratio"]), "value": a.get("fill", 0)},
 ))
-_register(TransformDef(
-    "ToGray", "pixel", {}, "grey (weighted average), kept as 3 channels", "ToGray",
-    albu=lambda q, p: _A().ToGray(p=p),
-    kornia=lambda q, p: _K().RandomGrayscale(p=p), kornia_doc="RandomGrayscale",
-    from_albu=lambda a: {},
-))
-_register(TransformDef(
-    "ChannelShuffle", "pixel", {}, "permute the RGB channels", "ChannelShuffle",
-    albu=lambda q, p: _A().ChannelShuffle(p=p),
-    kornia=lambda q, p: _K().RandomChannelShuffle(p=p), kornia_doc="RandomChannelShuffle",
-    from_albu=lambda a: {},
-))
+_register_plain("ToGray", "pixel", "grey (weighted average), kept as 3 channels", "RandomGrayscale")
+_register_plain("ChannelShuffle", "pixel", "permute the RGB channels", "RandomChannelShuffle")
 
 #: albumentations class name -> cvkit name (for ``A.to_dict`` imports and applied-parameter captions)
 BY_ALBU_CLASS: dict[str, str] = {d.albu_class: d.name for d in TRANSFORMS.values()}
 
 
-def transform_names() -> list[str]:
-    return list(TRANSFORMS)

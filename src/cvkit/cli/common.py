@@ -19,12 +19,6 @@ from cvkit.errors import CvkitError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def err_console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
 def out_console() -> Any:
     from rich.console import Console
 

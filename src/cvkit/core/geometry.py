@@ -8,7 +8,6 @@ place (see docs/coordinates.md).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 Box = tuple[float, float, float, float]
@@ -87,11 +86,6 @@ def polygon_area(parts: Sequence[Sequence[float]]) -> float:
             s += xs[i] * ys[j] - xs[j] * ys[i]
         total += abs(s) / 2.0
     return total
-
-
-def box_is_valid(box: Sequence[float]) -> bool:
-    """True for a finite box with positive width and height."""
-    return all(math.isfinite(v) for v in box) and box[2] > 0 and box[3] > 0
 
 
 def clip_box(box: Sequence[float], width: float, height: float) -> Box:

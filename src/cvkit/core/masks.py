@@ -62,12 +62,3 @@ def polygons_to_rle(parts: list[list[float]], height: int, width: int) -> dict[s
     mu = _mask_utils()
     merged = mu.merge(mu.frPyObjects([list(p) for p in parts], height, width))
     return {"size": [height, width], "counts": merged["counts"].decode("ascii")}
-
-
-def rle_to_polygons(rle: dict[str, Any]) -> list[list[float]]:
-    """Outer contours of a mask as polygon parts (lossy: needs OpenCV)."""
-    import cv2
-
-    mask = decode(rle)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    return [c.reshape(-1).astype(float).tolist() for c in contours if len(c) >= 3]

@@ -27,7 +27,7 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import IMAGE_MODES, place_image, relpath_posix
+from cvkit.io import IMAGE_MODES, place_image, relpath_posix, walk_files
 
 LAYOUTS = ("datumaro", "webtool")
 #: The mask colour datumaro paints (RGBA); any non-zero pixel reads back as inside.
@@ -117,19 +117,11 @@ def _looks_like_mit(path: Path) -> bool:
     return b"<annotation" in head and any(tag in head for tag in (b"<imagesize>", b"<polygon>", b"<segm>", b"<deleted>"))
 
 
-def _xml_files(path: Path) -> Iterator[Path]:
-    for folder, dirs, names in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
-            if name.lower().endswith(".xml") and not name.startswith("."):
-                yield Path(folder) / name
-
-
 def detect(path: Path) -> str | None:
     if path.is_file():
         return "an MIT LabelMe XML (<annotation> with <imagesize>/<polygon>/<segm>)" if path.suffix.lower() == ".xml" and _looks_like_mit(path) else None
     if path.is_dir():
-        for checked, file in enumerate(_xml_files(path)):
+        for checked, file in enumerate(walk_files(path, ".xml")):
             if _looks_like_mit(file):
                 return f"MIT LabelMe XML files ({relpath_posix(file, path)}, ...)"
             if checked >= 4:
@@ -292,7 +284,7 @@ def parse_file(file: Path, root: Path, report: Report) -> Sample | None:
 def read(path: Path, report: Report) -> Dataset:
     """Stream every XML under ``path`` (or one file); categories in order of first use."""
     root = path if path.is_dir() else path.parent
-    files = list(_xml_files(path)) if path.is_dir() else [path]
+    files = list(walk_files(path, ".xml")) if path.is_dir() else [path]
     categories = CategorySet()
 
     def samples() -> Iterator[Sample]:

@@ -326,33 +326,20 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
     workers = workers if workers is not None else (os.cpu_count() or 1)
     jobs = [(file, image_id, split, one_based) for file, image_id, split in job_list]
     image_folder = _devkit_image_folder(image_root) if (image_root / "Annotations").is_dir() else None
-    root_str = str(image_root)
+    folder_of = _ImageFolders(image_root, image_folder)
 
     def samples() -> Iterator[Sample]:
-        folder_cache: dict[str, str] = {}
         for (file, image_id, split, _), (status, result) in zip(jobs, track(_parsed(jobs, workers), "reading VOC", len(jobs))):
             if status == "error":
                 report.invalid(result)
                 continue
             if status == "missing":
-                image = find_image(image_root / image_folder, image_id) if image_folder else None
-                if image is None:
-                    message = f"image {image_id!r} is listed in ImageSets but has neither an XML nor an image"
-                    report.invalid(InvalidInputError(message, file=image_root / "ImageSets" / "Main"))
+                sample = _listed_without_xml(image_root, image_folder, image_id, split, report)
+                if sample is None:
                     continue
-                sample = Sample(relpath_posix(image, image_root), split=split, id=image_id)
-                _fill_size(sample, image, report)
             else:
                 filename, width, height, objects, meta = result
-                if image_folder:
-                    folder = image_folder
-                else:  # images sit next to their XML; the folder's relative form is computed once per folder
-                    parent = os.fspath(file).rpartition(os.sep)[0]
-                    folder = folder_cache.get(parent)
-                    if folder is None:
-                        rel = os.path.relpath(parent, root_str).replace(os.sep, "/")
-                        folder = folder_cache[parent] = "" if rel == "." else rel + "/"
-                rel_path = _image_path(image_root, folder, filename, image_id, meta.get("path"))
+                rel_path = _image_path(image_root, folder_of(file), filename, image_id, meta.get("path"))
                 sample = Sample(rel_path, width, height, split, objects=objects, id=image_id, meta={"voc": meta} if meta else {})
                 if width is None or height is None:
                     _fill_size(sample, sample.resolve(image_root), report)
@@ -364,6 +351,37 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
         report.read.categories = len(categories)
 
     return Dataset(samples(), categories, root=image_root, source_format="voc")
+
+
+class _ImageFolders:
+    """The images' folder (relative to the root, ``/``-terminated) for each XML file: the devkit's image
+    folder, else the XML's own folder, whose relative form is computed once per folder."""
+
+    def __init__(self, root: Path, devkit_folder: str | None):
+        self.root, self.devkit_folder = str(root), devkit_folder
+        self.cache: dict[str, str] = {}
+
+    def __call__(self, xml_file: str | Path) -> str:
+        if self.devkit_folder:
+            return self.devkit_folder
+        parent = os.fspath(xml_file).rpartition(os.sep)[0]
+        folder = self.cache.get(parent)
+        if folder is None:
+            rel = os.path.relpath(parent, self.root).replace(os.sep, "/")
+            folder = self.cache[parent] = "" if rel == "." else rel + "/"
+        return folder
+
+
+def _listed_without_xml(root: Path, image_folder: str | None, image_id: str, split: str | None, report: Report) -> Sample | None:
+    """An image listed in ImageSets without an XML: kept without objects when its image exists."""
+    image = find_image(root / image_folder, image_id) if image_folder else None
+    if image is None:
+        message = f"image {image_id!r} is listed in ImageSets but has neither an XML nor an image"
+        report.invalid(InvalidInputError(message, file=root / "ImageSets" / "Main"))
+        return None
+    sample = Sample(relpath_posix(image, root), split=split, id=image_id)
+    _fill_size(sample, image, report)
+    return sample
 
 
 def _devkit_image_folder(root: Path) -> str | None:

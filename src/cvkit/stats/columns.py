@@ -71,9 +71,6 @@ class Columns:
     def has_masks(self) -> bool:
         return bool(np.isfinite(self.obj_mask_area).any())
 
-    def split_of_objects(self) -> np.ndarray:
-        return self.image_split[self.obj_image]
-
 
 class ColumnsBuilder:
     """Accumulates plain Python lists (fast appends) and turns them into arrays once."""

@@ -89,8 +89,3 @@ def class_counts(columns: Columns) -> dict[str, Any]:
         "splits": splits,
         "classes": classes,
     }
-
-
-def class_vectors(columns: Columns) -> dict[str, np.ndarray]:
-    """Per-class ``objects``, ``images`` (containing it) and ``labels`` arrays, category order."""
-    return _counts(columns, None, image_class_pairs(columns))

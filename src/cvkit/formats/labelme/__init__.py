@@ -23,6 +23,7 @@ from cvkit.core.report import Report
 from cvkit.formats.labelme.reader import default_extract_dir, parsed
 from cvkit.formats.labelme.shapes import IGNORE_LABEL
 from cvkit.formats.labelme.writer import write
+from cvkit.io import walk_files
 
 __all__ = ["detect", "read", "write"]
 
@@ -50,21 +51,12 @@ def detect(path: Path) -> str | None:
         return "a LabelMe JSON file (shapes + imagePath)" if path.suffix.lower() == ".json" and _is_labelme_json(path) else None
     if not path.is_dir():
         return None
-    for checked, file in enumerate(_iter_json(path)):
+    for checked, file in enumerate(walk_files(path, ".json")):
         if _is_labelme_json(file):
             return f"LabelMe JSON files ({file.relative_to(path).as_posix()}, ...)"
         if checked >= 4:
             break
     return None
-
-
-def _iter_json(path: Path) -> Iterator[Path]:
-    """Every ``*.json`` under ``path`` (recursive, hidden entries skipped), in a stable order."""
-    for folder, dirs, names in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
-            if name.lower().endswith(".json") and not name.startswith("."):
-                yield Path(folder) / name
 
 
 def read(path: Path, report: Report, extract_dir: str | None = None, workers: int | None = None) -> Dataset:
@@ -76,7 +68,7 @@ def read(path: Path, report: Report, extract_dir: str | None = None, workers: in
     packed as tuples, :mod:`cvkit.core.transport`, which made two processes pay off).
     """
     root = path if path.is_dir() else path.parent
-    files = list(_iter_json(path)) if path.is_dir() else [path]
+    files = list(walk_files(path, ".json")) if path.is_dir() else [path]
     if not files:
         report.warn(f"no .json files under {path}")
     target = Path(extract_dir) if extract_dir else default_extract_dir()
