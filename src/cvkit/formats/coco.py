@@ -438,7 +438,7 @@ def _coco_annotation(obj: Annotation, ann_id: int, image_id: int, cat_id: int, r
     if bbox is None and not keypoints:
         report.lose(f"{shape} shape", "COCO has no shapes without area (points, lines); dropped")
         return None
-    if shape in ("circle", "line", "linestrip"):
+    if shape != "box" and shape in ("circle", "line", "linestrip"):
         report.lose(f"{shape} shape", "COCO has no such shape; written as its bounding box")
     extra = obj.meta.get("coco") if obj.meta else None
     if extra and "area" in extra:
@@ -459,10 +459,11 @@ def _coco_annotation(obj: Annotation, ann_id: int, image_id: int, cat_id: int, r
     if keypoints is not None:
         item["keypoints"] = keypoints
         item["num_keypoints"] = sum(1 for v in keypoints[2::3] if v > 0)
-    if obj.score is not None:
-        item["score"] = obj.score
-    if obj.attributes:
-        item["attributes"] = obj.attributes
+    score, attributes = obj.score, obj.attributes
+    if score is not None:
+        item["score"] = score
+    if attributes:
+        item["attributes"] = attributes
     if extra:
         item.update((k, v) for k, v in extra.items() if k != "area")
     return item
