@@ -7,7 +7,7 @@ import pytest
 import cvkit
 from cvkit.core.model import Sample
 from cvkit.errors import CvkitError
-from cvkit.io import atomic_dir, atomic_file
+from cvkit.io import atomic_dir, atomic_file, files_in
 
 
 def test_failed_folder_write_leaves_no_destination_and_no_temp(tmp_path, small):
@@ -71,3 +71,20 @@ def test_extraction_dir_is_never_inside_the_input(tmp_path, monkeypatch):
     assert extraction_dir(tmp_path / "in", None) == default  # the same input, the same folder
     with pytest.raises(CvkitError, match="must not be inside the input folder"):
         extraction_dir(tmp_path / "in", tmp_path / "in" / "png")
+
+
+def test_files_in_lists_matching_files_sorted_and_honours_the_limit(tmp_path):
+    for name in ("b.xml", "A.XML", "c.xml", "notes.txt"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "d.xml").mkdir()  # a folder named like a file is no file
+    assert [p.name for p in files_in(tmp_path, ".xml")] == ["A.XML", "b.xml", "c.xml"]
+    assert [p.name for p in files_in(tmp_path, ".xml", limit=1)] == ["A.XML"]
+    assert files_in(tmp_path / "missing", ".xml") == []
+
+
+def test_coco_detection_of_a_large_labelme_folder_is_not_coco(tmp_path):
+    """A flat LabelMe folder (thousands of JSON files) is neither read as COCO nor called ambiguous."""
+    for i in range(40):
+        (tmp_path / f"img_{i:03d}.json").write_text('{"version": "5.2.1", "flags": {}, "shapes": [], "imagePath": "x.jpg", '
+                                                    '"imageData": null, "imageHeight": 4, "imageWidth": 4}')
+    assert cvkit.detect_format(tmp_path) == "labelme"

@@ -227,3 +227,16 @@ def walk_files(root: Path, suffix: str) -> Iterator[Path]:
         for name in sorted(names):
             if name.lower().endswith(suffix) and not name.startswith("."):
                 yield Path(folder) / name
+
+
+def files_in(folder: Path, suffix: str, limit: int | None = None) -> list[Path]:
+    """Files directly in ``folder`` ending in ``suffix`` (case-insensitive), sorted by name; only the first
+    ``limit`` when given. Format detection looks at a few files of folders that may hold 100,000: names are
+    listed with one ``os.scandir`` and sorted as strings (sorting ``Path`` objects took 0.1 s for 20,000)."""
+    suffix = suffix.lower()
+    try:
+        with os.scandir(folder) as entries:
+            names = sorted(entry.name for entry in entries if entry.name.lower().endswith(suffix) and entry.is_file())
+    except OSError:
+        return []
+    return [folder / name for name in names[:limit]]

@@ -28,7 +28,7 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.coco_panoptic import is_panoptic, panoptic_objects
-from cvkit.io import atomic_file, place_image, relpath_posix
+from cvkit.io import atomic_file, files_in, place_image, relpath_posix
 
 #: Which annotation file to read per split when a folder holds several tasks.
 TASK_PRIORITY = ("instances", "person_keypoints", "panoptic", "stuff", "labels", "image_info", "captions")
@@ -73,11 +73,15 @@ def _has_key_further(path: Path, keys: tuple[bytes, ...], limit: int = 1 << 24) 
     return False
 
 
-def _annotation_files(path: Path) -> list[Path]:
+#: JSON files of a folder that detection opens: a COCO folder holds a handful, a LabelMe folder thousands
+DETECT_LOOK_AT = 16
+
+
+def _annotation_files(path: Path, look_at: int | None = None) -> list[Path]:
     """COCO files of a dataset folder: ``annotations/*.json``, else ``*.json`` in the folder, else
-    Roboflow's one file per split folder."""
+    Roboflow's one file per split folder. ``look_at``: open only the first N JSON files (detection)."""
     folder = path / "annotations" if (path / "annotations").is_dir() else path
-    found = sorted(p for p in folder.glob("*.json") if _is_coco_file(p))
+    found = [p for p in files_in(folder, ".json", limit=look_at) if _is_coco_file(p)]
     if not found and folder == path:
         found = sorted(p for p in path.glob(f"*/{ROBOFLOW_FILE}") if _is_coco_file(p))
     return found
@@ -99,7 +103,7 @@ def detect(path: Path) -> str | None:
     if path.is_file():
         return "a JSON file with COCO keys (images/annotations/categories or a results list)" if _is_coco_file(path) else None
     if path.is_dir():
-        files = _annotation_files(path)
+        files = _annotation_files(path, look_at=DETECT_LOOK_AT)
         if files:
             return f"COCO annotation files ({', '.join(relpath_posix(f, path) for f in files[:3])})"
     return None

@@ -23,7 +23,7 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import IMAGE_MODES, atomic_file, place_image
+from cvkit.io import IMAGE_MODES, atomic_file, files_in, place_image
 
 _HEAD_IMAGE = re.compile(rb'"image"\s*:')
 FOLDER_FILE = "annotations.json"
@@ -44,7 +44,7 @@ ROBOFLOW_FILE = "_annotations.createml.json"
 
 def _json_files(folder: Path) -> list[Path]:
     """JSON files of the folder, else Roboflow's one per split folder."""
-    found = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".json" and p.is_file())
+    found = files_in(folder, ".json")
     return found or sorted(p for p in folder.glob(f"*/{ROBOFLOW_FILE}") if p.is_file())
 
 

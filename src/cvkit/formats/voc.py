@@ -24,7 +24,7 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.transport import pack_annotation
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import place_image, read_small_file, relpath_posix
+from cvkit.io import files_in, place_image, read_small_file, relpath_posix
 
 #: Split list names that are unions of others; an image keeps its most specific split.
 UNION_SPLITS = ("trainval",)
@@ -62,13 +62,13 @@ def detect(path: Path) -> str | None:
         return None
     root = devkit_root(path)
     if root is not None:
-        first = next(iter(sorted((root / "Annotations").glob("*.xml"))), None)
+        first = next(iter(files_in(root / "Annotations", ".xml", limit=1)), None)
         if (first is None and (root / "ImageSets").is_dir()) or (first is not None and _looks_like_voc_xml(first)):
             return f"devkit layout ({relpath_posix(root / 'Annotations', path)}/)"
         return None
     for folder in [path, *(path / name for name in SPLIT_FOLDERS)]:
         if folder.is_dir():
-            xml = next(iter(sorted(folder.glob("*.xml"))), None)
+            xml = next(iter(files_in(folder, ".xml", limit=1)), None)
             if xml is not None and _looks_like_voc_xml(xml):
                 return f"flat folder of VOC XML ({relpath_posix(xml, path)})"
     return None
@@ -273,10 +273,10 @@ def annotation_jobs(path: Path) -> tuple[Path, list[tuple[str | Path | None, str
         ordered = sorted(set(splits) | set(xml_ids))
         return devkit, [(xml_ids.get(image_id), image_id, splits.get(image_id)) for image_id in ordered]
     jobs: list[tuple[str | Path | None, str, str | None]] = []
-    split_dirs = [path / s for s in SPLIT_FOLDERS if (path / s).is_dir() and any((path / s).glob("*.xml"))]
+    split_dirs = [path / s for s in SPLIT_FOLDERS if files_in(path / s, ".xml", limit=1)]
     for folder in split_dirs or [path]:
         split = folder.name if split_dirs else None
-        jobs.extend((xml, xml.stem, split) for xml in sorted(folder.glob("*.xml")))
+        jobs.extend((xml, xml.stem, split) for xml in files_in(folder, ".xml"))
     return path, jobs
 
 
