@@ -202,3 +202,33 @@ def test_devkit_tree_with_an_images_folder_instead_of_jpegimages(tmp_path):
     assert [s.path for s in ds] == ["images/a.jpg"] and ds.samples[0].resolve(ds.root).is_file()
     cvkit.convert(tmp_path / "export", tmp_path / "yolo", to_format="yolo")  # copying the image needs the right path
     assert (tmp_path / "yolo" / "images" / "train" / "a.jpg").is_file()
+
+
+def test_devkit_item_ids_with_subfolders_as_datumaro_and_cvat_write_them(tmp_path):
+    # datumaro's VOC exporter (CVAT's VOC export) writes Annotations/<item.id>.xml with os.makedirs, so an id
+    # "city/a" gives Annotations/city/a.xml, JPEGImages/city/a.jpg and the line "city/a" in ImageSets/Main/<subset>.txt
+    root = tmp_path / "export"
+    make_image(root / "JPEGImages" / "city" / "a.jpg", 40, 30)
+    xml = write_xml(root / "Annotations" / "city" / "a.xml", BOX.format(name="car", extra="", x1=1, y1=1, x2=5, y2=5))
+    xml.write_text(xml.read_text().replace("<filename>a.jpg", "<filename>city/a.jpg"))  # <filename> is the id + extension
+    write_xml(root / "Annotations" / "b.xml", BOX.format(name="bus", extra="", x1=2, y1=2, x2=6, y2=6))
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    (root / "ImageSets" / "Main" / "default.txt").write_text("b\ncity/a\n")
+    ds = cvkit.read(root, format="voc").materialize()
+    assert [(s.id, s.split, [o.label for o in s.objects]) for s in ds] == [("b", "default", ["bus"]), ("city/a", "default", ["car"])]
+    assert ds.samples[1].path == "JPEGImages/city/a.jpg"
+    from cvkit.stats.columns import load_columns
+
+    assert load_columns(root, "voc").num_objects == 2  # the statistics fast path lists the same files
+
+
+def test_split_lists_with_underscores_are_splits_and_class_lists_are_not(tmp_path):
+    write_xml(tmp_path / "Annotations" / "a.xml", BOX.format(name="car", extra="", x1=1, y1=1, x2=5, y2=5))
+    write_xml(tmp_path / "Annotations" / "b.xml", BOX.format(name="car", extra="", x1=1, y1=1, x2=5, y2=5))
+    main = tmp_path / "ImageSets" / "Main"
+    main.mkdir(parents=True)
+    (main / "train_2023.txt").write_text("a\n")  # a subset named with an underscore (datumaro/CVAT name lists by subset)
+    (main / "val.txt").write_text("b\n")
+    (main / "car_val.txt").write_text("b  1\n")  # the devkit's per-class list: id and -1/0/1
+    ds = cvkit.read(tmp_path, format="voc").materialize()
+    assert {s.id: s.split for s in ds} == {"a": "train_2023", "b": "val"}

@@ -80,7 +80,7 @@ def _read_split_lists(root: Path) -> dict[str, str]:
     if not main.is_dir():
         return {}
     membership: dict[str, str] = {}
-    lists = sorted((p for p in main.glob("*.txt") if "_" not in p.stem), key=lambda p: (p.stem in UNION_SPLITS, p.stem))
+    lists = sorted((p for p in main.glob("*.txt") if not _is_class_list(p)), key=lambda p: (p.stem in UNION_SPLITS, p.stem))
     for list_file in lists:
         split, text = list_file.stem, list_file.read_text(encoding="utf-8")
         if "#" in text or " " in text or "\t" in text:  # comments or extra columns: the first word of each line
@@ -90,6 +90,16 @@ def _read_split_lists(root: Path) -> dict[str, str]:
         for image_id in ids:
             membership.setdefault(image_id, split)
     return membership
+
+
+def _is_class_list(path: Path) -> bool:
+    """``<class>_<split>.txt`` of the devkit: lines ``<id> -1|0|1``. A split named with an underscore
+    (``train_2023.txt``, one id a line) is a split list, not a class list."""
+    if "_" not in path.stem:
+        return False
+    with open(path, "rb") as handle:
+        first = next((line.split() for line in handle if line.strip() and not line.startswith(b"#")), [])
+    return len(first) == 2 and first[1] in (b"-1", b"0", b"1")
 
 
 def read_labelmap(root: Path) -> list[str]:
@@ -264,12 +274,7 @@ def annotation_jobs(path: Path) -> tuple[Path, list[tuple[str | Path | None, str
     devkit = devkit_root(path)
     if devkit is not None:
         splits = _read_split_lists(devkit)
-        ann_dir = devkit / "Annotations"
-        xml_ids = {}
-        with os.scandir(ann_dir) as entries:
-            for entry in entries:
-                if entry.name.lower().endswith(".xml"):
-                    xml_ids[entry.name[:-4]] = entry.path  # plain str: Path objects cost more than parsing here
+        xml_ids = _xml_files_by_id(str(devkit / "Annotations"), "")
         ordered = sorted(set(splits) | set(xml_ids))
         return devkit, [(xml_ids.get(image_id), image_id, splits.get(image_id)) for image_id in ordered]
     jobs: list[tuple[str | Path | None, str, str | None]] = []
@@ -278,6 +283,20 @@ def annotation_jobs(path: Path) -> tuple[Path, list[tuple[str | Path | None, str
         split = folder.name if split_dirs else None
         jobs.extend((xml, xml.stem, split) for xml in files_in(folder, ".xml"))
     return path, jobs
+
+
+def _xml_files_by_id(folder: str, prefix: str) -> dict[str, str]:
+    """Image id -> XML path under Annotations/, subfolders included: datumaro and CVAT write an item id
+    ``city/a`` as ``Annotations/city/a.xml`` (plain strings: Path objects cost more than parsing here)."""
+    found: dict[str, str] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name
+            if name.lower().endswith(".xml"):
+                found[prefix + name[:-4]] = entry.path
+            elif entry.is_dir() and not name.startswith("."):
+                found.update(_xml_files_by_id(entry.path, f"{prefix}{name}/"))
+    return found
 
 
 def _parse_job(job: tuple[str | Path | None, str, str | None, bool]) -> tuple[str, Any]:
