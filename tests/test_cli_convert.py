@@ -133,3 +133,12 @@ def test_undetected_hierarchy_folder_points_to_hierarchy_options(corpus):
     assert result.exit_code == 2
     assert result.output == (f"error: {path}: could not detect the format; pass --from (see `cvkit formats`); it looks like a class hierarchy "
                              "(is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads\n")
+
+
+def test_undetected_synset_list_folder_points_to_the_synsets_option(corpus):
+    path = corpus("imagenet", "timm_synsets")  # timm's ImageNet-1k/21k class lists: names, no images
+    result = runner.invoke(app, ["ingest", str(path), "-o", "x.jsonl"])
+    assert result.exit_code == 2
+    assert result.output == (f"error: {path}: could not detect the format; pass --from (see `cvkit formats`); it holds class lists "
+                             "(imagenet_synset_to_lemma.txt) but no images or annotations: pass it to the imagenet or labels reader "
+                             "as -r synsets=FILE\n")

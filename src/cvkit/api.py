@@ -66,14 +66,26 @@ def detect_format(path: str | Path) -> str:
     if len(matches) == 1:
         return matches[0][0]
     if not matches:
-        hint = ""
-        from cvkit.hierarchy.load import IS_A_NAMES
-
-        if path.is_dir() and any((path / name).is_file() for name in IS_A_NAMES):
-            hint = "; it looks like a class hierarchy (is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads"
-        raise FormatDetectionError(f"could not detect the format; pass --from (see `cvkit formats`){hint}", file=path)
+        raise FormatDetectionError(f"could not detect the format; pass --from (see `cvkit formats`){_not_a_dataset_hint(path)}", file=path)
     listing = "; ".join(f"{name}: {why}" for name, why in matches)
     raise FormatDetectionError(f"ambiguous format, it could be {listing}; pass --from to choose", file=path)
+
+
+def _not_a_dataset_hint(path: Path) -> str:
+    """What an undetected folder holds when it is class metadata rather than a dataset."""
+    if not path.is_dir():
+        return ""
+    from cvkit.formats.imagenet.common import SYNSET_FILES
+    from cvkit.hierarchy.load import IS_A_NAMES
+    from cvkit.io import files_in
+
+    if any((path / name).is_file() for name in IS_A_NAMES):
+        return "; it looks like a class hierarchy (is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads"
+    synsets = [name for name in SYNSET_FILES if (path / name).is_file()] or [p.name for p in files_in(path, "synsets.txt", limit=1)]
+    if synsets:
+        return (f"; it holds class lists ({synsets[0]}) but no images or annotations: pass it to the imagenet or labels reader "
+                f"as -r synsets=FILE")
+    return ""
 
 
 def read(path: str | Path, format: str | None = None, report: Report | None = None, skip_invalid: bool = False, **options: Any) -> Dataset:
