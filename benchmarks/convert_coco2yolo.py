@@ -82,18 +82,18 @@ def main() -> None:
     out = fresh_dir("out_coco2yolo")
     rows: dict[str, dict[str, float] | None] = {}
     rows["cvkit"] = best_of(cvkit_cmd("convert", "coco2yolo", str(data), str(out / "cvkit"), "--images", "reference", "--overwrite", "--json"),
-                            args.repeat)
+                            args.repeat, clean=out / "cvkit")
     print(f"cvkit wrote {count_lines(out / 'cvkit', 'labels/*/*.txt')} label lines", flush=True)
     python = peers_python("globox", "datumaro[cli]")
     if python is not None:
         globox = str(python.parent / "globox")
         target = out / "globox"
-        rows["globox"] = best_of([globox, "convert", "--format", "coco", "--save_fmt", "yolov5", str(data), str(target)], args.repeat)
+        rows["globox"] = best_of([globox, "convert", "--format", "coco", "--save_fmt", "yolov5", str(data), str(target)], args.repeat, clean=target)
         print(f"globox wrote {count_lines(target, '*.txt')} label lines", flush=True)
         datum = str(python.parent / "datum")
         target = out / "datumaro"
         rows["datumaro"] = best_of([datum, "convert", "-if", "coco_instances", "-i", str(data.parent.parent), "-f", "yolo",
-                                    "-o", str(target), "--overwrite"], args.repeat)
+                                    "-o", str(target), "--overwrite"], args.repeat, clean=target)
         print(f"datumaro wrote {count_lines(target)} label lines", flush=True)
     print_table(f"COCO -> YOLO, {args.images} images / {boxes} boxes", rows, "cvkit")
     print("\nCPU seconds (user + system; steadier than wall time on a busy machine):")
