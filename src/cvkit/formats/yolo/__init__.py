@@ -9,6 +9,7 @@ without objects, and is kept. Class index ``i`` is category ``i`` (its id in cvk
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from cvkit.core.imageinfo import ImageInfo, read_image_info
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.errors import InvalidInputError
+from cvkit.errors import CvkitError, InvalidInputError
 
 from ._labels import ClassNames, parse_label_file
 from ._layouts import Layout, describe, find_layout
@@ -33,9 +34,18 @@ def detect(path: Path) -> str | None:
     return describe(path)
 
 
-def read(path: Path, report: Report) -> Dataset:
-    """Read a YOLO dataset in any of its layouts; samples stream, categories are the class names."""
-    layout = find_layout(path, report)
+def read(path: Path, report: Report, names_encoding: str | None = None) -> Dataset:
+    """Read a YOLO dataset in any of its layouts; samples stream, categories are the class names.
+
+    ``names_encoding``: text encoding of obj.names / classes.txt when not UTF-8 (LabelImg on Windows
+    writes classes.txt in the system code page, e.g. ``gbk``).
+    """
+    if names_encoding is not None:
+        try:
+            codecs.lookup(names_encoding)
+        except LookupError:
+            raise CvkitError(f"YOLO reader option names_encoding={names_encoding!r}: not a known text encoding") from None
+    layout = find_layout(path, report, names_encoding)
     categories = _categories(layout.names, path)
     names = layout.names
     info = {"yolo": {"kpt_shape": list(names.kpt_shape), "flip_idx": names.flip_idx}} if names.kpt_shape else {}

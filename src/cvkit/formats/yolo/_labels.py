@@ -15,8 +15,9 @@ from cvkit.core.model import Annotation
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 
-#: Normalised values may overshoot [0, 1] by this much (rounding in other tools) before it is an error.
-TOLERANCE = 1e-3
+#: Normalised values may overshoot [0, 1] by this much before it is an error: Ultralytics' own 1%
+#: (``verify_image_label``: coordinates <= 1.01, >= -0.01), so what Ultralytics trains on is read.
+TOLERANCE = 0.01
 FIELDS_HELP = "expected 5 fields (class cx cy w h) or a polygon of at least 3 points (class x1 y1 x2 y2 x3 y3 ...)"
 
 

@@ -6,10 +6,14 @@ Four layouts are found, each as its tools write it:
   lists of either, ``names`` as list or ``{id: name}``, ``nc``); labels found by replacing the
   last ``images`` folder of an image path with ``labels`` (Ultralytics' rule), else beside it;
 - darknet: ``obj.data`` (``key = value``), ``obj.names``, ``train.txt`` lists whose paths start
-  with ``data/`` (the darknet working folder), labels beside the images (CVAT, datumaro "strict");
+  with ``data/`` (the darknet working folder), labels beside the images (CVAT, datumaro "strict")
+  or in ``labels/`` beside ``JPEGImages/`` (darknet's ``voc_label.py``);
 - folder pairs: ``images/<split>/x.jpg`` with ``labels/<split>/x.txt`` (also ``Images``/``Annotations``,
   and ``<split>/images`` with ``<split>/labels``) and a names file (``obj.names``, ``classes.txt``);
-- LabelImg: label ``.txt`` files beside the images with ``classes.txt``.
+- LabelImg: label ``.txt`` files beside the images with ``classes.txt``, in one folder or in one
+  folder per split (Roboflow's "YOLO Darknet" export: ``train/``, ``valid/`` with ``_darknet.labels``).
+
+Hidden files and folders (macOS ``._x.jpg``, ``.ipynb_checkpoints``) are skipped, as Ultralytics' glob skips them.
 
 Each layout becomes a list of :class:`Source`: a split and the (image, label file) pairs in it.
 """
@@ -21,16 +25,16 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 
 from ._labels import ClassNames, UniqueStems
+from ._yaml import load_yaml, yaml_class_names
 
 YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
-NAMES_FILES = ("obj.names", "classes.txt", "classes.names", "coco.names")
+NAMES_FILES = ("obj.names", "classes.txt", "classes.names", "coco.names", "_darknet.labels")
 IMAGE_DIRS = ("images", "jpegimages")
 LABEL_DIRS = ("labels", "annotations")
 #: data.yaml keys that are not splits (Ultralytics, YOLOv5, Roboflow exports)
@@ -38,8 +42,11 @@ YAML_RESERVED = {"path", "names", "nc", "download", "kpt_shape", "flip_idx", "kp
 #: obj.data keys that are not split lists (darknet)
 DARKNET_RESERVED = {"classes", "names", "backup", "eval", "results", "map", "top", "labels"}
 SPLIT_KEYS = ("train", "val", "test", "minival")
+#: splits Ultralytics needs; a missing folder of another split is left out with a warning
+REQUIRED_SPLITS = ("train", "val")
+#: folder names read as splits of label files beside the images (Roboflow's "YOLO Darknet" export)
+SPLIT_DIRS = ("train", "valid", "val", "validation", "test")
 _IMAGE_SUFFIXES = frozenset(IMAGE_EXTENSIONS)
-
 
 
 @dataclass
@@ -69,14 +76,24 @@ def _children(folder: Path) -> dict[str, Path]:
         return {}
 
 
+def _subdirs(folder: Path) -> list[Path]:
+    """Sub-folders of ``folder``, sorted, hidden ones left out."""
+    return sorted(p for p in _children(folder).values() if p.is_dir() and not p.name.startswith("."))
+
+
 def is_image(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in _IMAGE_SUFFIXES
+
+
+def _holds_images(folder: Path) -> bool:
+    return any(is_image(name) and not name.startswith(".") for name in _children(folder))
 
 
 def scan_images(folder: Path, recursive: bool = True) -> list[str]:
     """Image file paths under ``folder``, sorted (recursive, as Ultralytics globs ``**/*.*``).
 
-    Plain strings, not Path objects: this runs per file, and pathlib costs more than the read.
+    Hidden entries (``._x.jpg`` AppleDouble files, ``.ipynb_checkpoints``) are skipped, as that glob skips
+    them. Plain strings, not Path objects: this runs per file, and pathlib costs more than the read.
     """
     found: list[str] = []
     stack = [str(folder)]
@@ -84,6 +101,8 @@ def scan_images(folder: Path, recursive: bool = True) -> list[str]:
         current = stack.pop()
         with os.scandir(current) as entries:
             for entry in entries:
+                if entry.name.startswith("."):
+                    continue
                 if entry.is_dir():
                     if recursive:
                         stack.append(entry.path)
@@ -93,13 +112,24 @@ def scan_images(folder: Path, recursive: bool = True) -> list[str]:
     return found
 
 
-def read_names_file(path: Path) -> ClassNames:
-    """One class name per line (blank lines skipped, as datumaro and LabelImg read them)."""
+def read_names_file(path: Path, encoding: str | None = None) -> ClassNames:
+    """One class name per line, line N naming class N-1.
+
+    Blank lines at the end are dropped; a blank line before a name keeps its class index (darknet's
+    ``get_paths`` and LabelImg's ``classes.txt`` writer count it) and is named ``class_<index>``, as
+    Ultralytics names classes it has no name for. UTF-8 unless ``encoding`` (the ``names_encoding``
+    reader option) says otherwise.
+    """
+    data = path.read_bytes()
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode(encoding) if encoding else data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidInputError("class names file is not UTF-8 text", file=path) from None
-    names = [line.strip() for line in text.splitlines() if line.strip()]
+        raise InvalidInputError(f"class names file is not {encoding or 'UTF-8'} text; LabelImg on Windows writes classes.txt in the "
+                                "system code page: pass its encoding, e.g. -r names_encoding=gbk (Chinese) or cp1252 (Western)", file=path) from None
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    names = [line.strip() or f"class_{index}" for index, line in enumerate(lines)]
     seen: dict[str, int] = {}
     for number, name in enumerate(names, 1):
         if name in seen:
@@ -114,22 +144,59 @@ def ultralytics_label(image: str) -> str:
     return os.path.splitext(sb.join(image.rsplit(sa, 1)))[0] + ".txt"
 
 
+_VOC_IMAGES = f"{os.sep}JPEGImages{os.sep}"
+
+
 def label_candidates(image: str) -> list[str]:
-    """Label files for an image: by the images->labels rule, then beside the image."""
+    """Label files for an image: by Ultralytics' images->labels rule, by darknet's ``/JPEGImages/`` ->
+    ``/labels/`` (``replace_image_to_label``, for ``voc_label.py``'s VOCdevkit layout), then beside the image."""
     beside = os.path.splitext(image)[0] + ".txt"
-    by_rule = ultralytics_label(image)
-    return [by_rule, beside] if by_rule != beside else [beside]
+    found = [ultralytics_label(image)]
+    if _VOC_IMAGES in image:
+        found.append(os.path.splitext(image.replace(_VOC_IMAGES, f"{os.sep}labels{os.sep}", 1))[0] + ".txt")
+    return [c for c in found if c != beside] + [beside]
 
 
 # --- folder pairs and LabelImg ------------------------------------------------------
-def _pair_source(split: str | None, image_dir: Path, label_dir: Path, recursive: bool = True) -> Source:
+def _pair_source(split: str | None, image_dir: Path, label_dir: Path, report: Report, recursive: bool = True) -> Source:
+    """Images under ``image_dir``, each with the label file at the same place under ``label_dir``; label files
+    no image asked for are counted in a warning once the images are read (Label Studio's plain "YOLO"
+    export leaves ``images/`` empty: nothing can be read without the image sizes)."""
     def pairs() -> Iterator[tuple[str, list[str]]]:
         base = len(str(image_dir)) + 1
         labels = str(label_dir) + os.sep
+        asked: set[str] = set()
         for image in scan_images(image_dir, recursive):
-            yield image, [labels + os.path.splitext(image[base:])[0] + ".txt"]
+            label = labels + os.path.splitext(image[base:])[0] + ".txt"
+            asked.add(label)
+            yield image, [label]
+        unread = [label for label in _label_files(label_dir, recursive) if label not in asked]
+        if unread:
+            count = f"{len(unread)} label files have" if len(unread) > 1 else "1 label file has"
+            report.warn(f"{label_dir}: {count} no image in {image_dir} (first: {os.path.relpath(unread[0], label_dir)}); "
+                        "their objects are not read (YOLO coordinates need the image size)")
 
     return Source(split, pairs, str(image_dir))
+
+
+def _label_files(folder: Path, recursive: bool) -> list[str]:
+    """The ``.txt`` label files under ``folder``, sorted (names files and hidden entries left out)."""
+    found: list[str] = []
+    stack = [str(folder)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir():
+                        if recursive:
+                            stack.append(entry.path)
+                    elif entry.name.lower().endswith(".txt") and entry.name.lower() not in NAMES_FILES:
+                        found.append(entry.path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return sorted(found)
 
 
 def _pairs_in(folder: Path) -> tuple[Path, Path] | None:
@@ -160,7 +227,7 @@ def find_names_file(*folders: Path) -> Path | None:
     return None
 
 
-def folder_layout(root: Path) -> Layout | None:
+def folder_layout(root: Path, report: Report, encoding: str | None = None) -> Layout | None:
     """images/ + labels/ (split sub-folders inside, or ``<split>/images`` + ``<split>/labels``)."""
     pair = _pairs_in(root)
     sources: list[Source] = []
@@ -168,35 +235,58 @@ def folder_layout(root: Path) -> Layout | None:
     if pair:
         image_dir, label_dir = pair
         label_dirs.append(label_dir)
-        subdirs = sorted(p for p in _children(image_dir).values() if p.is_dir())
-        loose = any(is_image(p.name) for p in _children(image_dir).values())
-        if loose or not subdirs:
-            sources.append(_pair_source(None, image_dir, label_dir, recursive=False))
+        subdirs = _subdirs(image_dir)
+        if _holds_images(image_dir) or not subdirs:
+            sources.append(_pair_source(None, image_dir, label_dir, report, recursive=False))
         for sub in subdirs:
-            sources.append(_pair_source(sub.name, sub, label_dir / sub.name))
+            sources.append(_pair_source(sub.name, sub, label_dir / sub.name, report))
     else:
-        for sub in sorted(p for p in _children(root).values() if p.is_dir()):
+        for sub in _subdirs(root):
             inner = _pairs_in(sub)
             if inner:
                 label_dirs.append(inner[1])
-                sources.append(_pair_source(sub.name, inner[0], inner[1]))
+                sources.append(_pair_source(sub.name, inner[0], inner[1], report))
     if not sources:
         return None
     names_file = find_names_file(root, *label_dirs)
-    names = read_names_file(names_file) if names_file else ClassNames([], None)
+    names = read_names_file(names_file, encoding) if names_file else ClassNames([], None)
     return Layout("folders", root, names, sources)
 
 
-def labelimg_layout(root: Path) -> Layout:
-    """Label files beside the images in one folder, ``classes.txt`` with them (LabelImg's YOLO mode)."""
-    names_file = find_names_file(root)
-    names = read_names_file(names_file) if names_file else ClassNames([], None)
+def _split_folders(root: Path) -> list[Path]:
+    """``train/``, ``valid/``, ``test/``... holding images with ``.txt`` labels beside them, when ``root`` holds
+    no images itself (only split names are looked at: detection must not scan every class folder of a big tree)."""
+    children = _children(root)
+    if any(is_image(name) for name in children if not name.startswith(".")):
+        return []
+    return [children[name] for name in sorted(children) if name in SPLIT_DIRS and _beside_labels(children[name])]
 
-    def pairs() -> Iterator[tuple[str, list[str]]]:
-        for image in scan_images(root, recursive=False):
-            yield image, [os.path.splitext(image)[0] + ".txt"]
 
-    return Layout("labelimg", root, names, [Source(None, pairs, str(root))])
+def _beside_labels(folder: Path) -> bool:
+    """Whether ``folder`` holds images and ``.txt`` label files (one scan)."""
+    names = [name for name in _children(folder) if not name.startswith(".")]
+    return any(is_image(name) for name in names) and any(name.endswith(".txt") and name not in NAMES_FILES for name in names)
+
+
+def labelimg_layout(root: Path, encoding: str | None = None) -> Layout:
+    """Label files beside the images, ``classes.txt`` with them (LabelImg's YOLO mode); when ``root`` holds
+    no images, each sub-folder that does is a split (Roboflow's "YOLO Darknet" export: ``train/``,
+    ``valid/``, ``test/``, each with its images, labels and ``_darknet.labels``)."""
+    folders = _split_folders(root) or [root]
+    files = [f for f in (find_names_file(folder) for folder in dict.fromkeys([root, *folders])) if f]
+    names = read_names_file(files[0], encoding) if files else ClassNames([], None)
+    for other in files[1:]:
+        if read_names_file(other, encoding).names != names.names:
+            raise InvalidInputError(f"class names differ from those of {files[0]}", file=other)
+
+    def source(folder: Path) -> Source:
+        def pairs() -> Iterator[tuple[str, list[str]]]:
+            for image in scan_images(folder, recursive=False):
+                yield image, [os.path.splitext(image)[0] + ".txt"]
+
+        return Source(None if folder == root else folder.name, pairs, str(folder))
+
+    return Layout("labelimg", root, names, [source(folder) for folder in folders])
 
 
 # --- txt lists (Ultralytics and darknet) ---------------------------------------------
@@ -219,14 +309,36 @@ def resolve_listed(entry: str, list_dir: Path, root: Path) -> Path:
     return Path(os.path.normpath(candidates[-1]))
 
 
-def _list_source(split: str, list_file: Path, root: Path, labels_dir: Path | None) -> Source:
+def moved_path(entry: str, *bases: Path) -> Path | None:
+    """Where a path written on another machine or from another working folder lies now: its longest
+    tail that exists under one of ``bases`` (``/content/Pets-3/train/images`` -> ``<base>/train/images``);
+    a tail keeps at least two parts of a longer path, so ``x/images`` never becomes ``<base>/images``."""
+    parts = [p for p in entry.strip().replace("\\", "/").split("/") if p not in ("", ".", "..") and not p.endswith(":")]
+    for start in range(max(len(parts) - 1, 1)):
+        for base in bases:
+            candidate = base.joinpath(*parts[start:])
+            if candidate.exists():
+                return Path(os.path.normpath(candidate))
+    return None
+
+
+def _list_source(split: str, list_file: Path, root: Path, labels_dir: Path | None, report: Report) -> Source:
     def pairs() -> Iterator[tuple[str, list[str]]]:
         stems = UniqueStems()
         text = list_file.read_bytes().decode("utf-8-sig")
+        warned = False
         for line in text.splitlines():
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             image = resolve_listed(line, list_file.parent, root)
+            if not image.exists():
+                moved = moved_path(line, root, list_file.parent)
+                if moved is not None:
+                    if not warned:
+                        report.warn(f"{list_file}: listed paths not found where the list says, found by their tail under {root} "
+                                    f"(first: {line.strip()!r} -> {moved})")
+                        warned = True
+                    image = moved
             if labels_dir is not None:  # written by cvkit with --images reference
                 yield str(image), [str(labels_dir / (stems(image.stem) + ".txt"))]
             else:
@@ -244,95 +356,11 @@ def _folder_source(split: str, folder: Path) -> Source:
 
 
 # --- Ultralytics data.yaml -----------------------------------------------------------
-def _yaml_names(data: dict[str, Any], file: Path) -> ClassNames:
-    names = data.get("names")
-    nc = data.get("nc")
-    if names is None:
-        if nc is None:
-            raise InvalidInputError("no 'names' (and no 'nc'): the class names are unknown", file=file, location="names")
-        if not isinstance(nc, int) or nc < 0:
-            raise InvalidInputError(f"nc must be a whole number, got {nc!r}", file=file, location="nc")
-        return ClassNames([f"class_{i}" for i in range(nc)], file.name)  # what Ultralytics does
-    if isinstance(names, dict):
-        try:
-            by_index = {int(k): str(v) for k, v in names.items()}
-        except (TypeError, ValueError):
-            raise InvalidInputError("names as a mapping must be {class id: name}", file=file, location="names") from None
-        if sorted(by_index) != list(range(len(by_index))):
-            raise InvalidInputError(f"class ids in names must run 0..{len(by_index) - 1}, got {sorted(by_index)}", file=file, location="names")
-        listed = [by_index[i] for i in range(len(by_index))]
-    elif isinstance(names, list):
-        listed = [str(n) for n in names]
-    else:
-        raise InvalidInputError("names must be a list or a {class id: name} mapping", file=file, location="names")
-    if isinstance(nc, int) and nc != len(listed):
-        raise InvalidInputError(f"nc is {nc} but names lists {len(listed)} classes", file=file, location="nc")
-    duplicates = sorted({n for n in listed if listed.count(n) > 1})
-    if duplicates:
-        raise InvalidInputError(f"class name {duplicates[0]!r} appears twice", file=file, location="names")
-    return ClassNames(listed, file.name)
-
-
-def load_yaml(file: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(file.read_bytes().decode("utf-8-sig"))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise InvalidInputError(f"not valid YAML ({exc.problem})", file=file, location=f"line {mark.line + 1}" if mark else None) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"not valid YAML ({exc.__class__.__name__})", file=file) from None
-    if not isinstance(data, dict):
-        raise InvalidInputError("expected a mapping with train/val and names", file=file)
-    return data
-
-
-def _kpt_shape(data: dict[str, Any], file: Path) -> tuple[int, int] | None:
-    shape = data.get("kpt_shape")
-    if shape is None:
-        return None
-    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) for v in shape) and shape[0] > 0 and shape[1] in (2, 3)):
-        raise InvalidInputError(f"kpt_shape must be [number of keypoints, 2 or 3], got {shape!r}", file=file, location="kpt_shape")
-    return shape[0], shape[1]
-
-
-def _flip_idx(data: dict[str, Any], file: Path, points: int) -> list[int] | None:
-    """``flip_idx``: for each keypoint, its mirror under a horizontal flip (Ultralytics' fliplr needs it)."""
-    flip = data.get("flip_idx")
-    if flip is None:
-        return None
-    if not (isinstance(flip, list) and len(flip) == points and all(isinstance(v, int) and 0 <= v < points for v in flip)):
-        raise InvalidInputError(f"flip_idx must list {points} keypoint indices (one per keypoint of kpt_shape), got {flip!r}", file=file,
-                                location="flip_idx")
-    return flip
-
-
-def _kpt_names(data: dict[str, Any], file: Path, points: int, classes: int) -> dict[int, list[str]]:
-    """``kpt_names`` (newer Ultralytics pose YAMLs): class index -> its keypoints' names, as a mapping or a list of lists."""
-    raw = data.get("kpt_names")
-    if raw is None:
-        return {}
-    items = raw.items() if isinstance(raw, dict) else enumerate(raw) if isinstance(raw, list) else None
-    out: dict[int, list[str]] = {}
-    for index, names in items or ():
-        if not (isinstance(index, int) and 0 <= index < classes and isinstance(names, list) and len(names) == points):
-            items = None
-            break
-        out[index] = [str(n) for n in names]
-    if items is None:
-        raise InvalidInputError(f"kpt_names must give each class index a list of {points} keypoint names, got {raw!r}", file=file,
-                                location="kpt_names")
-    return out
-
-
 def ultralytics_layout(file: Path, report: Report) -> Layout:
     data = load_yaml(file)
-    names = _yaml_names(data, file)
-    names.kpt_shape = _kpt_shape(data, file)
-    if names.kpt_shape is not None:
-        names.flip_idx = _flip_idx(data, file, names.kpt_shape[0])
-        names.kpt_names = _kpt_names(data, file, names.kpt_shape[0], len(names.names))
+    if "validation" in data and "val" not in data:  # renamed as Ultralytics' check_det_dataset does
+        data["val"] = data.pop("validation")
+    names = yaml_class_names(data, file)
     root = file.parent
     if isinstance(data.get("path"), str) and data["path"].strip():
         wanted = Path(data["path"]).expanduser()
@@ -352,15 +380,13 @@ def ultralytics_layout(file: Path, report: Report) -> Layout:
         for entry in entries:
             if not entry:
                 continue
-            target = _yaml_target(entry, root)
+            target = _yaml_target(entry, root) if key not in SPLIT_KEYS else _split_target(key, entry, root, file, report)
             if target is None:
-                if key in SPLIT_KEYS:
-                    raise InvalidInputError(f"{entry!r} not found (looked in {root})", file=file, location=key)
-                continue  # an unknown key whose value is no path: not a split
+                continue  # an unknown key whose value is no path: not a split; or a missing optional split
             if target.is_dir():
                 layout.sources.append(_folder_source(key, target))
             else:
-                layout.sources.append(_list_source(key, target, root, labels_dir / key if labels_dir else None))
+                layout.sources.append(_list_source(key, target, root, labels_dir / key if labels_dir else None, report))
     return layout
 
 
@@ -373,8 +399,25 @@ def _yaml_target(entry: str, root: Path) -> Path | None:
     return next((Path(os.path.normpath(c)) for c in candidates if c.exists()), None)
 
 
+def _split_target(key: str, entry: str, root: Path, file: Path, report: Report) -> Path | None:
+    """A train/val/test entry: as Ultralytics resolves it, else found by its tail under the root (paths that
+    roboflow-python's download wrote relative to the folder it ran in, or on another machine), with a warning.
+    A missing train or val is an error (Ultralytics needs both); a missing test is left out with a warning."""
+    target = _yaml_target(entry, root)
+    if target is not None:
+        return target
+    target = moved_path(entry, root)
+    if target is not None:
+        report.warn(f"{file}: {key} {entry!r} not found; read {target}")
+        return target
+    if key in REQUIRED_SPLITS:
+        raise InvalidInputError(f"{entry!r} not found (looked in {root})", file=file, location=key)
+    report.warn(f"{file}: {key} {entry!r} not found; that split is not read")
+    return None
+
+
 # --- darknet obj.data --------------------------------------------------------------
-def darknet_layout(file: Path, report: Report) -> Layout:
+def darknet_layout(file: Path, report: Report, encoding: str | None = None) -> Layout:
     root = file.parent
     config: dict[str, tuple[str, int]] = {}
     for number, line in enumerate(file.read_bytes().decode("utf-8-sig").splitlines(), 1):
@@ -386,7 +429,7 @@ def darknet_layout(file: Path, report: Report) -> Layout:
     names_file = resolve_listed(config["names"][0], root, root)
     if not names_file.is_file():
         raise InvalidInputError(f"names file {config['names'][0]!r} not found", file=file, location=f"line {config['names'][1]}")
-    names = read_names_file(names_file)
+    names = read_names_file(names_file, encoding)
     if "classes" in config and config["classes"][0].isdigit() and int(config["classes"][0]) != len(names.names):
         report.warn(f"{file}: classes = {config['classes'][0]} but {names_file.name} lists {len(names.names)} names; using the names")
     layout = Layout("darknet", root, names)
@@ -396,7 +439,7 @@ def darknet_layout(file: Path, report: Report) -> Layout:
         list_file = resolve_listed(value, root, root)
         if not list_file.is_file():
             raise InvalidInputError(f"{key} list {value!r} not found", file=file, location=f"line {number}")
-        layout.sources.append(_list_source(key, list_file, root, None))
+        layout.sources.append(_list_source(key, list_file, root, None, report))
     return layout
 
 
@@ -435,16 +478,21 @@ def describe(path: Path) -> str | None:
         return f"{pair[0].name}/ and {pair[1].name}/ folders of YOLO .txt labels"
     if names_file and any(p.suffix.lower() == ".txt" and p != names_file for p in children.values()):
         return f"YOLO .txt labels beside the images with {names_file.name} (LabelImg)"
+    splits = _split_folders(path)
+    names_file = find_names_file(path, *splits) if splits else None
+    if names_file:
+        return f"{', '.join(s.name + '/' for s in splits)} folders of YOLO .txt labels beside the images with {names_file.name} (Roboflow YOLO Darknet)"
     return None
 
 
-def find_layout(path: Path, report: Report) -> Layout:
-    """The layout of a YOLO dataset at ``path`` (a folder, a data.yaml or an obj.data)."""
+def find_layout(path: Path, report: Report, names_encoding: str | None = None) -> Layout:
+    """The layout of a YOLO dataset at ``path`` (a folder, a data.yaml or an obj.data); ``names_encoding``:
+    of obj.names / classes.txt files (UTF-8 when None)."""
     if path.is_file():
         if path.suffix.lower() in (".yaml", ".yml"):
             return ultralytics_layout(path, report)
         if path.suffix.lower() == ".data":
-            return darknet_layout(path, report)
+            return darknet_layout(path, report, names_encoding)
         if path.name.lower() in NAMES_FILES:
             path = path.parent
         else:
@@ -453,10 +501,8 @@ def find_layout(path: Path, report: Report) -> Layout:
     if yaml_file:
         return ultralytics_layout(yaml_file, report)
     if (path / "obj.data").is_file():
-        return darknet_layout(path / "obj.data", report)
-    layout = folder_layout(path)
-    if layout is None:
-        layout = labelimg_layout(path)
+        return darknet_layout(path / "obj.data", report, names_encoding)
+    layout = folder_layout(path, report, names_encoding) or labelimg_layout(path, names_encoding)
     if layout.names.source is None:
         report.warn(f"{path}: no class names file (data.yaml, obj.names or classes.txt); classes are named by their index")
     return layout
