@@ -75,10 +75,10 @@ def test_free_text_attributes_parse_and_format_both_ways():
 def test_bad_polygon_names_file_and_object(tmp_path):
     path = tmp_path / "bad.xml"
     path.write_text("<annotation><filename>a.jpg</filename><imagesize><nrows>4</nrows><ncols>4</ncols></imagesize>\n"
-                    "<object><name>cat</name><polygon><pt><x>1</x><y>1</y></pt></polygon></object></annotation>")
+                    "<object><name>cat</name><type>bounding_box</type><polygon><pt><x>1</x><y>1</y></pt></polygon></object></annotation>")
     result = runner.invoke(app, ["convert", "labelmemit2coco", str(path), str(tmp_path / "out.json")])
     assert result.exit_code == 2
-    assert f"error: {path}:object[0]/polygon: a polygon needs at least 3 points, got 1" in result.output
+    assert f"error: {path}:object[0]/polygon (line 2): a bounding box needs at least 2 points, got 1" in result.output
     result = runner.invoke(app, ["convert", "labelmemit2coco", str(path), str(tmp_path / "out.json"), "--skip-invalid", "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["read"]["images"] == 1
 
@@ -94,7 +94,7 @@ def test_missing_mask_file_is_reported(tmp_path):
 def test_what_mit_cannot_hold_is_reported(tmp_path):
     from cvkit.core.model import Annotation, Dataset, Sample
 
-    ds = Dataset([Sample("a.jpg", 10, 10, labels=["day"], objects=[Annotation("p", shape="point", points=[1.0, 2.0]),
+    ds = Dataset([Sample("a.jpg", 10, 10, labels=["day"], objects=[Annotation("p", shape="linestrip", points=[1.0, 2.0, 3.0, 4.0, 5.0, 1.0]),
                                                                    Annotation("poly", shape="polygon", polygon=[[0, 0, 4, 0, 4, 4], [5, 5, 9, 5, 9, 9]])])])
     report = cvkit.write(ds, tmp_path / "out", format="labelme_mit")
-    assert {w for w, _ in report.losses} == {"image-level label", "point shape", "polygon part"}
+    assert {w for w, _ in report.losses} == {"image-level label", "linestrip shape", "polygon part"}

@@ -3,7 +3,8 @@
 Two layouts are read: the web tool's (``Annotations/<folder>/x.xml``, ``Images/<folder>/``,
 ``Masks/<folder>/``, ``Scribbles/<folder>/``) and datumaro's (``<subset>/x.xml`` next to
 the image, masks in ``<subset>/Masks/``). Objects: ``<polygon>`` (a box when
-``<type>bounding_box</type>``), ``<segm>`` masks (any non-zero pixel of the mask PNG);
+``<type>bounding_box</type>``; a point or a line with 1 or 2 ``<pt>``, as the web tool
+saves them), ``<segm>`` masks (any non-zero pixel of the mask PNG);
 ``<deleted>1</deleted>`` objects are skipped; ``<occluded>yes|no`` -> attribute ``occluded``;
 the free-text ``<attributes>`` (``a=b, c`` with ``\\,`` escapes) -> attributes; parts
 (``<hasparts>``/``<ispartof>``) -> ``Annotation.id``, attribute ``parent`` and ``group``
@@ -30,6 +31,8 @@ from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, place_image, relpath_posix, walk_files
 
 LAYOUTS = ("datumaro", "webtool")
+#: Flat coordinate count of a 1- or 2-point <polygon> -> the shape it is.
+_POINT_SHAPES = {2: "point", 4: "line"}
 #: The mask colour datumaro paints (RGBA); any non-zero pixel reads back as inside.
 MASK_RGBA = (255, 203, 0, 153)
 _ESCAPED = re.compile(r"\\(.)")
@@ -200,15 +203,18 @@ def _object(el: Any, n: int, file: Path, masks_dirs: list[Path], size: tuple[int
         attributes["username"] = _text(geometry, "username")
     if poly is not None:
         flat = _points(poly, file, where)
+        at = f"{where}/polygon (line {poly.sourceline})"
         if meta.get("type") == "bounding_box":
             if len(flat) < 4:
-                raise InvalidInputError(f"a bounding box needs at least 2 points, got {len(flat) // 2}", file=file, location=f"{where}/polygon")
+                raise InvalidInputError(f"a bounding box needs at least 2 points, got {len(flat) // 2}", file=file, location=at)
             xs, ys = flat[0::2], flat[1::2]
             obj.shape, obj.bbox = "box", (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
-        else:
-            if len(flat) < 6:
-                raise InvalidInputError(f"a polygon needs at least 3 points, got {len(flat) // 2}", file=file, location=f"{where}/polygon")
+        elif len(flat) >= 6:
             obj.shape, obj.polygon = "polygon", [flat]
+        elif flat:  # the web tool closes after 1 or 2 clicks too: its "point" and "line" objects (SetObjectChoicesPointLine)
+            obj.shape, obj.points = _POINT_SHAPES[len(flat)], flat
+        else:
+            raise InvalidInputError(f"object {label!r} has a <polygon> without <pt> points", file=file, location=at)
     else:
         obj.shape, obj.rle = "mask", _mask(segm, masks_dirs, size, file, f"{where}/segm")
         scribbles = segm.find("scribbles")
@@ -362,8 +368,10 @@ def _writable(objects: list[Annotation], report: Report) -> list[tuple[Annotatio
             out.append((obj, "polygon", obj.polygon[0]))
             if len(obj.polygon) > 1:
                 report.lose("polygon part", "an MIT LabelMe object holds one polygon; further parts dropped", len(obj.polygon) - 1)
+        elif obj.shape in ("point", "line") and obj.points and len(obj.points) in _POINT_SHAPES:
+            out.append((obj, "polygon", obj.points))  # a 1- or 2-point <polygon>, as the web tool saves them
         elif obj.shape in ("point", "line", "linestrip"):
-            report.lose(f"{obj.shape} shape", "MIT LabelMe XML holds polygons, boxes and masks; dropped")
+            report.lose(f"{obj.shape} shape", "MIT LabelMe XML holds polygons, boxes, masks, points and lines; dropped")
         elif obj.ensure_bbox() is not None:
             if obj.shape not in ("box", "keypoints"):
                 report.lose(f"{obj.shape} shape", "MIT LabelMe XML has no such shape; written as its bounding box")

@@ -5,22 +5,25 @@ circle, point, line, linestrip, mask (base64 PNG of its box -> full-size RLE). S
 with the same ``label`` and ``group_id`` are one instance (merged polygon parts or a
 mask union; ``Annotation.group`` keeps the id). True image ``flags`` are image-level
 labels; shape flags and ``description`` are attributes. ``__ignore__`` shapes stay as
-crowd/ignore regions (``iscrowd=True``) and are not a category. Sizes are of the image
-as displayed (LabelMe applies EXIF orientation before you draw). See docs/labelme.md.
+crowd/ignore regions (``iscrowd=True``) and are not a category. Rotated boxes (labelme's
+``oriented_rectangle``, X-AnyLabeling's ``rotation``) read as 4-point polygons; any other shape
+type is left out and reported per type. Sizes are of the image as displayed (LabelMe applies
+EXIF orientation before you draw). See docs/labelme.md.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from cvkit.core import jsonio
 from cvkit.core.categories import CategorySet
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.formats.labelme.reader import default_extract_dir, parsed
+from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.formats.labelme.reader import default_extract_dir, load_document, parsed
 from cvkit.formats.labelme.shapes import IGNORE_LABEL
 from cvkit.formats.labelme.writer import write
 from cvkit.io import walk_files
@@ -39,9 +42,9 @@ def _is_labelme_json(path: Path) -> bool:
         return False
     if b'"shapes"' not in head:
         return False
-    try:
-        data = jsonio.loads(path.read_bytes()) if len(head) == 1 << 16 else jsonio.loads(head)
-    except jsonio.JSONDecodeError:
+    try:  # latin-1 never fails: files in a legacy encoding are still recognised
+        data = load_document(path.read_bytes() if len(head) == 1 << 16 else head, path, "latin-1")
+    except (InvalidInputError, OSError):
         return False
     return isinstance(data, dict) and isinstance(data.get("shapes"), list) and ("imagePath" in data or "version" in data)
 
@@ -59,28 +62,36 @@ def detect(path: Path) -> str | None:
     return None
 
 
-def read(path: Path, report: Report, extract_dir: str | None = None, workers: int | None = None) -> Dataset:
+def read(path: Path, report: Report, extract_dir: str | None = None, workers: int | None = None, encoding: str | None = None) -> Dataset:
     """Stream a folder of LabelMe JSON (recursive) or one file.
 
     ``extract_dir``: where embedded ``imageData`` images are written when no image file
     is found (default: the cvkit cache, see :func:`default_extract_dir`); inputs are never touched.
     ``workers``: processes parsing large folders (default: every core; samples travel back
     packed as tuples, :mod:`cvkit.core.transport`, which made two processes pay off).
+    ``encoding``: how files that are not UTF-8 were saved (old labelme on Windows: gbk, cp1252, ...).
     """
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise CvkitError(f"unknown encoding {encoding!r} (reader option encoding)") from None
     root = path if path.is_dir() else path.parent
     files = list(walk_files(path, ".json")) if path.is_dir() else [path]
     if not files:
         report.warn(f"no .json files under {path}")
     target = Path(extract_dir) if extract_dir else default_extract_dir()
     root_text = os.path.abspath(root)
-    jobs = [(os.path.abspath(file), root_text, target) for file in files]
+    jobs = [(os.path.abspath(file), root_text, target, encoding) for file in files]
     workers = workers if workers is not None else (os.cpu_count() or 1)
     categories = CategorySet()
 
     def samples() -> Iterator[Sample]:
-        for sample, errors in track(parsed(jobs, workers, PARALLEL_MIN_FILES), "reading LabelMe", len(jobs)):
+        for sample, errors, losses in track(parsed(jobs, workers, PARALLEL_MIN_FILES), "reading LabelMe", len(jobs)):
             for error in errors:
                 report.invalid(error)
+            for what, why in losses:
+                report.lose(what, why)
             if sample is None:
                 continue
             for name in (*sample.labels, *{o.label: None for o in sample.objects}):  # each name once, in order

@@ -3,7 +3,8 @@
 Per file: the image is found (``imagePath`` relative to the JSON; else the embedded
 ``imageData``, extracted once into a cache folder; else an image with the JSON's stem),
 shapes become annotations, shapes sharing ``label`` and ``group_id`` merge into one
-instance, true image flags become image-level labels.
+instance, true image flags become image-level labels. Shapes cvkit has no type for come
+back as losses (what, why) for the report, counted per type.
 """
 
 from __future__ import annotations
@@ -26,8 +27,16 @@ from cvkit.errors import InvalidInputError
 from cvkit.formats.labelme.shapes import IGNORE_LABEL, TYPE_OF, shape_to_annotation
 from cvkit.io import atomic_write_bytes, cache_dir, read_small_file, relpath_posix
 
+#: The arguments of :func:`parse_file` for one file: (file, root, extract_dir, encoding).
+Job = tuple[str, str, Path, str | None]
+#: One parsed file: the sample (None after a file-level error), the shape errors, the losses (what, why).
+Parsed = tuple[Sample | None, list[InvalidInputError], list[tuple[str, str]]]
+
 #: Top-level keys with a model field; the rest is kept in Sample.meta["labelme"]["other"].
 TOP_KEYS = frozenset(("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth", "attributes"))
+_BOM = b"\xef\xbb\xbf"
+_UNKNOWN_TYPE = "not a shape type cvkit reads; left out"
+_ROTATED_TYPE = "cvkit has no rotated boxes; read as its 4-corner polygon (LabelMe JSON output keeps the type)"
 _MAGIC = ((b"\xff\xd8", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"), (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"))
 
 
@@ -85,30 +94,71 @@ def _size(data: dict[str, Any], image: Path) -> tuple[int | None, int | None]:
     return info.height, info.width
 
 
-def parse_file(file: str, root: str, extract_dir: Path) -> tuple[Sample | None, list[InvalidInputError]]:
-    """One JSON file as a Sample plus the shape errors found (a file-level error gives no sample)."""
+def load_document(raw: bytes, file: str | Path, encoding: str | None = None) -> Any:
+    """The JSON in ``raw``: UTF-8 (a byte order mark is skipped), else decoded with ``encoding`` when given.
+
+    labelme saved JSON in the Windows system encoding until mid-2020 (``open(filename, "w")``
+    with ``ensure_ascii=False``, fixed by labelme PR #683), so old files with non-ASCII labels
+    are GBK, cp1252, ... Only a file that fails to parse pays for these checks.
+    """
     try:
-        raw = read_small_file(file)
-        data = jsonio.loads(raw)
+        return jsonio.loads(raw)
     except jsonio.JSONDecodeError as exc:
-        return None, [InvalidInputError(f"not valid JSON ({exc})", file=file, location=jsonio.error_location(exc, raw))]
+        error = exc
+    body = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = raw[: bad.start].count(b"\n") + 1
+        if encoding is None:
+            raise InvalidInputError(f"not UTF-8 text (byte 0x{raw[bad.start]:02x}); LabelMe saved JSON in the Windows system encoding until "
+                                    "mid-2020: read with -r encoding=gbk (or cp1252, ..., the encoding it was saved in)",
+                                    file=file, location=f"line {line}") from None
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"neither UTF-8 nor {encoding} text", file=file, location=f"line {line}") from None
+    else:
+        if body is raw:  # valid UTF-8 without a BOM: the JSON itself is broken
+            raise InvalidInputError(f"not valid JSON ({error})", file=file, location=jsonio.error_location(error, raw))
+        text = body
+    try:
+        return jsonio.loads(text)
+    except jsonio.JSONDecodeError as exc:
+        raise InvalidInputError(f"not valid JSON ({exc})", file=file, location=jsonio.error_location(exc, text)) from None
+
+
+def parse_file(file: str, root: str, extract_dir: Path, encoding: str | None = None) -> Parsed:
+    """One JSON file as a Sample plus the shape errors and losses found (a file-level error gives no sample)."""
+    try:
+        data = load_document(read_small_file(file), file, encoding)
+    except InvalidInputError as exc:
+        return None, [exc], []
     except OSError as exc:
-        return None, [InvalidInputError(f"cannot read ({exc.strerror})", file=file)]
+        return None, [InvalidInputError(f"cannot read ({exc.strerror})", file=file)], []
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
-        return None, [InvalidInputError("not a LabelMe file: no 'shapes' list", file=file, location="shapes")]
+        return None, [InvalidInputError("not a LabelMe file: no 'shapes' list", file=file, location="shapes")], []
     try:
         image, embedded = _image_location(data, file, extract_dir)
     except InvalidInputError as exc:
-        return None, [exc]
+        return None, [exc], []
     height, width = _size(data, Path(image))
     errors: list[InvalidInputError] = []
+    losses: list[tuple[str, str]] = []
     objects: list[Annotation] = []
     file_path = Path(file)  # once per file: a Path per shape cost more than the shape itself
     for index, shape in enumerate(data["shapes"]):
         try:
-            objects.append(shape_to_annotation(shape, index, file_path, (height, width)))
+            obj = shape_to_annotation(shape, index, file_path, (height, width))
         except InvalidInputError as exc:
             errors.append(exc)
+            continue
+        if obj is None:
+            losses.append((f"LabelMe shape type {shape['shape_type']!r}", _UNKNOWN_TYPE))
+            continue
+        if obj.shape == "polygon" and "shape_type" in obj.meta.get("labelme", ()):
+            losses.append((f"LabelMe shape type {obj.meta['labelme']['shape_type']!r}", _ROTATED_TYPE))
+        objects.append(obj)
     flags = data.get("flags") or {}
     if not isinstance(flags, dict):
         errors.append(InvalidInputError("'flags' must be an object of name: true/false", file=file, location="flags"))
@@ -129,28 +179,28 @@ def parse_file(file: str, root: str, extract_dir: Path) -> tuple[Sample | None, 
                     objects=merge_groups(objects, height, width), meta={"labelme": meta})
     if isinstance(data.get("attributes"), dict):
         sample.attributes = dict(data["attributes"])
-    return sample, errors
+    return sample, errors, losses
 
 
-def parse_chunk(jobs: list[tuple[str, str, Path]]) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError]]]:
+def parse_chunk(jobs: list[Job]) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
     """Worker entry point: several files per task, samples packed as tuples
     (:mod:`cvkit.core.transport`) so inter-process traffic stays cheap."""
     out = []
     for job in jobs:
-        sample, errors = parse_file(*job)
-        out.append((pack_sample(sample) if sample is not None else None, errors))
+        sample, errors, losses = parse_file(*job)
+        out.append((pack_sample(sample) if sample is not None else None, errors, losses))
     return out
 
 
-def parsed(jobs: list[tuple[str, str, Path]], workers: int, parallel_min: int) -> Iterator[tuple[Sample | None, list[InvalidInputError]]]:
+def parsed(jobs: list[Job], workers: int, parallel_min: int) -> Iterator[Parsed]:
     """Results in input order, on ``workers`` processes when there are at least ``parallel_min`` files."""
     if workers <= 1 or len(jobs) < parallel_min or not can_fork():
         for job in jobs:
             yield parse_file(*job)
         return
     for results in ordered_map(parse_chunk, chunked(jobs, workers, smallest=32, largest=256), workers):
-        for packed, errors in results:
-            yield (unpack_sample(packed) if packed is not None else None), errors
+        for packed, errors, losses in results:
+            yield (unpack_sample(packed) if packed is not None else None), errors, losses
 
 
 # --- group_id: parts of one instance --------------------------------------------------
@@ -165,7 +215,7 @@ def _part_record(obj: Annotation) -> dict[str, Any]:
         points = meta.get("points") or [[x, y], [x + w, y + h]]
     else:
         points = meta["points"]
-    record: dict[str, Any] = {"shape_type": TYPE_OF[obj.shape], "points": points}
+    record: dict[str, Any] = {"shape_type": meta.get("shape_type") or TYPE_OF[obj.shape], "points": points}
     if obj.attributes:
         record["attributes"] = obj.attributes
     if meta.get("other"):

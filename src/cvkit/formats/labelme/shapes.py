@@ -8,7 +8,11 @@ LabelMe (wkentaro/labelme, JSON versions 3 to 5) stores every shape as a list of
 - ``circle``: the centre, then a point on the rim;
 - ``point``: one point; ``line``: two points; ``linestrip``: two or more points;
 - ``mask``: a base64 PNG of the box region plus two points, the box's top-left and
-  bottom-right pixel (``mask[y1:y2+1, x1:x2+1]`` in labelme's ``shapes_to_label``).
+  bottom-right pixel (``mask[y1:y2+1, x1:x2+1]`` in labelme's ``shapes_to_label``);
+- rotated boxes, four corners: ``oriented_rectangle`` (labelme since PR #1980, 2026) and ``rotation``
+  (X-AnyLabeling), read as 4-point polygons that keep their type for writing LabelMe again.
+
+Any other ``shape_type`` is left out (the reader reports it per type), never an error.
 
 Whatever a shape carries that cvkit's model has no field for goes to
 ``Annotation.meta["labelme"]`` so LabelMe -> manifest -> LabelMe gives the same file back.
@@ -30,10 +34,15 @@ from cvkit.errors import InvalidInputError
 #: LabelMe shape_type -> cvkit Annotation.shape.
 SHAPE_OF = {"rectangle": "box", "polygon": "polygon", "circle": "circle", "point": "point", "line": "line", "linestrip": "linestrip", "mask": "mask"}
 TYPE_OF = {shape: shape_type for shape_type, shape in SHAPE_OF.items()}
-#: Keys a shape record has that map to model fields; anything else is kept verbatim in meta.
+#: Rotated boxes (labelme's ``oriented_rectangle``, X-AnyLabeling's ``rotation``): cvkit has none, they read as polygons.
+ROTATED_TYPES = ("oriented_rectangle", "rotation")
+_READ_AS = {**SHAPE_OF, **dict.fromkeys(ROTATED_TYPES, "polygon")}
 #: keys of a shape with nothing for :func:`_read_extras` when group_id is null and flags empty
 _PLAIN_KEYS = frozenset(("label", "points", "group_id", "shape_type", "flags"))
+#: Keys a shape record has that map to model fields; anything else is kept verbatim in meta.
 SHAPE_KEYS = frozenset(("label", "points", "group_id", "shape_type", "flags", "description", "mask", "attributes", "score"))
+#: X-AnyLabeling's boolean shape keys that are attributes too (VOC's difficult); kept as keys when written back.
+KEYED_FLAGS = ("difficult",)
 #: The label LabelMe's own converters treat as "ignore this region" (labelme2coco, labelme2voc).
 IGNORE_LABEL = "__ignore__"
 #: A shape flag that carries cvkit's crowd mark (COCO ``iscrowd``) through LabelMe.
@@ -48,6 +57,8 @@ _POINT_RULES = {
     "line": (2, True, "a line needs 2 points, got {n}"),
     "linestrip": (2, False, "a linestrip needs at least 2 points, got {n}"),
     "mask": (2, True, "a mask needs 2 points (the corners of its box), got {n}"),
+    "oriented_rectangle": (4, True, "an oriented_rectangle needs 4 points (its corners), got {n}"),
+    "rotation": (4, True, "a rotation box needs 4 points (its corners), got {n}"),
 }
 
 
@@ -120,23 +131,26 @@ def paste_mask(crop: Any, points: list[list[float]], height: int, width: int, fi
     return encode(full)
 
 
-def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | None, int | None]) -> Annotation:
-    """One ``shapes[index]`` record as an Annotation; raises naming the JSON path when malformed."""
+def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | None, int | None]) -> Annotation | None:
+    """One ``shapes[index]`` record as an Annotation, None for a shape type cvkit does not read;
+    raises naming the JSON path when malformed."""
     if not isinstance(shape, dict):
         raise InvalidInputError("a shape must be an object", file=file, location=f"shapes[{index}]")
     label = shape.get("label")
     if not isinstance(label, str):
         raise InvalidInputError("'label' must be a string", file=file, location=f"shapes[{index}].label")
     shape_type = shape.get("shape_type") or "polygon"  # labelme < 3 wrote no shape_type: polygons
-    if shape_type not in SHAPE_OF:
-        raise InvalidInputError(f"unknown shape type {shape_type!r}; LabelMe shapes are {', '.join(SHAPE_OF)}", file=file,
-                                location=f"shapes[{index}].shape_type")
+    rule = _POINT_RULES.get(shape_type) if isinstance(shape_type, str) else None
+    if rule is None:
+        if isinstance(shape_type, str):
+            return None
+        raise InvalidInputError("'shape_type' must be a string", file=file, location=f"shapes[{index}].shape_type")
     points = shape.get("points")
     flat = _points(points, file, index)
-    least, exact, message = _POINT_RULES[shape_type]
+    least, exact, message = rule
     if len(points) < least or (exact and len(points) > least):
         raise InvalidInputError(message.format(n=len(points)), file=file, location=f"shapes[{index}].points")
-    obj = Annotation(label, shape=SHAPE_OF[shape_type])
+    obj = Annotation(label, shape=_READ_AS[shape_type])
     meta: dict[str, Any] = {}
     if shape_type == "rectangle":
         if len(flat) == 4 and flat[0] <= flat[2] and flat[1] <= flat[3]:  # the usual: top-left then bottom-right
@@ -146,8 +160,10 @@ def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | No
             xs, ys = flat[0::2], flat[1::2]
             obj.bbox = xyxy_to_xywh(float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)))
             meta["points"] = points  # corner order (or extra corners) as drawn
-    elif shape_type == "polygon":
+    elif obj.shape == "polygon":
         obj.polygon = [flat]
+        if shape_type != "polygon":
+            meta["shape_type"] = shape_type  # a rotated box: written back as one
     elif shape_type == "mask":
         height, width = size
         where = f"shapes[{index}]"
@@ -192,6 +208,9 @@ def _read_extras(shape: dict[str, Any], obj: Annotation, meta: dict[str, Any], f
     score = shape.get("score")
     if isinstance(score, (int, float)) and not isinstance(score, bool):
         obj.score = float(score)
+    for key in KEYED_FLAGS:
+        if shape.get(key) is True:
+            obj.attributes[key] = True  # the key itself stays in meta "other", so it is written back as a key
     if not SHAPE_KEYS.issuperset(shape):
         meta["other"] = {k: v for k, v in shape.items() if k not in SHAPE_KEYS}
 
@@ -241,13 +260,15 @@ def shape_record(obj: Annotation, shape_type: str, points: list[list[Any]], grou
     """A shape dict in labelme 5's key order; ``part`` overrides flags/description/other for a merged part."""
     source = part if part is not None else {"attributes": obj.attributes, "other": obj.meta.get("labelme", {}).get("other", {})}
     attributes = source.get("attributes") or {}
-    flags = {k: v for k, v in attributes.items() if isinstance(v, bool)}
+    record: dict[str, Any] = dict(source.get("other") or {})
+    keyed = [k for k in KEYED_FLAGS if k in record]
+    flags = {k: v for k, v in attributes.items() if isinstance(v, bool) and k not in keyed}
     if obj.iscrowd and obj.label != IGNORE_LABEL:
         flags[CROWD_FLAG] = True
     description = attributes.get("description")
-    record: dict[str, Any] = dict(source.get("other") or {})
     record.update(label=obj.label, points=points, group_id=group, description=description if isinstance(description, str) else "",
                   shape_type=shape_type, flags=flags, mask=mask)
+    record.update((k, attributes.get(k) is True) for k in keyed)
     rest = {k: v for k, v in attributes.items() if not isinstance(v, bool) and k != "description"}
     if rest:
         record["attributes"] = rest  # LabelMe keeps unknown shape keys when it saves

@@ -13,7 +13,7 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.formats.labelme.shapes import IGNORE_LABEL, _close, _pairs, _rectangle_points, mask_shape_parts, shape_record
+from cvkit.formats.labelme.shapes import IGNORE_LABEL, ROTATED_TYPES, _close, _pairs, _rectangle_points, mask_shape_parts, shape_record
 from cvkit.io import IMAGE_MODES, place_image
 
 VERSION = "5.5.0"
@@ -129,7 +129,9 @@ def annotation_shapes(obj: Annotation, groups: _Groups, report: Report) -> list[
         if len(usable) < len(obj.polygon):
             report.lose("polygon part with fewer than 3 points", "LabelMe polygons need 3 points; part dropped", len(obj.polygon) - len(usable))
         group = obj.group if len(usable) < 2 else groups.take(obj.group)
-        return [shape_record(obj, "polygon", _pairs(p), group) for p in usable]
+        rotated = obj.meta.get("labelme", {}).get("shape_type")  # a rotated box read as its corners
+        shape_type = rotated if rotated in ROTATED_TYPES and len(usable) == 1 and len(usable[0]) == 8 else "polygon"
+        return [shape_record(obj, shape_type, _pairs(p), group) for p in usable]
     if shape in ("circle", "point", "line", "linestrip") and obj.points:
         return [shape_record(obj, shape, _pairs(obj.points), obj.group)]
     if obj.bbox is not None:
