@@ -95,21 +95,7 @@ def scan_images(folder: Path, recursive: bool = True) -> list[str]:
     Hidden entries (``._x.jpg`` AppleDouble files, ``.ipynb_checkpoints``) are skipped, as that glob skips
     them. Plain strings, not Path objects: this runs per file, and pathlib costs more than the read.
     """
-    found: list[str] = []
-    stack = [str(folder)]
-    while stack:
-        current = stack.pop()
-        with os.scandir(current) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_dir():
-                    if recursive:
-                        stack.append(entry.path)
-                elif is_image(entry.name):
-                    found.append(entry.path)
-    found.sort()
-    return found
+    return _files_under(folder, recursive, is_image)
 
 
 def read_names_file(path: Path, encoding: str | None = None) -> ClassNames:
@@ -181,6 +167,11 @@ def _pair_source(split: str | None, image_dir: Path, label_dir: Path, report: Re
 
 def _label_files(folder: Path, recursive: bool) -> list[str]:
     """The ``.txt`` label files under ``folder``, sorted (names files and hidden entries left out)."""
+    return _files_under(folder, recursive, lambda name: name.lower().endswith(".txt") and name.lower() not in NAMES_FILES)
+
+
+def _files_under(folder: Path, recursive: bool, wanted: Callable[[str], bool]) -> list[str]:
+    """Sorted paths of the files under ``folder`` whose name is ``wanted``; hidden entries and a missing folder skipped."""
     found: list[str] = []
     stack = [str(folder)]
     while stack:
@@ -192,7 +183,7 @@ def _label_files(folder: Path, recursive: bool) -> list[str]:
                     if entry.is_dir():
                         if recursive:
                             stack.append(entry.path)
-                    elif entry.name.lower().endswith(".txt") and entry.name.lower() not in NAMES_FILES:
+                    elif wanted(entry.name):
                         found.append(entry.path)
         except (FileNotFoundError, NotADirectoryError):
             continue
