@@ -65,7 +65,7 @@ register(_spec("voc", "Pascal VOC XML (devkit, flat folders, Roboflow splits)", 
 register(_spec("coco", "COCO JSON (instances, keypoints, panoptic, stuff, captions, image_info, results)",
                "boxes polygons masks keypoints attributes hierarchy splits", file_suffixes=(".json",)))
 register(_spec("labelme", "LabelMe desktop JSON, versions 3-5 (one JSON per image)", "boxes polygons masks points image_labels attributes"))
-register(_spec("labelme_mit", "MIT LabelMe web tool XML (polygons, boxes, masks, parts)", "boxes polygons masks attributes splits",
+register(_spec("labelme_mit", "MIT LabelMe web tool XML (polygons, boxes, masks, points, lines, parts)", "boxes polygons masks points attributes splits",
                aliases=("labelme_xml", "mit_labelme"), short="labelmemit"))
 register(_spec("imagenet", "ImageNet ILSVRC2012 (WNID folders, val + devkit, box XMLs)", "boxes image_labels attributes hierarchy splits", can_write=False))
 register(_spec("imagenet_kaggle", "ImageNet Kaggle layout (LOC_*.csv)", "boxes image_labels splits", module="imagenet.kaggle", can_write=False))

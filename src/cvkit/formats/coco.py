@@ -1,5 +1,5 @@
 """COCO JSON: instances, person_keypoints, stuff, image_info, labels, captions, panoptic (read;
-see coco_panoptic.py) and results lists.
+see coco_panoptic.py) and results lists. Where a file's images are: coco_images.py.
 
 Category ids are kept exactly (non-contiguous ids survive); supercategories become
 parents in the hierarchy; images without annotations are kept; polygons, compressed
@@ -27,6 +27,7 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.formats.coco_images import clean_file_name, common_root, file_name_of, fill_size, image_root
 from cvkit.formats.coco_panoptic import is_panoptic, panoptic_objects
 from cvkit.io import atomic_file, files_in, place_image, relpath_posix
 
@@ -147,20 +148,6 @@ def _pick_files(path: Path, task: str | None, report: Report) -> list[tuple[Path
     return chosen
 
 
-def _image_root(json_file: Path, split: str | None, first_file_name: str | None, info: dict[str, Any]) -> Path:
-    """Where file_name is relative to: images/<split>/, <split>/, images/, the JSON's folder, or info.image_root."""
-    base = json_file.parent.parent if json_file.parent.name == "annotations" else json_file.parent
-    candidates = [base / "images" / split, base / split] if split else []
-    candidates += [base / "images", base, json_file.parent]
-    if isinstance(info.get("image_root"), str):
-        candidates.append(Path(info["image_root"]))
-    if first_file_name:
-        for folder in candidates:
-            if (folder / first_file_name).is_file():
-                return folder
-    return next((c for c in candidates if c.is_dir() and c != base), base)
-
-
 def _categories(raw: list[Any], file: Path, categories: CategorySet, hierarchy: Hierarchy, report: Report) -> dict[int, str]:
     """Add the file's categories (ids kept); returns id -> name (duplicate names made unique)."""
     names: dict[int, str] = {}
@@ -178,10 +165,12 @@ def _categories(raw: list[Any], file: Path, categories: CategorySet, hierarchy: 
             name = f"{name} (id {cat_id})"
         attributes = {k: v for k, v in cat.items() if k not in ("id", "name", "supercategory")}
         supercategory = str(cat.get("supercategory") or "")
-        if supercategory == name:  # COCO's own "person" is its own supercategory: no parent, kept for the writer
+        if supercategory == name or supercategory.lower() == "none":
+            # no parent: COCO's "person" is its own supercategory, Roboflow writes "none"; kept for the writer
             attributes["supercategory"] = supercategory
+            supercategory = ""
         categories.add(Category(cat_id, name, attributes=attributes))
-        if supercategory and supercategory != name:
+        if supercategory:
             hierarchy.add_edge(name, supercategory)
         names[cat_id] = name
     return names
@@ -189,6 +178,23 @@ def _categories(raw: list[Any], file: Path, categories: CategorySet, hierarchy: 
 
 _NUMBER_TYPES = frozenset((int, float))
 _ANN_KEY_SET = frozenset(ANN_KEYS)
+
+
+def _polygons(seg: Any, i: int, file: Path) -> list[list[float]]:
+    """A non-empty polygon ``segmentation``: ``[[x1, y1, ...], ...]``, or one flat ``[x1, y1, ...]``
+    (supervision 0.13's ``as_coco`` wrote it so); anything else is an error naming the JSON path."""
+    if isinstance(seg, list):
+        rings = [seg] if type(seg[0]) in _NUMBER_TYPES else seg
+        try:
+            parts = [list(map(float, p)) for p in rings if len(p) >= 6]
+        except (TypeError, ValueError):
+            parts = None
+        if parts is not None:
+            if len(parts) != len(rings):
+                raise InvalidInputError("polygon with fewer than 3 points", file=file, location=f"annotations[{i}].segmentation")
+            return parts
+    raise InvalidInputError(f"segmentation must be polygons [[x1, y1, ...], ...] or RLE {{counts, size}}, got {seg!r}", file=file,
+                            location=f"annotations[{i}].segmentation")
 
 
 def _annotation(ann: dict[str, Any], i: int, file: Path, label: str) -> Annotation | None:
@@ -213,11 +219,8 @@ def _annotation(ann: dict[str, Any], i: int, file: Path, label: str) -> Annotati
             if "counts" not in seg or "size" not in seg:
                 raise InvalidInputError("RLE segmentation needs 'counts' and 'size'", file=file, location=f"annotations[{i}].segmentation")
             obj.rle, obj.shape = {"size": list(seg["size"]), "counts": seg["counts"]}, "mask"
-        elif isinstance(seg, list):
-            parts = [list(map(float, p)) for p in seg if len(p) >= 6]
-            if len(parts) != len(seg):
-                raise InvalidInputError("polygon with fewer than 3 points", file=file, location=f"annotations[{i}].segmentation")
-            obj.polygon, obj.shape = parts, "polygon"
+        else:
+            obj.polygon, obj.shape = _polygons(seg, i, file), "polygon"
     if get("keypoints"):
         obj.keypoints = [float(v) for v in ann["keypoints"]]
         if obj.shape == "box" and obj.bbox is None:
@@ -251,6 +254,7 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
     annotations = data.get("annotations") or []
     by_image = _group_by_image(annotations, file, report)
     images = data.get("images") or []
+    listed = bool(images)  # images the file lists (not made up for a results list): a missing size is read from the header
     if info.get("kind") == "results" and not images:
         images = [{"id": image_id, "file_name": str(image_id)} for image_id in by_image]
         for ann in data["annotations"]:
@@ -263,13 +267,16 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
         if image_id not in known_ids:
             i = anns[0]
             report.invalid(InvalidInputError(f"annotation refers to unknown image id {image_id!r}", file=file, location=f"annotations[{i}].image_id"))
-    root = _image_root(file, split, images[0].get("file_name") if images and isinstance(images[0], dict) else None, data.get("info") or {})
+    first = file_name_of(images[0]) if images and isinstance(images[0], dict) else None
+    root, by_name = image_root(file, split, clean_file_name(first, file, 0) if isinstance(first, str) else None, data.get("info") or {}, report)
     prefix = relpath_posix(root, common)
     prefix = "" if prefix == "." else prefix + "/"
     # captions_*.json and panoptic_*.json records are told apart by their first annotation (one check a file, not one an annotation)
     special = bool(annotations) and isinstance(annotations[0], dict) and ("caption" in annotations[0] or is_panoptic(annotations[0]))
     for n, img in enumerate(track(images, f"reading {file.name}", len(images))):
-        sample = _image(img, n, file, split, prefix)
+        sample = _image(img, n, file, split, prefix, by_name)
+        if listed and (sample.width is None or sample.height is None):
+            fill_size(sample, common, report)
         for i in by_image.get(img["id"], ()):
             ann = annotations[i]
             if special:
@@ -314,12 +321,15 @@ def _group_by_image(annotations: list[Any], file: Path, report: Report) -> dict[
     return by_image
 
 
-def _image(img: Any, n: int, file: Path, split: str | None, prefix: str) -> Sample:
-    """One ``images[]`` entry; ``prefix`` makes file_name relative to the dataset root."""
-    if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+def _image(img: Any, n: int, file: Path, split: str | None, prefix: str, by_name: bool) -> Sample:
+    """One ``images[]`` entry; ``prefix`` makes file_name relative to the dataset root (``by_name``: its last part)."""
+    file_name = file_name_of(img) if isinstance(img, dict) else None
+    if file_name is None or "id" not in img:
         raise InvalidInputError("image needs 'id' and 'file_name'", file=file, location=f"images[{n}]")
     extra = {k: v for k, v in img.items() if k not in IMAGE_KEYS}
-    file_name = img["file_name"]
+    file_name = clean_file_name(file_name, file, n)
+    if by_name:
+        file_name = file_name.rsplit("/", 1)[-1]
     path = file_name if file_name.startswith("/") else prefix + file_name
     attributes = img.get("attributes")
     if attributes is not None and not isinstance(attributes, dict):
@@ -342,7 +352,7 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
     for file, _split, data in loaded:  # categories first, so they are known before samples stream
         raw = data.get("categories") if isinstance(data, dict) else (gt_data or {}).get("categories")
         _categories(raw or [], file, categories, hierarchy, report)
-    common = _common_root([file for file, _ in files])
+    common = common_root([file for file, _ in files])
 
     def samples() -> Iterator[Sample]:
         for file, split, data in loaded:
@@ -351,14 +361,6 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
 
     # the dataset root is fixed now, before images are seen: the folder the annotation files share
     return Dataset(samples(), categories, hierarchy, root=common, source_format="coco", info={"coco": info})
-
-
-def _common_root(files: list[Path]) -> Path:
-    """The folder the annotation files share (Roboflow's split folders: the export's root)."""
-    import os
-
-    bases = [f.parent.parent if f.parent.name == "annotations" else f.parent for f in files]
-    return bases[0] if all(b == bases[0] for b in bases) else Path(os.path.commonpath([b.absolute() for b in bases]))
 
 
 # --- writing -------------------------------------------------------------------------
@@ -540,7 +542,7 @@ def _head(dataset: Dataset, referenced: bool) -> dict[str, Any]:
     for cat in dataset.categories:
         parents = dataset.hierarchy.parents(cat.name)
         categories.append({"id": cat.id, "name": cat.name, "supercategory": parents[0] if parents else "", **cat.attributes})
-    return {"info": info, "licenses": source.get("licenses", []), "categories": categories}
+    return {"info": info, "licenses": source.get("licenses") or [], "categories": categories}
 
 
 def _place(sample: Sample, dataset: Dataset, path: Path, images: str, placed: set[str], split: str | None) -> str:

@@ -1,0 +1,79 @@
+"""Where the images of a COCO file are, part of the ``coco`` format.
+
+``file_name`` is relative to a folder no field names: ``images/<split>/`` or ``images/`` (datumaro,
+CVAT, Label Studio), ``data/`` (FiftyOne), the split folder (Roboflow), the JSON's folder, or
+``info.image_root`` (cvkit). The first image decides for the whole file. Real exports also hold
+names that lead nowhere on this machine: Windows separators (Label Studio on Windows writes
+``images\\x.png``), Label Studio's own URLs (``/data/upload/4/x.png``), paths into its media
+folder (``..\\..\\label-studio\\media\\upload\\4\\x.png``) or detectron2's absolute paths; when the
+first image is found by its file name alone, every image is looked up that way (with a warning).
+LVIS names images by ``coco_url`` alone. Images without ``width``/``height`` get them from the image header.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from cvkit.core.imageinfo import read_image_info
+from cvkit.core.model import Sample
+from cvkit.core.report import Report
+from cvkit.errors import InvalidInputError
+
+#: folders beside the annotations that hold the images, in the order they are tried
+IMAGE_FOLDERS = ("images", "data")
+
+
+def file_name_of(img: dict[str, Any]) -> Any:
+    """``file_name``; LVIS images have only ``coco_url``: its last two parts (``val2017/x.jpg``), as detectron2's
+    and mmdetection's LVIS loaders take it."""
+    name = img.get("file_name")
+    if name is None and isinstance(img.get("coco_url"), str):
+        return "/".join(img["coco_url"].rsplit("/", 2)[-2:])
+    return name
+
+
+def clean_file_name(file_name: Any, file: Path, n: int) -> str:
+    """``file_name`` with forward slashes; an error naming ``images[n].file_name`` when it is no string."""
+    if not isinstance(file_name, str):
+        raise InvalidInputError(f"file_name must be a string, got {file_name!r}", file=file, location=f"images[{n}].file_name")
+    return file_name.replace("\\", "/") if "\\" in file_name else file_name
+
+
+def image_root(json_file: Path, split: str | None, first_file_name: str | None, info: dict[str, Any],
+               report: Report) -> tuple[Path, bool]:
+    """(folder ``file_name`` is relative to, whether only its last part names the image): see the module docstring."""
+    base = json_file.parent.parent if json_file.parent.name == "annotations" else json_file.parent
+    candidates = [base / "images" / split, base / split] if split else []
+    candidates += [base / folder for folder in IMAGE_FOLDERS] + [base, json_file.parent]
+    if isinstance(info.get("image_root"), str):
+        candidates.append(Path(info["image_root"]))
+    if first_file_name:
+        for folder in candidates:
+            if (folder / first_file_name).is_file():
+                return folder, False
+        name = first_file_name.rsplit("/", 1)[-1]
+        for folder in candidates if name != first_file_name else ():
+            if (folder / name).is_file():
+                shown = os.path.relpath(folder, base).replace(os.sep, "/")
+                report.warn(f"{json_file.name}: file_name values do not lead to the images (e.g. {first_file_name!r}); "
+                            f"images are found by their file name in {shown}/")
+                return folder, True
+    return next((c for c in candidates if c.is_dir() and c != base), base), False
+
+
+def common_root(files: list[Path]) -> Path:
+    """The folder the annotation files share (Roboflow's split folders: the export's root)."""
+    bases = [f.parent.parent if f.parent.name == "annotations" else f.parent for f in files]
+    return bases[0] if all(b == bases[0] for b in bases) else Path(os.path.commonpath([b.absolute() for b in bases]))
+
+
+def fill_size(sample: Sample, root: Path, report: Report) -> None:
+    """Missing, null or zero width/height: read from the image header (never decoding the image)."""
+    try:
+        info = read_image_info(sample.resolve(root))
+    except InvalidInputError:
+        report.warn("some COCO images have no width/height and no readable image file; their size stays unknown")
+        return
+    sample.width, sample.height = info.width, info.height
