@@ -114,24 +114,46 @@ def test_file_names_that_point_elsewhere_find_the_images_by_name(tmp_path, file_
     assert any("found by their file name in images" in w for w in report.warnings)
 
 
-def test_roboflow_none_supercategory_is_no_parent(tmp_path):
-    # Roboflow's COCO export: category 0 is named after the dataset with "supercategory": "none", the classes
-    # have it as their supercategory (supervision's coco_categories_to_classes skips "none" ones for this reason)
-    categories = [{"id": 0, "name": "cells", "supercategory": "none"}, {"id": 1, "name": "rbc", "supercategory": "cells"},
-                  {"id": 2, "name": "wbc", "supercategory": "cells"}]
-    src = write_json(tmp_path / "valid" / "_annotations.coco.json", {
+# Roboflow's COCO export: category 0 is named after the dataset with "supercategory": "none", the classes
+# have it as their supercategory (supervision's coco_categories_to_classes skips "none" ones for this reason)
+ROBOFLOW_CATEGORIES = [{"id": 0, "name": "cells", "supercategory": "none"}, {"id": 1, "name": "rbc", "supercategory": "cells"},
+                       {"id": 2, "name": "wbc", "supercategory": "cells"}]
+
+
+def roboflow_export(root: Path) -> Path:
+    return write_json(root / "valid" / "_annotations.coco.json", {
         "info": {"year": "2023", "version": "3", "description": "Exported from roboflow.com"},
         "licenses": [{"id": 1, "url": "https://creativecommons.org/licenses/by/4.0/", "name": "CC BY 4.0"}],
-        "categories": categories,
+        "categories": ROBOFLOW_CATEGORIES,
         "images": [{"id": 0, "license": 1, "file_name": "a_jpg.rf.1.jpg", "height": 30, "width": 40, "date_captured": "2023-01-01T00:00:00+00:00"}],
         "annotations": [{"id": 0, "image_id": 0, "category_id": 2, "bbox": [1, 2, 10, 12], "area": 120, "segmentation": [], "iscrowd": 0}],
     })
+
+
+def test_roboflow_none_supercategory_is_no_parent(tmp_path):
+    src = roboflow_export(tmp_path)
     ds = cvkit.read(tmp_path, format="coco").materialize()
     assert "none" not in ds.hierarchy
     assert ds.hierarchy.parents("cells") == [] and ds.hierarchy.parents("wbc") == ["cells"] and ds.hierarchy.roots() == ["cells"]
     cvkit.write(ds, tmp_path / "out.json", format="coco")
-    assert json.loads((tmp_path / "out.json").read_text())["categories"] == categories
-    assert json.loads(src.read_text())["categories"] == categories
+    assert json.loads((tmp_path / "out.json").read_text())["categories"] == ROBOFLOW_CATEGORIES
+    assert json.loads(src.read_text())["categories"] == ROBOFLOW_CATEGORIES
+
+
+def test_roboflow_dataset_group_is_no_class(tmp_path):
+    # "cells" only groups the classes (no object uses it), so it is no YOLO class, as in Roboflow's own YOLO
+    # export of the dataset (names: [rbc, wbc]); COCO -> manifest -> COCO keeps it
+    roboflow_export(tmp_path)
+    ds = cvkit.read(tmp_path / "valid", format="coco").materialize()
+    assert ds.categories.names() == ["rbc", "wbc"] and [c.id for c in ds.categories] == [1, 2]
+    assert ds.samples[0].objects[0].label == "wbc"
+    make_image(tmp_path / "valid" / "a_jpg.rf.1.jpg", 40, 30)
+    cvkit.convert(tmp_path / "valid", tmp_path / "yolo", to_format="yolo")
+    assert "names:\n  0: rbc\n  1: wbc\n" in (tmp_path / "yolo" / "data.yaml").read_text()
+    assert (tmp_path / "yolo" / "labels" / "valid" / "a_jpg.rf.1.txt").read_text().startswith("1 ")
+    cvkit.convert(tmp_path / "valid", tmp_path / "m.jsonl", to_format="manifest")
+    cvkit.convert(tmp_path / "m.jsonl", tmp_path / "back.json", to_format="coco")
+    assert json.loads((tmp_path / "back.json").read_text())["categories"] == ROBOFLOW_CATEGORIES
 
 
 def test_supervision_flat_polygon_reads_as_one_polygon(tmp_path):

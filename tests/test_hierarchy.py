@@ -199,6 +199,14 @@ def test_coco_supercategories(tmp_path: Path):
     assert hierarchy.parents("person") == []  # its own supercategory: a root, not a cycle
 
 
+def test_coco_roboflow_none_supercategory_is_a_root_as_the_reader_reads_it(tmp_path: Path):
+    path = tmp_path / "_annotations.coco.json"
+    path.write_text(json.dumps({"categories": [{"id": 0, "name": "cells", "supercategory": "none"},
+                                               {"id": 1, "name": "rbc", "supercategory": "cells"}]}))
+    hierarchy = load_hierarchy(path)
+    assert hierarchy.parents("cells") == [] and hierarchy.parents("rbc") == ["cells"] and "none" not in hierarchy
+
+
 def test_coco_corpus_with_empty_supercategories_gives_roots(corpus):
     hierarchy = load_hierarchy(corpus("coco", "coco_instances", "annotations", "instances_train.json"))
     assert sorted(hierarchy.roots()) == ["a", "b", "c"] and len(hierarchy) == 3

@@ -148,10 +148,30 @@ def _pick_files(path: Path, task: str | None, report: Report) -> list[tuple[Path
     return chosen
 
 
-def _categories(raw: list[Any], file: Path, categories: CategorySet, hierarchy: Hierarchy, report: Report) -> dict[int, str]:
-    """Add the file's categories (ids kept); returns id -> name (duplicate names made unique)."""
+def _dataset_group(raw: list[Any]) -> dict[str, Any] | None:
+    """Roboflow's first category, named after the dataset (``"supercategory": "none"``), which every other
+    category has as its supercategory: a group, not a class (Roboflow's own YOLO export has no such class)."""
+    groups = [c for c in raw if isinstance(c, dict) and str(c.get("supercategory") or "").lower() == "none"]
+    if len(groups) != 1 or len(raw) < 2:
+        return None
+    group = groups[0]
+    return group if all(isinstance(c, dict) and c.get("supercategory") == group.get("name") for c in raw if c is not group) else None
+
+
+def _categories(raw: list[Any], file: Path, categories: CategorySet, hierarchy: Hierarchy, report: Report,
+                info: dict[str, Any]) -> dict[int, str]:
+    """Add the file's categories (ids kept); returns id -> name (duplicate names made unique).
+
+    Roboflow's dataset-named group (:func:`_dataset_group`) stays a hierarchy node, not a category, and is
+    kept in ``info["group_category"]`` for the writer."""
     names: dict[int, str] = {}
+    group = _dataset_group(raw)
+    if group is not None and "group_category" not in info:
+        info["group_category"] = dict(group)
     for i, cat in enumerate(raw):
+        if cat is group:
+            names[int(group["id"])] = str(group["name"])
+            continue
         try:
             cat_id, name = int(cat["id"]), str(cat["name"])
         except (KeyError, TypeError, ValueError):
@@ -250,7 +270,7 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
     for key in ("info", "licenses"):
         if key in data:
             info.setdefault(key, data[key])
-    names = _categories(data.get("categories") or [], file, categories, hierarchy, report)
+    names = _categories(data.get("categories") or [], file, categories, hierarchy, report, info)
     annotations = data.get("annotations") or []
     by_image = _group_by_image(annotations, file, report)
     images = data.get("images") or []
@@ -351,7 +371,7 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
     loaded = [(file, split, _load(file)) for file, split in files]
     for file, _split, data in loaded:  # categories first, so they are known before samples stream
         raw = data.get("categories") if isinstance(data, dict) else (gt_data or {}).get("categories")
-        _categories(raw or [], file, categories, hierarchy, report)
+        _categories(raw or [], file, categories, hierarchy, report, info)
     common = common_root([file for file, _ in files])
 
     def samples() -> Iterator[Sample]:
@@ -538,7 +558,8 @@ def _head(dataset: Dataset, referenced: bool) -> dict[str, Any]:
     info = dict(source.get("info") or {"description": "written by cvkit"})
     if referenced and dataset.root is not None:
         info["image_root"] = str(dataset.root.resolve())
-    categories = []
+    group = source.get("group_category")
+    categories = [group] if isinstance(group, dict) and group.get("name") not in dataset.categories else []
     for cat in dataset.categories:
         parents = dataset.hierarchy.parents(cat.name)
         categories.append({"id": cat.id, "name": cat.name, "supercategory": parents[0] if parents else "", **cat.attributes})

@@ -77,14 +77,15 @@ def load_cifar100(folder: str | Path) -> Hierarchy:
 
 # --- COCO supercategories, manifest header, edge lists ------------------------------------
 def hierarchy_from_coco(data: dict[str, Any], path: Path) -> Hierarchy:
-    """Category -> supercategory of a COCO json (a category named like its supercategory is a root)."""
+    """Category -> supercategory of a COCO json (a category named like its supercategory, or whose supercategory
+    is Roboflow's ``"none"``, is a root: as the COCO reader reads it)."""
     hierarchy = Hierarchy()
     for index, cat in enumerate(data.get("categories") or []):
         if not isinstance(cat, dict) or not isinstance(cat.get("name"), str):
             raise InvalidInputError("category without a string 'name'", file=path, location=f"categories[{index}]")
         hierarchy.node(cat["name"])
         parent = cat.get("supercategory")
-        if isinstance(parent, str) and parent and parent != cat["name"]:
+        if isinstance(parent, str) and parent and parent != cat["name"] and parent.lower() != "none":
             add_edge_at(hierarchy, cat["name"], parent, path, f"categories[{index}]")
     return hierarchy
 
