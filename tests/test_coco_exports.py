@@ -239,3 +239,33 @@ def test_lvis_images_named_by_coco_url_only(tmp_path):
     assert sample.resolve(ds.root).is_file() and sample.meta["coco"]["not_exhaustive_category_ids"] == [3]
     assert [(o.label, o.shape, o.bbox) for o in sample.objects] == [("aerosol_can", "polygon", (10.0, 10.0, 20.0, 10.0))]
     assert ds.categories.get("aerosol_can").attributes["frequency"] == "c"
+
+
+def test_json_saved_with_a_byte_order_mark_is_detected_and_read(tmp_path):
+    # .NET's Encoding.UTF8 and Windows PowerShell 5's `Out-File -Encoding utf8` put a UTF-8 BOM before the text
+    data = {"images": [{"id": 1, "file_name": "a.jpg", "width": 20, "height": 10}], "categories": [{"id": 1, "name": "cat"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 4, 4]}]}
+    (tmp_path / "instances_train.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(data).encode())
+    assert cvkit.detect_format(tmp_path) == "coco"
+    ds = cvkit.read(tmp_path, format="coco").materialize()
+    assert [o.bbox for o in ds.samples[0].objects] == [(1.0, 1.0, 4.0, 4.0)]
+    createml = tmp_path / "createml"
+    createml.mkdir()
+    (createml / "labels.json").write_bytes(b"\xef\xbb\xbf" + json.dumps([{"image": "a.jpg", "annotations": [
+        {"label": "cat", "coordinates": {"x": 3, "y": 3, "width": 4, "height": 4}}]}]).encode())
+    assert cvkit.detect_format(createml) == "createml"
+    assert cvkit.read(createml, format="createml").materialize().samples[0].objects[0].bbox == (1.0, 1.0, 4.0, 4.0)
+
+
+def test_duplicate_image_ids_are_an_error_not_doubled_objects(tmp_path):
+    # a merged or hand-edited file with one image id twice: pycocotools keeps one image; cvkit would have given
+    # the id's annotations to both
+    path = write_json(tmp_path / "merged.json", {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 20, "height": 10}, {"id": 1, "file_name": "b.jpg", "width": 20, "height": 10}],
+        "categories": [{"id": 1, "name": "cat"}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 4, 4]}]})
+    with pytest.raises(InvalidInputError, match=r"duplicate image id 1") as caught:
+        cvkit.read(path, format="coco").materialize()
+    assert caught.value.location == "images[1].id"
+    report = Report(skip_invalid=True)
+    ds = cvkit.read(path, format="coco", report=report).materialize()
+    assert [(s.path, len(s.objects)) for s in ds] == [("a.jpg", 1)] and len(report.skipped) == 1

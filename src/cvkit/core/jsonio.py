@@ -9,8 +9,25 @@ import orjson
 JSONDecodeError = orjson.JSONDecodeError
 
 
+#: UTF-8 byte order mark: .NET's Encoding.UTF8 and PowerShell 5's Out-File write it before JSON
+BOM = b"\xef\xbb\xbf"
+
+
 def loads(data: bytes | str) -> Any:
-    return orjson.loads(data)
+    """Parse JSON; a leading byte order mark is skipped (looked at only when parsing fails: no cost otherwise)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        if isinstance(data, bytes) and data.startswith(BOM):
+            return orjson.loads(data[len(BOM) :])
+        if isinstance(data, str) and data.startswith("\ufeff"):
+            return orjson.loads(data[1:])
+        raise
+
+
+def strip_bom(data: bytes) -> bytes:
+    """``data`` without a leading byte order mark (file heads looked at by format detection)."""
+    return data[len(BOM) :] if data.startswith(BOM) else data
 
 
 def dumps(obj: Any, indent: bool = False) -> bytes:

@@ -41,7 +41,7 @@ ANN_KEYS = ("id", "image_id", "category_id", "bbox", "segmentation", "area", "is
 # --- detection -----------------------------------------------------------------------
 def _json_head(path: Path) -> bytes:
     with open(path, "rb") as handle:
-        return handle.read(4096)
+        return jsonio.strip_bom(handle.read(4096))
 
 
 def _is_coco_file(path: Path) -> bool:
@@ -293,8 +293,14 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
     prefix = "" if prefix == "." else prefix + "/"
     # captions_*.json and panoptic_*.json records are told apart by their first annotation (one check a file, not one an annotation)
     special = bool(annotations) and isinstance(annotations[0], dict) and ("caption" in annotations[0] or is_panoptic(annotations[0]))
+    seen: set[Any] = set()
     for n, img in enumerate(track(images, f"reading {file.name}", len(images))):
         sample = _image(img, n, file, split, prefix, by_name)
+        if sample.id in seen:  # its annotations would be given to both images
+            report.invalid(InvalidInputError(f"duplicate image id {sample.id!r} (its annotations belong to the first image with it)", file=file,
+                                             location=f"images[{n}].id"))
+            continue
+        seen.add(sample.id)
         if listed and (sample.width is None or sample.height is None):
             fill_size(sample, common, report)
         for i in by_image.get(img["id"], ()):

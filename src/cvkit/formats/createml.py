@@ -34,7 +34,7 @@ def _is_createml_file(path: Path) -> bool:
     if path.suffix.lower() != ".json" or not path.is_file():
         return False
     with open(path, "rb") as handle:
-        head = handle.read(4096).lstrip()
+        head = jsonio.strip_bom(handle.read(4096)).lstrip()
     return head.startswith(b"[") and bool(_HEAD_IMAGE.search(head)) and b'"annotations"' in head
 
 

@@ -34,7 +34,6 @@ Parsed = tuple[Sample | None, list[InvalidInputError], list[tuple[str, str]]]
 
 #: Top-level keys with a model field; the rest is kept in Sample.meta["labelme"]["other"].
 TOP_KEYS = frozenset(("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth", "attributes"))
-_BOM = b"\xef\xbb\xbf"
 _UNKNOWN_TYPE = "not a shape type cvkit reads; left out"
 _ROTATED_TYPE = "cvkit has no rotated boxes; read as its 4-corner polygon (LabelMe JSON output keeps the type)"
 _MAGIC = ((b"\xff\xd8", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"), (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"))
@@ -105,7 +104,7 @@ def load_document(raw: bytes, file: str | Path, encoding: str | None = None) -> 
         return jsonio.loads(raw)
     except jsonio.JSONDecodeError as exc:
         error = exc
-    body = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
+    body = jsonio.strip_bom(raw)
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as bad:
