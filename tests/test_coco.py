@@ -256,3 +256,22 @@ def test_detection_needs_images_or_annotations_not_just_categories(tmp_path):
     many = [{"id": i, "name": f"class_{i}", "supercategory": ""} for i in range(3000)]
     (tmp_path / "big.json").write_text(json.dumps({"licenses": [], "info": {}, "categories": many, "images": [], "annotations": []}))
     assert coco.detect(tmp_path / "big.json") is not None
+
+
+def test_keypoint_results_get_the_box_pycocotools_gives_them(corpus, tmp_path):
+    # cocoapi's keypoint results carry no bbox; COCO.loadRes boxes them by the extent of all their points
+    from pycocotools.coco import COCO
+
+    path = corpus("coco", "cocoapi_results", "person_keypoints_val2014_fakekeypoints100_results.json")
+    ds = cvkit.read(path, format="coco").materialize()
+    raw = json.loads(path.read_text())[0]
+    xs, ys = raw["keypoints"][0::3], raw["keypoints"][1::3]
+    first = next(o for s in ds for o in s.objects)
+    assert first.bbox == (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+    gt = COCO()
+    gt.dataset = {"images": [{"id": s.id} for s in ds], "categories": [{"id": 1, "name": "person"}], "annotations": []}
+    gt.createIndex()
+    assert gt.loadRes(str(path)).anns[1]["bbox"] == list(first.bbox)
+    cvkit.write(ds, tmp_path / "out.json", format="coco")
+    written = json.loads((tmp_path / "out.json").read_text())["annotations"][0]
+    assert written["bbox"] == list(first.bbox) and written["bbox"] != [0, 0, 0, 0]

@@ -56,7 +56,10 @@ class Annotation:
         return 0.0
 
     def ensure_bbox(self) -> Box | None:
-        """Fill ``bbox`` from the polygon, mask or points when missing; returns it."""
+        """Fill ``bbox`` from the polygon, mask, circle or labelled keypoints when missing; returns it.
+
+        Keypoints give the extent of all their points, as pycocotools' ``loadRes`` boxes keypoint results
+        (results lists carry no ``bbox``; the keypoint evaluation's area ranges use this box)."""
         if self.bbox is None:
             if self.polygon:
                 self.bbox = polygon_bbox(self.polygon)
@@ -68,6 +71,9 @@ class Annotation:
                 cx, cy, px, py = self.points[:4]
                 r = ((px - cx) ** 2 + (py - cy) ** 2) ** 0.5
                 self.bbox = (cx - r, cy - r, 2 * r, 2 * r)
+            elif self.keypoints and len(self.keypoints) >= 3:
+                xs, ys = self.keypoints[0::3], self.keypoints[1::3]
+                self.bbox = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
         return self.bbox
 
 
