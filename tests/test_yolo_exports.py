@@ -206,3 +206,17 @@ def test_label_studio_yolo_export_without_images_warns_about_unread_labels(tmp_p
     assert len(ds.samples) == 0
     assert report.warnings == [f"{tmp_path / 'labels'}: 2 label files have no image in {tmp_path / 'images'} (first: 1a2b3c4d-cat.txt); "
                                "their objects are not read (YOLO coordinates need the image size)"]
+
+
+def test_class_name_listed_twice_keeps_both_indices(tmp_path):
+    # Ultralytics (check_det_dataset) and darknet take names as they are: a name listed twice is two classes
+    # whose index is what the labels use; cvkit keeps both and names the second one apart
+    make_image(tmp_path / "images" / "train" / "a.jpg", 40, 20)
+    (tmp_path / "labels" / "train").mkdir(parents=True)
+    (tmp_path / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n2 0.5 0.5 0.4 0.4\n")
+    (tmp_path / "data.yaml").write_text("train: images/train\nval: images/train\nnames: [car, person, car]\n")
+    report = Report()
+    ds = cvkit.read(tmp_path, format="yolo", report=report).materialize()
+    assert ds.categories.names() == ["car", "person", "car (class 2)"]
+    assert [o.label for o in ds.samples[0].objects] == ["car", "car (class 2)"]
+    assert any("listed twice" in w for w in report.warnings)

@@ -46,19 +46,25 @@ def read(path: Path, report: Report, names_encoding: str | None = None) -> Datas
         except LookupError:
             raise CvkitError(f"YOLO reader option names_encoding={names_encoding!r}: not a known text encoding") from None
     layout = find_layout(path, report, names_encoding)
-    categories = _categories(layout.names, path)
+    categories = _categories(layout.names, report)
     names = layout.names
     info = {"yolo": {"kpt_shape": list(names.kpt_shape), "flip_idx": names.flip_idx}} if names.kpt_shape else {}
     return Dataset(track(_samples(layout, categories, report), "reading YOLO labels"), categories, root=layout.root, source_format="yolo",
                    info=info)
 
 
-def _categories(names: ClassNames, path: Path) -> CategorySet:
+def _categories(names: ClassNames, report: Report) -> CategorySet:
     """1-based ids like COCO (the class index is the position); pose data gives every class keypoint
-    names, from ``kpt_names`` or else ``"0".."K-1"``, which COCO's person_keypoints categories need."""
+    names, from ``kpt_names`` or else ``"0".."K-1"``, which COCO's person_keypoints categories need.
+
+    A name listed twice (Ultralytics and darknet accept it; the index is what counts) keeps its index as
+    ``name (class N)`` from its second listing on, with a warning."""
     categories = CategorySet()
     numbered = [str(k) for k in range(names.kpt_shape[0])] if names.kpt_shape else None
     for index, name in enumerate(names.names):
+        if name in categories:
+            report.warn(f"class name {name!r} is listed twice in {names.source}; the later index is named {name!r} + ' (class N)'")
+            name = names.names[index] = f"{name} (class {index})"  # labels are looked up in names.names
         keypoints = names.kpt_names.get(index, numbered)
         categories.add(Category(index + 1, name, attributes={"keypoints": list(keypoints)} if keypoints else {}))
     return categories

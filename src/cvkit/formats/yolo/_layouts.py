@@ -115,13 +115,7 @@ def read_names_file(path: Path, encoding: str | None = None) -> ClassNames:
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
-    names = [line.strip() or f"class_{index}" for index, line in enumerate(lines)]
-    seen: dict[str, int] = {}
-    for number, name in enumerate(names, 1):
-        if name in seen:
-            raise InvalidInputError(f"class name {name!r} appears twice (also line {seen[name]})", file=path, location=f"line {number}")
-        seen[name] = number
-    return ClassNames(names, path.name)
+    return ClassNames([line.strip() or f"class_{index}" for index, line in enumerate(lines)], path.name)
 
 
 def ultralytics_label(image: str) -> str:

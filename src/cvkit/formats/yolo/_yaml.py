@@ -48,9 +48,6 @@ def _yaml_names(data: dict[str, Any], file: Path) -> ClassNames:
         raise InvalidInputError("names must be a list or a {class id: name} mapping", file=file, location="names")
     if isinstance(nc, int) and nc != len(listed):
         raise InvalidInputError(f"nc is {nc} but names lists {len(listed)} classes", file=file, location="nc")
-    duplicates = sorted({n for n in listed if listed.count(n) > 1})
-    if duplicates:
-        raise InvalidInputError(f"class name {duplicates[0]!r} appears twice", file=file, location="names")
     return ClassNames(listed, file.name)
 
 
