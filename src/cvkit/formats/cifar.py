@@ -13,6 +13,9 @@ Binary version (``*.bin``): CIFAR-10 records are 1 label byte + 3072 pixel bytes
 (``batches.meta.txt`` names the classes); CIFAR-100 records are coarse byte, fine byte,
 3072 bytes (``coarse_label_names.txt``, ``fine_label_names.txt``).
 
+The path may also be torchvision's root (``CIFAR10(root="data")`` keeps ``cifar-10-batches-py/``
+beside the archive there): the one unpacked CIFAR folder in it is read.
+
 Pixels live inside the batches, so the reader writes each image as a PNG into
 ``images_dir``: ``cvkit ingest`` / ``convert`` put it beside the output
 (``<output>_images/``); called from Python without ``images_dir`` it is a per-input cache
@@ -43,6 +46,8 @@ from cvkit.io import extraction_dir
 EXTRACTS_IMAGES = True
 READ_OPTIONS = ("images_dir",)
 PICKLE_BATCHES = ("data_batch_", "test_batch", "train", "test")
+#: the folders the CIFAR archives unpack to: torchvision's ``CIFAR10(root)`` keeps them (and the archive) in ``root``
+ARCHIVE_FOLDERS = ("cifar-10-batches-py", "cifar-100-python", "cifar-10-batches-bin", "cifar-100-binary")
 SIDE = 32
 PLANE = SIDE * SIDE * 3
 
@@ -216,10 +221,18 @@ def _binary_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, An
         yield fine, (int(row[0]) if coarse else None), row[head:], (SIDE, SIDE), None
 
 
+def _unpacked(path: Path) -> list[Path]:
+    """The CIFAR archive folders inside a torchvision root (``data/cifar-10-batches-py``...), when ``path`` is one."""
+    return [path / name for name in ARCHIVE_FOLDERS if (path / name).is_dir()] if path.is_dir() else []
+
+
 def read(path: Path, report: Report, **options: Any) -> Dataset:
     """Read CIFAR batches, writing each image as a PNG into ``images_dir`` while streaming."""
     path = Path(path)
-    source = _Source(path)
+    inner = _unpacked(path) if path.is_dir() and not _describe(path) else []
+    if len(inner) > 1:
+        raise CvkitError(f"several CIFAR folders here ({', '.join(p.name for p in inner)}): give one of them", file=path)
+    source = _Source(inner[0] if inner else path)
     images_dir = extraction_dir(path, options.get("images_dir"))
     categories = CategorySet(Category(i, name) for i, name in enumerate(source.fine))
     hierarchy = Hierarchy()
@@ -279,11 +292,18 @@ def _sample(source: _Source, batch: Path, stem: str, index: int, fine: int, coar
     return Sample(rel, w, h, split_of(stem), labels=[label], meta={"cifar": meta})
 
 
-def detect(path: Path) -> str | None:
-    folder = path if path.is_dir() else path.parent
-    names = set(os.listdir(folder)) if folder.is_dir() else set()
-    if path.is_dir() and ("batches.meta" in names or "meta" in names) and names & {"data_batch_1", "test_batch", "train", "test"}:
+def _describe(path: Path) -> str | None:
+    """What CIFAR files the folder ``path`` holds itself, None when none."""
+    names = set(os.listdir(path)) if path.is_dir() else set()
+    if ("batches.meta" in names or "meta" in names) and names & {"data_batch_1", "test_batch", "train", "test"}:
         return "CIFAR python batches with their meta file"
-    if path.is_dir() and names & {"batches.meta.txt", "fine_label_names.txt"} and any(n.endswith(".bin") for n in names):
+    if names & {"batches.meta.txt", "fine_label_names.txt"} and any(n.endswith(".bin") for n in names):
         return "CIFAR binary batches (*.bin) with their label names"
     return None
+
+
+def detect(path: Path) -> str | None:
+    found = _describe(path)
+    if found is None and (inner := [p for p in _unpacked(path) if _describe(p)]):
+        return f"{_describe(inner[0])} in {', '.join(p.name + '/' for p in inner)} (a torchvision root)"
+    return found

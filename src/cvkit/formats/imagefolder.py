@@ -1,11 +1,14 @@
 """Class-per-folder image trees, as torchvision's ``ImageFolder`` reads them.
 
 Reading: ``ROOT/<class>/**/<image>``; every image under a class folder, at any depth, belongs
-to that class (torchvision walks class folders recursively). When the top-level folders are
-split names (``train``, ``val``, ``valid``, ``validation``, ``test``), each holds its own class
-folders and gives its images' split. Images lying at the root (or at a split's root) have
-no class: they are left out with a warning and a "not represented" line, or kept unlabelled
-with ``-r stray=keep`` (``stray=error`` makes them an error). Classes are listed in sorted
+to that class (torchvision walks class folders recursively). When top-level folders are split
+names (Hugging Face's keywords: ``train``/``training``, ``val``/``valid``/``validation``/``dev``,
+``test``/``testing``/``eval``/``evaluation``, any case) holding class folders, each gives its
+images' split (the folder name, lower-cased); a split folder of loose images beside them (fastai's
+unlabelled ``test/``) is a split whose images have no class. Images lying at the root (or at a
+split's root) have no class: they are left out with a warning and a "not represented" line, or kept
+unlabelled with ``-r stray=keep`` (``stray=error`` makes them an error). A root whose folders are all
+split names holding only loose images is no class tree (its labels are elsewhere). Classes are listed in sorted
 order, ids 1..N (id - 1 is torchvision's class index). Widths/heights are read from the
 headers only with ``-r sizes=true``.
 
@@ -32,7 +35,8 @@ from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import place_image
 
-SPLIT_NAMES = ("train", "val", "valid", "validation", "test")
+#: split folder names: Hugging Face datasets' SPLIT_KEYWORDS (data_files.py), which also cover timm's and Kaggle's
+SPLIT_NAMES = ("train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval", "evaluation")
 _SUFFIXES = frozenset(IMAGE_EXTENSIONS)
 READ_OPTIONS = ("sizes", "stray", "split")
 ANNOTATION_SUFFIXES = (".xml", ".json", ".txt", ".csv", ".yaml", ".yml")
@@ -74,16 +78,22 @@ def _is_wnid(name: str) -> bool:
 
 
 def _layout(path: Path) -> tuple[list[tuple[str | None, str]], list[str]]:
-    """``(split, relative folder)`` pairs holding class folders, and the top-level folders ignored.
+    """``(split, relative folder)`` pairs holding class folders (or loose images), and the top-level folders ignored.
 
-    A split layout is one where some top-level folders are split names holding sub-folders;
-    other top-level folders beside them (a devkit, notes) are not classes and are ignored.
+    A split layout is one where some top-level folders are split names holding sub-folders; split folders
+    of loose images beside them are splits too (fastai's unlabelled ``test/``); other top-level folders
+    (a devkit, notes) are not classes and are ignored. A root of split folders that all hold loose images
+    only is a split layout without classes.
     """
     dirs, _images = _listing(str(path))
-    splits = [d for d in dirs if d.lower() in SPLIT_NAMES and _listing(str(path / d))[0]]
-    if splits:
-        return [(d.lower(), d + "/") for d in splits], [d for d in dirs if d not in splits]
-    return [(None, "")], []
+    named = {d: _listing(str(path / d)) for d in dirs if d.lower() in SPLIT_NAMES}
+    if any(sub for sub, _ in named.values()):
+        splits = [d for d, (sub, images) in named.items() if sub or images]
+    elif named and len(named) == len(dirs):
+        splits = list(named)
+    else:
+        return [(None, "")], []
+    return [(d.lower(), d + "/") for d in splits], [d for d in dirs if d not in splits]
 
 
 #: files beside class folders that are no annotations: class lists, read-mes, licences
@@ -108,7 +118,9 @@ def detect(path: Path) -> str | None:
     layout, _ignored = _layout(path)
     for _split, rel in layout:
         classes, _ = _listing(str(path / rel)) if (path / rel).is_dir() else ([], [])
-        if not classes or all(_is_wnid(c) for c in classes) or classes == ["images"]:
+        if not classes:
+            continue  # a split folder of loose images (an unlabelled test/): the other splits decide
+        if all(_is_wnid(c) for c in classes) or classes == ["images"]:
             return None  # WNID folders: the imagenet reader; a lone images/ folder: a list-based layout
         sampled = [path / rel / name for name in classes[:5]]
         if any(_has_annotation_files(folder) for folder in [path / rel, *sampled]):

@@ -2,9 +2,14 @@
 
 Forms read and written:
 
-- ``*.csv`` with a header ``ImageId,labels`` (also ``image``/``filename``/``path`` and
-  ``label``/``tags``); labels separated by ``|`` when the cell has one, else by spaces;
-  an optional ``split`` column. An ImageId without a suffix is looked up as ``ID.<ext>``.
+- ``*.csv`` with a header naming an image column (``ImageId``, ``image``, ``filename``, Hugging
+  Face's ``file_name``, Kaggle's ``id``...) and a labels column. A plural column (``labels``,
+  ``tags``, ``classes``) holds several labels, separated by ``|`` when the cell has one, else by
+  spaces; a singular one (``label``, ``class``, ``category``), or the other column of a two-column
+  CSV (Kaggle's ``id,breed``), holds one label, spaces included. An optional ``split`` column.
+  An id without a suffix is looked up as ``ID.<ext>``.
+- Hugging Face ``imagefolder`` metadata: ``metadata.csv`` as above, ``metadata.jsonl`` objects
+  with ``file_name`` and a label key; in the dataset folder or in each split folder.
 - ``*.txt``: ``path label [label ...]`` a line (datumaro's ``imagenet_txt``). With a
   ``synsets.txt`` (or ``-r synsets=PATH``: one class name a line) numeric labels are indices
   into it; otherwise labels are names.
@@ -12,7 +17,9 @@ Forms read and written:
   ``images/`` (``default.txt`` means no split).
 
 Image paths are relative to ``-r images=DIR``, else ``images/`` beside the list when it exists,
-else the list's folder. Listed images that do not exist are kept with a warning
+else the list's folder, else a sub-folder of it where the listed images are found (Kaggle's
+``labels.csv`` beside ``train/``). A list's split is its file name's (``train.txt``), else its
+folder's (``train/metadata.csv``). Listed images that do not exist are kept with a warning
 (``-r missing=skip`` leaves them out as not represented, ``missing=error`` fails).
 Category ids are the synsets line number + 1, else 1.. in order of first use.
 """
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,10 +41,21 @@ from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import atomic_file, place_image, relpath_posix
 
-ID_COLUMNS = ("imageid", "image_id", "image", "filename", "file", "path", "id", "name")
-LABEL_COLUMNS = ("labels", "label", "tags", "classes", "class")
-SPLITS = ("train", "val", "valid", "validation", "test")
+ID_COLUMNS = ("imageid", "image_id", "image", "filename", "file_name", "image_name", "image_path", "file", "file_path", "path", "id",
+              "id_code", "name")
+#: columns of several labels a cell (split on | or spaces), then columns of one label a cell
+MULTI_LABEL_COLUMNS = ("labels", "tags", "classes")
+LABEL_COLUMNS = (*MULTI_LABEL_COLUMNS, "label", "class", "category")
+#: second columns of two-column CSVs that are no classes: Kaggle RLE masks, ImageNet LOC boxes, captions
+NOT_LABEL_COLUMNS = frozenset(("encodedpixels", "predictionstring", "rle", "bbox", "boxes", "text", "caption", "captions", "description",
+                               "width", "height", "url"))
+#: split names of list files and of the folders holding them: Hugging Face datasets' SPLIT_KEYWORDS
+SPLITS = ("train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval", "evaluation")
 SYNSET_NAMES = ("synsets.txt", "labels.txt")
+#: Hugging Face imagefolder metadata files
+METADATA_NAMES = ("metadata.csv", "metadata.jsonl")
+#: how many listed images missing from the list's folder are looked for in its sub-folders before giving up
+PROBES = 20
 READ_OPTIONS = ("images", "synsets", "sizes", "missing", "split")
 WRITE_OPTIONS = ("images",)
 
@@ -45,20 +64,24 @@ def _is_image(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def _csv_columns(header: list[str]) -> tuple[int, int, int | None] | None:
-    """Positions of the id, labels and (optional) split columns, None when not such a header."""
+def _csv_columns(header: list[str]) -> tuple[int, int, int | None, bool] | None:
+    """Positions of the id, labels and (optional) split columns and whether a labels cell holds several;
+    None when not such a header."""
     names = [h.strip().lower() for h in header]
     ident = next((i for i, n in enumerate(names) if n in ID_COLUMNS), None)
     labels = next((i for i, n in enumerate(names) if n in LABEL_COLUMNS), None)
+    other = names[1 - ident] if ident is not None and len(names) == 2 else None
+    if labels is None and other is not None and other not in NOT_LABEL_COLUMNS and other not in ID_COLUMNS and other != "split":
+        labels = 1 - ident  # Kaggle's id,breed / Image,Id / id_code,diagnosis: the other column is the class
     if ident is None or labels is None:
         return None
-    return ident, labels, names.index("split") if "split" in names else None
+    return ident, labels, names.index("split") if "split" in names else None, names[labels] in MULTI_LABEL_COLUMNS
 
 
 def _is_list_file(path: Path) -> bool:
     """A text file whose first line looks like ``image.jpg label``."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             for line in handle:
                 if line.strip():
                     tokens = line.split()
@@ -72,21 +95,54 @@ def _list_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.txt") if p.name not in SYNSET_NAMES and "synsets" not in p.name and _is_list_file(p))
 
 
+def _is_label_csv(path: Path) -> bool:
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        header = next(csv.reader(io.StringIO(handle.readline())), [])
+    return _csv_columns(header) is not None
+
+
+def _is_metadata_jsonl(path: Path) -> bool:
+    """A Hugging Face ``metadata.jsonl``: its first object has a ``file_name``."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            first = json.loads(handle.readline())
+    except (ValueError, OSError):
+        return False
+    return isinstance(first, dict) and "file_name" in first
+
+
+def _metadata_files(folder: Path) -> list[Path]:
+    """Hugging Face imagefolder metadata in ``folder`` or, failing that, in its split sub-folders."""
+    def found(where: Path) -> list[Path]:
+        files = [where / n for n in METADATA_NAMES if (where / n).is_file()]
+        return [f for f in files if (_is_label_csv(f) if f.suffix == ".csv" else _is_metadata_jsonl(f))][:1]
+
+    if here := found(folder):
+        return here
+    subs = sorted((p for p in folder.iterdir() if p.is_dir() and p.name.lower() in SPLITS), key=lambda p: p.name) if folder.is_dir() else []
+    return [f for sub in subs for f in found(sub)]
+
+
 def detect(path: Path) -> str | None:
     if path.is_file() and path.suffix.lower() == ".csv":
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            header = next(csv.reader(io.StringIO(handle.readline())), [])
-        return "a CSV with ImageId and labels columns" if _csv_columns(header) else None
+        return "a CSV with image and label columns" if _is_label_csv(path) else None
     if path.is_file() and path.suffix.lower() == ".txt":
         return "a text list of 'image label' lines" if _is_list_file(path) else None
-    darknet = any((path / name).is_file() for name in ("obj.data", "obj.names", "data.yaml", "classes.txt")) if path.is_dir() else False
-    if path.is_dir() and not darknet and _list_files(path):  # darknet's train.txt is a bare image list, not labels
+    if path.is_file() and path.name == "metadata.jsonl":
+        return "a Hugging Face imagefolder metadata.jsonl" if _is_metadata_jsonl(path) else None
+    if not path.is_dir():
+        return None
+    darknet = any((path / name).is_file() for name in ("obj.data", "obj.names", "data.yaml", "classes.txt"))
+    if not darknet and _list_files(path):  # darknet's train.txt is a bare image list, not labels
         return "'image label' lists (imagenet_txt layout)"
+    metadata = _metadata_files(path)
+    if metadata:
+        return f"Hugging Face imagefolder metadata ({', '.join(relpath_posix(m, path) for m in metadata)})"
     return None
 
 
 def _read_synsets(path: Path) -> list[str]:
-    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     return [n for n in names if n]
 
 
@@ -96,9 +152,11 @@ class _Context:
     def __init__(self, path: Path, report: Report, options: dict[str, Any]):
         self.report = report
         folder = path if path.is_dir() else path.parent
-        #: the dataset root; images are looked for in ``images/`` first, then beside the list
+        #: the dataset root; images are looked for in ``images/`` first, then beside the list, then in its sub-folders
         self.root = Path(options["images"]) if options.get("images") else folder
-        self.places = [self.root] if options.get("images") else [p for p in (folder / "images", folder) if p.is_dir()]
+        self.fixed = bool(options.get("images"))
+        self.places: dict[Path, list[Path]] = {}
+        self.probes: dict[Path, int] = {}
         self.sizes = str(options.get("sizes", False)).lower() in ("true", "1", "yes")
         self.missing = str(options.get("missing", "keep"))
         if self.missing not in ("keep", "skip", "error"):
@@ -127,19 +185,31 @@ class _Context:
         self.categories.ensure(token)
         return token
 
-    def image_path(self, ident: str) -> tuple[str, bool]:
+    def _places(self, base: Path) -> list[Path]:
+        """Where the images of a list in ``base`` are looked for (grows as sub-folders are found to hold them)."""
+        if base not in self.places:
+            self.places[base] = [self.root] if self.fixed else [p for p in (base / "images", base) if p.is_dir()] or [base]
+            self.probes[base] = 0 if self.fixed else PROBES
+        return self.places[base]
+
+    def image_path(self, ident: str, base: Path) -> tuple[str, bool]:
         """The image's path relative to the dataset root, and whether it exists."""
-        for place in self.places:
-            if _is_image(ident):
-                found: Path | None = place / ident if (place / ident).is_file() else None
-            else:
-                found = find_image(place / os.path.dirname(ident), os.path.basename(ident))
+        places = self._places(base)
+        for place in places:
+            found = _find(place, ident)
             if found is not None:
                 return relpath_posix(found, self.root), True
-        return relpath_posix(self.places[0] / ident, self.root), False
+        if self.probes[base] > 0:  # Kaggle's labels.csv lists train/<id>.jpg as <id>: look in the sub-folders
+            for sub in sorted(p for p in base.iterdir() if p.is_dir() and p not in places and not p.name.startswith(".")):
+                found = _find(sub, ident)
+                if found is not None:
+                    places.append(sub)
+                    return relpath_posix(found, self.root), True
+            self.probes[base] -= 1
+        return relpath_posix(places[0] / ident, self.root), False
 
     def sample(self, ident: str, labels: list[str], split: str | None, file: Path, location: str) -> Sample | None:
-        rel, exists = self.image_path(ident)
+        rel, exists = self.image_path(ident, file.parent)
         if not exists:
             self.missing_count += 1
             if self.missing == "error":
@@ -159,13 +229,23 @@ class _Context:
         return sample
 
 
+def _find(place: Path, ident: str) -> Path | None:
+    """``place/ident`` when it is a file; an ident without an image suffix is looked up as ``ident.<ext>``."""
+    if _is_image(ident):
+        return place / ident if (place / ident).is_file() else None
+    return find_image(place / os.path.dirname(ident), os.path.basename(ident))
+
+
 def _split_of(path: Path) -> str | None:
-    return path.stem if path.stem.lower() in SPLITS else None
+    """The split a list file names: ``train.txt``, else the folder it is in (``train/metadata.csv``)."""
+    if path.stem.lower() in SPLITS:
+        return path.stem
+    return path.parent.name.lower() if path.parent.name.lower() in SPLITS else None
 
 
 def _read_txt(path: Path, ctx: _Context) -> Iterator[Sample]:
     split = _split_of(path)
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, start=1):
             tokens = line.split()
             if not tokens or tokens[0].startswith("#"):
@@ -182,14 +262,14 @@ def _read_txt(path: Path, ctx: _Context) -> Iterator[Sample]:
 
 
 def _read_csv(path: Path, ctx: _Context) -> Iterator[Sample]:
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
         columns = _csv_columns(header)
         if columns is None:
             raise InvalidInputError(f"expected a header with an image column ({', '.join(ID_COLUMNS[:3])}) and a labels column, got {','.join(header)!r}",
                                     file=path, location="line 1")
-        ident_col, labels_col, split_col = columns
+        ident_col, labels_col, split_col, multi = columns
         width = len(header)
         for number, row in enumerate(reader, start=2):
             if not row or not "".join(row).strip():
@@ -199,7 +279,7 @@ def _read_csv(path: Path, ctx: _Context) -> Iterator[Sample]:
                 ctx.report.invalid(InvalidInputError(f"expected {width} fields ({','.join(header)}), got {len(row)}", file=path, location=location))
                 continue
             cell = row[labels_col].strip()
-            tokens = cell.split("|") if "|" in cell else cell.split()
+            tokens = (cell.split("|") if "|" in cell else cell.split()) if multi else [cell]
             try:
                 labels = [ctx.label(t.strip(), path, location) for t in tokens if t.strip()]
             except InvalidInputError as err:
@@ -215,19 +295,52 @@ def _read_csv(path: Path, ctx: _Context) -> Iterator[Sample]:
                 yield sample
 
 
+def _read_jsonl(path: Path, ctx: _Context) -> Iterator[Sample]:
+    """Hugging Face ``metadata.jsonl``: one object a line, ``file_name`` and a label key (a list: several labels)."""
+    split = _split_of(path)
+    with open(path, encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            location = f"line {number}"
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                ctx.report.invalid(InvalidInputError(f"not a JSON object ({exc})", file=path, location=location))
+                continue
+            ident = record.get("file_name") if isinstance(record, dict) else None
+            if not isinstance(ident, str) or not ident.strip():
+                ctx.report.invalid(InvalidInputError("expected an object with a file_name", file=path, location=location))
+                continue
+            key = next((k for k in LABEL_COLUMNS if k in record), None)
+            value = record.get(key) if key else None
+            values = value if isinstance(value, list) else [] if value is None else [value]
+            try:
+                labels = [ctx.label(str(v).strip(), path, location) for v in values if str(v).strip()]
+            except InvalidInputError as err:
+                ctx.report.invalid(err)
+                continue
+            sample = ctx.sample(ident.strip(), labels, record.get("split") or split, path, location)
+            if sample is not None:
+                yield sample
+
+
 def read(path: Path, report: Report, **options: Any) -> Dataset:
     path = Path(path)
     ctx = _Context(path, report, options)
     if path.is_dir():
         lists = _list_files(path) + sorted(p for p in path.glob("*.csv") if detect(p))
+        lists += [m for m in _metadata_files(path) if m not in lists]
         if not lists:
-            raise CvkitError("no label lists here (expected <split>.txt lines 'image label' or an ImageId,labels CSV)", file=path)
+            raise CvkitError("no label lists here (expected <split>.txt lines 'image label', an ImageId,labels CSV "
+                             "or Hugging Face metadata.csv/metadata.jsonl)", file=path)
     else:
         lists = [path]
+    readers = {".csv": _read_csv, ".jsonl": _read_jsonl}
 
     def samples() -> Iterator[Sample]:
         for item in lists:
-            yield from (_read_csv(item, ctx) if item.suffix.lower() == ".csv" else _read_txt(item, ctx))
+            yield from readers.get(item.suffix.lower(), _read_txt)(item, ctx)
         if ctx.missing_count and ctx.missing == "keep":
             report.warn(f"{ctx.missing_count} listed image(s) do not exist under {ctx.root} (kept; -r missing=skip leaves them out)")
 

@@ -1,26 +1,38 @@
-"""MNIST-style digits: IDX files (MNIST, Fashion-MNIST, EMNIST) and CSV rows, read only.
+"""MNIST-style digits: IDX files (MNIST, Fashion-MNIST, KMNIST, EMNIST), CSV rows and Keras' ``mnist.npz``, read only.
 
 IDX (``train-images-idx3-ubyte[.gz]`` + ``train-labels-idx1-ubyte[.gz]``, ``t10k-*`` for test;
 any ``<prefix>-images-idx3-ubyte`` with its ``<prefix>-labels-idx1-ubyte``): big-endian headers,
 magic ``0x00000803`` (images: count, rows, cols) and ``0x00000801`` (labels: count), then one
 unsigned byte per pixel / label. The image count is checked against the file size (datumaro writes
-the pixel total in that field; both are accepted).
+the pixel total in that field; both are accepted). A file present both gzipped and extracted (what
+torchvision's download leaves in ``<Name>/raw``) is read once.
 
 CSV (``mnist_train.csv``, ``mnist_test.csv``, Kaggle's ``train.csv``/``test.csv``): one image a row,
 ``label, p1 .. p784`` (28x28 row-major); a header row is skipped; rows of 784 values (Kaggle's test
 set) are images without a label.
 
-Class names: ``labels.txt`` (one a line) beside the files, else the digits ``0``..``9``. Splits
-from the file names (``train``, ``t10k``/``test``). The pixels live in the files, so, as for CIFAR,
-each image is written as a PNG into ``images_dir`` (:func:`cvkit.io.extraction_dir`); paths are
-``<split>/<index>.png``.
+NPZ (Keras' ``mnist.npz``): ``x_train`` (N, H, W) uint8, ``y_train``, ``x_test``, ``y_test``, loaded
+with ``allow_pickle=False`` (an object array, which needs pickle, is refused).
+
+The folder given may also be torchvision's dataset folder (``MNIST/``, holding ``raw/`` and the
+legacy ``processed/``, never read) or its root (``data/`` holding one ``<Name>/raw``). Files of
+several datasets sharing a split (torchvision's ``EMNIST/raw`` holds six) need ``-r subset=NAME``
+(``balanced``, ``emnist-letters``...).
+
+Class names: ``labels.txt`` (one a line) beside the files; else torchvision's lists for EMNIST
+subsets (``emnist-<subset>-*``), Fashion-MNIST and KMNIST (recognised by file or folder names);
+else the digits ``0``..``9``. Ids are the class numbers. Splits from the file names (``train``,
+``t10k``/``test``). The pixels live in the files, so, as for CIFAR, each image is written as a PNG
+into ``images_dir`` (:func:`cvkit.io.extraction_dir`); paths are ``<split>/<index>.png``.
 """
 
 from __future__ import annotations
 
 import gzip
 import re
-from collections.abc import Iterator
+import string
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,32 +40,107 @@ from cvkit.core.categories import Category, CategorySet
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.errors import InvalidInputError
+from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import extraction_dir
 
 #: The reader writes image files: ``cvkit.api.convert`` gives it ``images_dir`` beside the output.
 EXTRACTS_IMAGES = True
-READ_OPTIONS = ("images_dir",)
+READ_OPTIONS = ("images_dir", "subset")
 IDX_IMAGES = re.compile(r"^(?P<prefix>.*)-images[-.]idx3-ubyte(\.gz)?$")
+SPLIT_TOKEN = re.compile(r"(^|[-_.])(train|training|test|testing|t10k)(?=$|[-_.])")
 SIDE = 28
+
+Rows = Iterator[tuple[Any, int | None]]
+
+# torchvision.datasets' class lists (FashionMNIST.classes, KMNIST.classes, EMNIST.classes_split_dict)
+_MERGED = set("cijklmopsuvwxyz")
+_LETTERS = set(string.digits + string.ascii_letters)
+KNOWN_CLASSES: dict[str, list[str]] = {
+    "fashion": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    "kmnist": ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"],
+    "emnist-byclass": sorted(_LETTERS),
+    "emnist-bymerge": sorted(_LETTERS - _MERGED),
+    "emnist-balanced": sorted(_LETTERS - _MERGED),
+    "emnist-letters": ["N/A", *string.ascii_lowercase],
+    "emnist-digits": list(string.digits),
+    "emnist-mnist": list(string.digits),
+}
+
+
+class _Source:
+    """One file (or IDX pair, or npz split) of images: where it is, its split, the dataset it belongs to."""
+
+    def __init__(self, file: Path, split: str, family: str, rows: Callable[[], Rows]):
+        self.file, self.split, self.family, self.rows = file, split, family, rows
+
+
+def _split(name: str) -> str | None:
+    lowered = name.lower()
+    if "train" in lowered:
+        return "train"
+    if "t10k" in lowered or "test" in lowered:
+        return "test"
+    return None
+
+
+def _family(name: str) -> str:
+    """The dataset a file belongs to: its name without the split word (``emnist-balanced-train`` -> ``emnist-balanced``)."""
+    return SPLIT_TOKEN.sub("", name.lower(), count=1).strip("-_.")
 
 
 def _idx_pairs(folder: Path) -> list[tuple[Path, Path]]:
-    """(images, labels) file pairs of a folder, train first."""
-    pairs = []
+    """(images, labels) file pairs of a folder, train first; a pair present gzipped and not is taken once (not gzipped)."""
+    images_of: dict[str, Path] = {}
     for images in sorted(folder.iterdir()):
         match = IDX_IMAGES.match(images.name)
-        if match is None:
-            continue
-        candidates = [folder / f"{match['prefix']}-labels{sep}idx1-ubyte{gz}" for sep in ("-", ".") for gz in ("", ".gz")]
+        if match is not None and (match["prefix"] not in images_of or images.suffix != ".gz"):
+            images_of[match["prefix"]] = images
+    pairs = []
+    for prefix, images in images_of.items():
+        candidates = [folder / f"{prefix}-labels{sep}idx1-ubyte{gz}" for gz in ("", ".gz") for sep in ("-", ".")]
         labels = next((c for c in candidates if c.is_file()), None)
         if labels is not None:
             pairs.append((images, labels))
-    return sorted(pairs, key=lambda pair: _split(pair[0].name) != "train")
+    return sorted(pairs, key=lambda pair: (_split(pair[0].name) != "train", pair[0].name))
 
 
 def _csv_files(folder: Path) -> list[Path]:
     return sorted((p for p in folder.glob("*.csv") if _split(p.name) is not None and _looks_like_csv(p)), key=lambda p: _split(p.name) != "train")
+
+
+def _npz_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.npz") if _npz_keys(p))
+
+
+def _npz_keys(path: Path, checked: bool = True) -> list[str]:
+    """The ``x_<split>`` arrays of a Keras-style npz that have their ``y_<split>`` and (when ``checked``) are (N, H, W) integers.
+
+    Only the zip directory and the arrays' ``.npy`` headers are read: Keras' ``imdb.npz``, whose
+    ``x_train`` is an object array of word ids, is not claimed.
+    """
+    import zipfile
+
+    import numpy as np
+
+    keys = []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            for split in ("train", "test"):
+                if f"x_{split}.npy" not in names or f"y_{split}.npy" not in names:
+                    continue
+                if not checked:
+                    keys.append(f"x_{split}")
+                    continue
+                with archive.open(f"x_{split}.npy") as handle:
+                    version = np.lib.format.read_magic(handle)
+                    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _fortran, dtype = header(handle)
+                if len(shape) == 3 and dtype.kind in "ui":
+                    keys.append(f"x_{split}")
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return []
+    return keys
 
 
 def _looks_like_csv(path: Path) -> bool:
@@ -66,24 +153,32 @@ def _looks_like_csv(path: Path) -> bool:
     return any(line.count(",") in (783, 784) for line in lines)
 
 
-def _split(name: str) -> str | None:
-    lowered = name.lower()
-    if "train" in lowered:
-        return "train"
-    if "t10k" in lowered or "test" in lowered:
-        return "test"
-    return None
+def _has_data(folder: Path) -> bool:
+    return folder.is_dir() and bool(_idx_pairs(folder) or _csv_files(folder) or _npz_files(folder))
+
+
+def _data_folders(path: Path) -> list[Path]:
+    """Where the files are: ``path``, its ``raw/`` (torchvision's ``MNIST/``), or the ``<Name>/raw`` folders of a torchvision root."""
+    for folder in (path, path / "raw"):
+        if _has_data(folder):
+            return [folder]
+    return [sub / "raw" for sub in sorted(p for p in path.iterdir() if p.is_dir()) if _has_data(sub / "raw")]
 
 
 def detect(path: Path) -> str | None:
-    folder = path if path.is_dir() else None
-    if folder is None:
+    if path.is_file():
+        return "a Keras-style npz (x_train, y_train, x_test, y_test)" if path.suffix.lower() == ".npz" and _npz_keys(path) else None
+    if not path.is_dir():
         return None
-    if _idx_pairs(folder):
-        return "MNIST IDX files (*-images-idx3-ubyte + *-labels-idx1-ubyte)"
-    if _csv_files(folder):
-        return "MNIST CSV rows (label + 784 pixels)"
-    return None
+    folders = _data_folders(path)
+    if not folders:
+        return None
+    where = "" if folders == [path] else f" in {', '.join(str(f.relative_to(path)) + '/' for f in folders)}"
+    if _idx_pairs(folders[0]):
+        return f"MNIST IDX files (*-images-idx3-ubyte + *-labels-idx1-ubyte){where}"
+    if _csv_files(folders[0]):
+        return f"MNIST CSV rows (label + 784 pixels){where}"
+    return f"a Keras-style npz (x_train, y_train, x_test, y_test){where}"
 
 
 def _open(path: Path) -> bytes:
@@ -93,7 +188,7 @@ def _open(path: Path) -> bytes:
         raise InvalidInputError(f"cannot read ({exc})", file=path) from None
 
 
-def _idx_rows(images: Path, labels: Path) -> Iterator[tuple[Any, int | None]]:
+def _idx_rows(images: Path, labels: Path) -> Rows:
     """``(28x28 uint8 array, label)`` per image of an IDX pair; headers and sizes checked."""
     import numpy as np
 
@@ -116,10 +211,10 @@ def _idx_rows(images: Path, labels: Path) -> Iterator[tuple[Any, int | None]]:
         yield pixels[index], label_bytes[8 + index]
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[Any, int | None]]:
+def _csv_rows(path: Path) -> Rows:
     import numpy as np
 
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:  # -sig: a BOM must not turn the first row into a "header"
         for number, line in enumerate(handle, 1):
             fields = line.strip().split(",")
             if fields == [""]:
@@ -139,32 +234,99 @@ def _csv_rows(path: Path) -> Iterator[tuple[Any, int | None]]:
             yield np.array(values, dtype=np.uint8).reshape(SIDE, SIDE), label
 
 
-def read(path: Path, report: Report, images_dir: str | None = None) -> Dataset:
-    """Read MNIST IDX files or CSV rows from a folder, writing each image as a PNG into ``images_dir``."""
+def _npz_rows(path: Path, key: str) -> Rows:
+    """``x_<split>`` / ``y_<split>`` of a Keras npz, loaded without pickle."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            images, labels = data[key], data["y" + key[1:]]
+    except (OSError, ValueError) as exc:  # object arrays: "Object arrays cannot be loaded when allow_pickle=False"
+        raise InvalidInputError(f"cannot read {key} ({exc})", file=path) from None
+    if images.ndim != 3 or images.dtype.kind not in "ui" or labels.ndim != 1 or labels.dtype.kind not in "ui":
+        raise InvalidInputError(f"{key} must be (N, H, W) integers and y{key[1:]} (N,) integers, got {images.shape} {images.dtype} and "
+                                f"{labels.shape} {labels.dtype}", file=path, location=key)
+    if len(images) != len(labels):
+        raise InvalidInputError(f"{len(images)} images but {len(labels)} labels", file=path, location=key)
+    if images.size and (images.min() < 0 or images.max() > 255):
+        raise InvalidInputError("pixel values must be 0..255", file=path, location=key)
+    images = images.astype(np.uint8, copy=False)
+    for index in range(len(images)):
+        yield images[index], int(labels[index])
+
+
+def _sources(folder: Path, npz: Path | None) -> list[_Source]:
+    """The image files of ``folder`` (IDX pairs, else CSVs, else npz files), or of the one npz file given."""
+    if npz is None:
+        pairs = _idx_pairs(folder)
+        if pairs:
+            return [_Source(images, _split(images.name) or images.name.split("-")[0], _family(images.name.split("-images")[0]),
+                            partial(_idx_rows, images, labels)) for images, labels in pairs]
+        csvs = _csv_files(folder)
+        if csvs:
+            return [_Source(csv, _split(csv.name) or csv.stem, _family(csv.stem), partial(_csv_rows, csv)) for csv in csvs]
+    files = [npz] if npz else _npz_files(folder)
+    return [_Source(file, key[2:], file.stem.lower(), partial(_npz_rows, file, key)) for file in files for key in _npz_keys(file, checked=npz is None)]
+
+
+def _choose(sources: list[_Source], subset: str | None, folder: Path) -> list[_Source]:
+    """The sources of one dataset: all of them unless two share a split (then ``subset`` picks the family)."""
+    families = sorted({s.family for s in sources})
+    if subset:
+        wanted = str(subset).lower()
+        chosen = [s for s in sources if s.family in (wanted, f"emnist-{wanted}") or s.family.endswith(f"-{wanted}")]
+        if not chosen:
+            raise CvkitError(f"no files of subset {subset!r} here (there are: {', '.join(families)})", file=folder)
+        return chosen
+    splits = [s.split for s in sources]
+    if len(set(splits)) < len(splits):
+        raise CvkitError(f"this folder holds several datasets ({', '.join(families)}) with the same splits: choose one with -r subset=NAME", file=folder)
+    return sources
+
+
+def _class_names(folder: Path, sources: list[_Source]) -> list[str]:
+    """``labels.txt``, else torchvision's list for a recognised dataset, else the digits."""
+    names_file = folder / "labels.txt"
+    if names_file.is_file():
+        return [line.strip() for line in names_file.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    families = {s.family for s in sources}
+    if len(families) == 1 and (family := families.pop()) in KNOWN_CLASSES:
+        return KNOWN_CLASSES[family]
+    hint = " ".join([*(s.family for s in sources), folder.name.lower(), folder.parent.name.lower()])  # FashionMNIST/raw, fashion-mnist/
+    for key in ("fashion", "kmnist"):
+        if key in hint:
+            return KNOWN_CLASSES[key]
+    return [str(d) for d in range(10)]
+
+
+def read(path: Path, report: Report, images_dir: str | None = None, subset: str | None = None) -> Dataset:
+    """Read MNIST IDX files, CSV rows or a Keras npz, writing each image as a PNG into ``images_dir``."""
     path = Path(path)
-    if not path.is_dir():
-        raise InvalidInputError("give the folder holding the MNIST files", file=path)
-    sources: list[tuple[Path, str, Iterator[tuple[Any, int | None]]]] = []
-    for images, labels in _idx_pairs(path):
-        sources.append((images, _split(images.name) or images.name.split("-")[0], _idx_rows(images, labels)))
+    npz = path if path.is_file() and path.suffix.lower() == ".npz" else None
+    if npz is None and not path.is_dir():
+        raise InvalidInputError("give the folder holding the MNIST files (or a Keras mnist.npz)", file=path)
+    folders = [path.parent] if npz else _data_folders(path)
+    if len(folders) > 1:
+        raise CvkitError(f"several datasets here ({', '.join(str(f.relative_to(path)) for f in folders)}): give one of those folders", file=path)
+    if not folders:
+        raise InvalidInputError("no MNIST IDX pairs, MNIST CSV files or Keras npz files here", file=path)
+    sources = _sources(folders[0], npz)
     if not sources:
-        sources = [(csv, _split(csv.name) or csv.stem, _csv_rows(csv)) for csv in _csv_files(path)]
-    if not sources:
-        raise InvalidInputError("no MNIST IDX pairs or MNIST CSV files here", file=path)
-    names_file = path / "labels.txt"
-    names = [line.strip() for line in names_file.read_text(encoding="utf-8").splitlines() if line.strip()] if names_file.is_file() else \
-        [str(d) for d in range(10)]
+        raise InvalidInputError("no x_train/y_train or x_test/y_test arrays in the npz", file=path)
+    sources = _choose(sources, subset, folders[0])
+    names = _class_names(folders[0], sources)
     categories = CategorySet(Category(i, name) for i, name in enumerate(names))
     target = extraction_dir(path, images_dir)
 
     def samples() -> Iterator[Sample]:
         from PIL import Image
 
-        for file, split, rows in sources:
+        for source in sources:
+            file, split = source.file, source.split
             folder = target / split
             folder.mkdir(parents=True, exist_ok=True)
             try:
-                for index, (pixels, label) in enumerate(track(rows, f"{file.name}: writing PNGs")):
+                for index, (pixels, label) in enumerate(track(source.rows(), f"{file.name}: writing PNGs")):
                     if label is not None and not 0 <= label < len(names):
                         report.invalid(InvalidInputError(f"label {label}, but there are {len(names)} classes", file=file, location=f"image {index}"))
                         continue

@@ -3,10 +3,12 @@
 Layouts read (``path`` is a folder):
 
 - a train folder ``nXXXXXXXX/*.JPEG`` (label = the folder's WNID; sub-folders belong to the class);
-- a root with ``train/``, ``val/``, ``test/``: each either WNID folders or flat images;
+- a root with ``train/``, ``val/``, ``test/`` (or timm's and Hugging Face's ``validation/``, ``valid/``,
+  ``training/``...: :data:`~cvkit.formats.imagenet.common.SPLIT_FOLDERS`): each either WNID folders or flat images;
 - a flat val folder ``ILSVRC2012_val_00000001.JPEG ...`` labelled by
   ``ILSVRC2012_validation_ground_truth.txt`` (line i = ILSVRC2012_ID of image i), which needs the
-  devkit's ``data/meta.mat`` to turn ids into WNIDs (ID 1 is n02119789, sorted index 278);
+  devkit's ``data/meta.mat`` to turn ids into WNIDs (ID 1 is n02119789, sorted index 278); both are also
+  read from inside ``ILSVRC2012_devkit_t12.tar.gz``, which torchvision's ``ImageNet(root)`` keeps;
 - a folder of box XMLs alone (one sample per XML, the image assumed beside it as ``STEM.JPEG``).
 
 Box XMLs (``bbox/``, ``Annotations/`` or ``-r boxes=DIR``) are matched to images by file stem.
@@ -30,26 +32,29 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.imagenet.common import (
+    SPLIT_FOLDERS,
     Devkit,
     SynsetList,
     attach_boxes,
     build_categories,
     build_hierarchy,
+    devkit_member,
     fill_size,
     find_devkit,
     find_synset_file,
     index_box_xmls,
+    is_archive,
     is_image_name,
     is_wnid,
     load_devkit,
     parse_bool,
     parse_box_xml,
     read_synset_file,
+    split_folders,
     walk_images,
     wnid_dirs,
 )
 
-SPLITS = ("train", "val", "test")
 GROUND_TRUTH = "ILSVRC2012_validation_ground_truth.txt"
 BOX_FOLDERS = ("bbox", "boxes", "Annotations")
 READ_OPTIONS = ("devkit", "ground_truth", "boxes", "synsets", "sizes", "split")
@@ -67,11 +72,11 @@ class Part:
 
 def _flat_images(folder: Path) -> list[str]:
     with os.scandir(folder) as it:
-        return sorted(e.name for e in it if not e.is_dir() and is_image_name(e.name))
+        return sorted(e.name for e in it if e.name[0] != "." and not e.is_dir() and is_image_name(e.name))
 
 
 def _split_of(folder: Path, default: str | None) -> str | None:
-    return folder.name if folder.name in SPLITS else default
+    return folder.name.lower() if folder.name.lower() in SPLIT_FOLDERS else default
 
 
 def find_parts(path: Path, split: str | None) -> list[Part]:
@@ -80,10 +85,9 @@ def find_parts(path: Path, split: str | None) -> list[Part]:
     if classes:
         return [Part(split or _split_of(path, "train"), path, "", classes)]
     parts = []
-    for name in SPLITS:
+    for name in split_folders(path):
         sub = path / name
-        if sub.is_dir():
-            parts.append(Part(split or name, sub, name + "/", wnid_dirs(sub)))
+        parts.append(Part(split or name.lower(), sub, name + "/", wnid_dirs(sub)))
     if parts:
         return parts
     if path.is_dir() and any(is_image_name(n) for n in os.listdir(path)):
@@ -124,19 +128,22 @@ def _synsets(path: Path, option: Any, devkit: Devkit | None) -> SynsetList | Non
     return read_synset_file(found) if found else None
 
 
-def read_ground_truth(path: Path, devkit: Devkit | None) -> list[str]:
-    """WNIDs of val images 1..N from the devkit's ground-truth file (ILSVRC2012_IDs, one a line)."""
+def read_ground_truth(path: Path, devkit: Devkit | None, text: str | None = None) -> list[str]:
+    """WNIDs of val images 1..N from the devkit's ground-truth file (ILSVRC2012_IDs, one a line); ``text`` when
+    read from inside the devkit archive ``path``."""
     if devkit is None:
         raise CvkitError(
             "the ground truth holds ILSVRC2012_IDs, which only the devkit's data/meta.mat turns into WNIDs; "
-            "pass -r devkit=PATH (the ILSVRC2012_devkit_t12 folder or its meta.mat)", file=path)
+            "pass -r devkit=PATH (the ILSVRC2012_devkit_t12 folder, its meta.mat or its .tar.gz)", file=path)
+    where = f"{GROUND_TRUTH} line " if text is not None else "line "
     wnids = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        text = line.strip()
+    for number, line in enumerate((path.read_text() if text is None else text).splitlines(), start=1):
+        value = line.strip()
         try:
-            wnids.append(devkit.wnid_by_id[int(text)])
+            wnids.append(devkit.wnid_by_id[int(value)])
         except (ValueError, KeyError):
-            raise InvalidInputError(f"expected an ILSVRC2012_ID listed in {devkit.path.name}, got {text!r}", file=path, location=f"line {number}") from None
+            raise InvalidInputError(f"expected an ILSVRC2012_ID listed in {devkit.path.name}, got {value!r}", file=path,
+                                    location=f"{where}{number}") from None
     return wnids
 
 
@@ -152,6 +159,10 @@ def _ground_truth(path: Path, option: Any, devkit: Devkit | None, parts: list[Pa
     for folder in places:
         if (folder / GROUND_TRUTH).is_file():
             return read_ground_truth(folder / GROUND_TRUTH, devkit)
+    if devkit is not None and is_archive(devkit.path):  # the devkit as downloaded, never unpacked
+        data = devkit_member(devkit.path, GROUND_TRUTH, required=False)
+        if data is not None:
+            return read_ground_truth(devkit.path, devkit, data.decode("ascii", "replace"))
     return None
 
 
@@ -205,7 +216,7 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     wnids = sorted({w for p in parts for w in p.classes} | set(truth or []))
     categories = build_categories(wnids, devkit, synsets)
     for part in parts:
-        if not part.classes and truth is None and part.split != "test":
+        if not part.classes and truth is None and SPLIT_FOLDERS.get(part.split or "") != 2:  # a test split is unlabelled anyway
             report.warn(f"{part.folder.name}/ holds flat images and no {GROUND_TRUTH} was found: its images are unlabelled")
 
     def samples() -> Iterator[Sample]:

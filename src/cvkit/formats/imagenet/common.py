@@ -9,8 +9,10 @@ listed in sorted-WNID order, so their 0-based position is the class index torchv
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import tarfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +31,26 @@ IMAGE_SUFFIXES = frozenset(IMAGE_EXTENSIONS)
 #: Files that name synsets, looked for beside the data when no ``synsets=`` option is given.
 SYNSET_FILES = ("LOC_synset_mapping.txt", "synset_words.txt", "words.txt", "imagenet_synset_to_lemma.txt", "synsets.txt")
 DEVKIT_PLACES = ("ILSVRC2012_devkit_t12/data/meta.mat", "devkit/data/meta.mat", "data/meta.mat", "meta.mat")
+#: the devkit archive as downloaded: torchvision's ``ImageNet(root)`` keeps it beside ``train/``, ``val/`` and ``meta.bin``
+#: (it unpacks it to a temporary folder only), so ``meta.mat`` is read from inside it
+DEVKIT_ARCHIVE = "ILSVRC2012_devkit_t12.tar.gz"
+DEVKIT_DATA = "ILSVRC2012_devkit_t12/data/"
+
+
+#: split folder names and their order (train, validation, test): timm's create_dataset synonyms and
+#: Hugging Face datasets' SPLIT_KEYWORDS; the split is the folder's own name, lower-cased
+SPLIT_FOLDERS = {"train": 0, "training": 0, "val": 1, "valid": 1, "validation": 1, "dev": 1, "eval": 1, "evaluation": 1,
+                 "test": 2, "testing": 2}
+
+
+def split_folders(path: Path) -> list[str]:
+    """Names of the split sub-folders of ``path`` (any case), train first, then validation, then test."""
+    try:
+        with os.scandir(path) as it:
+            names = [e.name for e in it if e.name.lower() in SPLIT_FOLDERS and e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(names, key=lambda n: (SPLIT_FOLDERS[n.lower()], n))
 
 
 def is_wnid(name: str) -> bool:
@@ -65,11 +87,12 @@ def walk_images(folder: str, rel: str) -> Iterator[str]:
 
     One ``os.scandir`` per folder and no ``stat``: the directory entry's type says what
     is a folder, the name's suffix what is an image (case-insensitive, as torchvision).
-    Files come sorted by name, then sub-folders in sorted order.
+    Hidden names are skipped: macOS's ``._x.JPEG`` AppleDouble twins are no images, and
+    ``.ipynb_checkpoints`` holds copies. Files come sorted by name, then sub-folders in sorted order.
     """
     try:
         with os.scandir(folder) as it:
-            entries = sorted((e.name, e.is_dir()) for e in it)
+            entries = sorted((e.name, e.is_dir()) for e in it if e.name[0] != ".")
     except (FileNotFoundError, NotADirectoryError):
         return
     subdirs = []
@@ -106,7 +129,7 @@ def read_synset_file(path: Path) -> SynsetList:
     result = SynsetList(source=path)
     order: list[str] = []
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise CvkitError("synset list not found", file=path) from None
     for number, line in enumerate(text.splitlines(), start=1):
@@ -165,7 +188,7 @@ def load_devkit(path: Path) -> Devkit:
     except ImportError as exc:  # pragma: no cover - scipy is a core dependency
         raise CvkitError(f"reading meta.mat needs scipy ({exc})") from None
     try:
-        mat = scipy.io.loadmat(str(path), squeeze_me=False)
+        mat = scipy.io.loadmat(_mat_file(path), squeeze_me=False)
     except FileNotFoundError:
         raise CvkitError("devkit meta.mat not found", file=path) from None
     except Exception as exc:  # scipy raises ValueError/TypeError/... for files that are not MAT
@@ -207,9 +230,35 @@ def load_devkit(path: Path) -> Devkit:
     return Devkit(path, wnid_by_id, {w: i for i, w in wnid_by_id.items()}, words, leaves, hierarchy)
 
 
+def is_archive(path: Path) -> bool:
+    return path.name.endswith((".tar.gz", ".tgz", ".tar"))
+
+
+def devkit_member(archive: Path, name: str, required: bool = True) -> bytes | None:
+    """The bytes of ``data/<name>`` inside the devkit archive (None when absent and not ``required``)."""
+    try:
+        with tarfile.open(archive) as tar:
+            member = tar.extractfile(DEVKIT_DATA + name)
+            if member is None:
+                raise KeyError(name)
+            return member.read()
+    except KeyError:
+        if not required:
+            return None
+        raise InvalidInputError(f"no {DEVKIT_DATA}{name} in the archive", file=archive) from None
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise InvalidInputError(f"not a readable devkit archive ({exc})", file=archive) from None
+
+
+def _mat_file(path: Path) -> str | io.BytesIO:
+    """``meta.mat`` itself, or its bytes from inside the devkit archive."""
+    return io.BytesIO(devkit_member(path, "meta.mat") or b"") if is_archive(path) else str(path)
+
+
 def find_devkit(*folders: Path) -> Path | None:
+    """``meta.mat`` in one of :data:`DEVKIT_PLACES`, else the devkit archive, of the first folder holding one."""
     for folder in folders:
-        for place in DEVKIT_PLACES:
+        for place in (*DEVKIT_PLACES, DEVKIT_ARCHIVE):
             if (folder / place).is_file():
                 return folder / place
     return None

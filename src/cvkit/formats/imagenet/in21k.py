@@ -6,14 +6,22 @@ image-net.org). Tars are never extracted: only their member headers are listed
 
     n01234567.tar#n01234567_1.JPEG
 
-which :func:`cvkit.core.imagefile.open_image_bytes` opens (docs/formats.md). Category ids are
-the 1-based position in sorted-WNID order; display names come from a ``words.txt`` /
-``imagenet_synset_to_lemma.txt`` beside the data or ``-r synsets=PATH``.
+which :func:`cvkit.core.imagefile.open_image_bytes` opens (docs/formats.md).
+
+ImageNet-21K-P (image-net.org's ``imagenet21k_resized``, made by Alibaba-MIIL's
+``processing_script.sh``) splits the synset folders into ``imagenet21k_train/`` and
+``imagenet21k_val/``: folders named ``<anything>_train`` / ``_val`` / ``_test`` (or plain
+``train/``...) holding synset folders are read as those splits; other folders of synsets beside
+them (``imagenet21k_small_classes/``, the classes the script set aside) are reported and skipped.
+
+Category ids are the 1-based position in sorted-WNID order; display names come from a
+``words.txt`` / ``imagenet_synset_to_lemma.txt`` beside the data or ``-r synsets=PATH``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +31,19 @@ from cvkit.core.imagefile import member_path
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.formats.imagenet.common import build_categories, find_synset_file, is_image_name, is_wnid, read_synset_file, walk_images
+from cvkit.formats.imagenet.common import (
+    build_categories,
+    find_synset_file,
+    is_image_name,
+    is_wnid,
+    read_synset_file,
+    walk_images,
+    wnid_dirs,
+)
 
 READ_OPTIONS = ("synsets", "split")
+#: split folders of ImageNet-21K-P (imagenet21k_train, imagenet21k_val) and plain train/, val/...
+SPLIT_FOLDER = re.compile(r"(?:.*[_-])?(train|training|val|valid|validation|test|testing)", re.IGNORECASE)
 
 
 def _sources(path: Path) -> list[tuple[str, str]]:
@@ -41,10 +59,31 @@ def _sources(path: Path) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+def _split_folders(path: Path) -> tuple[list[tuple[str, str]], list[str]]:
+    """``(split, folder name)`` of the split folders holding synsets, and the other folders of synsets (skipped)."""
+    splits, others = [], []
+    with os.scandir(path) as it:
+        folders = sorted(e.name for e in it if e.is_dir() and not is_wnid(e.name) and e.name[0] != ".")
+    for name in folders:
+        if not any(is_wnid(w) for w, _ in _sources(path / name)):
+            continue
+        match = SPLIT_FOLDER.fullmatch(name)
+        if match:
+            splits.append((match[1].lower(), name))
+        else:
+            others.append(name)
+    return splits, others
+
+
 def detect(path: Path) -> str | None:
-    if path.is_dir() and any(name.endswith(".tar") for _, name in _sources(path)):
+    if not path.is_dir():
+        return None
+    if any(name.endswith(".tar") for _, name in _sources(path)):
         return "per-synset tar files (n01234567.tar)"
-    return None
+    with os.scandir(path) as it:  # prefixed split folders only: plain train/ val/ are the imagenet reader's
+        named = sorted(e.name for e in it if e.is_dir() and ("_" in e.name or "-" in e.name) and SPLIT_FOLDER.fullmatch(e.name))
+    found = [name + "/" for name in named if wnid_dirs(path / name)]
+    return f"synset folders in split folders ({', '.join(found)}), as ImageNet-21K-P" if found else None
 
 
 def tar_members(archive: Path) -> Iterator[str]:
@@ -62,29 +101,34 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     path = Path(path)
     if not path.is_dir():
         raise CvkitError("ImageNet-21k is a folder of synset folders or synset .tar files", file=path)
-    sources = _sources(path)
-    if not sources:
-        raise CvkitError("no synset folders (n01234567/) or synset tars (n01234567.tar) here", file=path)
+    parts = [(options.get("split"), "", _sources(path))]
+    if not parts[0][2]:
+        splits, others = _split_folders(path)
+        for name in others:
+            report.warn(f"folder {name}/ beside the split folders is not a split (ImageNet-21K-P's set-aside classes): skipped")
+        parts = [(options.get("split") or split, name + "/", _sources(path / name)) for split, name in splits]
+    if not parts:
+        raise CvkitError("no synset folders (n01234567/) or synset tars (n01234567.tar) here, nor split folders of them", file=path)
     synset_file = Path(options["synsets"]) if options.get("synsets") else find_synset_file(path, path.parent)
     synsets = read_synset_file(synset_file) if synset_file else None
     if synsets is not None:
         synsets.ordered = None  # a 21k list's order is not a class order we know; ids stay sorted positions
-    categories = build_categories([w for w, _ in sources], None, synsets)
-    split = options.get("split")
+    categories = build_categories(sorted({w for _s, _p, sources in parts for w, _ in sources}), None, synsets)
 
     def samples() -> Iterator[Sample]:
-        for wnid, name in sources:
-            if name.endswith(".tar"):
-                archive = path / name
-                try:
-                    paths = [member_path(name, member) for member in tar_members(archive)]
-                except InvalidInputError as err:
-                    report.invalid(err)
-                    continue
-            else:
-                paths = list(walk_images(f"{path}/{name}", name))
-            for rel in paths:
-                report.count_read(split, 0)
-                yield Sample(rel, split=split, labels=[wnid])
+        for split, prefix, sources in parts:
+            for wnid, name in sources:
+                if name.endswith(".tar"):
+                    archive = path / prefix / name
+                    try:
+                        paths = [member_path(prefix + name, member) for member in tar_members(archive)]
+                    except InvalidInputError as err:
+                        report.invalid(err)
+                        continue
+                else:
+                    paths = list(walk_images(f"{path}/{prefix}{name}", prefix + name))
+                for rel in paths:
+                    report.count_read(split, 0)
+                    yield Sample(rel, split=split, labels=[wnid])
 
     return Dataset(samples(), categories, root=path, source_format="imagenet21k")

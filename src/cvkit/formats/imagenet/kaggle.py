@@ -65,7 +65,7 @@ def read_solution(path: Path) -> dict[str, tuple[str, int]]:
     rows: dict[str, tuple[str, int]] = {}
     if not path.is_file():
         return rows
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None or [h.strip() for h in header[:2]] != ["ImageId", "PredictionString"]:
