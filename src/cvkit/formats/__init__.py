@@ -72,7 +72,7 @@ register(_spec("imagenet_kaggle", "ImageNet Kaggle layout (LOC_*.csv)", "boxes i
 register(_spec("imagenet21k", "ImageNet-21k synset folders and tars", "image_labels", module="imagenet.in21k", can_write=False, aliases=("imagenet22k",)))
 register(_spec("imagefolder", "Class-per-folder tree (torchvision ImageFolder)", "image_labels splits", aliases=("image_folder",)))
 register(_spec("cifar", "CIFAR-10/100 pickle and binary batches", "image_labels hierarchy splits", can_write=False, aliases=("cifar10", "cifar100")))
-register(_spec("mnist", "MNIST / Fashion-MNIST / EMNIST IDX files and MNIST CSV rows", "image_labels splits", can_write=False,
+register(_spec("mnist", "MNIST / Fashion-MNIST / EMNIST / KMNIST IDX files, MNIST CSV rows, Keras mnist.npz", "image_labels splits", can_write=False,
                aliases=("mnist_csv", "fashion_mnist")))
 register(_spec("labels", "Image label lists", "image_labels splits", module="labels_list", file_suffixes=(".csv", ".txt"), aliases=("imagenet_txt",)))
 register(_spec("yolo", "YOLO txt labels (Ultralytics data.yaml, darknet obj.data, LabelImg classes.txt)", "boxes polygons keypoints splits",
