@@ -210,3 +210,26 @@ def test_aug_preset_runs_through_cvkit_augment(tmp_path: Path):
     result = runner.invoke(app, ["train", "small_cnn", str(manifest), "-o", str(tmp_path / "run"), "--aug", "light", "--epochs", "1",
                                  "--max-steps-per-epoch", "2", "-b", "16", "--image-size", "28", "--device", "cpu", "--workers", "0"])
     assert result.exit_code == 0, result.output
+
+
+# --- data splits -----------------------------------------------------------------------------
+def _manifest_with_splits(path: Path, splits: list[str]) -> Path:
+    header = {"type": "header", "schema": "cvkit.manifest", "version": 1, "categories": [{"id": 1, "name": "cat", "parents": []}]}
+    records = [{"image": f"{i}.jpg", "width": 8, "height": 8, "split": split, "labels": ["cat"], "objects": []} for i, split in enumerate(splits)]
+    path.write_text("\n".join(json.dumps(r) for r in [header, *records]) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("name", ["valid", "validation"])
+def test_roboflow_and_hugging_face_validation_splits_validate_and_never_train(tmp_path, name):
+    # Roboflow exports valid/, Hugging Face and timm validation/: without --val-split that split must not be trained on
+    from cvkit.train.config import TrainConfig
+    from cvkit.train.trainer import prepare_items
+
+    manifest = _manifest_with_splits(tmp_path / "m.jsonl", ["train", "train", name, "test"])
+    cfg = TrainConfig("small_cnn", str(manifest))
+    train, val = prepare_items(cfg)
+    assert [Path(image).name for image, _, _ in train.items] == ["0.jpg", "1.jpg"]
+    assert [Path(image).name for image, _, _ in val.items] == ["2.jpg"] and cfg.val_split == name
+    no_val = TrainConfig("small_cnn", str(_manifest_with_splits(tmp_path / "n.jsonl", ["train", "train"])))
+    assert prepare_items(no_val)[1] is None and no_val.val_split is None

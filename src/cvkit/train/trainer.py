@@ -48,11 +48,22 @@ from cvkit.train.models import build_model
 from cvkit.train.optim import Schedule, build_optimizer
 from cvkit.train.samplers import build_sampler
 
-DEFAULT_VAL_SPLIT = "val"
+#: validation split names, in the order tried when --val-split is not given: cvkit/COCO/Ultralytics ``val``,
+#: Roboflow ``valid``, Hugging Face and timm ``validation``, ``dev``
+VAL_SPLIT_NAMES = ("val", "valid", "validation", "dev")
+
+
+def default_val_split(manifest: str | Path) -> str | None:
+    """The manifest's validation split: the first of :data:`VAL_SPLIT_NAMES` its records use (one light pass)."""
+    from cvkit.manifest import iter_records
+
+    found = {rec.get("split") for _, rec in iter_records(manifest)}
+    return next((name for name in VAL_SPLIT_NAMES if name in found), None)
 
 
 def prepare_items(cfg: TrainConfig) -> tuple[ItemSet, ItemSet | None]:
-    """Training and validation items: ``--val MANIFEST``, else the ``--val-split`` (default ``val``) records."""
+    """Training and validation items: ``--val MANIFEST``, else the ``--val-split`` records (default: the first of
+    ``val``, ``valid``, ``validation``, ``dev`` the manifest has)."""
     names = manifest_class_names(cfg.manifest)
     if not names:
         raise CvkitError("the manifest header lists no categories, so there is nothing to classify", file=cfg.manifest)
@@ -60,14 +71,16 @@ def prepare_items(cfg: TrainConfig) -> tuple[ItemSet, ItemSet | None]:
     if cfg.val_manifest:
         train = load_items(cfg.manifest, names, exclude_splits=cfg.exclude_splits, **task)
         val: ItemSet | None = load_items(cfg.val_manifest, names, **task)
-    else:
-        val_split = cfg.val_split or DEFAULT_VAL_SPLIT
-        train = load_items(cfg.manifest, names, exclude_splits=[*cfg.exclude_splits, val_split], **task)
-        val = load_items(cfg.manifest, names, split=val_split, **task)
-        if not val.items:
+    else:  # the validation split never trains, whatever it is called
+        val_split = cfg.val_split or default_val_split(cfg.manifest)
+        train = load_items(cfg.manifest, names, exclude_splits=[*cfg.exclude_splits, *([val_split] if val_split else [])], **task)
+        val = load_items(cfg.manifest, names, split=val_split, **task) if val_split else None
+        if val is not None and not val.items:
             if cfg.val_split:
                 raise CvkitError(f"no records of split {val_split!r} in the manifest", file=cfg.manifest)
             val = None
+        if val is not None:
+            cfg.val_split = val_split  # the split found goes into config.yaml (and a resumed run uses it)
     if not train.items:
         raise CvkitError("no training items (images with a label, or boxes with --crops) in the manifest", file=cfg.manifest)
     return train, val
@@ -251,6 +264,8 @@ def _train(cfg: TrainConfig, env: DistEnv, out: Path) -> dict[str, Any]:
             console.log(f"note: {run.train_set.unlabelled} training image(s) without a label were left out")
         if run.val_set is None:
             console.log("note: no validation split; best.pt follows the training loss")
+        elif cfg.val_split and not cfg.val_manifest:
+            console.log(f"validation: the {cfg.val_split!r} split ({len(run.val_set.items)} items), left out of training")
     best_metrics: dict[str, Any] | None = None
     record: dict[str, Any] = {}
     stopped_early = False
