@@ -23,7 +23,7 @@ def train_cmd(
     manifest: Path | None = typer.Argument(None, help="Training manifest (.jsonl) from `cvkit ingest`."),
     list_models: bool = typer.Option(False, "--list-models", help="List the model names and exit."),
     val: Path | None = typer.Option(None, "--val", help="Validation manifest.", rich_help_panel=DATA),
-    val_split: str | None = typer.Option(None, "--val-split", help="Validation = this split of MANIFEST (default: the first of val, valid, validation, dev it has).",
+    val_split: str | None = typer.Option(None, "--val-split", help="Validation = this split (default: the first of val, valid, validation, dev present).",
                                          rich_help_panel=DATA),
     output: Path = typer.Option(Path("runs/exp"), "--output", "-o", help="Run folder.", rich_help_panel=RUN),
     epochs: int = typer.Option(10, "--epochs", help="Training epochs.", rich_help_panel=OPTIM),
