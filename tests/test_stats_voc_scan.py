@@ -28,8 +28,12 @@ def devkit(root: Path) -> Path:
         "a": PLAIN.format(stem="a", w=80, objects=OBJECT.format(name="cat", x1=1, x2=10) + OBJECT.format(name="dog", x1=3.5, x2=70)),
         "b": PLAIN.format(stem="b", w=90, objects=""),
         # a <part>: its <name> and <bndbox> must not become objects
-        "c": PLAIN.format(stem="c", w=80, objects="<object><name>person</name><bndbox><xmin>2</xmin><ymin>2</ymin><xmax>30</xmax><ymax>40</ymax></bndbox>"
-                          "<part><name>head</name><bndbox><xmin>3</xmin><ymin>3</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></part></object>"),
+        "c": PLAIN.format(
+            stem="c",
+            w=80,
+            objects="<object><name>person</name><bndbox><xmin>2</xmin><ymin>2</ymin><xmax>30</xmax><ymax>40</ymax></bndbox>"
+            "<part><name>head</name><bndbox><xmin>3</xmin><ymin>3</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></part></object>",
+        ),
         # a comment hiding an object, and an entity in a name
         "d": PLAIN.format(stem="d", w=80, objects="<!-- <object><name>ghost</name></object> -->" + OBJECT.format(name="cat &amp; dog", x1=1, x2=2)),
         "e": PLAIN.format(stem="e", w=80, objects=OBJECT.format(name=" dog ", x1=4, x2=4)),
@@ -84,3 +88,18 @@ def test_layouts_the_scan_does_not_cover_go_to_the_reader(tmp_path, corpus):
     assert voc_scan.scan_voc_columns(corpus("voc", "voc_dataset2"), Report()) is None  # no <size>: image headers
     path = corpus("voc", "voc_dataset3")
     assert_same(voc_scan.scan_voc_columns(path, Report()), columns_from_dataset(cvkit.read(path, format="voc")))
+
+
+def test_scan_equals_the_reader_on_datumaro_lists_and_declared_encodings(tmp_path):
+    # default.txt (datumaro's and CVAT's images without a subset) is no split; a file declaring GBK (Chinese
+    # LabelImg forks) is decoded as GBK, not read as UTF-8 bytes
+    root = devkit(tmp_path / "voc")
+    (root / "Annotations" / "f.xml").write_text(PLAIN.format(stem="f", w=80, objects=OBJECT.format(name="cat", x1=2, x2=9)))
+    (root / "Annotations" / "g.xml").write_bytes(
+        b"<?xml version='1.0' encoding='GBK'?>\n" + PLAIN.format(stem="g", w=80, objects=OBJECT.format(name="猫", x1=1, x2=2)).encode("gbk")
+    )
+    (root / "ImageSets" / "Main" / "default.txt").write_text("f\ng\n")
+    (root / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,0,0::\ndog:::\n")
+    fast = voc_scan.scan_voc_columns(root, Report())
+    assert_same(fast, columns_from_dataset(cvkit.read(root, format="voc")))
+    assert fast.class_names[0] == "dog" and "background" not in fast.class_names and "猫" in fast.class_names

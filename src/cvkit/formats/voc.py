@@ -8,6 +8,7 @@ for producers that wrote 0-based boxes. See docs/coordinates.md.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,102 +17,48 @@ from typing import Any
 from lxml import etree
 
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.geometry import box_to_voc, clean_number, voc_to_box
-from cvkit.core.imageinfo import find_image, read_image_info
+from cvkit.core.geometry import box_to_voc, clean_number, polygon_bbox, voc_to_box
+from cvkit.core.imageinfo import read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.transport import pack_annotation
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.formats.voc_layout import (
+    NO_SPLIT,
+    SPLIT_FOLDERS,
+    ImageIndex,
+    Job,
+    annotation_jobs,
+    devkit_roots,
+    looks_like_voc_xml,
+    read_labelmap,
+)
 from cvkit.io import files_in, place_image, read_small_file, relpath_posix
 
-#: Split list names that are unions of others; an image keeps its most specific split.
-UNION_SPLITS = ("trainval",)
-SPLIT_FOLDERS = ("train", "valid", "val", "test", "trainval")
 BOOL_TAGS = ("difficult", "truncated", "occluded")
 #: Below this many files parsing stays in-process: worker start-up would cost more than it saves.
 PARALLEL_MIN_FILES = 4000
 
 
-# --- layout discovery ----------------------------------------------------------------
-def devkit_root(path: Path) -> Path | None:
-    """The folder holding Annotations/ (``path`` itself or its single VOCxxxx child)."""
-    if (path / "Annotations").is_dir():
-        return path
-    years = [p for p in sorted(path.iterdir()) if (p / "Annotations").is_dir()] if path.is_dir() else []
-    return years[0] if len(years) == 1 else None
-
-
-def _looks_like_voc_xml(path: Path) -> bool:
-    """VOC XML has <bndbox> boxes (or no objects); MIT LabelMe XML, also <annotation>, has <polygon>/<imagesize>."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(1 << 16)
-    except OSError:
-        return False
-    if b"<annotation" not in data or b"<imagesize" in data or b"<polygon" in data:
-        return False
-    return b"<bndbox" in data or (b"<object" not in data and (b"<filename" in data or b"<size" in data))
-
-
 def detect(path: Path) -> str | None:
     if path.is_file():
-        return "a Pascal VOC annotation XML" if path.suffix.lower() == ".xml" and _looks_like_voc_xml(path) else None
+        return "a Pascal VOC annotation XML" if path.suffix.lower() == ".xml" and looks_like_voc_xml(path) else None
     if not path.is_dir():
         return None
-    root = devkit_root(path)
-    if root is not None:
-        first = next(iter(files_in(root / "Annotations", ".xml", limit=1)), None)
-        if (first is None and (root / "ImageSets").is_dir()) or (first is not None and _looks_like_voc_xml(first)):
-            return f"devkit layout ({relpath_posix(root / 'Annotations', path)}/)"
+    roots = devkit_roots(path)
+    if roots:
+        first = next(iter(files_in(roots[0] / "Annotations", ".xml", limit=1)), None)
+        if (first is None and (roots[0] / "ImageSets").is_dir()) or (first is not None and looks_like_voc_xml(first)):
+            return f"devkit layout ({', '.join(relpath_posix(r / 'Annotations', path) + '/' for r in roots)})"
         return None
     for folder in [path, *(path / name for name in SPLIT_FOLDERS)]:
         if folder.is_dir():
             xml = next(iter(files_in(folder, ".xml", limit=1)), None)
-            if xml is not None and _looks_like_voc_xml(xml):
+            if xml is not None and looks_like_voc_xml(xml):
                 return f"flat folder of VOC XML ({relpath_posix(xml, path)})"
     return None
-
-
-def _read_split_lists(root: Path) -> dict[str, str]:
-    """Image id -> split from ImageSets/Main/<split>.txt (class lists like cat_train.txt ignored)."""
-    main = root / "ImageSets" / "Main"
-    if not main.is_dir():
-        return {}
-    membership: dict[str, str] = {}
-    lists = sorted((p for p in main.glob("*.txt") if not _is_class_list(p)), key=lambda p: (p.stem in UNION_SPLITS, p.stem))
-    for list_file in lists:
-        split, text = list_file.stem, list_file.read_text(encoding="utf-8")
-        if "#" in text or " " in text or "\t" in text:  # comments or extra columns: the first word of each line
-            ids = [words[0] for words in (raw.split("#", 1)[0].split() for raw in text.splitlines()) if words]
-        else:  # one id a line, as the devkit writes them
-            ids = text.split()
-        for image_id in ids:
-            membership.setdefault(image_id, split)
-    return membership
-
-
-def _is_class_list(path: Path) -> bool:
-    """``<class>_<split>.txt`` of the devkit: lines ``<id> -1|0|1``. A split named with an underscore
-    (``train_2023.txt``, one id a line) is a split list, not a class list."""
-    if "_" not in path.stem:
-        return False
-    with open(path, "rb") as handle:
-        first = next((line.split() for line in handle if line.strip() and not line.startswith(b"#")), [])
-    return len(first) == 2 and first[1] in (b"-1", b"0", b"1")
-
-
-def read_labelmap(root: Path) -> list[str]:
-    """Category order from a datumaro-style labelmap.txt (``name:color:parts:actions``), if any."""
-    path = root / "labelmap.txt"
-    if not path.is_file():
-        return []
-    names = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            names.append(line.split(":", 1)[0].strip())
-    return names
 
 
 # --- parsing one file ------------------------------------------------------------------
@@ -122,16 +69,6 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 def _text(element: Any, tag: str) -> str | None:
     value = element.findtext(tag)
     return value.strip() if value is not None else None
-
-
-def _children(element: Any) -> dict[str, Any]:
-    """Tag -> first child element, in one pass (faster than repeated find())."""
-    out: dict[str, Any] = {}
-    for child in element:
-        tag = child.tag
-        if isinstance(tag, str) and tag not in out:
-            out[tag] = child
-    return out
 
 
 def _flag(value: str | None) -> bool:
@@ -146,7 +83,17 @@ def _flag(value: str | None) -> bool:
     return float(value) != 0
 
 
+def _number(raw: str | None, file: str | Path, location: str) -> float:
+    if raw is None or not raw.strip():
+        raise InvalidInputError(f"<{location.rpartition('/')[2]}> is missing or empty", file=file, location=location)
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidInputError(f"<{location.rpartition('/')[2]}> is not a number: {raw.strip()!r}", file=file, location=location) from None
+
+
 def _bndbox(box: Any, file: str | Path, where: str, one_based: bool) -> tuple[float, float, float, float]:
+    """A ``<bndbox>``: four numbers, not negative (VOC counts pixels from 1), not inverted."""
     if box is None:
         raise InvalidInputError("object has no <bndbox>", file=file, location=where)
     found = {child.tag: child.text for child in box}
@@ -160,17 +107,40 @@ def _bndbox(box: Any, file: str | Path, where: str, one_based: bool) -> tuple[fl
         except ValueError:
             raise InvalidInputError(f"<{tag}> is not a number: {raw.strip()!r}", file=file, location=f"{where}/bndbox/{tag}") from None
     xmin, ymin, xmax, ymax = values
-    if xmin < 0 or ymin < 0:
-        raise InvalidInputError(f"negative box coordinate ({xmin:g}, {ymin:g})", file=file, location=f"{where}/bndbox")
+    if xmin < 0 or ymin < 0:  # VoTT and older RectLabel write boxes dragged past the image edge
+        raise InvalidInputError(f"negative box coordinate ({xmin:g}, {ymin:g}); fix the box or leave the file out with --skip-invalid",
+                                file=file, location=f"{where}/bndbox")
     if xmax < xmin or ymax < ymin:
         raise InvalidInputError(f"inverted box: xmin={xmin:g} xmax={xmax:g} ymin={ymin:g} ymax={ymax:g}", file=file, location=f"{where}/bndbox")
     return voc_to_box(xmin, ymin, xmax, ymax, one_based)
 
 
+def _outline(element: Any, file: str | Path, where: str, one_based: bool) -> list[float] | None:
+    """Polygon points of X-AnyLabeling's ``<polygon><x1/><y1/><x2/>...`` or roLabelImg's rotated box
+    ``<robndbox><cx/><cy/><w/><h/><angle/>`` (radians, turned as roLabelImg draws it). Like box corners,
+    points move by -1 under the 1-based convention, so an outline stays inside its ``<bndbox>``."""
+    values = {c.tag: c.text for c in element if isinstance(c.tag, str)}
+    loc = f"{where}/{element.tag}"
+    if element.tag == "robndbox":
+        cx, cy, w, h, angle = (_number(values.get(k), file, f"{loc}/{k}") for k in ("cx", "cy", "w", "h", "angle"))
+        cos, sin = math.cos(angle), math.sin(angle)
+        corners = ((-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2))
+        points = [v for dx, dy in corners for v in (cx + dx * cos - dy * sin, cy + dx * sin + dy * cos)]
+    else:
+        points = []
+        while f"x{len(points) // 2 + 1}" in values:
+            i = len(points) // 2 + 1
+            points += [_number(values[f"x{i}"], file, f"{loc}/x{i}"), _number(values.get(f"y{i}"), file, f"{loc}/y{i}")]
+        if len(points) < 6:
+            return None
+    return [v - 1.0 for v in points] if one_based else points
+
+
 def _object(element: Any, index: int, file: str | Path, one_based: bool) -> Annotation:
+    """One ``<object>``: a ``<bndbox>``, X-AnyLabeling's ``<polygon>`` or roLabelImg's ``<robndbox>``."""
     where = f"object[{index}]"
     name = None
-    box = None
+    box = outline = None
     attributes: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for child in element:
@@ -181,6 +151,8 @@ def _object(element: Any, index: int, file: str | Path, one_based: bool) -> Anno
             name = (child.text or "").strip()
         elif tag == "bndbox":
             box = child
+        elif tag == "polygon" and (points := _outline(child, file, where, one_based)) is not None:
+            outline = points  # X-AnyLabeling: the shape itself, the <bndbox> its extent
         elif tag in BOOL_TAGS:
             try:
                 attributes[tag] = _flag(child.text)
@@ -201,11 +173,17 @@ def _object(element: Any, index: int, file: str | Path, one_based: bool) -> Anno
                     attributes[key] = _parse_value(_text(attr, "value") or "")
         elif len(child) == 0:
             extra[tag] = (child.text or "").strip()
-        else:  # another nested element, e.g. VOC2012's action <point><x/><y/></point>: kept for the writer
+        else:  # another nested element (VOC2012's action <point>, roLabelImg's <robndbox>): kept for the writer
             extra[tag] = {c.tag: (c.text or "").strip() for c in child if isinstance(c.tag, str)}
+            if tag == "robndbox" and outline is None:
+                outline = _outline(child, file, where, one_based)
     if not name:
         raise InvalidInputError("object has no <name>", file=file, location=f"{where}/name")
-    ann = Annotation(name, _bndbox(box, file, where, one_based), attributes=attributes)
+    if box is None and outline is None:
+        raise InvalidInputError("object has no <bndbox> (nor <polygon> or <robndbox>)", file=file, location=where)
+    ann = Annotation(name, _bndbox(box, file, where, one_based) if box is not None else polygon_bbox([outline]), attributes=attributes)
+    if outline is not None:
+        ann.shape, ann.polygon = "polygon", [outline]
     if extra:
         ann.meta["voc"] = extra
     ann.iscrowd = bool(attributes.pop("iscrowd", False))
@@ -241,7 +219,8 @@ def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int
         raise InvalidInputError(f"root element is <{root.tag}>, expected <annotation>", file=file, location="line 1")
     width = height = None
     filename = None
-    meta: dict[str, Any] = {}
+    verified = root.get("verified")  # LabelImg's <annotation verified="yes">
+    meta: dict[str, Any] = {"verified": verified} if verified else {}
     objects: list[Annotation] = []
     for child in root:
         tag = child.tag
@@ -267,39 +246,10 @@ def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int
 
 
 # --- reading -------------------------------------------------------------------------
-def annotation_jobs(path: Path) -> tuple[Path, list[tuple[str | Path | None, str, str | None]]]:
-    """(image root, [(xml file or None, image id, split)]) for every layout."""
-    if path.is_file():
-        return path.parent, [(path, path.stem, None)]
-    devkit = devkit_root(path)
-    if devkit is not None:
-        splits = _read_split_lists(devkit)
-        xml_ids = _xml_files_by_id(str(devkit / "Annotations"), "")
-        ordered = sorted(set(splits) | set(xml_ids))
-        return devkit, [(xml_ids.get(image_id), image_id, splits.get(image_id)) for image_id in ordered]
-    jobs: list[tuple[str | Path | None, str, str | None]] = []
-    split_dirs = [path / s for s in SPLIT_FOLDERS if files_in(path / s, ".xml", limit=1)]
-    for folder in split_dirs or [path]:
-        split = folder.name if split_dirs else None
-        jobs.extend((xml, xml.stem, split) for xml in files_in(folder, ".xml"))
-    return path, jobs
+ParseJob = tuple[str | Path | None, str, str | None, bool]
 
 
-def _xml_files_by_id(folder: str, prefix: str) -> dict[str, str]:
-    """Image id -> XML path under Annotations/, subfolders included: datumaro and CVAT write an item id
-    ``city/a`` as ``Annotations/city/a.xml`` (plain strings: Path objects cost more than parsing here)."""
-    found: dict[str, str] = {}
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            name = entry.name
-            if name.lower().endswith(".xml"):
-                found[prefix + name[:-4]] = entry.path
-            elif entry.is_dir() and not name.startswith("."):
-                found.update(_xml_files_by_id(entry.path, f"{prefix}{name}/"))
-    return found
-
-
-def _parse_job(job: tuple[str | Path | None, str, str | None, bool]) -> tuple[str, Any]:
+def _parse_job(job: ParseJob) -> tuple[str, Any]:
     """Worker: parse one file; errors travel back as values so the parent decides."""
     file, _image_id, _split, one_based = job
     if file is None:
@@ -310,7 +260,7 @@ def _parse_job(job: tuple[str | Path | None, str, str | None, bool]) -> tuple[st
         return ("error", exc)
 
 
-def _parse_chunk(jobs: list[tuple[str | Path | None, str, str | None, bool]]) -> list[tuple[str, Any]]:
+def _parse_chunk(jobs: list[ParseJob]) -> list[tuple[str, Any]]:
     """Worker side: parse many files; annotations travel packed as tuples (:mod:`cvkit.core.transport`)."""
     out: list[tuple[str, Any]] = []
     for job in jobs:
@@ -328,7 +278,7 @@ def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
     return filename, width, height, [Annotation(*packed) for packed in objects], meta
 
 
-def _parsed(jobs: list[tuple[str | Path | None, str, str | None, bool]], workers: int) -> Iterator[tuple[str, Any]]:
+def _parsed(jobs: list[ParseJob], workers: int) -> Iterator[tuple[str, Any]]:
     """Parse results in input order, on several processes when there are many files."""
     if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES or not can_fork():
         yield from map(_parse_job, jobs)
@@ -339,103 +289,105 @@ def _parsed(jobs: list[tuple[str | Path | None, str, str | None, bool]], workers
 
 
 def read(path: Path, report: Report, one_based: bool = True, workers: int | None = None) -> Dataset:
-    """Stream samples from any VOC layout; categories follow labelmap.txt, else first appearance."""
-    image_root, job_list = annotation_jobs(path)
-    categories = CategorySet(Category(i + 1, name) for i, name in enumerate(read_labelmap(image_root)))
+    """Stream samples from any VOC layout; categories follow labelmap.txt, else first appearance.
+
+    Several devkit folders side by side (``VOCdevkit/VOC2007`` + ``VOC2012``, or ``train/`` + ``val/``)
+    read as one dataset rooted at their parent: paths and ids start with the folder's name, and a folder
+    named like a split is the split of its images that no ImageSets list names."""
+    roots = devkit_roots(path) if path.is_dir() else []
+    if len(roots) > 1:
+        parts = [(f"{root.name}/", *_split_by_folder(*annotation_jobs(root))) for root in roots]
+        dataset_root = roots[0].parent
+    else:
+        parts = [("", *annotation_jobs(path))]
+        dataset_root = parts[0][1]
+    names = dict.fromkeys(name for _, image_root, _ in parts for name in read_labelmap(image_root))
+    categories = CategorySet(Category(i + 1, name) for i, name in enumerate(names))
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    jobs = [(file, image_id, split, one_based) for file, image_id, split in job_list]
-    image_folder = _devkit_image_folder(image_root) if (image_root / "Annotations").is_dir() else None
-    folder_of = _ImageFolders(image_root, image_folder)
 
     def samples() -> Iterator[Sample]:
-        for (file, image_id, split, _), (status, result) in zip(jobs, track(_parsed(jobs, workers), "reading VOC", len(jobs))):
-            if status == "error":
-                report.invalid(result)
-                continue
-            if status == "missing":
-                sample = _listed_without_xml(image_root, image_folder, image_id, split, report)
-                if sample is None:
-                    continue
-            else:
-                filename, width, height, objects, meta = result
-                rel_path = _image_path(image_root, folder_of(file), filename, image_id, meta.get("path"))
-                sample = Sample(rel_path, width, height, split, objects=objects, id=image_id, meta={"voc": meta} if meta else {})
-                if width is None or height is None:
-                    _fill_size(sample, sample.resolve(image_root), report)
-                for obj in objects:
-                    if obj.label not in categories:
-                        categories.ensure(obj.label)
-            report.count_read(sample.split, len(sample.objects))
-            yield sample
+        for prefix, image_root, job_list in parts:
+            if not job_list:
+                report.warn(f"no VOC annotation XML files found under {image_root}")
+            for sample in _read_part(image_root, job_list, categories, report, one_based, workers):
+                if prefix:
+                    sample.path, sample.id = prefix + sample.path, f"{prefix}{sample.id}"
+                report.count_read(sample.split, len(sample.objects))
+                yield sample
         report.read.categories = len(categories)
 
-    return Dataset(samples(), categories, root=image_root, source_format="voc")
+    return Dataset(samples(), categories, root=dataset_root, source_format="voc")
 
 
-class _ImageFolders:
-    """The images' folder (relative to the root, ``/``-terminated) for each XML file: the devkit's image
-    folder, else the XML's own folder, whose relative form is computed once per folder."""
-
-    def __init__(self, root: Path, devkit_folder: str | None):
-        self.root, self.devkit_folder = str(root), devkit_folder
-        self.cache: dict[str, str] = {}
-
-    def __call__(self, xml_file: str | Path) -> str:
-        if self.devkit_folder:
-            return self.devkit_folder
-        parent = os.fspath(xml_file).rpartition(os.sep)[0]
-        folder = self.cache.get(parent)
-        if folder is None:
-            rel = os.path.relpath(parent, self.root).replace(os.sep, "/")
-            folder = self.cache[parent] = "" if rel == "." else rel + "/"
-        return folder
+def _split_by_folder(root: Path, jobs: list[Job]) -> tuple[Path, list[Job]]:
+    """Jobs of a devkit folder named like a split (``train/Annotations``): unlisted images get that split."""
+    if root.name not in SPLIT_FOLDERS:
+        return root, jobs
+    return root, [(file, image_id, split or root.name) for file, image_id, split in jobs]
 
 
-def _listed_without_xml(root: Path, image_folder: str | None, image_id: str, split: str | None, report: Report) -> Sample | None:
-    """An image listed in ImageSets without an XML: kept without objects when its image exists."""
-    image = find_image(root / image_folder, image_id) if image_folder else None
-    if image is None:
-        message = f"image {image_id!r} is listed in ImageSets but has neither an XML nor an image"
-        report.invalid(InvalidInputError(message, file=root / "ImageSets" / "Main"))
-        return None
-    sample = Sample(relpath_posix(image, root), split=split, id=image_id)
-    _fill_size(sample, image, report)
+def _read_part(image_root: Path, job_list: list[Job], categories: CategorySet, report: Report, one_based: bool, workers: int) -> Iterator[Sample]:
+    """The samples of one layout: a devkit folder, a flat or per-split folder, or one file."""
+    images = ImageIndex(image_root, (image_root / "Annotations").is_dir())
+    if images.devkit:
+        _warn_masks_not_read(image_root, report)
+    jobs = [(file, image_id, split, one_based) for file, image_id, split in job_list]
+    for (file, image_id, split, _), (status, result) in zip(jobs, track(_parsed(jobs, workers), "reading VOC", len(jobs))):
+        if status == "error":
+            report.invalid(result)
+            continue
+        if status == "missing":
+            yield _listed_without_xml(image_root, images, image_id, split, report)
+            continue
+        filename, width, height, objects, meta = result
+        rel_path = images.image_path(file, filename, image_id, meta.get("path"))
+        sample = Sample(rel_path, width, height, split, objects=objects, id=image_id, meta={"voc": meta} if meta else {})
+        if width is None or height is None:
+            _fill_size(sample, sample.resolve(image_root), report)
+        for obj in objects:
+            if obj.label not in categories:
+                categories.ensure(obj.label)
+        yield sample
+
+
+def _warn_masks_not_read(root: Path, report: Report) -> None:
+    """CVAT and datumaro write polygons and masks to SegmentationObject/ PNGs, not to the XML: say so."""
+    for name in ("SegmentationObject", "SegmentationClass"):
+        if files_in(root / name, ".png", limit=1):
+            report.warn(f"{name}/ masks are not read: objects come from the boxes in Annotations/")
+
+
+def _listed_without_xml(root: Path, images: ImageIndex, image_id: str, split: str | None, report: Report) -> Sample:
+    """An image listed in ImageSets without an XML: kept without objects. datumaro and CVAT write no XML
+    for an image without boxes, and exports without images have no image file either."""
+    folder = images.missing_folder(images.image_folder or "")
+    found = images.find(folder, image_id, is_filename=False)
+    if found is None:
+        report.warn(
+            "some images listed in ImageSets have neither an XML nor an image file (an export without images); kept without objects, their size unknown"
+        )
+        return Sample(f"{folder}{image_id}.jpg", split=split, id=image_id)
+    sample = Sample(found, split=split, id=image_id)
+    _fill_size(sample, root / found, report)
     return sample
-
-
-def _devkit_image_folder(root: Path) -> str | None:
-    """Where a devkit tree keeps its images: ``JPEGImages/`` (the devkit), else ``images/`` (Label Studio,
-    Labelbox and imglab exports write ``<folder>images</folder>``), else None: beside the XML files."""
-    for name in ("JPEGImages", "images"):
-        if (root / name).is_dir():
-            return name + "/"
-    return None
-
-
-def _image_path(root: Path, folder: str, filename: str | None, image_id: str, recorded: str | None) -> str:
-    """The image's path relative to ``root``: ``folder + filename`` without touching the disk in the
-    common case; else a found extension (ILSVRC omits it) or LabelImg's absolute ``<path>``."""
-    if filename and "." in filename and not recorded:
-        return folder + filename
-    directory = root / folder if folder else root
-    if filename and (directory / filename).is_file():
-        return folder + filename
-    if recorded and Path(recorded).is_file():
-        return relpath_posix(recorded, root)
-    found = find_image(directory, Path(filename).stem if filename else image_id)
-    if found is not None:
-        return folder + found.name
-    return folder + (filename or f"{image_id}.jpg")
 
 
 def _fill_size(sample: Sample, image: Path, report: Report) -> None:
     """Missing or zero <size>: read it from the image header (never decoding the image)."""
+    size = _header_size(image)
+    if size is None:
+        report.warn("some images have no <size> and no readable image file; their size stays unknown")
+        return
+    sample.width, sample.height = size
+
+
+def _header_size(image: Path) -> tuple[int, int] | None:
+    """(width, height) from the image header, None when the image cannot be read."""
     try:
         info = read_image_info(image)
     except InvalidInputError:
-        report.warn("some images have no <size> and no readable image file; their size stays unknown")
-        return
-    sample.width, sample.height = info.width, info.height
+        return None
+    return info.width, info.height
 
 
 # --- writing -------------------------------------------------------------------------
@@ -456,10 +408,14 @@ def _format_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_based: bool, report: Report) -> bytes:
-    """The XML of one sample, as the devkit and LabelImg read it."""
+def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_based: bool, report: Report, size: tuple[int, int] | None = None) -> bytes:
+    """The XML of one sample, as the devkit and LabelImg read it. ``size`` (width, height) when the sample's
+    is unknown; with neither, ``<size>`` is left out: mmdetection then reads the image, while a written
+    ``<width>0</width>`` makes it drop the image as smaller than its ``min_size``."""
     meta = sample.meta.get("voc", {})
     root = etree.Element("annotation")
+    if meta.get("verified"):
+        root.set("verified", meta["verified"])
     _sub(root, "folder", meta.get("folder", "JPEGImages" if image_path is None else ""))
     _sub(root, "filename", filename)
     if image_path:
@@ -467,10 +423,12 @@ def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_ba
     source = _sub(root, "source")
     for key, value in (meta.get("source") or {"database": "Unknown"}).items():
         _sub(source, key, value)
-    size = _sub(root, "size")
-    _sub(size, "width", sample.width or 0)
-    _sub(size, "height", sample.height or 0)
-    _sub(size, "depth", meta.get("depth", 3))
+    width, height = (sample.width, sample.height) if sample.width and sample.height else (size or (None, None))
+    if width and height:
+        size_el = _sub(root, "size")
+        _sub(size_el, "width", width)
+        _sub(size_el, "height", height)
+        _sub(size_el, "depth", meta.get("depth", 3))
     _sub(root, "segmented", meta.get("segmented", 0))
     report.lose_image_labels("VOC XML", len(sample.labels))
     report.lose_image_attributes(sample.attributes, "VOC XML")
@@ -478,7 +436,7 @@ def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_ba
         if obj.ensure_bbox() is None:
             report.lose(f"{obj.shape} shape", "VOC XML holds boxes only; a shape without area is dropped")
             continue
-        if obj.shape in ("polygon", "mask", "circle") or obj.polygon or obj.rle:
+        if (obj.shape in ("polygon", "mask", "circle") or obj.polygon or obj.rle) and "robndbox" not in obj.meta.get("voc", {}):
             report.lose(obj.shape if obj.shape != "box" else "segmentation", "VOC XML holds boxes only; written as its bounding box")
         report.lose_object_extras(obj, "VOC XML", holds=("score", "attributes"))  # both written as <attributes>
         el = _sub(root, "object")
@@ -530,6 +488,7 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
     ann_dir.mkdir(parents=True, exist_ok=True)
     split_members: dict[str, list[str]] = {}
     used: set[str] = set()
+    declared: dict[str, tuple[dict[str, None], dict[str, None]]] = {}  # label -> (part names, action names)
     for sample in track(dataset, "writing VOC"):
         stem = _unique_stem(sample, used, report)
         source = sample.resolve(dataset.root)
@@ -539,15 +498,31 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
             recorded = str(source.resolve()) if dataset.root is not None or source.is_absolute() else sample.path
         else:
             place_image(source, img_dir / filename, images)
-        xml = annotation_xml(sample, filename, recorded, one_based, report)
+        xml = annotation_xml(sample, filename, recorded, one_based, report, None if sample.width and sample.height else _header_size(source))
         (ann_dir / f"{stem}.xml").write_bytes(xml)
-        if sample.split:
-            split_members.setdefault(sample.split, []).append(stem)
+        split_members.setdefault(sample.split or NO_SPLIT, []).append(stem)
+        for obj in sample.objects:
+            if obj.label not in dataset.categories:  # labelmap.txt must declare every object's label
+                dataset.categories.ensure(obj.label)
+            if "parts" in obj.attributes or "actions" in obj.attributes:
+                parts, actions = declared.setdefault(obj.label, ({}, {}))
+                parts.update((p.get("label", ""), None) for p in obj.attributes.get("parts", ()))
+                actions.update(dict.fromkeys(obj.attributes.get("actions", ())))
         report.count_written(sample.split, len(sample.objects))
     report.written.categories = len(dataset.categories)
     if layout == "devkit":
         _write_split_lists(path, split_members)
-    (path / "labelmap.txt").write_text("# label:color_rgb:parts:actions\n" + "".join(f"{c.name}:::\n" for c in dataset.categories), encoding="utf-8")
+    _write_labelmap(path / "labelmap.txt", dataset.categories.names(), declared)
+
+
+def _write_labelmap(path: Path, names: list[str], declared: dict[str, tuple[dict[str, None], dict[str, None]]]) -> None:
+    """datumaro's ``name:color:parts:actions`` list. datumaro's importer refuses a ``<part>`` whose name no
+    label declares ("Undeclared label 'head'"), so each label lists the parts and actions its objects use."""
+    lines = []
+    for name in names:
+        parts, actions = declared.get(name, ({}, {}))
+        lines.append(f"{name}::{','.join(parts)}:{','.join(actions)}\n")
+    path.write_text("# label:color_rgb:parts:actions\n" + "".join(lines), encoding="utf-8")
 
 
 def _unique_stem(sample: Sample, used: set[str], report: Report) -> str:
@@ -561,7 +536,9 @@ def _unique_stem(sample: Sample, used: set[str], report: Report) -> str:
 
 
 def _write_split_lists(path: Path, members: dict[str, list[str]]) -> None:
-    """ImageSets/Main/<split>.txt, plus trainval.txt when train and val exist (the devkit's convention)."""
+    """ImageSets/Main/<split>.txt, plus trainval.txt when train and val exist (the devkit's convention).
+    Images without a split go to ``default.txt`` as datumaro and CVAT write them: their VOC importers
+    find a dataset by its ImageSets/Main lists and find none without one."""
     if not members:
         return
     main = path / "ImageSets" / "Main"

@@ -35,6 +35,9 @@ _OBJECT_TAGS = re.compile(rb"<(name|xmin|ymin|xmax|ymax)>([^<]*)</")
 _SIZE_TAGS = re.compile(rb"<(width|height)>([^<]*)</")
 #: anything that makes a file "not plain": handed to the reader's parser
 _UNUSUAL = (b"<part", b"<!--", b"CDATA", b"&", b"/>")
+#: an XML declaration naming its encoding (after an optional UTF-8 byte-order mark)
+_ENCODING = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
+_UTF8_NAMES = (b"utf-8", b"utf8", b"us-ascii", b"ascii")
 _FIVE = 5
 #: files scanned per chunk; a chunk with one non-plain file is redone file by file
 CHUNK_FILES = 256
@@ -50,6 +53,9 @@ def scan_plain(data: bytes, one_based: bool) -> tuple[int, int, list[tuple[str, 
     """``(width, height, [(name, box)])`` of a plain file; raises :class:`NotPlain` otherwise."""
     if any(marker in data for marker in _UNUSUAL) or b"<annotation" not in data or not data.rstrip().endswith(b"</annotation>"):
         raise NotPlain
+    declared = _ENCODING.match(data)
+    if declared and declared[1].lower() not in _UTF8_NAMES:
+        raise NotPlain  # GBK from Chinese LabelImg forks, Latin-1, ...: bytes are not UTF-8 text
     first = data.find(b"<object")
     head = data if first < 0 else data[:first]
     size = dict(_SIZE_TAGS.findall(head))
@@ -149,14 +155,14 @@ def _chunks(files: list[str], one_based: bool, size: int, workers: int) -> Itera
 
 
 def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
-    from cvkit.formats import voc
+    from cvkit.formats import voc_layout
 
-    if not path.is_dir() or voc.devkit_root(path) is None:
-        return None
-    image_root, jobs = voc.annotation_jobs(path)
+    if not path.is_dir() or voc_layout.devkit_root(path) is None:
+        return None  # not a devkit tree, or several side by side (VOC2007 + VOC2012): the reader's job
+    image_root, jobs = voc_layout.annotation_jobs(path)
     if any(file is None for file, _, _ in jobs):
         return None  # images listed without an XML: the reader looks for the image file
-    categories = voc.read_labelmap(image_root)
+    categories = voc_layout.read_labelmap(image_root)
     builder = ColumnsBuilder(categories, list(range(1, len(categories) + 1)))
     files = [str(file) for file, _, _ in jobs]
     size = CHUNK_FILES

@@ -1,0 +1,235 @@
+"""Pascal VOC layouts: where the XML files, split lists, label map and images of a VOC tree are.
+
+Devkit trees (``Annotations/``, ``ImageSets/Main/``, ``JPEGImages/``), also several of them side by
+side (``VOCdevkit/VOC2007`` + ``VOCdevkit/VOC2012``, the "07+12" set), flat LabelImg folders and
+Roboflow's per-split folders. Parsing and writing live in :mod:`cvkit.formats.voc`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cvkit.core.imageinfo import IMAGE_EXTENSIONS
+from cvkit.io import files_in
+
+#: Split list names that are unions of others; an image keeps its most specific split.
+UNION_SPLITS = ("trainval",)
+SPLIT_FOLDERS = ("train", "valid", "val", "test", "trainval")
+#: The split list datumaro and CVAT write for items without a subset (``DEFAULT_SUBSET_NAME``): no split.
+NO_SPLIT = "default"
+#: labelmap.txt entry datumaro and CVAT always add first: segmentation mask class 0, never an object.
+MASK_BACKGROUND = "background"
+
+Job = tuple[str | Path | None, str, str | None]
+_RANK = {ext: i for i, ext in enumerate(IMAGE_EXTENSIONS)}
+
+
+def _ext(name: str) -> str:
+    return "." + name.rpartition(".")[2].lower()
+
+
+def devkit_roots(path: Path) -> list[Path]:
+    """The folders holding ``Annotations/``: ``path`` itself, else its children (``VOC2007``,
+    ``VOC2012``), else those of its ``VOCdevkit/`` child (where the VOC tar files extract)."""
+    if (path / "Annotations").is_dir():
+        return [path]
+    for base in (path, path / "VOCdevkit"):
+        try:
+            with os.scandir(base) as entries:  # d_type: no stat for the files of a big flat folder
+                found = sorted(Path(e.path) for e in entries if e.is_dir() and os.path.isdir(os.path.join(e.path, "Annotations")))
+        except OSError:
+            continue
+        if found:
+            return found
+    return []
+
+
+def devkit_root(path: Path) -> Path | None:
+    """The one devkit folder of ``path`` (None when there are none or several)."""
+    roots = devkit_roots(path)
+    return roots[0] if len(roots) == 1 else None
+
+
+def looks_like_voc_xml(path: Path) -> bool:
+    """VOC XML has <bndbox> boxes (or no objects; roLabelImg's <robndbox>); MIT LabelMe XML, also
+    <annotation>, has <imagesize> or <polygon> without boxes."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(1 << 16)
+    except OSError:
+        return False
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark
+        data = data.decode("utf-16", errors="ignore").encode()
+    if b"<annotation" not in data or b"<imagesize" in data:
+        return False
+    if b"<bndbox" in data or b"<robndbox" in data:
+        return True  # X-AnyLabeling writes a <polygon> beside the <bndbox>
+    return b"<polygon" not in data and b"<object" not in data and (b"<filename" in data or b"<size" in data)
+
+
+def read_split_lists(root: Path) -> dict[str, str | None]:
+    """Image id -> split from ImageSets/Main/<split>.txt (class lists like cat_train.txt ignored;
+    ``default.txt`` is datumaro's and CVAT's list of images without a split)."""
+    main = root / "ImageSets" / "Main"
+    if not main.is_dir():
+        return {}
+    membership: dict[str, str | None] = {}
+    lists = [p for p in main.glob("*.txt") if not is_class_list(p)]
+    for list_file in sorted(lists, key=lambda p: (p.stem in UNION_SPLITS or p.stem == NO_SPLIT, p.stem)):
+        split = None if list_file.stem == NO_SPLIT else list_file.stem
+        text = list_file.read_text(encoding="utf-8-sig")  # Windows Notepad starts the file with a BOM
+        if "#" in text or " " in text or "\t" in text:  # comments or extra columns: the first word of each line
+            ids = [words[0] for words in (raw.split("#", 1)[0].split() for raw in text.splitlines()) if words]
+        else:  # one id a line, as the devkit writes them
+            ids = text.split()
+        for image_id in ids:
+            membership.setdefault(image_id, split)
+    return membership
+
+
+def is_class_list(path: Path) -> bool:
+    """``<class>_<split>.txt`` of the devkit: lines ``<id> -1|0|1``. A split named with an underscore
+    (``train_2023.txt``, one id a line) is a split list, not a class list."""
+    if "_" not in path.stem:
+        return False
+    with open(path, "rb") as handle:
+        first = next((line.split() for line in handle if line.strip() and not line.startswith(b"#")), [])
+    return len(first) == 2 and first[1] in (b"-1", b"0", b"1")
+
+
+def read_labelmap(root: Path) -> list[str]:
+    """Category order from a datumaro-style labelmap.txt (``name:color:parts:actions``), if any.
+
+    Its ``background`` entry (datumaro and CVAT add it to every export) is the segmentation masks'
+    class 0, not an object class: left out, so class ids are not shifted by one (an object named
+    ``background`` still makes it a category)."""
+    path = root / "labelmap.txt"
+    if not path.is_file():
+        return []
+    names = []
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name = line.split(":", 1)[0].strip()
+            if name != MASK_BACKGROUND:
+                names.append(name)
+    return names
+
+
+def annotation_jobs(path: Path) -> tuple[Path, list[Job]]:
+    """(image root, [(xml file or None, image id, split)]) for one devkit folder, a flat folder or a file."""
+    if path.is_file():
+        return path.parent, [(path, path.stem, None)]
+    devkit = devkit_root(path)
+    if devkit is not None:
+        splits = read_split_lists(devkit)
+        xml_ids = xml_files_by_id(str(devkit / "Annotations"), "")
+        ordered = sorted(set(splits) | set(xml_ids))
+        return devkit, [(xml_ids.get(image_id), image_id, splits.get(image_id)) for image_id in ordered]
+    jobs: list[Job] = []
+    split_dirs = [path / s for s in SPLIT_FOLDERS if files_in(path / s, ".xml", limit=1)]
+    for folder in split_dirs or [path]:
+        split = folder.name if split_dirs else None
+        jobs.extend((xml, xml.stem, split) for xml in files_in(folder, ".xml"))
+    return path, jobs
+
+
+def xml_files_by_id(folder: str, prefix: str) -> dict[str, str]:
+    """Image id -> XML path under Annotations/, subfolders included: datumaro and CVAT write an item id
+    ``city/a`` as ``Annotations/city/a.xml`` (plain strings: Path objects cost more than parsing here)."""
+    found: dict[str, str] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name
+            if name.lower().endswith(".xml"):
+                found[prefix + name[:-4]] = entry.path
+            elif entry.is_dir() and not name.startswith("."):
+                found.update(xml_files_by_id(entry.path, f"{prefix}{name}/"))
+    return found
+
+
+def devkit_image_folder(root: Path) -> str | None:
+    """Where a devkit tree keeps its images: ``JPEGImages/`` (the devkit), else ``images/`` (Label Studio,
+    Labelbox and imglab exports write ``<folder>images</folder>``), else None: beside the XML files."""
+    for name in ("JPEGImages", "images"):
+        if (root / name).is_dir():
+            return name + "/"
+    return None
+
+
+class ImageIndex:
+    """Finds each XML's image from folder listings made once per folder: no system call per file.
+
+    The image is the one named by the image id (the XML's name) when ``<filename>`` disagrees with
+    it: torchvision, mmdetection, darknet's voc_label.py and Ultralytics open ``JPEGImages/<id>.jpg``
+    and LabelImg pairs files by name, so a ``<filename>`` copied from another file or naming another
+    extension does not move boxes to the wrong image. Label Studio writes ``<filename>`` without its
+    extension; LabelImg's absolute ``<path>`` finds images kept apart from the XML files."""
+
+    def __init__(self, root: Path, devkit: bool):
+        self.root, self.devkit = str(root), devkit
+        #: a devkit tree's image folder; None: images beside the XML files
+        self.image_folder = devkit_image_folder(root) if devkit else None
+        self.xml_folders: dict[str, str] = {}
+        self.listings: dict[str, tuple[frozenset[str], dict[str, str]]] = {}
+
+    def folder_of(self, xml_file: str | Path | None) -> str:
+        """The images' folder (relative to the root, ``/``-terminated): the devkit's image folder, else the XML's."""
+        if self.image_folder is not None or xml_file is None:
+            return self.image_folder or ""
+        parent = os.fspath(xml_file).rpartition(os.sep)[0]
+        folder = self.xml_folders.get(parent)
+        if folder is None:
+            rel = os.path.relpath(parent, self.root).replace(os.sep, "/")
+            folder = self.xml_folders[parent] = "" if rel == "." else rel + "/"
+        return folder
+
+    def listing(self, folder: str) -> tuple[frozenset[str], dict[str, str]]:
+        """(file names, image stem -> file name) of one folder relative to the root."""
+        found = self.listings.get(folder)
+        if found is None:
+            try:
+                with os.scandir(os.path.join(self.root, folder) if folder else self.root) as entries:
+                    names = frozenset(e.name for e in entries)
+            except OSError:
+                names = frozenset()
+            stems: dict[str, str] = {}
+            for name in names:  # stem -> image file, .jpg before .png ... as IMAGE_EXTENSIONS ranks them
+                stem, dot, ext = name.rpartition(".")
+                rank = _RANK.get("." + ext.lower()) if dot else None
+                if rank is not None and (stem not in stems or (rank, name) < (_RANK[_ext(stems[stem])], stems[stem])):
+                    stems[stem] = name
+            found = self.listings[folder] = (names, stems)
+        return found
+
+    def find(self, folder: str, name: str, is_filename: bool) -> str | None:
+        """The image ``name`` names in ``folder``: an image id names ``<id>.<image extension>``; a
+        ``<filename>`` names itself, else an image of its stem (another extension, or none written)."""
+        sub, _, base = name.rpartition("/")
+        where = folder + sub + "/" if sub else folder
+        names, stems = self.listing(where)
+        if is_filename and base in names:
+            return where + base
+        found = stems.get(base) or (stems.get(os.path.splitext(base)[0]) if is_filename else None)
+        return where + found if found else None
+
+    def image_path(self, xml_file: str | Path | None, filename: str | None, image_id: str, recorded: str | None) -> str:
+        """The image's path relative to the root."""
+        folder = self.folder_of(xml_file)
+        filename = filename.replace("\\", "/") if filename else None
+        if filename and filename.rpartition(".")[0] == image_id:  # the common case: <filename> is <id>.<ext>
+            sub, _, base = filename.rpartition("/")
+            if base in self.listing(folder + sub + "/" if sub else folder)[0]:
+                return folder + filename
+        found = self.find(folder, image_id, False) or (self.find(folder, filename, True) if filename else None)
+        if found is not None:
+            return found
+        if recorded and os.path.isabs(recorded) and os.path.isfile(recorded):
+            return Path(os.path.relpath(recorded, self.root)).as_posix()
+        return self.missing_folder(folder) + (filename or f"{image_id}.jpg")
+
+    def missing_folder(self, folder: str) -> str:
+        """Where an image not found is expected: a devkit tree without an image folder (an export
+        without images) names ``JPEGImages/``, as the devkit does."""
+        return "JPEGImages/" if self.devkit and self.image_folder is None else folder
