@@ -269,3 +269,20 @@ def test_duplicate_image_ids_are_an_error_not_doubled_objects(tmp_path):
     report = Report(skip_invalid=True)
     ds = cvkit.read(path, format="coco", report=report).materialize()
     assert [(s.path, len(s.objects)) for s in ds] == [("a.jpg", 1)] and len(report.skipped) == 1
+
+
+def test_cvat_default_subset_is_no_split(tmp_path):
+    # CVAT's "COCO 1.0" export (datumaro's coco exporter): annotations/instances_default.json and images/default/,
+    # "default" being datumaro's name for items without a subset; cvkit writes unsplit samples the same way
+    make_image(tmp_path / "images" / "default" / "a.jpg", 40, 30)
+    write_json(tmp_path / "annotations" / "instances_default.json", {
+        "licenses": [{"name": "", "id": 0, "url": ""}], "info": {"contributor": "", "date_created": "", "description": "", "url": "",
+                                                                 "version": "", "year": ""},
+        "categories": [{"id": 1, "name": "car", "supercategory": ""}],
+        "images": [{"id": 1, "width": 40, "height": 30, "file_name": "a.jpg", "license": 0, "flickr_url": "", "coco_url": "", "date_captured": 0}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [], "area": 20.0, "bbox": [1.0, 1.0, 5.0, 4.0], "iscrowd": 0,
+                         "attributes": {"occluded": False}}]})
+    ds = cvkit.read(tmp_path, format="coco").materialize()
+    assert [(s.split, s.path) for s in ds] == [(None, "images/default/a.jpg")] and ds.samples[0].resolve(ds.root).is_file()
+    cvkit.write(ds, tmp_path / "out", format="coco")
+    assert [p.name for p in (tmp_path / "out" / "annotations").iterdir()] == ["instances_default.json"]

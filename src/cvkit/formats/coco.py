@@ -32,6 +32,8 @@ from cvkit.formats.coco_panoptic import is_panoptic, panoptic_objects
 from cvkit.io import atomic_file, files_in, place_image, relpath_posix
 
 #: Which annotation file to read per split when a folder holds several tasks.
+#: the split name of samples without one (``instances_default.json``), as datumaro and CVAT name their default subset
+NO_SPLIT = "default"
 TASK_PRIORITY = ("instances", "person_keypoints", "panoptic", "stuff", "labels", "image_info", "captions")
 FILE_RE = re.compile(r"^(?P<task>instances|person_keypoints|image_info|labels|captions|panoptic|stuff)_(?P<split>.+)\.json$")
 IMAGE_KEYS = ("id", "file_name", "width", "height", "attributes")
@@ -288,6 +290,9 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
             i = anns[0]
             report.invalid(InvalidInputError(f"annotation refers to unknown image id {image_id!r}", file=file, location=f"annotations[{i}].image_id"))
     first = file_name_of(images[0]) if images and isinstance(images[0], dict) else None
+    # instances_default.json: what cvkit writes for samples without a split, and CVAT's/datumaro's "default" subset
+    # (its images sit in images/default/, so the folder is still looked for by that name)
+    sample_split = None if split == NO_SPLIT else split
     root, by_name = image_root(file, split, clean_file_name(first, file, 0) if isinstance(first, str) else None, data.get("info") or {}, report)
     prefix = relpath_posix(root, common)
     prefix = "" if prefix == "." else prefix + "/"
@@ -295,7 +300,7 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
     special = bool(annotations) and isinstance(annotations[0], dict) and ("caption" in annotations[0] or is_panoptic(annotations[0]))
     seen: set[Any] = set()
     for n, img in enumerate(track(images, f"reading {file.name}", len(images))):
-        sample = _image(img, n, file, split, prefix, by_name)
+        sample = _image(img, n, file, sample_split, prefix, by_name)
         if sample.id in seen:  # its annotations would be given to both images
             report.invalid(InvalidInputError(f"duplicate image id {sample.id!r} (its annotations belong to the first image with it)", file=file,
                                              location=f"images[{n}].id"))
@@ -516,7 +521,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     cat_ids = {c.name: c.id for c in dataset.categories}
     placed: set[str] = set()
     for sample in track(dataset, "writing COCO"):
-        key = None if single else (sample.split or "default")
+        key = None if single else (sample.split or NO_SPLIT)
         writer = writers.get(key)
         if writer is None:
             writer = writers[key] = _SplitWriter(work)
@@ -551,7 +556,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     if single and len({s for s in report.written.splits if s != "-"}) > 1:
         report.lose("split names", "one COCO file holds no splits; write to a folder to get one file per split")
     head = _head(dataset, images == "reference")
-    for key, writer in writers.items() or [(None if single else "default", _SplitWriter(work))]:
+    for key, writer in writers.items() or [(None if single else NO_SPLIT, _SplitWriter(work))]:
         target = path if single else path / "annotations" / f"{task}_{key}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         writer.finish(target, head)
@@ -578,5 +583,5 @@ def _place(sample: Sample, dataset: Dataset, path: Path, images: str, placed: se
     if f"{split}/{name}" in placed:
         name = Path(sample.path).as_posix().replace("/", "__")
     placed.add(f"{split}/{name}")
-    place_image(sample.resolve(dataset.root), path / "images" / (split or "default") / name, images)
+    place_image(sample.resolve(dataset.root), path / "images" / (split or NO_SPLIT) / name, images)
     return name
