@@ -199,6 +199,7 @@ def test_x_anylabeling_polygons_and_objects_without_a_box(tmp_path):
     polygon = "<polygon><x1>10.5</x1><y1>4.0</y1><x2>20.0</x2><y2>4.0</y2><x3>15.0</x3><y3>12.25</y3></polygon>"
     xml = write(tmp_path / "a.xml", head + f"<object><name>leaf</name>{flags}{box(10, 4, 20, 12)}{polygon}</object></annotation>")
     assert voc.detect(xml) and voc.detect(tmp_path)  # a <polygon> beside a <bndbox> is still VOC
+    assert cvkit.detect_format(xml) == cvkit.detect_format(tmp_path) == "voc"  # and not MIT LabelMe's polygons
     (sample,) = cvkit.read(tmp_path, format="voc").materialize()
     (leaf,) = sample.objects
     assert (leaf.label, leaf.shape, leaf.bbox) == ("leaf", "polygon", (9.0, 3.0, 11.0, 9.0))

@@ -117,7 +117,8 @@ def _looks_like_mit(path: Path) -> bool:
             head = handle.read(4096)
     except OSError:
         return False
-    return b"<annotation" in head and any(tag in head for tag in (b"<imagesize>", b"<polygon>", b"<segm>", b"<deleted>"))
+    # <bndbox> is VOC's (X-AnyLabeling's VOC export adds a <polygon> beside it); the web tool draws boxes as polygons
+    return b"<annotation" in head and b"<bndbox" not in head and any(tag in head for tag in (b"<imagesize>", b"<polygon>", b"<segm>", b"<deleted>"))
 
 
 def detect(path: Path) -> str | None:
