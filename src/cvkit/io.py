@@ -224,19 +224,21 @@ def walk_files(root: Path, suffix: str) -> Iterator[Path]:
     in a stable order: annotation tools that write one file per image (LabelMe JSON, MIT LabelMe XML)."""
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
-            if name.lower().endswith(suffix) and not name.startswith("."):
-                yield Path(folder) / name
+        for name in sorted(n for n in names if n.lower().endswith(suffix) and not n.startswith(".")):  # filtered before sorting
+            yield Path(folder) / name
 
 
 def files_in(folder: Path, suffix: str, limit: int | None = None) -> list[Path]:
     """Files directly in ``folder`` ending in ``suffix`` (case-insensitive), sorted by name; only the first
     ``limit`` when given. Format detection looks at a few files of folders that may hold 100,000: names are
     listed with one ``os.scandir`` and sorted as strings (sorting ``Path`` objects took 0.1 s for 20,000)."""
+    import heapq
+
     suffix = suffix.lower()
     try:
         with os.scandir(folder) as entries:
-            names = sorted(entry.name for entry in entries if entry.name.lower().endswith(suffix) and entry.is_file())
+            found = (entry.name for entry in entries if entry.name.lower().endswith(suffix) and entry.is_file())
+            names = sorted(found) if limit is None else heapq.nsmallest(limit, found)
     except OSError:
         return []
-    return [folder / name for name in names[:limit]]
+    return [folder / name for name in names]
