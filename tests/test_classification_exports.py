@@ -239,6 +239,19 @@ def test_excel_csv_with_bom_and_crlf_and_bom_in_text_lists(tmp_path):
     assert report.warnings == []
 
 
+def test_lists_not_in_utf8_are_errors_naming_the_file(tmp_path):
+    # Excel's plain "CSV" saves in the Windows code page (cp1252: "café" is b"caf\xe9"); a synset list saved so too
+    (tmp_path / "cp1252.csv").write_bytes("ImageId,labels\r\n1.jpg,café\r\n".encode("cp1252"))
+    with pytest.raises(InvalidInputError) as info:
+        cvkit.read(tmp_path / "cp1252.csv", format="labels").materialize()
+    assert info.value.describe() == f"{tmp_path / 'cp1252.csv'}: not UTF-8 text (byte 0xe9); save the list as UTF-8"
+    (tmp_path / "train.txt").write_text("1.jpg 0\n")
+    (tmp_path / "synsets.txt").write_bytes("dog\ncafé\n".encode("cp1252"))
+    with pytest.raises(InvalidInputError) as info:
+        cvkit.read(tmp_path / "train.txt", format="labels").materialize()
+    assert info.value.describe() == f"{tmp_path / 'synsets.txt'}:line 2: not UTF-8 text (byte 0xe9)"
+
+
 def test_hugging_face_imagefolder_metadata_csv(tmp_path):
     # Hugging Face "imagefolder": metadata.csv with a file_name column beside the images of each split folder
     root = tmp_path / "hf"

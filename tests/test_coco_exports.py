@@ -156,6 +156,27 @@ def test_roboflow_dataset_group_is_no_class(tmp_path):
     assert json.loads((tmp_path / "back.json").read_text())["categories"] == ROBOFLOW_CATEGORIES
 
 
+def test_roboflow_group_is_not_written_over_a_category_that_took_its_id(tmp_path):
+    from cvkit.core.categories import Category
+
+    roboflow_export(tmp_path)
+    ds = cvkit.read(tmp_path / "valid", format="coco").materialize()
+    ds.categories.add(Category(0, "platelet"))  # the group's id 0 is a class now
+    cvkit.write(ds, tmp_path / "out.json", format="coco")
+    ids = [c["id"] for c in json.loads((tmp_path / "out.json").read_text())["categories"]]
+    assert sorted(ids) == [0, 1, 2]  # no second category 0
+
+
+@pytest.mark.parametrize("group_id", ["cells", None])
+def test_roboflow_like_group_without_an_integer_id_is_an_error_naming_it(tmp_path, group_id):
+    group = {"name": "cells", "supercategory": "none"} | ({"id": group_id} if group_id is not None else {})
+    path = write_json(tmp_path / "a.json", {"images": [], "annotations": [],
+                                             "categories": [group, {"id": 1, "name": "rbc", "supercategory": "cells"}]})
+    with pytest.raises(InvalidInputError) as info:
+        cvkit.read(path, format="coco").materialize()
+    assert info.value.describe() == f"{path}:categories[0]: category needs an integer 'id' and a 'name'"
+
+
 def test_supervision_flat_polygon_reads_as_one_polygon(tmp_path):
     # supervision 0.13 DetectionDataset.as_coco() (supervision/dataset/formats/coco.py, issue #205) wrote
     # "segmentation": list(polygon.flatten()), one polygon without the enclosing list

@@ -74,7 +74,7 @@ def test_extraction_dir_is_never_inside_the_input(tmp_path, monkeypatch):
 
 
 def test_files_in_lists_matching_files_sorted_and_honours_the_limit(tmp_path):
-    for name in ("b.xml", "A.XML", "c.xml", "notes.txt"):
+    for name in ("b.xml", "A.XML", "c.xml", "notes.txt", "._a.xml"):  # ._a.xml: a macOS AppleDouble twin, skipped
         (tmp_path / name).write_text("x")
     (tmp_path / "d.xml").mkdir()  # a folder named like a file is no file
     assert [p.name for p in files_in(tmp_path, ".xml")] == ["A.XML", "b.xml", "c.xml"]

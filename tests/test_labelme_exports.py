@@ -167,6 +167,11 @@ def test_byte_order_mark_is_accepted(tmp_path):
     path = _labelme(tmp_path / "a.json", [{"label": "a", "points": [[0, 0], [4, 4]], "shape_type": "rectangle"}])
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     assert [o.label for o in cvkit.read(path, format="labelme").samples[0].objects] == ["a"]
+    # a BOM before text in another encoding: the error shows the offending byte, not the one 3 bytes before it
+    gbk = _labelme3(tmp_path / "gbk.json", "汽车", "gbk")
+    gbk.write_bytes(b"\xef\xbb\xbf" + gbk.read_bytes())
+    with pytest.raises(InvalidInputError, match=f"not UTF-8 text \\(byte 0x{'汽'.encode('gbk')[0]:02x}\\)"):
+        cvkit.read(gbk, format="labelme").materialize()
 
 
 def test_labelme3_file_round_trips_its_colours(tmp_path):

@@ -143,6 +143,13 @@ def test_writer_reports_polygons_written_as_boxes(tmp_path, small):
         (BOX.format(name="cat", extra="", x1=-3, y1=1, x2=2, y2=2), "object[0]/bndbox",
          "negative box coordinate (-3, 1); fix the box or leave the file out with --skip-invalid"),
         ("<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax></bndbox></object>", "object[0]/bndbox/ymax", "<bndbox> has no <ymax>"),
+        # float() takes "nan" and "inf": such a box would reach every output as NaN
+        (BOX.format(name="cat", extra="", x1=1, y1=1, x2="inf", y2=4), "object[0]/bndbox/xmax", "<xmax> is not a number: 'inf'"),
+        (BOX.format(name="cat", extra="", x1="nan", y1=1, x2=2, y2=4), "object[0]/bndbox/xmin", "<xmin> is not a number: 'nan'"),
+        ("<object><name>ship</name><robndbox><cx>5</cx><cy>5</cy><w>2</w><h>NaN</h><angle>0</angle></robndbox></object>",
+         "object[0]/robndbox/h", "<h> is not a number: 'NaN'"),
+        ("<object><name>ship</name><robndbox><cx>5</cx><cy>5</cy><w>2</w><h>1</h></robndbox></object>", "object[0]/robndbox/angle",
+         "<robndbox> has no <angle>"),
     ],
 )
 def test_bad_boxes_name_file_and_element(tmp_path, objects, location, message):
@@ -236,3 +243,13 @@ def test_split_lists_with_underscores_are_splits_and_class_lists_are_not(tmp_pat
     (main / "car_val.txt").write_text("b  1\n")  # the devkit's per-class list: id and -1/0/1
     ds = cvkit.read(tmp_path, format="voc").materialize()
     assert {s.id: s.split for s in ds} == {"a": "train_2023", "b": "val"}
+
+
+@pytest.mark.parametrize("name", ["labelmap.txt", "ImageSets/Main/train.txt"])
+def test_split_list_or_label_map_not_in_utf8_is_an_error_naming_file_and_line(tmp_path, name):
+    write_xml(tmp_path / "Annotations" / "a.xml", BOX.format(name="car", extra="", x1=1, y1=1, x2=5, y2=5))
+    (tmp_path / "ImageSets" / "Main").mkdir(parents=True)
+    (tmp_path / name).write_bytes("a\ncaf\xe9\n".encode("latin-1"))  # saved in a Windows code page
+    with pytest.raises(InvalidInputError) as info:
+        cvkit.read(tmp_path, format="voc").materialize()
+    assert info.value.describe() == f"{tmp_path / name}:line 2: not UTF-8 text (byte 0xe9)"

@@ -291,3 +291,13 @@ def test_unknown_image_size_is_read_from_the_image_or_left_out_never_written_as_
     dog = etree.parse(str(tmp_path / "voc" / "Annotations" / "dog_02.xml")).getroot()
     assert (cat.findtext("size/width"), cat.findtext("size/height")) == ("64", "48")
     assert dog.find("size") is None
+
+
+@pytest.mark.parametrize("layout", ["devkit", "flat"])
+def test_macos_appledouble_twins_of_the_xml_files_are_skipped(tmp_path, layout):
+    # a dataset copied from a Mac onto a FAT/exFAT drive or zipped there: every file gets a "._" twin of resource-fork bytes
+    folder = tmp_path / "Annotations" if layout == "devkit" else tmp_path
+    write(folder / "a.xml", f"<annotation><filename>a.jpg</filename>{SIZE}<object><name>car</name>{box(1, 1, 5, 5)}</object></annotation>")
+    write(folder / "._a.xml", b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    assert cvkit.detect_format(tmp_path) == "voc"
+    assert [(s.id, [o.label for o in s.objects]) for s in cvkit.read(tmp_path, format="voc").materialize()] == [("a", ["car"])]

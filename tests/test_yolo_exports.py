@@ -180,6 +180,8 @@ def test_labelimg_classes_txt_in_the_windows_code_page(tmp_path):
     assert [o.label for o in ds.samples[0].objects] == ["猫"]
     result = CliRunner().invoke(app, ["convert", "yolo2coco", str(tmp_path), str(tmp_path / "out.json"), "-r", "names_encoding=gbk"])
     assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["convert", "yolo2coco", str(tmp_path), str(tmp_path / "o2.json"), "-r", "names_encoding=gbkk"])
+    assert result.exit_code == 2 and "unknown encoding 'gbkk' (reader option names_encoding)" in result.output
 
 
 def test_windows_line_ends_bom_blank_lines_and_scientific_notation(tmp_path):

@@ -7,6 +7,7 @@ leaves the destination as it was. Inputs are only ever opened for reading.
 
 from __future__ import annotations
 
+import codecs
 import os
 import shutil
 import tempfile
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from cvkit.errors import CvkitError, DestinationExistsError
+from cvkit.errors import CvkitError, DestinationExistsError, InvalidInputError
 
 IMAGE_MODES = ("reference", "copy", "hardlink", "symlink")
 
@@ -219,6 +220,29 @@ def read_small_file(path: str | os.PathLike[str]) -> bytes:
         os.close(fd)
 
 
+def known_encoding(encoding: str | None, option: str) -> str | None:
+    """``encoding`` (a reader option such as LabelMe's ``encoding``) when Python has a codec for it, None
+    when not given; an unknown name is an error naming the option before any file is read."""
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise CvkitError(f"unknown encoding {encoding!r} (reader option {option})") from None
+    return encoding
+
+
+def read_utf8_text(path: str | os.PathLike[str]) -> str:
+    """A small text file (split list, class list, label map) as UTF-8, a leading byte order mark skipped (Windows
+    Notepad writes one); text in another encoding is an error naming the file and line, not a traceback."""
+    data = Path(path).read_bytes()
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = body[: exc.start].count(b"\n") + 1
+        raise InvalidInputError(f"not UTF-8 text (byte 0x{body[exc.start]:02x})", file=path, location=f"line {line}") from None
+
+
 def walk_files(root: Path, suffix: str) -> Iterator[Path]:
     """Every file under ``root`` ending in ``suffix`` (case-insensitive), recursively, hidden entries skipped,
     in a stable order: annotation tools that write one file per image (LabelMe JSON, MIT LabelMe XML)."""
@@ -229,15 +253,16 @@ def walk_files(root: Path, suffix: str) -> Iterator[Path]:
 
 
 def files_in(folder: Path, suffix: str, limit: int | None = None) -> list[Path]:
-    """Files directly in ``folder`` ending in ``suffix`` (case-insensitive), sorted by name; only the first
-    ``limit`` when given. Format detection looks at a few files of folders that may hold 100,000: names are
-    listed with one ``os.scandir`` and sorted as strings (sorting ``Path`` objects took 0.1 s for 20,000)."""
+    """Files directly in ``folder`` ending in ``suffix`` (case-insensitive), sorted by name, hidden ones skipped as
+    :func:`walk_files` skips them (macOS's ``._x.xml`` AppleDouble twins); only the first ``limit`` when given.
+    Format detection looks at a few files of folders that may hold 100,000: names are listed with one
+    ``os.scandir`` and sorted as strings (sorting ``Path`` objects took 0.1 s for 20,000)."""
     import heapq
 
     suffix = suffix.lower()
     try:
         with os.scandir(folder) as entries:
-            found = (entry.name for entry in entries if entry.name.lower().endswith(suffix) and entry.is_file())
+            found = (entry.name for entry in entries if entry.name.lower().endswith(suffix) and entry.name[0] != "." and entry.is_file())
             names = sorted(found) if limit is None else heapq.nsmallest(limit, found)
     except OSError:
         return []

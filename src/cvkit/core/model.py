@@ -56,10 +56,11 @@ class Annotation:
         return 0.0
 
     def ensure_bbox(self) -> Box | None:
-        """Fill ``bbox`` from the polygon, mask, circle or labelled keypoints when missing; returns it.
+        """Fill ``bbox`` from the polygon, mask, circle or keypoints when missing; returns it.
 
-        Keypoints give the extent of all their points, as pycocotools' ``loadRes`` boxes keypoint results
-        (results lists carry no ``bbox``; the keypoint evaluation's area ranges use this box)."""
+        Keypoints give the extent of all their points, unlabelled ``(0, 0, 0)`` ones included, as pycocotools'
+        ``loadRes`` boxes keypoint results (results lists carry no ``bbox``; the keypoint evaluation's area
+        ranges use this box)."""
         if self.bbox is None:
             if self.polygon:
                 self.bbox = polygon_bbox(self.polygon)

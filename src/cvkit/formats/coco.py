@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,14 +26,13 @@ from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.splits import NO_SPLIT
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.coco_images import clean_file_name, common_root, file_name_of, fill_size, image_root
 from cvkit.formats.coco_panoptic import is_panoptic, panoptic_objects
 from cvkit.io import atomic_file, files_in, place_image, relpath_posix
 
 #: Which annotation file to read per split when a folder holds several tasks.
-#: the split name of samples without one (``instances_default.json``), as datumaro and CVAT name their default subset
-NO_SPLIT = "default"
 TASK_PRIORITY = ("instances", "person_keypoints", "panoptic", "stuff", "labels", "image_info", "captions")
 FILE_RE = re.compile(r"^(?P<task>instances|person_keypoints|image_info|labels|captions|panoptic|stuff)_(?P<split>.+)\.json$")
 IMAGE_KEYS = ("id", "file_name", "width", "height", "attributes")
@@ -171,13 +170,13 @@ def _categories(raw: list[Any], file: Path, categories: CategorySet, hierarchy: 
     if group is not None and "group_category" not in info:
         info["group_category"] = dict(group)
     for i, cat in enumerate(raw):
-        if cat is group:
-            names[int(group["id"])] = str(group["name"])
-            continue
         try:
             cat_id, name = int(cat["id"]), str(cat["name"])
         except (KeyError, TypeError, ValueError):
             raise InvalidInputError("category needs an integer 'id' and a 'name'", file=file, location=f"categories[{i}]") from None
+        if cat is group:
+            names[cat_id] = name
+            continue
         existing = categories.by_id(cat_id)
         if existing is not None and existing.name in (name, f"{name} (id {cat_id})"):
             names[cat_id] = existing.name
@@ -308,31 +307,38 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
         seen.add(sample.id)
         if listed and (sample.width is None or sample.height is None):
             fill_size(sample, common, report)
-        for i in by_image.get(img["id"], ()):
-            ann = annotations[i]
-            if special:
-                caption = ann.get("caption")
-                if isinstance(caption, str) and "bbox" not in ann and "segmentation" not in ann:  # a caption
-                    sample.attributes.setdefault("captions", []).append(caption)
-                    continue
-                if is_panoptic(ann):  # one record per image, segments in a PNG
-                    sample.objects.extend(panoptic_objects(ann, i, file, names, (sample.width, sample.height), report))
-                    continue
-            label = names.get(ann.get("category_id"))  # type: ignore[arg-type]
-            if label is None:
-                report.invalid(InvalidInputError(f"unknown category id {ann.get('category_id')!r}", file=file, location=f"annotations[{i}].category_id"))
-                continue
-            try:
-                obj = _annotation(ann, i, file, label)
-            except InvalidInputError as exc:
-                report.invalid(exc)
-                continue
-            if obj is None:
-                sample.labels.append(label)
-            else:
-                sample.objects.append(obj)
+        _add_annotations(sample, by_image.get(img["id"], ()), annotations, names, special, file, report)
         report.count_read(sample.split, len(sample.objects))
         yield sample
+
+
+def _add_annotations(sample: Sample, indices: Iterable[int], annotations: list[Any], names: dict[int, str], special: bool, file: Path,
+                     report: Report) -> None:
+    """Give ``sample`` the annotations ``annotations[i]`` of ``indices``: objects, image-level labels and, in a
+    captions or panoptic file (``special``), captions and segments. A bad annotation is reported and left out."""
+    for i in indices:
+        ann = annotations[i]
+        if special:
+            caption = ann.get("caption")
+            if isinstance(caption, str) and "bbox" not in ann and "segmentation" not in ann:  # a caption
+                sample.attributes.setdefault("captions", []).append(caption)
+                continue
+            if is_panoptic(ann):  # one record per image, segments in a PNG
+                sample.objects.extend(panoptic_objects(ann, i, file, names, (sample.width, sample.height), report))
+                continue
+        label = names.get(ann.get("category_id"))  # type: ignore[arg-type]
+        if label is None:
+            report.invalid(InvalidInputError(f"unknown category id {ann.get('category_id')!r}", file=file, location=f"annotations[{i}].category_id"))
+            continue
+        try:
+            obj = _annotation(ann, i, file, label)
+        except InvalidInputError as exc:
+            report.invalid(exc)
+            continue
+        if obj is None:
+            sample.labels.append(label)
+        else:
+            sample.objects.append(obj)
 
 
 def _group_by_image(annotations: list[Any], file: Path, report: Report) -> dict[Any, list[int]]:
@@ -569,8 +575,9 @@ def _head(dataset: Dataset, referenced: bool) -> dict[str, Any]:
     info = dict(source.get("info") or {"description": "written by cvkit"})
     if referenced and dataset.root is not None:
         info["image_root"] = str(dataset.root.resolve())
-    group = source.get("group_category")
-    categories = [group] if isinstance(group, dict) and group.get("name") not in dataset.categories else []
+    group = source.get("group_category")  # Roboflow's dataset-named group, unless a category now has its name or id
+    free = isinstance(group, dict) and group.get("name") not in dataset.categories and dataset.categories.by_id(group.get("id")) is None
+    categories = [group] if free else []
     for cat in dataset.categories:
         parents = dataset.hierarchy.parents(cat.name)
         categories.append({"id": cat.id, "name": cat.name, "supercategory": parents[0] if parents else "", **cat.attributes})

@@ -54,7 +54,7 @@ def image_root(json_file: Path, split: str | None, first_file_name: str | None, 
             if (folder / first_file_name).is_file():
                 return folder, False
         name = first_file_name.rsplit("/", 1)[-1]
-        for folder in candidates if name != first_file_name else ():
+        for folder in candidates if "/" in first_file_name else ():  # the last part alone, when there is more
             if (folder / name).is_file():
                 shown = os.path.relpath(folder, base).replace(os.sep, "/")
                 report.warn(f"{json_file.name}: file_name values do not lead to the images (e.g. {first_file_name!r}); "

@@ -32,11 +32,10 @@ from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_image_info
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.splits import SPLIT_KEYWORDS
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import place_image
 
-#: split folder names: Hugging Face datasets' SPLIT_KEYWORDS (data_files.py), which also cover timm's and Kaggle's
-SPLIT_NAMES = ("train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval", "evaluation")
 _SUFFIXES = frozenset(IMAGE_EXTENSIONS)
 READ_OPTIONS = ("sizes", "stray", "split")
 ANNOTATION_SUFFIXES = (".xml", ".json", ".txt", ".csv", ".yaml", ".yml")
@@ -86,7 +85,7 @@ def _layout(path: Path) -> tuple[list[tuple[str | None, str]], list[str]]:
     only is a split layout without classes.
     """
     dirs, _images = _listing(str(path))
-    named = {d: _listing(str(path / d)) for d in dirs if d.lower() in SPLIT_NAMES}
+    named = {d: _listing(str(path / d)) for d in dirs if d.lower() in SPLIT_KEYWORDS}
     if any(sub for sub, _ in named.values()):
         splits = [d for d, (sub, images) in named.items() if sub or images]
     elif named and len(named) == len(dirs):

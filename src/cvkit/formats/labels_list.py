@@ -38,8 +38,9 @@ from cvkit.core.categories import Category, CategorySet
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, read_image_info
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.report import Report
+from cvkit.core.splits import NO_SPLIT, SPLIT_KEYWORDS
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import atomic_file, place_image, relpath_posix
+from cvkit.io import atomic_file, place_image, read_utf8_text, relpath_posix
 
 ID_COLUMNS = ("imageid", "image_id", "image", "filename", "file_name", "image_name", "image_path", "file", "file_path", "path", "id",
               "id_code", "name")
@@ -49,8 +50,6 @@ LABEL_COLUMNS = (*MULTI_LABEL_COLUMNS, "label", "class", "category")
 #: second columns of two-column CSVs that are no classes: Kaggle RLE masks, ImageNet LOC boxes, captions
 NOT_LABEL_COLUMNS = frozenset(("encodedpixels", "predictionstring", "rle", "bbox", "boxes", "text", "caption", "captions", "description",
                                "width", "height", "url"))
-#: split names of list files and of the folders holding them: Hugging Face datasets' SPLIT_KEYWORDS
-SPLITS = ("train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval", "evaluation")
 SYNSET_NAMES = ("synsets.txt", "labels.txt")
 #: Hugging Face imagefolder metadata files
 METADATA_NAMES = ("metadata.csv", "metadata.jsonl")
@@ -119,7 +118,7 @@ def _metadata_files(folder: Path) -> list[Path]:
 
     if here := found(folder):
         return here
-    subs = sorted((p for p in folder.iterdir() if p.is_dir() and p.name.lower() in SPLITS), key=lambda p: p.name) if folder.is_dir() else []
+    subs = sorted((p for p in folder.iterdir() if p.name.lower() in SPLIT_KEYWORDS and p.is_dir()), key=lambda p: p.name) if folder.is_dir() else []
     return [f for sub in subs for f in found(sub)]
 
 
@@ -142,7 +141,7 @@ def detect(path: Path) -> str | None:
 
 
 def _read_synsets(path: Path) -> list[str]:
-    names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    names = [line.strip() for line in read_utf8_text(path).splitlines()]
     return [n for n in names if n]
 
 
@@ -238,9 +237,9 @@ def _find(place: Path, ident: str) -> Path | None:
 
 def _split_of(path: Path) -> str | None:
     """The split a list file names: ``train.txt``, else the folder it is in (``train/metadata.csv``)."""
-    if path.stem.lower() in SPLITS:
+    if path.stem.lower() in SPLIT_KEYWORDS:
         return path.stem
-    return path.parent.name.lower() if path.parent.name.lower() in SPLITS else None
+    return path.parent.name.lower() if path.parent.name.lower() in SPLIT_KEYWORDS else None
 
 
 def _read_txt(path: Path, ctx: _Context) -> Iterator[Sample]:
@@ -340,7 +339,10 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
 
     def samples() -> Iterator[Sample]:
         for item in lists:
-            yield from readers.get(item.suffix.lower(), _read_txt)(item, ctx)
+            try:
+                yield from readers.get(item.suffix.lower(), _read_txt)(item, ctx)
+            except UnicodeDecodeError as exc:  # lists are read line by line: the line is not known here
+                raise InvalidInputError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the list as UTF-8", file=item) from None
         if ctx.missing_count and ctx.missing == "keep":
             report.warn(f"{ctx.missing_count} listed image(s) do not exist under {ctx.root} (kept; -r missing=skip leaves them out)")
 
@@ -426,6 +428,6 @@ def _write_folder(path: Path, rows: list[tuple[str, list[str], str | None]], nam
         if any(c.isspace() for c in ref):
             raise CvkitError(f"image path {ref!r} has spaces, which a 'path label' list cannot hold; write a .csv")
         line = " ".join([ref.removeprefix("images/") if placed else ref, *(str(index[label]) for label in labels)])
-        by_split.setdefault(split or "default", []).append(line + "\n")
+        by_split.setdefault(split or NO_SPLIT, []).append(line + "\n")
     for split, lines in by_split.items():
         (path / f"{split}.txt").write_text("".join(lines), encoding="utf-8")

@@ -29,6 +29,7 @@ into ``images_dir`` (:func:`cvkit.io.extraction_dir`); paths are ``<split>/<inde
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import string
 from collections.abc import Callable, Iterator
@@ -41,7 +42,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import extraction_dir
+from cvkit.io import extraction_dir, read_utf8_text
 
 #: The reader writes image files: ``cvkit.api.convert`` gives it ``images_dir`` beside the output.
 EXTRACTS_IMAGES = True
@@ -91,10 +92,10 @@ def _family(name: str) -> str:
 def _idx_pairs(folder: Path) -> list[tuple[Path, Path]]:
     """(images, labels) file pairs of a folder, train first; a pair present gzipped and not is taken once (not gzipped)."""
     images_of: dict[str, Path] = {}
-    for images in sorted(folder.iterdir()):
-        match = IDX_IMAGES.match(images.name)
-        if match is not None and (match["prefix"] not in images_of or images.suffix != ".gz"):
-            images_of[match["prefix"]] = images
+    for name in os.listdir(folder):  # names, not Path objects: detection lists folders of 100,000 files
+        match = IDX_IMAGES.match(name)
+        if match is not None and (match["prefix"] not in images_of or not name.endswith(".gz")):
+            images_of[match["prefix"]] = folder / name
     pairs = []
     for prefix, images in images_of.items():
         candidates = [folder / f"{prefix}-labels{sep}idx1-ubyte{gz}" for gz in ("", ".gz") for sep in ("-", ".")]
@@ -162,7 +163,9 @@ def _data_folders(path: Path) -> list[Path]:
     for folder in (path, path / "raw"):
         if _has_data(folder):
             return [folder]
-    return [sub / "raw" for sub in sorted(p for p in path.iterdir() if p.is_dir()) if _has_data(sub / "raw")]
+    with os.scandir(path) as entries:  # the entry's type: no stat per file of a big flat folder
+        subs = sorted(entry.name for entry in entries if entry.is_dir())
+    return [path / name / "raw" for name in subs if _has_data(path / name / "raw")]
 
 
 def detect(path: Path) -> str | None:
@@ -288,7 +291,7 @@ def _class_names(folder: Path, sources: list[_Source]) -> list[str]:
     """``labels.txt``, else torchvision's list for a recognised dataset, else the digits."""
     names_file = folder / "labels.txt"
     if names_file.is_file():
-        return [line.strip() for line in names_file.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+        return [line.strip() for line in read_utf8_text(names_file).splitlines() if line.strip()]
     families = {s.family for s in sources}
     if len(families) == 1 and (family := families.pop()) in KNOWN_CLASSES:
         return KNOWN_CLASSES[family]

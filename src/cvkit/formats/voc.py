@@ -23,10 +23,10 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.splits import NO_SPLIT
 from cvkit.core.transport import pack_annotation
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.voc_layout import (
-    NO_SPLIT,
     SPLIT_FOLDERS,
     ImageIndex,
     Job,
@@ -84,33 +84,41 @@ def _flag(value: str | None) -> bool:
 
 
 def _number(raw: str | None, file: str | Path, location: str) -> float:
+    """A coordinate at ``location`` (``object[0]/bndbox/xmin``): a finite number, else an error naming the element."""
+    parent, _, tag = location.rpartition("/")
     if raw is None or not raw.strip():
-        raise InvalidInputError(f"<{location.rpartition('/')[2]}> is missing or empty", file=file, location=location)
+        raise InvalidInputError(f"<{parent.rpartition('/')[2]}> has no <{tag}>", file=file, location=location)
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise InvalidInputError(f"<{location.rpartition('/')[2]}> is not a number: {raw.strip()!r}", file=file, location=location) from None
+        value = math.nan
+    if not math.isfinite(value):  # float() also takes "nan" and "inf"
+        raise InvalidInputError(f"<{tag}> is not a number: {raw.strip()!r}", file=file, location=location)
+    return value
+
+
+_BOX_TAGS = ("xmin", "ymin", "xmax", "ymax")
+_INF = math.inf
 
 
 def _bndbox(box: Any, file: str | Path, where: str, one_based: bool) -> tuple[float, float, float, float]:
-    """A ``<bndbox>``: four numbers, not negative (VOC counts pixels from 1), not inverted."""
+    """A ``<bndbox>``: four finite numbers, not negative (VOC counts pixels from 1), not inverted.
+
+    Runs once per object: the common valid box costs four ``float()`` calls and one chained comparison;
+    the element paths of an error are built only when there is one."""
     if box is None:
         raise InvalidInputError("object has no <bndbox>", file=file, location=where)
     found = {child.tag: child.text for child in box}
-    values = []
-    for tag in ("xmin", "ymin", "xmax", "ymax"):
-        raw = found.get(tag)
-        if raw is None or not raw.strip():
-            raise InvalidInputError(f"<bndbox> has no <{tag}>", file=file, location=f"{where}/bndbox/{tag}")
-        try:
-            values.append(float(raw))
-        except ValueError:
-            raise InvalidInputError(f"<{tag}> is not a number: {raw.strip()!r}", file=file, location=f"{where}/bndbox/{tag}") from None
-    xmin, ymin, xmax, ymax = values
-    if xmin < 0 or ymin < 0:  # VoTT and older RectLabel write boxes dragged past the image edge
-        raise InvalidInputError(f"negative box coordinate ({xmin:g}, {ymin:g}); fix the box or leave the file out with --skip-invalid",
-                                file=file, location=f"{where}/bndbox")
-    if xmax < xmin or ymax < ymin:
+    try:
+        xmin, ymin, xmax, ymax = float(found["xmin"]), float(found["ymin"]), float(found["xmax"]), float(found["ymax"])
+    except (KeyError, TypeError, ValueError):
+        xmin, ymin, xmax, ymax = [_number(found.get(tag), file, f"{where}/bndbox/{tag}") for tag in _BOX_TAGS]
+    if not (0 <= xmin <= xmax < _INF and 0 <= ymin <= ymax < _INF):  # false for NaN too
+        for tag in _BOX_TAGS:
+            _number(found[tag], file, f"{where}/bndbox/{tag}")  # NaN or infinity: an error naming the element
+        if xmin < 0 or ymin < 0:  # VoTT and older RectLabel write boxes dragged past the image edge
+            raise InvalidInputError(f"negative box coordinate ({xmin:g}, {ymin:g}); fix the box or leave the file out with --skip-invalid",
+                                    file=file, location=f"{where}/bndbox")
         raise InvalidInputError(f"inverted box: xmin={xmin:g} xmax={xmax:g} ymin={ymin:g} ymax={ymax:g}", file=file, location=f"{where}/bndbox")
     return voc_to_box(xmin, ymin, xmax, ymax, one_based)
 
@@ -506,7 +514,7 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
                 dataset.categories.ensure(obj.label)
             if "parts" in obj.attributes or "actions" in obj.attributes:
                 parts, actions = declared.setdefault(obj.label, ({}, {}))
-                parts.update((p.get("label", ""), None) for p in obj.attributes.get("parts", ()))
+                parts.update((p["label"], None) for p in obj.attributes.get("parts", ()) if p.get("label"))
                 actions.update(dict.fromkeys(obj.attributes.get("actions", ())))
         report.count_written(sample.split, len(sample.objects))
     report.written.categories = len(dataset.categories)

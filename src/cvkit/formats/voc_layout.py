@@ -11,13 +11,12 @@ import os
 from pathlib import Path
 
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
-from cvkit.io import files_in
+from cvkit.core.splits import NO_SPLIT
+from cvkit.io import files_in, read_utf8_text
 
 #: Split list names that are unions of others; an image keeps its most specific split.
 UNION_SPLITS = ("trainval",)
 SPLIT_FOLDERS = ("train", "valid", "val", "test", "trainval")
-#: The split list datumaro and CVAT write for items without a subset (``DEFAULT_SUBSET_NAME``): no split.
-NO_SPLIT = "default"
 #: labelmap.txt entry datumaro and CVAT always add first: segmentation mask class 0, never an object.
 MASK_BACKGROUND = "background"
 
@@ -78,7 +77,7 @@ def read_split_lists(root: Path) -> dict[str, str | None]:
     lists = [p for p in main.glob("*.txt") if not is_class_list(p)]
     for list_file in sorted(lists, key=lambda p: (p.stem in UNION_SPLITS or p.stem == NO_SPLIT, p.stem)):
         split = None if list_file.stem == NO_SPLIT else list_file.stem
-        text = list_file.read_text(encoding="utf-8-sig")  # Windows Notepad starts the file with a BOM
+        text = read_utf8_text(list_file)
         if "#" in text or " " in text or "\t" in text:  # comments or extra columns: the first word of each line
             ids = [words[0] for words in (raw.split("#", 1)[0].split() for raw in text.splitlines()) if words]
         else:  # one id a line, as the devkit writes them
@@ -108,7 +107,7 @@ def read_labelmap(root: Path) -> list[str]:
     if not path.is_file():
         return []
     names = []
-    for line in path.read_text(encoding="utf-8-sig").splitlines():
+    for line in read_utf8_text(path).splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             name = line.split(":", 1)[0].strip()
@@ -142,9 +141,11 @@ def xml_files_by_id(folder: str, prefix: str) -> dict[str, str]:
     with os.scandir(folder) as entries:
         for entry in entries:
             name = entry.name
+            if name[0] == ".":  # macOS's ._x.xml AppleDouble twins, .ipynb_checkpoints
+                continue
             if name.lower().endswith(".xml"):
                 found[prefix + name[:-4]] = entry.path
-            elif entry.is_dir() and not name.startswith("."):
+            elif entry.is_dir():
                 found.update(xml_files_by_id(entry.path, f"{prefix}{name}/"))
     return found
 

@@ -4,7 +4,7 @@ Layouts read (``path`` is a folder):
 
 - a train folder ``nXXXXXXXX/*.JPEG`` (label = the folder's WNID; sub-folders belong to the class);
 - a root with ``train/``, ``val/``, ``test/`` (or timm's and Hugging Face's ``validation/``, ``valid/``,
-  ``training/``...: :data:`~cvkit.formats.imagenet.common.SPLIT_FOLDERS`): each either WNID folders or flat images;
+  ``training/``...: :data:`~cvkit.core.splits.SPLIT_KEYWORDS`): each either WNID folders or flat images;
 - a flat val folder ``ILSVRC2012_val_00000001.JPEG ...`` labelled by
   ``ILSVRC2012_validation_ground_truth.txt`` (line i = ILSVRC2012_ID of image i), which needs the
   devkit's ``data/meta.mat`` to turn ids into WNIDs (ID 1 is n02119789, sorted index 278); both are also
@@ -30,9 +30,9 @@ from cvkit.core.categories import CategorySet
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.splits import SPLIT_KEYWORDS, TEST_PLACE
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.imagenet.common import (
-    SPLIT_FOLDERS,
     Devkit,
     SynsetList,
     attach_boxes,
@@ -76,7 +76,7 @@ def _flat_images(folder: Path) -> list[str]:
 
 
 def _split_of(folder: Path, default: str | None) -> str | None:
-    return folder.name.lower() if folder.name.lower() in SPLIT_FOLDERS else default
+    return folder.name.lower() if folder.name.lower() in SPLIT_KEYWORDS else default
 
 
 def find_parts(path: Path, split: str | None) -> list[Part]:
@@ -216,7 +216,7 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     wnids = sorted({w for p in parts for w in p.classes} | set(truth or []))
     categories = build_categories(wnids, devkit, synsets)
     for part in parts:
-        if not part.classes and truth is None and SPLIT_FOLDERS.get(part.split or "") != 2:  # a test split is unlabelled anyway
+        if not part.classes and truth is None and SPLIT_KEYWORDS.get(part.split or "") != TEST_PLACE:  # a test split is unlabelled anyway
             report.warn(f"{part.folder.name}/ holds flat images and no {GROUND_TRUTH} was found: its images are unlabelled")
 
     def samples() -> Iterator[Sample]:

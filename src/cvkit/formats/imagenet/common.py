@@ -24,7 +24,9 @@ from cvkit.core.geometry import voc_to_box
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_image_info
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.report import Report
+from cvkit.core.splits import SPLIT_KEYWORDS
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.io import read_utf8_text
 
 WNID = re.compile(r"^n\d{8}$")
 IMAGE_SUFFIXES = frozenset(IMAGE_EXTENSIONS)
@@ -37,20 +39,15 @@ DEVKIT_ARCHIVE = "ILSVRC2012_devkit_t12.tar.gz"
 DEVKIT_DATA = "ILSVRC2012_devkit_t12/data/"
 
 
-#: split folder names and their order (train, validation, test): timm's create_dataset synonyms and
-#: Hugging Face datasets' SPLIT_KEYWORDS; the split is the folder's own name, lower-cased
-SPLIT_FOLDERS = {"train": 0, "training": 0, "val": 1, "valid": 1, "validation": 1, "dev": 1, "eval": 1, "evaluation": 1,
-                 "test": 2, "testing": 2}
-
-
 def split_folders(path: Path) -> list[str]:
-    """Names of the split sub-folders of ``path`` (any case), train first, then validation, then test."""
+    """Names of the split sub-folders of ``path`` (:data:`~cvkit.core.splits.SPLIT_KEYWORDS`, any case), train first,
+    then validation, then test; the split is the folder's own name, lower-cased."""
     try:
         with os.scandir(path) as it:
-            names = [e.name for e in it if e.name.lower() in SPLIT_FOLDERS and e.is_dir()]
+            names = [e.name for e in it if e.name.lower() in SPLIT_KEYWORDS and e.is_dir()]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(names, key=lambda n: (SPLIT_FOLDERS[n.lower()], n))
+    return sorted(names, key=lambda n: (SPLIT_KEYWORDS[n.lower()], n))
 
 
 def is_wnid(name: str) -> bool:
@@ -129,7 +126,7 @@ def read_synset_file(path: Path) -> SynsetList:
     result = SynsetList(source=path)
     order: list[str] = []
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_utf8_text(path)
     except FileNotFoundError:
         raise CvkitError("synset list not found", file=path) from None
     for number, line in enumerate(text.splitlines(), start=1):

@@ -13,7 +13,6 @@ EXIF orientation before you draw). See docs/labelme.md.
 
 from __future__ import annotations
 
-import codecs
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +21,11 @@ from cvkit.core.categories import CategorySet
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.errors import InvalidInputError
 from cvkit.formats.labelme.reader import default_extract_dir, load_document, parsed
 from cvkit.formats.labelme.shapes import IGNORE_LABEL
 from cvkit.formats.labelme.writer import write
-from cvkit.io import walk_files
+from cvkit.io import known_encoding, walk_files
 
 __all__ = ["detect", "read", "write"]
 
@@ -71,11 +70,7 @@ def read(path: Path, report: Report, extract_dir: str | None = None, workers: in
     packed as tuples, :mod:`cvkit.core.transport`, which made two processes pay off).
     ``encoding``: how files that are not UTF-8 were saved (old labelme on Windows: gbk, cp1252, ...).
     """
-    if encoding is not None:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise CvkitError(f"unknown encoding {encoding!r} (reader option encoding)") from None
+    known_encoding(encoding, "encoding")
     root = path if path.is_dir() else path.parent
     files = list(walk_files(path, ".json")) if path.is_dir() else [path]
     if not files:

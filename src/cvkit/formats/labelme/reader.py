@@ -104,23 +104,21 @@ def load_document(raw: bytes, file: str | Path, encoding: str | None = None) -> 
         return jsonio.loads(raw)
     except jsonio.JSONDecodeError as exc:
         error = exc
-    body = jsonio.strip_bom(raw)
+    body = jsonio.strip_bom(raw)  # offsets below are into the text after a BOM, as jsonio.loads parsed it
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as bad:
-        line = raw[: bad.start].count(b"\n") + 1
+        line = body[: bad.start].count(b"\n") + 1
         if encoding is None:
-            raise InvalidInputError(f"not UTF-8 text (byte 0x{raw[bad.start]:02x}); LabelMe saved JSON in the Windows system encoding until "
+            raise InvalidInputError(f"not UTF-8 text (byte 0x{body[bad.start]:02x}); LabelMe saved JSON in the Windows system encoding until "
                                     "mid-2020: read with -r encoding=gbk (or cp1252, ..., the encoding it was saved in)",
                                     file=file, location=f"line {line}") from None
         try:
-            text = raw.decode(encoding)
+            text = body.decode(encoding)
         except UnicodeDecodeError:
             raise InvalidInputError(f"neither UTF-8 nor {encoding} text", file=file, location=f"line {line}") from None
-    else:
-        if body is raw:  # valid UTF-8 without a BOM: the JSON itself is broken
-            raise InvalidInputError(f"not valid JSON ({error})", file=file, location=jsonio.error_location(error, raw))
-        text = body
+    else:  # valid UTF-8 text: the JSON itself is broken
+        raise InvalidInputError(f"not valid JSON ({error})", file=file, location=jsonio.error_location(error, body))
     try:
         return jsonio.loads(text)
     except jsonio.JSONDecodeError as exc:

@@ -9,7 +9,6 @@ without objects, and is kept. Class index ``i`` is category ``i`` (its id in cvk
 
 from __future__ import annotations
 
-import codecs
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,8 @@ from cvkit.core.imageinfo import ImageInfo, read_image_info
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.errors import InvalidInputError
+from cvkit.io import known_encoding
 
 from ._labels import ClassNames, parse_label_file
 from ._layouts import Layout, describe, find_layout
@@ -40,11 +40,7 @@ def read(path: Path, report: Report, names_encoding: str | None = None) -> Datas
     ``names_encoding``: text encoding of obj.names / classes.txt when not UTF-8 (LabelImg on Windows
     writes classes.txt in the system code page, e.g. ``gbk``).
     """
-    if names_encoding is not None:
-        try:
-            codecs.lookup(names_encoding)
-        except LookupError:
-            raise CvkitError(f"YOLO reader option names_encoding={names_encoding!r}: not a known text encoding") from None
+    known_encoding(names_encoding, "names_encoding")
     layout = find_layout(path, report, names_encoding)
     categories = _categories(layout.names, report)
     names = layout.names

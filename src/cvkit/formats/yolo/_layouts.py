@@ -29,6 +29,7 @@ from pathlib import Path
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
+from cvkit.io import read_utf8_text
 
 from ._labels import ClassNames, UniqueStems
 from ._yaml import load_yaml, yaml_class_names
@@ -161,7 +162,13 @@ def _pair_source(split: str | None, image_dir: Path, label_dir: Path, report: Re
 
 def _label_files(folder: Path, recursive: bool) -> list[str]:
     """The ``.txt`` label files under ``folder``, sorted (names files and hidden entries left out)."""
-    return _files_under(folder, recursive, lambda name: name.lower().endswith(".txt") and name.lower() not in NAMES_FILES)
+    return _files_under(folder, recursive, _is_label_name)
+
+
+def _is_label_name(name: str) -> bool:
+    """A ``.txt`` file that is no class names file (``classes.txt``, ``obj.names``...)."""
+    lowered = name.lower()
+    return lowered.endswith(".txt") and lowered not in NAMES_FILES
 
 
 def _files_under(folder: Path, recursive: bool, wanted: Callable[[str], bool]) -> list[str]:
@@ -238,10 +245,11 @@ def folder_layout(root: Path, report: Report, encoding: str | None = None) -> La
     return Layout("folders", root, names, sources)
 
 
-def _split_folders(root: Path) -> list[Path]:
+def _split_folders(root: Path, children: dict[str, Path] | None = None) -> list[Path]:
     """``train/``, ``valid/``, ``test/``... holding images with ``.txt`` labels beside them, when ``root`` holds
-    no images itself (only split names are looked at: detection must not scan every class folder of a big tree)."""
-    children = _children(root)
+    no images itself (only split names are looked at: detection must not scan every class folder of a big tree).
+    ``children``: ``root``'s listing when the caller has it (listing 20,000 files costs more than the rest)."""
+    children = _children(root) if children is None else children
     if any(is_image(name) for name in children if not name.startswith(".")):
         return []
     return [children[name] for name in sorted(children) if name in SPLIT_DIRS and _beside_labels(children[name])]
@@ -250,7 +258,7 @@ def _split_folders(root: Path) -> list[Path]:
 def _beside_labels(folder: Path) -> bool:
     """Whether ``folder`` holds images and ``.txt`` label files (one scan)."""
     names = [name for name in _children(folder) if not name.startswith(".")]
-    return any(is_image(name) for name in names) and any(name.endswith(".txt") and name not in NAMES_FILES for name in names)
+    return any(is_image(name) for name in names) and any(_is_label_name(name) for name in names)
 
 
 def labelimg_layout(root: Path, encoding: str | None = None) -> Layout:
@@ -310,7 +318,7 @@ def moved_path(entry: str, *bases: Path) -> Path | None:
 def _list_source(split: str, list_file: Path, root: Path, labels_dir: Path | None, report: Report) -> Source:
     def pairs() -> Iterator[tuple[str, list[str]]]:
         stems = UniqueStems()
-        text = list_file.read_bytes().decode("utf-8-sig")
+        text = read_utf8_text(list_file)
         warned = False
         for line in text.splitlines():
             if not line.strip() or line.lstrip().startswith("#"):
@@ -405,7 +413,7 @@ def _split_target(key: str, entry: str, root: Path, file: Path, report: Report) 
 def darknet_layout(file: Path, report: Report, encoding: str | None = None) -> Layout:
     root = file.parent
     config: dict[str, tuple[str, int]] = {}
-    for number, line in enumerate(file.read_bytes().decode("utf-8-sig").splitlines(), 1):
+    for number, line in enumerate(read_utf8_text(file).splitlines(), 1):
         match = re.match(r"^\s*(\w+)\s*=\s*(.+?)\s*$", line)
         if match:
             config[match.group(1)] = (match.group(2), number)
@@ -463,7 +471,7 @@ def describe(path: Path) -> str | None:
         return f"{pair[0].name}/ and {pair[1].name}/ folders of YOLO .txt labels"
     if names_file and any(p.suffix.lower() == ".txt" and p != names_file for p in children.values()):
         return f"YOLO .txt labels beside the images with {names_file.name} (LabelImg)"
-    splits = _split_folders(path)
+    splits = _split_folders(path, children)
     names_file = find_names_file(path, *splits) if splits else None
     if names_file:
         return f"{', '.join(s.name + '/' for s in splits)} folders of YOLO .txt labels beside the images with {names_file.name} (Roboflow YOLO Darknet)"
