@@ -221,8 +221,11 @@ class ImageIndex:
         filename = filename.replace("\\", "/") if filename else None
         if filename and filename.rpartition(".")[0] == image_id:  # the common case: <filename> is <id>.<ext>
             sub, _, base = filename.rpartition("/")
-            if base in self.listing(folder + sub + "/" if sub else folder)[0]:
+            names, stems = self.listing(folder + sub + "/" if sub else folder)
+            if base in names:
                 return folder + filename
+            if not stems and not sub and not recorded:  # no image in the folder at all: an export without images
+                return self.missing_folder(folder) + filename
         found = self.find(folder, image_id, False) or (self.find(folder, filename, True) if filename else None)
         if found is not None:
             return found
