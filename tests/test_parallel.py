@@ -29,3 +29,23 @@ def test_chunks_cover_every_item_once_in_order():
     assert [i for chunk in chunks for i in chunk] == items
     assert all(len(chunk) <= 50 for chunk in chunks) and len(chunks[0]) == 50
     assert len(parallel.chunked(items, workers=2, smallest=200)[0]) == 200
+
+
+_initialised: list[tuple[int, str]] = []
+
+
+def _remember(tag: str) -> None:
+    _initialised.append((os.getpid(), tag))
+
+
+def _initialised_here(_n: int) -> list[tuple[int, str]]:
+    return [entry for entry in _initialised if entry[0] == os.getpid()]
+
+
+def test_the_initializer_runs_once_in_each_worker_and_in_process_without_fork(monkeypatch):
+    seen = list(parallel.ordered_map(_initialised_here, range(20), workers=2, initializer=_remember, initargs=("index",)))
+    assert all(len(entries) == 1 and entries[0][1] == "index" for entries in seen)  # once per worker, before its tasks
+    assert _initialised == []  # not in this process
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)
+    assert list(parallel.ordered_map(_initialised_here, range(3), workers=2, initializer=_remember, initargs=("x",))) == [[(os.getpid(), "x")]] * 3
+    _initialised.clear()

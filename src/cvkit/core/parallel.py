@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -28,11 +28,17 @@ def chunked(items: list[T], workers: int, smallest: int, largest: int | None = N
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def ordered_map(function: Callable[[T], R], tasks: Iterable[T], workers: int) -> Iterator[R]:
+def ordered_map(function: Callable[[T], R], tasks: Iterable[T], workers: int, initializer: Callable[..., None] | None = None,
+                initargs: tuple[Any, ...] = ()) -> Iterator[R]:
     """``function`` over ``tasks`` in order: on ``workers`` forked processes, or in-process when
-    ``workers <= 1`` or fork is unavailable. ``function`` must be a module-level function."""
+    ``workers <= 1`` or fork is unavailable. ``function`` must be a module-level function.
+
+    ``initializer(*initargs)`` runs once in each worker before its first task (in-process: once, here):
+    per-reader state a worker keeps, such as folder listings, without sending it with every task."""
     if workers <= 1 or not can_fork():
+        if initializer is not None:
+            initializer(*initargs)
         yield from map(function, tasks)
         return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with multiprocessing.get_context("fork").Pool(workers, initializer, initargs) as pool:
         yield from pool.imap(function, tasks)

@@ -255,17 +255,27 @@ def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int
 
 # --- reading -------------------------------------------------------------------------
 ParseJob = tuple[str | Path | None, str, str | None, bool]
+#: the image index of the layout being read, in the process that parses (set by :func:`_use_index`, which
+#: forked workers run once): a worker finds each XML's image from its own folder listings
+_index: ImageIndex | None = None
+
+
+def _use_index(index: ImageIndex) -> None:
+    global _index
+    _index = index
 
 
 def _parse_job(job: ParseJob) -> tuple[str, Any]:
-    """Worker: parse one file; errors travel back as values so the parent decides."""
-    file, _image_id, _split, one_based = job
+    """Parse one file and find its image; errors travel back as values so the parent decides."""
+    file, image_id, _split, one_based = job
     if file is None:
         return ("missing", None)
     try:
-        return ("ok", parse_xml(file, one_based))
+        filename, width, height, objects, meta = parse_xml(file, one_based)
     except InvalidInputError as exc:
         return ("error", exc)
+    assert _index is not None
+    return ("ok", (_index.image_path(file, filename, image_id, meta.get("path")), width, height, objects, meta))
 
 
 def _parse_chunk(jobs: list[ParseJob]) -> list[tuple[str, Any]]:
@@ -274,24 +284,25 @@ def _parse_chunk(jobs: list[ParseJob]) -> list[tuple[str, Any]]:
     for job in jobs:
         status, result = _parse_job(job)
         if status == "ok":
-            filename, width, height, objects, meta = result
-            result = (filename, width, height, [pack_annotation(o) for o in objects], meta)
+            path, width, height, objects, meta = result
+            result = (path, width, height, [pack_annotation(o) for o in objects], meta)
         out.append((status, result))
     return out
 
 
 def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
     """Main side: rebuild the annotations a worker sent packed."""
-    filename, width, height, objects, meta = result
-    return filename, width, height, [Annotation(*packed) for packed in objects], meta
+    path, width, height, objects, meta = result
+    return path, width, height, [Annotation(*packed) for packed in objects], meta
 
 
-def _parsed(jobs: list[ParseJob], workers: int) -> Iterator[tuple[str, Any]]:
-    """Parse results in input order, on several processes when there are many files."""
+def _parsed(jobs: list[ParseJob], index: ImageIndex, workers: int) -> Iterator[tuple[str, Any]]:
+    """Parse results (image path, size, objects, fields) in input order, on several processes when there are many files."""
     if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES or not can_fork():
+        _use_index(index)
         yield from map(_parse_job, jobs)
         return
-    for results in ordered_map(_parse_chunk, chunked(jobs, workers, smallest=64), workers):
+    for results in ordered_map(_parse_chunk, chunked(jobs, workers, smallest=64), workers, _use_index, (index,)):
         for status, result in results:
             yield status, (_from_plain(result) if status == "ok" else result)
 
@@ -340,15 +351,14 @@ def _read_part(image_root: Path, job_list: list[Job], categories: CategorySet, r
     if images.devkit:
         _warn_masks_not_read(image_root, report)
     jobs = [(file, image_id, split, one_based) for file, image_id, split in job_list]
-    for (file, image_id, split, _), (status, result) in zip(jobs, track(_parsed(jobs, workers), "reading VOC", len(jobs))):
+    for (_file, image_id, split, _), (status, result) in zip(jobs, track(_parsed(jobs, images, workers), "reading VOC", len(jobs))):
         if status == "error":
             report.invalid(result)
             continue
         if status == "missing":
             yield _listed_without_xml(image_root, images, image_id, split, report)
             continue
-        filename, width, height, objects, meta = result
-        rel_path = images.image_path(file, filename, image_id, meta.get("path"))
+        rel_path, width, height, objects, meta = result
         sample = Sample(rel_path, width, height, split, objects=objects, id=image_id, meta={"voc": meta} if meta else {})
         if width is None or height is None:
             _fill_size(sample, sample.resolve(image_root), report)
