@@ -142,3 +142,11 @@ def test_undetected_synset_list_folder_points_to_the_synsets_option(corpus):
     assert result.output == (f"error: {path}: could not detect the format; pass --from (see `cvkit formats`); it holds class lists "
                              "(imagenet_synset_to_lemma.txt) but no images or annotations: pass it to the imagenet or labels reader "
                              "as -r synsets=FILE\n")
+
+
+def test_undetected_folder_of_datasets_names_the_sub_folders_that_are_datasets(corpus):
+    path = corpus("yolo", "datumaro_develop")  # datumaro's test assets: three YOLO layouts side by side
+    result = runner.invoke(app, ["ingest", str(path), "-o", "x.jsonl"])
+    assert result.exit_code == 2
+    assert result.output == (f"error: {path}: could not detect the format; pass --from (see `cvkit formats`); its sub-folders hold datasets "
+                             "of their own: annotations/ (yolo), labels/ (yolo), strict/ (yolo): convert each one\n")

@@ -56,13 +56,7 @@ def detect_format(path: str | Path) -> str:
     path = Path(path)
     if not path.exists():
         raise FormatDetectionError("input not found", file=path)
-    matches: list[tuple[str, str]] = []
-    for spec in all_formats():
-        if not spec.can_read:
-            continue
-        reason = spec.load().detect(path)
-        if reason:
-            matches.append((spec.name, reason))
+    matches = _detections(path)
     if len(matches) == 1:
         return matches[0][0]
     if not matches:
@@ -71,8 +65,23 @@ def detect_format(path: str | Path) -> str:
     raise FormatDetectionError(f"ambiguous format, it could be {listing}; pass --from to choose", file=path)
 
 
+def _detections(path: Path) -> list[tuple[str, str]]:
+    """(format, why) for every readable format whose detector claims ``path``."""
+    matches: list[tuple[str, str]] = []
+    for spec in all_formats():
+        if spec.can_read:
+            reason = spec.load().detect(path)
+            if reason:
+                matches.append((spec.name, reason))
+    return matches
+
+
+#: sub-folders an undetected folder's hint looks into (a folder of several datasets)
+HINT_SUBFOLDERS = 16
+
+
 def _not_a_dataset_hint(path: Path) -> str:
-    """What an undetected folder holds when it is class metadata rather than a dataset."""
+    """What an undetected folder holds: class metadata rather than a dataset, or several datasets in sub-folders."""
     if not path.is_dir():
         return ""
     from cvkit.formats.imagenet.common import SYNSET_FILES
@@ -85,7 +94,9 @@ def _not_a_dataset_hint(path: Path) -> str:
     if synsets:
         return (f"; it holds class lists ({synsets[0]}) but no images or annotations: pass it to the imagenet or labels reader "
                 f"as -r synsets=FILE")
-    return ""
+    subfolders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))[:HINT_SUBFOLDERS]
+    found = [f"{sub.name}/ ({', '.join(name for name, _ in matches)})" for sub in subfolders if (matches := _detections(sub))]
+    return f"; its sub-folders hold datasets of their own: {', '.join(found)}: convert each one" if found else ""
 
 
 def read(path: str | Path, format: str | None = None, report: Report | None = None, skip_invalid: bool = False, **options: Any) -> Dataset:
