@@ -203,3 +203,11 @@ def test_annotation_only_validation_skips_files(tmp_path, flag):
     assert doc["images_checked"] is False
     assert doc["checks"]["missing_image"]["count"] == 0 and doc["checks"]["box_out_of_bounds"]["count"] == 1
     assert out.exit_code == 1
+
+
+def test_labelme_ignore_regions_are_no_unknown_category(corpus):
+    # labelme's instance_segmentation example marks __ignore__ regions: cvkit keeps them as crowd regions without a
+    # category, so they are no "unknown category" error; its one box past the image edge still is an error
+    result = validate_dataset(corpus("labelme_json", "instance_segmentation"), format="labelme", check_images=False)
+    assert result.counts.get("unknown_category", 0) == 0
+    assert result.counts["box_out_of_bounds"] == 1

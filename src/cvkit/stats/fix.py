@@ -26,7 +26,7 @@ from cvkit.stats.validate import BOUNDS_TOLERANCE, ValidationResult, same_file
 
 def _fix_object(obj: Annotation, dataset: Dataset, width: float | None, height: float | None, counts: Counter[str]) -> Annotation | None:
     """The object cleaned, or None when it cannot be kept."""
-    if obj.label not in dataset.categories:
+    if obj.label not in dataset.categories and not obj.iscrowd:  # crowd/ignore regions need no category, as validate says
         counts["objects_dropped_unknown_category"] += 1
         return None
     if obj.polygon is not None:

@@ -164,7 +164,7 @@ def check_objects(sample: Sample, index: int, dataset: Dataset, width: float | N
     where = _where(sample, index)
     for k, obj in enumerate(sample.objects):
         loc = f"{where}, object {k + 1}"
-        if obj.label not in dataset.categories:
+        if obj.label not in dataset.categories and not obj.iscrowd:  # crowd/ignore regions (LabelMe's __ignore__) need no category
             result.add("unknown_category", sample.path, f"object label {obj.label!r} is not a category", loc)
         if obj.id is not None:
             key = (sample.split, obj.id)
