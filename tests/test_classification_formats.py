@@ -154,6 +154,27 @@ def test_label_folder_writer_is_imagenet_txt_layout(tmp_path):
     assert [(s.path, s.labels) for s in back] == [("images/cat_01.jpg", ["cat"]), ("images/dog_02.png", ["dog", "cat"]), ("images/empty_03.jpg", [])]
 
 
+def test_label_folder_places_the_images_by_default(tmp_path):
+    # datumaro's imagenet_txt importer joins each listed path onto <dataset>/images/ and refuses one that leaves it
+    # (util/os_util.py join_within_base: "not allowed to reference the parent directory"): a folder destination
+    # places the images under images/ (hard links, else copies) unless --images reference is asked for.
+    from conftest import small_dataset
+
+    ds = small_dataset(tmp_path / "src").materialize()
+    for s in ds:
+        s.objects, s.labels = [], ["cat"]
+    cvkit.write(ds, tmp_path / "out", format="labels")
+    refs = [line.split()[0] for line in (tmp_path / "out" / "train.txt").read_text().splitlines()]
+    assert refs == ["cat_01.jpg", "dog_02.png", "empty_03.jpg"]
+    assert all((tmp_path / "out" / "images" / ref).is_file() for ref in refs)
+    cvkit.write(ds, tmp_path / "list.txt", format="labels")  # a single list still references the images in place
+    assert (tmp_path / "list.txt").read_text().splitlines()[0] == "src/images/cat_01.jpg cat"
+    ds.samples[0].path = "images/gone.jpg"  # an image that is not there can be skipped, not placed
+    report = cvkit.write(ds, tmp_path / "out2", format="labels", report=Report(skip_invalid=True))
+    assert [s.reason for s in report.skipped] == ["image file not found; --images reference lists it without placing it"]
+    assert len((tmp_path / "out2" / "train.txt").read_text().splitlines()) == 2
+
+
 # --- CIFAR ----------------------------------------------------------------------------------------
 def real_cifar10(folder: Path, binary: bool = False) -> Path:
     """Batches laid out like cifar-10-batches-py (Python-2 style bytes keys, uint8 rows) or -bin."""

@@ -102,6 +102,33 @@ def test_area_computed_and_annotation_ids_unique(tmp_path, small):
     assert len({a["id"] for a in anns}) == 3 and anns[0]["id"] == 9
 
 
+def test_annotation_id_zero_is_renumbered_for_cocoeval(tmp_path, small):
+    # pycocotools' COCOeval.evaluateImg stores the matched gt id in dtm and reads 0 as "unmatched": a gt annotation
+    # with id 0 (MIT LabelMe XML and Roboflow number objects from 0) turns its perfect detection into a false
+    # positive. Annotation ids are kept only when positive; image ids (which results files refer to) are kept as they are.
+    for n, obj in enumerate(o for s in small for o in s.objects):
+        obj.id = n
+    small.samples[0].id = 0
+    report = cvkit.write(small, tmp_path / "x.json", format="coco")
+    data = load(tmp_path / "x.json")
+    assert [a["id"] for a in data["annotations"]] == [1, 2, 3]
+    assert data["images"][0]["id"] == 0
+    assert report.warnings == ["annotation ids of 0 (or below) were renumbered: pycocotools' COCOeval takes a match with annotation id 0 for no match"]
+
+
+def test_unknown_image_size_is_read_from_the_image(tmp_path, small):
+    # mmdetection's CocoDataset drops images with min(width, height) < min_size and clips every box to width x
+    # height (a 0 size drops them all); detectron2 checks the declared size against the image: 0 is never right.
+    small.samples[0].width = small.samples[0].height = None
+    report = cvkit.write(small, tmp_path / "x.json", format="coco")
+    assert [(i["width"], i["height"]) for i in load(tmp_path / "x.json")["images"]] == [(64, 48), (80, 60), (32, 32)]
+    assert report.warnings == []
+    small.samples[0].path = "images/gone.jpg"
+    report = cvkit.write(small, tmp_path / "y.json", format="coco")
+    assert load(tmp_path / "y.json")["images"][0]["width"] == 0
+    assert report.warnings == ["some images have no known size and no readable file; their width and height are written as 0"]
+
+
 def test_split_folder_layout_and_copied_images(tmp_path, small):
     small.samples[1].split = "val"
     cvkit.write(small, tmp_path / "out", format="coco", images="copy")
@@ -162,6 +189,9 @@ def test_captions_become_an_image_attribute_and_write_back_as_captions(corpus, t
     cvkit.write(ds, tmp_path / "out", format="coco", task="captions")
     written = json.loads((tmp_path / "out" / "annotations" / "captions_val.json").read_text())
     assert [(a["image_id"], a["caption"]) for a in written["annotations"]] == [(40, "world"), (40, "text")]
+    # as in COCO's own captions_*.json: no "categories" key, since pycocotools' COCO.createIndex indexes every
+    # annotation's category_id (which caption records lack) as soon as the file has one (a KeyError in COCO())
+    assert "categories" not in written
     again = cvkit.read(tmp_path / "out", format="coco").materialize()
     assert {s.id: s.attributes["captions"] for s in again} == {5: ["hello"], 40: ["world", "text"]}
     report = cvkit.convert(src, tmp_path / "yolo", to_format="yolo")  # YOLO cannot hold them: said so

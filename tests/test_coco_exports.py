@@ -194,8 +194,9 @@ def test_supervision_flat_polygon_reads_as_one_polygon(tmp_path):
     from pycocotools.coco import COCO
 
     written = COCO(str(tmp_path / "out.json"))
-    assert written.anns[0]["segmentation"] == [[2, 2, 12, 2, 12, 10, 2, 10]]
-    assert written.annToMask(written.anns[0]).sum() > 0
+    (ann,) = written.anns.values()  # annotation id 0 became 1 (COCOeval reads 0 as "unmatched")
+    assert ann["segmentation"] == [[2, 2, 12, 2, 12, 10, 2, 10]]
+    assert written.annToMask(ann).sum() > 0
 
 
 @pytest.mark.parametrize(("segmentation", "message"), [

@@ -55,6 +55,23 @@ def test_round_trip_keeps_geometry_parts_and_attributes(layout, corpus, tmp_path
     assert back.samples[0].split == "subset1"
 
 
+def test_default_layout_is_where_datumaro_looks(corpus, tmp_path):
+    # datumaro 1.13's label_me importer (plugins/data_formats/labelme.py, LabelMeBase._parse) takes the subset from
+    # <folder>, the image from Images/<folder>/<filename> and a mask from Masks/<folder>/<mask>, wherever the XML is;
+    # an XML beside its image with an empty <folder> (older datumaro's layout) loses the split, the image and the masks.
+    from lxml import etree
+
+    src = cvkit.read(corpus("labelme_mit", "datumaro_labelme_xml"), format="labelme_mit").materialize()
+    cvkit.write(src, tmp_path / "out", format="labelme_mit", images="copy")
+    out = tmp_path / "out"
+    root = etree.parse(str(out / "Annotations" / "subset1" / "img1.xml")).getroot()
+    folder, filename = root.findtext("folder"), root.findtext("filename")
+    assert (folder, filename) == ("subset1", "img1.png")
+    assert (out / "Images" / folder / filename).is_file()
+    masks = [el.text for el in root.iter("mask")]
+    assert masks and all((out / "Masks" / folder / name).is_file() for name in masks)
+
+
 def test_deleted_objects_are_skipped(tmp_path):
     path = tmp_path / "a.xml"
     path.write_text("<annotation><filename>a.jpg</filename><folder></folder><imagesize><nrows>10</nrows><ncols>10</ncols></imagesize>"

@@ -314,6 +314,32 @@ def test_segment_task_writes_polygon_lines(tmp_path):
     assert "polygon" not in {what for what, _ in report.losses}
 
 
+def test_segment_task_writes_every_object_as_a_polygon_line(tmp_path):
+    # Ultralytics (data/utils.py verify_image_label) drops a whole label file whose rows mix polygons and
+    # 5-field boxes ("labels mix segment and detection rows"), and YOLODataset.verify_labels refuses a segment
+    # dataset with fewer segments than boxes; so with task=segment a box, a mask or a degenerate polygon is
+    # written as its box's 4 corners (segments2boxes gives the same box back).
+    import numpy as np
+
+    from cvkit.core.masks import encode
+
+    pixels = np.zeros((10, 10), dtype=np.uint8)
+    pixels[2:5, 2:5] = 1
+    mask = encode(pixels)
+    objects = [Annotation("a", (1.0, 2.0, 4.0, 3.0)), Annotation("a", (0.0, 0.0, 10.0, 10.0), shape="polygon", polygon=[[0.0, 0.0, 10.0, 0.0, 5.0, 10.0]]),
+               Annotation("b", shape="mask", rle=mask), Annotation("b", (2.0, 2.0, 2.0, 2.0), shape="polygon", polygon=[[2.0, 2.0, 4.0, 4.0]])]
+    make_image(tmp_path / "a.jpg", 10, 10)
+    ds = Dataset([Sample("a.jpg", 10, 10, "train", objects=objects)], CategorySet([Category(1, "a"), Category(2, "b")]), root=tmp_path)
+    report = cvkit.write(ds, tmp_path / "out", format="yolo", images="reference", task="segment", precision=2)
+    lines = (tmp_path / "out" / "labels" / "train" / "a.txt").read_text().splitlines()
+    assert lines == ["0 0.10 0.20 0.50 0.20 0.50 0.50 0.10 0.50", "0 0.00 0.00 1.00 0.00 0.50 1.00",
+                     "1 0.20 0.20 0.50 0.20 0.50 0.50 0.20 0.50", "1 0.20 0.20 0.40 0.20 0.40 0.40 0.20 0.40"]
+    assert all(len(line.split()) >= 7 and len(line.split()) % 2 == 1 for line in lines)
+    assert {what for what, _ in report.losses} == {"mask", "polygon part with fewer than 3 points"}
+    back, _ = read(tmp_path / "out")
+    assert back.samples[0].objects[0].bbox == pytest.approx((1.0, 2.0, 4.0, 3.0))
+
+
 def test_copy_layout_is_what_ultralytics_trains_on_and_round_trips(small, tmp_path):
     cvkit.write(small, tmp_path / "y", format="yolo")
     out = tmp_path / "y"

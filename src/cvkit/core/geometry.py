@@ -66,6 +66,12 @@ def box_to_center(box: Sequence[float]) -> tuple[float, float, float, float]:
     return (x + w / 2.0, y + h / 2.0, w, h)
 
 
+def box_corners(box: Sequence[float]) -> list[float]:
+    """The 4 corners of a canonical box as a flat polygon ``[x1, y1, x2, y1, x2, y2, x1, y2]``."""
+    x, y, w, h = box
+    return [x, y, x + w, y, x + w, y + h, x, y + h]
+
+
 def polygon_bbox(parts: Sequence[Sequence[float]]) -> Box:
     """Tight box around one or more flat ``[x1, y1, x2, y2, ...]`` point lists."""
     xs = [v for part in parts for v in part[0::2]]

@@ -107,6 +107,15 @@ def read_image_info(path: str | Path) -> ImageInfo:
         raise InvalidInputError(f"not a readable image ({exc.__class__.__name__})", file=path) from None
 
 
+def header_size(path: str | Path) -> tuple[int, int] | None:
+    """Displayed ``(width, height)`` from the image header, None when the file cannot be read."""
+    try:
+        info = read_image_info(path)
+    except InvalidInputError:
+        return None
+    return info.width, info.height
+
+
 def find_image(directory: Path, stem: str) -> Path | None:
     """The image file called ``stem`` + a known extension in ``directory`` (any case)."""
     for ext in IMAGE_EXTENSIONS:

@@ -28,7 +28,7 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.splits import NO_SPLIT
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.formats.coco_images import clean_file_name, common_root, file_name_of, fill_size, image_root
+from cvkit.formats.coco_images import clean_file_name, common_root, file_name_of, fill_size, image_root, written_size
 from cvkit.formats.coco_panoptic import is_panoptic, panoptic_objects
 from cvkit.io import atomic_file, files_in, place_image, relpath_posix
 
@@ -412,7 +412,8 @@ class _SplitWriter:
 
     def __init__(self, folder: Path):
         self.images, self.annotations = _Spool(folder), _Spool(folder)
-        self.image_ids, self.annotation_ids = _Ids(), _Ids()
+        # annotation id 0 is "unmatched" to pycocotools' COCOeval (evaluateImg's dtm/gtm): never written
+        self.image_ids, self.annotation_ids = _Ids(), _Ids(positive=True)
 
     def finish(self, target: Path, head: dict[str, Any]) -> None:
         import shutil
@@ -454,17 +455,22 @@ class _Spool:
 
 
 class _Ids:
-    """Keeps source ids when they are unique integers, else hands out the next free one."""
+    """Keeps source ids when they are unique integers (``positive``: above 0), else hands out the next free one."""
 
-    def __init__(self) -> None:
+    def __init__(self, positive: bool = False) -> None:
         self.used: set[int] = set()
         self.next = 1
+        self.lowest = 1 if positive else -(1 << 63)
+        #: a source id below ``lowest`` was replaced (the writer says so once)
+        self.replaced_low = False
 
     def take(self, wanted: Any) -> int:
         used = self.used
         if type(wanted) is int and wanted not in used:
-            used.add(wanted)
-            return wanted
+            if wanted >= self.lowest:
+                used.add(wanted)
+                return wanted
+            self.replaced_low = True
         while self.next in used:
             self.next += 1
         used.add(self.next)
@@ -533,7 +539,8 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
             writer = writers[key] = _SplitWriter(work)
         image_id = writer.image_ids.take(sample.id)
         file_name = sample.path if images == "reference" else _place(sample, dataset, path, images, placed, key)
-        image = {"id": image_id, "file_name": file_name, "width": sample.width or 0, "height": sample.height or 0}
+        width, height = written_size(sample, dataset.root, report)
+        image = {"id": image_id, "file_name": file_name, "width": width, "height": height}
         captions = sample.attributes.get("captions") if task == "captions" else None
         attributes = {k: v for k, v in sample.attributes.items() if k != "captions"} if captions is not None else sample.attributes
         if attributes:
@@ -562,6 +569,10 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     if single and len({s for s in report.written.splits if s != "-"}) > 1:
         report.lose("split names", "one COCO file holds no splits; write to a folder to get one file per split")
     head = _head(dataset, images == "reference")
+    if task == "captions":  # COCO's captions files have none: pycocotools indexes category_id when they do
+        del head["categories"]
+    if any(writer.annotation_ids.replaced_low for writer in writers.values()):
+        report.warn("annotation ids of 0 (or below) were renumbered: pycocotools' COCOeval takes a match with annotation id 0 for no match")
     for key, writer in writers.items() or [(None if single else NO_SPLIT, _SplitWriter(work))]:
         target = path if single else path / "annotations" / f"{task}_{key}.json"
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ names that lead nowhere on this machine: Windows separators (Label Studio on Win
 ``images\\x.png``), Label Studio's own URLs (``/data/upload/4/x.png``), paths into its media
 folder (``..\\..\\label-studio\\media\\upload\\4\\x.png``) or detectron2's absolute paths; when the
 first image is found by its file name alone, every image is looked up that way (with a warning).
-LVIS names images by ``coco_url`` alone. Images without ``width``/``height`` get them from the image header.
+LVIS names images by ``coco_url`` alone. Images without ``width``/``height`` get them from the image header, when read and when written.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cvkit.core.imageinfo import read_image_info
+from cvkit.core.imageinfo import header_size
 from cvkit.core.model import Sample
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
@@ -71,9 +71,19 @@ def common_root(files: list[Path]) -> Path:
 
 def fill_size(sample: Sample, root: Path, report: Report) -> None:
     """Missing, null or zero width/height: read from the image header (never decoding the image)."""
-    try:
-        info = read_image_info(sample.resolve(root))
-    except InvalidInputError:
+    size = header_size(sample.resolve(root))
+    if size is None:
         report.warn("some COCO images have no width/height and no readable image file; their size stays unknown")
         return
-    sample.width, sample.height = info.width, info.height
+    sample.width, sample.height = size
+
+
+def written_size(sample: Sample, root: Path | None, report: Report) -> tuple[int, int]:
+    """The ``width``/``height`` to write: the sample's, else the image header's, else 0 x 0 with a warning
+    (mmdetection drops an image of size 0 and clips its boxes to nothing; detectron2 refuses the mismatch)."""
+    if sample.width and sample.height:
+        return sample.width, sample.height
+    size = header_size(sample.resolve(root))
+    if size is None:
+        report.warn("some images have no known size and no readable file; their width and height are written as 0")
+    return size or (0, 0)

@@ -1,7 +1,7 @@
 """MIT LabelMe XML (the LabelMe web tool, CSAIL): one ``<annotation>`` per image.
 
 Two layouts are read: the web tool's (``Annotations/<folder>/x.xml``, ``Images/<folder>/``,
-``Masks/<folder>/``, ``Scribbles/<folder>/``) and datumaro's (``<subset>/x.xml`` next to
+``Masks/<folder>/``, ``Scribbles/<folder>/``) (also current datumaro's) and older datumaro's (``<subset>/x.xml`` next to
 the image, masks in ``<subset>/Masks/``). Objects: ``<polygon>`` (a box when
 ``<type>bounding_box</type>``; a point or a line with 1 or 2 ``<pt>``, as the web tool
 saves them), ``<segm>`` masks (any non-zero pixel of the mask PNG);
@@ -22,7 +22,7 @@ from typing import Any
 from lxml import etree
 
 from cvkit.core.categories import CategorySet
-from cvkit.core.geometry import clean_number
+from cvkit.core.geometry import box_corners, clean_number
 from cvkit.core.imageinfo import find_image, read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
@@ -30,7 +30,7 @@ from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, place_image, relpath_posix, walk_files
 
-LAYOUTS = ("datumaro", "webtool")
+LAYOUTS = ("webtool", "datumaro")
 #: Flat coordinate count of a 1- or 2-point <polygon> -> the shape it is.
 _POINT_SHAPES = {2: "point", 4: "line"}
 #: The mask colour datumaro paints (RGBA); any non-zero pixel reads back as inside.
@@ -430,8 +430,7 @@ def annotation_xml(sample: Sample, filename: str, folder: str, masks_dir: Path, 
         username = str(obj.attributes.get("username", ""))
         if kind == "box":
             _sub(el, "type", "bounding_box")
-            x, y, w, h = obj.bbox  # type: ignore[misc]
-            _polygon(el, [x, y, x + w, y, x + w, y + h, x, y + h], username)
+            _polygon(el, box_corners(obj.bbox), username)  # type: ignore[arg-type]
         elif kind == "polygon":
             _polygon(el, part or [], username)
         else:
@@ -451,9 +450,10 @@ def annotation_xml(sample: Sample, filename: str, folder: str, masks_dir: Path, 
     return etree.tostring(top, pretty_print=True, encoding="utf-8")
 
 
-def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", layout: str = "datumaro") -> None:
-    """``layout=datumaro``: ``<split>/x.xml`` beside the image, masks in ``<split>/Masks/`` (what
-    ``datum`` reads); ``layout=webtool``: ``Annotations|Images|Masks/<split>/`` as the web tool stores them."""
+def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", layout: str = "webtool") -> None:
+    """``layout=webtool``: ``Annotations|Images|Masks/<split>/`` as the web tool stores them, the only layout
+    current datumaro's (1.13) ``label_me`` importer reads (image at ``Images/<folder>/``, masks at ``Masks/<folder>/``);
+    ``layout=datumaro``: ``<split>/x.xml`` beside the image, masks in ``<split>/Masks/`` (older datumaro releases)."""
     if layout not in LAYOUTS:
         raise CvkitError(f"unknown MIT LabelMe layout {layout!r}; choose {' or '.join(LAYOUTS)}")
     if images not in IMAGE_MODES:

@@ -350,11 +350,14 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
 
 
 # --- writing ---------------------------------------------------------------------------------
-def _image_ref(sample: Sample, dataset: Dataset, base: Path, mode: str, used: set[str]) -> str:
-    """Where the list points for ``sample``: placed under ``base/images`` or referenced in place."""
+def _image_ref(sample: Sample, dataset: Dataset, base: Path, mode: str, used: set[str], report: Report) -> str | None:
+    """Where the list points for ``sample``: placed under ``base/images`` or referenced in place (None: no image to place)."""
     source = sample.resolve(dataset.root)
     if mode == "reference":
         return relpath_posix(os.path.abspath(source), os.path.abspath(base))
+    if not source.is_file():
+        report.invalid(InvalidInputError("image file not found; --images reference lists it without placing it", file=source))
+        return None
     name = Path(sample.path).name
     target, number = name, 1
     while target in used:
@@ -373,15 +376,21 @@ def _check_labels(sample: Sample, report: Report) -> None:
 
 
 def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:
-    """A CSV (``.csv``), a text list (``.txt``) or a folder of ``<split>.txt`` + ``synsets.txt``."""
-    mode = options.get("images") or "reference"
+    """A CSV (``.csv``), a text list (``.txt``) or a folder of ``<split>.txt`` + ``synsets.txt``.
+
+    A list file references the images in place by default; a folder places them under ``images/`` (hard links,
+    else copies), as datumaro's ``imagenet_txt`` refuses listed paths that leave ``images/``."""
     suffix = path.suffix.lower()
+    mode = options.get("images") or ("reference" if suffix in (".csv", ".txt") else "hardlink")
     base = path.parent if suffix in (".csv", ".txt") else path
     used: set[str] = set()
     rows = []
     for sample in dataset:
+        ref = _image_ref(sample, dataset, base, mode, used, report)
+        if ref is None:
+            continue
         _check_labels(sample, report)
-        rows.append((_image_ref(sample, dataset, base, mode, used), list(dict.fromkeys(sample.labels)), sample.split))
+        rows.append((ref, list(dict.fromkeys(sample.labels)), sample.split))
         report.count_written(sample.split, 0)
     names = list(dict.fromkeys([c.name for c in dataset.categories] + [label for _r, labels, _s in rows for label in labels]))
     report.written.categories = len(names)

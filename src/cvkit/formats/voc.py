@@ -18,7 +18,7 @@ from lxml import etree
 
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.geometry import box_to_voc, clean_number, polygon_bbox, voc_to_box
-from cvkit.core.imageinfo import read_image_info
+from cvkit.core.imageinfo import header_size
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.progress import track
@@ -392,20 +392,11 @@ def _listed_without_xml(root: Path, images: ImageIndex, image_id: str, split: st
 
 def _fill_size(sample: Sample, image: Path, report: Report) -> None:
     """Missing or zero <size>: read it from the image header (never decoding the image)."""
-    size = _header_size(image)
+    size = header_size(image)
     if size is None:
         report.warn("some images have no <size> and no readable image file; their size stays unknown")
         return
     sample.width, sample.height = size
-
-
-def _header_size(image: Path) -> tuple[int, int] | None:
-    """(width, height) from the image header, None when the image cannot be read."""
-    try:
-        info = read_image_info(image)
-    except InvalidInputError:
-        return None
-    return info.width, info.height
 
 
 # --- writing -------------------------------------------------------------------------
@@ -516,7 +507,7 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
             recorded = str(source.resolve()) if dataset.root is not None or source.is_absolute() else sample.path
         else:
             place_image(source, img_dir / filename, images)
-        xml = annotation_xml(sample, filename, recorded, one_based, report, None if sample.width and sample.height else _header_size(source))
+        xml = annotation_xml(sample, filename, recorded, one_based, report, None if sample.width and sample.height else header_size(source))
         (ann_dir / f"{stem}.xml").write_bytes(xml)
         split_members.setdefault(sample.split or NO_SPLIT, []).append(stem)
         for obj in sample.objects:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core import jsonio
+from cvkit.core.geometry import box_corners
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, read_image_info
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.parallel import can_fork, chunked, ordered_map
@@ -220,11 +221,6 @@ def _part_record(obj: Annotation) -> dict[str, Any]:
     return record
 
 
-def _box_polygon(obj: Annotation) -> list[float]:
-    x, y, w, h = obj.bbox  # type: ignore[misc]
-    return [x, y, x + w, y, x + w, y + h, x, y + h]
-
-
 def _merge(parts: list[Annotation], height: int | None, width: int | None) -> Annotation:
     """Parts of one instance as one annotation: a multi-part polygon, or a mask when any part is a mask."""
     first = parts[0]
@@ -240,12 +236,12 @@ def _merge(parts: list[Annotation], height: int | None, width: int | None) -> An
 
         union = np.zeros((height, width), dtype=bool)
         for part in parts:
-            rle = part.rle if part.rle is not None else polygons_to_rle(part.polygon or [_box_polygon(part)], height, width)
+            rle = part.rle if part.rle is not None else polygons_to_rle(part.polygon or [box_corners(part.bbox)], height, width)
             union |= decode(rle).astype(bool)
         obj.shape, obj.rle = "mask", encode(union)
     else:
         obj.shape = "polygon"
-        obj.polygon = [poly for p in parts for poly in (p.polygon or [_box_polygon(p)])]
+        obj.polygon = [poly for p in parts for poly in (p.polygon or [box_corners(p.bbox)])]
     obj.ensure_bbox()
     obj.meta["labelme"] = {"parts": [_part_record(p) for p in parts]}
     return obj

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cvkit.core.geometry import box_to_yolo, clip_box, polygon_bbox, yolo_to_box
+from cvkit.core.geometry import box_corners, box_to_yolo, clip_box, polygon_bbox, yolo_to_box
 from cvkit.core.model import Annotation
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
@@ -175,10 +175,11 @@ class LineWriter:
         """Label text for ``objects``; ``index_of(label)`` gives a class index not yet in ``class_index``.
 
         Plain boxes take a short path (this loop runs 500,000 times in the benchmark);
-        anything else goes through :meth:`_other_line`, which records what YOLO cannot hold.
+        anything else, and every object of a segment task, goes through :meth:`_other_line`,
+        which records what YOLO cannot hold.
         """
         out: list[str] = []
-        append, box_format, pose = out.append, self.box_format, self.pose
+        append, box_format, pose, segment = out.append, self.box_format, self.pose, self.segment
         for obj in objects:
             if obj.iscrowd and not self.keep_crowd:
                 self.report.lose("crowd region", "YOLO has no crowd flag; left out as Ultralytics' COCO converter does (-w crowd=keep writes it as an object)")
@@ -192,7 +193,8 @@ class LineWriter:
                     append(line)
                 continue
             box = obj.bbox
-            if obj.shape != "box" or box is None or obj.polygon or obj.rle is not None or obj.keypoints is not None or obj.score is not None or obj.attributes:
+            if (segment or obj.shape != "box" or box is None or obj.polygon or obj.rle is not None or obj.keypoints is not None
+                    or obj.score is not None or obj.attributes):
                 line = self._other_line(obj, index, width, height)
                 if line:
                     append(line)
@@ -211,13 +213,12 @@ class LineWriter:
         return clipped
 
     def _other_line(self, obj: Annotation, index: int, width: int, height: int) -> str | None:
-        """A polygon, mask, point-like shape or an object with extras: its line, and what was lost."""
+        """A polygon, mask, point-like shape, an object with extras or any object of a segment task:
+        its line, and what was lost."""
         report = self.report
         self._note_losses(obj)
-        if self.segment and obj.polygon:
-            part = obj.polygon[0] if len(obj.polygon) == 1 else largest_part(obj.polygon)
-            if len(obj.polygon) > 1:
-                report.lose("polygon part", "YOLO segmentation holds one polygon per object; the largest part was kept", len(obj.polygon) - 1)
+        part = self._segment_part(obj) if self.segment and obj.polygon else None
+        if part is not None:
             return self._polygon_line(index, part, width, height)
         box = obj.bbox if obj.bbox is not None else obj.ensure_bbox()
         if box is None:
@@ -225,14 +226,30 @@ class LineWriter:
             return None
         if obj.shape in ("point", "line", "linestrip", "circle"):
             report.lose(obj.shape, "YOLO labels hold boxes and polygons; written as its box")
-        elif obj.shape == "polygon" or obj.polygon:
+        elif (obj.shape == "polygon" or obj.polygon) and not self.segment:  # segment: reported by _segment_part
             report.lose("polygon", "YOLO detection labels hold boxes only; written as its box (-w task=segment writes polygons)")
         elif obj.rle is not None:
             report.lose("mask", "YOLO labels hold no masks; written as its box")
         x, y, w, h = box
         if x < 0 or y < 0 or x + w > width or y + h > height:
             box = self._clip(box, width, height)
+        if self.segment:
+            # Ultralytics drops a label file that mixes box and polygon rows (data/utils.py verify_image_label) and
+            # refuses a segment dataset with fewer polygons than boxes (YOLODataset.verify_labels): the box's corners
+            report.warn("-w task=segment: objects without a polygon were written as the 4 corners of their box "
+                        "(Ultralytics segment labels cannot mix box and polygon lines)")
+            return self._polygon_line(index, box_corners(box), width, height)
         return self.box_format % (index, *box_to_yolo(box, width, height))
+
+    def _segment_part(self, obj: Annotation) -> Sequence[float] | None:
+        """The polygon part a segment line holds (the largest of those with 3 points or more), None when none has."""
+        parts = [p for p in obj.polygon or () if len(p) >= 6]
+        if len(parts) < len(obj.polygon or ()):
+            self.report.lose("polygon part with fewer than 3 points", "a YOLO segment line needs 3 points; the object's box was used when no part had them",
+                             len(obj.polygon or ()) - len(parts))
+        if len(parts) > 1:
+            self.report.lose("polygon part", "YOLO segmentation holds one polygon per object; the largest part was kept", len(parts) - 1)
+        return (parts[0] if len(parts) == 1 else largest_part(parts)) if parts else None
 
     def _pose_line(self, obj: Annotation, index: int, width: int, height: int, points: int, dims: int) -> str | None:
         """``class cx cy w h`` + ``points`` keypoints ``x y [v]``, normalised; unlabelled keypoints are ``0 0 0``
