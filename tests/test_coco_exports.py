@@ -308,3 +308,16 @@ def test_cvat_default_subset_is_no_split(tmp_path):
     assert [(s.split, s.path) for s in ds] == [(None, "images/default/a.jpg")] and ds.samples[0].resolve(ds.root).is_file()
     cvkit.write(ds, tmp_path / "out", format="coco")
     assert [p.name for p in (tmp_path / "out" / "annotations").iterdir()] == ["instances_default.json"]
+
+
+def test_a_sliver_ring_beside_good_rings_is_dropped_and_counted(tmp_path):
+    # real datasets carry 1- and 2-point rings beside the real outline; detectron2's
+    # convert_to_coco_dict / annotations_to_instances drop such rings (polygons need >= 3 points), keeping the rest
+    path = write_json(tmp_path / "instances_train.json", {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 40, "height": 30}], "categories": [{"id": 1, "name": "log"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 9, 9], "iscrowd": 0,
+                         "segmentation": [[1, 1, 10, 1, 10, 10], [3, 3, 4, 4]]}]})
+    report = Report()
+    (sample,) = cvkit.read(path, format="coco", report=report).materialize()
+    assert sample.objects[0].polygon == [[1.0, 1.0, 10.0, 1.0, 10.0, 10.0]]
+    assert report.losses[("polygon ring with fewer than 3 points", "dropped from an annotation that has other rings (as detectron2 does)")] == 1

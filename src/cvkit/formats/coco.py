@@ -28,6 +28,7 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.splits import NO_SPLIT
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.formats.coco_categories import read_categories
 from cvkit.formats.coco_images import clean_file_name, common_root, file_name_of, fill_size, image_root, written_size
 from cvkit.formats.coco_panoptic import is_panoptic, panoptic_objects
 from cvkit.io import atomic_file, files_in, place_image, relpath_posix
@@ -149,61 +150,16 @@ def _pick_files(path: Path, task: str | None, report: Report) -> list[tuple[Path
     return chosen
 
 
-def _dataset_group(raw: list[Any]) -> dict[str, Any] | None:
-    """Roboflow's first category, named after the dataset (``"supercategory": "none"``), which every other
-    category has as its supercategory: a group, not a class (Roboflow's own YOLO export has no such class)."""
-    groups = [c for c in raw if isinstance(c, dict) and str(c.get("supercategory") or "").lower() == "none"]
-    if len(groups) != 1 or len(raw) < 2:
-        return None
-    group = groups[0]
-    return group if all(isinstance(c, dict) and c.get("supercategory") == group.get("name") for c in raw if c is not group) else None
-
-
-def _categories(raw: list[Any], file: Path, categories: CategorySet, hierarchy: Hierarchy, report: Report,
-                info: dict[str, Any]) -> dict[int, str]:
-    """Add the file's categories (ids kept); returns id -> name (duplicate names made unique).
-
-    Roboflow's dataset-named group (:func:`_dataset_group`) stays a hierarchy node, not a category, and is
-    kept in ``info["group_category"]`` for the writer."""
-    names: dict[int, str] = {}
-    group = _dataset_group(raw)
-    if group is not None and "group_category" not in info:
-        info["group_category"] = dict(group)
-    for i, cat in enumerate(raw):
-        try:
-            cat_id, name = int(cat["id"]), str(cat["name"])
-        except (KeyError, TypeError, ValueError):
-            raise InvalidInputError("category needs an integer 'id' and a 'name'", file=file, location=f"categories[{i}]") from None
-        if cat is group:
-            names[cat_id] = name
-            continue
-        existing = categories.by_id(cat_id)
-        if existing is not None and existing.name in (name, f"{name} (id {cat_id})"):
-            names[cat_id] = existing.name
-            continue
-        if name in categories:
-            report.warn(f"category name {name!r} is used by several ids; renamed to {name!r} + ' (id N)'")
-            name = f"{name} (id {cat_id})"
-        attributes = {k: v for k, v in cat.items() if k not in ("id", "name", "supercategory")}
-        supercategory = str(cat.get("supercategory") or "")
-        if supercategory == name or supercategory.lower() == "none":
-            # no parent: COCO's "person" is its own supercategory, Roboflow writes "none"; kept for the writer
-            attributes["supercategory"] = supercategory
-            supercategory = ""
-        categories.add(Category(cat_id, name, attributes=attributes))
-        if supercategory:
-            hierarchy.add_edge(name, supercategory)
-        names[cat_id] = name
-    return names
-
-
 _NUMBER_TYPES = frozenset((int, float))
 _ANN_KEY_SET = frozenset(ANN_KEYS)
 
 
-def _polygons(seg: Any, i: int, file: Path) -> list[list[float]]:
+def _polygons(seg: Any, i: int, file: Path, report: Report) -> list[list[float]]:
     """A non-empty polygon ``segmentation``: ``[[x1, y1, ...], ...]``, or one flat ``[x1, y1, ...]``
-    (supervision 0.13's ``as_coco`` wrote it so); anything else is an error naming the JSON path."""
+    (supervision 0.13's ``as_coco`` wrote it so); anything else is an error naming the JSON path.
+
+    A ring of fewer than 3 points beside good ones is dropped and counted, as detectron2 drops it (real
+    datasets have such slivers); an annotation with no good ring is an error."""
     if isinstance(seg, list):
         rings = [seg] if type(seg[0]) in _NUMBER_TYPES else seg
         try:
@@ -211,14 +167,17 @@ def _polygons(seg: Any, i: int, file: Path) -> list[list[float]]:
         except (TypeError, ValueError):
             parts = None
         if parts is not None:
-            if len(parts) != len(rings):
+            if not parts:
                 raise InvalidInputError("polygon with fewer than 3 points", file=file, location=f"annotations[{i}].segmentation")
+            if len(parts) != len(rings):
+                report.lose("polygon ring with fewer than 3 points", "dropped from an annotation that has other rings (as detectron2 does)",
+                            len(rings) - len(parts))
             return parts
     raise InvalidInputError(f"segmentation must be polygons [[x1, y1, ...], ...] or RLE {{counts, size}}, got {seg!r}", file=file,
                             location=f"annotations[{i}].segmentation")
 
 
-def _annotation(ann: dict[str, Any], i: int, file: Path, label: str) -> Annotation | None:
+def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Report) -> Annotation | None:
     """One COCO annotation; None when it has no geometry (an image-level label).
 
     Called once per annotation (millions in big files): checks are C-level set operations
@@ -241,7 +200,7 @@ def _annotation(ann: dict[str, Any], i: int, file: Path, label: str) -> Annotati
                 raise InvalidInputError("RLE segmentation needs 'counts' and 'size'", file=file, location=f"annotations[{i}].segmentation")
             obj.rle, obj.shape = {"size": list(seg["size"]), "counts": seg["counts"]}, "mask"
         else:
-            obj.polygon, obj.shape = _polygons(seg, i, file), "polygon"
+            obj.polygon, obj.shape = _polygons(seg, i, file, report), "polygon"
     if get("keypoints"):
         obj.keypoints = [float(v) for v in ann["keypoints"]]
         if obj.shape == "box" and obj.bbox is None:
@@ -271,7 +230,7 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
     for key in ("info", "licenses"):
         if key in data:
             info.setdefault(key, data[key])
-    names = _categories(data.get("categories") or [], file, categories, hierarchy, report, info)
+    names = read_categories(data.get("categories") or [], file, categories, hierarchy, report, info)
     annotations = data.get("annotations") or []
     by_image = _group_by_image(annotations, file, report)
     images = data.get("images") or []
@@ -331,7 +290,7 @@ def _add_annotations(sample: Sample, indices: Iterable[int], annotations: list[A
             report.invalid(InvalidInputError(f"unknown category id {ann.get('category_id')!r}", file=file, location=f"annotations[{i}].category_id"))
             continue
         try:
-            obj = _annotation(ann, i, file, label)
+            obj = _annotation(ann, i, file, label, report)
         except InvalidInputError as exc:
             report.invalid(exc)
             continue
@@ -388,7 +347,7 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
     loaded = [(file, split, _load(file)) for file, split in files]
     for file, _split, data in loaded:  # categories first, so they are known before samples stream
         raw = data.get("categories") if isinstance(data, dict) else (gt_data or {}).get("categories")
-        _categories(raw or [], file, categories, hierarchy, report, info)
+        read_categories(raw or [], file, categories, hierarchy, report, info)
     common = common_root([file for file, _ in files])
 
     def samples() -> Iterator[Sample]:
