@@ -196,6 +196,10 @@ def test_captions_become_an_image_attribute_and_write_back_as_captions(corpus, t
     assert {s.id: s.attributes["captions"] for s in again} == {5: ["hello"], 40: ["world", "text"]}
     report = cvkit.convert(src, tmp_path / "yolo", to_format="yolo")  # YOLO cannot hold them: said so
     assert report.losses[("image attribute 'captions'", "YOLO cannot hold image attributes")] == 2
+    # a dataset with classes written as captions: its objects and categories are not in the file, and the summary says so
+    ds.categories.ensure("cat")
+    report = cvkit.write(ds, tmp_path / "again", format="coco", task="captions")
+    assert report.losses[("category", "COCO captions files hold no categories")] == 1 and report.written.categories == 0
 
 
 def test_roboflow_coco_export_one_file_per_split_folder(tmp_path):

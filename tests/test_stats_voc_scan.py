@@ -83,6 +83,17 @@ def test_malformed_file_fails_as_the_reader_fails(tmp_path):
     assert fast.num_images == 4 and report.skipped[0].file.endswith("b.xml")
 
 
+def test_infinite_image_size_fails_as_the_reader_fails(tmp_path):
+    # int(float("inf")) raises OverflowError, not ValueError: it escaped the scan and the reader as a traceback
+    root = devkit(tmp_path / "voc")
+    (root / "Annotations" / "b.xml").write_text(PLAIN.format(stem="b", w="inf", objects=""))
+    with pytest.raises(InvalidInputError) as info:
+        voc_scan.scan_voc_columns(root, Report())
+    assert info.value.describe() == f"{root / 'Annotations' / 'b.xml'}:size: <size> holds a non-number"
+    with pytest.raises(InvalidInputError, match="<size> holds a non-number"):
+        cvkit.read(root, format="voc").materialize()
+
+
 def test_layouts_the_scan_does_not_cover_go_to_the_reader(tmp_path, corpus):
     assert voc_scan.scan_voc_columns(corpus("voc", "voc_dataset1"), Report()) is None  # listed image without XML
     assert voc_scan.scan_voc_columns(corpus("voc", "voc_dataset2"), Report()) is None  # no <size>: image headers

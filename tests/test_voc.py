@@ -150,6 +150,8 @@ def test_writer_reports_polygons_written_as_boxes(tmp_path, small):
          "object[0]/robndbox/h", "<h> is not a number: 'NaN'"),
         ("<object><name>ship</name><robndbox><cx>5</cx><cy>5</cy><w>2</w><h>1</h></robndbox></object>", "object[0]/robndbox/angle",
          "<robndbox> has no <angle>"),
+        (BOX.format(name="person", extra="<actions><jumping>maybe</jumping></actions>", x1=1, y1=1, x2=2, y2=2), "object[0]/actions/jumping",
+         "<jumping> is not 0/1: 'maybe'"),
     ],
 )
 def test_bad_boxes_name_file_and_element(tmp_path, objects, location, message):
@@ -183,6 +185,23 @@ def test_many_files_parse_in_parallel_in_order(tmp_path):
     serial = list(cvkit.read(tmp_path, format="voc", workers=1))
     assert parallel == serial and len(serial) == 40  # every field: attributes, meta, boxes, order
     assert [s.objects[0].bbox[2] for s in serial] == [float(i + 2) for i in range(40)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_two_datasets_read_side_by_side_each_find_their_own_images(tmp_path, monkeypatch, workers):
+    # the image lookup runs where the XML is parsed (forked workers, or in-process): two lazy readers iterated
+    # together (train and val read side by side) must not find images in each other's folders
+    from cvkit.formats import voc
+
+    monkeypatch.setattr(voc, "PARALLEL_MIN_FILES", 2)
+    for name in ("a", "b"):
+        for i in range(3):  # <filename> names a .png, the image is a .jpg: found from the folder listing
+            write_xml(tmp_path / name / f"{name}{i}.xml", BOX.format(name="car", extra="", x1=1, y1=1, x2=5, y2=5))
+            (tmp_path / name / f"{name}{i}.xml").write_text((tmp_path / name / f"{name}{i}.xml").read_text().replace(".jpg", ".png"))
+            make_image(tmp_path / name / f"{name}{i}.jpg", 40, 30)
+    first, second = (iter(cvkit.read(tmp_path / name, format="voc", workers=workers)) for name in ("a", "b"))
+    paths = [next(first).path, next(second).path, next(first).path, next(second).path, next(first).path]
+    assert paths == ["a0.jpg", "b0.jpg", "a1.jpg", "b1.jpg", "a2.jpg"]
 
 
 def test_detection_tells_voc_from_mit_labelme_xml(corpus):

@@ -301,3 +301,14 @@ def test_macos_appledouble_twins_of_the_xml_files_are_skipped(tmp_path, layout):
     write(folder / "._a.xml", b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
     assert cvkit.detect_format(tmp_path) == "voc"
     assert [(s.id, [o.label for o in s.objects]) for s in cvkit.read(tmp_path, format="voc").materialize()] == [("a", ["car"])]
+
+
+def test_a_folder_where_the_image_should_be_is_no_traceback(tmp_path):
+    # a sizeless XML whose <filename> names a folder: the header read that fills the size found a folder and
+    # raised IsADirectoryError out of the reader and the COCO writer; it is an unreadable image like any other
+    write(tmp_path / "v" / "imgs.xml", f"<annotation><filename>imgs</filename><object><name>car</name>{box(1, 1, 5, 5)}</object></annotation>")
+    (tmp_path / "v" / "imgs").mkdir()
+    report = cvkit.convert(tmp_path / "v", tmp_path / "out.json", from_format="voc", to_format="coco")
+    assert report.warnings == ["some images have no <size> and no readable image file; their size stays unknown",
+                               "some images have no known size and no readable file; their width and height are written as 0"]
+    assert [(i["width"], i["height"]) for i in json.loads((tmp_path / "out.json").read_text())["images"]] == [(0, 0)]

@@ -95,6 +95,8 @@ def read_image_info(path: str | Path) -> ImageInfo:
                 return ImageInfo(width, height, 1, channels)
     except FileNotFoundError:
         raise InvalidInputError("image file not found", file=path) from None
+    except OSError as exc:  # a folder named like the image, no permission: no traceback for a bad path
+        raise InvalidInputError(f"cannot read the image file ({exc.strerror or exc.__class__.__name__})", file=path) from None
     except struct.error:
         raise InvalidInputError("truncated image header", file=path) from None
     try:

@@ -34,7 +34,9 @@ def ordered_map(function: Callable[[T], R], tasks: Iterable[T], workers: int, in
     ``workers <= 1`` or fork is unavailable. ``function`` must be a module-level function.
 
     ``initializer(*initargs)`` runs once in each worker before its first task (in-process: once, here):
-    per-reader state a worker keeps, such as folder listings, without sending it with every task."""
+    per-reader state a worker keeps, such as folder listings, without sending it with every task. In-process it
+    sets the caller's own module state, which another reader iterated alongside would overwrite: callers that run
+    in-process themselves pass such state to ``function`` directly (as :mod:`cvkit.formats.voc` does)."""
     if workers <= 1 or not can_fork():
         if initializer is not None:
             initializer(*initargs)

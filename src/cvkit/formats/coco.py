@@ -530,13 +530,15 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     head = _head(dataset, images == "reference")
     if task == "captions":  # COCO's captions files have none: pycocotools indexes category_id when they do
         del head["categories"]
+        if len(dataset.categories):
+            report.lose("category", "COCO captions files hold no categories", len(dataset.categories))
     if any(writer.annotation_ids.replaced_low for writer in writers.values()):
         report.warn("annotation ids of 0 (or below) were renumbered: pycocotools' COCOeval takes a match with annotation id 0 for no match")
     for key, writer in writers.items() or [(None if single else NO_SPLIT, _SplitWriter(work))]:
         target = path if single else path / "annotations" / f"{task}_{key}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         writer.finish(target, head)
-    report.written.categories = len(dataset.categories)
+    report.written.categories = len(dataset.categories) if "categories" in head else 0
 
 
 def _head(dataset: Dataset, referenced: bool) -> dict[str, Any]:

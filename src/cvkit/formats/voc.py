@@ -83,6 +83,14 @@ def _flag(value: str | None) -> bool:
     return float(value) != 0
 
 
+def _flag_of(element: Any, file: str | Path, location: str) -> bool:
+    """A flag element (``<difficult>``, an ``<actions>`` entry): :func:`_flag`, else an error naming the element."""
+    try:
+        return _flag(element.text)
+    except ValueError:
+        raise InvalidInputError(f"<{element.tag}> is not 0/1: {element.text!r}", file=file, location=location) from None
+
+
 def _number(raw: str | None, file: str | Path, location: str) -> float:
     """A coordinate at ``location`` (``object[0]/bndbox/xmin``): a finite number, else an error naming the element."""
     parent, _, tag = location.rpartition("/")
@@ -162,10 +170,7 @@ def _object(element: Any, index: int, file: str | Path, one_based: bool) -> Anno
         elif tag == "polygon" and (points := _outline(child, file, where, one_based)) is not None:
             outline = points  # X-AnyLabeling: the shape itself, the <bndbox> its extent
         elif tag in BOOL_TAGS:
-            try:
-                attributes[tag] = _flag(child.text)
-            except ValueError:
-                raise InvalidInputError(f"<{tag}> is not 0/1: {child.text!r}", file=file, location=f"{where}/{tag}") from None
+            attributes[tag] = _flag_of(child, file, f"{where}/{tag}")
         elif tag == "pose":
             attributes["pose"] = (child.text or "").strip()
         elif tag == "part":
@@ -173,7 +178,7 @@ def _object(element: Any, index: int, file: str | Path, one_based: bool) -> Anno
             pwhere = f"{where}/part[{len(parts)}]"
             parts.append({"label": _text(child, "name") or "", "bbox": list(_bndbox(child.find("bndbox"), file, pwhere, one_based))})
         elif tag == "actions":
-            attributes["actions"] = {a.tag: _flag(a.text) for a in child if isinstance(a.tag, str)}
+            attributes["actions"] = {a.tag: _flag_of(a, file, f"{where}/actions/{a.tag}") for a in child if isinstance(a.tag, str)}
         elif tag == "attributes":
             for attr in child.iter("attribute"):
                 key = _text(attr, "name")
@@ -243,7 +248,7 @@ def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int
                 height = int(float(size.get("height") or 0)) or None
                 if size.get("depth"):
                     meta["depth"] = int(float(size["depth"]))
-            except ValueError:
+            except (ValueError, OverflowError):  # int(float("inf")) overflows
                 raise InvalidInputError("<size> holds a non-number", file=file, location="size") from None
         elif tag in ("folder", "path", "segmented"):
             if child.text and child.text.strip():
@@ -255,17 +260,18 @@ def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int
 
 # --- reading -------------------------------------------------------------------------
 ParseJob = tuple[str | Path | None, str, str | None, bool]
-#: the image index of the layout being read, in the process that parses (set by :func:`_use_index`, which
-#: forked workers run once): a worker finds each XML's image from its own folder listings
-_index: ImageIndex | None = None
+#: a forked worker's image index (set once by :func:`_set_worker_index`, the pool's initializer): workers find each
+#: XML's image from their own folder listings. Only workers set it: the main process passes its index explicitly,
+#: so two datasets read side by side (two lazy readers iterated together) never share one.
+_worker_index: ImageIndex | None = None
 
 
-def _use_index(index: ImageIndex) -> None:
-    global _index
-    _index = index
+def _set_worker_index(index: ImageIndex) -> None:
+    global _worker_index
+    _worker_index = index
 
 
-def _parse_job(job: ParseJob) -> tuple[str, Any]:
+def _parse_job(job: ParseJob, index: ImageIndex) -> tuple[str, Any]:
     """Parse one file and find its image; errors travel back as values so the parent decides."""
     file, image_id, _split, one_based = job
     if file is None:
@@ -274,15 +280,17 @@ def _parse_job(job: ParseJob) -> tuple[str, Any]:
         filename, width, height, objects, meta = parse_xml(file, one_based)
     except InvalidInputError as exc:
         return ("error", exc)
-    assert _index is not None
-    return ("ok", (_index.image_path(file, filename, image_id, meta.get("path")), width, height, objects, meta))
+    return ("ok", (index.image_path(file, filename, image_id, meta.get("path")), width, height, objects, meta))
 
 
 def _parse_chunk(jobs: list[ParseJob]) -> list[tuple[str, Any]]:
     """Worker side: parse many files; annotations travel packed as tuples (:mod:`cvkit.core.transport`)."""
+    index = _worker_index
+    if index is None:
+        raise RuntimeError("VOC parse worker started without its image index (ordered_map initializer)")
     out: list[tuple[str, Any]] = []
     for job in jobs:
-        status, result = _parse_job(job)
+        status, result = _parse_job(job, index)
         if status == "ok":
             path, width, height, objects, meta = result
             result = (path, width, height, [pack_annotation(o) for o in objects], meta)
@@ -299,10 +307,10 @@ def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
 def _parsed(jobs: list[ParseJob], index: ImageIndex, workers: int) -> Iterator[tuple[str, Any]]:
     """Parse results (image path, size, objects, fields) in input order, on several processes when there are many files."""
     if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES or not can_fork():
-        _use_index(index)
-        yield from map(_parse_job, jobs)
+        for job in jobs:
+            yield _parse_job(job, index)
         return
-    for results in ordered_map(_parse_chunk, chunked(jobs, workers, smallest=64), workers, _use_index, (index,)):
+    for results in ordered_map(_parse_chunk, chunked(jobs, workers, smallest=64), workers, _set_worker_index, (index,)):
         for status, result in results:
             yield status, (_from_plain(result) if status == "ok" else result)
 

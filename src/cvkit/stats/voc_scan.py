@@ -63,7 +63,7 @@ def scan_plain(data: bytes, one_based: bool) -> tuple[int, int, list[tuple[str, 
         raise NotPlain  # no or odd <size>: the reader reads the image header
     try:
         width, height = int(float(size[b"width"])), int(float(size[b"height"]))
-    except ValueError:
+    except (ValueError, OverflowError):  # int(float(b"inf")) overflows
         raise NotPlain from None
     if width <= 0 or height <= 0:
         raise NotPlain
