@@ -312,3 +312,10 @@ def test_a_folder_where_the_image_should_be_is_no_traceback(tmp_path):
     assert report.warnings == ["some images have no <size> and no readable image file; their size stays unknown",
                                "some images have no known size and no readable file; their width and height are written as 0"]
     assert [(i["width"], i["height"]) for i in json.loads((tmp_path / "out.json").read_text())["images"]] == [(0, 0)]
+
+
+def test_negative_image_size_is_an_error_naming_size(tmp_path):
+    write(tmp_path / "a.xml", "<annotation><filename>a.jpg</filename><size><width>-5</width><height>30</height></size></annotation>")
+    with pytest.raises(InvalidInputError, match=r"<size> is negative: -5 x 30") as caught:
+        cvkit.read(tmp_path, format="voc").materialize()
+    assert caught.value.location == "size"

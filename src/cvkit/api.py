@@ -10,6 +10,7 @@ Everything the CLI does is callable from here::
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -94,7 +95,11 @@ def _not_a_dataset_hint(path: Path) -> str:
     if synsets:
         return (f"; it holds class lists ({synsets[0]}) but no images or annotations: pass it to the imagenet or labels reader "
                 f"as -r synsets=FILE")
-    subfolders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))[:HINT_SUBFOLDERS]
+    try:
+        with os.scandir(path) as entries:
+            subfolders = sorted(Path(e.path) for e in entries if e.is_dir() and not e.name.startswith("."))[:HINT_SUBFOLDERS]
+    except OSError:
+        return ""
     found = [f"{sub.name}/ ({', '.join(name for name, _ in matches)})" for sub in subfolders if (matches := _detections(sub))]
     return f"; its sub-folders hold datasets of their own: {', '.join(found)}: convert each one" if found else ""
 

@@ -244,12 +244,15 @@ def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int
         elif tag == "size":
             size = {c.tag: (c.text or "").strip() for c in child}
             try:
-                width = int(float(size.get("width") or 0)) or None
-                height = int(float(size.get("height") or 0)) or None
+                width = int(float(size.get("width") or 0))
+                height = int(float(size.get("height") or 0))
                 if size.get("depth"):
                     meta["depth"] = int(float(size["depth"]))
             except (ValueError, OverflowError):  # int(float("inf")) overflows
                 raise InvalidInputError("<size> holds a non-number", file=file, location="size") from None
+            if width < 0 or height < 0:
+                raise InvalidInputError(f"<size> is negative: {width} x {height}", file=file, location="size")
+            width, height = width or None, height or None  # 0: unknown, filled from the image header
         elif tag in ("folder", "path", "segmented"):
             if child.text and child.text.strip():
                 meta[tag] = child.text.strip()
