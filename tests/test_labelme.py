@@ -266,6 +266,9 @@ def test_keypoints_are_reported_not_silently_dropped(tmp_path):
 
 # --- bad input ------------------------------------------------------------------------------
 BAD_SHAPES = [
+    ({"label": "a", "points": [[0, 0], [1, 1]], "shape_type": "ellipse"},
+     "shapes[1].shape_type: unknown shape type 'ellipse'; LabelMe shapes are rectangle, polygon, circle, point, line, linestrip, mask, "
+     "oriented_rectangle, rotation"),
     ({"label": "a", "points": [[0, 0], [1, 1]], "shape_type": 3}, "shapes[1].shape_type: 'shape_type' must be a string"),
     ({"label": "a", "points": [[0, 0], [1, 1]], "shape_type": "polygon"}, "shapes[1].points: a polygon needs at least 3 points, got 2"),
     ({"label": "a", "points": [[0, 0]], "shape_type": "rectangle"}, "shapes[1].points: a rectangle needs 2 points (opposite corners), got 1"),

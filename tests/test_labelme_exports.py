@@ -87,19 +87,17 @@ def test_rotated_box_is_written_back_with_its_type(tool, tmp_path):
         assert back["direction"] == 0.4636
 
 
-def test_unknown_shape_types_are_reported_per_type_and_never_abort(tmp_path):
-    # shape types other tools and labelme forks add (a LabelMe file keeps any string in shape_type):
-    # each is left out and counted by type; the file's other shapes are read
+def test_unknown_shape_types_are_bad_input_and_skip_invalid_keeps_the_rest(tmp_path):
+    # a shape type neither labelme nor X-AnyLabeling writes (a fork's "ellipse", "cuboid") is bad input, as the
+    # LabelMe issue lists it: exit code 2 naming the JSON path; --skip-invalid leaves that shape out and reads the rest
     shapes = [{"label": "a", "points": [[0, 0], [4, 4]], "shape_type": "rectangle"},
-              {"label": "b", "points": [[1, 1], [5, 5]], "shape_type": "ellipse"},
-              {"label": "b", "points": [[1, 1], [6, 6]], "shape_type": "ellipse"},
-              _xany("c", [[1, 1], [2, 2], [3, 3], [4, 4], [5, 5], [6, 6], [7, 7], [8, 8]], "cuboid")]
+              {"label": "b", "points": [[1, 1], [5, 5]], "shape_type": "ellipse"}]
     _labelme(tmp_path / "in" / "a.json", shapes)
-    report = _convert(tmp_path / "in", tmp_path / "out.json")
-    assert (report["read"]["images"], report["read"]["objects"], report["read"]["categories"]) == (1, 1, 1)
-    losses = _losses(report)
-    assert losses["LabelMe shape type 'ellipse'"] == 2 and losses["LabelMe shape type 'cuboid'"] == 1
-    assert report["skipped"] == []
+    result = CliRunner().invoke(app, ["convert", str(tmp_path / "in"), str(tmp_path / "out.json"), "--from", "labelme", "--to", "coco"])
+    assert result.exit_code == 2 and "shapes[1].shape_type: unknown shape type 'ellipse'" in result.output
+    assert not (tmp_path / "out.json").exists()
+    report = cvkit.convert(tmp_path / "in", tmp_path / "out.json", to_format="coco", skip_invalid=True)
+    assert report.read.objects == 1 and len(report.skipped) == 1
 
 
 def test_known_shape_with_wrong_points_is_still_an_error(tmp_path):
@@ -273,10 +271,10 @@ def test_losses_come_back_from_worker_processes(monkeypatch, tmp_path):
     from cvkit.formats import labelme
 
     for i in range(4):
-        _labelme(tmp_path / f"{i}.json", [ROTATED_SHAPES["x-anylabeling"], {"label": "b", "points": [[1, 1], [5, 5]], "shape_type": "ellipse"}])
+        _labelme(tmp_path / f"{i}.json", [ROTATED_SHAPES["x-anylabeling"], {"label": "b", "points": [[1, 1], [5, 5]], "shape_type": "rectangle"}])
     serial, parallel = Report(), Report()
     one = cvkit.read(tmp_path, format="labelme", report=serial, workers=1).materialize()
     monkeypatch.setattr(labelme, "PARALLEL_MIN_FILES", 1)
     two = cvkit.read(tmp_path, format="labelme", report=parallel, workers=2).materialize()
     assert two.samples == one.samples and parallel.losses == serial.losses
-    assert {what: n for (what, _), n in serial.losses.items()} == {"LabelMe shape type 'rotation'": 4, "LabelMe shape type 'ellipse'": 4}
+    assert {what: n for (what, _), n in serial.losses.items()} == {"LabelMe shape type 'rotation'": 4}

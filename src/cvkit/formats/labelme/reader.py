@@ -35,7 +35,6 @@ Parsed = tuple[Sample | None, list[InvalidInputError], list[tuple[str, str]]]
 
 #: Top-level keys with a model field; the rest is kept in Sample.meta["labelme"]["other"].
 TOP_KEYS = frozenset(("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth", "attributes"))
-_UNKNOWN_TYPE = "not a shape type cvkit reads; left out"
 _ROTATED_TYPE = "cvkit has no rotated boxes; read as its 4-corner polygon (LabelMe JSON output keeps the type)"
 _MAGIC = ((b"\xff\xd8", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"), (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"))
 
@@ -150,9 +149,6 @@ def parse_file(file: str, root: str, extract_dir: Path, encoding: str | None = N
             obj = shape_to_annotation(shape, index, file_path, (height, width))
         except InvalidInputError as exc:
             errors.append(exc)
-            continue
-        if obj is None:
-            losses.append((f"LabelMe shape type {shape['shape_type']!r}", _UNKNOWN_TYPE))
             continue
         if obj.shape == "polygon" and "shape_type" in obj.meta.get("labelme", ()):
             losses.append((f"LabelMe shape type {obj.meta['labelme']['shape_type']!r}", _ROTATED_TYPE))

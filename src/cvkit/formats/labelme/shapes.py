@@ -131,9 +131,9 @@ def paste_mask(crop: Any, points: list[list[float]], height: int, width: int, fi
     return encode(full)
 
 
-def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | None, int | None]) -> Annotation | None:
-    """One ``shapes[index]`` record as an Annotation, None for a shape type cvkit does not read;
-    raises naming the JSON path when malformed."""
+def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | None, int | None]) -> Annotation:
+    """One ``shapes[index]`` record as an Annotation; raises naming the JSON path when malformed or of a shape
+    type neither labelme nor X-AnyLabeling writes (bad input, as the project's LabelMe issue lists it)."""
     if not isinstance(shape, dict):
         raise InvalidInputError("a shape must be an object", file=file, location=f"shapes[{index}]")
     label = shape.get("label")
@@ -143,7 +143,8 @@ def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | No
     rule = _POINT_RULES.get(shape_type) if isinstance(shape_type, str) else None
     if rule is None:
         if isinstance(shape_type, str):
-            return None
+            raise InvalidInputError(f"unknown shape type {shape_type!r}; LabelMe shapes are {', '.join(_READ_AS)}", file=file,
+                                    location=f"shapes[{index}].shape_type")
         raise InvalidInputError("'shape_type' must be a string", file=file, location=f"shapes[{index}].shape_type")
     points = shape.get("points")
     flat = _points(points, file, index)
