@@ -11,8 +11,13 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cvkit.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from cvkit.core.model import Sample
+    from cvkit.core.report import Report
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -116,6 +121,16 @@ def header_size(path: str | Path) -> tuple[int, int] | None:
     except InvalidInputError:
         return None
     return info.width, info.height
+
+
+def fill_size_from_header(sample: Sample, image: str | Path, report: Report, warning: str) -> None:
+    """A sample's missing size read from its image header (never decoding the image); ``warning`` (said once)
+    when the image cannot be read and the size stays unknown."""
+    size = header_size(image)
+    if size is None:
+        report.warn(warning)
+        return
+    sample.width, sample.height = size
 
 
 def find_image(directory: Path, stem: str) -> Path | None:

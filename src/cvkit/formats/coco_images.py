@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cvkit.core.imageinfo import header_size
+from cvkit.core.imageinfo import fill_size_from_header, header_size
 from cvkit.core.model import Sample
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
@@ -71,11 +71,7 @@ def common_root(files: list[Path]) -> Path:
 
 def fill_size(sample: Sample, root: Path, report: Report) -> None:
     """Missing, null or zero width/height: read from the image header (never decoding the image)."""
-    size = header_size(sample.resolve(root))
-    if size is None:
-        report.warn("some COCO images have no width/height and no readable image file; their size stays unknown")
-        return
-    sample.width, sample.height = size
+    fill_size_from_header(sample, sample.resolve(root), report, "some COCO images have no width/height and no readable image file; their size stays unknown")
 
 
 def written_size(sample: Sample, root: Path | None, report: Report) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from lxml import etree
 
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.geometry import box_to_voc, clean_number, polygon_bbox, voc_to_box
-from cvkit.core.imageinfo import header_size
+from cvkit.core.imageinfo import fill_size_from_header, header_size
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.progress import track
@@ -403,11 +403,7 @@ def _listed_without_xml(root: Path, images: ImageIndex, image_id: str, split: st
 
 def _fill_size(sample: Sample, image: Path, report: Report) -> None:
     """Missing or zero <size>: read it from the image header (never decoding the image)."""
-    size = header_size(image)
-    if size is None:
-        report.warn("some images have no <size> and no readable image file; their size stays unknown")
-        return
-    sample.width, sample.height = size
+    fill_size_from_header(sample, image, report, "some images have no <size> and no readable image file; their size stays unknown")
 
 
 # --- writing -------------------------------------------------------------------------
