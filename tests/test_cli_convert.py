@@ -104,6 +104,10 @@ def test_formats_json_lists_capabilities():
     result = run("formats", "--json")
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert rows["coco"]["holds"]["masks"] and not rows["voc"]["holds"]["polygons"]
+    # the -r / -w options each format takes, as the unknown-option error lists them
+    assert rows["voc"]["read_options"] == ["one_based", "workers"] and rows["coco"]["write_options"] == ["images", "task"]
+    assert "names_encoding" in rows["yolo"]["read_options"] and "encoding" in rows["labelme"]["read_options"]
+    assert rows["mnist"]["write_options"] == []  # read-only
 
 
 def test_unknown_format_option_lists_the_known_ones(corpus, tmp_path):

@@ -26,6 +26,20 @@ from cvkit.io import atomic_dir
 ROLE_NOUN = {"read": "reader", "write": "writer"}
 
 
+def format_options(module: ModuleType, role: str) -> list[str] | None:
+    """The option names (``-r``/``-w KEY=VALUE``) a format's reader or writer takes: the module's
+    ``READ_OPTIONS``/``WRITE_OPTIONS`` when declared, else the keyword parameters of its read/write function;
+    None when that function takes any ``**options`` undeclared."""
+    declared = getattr(module, f"{role.upper()}_OPTIONS", None)
+    if declared is not None:
+        return list(declared)
+    skip = 2 if role == "read" else 3  # (path, report) / (dataset, path, report)
+    params = list(inspect.signature(getattr(module, role)).parameters.values())[skip:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params]
+
+
 def check_options(module: ModuleType, role: str, format_name: str, options: dict[str, Any]) -> None:
     """Refuse reader/writer options a format does not know, listing the ones it does.
 
@@ -34,14 +48,9 @@ def check_options(module: ModuleType, role: str, format_name: str, options: dict
     """
     if not options:
         return
-    function = getattr(module, role)
-    declared = getattr(module, f"{role.upper()}_OPTIONS", None)
-    skip = 2 if role == "read" else 3  # (path, report) / (dataset, path, report)
-    params = list(inspect.signature(function).parameters.values())[skip:]
+    declared = format_options(module, role)
     if declared is None:
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-            return
-        declared = [p.name for p in params]
+        return
     unknown = sorted(set(options) - set(declared))
     if unknown:
         known = ", ".join(declared) or "none"

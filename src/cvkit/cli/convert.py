@@ -178,11 +178,18 @@ def formats_cmd(json_output: bool = typer.Option(False, "--json", help="Print as
       cvkit formats
 
       cvkit formats --json | jq '.[] | select(.holds.polygons)'
+
+      cvkit formats --json | jq '.[] | {name, read_options}'
     """
+    from cvkit.api import format_options
+
     rows: list[dict[str, Any]] = []
     for spec in all_formats():
+        module = spec.load()
         rows.append({"name": spec.name, "title": spec.title, "aliases": list(spec.aliases), "read": spec.can_read, "write": spec.can_write,
-                     "holds": {cap: cap in spec.holds for cap in CAPABILITIES}})
+                     "holds": {cap: cap in spec.holds for cap in CAPABILITIES},
+                     "read_options": (format_options(module, "read") or []) if spec.can_read else [],
+                     "write_options": (format_options(module, "write") or []) if spec.can_write else []})
     if json_output:
         import json
 
@@ -191,12 +198,13 @@ def formats_cmd(json_output: bool = typer.Option(False, "--json", help="Print as
     from rich.table import Table
 
     table = Table(title="cvkit formats")
-    for col in ("format", "description", "read/write", "holds"):
+    for col in ("format", "description", "read/write", "holds", "options (-r / -w KEY=VALUE)"):
         table.add_column(col)
     for row in rows:
         modes = "/".join(m for m, ok in (("read", row["read"]), ("write", row["write"])) if ok)
         holds = ", ".join(c.replace("_", " ") for c in CAPABILITIES if row["holds"][c])
-        table.add_row(row["name"], row["title"], modes, holds)
+        options = "\n".join(f"{flag} {', '.join(names)}" for flag, names in (("-r", row["read_options"]), ("-w", row["write_options"])) if names)
+        table.add_row(row["name"], row["title"], modes, holds, options)
     console = out_console()
     console.print(table)
     console.print("Conversion pairs: " + ", ".join(pair_examples()))
