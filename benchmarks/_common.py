@@ -91,8 +91,6 @@ def print_speedup(rows: dict[str, dict[str, float] | None], peers: tuple[str, ..
 
 def fresh_dir(name: str) -> Path:
     """An empty ``benchmarks/_work/<name>`` for one run's outputs."""
-    import shutil
-
     out = WORK / name
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)

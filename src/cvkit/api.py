@@ -21,7 +21,7 @@ from cvkit.core.model import Dataset
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionError
 from cvkit.formats import FormatSpec, all_formats, get_format
-from cvkit.io import atomic_dir
+from cvkit.io import atomic_dir, files_in
 
 ROLE_NOUN = {"read": "reader", "write": "writer"}
 
@@ -94,15 +94,14 @@ def _not_a_dataset_hint(path: Path) -> str:
     """What an undetected folder holds: class metadata rather than a dataset, or several datasets in sub-folders."""
     if not path.is_dir():
         return ""
-    from cvkit.formats.imagenet.common import SYNSET_FILES
+    from cvkit.formats.imagenet.common import find_synset_file
     from cvkit.hierarchy.load import IS_A_NAMES
-    from cvkit.io import files_in
 
     if any((path / name).is_file() for name in IS_A_NAMES):
         return "; it looks like a class hierarchy (is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads"
-    synsets = [name for name in SYNSET_FILES if (path / name).is_file()] or [p.name for p in files_in(path, "synsets.txt", limit=1)]
-    if synsets:
-        return (f"; it holds class lists ({synsets[0]}) but no images or annotations: pass it to the imagenet or labels reader "
+    synsets = find_synset_file(path) or next(iter(files_in(path, "synsets.txt", limit=1)), None)
+    if synsets is not None:
+        return (f"; it holds class lists ({synsets.name}) but no images or annotations: pass it to the imagenet or labels reader "
                 f"as -r synsets=FILE")
     try:
         with os.scandir(path) as entries:

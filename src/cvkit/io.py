@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from cvkit.core import jsonio
 from cvkit.errors import CvkitError, DestinationExistsError, InvalidInputError
 
 IMAGE_MODES = ("reference", "copy", "hardlink", "symlink")
@@ -235,7 +236,7 @@ def read_utf8_text(path: str | os.PathLike[str]) -> str:
     """A small text file (split list, class list, label map) as UTF-8, a leading byte order mark skipped (Windows
     Notepad writes one); text in another encoding is an error naming the file and line, not a traceback."""
     data = Path(path).read_bytes()
-    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    body = jsonio.strip_bom(data)
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:

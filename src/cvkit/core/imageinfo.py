@@ -123,6 +123,23 @@ def header_size(path: str | Path) -> tuple[int, int] | None:
     return info.width, info.height
 
 
+def known_size(sample: Sample, root: Path | None) -> tuple[int, int] | None:
+    """The sample's ``(width, height)``, else its image header's (the image resolved against ``root`` only then:
+    writers call this per sample), else None (writers never write a 0 size)."""
+    return (sample.width, sample.height) if sample.width and sample.height else header_size(sample.resolve(root))
+
+
+def read_sample_size(sample: Sample, image: str | Path, report: Report) -> None:
+    """The sample's size from its image header (the folder readers' ``sizes=true``); an unreadable image is
+    reported as invalid (skipped with ``--skip-invalid``)."""
+    try:
+        info = read_image_info(image)
+    except InvalidInputError as err:
+        report.invalid(err)
+        return
+    sample.width, sample.height = info.width, info.height
+
+
 def fill_size_from_header(sample: Sample, image: str | Path, report: Report, warning: str) -> None:
     """A sample's missing size read from its image header (never decoding the image); ``warning`` (said once)
     when the image cannot be read and the size stays unknown."""

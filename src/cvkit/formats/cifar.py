@@ -130,7 +130,8 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _names(meta: dict[str, Any], key: str, file: Path) -> list[str]:
+def label_names(meta: dict[str, Any], key: str, file: Path) -> list[str]:
+    """The class names ``meta[key]`` holds (``label_names``, ``fine_label_names``...), bytes decoded."""
     value = meta.get(key)
     if not isinstance(value, list | tuple):
         raise InvalidInputError(f"no {key!r} list in the meta file", file=file)
@@ -165,10 +166,10 @@ class _Source:
             if meta_path.is_file():
                 meta = load_pickle(meta_path)
                 if "fine_label_names" in meta:
-                    self.fine = _names(meta, "fine_label_names", meta_path)
-                    self.coarse = _names(meta, "coarse_label_names", meta_path)
+                    self.fine = label_names(meta, "fine_label_names", meta_path)
+                    self.coarse = label_names(meta, "coarse_label_names", meta_path)
                 else:
-                    self.fine = _names(meta, "label_names", meta_path)
+                    self.fine = label_names(meta, "label_names", meta_path)
                 return
         raise InvalidInputError("missing the class names: no batches.meta (CIFAR-10) or meta (CIFAR-100) beside the batches", file=self.folder)
 

@@ -220,8 +220,9 @@ def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Rep
     return obj
 
 
-def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet, hierarchy: Hierarchy, report: Report, info: dict[str, Any],
+def _read_file(file: Path, split: str | None, data: Any, names: dict[int, str], categories: CategorySet, report: Report, info: dict[str, Any],
                common: Path, gt: Any = None) -> Iterator[Sample]:
+    """The samples of one loaded file; ``names``: its category id -> name, read by :func:`read` up front."""
     if isinstance(data, list):
         info["kind"] = "results"
         data = {"images": (gt or {}).get("images", []), "categories": (gt or {}).get("categories", []), "annotations": data}
@@ -230,7 +231,6 @@ def _read_file(file: Path, split: str | None, data: Any, categories: CategorySet
     for key in ("info", "licenses"):
         if key in data:
             info.setdefault(key, data[key])
-    names = read_categories(data.get("categories") or [], file, categories, hierarchy, report, info)
     annotations = data.get("annotations") or []
     by_image = _group_by_image(annotations, file, report)
     images = data.get("images") or []
@@ -344,15 +344,16 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
     files = _pick_files(path, task, report)
     categories, hierarchy, info = CategorySet(), Hierarchy(), {}
     gt_data = _load(Path(gt)) if gt else None
-    loaded = [(file, split, _load(file)) for file, split in files]
-    for file, _split, data in loaded:  # categories first, so they are known before samples stream
+    loaded = []
+    for file, split in files:  # categories first, so they are known before samples stream
+        data = _load(file)
         raw = data.get("categories") if isinstance(data, dict) else (gt_data or {}).get("categories")
-        read_categories(raw or [], file, categories, hierarchy, report, info)
+        loaded.append((file, split, data, read_categories(raw or [], file, categories, hierarchy, report, info)))
     common = common_root([file for file, _ in files])
 
     def samples() -> Iterator[Sample]:
-        for file, split, data in loaded:
-            yield from _read_file(file, split, data, categories, hierarchy, report, info, common, gt_data)
+        for file, split, data, names in loaded:
+            yield from _read_file(file, split, data, names, categories, report, info, common, gt_data)
         report.read.categories = len(categories)
 
     # the dataset root is fixed now, before images are seen: the folder the annotation files share

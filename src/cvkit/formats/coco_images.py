@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cvkit.core.imageinfo import fill_size_from_header, header_size
+from cvkit.core.imageinfo import fill_size_from_header, known_size
 from cvkit.core.model import Sample
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
@@ -77,9 +77,7 @@ def fill_size(sample: Sample, root: Path, report: Report) -> None:
 def written_size(sample: Sample, root: Path | None, report: Report) -> tuple[int, int]:
     """The ``width``/``height`` to write: the sample's, else the image header's, else 0 x 0 with a warning
     (mmdetection drops an image of size 0 and clips its boxes to nothing; detectron2 refuses the mismatch)."""
-    if sample.width and sample.height:
-        return sample.width, sample.height
-    size = header_size(sample.resolve(root))
+    size = known_size(sample, root)
     if size is None:
         report.warn("some images have no known size and no readable file; their width and height are written as 0")
     return size or (0, 0)

@@ -42,9 +42,9 @@ def _is_createml_file(path: Path) -> bool:
 ROBOFLOW_FILE = "_annotations.createml.json"
 
 
-def _json_files(folder: Path) -> list[Path]:
-    """JSON files of the folder, else Roboflow's one per split folder."""
-    found = files_in(folder, ".json")
+def _json_files(folder: Path, limit: int | None = None) -> list[Path]:
+    """JSON files of the folder (the first ``limit`` by name), else Roboflow's one per split folder."""
+    found = files_in(folder, ".json", limit=limit)
     return found or sorted(p for p in folder.glob(f"*/{ROBOFLOW_FILE}") if p.is_file())
 
 
@@ -57,8 +57,8 @@ def detect(path: Path) -> str | None:
     if path.is_file():
         return "a JSON list of {image, annotations} entries (CreateML)" if _is_createml_file(path) else None
     if path.is_dir():
-        files = _json_files(path)
-        if files and all(_is_createml_file(p) for p in files[:3]):
+        files = _json_files(path, limit=3)  # a LabelMe folder holds 20,000 JSON files: look at three
+        if files and all(_is_createml_file(p) for p in files):
             return f"a folder of CreateML JSON lists ({files[0].name}, ...)"
     return None
 

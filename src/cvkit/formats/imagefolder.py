@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_image_info
+from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_sample_size
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
@@ -185,11 +185,7 @@ def _stray(root: Path, rel: str, report: Report, mode: str) -> bool:
 
 def _finish(sample: Sample, root: Path, report: Report, sizes: bool) -> Sample:
     if sizes:
-        try:
-            info = read_image_info(root / sample.path)
-            sample.width, sample.height = info.width, info.height
-        except InvalidInputError as err:
-            report.invalid(err)
+        read_sample_size(sample, root / sample.path, report)
     report.count_read(sample.split, 0)
     return sample
 

@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cvkit.core import jsonio
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, read_image_info
+from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, read_sample_size
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.report import Report
 from cvkit.core.splits import NO_SPLIT, SPLIT_KEYWORDS
@@ -104,7 +104,7 @@ def _is_metadata_jsonl(path: Path) -> bool:
     """A Hugging Face ``metadata.jsonl``: its first object has a ``file_name``."""
     try:
         with open(path, encoding="utf-8-sig") as handle:
-            first = json.loads(handle.readline())
+            first = jsonio.loads(handle.readline())
     except (ValueError, OSError):
         return False
     return isinstance(first, dict) and "file_name" in first
@@ -156,6 +156,8 @@ class _Context:
         self.fixed = bool(options.get("images"))
         self.places: dict[Path, list[Path]] = {}
         self.probes: dict[Path, int] = {}
+        #: a list folder's sub-folders, listed once (the Kaggle probe below may run 20 times per folder)
+        self.subdirs: dict[Path, list[Path]] = {}
         self.sizes = str(options.get("sizes", False)).lower() in ("true", "1", "yes")
         self.missing = str(options.get("missing", "keep"))
         if self.missing not in ("keep", "skip", "error"):
@@ -199,7 +201,10 @@ class _Context:
             if found is not None:
                 return relpath_posix(found, self.root), True
         if self.probes[base] > 0:  # Kaggle's labels.csv lists train/<id>.jpg as <id>: look in the sub-folders
-            for sub in sorted(p for p in base.iterdir() if p.is_dir() and p not in places and not p.name.startswith(".")):
+            if base not in self.subdirs:
+                with os.scandir(base) as entries:
+                    self.subdirs[base] = [base / name for name in sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir())]
+            for sub in (sub for sub in self.subdirs[base] if sub not in places):
                 found = _find(sub, ident)
                 if found is not None:
                     places.append(sub)
@@ -219,11 +224,7 @@ class _Context:
                 return None
         sample = Sample(rel, split=self.split or split, labels=labels)
         if self.sizes and exists:
-            try:
-                info = read_image_info(self.root / rel)
-                sample.width, sample.height = info.width, info.height
-            except InvalidInputError as err:
-                self.report.invalid(err)
+            read_sample_size(sample, self.root / rel, self.report)
         self.report.count_read(sample.split, 0)
         return sample
 
@@ -303,7 +304,7 @@ def _read_jsonl(path: Path, ctx: _Context) -> Iterator[Sample]:
                 continue
             location = f"line {number}"
             try:
-                record = json.loads(line)
+                record = jsonio.loads(line)
             except ValueError as exc:
                 ctx.report.invalid(InvalidInputError(f"not a JSON object ({exc})", file=path, location=location))
                 continue

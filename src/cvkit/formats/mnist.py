@@ -168,9 +168,12 @@ def _data_folders(path: Path) -> list[Path]:
     return [path / name / "raw" for name in subs if _has_data(path / name / "raw")]
 
 
+NPZ_REASON = "a Keras-style npz (x_train, y_train, x_test, y_test)"
+
+
 def detect(path: Path) -> str | None:
     if path.is_file():
-        return "a Keras-style npz (x_train, y_train, x_test, y_test)" if path.suffix.lower() == ".npz" and _npz_keys(path) else None
+        return NPZ_REASON if path.suffix.lower() == ".npz" and _npz_keys(path) else None
     if not path.is_dir():
         return None
     folders = _data_folders(path)
@@ -181,7 +184,7 @@ def detect(path: Path) -> str | None:
         return f"MNIST IDX files (*-images-idx3-ubyte + *-labels-idx1-ubyte){where}"
     if _csv_files(folders[0]):
         return f"MNIST CSV rows (label + 784 pixels){where}"
-    return f"a Keras-style npz (x_train, y_train, x_test, y_test){where}"
+    return f"{NPZ_REASON}{where}"
 
 
 def _open(path: Path) -> bytes:

@@ -18,7 +18,7 @@ from lxml import etree
 
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.geometry import box_to_voc, clean_number, polygon_bbox, voc_to_box
-from cvkit.core.imageinfo import fill_size_from_header, header_size
+from cvkit.core.imageinfo import fill_size_from_header, known_size
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.progress import track
@@ -326,10 +326,10 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
     named like a split is the split of its images that no ImageSets list names."""
     roots = devkit_roots(path) if path.is_dir() else []
     if len(roots) > 1:
-        parts = [(f"{root.name}/", *_split_by_folder(*annotation_jobs(root))) for root in roots]
+        parts = [_named_part(root) for root in roots]
         dataset_root = roots[0].parent
     else:
-        parts = [("", *annotation_jobs(path))]
+        parts = [("", *annotation_jobs(roots[0] if roots else path))]  # roots[0]: found once, not looked for again
         dataset_root = parts[0][1]
     names = dict.fromkeys(name for _, image_root, _ in parts for name in read_labelmap(image_root))
     categories = CategorySet(Category(i + 1, name) for i, name in enumerate(names))
@@ -349,11 +349,13 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
     return Dataset(samples(), categories, root=dataset_root, source_format="voc")
 
 
-def _split_by_folder(root: Path, jobs: list[Job]) -> tuple[Path, list[Job]]:
-    """Jobs of a devkit folder named like a split (``train/Annotations``): unlisted images get that split."""
-    if root.name not in SPLIT_FOLDERS:
-        return root, jobs
-    return root, [(file, image_id, split or root.name) for file, image_id, split in jobs]
+def _named_part(root: Path) -> tuple[str, Path, list[Job]]:
+    """(path prefix, image root, jobs) of one of several devkit folders; a folder named like a split
+    (``train/Annotations``) is the split of its images no ImageSets list names."""
+    image_root, jobs = annotation_jobs(root)
+    if root.name in SPLIT_FOLDERS:
+        jobs = [(file, image_id, split or root.name) for file, image_id, split in jobs]
+    return f"{root.name}/", image_root, jobs
 
 
 def _read_part(image_root: Path, job_list: list[Job], categories: CategorySet, report: Report, one_based: bool, workers: int) -> Iterator[Sample]:
@@ -425,9 +427,9 @@ def _format_value(value: Any) -> str:
 
 
 def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_based: bool, report: Report, size: tuple[int, int] | None = None) -> bytes:
-    """The XML of one sample, as the devkit and LabelImg read it. ``size`` (width, height) when the sample's
-    is unknown; with neither, ``<size>`` is left out: mmdetection then reads the image, while a written
-    ``<width>0</width>`` makes it drop the image as smaller than its ``min_size``."""
+    """The XML of one sample, as the devkit and LabelImg read it. ``size``: (width, height) to write
+    (:func:`cvkit.core.imageinfo.known_size`); without it ``<size>`` is left out: mmdetection then reads the
+    image, while a written ``<width>0</width>`` makes it drop the image as smaller than its ``min_size``."""
     meta = sample.meta.get("voc", {})
     root = etree.Element("annotation")
     if meta.get("verified"):
@@ -439,8 +441,8 @@ def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_ba
     source = _sub(root, "source")
     for key, value in (meta.get("source") or {"database": "Unknown"}).items():
         _sub(source, key, value)
-    width, height = (sample.width, sample.height) if sample.width and sample.height else (size or (None, None))
-    if width and height:
+    if size:
+        width, height = size
         size_el = _sub(root, "size")
         _sub(size_el, "width", width)
         _sub(size_el, "height", height)
@@ -514,7 +516,7 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
             recorded = str(source.resolve()) if dataset.root is not None or source.is_absolute() else sample.path
         else:
             place_image(source, img_dir / filename, images)
-        xml = annotation_xml(sample, filename, recorded, one_based, report, None if sample.width and sample.height else header_size(source))
+        xml = annotation_xml(sample, filename, recorded, one_based, report, known_size(sample, dataset.root))
         (ann_dir / f"{stem}.xml").write_bytes(xml)
         split_members.setdefault(sample.split or NO_SPLIT, []).append(stem)
         for obj in sample.objects:

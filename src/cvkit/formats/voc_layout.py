@@ -224,7 +224,7 @@ class ImageIndex:
             names, stems = self.listing(folder + sub + "/" if sub else folder)
             if base in names:
                 return folder + filename
-            if not stems and not sub and not recorded:  # no image in the folder at all: an export without images
+            if not stems and not sub and not recorded:  # no image in the folder (an export without images): skip the search below
                 return self.missing_folder(folder) + filename
         found = self.find(folder, image_id, False) or (self.find(folder, filename, True) if filename else None)
         if found is not None:

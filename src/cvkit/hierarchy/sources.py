@@ -33,28 +33,17 @@ def load_devkit_meta(path: str | Path) -> Hierarchy:
 
 
 # --- CIFAR-100 python batches --------------------------------------------------------------
-def _read_cifar_pickle(path: Path) -> dict[str, Any]:
-    """Labels and names of a CIFAR pickle through the CIFAR reader's restricted unpickler, pixels left out."""
-    from cvkit.formats.cifar import load_pickle
-
-    return load_pickle(path, arrays=False)
-
-
-def _names(value: Any, key: str, path: Path) -> list[str]:
-    if not isinstance(value, list):
-        raise InvalidInputError(f"{key!r} is not a list", file=path)
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in value]
-
-
 def load_cifar100(folder: str | Path) -> Hierarchy:
     """Fine -> coarse parents of a CIFAR-100 python folder: names from ``meta``, pairs from ``train``/``test``."""
+    from cvkit.formats.cifar import label_names, load_pickle  # the CIFAR reader's restricted unpickler, pixels left out
+
     folder = Path(folder)
     meta_path = folder / "meta"
-    meta = _read_cifar_pickle(meta_path)
+    meta = load_pickle(meta_path, arrays=False)
     if "coarse_label_names" not in meta or "fine_label_names" not in meta:
         raise InvalidInputError("no fine_label_names/coarse_label_names: only CIFAR-100 has superclasses", file=meta_path)
-    fine = _names(meta["fine_label_names"], "fine_label_names", meta_path)
-    coarse = _names(meta["coarse_label_names"], "coarse_label_names", meta_path)
+    fine = label_names(meta, "fine_label_names", meta_path)
+    coarse = label_names(meta, "coarse_label_names", meta_path)
     hierarchy = Hierarchy()
     for name in coarse + fine:
         hierarchy.node(name)
@@ -62,7 +51,7 @@ def load_cifar100(folder: str | Path) -> Hierarchy:
     if not batches:
         raise InvalidInputError("CIFAR-100 folder has no 'train' or 'test' batch to pair fine and coarse labels", file=folder)
     for batch_path in batches:
-        batch = _read_cifar_pickle(batch_path)
+        batch = load_pickle(batch_path, arrays=False)
         fine_labels, coarse_labels = batch.get("fine_labels"), batch.get("coarse_labels")
         if not isinstance(fine_labels, list) or not isinstance(coarse_labels, list) or len(fine_labels) != len(coarse_labels):
             raise InvalidInputError("needs equally long 'fine_labels' and 'coarse_labels' lists", file=batch_path)

@@ -157,9 +157,10 @@ def _chunks(files: list[str], one_based: bool, size: int, workers: int) -> Itera
 def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
     from cvkit.formats import voc_layout
 
-    if not path.is_dir() or voc_layout.devkit_root(path) is None:
+    root = voc_layout.devkit_root(path) if path.is_dir() else None
+    if root is None:
         return None  # not a devkit tree, or several side by side (VOC2007 + VOC2012): the reader's job
-    image_root, jobs = voc_layout.annotation_jobs(path)
+    image_root, jobs = voc_layout.annotation_jobs(root)
     if any(file is None for file, _, _ in jobs):
         return None  # images listed without an XML: the reader looks for the image file
     categories = voc_layout.read_labelmap(image_root)

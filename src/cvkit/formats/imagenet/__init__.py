@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core.categories import CategorySet
+from cvkit.core.imageinfo import read_sample_size
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
@@ -39,7 +40,6 @@ from cvkit.formats.imagenet.common import (
     build_categories,
     build_hierarchy,
     devkit_member,
-    fill_size,
     find_devkit,
     find_synset_file,
     index_box_xmls,
@@ -230,7 +230,7 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
                         used.add(stem)
                         attach_boxes(sample, xml, report, categories)
                 if sizes and sample.width is None:
-                    fill_size(sample, path, report)
+                    read_sample_size(sample, path / sample.path, report)
                 report.count_read(sample.split, len(sample.objects))
                 yield sample
         unmatched = len(boxes) - len(used)
@@ -271,7 +271,7 @@ def _read_box_folder(path: Path, xmls: list[Path], report: Report, devkit: Devki
                 categories.ensure(label)
             sample = Sample(name, width, height, labels=labels, objects=objects)
             if sizes and (path / name).is_file():
-                fill_size(sample, path, report)
+                read_sample_size(sample, path / sample.path, report)
             report.count_read(None, len(objects))
             yield sample
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.geometry import voc_to_box
-from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_image_info
+from cvkit.core.imageinfo import IMAGE_EXTENSIONS
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.report import Report
 from cvkit.core.splits import SPLIT_KEYWORDS
@@ -355,13 +355,3 @@ def attach_boxes(sample: Sample, xml: Path, report: Report, categories: Category
     sample.objects.extend(objects)
     if sample.width is None and width and height:
         sample.width, sample.height = width, height
-
-
-def fill_size(sample: Sample, root: Path, report: Report) -> None:
-    """Read the image header for width/height (the ``sizes=true`` option)."""
-    try:
-        info = read_image_info(root / sample.path)
-    except InvalidInputError as err:
-        report.invalid(err)
-        return
-    sample.width, sample.height = info.width, info.height

@@ -23,10 +23,11 @@ from typing import Any
 
 from cvkit.core.categories import CategorySet
 from cvkit.core.geometry import voc_to_box
+from cvkit.core.imageinfo import read_sample_size
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.formats.imagenet.common import build_categories, fill_size, is_wnid, parse_bool, read_synset_file, walk_images, wnid_dirs
+from cvkit.formats.imagenet.common import build_categories, is_wnid, parse_bool, read_synset_file, walk_images, wnid_dirs
 
 MAPPING = "LOC_synset_mapping.txt"
 DATA = Path("ILSVRC/Data/CLS-LOC")
@@ -130,7 +131,7 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
                 for obj in sample.objects:
                     categories.ensure(obj.label)
                 if sizes:
-                    fill_size(sample, root, report)
+                    read_sample_size(sample, root / sample.path, report)
                 report.count_read(split, len(sample.objects))
                 yield sample
 

@@ -37,8 +37,9 @@ TYPE_OF = {shape: shape_type for shape_type, shape in SHAPE_OF.items()}
 #: Rotated boxes (labelme's ``oriented_rectangle``, X-AnyLabeling's ``rotation``): cvkit has none, they read as polygons.
 ROTATED_TYPES = ("oriented_rectangle", "rotation")
 _READ_AS = {**SHAPE_OF, **dict.fromkeys(ROTATED_TYPES, "polygon")}
-#: keys of a shape with nothing for :func:`_read_extras` when group_id is null and flags empty
-_PLAIN_KEYS = frozenset(("label", "points", "group_id", "shape_type", "flags"))
+#: keys of a shape with nothing for :func:`_read_extras` when group_id is null and flags and description empty
+#: (labelme >= 5.2 writes ``"description": ""`` and >= 5.3 ``"mask": null`` in every shape)
+_PLAIN_KEYS = frozenset(("label", "points", "group_id", "shape_type", "flags", "description", "mask"))
 #: Keys a shape record has that map to model fields; anything else is kept verbatim in meta.
 SHAPE_KEYS = frozenset(("label", "points", "group_id", "shape_type", "flags", "description", "mask", "attributes", "score"))
 #: X-AnyLabeling's boolean shape keys that are attributes too (VOC's difficult); kept as keys when written back.
@@ -175,7 +176,8 @@ def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | No
     else:
         obj.points = flat
     obj.ensure_bbox()
-    if not (_PLAIN_KEYS.issuperset(shape) and shape.get("group_id") is None and not shape.get("flags") and label != IGNORE_LABEL):
+    if not (_PLAIN_KEYS.issuperset(shape) and shape.get("group_id") is None and not shape.get("flags") and not shape.get("description")
+            and label != IGNORE_LABEL):
         _read_extras(shape, obj, meta, file, index)  # most shapes have nothing more: skip the call
     if meta:
         obj.meta["labelme"] = meta

@@ -216,7 +216,7 @@ class LineWriter:
         """A polygon, mask, point-like shape, an object with extras or any object of a segment task:
         its line, and what was lost."""
         report = self.report
-        self._note_losses(obj)
+        self.report.lose_object_extras(obj, "YOLO detect/segment labels")
         part = self._segment_part(obj) if self.segment and obj.polygon else None
         if part is not None:
             return self._polygon_line(index, part, width, height)
@@ -288,10 +288,6 @@ class LineWriter:
             self.report.lose("polygon outside the image", "YOLO coordinates are normalised to [0, 1]; points clipped to the image")
             coords = [min(max(v, 0.0), 1.0) for v in coords]
         return str(index) + "".join(fmt % v for v in coords) + "\n"
-
-    def _note_losses(self, obj: Annotation) -> None:
-        self.report.lose_object_extras(obj, "YOLO detect/segment labels")
-
 
 class UniqueStems:
     """File stems made unique within one folder (``x``, ``x_2``, ...), case-insensitively.

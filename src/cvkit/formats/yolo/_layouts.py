@@ -204,7 +204,7 @@ def _pairs_in(folder: Path, children: dict[str, os.DirEntry[str]] | None = None)
 def _has_txt(folder: Path, depth: int = 2) -> bool:
     """Whether ``folder`` (or a sub-folder, ``depth`` levels down) holds a .txt file."""
     children = _children(folder)
-    if any(name.endswith(".txt") and name not in NAMES_FILES for name in children):
+    if any(map(_is_label_name, children)):
         return True
     return depth > 0 and any(_has_txt(Path(sub.path), depth - 1) for sub in children.values() if sub.is_dir())
 
@@ -483,7 +483,7 @@ def describe(path: Path) -> str | None:
     if names_file and any(name.endswith(".txt") and name != names_file.name.lower() for name in children):
         return f"YOLO .txt labels beside the images with {names_file.name} (LabelImg)"
     splits = _split_folders(path, children)
-    names_file = find_names_file(path, *splits) if splits else None
+    names_file = (names_file or find_names_file(*splits)) if splits else None  # the root's is known already
     if names_file:
         return f"{', '.join(s.name + '/' for s in splits)} folders of YOLO .txt labels beside the images with {names_file.name} (Roboflow YOLO Darknet)"
     return None

@@ -65,7 +65,7 @@ class YoloWriter:
         self.pose = pose_spec(dataset, keypoints) if task == "pose" else None
         if self.pose is not None and self.layout != "ultralytics":
             raise CvkitError(f"pose labels need data.yaml's kpt_shape: use the ultralytics layout, not {self.layout}")
-        pose_shape = (self.pose[0], self.pose[1]) if self.pose is not None else None
+        pose_shape = self.pose[:2] if self.pose is not None else None
         self.lines = LineWriter(report, task == "segment", _choice("crowd", crowd, ("skip", "keep")) == "keep", precision, pose_shape)
         self.class_index = dataset.categories.index_of()
         self.root_prefix = os.path.abspath(dataset.root if dataset.root is not None else ".") + os.sep
