@@ -7,12 +7,14 @@ time and peak RSS of that process tree (``resource.getrusage(RUSAGE_CHILDREN)``)
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -20,6 +22,8 @@ REPO = HERE.parent
 WORK = HERE / "_work"
 PEERS_VENV = HERE / ".venv-peers"
 CORPUS = Path(os.environ.get("CVKIT_CORPUS", REPO.parent / "shared" / "corpus"))
+#: outputs of earlier runs wait here, deleted when the script ends (see :func:`discard`)
+TRASH = WORK / ".trash"
 
 
 def peers_python(*packages: str) -> Path | None:
@@ -43,7 +47,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
         "import resource, subprocess, sys, time, json;"
         "t=time.perf_counter(); r=subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True);"
         "dt=time.perf_counter()-t; u=resource.getrusage(resource.RUSAGE_CHILDREN); m=u.ru_maxrss/1024;"
-        "print(json.dumps({'seconds': dt, 'peak_mb': m, 'cpu_seconds': u.ru_utime + u.ru_stime, 'rc': r.returncode, 'err': r.stderr[-300:]}))"
+        "print(json.dumps({'seconds': dt, 'peak_mb': m, 'cpu_seconds': u.ru_utime + u.ru_stime, 'sys_seconds': u.ru_stime, 'rc': r.returncode, 'err': r.stderr[-300:]}))"
     )
     out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, cwd=cwd)
     return json.loads(out.stdout)
@@ -52,16 +56,14 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
 def best_of(cmd: list[str], repeat: int = 3, clean: Path | None = None, **kw) -> dict[str, float]:
     """Fastest of ``repeat`` runs (the others warm the page cache); fails loudly on a non-zero exit.
 
-    ``clean``: the run's destination, removed before each run and outside the timing, so every tool
-    writes into a fresh destination (deleting the previous run's 20,000 files is no conversion work,
-    and only the tools that refuse to write over a folder would pay for it)."""
+    ``clean``: the run's destination, moved out of the way before each run and outside the timing, so every
+    tool writes into a fresh destination (deleting the previous run's 20,000 files is no conversion work, and
+    only the tools that refuse to write over a folder would pay for it). It is moved, not deleted: see
+    :func:`discard`."""
     runs = []
     for _ in range(repeat):
         if clean is not None:
-            if clean.is_dir():
-                shutil.rmtree(clean)
-            elif clean.exists():
-                clean.unlink()
+            discard(clean)
         runs.append(timed(cmd, **kw))
     for run in runs:
         if run["rc"]:
@@ -69,17 +71,43 @@ def best_of(cmd: list[str], repeat: int = 3, clean: Path | None = None, **kw) ->
     return min(runs, key=lambda r: r["seconds"])
 
 
+def discard(path: Path) -> None:
+    """Move ``path`` into :data:`TRASH`, which is emptied when the script ends.
+
+    Not deleted now: on ext4 without a journal (this machine's disk) the kernel will not reuse an inode
+    freed in the last 1-6 minutes, and ``find_inode_bit`` walks past every such inode for each file it
+    creates (``recently_deleted`` in fs/ext4/ialloc.c). Deleting one run's 20,000 label files just
+    before the next run made that run spend 1-4 s of system time creating its own 20,000 files, whichever
+    tool it was; ``perf`` put 60-70% of such a run in ``recently_deleted``."""
+    if not path.exists() and not path.is_symlink():
+        return
+    TRASH.mkdir(parents=True, exist_ok=True)
+    path.rename(TRASH / f"{path.name}-{os.getpid()}-{time.monotonic_ns()}")
+    _empty_trash_at_exit()
+
+
+def _empty_trash() -> None:
+    shutil.rmtree(TRASH, ignore_errors=True)
+
+
+def _empty_trash_at_exit() -> None:
+    if not getattr(_empty_trash_at_exit, "registered", False):
+        atexit.register(_empty_trash)
+        _empty_trash_at_exit.registered = True  # type: ignore[attr-defined]
+
+
 def print_table(title: str, rows: dict[str, dict[str, float] | None], baseline: str) -> None:
     """Wall time, peak memory and each tool's time as a multiple of ``baseline`` (cvkit)."""
     print(f"\n{title}")
-    print(f"{'tool':<28}{'seconds':>10}{'peak MB':>10}{'vs cvkit':>10}")
+    print(f"{'tool':<28}{'seconds':>10}{'peak MB':>10}{'vs cvkit':>10}{'system s':>10}")
     base = rows[baseline]["seconds"] if rows.get(baseline) else None
     for name, r in rows.items():
         if r is None:
             print(f"{name:<28}{'n/a':>10}")
             continue
         ratio = f"{r['seconds'] / base:.1f}x" if base else "-"
-        print(f"{name:<28}{r['seconds']:>10.3f}{r['peak_mb']:>10.0f}{ratio:>10}")
+        system = f"{r['sys_seconds']:.2f}" if "sys_seconds" in r else "-"
+        print(f"{name:<28}{r['seconds']:>10.3f}{r['peak_mb']:>10.0f}{ratio:>10}{system:>10}")
 
 
 def print_speedup(rows: dict[str, dict[str, float] | None], peers: tuple[str, ...], goal: str, baseline: str = "cvkit") -> None:
@@ -92,7 +120,7 @@ def print_speedup(rows: dict[str, dict[str, float] | None], peers: tuple[str, ..
 def fresh_dir(name: str) -> Path:
     """An empty ``benchmarks/_work/<name>`` for one run's outputs."""
     out = WORK / name
-    shutil.rmtree(out, ignore_errors=True)
+    discard(out)
     out.mkdir(parents=True)
     return out
 

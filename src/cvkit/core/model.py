@@ -106,6 +106,17 @@ class Sample:
         return Path(root) / self.path
 
 
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """A run of consecutive samples that can be read on its own, in a forked worker process.
+
+    ``read()`` yields the run's samples, counting them (and anything invalid) in the reader's report: in a worker,
+    that is the worker's copy of the report, which the parent merges (see :mod:`cvkit.core.shards`)."""
+
+    size: int
+    read: Callable[[], Iterator[Sample]]
+
+
 class Dataset:
     """Categories, hierarchy and samples, plus what writers need to restore the source.
 
@@ -113,6 +124,10 @@ class Dataset:
     iterate with :meth:`__iter__` and call :meth:`materialize` before needing several
     passes. Readers that discover categories while streaming add them to
     ``categories`` as they go, so read categories after iterating.
+
+    ``shards``, given by readers whose input is already in memory (COCO), cuts the same samples into
+    :class:`Shard` runs: a writer may take them (:meth:`take_shards`) instead of iterating, and read and
+    write the runs on several processes.
     """
 
     def __init__(
@@ -123,8 +138,10 @@ class Dataset:
         root: str | Path | None = None,
         source_format: str | None = None,
         info: dict[str, Any] | None = None,
+        shards: Callable[[], list[Shard]] | None = None,
     ):
         self._samples: Iterable[Sample] = samples
+        self._shards = shards
         self.categories = categories if categories is not None else CategorySet()
         self.hierarchy = hierarchy if hierarchy is not None else Hierarchy()
         self.root = Path(root) if root is not None else None
@@ -142,6 +159,14 @@ class Dataset:
                 raise RuntimeError("this dataset streams its samples and was already iterated; call materialize() first")
             self._consumed = True
         return iter(self._samples)
+
+    def take_shards(self) -> list[Shard] | None:
+        """The samples as :class:`Shard` runs, in order, instead of iterating them; None when the reader gives
+        none, or the samples were iterated or materialized already. Like iterating, taking them uses the dataset up."""
+        if self._shards is None or self._consumed or self.is_materialized:
+            return None
+        self._consumed = True
+        return self._shards()
 
     def materialize(self) -> Dataset:
         """Load every sample into memory (needed for several passes); returns self."""

@@ -102,6 +102,24 @@ class Report:
         self.written.objects += objects
         self.written.splits[split or "-"] += 1
 
+    def clear(self) -> None:
+        """Forget every count, loss, skipped item and warning (a forked worker starts its own part so)."""
+        self.read, self.written = Tally(), Tally()
+        self.losses = Counter()
+        self.skipped, self.warnings = [], []
+
+    def merge(self, part: Report) -> None:
+        """Add what ``part`` (a worker's report on its share of the samples) recorded."""
+        for mine, theirs in ((self.read, part.read), (self.written, part.written)):
+            mine.images += theirs.images
+            mine.objects += theirs.objects
+            mine.categories = max(mine.categories, theirs.categories)
+            mine.splits.update(theirs.splits)
+        self.losses.update(part.losses)
+        self.skipped.extend(part.skipped)
+        for message in part.warnings:
+            self.warn(message)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "source_format": self.source_format,

@@ -18,26 +18,28 @@ import re
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 from cvkit.core import jsonio
 from cvkit.core.categories import Category, CategorySet, Hierarchy
-from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.splits import NO_SPLIT
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.coco_categories import read_categories
 from cvkit.formats.coco_images import clean_file_name, common_root, file_name_of, fill_size, image_root, written_size
-from cvkit.formats.coco_panoptic import is_panoptic, panoptic_objects
+from cvkit.formats.coco_objects import add_annotations, group_by_image
+from cvkit.formats.coco_panoptic import is_panoptic
 from cvkit.io import atomic_file, files_in, place_image, relpath_posix
 
 #: Which annotation file to read per split when a folder holds several tasks.
 TASK_PRIORITY = ("instances", "person_keypoints", "panoptic", "stuff", "labels", "image_info", "captions")
 FILE_RE = re.compile(r"^(?P<task>instances|person_keypoints|image_info|labels|captions|panoptic|stuff)_(?P<split>.+)\.json$")
 IMAGE_KEYS = ("id", "file_name", "width", "height", "attributes")
-ANN_KEYS = ("id", "image_id", "category_id", "bbox", "segmentation", "area", "iscrowd", "keypoints", "num_keypoints", "attributes", "score")
 
 
 # --- detection -----------------------------------------------------------------------
@@ -150,79 +152,27 @@ def _pick_files(path: Path, task: str | None, report: Report) -> list[tuple[Path
     return chosen
 
 
-_NUMBER_TYPES = frozenset((int, float))
-_ANN_KEY_SET = frozenset(ANN_KEYS)
+@dataclass(slots=True)
+class _FilePlan:
+    """One loaded annotation file, checked as a whole and ready to be read a run of images at a time."""
+
+    file: Path
+    images: list[Any]
+    annotations: list[Any]
+    by_image: dict[Any, list[int]]
+    names: dict[int, str]
+    split: str | None
+    prefix: str
+    by_name: bool
+    listed: bool  # images the file lists (not made up for a results list): a missing size is read from the header
+    special: bool  # captions or panoptic records
+    duplicates: set[int]  # positions in images of an id seen before
 
 
-def _polygons(seg: Any, i: int, file: Path, report: Report) -> list[list[float]]:
-    """A non-empty polygon ``segmentation``: ``[[x1, y1, ...], ...]``, or one flat ``[x1, y1, ...]``
-    (supervision 0.13's ``as_coco`` wrote it so); anything else is an error naming the JSON path.
-
-    A ring of fewer than 3 points beside good ones is dropped and counted, as detectron2 drops it (real
-    datasets have such slivers); an annotation with no good ring is an error."""
-    if isinstance(seg, list):
-        rings = [seg] if type(seg[0]) in _NUMBER_TYPES else seg
-        try:
-            parts = [list(map(float, p)) for p in rings if len(p) >= 6]
-        except (TypeError, ValueError):
-            parts = None
-        if parts is not None:
-            if not parts:
-                raise InvalidInputError("polygon with fewer than 3 points", file=file, location=f"annotations[{i}].segmentation")
-            if len(parts) != len(rings):
-                report.lose("polygon ring with fewer than 3 points", "dropped from an annotation that has other rings (as detectron2 does)",
-                            len(rings) - len(parts))
-            return parts
-    raise InvalidInputError(f"segmentation must be polygons [[x1, y1, ...], ...] or RLE {{counts, size}}, got {seg!r}", file=file,
-                            location=f"annotations[{i}].segmentation")
-
-
-def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Report) -> Annotation | None:
-    """One COCO annotation; None when it has no geometry (an image-level label).
-
-    Called once per annotation (millions in big files): checks are C-level set operations
-    and the JSON path of an error is only built when there is one.
-    """
-    get = ann.get
-    obj = Annotation(label, id=get("id"), iscrowd=bool(get("iscrowd", 0)), score=get("score"))
-    bbox = get("bbox")
-    if bbox is not None:
-        if not (type(bbox) is list and len(bbox) == 4 and _NUMBER_TYPES.issuperset(map(type, bbox))):
-            raise InvalidInputError(f"bbox must be 4 numbers [x, y, width, height], got {bbox!r}", file=file, location=f"annotations[{i}].bbox")
-        x, y, w, h = bbox
-        if w < 0 or h < 0:
-            raise InvalidInputError(f"bbox has a negative width or height: {bbox!r}", file=file, location=f"annotations[{i}].bbox")
-        obj.bbox = (float(x), float(y), float(w), float(h))
-    seg = get("segmentation")
-    if seg:
-        if isinstance(seg, dict):
-            if "counts" not in seg or "size" not in seg:
-                raise InvalidInputError("RLE segmentation needs 'counts' and 'size'", file=file, location=f"annotations[{i}].segmentation")
-            obj.rle, obj.shape = {"size": list(seg["size"]), "counts": seg["counts"]}, "mask"
-        else:
-            obj.polygon, obj.shape = _polygons(seg, i, file, report), "polygon"
-    if get("keypoints"):
-        obj.keypoints = [float(v) for v in ann["keypoints"]]
-        if obj.shape == "box" and obj.bbox is None:
-            obj.shape = "keypoints"
-    if obj.bbox is None:
-        if obj.polygon is None and obj.rle is None and obj.keypoints is None:
-            return None
-        obj.ensure_bbox()
-    attributes = get("attributes")
-    if isinstance(attributes, dict):
-        obj.attributes = dict(attributes)
-    extra = {k: v for k, v in ann.items() if k not in _ANN_KEY_SET} if not _ANN_KEY_SET.issuperset(ann) else {}
-    if "area" in ann:
-        extra["area"] = ann["area"]
-    if extra:
-        obj.meta["coco"] = extra
-    return obj
-
-
-def _read_file(file: Path, split: str | None, data: Any, names: dict[int, str], categories: CategorySet, report: Report, info: dict[str, Any],
-               common: Path, gt: Any = None) -> Iterator[Sample]:
-    """The samples of one loaded file; ``names``: its category id -> name, read by :func:`read` up front."""
+def _plan_file(file: Path, split: str | None, data: Any, names: dict[int, str], categories: CategorySet, report: Report, info: dict[str, Any],
+               common: Path, gt: Any = None) -> _FilePlan:
+    """What reading one loaded file needs beyond each image's own entry; ``names``: its category id -> name, read by
+    :func:`read` up front. Annotations of unknown images and repeated image ids are found here, once."""
     if isinstance(data, list):
         info["kind"] = "results"
         data = {"images": (gt or {}).get("images", []), "categories": (gt or {}).get("categories", []), "annotations": data}
@@ -232,9 +182,9 @@ def _read_file(file: Path, split: str | None, data: Any, names: dict[int, str], 
         if key in data:
             info.setdefault(key, data[key])
     annotations = data.get("annotations") or []
-    by_image = _group_by_image(annotations, file, report)
+    by_image = group_by_image(annotations, file, report)
     images = data.get("images") or []
-    listed = bool(images)  # images the file lists (not made up for a results list): a missing size is read from the header
+    listed = bool(images)
     if info.get("kind") == "results" and not images:
         images = [{"id": image_id, "file_name": str(image_id)} for image_id in by_image]
         for ann in data["annotations"]:
@@ -247,6 +197,13 @@ def _read_file(file: Path, split: str | None, data: Any, names: dict[int, str], 
         if image_id not in known_ids:
             i = anns[0]
             report.invalid(InvalidInputError(f"annotation refers to unknown image id {image_id!r}", file=file, location=f"annotations[{i}].image_id"))
+    seen: set[Any] = set()
+    duplicates = set()
+    for n, img in enumerate(images):  # a repeated id: its annotations would be given to both images
+        if isinstance(img, dict) and "id" in img:
+            if img["id"] in seen:
+                duplicates.add(n)
+            seen.add(img["id"])
     first = file_name_of(images[0]) if images and isinstance(images[0], dict) else None
     # instances_default.json: what cvkit writes for samples without a split, and CVAT's/datumaro's "default" subset
     # (its images sit in images/default/, so the folder is still looked for by that name)
@@ -256,65 +213,24 @@ def _read_file(file: Path, split: str | None, data: Any, names: dict[int, str], 
     prefix = "" if prefix == "." else prefix + "/"
     # captions_*.json and panoptic_*.json records are told apart by their first annotation (one check a file, not one an annotation)
     special = bool(annotations) and isinstance(annotations[0], dict) and ("caption" in annotations[0] or is_panoptic(annotations[0]))
-    seen: set[Any] = set()
-    for n, img in enumerate(track(images, f"reading {file.name}", len(images))):
-        sample = _image(img, n, file, sample_split, prefix, by_name)
-        if sample.id in seen:  # its annotations would be given to both images
+    return _FilePlan(file, images, annotations, by_image, names, sample_split, prefix, by_name, listed, special, duplicates)
+
+
+def _plan_samples(plan: _FilePlan, positions: Iterable[int], common: Path, report: Report) -> Iterator[Sample]:
+    """The samples of ``plan.images[n]`` for ``n`` in ``positions``."""
+    file, images = plan.file, plan.images
+    for n in positions:
+        img = images[n]
+        sample = _image(img, n, file, plan.split, plan.prefix, plan.by_name)
+        if n in plan.duplicates:
             report.invalid(InvalidInputError(f"duplicate image id {sample.id!r} (its annotations belong to the first image with it)", file=file,
                                              location=f"images[{n}].id"))
             continue
-        seen.add(sample.id)
-        if listed and (sample.width is None or sample.height is None):
+        if plan.listed and (sample.width is None or sample.height is None):
             fill_size(sample, common, report)
-        _add_annotations(sample, by_image.get(img["id"], ()), annotations, names, special, file, report)
+        add_annotations(sample, plan.by_image.get(img["id"], ()), plan.annotations, plan.names, plan.special, file, report)
         report.count_read(sample.split, len(sample.objects))
         yield sample
-
-
-def _add_annotations(sample: Sample, indices: Iterable[int], annotations: list[Any], names: dict[int, str], special: bool, file: Path,
-                     report: Report) -> None:
-    """Give ``sample`` the annotations ``annotations[i]`` of ``indices``: objects, image-level labels and, in a
-    captions or panoptic file (``special``), captions and segments. A bad annotation is reported and left out."""
-    for i in indices:
-        ann = annotations[i]
-        if special:
-            caption = ann.get("caption")
-            if isinstance(caption, str) and "bbox" not in ann and "segmentation" not in ann:  # a caption
-                sample.attributes.setdefault("captions", []).append(caption)
-                continue
-            if is_panoptic(ann):  # one record per image, segments in a PNG
-                sample.objects.extend(panoptic_objects(ann, i, file, names, (sample.width, sample.height), report))
-                continue
-        label = names.get(ann.get("category_id"))  # type: ignore[arg-type]
-        if label is None:
-            report.invalid(InvalidInputError(f"unknown category id {ann.get('category_id')!r}", file=file, location=f"annotations[{i}].category_id"))
-            continue
-        try:
-            obj = _annotation(ann, i, file, label, report)
-        except InvalidInputError as exc:
-            report.invalid(exc)
-            continue
-        if obj is None:
-            sample.labels.append(label)
-        else:
-            sample.objects.append(obj)
-
-
-def _group_by_image(annotations: list[Any], file: Path, report: Report) -> dict[Any, list[int]]:
-    """image id -> indices of its annotations (plain ints: 3x cheaper than (index, dict) tuples)."""
-    by_image: dict[Any, list[int]] = {}
-    for i, ann in enumerate(annotations):
-        try:
-            image_id = ann["image_id"]
-        except (KeyError, TypeError):
-            report.invalid(InvalidInputError("annotation needs an 'image_id'", file=file, location=f"annotations[{i}]"))
-            continue
-        indices = by_image.get(image_id)
-        if indices is None:
-            by_image[image_id] = [i]
-        else:
-            indices.append(i)
-    return by_image
 
 
 def _image(img: Any, n: int, file: Path, split: str | None, prefix: str, by_name: bool) -> Sample:
@@ -351,13 +267,30 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
         loaded.append((file, split, data, read_categories(raw or [], file, categories, hierarchy, report, info)))
     common = common_root([file for file, _ in files])
 
+    def plans() -> list[_FilePlan]:
+        return [_plan_file(file, split, data, names, categories, report, info, common, gt_data) for file, split, data, names in loaded]
+
     def samples() -> Iterator[Sample]:
-        for file, split, data, names in loaded:
-            yield from _read_file(file, split, data, names, categories, report, info, common, gt_data)
+        for plan in plans():
+            positions = track(range(len(plan.images)), f"reading {plan.file.name}", len(plan.images))
+            yield from _plan_samples(plan, positions, common, report)
         report.read.categories = len(categories)
 
+    def shards() -> list[Shard]:
+        report.read.categories = len(categories)
+        return [Shard(len(run), partial(_plan_samples, plan, run, common, report))
+                for plan in plans() for run in _runs(len(plan.images), SHARD_IMAGES)]
+
     # the dataset root is fixed now, before images are seen: the folder the annotation files share
-    return Dataset(samples(), categories, hierarchy, root=common, source_format="coco", info={"coco": info})
+    return Dataset(samples(), categories, hierarchy, root=common, source_format="coco", info={"coco": info}, shards=shards)
+
+
+#: images in one :class:`~cvkit.core.model.Shard` of a loaded file (writers that use several processes take them)
+SHARD_IMAGES = 1000
+
+
+def _runs(count: int, size: int) -> list[range]:
+    return [range(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 # --- writing -------------------------------------------------------------------------

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from cvkit.core.imageinfo import read_image_info
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.parallel import can_fork
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import encoded
+from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, BackgroundFiles, place_image
 
@@ -30,6 +34,17 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise CvkitError(f"YOLO writer option {name}={value!r}: choose one of {', '.join(allowed)}")
     return str(value)
+
+
+#: a sample's split (None: none given), path, image path and label text, as :meth:`YoloWriter.encode` gives them
+Encoded = tuple[str | None, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A sample a forked worker hands back unencoded (packed, see :mod:`cvkit.core.transport`)."""
+
+    sample: tuple[Any, ...]
 
 
 class _SplitFolder:
@@ -116,14 +131,45 @@ class YoloWriter:
         return info.width, info.height
 
     def write_sample(self, sample: Sample) -> None:
-        """One label file (and image or list line); plain strings and os calls, as this runs per file."""
+        """One label file (and image or list line)."""
+        encoded = self.encode(sample)
+        if encoded is not None:
+            self.place(encoded)
+
+    def encode(self, sample: Sample) -> Encoded | None:
+        """What writing ``sample`` needs from the sample alone: its split, path, image path and label text (None:
+        left out, and reported). Plain strings and os calls, as this runs per file."""
         report = self.report
         path = sample.path
         source = path if os.path.isabs(path) else self.root_prefix + path
         size = self.size_of(sample, source)
         if size is None:
+            return None
+        if self.images != "reference" and not os.path.isfile(source):
+            report.invalid(InvalidInputError("image file not found; --images reference writes the labels without copying images", file=source))
+            return None
+        text = self.lines.lines(sample.objects, self.class_index, self.index_of, size[0], size[1])
+        report.lose_image_labels("YOLO", len(sample.labels))
+        report.lose_image_attributes(sample.attributes, "YOLO")
+        return sample.split, path, source, text
+
+    def encode_in_worker(self, sample: Sample) -> Encoded | Deferred | None:
+        """:meth:`encode` in a forked worker; a sample with a label the categories lack goes back to the parent
+        (:class:`Deferred`), which alone may give it a class index."""
+        class_index = self.class_index
+        for obj in sample.objects:
+            if obj.label not in class_index:
+                return Deferred(pack_sample(sample))
+        return self.encode(sample)
+
+    def place(self, encoded: Encoded | Deferred | None) -> None:
+        """Write an encoded sample: a unique file stem in its split's folder, the image or list line, the label file."""
+        if isinstance(encoded, Deferred):
+            encoded = self.encode(unpack_sample(encoded.sample))
+        if encoded is None:
             return
-        split = sample.split or "train"
+        given_split, path, source, text = encoded
+        split = given_split or "train"
         folder = self.folders.get(split) or self.folder(split)
         stem, suffix = os.path.splitext(path.rpartition("/")[2])
         stem = folder.stems(stem)
@@ -131,19 +177,13 @@ class YoloWriter:
             listed = os.path.normpath(source) if self.paths == "absolute" else os.path.relpath(source, self.out)
             folder.list_file.write(listed.replace(os.sep, "/") + "\n")  # type: ignore[union-attr]
         else:
-            if not os.path.isfile(source):
-                report.invalid(InvalidInputError("image file not found; --images reference writes the labels without copying images", file=source))
-                return
             self.files.submit(place_image, Path(source), folder.image_dir / (stem + suffix), self.images)
             if folder.list_file is not None:
                 folder.list_file.write(f"{folder.list_prefix}{stem}{suffix}\n")
-        text = self.lines.lines(sample.objects, self.class_index, self.index_of, size[0], size[1])
         self.files.write_bytes(folder.label_prefix + stem + ".txt", text.encode("utf-8"))
-        report.lose_image_labels("YOLO", len(sample.labels))
-        report.lose_image_attributes(sample.attributes, "YOLO")
-        if self.layout == "labelimg" and sample.split:
-            report.lose("split", "LabelImg's flat folder has no splits")
-        report.count_written(None if self.layout == "labelimg" else split, text.count("\n"))
+        if self.layout == "labelimg" and given_split:
+            self.report.lose("split", "LabelImg's flat folder has no splits")
+        self.report.count_written(None if self.layout == "labelimg" else split, text.count("\n"))
 
     # --- dataset files ---------------------------------------------------------------
     def finish(self) -> None:
@@ -217,27 +257,42 @@ class YoloWriter:
 
 
 def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", layout: str = "ultralytics", task: str = "detect",
-          precision: int = 6, crowd: str = "skip", paths: str = "absolute", keypoints: int | None = None) -> None:
+          precision: int = 6, crowd: str = "skip", paths: str = "absolute", keypoints: int | None = None, workers: int | None = None) -> None:
     """Write ``dataset`` as YOLO into the folder ``path`` (made atomic by the caller).
 
     Options: ``images`` copy|hardlink|symlink|reference, ``layout`` ultralytics|darknet|labelimg,
     ``task`` detect|segment|pose (pose: keypoints after the box, ``kpt_shape``/``flip_idx`` in data.yaml),
     ``precision`` (decimals, 6), ``crowd`` skip|keep, ``paths``
     absolute|relative (image paths in the lists written with ``images=reference``), ``keypoints``
-    (pose: keypoints an object, when the source names none; else counted on the first object that has them).
+    (pose: keypoints an object, when the source names none; else counted on the first object that has them),
+    ``workers`` (processes that read and encode a sharded source such as COCO; default: one a CPU).
     """
-    samples: Iterator[Sample] = iter(dataset)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    samples: Iterator[Sample] | None = None
     if task == "pose" and keypoints is None and not _names_keypoints(dataset):
-        keypoints, samples = _first_keypoint_count(samples)
+        keypoints, samples = _first_keypoint_count(iter(dataset))
     writer = YoloWriter(dataset, Path(path), report, images, layout, task, precision, crowd, paths, keypoints)
+    shards = dataset.take_shards() if samples is None and workers > 1 and can_fork() else None
+    if shards is None and samples is None:
+        samples = iter(dataset)
     try:
         with writer.files:
-            for sample in track(samples, "writing YOLO labels"):
-                writer.write_sample(sample)
+            if samples is not None:
+                for sample in track(samples, "writing YOLO labels"):
+                    writer.write_sample(sample)
+            else:  # read and encoded on several processes, placed here in order
+                total = sum(shard.size for shard in shards)
+                encode = writer.encode_in_worker if total >= PARALLEL_MIN_SAMPLES else writer.encode
+                for item in track(encoded(shards, encode, report, workers if total >= PARALLEL_MIN_SAMPLES else 1), "writing YOLO labels", total):
+                    writer.place(item)
     finally:
         for handle in writer.lists:
             handle.close()
     writer.finish()
+
+
+#: below this many samples a sharded dataset is written in one process (forking costs more than it saves)
+PARALLEL_MIN_SAMPLES = 2000
 
 
 #: samples looked at for the keypoint count of a pose source that names none

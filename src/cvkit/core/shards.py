@@ -1,0 +1,56 @@
+"""Reading and encoding a dataset's :class:`~cvkit.core.model.Shard` runs on several forked processes.
+
+A writer whose output is one file per sample (YOLO label files) splits its per-sample work in two: ``encode``
+needs only the sample (its label text: most of the CPU), ``place`` needs every sample before it (unique file
+names, list files, writing). Given a dataset's shards, :func:`encoded` runs the reader and ``encode`` for
+each run in a forked worker and hands the encoded samples back in input order, so the parent only places
+them: the output is the same as one process writes, byte for byte.
+
+Each worker records into its own copy of the run's report (the reader's closures and the writer hold the
+same :class:`~cvkit.core.report.Report`); the copy is cleared before each run and merged into the parent's
+report when the run's results arrive, so counts, losses and skipped items add up as in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from cvkit.core.model import Sample, Shard
+from cvkit.core.parallel import can_fork, ordered_map
+from cvkit.core.report import Report
+
+E = TypeVar("E")
+
+#: what a forked worker needs, set once by the pool's initializer (inherited, never pickled)
+_job: tuple[list[Shard], Callable[[Sample], Any], Report] | None = None
+
+
+def _set_job(shards: list[Shard], encode: Callable[[Sample], Any], report: Report) -> None:
+    global _job
+    _job = (shards, encode, report)
+
+
+def _run(index: int) -> tuple[list[Any], Report]:
+    """Worker side: read and encode one run; its results and what the worker's report recorded on the way."""
+    if _job is None:
+        raise RuntimeError("shard worker started without its job (ordered_map initializer)")
+    shards, encode, report = _job
+    report.clear()
+    return [encode(sample) for sample in shards[index].read()], report
+
+
+def encoded(shards: list[Shard], encode: Callable[[Sample], E], report: Report, workers: int) -> Iterator[E]:
+    """``encode(sample)`` of every sample of ``shards``, in order, worked out on ``workers`` forked processes;
+    what the workers' reports recorded is merged into ``report`` as each run arrives.
+
+    ``encode`` must not change state the parent relies on (it runs on a copy of the parent's memory); an
+    error it raises (with ``--skip-invalid`` off) is raised here, at its place in the order. Without fork, or
+    with one worker, the runs are read here, one after the other."""
+    if workers <= 1 or not can_fork():
+        for shard in shards:
+            yield from map(encode, shard.read())
+        return
+    for results, part in ordered_map(_run, range(len(shards)), workers, _set_job, (shards, encode, report)):
+        report.merge(part)
+        yield from results

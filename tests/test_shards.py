@@ -1,0 +1,150 @@
+"""Writing a sharded source (COCO) on worker processes gives exactly what one process writes.
+
+COCO -> YOLO reads and encodes runs of images on forked workers (cvkit.core.shards) and places the label
+files in the parent. A user must not be able to tell: same files, same bytes, same summary, same skipped
+items, same first error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+import cvkit
+from cvkit.core import shards as shards_module
+from cvkit.core.categories import Category, CategorySet
+from cvkit.core.model import Annotation, Dataset, Sample, Shard
+from cvkit.core.report import Report, Skipped
+from cvkit.errors import InvalidInputError
+from cvkit.formats import coco
+from cvkit.formats.yolo import _writer as yolo_writer
+
+
+def _coco_folder(root: Path, bad: dict[str, int] | None = None) -> Path:
+    """``annotations/instances_{train,val}.json``: 14 and 9 images, images of the same name in two folders
+    (the YOLO writer renames the second), crowd regions, image-level labels and, where ``bad`` says so,
+    a negative box at that annotation of that split."""
+    folder = root / "annotations"
+    folder.mkdir(parents=True)
+    for split, count in (("train", 14), ("val", 9)):
+        images, annotations = [], []
+        for n in range(count):
+            images.append({"id": 100 + n, "file_name": f"{'ab'[n % 2]}/img{n // 2}.jpg", "width": 64 + n, "height": 48})
+            for k in range(n % 4):
+                annotations.append({"id": len(annotations) + 1, "image_id": 100 + n, "category_id": (3, 7)[k % 2],
+                                    "bbox": [1.5 + k, 2.0, 10.0 + n, 8.0], "area": 80.0, "iscrowd": int(k == 2), "segmentation": []})
+            if n % 5 == 0:  # no geometry: an image-level label, which YOLO cannot hold
+                annotations.append({"id": len(annotations) + 1, "image_id": 100 + n, "category_id": 3})
+        if bad and split in bad:
+            annotations[bad[split]]["bbox"] = [1.0, 1.0, -4.0, 2.0]
+        document = {"images": images, "annotations": annotations,
+                    "categories": [{"id": 3, "name": "cat", "supercategory": "animal"}, {"id": 7, "name": "dog", "supercategory": "animal"}]}
+        (folder / f"instances_{split}.json").write_text(json.dumps(document))
+    return root
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def on_workers(monkeypatch):
+    """Shards of 3 images, and worker processes even for this small dataset; records the worker counts used."""
+    monkeypatch.setattr(coco, "SHARD_IMAGES", 3)
+    monkeypatch.setattr(yolo_writer, "PARALLEL_MIN_SAMPLES", 0)
+    used: list[int] = []
+    original = shards_module.ordered_map
+
+    def recording(function, tasks, workers, *args):  # type: ignore[no-untyped-def]
+        used.append(workers)
+        return original(function, tasks, workers, *args)
+
+    monkeypatch.setattr(shards_module, "ordered_map", recording)
+    return used
+
+
+def _convert(src: Path, dst: Path, workers: int, skip_invalid: bool = False) -> Report:
+    return cvkit.convert(src, dst, "yolo", from_format="coco", skip_invalid=skip_invalid,
+                         write_options={"images": "reference", "workers": workers})
+
+
+def test_worker_processes_write_the_same_files_and_summary_as_one_process(tmp_path, on_workers):
+    src = _coco_folder(tmp_path / "coco")
+    one = _convert(src, tmp_path / "one", workers=1)
+    assert on_workers == []  # one worker: the samples are iterated, no shards taken
+    two = _convert(src, tmp_path / "two", workers=2)
+    assert on_workers == [2]
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
+    assert two.to_dict() == one.to_dict()
+    assert two.written.images == 23 and two.read.splits == {"train": 14, "val": 9}
+    labels = sorted(p.name for p in (tmp_path / "two" / "labels" / "train").iterdir())
+    assert "img0.txt" in labels and "img0_2.txt" in labels  # a/img0.jpg and b/img0.jpg: the second renamed, as one process does
+    losses = {entry["what"] for entry in two.to_dict()["not_represented"]}
+    assert {"crowd region", "image-level label"} <= losses
+
+
+def test_skipped_annotations_from_workers_are_reported_in_input_order(tmp_path, on_workers):
+    src = _coco_folder(tmp_path / "coco", bad={"train": 12, "val": 2})
+    one = _convert(src, tmp_path / "one", workers=1, skip_invalid=True)
+    two = _convert(src, tmp_path / "two", workers=2, skip_invalid=True)
+    assert on_workers == [2]
+    assert [s.location for s in two.skipped] == ["annotations[12].bbox", "annotations[2].bbox"]
+    assert two.skipped == one.skipped
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
+
+
+def test_an_error_on_a_worker_stops_the_conversion_naming_file_and_field(tmp_path, on_workers):
+    src = _coco_folder(tmp_path / "coco", bad={"val": 4})
+    with pytest.raises(InvalidInputError) as caught:
+        _convert(src, tmp_path / "out", workers=2)
+    assert caught.value.file == str(src / "annotations" / "instances_val.json")
+    assert caught.value.location == "annotations[4].bbox"
+    assert "negative width or height" in caught.value.message
+    assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_a_label_the_categories_lack_is_indexed_by_the_parent_in_sample_order(tmp_path, on_workers):
+    """Workers must not number classes on their own copy of the categories: such samples go back to the parent."""
+
+    def dataset() -> Dataset:
+        categories = CategorySet([Category(1, "cat")])
+        samples = [Sample(f"img{n}.jpg", 100, 100, "train", objects=[Annotation(label, (10.0, 10.0, 20.0, 20.0))])
+                   for n, label in enumerate(["cat", "zebra", "cat", "ant", "zebra", "cat"])]
+        runs = [samples[:2], samples[2:4], samples[4:]]
+        return Dataset(iter(samples), categories, root=tmp_path, shards=lambda: [Shard(len(run), run.__iter__) for run in runs])
+
+    cvkit.write(dataset(), tmp_path / "one", "yolo", images="reference", workers=1)
+    cvkit.write(dataset(), tmp_path / "two", "yolo", images="reference", workers=2)
+    assert on_workers == [2]
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
+    assert yaml.safe_load((tmp_path / "two" / "data.yaml").read_text())["names"] == {0: "cat", 1: "zebra", 2: "ant"}
+    assert (tmp_path / "two" / "labels" / "train" / "img3.txt").read_text().startswith("2 ")
+
+
+def test_taking_shards_uses_the_dataset_up_like_iterating():
+    data = Dataset(iter([Sample("a.jpg")]), shards=lambda: [Shard(1, lambda: iter([Sample("a.jpg")]))])
+    assert [s.size for s in data.take_shards() or []] == [1]
+    with pytest.raises(RuntimeError, match="already iterated"):
+        list(data)
+    assert Dataset([Sample("a.jpg")], shards=lambda: []).take_shards() is None  # a list is iterated instead
+
+
+def test_a_workers_report_adds_to_the_parents():
+    parent, part = Report(), Report()
+    parent.count_read("train", 2)
+    parent.lose("crowd region", "why", 1)
+    parent.warn("once")
+    part.count_read("train", 3)
+    part.count_read(None, 1)
+    part.lose("crowd region", "why", 2)
+    part.skipped.append(Skipped("f.json", "annotations[1].bbox", "bad"))
+    part.warn("once")
+    parent.merge(part)
+    assert (parent.read.images, parent.read.objects, dict(parent.read.splits)) == (3, 6, {"train": 2, "-": 1})
+    assert parent.losses[("crowd region", "why")] == 3
+    assert [s.location for s in parent.skipped] == ["annotations[1].bbox"] and parent.warnings == ["once"]
+    part.clear()
+    assert part.to_dict() == Report().to_dict()
