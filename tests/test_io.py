@@ -61,6 +61,22 @@ def test_read_small_file_returns_every_byte(tmp_path, size):
     assert read_small_file(tmp_path / "f") == data
 
 
+def test_read_small_file_results_survive_later_reads_and_other_threads(tmp_path):
+    """Files are read through a reused buffer: what was returned must be a copy, per thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cvkit.io import read_small_file
+
+    contents = {tmp_path / f"{n}.xml": f"<annotation>{n}</annotation>".encode() * (n + 1) for n in range(40)}
+    for path, data in contents.items():
+        path.write_bytes(data)
+    first = read_small_file(tmp_path / "0.xml")
+    read_small_file(tmp_path / "39.xml")
+    assert first == contents[tmp_path / "0.xml"]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(read_small_file, contents)) == list(contents.values())
+
+
 def test_extraction_dir_is_never_inside_the_input(tmp_path, monkeypatch):
     from cvkit.io import extraction_dir
 
