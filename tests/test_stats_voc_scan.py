@@ -37,13 +37,18 @@ def devkit(root: Path) -> Path:
         # a comment hiding an object, and an entity in a name
         "d": PLAIN.format(stem="d", w=80, objects="<!-- <object><name>ghost</name></object> -->" + OBJECT.format(name="cat &amp; dog", x1=1, x2=2)),
         "e": PLAIN.format(stem="e", w=80, objects=OBJECT.format(name=" dog ", x1=4, x2=4)),
+        # empty elements (LabelImg's <difficult/>, an empty <depth/>), attributes on <object> and <name>
+        "f": PLAIN.format(stem="f", w=70, objects=OBJECT.format(name="cat", x1=2, x2=9).replace("<difficult>0</difficult>", "<difficult/><pose/>"))
+        .replace("<depth>3</depth>", "<depth/>"),
+        "g": PLAIN.format(stem="g", w=80, objects=OBJECT.format(name="owl", x1=2, x2=9).replace("<object>", '<object id="7">')),
+        "h": PLAIN.format(stem="h", w=80, objects=OBJECT.format(name="x", x1=2, x2=9).replace("<name>x</name>", '<name lang="en">bird</name>')),
     }
     for stem, text in files.items():
         (ann / f"{stem}.xml").write_text(text)
     main = root / "ImageSets" / "Main"
     main.mkdir(parents=True)
-    (main / "train.txt").write_text("a\nb\nc\n")
-    (main / "val.txt").write_text("d\ne\n")
+    (main / "train.txt").write_text("a\nb\nc\nf\n")
+    (main / "val.txt").write_text("d\ne\ng\nh\n")
     return root
 
 
@@ -63,7 +68,7 @@ def test_scan_equals_the_reader(tmp_path, monkeypatch, chunk, parallel_min):
     fast = voc_scan.scan_voc_columns(root, Report())
     assert fast is not None
     assert_same(fast, columns_from_dataset(cvkit.read(root, format="voc")))
-    assert fast.class_names == ["cat", "dog", "person", "cat & dog"]  # the part "head" is no object
+    assert fast.class_names == ["cat", "dog", "person", "cat & dog", "owl", "bird"]  # the part "head" is no object
     assert fast.obj_box[1].tolist() == [2.5, 4.0, 67.5, 16.5]  # 1-based VOC: x = 3.5 - 1, w = 70 - 3.5 + 1
 
 
@@ -80,7 +85,7 @@ def test_malformed_file_fails_as_the_reader_fails(tmp_path):
         voc_scan.scan_voc_columns(root, Report())
     report = Report(skip_invalid=True)
     fast = voc_scan.scan_voc_columns(root, report)
-    assert fast.num_images == 4 and report.skipped[0].file.endswith("b.xml")
+    assert fast.num_images == 7 and report.skipped[0].file.endswith("b.xml")
 
 
 def test_infinite_image_size_fails_as_the_reader_fails(tmp_path):

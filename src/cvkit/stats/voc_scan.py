@@ -30,11 +30,13 @@ from cvkit.errors import InvalidInputError
 from cvkit.io import read_small_file
 from cvkit.stats.columns import NAN_BOX, Columns, ColumnsBuilder
 
-_OBJECT = re.compile(rb"<object>(.*?)</object>", re.S)
 _OBJECT_TAGS = re.compile(rb"<(name|xmin|ymin|xmax|ymax)>([^<]*)</")
 _SIZE_TAGS = re.compile(rb"<(width|height)>([^<]*)</")
-#: anything that makes a file "not plain": handed to the reader's parser
-_UNUSUAL = (b"<part", b"<!--", b"CDATA", b"&", b"/>")
+#: what makes a file "not plain", handed to the reader's parser: comments, CDATA and DOCTYPE (``<!``), which could
+#: hide or change tags from the regular expressions, and entities (``&``), which the parser would decode. Other
+#: odd content fails the checks of the tags themselves: an empty ``<name/>`` or ``<xmin/>``, a ``<part>`` (a
+#: second name and box in the object), attributes on ``<object>``, ``<name>`` or a coordinate.
+_UNUSUAL = (b"<!", b"&")
 #: an XML declaration naming its encoding (after an optional UTF-8 byte-order mark)
 _ENCODING = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
 _UTF8_NAMES = (b"utf-8", b"utf8", b"us-ascii", b"ascii")
@@ -51,7 +53,7 @@ class NotPlain(Exception):
 
 def scan_plain(data: bytes, one_based: bool) -> tuple[int, int, list[tuple[str, tuple[float, float, float, float]]]]:
     """``(width, height, [(name, box)])`` of a plain file; raises :class:`NotPlain` otherwise."""
-    if any(marker in data for marker in _UNUSUAL) or b"<annotation" not in data or not data.rstrip().endswith(b"</annotation>"):
+    if _UNUSUAL[0] in data or _UNUSUAL[1] in data or b"<annotation" not in data or not data.rstrip().endswith(b"</annotation>"):
         raise NotPlain
     declared = _ENCODING.match(data)
     if declared and declared[1].lower() not in _UTF8_NAMES:
@@ -69,10 +71,13 @@ def scan_plain(data: bytes, one_based: bool) -> tuple[int, int, list[tuple[str, 
         raise NotPlain
     objects = []
     if first >= 0:
-        bodies = _OBJECT.findall(data, first)
+        bodies = data.split(b"<object>")[1:]  # each up to its </object>, checked below
         if len(bodies) != data.count(b"<object", first):
-            raise NotPlain
-        for body in bodies:
+            raise NotPlain  # <object attr="...">
+        for piece in bodies:
+            body, closed, _ = piece.partition(b"</object>")
+            if not closed:
+                raise NotPlain
             tags = _OBJECT_TAGS.findall(body)
             found = dict(tags)
             if len(tags) != _FIVE or len(found) != _FIVE or body.count(b"<bndbox>") != 1:
