@@ -8,6 +8,7 @@ checks are C-level set operations, and an error's JSON path is built only when t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ from cvkit.formats.coco_panoptic import is_panoptic, panoptic_objects
 ANN_KEYS = ("id", "image_id", "category_id", "bbox", "segmentation", "area", "iscrowd", "keypoints", "num_keypoints", "attributes", "score")
 _NUMBER_TYPES = frozenset((int, float))
 _ANN_KEY_SET = frozenset(ANN_KEYS)
-#: the keys of a plain box annotation, the common case :func:`_plain_box` reads on its own
+#: the keys of a plain box annotation, the common case :func:`add_annotations` reads on its own
 _BOX_ANN_KEYS = frozenset(("id", "image_id", "category_id", "bbox", "segmentation", "area", "iscrowd"))
+_BOX_ANN_KEY_COUNT = len(_BOX_ANN_KEYS)
+_box_fields = itemgetter("id", "category_id", "bbox", "segmentation", "area", "iscrowd")
 
 
 def _polygons(seg: Any, i: int, file: Path, report: Report) -> list[list[float]]:
@@ -46,33 +49,12 @@ def _polygons(seg: Any, i: int, file: Path, report: Report) -> list[list[float]]
                             location=f"annotations[{i}].segmentation")
 
 
-def _plain_box(ann: dict[str, Any], label: str) -> Annotation | None:
-    """A box-only annotation (no segmentation, keypoints, score or other keys) read in one go, else None.
-
-    The same result :func:`_annotation` builds, at half its cost (it runs 500,000 times on a 500,000-box file):
-    the key set is checked once, and the fields go to ``Annotation`` positionally."""
-    if not _BOX_ANN_KEYS.issuperset(ann):
-        return None
-    bbox = ann.get("bbox")
-    if type(bbox) is not list or len(bbox) != 4 or ann.get("segmentation"):
-        return None
-    x, y, w, h = bbox
-    if not (type(x) in _NUMBER_TYPES and type(y) in _NUMBER_TYPES and type(w) in _NUMBER_TYPES and type(h) in _NUMBER_TYPES and w >= 0 and h >= 0):
-        return None  # the full reader words the error
-    meta = {"coco": {"area": ann["area"]}} if "area" in ann else {}
-    return Annotation(label, (float(x), float(y), float(w), float(h)), "box", None, None, None, None, bool(ann.get("iscrowd", 0)), None,
-                      ann.get("id"), None, {}, meta)
-
-
 def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Report) -> Annotation | None:
     """One COCO annotation; None when it has no geometry (an image-level label).
 
-    Called once per annotation (millions in big files): plain boxes take :func:`_plain_box`; checks are C-level
-    set operations and the JSON path of an error is only built when there is one.
+    Called once per annotation (millions in big files): checks are C-level set operations and the JSON path
+    of an error is only built when there is one. :func:`add_annotations` reads plain boxes on its own.
     """
-    plain = _plain_box(ann, label)
-    if plain is not None:
-        return plain
     get = ann.get
     obj = Annotation(label, id=get("id"), iscrowd=bool(get("iscrowd", 0)), score=get("score"))
     bbox = get("bbox")
@@ -113,9 +95,24 @@ def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Rep
 def add_annotations(sample: Sample, indices: Iterable[int], annotations: list[Any], names: dict[int, str], special: bool, file: Path,
                      report: Report) -> None:
     """Give ``sample`` the annotations ``annotations[i]`` of ``indices``: objects, image-level labels and, in a
-    captions or panoptic file (``special``), captions and segments. A bad annotation is reported and left out."""
+    captions or panoptic file (``special``), captions and segments. A bad annotation is reported and left out.
+
+    A plain box (exactly the seven keys pycocotools writes, no segmentation, four numbers, not negative) is read
+    here in one step, fields taken by one ``itemgetter`` and given to ``Annotation`` positionally: the same
+    object :func:`_annotation` builds, at half its cost (this loop runs 500,000 times on a 500,000-box file).
+    """
+    objects = sample.objects
     for i in indices:
         ann = annotations[i]
+        if type(ann) is dict and len(ann) == _BOX_ANN_KEY_COUNT and _BOX_ANN_KEYS.issuperset(ann):
+            ann_id, cat_id, bbox, seg, area, crowd = _box_fields(ann)
+            label = names.get(cat_id)
+            if label is not None and not seg and type(bbox) is list and len(bbox) == 4:
+                x, y, w, h = bbox
+                if type(x) in _NUMBER_TYPES and type(y) in _NUMBER_TYPES and type(w) in _NUMBER_TYPES and type(h) in _NUMBER_TYPES and w >= 0 <= h:
+                    objects.append(Annotation(label, (float(x), float(y), float(w), float(h)), "box", None, None, None, None, bool(crowd), None,
+                                              ann_id, None, {}, {"coco": {"area": area}}))
+                    continue
         if special:
             caption = ann.get("caption")
             if isinstance(caption, str) and "bbox" not in ann and "segmentation" not in ann:  # a caption
