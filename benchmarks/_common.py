@@ -47,7 +47,8 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
         "import resource, subprocess, sys, time, json;"
         "t=time.perf_counter(); r=subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True);"
         "dt=time.perf_counter()-t; u=resource.getrusage(resource.RUSAGE_CHILDREN); m=u.ru_maxrss/1024;"
-        "print(json.dumps({'seconds': dt, 'peak_mb': m, 'cpu_seconds': u.ru_utime + u.ru_stime, 'sys_seconds': u.ru_stime, 'rc': r.returncode, 'err': r.stderr[-300:]}))"
+        "print(json.dumps({'seconds': dt, 'peak_mb': m, 'cpu_seconds': u.ru_utime + u.ru_stime, 'sys_seconds': u.ru_stime,"
+        " 'rc': r.returncode, 'err': r.stderr[-300:]}))"
     )
     out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, cwd=cwd)
     return json.loads(out.stdout)

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 import cvkit
+from conftest import make_image
 from cvkit.core import shards as shards_module
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
@@ -84,6 +85,29 @@ def test_worker_processes_write_the_same_files_and_summary_as_one_process(tmp_pa
     assert "img0.txt" in labels and "img0_2.txt" in labels  # a/img0.jpg and b/img0.jpg: the second renamed, as one process does
     losses = {entry["what"] for entry in two.to_dict()["not_represented"]}
     assert {"crowd region", "image-level label"} <= losses
+
+
+@pytest.mark.parametrize("options", [
+    {"layout": "darknet", "images": "copy"},
+    {"layout": "labelimg", "images": "hardlink"},
+    {"task": "segment", "images": "symlink", "crowd": "keep"},
+    {"task": "pose", "keypoints": 2, "images": "reference", "paths": "relative"},
+], ids=["darknet-copy", "labelimg-hardlink", "segment-symlink", "pose-reference"])
+def test_every_layout_and_task_writes_the_same_on_workers(tmp_path, on_workers, options):
+    src = _coco_folder(tmp_path / "coco")
+    for split, count in (("train", 14), ("val", 9)):  # the images, for the modes that place them
+        for n in range(count):
+            make_image(src / "images" / split / "ab"[n % 2] / f"img{n // 2}.jpg", 64 + n, 48)
+    document = json.loads((src / "annotations" / "instances_train.json").read_text())
+    document["annotations"][3]["segmentation"] = [[2.0, 2.0, 12.0, 2.0, 12.0, 9.0]]  # a polygon among the boxes
+    (src / "annotations" / "instances_train.json").write_text(json.dumps(document))
+    outputs = {}
+    for workers in (1, 2):
+        report = cvkit.convert(src, tmp_path / f"out{workers}", "yolo", from_format="coco", write_options={**options, "workers": workers})
+        outputs[workers] = (_files(tmp_path / f"out{workers}"), report.to_dict())
+    assert on_workers == [2]
+    assert outputs[2] == outputs[1]
+    assert outputs[2][1]["written"]["images"] == 23
 
 
 def test_skipped_annotations_from_workers_are_reported_in_input_order(tmp_path, on_workers):
