@@ -87,14 +87,25 @@ def discard(path: Path) -> None:
     _empty_trash_at_exit()
 
 
+#: when :data:`TRASH` was last emptied (a file's modification time)
+TRASH_EMPTIED = WORK / ".trash-emptied"
+#: ext4 skips inodes freed this recently (RECENTCY_MIN + RECENTCY_DIRTY in fs/ext4/ialloc.c, seconds)
+RECENTLY_DELETED_S = 360
+
+
 def _empty_trash() -> None:
-    shutil.rmtree(TRASH, ignore_errors=True)
+    if TRASH.exists():
+        shutil.rmtree(TRASH, ignore_errors=True)
+        TRASH_EMPTIED.touch()
 
 
 def _empty_trash_at_exit() -> None:
     if not getattr(_empty_trash_at_exit, "registered", False):
         atexit.register(_empty_trash)
         _empty_trash_at_exit.registered = True  # type: ignore[attr-defined]
+        if TRASH_EMPTIED.exists() and (age := time.time() - TRASH_EMPTIED.stat().st_mtime) < RECENTLY_DELETED_S:
+            print(f"note: an earlier run deleted its outputs {age:.0f} s ago; for up to {RECENTLY_DELETED_S} s after that, creating "
+                  "files on ext4 without a journal can cost seconds of system time (see discard() in benchmarks/_common.py)", flush=True)
 
 
 def print_table(title: str, rows: dict[str, dict[str, float] | None], baseline: str) -> None:

@@ -13,7 +13,7 @@ JSONDecodeError = orjson.JSONDecodeError
 BOM = b"\xef\xbb\xbf"
 
 
-def loads(data: bytes | str) -> Any:
+def loads(data: bytes | str | memoryview) -> Any:
     """Parse JSON; a leading byte order mark is skipped (looked at only when parsing fails: no cost otherwise)."""
     try:
         return orjson.loads(data)
