@@ -104,3 +104,26 @@ def test_coco_detection_of_a_large_labelme_folder_is_not_coco(tmp_path):
         (tmp_path / f"img_{i:03d}.json").write_text('{"version": "5.2.1", "flags": {}, "shapes": [], "imagePath": "x.jpg", '
                                                     '"imageData": null, "imageHeight": 4, "imageWidth": 4}')
     assert cvkit.detect_format(tmp_path) == "labelme"
+
+
+def test_walk_files_orders_files_before_sub_folders_and_does_not_follow_folder_links(tmp_path):
+    from cvkit.io import walk_files
+
+    for name in ("b/2.json", "b/1.JSON", "a/x.json", "top.json", ".hidden/h.json", "a/._x.json", "a/note.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    (tmp_path / "link").symlink_to(tmp_path / "a", target_is_directory=True)  # would list a/x.json twice
+    (tmp_path / "broken.json").symlink_to(tmp_path / "nowhere.json")
+    assert [p.relative_to(tmp_path).as_posix() for p in walk_files(tmp_path, ".json")] == ["top.json", "a/x.json", "b/1.JSON", "b/2.json"]
+
+
+def test_format_detection_lists_each_folder_once(tmp_path):
+    """Detectors share one listing a folder while cached_listings is active; outside it every call lists afresh."""
+    from cvkit.io import cached_listings, walk_files
+
+    (tmp_path / "a.xml").write_text("<annotation/>")
+    with cached_listings():
+        assert [p.name for p in files_in(tmp_path, ".xml")] == ["a.xml"]
+        (tmp_path / "b.xml").write_text("<annotation/>")
+        assert [p.name for p in walk_files(tmp_path, ".xml")] == ["a.xml"]  # the listing made above
+    assert [p.name for p in files_in(tmp_path, ".xml")] == ["a.xml", "b.xml"]

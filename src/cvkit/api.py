@@ -21,7 +21,7 @@ from cvkit.core.model import Dataset
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionError
 from cvkit.formats import FormatSpec, all_formats, get_format
-from cvkit.io import atomic_dir, files_in
+from cvkit.io import atomic_dir, cached_listings, files_in
 
 ROLE_NOUN = {"read": "reader", "write": "writer"}
 
@@ -78,11 +78,12 @@ def detect_format(path: str | Path) -> str:
 def _detections(path: Path) -> list[tuple[str, str]]:
     """(format, why) for every readable format whose detector claims ``path``."""
     matches: list[tuple[str, str]] = []
-    for spec in all_formats():
-        if spec.can_read:
-            reason = spec.load().detect(path)
-            if reason:
-                matches.append((spec.name, reason))
+    with cached_listings():  # detectors list the same folders: once each
+        for spec in all_formats():
+            if spec.can_read:
+                reason = spec.load().detect(path)
+                if reason:
+                    matches.append((spec.name, reason))
     return matches
 
 

@@ -263,25 +263,70 @@ def read_utf8_text(path: str | os.PathLike[str]) -> str:
 
 def walk_files(root: Path, suffix: str) -> Iterator[Path]:
     """Every file under ``root`` ending in ``suffix`` (case-insensitive), recursively, hidden entries skipped,
-    in a stable order: annotation tools that write one file per image (LabelMe JSON, MIT LabelMe XML)."""
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(n for n in names if n.lower().endswith(suffix) and not n.startswith(".")):  # filtered before sorting
-            yield Path(folder) / name
+    in a stable order: annotation tools that write one file per image (LabelMe JSON, MIT LabelMe XML).
+    Symbolic links to folders are not followed (as ``os.walk``)."""
+    suffix = suffix.lower()
+    files, dirs = _listing(root)
+    for name in sorted(n for n in files if n.lower().endswith(suffix) and not n.startswith(".")):  # filtered before sorting
+        yield root / name
+    for name, is_link in sorted((d, link) for d, link in dirs if not d.startswith(".")):
+        if not is_link:
+            yield from walk_files(root / name, suffix)
+
+
+#: folder -> its listing, while :func:`cached_listings` is active (format detection: one listing a folder)
+_listings: dict[str, tuple[list[str], list[tuple[str, bool]]]] | None = None
+
+
+@contextmanager
+def cached_listings() -> Iterator[None]:
+    """Inside the block, each folder is listed once: format detection asks every detector about one path, and
+    several of them list the same folder of 20,000 files (VOC, LabelMe JSON, MIT LabelMe: 64 ms -> 25 ms)."""
+    global _listings
+    outer = _listings
+    if outer is None:
+        _listings = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _listings = None
+
+
+def _listing(folder: Path) -> tuple[list[str], list[tuple[str, bool]]]:
+    """(file names, [(folder name, is a symbolic link)]) directly in ``folder`` (symbolic links followed to tell
+    files from folders; anything else, such as a broken link, is neither); empty when it cannot be listed."""
+    key = os.fspath(folder)
+    cache = _listings
+    if cache is not None and key in cache:
+        return cache[key]
+    files: list[str] = []
+    dirs: list[tuple[str, bool]] = []
+    try:
+        with os.scandir(key) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_file():
+                        files.append(entry.name)
+                    elif entry.is_dir():
+                        dirs.append((entry.name, entry.is_symlink()))
+                except OSError:
+                    continue
+    except OSError:
+        pass
+    if cache is not None:
+        cache[key] = (files, dirs)
+    return files, dirs
 
 
 def files_in(folder: Path, suffix: str, limit: int | None = None) -> list[Path]:
     """Files directly in ``folder`` ending in ``suffix`` (case-insensitive), sorted by name, hidden ones skipped as
     :func:`walk_files` skips them (macOS's ``._x.xml`` AppleDouble twins); only the first ``limit`` when given.
-    Format detection looks at a few files of folders that may hold 100,000: names are listed with one
-    ``os.scandir`` and sorted as strings (sorting ``Path`` objects took 0.1 s for 20,000)."""
+    Format detection looks at a few files of folders that may hold 100,000: names are listed once
+    (:func:`cached_listings`) and sorted as strings (sorting ``Path`` objects took 0.1 s for 20,000)."""
     import heapq
 
     suffix = suffix.lower()
-    try:
-        with os.scandir(folder) as entries:
-            found = (entry.name for entry in entries if entry.name.lower().endswith(suffix) and entry.name[0] != "." and entry.is_file())
-            names = sorted(found) if limit is None else heapq.nsmallest(limit, found)
-    except OSError:
-        return []
+    found = (name for name in _listing(folder)[0] if name.lower().endswith(suffix) and name[0] != ".")
+    names = sorted(found) if limit is None else heapq.nsmallest(limit, found)
     return [folder / name for name in names]
