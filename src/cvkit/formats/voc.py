@@ -17,7 +17,7 @@ from typing import Any
 from lxml import etree
 
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.geometry import box_to_voc, clean_number, polygon_bbox, voc_to_box
+from cvkit.core.geometry import polygon_bbox, voc_to_box
 from cvkit.core.imageinfo import fill_size_from_header, known_size
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.parallel import can_fork, chunked, ordered_map
@@ -35,9 +35,9 @@ from cvkit.formats.voc_layout import (
     looks_like_voc_xml,
     read_labelmap,
 )
+from cvkit.formats.voc_xml import BOOL_TAGS, annotation_xml
 from cvkit.io import files_in, place_image, read_small_file, relpath_posix
 
-BOOL_TAGS = ("difficult", "truncated", "occluded")
 #: Below this many files parsing stays in-process: worker start-up would cost more than it saves.
 PARALLEL_MIN_FILES = 4000
 
@@ -409,93 +409,6 @@ def _fill_size(sample: Sample, image: Path, report: Report) -> None:
 
 
 # --- writing -------------------------------------------------------------------------
-def _sub(parent: Any, tag: str, text: Any = None) -> Any:
-    el = etree.SubElement(parent, tag)
-    if text is not None:
-        el.text = str(text)
-    return el
-
-
-def _write_box(parent: Any, box: Any, one_based: bool) -> None:
-    bnd = _sub(parent, "bndbox")
-    for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), box_to_voc(box, one_based)):
-        _sub(bnd, tag, clean_number(round(value, 6)))
-
-
-def _format_value(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_based: bool, report: Report, size: tuple[int, int] | None = None) -> bytes:
-    """The XML of one sample, as the devkit and LabelImg read it. ``size``: (width, height) to write
-    (:func:`cvkit.core.imageinfo.known_size`); without it ``<size>`` is left out: mmdetection then reads the
-    image, while a written ``<width>0</width>`` makes it drop the image as smaller than its ``min_size``."""
-    meta = sample.meta.get("voc", {})
-    root = etree.Element("annotation")
-    if meta.get("verified"):
-        root.set("verified", meta["verified"])
-    _sub(root, "folder", meta.get("folder", "JPEGImages" if image_path is None else ""))
-    _sub(root, "filename", filename)
-    if image_path:
-        _sub(root, "path", image_path)
-    source = _sub(root, "source")
-    for key, value in (meta.get("source") or {"database": "Unknown"}).items():
-        _sub(source, key, value)
-    if size:
-        width, height = size
-        size_el = _sub(root, "size")
-        _sub(size_el, "width", width)
-        _sub(size_el, "height", height)
-        _sub(size_el, "depth", meta.get("depth", 3))
-    _sub(root, "segmented", meta.get("segmented", 0))
-    report.lose_image_labels("VOC XML", len(sample.labels))
-    report.lose_image_attributes(sample.attributes, "VOC XML")
-    for obj in sample.objects:
-        if obj.ensure_bbox() is None:
-            report.lose(f"{obj.shape} shape", "VOC XML holds boxes only; a shape without area is dropped")
-            continue
-        if (obj.shape in ("polygon", "mask", "circle") or obj.polygon or obj.rle) and "robndbox" not in obj.meta.get("voc", {}):
-            report.lose(obj.shape if obj.shape != "box" else "segmentation", "VOC XML holds boxes only; written as its bounding box")
-        report.lose_object_extras(obj, "VOC XML", holds=("score", "attributes"))  # both written as <attributes>
-        el = _sub(root, "object")
-        _sub(el, "name", obj.label)
-        attrs = dict(obj.attributes)
-        _sub(el, "pose", attrs.pop("pose", "Unspecified"))
-        for tag in BOOL_TAGS:
-            if tag in attrs or tag != "occluded":
-                _sub(el, tag, int(bool(attrs.pop(tag, False))))
-        _write_box(el, obj.bbox, one_based)
-        for part in attrs.pop("parts", []):
-            part_el = _sub(el, "part")
-            _sub(part_el, "name", part.get("label", ""))
-            _write_box(part_el, part["bbox"], one_based)
-        if "actions" in attrs:
-            actions = _sub(el, "actions")
-            for key, value in attrs.pop("actions").items():
-                _sub(actions, key, int(bool(value)))
-        if obj.iscrowd:
-            attrs["iscrowd"] = True
-        if obj.score is not None:
-            attrs["score"] = obj.score
-        if attrs:
-            attr_el = _sub(el, "attributes")
-            for key, value in attrs.items():
-                if isinstance(value, (dict, list)):
-                    report.lose(f"attribute {key!r}", "VOC attributes hold plain values only")
-                    continue
-                one = _sub(attr_el, "attribute")
-                _sub(one, "name", key)
-                _sub(one, "value", _format_value(value))
-        for key, value in obj.meta.get("voc", {}).items():
-            if isinstance(value, dict):
-                nested = _sub(el, key)
-                for inner, text in value.items():
-                    _sub(nested, inner, text)
-            else:
-                _sub(el, key, value)
-    return etree.tostring(root, pretty_print=True, encoding="utf-8")
-
-
 def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, images: str = "reference", layout: str = "devkit") -> None:
     """Write a devkit tree (Annotations/, JPEGImages/, ImageSets/Main/) or, with
     ``layout=flat``, XML next to the images as LabelImg does."""
@@ -507,17 +420,20 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
     split_members: dict[str, list[str]] = {}
     used: set[str] = set()
     declared: dict[str, tuple[dict[str, None], dict[str, None]]] = {}  # label -> (part names, action names)
+    resolve = _RealPaths()
+    ann_prefix = os.path.join(ann_dir, "")
     for sample in track(dataset, "writing VOC"):
         stem = _unique_stem(sample, used, report)
         source = sample.resolve(dataset.root)
-        filename = stem + Path(sample.path).suffix
+        filename = stem + _name_parts(sample.path)[1]
         recorded = None
         if images == "reference":
-            recorded = str(source.resolve()) if dataset.root is not None or source.is_absolute() else sample.path
+            recorded = resolve(os.fspath(source)) if dataset.root is not None or source.is_absolute() else sample.path
         else:
             place_image(source, img_dir / filename, images)
         xml = annotation_xml(sample, filename, recorded, one_based, report, known_size(sample, dataset.root))
-        (ann_dir / f"{stem}.xml").write_bytes(xml)
+        with open(f"{ann_prefix}{stem}.xml", "wb") as handle:
+            handle.write(xml)
         split_members.setdefault(sample.split or NO_SPLIT, []).append(stem)
         for obj in sample.objects:
             if obj.label not in dataset.categories:  # labelmap.txt must declare every object's label
@@ -543,9 +459,37 @@ def _write_labelmap(path: Path, names: list[str], declared: dict[str, tuple[dict
     path.write_text("# label:color_rgb:parts:actions\n" + "".join(lines), encoding="utf-8")
 
 
+class _RealPaths:
+    """``os.path.realpath`` of many files in few folders: each folder resolved once, then only the file itself
+    looked at (one ``lstat`` a file instead of one a path component: 20,000 images, 0.3 s -> 0.05 s)."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, str] = {}
+        self.cwd = os.getcwd()
+
+    def __call__(self, path: str) -> str:
+        """What ``Path(path).resolve()`` gives (symbolic links resolved before ``..``)."""
+        parts = path.split(os.sep)
+        if "." in parts or ".." in parts:
+            return os.path.realpath(path)
+        folder, name = os.path.split(path if os.path.isabs(path) else os.path.join(self.cwd, path))
+        real = self.folders.get(folder)
+        if real is None:
+            real = self.folders[folder] = os.path.realpath(folder)
+        joined = os.path.join(real, name)
+        return os.path.realpath(joined) if os.path.islink(joined) else joined
+
+
+def _name_parts(path: str) -> tuple[str, str]:
+    """(stem, suffix) of a POSIX path's last part, as ``pathlib`` splits them (``b.`` has no suffix)."""
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    return (name[:dot], name[dot:]) if 0 < dot < len(name) - 1 else (name, "")
+
+
 def _unique_stem(sample: Sample, used: set[str], report: Report) -> str:
     """File stem for a sample; images with the same name in different folders get a folder prefix."""
-    stem = Path(sample.path).stem
+    stem = _name_parts(sample.path)[0]
     if stem in used:
         stem = Path(sample.path).with_suffix("").as_posix().replace("/", "__")
         report.warn("images with the same file name in different folders were renamed with their folder as prefix")
