@@ -21,7 +21,6 @@ from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report, Skipped
 from cvkit.errors import InvalidInputError
 from cvkit.formats import coco
-from cvkit.formats.yolo import _writer as yolo_writer
 
 
 def _coco_folder(root: Path, bad: dict[str, int] | None = None) -> Path:
@@ -55,7 +54,7 @@ def _files(root: Path) -> dict[str, bytes]:
 def on_workers(monkeypatch):
     """Shards of 3 images, and worker processes even for this small dataset; records the worker counts used."""
     monkeypatch.setattr(coco, "SHARD_IMAGES", 3)
-    monkeypatch.setattr(yolo_writer, "PARALLEL_MIN_SAMPLES", 0)
+    monkeypatch.setattr(shards_module, "PARALLEL_MIN_SAMPLES", 0)
     used: list[int] = []
     original = shards_module.ordered_map
 
@@ -107,6 +106,26 @@ def test_every_layout_and_task_writes_the_same_on_workers(tmp_path, on_workers, 
         outputs[workers] = (_files(tmp_path / f"out{workers}"), report.to_dict())
     assert on_workers == [2]
     assert outputs[2] == outputs[1]
+    assert outputs[2][1]["written"]["images"] == 23
+
+
+@pytest.mark.parametrize("options", [{"images": "reference"}, {"images": "copy", "layout": "flat"}, {"one_based": False}])
+def test_coco_to_voc_on_workers_writes_the_same_files(tmp_path, on_workers, options):
+    """Workers write each XML naming the image by its own name; the parent renames a repeated one, in the XML too."""
+    src = _coco_folder(tmp_path / "coco")
+    for split, count in (("train", 14), ("val", 9)):
+        for n in range(count):
+            make_image(src / "images" / split / "ab"[n % 2] / f"img{n // 2}.jpg", 64 + n, 48)
+    outputs = {}
+    for workers in (1, 2):
+        report = cvkit.convert(src, tmp_path / f"out{workers}", "voc", from_format="coco", write_options={**options, "workers": workers})
+        outputs[workers] = (_files(tmp_path / f"out{workers}"), report.to_dict())
+    assert on_workers == [2]
+    assert outputs[2] == outputs[1]
+    files = outputs[2][0]
+    renamed = next(name for name in files if name.endswith("__b__img0.xml"))
+    stem = renamed.rpartition("/")[2].removesuffix(".xml")
+    assert f"<filename>{stem}.jpg</filename>".encode() in files[renamed]  # the name it was written under
     assert outputs[2][1]["written"]["images"] == 23
 
 

@@ -22,6 +22,9 @@ from cvkit.core.report import Report
 
 E = TypeVar("E")
 
+#: below this many samples the runs are read in one process (forking costs more than it saves)
+PARALLEL_MIN_SAMPLES = 2000
+
 #: what a forked worker needs, set once by the pool's initializer (inherited, never pickled)
 _job: tuple[list[Shard], Callable[[Sample], Any], Report] | None = None
 
@@ -45,9 +48,9 @@ def encoded(shards: list[Shard], encode: Callable[[Sample], E], report: Report, 
     what the workers' reports recorded is merged into ``report`` as each run arrives.
 
     ``encode`` must not change state the parent relies on (it runs on a copy of the parent's memory); an
-    error it raises (with ``--skip-invalid`` off) is raised here, at its place in the order. Without fork, or
-    with one worker, the runs are read here, one after the other."""
-    if workers <= 1 or not can_fork():
+    error it raises (with ``--skip-invalid`` off) is raised here, at its place in the order. Without fork, with
+    one worker or with fewer than :data:`PARALLEL_MIN_SAMPLES` samples, the runs are read here, one after the other."""
+    if workers <= 1 or not can_fork() or sum(shard.size for shard in shards) < PARALLEL_MIN_SAMPLES:
         for shard in shards:
             yield from map(encode, shard.read())
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lxml import etree
@@ -23,6 +23,7 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import encoded
 from cvkit.core.splits import NO_SPLIT
 from cvkit.core.transport import pack_annotation
 from cvkit.errors import CvkitError, InvalidInputError
@@ -35,7 +36,7 @@ from cvkit.formats.voc_layout import (
     looks_like_voc_xml,
     read_labelmap,
 )
-from cvkit.formats.voc_xml import BOOL_TAGS, annotation_xml
+from cvkit.formats.voc_xml import BOOL_TAGS, annotation_xml, escape_text
 from cvkit.io import files_in, place_image, read_small_file, relpath_posix
 
 #: Below this many files parsing stays in-process: worker start-up would cost more than it saves.
@@ -409,44 +410,86 @@ def _fill_size(sample: Sample, image: Path, report: Report) -> None:
 
 
 # --- writing -------------------------------------------------------------------------
-def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, images: str = "reference", layout: str = "devkit") -> None:
+def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, images: str = "reference", layout: str = "devkit",
+          workers: int | None = None) -> None:
     """Write a devkit tree (Annotations/, JPEGImages/, ImageSets/Main/) or, with
-    ``layout=flat``, XML next to the images as LabelImg does."""
+    ``layout=flat``, XML next to the images as LabelImg does. ``workers``: processes that read a sharded
+    source (COCO) and write its XML text (default: one a CPU); the files are named and written here, in order."""
     if layout not in ("devkit", "flat"):
         raise CvkitError(f"unknown VOC layout {layout!r}; choose devkit or flat")
-    ann_dir = path / "Annotations" if layout == "devkit" else path
-    img_dir = path / "JPEGImages" if layout == "devkit" else path
-    ann_dir.mkdir(parents=True, exist_ok=True)
-    split_members: dict[str, list[str]] = {}
-    used: set[str] = set()
-    declared: dict[str, tuple[dict[str, None], dict[str, None]]] = {}  # label -> (part names, action names)
-    resolve = _RealPaths()
-    ann_prefix = os.path.join(ann_dir, "")
-    for sample in track(dataset, "writing VOC"):
-        stem = _unique_stem(sample, used, report)
-        source = sample.resolve(dataset.root)
-        filename = stem + _name_parts(sample.path)[1]
-        recorded = None
-        if images == "reference":
-            recorded = resolve(os.fspath(source)) if dataset.root is not None or source.is_absolute() else sample.path
-        else:
-            place_image(source, img_dir / filename, images)
-        xml = annotation_xml(sample, filename, recorded, one_based, report, known_size(sample, dataset.root))
-        with open(f"{ann_prefix}{stem}.xml", "wb") as handle:
-            handle.write(xml)
-        split_members.setdefault(sample.split or NO_SPLIT, []).append(stem)
-        for obj in sample.objects:
-            if obj.label not in dataset.categories:  # labelmap.txt must declare every object's label
-                dataset.categories.ensure(obj.label)
-            if "parts" in obj.attributes or "actions" in obj.attributes:
-                parts, actions = declared.setdefault(obj.label, ({}, {}))
-                parts.update((p["label"], None) for p in obj.attributes.get("parts", ()) if p.get("label"))
-                actions.update(dict.fromkeys(obj.attributes.get("actions", ())))
-        report.count_written(sample.split, len(sample.objects))
+    writer = _VocWriter(dataset, path, report, one_based, images, layout)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    shards = dataset.take_shards() if workers > 1 and can_fork() else None
+    if shards is None:
+        for sample in track(dataset, "writing VOC"):
+            writer.place(writer.encode(sample))
+    else:
+        total = sum(shard.size for shard in shards)
+        for item in track(encoded(shards, writer.encode, report, workers), "writing VOC", total):
+            writer.place(item)
     report.written.categories = len(dataset.categories)
     if layout == "devkit":
-        _write_split_lists(path, split_members)
-    _write_labelmap(path / "labelmap.txt", dataset.categories.names(), declared)
+        _write_split_lists(path, writer.split_members)
+    _write_labelmap(path / "labelmap.txt", dataset.categories.names(), writer.declared)
+
+
+#: what :meth:`_VocWriter.encode` gives for one sample: split, path, image file, XML, the objects' labels, and the
+#: parts and actions they use ``(label, parts, actions)``
+EncodedXml = tuple[str | None, str, Path, bytes, list[str], list[tuple[str, list[str], list[str]]]]
+
+
+class _VocWriter:
+    """One write: :meth:`encode` needs the sample alone (XML text: most of the work, done on worker processes
+    for a sharded source), :meth:`place` names and writes the files in order."""
+
+    def __init__(self, dataset: Dataset, path: Path, report: Report, one_based: bool, images: str, layout: str):
+        self.dataset, self.report, self.one_based, self.images = dataset, report, one_based, images
+        ann_dir = path / "Annotations" if layout == "devkit" else path
+        self.img_dir = path / "JPEGImages" if layout == "devkit" else path
+        ann_dir.mkdir(parents=True, exist_ok=True)
+        self.ann_prefix = os.path.join(ann_dir, "")
+        self.split_members: dict[str, list[str]] = {}
+        self.used: set[str] = set()
+        self.declared: dict[str, tuple[dict[str, None], dict[str, None]]] = {}  # label -> (part names, action names)
+        self.resolve = _RealPaths()
+
+    def encode(self, sample: Sample) -> EncodedXml:
+        """The sample's XML, naming its image by the image's own file name (:meth:`place` renames a repeated one)."""
+        root = self.dataset.root
+        stem, suffix = _name_parts(sample.path)
+        source = sample.resolve(root)
+        recorded = None
+        if self.images == "reference":
+            recorded = self.resolve(os.fspath(source)) if root is not None or source.is_absolute() else sample.path
+        xml = annotation_xml(sample, stem + suffix, recorded, self.one_based, self.report, known_size(sample, root))
+        uses = [(obj.label, [p["label"] for p in obj.attributes.get("parts", ()) if p.get("label")], list(obj.attributes.get("actions", ())))
+                for obj in sample.objects if "parts" in obj.attributes or "actions" in obj.attributes]
+        return sample.split, sample.path, source, xml, [obj.label for obj in sample.objects], uses
+
+    def place(self, encoded: EncodedXml) -> None:
+        split, path, source, xml, labels, uses = encoded
+        natural, suffix = _name_parts(path)
+        stem = _unique_stem(path, self.used, self.report)
+        if stem != natural:  # the XML names the image as written: <filename> is the first element holding it
+            xml = xml.replace(_filename_element(natural + suffix), _filename_element(stem + suffix), 1)
+        if self.images != "reference":
+            place_image(source, self.img_dir / (stem + suffix), self.images)
+        with open(f"{self.ann_prefix}{stem}.xml", "wb") as handle:
+            handle.write(xml)
+        self.split_members.setdefault(split or NO_SPLIT, []).append(stem)
+        categories = self.dataset.categories
+        for label in labels:
+            if label not in categories:  # labelmap.txt must declare every object's label
+                categories.ensure(label)
+        for label, part_names, action_names in uses:
+            parts, actions = self.declared.setdefault(label, ({}, {}))
+            parts.update(dict.fromkeys(part_names))
+            actions.update(dict.fromkeys(action_names))
+        self.report.count_written(split, len(labels))
+
+
+def _filename_element(name: str) -> bytes:
+    return f"<filename>{escape_text(name)}</filename>".encode()
 
 
 def _write_labelmap(path: Path, names: list[str], declared: dict[str, tuple[dict[str, None], dict[str, None]]]) -> None:
@@ -487,11 +530,11 @@ def _name_parts(path: str) -> tuple[str, str]:
     return (name[:dot], name[dot:]) if 0 < dot < len(name) - 1 else (name, "")
 
 
-def _unique_stem(sample: Sample, used: set[str], report: Report) -> str:
-    """File stem for a sample; images with the same name in different folders get a folder prefix."""
-    stem = _name_parts(sample.path)[0]
+def _unique_stem(path: str, used: set[str], report: Report) -> str:
+    """File stem for a sample's image ``path``; images with the same name in different folders get a folder prefix."""
+    stem = _name_parts(path)[0]
     if stem in used:
-        stem = Path(sample.path).with_suffix("").as_posix().replace("/", "__")
+        stem = PurePosixPath(path).with_suffix("").as_posix().replace("/", "__")
         report.warn("images with the same file name in different folders were renamed with their folder as prefix")
     used.add(stem)
     return stem

@@ -129,6 +129,11 @@ _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#
 _ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\t": "&#9;", "\r": "&#13;"})
 
 
+def escape_text(text: str) -> str:
+    """``text`` escaped as libxml2 escapes element text (``&``, ``<``, ``>``, carriage returns)."""
+    return text.translate(_TEXT_ESCAPES)
+
+
 @lru_cache(maxsize=8192)
 def _escaped(text: str) -> str | None:
     """``text`` escaped as libxml2 escapes element text; None when XML cannot hold one of its characters.

@@ -282,17 +282,12 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", la
                     writer.write_sample(sample)
             else:  # read and encoded on several processes, placed here in order
                 total = sum(shard.size for shard in shards)
-                encode = writer.encode_in_worker if total >= PARALLEL_MIN_SAMPLES else writer.encode
-                for item in track(encoded(shards, encode, report, workers if total >= PARALLEL_MIN_SAMPLES else 1), "writing YOLO labels", total):
+                for item in track(encoded(shards, writer.encode_in_worker, report, workers), "writing YOLO labels", total):
                     writer.place(item)
     finally:
         for handle in writer.lists:
             handle.close()
     writer.finish()
-
-
-#: below this many samples a sharded dataset is written in one process (forking costs more than it saves)
-PARALLEL_MIN_SAMPLES = 2000
 
 
 #: samples looked at for the keypoint count of a pose source that names none
