@@ -23,10 +23,10 @@ from cvkit.errors import InvalidInputError
 from cvkit.formats import coco
 
 
-def _coco_folder(root: Path, bad: dict[str, int] | None = None) -> Path:
+def _coco_folder(root: Path, bad: dict[str, int] | None = None, images: bool = False) -> Path:
     """``annotations/instances_{train,val}.json``: 14 and 9 images, images of the same name in two folders
-    (the YOLO writer renames the second), crowd regions, image-level labels and, where ``bad`` says so,
-    a negative box at that annotation of that split."""
+    (the writers rename the second), crowd regions, image-level labels and, where ``bad`` says so,
+    a negative box at that annotation of that split; ``images``: the image files too (``images/<split>/``)."""
     folder = root / "annotations"
     folder.mkdir(parents=True)
     for split, count in (("train", 14), ("val", 9)):
@@ -43,7 +43,18 @@ def _coco_folder(root: Path, bad: dict[str, int] | None = None) -> Path:
         document = {"images": images, "annotations": annotations,
                     "categories": [{"id": 3, "name": "cat", "supercategory": "animal"}, {"id": 7, "name": "dog", "supercategory": "animal"}]}
         (folder / f"instances_{split}.json").write_text(json.dumps(document))
+        for n in range(count if images else 0):
+            make_image(root / "images" / split / "ab"[n % 2] / f"img{n // 2}.jpg", 64 + n, 48)
     return root
+
+
+def _one_and_two_workers(src: Path, tmp_path: Path, target: str, options: dict) -> dict[int, tuple[dict[str, bytes], dict]]:
+    """{workers: (every output file's bytes, the report)} of converting ``src`` with 1 and 2 workers."""
+    outputs = {}
+    for workers in (1, 2):
+        report = cvkit.convert(src, tmp_path / f"out{workers}", target, from_format="coco", write_options={**options, "workers": workers})
+        outputs[workers] = (_files(tmp_path / f"out{workers}"), report.to_dict())
+    return outputs
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -93,17 +104,11 @@ def test_worker_processes_write_the_same_files_and_summary_as_one_process(tmp_pa
     {"task": "pose", "keypoints": 2, "images": "reference", "paths": "relative"},
 ], ids=["darknet-copy", "labelimg-hardlink", "segment-symlink", "pose-reference"])
 def test_every_layout_and_task_writes_the_same_on_workers(tmp_path, on_workers, options):
-    src = _coco_folder(tmp_path / "coco")
-    for split, count in (("train", 14), ("val", 9)):  # the images, for the modes that place them
-        for n in range(count):
-            make_image(src / "images" / split / "ab"[n % 2] / f"img{n // 2}.jpg", 64 + n, 48)
+    src = _coco_folder(tmp_path / "coco", images=True)
     document = json.loads((src / "annotations" / "instances_train.json").read_text())
     document["annotations"][3]["segmentation"] = [[2.0, 2.0, 12.0, 2.0, 12.0, 9.0]]  # a polygon among the boxes
     (src / "annotations" / "instances_train.json").write_text(json.dumps(document))
-    outputs = {}
-    for workers in (1, 2):
-        report = cvkit.convert(src, tmp_path / f"out{workers}", "yolo", from_format="coco", write_options={**options, "workers": workers})
-        outputs[workers] = (_files(tmp_path / f"out{workers}"), report.to_dict())
+    outputs = _one_and_two_workers(src, tmp_path, "yolo", options)
     assert on_workers == [2]
     assert outputs[2] == outputs[1]
     assert outputs[2][1]["written"]["images"] == 23
@@ -112,14 +117,7 @@ def test_every_layout_and_task_writes_the_same_on_workers(tmp_path, on_workers, 
 @pytest.mark.parametrize("options", [{"images": "reference"}, {"images": "copy", "layout": "flat"}, {"one_based": False}])
 def test_coco_to_voc_on_workers_writes_the_same_files(tmp_path, on_workers, options):
     """Workers write each XML naming the image by its own name; the parent renames a repeated one, in the XML too."""
-    src = _coco_folder(tmp_path / "coco")
-    for split, count in (("train", 14), ("val", 9)):
-        for n in range(count):
-            make_image(src / "images" / split / "ab"[n % 2] / f"img{n // 2}.jpg", 64 + n, 48)
-    outputs = {}
-    for workers in (1, 2):
-        report = cvkit.convert(src, tmp_path / f"out{workers}", "voc", from_format="coco", write_options={**options, "workers": workers})
-        outputs[workers] = (_files(tmp_path / f"out{workers}"), report.to_dict())
+    outputs = _one_and_two_workers(_coco_folder(tmp_path / "coco", images=True), tmp_path, "voc", options)
     assert on_workers == [2]
     assert outputs[2] == outputs[1]
     files = outputs[2][0]
