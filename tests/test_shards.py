@@ -48,11 +48,12 @@ def _coco_folder(root: Path, bad: dict[str, int] | None = None, images: bool = F
     return root
 
 
-def _one_and_two_workers(src: Path, tmp_path: Path, target: str, options: dict) -> dict[int, tuple[dict[str, bytes], dict]]:
+def _one_and_two_workers(src: Path, tmp_path: Path, target: str, options: dict, skip_invalid: bool = False) -> dict[int, tuple[dict[str, bytes], dict]]:
     """{workers: (every output file's bytes, the report)} of converting ``src`` with 1 and 2 workers."""
     outputs = {}
     for workers in (1, 2):
-        report = cvkit.convert(src, tmp_path / f"out{workers}", target, from_format="coco", write_options={**options, "workers": workers})
+        report = cvkit.convert(src, tmp_path / f"out{workers}", target, from_format="coco", skip_invalid=skip_invalid,
+                               write_options={**options, "workers": workers})
         outputs[workers] = (_files(tmp_path / f"out{workers}"), report.to_dict())
     return outputs
 
@@ -189,3 +190,22 @@ def test_a_workers_report_adds_to_the_parents():
     assert [s.location for s in parent.skipped] == ["annotations[1].bbox"] and parent.warnings == ["once"]
     part.clear()
     assert part.to_dict() == Report().to_dict()
+
+
+@pytest.mark.parametrize("target", ["yolo", "voc"])
+@pytest.mark.parametrize("name", ["coco", "coco_instances", "coco_person_keypoints", "coco_panoptic", "coco_labels", "coco_image_info"])
+def test_real_coco_datasets_convert_the_same_on_workers(tmp_path, corpus, on_workers, monkeypatch, name, target):
+    """The corpus's COCO datasets (datumaro's exports of every task), runs of one image each, one vs two workers."""
+    monkeypatch.setattr(coco, "SHARD_IMAGES", 1)
+    outputs = _one_and_two_workers(corpus("coco", name), tmp_path, target, {"images": "reference"}, skip_invalid=True)
+    assert on_workers == [2]
+    assert outputs[2] == outputs[1]
+
+
+def test_real_results_list_converts_the_same_on_workers(tmp_path, corpus, on_workers, monkeypatch):
+    """cocoapi's detection results (100 images, no image list): image ids stand in for images."""
+    monkeypatch.setattr(coco, "SHARD_IMAGES", 7)
+    outputs = _one_and_two_workers(corpus("coco", "cocoapi_results", "instances_val2014_fakebbox100_results.json"), tmp_path, "voc", {})
+    assert on_workers == [2]
+    assert outputs[2] == outputs[1]
+    assert outputs[2][1]["written"]["objects"] > 0
