@@ -93,10 +93,16 @@ TRASH_EMPTIED = WORK / ".trash-emptied"
 RECENTLY_DELETED_S = 360
 
 
+#: deleting at least this many files marks the time (fewer cost the next run nothing measurable)
+MANY_FILES = 1000
+
+
 def _empty_trash() -> None:
     if TRASH.exists():
+        many = sum(len(files) for _, _, files in os.walk(TRASH)) >= MANY_FILES
         shutil.rmtree(TRASH, ignore_errors=True)
-        TRASH_EMPTIED.touch()
+        if many:
+            TRASH_EMPTIED.touch()
 
 
 def _empty_trash_at_exit() -> None:
@@ -104,7 +110,7 @@ def _empty_trash_at_exit() -> None:
         atexit.register(_empty_trash)
         _empty_trash_at_exit.registered = True  # type: ignore[attr-defined]
         if TRASH_EMPTIED.exists() and (age := time.time() - TRASH_EMPTIED.stat().st_mtime) < RECENTLY_DELETED_S:
-            print(f"note: an earlier run deleted its outputs {age:.0f} s ago; for up to {RECENTLY_DELETED_S} s after that, creating "
+            print(f"note: an earlier run deleted many output files {age:.0f} s ago; for up to {RECENTLY_DELETED_S} s after that, creating "
                   "files on ext4 without a journal can cost seconds of system time (see discard() in benchmarks/_common.py)", flush=True)
 
 
