@@ -128,6 +128,18 @@ def test_coco_to_voc_on_workers_writes_the_same_files(tmp_path, on_workers, opti
     assert outputs[2][1]["written"]["images"] == 23
 
 
+def test_without_memory_for_workers_one_process_writes_and_says_so(tmp_path, on_workers, monkeypatch):
+    """Workers copy the parsed JSON page by page as they read it: a file too big for that is written in one process."""
+    src = _coco_folder(tmp_path / "coco")
+    one = _convert(src, tmp_path / "one", workers=1)
+    monkeypatch.setattr(coco, "memory_available", lambda: 1000)  # bytes free: far less than 8x the JSON files
+    two = _convert(src, tmp_path / "two", workers=2)
+    assert on_workers == []
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
+    assert "written in one process: worker processes would need about 0.0 GiB more memory than is free" in two.warnings
+    assert two.written.images == one.written.images == 23
+
+
 def test_skipped_annotations_from_workers_are_reported_in_input_order(tmp_path, on_workers):
     src = _coco_folder(tmp_path / "coco", bad={"train": 12, "val": 2})
     one = _convert(src, tmp_path / "one", workers=1, skip_invalid=True)

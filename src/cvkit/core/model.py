@@ -138,7 +138,7 @@ class Dataset:
         root: str | Path | None = None,
         source_format: str | None = None,
         info: dict[str, Any] | None = None,
-        shards: Callable[[], list[Shard]] | None = None,
+        shards: Callable[[], list[Shard] | None] | None = None,
     ):
         self._samples: Iterable[Sample] = samples
         self._shards = shards
@@ -162,11 +162,14 @@ class Dataset:
 
     def take_shards(self) -> list[Shard] | None:
         """The samples as :class:`Shard` runs, in order, instead of iterating them; None when the reader gives
-        none, or the samples were iterated or materialized already. Like iterating, taking them uses the dataset up."""
+        none (or declines now: see the COCO reader's memory check), or the samples were iterated or materialized
+        already. Like iterating, taking them uses the dataset up; a None leaves the dataset to be iterated."""
         if self._shards is None or self._consumed or self.is_materialized:
             return None
-        self._consumed = True
-        return self._shards()
+        shards = self._shards()
+        if shards is not None:
+            self._consumed = True
+        return shards
 
     def materialize(self) -> Dataset:
         """Load every sample into memory (needed for several passes); returns self."""

@@ -43,6 +43,18 @@ def _run(index: int) -> tuple[list[Any], Report]:
     return [encode(sample) for sample in shards[index].read()], report
 
 
+def memory_available() -> int | None:
+    """Bytes of memory the system can still give (Linux ``MemAvailable``); None where that is not known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def encoded(shards: list[Shard], encode: Callable[[Sample], E], report: Report, workers: int) -> Iterator[E]:
     """``encode(sample)`` of every sample of ``shards``, in order, worked out on ``workers`` forked processes;
     what the workers' reports recorded is merged into ``report`` as each run arrives.
