@@ -221,3 +221,29 @@ def test_real_results_list_converts_the_same_on_workers(tmp_path, corpus, on_wor
     assert on_workers == [2]
     assert outputs[2] == outputs[1]
     assert outputs[2][1]["written"]["objects"] > 0
+
+
+def test_a_manifest_is_read_by_workers_in_runs_of_whole_lines(tmp_path, on_workers, monkeypatch):
+    """Manifest runs are byte ranges the workers read themselves; line numbers in errors stay the file's own."""
+    from cvkit import manifest
+
+    monkeypatch.setattr(manifest, "SHARD_BYTES", 700)  # a few records a run, cut at line ends
+    src = _coco_folder(tmp_path / "coco")
+    cvkit.convert(src, tmp_path / "m.jsonl", "manifest", from_format="coco")
+    lines = (tmp_path / "m.jsonl").read_bytes().split(b"\n")
+    lines[5] = b'{"image": broken'  # line 6
+    lines[17] = lines[17].replace(b'"label":"cat"', b'"label":"zebra"', 1)  # line 18: a label the header lacks
+    (tmp_path / "bad.jsonl").write_bytes(b"\n".join(lines))
+    shards = manifest.manifest_shards(tmp_path / "bad.jsonl", cvkit.read(tmp_path / "bad.jsonl").categories, Report())
+    assert len(shards) > 3 and sum(shard.size for shard in shards) == 23
+    outputs = {}
+    for workers in (1, 2):
+        report = cvkit.convert(tmp_path / "bad.jsonl", tmp_path / f"out{workers}", "yolo", skip_invalid=True,
+                               write_options={"images": "reference", "workers": workers})
+        outputs[workers] = (_files(tmp_path / f"out{workers}"), report.to_dict())
+    assert on_workers == [2]
+    assert outputs[2] == outputs[1]
+    assert [s["location"] for s in outputs[2][1]["skipped"]] == ["line 6", "line 18"]
+    with pytest.raises(InvalidInputError) as caught:
+        cvkit.convert(tmp_path / "bad.jsonl", tmp_path / "strict", "voc", write_options={"workers": 2})
+    assert caught.value.location == "line 6" and caught.value.file == str(tmp_path / "bad.jsonl")

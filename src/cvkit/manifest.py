@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from cvkit.core import jsonio
 from cvkit.core.categories import Category, CategorySet, Hierarchy
-from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 from cvkit.io import atomic_file
@@ -198,21 +199,26 @@ def iter_records(path: str | Path, report: Report | None = None) -> Iterator[tup
     path = Path(path)
     with open(path, "rb") as handle:
         handle.readline()
-        for number, line in enumerate(handle, start=2):
-            if not line.strip():
-                continue
-            try:
-                rec = jsonio.loads(line)
-            except jsonio.JSONDecodeError as exc:
-                rec = InvalidInputError(f"not valid JSON at column {exc.colno}", file=path, location=f"line {number}")
-            if not isinstance(rec, dict) or "image" not in rec:
-                err = rec if isinstance(rec, InvalidInputError) else InvalidInputError(
-                    "record is not an object with an 'image'", file=path, location=f"line {number}")
-                if report is None:
-                    raise err
-                report.invalid(err)
-                continue
-            yield number, rec
+        yield from _records(enumerate(handle, start=2), path, report)
+
+
+def _records(lines: Iterable[tuple[int, bytes]], path: Path, report: Report | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line_number, record)`` of numbered lines; bad lines go to ``report.invalid`` (raised without a report)."""
+    for number, line in lines:
+        if not line.strip():
+            continue
+        try:
+            rec = jsonio.loads(line)
+        except jsonio.JSONDecodeError as exc:
+            rec = InvalidInputError(f"not valid JSON at column {exc.colno}", file=path, location=f"line {number}")
+        if not isinstance(rec, dict) or "image" not in rec:
+            err = rec if isinstance(rec, InvalidInputError) else InvalidInputError(
+                "record is not an object with an 'image'", file=path, location=f"line {number}")
+            if report is None:
+                raise err
+            report.invalid(err)
+            continue
+        yield number, rec
 
 
 def header_to_dataset_parts(header: dict[str, Any]) -> tuple[CategorySet, Hierarchy]:
@@ -231,7 +237,12 @@ def iter_samples(path: Path, categories: CategorySet, report: Report, check_labe
     ``check_labels=False`` lets labels outside the header through (``cvkit validate``
     reports them as findings instead of skipping the record).
     """
-    for number, rec in iter_records(path, report):
+    return _samples(iter_records(path, report), path, categories, report, check_labels)
+
+
+def _samples(records: Iterable[tuple[int, dict[str, Any]]], path: Path, categories: CategorySet, report: Report,
+             check_labels: bool = True) -> Iterator[tuple[int, Sample]]:
+    for number, rec in records:
         try:
             sample = record_to_sample(rec)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -249,6 +260,38 @@ def iter_samples(path: Path, categories: CategorySet, report: Report, check_labe
         yield number, sample
 
 
+#: bytes of records in one :class:`~cvkit.core.model.Shard` (writers that use several processes take them)
+SHARD_BYTES = 4 << 20
+
+
+def manifest_shards(path: Path, categories: CategorySet, report: Report) -> list[Shard]:
+    """The records as runs of about :data:`SHARD_BYTES` whole lines that a worker process reads from the file
+    itself (no parsed data is shared, so memory stays flat), each run's line numbers counted here."""
+    with open(path, "rb") as handle:
+        handle.readline()
+        start, first_line, shards = handle.tell(), 2, []
+        while True:
+            handle.seek(start + SHARD_BYTES)
+            handle.readline()  # to the end of the line the run would cut
+            stop = max(start, min(handle.tell(), os.fstat(handle.fileno()).st_size))
+            handle.seek(start)
+            lines = handle.read(stop - start).count(b"\n")
+            if stop == start:
+                break
+            shards.append(Shard(lines, partial(_read_run, path, start, stop, first_line, categories, report)))
+            start, first_line = stop, first_line + lines
+    return shards
+
+
+def _read_run(path: Path, start: int, stop: int, first_line: int, categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """The samples of bytes ``start..stop`` of the manifest, whose first line is line ``first_line``."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        lines = handle.read(stop - start).split(b"\n")
+    for _number, sample in _samples(_records(enumerate(lines, start=first_line), path, report), path, categories, report):
+        yield sample
+
+
 def read_manifest(path: str | Path, report: Report | None = None) -> Dataset:
     """A streaming :class:`Dataset` over a manifest; image paths stay relative to its folder."""
     path = Path(path)
@@ -258,7 +301,8 @@ def read_manifest(path: str | Path, report: Report | None = None) -> Dataset:
     samples = (sample for _number, sample in iter_samples(path, categories, report))
     report.read.categories = len(categories)
     source = (header.get("source") or {}).get("format")
-    return Dataset(samples, categories, hierarchy, root=path.parent, source_format=source, info=header.get("info") or {})
+    return Dataset(samples, categories, hierarchy, root=path.parent, source_format=source, info=header.get("info") or {},
+                   shards=partial(manifest_shards, path, categories, report))
 
 
 def load_schema() -> dict[str, Any]:
