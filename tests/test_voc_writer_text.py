@@ -85,3 +85,21 @@ def test_recorded_image_paths_resolve_links_as_pathlib_does(tmp_path, monkeypatc
     for path in ("link/sub/x.jpg", str(tmp_path / "link/sub/y.jpg"), "link/sub/../sub/x.jpg", "real/missing.jpg", "link/sub/x.jpg"):
         assert resolve(path) == str(Path(path).resolve()), path
     assert resolve("link/sub/y.jpg") == os.path.join(tmp_path, "real", "sub", "x.jpg")
+
+
+def test_labels_labelmap_txt_cannot_hold_are_left_out_of_it_and_reported(tmp_path):
+    """datumaro's labelmap.txt splits at ':' (and lists at ','): such a name is left out, not misread."""
+    import cvkit
+    from cvkit.core.categories import Category, CategorySet
+    from cvkit.core.model import Dataset, Sample
+
+    objects = [Annotation("cat", (0.0, 0.0, 4.0, 4.0)), Annotation("ns:dog", (1.0, 1.0, 4.0, 4.0)),
+               Annotation("person", (0.0, 0.0, 8.0, 8.0), attributes={"parts": [{"label": "hand,left", "bbox": [1, 1, 2, 2]}]})]
+    data = Dataset([Sample("a.jpg", 10, 10, "train", objects=objects)], CategorySet([Category(1, "cat"), Category(2, "ns:dog"), Category(3, "person")]))
+    report = cvkit.write(data, tmp_path / "voc", "voc")
+    assert (tmp_path / "voc" / "labelmap.txt").read_text().splitlines()[1:] == ["cat:::", "person:::"]
+    losses = {what for what, _ in report.losses}
+    assert {"label name", "part or action name"} <= losses
+    back = cvkit.read(tmp_path / "voc", format="voc").materialize()
+    assert [o.label for o in back.samples[0].objects] == ["cat", "ns:dog", "person"]  # every object kept
+    assert back.categories.names() == ["cat", "person", "ns:dog"]  # the left-out label by first appearance

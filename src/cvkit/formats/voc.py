@@ -430,7 +430,7 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
     report.written.categories = len(dataset.categories)
     if layout == "devkit":
         _write_split_lists(path, writer.split_members)
-    _write_labelmap(path / "labelmap.txt", dataset.categories.names(), writer.declared)
+    _write_labelmap(path / "labelmap.txt", dataset.categories.names(), writer.declared, report)
 
 
 #: what :meth:`_VocWriter.encode` gives for one sample: split, path, image file, XML, the objects' labels, and the
@@ -492,14 +492,27 @@ def _filename_element(name: str) -> bytes:
     return f"<filename>{escape_text(name)}</filename>".encode()
 
 
-def _write_labelmap(path: Path, names: list[str], declared: dict[str, tuple[dict[str, None], dict[str, None]]]) -> None:
+def _write_labelmap(path: Path, names: list[str], declared: dict[str, tuple[dict[str, None], dict[str, None]]], report: Report) -> None:
     """datumaro's ``name:color:parts:actions`` list. datumaro's importer refuses a ``<part>`` whose name no
-    label declares ("Undeclared label 'head'"), so each label lists the parts and actions its objects use."""
+    label declares ("Undeclared label 'head'"), so each label lists the parts and actions its objects use.
+
+    The format splits lines at ``:`` and lists at ``,``, strips spaces and skips ``#`` lines: a name it would
+    misread is left out, and reported (readers then order a left-out label by first appearance)."""
     lines = []
     for name in names:
+        if not _labelmap_safe(name, ":"):
+            report.lose("label name", "labelmap.txt cannot hold a name with ':', a leading '#' or surrounding spaces; left out of it")
+            continue
         parts, actions = declared.get(name, ({}, {}))
-        lines.append(f"{name}::{','.join(parts)}:{','.join(actions)}\n")
+        listed = [[item for item in group if _labelmap_safe(item, ":,")] for group in (parts, actions)]
+        if sum(map(len, listed)) != len(parts) + len(actions):
+            report.lose("part or action name", "labelmap.txt cannot hold a name with ':' or ','; left out of it")
+        lines.append(f"{name}::{','.join(listed[0])}:{','.join(listed[1])}\n")
     path.write_text("# label:color_rgb:parts:actions\n" + "".join(lines), encoding="utf-8")
+
+
+def _labelmap_safe(name: str, separators: str) -> bool:
+    return bool(name) and name == name.strip() and not name.startswith("#") and not any(c in name for c in separators)
 
 
 class _RealPaths:
