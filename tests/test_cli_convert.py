@@ -105,7 +105,7 @@ def test_formats_json_lists_capabilities():
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert rows["coco"]["holds"]["masks"] and not rows["voc"]["holds"]["polygons"]
     # the -r / -w options each format takes, as the unknown-option error lists them
-    assert rows["voc"]["read_options"] == ["one_based", "workers"] and rows["coco"]["write_options"] == ["images", "task"]
+    assert rows["voc"]["read_options"] == ["one_based", "workers"] and rows["coco"]["write_options"] == ["images", "task", "workers"]
     assert "names_encoding" in rows["yolo"]["read_options"] and "encoding" in rows["labelme"]["read_options"]
     assert rows["mnist"]["write_options"] == []  # read-only
 
@@ -115,7 +115,7 @@ def test_unknown_format_option_lists_the_known_ones(corpus, tmp_path):
     assert result.exit_code == 2
     assert result.output == "error: unknown voc reader option(s) one_base; known: one_based, workers\n"
     result = run("convert", "voc2coco", corpus("voc", "voc_dataset3"), tmp_path / "o.json", "-w", "colour=red")
-    assert result.output == "error: unknown coco writer option(s) colour; known: images, task\n"
+    assert result.output == "error: unknown coco writer option(s) colour; known: images, task, workers\n"
     assert not (tmp_path / "o.json").exists()
 
 

@@ -204,7 +204,28 @@ def test_a_workers_report_adds_to_the_parents():
     assert part.to_dict() == Report().to_dict()
 
 
-@pytest.mark.parametrize("target", ["yolo", "voc"])
+@pytest.mark.parametrize("destination", ["all.json", "folder"])
+def test_coco_records_written_by_workers_are_numbered_in_order_by_the_parent(tmp_path, on_workers, destination):
+    """Workers write each record's JSON without ids; the parent numbers images, categories and objects as one
+    process does, a dropped shape (a point) taking its annotation id all the same."""
+
+    def dataset() -> Dataset:
+        samples = []
+        for n in range(9):
+            objects = [Annotation(label, (1.0 + k, 2.0, 3.0, 4.0), id=(100 + n if k == 0 else None)) for k, label in enumerate(["cat", f"new{n % 3}"])]
+            objects.insert(1, Annotation("cat", None, shape="point", points=[1.0, 1.0]))
+            samples.append(Sample(f"img{n}.jpg", 50, 40, ("train", "val")[n % 2], objects=objects, id=n * 7 if n != 4 else "x"))
+        runs = [samples[:4], samples[4:7], samples[7:]]
+        return Dataset(iter(samples), CategorySet([Category(5, "cat")]), root=tmp_path, shards=lambda: [Shard(len(run), run.__iter__) for run in runs])
+
+    reports = [cvkit.write(dataset(), tmp_path / f"out{workers}" / destination, "coco", workers=workers) for workers in (1, 2)]
+    assert on_workers == [2]
+    assert _files(tmp_path / "out2") == _files(tmp_path / "out1")
+    assert reports[1].to_dict() == reports[0].to_dict()
+    assert reports[1].written.objects == 18 and ("point shape", "COCO has no shapes without area (points, lines); dropped") in reports[1].losses
+
+
+@pytest.mark.parametrize("target", ["yolo", "voc", "coco"])
 @pytest.mark.parametrize("name", ["coco", "coco_instances", "coco_person_keypoints", "coco_panoptic", "coco_labels", "coco_image_info"])
 def test_real_coco_datasets_convert_the_same_on_workers(tmp_path, corpus, on_workers, monkeypatch, name, target):
     """The corpus's COCO datasets (datumaro's exports of every task), runs of one image each, one vs two workers."""
@@ -221,6 +242,20 @@ def test_real_results_list_converts_the_same_on_workers(tmp_path, corpus, on_wor
     assert on_workers == [2]
     assert outputs[2] == outputs[1]
     assert outputs[2][1]["written"]["objects"] > 0
+
+
+def test_coco_and_manifest_sources_write_the_same_coco_on_workers(tmp_path, on_workers):
+    src = _coco_folder(tmp_path / "coco")
+    (tmp_path / "a").mkdir()
+    coco_out = _one_and_two_workers(src, tmp_path / "a", "coco", {})
+    assert coco_out[2] == coco_out[1]
+    cvkit.convert(src, tmp_path / "m.jsonl", "manifest", from_format="coco")
+    outputs = {}
+    for workers in (1, 2):
+        report = cvkit.convert(tmp_path / "m.jsonl", tmp_path / f"m{workers}.json", "coco", write_options={"workers": workers})
+        outputs[workers] = ((tmp_path / f"m{workers}.json").read_bytes(), report.to_dict())
+    assert on_workers == [2, 2]
+    assert outputs[2] == outputs[1]
 
 
 def test_a_manifest_is_read_by_workers_in_runs_of_whole_lines(tmp_path, on_workers, monkeypatch):

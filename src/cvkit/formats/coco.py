@@ -15,6 +15,7 @@ is one file. Writing streams each split through temporary files, so memory stays
 from __future__ import annotations
 
 import mmap
+import os
 import re
 import tempfile
 from collections import defaultdict
@@ -27,9 +28,10 @@ from typing import IO, Any
 from cvkit.core import jsonio
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
+from cvkit.core.parallel import can_fork
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import memory_available
+from cvkit.core.shards import encoded, memory_available
 from cvkit.core.splits import NO_SPLIT
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.coco_categories import read_categories
@@ -364,7 +366,8 @@ class _Spool:
 
     def __init__(self, folder: Path):
         self.file: IO[bytes] = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed by _SplitWriter.finish()
-        self.items: list[dict[str, Any]] = []
+        #: records to write: dicts, or (on the worker-process path) their JSON bytes
+        self.items: list[Any] = []
         self.count = 0
 
     def flush_if_full(self) -> None:
@@ -374,7 +377,8 @@ class _Spool:
     def flush(self) -> None:
         if not self.items:
             return
-        body = jsonio.dumps(self.items)[1:-1]  # the list's items without its brackets
+        items = self.items
+        body = b",".join(items) if isinstance(items[0], bytes) else jsonio.dumps(items)[1:-1]  # the items without brackets
         self.file.write(body if self.count == 0 else b"," + body)
         self.count += len(self.items)
         self.items.clear()
@@ -444,11 +448,13 @@ def _coco_annotation(obj: Annotation, ann_id: int, image_id: int, cat_id: int, r
     return item
 
 
-def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", task: str = "instances") -> None:
+def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", task: str = "instances", workers: int | None = None) -> None:
     """Write one ``.json`` file or a folder with ``annotations/<task>_<split>.json``.
 
     ``images``: reference (file_name relative to the source root, which the JSON's
-    ``info.image_root`` records), or copy/hardlink/symlink into ``images/<split>/``.
+    ``info.image_root`` records), or copy/hardlink/symlink into ``images/<split>/``. ``workers``: processes that
+    read a sharded source (a manifest, COCO) and write its records' JSON (default: one a CPU; instances with
+    referenced images); ids are numbered here, in order, so the file is the one a single process writes.
     """
     single = path.suffix.lower() == ".json"
     if single and images != "reference":
@@ -458,22 +464,24 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     writers: dict[str | None, _SplitWriter] = {}
     cat_ids = {c.name: c.id for c in dataset.categories}
     placed: set[str] = set()
-    for sample in track(dataset, "writing COCO"):
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    # From a COCO file the workers gain no wall time (2.05 s either way for 500,000 boxes): its records are parsed
+    # already, and numbering and spooling them here costs about what writing them did. From a manifest: 1.9 -> 1.5 s.
+    parallel = images == "reference" and task == "instances" and workers > 1 and can_fork()
+    shards = dataset.take_shards() if parallel else None
+    if shards is not None:
+        encode = partial(_encoded_sample, root=dataset.root, report=report)
+        for item in track(encoded(shards, encode, report, workers), "writing COCO", sum(shard.size for shard in shards)):
+            _place_encoded(item, writers, work, single, cat_ids, dataset, report)
+    for sample in track(dataset if shards is None else (), "writing COCO"):
         key = None if single else (sample.split or NO_SPLIT)
         writer = writers.get(key)
         if writer is None:
             writer = writers[key] = _SplitWriter(work)
         image_id = writer.image_ids.take(sample.id)
         file_name = sample.path if images == "reference" else _place(sample, dataset, path, images, placed, key)
-        width, height = written_size(sample, dataset.root, report)
-        image = {"id": image_id, "file_name": file_name, "width": width, "height": height}
         captions = sample.attributes.get("captions") if task == "captions" else None
-        attributes = {k: v for k, v in sample.attributes.items() if k != "captions"} if captions is not None else sample.attributes
-        if attributes:
-            image["attributes"] = attributes  # as annotations carry theirs (datumaro's extension)
-        if sample.meta and "coco" in sample.meta:
-            image.update(sample.meta["coco"])
-        writer.images.items.append(image)
+        writer.images.items.append(_image_record(sample, image_id, file_name, written_size(sample, dataset.root, report), captions is not None))
         writer.images.flush_if_full()
         report.lose_image_labels(f"COCO {task}", len(sample.labels))
         written = 0
@@ -506,6 +514,61 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         target.parent.mkdir(parents=True, exist_ok=True)
         writer.finish(target, head)
     report.written.categories = len(dataset.categories) if "categories" in head else 0
+
+
+def _image_record(sample: Sample, image_id: int, file_name: str, size: tuple[int | None, int | None], captions: bool) -> dict[str, Any]:
+    """The ``images[]`` entry of a sample (its captions, when written as records, left out of its attributes)."""
+    image = {"id": image_id, "file_name": file_name, "width": size[0], "height": size[1]}
+    attributes = {k: v for k, v in sample.attributes.items() if k != "captions"} if captions else sample.attributes
+    if attributes:
+        image["attributes"] = attributes  # as annotations carry theirs (datumaro's extension)
+    if sample.meta and "coco" in sample.meta:
+        image.update(sample.meta["coco"])
+    return image
+
+
+#: how the records of :func:`_encoded_sample` begin, ids 0 standing for the ones :func:`_place_encoded` gives
+_IMAGE_HEAD = b'{"id":0,'
+_ANNOTATION_HEAD = b'{"id":0,"image_id":0,"category_id":0,'
+
+#: split, the sample's id, its image record after ``"id"``, and per object: label, id, record after the three ids
+EncodedRecords = tuple[str | None, Any, bytes, list[tuple[str, Any, bytes | None]]]
+
+
+def _encoded_sample(sample: Sample, root: Path | None, report: Report) -> EncodedRecords:
+    """The JSON of a sample's image and objects, ids left out (worker side of :func:`write`)."""
+    image = jsonio.dumps(_image_record(sample, 0, sample.path, written_size(sample, root, report), False))
+    report.lose_image_labels("COCO instances", len(sample.labels))
+    objects = []
+    for obj in sample.objects:
+        item = _coco_annotation(obj, 0, 0, 0, report)
+        objects.append((obj.label, obj.id, None if item is None else jsonio.dumps(item)[len(_ANNOTATION_HEAD):]))
+    return sample.split, sample.id, image[len(_IMAGE_HEAD):], objects
+
+
+def _place_encoded(item: EncodedRecords, writers: dict[str | None, _SplitWriter], work: Path, single: bool, cat_ids: dict[str, int],
+                   dataset: Dataset, report: Report) -> None:
+    """Number an encoded sample's image, categories and objects as :func:`write` numbers them, and spool its records."""
+    split, wanted_id, image_rest, objects = item
+    key = None if single else (split or NO_SPLIT)
+    writer = writers.get(key)
+    if writer is None:
+        writer = writers[key] = _SplitWriter(work)
+    image_id = writer.image_ids.take(wanted_id)
+    writer.images.items.append(b'{"id":%d,' % image_id + image_rest)
+    writer.images.flush_if_full()
+    take_id, pending = writer.annotation_ids.take, writer.annotations.items
+    written = 0
+    for label, wanted, rest in objects:
+        cat_id = cat_ids.get(label)
+        if cat_id is None:
+            cat_id = cat_ids[label] = dataset.categories.ensure(label).id
+        ann_id = take_id(wanted)  # taken for a dropped object too, as write() takes it
+        if rest is not None:
+            pending.append(b'{"id":%d,"image_id":%d,"category_id":%d,' % (ann_id, image_id, cat_id) + rest)
+            written += 1
+    writer.annotations.flush_if_full()
+    report.count_written(split, written)
 
 
 def _head(dataset: Dataset, referenced: bool) -> dict[str, Any]:
