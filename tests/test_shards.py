@@ -282,3 +282,36 @@ def test_a_manifest_is_read_by_workers_in_runs_of_whole_lines(tmp_path, on_worke
     with pytest.raises(InvalidInputError) as caught:
         cvkit.convert(tmp_path / "bad.jsonl", tmp_path / "strict", "voc", write_options={"workers": 2})
     assert caught.value.location == "line 6" and caught.value.file == str(tmp_path / "bad.jsonl")
+
+
+@pytest.mark.parametrize("target", ["coco", "yolo", "voc"])
+def test_voc_trees_are_read_by_workers_as_one_process_reads_them(tmp_path, on_workers, monkeypatch, target):
+    """VOC2007 + VOC2012 side by side, an image listed without XML, a malformed XML skipped, labels first seen
+    on a worker: numbered by the parent in order."""
+    from cvkit.formats import voc
+
+    monkeypatch.setattr(voc, "SHARD_FILES", 3)
+    xml = ("<annotation><filename>{id}.jpg</filename><size><width>60</width><height>40</height><depth>3</depth></size>"
+           "<object><name>{label}</name><difficult>0</difficult><bndbox><xmin>2</xmin><ymin>3</ymin><xmax>{x}</xmax>"
+           "<ymax>30</ymax></bndbox></object></annotation>")
+    for year, count in (("VOC2007", 8), ("VOC2012", 5)):
+        root = tmp_path / "VOCdevkit" / year
+        (root / "Annotations").mkdir(parents=True)
+        (root / "ImageSets" / "Main").mkdir(parents=True)
+        ids = [f"{year[-2:]}_{n:03d}" for n in range(count)]
+        for n, image_id in enumerate(ids):
+            make_image(root / "JPEGImages" / f"{image_id}.jpg", 60, 40)
+            text = xml.format(id=image_id, label=["dog", "cat", f"{year}-only", "bird"][n % 4], x=10 + n)
+            (root / "Annotations" / f"{image_id}.xml").write_text(text if n != 4 else text[:50])  # one malformed file
+        (root / "ImageSets" / "Main" / "train.txt").write_text("\n".join([*ids, f"{year[-2:]}_extra"]) + "\n")
+        make_image(root / "JPEGImages" / f"{year[-2:]}_extra.jpg", 60, 40)  # listed, no XML: an image without objects
+    monkeypatch.setattr(shards_module, "PARALLEL_MIN_SAMPLES", 0)
+    outputs = {}
+    for workers in (1, 2):
+        report = cvkit.convert(tmp_path / "VOCdevkit", tmp_path / f"out{workers}", target, from_format="voc", skip_invalid=True,
+                               write_options={"images": "reference", "workers": workers})
+        outputs[workers] = (_files(tmp_path / f"out{workers}"), report.to_dict())
+    assert on_workers == [2]
+    assert outputs[2] == outputs[1]
+    summary = outputs[2][1]
+    assert summary["written"]["images"] == 13 and [s["file"].rpartition("/")[2] for s in summary["skipped"]] == ["07_004.xml", "12_004.xml"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -19,7 +20,7 @@ from lxml import etree
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.geometry import polygon_bbox, voc_to_box
 from cvkit.core.imageinfo import fill_size_from_header, known_size
-from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.progress import track
 from cvkit.core.report import Report
@@ -35,6 +36,8 @@ from cvkit.formats.voc_layout import (
     devkit_roots,
     looks_like_voc_xml,
     read_labelmap,
+    write_labelmap,
+    write_split_lists,
 )
 from cvkit.formats.voc_xml import BOOL_TAGS, annotation_xml, escape_text
 from cvkit.io import files_in, place_image, read_small_file, relpath_posix
@@ -347,7 +350,34 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
                 yield sample
         report.read.categories = len(categories)
 
-    return Dataset(samples(), categories, root=dataset_root, source_format="voc")
+    def shards() -> list[Shard]:
+        runs = []
+        for prefix, image_root, job_list in parts:
+            if not job_list:
+                report.warn(f"no VOC annotation XML files found under {image_root}")
+            images = _image_index(image_root, report)
+            jobs = [(file, image_id, split, one_based) for file, image_id, split in job_list]
+            runs += [Shard(len(run), partial(_read_run, image_root, images, run, prefix, categories, report))
+                     for run in (jobs[start : start + SHARD_FILES] for start in range(0, len(jobs), SHARD_FILES))]
+        return runs
+
+    return Dataset(samples(), categories, root=dataset_root, source_format="voc", shards=shards)
+
+
+#: XML files in one :class:`~cvkit.core.model.Shard` (writers that use several processes take them)
+SHARD_FILES = 1000
+
+
+def _read_run(image_root: Path, images: ImageIndex, jobs: list[ParseJob], prefix: str, categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A worker's run of files: parsed and made samples here, as :func:`_read_part` makes them. New labels go to
+    this process's categories only: writers number them in the parent, in order."""
+    for job in jobs:
+        sample = _sample_of(image_root, images, job[1], job[2], *_parse_job(job, images), categories, report)
+        if sample is not None:
+            if prefix:
+                sample.path, sample.id = prefix + sample.path, f"{prefix}{sample.id}"
+            report.count_read(sample.split, len(sample.objects))
+            yield sample
 
 
 def _named_part(root: Path) -> tuple[str, Path, list[Job]]:
@@ -359,27 +389,39 @@ def _named_part(root: Path) -> tuple[str, Path, list[Job]]:
     return f"{root.name}/", image_root, jobs
 
 
-def _read_part(image_root: Path, job_list: list[Job], categories: CategorySet, report: Report, one_based: bool, workers: int) -> Iterator[Sample]:
-    """The samples of one layout: a devkit folder, a flat or per-split folder, or one file."""
+def _image_index(image_root: Path, report: Report) -> ImageIndex:
     images = ImageIndex(image_root, (image_root / "Annotations").is_dir())
     if images.devkit:
         _warn_masks_not_read(image_root, report)
+    return images
+
+
+def _read_part(image_root: Path, job_list: list[Job], categories: CategorySet, report: Report, one_based: bool, workers: int) -> Iterator[Sample]:
+    """The samples of one layout: a devkit folder, a flat or per-split folder, or one file."""
+    images = _image_index(image_root, report)
     jobs = [(file, image_id, split, one_based) for file, image_id, split in job_list]
     for (_file, image_id, split, _), (status, result) in zip(jobs, track(_parsed(jobs, images, workers), "reading VOC", len(jobs))):
-        if status == "error":
-            report.invalid(result)
-            continue
-        if status == "missing":
-            yield _listed_without_xml(image_root, images, image_id, split, report)
-            continue
-        rel_path, width, height, objects, meta = result
-        sample = Sample(rel_path, width, height, split, objects=objects, id=image_id, meta={"voc": meta} if meta else {})
-        if width is None or height is None:
-            _fill_size(sample, sample.resolve(image_root), report)
-        for obj in objects:
-            if obj.label not in categories:
-                categories.ensure(obj.label)
-        yield sample
+        sample = _sample_of(image_root, images, image_id, split, status, result, categories, report)
+        if sample is not None:
+            yield sample
+
+
+def _sample_of(image_root: Path, images: ImageIndex, image_id: str, split: str | None, status: str, result: Any, categories: CategorySet,
+               report: Report) -> Sample | None:
+    """The sample of one parse result (None: a bad file, reported); a new label is added to ``categories``."""
+    if status == "error":
+        report.invalid(result)
+        return None
+    if status == "missing":
+        return _listed_without_xml(image_root, images, image_id, split, report)
+    rel_path, width, height, objects, meta = result
+    sample = Sample(rel_path, width, height, split, objects=objects, id=image_id, meta={"voc": meta} if meta else {})
+    if width is None or height is None:
+        _fill_size(sample, sample.resolve(image_root), report)
+    for obj in objects:
+        if obj.label not in categories:
+            categories.ensure(obj.label)
+    return sample
 
 
 def _warn_masks_not_read(root: Path, report: Report) -> None:
@@ -429,8 +471,8 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
             writer.place(item)
     report.written.categories = len(dataset.categories)
     if layout == "devkit":
-        _write_split_lists(path, writer.split_members)
-    _write_labelmap(path / "labelmap.txt", dataset.categories.names(), writer.declared, report)
+        write_split_lists(path, writer.split_members)
+    write_labelmap(path / "labelmap.txt", dataset.categories.names(), writer.declared, report)
 
 
 #: what :meth:`_VocWriter.encode` gives for one sample: split, path, image file, XML, the objects' labels, and the
@@ -492,29 +534,6 @@ def _filename_element(name: str) -> bytes:
     return f"<filename>{escape_text(name)}</filename>".encode()
 
 
-def _write_labelmap(path: Path, names: list[str], declared: dict[str, tuple[dict[str, None], dict[str, None]]], report: Report) -> None:
-    """datumaro's ``name:color:parts:actions`` list. datumaro's importer refuses a ``<part>`` whose name no
-    label declares ("Undeclared label 'head'"), so each label lists the parts and actions its objects use.
-
-    The format splits lines at ``:`` and lists at ``,``, strips spaces and skips ``#`` lines: a name it would
-    misread is left out, and reported (readers then order a left-out label by first appearance)."""
-    lines = []
-    for name in names:
-        if not _labelmap_safe(name, ":"):
-            report.lose("label name", "labelmap.txt cannot hold a name with ':', a leading '#' or surrounding spaces; left out of it")
-            continue
-        parts, actions = declared.get(name, ({}, {}))
-        listed = [[item for item in group if _labelmap_safe(item, ":,")] for group in (parts, actions)]
-        if sum(map(len, listed)) != len(parts) + len(actions):
-            report.lose("part or action name", "labelmap.txt cannot hold a name with ':' or ','; left out of it")
-        lines.append(f"{name}::{','.join(listed[0])}:{','.join(listed[1])}\n")
-    path.write_text("# label:color_rgb:parts:actions\n" + "".join(lines), encoding="utf-8")
-
-
-def _labelmap_safe(name: str, separators: str) -> bool:
-    return bool(name) and name == name.strip() and not name.startswith("#") and not any(c in name for c in separators)
-
-
 class _RealPaths:
     """``os.path.realpath`` of many files in few folders: each folder resolved once, then only the file itself
     looked at (one ``lstat`` a file instead of one a path component: 20,000 images, 0.3 s -> 0.05 s)."""
@@ -551,17 +570,3 @@ def _unique_stem(path: str, used: set[str], report: Report) -> str:
         report.warn("images with the same file name in different folders were renamed with their folder as prefix")
     used.add(stem)
     return stem
-
-
-def _write_split_lists(path: Path, members: dict[str, list[str]]) -> None:
-    """ImageSets/Main/<split>.txt, plus trainval.txt when train and val exist (the devkit's convention).
-    Images without a split go to ``default.txt`` as datumaro and CVAT write them: their VOC importers
-    find a dataset by its ImageSets/Main lists and find none without one."""
-    if not members:
-        return
-    main = path / "ImageSets" / "Main"
-    main.mkdir(parents=True, exist_ok=True)
-    if "train" in members and "val" in members and "trainval" not in members:
-        members = {**members, "trainval": members["train"] + members["val"]}
-    for split, stems in members.items():
-        (main / f"{split}.txt").write_text("".join(f"{s}\n" for s in stems), encoding="utf-8")

@@ -2,7 +2,8 @@
 
 Devkit trees (``Annotations/``, ``ImageSets/Main/``, ``JPEGImages/``), also several of them side by
 side (``VOCdevkit/VOC2007`` + ``VOCdevkit/VOC2012``, the "07+12" set), flat LabelImg folders and
-Roboflow's per-split folders. Parsing and writing live in :mod:`cvkit.formats.voc`.
+Roboflow's per-split folders; and the layout's own files a writer adds (``labelmap.txt``, the split lists).
+Parsing and writing the XML live in :mod:`cvkit.formats.voc` and :mod:`cvkit.formats.voc_xml`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 from pathlib import Path
 
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
+from cvkit.core.report import Report
 from cvkit.core.splits import NO_SPLIT
 from cvkit.io import files_in, read_utf8_text
 
@@ -237,3 +239,41 @@ class ImageIndex:
         """Where an image not found is expected: a devkit tree without an image folder (an export
         without images) names ``JPEGImages/``, as the devkit does."""
         return "JPEGImages/" if self.devkit and self.image_folder is None else folder
+
+
+# --- writing the layout's own files ---------------------------------------------------
+def write_labelmap(path: Path, names: list[str], declared: dict[str, tuple[dict[str, None], dict[str, None]]], report: Report) -> None:
+    """datumaro's ``name:color:parts:actions`` list. datumaro's importer refuses a ``<part>`` whose name no
+    label declares ("Undeclared label 'head'"), so each label lists the parts and actions its objects use.
+
+    The format splits lines at ``:`` and lists at ``,``, strips spaces and skips ``#`` lines: a name it would
+    misread is left out, and reported (readers then order a left-out label by first appearance)."""
+    lines = []
+    for name in names:
+        if not _labelmap_safe(name, ":"):
+            report.lose("label name", "labelmap.txt cannot hold a name with ':', a leading '#' or surrounding spaces; left out of it")
+            continue
+        parts, actions = declared.get(name, ({}, {}))
+        listed = [[item for item in group if _labelmap_safe(item, ":,")] for group in (parts, actions)]
+        if sum(map(len, listed)) != len(parts) + len(actions):
+            report.lose("part or action name", "labelmap.txt cannot hold a name with ':' or ','; left out of it")
+        lines.append(f"{name}::{','.join(listed[0])}:{','.join(listed[1])}\n")
+    path.write_text("# label:color_rgb:parts:actions\n" + "".join(lines), encoding="utf-8")
+
+
+def _labelmap_safe(name: str, separators: str) -> bool:
+    return bool(name) and name == name.strip() and not name.startswith("#") and not any(c in name for c in separators)
+
+
+def write_split_lists(path: Path, members: dict[str, list[str]]) -> None:
+    """ImageSets/Main/<split>.txt, plus trainval.txt when train and val exist (the devkit's convention).
+    Images without a split go to ``default.txt`` as datumaro and CVAT write them: their VOC importers
+    find a dataset by its ImageSets/Main lists and find none without one."""
+    if not members:
+        return
+    main = path / "ImageSets" / "Main"
+    main.mkdir(parents=True, exist_ok=True)
+    if "train" in members and "val" in members and "trainval" not in members:
+        members = {**members, "trainval": members["train"] + members["val"]}
+    for split, stems in members.items():
+        (main / f"{split}.txt").write_text("".join(f"{s}\n" for s in stems), encoding="utf-8")
