@@ -315,3 +315,26 @@ def test_voc_trees_are_read_by_workers_as_one_process_reads_them(tmp_path, on_wo
     assert outputs[2] == outputs[1]
     summary = outputs[2][1]
     assert summary["written"]["images"] == 13 and [s["file"].rpartition("/")[2] for s in summary["skipped"]] == ["07_004.xml", "12_004.xml"]
+
+
+@pytest.mark.parametrize("target", ["coco", "voc"])
+def test_labelme_folders_are_read_by_workers_as_one_process_reads_them(tmp_path, on_workers, monkeypatch, target):
+    """Runs of LabelMe files on workers: a bad shape skipped, groups merged, labels numbered by the parent in order."""
+    from cvkit.formats import labelme
+
+    monkeypatch.setattr(labelme, "SHARD_FILES", 2)
+    for n in range(7):
+        make_image(tmp_path / "lm" / f"sub{n % 2}" / f"img{n}.jpg", 50, 40)
+        shapes = [{"label": ["cat", "dog", f"only{n}"][n % 3], "points": [[1, 1], [20, 1], [20, 15]], "shape_type": "polygon", "group_id": 1},
+                  {"label": ["cat", "dog", f"only{n}"][n % 3], "points": [[25, 20], [30, 30]], "shape_type": "rectangle", "group_id": 1},
+                  {"label": "bird", "points": [[1, 1]], "shape_type": "polygon" if n == 3 else "point"}]
+        document = {"version": "5.2.1", "flags": {}, "shapes": shapes, "imagePath": f"img{n}.jpg", "imageData": None, "imageHeight": 40, "imageWidth": 50}
+        (tmp_path / "lm" / f"sub{n % 2}" / f"img{n}.json").write_text(json.dumps(document))
+    outputs = {}
+    for workers in (1, 2):
+        report = cvkit.convert(tmp_path / "lm", tmp_path / f"out{workers}", target, from_format="labelme", skip_invalid=True,
+                               write_options={"workers": workers})
+        outputs[workers] = (_files(tmp_path / f"out{workers}"), report.to_dict())
+    assert on_workers == [2]
+    assert outputs[2] == outputs[1]
+    assert [s["location"] for s in outputs[2][1]["skipped"]] == ["shapes[2].points"]  # img3's one-point polygon

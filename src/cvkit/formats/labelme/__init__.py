@@ -14,15 +14,16 @@ EXIF orientation before you draw). See docs/labelme.md.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 from cvkit.core.categories import CategorySet
-from cvkit.core.model import Dataset, Sample
+from cvkit.core.model import Dataset, Sample, Shard
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
-from cvkit.formats.labelme.reader import default_extract_dir, load_document, parsed
+from cvkit.formats.labelme.reader import Job, Parsed, default_extract_dir, load_document, parse_file, parsed
 from cvkit.formats.labelme.shapes import IGNORE_LABEL
 from cvkit.formats.labelme.writer import write
 from cvkit.io import known_encoding, walk_files
@@ -82,18 +83,35 @@ def read(path: Path, report: Report, extract_dir: str | None = None, workers: in
     categories = CategorySet()
 
     def samples() -> Iterator[Sample]:
-        for sample, errors, losses in track(parsed(jobs, workers, PARALLEL_MIN_FILES), "reading LabelMe", len(jobs)):
-            for error in errors:
-                report.invalid(error)
-            for what, why in losses:
-                report.lose(what, why)
-            if sample is None:
-                continue
-            for name in (*sample.labels, *{o.label: None for o in sample.objects}):  # each name once, in order
-                if name not in categories and name != IGNORE_LABEL:
-                    categories.ensure(name)
-            report.count_read(None, len(sample.objects))
-            yield sample
+        yield from _samples(track(parsed(jobs, workers, PARALLEL_MIN_FILES), "reading LabelMe", len(jobs)), categories, report)
         report.read.categories = len(categories)
 
-    return Dataset(samples(), categories, root=root, source_format="labelme")
+    def shards() -> list[Shard]:
+        return [Shard(len(run), partial(_read_run, run, categories, report)) for run in (jobs[i : i + SHARD_FILES] for i in range(0, len(jobs), SHARD_FILES))]
+
+    return Dataset(samples(), categories, root=root, source_format="labelme", shards=shards)
+
+
+#: JSON files in one :class:`~cvkit.core.model.Shard` (writers that use several processes take them)
+SHARD_FILES = 500
+
+
+def _samples(results: Iterable[Parsed], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """The samples of parse results, their errors and losses reported; new labels added to ``categories``."""
+    for sample, errors, losses in results:
+        for error in errors:
+            report.invalid(error)
+        for what, why in losses:
+            report.lose(what, why)
+        if sample is None:
+            continue
+        for name in (*sample.labels, *{o.label: None for o in sample.objects}):  # each name once, in order
+            if name not in categories and name != IGNORE_LABEL:
+                categories.ensure(name)
+        report.count_read(None, len(sample.objects))
+        yield sample
+
+
+def _read_run(jobs: list[Job], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A worker's run of files (labels it meets first are numbered by the writer in the parent, in order)."""
+    return _samples((parse_file(*job) for job in jobs), categories, report)
