@@ -338,3 +338,33 @@ def test_labelme_folders_are_read_by_workers_as_one_process_reads_them(tmp_path,
     assert on_workers == [2]
     assert outputs[2] == outputs[1]
     assert [s["location"] for s in outputs[2][1]["skipped"]] == ["shapes[2].points"]  # img3's one-point polygon
+
+
+@pytest.mark.parametrize("target", ["coco", "yolo", "voc"])
+def test_categories_found_on_workers_keep_the_order_one_process_gives(tmp_path, on_workers, monkeypatch, target):
+    """Image-level labels (LabelMe flags) and labels first met on objects a writer leaves out (YOLO skips crowd
+    regions) are categories all the same, in the order of first appearance."""
+    from cvkit.formats import labelme
+
+    monkeypatch.setattr(labelme, "SHARD_FILES", 2)
+    for n in range(8):
+        make_image(tmp_path / "lm" / f"img{n}.jpg", 50, 40)
+        shapes = [{"label": ["cat", "dog"][n % 2], "points": [[1, 1], [20, 15]], "shape_type": "rectangle"}]
+        flags = {f"scene{n // 3}": True, "unused": False}
+        document = {"version": "5.2.1", "flags": flags, "shapes": shapes, "imagePath": f"img{n}.jpg", "imageData": None, "imageHeight": 40, "imageWidth": 50}
+        (tmp_path / "lm" / f"img{n}.json").write_text(json.dumps(document))
+    outputs = {}
+    for workers in (1, 2):
+        report = cvkit.convert(tmp_path / "lm", tmp_path / f"out{workers}", target, from_format="labelme", write_options={"workers": workers})
+        outputs[workers] = (_files(tmp_path / f"out{workers}"), report.to_dict())
+    assert on_workers == [2]
+    assert outputs[2] == outputs[1]
+    assert outputs[2][1]["written"]["categories"] == 5  # scene0 cat dog scene1 scene2
+
+
+def test_a_reader_journals_the_categories_it_creates():
+    cats = CategorySet([Category(3, "cat")])
+    cats.journal = created = []
+    cats.ensure("cat")
+    cats.ensure("dog")
+    assert created == ["dog"] and cats.get("dog").id == 4

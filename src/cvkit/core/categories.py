@@ -29,6 +29,9 @@ class CategorySet:
     def __init__(self, categories: Iterable[Category] = ()):
         self._by_name: dict[str, Category] = {}
         self._by_id: dict[int, Category] = {}
+        #: names :meth:`ensure` creates are appended here while it is a list (a worker process tells its parent
+        #: which labels its reader met first, see :mod:`cvkit.core.shards`)
+        self.journal: list[str] | None = None
         for cat in categories:
             self.add(cat)
 
@@ -49,6 +52,8 @@ class CategorySet:
         if cat is None:
             next_id = max(self._by_id, default=0) + 1
             cat = self.add(Category(next_id, name))
+            if self.journal is not None:
+                self.journal.append(name)
         return cat
 
     def by_id(self, category_id: int) -> Category | None:

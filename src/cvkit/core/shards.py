@@ -9,6 +9,11 @@ them: the output is the same as one process writes, byte for byte.
 Each worker records into its own copy of the run's report (the reader's closures and the writer hold the
 same :class:`~cvkit.core.report.Report`); the copy is cleared before each run and merged into the parent's
 report when the run's results arrive, so counts, losses and skipped items add up as in one process.
+
+Readers that find categories while reading (VOC, LabelMe) add them to the workers' copies of the categories.
+Each worker notes, per sample, the names its reader created (``CategorySet.journal``), and the parent creates
+them before placing that sample: the categories end up in the order one process gives them, image-level
+labels and labels of objects a writer leaves out included.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from cvkit.core.categories import CategorySet
 from cvkit.core.model import Sample, Shard
 from cvkit.core.parallel import can_fork, ordered_map
 from cvkit.core.report import Report
@@ -26,21 +32,28 @@ E = TypeVar("E")
 PARALLEL_MIN_SAMPLES = 2000
 
 #: what a forked worker needs, set once by the pool's initializer (inherited, never pickled)
-_job: tuple[list[Shard], Callable[[Sample], Any], Report] | None = None
+_job: tuple[list[Shard], Callable[[Sample], Any], Report, CategorySet] | None = None
 
 
-def _set_job(shards: list[Shard], encode: Callable[[Sample], Any], report: Report) -> None:
+def _set_job(shards: list[Shard], encode: Callable[[Sample], Any], report: Report, categories: CategorySet) -> None:
     global _job
-    _job = (shards, encode, report)
+    _job = (shards, encode, report, categories)
 
 
-def _run(index: int) -> tuple[list[Any], Report]:
-    """Worker side: read and encode one run; its results and what the worker's report recorded on the way."""
+def _run(index: int) -> tuple[list[tuple[tuple[str, ...], Any]], Report]:
+    """Worker side: read and encode one run; per sample the category names its reader created and the encoded
+    sample, and what the worker's report recorded on the way."""
     if _job is None:
         raise RuntimeError("shard worker started without its job (ordered_map initializer)")
-    shards, encode, report = _job
+    shards, encode, report, categories = _job
     report.clear()
-    return [encode(sample) for sample in shards[index].read()], report
+    created: list[str] = []
+    categories.journal = created
+    out = []
+    for sample in shards[index].read():
+        out.append((tuple(created), encode(sample)))
+        created.clear()
+    return out, report
 
 
 def memory_available() -> int | None:
@@ -55,9 +68,10 @@ def memory_available() -> int | None:
     return None
 
 
-def encoded(shards: list[Shard], encode: Callable[[Sample], E], report: Report, workers: int) -> Iterator[E]:
+def encoded(shards: list[Shard], encode: Callable[[Sample], E], report: Report, workers: int, categories: CategorySet) -> Iterator[E]:
     """``encode(sample)`` of every sample of ``shards``, in order, worked out on ``workers`` forked processes;
-    what the workers' reports recorded is merged into ``report`` as each run arrives.
+    what the workers' reports recorded is merged into ``report`` as each run arrives, and the categories their
+    readers created are created in ``categories`` (the dataset's) before each sample is handed on.
 
     ``encode`` must not change state the parent relies on (it runs on a copy of the parent's memory); an
     error it raises (with ``--skip-invalid`` off) is raised here, at its place in the order. Without fork, with
@@ -66,6 +80,9 @@ def encoded(shards: list[Shard], encode: Callable[[Sample], E], report: Report, 
         for shard in shards:
             yield from map(encode, shard.read())
         return
-    for results, part in ordered_map(_run, range(len(shards)), workers, _set_job, (shards, encode, report)):
+    for results, part in ordered_map(_run, range(len(shards)), workers, _set_job, (shards, encode, report, categories)):
         report.merge(part)
-        yield from results
+        for created, item in results:
+            for name in created:
+                categories.ensure(name)
+            yield item

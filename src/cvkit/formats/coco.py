@@ -471,7 +471,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     shards = dataset.take_shards() if parallel else None
     if shards is not None:
         encode = partial(_encoded_sample, root=dataset.root, report=report)
-        for item in track(encoded(shards, encode, report, workers), "writing COCO", sum(shard.size for shard in shards)):
+        for item in track(encoded(shards, encode, report, workers, dataset.categories), "writing COCO", sum(shard.size for shard in shards)):
             _place_encoded(item, writers, work, single, cat_ids, dataset, report)
     for sample in track(dataset if shards is None else (), "writing COCO"):
         key = None if single else (sample.split or NO_SPLIT)

@@ -467,7 +467,7 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
             writer.place(writer.encode(sample))
     else:
         total = sum(shard.size for shard in shards)
-        for item in track(encoded(shards, writer.encode, report, workers), "writing VOC", total):
+        for item in track(encoded(shards, writer.encode, report, workers, dataset.categories), "writing VOC", total):
             writer.place(item)
     report.written.categories = len(dataset.categories)
     if layout == "devkit":

@@ -282,7 +282,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", la
                     writer.write_sample(sample)
             else:  # read and encoded on several processes, placed here in order
                 total = sum(shard.size for shard in shards)
-                for item in track(encoded(shards, writer.encode_in_worker, report, workers), "writing YOLO labels", total):
+                for item in track(encoded(shards, writer.encode_in_worker, report, workers, dataset.categories), "writing YOLO labels", total):
                     writer.place(item)
     finally:
         for handle in writer.lists:
