@@ -79,10 +79,12 @@ def encoded(shards: list[Shard], encode: Callable[[Sample], E], report: Report, 
     if workers <= 1 or not can_fork() or sum(shard.size for shard in shards) < PARALLEL_MIN_SAMPLES:
         for shard in shards:
             yield from map(encode, shard.read())
-        return
-    for results, part in ordered_map(_run, range(len(shards)), workers, _set_job, (shards, encode, report, categories)):
-        report.merge(part)
-        for created, item in results:
-            for name in created:
-                categories.ensure(name)
-            yield item
+    else:
+        for results, part in ordered_map(_run, range(len(shards)), workers, _set_job, (shards, encode, report, categories)):
+            report.merge(part)
+            for created, item in results:
+                for name in created:
+                    categories.ensure(name)
+                yield item
+    # the categories the runs' readers found, as a reader's own iteration counts them when it ends
+    report.read.categories = max(report.read.categories, len(categories))
