@@ -371,3 +371,11 @@ def test_a_reader_journals_the_categories_it_creates():
     cats.ensure("cat")
     cats.ensure("dog")
     assert created == ["dog"] and cats.get("dog").id == 4
+
+
+def test_a_reader_told_one_worker_gives_no_shards(tmp_path):
+    """``-r workers=1`` means one process for the whole conversion: the reader offers writers no shards."""
+    (tmp_path / "lm").mkdir()
+    (tmp_path / "lm" / "a.json").write_text(json.dumps({"shapes": [], "imagePath": "a.jpg", "imageHeight": 4, "imageWidth": 4}))
+    assert cvkit.read(tmp_path / "lm", format="labelme", workers=1).take_shards() is None
+    assert cvkit.read(tmp_path / "lm", format="labelme", workers=2).take_shards() is not None

@@ -361,7 +361,8 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
                      for run in (jobs[start : start + SHARD_FILES] for start in range(0, len(jobs), SHARD_FILES))]
         return runs
 
-    return Dataset(samples(), categories, root=dataset_root, source_format="voc", shards=shards)
+    # ``workers=1`` (``-r workers=1``) keeps reading to one process: no shards for a writer to spread
+    return Dataset(samples(), categories, root=dataset_root, source_format="voc", shards=shards if workers > 1 else None)
 
 
 #: XML files in one :class:`~cvkit.core.model.Shard` (writers that use several processes take them)

@@ -89,7 +89,8 @@ def read(path: Path, report: Report, extract_dir: str | None = None, workers: in
     def shards() -> list[Shard]:
         return [Shard(len(run), partial(_read_run, run, categories, report)) for run in (jobs[i : i + SHARD_FILES] for i in range(0, len(jobs), SHARD_FILES))]
 
-    return Dataset(samples(), categories, root=root, source_format="labelme", shards=shards)
+    # ``workers=1`` (``-r workers=1``) keeps reading to one process: no shards for a writer to spread
+    return Dataset(samples(), categories, root=root, source_format="labelme", shards=shards if workers > 1 else None)
 
 
 #: JSON files in one :class:`~cvkit.core.model.Shard` (writers that use several processes take them)
