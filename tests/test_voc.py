@@ -247,7 +247,7 @@ def test_devkit_item_ids_with_subfolders_as_datumaro_and_cvat_write_them(tmp_pat
     ds = cvkit.read(root, format="voc").materialize()
     assert [(s.id, s.split, [o.label for o in s.objects]) for s in ds] == [("b", None, ["bus"]), ("city/a", None, ["car"])]
     assert ds.samples[1].path == "JPEGImages/city/a.jpg"
-    from cvkit.stats.columns import load_columns
+    from cvkit.stats.sources import load_columns
 
     assert load_columns(root, "voc").num_objects == 2  # the statistics fast path lists the same files
 

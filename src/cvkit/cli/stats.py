@@ -52,8 +52,7 @@ def stats_cmd(
     with handle_errors():
         from cvkit.core.report import Report
         from cvkit.stats import dataset_stats, export_weights
-        from cvkit.stats.summary import ImbalanceOptions
-        from cvkit.stats.weights import METHODS
+        from cvkit.stats.options import METHODS, ImbalanceOptions
 
         quiet_progress(json_output)
         if method not in METHODS:

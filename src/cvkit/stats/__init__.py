@@ -17,9 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core.report import Report
-from cvkit.stats.summary import ImbalanceOptions, compute_stats
+from cvkit.stats.options import ImbalanceOptions
 
 __all__ = ["ImbalanceOptions", "compute_stats", "dataset_stats", "export_weights"]
+
+
+def __getattr__(name: str) -> Any:
+    """``compute_stats`` on first use: it brings numpy, which :func:`dataset_stats` imports only once a VOC
+    tree's scan has started its worker processes (see :mod:`cvkit.stats.sources`)."""
+    if name == "compute_stats":
+        from cvkit.stats.summary import compute_stats
+
+        return compute_stats
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def dataset_stats(path: str | Path, format: str | None = None, imbalance: ImbalanceOptions | None = None, read_images: bool = False,
@@ -28,10 +38,12 @@ def dataset_stats(path: str | Path, format: str | None = None, imbalance: Imbala
 
     ``read_images`` reads every image header for channel counts (no pixel decoding).
     """
-    from cvkit.stats.boxes import read_channels
-    from cvkit.stats.columns import load_columns
+    from cvkit.stats.sources import load_columns
 
     columns = load_columns(path, format, report=report, with_paths=read_images, **read_options)
+    from cvkit.stats.boxes import read_channels
+    from cvkit.stats.summary import compute_stats
+
     channels = None
     unreadable = 0
     if read_images:

@@ -247,31 +247,6 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
     return columns
 
 
-def resolve_format(path: str | Path, format: str | None) -> str:
-    """The format to read ``path`` with: as given, ``manifest`` for a manifest, else detected."""
-    from cvkit.api import detect_format
-
-    path = Path(path)
-    if format:
-        return format
-    if not path.exists():
-        raise InvalidInputError("input not found", file=path)
-    return _manifest_or_none(path) or detect_format(path)
-
-
-def _manifest_or_none(path: Path) -> str | None:
-    """``"manifest"`` for a .jsonl file with a manifest header (saves probing every format)."""
-    from cvkit.manifest import read_header
-
-    if path.is_file() and path.suffix.lower() in (".jsonl", ".ndjson"):
-        try:
-            read_header(path)
-        except InvalidInputError:
-            return None
-        return "manifest"
-    return None
-
-
 def _mask_areas(objects: list[dict[str, Any]], first: int, out: dict[int, float]) -> None:
     """Region pixels (RLE mask count, else polygon area) of ``objects`` (object ``i`` is number ``first + i``)."""
     from cvkit.core.geometry import polygon_area
@@ -282,20 +257,3 @@ def _mask_areas(objects: list[dict[str, Any]], first: int, out: dict[int, float]
             out[first + offset] = rle_area(obj["rle"])
         elif isinstance(obj.get("polygon"), list) and obj["polygon"]:
             out[first + offset] = polygon_area(obj["polygon"])
-
-
-def load_columns(path: str | Path, format: str | None = None, report: Report | None = None, with_paths: bool = False, **options: Any) -> Columns:
-    """Columns of a dataset in any format; manifests take the fast path."""
-    from cvkit.api import read
-
-    path = Path(path)
-    name = resolve_format(path, format)
-    if name in ("manifest", "jsonl") and not options:
-        return columns_from_manifest(path, report, with_paths)
-    if name in ("voc", "pascal_voc", "pascalvoc") and not with_paths and set(options) <= {"one_based"}:
-        from cvkit.stats.voc_scan import scan_voc_columns
-
-        columns = scan_voc_columns(path, report if report is not None else Report(), bool(options.get("one_based", True)))
-        if columns is not None:
-            return columns
-    return columns_from_dataset(read(path, name, report=report, **options), with_paths)

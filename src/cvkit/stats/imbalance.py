@@ -16,9 +16,7 @@ from typing import Any
 
 import numpy as np
 
-#: LVIS: rare = 1-10 training images, common = 11-100, frequent = more than 100.
-DEFAULT_RARE_MAX = 10
-DEFAULT_COMMON_MAX = 100
+from cvkit.stats.options import DEFAULT_COMMON_MAX, DEFAULT_RARE_MAX
 
 
 @dataclass(slots=True)

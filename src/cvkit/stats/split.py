@@ -165,7 +165,7 @@ def split_dataset(path: str | Path, ratios: str | Sequence[float], output: str |
         raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=output)
     if Path(path).exists() and output.exists() and output.resolve() == Path(path).resolve():
         raise CvkitError("split never overwrites its input; choose another -o", file=output)
-    from cvkit.stats.columns import resolve_format
+    from cvkit.stats.sources import resolve_format
 
     dataset = read(path, resolve_format(path, format), **read_options).materialize()
     samples = dataset.samples

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,23 +11,13 @@ from cvkit.errors import CvkitError
 from cvkit.stats.boxes import box_stats, image_stats
 from cvkit.stats.columns import Columns
 from cvkit.stats.counts import class_counts, distinct, image_class_pairs
-from cvkit.stats.imbalance import DEFAULT_COMMON_MAX, DEFAULT_RARE_MAX, frequency_groups, imbalance_metrics
-from cvkit.stats.weights import DEFAULT_BETA, DEFAULT_REPEAT_THRESHOLD, METHODS, class_repeat_factors, compute_class_weights, image_repeat_factors
+from cvkit.stats.imbalance import frequency_groups, imbalance_metrics
+from cvkit.stats.options import ImbalanceOptions
+from cvkit.stats.weights import METHODS, class_repeat_factors, compute_class_weights, image_repeat_factors
 
 STATS_SCHEMA = "cvkit.stats"
 STATS_VERSION = 1
 BASES = ("auto", "objects", "images")
-
-
-@dataclass(slots=True)
-class ImbalanceOptions:
-    """Knobs of ``--imbalance``: counting basis, effective-number beta, LVIS threshold and groups."""
-
-    basis: str = "auto"
-    beta: float = DEFAULT_BETA
-    threshold: float = DEFAULT_REPEAT_THRESHOLD
-    rare_max: int = DEFAULT_RARE_MAX
-    common_max: int = DEFAULT_COMMON_MAX
 
 
 def pixel_frequencies(columns: Columns) -> np.ndarray | None:

@@ -115,7 +115,7 @@ class ValidationResult:
 def read_for_validation(path: str | Path, format: str | None, report: Report, **options: Any) -> Dataset:
     """The dataset, materialized; a manifest is read leniently so unknown labels become findings, not skipped records."""
     from cvkit.api import read
-    from cvkit.stats.columns import resolve_format
+    from cvkit.stats.sources import resolve_format
 
     path = Path(path)
     format = resolve_format(path, format)

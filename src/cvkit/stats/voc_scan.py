@@ -18,9 +18,9 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from cvkit.core.geometry import voc_to_box
 from cvkit.core.parallel import ordered_map
@@ -28,7 +28,9 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 from cvkit.io import read_small_file
-from cvkit.stats.columns import NAN_BOX, Columns, ColumnsBuilder
+
+if TYPE_CHECKING:  # numpy comes with these: imported once the scan's workers run
+    from cvkit.stats.columns import Columns, ColumnsBuilder
 
 _OBJECT_TAGS = re.compile(rb"<(name|xmin|ymin|xmax|ymax)>([^<]*)</")
 _SIZE_TAGS = re.compile(rb"<(width|height)>([^<]*)</")
@@ -169,11 +171,16 @@ def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
     if any(file is None for file, _, _ in jobs):
         return None  # images listed without an XML: the reader looks for the image file
     categories = voc_layout.read_labelmap(image_root)
-    builder = ColumnsBuilder(categories, list(range(1, len(categories) + 1)))
     files = [str(file) for file, _, _ in jobs]
     size = CHUNK_FILES
     workers = os.cpu_count() or 1
-    for start, stop, scan in track(_chunks(files, one_based, size, workers), "reading VOC", total=-(-len(files) // size)):
+    chunks = _chunks(files, one_based, size, workers)
+    first_chunk = next(chunks, None)  # the workers are at it now: numpy (the columns) is imported meanwhile
+    from cvkit.stats.columns import ColumnsBuilder
+
+    builder = ColumnsBuilder(categories, list(range(1, len(categories) + 1)))
+    runs = chain([first_chunk] if first_chunk is not None else [], chunks)
+    for start, stop, scan in track(runs, "reading VOC", total=-(-len(files) // size)):
         splits = [split for _, _, split in jobs[start:stop]]
         if not scan.plain:
             if not _add_one_by_one(builder, files[start:stop], splits, one_based, report):
@@ -183,7 +190,7 @@ def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
         builder.widths.extend(scan.widths)
         builder.heights.extend(scan.heights)
         builder.splits.extend(map(builder.split_of, splits))
-        builder.obj_image.extend(np.repeat(np.arange(first, first + len(scan.counts)), scan.counts).tolist())
+        builder.obj_image.extend(image for image, count in enumerate(scan.counts, first) for _ in range(count))
         builder.obj_class.extend(map(builder.class_of, scan.names))
         builder.boxes.extend(scan.boxes)
         report.read.images += len(scan.counts)
@@ -201,6 +208,7 @@ def _add_one_by_one(builder: ColumnsBuilder, files: list[str], splits: list[str 
     False when a file lacks its size (the reader then reads image headers: not this path's job).
     """
     from cvkit.formats import voc
+    from cvkit.stats.columns import NAN_BOX
 
     for file, split in zip(files, splits, strict=True):
         scanned = _scan_file(file, one_based)

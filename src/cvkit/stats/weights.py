@@ -25,14 +25,11 @@ from cvkit.core import jsonio
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import atomic_write_bytes
 from cvkit.stats.columns import median
+from cvkit.stats.options import DEFAULT_BETA, DEFAULT_REPEAT_THRESHOLD, METHODS  # defined there: numpy-free for the CLI
 
 WEIGHTS_SCHEMA = "cvkit.class_weights"
 WEIGHTS_VERSION = 1
 
-#: Every method ``compute_class_weights`` knows, in the order tables show them.
-METHODS = ("balanced", "inverse", "sqrt-inverse", "effective", "median-frequency", "repeat-factor")
-DEFAULT_BETA = 0.999
-DEFAULT_REPEAT_THRESHOLD = 0.001
 
 
 def _normalise_to_classes(raw: np.ndarray, present: np.ndarray) -> np.ndarray:

@@ -1,0 +1,56 @@
+"""Where ``cvkit stats`` gets its columns from: a manifest, a VOC tree's scan, or any reader.
+
+No numpy here (nor in :mod:`cvkit.stats.options` and the start of :mod:`cvkit.stats.voc_scan`): a VOC tree's
+scan starts its worker processes before numpy is imported, and the import then runs while they work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cvkit.core.report import Report
+from cvkit.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from cvkit.stats.columns import Columns
+
+
+def resolve_format(path: str | Path, format: str | None) -> str:
+    """The format to read ``path`` with: as given, ``manifest`` for a manifest, else detected."""
+    from cvkit.api import detect_format
+
+    path = Path(path)
+    if format:
+        return format
+    if not path.exists():
+        raise InvalidInputError("input not found", file=path)
+    return _manifest_or_none(path) or detect_format(path)
+
+
+def _manifest_or_none(path: Path) -> str | None:
+    """``"manifest"`` for a .jsonl file with a manifest header (saves probing every format)."""
+    from cvkit.formats.manifest_format import detect
+
+    return "manifest" if detect(path) else None
+
+
+def load_columns(path: str | Path, format: str | None = None, report: Report | None = None, with_paths: bool = False, **options: Any) -> Columns:
+    """Columns of a dataset in any format; manifests take the fast path."""
+    from cvkit.api import read
+
+    path = Path(path)
+    name = resolve_format(path, format)
+    if name in ("manifest", "jsonl") and not options:
+        from cvkit.stats.columns import columns_from_manifest
+
+        return columns_from_manifest(path, report, with_paths)
+    if name in ("voc", "pascal_voc", "pascalvoc") and not with_paths and set(options) <= {"one_based"}:
+        from cvkit.stats.voc_scan import scan_voc_columns
+
+        columns = scan_voc_columns(path, report if report is not None else Report(), bool(options.get("one_based", True)))
+        if columns is not None:
+            return columns
+    from cvkit.stats.columns import columns_from_dataset
+
+    return columns_from_dataset(read(path, name, report=report, **options), with_paths)
