@@ -125,9 +125,9 @@ class Dataset:
     passes. Readers that discover categories while streaming add them to
     ``categories`` as they go, so read categories after iterating.
 
-    ``shards``, given by readers whose input is already in memory (COCO), cuts the same samples into
-    :class:`Shard` runs: a writer may take them (:meth:`take_shards`) instead of iterating, and read and
-    write the runs on several processes.
+    ``shards``, given by readers that can read a run of samples on its own (COCO's loaded file, a manifest's
+    lines, VOC and LabelMe files), cuts the same samples into :class:`Shard` runs: a writer may take them
+    (:meth:`take_shards`) instead of iterating, and read and write the runs on several processes.
     """
 
     def __init__(

@@ -1,10 +1,10 @@
 """Reading and encoding a dataset's :class:`~cvkit.core.model.Shard` runs on several forked processes.
 
-A writer whose output is one file per sample (YOLO label files) splits its per-sample work in two: ``encode``
-needs only the sample (its label text: most of the CPU), ``place`` needs every sample before it (unique file
-names, list files, writing). Given a dataset's shards, :func:`encoded` runs the reader and ``encode`` for
-each run in a forked worker and hands the encoded samples back in input order, so the parent only places
-them: the output is the same as one process writes, byte for byte.
+A writer splits its per-sample work in two: ``encode`` needs only the sample (YOLO label text, VOC XML, COCO
+records without their ids: most of the CPU), ``place`` needs every sample before it (unique file names, list
+files, ids, writing). Given a dataset's shards, :func:`encoded` runs the reader and ``encode`` for each run in
+a forked worker and hands the encoded samples back in input order, so the parent only places them: the output
+is the same as one process writes, byte for byte.
 
 Each worker records into its own copy of the run's report (the reader's closures and the writer hold the
 same :class:`~cvkit.core.report.Report`); the copy is cleared before each run and merged into the parent's
