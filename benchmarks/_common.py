@@ -24,6 +24,14 @@ PEERS_VENV = HERE / ".venv-peers"
 CORPUS = Path(os.environ.get("CVKIT_CORPUS", REPO.parent / "shared" / "corpus"))
 #: outputs of earlier runs wait here, deleted when the script ends (see :func:`discard`)
 TRASH = WORK / ".trash"
+#: when :data:`TRASH` was last emptied of many files (this file's modification time)
+TRASH_EMPTIED = WORK / ".trash-emptied"
+#: ext4 skips inodes freed this recently (RECENTCY_MIN + RECENTCY_DIRTY in fs/ext4/ialloc.c, seconds)
+RECENTLY_DELETED_S = 360
+#: deleting at least this many files marks the time (fewer cost the next run nothing measurable)
+MANY_FILES = 1000
+#: the trash is emptied at exit once :func:`discard` has been called
+_emptied_at_exit = False
 
 
 def peers_python(*packages: str) -> Path | None:
@@ -87,16 +95,6 @@ def discard(path: Path) -> None:
     _empty_trash_at_exit()
 
 
-#: when :data:`TRASH` was last emptied (a file's modification time)
-TRASH_EMPTIED = WORK / ".trash-emptied"
-#: ext4 skips inodes freed this recently (RECENTCY_MIN + RECENTCY_DIRTY in fs/ext4/ialloc.c, seconds)
-RECENTLY_DELETED_S = 360
-
-
-#: deleting at least this many files marks the time (fewer cost the next run nothing measurable)
-MANY_FILES = 1000
-
-
 def _empty_trash() -> None:
     if TRASH.exists():
         many = sum(len(files) for _, _, files in os.walk(TRASH)) >= MANY_FILES
@@ -106,9 +104,10 @@ def _empty_trash() -> None:
 
 
 def _empty_trash_at_exit() -> None:
-    if not getattr(_empty_trash_at_exit, "registered", False):
+    global _emptied_at_exit
+    if not _emptied_at_exit:
         atexit.register(_empty_trash)
-        _empty_trash_at_exit.registered = True  # type: ignore[attr-defined]
+        _emptied_at_exit = True
         if TRASH_EMPTIED.exists() and (age := time.time() - TRASH_EMPTIED.stat().st_mtime) < RECENTLY_DELETED_S:
             print(f"note: an earlier run deleted many output files {age:.0f} s ago; for up to {RECENTLY_DELETED_S} s after that, creating "
                   "files on ext4 without a journal can cost seconds of system time (see discard() in benchmarks/_common.py)", flush=True)

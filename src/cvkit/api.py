@@ -10,7 +10,6 @@ Everything the CLI does is callable from here::
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -21,7 +20,7 @@ from cvkit.core.model import Dataset
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionError
 from cvkit.formats import FormatSpec, all_formats, get_format
-from cvkit.io import atomic_dir, cached_listings, files_in
+from cvkit.io import atomic_dir, cached_listings, files_in, folders_in
 
 ROLE_NOUN = {"read": "reader", "write": "writer"}
 
@@ -104,11 +103,7 @@ def _not_a_dataset_hint(path: Path) -> str:
     if synsets is not None:
         return (f"; it holds class lists ({synsets.name}) but no images or annotations: pass it to the imagenet or labels reader "
                 f"as -r synsets=FILE")
-    try:
-        with os.scandir(path) as entries:
-            subfolders = sorted(Path(e.path) for e in entries if e.is_dir() and not e.name.startswith("."))[:HINT_SUBFOLDERS]
-    except OSError:
-        return ""
+    subfolders = sorted(path / name for name in folders_in(path) if not name.startswith("."))[:HINT_SUBFOLDERS]
     found = [f"{sub.name}/ ({', '.join(name for name, _ in matches)})" for sub in subfolders if (matches := _detections(sub))]
     return f"; its sub-folders hold datasets of their own: {', '.join(found)}: convert each one" if found else ""
 

@@ -224,11 +224,11 @@ def read_small_file(path: str | os.PathLike[str]) -> bytes:
             if buffer is None:
                 buffer = _read_buffers.view = memoryview(bytearray(SMALL_READ))
             count = os.readv(fd, [buffer])
-            first = bytes(buffer[:count])
+            first, whole = bytes(buffer[:count]), count < SMALL_READ
         else:  # Windows: a first read below glibc's concerns anyway
             first = os.read(fd, 1 << 16)
-            count = SMALL_READ if len(first) == 1 << 16 else len(first)
-        if count < SMALL_READ:
+            whole = len(first) < 1 << 16
+        if whole:
             return first
         chunks = [first]
         while chunk := os.read(fd, SMALL_READ):
@@ -291,6 +291,12 @@ def cached_listings() -> Iterator[None]:
     finally:
         if outer is None:
             _listings = None
+
+
+def folders_in(folder: Path) -> list[str]:
+    """Names of the sub-folders directly in ``folder`` (links to folders included), unsorted; listed once while
+    :func:`cached_listings` is active."""
+    return [name for name, _link in _listing(folder)[1]]
 
 
 def _listing(folder: Path) -> tuple[list[str], list[tuple[str, bool]]]:

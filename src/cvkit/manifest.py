@@ -270,16 +270,10 @@ def manifest_shards(path: Path, categories: CategorySet, report: Report) -> list
     with open(path, "rb") as handle:
         handle.readline()
         start, first_line, shards = handle.tell(), 2, []
-        while True:
-            handle.seek(start + SHARD_BYTES)
-            handle.readline()  # to the end of the line the run would cut
-            stop = max(start, min(handle.tell(), os.fstat(handle.fileno()).st_size))
-            handle.seek(start)
-            lines = handle.read(stop - start).count(b"\n")
-            if stop == start:
-                break
-            shards.append(Shard(lines, partial(_read_run, path, start, stop, first_line, categories, report)))
-            start, first_line = stop, first_line + lines
+        while block := handle.read(SHARD_BYTES) + handle.readline():  # to the end of the line the run would cut
+            lines = block.count(b"\n")
+            shards.append(Shard(lines, partial(_read_run, path, start, start + len(block), first_line, categories, report)))
+            start, first_line = start + len(block), first_line + lines
     return shards
 
 

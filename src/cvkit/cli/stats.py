@@ -8,11 +8,12 @@ from pathlib import Path
 import typer
 
 from cvkit.cli.common import handle_errors, out_console, parse_options, quiet_progress
+from cvkit.stats.options import DEFAULT_BETA, DEFAULT_COMMON_MAX, DEFAULT_RARE_MAX, DEFAULT_REPEAT_THRESHOLD, METHODS
 
 FORMAT_HELP = "Input format (detected when omitted; a .jsonl manifest is 'manifest')."
 READ_OPT_HELP = "Reader option KEY=VALUE (repeatable)."
-#: kept in step with cvkit.stats.weights.METHODS (not imported: numpy stays out of `cvkit --help`)
-WEIGHT_METHODS = ("balanced", "inverse", "sqrt-inverse", "effective", "median-frequency", "repeat-factor")
+#: the weight methods --method takes (cvkit.stats.options has no numpy: `cvkit --help` stays light)
+WEIGHT_METHODS = METHODS
 
 
 def _print_json(doc: object) -> None:
@@ -24,10 +25,10 @@ def stats_cmd(
     format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     imbalance: bool = typer.Option(False, "--imbalance", help="Imbalance metrics, LVIS frequency groups and class-balance weights."),
     by: str = typer.Option("auto", "--by", help="Counts weights are computed from: objects, images (per class), or auto (objects when there are any)."),
-    beta: float = typer.Option(0.999, "--beta", help="Beta of the effective-number weights (Cui et al. 2019)."),
-    threshold: float = typer.Option(0.001, "--threshold", help="LVIS repeat-factor threshold t."),
-    rare_max: int = typer.Option(10, "--rare-max", help="Classes in at most this many images are 'rare' (tail)."),
-    common_max: int = typer.Option(100, "--common-max", help="Classes in at most this many images (and more than --rare-max) are 'common'."),
+    beta: float = typer.Option(DEFAULT_BETA, "--beta", help="Beta of the effective-number weights (Cui et al. 2019)."),
+    threshold: float = typer.Option(DEFAULT_REPEAT_THRESHOLD, "--threshold", help="LVIS repeat-factor threshold t."),
+    rare_max: int = typer.Option(DEFAULT_RARE_MAX, "--rare-max", help="Classes in at most this many images are 'rare' (tail)."),
+    common_max: int = typer.Option(DEFAULT_COMMON_MAX, "--common-max", help="Classes in at most this many images (and more than --rare-max) are 'common'."),
     method: str = typer.Option("balanced", "--method", help="Weight method --weights-out writes: " + ", ".join(WEIGHT_METHODS) + "."),
     weights_out: Path | None = typer.Option(None, "--weights-out", help="Write class weights (JSON) for `cvkit train --class-weights`; implies --imbalance."),
     plot: Path | None = typer.Option(None, "--plot", help="Draw the class histogram and box plots into this PNG."),
@@ -52,7 +53,7 @@ def stats_cmd(
     with handle_errors():
         from cvkit.core.report import Report
         from cvkit.stats import dataset_stats, export_weights
-        from cvkit.stats.options import METHODS, ImbalanceOptions
+        from cvkit.stats.options import ImbalanceOptions
 
         quiet_progress(json_output)
         if method not in METHODS:

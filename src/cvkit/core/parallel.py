@@ -9,11 +9,17 @@ the same function runs in-process, so callers have a single code path.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def default_workers(workers: int | None) -> int:
+    """``workers`` as given, else one a CPU."""
+    return workers if workers is not None else (os.cpu_count() or 1)
 
 
 def can_fork() -> bool:

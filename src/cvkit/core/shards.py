@@ -18,15 +18,17 @@ labels and labels of objects a writer leaves out included.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from cvkit.core.categories import CategorySet
-from cvkit.core.model import Sample, Shard
-from cvkit.core.parallel import can_fork, ordered_map
+from cvkit.core.model import Dataset, Sample, Shard
+from cvkit.core.parallel import can_fork, default_workers, ordered_map
+from cvkit.core.progress import track
 from cvkit.core.report import Report
 
 E = TypeVar("E")
+T = TypeVar("T")
 
 #: below this many samples the runs are read in one process (forking costs more than it saves)
 PARALLEL_MIN_SAMPLES = 2000
@@ -56,6 +58,25 @@ def _run(index: int) -> tuple[list[tuple[tuple[str, ...], Any]], Report]:
     return out, report
 
 
+def spread(dataset: Dataset, encode: Callable[[Sample], E], report: Report, workers: int | None, description: str) -> Iterator[E] | None:
+    """A writer's one entry point: the encoded samples of ``dataset``, in order, read and encoded on ``workers``
+    forked processes (default: one a CPU; one below :data:`PARALLEL_MIN_SAMPLES` samples) with a progress bar;
+    None when the dataset gives no shards (or was iterated already), there is one worker or no fork: the writer
+    then iterates the samples itself."""
+    workers = default_workers(workers)
+    shards = dataset.take_shards() if workers > 1 and can_fork() else None
+    if shards is None:
+        return None
+    total = sum(shard.size for shard in shards)
+    workers = workers if total >= PARALLEL_MIN_SAMPLES else 1
+    return track(encoded(shards, encode, report, workers, dataset.categories), description, total)
+
+
+def runs(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """``items`` cut into consecutive runs of ``size`` (the last may be shorter): a reader's shards."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
 def memory_available() -> int | None:
     """Bytes of memory the system can still give (Linux ``MemAvailable``); None where that is not known."""
     try:
@@ -74,9 +95,9 @@ def encoded(shards: list[Shard], encode: Callable[[Sample], E], report: Report, 
     readers created are created in ``categories`` (the dataset's) before each sample is handed on.
 
     ``encode`` must not change state the parent relies on (it runs on a copy of the parent's memory); an
-    error it raises (with ``--skip-invalid`` off) is raised here, at its place in the order. Without fork, with
-    one worker or with fewer than :data:`PARALLEL_MIN_SAMPLES` samples, the runs are read here, one after the other."""
-    if workers <= 1 or not can_fork() or sum(shard.size for shard in shards) < PARALLEL_MIN_SAMPLES:
+    error it raises (with ``--skip-invalid`` off) is raised here, at its place in the order. Without fork or with
+    one worker, the runs are read here, one after the other."""
+    if workers <= 1 or not can_fork():
         for shard in shards:
             yield from map(encode, shard.read())
     else:

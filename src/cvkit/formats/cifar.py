@@ -230,7 +230,7 @@ def _unpacked(path: Path) -> list[Path]:
 def read(path: Path, report: Report, **options: Any) -> Dataset:
     """Read CIFAR batches, writing each image as a PNG into ``images_dir`` while streaming."""
     path = Path(path)
-    inner = _unpacked(path) if path.is_dir() and not _describe(path) else []
+    inner = [] if _describe(path) else _unpacked(path)
     if len(inner) > 1:
         raise CvkitError(f"several CIFAR folders here ({', '.join(p.name for p in inner)}): give one of them", file=path)
     source = _Source(inner[0] if inner else path)
@@ -305,6 +305,6 @@ def _describe(path: Path) -> str | None:
 
 def detect(path: Path) -> str | None:
     found = _describe(path)
-    if found is None and (inner := [p for p in _unpacked(path) if _describe(p)]):
-        return f"{_describe(inner[0])} in {', '.join(p.name + '/' for p in inner)} (a torchvision root)"
+    if found is None and (inner := [(p, what) for p in _unpacked(path) if (what := _describe(p))]):
+        return f"{inner[0][1]} in {', '.join(p.name + '/' for p, _ in inner)} (a torchvision root)"
     return found

@@ -15,7 +15,6 @@ is one file. Writing streams each split through temporary files, so memory stays
 from __future__ import annotations
 
 import mmap
-import os
 import re
 import tempfile
 from collections import defaultdict
@@ -28,10 +27,9 @@ from typing import IO, Any
 from cvkit.core import jsonio
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
-from cvkit.core.parallel import can_fork
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import encoded, memory_available
+from cvkit.core.shards import memory_available, runs, spread
 from cvkit.core.splits import NO_SPLIT
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.coco_categories import read_categories
@@ -218,18 +216,17 @@ def _plan_file(file: Path, split: str | None, data: Any, names: dict[int, str], 
             if isinstance(cat_id, int) and cat_id not in names:  # named by id; another results file may have named it already
                 known = categories.by_id(cat_id)
                 names[cat_id] = known.name if known is not None else categories.add(Category(cat_id, str(cat_id))).name
-    known_ids = {img.get("id") for img in images if isinstance(img, dict)}
+    known_ids: set[Any] = set()
+    duplicates = set()
+    for n, img in enumerate(images):  # a repeated id: its annotations would be given to both images
+        if isinstance(img, dict):
+            if img.get("id") in known_ids and "id" in img:
+                duplicates.add(n)
+            known_ids.add(img.get("id"))
     for image_id, anns in by_image.items():
         if image_id not in known_ids:
             i = anns[0]
             report.invalid(InvalidInputError(f"annotation refers to unknown image id {image_id!r}", file=file, location=f"annotations[{i}].image_id"))
-    seen: set[Any] = set()
-    duplicates = set()
-    for n, img in enumerate(images):  # a repeated id: its annotations would be given to both images
-        if isinstance(img, dict) and "id" in img:
-            if img["id"] in seen:
-                duplicates.add(n)
-            seen.add(img["id"])
     first = file_name_of(images[0]) if images and isinstance(images[0], dict) else None
     # instances_default.json: what cvkit writes for samples without a split, and CVAT's/datumaro's "default" subset
     # (its images sit in images/default/, so the folder is still looked for by that name)
@@ -310,9 +307,7 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
         if available is not None and needed > available:
             report.warn(f"written in one process: worker processes would need about {needed / 2**30:.1f} GiB more memory than is free")
             return None
-        report.read.categories = len(categories)
-        return [Shard(len(run), partial(_plan_samples, plan, run, common, report))
-                for plan in plans() for run in _runs(len(plan.images), SHARD_IMAGES)]
+        return [Shard(len(run), partial(_plan_samples, plan, run, common, report)) for plan in plans() for run in runs(range(len(plan.images)), SHARD_IMAGES)]
 
     # the dataset root is fixed now, before images are seen: the folder the annotation files share
     return Dataset(samples(), categories, hierarchy, root=common, source_format="coco", info={"coco": info}, shards=shards)
@@ -322,10 +317,6 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
 SHARD_IMAGES = 1000
 #: memory the parsed JSON takes per byte of file (measured: 73 MB of COCO instances -> about 550 MB of objects)
 PARSED_BYTES_PER_JSON_BYTE = 8
-
-
-def _runs(count: int, size: int) -> list[range]:
-    return [range(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 # --- writing -------------------------------------------------------------------------
@@ -461,23 +452,19 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         raise CvkitError("--images copy/hardlink/symlink needs a folder destination, not a .json file", file=path)
     work = path.parent if single else path
     work.mkdir(parents=True, exist_ok=True)
-    writers: dict[str | None, _SplitWriter] = {}
-    cat_ids = {c.name: c.id for c in dataset.categories}
+    output = _Output(work, single, dataset)
+    writers = output.writers
     placed: set[str] = set()
-    workers = workers if workers is not None else (os.cpu_count() or 1)
     # From a COCO file the workers gain no wall time (2.05 s either way for 500,000 boxes): its records are parsed
     # already, and numbering and spooling them here costs about what writing them did. From a manifest: 1.9 -> 1.5 s.
-    parallel = images == "reference" and task == "instances" and workers > 1 and can_fork()
-    shards = dataset.take_shards() if parallel else None
-    if shards is not None:
-        encode = partial(_encoded_sample, root=dataset.root, report=report)
-        for item in track(encoded(shards, encode, report, workers, dataset.categories), "writing COCO", sum(shard.size for shard in shards)):
-            _place_encoded(item, writers, work, single, cat_ids, dataset, report)
-    for sample in track(dataset if shards is None else (), "writing COCO"):
-        key = None if single else (sample.split or NO_SPLIT)
-        writer = writers.get(key)
-        if writer is None:
-            writer = writers[key] = _SplitWriter(work)
+    items = None
+    if images == "reference" and task == "instances":
+        items = spread(dataset, partial(_encoded_sample, root=dataset.root, report=report), report, workers, "writing COCO")
+    if items is not None:
+        for item in items:
+            _place_encoded(item, output, report)
+    for sample in track(dataset, "writing COCO") if items is None else ():
+        key, writer = output.writer(sample.split)
         image_id = writer.image_ids.take(sample.id)
         file_name = sample.path if images == "reference" else _place(sample, dataset, path, images, placed, key)
         captions = sample.attributes.get("captions") if task == "captions" else None
@@ -490,11 +477,9 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
             pending.extend({"id": take_id(None), "image_id": image_id, "caption": str(caption)} for caption in captions)
             if sample.objects:
                 report.lose("object", "COCO captions hold no objects", len(sample.objects))
+        category_id = output.category_id
         for obj in sample.objects if captions is None else ():
-            cat_id = cat_ids.get(obj.label)
-            if cat_id is None:
-                cat_id = cat_ids[obj.label] = dataset.categories.ensure(obj.label).id
-            item = _coco_annotation(obj, take_id(obj.id), image_id, cat_id, report)
+            item = _coco_annotation(obj, take_id(obj.id), image_id, category_id(obj.label), report)
             if item is not None:
                 pending.append(item)
                 written += 1
@@ -546,23 +531,40 @@ def _encoded_sample(sample: Sample, root: Path | None, report: Report) -> Encode
     return sample.split, sample.id, image[len(_IMAGE_HEAD):], objects
 
 
-def _place_encoded(item: EncodedRecords, writers: dict[str | None, _SplitWriter], work: Path, single: bool, cat_ids: dict[str, int],
-                   dataset: Dataset, report: Report) -> None:
+class _Output:
+    """The split files of one :func:`write` and the category ids their records use (new labels get the next id)."""
+
+    def __init__(self, work: Path, single: bool, dataset: Dataset):
+        self.work, self.single, self.categories = work, single, dataset.categories
+        self.writers: dict[str | None, _SplitWriter] = {}
+        self.cat_ids = {c.name: c.id for c in dataset.categories}
+
+    def writer(self, split: str | None) -> tuple[str | None, _SplitWriter]:
+        """(file key, writer) of a sample's split: one file, or one per split (``default`` without one)."""
+        key = None if self.single else (split or NO_SPLIT)
+        writer = self.writers.get(key)
+        if writer is None:
+            writer = self.writers[key] = _SplitWriter(self.work)
+        return key, writer
+
+    def category_id(self, label: str) -> int:
+        cat_id = self.cat_ids.get(label)
+        if cat_id is None:
+            cat_id = self.cat_ids[label] = self.categories.ensure(label).id
+        return cat_id
+
+
+def _place_encoded(item: EncodedRecords, output: _Output, report: Report) -> None:
     """Number an encoded sample's image, categories and objects as :func:`write` numbers them, and spool its records."""
     split, wanted_id, image_rest, objects = item
-    key = None if single else (split or NO_SPLIT)
-    writer = writers.get(key)
-    if writer is None:
-        writer = writers[key] = _SplitWriter(work)
+    _key, writer = output.writer(split)
     image_id = writer.image_ids.take(wanted_id)
     writer.images.items.append(b'{"id":%d,' % image_id + image_rest)
     writer.images.flush_if_full()
     take_id, pending = writer.annotation_ids.take, writer.annotations.items
     written = 0
     for label, wanted, rest in objects:
-        cat_id = cat_ids.get(label)
-        if cat_id is None:
-            cat_id = cat_ids[label] = dataset.categories.ensure(label).id
+        cat_id = output.category_id(label)
         ann_id = take_id(wanted)  # taken for a dropped object too, as write() takes it
         if rest is not None:
             pending.append(b'{"id":%d,"image_id":%d,"category_id":%d,' % (ann_id, image_id, cat_id) + rest)

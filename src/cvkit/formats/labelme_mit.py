@@ -23,7 +23,7 @@ from lxml import etree
 
 from cvkit.core.categories import CategorySet
 from cvkit.core.geometry import box_corners, clean_number
-from cvkit.core.imageinfo import find_image, read_image_info
+from cvkit.core.imageinfo import find_image, header_size
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
@@ -268,11 +268,11 @@ def parse_file(file: Path, root: Path, report: Report) -> Sample | None:
     rows, cols = _text(top, "imagesize/nrows"), _text(top, "imagesize/ncols")
     height, width = (int(rows), int(cols)) if rows.isdigit() and cols.isdigit() and int(rows) and int(cols) else (None, None)
     if height is None:
-        try:
-            info = read_image_info(image)
-            height, width = info.height, info.width
-        except InvalidInputError:
+        size = header_size(image)
+        if size is None:
             report.warn("some images have no <imagesize> and no readable image file; their size stays unknown")
+        else:
+            width, height = size
     objects: list[Annotation] = []
     for n, el in enumerate(top.iter("object")):
         try:

@@ -38,7 +38,7 @@ from cvkit.core.categories import Category, CategorySet
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, read_sample_size
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.report import Report
-from cvkit.core.splits import NO_SPLIT, SPLIT_KEYWORDS
+from cvkit.core.splits import NO_SPLIT, SPLIT_KEYWORDS, split_folders, split_keyword
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import atomic_file, place_image, read_utf8_text, relpath_posix
 
@@ -118,8 +118,7 @@ def _metadata_files(folder: Path) -> list[Path]:
 
     if here := found(folder):
         return here
-    subs = sorted((p for p in folder.iterdir() if p.name.lower() in SPLIT_KEYWORDS and p.is_dir()), key=lambda p: p.name) if folder.is_dir() else []
-    return [f for sub in subs for f in found(sub)]
+    return [f for name in sorted(split_folders(folder)) for f in found(folder / name)]
 
 
 def detect(path: Path) -> str | None:
@@ -240,7 +239,7 @@ def _split_of(path: Path) -> str | None:
     """The split a list file names: ``train.txt``, else the folder it is in (``train/metadata.csv``)."""
     if path.stem.lower() in SPLIT_KEYWORDS:
         return path.stem
-    return path.parent.name.lower() if path.parent.name.lower() in SPLIT_KEYWORDS else None
+    return split_keyword(path.parent.name)
 
 
 def _read_txt(path: Path, ctx: _Context) -> Iterator[Sample]:

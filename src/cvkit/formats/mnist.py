@@ -154,21 +154,30 @@ def _looks_like_csv(path: Path) -> bool:
     return any(line.count(",") in (783, 784) for line in lines)
 
 
-def _has_data(folder: Path) -> bool:
-    return folder.is_dir() and bool(_idx_pairs(folder) or _csv_files(folder) or _npz_files(folder))
+def _kind(folder: Path) -> str | None:
+    """The files ``folder`` holds, looked for in the order :func:`_sources` takes them: ``idx``, ``csv``, ``npz``."""
+    if not folder.is_dir():
+        return None
+    if _idx_pairs(folder):
+        return "idx"
+    if _csv_files(folder):
+        return "csv"
+    return "npz" if _npz_files(folder) else None
 
 
-def _data_folders(path: Path) -> list[Path]:
-    """Where the files are: ``path``, its ``raw/`` (torchvision's ``MNIST/``), or the ``<Name>/raw`` folders of a torchvision root."""
+def _data_folders(path: Path) -> list[tuple[Path, str]]:
+    """Where the files are, with their kind: ``path``, its ``raw/`` (torchvision's ``MNIST/``), or the ``<Name>/raw``
+    folders of a torchvision root."""
     for folder in (path, path / "raw"):
-        if _has_data(folder):
-            return [folder]
+        if kind := _kind(folder):
+            return [(folder, kind)]
     with os.scandir(path) as entries:  # the entry's type: no stat per file of a big flat folder
         subs = sorted(entry.name for entry in entries if entry.is_dir())
-    return [path / name / "raw" for name in subs if _has_data(path / name / "raw")]
+    return [(path / name / "raw", kind) for name in subs if (kind := _kind(path / name / "raw"))]
 
 
 NPZ_REASON = "a Keras-style npz (x_train, y_train, x_test, y_test)"
+_KIND_REASONS = {"idx": "MNIST IDX files (*-images-idx3-ubyte + *-labels-idx1-ubyte)", "csv": "MNIST CSV rows (label + 784 pixels)", "npz": NPZ_REASON}
 
 
 def detect(path: Path) -> str | None:
@@ -176,15 +185,11 @@ def detect(path: Path) -> str | None:
         return NPZ_REASON if path.suffix.lower() == ".npz" and _npz_keys(path) else None
     if not path.is_dir():
         return None
-    folders = _data_folders(path)
-    if not folders:
+    found = _data_folders(path)
+    if not found:
         return None
-    where = "" if folders == [path] else f" in {', '.join(str(f.relative_to(path)) + '/' for f in folders)}"
-    if _idx_pairs(folders[0]):
-        return f"MNIST IDX files (*-images-idx3-ubyte + *-labels-idx1-ubyte){where}"
-    if _csv_files(folders[0]):
-        return f"MNIST CSV rows (label + 784 pixels){where}"
-    return f"{NPZ_REASON}{where}"
+    where = "" if found[0][0] == path and len(found) == 1 else f" in {', '.join(str(f.relative_to(path)) + '/' for f, _ in found)}"
+    return _KIND_REASONS[found[0][1]] + where
 
 
 def _open(path: Path) -> bytes:
@@ -280,7 +285,7 @@ def _choose(sources: list[_Source], subset: str | None, folder: Path) -> list[_S
     families = sorted({s.family for s in sources})
     if subset:
         wanted = str(subset).lower()
-        chosen = [s for s in sources if s.family in (wanted, f"emnist-{wanted}") or s.family.endswith(f"-{wanted}")]
+        chosen = [s for s in sources if s.family == wanted or s.family.endswith(f"-{wanted}")]  # "letters": emnist-letters
         if not chosen:
             raise CvkitError(f"no files of subset {subset!r} here (there are: {', '.join(families)})", file=folder)
         return chosen
@@ -311,7 +316,7 @@ def read(path: Path, report: Report, images_dir: str | None = None, subset: str 
     npz = path if path.is_file() and path.suffix.lower() == ".npz" else None
     if npz is None and not path.is_dir():
         raise InvalidInputError("give the folder holding the MNIST files (or a Keras mnist.npz)", file=path)
-    folders = [path.parent] if npz else _data_folders(path)
+    folders = [path.parent] if npz else [folder for folder, _ in _data_folders(path)]
     if len(folders) > 1:
         raise CvkitError(f"several datasets here ({', '.join(str(f.relative_to(path)) for f in folders)}): give one of those folders", file=path)
     if not folders:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NoReturn
 
 from lxml import etree
 
@@ -21,10 +21,10 @@ from cvkit.core.categories import Category, CategorySet
 from cvkit.core.geometry import polygon_bbox, voc_to_box
 from cvkit.core.imageinfo import fill_size_from_header, known_size
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
-from cvkit.core.parallel import can_fork, chunked, ordered_map
+from cvkit.core.parallel import can_fork, chunked, default_workers, ordered_map
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import encoded
+from cvkit.core.shards import runs, spread
 from cvkit.core.splits import NO_SPLIT
 from cvkit.core.transport import pack_annotation
 from cvkit.errors import CvkitError, InvalidInputError
@@ -58,10 +58,9 @@ def detect(path: Path) -> str | None:
             return f"devkit layout ({', '.join(relpath_posix(r / 'Annotations', path) + '/' for r in roots)})"
         return None
     for folder in [path, *(path / name for name in SPLIT_FOLDERS)]:
-        if folder.is_dir():
-            xml = next(iter(files_in(folder, ".xml", limit=1)), None)
-            if xml is not None and looks_like_voc_xml(xml):
-                return f"flat folder of VOC XML ({relpath_posix(xml, path)})"
+        xml = next(iter(files_in(folder, ".xml", limit=1)), None)  # none in a missing folder
+        if xml is not None and looks_like_voc_xml(xml):
+            return f"flat folder of VOC XML ({relpath_posix(xml, path)})"
     return None
 
 
@@ -110,29 +109,32 @@ def _number(raw: str | None, file: str | Path, location: str) -> float:
 
 
 _BOX_TAGS = ("xmin", "ymin", "xmax", "ymax")
-_INF = math.inf
 
 
 def _bndbox(box: Any, file: str | Path, where: str, one_based: bool) -> tuple[float, float, float, float]:
     """A ``<bndbox>``: four finite numbers, not negative (VOC counts pixels from 1), not inverted.
 
     Runs once per object: the common valid box costs four ``float()`` calls and one chained comparison;
-    the element paths of an error are built only when there is one."""
+    the element paths of an error are built only when there is one (:func:`_bad_box`)."""
     if box is None:
         raise InvalidInputError("object has no <bndbox>", file=file, location=where)
     found = {child.tag: child.text for child in box}
     try:
         xmin, ymin, xmax, ymax = float(found["xmin"]), float(found["ymin"]), float(found["xmax"]), float(found["ymax"])
     except (KeyError, TypeError, ValueError):
-        xmin, ymin, xmax, ymax = [_number(found.get(tag), file, f"{where}/bndbox/{tag}") for tag in _BOX_TAGS]
-    if not (0 <= xmin <= xmax < _INF and 0 <= ymin <= ymax < _INF):  # false for NaN too
-        for tag in _BOX_TAGS:
-            _number(found[tag], file, f"{where}/bndbox/{tag}")  # NaN or infinity: an error naming the element
-        if xmin < 0 or ymin < 0:  # VoTT and older RectLabel write boxes dragged past the image edge
-            raise InvalidInputError(f"negative box coordinate ({xmin:g}, {ymin:g}); fix the box or leave the file out with --skip-invalid",
-                                    file=file, location=f"{where}/bndbox")
-        raise InvalidInputError(f"inverted box: xmin={xmin:g} xmax={xmax:g} ymin={ymin:g} ymax={ymax:g}", file=file, location=f"{where}/bndbox")
+        _bad_box(found, file, where)
+    if not (0 <= xmin <= xmax < math.inf and 0 <= ymin <= ymax < math.inf):  # false for NaN too
+        _bad_box(found, file, where)
     return voc_to_box(xmin, ymin, xmax, ymax, one_based)
+
+
+def _bad_box(found: dict[str, str | None], file: str | Path, where: str) -> NoReturn:
+    """The error of a box that is no valid box: a missing or non-finite coordinate, else a negative or inverted box."""
+    xmin, ymin, xmax, ymax = [_number(found.get(tag), file, f"{where}/bndbox/{tag}") for tag in _BOX_TAGS]
+    if xmin < 0 or ymin < 0:  # VoTT and older RectLabel write boxes dragged past the image edge
+        raise InvalidInputError(f"negative box coordinate ({xmin:g}, {ymin:g}); fix the box or leave the file out with --skip-invalid",
+                                file=file, location=f"{where}/bndbox")
+    raise InvalidInputError(f"inverted box: xmin={xmin:g} xmax={xmax:g} ymin={ymin:g} ymax={ymax:g}", file=file, location=f"{where}/bndbox")
 
 
 def _outline(element: Any, file: str | Path, where: str, one_based: bool) -> list[float] | None:
@@ -333,33 +335,25 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
         parts = [_named_part(root) for root in roots]
         dataset_root = roots[0].parent
     else:
-        parts = [("", *annotation_jobs(roots[0] if roots else path))]  # roots[0]: found once, not looked for again
+        parts = [("", *annotation_jobs(path, roots))]  # the roots found once, not looked for again
         dataset_root = parts[0][1]
     names = dict.fromkeys(name for _, image_root, _ in parts for name in read_labelmap(image_root))
     categories = CategorySet(Category(i + 1, name) for i, name in enumerate(names))
-    workers = workers if workers is not None else (os.cpu_count() or 1)
+    workers = default_workers(workers)
 
     def samples() -> Iterator[Sample]:
         for prefix, image_root, job_list in parts:
-            if not job_list:
-                report.warn(f"no VOC annotation XML files found under {image_root}")
-            for sample in _read_part(image_root, job_list, categories, report, one_based, workers):
-                if prefix:
-                    sample.path, sample.id = prefix + sample.path, f"{prefix}{sample.id}"
-                report.count_read(sample.split, len(sample.objects))
-                yield sample
+            images, jobs = _part(image_root, job_list, one_based, report)
+            results = track(_parsed(jobs, images, workers), "reading VOC", len(jobs))
+            yield from _samples(image_root, images, jobs, results, prefix, categories, report)
         report.read.categories = len(categories)
 
     def shards() -> list[Shard]:
-        runs = []
+        shards_of: list[Shard] = []
         for prefix, image_root, job_list in parts:
-            if not job_list:
-                report.warn(f"no VOC annotation XML files found under {image_root}")
-            images = _image_index(image_root, report)
-            jobs = [(file, image_id, split, one_based) for file, image_id, split in job_list]
-            runs += [Shard(len(run), partial(_read_run, image_root, images, run, prefix, categories, report))
-                     for run in (jobs[start : start + SHARD_FILES] for start in range(0, len(jobs), SHARD_FILES))]
-        return runs
+            images, jobs = _part(image_root, job_list, one_based, report)
+            shards_of += [Shard(len(run), partial(_read_run, image_root, images, run, prefix, categories, report)) for run in runs(jobs, SHARD_FILES)]
+        return shards_of
 
     # ``workers=1`` (``-r workers=1``) keeps reading to one process: no shards for a writer to spread
     return Dataset(samples(), categories, root=dataset_root, source_format="voc", shards=shards if workers > 1 else None)
@@ -369,11 +363,28 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
 SHARD_FILES = 1000
 
 
+def _part(image_root: Path, job_list: list[Job], one_based: bool, report: Report) -> tuple[ImageIndex, list[ParseJob]]:
+    """The image index and parse jobs of one layout (a devkit folder, a flat or per-split folder, or one file)."""
+    if not job_list:
+        report.warn(f"no VOC annotation XML files found under {image_root}")
+    images = ImageIndex(image_root, (image_root / "Annotations").is_dir())
+    if images.devkit:
+        _warn_masks_not_read(image_root, report)
+    return images, [(file, image_id, split, one_based) for file, image_id, split in job_list]
+
+
 def _read_run(image_root: Path, images: ImageIndex, jobs: list[ParseJob], prefix: str, categories: CategorySet, report: Report) -> Iterator[Sample]:
-    """A worker's run of files: parsed and made samples here, as :func:`_read_part` makes them. New labels go to
-    this process's categories only: writers number them in the parent, in order."""
-    for job in jobs:
-        sample = _sample_of(image_root, images, job[1], job[2], *_parse_job(job, images), categories, report)
+    """A worker's run of files, parsed here. New labels go to this process's categories only: writers number
+    them in the parent, in order."""
+    return _samples(image_root, images, jobs, (_parse_job(job, images) for job in jobs), prefix, categories, report)
+
+
+def _samples(image_root: Path, images: ImageIndex, jobs: list[ParseJob], results: Iterable[tuple[str, Any]], prefix: str,
+             categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """The samples of ``jobs``' parse results, counted; ``prefix`` starts their paths and ids (one of several
+    devkit folders)."""
+    for (_file, image_id, split, _), (status, result) in zip(jobs, results):
+        sample = _sample_of(image_root, images, image_id, split, status, result, categories, report)
         if sample is not None:
             if prefix:
                 sample.path, sample.id = prefix + sample.path, f"{prefix}{sample.id}"
@@ -388,23 +399,6 @@ def _named_part(root: Path) -> tuple[str, Path, list[Job]]:
     if root.name in SPLIT_FOLDERS:
         jobs = [(file, image_id, split or root.name) for file, image_id, split in jobs]
     return f"{root.name}/", image_root, jobs
-
-
-def _image_index(image_root: Path, report: Report) -> ImageIndex:
-    images = ImageIndex(image_root, (image_root / "Annotations").is_dir())
-    if images.devkit:
-        _warn_masks_not_read(image_root, report)
-    return images
-
-
-def _read_part(image_root: Path, job_list: list[Job], categories: CategorySet, report: Report, one_based: bool, workers: int) -> Iterator[Sample]:
-    """The samples of one layout: a devkit folder, a flat or per-split folder, or one file."""
-    images = _image_index(image_root, report)
-    jobs = [(file, image_id, split, one_based) for file, image_id, split in job_list]
-    for (_file, image_id, split, _), (status, result) in zip(jobs, track(_parsed(jobs, images, workers), "reading VOC", len(jobs))):
-        sample = _sample_of(image_root, images, image_id, split, status, result, categories, report)
-        if sample is not None:
-            yield sample
 
 
 def _sample_of(image_root: Path, images: ImageIndex, image_id: str, split: str | None, status: str, result: Any, categories: CategorySet,
@@ -457,28 +451,23 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
           workers: int | None = None) -> None:
     """Write a devkit tree (Annotations/, JPEGImages/, ImageSets/Main/) or, with
     ``layout=flat``, XML next to the images as LabelImg does. ``workers``: processes that read a sharded
-    source (COCO) and write its XML text (default: one a CPU); the files are named and written here, in order."""
+    source (COCO, a manifest, VOC, LabelMe) and write its XML text (default: one a CPU); the files are named and
+    written here, in order."""
     if layout not in ("devkit", "flat"):
         raise CvkitError(f"unknown VOC layout {layout!r}; choose devkit or flat")
     writer = _VocWriter(dataset, path, report, one_based, images, layout)
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    shards = dataset.take_shards() if workers > 1 and can_fork() else None
-    if shards is None:
-        for sample in track(dataset, "writing VOC"):
-            writer.place(writer.encode(sample))
-    else:
-        total = sum(shard.size for shard in shards)
-        for item in track(encoded(shards, writer.encode, report, workers, dataset.categories), "writing VOC", total):
-            writer.place(item)
+    items = spread(dataset, writer.encode, report, workers, "writing VOC")
+    for item in items if items is not None else map(writer.encode, track(dataset, "writing VOC")):
+        writer.place(item)
     report.written.categories = len(dataset.categories)
     if layout == "devkit":
         write_split_lists(path, writer.split_members)
     write_labelmap(path / "labelmap.txt", dataset.categories.names(), writer.declared, report)
 
 
-#: what :meth:`_VocWriter.encode` gives for one sample: split, path, image file, XML, the objects' labels, and the
-#: parts and actions they use ``(label, parts, actions)``
-EncodedXml = tuple[str | None, str, Path, bytes, list[str], list[tuple[str, list[str], list[str]]]]
+#: what :meth:`_VocWriter.encode` gives for one sample: split, path, its file's stem and suffix, image file, XML, the
+#: objects' labels, and the parts and actions they use ``(label, parts, actions)``
+EncodedXml = tuple[str | None, str, str, str, Path, bytes, list[str], list[tuple[str, list[str], list[str]]]]
 
 
 class _VocWriter:
@@ -507,12 +496,11 @@ class _VocWriter:
         xml = annotation_xml(sample, stem + suffix, recorded, self.one_based, self.report, known_size(sample, root))
         uses = [(obj.label, [p["label"] for p in obj.attributes.get("parts", ()) if p.get("label")], list(obj.attributes.get("actions", ())))
                 for obj in sample.objects if "parts" in obj.attributes or "actions" in obj.attributes]
-        return sample.split, sample.path, source, xml, [obj.label for obj in sample.objects], uses
+        return sample.split, sample.path, stem, suffix, source, xml, [obj.label for obj in sample.objects], uses
 
     def place(self, encoded: EncodedXml) -> None:
-        split, path, source, xml, labels, uses = encoded
-        natural, suffix = _name_parts(path)
-        stem = _unique_stem(path, self.used, self.report)
+        split, path, natural, suffix, source, xml, labels, uses = encoded
+        stem = _unique_stem(path, natural, self.used, self.report)
         if stem != natural:  # the XML names the image as written: <filename> is the first element holding it
             xml = xml.replace(_filename_element(natural + suffix), _filename_element(stem + suffix), 1)
         if self.images != "reference":
@@ -563,9 +551,9 @@ def _name_parts(path: str) -> tuple[str, str]:
     return (name[:dot], name[dot:]) if 0 < dot < len(name) - 1 else (name, "")
 
 
-def _unique_stem(path: str, used: set[str], report: Report) -> str:
-    """File stem for a sample's image ``path``; images with the same name in different folders get a folder prefix."""
-    stem = _name_parts(path)[0]
+def _unique_stem(path: str, stem: str, used: set[str], report: Report) -> str:
+    """File stem for a sample's image ``path`` (whose own stem is ``stem``); images with the same name in different
+    folders get a folder prefix."""
     if stem in used:
         stem = PurePosixPath(path).with_suffix("").as_posix().replace("/", "__")
         report.warn("images with the same file name in different folders were renamed with their folder as prefix")

@@ -14,7 +14,7 @@ from pathlib import Path
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
 from cvkit.core.report import Report
 from cvkit.core.splits import NO_SPLIT
-from cvkit.io import files_in, read_utf8_text
+from cvkit.io import files_in, folders_in, read_utf8_text
 
 #: Split list names that are unions of others; an image keeps its most specific split.
 UNION_SPLITS = ("trainval",)
@@ -36,11 +36,7 @@ def devkit_roots(path: Path) -> list[Path]:
     if (path / "Annotations").is_dir():
         return [path]
     for base in (path, path / "VOCdevkit"):
-        try:
-            with os.scandir(base) as entries:  # d_type: no stat for the files of a big flat folder
-                found = sorted(Path(e.path) for e in entries if e.is_dir() and os.path.isdir(os.path.join(e.path, "Annotations")))
-        except OSError:
-            continue
+        found = sorted(base / name for name in folders_in(base) if (base / name / "Annotations").is_dir())  # the folder's listing, shared in detection
         if found:
             return found
     return []
@@ -118,22 +114,22 @@ def read_labelmap(root: Path) -> list[str]:
     return names
 
 
-def annotation_jobs(path: Path) -> tuple[Path, list[Job]]:
-    """(image root, [(xml file or None, image id, split)]) for one devkit folder, a flat folder or a file."""
+def annotation_jobs(path: Path, roots: list[Path] | None = None) -> tuple[Path, list[Job]]:
+    """(image root, [(xml file or None, image id, split)]) for one devkit folder, a flat folder or a file;
+    ``roots``: :func:`devkit_roots` of ``path`` when the caller has looked already."""
     if path.is_file():
         return path.parent, [(path, path.stem, None)]
-    devkit = devkit_root(path)
+    roots = devkit_roots(path) if roots is None else roots
+    devkit = roots[0] if len(roots) == 1 else None
     if devkit is not None:
         splits = read_split_lists(devkit)
         xml_ids = xml_files_by_id(str(devkit / "Annotations"), "")
         ordered = sorted(dict.fromkeys([*splits, *xml_ids]))  # the lists' own order first: mostly sorted already, so sorting is quick
         return devkit, [(xml_ids.get(image_id), image_id, splits.get(image_id)) for image_id in ordered]
-    jobs: list[Job] = []
-    split_dirs = [path / s for s in SPLIT_FOLDERS if files_in(path / s, ".xml", limit=1)]
-    for folder in split_dirs or [path]:
-        split = folder.name if split_dirs else None
-        jobs.extend((xml, xml.stem, split) for xml in files_in(folder, ".xml"))
-    return path, jobs
+    in_splits = {name: xml for name in SPLIT_FOLDERS if (xml := files_in(path / name, ".xml"))}  # Roboflow's train/, valid/
+    if in_splits:
+        return path, [(file, file.stem, name) for name, files in in_splits.items() for file in files]
+    return path, [(file, file.stem, None) for file in files_in(path, ".xml")]
 
 
 def xml_files_by_id(folder: str, prefix: str) -> dict[str, str]:

@@ -38,7 +38,7 @@ _SIZE_TAGS = re.compile(rb"<(width|height)>([^<]*)</")
 #: hide or change tags from the regular expressions, and entities (``&``), which the parser would decode. Other
 #: odd content fails the checks of the tags themselves: an empty ``<name/>`` or ``<xmin/>``, a ``<part>`` (a
 #: second name and box in the object), attributes on ``<object>``, ``<name>`` or a coordinate.
-_UNUSUAL = (b"<!", b"&")
+_MARKUP_DECLARATION, _ENTITY = b"<!", b"&"
 #: an XML declaration naming its encoding (after an optional UTF-8 byte-order mark)
 _ENCODING = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
 _UTF8_NAMES = (b"utf-8", b"utf8", b"us-ascii", b"ascii")
@@ -55,7 +55,7 @@ class NotPlain(Exception):
 
 def scan_plain(data: bytes, one_based: bool) -> tuple[int, int, list[tuple[str, tuple[float, float, float, float]]]]:
     """``(width, height, [(name, box)])`` of a plain file; raises :class:`NotPlain` otherwise."""
-    if _UNUSUAL[0] in data or _UNUSUAL[1] in data or b"<annotation" not in data or not data.rstrip().endswith(b"</annotation>"):
+    if _MARKUP_DECLARATION in data or _ENTITY in data or b"<annotation" not in data or not data.rstrip().endswith(b"</annotation>"):
         raise NotPlain
     declared = _ENCODING.match(data)
     if declared and declared[1].lower() not in _UTF8_NAMES:
@@ -167,7 +167,7 @@ def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
     root = voc_layout.devkit_root(path) if path.is_dir() else None
     if root is None:
         return None  # not a devkit tree, or several side by side (VOC2007 + VOC2012): the reader's job
-    image_root, jobs = voc_layout.annotation_jobs(root)
+    image_root, jobs = voc_layout.annotation_jobs(root, [root])
     if any(file is None for file, _, _ in jobs):
         return None  # images listed without an XML: the reader looks for the image file
     categories = voc_layout.read_labelmap(image_root)

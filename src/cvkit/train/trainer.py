@@ -57,7 +57,11 @@ def default_val_split(manifest: str | Path) -> str | None:
     """The manifest's validation split: the first of :data:`VAL_SPLIT_NAMES` its records use (one light pass)."""
     from cvkit.manifest import iter_records
 
-    found = {rec.get("split") for _, rec in iter_records(manifest)}
+    found = set()
+    for _, rec in iter_records(manifest):
+        if (split := rec.get("split")) == VAL_SPLIT_NAMES[0]:
+            return split  # the first choice: no need to read on
+        found.add(split)
     return next((name for name in VAL_SPLIT_NAMES if name in found), None)
 
 

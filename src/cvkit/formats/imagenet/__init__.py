@@ -31,7 +31,7 @@ from cvkit.core.imageinfo import read_sample_size
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.splits import SPLIT_KEYWORDS, TEST_PLACE
+from cvkit.core.splits import SPLIT_KEYWORDS, TEST_PLACE, split_folders, split_keyword
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.imagenet.common import (
     Devkit,
@@ -50,7 +50,6 @@ from cvkit.formats.imagenet.common import (
     parse_bool,
     parse_box_xml,
     read_synset_file,
-    split_folders,
     walk_images,
     wnid_dirs,
 )
@@ -76,7 +75,7 @@ def _flat_images(folder: Path) -> list[str]:
 
 
 def _split_of(folder: Path, default: str | None) -> str | None:
-    return folder.name.lower() if folder.name.lower() in SPLIT_KEYWORDS else default
+    return split_keyword(folder.name) or default
 
 
 def find_parts(path: Path, split: str | None) -> list[Part]:

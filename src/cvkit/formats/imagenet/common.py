@@ -24,7 +24,6 @@ from cvkit.core.geometry import voc_to_box
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.report import Report
-from cvkit.core.splits import SPLIT_KEYWORDS
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import read_utf8_text
 
@@ -37,17 +36,6 @@ DEVKIT_PLACES = ("ILSVRC2012_devkit_t12/data/meta.mat", "devkit/data/meta.mat", 
 #: (it unpacks it to a temporary folder only), so ``meta.mat`` is read from inside it
 DEVKIT_ARCHIVE = "ILSVRC2012_devkit_t12.tar.gz"
 DEVKIT_DATA = "ILSVRC2012_devkit_t12/data/"
-
-
-def split_folders(path: Path) -> list[str]:
-    """Names of the split sub-folders of ``path`` (:data:`~cvkit.core.splits.SPLIT_KEYWORDS`, any case), train first,
-    then validation, then test; the split is the folder's own name, lower-cased."""
-    try:
-        with os.scandir(path) as it:
-            names = [e.name for e in it if e.name.lower() in SPLIT_KEYWORDS and e.is_dir()]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return sorted(names, key=lambda n: (SPLIT_KEYWORDS[n.lower()], n))
 
 
 def is_wnid(name: str) -> bool:

@@ -59,17 +59,19 @@ def _sources(path: Path) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def _split_folders(path: Path) -> tuple[list[tuple[str, str]], list[str]]:
-    """``(split, folder name)`` of the split folders holding synsets, and the other folders of synsets (skipped)."""
+def _split_folders(path: Path) -> tuple[list[tuple[str, str, list[tuple[str, str]]]], list[str]]:
+    """``(split, folder name, its synset sources)`` of the split folders holding synsets, and the other folders of
+    synsets (skipped)."""
     splits, others = [], []
     with os.scandir(path) as it:
         folders = sorted(e.name for e in it if e.is_dir() and not is_wnid(e.name) and e.name[0] != ".")
     for name in folders:
-        if not any(is_wnid(w) for w, _ in _sources(path / name)):
+        sources = _sources(path / name)  # every entry is a synset's (_sources keeps only those)
+        if not sources:
             continue
         match = SPLIT_FOLDER.fullmatch(name)
         if match:
-            splits.append((match[1].lower(), name))
+            splits.append((match[1].lower(), name, sources))
         else:
             others.append(name)
     return splits, others
@@ -106,7 +108,7 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
         splits, others = _split_folders(path)
         for name in others:
             report.warn(f"folder {name}/ beside the split folders is not a split (ImageNet-21K-P's set-aside classes): skipped")
-        parts = [(options.get("split") or split, name + "/", _sources(path / name)) for split, name in splits]
+        parts = [(options.get("split") or split, name + "/", sources) for split, name, sources in splits]
     if not parts:
         raise CvkitError("no synset folders (n01234567/) or synset tars (n01234567.tar) here, nor split folders of them", file=path)
     synset_file = Path(options["synsets"]) if options.get("synsets") else find_synset_file(path, path.parent)

@@ -20,8 +20,10 @@ from pathlib import Path
 
 from cvkit.core.categories import CategorySet
 from cvkit.core.model import Dataset, Sample, Shard
+from cvkit.core.parallel import default_workers
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import runs
 from cvkit.errors import InvalidInputError
 from cvkit.formats.labelme.reader import Job, Parsed, default_extract_dir, load_document, parse_file, parsed
 from cvkit.formats.labelme.shapes import IGNORE_LABEL
@@ -79,7 +81,7 @@ def read(path: Path, report: Report, extract_dir: str | None = None, workers: in
     target = Path(extract_dir) if extract_dir else default_extract_dir()
     root_text = os.path.abspath(root)
     jobs = [(os.path.abspath(file), root_text, target, encoding) for file in files]
-    workers = workers if workers is not None else (os.cpu_count() or 1)
+    workers = default_workers(workers)
     categories = CategorySet()
 
     def samples() -> Iterator[Sample]:
@@ -87,7 +89,7 @@ def read(path: Path, report: Report, extract_dir: str | None = None, workers: in
         report.read.categories = len(categories)
 
     def shards() -> list[Shard]:
-        return [Shard(len(run), partial(_read_run, run, categories, report)) for run in (jobs[i : i + SHARD_FILES] for i in range(0, len(jobs), SHARD_FILES))]
+        return [Shard(len(run), partial(_read_run, run, categories, report)) for run in runs(jobs, SHARD_FILES)]
 
     # ``workers=1`` (``-r workers=1``) keeps reading to one process: no shards for a writer to spread
     return Dataset(samples(), categories, root=root, source_format="labelme", shards=shards if workers > 1 else None)

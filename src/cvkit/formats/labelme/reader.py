@@ -20,7 +20,7 @@ from typing import Any
 
 from cvkit.core import jsonio
 from cvkit.core.geometry import box_corners
-from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, read_image_info
+from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, header_size
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.transport import pack_sample, unpack_sample
@@ -86,11 +86,8 @@ def _size(data: dict[str, Any], image: Path) -> tuple[int | None, int | None]:
     height, width = data.get("imageHeight"), data.get("imageWidth")
     if isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0:
         return height, width
-    try:
-        info = read_image_info(image)
-    except InvalidInputError:
-        return None, None
-    return info.height, info.width
+    size = header_size(image)
+    return (size[1], size[0]) if size is not None else (None, None)
 
 
 def load_document(raw: bytes, file: str | Path, encoding: str | None = None) -> Any:

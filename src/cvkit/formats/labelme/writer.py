@@ -8,11 +8,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cvkit.core import jsonio
-from cvkit.core.imageinfo import read_image_info
+from cvkit.core.imageinfo import fill_size_from_header, read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.errors import CvkitError
 from cvkit.formats.labelme.shapes import IGNORE_LABEL, ROTATED_TYPES, _close, _pairs, _rectangle_points, mask_shape_parts, shape_record
 from cvkit.io import IMAGE_MODES, place_image
 
@@ -181,11 +181,8 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     for sample in track(dataset, "writing LabelMe"):
         json_rel = _json_path(sample, used, report)
         if sample.width is None or sample.height is None:
-            try:
-                info = read_image_info(sample.resolve(dataset.root))
-                sample.width, sample.height = info.width, info.height
-            except InvalidInputError:
-                report.warn("some images have no known size and no readable file; imageHeight/imageWidth are null")
+            fill_size_from_header(sample, sample.resolve(dataset.root), report,
+                                  "some images have no known size and no readable file; imageHeight/imageWidth are null")
         image_path, data = _place(sample, dataset, path, json_rel, images, image_data)
         record = sample_record(sample, image_path, data, report)
         if sample.split:

@@ -79,17 +79,18 @@ def _children(folder: Path) -> dict[str, os.DirEntry[str]]:
         return {}
 
 
-def _subdirs(folder: Path) -> list[Path]:
-    """Sub-folders of ``folder``, sorted, hidden ones left out."""
-    return sorted(Path(e.path) for e in _children(folder).values() if e.is_dir() and not e.name.startswith("."))
+def _subdirs(folder: Path, children: dict[str, os.DirEntry[str]] | None = None) -> list[Path]:
+    """Sub-folders of ``folder``, sorted, hidden ones left out (``children``: its listing, when the caller has it)."""
+    children = _children(folder) if children is None else children
+    return sorted(Path(e.path) for e in children.values() if e.is_dir() and not e.name.startswith("."))
 
 
 def is_image(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in _IMAGE_SUFFIXES
 
 
-def _holds_images(folder: Path) -> bool:
-    return any(is_image(name) and not name.startswith(".") for name in _children(folder))
+def _holds_images(folder: Path, children: dict[str, os.DirEntry[str]] | None = None) -> bool:
+    return any(is_image(name) and not name.startswith(".") for name in (_children(folder) if children is None else children))
 
 
 def scan_images(folder: Path, recursive: bool = True) -> list[str]:
@@ -236,8 +237,9 @@ def folder_layout(root: Path, report: Report, encoding: str | None = None) -> La
     if pair:
         image_dir, label_dir = pair
         label_dirs.append(label_dir)
-        subdirs = _subdirs(image_dir)
-        if _holds_images(image_dir) or not subdirs:
+        children = _children(image_dir)  # listed once: it may hold 20,000 images
+        subdirs = _subdirs(image_dir, children)
+        if _holds_images(image_dir, children) or not subdirs:
             sources.append(_pair_source(None, image_dir, label_dir, report, recursive=False))
         for sub in subdirs:
             sources.append(_pair_source(sub.name, sub, label_dir / sub.name, report))

@@ -15,10 +15,9 @@ from typing import IO, Any
 
 from cvkit.core.imageinfo import read_image_info
 from cvkit.core.model import Dataset, Sample
-from cvkit.core.parallel import can_fork
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import encoded
+from cvkit.core.shards import spread
 from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, BackgroundFiles, place_image
@@ -129,12 +128,6 @@ class YoloWriter:
             self.report.invalid(InvalidInputError(f"image size unknown and the image cannot be read ({err.message})", file=source))
             return None
         return info.width, info.height
-
-    def write_sample(self, sample: Sample) -> None:
-        """One label file (and image or list line)."""
-        encoded = self.encode(sample)
-        if encoded is not None:
-            self.place(encoded)
 
     def encode(self, sample: Sample) -> Encoded | None:
         """What writing ``sample`` needs from the sample alone: its split, path, image path and label text (None:
@@ -267,23 +260,17 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", la
     (pose: keypoints an object, when the source names none; else counted on the first object that has them),
     ``workers`` (processes that read and encode a sharded source such as COCO; default: one a CPU).
     """
-    workers = workers if workers is not None else (os.cpu_count() or 1)
     samples: Iterator[Sample] | None = None
     if task == "pose" and keypoints is None and not _names_keypoints(dataset):
-        keypoints, samples = _first_keypoint_count(iter(dataset))
+        keypoints, samples = _first_keypoint_count(iter(dataset))  # the dataset is iterated: no shards after this
     writer = YoloWriter(dataset, Path(path), report, images, layout, task, precision, crowd, paths, keypoints)
-    shards = dataset.take_shards() if samples is None and workers > 1 and can_fork() else None
-    if shards is None and samples is None:
-        samples = iter(dataset)
+    items = spread(dataset, writer.encode_in_worker, report, workers, "writing YOLO labels")
+    if items is None:
+        items = map(writer.encode, track(samples if samples is not None else iter(dataset), "writing YOLO labels"))
     try:
         with writer.files:
-            if samples is not None:
-                for sample in track(samples, "writing YOLO labels"):
-                    writer.write_sample(sample)
-            else:  # read and encoded on several processes, placed here in order
-                total = sum(shard.size for shard in shards)
-                for item in track(encoded(shards, writer.encode_in_worker, report, workers, dataset.categories), "writing YOLO labels", total):
-                    writer.place(item)
+            for item in items:
+                writer.place(item)
     finally:
         for handle in writer.lists:
             handle.close()
