@@ -154,3 +154,37 @@ def test_undetected_folder_of_datasets_names_the_sub_folders_that_are_datasets(c
     assert result.exit_code == 2
     assert result.output == (f"error: {path}: could not detect the format; pass --from (see `cvkit formats`); its sub-folders hold datasets "
                              "of their own: annotations/ (yolo), labels/ (yolo), strict/ (yolo): convert each one\n")
+
+
+def test_command_map_names_what_each_module_registers():
+    import importlib
+
+    import typer
+
+    from cvkit.cli import COMMAND_MODULES, COMMANDS
+
+    for module in COMMAND_MODULES:
+        one = typer.Typer()
+        importlib.import_module(module).register(one)
+        names = {c.name for c in one.registered_commands} | {g.name for g in one.registered_groups}
+        assert names == {command for command, owner in COMMANDS.items() if owner == module}
+
+
+def test_the_cvkit_command_runs_one_command_and_lists_all_without_one(monkeypatch, capsys, corpus, tmp_path):
+    import gc
+
+    import pytest
+
+    from cvkit.cli import main
+
+    monkeypatch.setattr("sys.argv", ["cvkit", "convert", "voc2coco", str(corpus("voc", "voc_dataset3")), str(tmp_path / "out.json")])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    assert ended.value.code == 0 and (tmp_path / "out.json").is_file()
+    assert "voc -> coco" in capsys.readouterr().out
+    monkeypatch.setattr("sys.argv", ["cvkit", "--help"])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    listed = capsys.readouterr().out
+    assert ended.value.code == 0 and all(command in listed for command in ("convert", "stats", "train", "hierarchy", "augment"))
+    gc.unfreeze()  # main() freezes the collector's objects as the process ends; this one goes on

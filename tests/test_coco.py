@@ -309,3 +309,33 @@ def test_keypoint_results_get_the_box_pycocotools_gives_them(corpus, tmp_path):
     cvkit.write(ds, tmp_path / "out.json", format="coco")
     written = json.loads((tmp_path / "out.json").read_text())["annotations"][0]
     assert written["bbox"] == list(first.bbox) and written["bbox"] != [0, 0, 0, 0]
+
+
+def test_ids_taken_a_run_at_a_time_are_the_ids_taken_one_by_one():
+    import random
+
+    from cvkit.formats.coco_spool import Ids
+
+    rng = random.Random(7)
+    for positive in (False, True):
+        for _ in range(200):
+            wanted = [rng.choice([None, None, None, rng.randint(-3, 30), "x"]) for _ in range(rng.randint(0, 40))]
+            one, runs = Ids(positive), Ids(positive)
+            expected = [one.take(w) for w in wanted]
+            got: list[int] = []
+            start = 0
+            while start < len(wanted):  # runs as workers send them: str ids already None
+                stop = start + rng.randint(1, 8)
+                got += runs.take_all([w if type(w) is int else None for w in wanted[start:stop]])
+                start = stop
+            assert got == expected and runs.replaced_low == one.replaced_low
+
+
+def test_a_spool_larger_than_memory_moves_to_a_file_and_writes_the_same(tmp_path, small, monkeypatch):
+    from cvkit.formats import coco_spool
+
+    cvkit.write(small, tmp_path / "memory.json", "coco")
+    monkeypatch.setattr(coco_spool, "SPOOL_MEMORY", 16)
+    monkeypatch.setattr(coco_spool, "BATCH", 1)
+    cvkit.write(small, tmp_path / "file.json", "coco")
+    assert (tmp_path / "file.json").read_bytes() == (tmp_path / "memory.json").read_bytes()

@@ -1,39 +1,37 @@
 """The ``cvkit`` command: typer sub-apps, one module per command group, thin over the library.
 
-Each command module exposes ``register(app)``; adding a command group is one line in
-:data:`COMMAND_MODULES`. Modules import their heavy dependencies inside the command
+Each command module exposes ``register(app)``; adding a command is one line in :data:`COMMANDS` (a test checks
+that it names what the modules register). Modules import their heavy dependencies inside the command
 functions so ``cvkit --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
+import sys
 
 import typer
 
 from cvkit import __version__
 
-COMMAND_MODULES = (
-    "cvkit.cli.convert",
-    "cvkit.cli.hierarchy",
-    "cvkit.cli.augment",
-    "cvkit.cli.train",
-    "cvkit.cli.stats",
-)
-
-app = typer.Typer(
-    name="cvkit",
-    help="Prepare computer-vision datasets: convert any annotation format, inspect, augment, train.\n\n"
-    "Examples:\n\n"
-    "  cvkit convert voc2coco VOCdevkit/VOC2012 coco/\n\n"
-    "  cvkit ingest data/ -o manifest.jsonl\n\n"
-    "  cvkit formats",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+#: each command and the module whose ``register(app)`` adds it
+COMMANDS = {
+    "convert": "cvkit.cli.convert",
+    "ingest": "cvkit.cli.convert",
+    "export": "cvkit.cli.convert",
+    "formats": "cvkit.cli.convert",
+    "hierarchy": "cvkit.cli.hierarchy",
+    "remap": "cvkit.cli.hierarchy",
+    "augment": "cvkit.cli.augment",
+    "train": "cvkit.cli.train",
+    "evaluate": "cvkit.cli.train",
+    "predict": "cvkit.cli.train",
+    "stats": "cvkit.cli.stats",
+    "validate": "cvkit.cli.stats",
+    "split": "cvkit.cli.stats",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
 def _version(value: bool) -> None:
@@ -42,16 +40,47 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """cvkit command line."""
 
 
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module).register(app)
+def build_app(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
+    """The ``cvkit`` typer app with the commands of ``modules``."""
+    application = typer.Typer(
+        name="cvkit",
+        help="Prepare computer-vision datasets: convert any annotation format, inspect, augment, train.\n\n"
+        "Examples:\n\n"
+        "  cvkit convert voc2coco VOCdevkit/VOC2012 coco/\n\n"
+        "  cvkit ingest data/ -o manifest.jsonl\n\n"
+        "  cvkit formats",
+        no_args_is_help=True,
+        rich_markup_mode="rich",
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    application.callback()(_root)
+    for module in modules:
+        importlib.import_module(module).register(application)
+    return application
+
+
+#: every command (what tests drive with typer's CliRunner)
+app = build_app()
 
 
 def main() -> None:
-    app()
+    """The ``cvkit`` command.
+
+    A run of one command builds an app of that command's module only: typer builds the parameters of every
+    command it holds on each run (6 ms of a 0.4 s conversion for all of them). When the command ends, so does the
+    process: the garbage collector's objects are frozen, so that the interpreter's shutdown skips one last
+    collection over all of them (typer's, rich's, the run's: about 20 ms). Objects are still freed as the modules
+    are torn down; files are all closed by then."""
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    try:
+        (build_app((COMMANDS[command],)) if command in COMMANDS else app)()
+    finally:
+        gc.freeze()

@@ -30,10 +30,13 @@ def strip_bom(data: bytes) -> bytes:
     return data[len(BOM) :] if data.startswith(BOM) else data
 
 
+_PLAIN = orjson.OPT_SERIALIZE_NUMPY
+_INDENTED = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2
+
+
 def dumps(obj: Any, indent: bool = False) -> bytes:
     """UTF-8 JSON bytes; non-ASCII kept as is (file names and labels in any script)."""
-    option = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
-    return orjson.dumps(obj, option=option)
+    return orjson.dumps(obj, option=_INDENTED if indent else _PLAIN)
 
 
 def dumps_line(obj: Any) -> bytes:

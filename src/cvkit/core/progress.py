@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -12,8 +12,9 @@ T = TypeVar("T")
 ENABLED = True
 
 
-def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Yield ``items``, drawing a transient rich progress bar when stderr is a terminal."""
+def track(items: Iterable[T], description: str, total: int | None = None, size: Callable[[T], int] | None = None) -> Iterator[T]:
+    """Yield ``items``, drawing a transient rich progress bar when stderr is a terminal; ``size``: how far an item
+    moves the bar (one run of samples: its length), 1 without it."""
     if not (ENABLED and sys.stderr.isatty()):
         yield from items
         return
@@ -24,4 +25,4 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
         task = bar.add_task(description, total=total)
         for item in items:
             yield item
-            bar.advance(task)
+            bar.advance(task, 1 if size is None else size(item))

@@ -8,7 +8,7 @@ after every conversion, and ``--skip-invalid`` writes its skipped items to
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,13 @@ class Report:
         self.written.images += 1
         self.written.objects += objects
         self.written.splits[split or "-"] += 1
+
+    def count_written_many(self, splits: Mapping[str | None, int], objects: int) -> None:
+        """:meth:`count_written` of many samples: their number per split, and their objects."""
+        for split, images in splits.items():
+            self.written.images += images
+            self.written.splits[split or "-"] += images
+        self.written.objects += objects
 
     def clear(self) -> None:
         """Forget every count, loss, skipped item and warning (a forked worker starts its own part so)."""

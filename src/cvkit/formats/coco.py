@@ -16,27 +16,27 @@ from __future__ import annotations
 
 import mmap
 import re
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from cvkit.core import jsonio
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import memory_available, runs, spread
+from cvkit.core.shards import memory_available, runs, spread_runs
 from cvkit.core.splits import NO_SPLIT
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.coco_categories import read_categories
 from cvkit.formats.coco_images import clean_file_name, common_root, file_name_of, fill_size, image_root, written_size
 from cvkit.formats.coco_objects import add_annotations, group_by_image
 from cvkit.formats.coco_panoptic import is_panoptic
-from cvkit.io import atomic_file, files_in, place_image, relpath_posix
+from cvkit.formats.coco_spool import ANNOTATION_HEAD, IMAGE_HEAD, EncodedRun, Output, SplitWriter, place_run
+from cvkit.io import files_in, place_image, relpath_posix
 
 #: Which annotation file to read per split when a folder holds several tasks.
 TASK_PRIORITY = ("instances", "person_keypoints", "panoptic", "stuff", "labels", "image_info", "captions")
@@ -320,84 +320,6 @@ PARSED_BYTES_PER_JSON_BYTE = 8
 
 
 # --- writing -------------------------------------------------------------------------
-class _SplitWriter:
-    """Streams one output JSON: images and annotations go to temporary files, joined at the end.
-
-    Items are serialised in batches of about :data:`BATCH` (one ``orjson.dumps`` and one write
-    per batch, not per item), so memory stays flat and the per-item cost is a list append:
-    :func:`write` appends to ``images.items`` / ``annotations.items`` and calls ``flush_if_full``.
-    Image and annotation ids are unique per file, as COCO requires.
-    """
-
-    def __init__(self, folder: Path):
-        self.images, self.annotations = _Spool(folder), _Spool(folder)
-        # annotation id 0 is "unmatched" to pycocotools' COCOeval (evaluateImg's dtm/gtm): never written
-        self.image_ids, self.annotation_ids = _Ids(), _Ids(positive=True)
-
-    def finish(self, target: Path, head: dict[str, Any]) -> None:
-        import shutil
-
-        with atomic_file(target, "wb", encoding=None) as out:
-            out.write(jsonio.dumps(head)[:-1] + b',"images":[')
-            for spool, last in ((self.images, b'],"annotations":['), (self.annotations, b"]}")):
-                spool.flush()
-                spool.file.seek(0)
-                shutil.copyfileobj(spool.file, out, 1 << 20)
-                spool.file.close()
-                out.write(last)
-            out.write(b"\n")
-
-
-#: Items serialised per batch by :class:`_SplitWriter`.
-BATCH = 4096
-
-
-class _Spool:
-    """A temporary file of comma-separated JSON items, filled a batch at a time."""
-
-    def __init__(self, folder: Path):
-        self.file: IO[bytes] = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed by _SplitWriter.finish()
-        #: records to write: dicts, or (on the worker-process path) their JSON bytes
-        self.items: list[Any] = []
-        self.count = 0
-
-    def flush_if_full(self) -> None:
-        if len(self.items) >= BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.items:
-            return
-        items = self.items
-        body = b",".join(items) if isinstance(items[0], bytes) else jsonio.dumps(items)[1:-1]  # the items without brackets
-        self.file.write(body if self.count == 0 else b"," + body)
-        self.count += len(self.items)
-        self.items.clear()
-
-
-class _Ids:
-    """Keeps source ids when they are unique integers (``positive``: above 0), else hands out the next free one."""
-
-    def __init__(self, positive: bool = False) -> None:
-        self.used: set[int] = set()
-        self.next = 1
-        self.lowest = 1 if positive else -(1 << 63)
-        #: a source id below ``lowest`` was replaced (the writer says so once)
-        self.replaced_low = False
-
-    def take(self, wanted: Any) -> int:
-        used = self.used
-        if type(wanted) is int and wanted not in used:
-            if wanted >= self.lowest:
-                used.add(wanted)
-                return wanted
-            self.replaced_low = True
-        while self.next in used:
-            self.next += 1
-        used.add(self.next)
-        return self.next
-
-
 def _coco_annotation(obj: Annotation, ann_id: int, image_id: int, cat_id: int, report: Report) -> dict[str, Any] | None:
     """The COCO record of one object (None when COCO cannot hold it; the loss is reported).
 
@@ -452,18 +374,18 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         raise CvkitError("--images copy/hardlink/symlink needs a folder destination, not a .json file", file=path)
     work = path.parent if single else path
     work.mkdir(parents=True, exist_ok=True)
-    output = _Output(work, single, dataset)
+    output = Output(work, single, dataset.categories)
     writers = output.writers
     placed: set[str] = set()
     # From a COCO file the workers gain no wall time (2.05 s either way for 500,000 boxes): its records are parsed
     # already, and numbering and spooling them here costs about what writing them did. From a manifest: 1.9 -> 1.5 s.
-    items = None
+    runs_of = None
     if images == "reference" and task == "instances":
-        items = spread(dataset, partial(_encoded_sample, root=dataset.root, report=report), report, workers, "writing COCO")
-    if items is not None:
-        for item in items:
-            _place_encoded(item, output, report)
-    for sample in track(dataset, "writing COCO") if items is None else ():
+        encode = partial(_encode_run, root=dataset.root, report=report)
+        runs_of = spread_runs(dataset, encode, report, workers, "writing COCO", lambda run: len(run.splits))
+    for journal, run in runs_of or ():
+        place_run(journal, run, output, report)
+    for sample in track(dataset, "writing COCO") if runs_of is None else ():
         key, writer = output.writer(sample.split)
         image_id = writer.image_ids.take(sample.id)
         file_name = sample.path if images == "reference" else _place(sample, dataset, path, images, placed, key)
@@ -494,7 +416,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
             report.lose("category", "COCO captions files hold no categories", len(dataset.categories))
     if any(writer.annotation_ids.replaced_low for writer in writers.values()):
         report.warn("annotation ids of 0 (or below) were renumbered: pycocotools' COCOeval takes a match with annotation id 0 for no match")
-    for key, writer in writers.items() or [(None if single else NO_SPLIT, _SplitWriter(work))]:
+    for key, writer in writers.items() or [(None if single else NO_SPLIT, SplitWriter(work))]:
         target = path if single else path / "annotations" / f"{task}_{key}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         writer.finish(target, head)
@@ -512,65 +434,23 @@ def _image_record(sample: Sample, image_id: int, file_name: str, size: tuple[int
     return image
 
 
-#: how the records of :func:`_encoded_sample` begin, ids 0 standing for the ones :func:`_place_encoded` gives
-_IMAGE_HEAD = b'{"id":0,'
-_ANNOTATION_HEAD = b'{"id":0,"image_id":0,"category_id":0,'
-
-#: split, the sample's id, its image record after ``"id"``, and per object: label, id, record after the three ids
-EncodedRecords = tuple[str | None, Any, bytes, list[tuple[str, Any, bytes | None]]]
-
-
-def _encoded_sample(sample: Sample, root: Path | None, report: Report) -> EncodedRecords:
-    """The JSON of a sample's image and objects, ids left out (worker side of :func:`write`)."""
-    image = jsonio.dumps(_image_record(sample, 0, sample.path, written_size(sample, root, report), False))
-    report.lose_image_labels("COCO instances", len(sample.labels))
-    objects = []
-    for obj in sample.objects:
-        item = _coco_annotation(obj, 0, 0, 0, report)
-        objects.append((obj.label, obj.id, None if item is None else jsonio.dumps(item)[len(_ANNOTATION_HEAD):]))
-    return sample.split, sample.id, image[len(_IMAGE_HEAD):], objects
-
-
-class _Output:
-    """The split files of one :func:`write` and the category ids their records use (new labels get the next id)."""
-
-    def __init__(self, work: Path, single: bool, dataset: Dataset):
-        self.work, self.single, self.categories = work, single, dataset.categories
-        self.writers: dict[str | None, _SplitWriter] = {}
-        self.cat_ids = {c.name: c.id for c in dataset.categories}
-
-    def writer(self, split: str | None) -> tuple[str | None, _SplitWriter]:
-        """(file key, writer) of a sample's split: one file, or one per split (``default`` without one)."""
-        key = None if self.single else (split or NO_SPLIT)
-        writer = self.writers.get(key)
-        if writer is None:
-            writer = self.writers[key] = _SplitWriter(self.work)
-        return key, writer
-
-    def category_id(self, label: str) -> int:
-        cat_id = self.cat_ids.get(label)
-        if cat_id is None:
-            cat_id = self.cat_ids[label] = self.categories.ensure(label).id
-        return cat_id
-
-
-def _place_encoded(item: EncodedRecords, output: _Output, report: Report) -> None:
-    """Number an encoded sample's image, categories and objects as :func:`write` numbers them, and spool its records."""
-    split, wanted_id, image_rest, objects = item
-    _key, writer = output.writer(split)
-    image_id = writer.image_ids.take(wanted_id)
-    writer.images.items.append(b'{"id":%d,' % image_id + image_rest)
-    writer.images.flush_if_full()
-    take_id, pending = writer.annotation_ids.take, writer.annotations.items
-    written = 0
-    for label, wanted, rest in objects:
-        cat_id = output.category_id(label)
-        ann_id = take_id(wanted)  # taken for a dropped object too, as write() takes it
-        if rest is not None:
-            pending.append(b'{"id":%d,"image_id":%d,"category_id":%d,' % (ann_id, image_id, cat_id) + rest)
-            written += 1
-    writer.annotations.flush_if_full()
-    report.count_written(split, written)
+def _encode_run(samples: Iterator[Sample], root: Path | None, report: Report) -> EncodedRun:
+    """The JSON of a run's images and objects, ids left out (worker side of :func:`write`)."""
+    run = EncodedRun.empty()
+    image_head, annotation_head = len(IMAGE_HEAD), len(ANNOTATION_HEAD)
+    for sample in samples:
+        image = jsonio.dumps(_image_record(sample, 0, sample.path, written_size(sample, root, report), False))
+        report.lose_image_labels("COCO instances", len(sample.labels))
+        run.splits.append(sample.split)
+        run.image_ids.append(sample.id if type(sample.id) is int else None)
+        run.images.append(image[image_head:])
+        run.counts.append(len(sample.objects))
+        for obj in sample.objects:
+            item = _coco_annotation(obj, 0, 0, 0, report)
+            run.labels.append(obj.label)
+            run.object_ids.append(obj.id if type(obj.id) is int else None)
+            run.objects.append(None if item is None else jsonio.dumps(item)[annotation_head:])
+    return run
 
 
 def _head(dataset: Dataset, referenced: bool) -> dict[str, Any]:

@@ -11,11 +11,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Iterator
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
-
-from lxml import etree
 
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.geometry import polygon_bbox, voc_to_box
@@ -39,6 +37,7 @@ from cvkit.formats.voc_layout import (
     write_labelmap,
     write_split_lists,
 )
+from cvkit.formats.voc_plain import flag, parse_plain
 from cvkit.formats.voc_xml import BOOL_TAGS, annotation_xml, escape_text
 from cvkit.io import files_in, place_image, read_small_file, relpath_posix
 
@@ -65,8 +64,13 @@ def detect(path: Path) -> str | None:
 
 
 # --- parsing one file ------------------------------------------------------------------
-#: One parser per process (creating one per file costs more than parsing a small file).
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+@lru_cache(maxsize=1)
+def _parser() -> Any:
+    """One lxml parser per process (creating one per file costs more than parsing a small file). lxml is imported
+    when a file first needs it: plain files are read without it (:mod:`cvkit.formats.voc_plain`)."""
+    from lxml import etree
+
+    return etree.XMLParser(resolve_entities=False, no_network=True)
 
 
 def _text(element: Any, tag: str) -> str | None:
@@ -74,22 +78,10 @@ def _text(element: Any, tag: str) -> str | None:
     return value.strip() if value is not None else None
 
 
-def _flag(value: str | None) -> bool:
-    """VOC flags: 1/0, true/false, yes/no; empty tags such as ``<difficult/>`` are false."""
-    if not value:
-        return False
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes"):
-        return True
-    if lowered in ("0", "false", "no", ""):
-        return False
-    return float(value) != 0
-
-
 def _flag_of(element: Any, file: str | Path, location: str) -> bool:
-    """A flag element (``<difficult>``, an ``<actions>`` entry): :func:`_flag`, else an error naming the element."""
+    """A flag element (``<difficult>``, an ``<actions>`` entry): :func:`~cvkit.formats.voc_plain.flag`, else an error naming the element."""
     try:
-        return _flag(element.text)
+        return flag(element.text)
     except ValueError:
         raise InvalidInputError(f"<{element.tag}> is not 0/1: {element.text!r}", file=file, location=location) from None
 
@@ -226,14 +218,27 @@ def _parse_value(raw: str) -> Any:
 
 
 def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]]:
-    """One annotation file -> (filename, width, height, objects, image-level VOC fields)."""
+    """One annotation file -> (filename, width, height, objects, image-level VOC fields).
+
+    Plain files (most) are read by :func:`cvkit.formats.voc_plain.parse_plain`, the rest by lxml; both give
+    the same result."""
     try:
-        root = etree.fromstring(read_small_file(file), _PARSER)
+        data = read_small_file(file)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    plain = parse_plain(data, one_based)
+    return plain if plain is not None else parse_tree(data, file, one_based)
+
+
+def parse_tree(data: bytes, file: str | Path, one_based: bool = True) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]]:
+    """:func:`parse_xml` of a file's bytes with lxml: any VOC file, and the words of every error."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         line = exc.position[0] if exc.position else None
         raise InvalidInputError(f"malformed XML: {exc.msg}", file=file, location=f"line {line}" if line else None) from None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read: {exc.strerror or exc}", file=file) from None
     if root.tag != "annotation":
         raise InvalidInputError(f"root element is <{root.tag}>, expected <annotation>", file=file, location="line 1")
     width = height = None

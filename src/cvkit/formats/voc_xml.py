@@ -11,8 +11,6 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from lxml import etree
-
 from cvkit.core.geometry import box_to_voc, clean_number
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.report import Report
@@ -21,7 +19,8 @@ BOOL_TAGS = ("difficult", "truncated", "occluded")
 
 
 def _sub(parent: Any, tag: str, text: Any = None) -> Any:
-    el = etree.SubElement(parent, tag)
+    el = parent.makeelement(tag)
+    parent.append(el)
     if text is not None:
         el.text = str(text)
     return el
@@ -62,7 +61,10 @@ def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_ba
 
 def _lxml_xml(meta: dict[str, Any], filename: str, image_path: str | None, size: tuple[int, int] | None, objects: list[Annotation],
               one_based: bool, report: Report) -> bytes:
-    """:func:`annotation_xml` built as an lxml tree: every kind of object and field."""
+    """:func:`annotation_xml` built as an lxml tree: every kind of object and field. lxml is imported here, once a
+    sample needs it: plain samples are written from text templates."""
+    from lxml import etree
+
     root = etree.Element("annotation")
     if meta.get("verified"):
         root.set("verified", meta["verified"])

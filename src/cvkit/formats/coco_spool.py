@@ -1,0 +1,240 @@
+"""How the COCO writer numbers and spools its records: one output file per split, its ids, and the runs of
+records encoded on worker processes (:func:`cvkit.core.shards.spread_runs`), numbered here a run at a time.
+
+Worker processes write each record's JSON without its ids (:data:`IMAGE_HEAD`, :data:`ANNOTATION_HEAD` stand for
+them); the parent gives the ids in input order, so the file is the one a single process writes, byte for byte.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from itertools import accumulate, chain, repeat
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+from cvkit.core import jsonio
+from cvkit.core.categories import CategorySet
+from cvkit.core.report import Report
+from cvkit.core.shards import Journal, create_journalled
+from cvkit.core.splits import NO_SPLIT
+from cvkit.io import atomic_file
+
+#: how encoded records begin, ids 0 standing for the ones the parent gives
+IMAGE_HEAD = b'{"id":0,'
+ANNOTATION_HEAD = b'{"id":0,"image_id":0,"category_id":0,'
+
+
+class SplitWriter:
+    """Streams one output JSON: images and annotations go to spools (memory, then temporary files), joined at the end.
+
+    Items are serialised in batches of about :data:`BATCH` (one ``orjson.dumps`` and one write
+    per batch, not per item), so memory stays flat and the per-item cost is a list append:
+    the COCO writer appends to ``images.items`` / ``annotations.items`` and calls ``flush_if_full``.
+    Image and annotation ids are unique per file, as COCO requires.
+    """
+
+    def __init__(self, folder: Path):
+        self.images, self.annotations = Spool(folder), Spool(folder)
+        # annotation id 0 is "unmatched" to pycocotools' COCOeval (evaluateImg's dtm/gtm): never written
+        self.image_ids, self.annotation_ids = Ids(), Ids(positive=True)
+
+    def finish(self, target: Path, head: dict[str, Any]) -> None:
+        import shutil
+
+        with atomic_file(target, "wb", encoding=None) as out:
+            out.write(jsonio.dumps(head)[:-1] + b',"images":[')
+            for spool, last in ((self.images, b'],"annotations":['), (self.annotations, b"]}")):
+                spool.flush()
+                spool.file.seek(0)
+                shutil.copyfileobj(spool.file, out, 1 << 20)
+                spool.file.close()
+                out.write(last)
+            out.write(b"\n")
+
+
+#: Items serialised per batch by :class:`SplitWriter`.
+BATCH = 4096
+#: bytes a spool keeps in memory before it moves to a temporary file (a file of 20,000 images and boxes: 5 MB)
+SPOOL_MEMORY = 16 << 20
+
+
+class Spool:
+    """Comma-separated JSON items, filled a batch at a time: in memory up to :data:`SPOOL_MEMORY`, then in a
+    temporary file beside the output."""
+
+    def __init__(self, folder: Path):
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(SPOOL_MEMORY, dir=folder)  # noqa: SIM115 - closed by SplitWriter.finish()
+        #: records to write: dicts, or (on the worker-process path) their JSON bytes
+        self.items: list[Any] = []
+        self.count = 0
+
+    def flush_if_full(self) -> None:
+        if len(self.items) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.items:
+            return
+        items = self.items
+        body = b",".join(items) if isinstance(items[0], bytes) else jsonio.dumps(items)[1:-1]  # the items without brackets
+        self.file.write(body if self.count == 0 else b"," + body)
+        self.count += len(self.items)
+        self.items.clear()
+
+
+class Ids:
+    """Keeps source ids when they are unique integers (``positive``: above 0), else hands out the next free one."""
+
+    def __init__(self, positive: bool = False) -> None:
+        self.used: set[int] = set()
+        self.next = 1
+        #: no used id above this one: from ``next`` on, every id is free when ``next > highest``
+        self.highest = 0
+        self.lowest = 1 if positive else -(1 << 63)
+        #: a source id below ``lowest`` was replaced (the writer says so once)
+        self.replaced_low = False
+
+    def take(self, wanted: Any) -> int:
+        used = self.used
+        if type(wanted) is int and wanted not in used:
+            if wanted >= self.lowest:
+                used.add(wanted)
+                self.highest = max(self.highest, wanted)
+                return wanted
+            self.replaced_low = True
+        while self.next in used:
+            self.next += 1
+        taken = self.next
+        used.add(taken)
+        self.next = taken + 1
+        self.highest = max(self.highest, taken)
+        return taken
+
+    def take_all(self, wanted: list[Any]) -> Sequence[int]:
+        """:meth:`take` of each of ``wanted`` in order; when none asks for an id (all None) and no id from ``next``
+        on is used, the run of next ids at once."""
+        if wanted.count(None) != len(wanted) or self.next <= self.highest:
+            return [self.take(one) for one in wanted]
+        taken = range(self.next, self.next + len(wanted))
+        self.used.update(taken)
+        self.next = taken.stop
+        self.highest = max(self.highest, taken.stop - 1)
+        return taken
+
+
+class Output:
+    """The split files of one write and the category ids their records use (new labels get the next id)."""
+
+    def __init__(self, work: Path, single: bool, categories: CategorySet):
+        self.work, self.single, self.categories = work, single, categories
+        self.writers: dict[str | None, SplitWriter] = {}
+        self.cat_ids = {c.name: c.id for c in categories}
+
+    def writer(self, split: str | None) -> tuple[str | None, SplitWriter]:
+        """(file key, writer) of a sample's split: one file, or one per split (``default`` without one)."""
+        key = None if self.single else (split or NO_SPLIT)
+        writer = self.writers.get(key)
+        if writer is None:
+            writer = self.writers[key] = SplitWriter(self.work)
+        return key, writer
+
+    def category_id(self, label: str) -> int:
+        cat_id = self.cat_ids.get(label)
+        if cat_id is None:
+            cat_id = self.cat_ids[label] = self.categories.ensure(label).id
+        return cat_id
+
+
+class EncodedRun(NamedTuple):
+    """A run of samples' records without their ids, in columns (a worker's answer: cheap to send and to number)."""
+
+    splits: list[str | None]
+    image_ids: list[int | None]  # the id each sample asks for: an int (kept when unique), else None
+    images: list[bytes]  # image records after IMAGE_HEAD
+    counts: list[int]  # objects per sample
+    labels: list[str]  # per object
+    object_ids: list[int | None]
+    objects: list[bytes | None]  # annotation records after ANNOTATION_HEAD; None: COCO cannot hold it (its id is taken still)
+
+    @classmethod
+    def empty(cls) -> EncodedRun:
+        return cls([], [], [], [], [], [], [])
+
+    def subset(self, indices: list[int]) -> tuple[EncodedRun, list[int]]:
+        """The samples at ``indices`` (in order) with their objects, and where those objects are in this run."""
+        starts = list(accumulate(self.counts, initial=0))
+        picked = [o for i in indices for o in range(starts[i], starts[i + 1])]
+        part = EncodedRun([self.splits[i] for i in indices], [self.image_ids[i] for i in indices], [self.images[i] for i in indices],
+                          [self.counts[i] for i in indices], [self.labels[o] for o in picked], [self.object_ids[o] for o in picked],
+                          [self.objects[o] for o in picked])
+        return part, picked
+
+    def samples(self) -> Iterator[tuple[str | None, int | None, bytes, list[tuple[str, int | None, bytes | None]]]]:
+        """Each sample's split, id, image record and objects."""
+        start = 0
+        for split, image_id, image, count in zip(self.splits, self.image_ids, self.images, self.counts):
+            stop = start + count
+            yield split, image_id, image, list(zip(self.labels[start:stop], self.object_ids[start:stop], self.objects[start:stop]))
+            start = stop
+
+
+def place_run(journal: Journal, run: EncodedRun, output: Output, report: Report) -> None:
+    """Number and spool a run of encoded samples as the writer numbers them one by one.
+
+    A run whose reader created categories is placed sample by sample, each after its categories (so a label the
+    writer itself makes a category, such as LabelMe's ``__ignore__``, gets the id one process gives it); other runs
+    are numbered a file at a time."""
+    if not run.splits:
+        return  # every file of the run was skipped
+    if any(journal):
+        for names, sample in zip(journal, run.samples()):
+            create_journalled(names, output.categories)
+            _place_sample(sample, output, report)
+        return
+    known, category_id = output.cat_ids, output.category_id
+    categories = [known[label] if label in known else category_id(label) for label in run.labels]  # new ones in object order
+    keys = [output.writer(split)[0] for split in dict.fromkeys(run.splits)]
+    if len(set(keys)) == 1:
+        _place_columns(run, categories, output.writer(run.splits[0])[1], report)
+        return
+    by_key: dict[str | None, list[int]] = {}
+    for index, split in enumerate(run.splits):
+        by_key.setdefault(output.writer(split)[0], []).append(index)
+    for indices in by_key.values():
+        part, picked = run.subset(indices)
+        _place_columns(part, [categories[o] for o in picked], output.writer(part.splits[0])[1], report)
+
+
+def _place_columns(run: EncodedRun, categories: list[int], writer: SplitWriter, report: Report) -> None:
+    """Number and spool samples that go to one file (``categories``: their objects' category ids)."""
+    image_ids = writer.image_ids.take_all(run.image_ids)
+    writer.images.items.extend([b'{"id":%d,%b' % numbered for numbered in zip(image_ids, run.images)])
+    writer.images.flush_if_full()
+    object_ids = writer.annotation_ids.take_all(run.object_ids)  # taken for a dropped object too, as one by one
+    owners = chain.from_iterable(map(repeat, image_ids, run.counts))
+    records = [b'{"id":%d,"image_id":%d,"category_id":%d,%b' % numbered
+               for numbered in zip(object_ids, owners, categories, run.objects) if numbered[3] is not None]
+    writer.annotations.items.extend(records)
+    writer.annotations.flush_if_full()
+    report.count_written_many(Counter(run.splits), len(records))
+
+
+def _place_sample(item: tuple[str | None, int | None, bytes, list[tuple[str, int | None, bytes | None]]], output: Output, report: Report) -> None:
+    """Number one encoded sample's image, categories and objects, and spool its records."""
+    split, wanted_id, image_rest, objects = item
+    _key, writer = output.writer(split)
+    image_id = writer.image_ids.take(wanted_id)
+    writer.images.items.append(b'{"id":%d,' % image_id + image_rest)
+    writer.images.flush_if_full()
+    take_id, pending = writer.annotation_ids.take, writer.annotations.items
+    written = 0
+    for label, wanted, rest in objects:
+        cat_id = output.category_id(label)
+        ann_id = take_id(wanted)  # taken for a dropped object too, as write() takes it
+        if rest is not None:
+            pending.append(b'{"id":%d,"image_id":%d,"category_id":%d,' % (ann_id, image_id, cat_id) + rest)
+            written += 1
+    writer.annotations.flush_if_full()
+    report.count_written(split, written)
