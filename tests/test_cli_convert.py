@@ -170,21 +170,21 @@ def test_command_map_names_what_each_module_registers():
         assert names == {command for command, owner in COMMANDS.items() if owner == module}
 
 
-def test_the_cvkit_command_runs_one_command_and_lists_all_without_one(monkeypatch, capsys, corpus, tmp_path):
-    import gc
+def test_the_cvkit_command_runs_one_command_and_ends_with_its_exit_code(corpus, tmp_path):
+    """``cvkit`` (``python -m cvkit``) builds only the command it runs and ends its process at once: the summary,
+    the files and the exit code must all come through that."""
+    import subprocess
+    import sys
 
-    import pytest
+    def cvkit(*args: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cvkit", *map(str, args)], capture_output=True, text=True, timeout=120)
 
-    from cvkit.cli import main
-
-    monkeypatch.setattr("sys.argv", ["cvkit", "convert", "voc2coco", str(corpus("voc", "voc_dataset3")), str(tmp_path / "out.json")])
-    with pytest.raises(SystemExit) as ended:
-        main()
-    assert ended.value.code == 0 and (tmp_path / "out.json").is_file()
-    assert "voc -> coco" in capsys.readouterr().out
-    monkeypatch.setattr("sys.argv", ["cvkit", "--help"])
-    with pytest.raises(SystemExit) as ended:
-        main()
-    listed = capsys.readouterr().out
-    assert ended.value.code == 0 and all(command in listed for command in ("convert", "stats", "train", "hierarchy", "augment"))
-    gc.unfreeze()  # main() freezes the collector's objects as the process ends; this one goes on
+    source, out = corpus("voc", "voc_dataset3"), tmp_path / "out.json"
+    done = cvkit("convert", "voc2coco", source, out, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["written"]["images"] == 1 and json.loads(out.read_text())["images"]
+    refused = cvkit("convert", "voc2coco", source, out)
+    assert refused.returncode == 2
+    assert refused.stderr == f"error: {out}: destination exists and is not empty; pass --overwrite to replace it\n"
+    listed = cvkit("--help")
+    assert listed.returncode == 0 and all(command in listed.stdout for command in ("convert", "stats", "train", "hierarchy", "augment"))

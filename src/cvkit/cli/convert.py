@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from cvkit.cli.common import handle_errors, out_console, parse_options, print_report, quiet_progress
+from cvkit.cli.common import handle_errors, kept_until_exit, out_console, parse_options, print_report, quiet_progress
 from cvkit.errors import CvkitError
 from cvkit.formats import CAPABILITIES, REGISTRY, all_formats
 
@@ -46,8 +46,10 @@ def _run_conversion(src: Path, dst: Path, from_format: str | None, to_format: st
     write_options = parse_options(write_opts)
     if images:
         write_options["images"] = images
-    report = convert(src, dst, to_format=to_format, from_format=from_format, overwrite=overwrite, skip_invalid=skip_invalid,
-                     read_options=parse_options(read_opts), write_options=write_options, transform=transform)
+    with kept_until_exit() as keep:  # the dataset (a loaded COCO file, ...) outlives the conversion when cvkit ends with it
+        report = convert(src, dst, to_format=to_format, from_format=from_format, overwrite=overwrite, skip_invalid=skip_invalid,
+                         read_options=parse_options(read_opts), write_options=write_options,
+                         transform=lambda dataset: keep(dataset if transform is None else transform(dataset)))
     print_report(report, f"{report.source_format} -> {report.target_format}: {title}", json_output)
     if report.skipped and not json_output:
         print(f"warning: {len(report.skipped)} invalid item(s) skipped; report: {str(dst).rstrip('/')}.skipped.jsonl")
