@@ -160,22 +160,27 @@ def test_an_error_on_a_worker_stops_the_conversion_naming_file_and_field(tmp_pat
     assert not (tmp_path / "out").exists()  # nothing half-written
 
 
-def test_a_label_the_categories_lack_is_indexed_by_the_parent_in_sample_order(tmp_path, on_workers):
-    """Workers must not number classes on their own copy of the categories: such samples go back to the parent."""
+@pytest.mark.parametrize("task", ["detect", "segment"])
+def test_a_label_the_categories_lack_is_indexed_by_the_parent_in_sample_order(tmp_path, on_workers, task):
+    """Workers must not number classes on their own copy of the categories: they write placeholders the parent
+    numbers, in the order one process numbers them (box and polygon lines alike)."""
 
     def dataset() -> Dataset:
         categories = CategorySet([Category(1, "cat")])
-        samples = [Sample(f"img{n}.jpg", 100, 100, "train", objects=[Annotation(label, (10.0, 10.0, 20.0, 20.0))])
+        samples = [Sample(f"img{n}.jpg", 100, 100, "train", objects=[Annotation(label, (10.0, 10.0, 20.0, 20.0)),
+                                                                      Annotation("cat", polygon=[[1.0, 1.0, 9.0, 1.0, 9.0, 9.0]], shape="polygon"),
+                                                                      Annotation(label, (30.0, 30.0, 5.0, 5.0))])
                    for n, label in enumerate(["cat", "zebra", "cat", "ant", "zebra", "cat"])]
         runs = [samples[:2], samples[2:4], samples[4:]]
         return Dataset(iter(samples), categories, root=tmp_path, shards=lambda: [Shard(len(run), run.__iter__) for run in runs])
 
-    cvkit.write(dataset(), tmp_path / "one", "yolo", images="reference", workers=1)
-    cvkit.write(dataset(), tmp_path / "two", "yolo", images="reference", workers=2)
+    cvkit.write(dataset(), tmp_path / "one", "yolo", images="reference", workers=1, task=task)
+    cvkit.write(dataset(), tmp_path / "two", "yolo", images="reference", workers=2, task=task)
     assert on_workers == [2]
     assert _files(tmp_path / "two") == _files(tmp_path / "one")
     assert yaml.safe_load((tmp_path / "two" / "data.yaml").read_text())["names"] == {0: "cat", 1: "zebra", 2: "ant"}
-    assert (tmp_path / "two" / "labels" / "train" / "img3.txt").read_text().startswith("2 ")
+    lines = (tmp_path / "two" / "labels" / "train" / "img3.txt").read_text().splitlines()
+    assert [line.split()[0] for line in lines] == ["2", "0", "2"]
 
 
 def test_taking_shards_uses_the_dataset_up_like_iterating():

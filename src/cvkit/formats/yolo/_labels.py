@@ -166,12 +166,12 @@ class LineWriter:
         self.report = report
         self.segment = segment
         self.keep_crowd = keep_crowd
-        self.box_format = "%d" + f" %.{precision}f" * 4 + "\n"
+        self.box_format = "%s" + f" %.{precision}f" * 4 + "\n"  # %s: a class index, or a worker's placeholder ("{0}")
         self.point_format = f" %.{precision}f"
         #: ``(keypoints per object, 2 or 3)`` when writing Ultralytics pose labels
         self.pose = pose
 
-    def lines(self, objects: Sequence[Annotation], class_index: dict[str, int], index_of: Callable[[str], int], width: int, height: int) -> str:
+    def lines(self, objects: Sequence[Annotation], class_index: dict[str, int], index_of: Callable[[str], int | str], width: int, height: int) -> str:
         """Label text for ``objects``; ``index_of(label)`` gives a class index not yet in ``class_index``.
 
         Plain boxes take a short path (this loop runs 500,000 times in the benchmark);
@@ -212,7 +212,7 @@ class LineWriter:
             self.report.lose("box outside the image", "YOLO coordinates are normalised to [0, 1]; clipped to the image")
         return clipped
 
-    def _other_line(self, obj: Annotation, index: int, width: int, height: int) -> str | None:
+    def _other_line(self, obj: Annotation, index: int | str, width: int, height: int) -> str | None:
         """A polygon, mask, point-like shape, an object with extras or any object of a segment task:
         its line, and what was lost."""
         report = self.report
@@ -251,7 +251,7 @@ class LineWriter:
             self.report.lose("polygon part", "YOLO segmentation holds one polygon per object; the largest part was kept", len(parts) - 1)
         return (parts[0] if len(parts) == 1 else largest_part(parts)) if parts else None
 
-    def _pose_line(self, obj: Annotation, index: int, width: int, height: int, points: int, dims: int) -> str | None:
+    def _pose_line(self, obj: Annotation, index: int | str, width: int, height: int, points: int, dims: int) -> str | None:
         """``class cx cy w h`` + ``points`` keypoints ``x y [v]``, normalised; unlabelled keypoints are ``0 0 0``
         (Ultralytics' convention), so an object without keypoints still gets a valid line."""
         report = self.report
@@ -281,7 +281,7 @@ class LineWriter:
                 parts.append(f" {int(v)}" if float(v).is_integer() else f" {v}")
         return "".join(parts) + "\n"
 
-    def _polygon_line(self, index: int, part: Sequence[float], width: int, height: int) -> str:
+    def _polygon_line(self, index: int | str, part: Sequence[float], width: int, height: int) -> str:
         fmt = self.point_format
         coords = [v / (width if i % 2 == 0 else height) for i, v in enumerate(part)]
         if min(coords) < -1e-6 or max(coords) > 1.0 + 1e-6:

@@ -8,7 +8,7 @@ when every category is known. Class index = position in ``dataset.categories``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -18,7 +18,6 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import spread
-from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, BackgroundFiles, place_image
 
@@ -40,10 +39,12 @@ Encoded = tuple[str | None, str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
-class Deferred:
-    """A sample a forked worker hands back unencoded (packed, see :mod:`cvkit.core.transport`)."""
+class Pending:
+    """A sample a forked worker encoded with labels its class index lacks: their lines start with ``{0}``, ``{1}``,
+    ... for ``labels[0]``, ``labels[1]``, ..., which the parent numbers (it alone knows the categories' order)."""
 
-    sample: tuple[Any, ...]
+    encoded: Encoded
+    labels: tuple[str, ...]
 
 
 class _SplitFolder:
@@ -129,9 +130,10 @@ class YoloWriter:
             return None
         return info.width, info.height
 
-    def encode(self, sample: Sample) -> Encoded | None:
+    def encode(self, sample: Sample, index_of: Callable[[str], int | str] | None = None) -> Encoded | None:
         """What writing ``sample`` needs from the sample alone: its split, path, image path and label text (None:
-        left out, and reported). Plain strings and os calls, as this runs per file."""
+        left out, and reported). Plain strings and os calls, as this runs per file. ``index_of``: the class index
+        of a label not yet indexed (default: :meth:`index_of`)."""
         report = self.report
         path = sample.path
         source = path if os.path.isabs(path) else self.root_prefix + path
@@ -141,24 +143,28 @@ class YoloWriter:
         if self.images != "reference" and not os.path.isfile(source):
             report.invalid(InvalidInputError("image file not found; --images reference writes the labels without copying images", file=source))
             return None
-        text = self.lines.lines(sample.objects, self.class_index, self.index_of, size[0], size[1])
+        text = self.lines.lines(sample.objects, self.class_index, index_of or self.index_of, size[0], size[1])
         report.lose_image_labels("YOLO", len(sample.labels))
         report.lose_image_attributes(sample.attributes, "YOLO")
         return sample.split, path, source, text
 
-    def encode_in_worker(self, sample: Sample) -> Encoded | Deferred | None:
-        """:meth:`encode` in a forked worker; a sample with a label the categories lack goes back to the parent
-        (:class:`Deferred`), which alone may give it a class index."""
-        class_index = self.class_index
-        for obj in sample.objects:
-            if obj.label not in class_index:
-                return Deferred(pack_sample(sample))
-        return self.encode(sample)
+    def encode_in_worker(self, sample: Sample) -> Encoded | Pending | None:
+        """:meth:`encode` in a forked worker. A label its class index lacks (a category the worker's reader found:
+        LabelMe, VOC without labelmap.txt) gets a placeholder the parent numbers (:class:`Pending`)."""
+        unknown: dict[str, str] = {}
 
-    def place(self, encoded: Encoded | Deferred | None) -> None:
+        def placeholder(label: str) -> str:
+            return unknown.setdefault(label, "{" + str(len(unknown)) + "}")
+
+        encoded = self.encode(sample, placeholder)
+        return encoded if encoded is None or not unknown else Pending(encoded, tuple(unknown))
+
+    def place(self, encoded: Encoded | Pending | None) -> None:
         """Write an encoded sample: a unique file stem in its split's folder, the image or list line, the label file."""
-        if isinstance(encoded, Deferred):
-            encoded = self.encode(unpack_sample(encoded.sample))
+        if isinstance(encoded, Pending):  # numbered as encode() numbers them: new labels in the order of their objects
+            indices = [self.class_index[label] if label in self.class_index else self.index_of(label) for label in encoded.labels]
+            split, path, source, text = encoded.encoded
+            encoded = split, path, source, text.format(*indices)
         if encoded is None:
             return
         given_split, path, source, text = encoded
