@@ -183,6 +183,30 @@ def test_a_label_the_categories_lack_is_indexed_by_the_parent_in_sample_order(tm
     assert [line.split()[0] for line in lines] == ["2", "0", "2"]
 
 
+def test_labelme_documents_written_by_workers_are_named_by_the_parent(tmp_path, on_workers):
+    """Two images mapping to one JSON name: the later one gets ``_2`` as in one process; an image that came embedded
+    in its JSON is named after the JSON's final name, so the parent encodes it."""
+    make_image(tmp_path / "a" / "x.jpg", 30, 20)
+    make_image(tmp_path / "a" / "x.png", 30, 20)
+    make_image(tmp_path / "b" / "y.jpg", 30, 20)
+
+    def dataset() -> Dataset:
+        box = Annotation("cat", (1.0, 1.0, 5.0, 5.0))
+        samples = [Sample("a/x.jpg", 30, 20, objects=[box]), Sample("b/y.jpg", 30, 20, objects=[box], meta={"labelme": {"embedded": True}}),
+                   Sample("a/x.png", 30, 20, labels=["sunny"], objects=[box]),
+                   Sample("b/y.jpg", 30, 20, objects=[box], meta={"labelme": {"embedded": True}})]
+        runs = [samples[:2], samples[2:]]
+        return Dataset(iter(samples), CategorySet([Category(1, "cat")]), root=tmp_path, shards=lambda: [Shard(len(run), run.__iter__) for run in runs])
+
+    reports = [cvkit.write(dataset(), tmp_path / f"out{workers}", "labelme", workers=workers) for workers in (1, 2)]
+    assert on_workers == [2]
+    assert _files(tmp_path / "out2") == _files(tmp_path / "out1")
+    assert (reports[1].written, reports[1].losses, reports[1].warnings) == (reports[0].written, reports[0].losses, reports[0].warnings)
+    assert sorted(_files(tmp_path / "out2")) == ["a/x.json", "a/x_2.json", "b/y.json", "b/y_2.json"]
+    assert json.loads((tmp_path / "out2" / "b" / "y_2.json").read_text())["imagePath"] == "y_2.jpg"
+    assert json.loads((tmp_path / "out2" / "a" / "x_2.json").read_text())["flags"] == {"sunny": True}
+
+
 def test_taking_shards_uses_the_dataset_up_like_iterating():
     data = Dataset(iter([Sample("a.jpg")]), shards=lambda: [Shard(1, lambda: iter([Sample("a.jpg")]))])
     assert [s.size for s in data.take_shards() or []] == [1]
@@ -230,7 +254,7 @@ def test_coco_records_written_by_workers_are_numbered_in_order_by_the_parent(tmp
     assert reports[1].written.objects == 18 and ("point shape", "COCO has no shapes without area (points, lines); dropped") in reports[1].losses
 
 
-@pytest.mark.parametrize("target", ["yolo", "voc", "coco"])
+@pytest.mark.parametrize("target", ["yolo", "voc", "coco", "labelme"])
 @pytest.mark.parametrize("name", ["coco", "coco_instances", "coco_person_keypoints", "coco_panoptic", "coco_labels", "coco_image_info"])
 def test_real_coco_datasets_convert_the_same_on_workers(tmp_path, corpus, on_workers, monkeypatch, name, target):
     """The corpus's COCO datasets (datumaro's exports of every task), runs of one image each, one vs two workers."""
@@ -322,7 +346,7 @@ def test_voc_trees_are_read_by_workers_as_one_process_reads_them(tmp_path, on_wo
     assert summary["written"]["images"] == 13 and [s["file"].rpartition("/")[2] for s in summary["skipped"]] == ["07_004.xml", "12_004.xml"]
 
 
-@pytest.mark.parametrize("target", ["coco", "voc"])
+@pytest.mark.parametrize("target", ["coco", "voc", "labelme"])
 def test_labelme_folders_are_read_by_workers_as_one_process_reads_them(tmp_path, on_workers, monkeypatch, target):
     """Runs of LabelMe files on workers: a bad shape skipped, groups merged, labels numbered by the parent in order."""
     from cvkit.formats import labelme

@@ -12,6 +12,7 @@ from cvkit.core.imageinfo import fill_size_from_header, read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import spread
 from cvkit.errors import CvkitError
 from cvkit.formats.labelme.shapes import IGNORE_LABEL, ROTATED_TYPES, _close, _pairs, _rectangle_points, mask_shape_parts, shape_record
 from cvkit.io import IMAGE_MODES, place_image
@@ -19,15 +20,16 @@ from cvkit.io import IMAGE_MODES, place_image
 VERSION = "5.5.0"
 
 
-def _json_path(sample: Sample, used: set[str], report: Report) -> PurePosixPath:
-    """Output path of the sample's JSON: where its reader found it, else the image path with .json.
-
-    Absolute paths and paths leaving the dataset root keep only the file name; clashes get a suffix.
-    """
+def _json_base(sample: Sample) -> PurePosixPath:
+    """Where the sample's JSON goes before a clash renames it: where its reader found it, else the image path with
+    .json. Absolute paths and paths leaving the dataset root keep only the file name."""
     recorded = sample.meta.get("labelme", {}).get("file")
     base = PurePosixPath(recorded) if isinstance(recorded, str) else PurePosixPath(sample.path).with_suffix(".json")
-    if base.is_absolute() or ".." in base.parts:
-        base = PurePosixPath(base.name)
+    return PurePosixPath(base.name) if base.is_absolute() or ".." in base.parts else base
+
+
+def _unique(base: PurePosixPath, used: set[str], report: Report) -> PurePosixPath:
+    """``base``, or ``<stem>_2.json``, ``_3``, ... in the same folder when an earlier sample took it."""
     candidate, n = base, 1
     while candidate.as_posix().lower() in used:
         n += 1
@@ -169,31 +171,70 @@ def sample_record(sample: Sample, image_path: str, image_data: str | None, repor
     return record
 
 
-def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", image_data: bool = False) -> None:
+def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", image_data: bool = False, workers: int | None = None) -> None:
     """One JSON per image; ``images=copy|hardlink|symlink`` puts each image beside its JSON,
-    ``reference`` points ``imagePath`` at the image where it is. ``image_data=true`` embeds it."""
+    ``reference`` points ``imagePath`` at the image where it is. ``image_data=true`` embeds it. ``workers``: processes
+    that read a sharded source (COCO, a manifest, VOC, LabelMe) and write its JSON documents, with images referenced
+    and not embedded (default: one a CPU); the files are named and written here, in order."""
     if images not in IMAGE_MODES:
         raise CvkitError(f"unknown image mode {images!r}; choose one of {', '.join(IMAGE_MODES)}")
     if path.suffix.lower() == ".json":
         raise CvkitError("LabelMe writes one JSON per image: give a folder, not a .json file", file=path)
-    used: set[str] = set()
-    holds_labels: set[str] = set()
-    for sample in track(dataset, "writing LabelMe"):
-        json_rel = _json_path(sample, used, report)
-        if sample.width is None or sample.height is None:
-            fill_size_from_header(sample, sample.resolve(dataset.root), report,
-                                  "some images have no known size and no readable file; imageHeight/imageWidth are null")
-        image_path, data = _place(sample, dataset, path, json_rel, images, image_data)
-        record = sample_record(sample, image_path, data, report)
-        if sample.split:
-            report.lose("split", "LabelMe JSON has no splits")
-        target = path / json_rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(jsonio.dumps(record, indent=True) + b"\n")
-        holds_labels.update(o.label for o in sample.objects)
-        holds_labels.update(sample.labels)
-        report.count_written(sample.split, len(sample.objects))
-    unused = [c.name for c in dataset.categories if c.name not in holds_labels]
+    writer = _LabelMeWriter(dataset, path, report, images, image_data)
+    items = spread(dataset, writer.encode, report, workers, "writing LabelMe") if images == "reference" and not image_data else None
+    for item in items if items is not None else map(writer.encode, track(dataset, "writing LabelMe")):
+        writer.place(item)
+    unused = [c.name for c in dataset.categories if c.name not in writer.holds_labels]
     if unused:
         report.lose("category without objects", "LabelMe JSON lists no categories, only labels of drawn shapes", len(unused))
-    report.written.categories = len(holds_labels - {IGNORE_LABEL})
+    report.written.categories = len(writer.holds_labels - {IGNORE_LABEL})
+
+
+#: what :meth:`_LabelMeWriter.encode` gives for one sample: its split, its JSON's path before a clash renames it, the
+#: JSON, its labels, and its number of objects
+EncodedJson = tuple[str | None, PurePosixPath, bytes, set[str], int]
+
+
+class _LabelMeWriter:
+    """One write: :meth:`encode` needs the sample alone (the JSON document: most of the work, done on worker
+    processes for a sharded source), :meth:`place` names and writes the files in order."""
+
+    def __init__(self, dataset: Dataset, path: Path, report: Report, images: str, image_data: bool):
+        self.dataset, self.path, self.report, self.images, self.image_data = dataset, path, report, images, image_data
+        self.used: set[str] = set()
+        self.holds_labels: set[str] = set()
+        self.folders: set[Path] = set()
+
+    def encode(self, sample: Sample) -> EncodedJson | Sample:
+        """The sample's JSON for where :func:`_json_base` puts it (a clash renames the file, not its folder). A
+        sample whose image came embedded is named after its JSON's final name: it is handed on to :meth:`place`."""
+        if sample.meta.get("labelme", {}).get("embedded"):
+            return sample
+        return self._encoded(sample, _json_base(sample))
+
+    def _encoded(self, sample: Sample, json_rel: PurePosixPath) -> EncodedJson:
+        if sample.width is None or sample.height is None:
+            fill_size_from_header(sample, sample.resolve(self.dataset.root), self.report,
+                                  "some images have no known size and no readable file; imageHeight/imageWidth are null")
+        image_path, data = _place(sample, self.dataset, self.path, json_rel, self.images, self.image_data)
+        record = sample_record(sample, image_path, data, self.report)
+        if sample.split:
+            self.report.lose("split", "LabelMe JSON has no splits")
+        labels = {o.label for o in sample.objects}
+        labels.update(sample.labels)
+        return sample.split, json_rel, jsonio.dumps(record, indent=True) + b"\n", labels, len(sample.objects)
+
+    def place(self, item: EncodedJson | Sample) -> None:
+        """Write an encoded sample's JSON under a name no earlier sample took."""
+        if isinstance(item, Sample):
+            split, json_rel, document, labels, objects = self._encoded(item, _unique(_json_base(item), self.used, self.report))
+        else:
+            split, base, document, labels, objects = item
+            json_rel = _unique(base, self.used, self.report)
+        target = self.path / json_rel
+        if target.parent not in self.folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.folders.add(target.parent)
+        target.write_bytes(document)
+        self.holds_labels.update(labels)
+        self.report.count_written(split, objects)
