@@ -188,3 +188,23 @@ def test_the_cvkit_command_runs_one_command_and_ends_with_its_exit_code(corpus, 
     assert refused.stderr == f"error: {out}: destination exists and is not empty; pass --overwrite to replace it\n"
     listed = cvkit("--help")
     assert listed.returncode == 0 and all(command in listed.stdout for command in ("convert", "stats", "train", "hierarchy", "augment"))
+
+
+def test_the_summary_table_is_drawn_as_rich_draws_one():
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from cvkit.cli.common import box_table
+
+    rows = [("", "read", "written"), ("images", "3", "20000"), ("split 训练", "12", "0"), ("categories", "1", "1")]
+    table = Table()
+    table.add_column("")
+    table.add_column("read", justify="right")
+    table.add_column("written", justify="right")
+    for row in rows[1:]:
+        table.add_row(*row)
+    console = Console(file=StringIO(), width=200, color_system=None, legacy_windows=False)
+    console.print(table)
+    assert box_table(rows, (False, True, True)) + "\n" == console.file.getvalue()
