@@ -239,7 +239,8 @@ def test_corpus_cifar10_and_cifar100_str_keys_and_odd_sizes(corpus, tmp_path):
         ("data_batch_1/image_1.png", ["airplane"], 32, 32), ("test_batch/image_2.png", ["automobile"], 32, 32),
         ("test_batch/image_3.png", ["cat"], 32, 32), ("test_batch/image_4.png", ["bird"], 32, 32), ("test_batch/image_5.png", ["cat"], 2, 2)]
     assert report.read.splits == {"train": 1, "test": 4}
-    assert Image.open(tmp_path / "c10" / "test_batch" / "image_5.png").size == (2, 2)
+    with Image.open(tmp_path / "c10" / "test_batch" / "image_5.png") as image:
+        assert image.size == (2, 2)
     ds = cvkit.read(corpus("cifar", "cifar100_dataset"), format="cifar", images_dir=tmp_path / "c100").materialize()
     assert [(s.split, s.labels, s.width, s.height) for s in ds] == [
         ("test", ["airplane"], 32, 32), ("test", ["automobile"], 32, 32), ("test", ["bird"], 2, 2),

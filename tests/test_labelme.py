@@ -141,7 +141,8 @@ def test_embedded_image_is_extracted_outside_the_input(corpus, tmp_path):
     extracted = Path(sample.path)
     raw = base64.b64decode(json.loads((src / "apc2016_obj3.json").read_bytes())["imageData"])
     assert extracted.parent == tmp_path / "x" and extracted.read_bytes() == raw
-    assert (sample.width, sample.height) == (1210, 907) == Image.open(extracted).size
+    with Image.open(extracted) as image:
+        assert (sample.width, sample.height) == (1210, 907) == image.size
     assert _snapshot(src) == before
     # copied out: the image lands next to its JSON under the JSON's name
     cvkit.write(cvkit.read(src, format="labelme"), tmp_path / "copy", format="labelme", images="copy")

@@ -48,5 +48,12 @@ def ordered_map(function: Callable[[T], R], tasks: Iterable[T], workers: int, in
             initializer(*initargs)
         yield from map(function, tasks)
         return
-    with multiprocessing.get_context("fork").Pool(workers, initializer, initargs) as pool:
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer, initargs)
+    try:
         yield from pool.imap(function, tasks)
+    except BaseException:  # an error, or the caller stopped early: the workers are stopped and waited for
+        pool.terminate()
+        raise
+    # Done: the workers end on their own while the caller goes on. Waiting for them (terminate or join) cost 20 ms
+    # after COCO -> YOLO, the kernel taking down each worker's copy of a parsed 73 MB file.
+    pool.close()
