@@ -40,9 +40,10 @@ _NOT_MARKUP = bytes(set(range(256)) - set(b"<>!]"))
 #: U+FFFE and U+FFFF, which XML forbids, begin so in UTF-8 (their neighbours go to lxml too, to be safe)
 _NONCHARACTER = b"\xef\xbf"
 _NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
-_OPEN, _CLOSE, _EMPTY = re.compile(f"<({_NAME})>"), re.compile(f"</({_NAME})>"), re.compile(f"<({_NAME})/>")
-_ROOT = re.compile(r'<annotation verified="([^"<>&\t\n]*)">')  # LabelImg marks checked images so
-_DECLARATION = re.compile(r"""<\?xml version=(["'])1\.0\1(?: encoding=(["'])(?i:utf-8)\2)?(?: standalone=(["'])(?:yes|no)\3)?[ \t\n]*\?>""")
+# tags without their brackets, as the split leaves them
+_OPEN, _CLOSE, _EMPTY = re.compile(_NAME), re.compile(f"/({_NAME})"), re.compile(f"({_NAME})/")
+_ROOT = re.compile(r'annotation verified="([^"<>&\t\n]*)"')  # LabelImg marks checked images so
+_DECLARATION = re.compile(r"""\?xml version=(["'])1\.0\1(?: encoding=(["'])(?i:utf-8)\2)?(?: standalone=(["'])(?:yes|no)\3)?[ \t\n]*\?""")
 _XML_SPACE = " \t\n"
 _BOM = "\ufeff"
 
@@ -182,8 +183,7 @@ def flag(value: str | None) -> bool:
 def _compile(tags: list[str], count: int) -> _Plan | None:
     """The plan of a layout (``tags``: without their brackets), or None when lxml must read its files.
     ``count``: the file's split parts (their number, the index of the empty text appended for empty elements)."""
-    tags = [f"<{tag}>" for tag in tags]
-    declared = bool(tags) and tags[0].startswith("<?")
+    declared = bool(tags) and tags[0].startswith("?")
     if declared and not _DECLARATION.fullmatch(tags[0]):
         return None
     parsed = _tree(tags, 1 if declared else 0, count)
@@ -221,24 +221,22 @@ def _tree(tags: list[str], first: int, count: int) -> tuple[_Node, str | None] |
         tag = tags[position]
         if root is not None and not stack:
             return None  # a second root
-        if tag.startswith("</"):
+        if tag.startswith("/"):
             closed = _CLOSE.fullmatch(tag)
             if closed is None or not stack or stack.pop().tag != closed[1]:
                 return None
-        elif tag.endswith("/>"):
+        elif tag.endswith("/"):
             empty = _EMPTY.fullmatch(tag)
             if empty is None or not stack:
                 return None
             stack[-1].children.append(_Node(empty[1], count, []))
         else:
-            opened = _OPEN.fullmatch(tag)
-            if opened is None and root is None and (attributed := _ROOT.fullmatch(tag)):
-                opened, verified = attributed, attributed[1]
-                name = "annotation"
-            elif opened is None:
-                return None
+            if _OPEN.fullmatch(tag):
+                name = tag
+            elif root is None and (attributed := _ROOT.fullmatch(tag)):
+                name, verified = "annotation", attributed[1]
             else:
-                name = opened[1]
+                return None
             node = _Node(name, 2 * position + 2, [])
             if root is None:
                 root = node
