@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import cvkit
 from cvkit.cli import app
 from cvkit.errors import InvalidInputError
-from cvkit.formats.labelme_mit import format_attributes, parse_attributes
+from cvkit.formats.labelme_mit_xml import format_attributes, parse_attributes
 
 runner = CliRunner()
 
@@ -115,3 +115,45 @@ def test_what_mit_cannot_hold_is_reported(tmp_path):
                                                                    Annotation("poly", shape="polygon", polygon=[[0, 0, 4, 0, 4, 4], [5, 5, 9, 5, 9, 9]])])])
     report = cvkit.write(ds, tmp_path / "out", format="labelme_mit")
     assert {w for w, _ in report.losses} == {"image-level label", "linestrip shape", "polygon part"}
+
+
+TRICKY = ["car", "a&b<c>d\"e'f", "carriage\rreturn", "tab\tand\nnewline", "中文 é ü", "]]>", " padded ", "", "\u2028\x85\x7f"]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_templates_write_what_lxml_writes(text, tmp_path):
+    """Boxes, polygons, points and lines are written from text templates; a reader must not tell them from lxml's."""
+    from cvkit.core.model import Annotation, Sample
+    from cvkit.core.report import Report
+    from cvkit.formats import labelme_mit_xml as mit
+
+    objects = [
+        Annotation(text or "x", (0.0, 1.5, 10.25, 3.0), id=3, attributes={"occluded": True, "username": text, "color": text, "n": 2}),
+        Annotation("wheel", polygon=[[1.0, 1.0, 4.0, 1.0, 4.0, 4.0]], shape="polygon", id=7, attributes={"parent": 3},
+                   meta={"labelme_mit": {"verified": 1, "date": text}}),
+        Annotation("spot", shape="point", points=[2.1234567, 3.0], id=9),
+        Annotation("edge", shape="line", points=[0.0, 0.0, 5.0, 5.0], group=3),
+    ]
+    for recorded in (None, f"/data/{text}.jpg"):
+        for size in ((None, None), (640, 480)):
+            sample = Sample("a.jpg", *size, objects=objects, meta={"labelme_mit": {"source": {"sourceImage": text, "sourceAnnotation": None}}})
+            report = Report()
+            items = mit._writable(sample.objects, report)
+            found = [obj for obj, _, _ in items]
+            ids = mit._object_ids(found)
+            rows = list(zip(items, ids, mit._parents(found, ids)))
+            head = mit._head(sample, f"{text}.jpg", text, recorded)
+            plain = mit._plain_xml(head, rows)
+            assert plain is not None and plain == mit._lxml_xml(head, rows, tmp_path, "a", report)
+
+
+def test_masks_and_text_xml_cannot_hold_are_left_to_lxml(tmp_path):
+    from cvkit.core.model import Annotation, Sample
+    from cvkit.core.report import Report
+    from cvkit.formats import labelme_mit_xml as mit
+
+    mask = Annotation("blob", (0.0, 0.0, 2.0, 2.0), shape="mask", rle={"size": [4, 4], "counts": [0, 4, 12]}, id=1)
+    written = mit.annotation_xml(Sample("a.jpg", 4, 4, objects=[mask]), "a.jpg", "", tmp_path, "a", None, Report())
+    assert b"<mask>a_mask_1.png</mask>" in written and (tmp_path / "a_mask_1.png").is_file()
+    with pytest.raises(ValueError, match="XML compatible"):
+        mit.annotation_xml(Sample("a.jpg", 4, 4, objects=[Annotation("bad\x01", (0.0, 0.0, 1.0, 1.0))]), "a.jpg", "", tmp_path, "a", None, Report())

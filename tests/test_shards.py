@@ -207,6 +207,31 @@ def test_labelme_documents_written_by_workers_are_named_by_the_parent(tmp_path, 
     assert json.loads((tmp_path / "out2" / "a" / "x_2.json").read_text())["flags"] == {"sunny": True}
 
 
+@pytest.mark.parametrize("images", ["reference", "copy"])
+def test_mit_labelme_xml_written_by_workers_is_named_by_the_parent(tmp_path, on_workers, images):
+    """Two images of one split with one file name: the later one is renamed in its XML's <filename>, as one process
+    does; a sample with a mask is encoded by the parent, which names the mask's PNG after the final name."""
+    for folder in ("a", "b"):
+        make_image(tmp_path / folder / "x.jpg", 30, 20)
+    mask = {"size": [20, 30], "counts": [0, 40, 560]}
+
+    def dataset() -> Dataset:
+        box = Annotation("cat", (1.0, 1.0, 5.0, 5.0))
+        samples = [Sample("a/x.jpg", 30, 20, "train", objects=[box]), Sample("b/x.jpg", 30, 20, "train", objects=[box]),
+                   Sample("a/x.jpg", 30, 20, "val", objects=[Annotation("blob", (0.0, 0.0, 30.0, 2.0), shape="mask", rle=mask)]),
+                   Sample("b/x.jpg", 30, 20, "val", objects=[Annotation("blob", (0.0, 0.0, 30.0, 2.0), shape="mask", rle=mask)])]
+        runs = [samples[:1], samples[1:3], samples[3:]]
+        return Dataset(iter(samples), CategorySet([Category(1, "cat")]), root=tmp_path, shards=lambda: [Shard(len(run), run.__iter__) for run in runs])
+
+    reports = [cvkit.write(dataset(), tmp_path / f"out{workers}", "labelme_mit", images=images, workers=workers) for workers in (1, 2)]
+    assert on_workers == [2]
+    assert _files(tmp_path / "out2") == _files(tmp_path / "out1")
+    assert (reports[1].written, reports[1].losses, reports[1].warnings) == (reports[0].written, reports[0].losses, reports[0].warnings)
+    written = _files(tmp_path / "out2")
+    assert {"Annotations/train/x.xml", "Annotations/train/b__x.xml", "Masks/val/b__x_mask_0.png"} <= set(written)
+    assert b"<filename>b__x.jpg</filename>" in written["Annotations/train/b__x.xml"]
+
+
 def test_taking_shards_uses_the_dataset_up_like_iterating():
     data = Dataset(iter([Sample("a.jpg")]), shards=lambda: [Shard(1, lambda: iter([Sample("a.jpg")]))])
     assert [s.size for s in data.take_shards() or []] == [1]
@@ -254,7 +279,7 @@ def test_coco_records_written_by_workers_are_numbered_in_order_by_the_parent(tmp
     assert reports[1].written.objects == 18 and ("point shape", "COCO has no shapes without area (points, lines); dropped") in reports[1].losses
 
 
-@pytest.mark.parametrize("target", ["yolo", "voc", "coco", "labelme"])
+@pytest.mark.parametrize("target", ["yolo", "voc", "coco", "labelme", "labelme_mit"])
 @pytest.mark.parametrize("name", ["coco", "coco_instances", "coco_person_keypoints", "coco_panoptic", "coco_labels", "coco_image_info"])
 def test_real_coco_datasets_convert_the_same_on_workers(tmp_path, corpus, on_workers, monkeypatch, name, target):
     """The corpus's COCO datasets (datumaro's exports of every task), runs of one image each, one vs two workers."""

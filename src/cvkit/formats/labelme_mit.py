@@ -14,102 +14,26 @@ the free-text ``<attributes>`` (``a=b, c`` with ``\\,`` escapes) -> attributes; 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from cvkit.core.categories import CategorySet
-from cvkit.core.geometry import box_corners, clean_number
 from cvkit.core.imageinfo import find_image, header_size
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import spread
+from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.formats.labelme_mit_xml import POINT_SHAPES, annotation_xml, parse_attributes
+from cvkit.formats.xml_text import escape_text
 from cvkit.io import IMAGE_MODES, place_image, relpath_posix, walk_files
 
 LAYOUTS = ("webtool", "datumaro")
-#: Flat coordinate count of a 1- or 2-point <polygon> -> the shape it is.
-_POINT_SHAPES = {2: "point", 4: "line"}
-#: The mask colour datumaro paints (RGBA); any non-zero pixel reads back as inside.
-MASK_RGBA = (255, 203, 0, 153)
-_ESCAPED = re.compile(r"\\(.)")
-
-
-# --- free-text attributes ----------------------------------------------------------------
-def _split_unescaped(text: str, sep: str, limit: int = -1) -> list[str]:
-    """Split on ``sep`` not preceded by a backslash (escapes kept for the caller)."""
-    parts, current, i = [], [], 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\" and i + 1 < len(text):
-            current.append(text[i : i + 2])
-            i += 2
-            continue
-        if char == sep and (limit < 0 or len(parts) < limit):
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-        i += 1
-    parts.append("".join(current))
-    return parts
-
-
-def parse_attributes(text: str | None) -> dict[str, Any]:
-    """``"a=b, c, n=3, s=\\"3\\""`` -> ``{"a": "b", "c": True, "n": 3, "s": "3"}`` (datumaro's rules)."""
-    out: dict[str, Any] = {}
-    for item in _split_unescaped(text or "", ","):
-        item = item.strip()
-        if not item:
-            continue
-        pieces = _split_unescaped(item, "=", 1)
-        name = _ESCAPED.sub(r"\1", pieces[0].strip())
-        if len(pieces) == 1:
-            out[name] = True
-            continue
-        raw = pieces[1].strip()
-        value: Any
-        if raw.lower() in ("true", "false"):
-            value = raw.lower() == "true"
-        elif len(raw) > 1 and raw[0] == raw[-1] == '"':
-            value = _ESCAPED.sub(r"\1", raw[1:-1])
-        else:
-            value = _ESCAPED.sub(r"\1", raw)
-            for kind in (int, float):
-                try:
-                    if str(kind(raw)) == raw:
-                        value = kind(raw)
-                        break
-                except ValueError:
-                    pass
-        out[name] = value
-    return out
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("=", "\\=").replace('"', '\\"').replace(",", "\\,")
-
-
-def format_attributes(attributes: dict[str, Any]) -> str:
-    """Inverse of :func:`parse_attributes`; True values are written as bare names."""
-    items = []
-    for key, value in attributes.items():
-        if value is True:
-            items.append(_escape(key))
-        elif isinstance(value, bool):
-            items.append(f"{_escape(key)}=false")
-        elif isinstance(value, (int, float)):
-            items.append(f"{_escape(key)}={value}")
-        else:
-            text = str(value)
-            looks_typed = text.lower() in ("true", "false") or parse_attributes(f"x={_escape(text)}")["x"] != text
-            items.append(f'{_escape(key)}="{_escape(text)}"' if looks_typed else f"{_escape(key)}={_escape(text)}")
-    return ", ".join(items)
-
-
 # --- detection ----------------------------------------------------------------------------
 def _looks_like_mit(path: Path) -> bool:
     try:
@@ -213,7 +137,7 @@ def _object(el: Any, n: int, file: Path, masks_dirs: list[Path], size: tuple[int
         elif len(flat) >= 6:
             obj.shape, obj.polygon = "polygon", [flat]
         elif flat:  # the web tool closes after 1 or 2 clicks too: its "point" and "line" objects (SetObjectChoicesPointLine)
-            obj.shape, obj.points = _POINT_SHAPES[len(flat)], flat
+            obj.shape, obj.points = POINT_SHAPES[len(flat)], flat
         else:
             raise InvalidInputError(f"object {label!r} has a <polygon> without <pt> points", file=file, location=at)
     else:
@@ -310,183 +234,97 @@ def read(path: Path, report: Report) -> Dataset:
     return Dataset(samples(), categories, root=root, source_format="labelme_mit")
 
 
-# --- writing ------------------------------------------------------------------------------
-def _sub(parent: Any, tag: str, text: Any = None) -> Any:
-    el = etree.SubElement(parent, tag)
-    if text is not None:
-        el.text = str(text)
-    return el
-
-
-def _num(value: float) -> str:
-    return str(clean_number(round(float(value), 6)))
-
-
-def _polygon(parent: Any, flat: list[float], username: str) -> None:
-    poly = _sub(parent, "polygon")
-    _sub(poly, "username", username)
-    for i in range(0, len(flat) - 1, 2):
-        pt = _sub(poly, "pt")
-        _sub(pt, "x", _num(flat[i]))
-        _sub(pt, "y", _num(flat[i + 1]))
-
-
-def _object_ids(objects: list[Annotation]) -> list[int]:
-    """The source's object ids when they are unique integers, else 0..n-1."""
-    ids = [o.id for o in objects]
-    if all(isinstance(i, int) and not isinstance(i, bool) for i in ids) and len(set(ids)) == len(ids):
-        return ids  # type: ignore[return-value]
-    return list(range(len(objects)))
-
-
-def _parents(objects: list[Annotation], ids: list[int]) -> list[int | None]:
-    """Each object's parent id: its ``parent`` attribute, else the first object of its ``group``."""
-    known = set(ids)
-    leaders: dict[int, int] = {}
-    out: list[int | None] = []
-    for obj, ident in zip(objects, ids):
-        parent = obj.attributes.get("parent")
-        if isinstance(parent, int) and parent in known and parent != ident:
-            out.append(parent)
-        elif obj.group is not None and "parent" not in obj.attributes and obj.group not in {o.id for o in objects}:
-            leader = leaders.setdefault(obj.group, ident)
-            out.append(leader if leader != ident else None)
-        else:
-            out.append(None)
-    return out
-
-
-def _writable(objects: list[Annotation], report: Report) -> list[tuple[Annotation, str, list[float] | None]]:
-    """(object, kind, polygon part) for what MIT LabelMe holds; the rest reported."""
-    out: list[tuple[Annotation, str, list[float] | None]] = []
-    for obj in objects:
-        report.lose_object_extras(obj, "MIT LabelMe XML", holds=("attributes",))
-        if obj.iscrowd:
-            report.lose("crowd flag", "MIT LabelMe XML has no crowd regions; written as an ordinary object")
-        if obj.shape == "mask" and obj.rle is not None:
-            out.append((obj, "mask", None))
-        elif obj.shape == "polygon" and obj.polygon:
-            out.append((obj, "polygon", obj.polygon[0]))
-            if len(obj.polygon) > 1:
-                report.lose("polygon part", "an MIT LabelMe object holds one polygon; further parts dropped", len(obj.polygon) - 1)
-        elif obj.shape in ("point", "line") and obj.points and len(obj.points) in _POINT_SHAPES:
-            out.append((obj, "polygon", obj.points))  # a 1- or 2-point <polygon>, as the web tool saves them
-        elif obj.shape in ("point", "line", "linestrip"):
-            report.lose(f"{obj.shape} shape", "MIT LabelMe XML holds polygons, boxes, masks, points and lines; dropped")
-        elif obj.ensure_bbox() is not None:
-            if obj.shape not in ("box", "keypoints"):
-                report.lose(f"{obj.shape} shape", "MIT LabelMe XML has no such shape; written as its bounding box")
-            out.append((obj, "box", None))
-    return out
-
-
-def _write_mask(rle: dict[str, Any], target: Path) -> None:
-    import numpy as np
-    from PIL import Image
-
-    from cvkit.core.masks import decode
-
-    painted = np.zeros((*rle["size"], 4), dtype=np.uint8)
-    painted[decode(rle).astype(bool)] = MASK_RGBA
-    target.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(painted, "RGBA").save(target)
-
-
-def annotation_xml(sample: Sample, filename: str, folder: str, masks_dir: Path, stem: str, recorded: str | None, report: Report) -> bytes:
-    """The XML document of one image (masks are written into ``masks_dir`` on the way)."""
-    meta = sample.meta.get("labelme_mit", {})
-    top = etree.Element("annotation")
-    _sub(top, "filename", filename)
-    _sub(top, "folder", folder)
-    if recorded:
-        _sub(top, "path", recorded)
-    source = _sub(top, "source")
-    for key, value in (meta.get("source") or {"sourceImage": "", "sourceAnnotation": "cvkit"}).items():
-        _sub(source, key, value)
-    if sample.width and sample.height:
-        size = _sub(top, "imagesize")
-        _sub(size, "nrows", sample.height)
-        _sub(size, "ncols", sample.width)
-    report.lose_image_labels("MIT LabelMe XML", len(sample.labels))
-    report.lose_image_attributes(sample.attributes, "MIT LabelMe XML")
-    items = _writable(sample.objects, report)
-    objects = [obj for obj, _, _ in items]
-    ids = _object_ids(objects)
-    parents = _parents(objects, ids)
-    for (obj, kind, part), ident, parent in zip(items, ids, parents):
-        extra = obj.meta.get("labelme_mit", {})
-        attrs = {k: v for k, v in obj.attributes.items() if k not in ("occluded", "username", "parent")}
-        el = _sub(top, "object")
-        _sub(el, "name", obj.label)
-        _sub(el, "deleted", "0")
-        _sub(el, "verified", extra.get("verified", "0"))
-        _sub(el, "occluded", "yes" if obj.attributes.get("occluded") is True else "no")
-        _sub(el, "attributes", format_attributes(attrs))
-        parts = _sub(el, "parts")
-        _sub(parts, "hasparts", ",".join(str(i) for i, p in zip(ids, parents) if p == ident))
-        _sub(parts, "ispartof", "" if parent is None else parent)
-        _sub(el, "date", extra.get("date", ""))
-        _sub(el, "id", ident)
-        username = str(obj.attributes.get("username", ""))
-        if kind == "box":
-            _sub(el, "type", "bounding_box")
-            _polygon(el, box_corners(obj.bbox), username)  # type: ignore[arg-type]
-        elif kind == "polygon":
-            _polygon(el, part or [], username)
-        else:
-            if extra.get("type"):
-                _sub(el, "type", extra["type"])
-            mask_name = f"{stem}_mask_{ident}.png"
-            _write_mask(obj.rle, masks_dir / mask_name)  # type: ignore[arg-type]
-            segm = _sub(el, "segm")
-            _sub(segm, "username", username)
-            x, y, w, h = obj.ensure_bbox()  # type: ignore[misc]
-            box = _sub(segm, "box")
-            for tag, value in (("xmin", x), ("ymin", y), ("xmax", x + w - 1), ("ymax", y + h - 1)):
-                _sub(box, tag, _num(value))
-            _sub(segm, "mask", mask_name)
-            if "scribbles" in extra:
-                report.lose("mask scribbles", "the scribble images a mask was drawn from are not carried over; the mask is")
-    return etree.tostring(top, pretty_print=True, encoding="utf-8")
-
-
-def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", layout: str = "webtool") -> None:
+def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", layout: str = "webtool", workers: int | None = None) -> None:
     """``layout=webtool``: ``Annotations|Images|Masks/<split>/`` as the web tool stores them, the only layout
     current datumaro's (1.13) ``label_me`` importer reads (image at ``Images/<folder>/``, masks at ``Masks/<folder>/``);
-    ``layout=datumaro``: ``<split>/x.xml`` beside the image, masks in ``<split>/Masks/`` (older datumaro releases)."""
+    ``layout=datumaro``: ``<split>/x.xml`` beside the image, masks in ``<split>/Masks/`` (older datumaro releases).
+    ``workers``: processes that read a sharded source (COCO, a manifest, VOC, LabelMe) and write its XML (default: one
+    a CPU); the files are named and written here, in order."""
     if layout not in LAYOUTS:
         raise CvkitError(f"unknown MIT LabelMe layout {layout!r}; choose {' or '.join(LAYOUTS)}")
     if images not in IMAGE_MODES:
         raise CvkitError(f"unknown image mode {images!r}; choose one of {', '.join(IMAGE_MODES)}")
-    used: set[str] = set()
-    labels: set[str] = set()
-    for sample in track(dataset, "writing LabelMe XML"):
-        folder = sample.split or ""
-        name = Path(sample.path).name
-        stem = Path(name).stem
-        key = f"{folder}/{stem}".lower()
-        if key in used:
-            stem = Path(sample.path).with_suffix("").as_posix().replace("/", "__").lstrip("_.")
-            name = stem + Path(name).suffix
-            report.warn("images with the same file name in different folders were renamed with their folder as prefix")
-        used.add(f"{folder}/{stem}".lower())
-        if layout == "webtool":
-            xml_dir, image_dir, masks_dir = path / "Annotations" / folder, path / "Images" / folder, path / "Masks" / folder
-        else:
-            xml_dir = image_dir = path / folder
-            masks_dir = xml_dir / "Masks"
-        xml_dir.mkdir(parents=True, exist_ok=True)
-        source = sample.resolve(dataset.root)
-        recorded = None
-        if images == "reference":
-            recorded = os.path.abspath(source)
-        else:
-            place_image(source, image_dir / name, images)
-        xml = annotation_xml(sample, name, folder if layout == "webtool" else "", masks_dir, stem, recorded, report)
-        (xml_dir / f"{stem}.xml").write_bytes(xml)
-        labels.update(o.label for o in sample.objects)
-        report.count_written(sample.split, len(sample.objects))
-    unused = [c.name for c in dataset.categories if c.name not in labels]
+    writer = _MitWriter(dataset, path, report, images, layout)
+    items = spread(dataset, writer.encode, report, workers, "writing LabelMe XML")
+    for item in items if items is not None else map(writer.encode, track(dataset, "writing LabelMe XML")):
+        writer.place(item)
+    unused = [c.name for c in dataset.categories if c.name not in writer.labels]
     if unused:
         report.lose("category without objects", "MIT LabelMe XML lists no categories, only object names", len(unused))
-    report.written.categories = len(labels)
+    report.written.categories = len(writer.labels)
+
+
+#: what :meth:`_MitWriter.encode` gives for one sample: its path, split, object labels, XML (for the image's own
+#: file name) and image file
+EncodedXml = tuple[str, str | None, list[str], bytes, Path]
+
+
+@dataclass(frozen=True, slots=True)
+class _WithMasks:
+    """A sample with masks, packed (:mod:`cvkit.core.transport`): the parent encodes it, as the PNGs are named
+    after the XML's final name, which only the parent knows (a clash renames it)."""
+
+    sample: tuple[Any, ...]
+
+
+class _MitWriter:
+    """One write: :meth:`encode` needs the sample alone (the XML: most of the work, done on worker processes for a
+    sharded source), :meth:`place` names and writes the files in order."""
+
+    def __init__(self, dataset: Dataset, path: Path, report: Report, images: str, layout: str):
+        self.dataset, self.path, self.report, self.images, self.layout = dataset, path, report, images, layout
+        self.used: set[str] = set()
+        self.labels: set[str] = set()
+        self.made: set[Path] = set()
+
+    def folders(self, folder: str) -> tuple[Path, Path, Path]:
+        """The XML, image and mask folders of a split."""
+        if self.layout == "webtool":
+            return self.path / "Annotations" / folder, self.path / "Images" / folder, self.path / "Masks" / folder
+        return self.path / folder, self.path / folder, self.path / folder / "Masks"
+
+    def encode(self, sample: Sample) -> EncodedXml | _WithMasks:
+        """The sample's XML for its image's own file name; a sample with masks is left to :meth:`place`."""
+        if any(obj.shape == "mask" and obj.rle is not None for obj in sample.objects):
+            return _WithMasks(pack_sample(sample))
+        labels = [o.label for o in sample.objects]
+        return sample.path, sample.split, labels, self._xml(sample, Path(sample.path).name), sample.resolve(self.dataset.root)
+
+    def _xml(self, sample: Sample, name: str) -> bytes:
+        folder = sample.split or ""
+        recorded = os.path.abspath(sample.resolve(self.dataset.root)) if self.images == "reference" else None
+        return annotation_xml(sample, name, folder if self.layout == "webtool" else "", self.folders(folder)[2], Path(name).stem, recorded,
+                              self.report)
+
+    def place(self, item: EncodedXml | _WithMasks) -> None:
+        """Write an encoded sample's XML (and image) under a name no earlier sample of its split took."""
+        sample = unpack_sample(item.sample) if isinstance(item, _WithMasks) else None
+        if sample is not None:
+            path, split, labels, xml, source = sample.path, sample.split, [o.label for o in sample.objects], b"", sample.resolve(self.dataset.root)
+        else:
+            path, split, labels, xml, source = item  # type: ignore[misc]
+        folder = split or ""
+        natural = Path(path).name
+        name, stem = natural, Path(natural).stem
+        if f"{folder}/{stem}".lower() in self.used:
+            stem = Path(path).with_suffix("").as_posix().replace("/", "__").lstrip("_.")
+            name = stem + Path(natural).suffix
+            self.report.warn("images with the same file name in different folders were renamed with their folder as prefix")
+        self.used.add(f"{folder}/{stem}".lower())
+        if sample is not None:
+            xml = self._xml(sample, name)
+        elif name != natural:  # encoded for the image's own name: only <filename> names it
+            xml = xml.replace(_filename_element(natural), _filename_element(name), 1)
+        xml_dir, image_dir, _ = self.folders(folder)
+        if xml_dir not in self.made:
+            xml_dir.mkdir(parents=True, exist_ok=True)
+            self.made.add(xml_dir)
+        if self.images != "reference":
+            place_image(source, image_dir / name, self.images)
+        (xml_dir / f"{stem}.xml").write_bytes(xml)
+        self.labels.update(labels)
+        self.report.count_written(split, len(labels))
+
+
+def _filename_element(name: str) -> bytes:
+    return f"<filename>{escape_text(name)}</filename>".encode()

@@ -38,7 +38,8 @@ from cvkit.formats.voc_layout import (
     write_split_lists,
 )
 from cvkit.formats.voc_plain import flag, parse_plain
-from cvkit.formats.voc_xml import BOOL_TAGS, annotation_xml, escape_text
+from cvkit.formats.voc_xml import BOOL_TAGS, annotation_xml
+from cvkit.formats.xml_text import escape_text
 from cvkit.io import files_in, place_image, read_small_file, relpath_posix
 
 #: Below this many files parsing stays in-process: worker start-up would cost more than it saves.
