@@ -93,10 +93,12 @@ def _end_now(code: object) -> None:
     """End the process with ``code`` without tearing down the interpreter: freeing every object one by one is
     work nobody waits for (the parsed JSON of a 500,000-box COCO file: 0.12 s; typer's and rich's modules: 20 ms).
 
-    By now the command's files are written and closed, its worker processes and threads joined, and cvkit
-    registers nothing to run at exit; stdout and stderr are flushed here. With torch loaded (train, evaluate,
-    predict, augment on a GPU) the interpreter ends as usual: torch cleans up at exit (data loader workers,
-    CUDA). So does a code that is not a number (a message, which Python prints)."""
+    By now the command's files are written and closed, its threads joined, and cvkit registers nothing to run at
+    exit; stdout and stderr are flushed here, and worker processes still ending (a finished pool is not waited
+    for: :func:`cvkit.core.parallel.ordered_map`) are waited for, so that none outlives the command and their CPU
+    time counts as the command's. With torch loaded (train, evaluate, predict, augment on a GPU) the interpreter
+    ends as usual: torch cleans up at exit (data loader workers, CUDA). So does a code that is not a number (a
+    message, which Python prints)."""
     if "torch" in sys.modules or not (code is None or isinstance(code, int)):
         gc.freeze()  # the collector's last pass over every object is skipped at least
         return
@@ -105,4 +107,7 @@ def _end_now(code: object) -> None:
         sys.stderr.flush()
     except (OSError, ValueError):  # a closed or broken pipe: Python's own exit reports it
         return
+    if "multiprocessing" in sys.modules:
+        for child in sys.modules["multiprocessing"].active_children():
+            child.join()
     os._exit(code or 0)

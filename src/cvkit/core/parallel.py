@@ -50,15 +50,17 @@ def ordered_map(function: Callable[[T], R], tasks: Iterable[T], workers: int, in
         return
     _ending.clear()  # the pools of earlier calls, their workers long gone: finalized (joined) now, at no cost
     pool = multiprocessing.get_context("fork").Pool(workers, initializer, initargs)
+    results = pool.imap(function, tasks)
+    # No task comes after these: each worker ends as soon as the tasks run out, while the caller still works on the
+    # last results. Ending takes a while (20-25 ms after COCO -> YOLO: the kernel taking down each worker's copy of
+    # a parsed 73 MB file), and a pool waits for it when it is freed: it is kept until the next call instead (or the
+    # interpreter's exit; the ``cvkit`` command waits for them before it ends).
+    pool.close()
     try:
-        yield from pool.imap(function, tasks)
+        yield from results
     except BaseException:  # an error, or the caller stopped early: the workers are stopped and waited for
         pool.terminate()
         raise
-    # Done: the workers end on their own while the caller goes on. Waiting for them cost 20-25 ms after COCO -> YOLO
-    # (the kernel taking down each worker's copy of a parsed 73 MB file); a pool waits for them when it is freed, so
-    # it is kept until the next call (or the interpreter's exit) instead.
-    pool.close()
     _ending.append(pool)
 
 
