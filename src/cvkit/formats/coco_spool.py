@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from itertools import accumulate, chain, repeat
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -171,28 +171,32 @@ class EncodedRun(NamedTuple):
                           [self.objects[o] for o in picked])
         return part, picked
 
-    def samples(self) -> Iterator[tuple[str | None, int | None, bytes, list[tuple[str, int | None, bytes | None]]]]:
-        """Each sample's split, id, image record and objects."""
-        start = 0
-        for split, image_id, image, count in zip(self.splits, self.image_ids, self.images, self.counts):
-            stop = start + count
-            yield split, image_id, image, list(zip(self.labels[start:stop], self.object_ids[start:stop], self.objects[start:stop]))
-            start = stop
+    def sample(self, index: int, first: int) -> EncodedRun:
+        """Sample ``index`` alone, its objects starting at ``first`` in this run."""
+        stop = first + self.counts[index]
+        return EncodedRun(self.splits[index : index + 1], self.image_ids[index : index + 1], self.images[index : index + 1],
+                          self.counts[index : index + 1], self.labels[first:stop], self.object_ids[first:stop], self.objects[first:stop])
 
 
 def place_run(journal: Journal, run: EncodedRun, output: Output, report: Report) -> None:
     """Number and spool a run of encoded samples as the writer numbers them one by one.
 
-    A run whose reader created categories is placed sample by sample, each after its categories (so a label the
-    writer itself makes a category, such as LabelMe's ``__ignore__``, gets the id one process gives it); other runs
-    are numbered a file at a time."""
+    A run whose reader created categories is placed a sample at a time, each after its categories (so a label the
+    writer itself makes a category, such as LabelMe's ``__ignore__``, gets the id one process gives it)."""
+    if not any(journal):
+        _place_numbered(run, output, report)
+        return
+    first = 0
+    for index, names in enumerate(journal):
+        create_journalled(names, output.categories)
+        _place_numbered(run.sample(index, first), output, report)
+        first += run.counts[index]
+
+
+def _place_numbered(run: EncodedRun, output: Output, report: Report) -> None:
+    """Number and spool samples whose categories exist: a file at a time, category ids taken in object order."""
     if not run.splits:
         return  # every file of the run was skipped
-    if any(journal):
-        for names, sample in zip(journal, run.samples()):
-            create_journalled(names, output.categories)
-            _place_sample(sample, output, report)
-        return
     known, category_id = output.cat_ids, output.category_id
     categories = [known[label] if label in known else category_id(label) for label in run.labels]  # new ones in object order
     keys = [output.writer(split)[0] for split in dict.fromkeys(run.splits)]
@@ -219,22 +223,3 @@ def _place_columns(run: EncodedRun, categories: list[int], writer: SplitWriter, 
     writer.annotations.items.extend(records)
     writer.annotations.flush_if_full()
     report.count_written_many(Counter(run.splits), len(records))
-
-
-def _place_sample(item: tuple[str | None, int | None, bytes, list[tuple[str, int | None, bytes | None]]], output: Output, report: Report) -> None:
-    """Number one encoded sample's image, categories and objects, and spool its records."""
-    split, wanted_id, image_rest, objects = item
-    _key, writer = output.writer(split)
-    image_id = writer.image_ids.take(wanted_id)
-    writer.images.items.append(b'{"id":%d,' % image_id + image_rest)
-    writer.images.flush_if_full()
-    take_id, pending = writer.annotation_ids.take, writer.annotations.items
-    written = 0
-    for label, wanted, rest in objects:
-        cat_id = output.category_id(label)
-        ann_id = take_id(wanted)  # taken for a dropped object too, as write() takes it
-        if rest is not None:
-            pending.append(b'{"id":%d,"image_id":%d,"category_id":%d,' % (ann_id, image_id, cat_id) + rest)
-            written += 1
-    writer.annotations.flush_if_full()
-    report.count_written(split, written)

@@ -30,7 +30,7 @@ from cvkit.core.shards import spread
 from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.labelme_mit_xml import POINT_SHAPES, annotation_xml, parse_attributes
-from cvkit.formats.xml_text import escape_text
+from cvkit.formats.xml_text import filename_element
 from cvkit.io import IMAGE_MODES, place_image, relpath_posix, walk_files
 
 LAYOUTS = ("webtool", "datumaro")
@@ -287,22 +287,20 @@ class _MitWriter:
         """The sample's XML for its image's own file name; a sample with masks is left to :meth:`place`."""
         if any(obj.shape == "mask" and obj.rle is not None for obj in sample.objects):
             return _WithMasks(pack_sample(sample))
-        labels = [o.label for o in sample.objects]
-        return sample.path, sample.split, labels, self._xml(sample, Path(sample.path).name), sample.resolve(self.dataset.root)
+        return self._encoded(sample, Path(sample.path).name)
 
-    def _xml(self, sample: Sample, name: str) -> bytes:
+    def _encoded(self, sample: Sample, name: str) -> EncodedXml:
         folder = sample.split or ""
-        recorded = os.path.abspath(sample.resolve(self.dataset.root)) if self.images == "reference" else None
-        return annotation_xml(sample, name, folder if self.layout == "webtool" else "", self.folders(folder)[2], Path(name).stem, recorded,
-                              self.report)
+        source = sample.resolve(self.dataset.root)
+        recorded = os.path.abspath(source) if self.images == "reference" else None
+        xml = annotation_xml(sample, name, folder if self.layout == "webtool" else "", self.folders(folder)[2], Path(name).stem, recorded,
+                             self.report)
+        return sample.path, sample.split, [o.label for o in sample.objects], xml, source
 
     def place(self, item: EncodedXml | _WithMasks) -> None:
         """Write an encoded sample's XML (and image) under a name no earlier sample of its split took."""
         sample = unpack_sample(item.sample) if isinstance(item, _WithMasks) else None
-        if sample is not None:
-            path, split, labels, xml, source = sample.path, sample.split, [o.label for o in sample.objects], b"", sample.resolve(self.dataset.root)
-        else:
-            path, split, labels, xml, source = item  # type: ignore[misc]
+        path, split = (sample.path, sample.split) if sample is not None else item[:2]  # type: ignore[index]
         folder = split or ""
         natural = Path(path).name
         name, stem = natural, Path(natural).stem
@@ -311,10 +309,9 @@ class _MitWriter:
             name = stem + Path(natural).suffix
             self.report.warn("images with the same file name in different folders were renamed with their folder as prefix")
         self.used.add(f"{folder}/{stem}".lower())
-        if sample is not None:
-            xml = self._xml(sample, name)
-        elif name != natural:  # encoded for the image's own name: only <filename> names it
-            xml = xml.replace(_filename_element(natural), _filename_element(name), 1)
+        _path, _split, labels, xml, source = self._encoded(sample, name) if sample is not None else item  # type: ignore[misc]
+        if sample is None and name != natural:  # encoded for the image's own name: only <filename> names it
+            xml = xml.replace(filename_element(natural), filename_element(name), 1)
         xml_dir, image_dir, _ = self.folders(folder)
         if xml_dir not in self.made:
             xml_dir.mkdir(parents=True, exist_ok=True)
@@ -324,7 +321,3 @@ class _MitWriter:
         (xml_dir / f"{stem}.xml").write_bytes(xml)
         self.labels.update(labels)
         self.report.count_written(split, len(labels))
-
-
-def _filename_element(name: str) -> bytes:
-    return f"<filename>{escape_text(name)}</filename>".encode()

@@ -37,9 +37,9 @@ from cvkit.formats.voc_layout import (
     write_labelmap,
     write_split_lists,
 )
-from cvkit.formats.voc_plain import flag, parse_plain
+from cvkit.formats.voc_plain import BOX_TAGS, flag, parse_plain, size_numbers
 from cvkit.formats.voc_xml import BOOL_TAGS, annotation_xml
-from cvkit.formats.xml_text import escape_text
+from cvkit.formats.xml_text import filename_element
 from cvkit.io import files_in, place_image, read_small_file, relpath_posix
 
 #: Below this many files parsing stays in-process: worker start-up would cost more than it saves.
@@ -101,9 +101,6 @@ def _number(raw: str | None, file: str | Path, location: str) -> float:
     return value
 
 
-_BOX_TAGS = ("xmin", "ymin", "xmax", "ymax")
-
-
 def _bndbox(box: Any, file: str | Path, where: str, one_based: bool) -> tuple[float, float, float, float]:
     """A ``<bndbox>``: four finite numbers, not negative (VOC counts pixels from 1), not inverted.
 
@@ -123,7 +120,7 @@ def _bndbox(box: Any, file: str | Path, where: str, one_based: bool) -> tuple[fl
 
 def _bad_box(found: dict[str, str | None], file: str | Path, where: str) -> NoReturn:
     """The error of a box that is no valid box: a missing or non-finite coordinate, else a negative or inverted box."""
-    xmin, ymin, xmax, ymax = [_number(found.get(tag), file, f"{where}/bndbox/{tag}") for tag in _BOX_TAGS]
+    xmin, ymin, xmax, ymax = [_number(found.get(tag), file, f"{where}/bndbox/{tag}") for tag in BOX_TAGS]
     if xmin < 0 or ymin < 0:  # VoTT and older RectLabel write boxes dragged past the image edge
         raise InvalidInputError(f"negative box coordinate ({xmin:g}, {ymin:g}); fix the box or leave the file out with --skip-invalid",
                                 file=file, location=f"{where}/bndbox")
@@ -254,14 +251,12 @@ def parse_tree(data: bytes, file: str | Path, one_based: bool = True) -> tuple[s
         elif tag == "filename":
             filename = (child.text or "").strip() or None
         elif tag == "size":
-            size = {c.tag: (c.text or "").strip() for c in child}
             try:
-                width = int(float(size.get("width") or 0))
-                height = int(float(size.get("height") or 0))
-                if size.get("depth"):
-                    meta["depth"] = int(float(size["depth"]))
-            except (ValueError, OverflowError):  # int(float("inf")) overflows
+                width, height, depth = size_numbers({c.tag: (c.text or "").strip() for c in child})
+            except (ValueError, OverflowError):
                 raise InvalidInputError("<size> holds a non-number", file=file, location="size") from None
+            if depth is not None:
+                meta["depth"] = depth
             if width < 0 or height < 0:
                 raise InvalidInputError(f"<size> is negative: {width} x {height}", file=file, location="size")
             width, height = width or None, height or None  # 0: unknown, filled from the image header
@@ -508,7 +503,7 @@ class _VocWriter:
         split, path, natural, suffix, source, xml, labels, uses = encoded
         stem = _unique_stem(path, natural, self.used, self.report)
         if stem != natural:  # the XML names the image as written: <filename> is the first element holding it
-            xml = xml.replace(_filename_element(natural + suffix), _filename_element(stem + suffix), 1)
+            xml = xml.replace(filename_element(natural + suffix), filename_element(stem + suffix), 1)
         if self.images != "reference":
             place_image(source, self.img_dir / (stem + suffix), self.images)
         with open(f"{self.ann_prefix}{stem}.xml", "wb") as handle:
@@ -523,10 +518,6 @@ class _VocWriter:
             parts.update(dict.fromkeys(part_names))
             actions.update(dict.fromkeys(action_names))
         self.report.count_written(split, len(labels))
-
-
-def _filename_element(name: str) -> bytes:
-    return f"<filename>{escape_text(name)}</filename>".encode()
 
 
 class _RealPaths:

@@ -28,7 +28,7 @@ from cvkit.formats.voc_xml import BOOL_TAGS
 
 #: object fields only lxml reads (outlines, parts, actions, typed attributes)
 _LXML_FIELDS = frozenset(("polygon", "robndbox", "part", "actions", "attributes"))
-_BOX_TAGS = ("xmin", "ymin", "xmax", "ymax")
+BOX_TAGS = ("xmin", "ymin", "xmax", "ymax")
 
 #: bytes only an XML parser reads right: entities, carriage returns (normalised) and the control characters XML
 #: forbids; deleting every other byte leaves nothing of a plain file
@@ -46,8 +46,6 @@ _ROOT = re.compile(r'annotation verified="([^"<>&\t\n]*)"')  # LabelImg marks ch
 _DECLARATION = re.compile(r"""\?xml version=(["'])1\.0\1(?: encoding=(["'])(?i:utf-8)\2)?(?: standalone=(["'])(?:yes|no)\3)?[ \t\n]*\?""")
 _XML_SPACE = " \t\n"
 _BOM = "\ufeff"
-
-_ONE_OR_ZERO = frozenset(("0", "1"))  # how nearly every tool writes a flag: read without a call
 
 #: plans kept per process; past this many layouts, new ones go to lxml
 MAX_PLANS = 2048
@@ -136,10 +134,9 @@ def _read(plan: _Plan, parts: list[str], one_based: bool) -> tuple[str | None, i
         elif operation == _SOURCE:
             meta["source"] = {tag: parts[at].strip() for tag, at in key}
         else:
-            size = {tag: parts[at].strip() for tag, at in key}
-            width, height = int(float(size.get("width") or 0)), int(float(size.get("height") or 0))
-            if size.get("depth"):
-                meta["depth"] = int(float(size["depth"]))
+            width, height, depth = size_numbers({tag: parts[at].strip() for tag, at in key})
+            if depth is not None:
+                meta["depth"] = depth
             if width < 0 or height < 0:
                 return None
             width, height = width or None, height or None
@@ -154,8 +151,7 @@ def _read(plan: _Plan, parts: list[str], one_based: bool) -> tuple[str | None, i
         extra: dict[str, Any] = {}
         for operation, key, index in obj.fields:
             if operation == _FLAG:
-                value = parts[index]
-                attributes[key] = value == "1" if value in _ONE_OR_ZERO else flag(value)
+                attributes[key] = flag(parts[index])
             elif operation == _POSE:
                 attributes["pose"] = parts[index].strip()
             else:
@@ -165,6 +161,13 @@ def _read(plan: _Plan, parts: list[str], one_based: bool) -> tuple[str | None, i
             ann.meta["voc"] = extra
         objects.append(ann)
     return filename, width, height, objects, meta
+
+
+def size_numbers(size: dict[str, str]) -> tuple[int, int, int | None]:
+    """``(width, height, depth)`` of a ``<size>``'s stripped texts by tag (no or an empty width or height: 0; no
+    depth: None); ValueError or OverflowError (``inf``) for a non-number."""
+    depth = int(float(size["depth"])) if size.get("depth") else None
+    return int(float(size.get("width") or 0)), int(float(size.get("height") or 0)), depth
 
 
 def flag(value: str | None) -> bool:
@@ -266,7 +269,7 @@ def _compile_object(node: _Node, count: int) -> _ObjectPlan | None:
         if tag == "bndbox":
             coordinates = None if leaf else _leaf_fields(child)
             found = dict(coordinates or ())
-            if not all(key in found for key in _BOX_TAGS):
+            if not all(key in found for key in BOX_TAGS):
                 return None
             box = (found["xmin"], found["ymin"], found["xmax"], found["ymax"])
             continue

@@ -30,6 +30,12 @@ def escape_attribute(text: str) -> str:
     return text.translate(_ATTRIBUTE_ESCAPES)
 
 
+def filename_element(name: str) -> bytes:
+    """The ``<filename>`` element the templates and lxml write for ``name``: a writer that renames an image after
+    its XML was encoded replaces it."""
+    return f"<filename>{escape_text(name)}</filename>".encode()
+
+
 @lru_cache(maxsize=8192)
 def _escaped(text: str) -> str | None:
     """``text`` escaped as libxml2 escapes element text; None when XML cannot hold one of its characters.
