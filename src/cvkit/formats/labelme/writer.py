@@ -10,6 +10,7 @@ from typing import Any
 from cvkit.core import jsonio
 from cvkit.core.imageinfo import fill_size_from_header, read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.paths import inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import spread
@@ -147,7 +148,7 @@ def _place(sample: Sample, dataset: Dataset, path: Path, json_rel: PurePosixPath
     source = sample.resolve(dataset.root)
     meta = sample.meta.get("labelme", {})
     embedded = bool(meta.get("embedded"))
-    json_dir = path / json_rel.parent
+    json_dir = inside(path, json_rel.parent.as_posix())
     if images != "reference":
         name = (json_rel.stem + source.suffix) if embedded else PurePosixPath(sample.path).name
         place_image(source, json_dir / name, images)
@@ -231,7 +232,7 @@ class _LabelMeWriter:
         else:
             split, base, document, labels, objects = item
             json_rel = _unique(base, self.used, self.report)
-        target = self.path / json_rel
+        target = inside(self.path, json_rel.as_posix())
         if target.parent not in self.folders:
             target.parent.mkdir(parents=True, exist_ok=True)
             self.folders.add(target.parent)

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from cvkit.core.imageinfo import read_image_info
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.paths import inside, split_name
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import spread
@@ -101,6 +102,7 @@ class YoloWriter:
         if found is not None:
             return found
         out = self.out
+        split_name(split)
         if self.layout == "labelimg":  # one flat folder for every split
             found = next(iter(self.folders.values()), None) or _SplitFolder(out, out)
         elif self.layout == "darknet":
@@ -176,7 +178,7 @@ class YoloWriter:
             listed = os.path.normpath(source) if self.paths == "absolute" else os.path.relpath(source, self.out)
             folder.list_file.write(listed.replace(os.sep, "/") + "\n")  # type: ignore[union-attr]
         else:
-            self.files.submit(place_image, Path(source), folder.image_dir / (stem + suffix), self.images)
+            self.files.submit(place_image, Path(source), inside(folder.image_dir, stem + suffix), self.images)
             if folder.list_file is not None:
                 folder.list_file.write(f"{folder.list_prefix}{stem}{suffix}\n")
         self.files.write_bytes(folder.label_prefix + stem + ".txt", text.encode("utf-8"))
