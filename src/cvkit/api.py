@@ -22,7 +22,7 @@ from cvkit.core.paths import check_apart, check_not_over, image_sources
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionError
 from cvkit.formats import FormatSpec, all_formats, get_format
-from cvkit.io import atomic_dir, cached_listings, exclusive, extraction_folder, files_in, folders_in
+from cvkit.io import atomic_dir, cache_dir, cached_listings, exclusive, extraction_folder, files_in, folders_in
 
 ROLE_NOUN = {"read": "reader", "write": "writer"}
 
@@ -136,8 +136,9 @@ def write(dataset: Dataset, path: str | Path, format: str, report: Report | None
           allow_outside_root: bool = False, source: str | Path | None = None, **options: Any) -> Report:
     """Write ``dataset`` atomically: nothing appears at ``path`` unless the write completes.
 
-    Never over the dataset's image folder (:func:`cvkit.core.paths.check_not_over`); images copied or linked must
-    lie in the dataset's root or the ``source`` folder unless ``allow_outside_root``
+    Never over the dataset's image folder (:func:`cvkit.core.paths.check_not_over`); only image files are copied or
+    linked, and, given the ``source`` it was read from (as ``convert`` gives it), only those in the dataset's root,
+    the ``source`` folder or cvkit's cache (extracted images) unless ``allow_outside_root``
     (:func:`cvkit.core.paths.image_sources`). Two runs writing one ``path`` at once: the second fails."""
     path = Path(path)
     spec = get_format(format)
@@ -148,8 +149,8 @@ def write(dataset: Dataset, path: str | Path, format: str, report: Report | None
     module = spec.load()
     check_options(module, "write", spec.name, options)
     check_not_over(path, dataset.root)
-    roots = [dataset.root, source_folder(source) if source is not None else None]
-    with image_sources(roots if dataset.root is not None or source is not None else [], allow_outside_root):
+    roots = [dataset.root, source_folder(source), cache_dir()] if source is not None else []
+    with image_sources(roots, allow_outside_root):
         if writes_single_file(spec, path):
             if path.exists() and not overwrite:
                 raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=path)
