@@ -122,13 +122,22 @@ def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o755)
-        if overwrite and os.path.lexists(path):
-            old = path.with_name(f".{path.name}{OLD_INFIX}{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() and not old.is_symlink() else old.unlink()
-        else:
+        old = path.with_name(f".{path.name}{OLD_INFIX}{os.getpid()}") if overwrite and os.path.lexists(path) else None
+        if old is not None:
+            try:
+                os.replace(path, old)
+            except FileNotFoundError:  # another --overwrite run moved it first
+                old = None
+        try:
             _rename_new_dir(tmp, path)
+        except OSError:  # not renamed, and no other run's output there: the old destination goes back
+            if old is not None and not os.path.lexists(path):
+                os.replace(old, path)
+                old = None
+            raise
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() and not old.is_symlink() else old.unlink()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
