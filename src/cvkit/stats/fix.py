@@ -103,9 +103,9 @@ def write_fixed(dataset: Dataset, result: ValidationResult, source: Path, output
 
     if output.suffix.lower() != ".jsonl":
         raise CvkitError("the cleaned manifest must end in .jsonl", file=output)
-    if output.resolve() == source.resolve() or same_file(output, source):
-        raise CvkitError("--fix never overwrites its input; choose another -o", file=output)
     check_apart(output, [source])
+    if same_file(output, source):  # a hard link to the input
+        raise CvkitError("--fix never overwrites its input; choose another -o", file=output)
     if output.exists() and not overwrite:
         raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=output)
     counts: Counter[str] = Counter()
