@@ -253,3 +253,14 @@ def test_a_failed_cifar_or_mnist_read_leaves_no_images(tmp_path, case, target):
         run = cvkit("convert", src, tmp_path / "out", "--from", reader, "--to", "imagefolder", "--images", "copy")
     assert_clean_error(run, names=str(src))
     assert_nothing_written(before, tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["image outside", "link to a secret"])
+def test_labelme_embeds_only_what_it_could_copy(tmp_path, kind):
+    src = tmp_path / "work" / "src"
+    make_image(src / "a.jpg", 8, 8)
+    image, named = _payload(kind, tmp_path, src)
+    source = manifest(src, [{"image": image}])
+    before = snapshot(tmp_path)
+    run = cvkit("export", source, tmp_path / "work" / "out", "--to", "labelme", "-w", "image_data=embed")
+    refused(run, before, tmp_path, named)

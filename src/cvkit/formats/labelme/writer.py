@@ -10,7 +10,7 @@ from typing import Any
 from cvkit.core import jsonio
 from cvkit.core.imageinfo import fill_size_from_header, read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
-from cvkit.core.paths import inside
+from cvkit.core.paths import check_image_source, inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import spread
@@ -42,7 +42,9 @@ def _unique(base: PurePosixPath, used: set[str], report: Report) -> PurePosixPat
 
 
 def _image_data(image: Path) -> str:
-    """base64 of the image as displayed: the file's bytes, or re-encoded after EXIF rotation."""
+    """base64 of the image as displayed: the file's bytes, or re-encoded after EXIF rotation. Only an image the
+    source may place (:func:`cvkit.core.paths.check_image_source`) is embedded, as only such a one is copied."""
+    check_image_source(image)
     info = read_image_info(image)
     if info.orientation == 1:
         return base64.b64encode(image.read_bytes()).decode("ascii")
