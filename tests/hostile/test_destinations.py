@@ -264,3 +264,13 @@ def test_labelme_embeds_only_what_it_could_copy(tmp_path, kind):
     before = snapshot(tmp_path)
     run = cvkit("export", source, tmp_path / "work" / "out", "--to", "labelme", "-w", "image_data=embed")
     refused(run, before, tmp_path, named)
+
+
+@pytest.mark.parametrize(("writer", "split"), [("yolo", "path"), ("yolo", "names"), ("yolo", "nc"), ("labels", "synsets")])
+def test_a_split_named_like_a_file_the_writer_needs_is_refused(tmp_path, writer, split):
+    src = tmp_path / "work" / "src"
+    make_image(src / "a.jpg", 8, 8)
+    source = manifest(src, [{"image": "a.jpg", "split": split}])
+    before = snapshot(tmp_path)
+    run = cvkit("export", source, tmp_path / "work" / "out", "--to", writer, "--images", "copy")
+    refused(run, before, tmp_path, f"split named {split!r}")

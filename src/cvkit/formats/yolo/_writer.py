@@ -23,6 +23,7 @@ from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, BackgroundFiles, place_image
 
 from ._labels import LineWriter, UniqueStems
+from ._layouts import DARKNET_RESERVED, YAML_RESERVED
 
 LAYOUTS = ("ultralytics", "darknet", "labelimg")
 TASKS = ("detect", "segment", "pose")
@@ -102,7 +103,9 @@ class YoloWriter:
         if found is not None:
             return found
         out = self.out
-        split_name(split)
+        if split_name(split) in (DARKNET_RESERVED if self.layout == "darknet" else YAML_RESERVED):
+            raise CvkitError(f"a split named {split!r} would be read as {'obj.data' if self.layout == 'darknet' else 'data.yaml'}'s "
+                             f"{split!r} key; rename the split")
         if self.layout == "labelimg":  # one flat folder for every split
             found = next(iter(self.folders.values()), None) or _SplitFolder(out, out)
         elif self.layout == "darknet":
