@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import corpus_path, make_image
-from hostile.harness import Run, assert_clean_error, assert_nothing_written, cvkit, snapshot
+from hostile.harness import Run, assert_clean_error, assert_nothing_written, assert_only_inside, cvkit, snapshot
 
 #: writers whose output has a folder (or file name) per split
 SPLIT_WRITERS = ["yolo", "coco", "voc", "labelme_mit", "labels", "imagefolder"]
@@ -43,15 +43,6 @@ def manifest(folder: Path, records: list[dict], name: str = "m.jsonl") -> Path:
     path = folder / name
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
-
-
-def assert_only_inside(before: dict[str, str], root: Path, destination: Path) -> None:
-    """Everything that changed under ``root`` since ``before`` is the destination or its skip report."""
-    after = snapshot(root)
-    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
-    prefix = destination.relative_to(root).as_posix()
-    stray = sorted(k for k in changed if not (k == prefix or k.startswith(prefix + "/") or k == prefix + "/"))
-    assert not stray, f"written outside {prefix}: {stray}"
 
 
 def refused(run: Run, before: dict[str, str], root: Path, names: str) -> None:
