@@ -148,9 +148,13 @@ def _rename_new_dir(tmp: Path, path: Path) -> None:
     try:
         os.rename(tmp, path)  # POSIX: replaces only an empty folder, atomically
     except OSError as exc:
-        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            raise
+        try:  # Windows replaces no folder at all: an empty one is removed first
+            os.rmdir(path)
+            os.rename(tmp, path)
+        except OSError:
             raise _raced(path) from None
-        raise
 
 
 # --- temporary names, and what a killed run left -------------------------------------------------
