@@ -152,7 +152,7 @@ def export_cmd(
 
       cvkit export manifest.jsonl voc/ --to voc --images copy
 
-      cvkit export manifests/voc.jsonl voc/ --to voc --images copy --allow-outside-root   # images beside, not below, the manifest
+      cvkit export manifests/voc.jsonl voc/ --to voc --images copy --allow-outside-root
 
       cvkit export runs/exp/best.pt model.onnx --onnx
     """
