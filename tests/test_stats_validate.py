@@ -175,7 +175,7 @@ def test_fix_refuses_to_overwrite_its_input(tmp_path):
     path = clean_manifest(tmp_path)
     out = runner.invoke(app, ["validate", str(path), "--fix", "-o", str(path)])
     assert out.exit_code == 2
-    assert "--fix never overwrites its input" in out.output
+    assert "the destination is the source" in out.output and "never writes over its input" in out.output
     out = runner.invoke(app, ["validate", str(path), "--fix"])
     assert out.exit_code == 2 and "--fix needs -o clean.jsonl" in out.output
 

@@ -129,7 +129,7 @@ def test_kpt_names_must_name_every_keypoint(tmp_path):
     (tmp_path / "labels" / "train").mkdir(parents=True)
     (tmp_path / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.5 0.5 0.5 0.5 2 0.1 0.1 2\n")
     (tmp_path / "data.yaml").write_text("train: images/train\nval: images/train\nkpt_shape: [2, 3]\nnames: [person]\nkpt_names:\n  0: [nose]\n")
-    result = runner.invoke(app, ["ingest", str(tmp_path), "-o", str(tmp_path / "x.jsonl")])
+    result = runner.invoke(app, ["ingest", str(tmp_path), "-o", str(tmp_path.with_name(tmp_path.name + "-x.jsonl"))])
     assert result.exit_code == 2
     assert result.output.strip() == (f"error: {tmp_path / 'data.yaml'}:kpt_names: kpt_names must give each class index a list of 2 keypoint names, "
                                      "got {0: ['nose']}")

@@ -26,6 +26,7 @@ import numpy as np
 from cvkit.augment.preview import load_rgb, sample_labels
 from cvkit.augment.spec import PipelineSpec, load_spec
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.paths import check_not_over
 from cvkit.core.progress import track
 from cvkit.errors import CvkitError
 from cvkit.io import atomic_dir, relpath_posix
@@ -89,6 +90,7 @@ def apply_augmentations(dataset: Dataset, output: str | Path, spec: str | Path |
     from cvkit.manifest import write_manifest
 
     output = Path(output)
+    check_not_over(output, dataset.root)
     parsed = load_spec(spec)
     samples = dataset.samples
     if not samples:

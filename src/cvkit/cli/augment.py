@@ -71,6 +71,10 @@ def augment_cmd(
             raise CvkitError("--apply needs an output folder: -o OUT/")
         if oversample_rare != (target is not None):
             raise CvkitError("--oversample-rare and --target N go together")
+        if output is not None:
+            from cvkit.core.paths import check_apart
+
+            check_apart(output, [dataset])
         if from_format is None and dataset.lower().endswith(".jsonl"):
             from_format = "manifest"  # cvkit's own manifest needs no detection
         data = read(dataset, from_format).materialize()

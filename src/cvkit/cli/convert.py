@@ -15,6 +15,8 @@ from cvkit.formats import CAPABILITIES, REGISTRY, all_formats
 READ_OPT_HELP = "Reader option KEY=VALUE (repeatable), e.g. -r one_based=false for 0-based VOC boxes."
 WRITE_OPT_HELP = "Writer option KEY=VALUE (repeatable), e.g. -w split=train."
 IMAGES_HELP = "Images at the destination: reference (leave where they are), copy, hardlink or symlink."
+OUTSIDE_HELP = ("With --images copy|hardlink|symlink: also place images that lie outside the source's folders (an absolute "
+                "file_name elsewhere). Only image files are ever placed.")
 
 
 def short_names() -> dict[str, str]:
@@ -39,7 +41,7 @@ def pair_examples() -> list[str]:
 
 def _run_conversion(src: Path, dst: Path, from_format: str | None, to_format: str, overwrite: bool, skip_invalid: bool,
                     read_opts: list[str] | None, write_opts: list[str] | None, images: str | None, json_output: bool, title: str,
-                    transform: Callable[[Any], Any] | None = None) -> None:
+                    transform: Callable[[Any], Any] | None = None, allow_outside_root: bool = False) -> None:
     from cvkit.api import convert
 
     quiet_progress(json_output)
@@ -49,7 +51,8 @@ def _run_conversion(src: Path, dst: Path, from_format: str | None, to_format: st
     with kept_until_exit() as keep:  # the dataset (a loaded COCO file, ...) outlives the conversion when cvkit ends with it
         report = convert(src, dst, to_format=to_format, from_format=from_format, overwrite=overwrite, skip_invalid=skip_invalid,
                          read_options=parse_options(read_opts), write_options=write_options,
-                         transform=lambda dataset: keep(dataset if transform is None else transform(dataset)))
+                         transform=lambda dataset: keep(dataset if transform is None else transform(dataset)),
+                         allow_outside_root=allow_outside_root)
     print_report(report, f"{report.source_format} -> {report.target_format}: {title}", json_output)
     if report.skipped and not json_output:
         print(f"warning: {len(report.skipped)} invalid item(s) skipped; report: {str(dst).rstrip('/')}.skipped.jsonl")
@@ -62,6 +65,7 @@ def convert_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing non-empty destination."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip malformed items and list them in DST.skipped.jsonl."),
     images: str | None = typer.Option(None, "--images", help=IMAGES_HELP),
+    allow_outside_root: bool = typer.Option(False, "--allow-outside-root", help=OUTSIDE_HELP),
     read_opt: list[str] | None = typer.Option(None, "--read-option", "-r", help=READ_OPT_HELP),
     write_opt: list[str] | None = typer.Option(None, "--write-option", "-w", help=WRITE_OPT_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -92,7 +96,7 @@ def convert_cmd(
         else:
             raise CvkitError("expected [PAIR] SRC DST")
         _run_conversion(Path(src), Path(dst), from_format, to_format, overwrite, skip_invalid, read_opt, write_opt, images, json_output,
-                        f"{src} -> {dst}")
+                        f"{src} -> {dst}", allow_outside_root=allow_outside_root)
 
 
 def ingest_cmd(
@@ -134,6 +138,7 @@ def export_cmd(
     to_format: str | None = typer.Option(None, "--to", "-t", help="Format to write, e.g. coco, voc, yolo, imagefolder."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing non-empty destination."),
     images: str | None = typer.Option(None, "--images", help=IMAGES_HELP),
+    allow_outside_root: bool = typer.Option(False, "--allow-outside-root", help=OUTSIDE_HELP),
     write_opt: list[str] | None = typer.Option(None, "--write-option", "-w", help=WRITE_OPT_HELP),
     onnx: bool = typer.Option(False, "--onnx", help="Export a checkpoint to ONNX."),
     torchscript: bool = typer.Option(False, "--torchscript", help="Export a checkpoint to TorchScript."),
@@ -147,6 +152,8 @@ def export_cmd(
 
       cvkit export manifest.jsonl voc/ --to voc --images copy
 
+      cvkit export manifests/voc.jsonl voc/ --to voc --images copy --allow-outside-root
+
       cvkit export runs/exp/best.pt model.onnx --onnx
     """
     with handle_errors():
@@ -155,7 +162,8 @@ def export_cmd(
             return
         if dst is None or not to_format:
             raise CvkitError("export needs a destination and --to FORMAT")
-        _run_conversion(src, dst, "manifest", to_format, overwrite, False, None, write_opt, images, json_output, f"{src} -> {dst}")
+        _run_conversion(src, dst, "manifest", to_format, overwrite, False, None, write_opt, images, json_output, f"{src} -> {dst}",
+                        allow_outside_root=allow_outside_root)
 
 
 def _export_model(src: Path, dst: Path | None, onnx: bool, torchscript: bool, json_output: bool) -> None:

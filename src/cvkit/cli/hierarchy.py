@@ -117,12 +117,15 @@ def remap_cmd(
       cvkit remap train.jsonl -o merged.jsonl --map merge.csv --unmapped keep
     """
     with handle_errors():
+        from cvkit.core.paths import check_apart
         from cvkit.hierarchy.remap import read_mapping_file, remap
+        from cvkit.io import exclusive
         from cvkit.manifest import read_manifest, write_manifest
 
         quiet_progress(json_output)
         if output.suffix.lower() != ".jsonl":
             raise CvkitError("the manifest must end in .jsonl", file=output)
+        check_apart(output, [manifest])
         if output.exists() and not overwrite:
             raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=output)
         targets = [t.strip() for t in to.split(",") if t.strip()] if to is not None else None
@@ -130,7 +133,8 @@ def remap_cmd(
             raise CvkitError("--to needs at least one target")
         mapping = read_mapping_file(map_file) if map_file is not None else None
         remapped, table = remap(read_manifest(manifest), hierarchy, to=targets, level=level, depth=depth, mapping=mapping, unmapped=unmapped)
-        write_manifest(remapped, output)
+        with exclusive(output, overwrite):
+            write_manifest(remapped, output)
         if json_output:
             print(json.dumps(table.to_dict() | {"output": str(output)}, ensure_ascii=False, indent=2))
             return

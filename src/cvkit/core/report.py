@@ -139,13 +139,16 @@ class Report:
         }
 
     def write_skipped(self, output: str | Path) -> Path | None:
-        """Write ``<output>.skipped.jsonl`` when items were skipped; returns its path."""
+        """Write ``<output>.skipped.jsonl`` when items were skipped; returns its path. A report left by an earlier run
+        into ``output`` is removed when nothing was skipped now: it belongs to the output it was written with."""
+        path = Path(str(output).rstrip("/") + ".skipped.jsonl")
         if not self.skipped:
+            if path.is_file() or path.is_symlink():
+                path.unlink()
             return None
         import json
 
         from cvkit.io import atomic_write_text
 
-        path = Path(str(output).rstrip("/") + ".skipped.jsonl")
         atomic_write_text(path, "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in self.skipped))
         return path

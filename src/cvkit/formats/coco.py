@@ -26,6 +26,7 @@ from typing import Any
 from cvkit.core import jsonio
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
+from cvkit.core.paths import inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import memory_available, runs, spread_runs
@@ -474,5 +475,5 @@ def _place(sample: Sample, dataset: Dataset, path: Path, images: str, placed: se
     if f"{split}/{name}" in placed:
         name = Path(sample.path).as_posix().replace("/", "__")
     placed.add(f"{split}/{name}")
-    place_image(sample.resolve(dataset.root), path / "images" / (split or NO_SPLIT) / name, images)
+    place_image(sample.resolve(dataset.root), inside(path, "images", split or NO_SPLIT, name), images)
     return name

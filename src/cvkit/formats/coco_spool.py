@@ -16,6 +16,7 @@ from typing import IO, Any, NamedTuple
 
 from cvkit.core import jsonio
 from cvkit.core.categories import CategorySet
+from cvkit.core.paths import split_name
 from cvkit.core.report import Report
 from cvkit.core.shards import Journal, create_journalled
 from cvkit.core.splits import NO_SPLIT
@@ -137,6 +138,7 @@ class Output:
         key = None if self.single else (split or NO_SPLIT)
         writer = self.writers.get(key)
         if writer is None:
+            split_name(key) if key is not None else None
             writer = self.writers[key] = SplitWriter(self.work)
         return key, writer
 

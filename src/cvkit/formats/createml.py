@@ -20,6 +20,7 @@ from cvkit.core.categories import CategorySet
 from cvkit.core.geometry import box_to_center, center_to_box, clean_number
 from cvkit.core.imageinfo import read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.paths import inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
@@ -247,7 +248,7 @@ def _write_entries(dataset: Dataset, handle: IO[bytes], out_dir: Path, report: R
             if not source.is_file():
                 report.invalid(InvalidInputError("image file not found; --images reference writes the JSON without copying images", file=source))
                 continue
-            place_image(source, out_dir / image, images)
+            place_image(source, inside(out_dir, image), images)
         entry = _entry(sample, image, report, keep_crowd, used)
         handle.write((b"\n" if first else b",\n") + jsonio.dumps(entry))
         first = False

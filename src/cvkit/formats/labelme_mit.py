@@ -24,6 +24,7 @@ from lxml import etree
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import find_image, header_size
 from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.paths import inside, split_name
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import spread
@@ -279,6 +280,8 @@ class _MitWriter:
 
     def folders(self, folder: str) -> tuple[Path, Path, Path]:
         """The XML, image and mask folders of a split."""
+        if folder:
+            split_name(folder)
         if self.layout == "webtool":
             return self.path / "Annotations" / folder, self.path / "Images" / folder, self.path / "Masks" / folder
         return self.path / folder, self.path / folder, self.path / folder / "Masks"
@@ -317,7 +320,7 @@ class _MitWriter:
             xml_dir.mkdir(parents=True, exist_ok=True)
             self.made.add(xml_dir)
         if self.images != "reference":
-            place_image(source, image_dir / name, self.images)
+            place_image(source, inside(image_dir, name), self.images)
         (xml_dir / f"{stem}.xml").write_bytes(xml)
         self.labels.update(labels)
         self.report.count_written(split, len(labels))

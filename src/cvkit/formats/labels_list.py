@@ -37,6 +37,7 @@ from cvkit.core import jsonio
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, read_sample_size
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.paths import inside, split_name
 from cvkit.core.report import Report
 from cvkit.core.splits import NO_SPLIT, SPLIT_KEYWORDS, split_folders, split_keyword
 from cvkit.errors import CvkitError, InvalidInputError
@@ -365,7 +366,7 @@ def _image_ref(sample: Sample, dataset: Dataset, base: Path, mode: str, used: se
         stem, ext = os.path.splitext(name)
         target = f"{stem}-{number}{ext}"
     used.add(target)
-    place_image(source, base / "images" / target, mode)
+    place_image(source, inside(base, "images", target), mode)
     return f"images/{target}"
 
 
@@ -439,4 +440,6 @@ def _write_folder(path: Path, rows: list[tuple[str, list[str], str | None]], nam
         line = " ".join([ref.removeprefix("images/") if placed else ref, *(str(index[label]) for label in labels)])
         by_split.setdefault(split or NO_SPLIT, []).append(line + "\n")
     for split, lines in by_split.items():
+        if split_name(split) == "synsets":
+            raise CvkitError("a split named 'synsets' would replace the class list synsets.txt; rename the split")
         (path / f"{split}.txt").write_text("".join(lines), encoding="utf-8")

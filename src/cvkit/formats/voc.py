@@ -20,6 +20,7 @@ from cvkit.core.geometry import polygon_bbox, voc_to_box
 from cvkit.core.imageinfo import fill_size_from_header, known_size
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.parallel import can_fork, chunked, default_workers, ordered_map
+from cvkit.core.paths import inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import runs, spread
@@ -505,7 +506,7 @@ class _VocWriter:
         if stem != natural:  # the XML names the image as written: <filename> is the first element holding it
             xml = xml.replace(filename_element(natural + suffix), filename_element(stem + suffix), 1)
         if self.images != "reference":
-            place_image(source, self.img_dir / (stem + suffix), self.images)
+            place_image(source, inside(self.img_dir, stem + suffix), self.images)
         with open(f"{self.ann_prefix}{stem}.xml", "wb") as handle:
             handle.write(xml)
         self.split_members.setdefault(split or NO_SPLIT, []).append(stem)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
+from cvkit.core.paths import split_name
 from cvkit.core.report import Report
 from cvkit.core.splits import NO_SPLIT
 from cvkit.io import files_in, folders_in, read_utf8_text
@@ -272,4 +273,4 @@ def write_split_lists(path: Path, members: dict[str, list[str]]) -> None:
     if "train" in members and "val" in members and "trainval" not in members:
         members = {**members, "trainval": members["train"] + members["val"]}
     for split, stems in members.items():
-        (main / f"{split}.txt").write_text("".join(f"{s}\n" for s in stems), encoding="utf-8")
+        (main / f"{split_name(split)}.txt").write_text("".join(f"{s}\n" for s in stems), encoding="utf-8")

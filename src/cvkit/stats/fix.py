@@ -20,7 +20,9 @@ from typing import Any
 
 from cvkit.core.geometry import clip_box
 from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.paths import check_apart
 from cvkit.errors import CvkitError, DestinationExistsError
+from cvkit.io import exclusive
 from cvkit.stats.validate import BOUNDS_TOLERANCE, ValidationResult, same_file
 
 
@@ -101,12 +103,14 @@ def write_fixed(dataset: Dataset, result: ValidationResult, source: Path, output
 
     if output.suffix.lower() != ".jsonl":
         raise CvkitError("the cleaned manifest must end in .jsonl", file=output)
-    if output.resolve() == source.resolve() or same_file(output, source):
+    check_apart(output, [source])
+    if same_file(output, source):  # a hard link to the input
         raise CvkitError("--fix never overwrites its input; choose another -o", file=output)
     if output.exists() and not overwrite:
         raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=output)
     counts: Counter[str] = Counter()
     samples = fixed_samples(dataset, result, counts)
     clean = Dataset(samples, dataset.categories, dataset.hierarchy, dataset.root, dataset.source_format, dataset.info)
-    write_manifest(clean, output)
+    with exclusive(output, overwrite):
+        write_manifest(clean, output)
     return {"output": str(output), "images_written": len(samples), "objects_written": sum(len(s.objects) for s in samples), **dict(sorted(counts.items()))}

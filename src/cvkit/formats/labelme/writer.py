@@ -10,6 +10,7 @@ from typing import Any
 from cvkit.core import jsonio
 from cvkit.core.imageinfo import fill_size_from_header, read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.paths import check_image_source, inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import spread
@@ -41,7 +42,9 @@ def _unique(base: PurePosixPath, used: set[str], report: Report) -> PurePosixPat
 
 
 def _image_data(image: Path) -> str:
-    """base64 of the image as displayed: the file's bytes, or re-encoded after EXIF rotation."""
+    """base64 of the image as displayed: the file's bytes, or re-encoded after EXIF rotation. Only an image the
+    source may place (:func:`cvkit.core.paths.check_image_source`) is embedded, as only such a one is copied."""
+    check_image_source(image)
     info = read_image_info(image)
     if info.orientation == 1:
         return base64.b64encode(image.read_bytes()).decode("ascii")
@@ -147,7 +150,7 @@ def _place(sample: Sample, dataset: Dataset, path: Path, json_rel: PurePosixPath
     source = sample.resolve(dataset.root)
     meta = sample.meta.get("labelme", {})
     embedded = bool(meta.get("embedded"))
-    json_dir = path / json_rel.parent
+    json_dir = inside(path, json_rel.parent.as_posix())
     if images != "reference":
         name = (json_rel.stem + source.suffix) if embedded else PurePosixPath(sample.path).name
         place_image(source, json_dir / name, images)
@@ -231,7 +234,7 @@ class _LabelMeWriter:
         else:
             split, base, document, labels, objects = item
             json_rel = _unique(base, self.used, self.report)
-        target = self.path / json_rel
+        target = inside(self.path, json_rel.as_posix())
         if target.parent not in self.folders:
             target.parent.mkdir(parents=True, exist_ok=True)
             self.folders.add(target.parent)

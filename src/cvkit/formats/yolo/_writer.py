@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from cvkit.core.imageinfo import read_image_info
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.paths import inside, split_name
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import spread
@@ -22,6 +23,7 @@ from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, BackgroundFiles, place_image
 
 from ._labels import LineWriter, UniqueStems
+from ._layouts import DARKNET_RESERVED, YAML_RESERVED
 
 LAYOUTS = ("ultralytics", "darknet", "labelimg")
 TASKS = ("detect", "segment", "pose")
@@ -101,6 +103,9 @@ class YoloWriter:
         if found is not None:
             return found
         out = self.out
+        if split_name(split) in (DARKNET_RESERVED if self.layout == "darknet" else YAML_RESERVED):
+            raise CvkitError(f"a split named {split!r} would be read as {'obj.data' if self.layout == 'darknet' else 'data.yaml'}'s "
+                             f"{split!r} key; rename the split")
         if self.layout == "labelimg":  # one flat folder for every split
             found = next(iter(self.folders.values()), None) or _SplitFolder(out, out)
         elif self.layout == "darknet":
@@ -176,7 +181,7 @@ class YoloWriter:
             listed = os.path.normpath(source) if self.paths == "absolute" else os.path.relpath(source, self.out)
             folder.list_file.write(listed.replace(os.sep, "/") + "\n")  # type: ignore[union-attr]
         else:
-            self.files.submit(place_image, Path(source), folder.image_dir / (stem + suffix), self.images)
+            self.files.submit(place_image, Path(source), inside(folder.image_dir, stem + suffix), self.images)
             if folder.list_file is not None:
                 folder.list_file.write(f"{folder.list_prefix}{stem}{suffix}\n")
         self.files.write_bytes(folder.label_prefix + stem + ".txt", text.encode("utf-8"))
