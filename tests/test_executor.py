@@ -6,10 +6,10 @@ from __future__ import annotations
 import multiprocessing
 
 import pytest
-from executor_tasks import fails_on, scaled
 
 from cvkit.core.executor import InProcess, LocalProcesses, make_executor
 from cvkit.errors import CvkitError, InvalidInputError
+from executor_tasks import fails_on, scaled
 
 EXECUTORS = {
     "inprocess": lambda: InProcess(),

@@ -12,11 +12,11 @@ from pathlib import Path
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # loopback only (see tests/ray_cluster.py)
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
-import pytest  # noqa: E402
-from executor_tasks import always_dies, dies_once, fails_on, scaled, slow  # noqa: E402
+import pytest
 
-from cvkit.core.executor import make_executor  # noqa: E402
-from cvkit.errors import CvkitError, InvalidInputError  # noqa: E402
+from cvkit.core.executor import make_executor
+from cvkit.errors import CvkitError, InvalidInputError
+from executor_tasks import always_dies, dies_once, fails_on, scaled, slow
 
 ray = pytest.importorskip("ray", reason="the Ray engine is an optional extra: pip install 'cvkit[ray]'")
 HERE = Path(__file__).resolve().parent
