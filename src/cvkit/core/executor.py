@@ -42,7 +42,7 @@ class Executor(ABC):
     def map(self, function: Callable[[C, T], R], context: C, tasks: Sequence[T]) -> Iterator[R]:
         """``function(context, task)`` for every task, in task order."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional: executors without workers have nothing to free)
         """Cancel what is still running and free the workers (a no-op where there are none)."""
 
     def __enter__(self) -> Executor:
