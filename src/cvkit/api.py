@@ -15,7 +15,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cvkit.core.gc_pause import paused_gc
 from cvkit.core.model import Dataset
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionError
@@ -158,7 +157,6 @@ def images_dir_beside(dst: str | Path) -> Path:
     return dst.parent / f"{dst.stem if dst.suffix else dst.name}_images"
 
 
-@paused_gc()
 def convert(
     src: str | Path,
     dst: str | Path,
