@@ -103,9 +103,57 @@ def place_image(src: Path, dst: Path, mode: str) -> None:
         shutil.copy2(src, dst)
 
 
+class RealPaths:
+    """``os.path.realpath`` of many files in few folders: each folder resolved once, then only the file itself
+    looked at (one ``lstat`` a file instead of one a path component; measured in docs/benchmarks.md). What a writer
+    records as an image's absolute path, so that a dataset read through a symbolic link writes what its real path
+    writes."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, str] = {}
+        self.cwd = os.getcwd()
+
+    def __call__(self, path: str) -> str:
+        """What ``Path(path).resolve()`` gives (symbolic links resolved before ``..``)."""
+        parts = path.split(os.sep)
+        if "." in parts or ".." in parts:
+            return os.path.realpath(path)
+        folder, name = os.path.split(path if os.path.isabs(path) else os.path.join(self.cwd, path))
+        real = self.folders.get(folder)
+        if real is None:
+            real = self.folders[folder] = os.path.realpath(folder)
+        joined = os.path.join(real, name)
+        return os.path.realpath(joined) if os.path.islink(joined) else joined
+
+    def folder(self, path: str | Path) -> str:
+        """The real path of a folder, resolved once."""
+        key = os.path.abspath(path)
+        real = self.folders.get(key)
+        if real is None:
+            real = self.folders[key] = os.path.realpath(key)
+        return real
+
+    def relative(self, path: str | Path, start: str | Path) -> str:
+        """``path`` relative to the folder ``start`` (POSIX), computed between real paths: the system follows a
+        symbolic link before the ``..`` after it, so only such a path leads from ``start`` to ``path`` wherever
+        either was reached through a link, and a dataset read through a link writes what its real path writes."""
+        return relpath_posix(self(os.fspath(path)), self.folder(start))
+
+
 def relpath_posix(path: str | Path, start: str | Path) -> str:
-    """``path`` relative to ``start`` with forward slashes (manifest and COCO paths)."""
+    """``path`` relative to ``start`` with forward slashes (manifest and COCO paths).
+
+    Folded by hand (``a/b/../c`` -> ``a/c``) only where neither holds a ``..``: the system follows a symbolic link
+    before the ``..`` after it, so a path that climbs (an image listed as ``../../x.jpg``, reached through a link)
+    is made relative between real paths, which is where that path leads."""
+    path, start = os.fspath(path), os.fspath(start)
+    if _climbs(path) or _climbs(start):
+        path, start = os.path.realpath(path), os.path.realpath(start)
     return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _climbs(path: str) -> bool:
+    return ".." in path and ".." in path.replace("\\", "/").split("/")
 
 
 class BackgroundFiles:

@@ -31,7 +31,7 @@ from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.labelme_mit_xml import POINT_SHAPES, annotation_xml, parse_attributes
 from cvkit.formats.xml_text import filename_element
-from cvkit.io import IMAGE_MODES, place_image, relpath_posix, walk_files
+from cvkit.io import IMAGE_MODES, RealPaths, place_image, relpath_posix, walk_files
 
 LAYOUTS = ("webtool", "datumaro")
 # --- detection ----------------------------------------------------------------------------
@@ -65,7 +65,7 @@ def _text(element: Any, tag: str) -> str:
 
 def _layout(file: Path, root: Path) -> tuple[Path | None, str]:
     """(web tool base folder holding Annotations/, or None; the path of the xml's folder below it)."""
-    parts = file.resolve().parent.parts
+    parts = Path(os.path.abspath(file)).parent.parts  # not resolved: the root, as given, may be a symbolic link
     if "Annotations" in parts:
         at = len(parts) - 1 - parts[::-1].index("Annotations")
         return Path(*parts[:at]), "/".join(parts[at + 1 :])
@@ -276,6 +276,7 @@ class _MitWriter:
         self.used: set[str] = set()
         self.labels: set[str] = set()
         self.made: set[Path] = set()
+        self.real_path = RealPaths()  # <path> names the image's real place, as the VOC writer's does
 
     def folders(self, folder: str) -> tuple[Path, Path, Path]:
         """The XML, image and mask folders of a split."""
@@ -292,7 +293,7 @@ class _MitWriter:
     def _encoded(self, sample: Sample, name: str) -> EncodedXml:
         folder = sample.split or ""
         source = sample.resolve(self.dataset.root)
-        recorded = os.path.abspath(source) if self.images == "reference" else None
+        recorded = self.real_path(os.fspath(source)) if self.images == "reference" else None
         xml = annotation_xml(sample, name, folder if self.layout == "webtool" else "", self.folders(folder)[2], Path(name).stem, recorded,
                              self.report)
         return sample.path, sample.split, [o.label for o in sample.objects], xml, source
