@@ -19,7 +19,9 @@ from cvkit.core.model import Dataset
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionError
 from cvkit.formats import FormatSpec, all_formats, get_format
-from cvkit.io import atomic_dir, cached_listings, files_in, folders_in
+from cvkit.formats.imagenet.common import find_synset_file
+from cvkit.hierarchy.load import IS_A_NAMES
+from cvkit.io import atomic_dir, atomic_write_text, cached_listings, files_in, folders_in
 
 ROLE_NOUN = {"read": "reader", "write": "writer"}
 
@@ -93,8 +95,6 @@ def _not_a_dataset_hint(path: Path) -> str:
     """What an undetected folder holds: class metadata rather than a dataset, or several datasets in sub-folders."""
     if not path.is_dir():
         return ""
-    from cvkit.formats.imagenet.common import find_synset_file
-    from cvkit.hierarchy.load import IS_A_NAMES
 
     if any((path / name).is_file() for name in IS_A_NAMES):
         return "; it looks like a class hierarchy (is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads"
@@ -151,6 +151,15 @@ def write(dataset: Dataset, path: str | Path, format: str, report: Report | None
     return report
 
 
+def write_skipped(report: Report, output: str | Path) -> Path | None:
+    """Write ``<output>.skipped.jsonl`` when items were skipped (``--skip-invalid``); returns its path."""
+    if not report.skipped:
+        return None
+    path = Path(str(output).rstrip("/") + ".skipped.jsonl")
+    atomic_write_text(path, report.skipped_jsonl())
+    return path
+
+
 def images_dir_beside(dst: str | Path) -> Path:
     """Where a reader that extracts pixels (CIFAR) puts its images: ``<dst stem>_images/`` beside ``dst``."""
     dst = Path(dst)
@@ -191,5 +200,5 @@ def convert(
         dataset = transform(dataset)
     write(dataset, dst, to_format, report=report, overwrite=overwrite, **(write_options or {}))
     report.read.categories = max(report.read.categories, len(dataset.categories))
-    report.write_skipped(dst)
+    write_skipped(report, dst)
     return report

@@ -28,6 +28,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.errors import CvkitError
 from cvkit.io import RealPaths, atomic_dir
+from cvkit.manifest import write_manifest
 
 MANIFEST_NAME = "manifest.jsonl"
 #: draws per oversampling copy before accepting one that lost the class it was made for
@@ -85,7 +86,6 @@ def apply_augmentations(dataset: Dataset, output: str | Path, spec: str | Path |
                         oversample_target: int | None = None, seed: int = 0, device: str = "cpu", overwrite: bool = False) -> ApplyResult:
     """Write augmented copies and a manifest listing originals + copies into ``output``."""
     from cvkit.augment.backends import sample_augmenter
-    from cvkit.manifest import write_manifest
 
     output = Path(output)
     parsed = load_spec(spec)

@@ -85,8 +85,9 @@ _ASCII_BOX = "+-++|+++|+-++"
 def box_table(rows: list[tuple[str, ...]], right: tuple[bool, ...]) -> str:
     """``rows`` (the first is the header) as rich's ``Table`` draws them, columns aligned to the left or ``right``.
 
-    Drawn here for the conversion summary, the last thing a conversion prints: importing rich for it took 5% of a
-    0.4 s conversion. Wide (CJK) characters count twice; an output that cannot encode the box gets one of ASCII."""
+    Drawn here for the conversion summary, the last thing a conversion prints: importing rich for it was a visible
+    share of a short conversion (docs/benchmarks.md). Wide (CJK) characters count twice; an output that cannot
+    encode the box gets one of ASCII."""
     widths = [max(_display_width(row[column]) for row in rows) for column in range(len(rows[0]))]
     try:
         _BOX.encode(sys.stdout.encoding or "ascii")

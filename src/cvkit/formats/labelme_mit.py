@@ -23,6 +23,7 @@ from lxml import etree
 
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import find_image, header_size
+from cvkit.core.masks import encode
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
@@ -90,8 +91,6 @@ def _points(poly: Any, file: Path, where: str) -> list[float]:
 def _mask(segm: Any, masks_dirs: list[Path], size: tuple[int | None, int | None], file: Path, where: str) -> dict[str, Any]:
     import numpy as np
     from PIL import Image
-
-    from cvkit.core.masks import encode
 
     name = _text(segm, "mask")
     found = _find([d / name for d in masks_dirs]) if name else None
@@ -256,7 +255,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
 
 #: what :meth:`_MitWriter.encode` gives for one sample: its path, split, object labels, XML (for the image's own
 #: file name) and image file
-EncodedXml = tuple[str, str | None, list[str], bytes, Path]
+EncodedMitXml = tuple[str, str | None, list[str], bytes, Path]
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,13 +283,13 @@ class _MitWriter:
             return self.path / "Annotations" / folder, self.path / "Images" / folder, self.path / "Masks" / folder
         return self.path / folder, self.path / folder, self.path / folder / "Masks"
 
-    def encode(self, sample: Sample) -> EncodedXml | _WithMasks:
+    def encode(self, sample: Sample) -> EncodedMitXml | _WithMasks:
         """The sample's XML for its image's own file name; a sample with masks is left to :meth:`place`."""
         if any(obj.shape == "mask" and obj.rle is not None for obj in sample.objects):
             return _WithMasks(pack_sample(sample))
         return self._encoded(sample, Path(sample.path).name)
 
-    def _encoded(self, sample: Sample, name: str) -> EncodedXml:
+    def _encoded(self, sample: Sample, name: str) -> EncodedMitXml:
         folder = sample.split or ""
         source = sample.resolve(self.dataset.root)
         recorded = self.real_path(os.fspath(source)) if self.images == "reference" else None
@@ -298,7 +297,7 @@ class _MitWriter:
                              self.report)
         return sample.path, sample.split, [o.label for o in sample.objects], xml, source
 
-    def place(self, item: EncodedXml | _WithMasks) -> None:
+    def place(self, item: EncodedMitXml | _WithMasks) -> None:
         """Write an encoded sample's XML (and image) under a name no earlier sample of its split took."""
         sample = unpack_sample(item.sample) if isinstance(item, _WithMasks) else None
         path, split = (sample.path, sample.split) if sample is not None else item[:2]  # type: ignore[index]

@@ -21,7 +21,9 @@ from typing import Any
 from cvkit.core.geometry import clip_box
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.errors import CvkitError, DestinationExistsError
-from cvkit.stats.validate import BOUNDS_TOLERANCE, ValidationResult, same_file
+from cvkit.io import same_file
+from cvkit.manifest import write_manifest
+from cvkit.stats.findings import BOUNDS_TOLERANCE, ValidationResult
 
 
 def _fix_object(obj: Annotation, dataset: Dataset, width: float | None, height: float | None, counts: Counter[str]) -> Annotation | None:
@@ -97,8 +99,6 @@ def fixed_samples(dataset: Dataset, result: ValidationResult, counts: Counter[st
 
 def write_fixed(dataset: Dataset, result: ValidationResult, source: Path, output: Path, overwrite: bool = False) -> dict[str, Any]:
     """Write the cleaned manifest to ``output`` (never over the input); returns what changed."""
-    from cvkit.manifest import write_manifest
-
     if output.suffix.lower() != ".jsonl":
         raise CvkitError("the cleaned manifest must end in .jsonl", file=output)
     if output.resolve() == source.resolve() or same_file(output, source):

@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from cvkit.api import read
 from cvkit.core.model import Dataset, Sample
 from cvkit.errors import CvkitError, DestinationExistsError
+from cvkit.manifest import write_manifest
 
 DEFAULT_NAMES = {1: ["train"], 2: ["train", "val"], 3: ["train", "val", "test"]}
 
@@ -153,9 +155,6 @@ def split_dataset(path: str | Path, ratios: str | Sequence[float], output: str |
                   seed: int = 0, group_by: str | None = None, format: str | None = None, overwrite: bool = False,
                   **read_options: Any) -> dict[str, Any]:
     """Read a dataset, assign every image a split, write the manifest ``output``; returns the summary."""
-    from cvkit.api import read
-    from cvkit.manifest import write_manifest
-
     ratio_list = parse_ratios(ratios)
     name_list = split_names(names, len(ratio_list))
     output = Path(output)
