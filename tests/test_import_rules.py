@@ -169,3 +169,22 @@ def test_the_checks_see_a_misplaced_import_and_a_cycle():
     assert not loads_heavy("cvkit.errors")
     assert loads_heavy("cvkit.stats.tables")  # numpy at its top
     assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_one_definition_per_public_class_name():
+    """A class (or a type alias such as ``Job = tuple[...]``) name means one thing across cvkit."""
+    defined: dict[str, list[str]] = defaultdict(list)
+    for module, path in MODULES.items():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef):
+                name = node.name
+            elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                  and isinstance(node.value, ast.Subscript) and node.targets[0].id[:1].isupper()
+                  and not node.targets[0].id.isupper()):
+                name = node.targets[0].id
+            else:
+                continue
+            if not name.startswith("_"):
+                defined[name].append(module)
+    twice = {name: modules for name, modules in defined.items() if len(modules) > 1}
+    assert not twice, f"one name, several definitions: {twice}"
