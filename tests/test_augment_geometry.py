@@ -87,7 +87,8 @@ ORACLE_BOXES = [(20.0, 30.0, 40.0, 20.0), (150.0, 10.0, 48.0, 60.0), (0.0, 70.0,
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize(("step", "albumentations_step"), RANDOM_GEOMETRY, ids=[step["name"] for step, _ in RANDOM_GEOMETRY])
+@pytest.mark.parametrize(("step", "albumentations_step"), RANDOM_GEOMETRY,
+                         ids=[step["name"] for step, _ in RANDOM_GEOMETRY])
 def test_random_geometry_moves_boxes_as_albumentations_own_boxes(step, albumentations_step, seed):
     """The same draw (same seed) through albumentations' own box handling (``out["bboxes"]``): cvkit follows the
     image through the step's matrix instead, and must land on the same boxes and drop the same ones."""
@@ -95,8 +96,9 @@ def test_random_geometry_moves_boxes_as_albumentations_own_boxes(step, albumenta
 
     objects = [Annotation(str(index), box) for index, box in enumerate(ORACLE_BOXES)]
     result = CpuSampleAugmenter(load_spec({"transforms": [step]}), seed=seed).augment(IMAGE, sample(*objects))
-    oracle = A.Compose([albumentations_step(A)], bbox_params=A.BboxParams(format="coco", label_fields=["index"], clip=True),
-                       seed=seed)(image=IMAGE, bboxes=np.array(ORACLE_BOXES), index=np.arange(len(ORACLE_BOXES)))
+    boxes = A.BboxParams(format="coco", label_fields=["index"], clip=True)
+    oracle = A.Compose([albumentations_step(A)], bbox_params=boxes, seed=seed)(
+        image=IMAGE, bboxes=np.array(ORACLE_BOXES), index=np.arange(len(ORACLE_BOXES)))
     assert np.array_equal(result.image, oracle["image"])  # the same draw
     expected = {str(int(index)): tuple(box) for index, box in zip(oracle["index"], oracle["bboxes"])}
     got = {obj.label: obj.bbox for obj in result.sample.objects}

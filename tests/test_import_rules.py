@@ -63,7 +63,8 @@ def top_level_statements(tree: ast.Module) -> list[ast.stmt]:
     for statement in tree.body:
         found.append(statement)
         if isinstance(statement, (ast.If, ast.Try)):
-            blocks = [statement.body, statement.orelse] + [handler.body for handler in getattr(statement, "handlers", [])]
+            handlers = getattr(statement, "handlers", [])
+            blocks = [statement.body, statement.orelse] + [handler.body for handler in handlers]
             found += [inner for block in blocks for inner in block]
     return found
 
@@ -79,7 +80,8 @@ def parsed() -> dict[str, tuple[set[str], set[str], list[tuple[ast.stmt, list[st
         optional = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.Try) for inner in node.body}
         own, third_party, deferred = set(), set(), []
         for node in ast.walk(tree):
-            if not isinstance(node, (ast.Import, ast.ImportFrom)) or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+            future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
+            if not isinstance(node, (ast.Import, ast.ImportFrom)) or future:
                 continue
             names = imported(module, node)
             if id(node) in at_top:
@@ -118,7 +120,8 @@ def test_own_modules_are_imported_at_the_top_unless_they_load_a_heavy_dependency
         for node, names in deferred:
             targets = {found for name in names if (found := own_module(name)) and found != module}
             if targets and not any(loads_heavy(target) for target in targets):
-                misplaced.append(f"{MODULES[module].relative_to(REPO)}:{node.lineno} imports {', '.join(sorted(targets))}")
+                where = f"{MODULES[module].relative_to(REPO)}:{node.lineno}"
+                misplaced.append(f"{where} imports {', '.join(sorted(targets))}")
     assert not misplaced, "import these at the top of the module:\n" + "\n".join(misplaced)
 
 

@@ -48,7 +48,8 @@ def test_convert_from_python_leaves_the_interpreter_as_it_found_it(tmp_path: Pat
         during.append(interpreter_state())
         return dataset
 
-    report = cvkit.convert(source, tmp_path / "out.json", to_format="coco", write_options={"workers": 2}, transform=look)
+    report = cvkit.convert(source, tmp_path / "out.json", to_format="coco", write_options={"workers": 2},
+                           transform=look)
     assert report.written.images == samples
     assert during == [before]
     assert interpreter_state() == before

@@ -92,8 +92,8 @@ def test_unknown_method_is_exit_code_two(tmp_path):
 def test_every_library_weight_method_is_offered_and_written_by_the_cli(tmp_path, method):
     help_text = " ".join(runner.invoke(app, ["stats", "--help"]).output.split())
     assert method in help_text
-    out = runner.invoke(app, ["stats", str(issue_manifest(tmp_path / "m.jsonl")), "--weights-out", str(tmp_path / "w.json"),
-                              "--method", method])
+    manifest = issue_manifest(tmp_path / "m.jsonl")
+    out = runner.invoke(app, ["stats", str(manifest), "--weights-out", str(tmp_path / "w.json"), "--method", method])
     assert out.exit_code == 0, out.output
     written = json.loads((tmp_path / "w.json").read_text())
     assert written["method"] == method

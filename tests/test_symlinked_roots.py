@@ -67,7 +67,8 @@ def tree_bytes(path: Path) -> dict[str, bytes]:
     return found
 
 
-def outcome(source: Path, destination: Path, from_format: str, to_format: str, options: dict[str, str]) -> tuple[str, object]:
+def outcome(source: Path, destination: Path, from_format: str, to_format: str,
+            options: dict[str, str]) -> tuple[str, object]:
     """The files a conversion wrote (then removed, so that the next one writes to the same place), or its error
     with the source's path, as given and made absolute, replaced by ``SOURCE``."""
     try:

@@ -235,7 +235,8 @@ def _write_entries(dataset: Dataset, handle: IO[bytes], out_dir: Path, report: R
         source = sample.resolve(dataset.root)
         if images == "reference":
             # with nothing to be relative to, a path is kept as the source wrote it
-            image = sample.path if dataset.root is None and not os.path.isabs(sample.path) else real_paths.relative(source, out_dir)
+            kept = dataset.root is None and not os.path.isabs(sample.path)
+            image = sample.path if kept else real_paths.relative(source, out_dir)
         else:
             stem, suffix = os.path.splitext(os.path.basename(sample.path))
             image, n = stem + suffix, 1

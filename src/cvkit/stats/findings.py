@@ -45,7 +45,8 @@ class Finding:
         return CHECKS[self.check][0]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "severity": self.severity, "image": self.image, "location": self.location, "message": self.message}
+        return {"check": self.check, "severity": self.severity, "image": self.image, "location": self.location,
+                "message": self.message}
 
 
 @dataclass

@@ -174,7 +174,9 @@ def parse_file(file: str, root: str, extract_dir: Path, encoding: str | None = N
     return sample, errors, losses
 
 
-def parse_chunk(jobs: list[LabelmeJob]) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
+def parse_chunk(
+    jobs: list[LabelmeJob],
+) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
     """Worker entry point: several files per task, samples packed as tuples
     (:mod:`cvkit.core.transport`) so inter-process traffic stays cheap."""
     out = []

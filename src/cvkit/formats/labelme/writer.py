@@ -217,7 +217,8 @@ class _LabelMeWriter:
         if sample.width is None or sample.height is None:
             fill_size_from_header(sample, sample.resolve(self.dataset.root), self.report,
                                   "some images have no known size and no readable file; imageHeight/imageWidth are null")
-        image_path, data = _place(sample, self.dataset, self.path, json_rel, self.images, self.image_data, self.real_paths)
+        image_path, data = _place(sample, self.dataset, self.path, json_rel, self.images, self.image_data,
+                                  self.real_paths)
         record = sample_record(sample, image_path, data, self.report)
         if sample.split:
             self.report.lose("split", "LabelMe JSON has no splits")

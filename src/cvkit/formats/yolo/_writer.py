@@ -174,7 +174,8 @@ class YoloWriter:
         stem, suffix = os.path.splitext(path.rpartition("/")[2])
         stem = folder.stems(stem)
         if self.images == "reference":
-            listed = self.real_paths(os.path.abspath(source)) if self.paths == "absolute" else self.real_paths.relative(source, self.out)
+            real = self.real_paths
+            listed = real(os.path.abspath(source)) if self.paths == "absolute" else real.relative(source, self.out)
             folder.list_file.write(listed.replace(os.sep, "/") + "\n")  # type: ignore[union-attr]
         else:
             self.files.submit(place_image, Path(source), folder.image_dir / (stem + suffix), self.images)
