@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from conftest import make_image
 from cvkit.cli import app
-from cvkit.stats.validate import CHECKS, validate_dataset
+from cvkit.stats.findings import CHECKS
+from cvkit.stats.validate import validate_dataset
 
 runner = CliRunner()
 HEADER = {"type": "header", "schema": "cvkit.manifest", "version": 1, "source": {"format": "test"},

@@ -169,9 +169,9 @@ def test_small_cnn_finetune_linear_run_leaves_the_backbone_untouched(tmp_path: P
     assert not torch.equal(trained["fc.weight"], initial.fc.weight)
 
 
-# --- class weights (cvkit.stats.weights, from the class-balance issue) -----------------------
+# --- class weights (cvkit.stats.weights) -----------------------------------------------------
 def test_class_weights_balanced_come_from_cvkit_stats(tmp_path: Path):
-    weights = pytest.importorskip("cvkit.stats.weights", reason="cvkit.stats.weights (class-balance issue) is not merged on this branch")
+    from cvkit.stats import weights
     from cvkit.train.trainer import resolve_class_weights
 
     counts = [30, 10]
@@ -205,7 +205,6 @@ def test_list_models_includes_small_cnn_and_torchvision_models():
 
 
 def test_aug_preset_runs_through_cvkit_augment(tmp_path: Path):
-    pytest.importorskip("cvkit.augment", reason="cvkit.augment (augmentation issue) is not merged on this branch")
     manifest = digit_folder(tmp_path / "d", 64, 16)
     result = runner.invoke(app, ["train", "small_cnn", str(manifest), "-o", str(tmp_path / "run"), "--aug", "light", "--epochs", "1",
                                  "--max-steps-per-epoch", "2", "-b", "16", "--image-size", "28", "--device", "cpu", "--workers", "0"])

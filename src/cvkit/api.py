@@ -16,13 +16,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cvkit.core.gc_pause import paused_gc
 from cvkit.core.model import Dataset
 from cvkit.core.paths import check_apart, check_not_over, image_sources
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionError
 from cvkit.formats import FormatSpec, all_formats, get_format
-from cvkit.io import atomic_dir, cache_dir, cached_listings, exclusive, extraction_folder, files_in, folders_in
+from cvkit.formats.imagenet.common import find_synset_file
+from cvkit.hierarchy.load import IS_A_NAMES
+from cvkit.io import atomic_dir, atomic_write_text, cache_dir, cached_listings, exclusive, extraction_folder, files_in, folders_in
 
 ROLE_NOUN = {"read": "reader", "write": "writer"}
 
@@ -96,8 +97,6 @@ def _not_a_dataset_hint(path: Path) -> str:
     """What an undetected folder holds: class metadata rather than a dataset, or several datasets in sub-folders."""
     if not path.is_dir():
         return ""
-    from cvkit.formats.imagenet.common import find_synset_file
-    from cvkit.hierarchy.load import IS_A_NAMES
 
     if any((path / name).is_file() for name in IS_A_NAMES):
         return "; it looks like a class hierarchy (is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads"
@@ -170,13 +169,24 @@ def source_folder(source: str | Path) -> Path:
     return source if source.is_dir() else source.parent
 
 
+def write_skipped(report: Report, output: str | Path) -> Path | None:
+    """Write ``<output>.skipped.jsonl`` when items were skipped (``--skip-invalid``); returns its path. A report left
+    by an earlier run into ``output`` is removed when nothing was skipped now: it belongs to the output it came with."""
+    path = Path(str(output).rstrip("/") + ".skipped.jsonl")
+    if not report.skipped:
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+        return None
+    atomic_write_text(path, report.skipped_jsonl())
+    return path
+
+
 def images_dir_beside(dst: str | Path) -> Path:
     """Where a reader that extracts pixels (CIFAR) puts its images: ``<dst stem>_images/`` beside ``dst``."""
     dst = Path(dst)
     return dst.parent / f"{dst.stem if dst.suffix else dst.name}_images"
 
 
-@paused_gc()
 def convert(
     src: str | Path,
     dst: str | Path,
@@ -218,5 +228,5 @@ def convert(
         write(dataset, dst, to_format, report=report, overwrite=overwrite, allow_outside_root=allow_outside_root, source=src,
               **(write_options or {}))
     report.read.categories = max(report.read.categories, len(dataset.categories))
-    report.write_skipped(dst)
+    write_skipped(report, dst)
     return report

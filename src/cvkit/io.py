@@ -264,9 +264,65 @@ def place_image(src: Path, dst: Path, mode: str) -> None:
         shutil.copy2(src, dst)
 
 
+class RealPaths:
+    """``os.path.realpath`` of many files in few folders: each folder resolved once, then only the file itself
+    looked at (one ``lstat`` a file instead of one a path component; measured in docs/benchmarks.md). What a writer
+    records as an image's absolute path, so that a dataset read through a symbolic link writes what its real path
+    writes."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, str] = {}
+        self.cwd = os.getcwd()
+
+    def __call__(self, path: str) -> str:
+        """What ``Path(path).resolve()`` gives (symbolic links resolved before ``..``)."""
+        parts = path.split(os.sep)
+        if "." in parts or ".." in parts:
+            return os.path.realpath(path)
+        folder, name = os.path.split(path if os.path.isabs(path) else os.path.join(self.cwd, path))
+        real = self.folders.get(folder)
+        if real is None:
+            real = self.folders[folder] = os.path.realpath(folder)
+        joined = os.path.join(real, name)
+        return os.path.realpath(joined) if os.path.islink(joined) else joined
+
+    def folder(self, path: str | Path) -> str:
+        """The real path of a folder, resolved once."""
+        key = os.path.abspath(path)
+        real = self.folders.get(key)
+        if real is None:
+            real = self.folders[key] = os.path.realpath(key)
+        return real
+
+    def relative(self, path: str | Path, start: str | Path) -> str:
+        """``path`` relative to the folder ``start`` (POSIX), computed between real paths: the system follows a
+        symbolic link before the ``..`` after it, so only such a path leads from ``start`` to ``path`` wherever
+        either was reached through a link, and a dataset read through a link writes what its real path writes."""
+        return relpath_posix(self(os.fspath(path)), self.folder(start))
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` both exist and are one file (a link, a hard link or the same path)."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def relpath_posix(path: str | Path, start: str | Path) -> str:
-    """``path`` relative to ``start`` with forward slashes (manifest and COCO paths)."""
+    """``path`` relative to ``start`` with forward slashes (manifest and COCO paths).
+
+    Folded by hand (``a/b/../c`` -> ``a/c``) only where neither holds a ``..``: the system follows a symbolic link
+    before the ``..`` after it, so a path that climbs (an image listed as ``../../x.jpg``, reached through a link)
+    is made relative between real paths, which is where that path leads."""
+    path, start = os.fspath(path), os.fspath(start)
+    if _climbs(path) or _climbs(start):
+        path, start = os.path.realpath(path), os.path.realpath(start)
     return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _climbs(path: str) -> bool:
+    return ".." in path and ".." in path.replace("\\", "/").split("/")
 
 
 class BackgroundFiles:
@@ -279,8 +335,7 @@ class BackgroundFiles:
     (or the next :meth:`submit`).
 
     ``workers``: threads, by default one a CPU and at most 8. More threads than CPUs only contend for the
-    folder's lock: on 2 vCPUs, 8 threads took 0.1 s more CPU than 2 to create 20,000 label files (COCO -> YOLO
-    1.72-1.80 s -> 1.64-1.66 s), and 2 were as fast as 1.
+    folder's lock (measured in docs/benchmarks.md, "Measured choices").
     """
 
     def __init__(self, workers: int | None = None, backlog: int = 64, batch: int = 32):
@@ -382,8 +437,7 @@ def read_small_file(path: str | os.PathLike[str]) -> bytes:
 
     The file is read into a buffer this thread reuses, and its bytes copied out. ``os.read(fd, 256 KiB)``
     allocates 256 KiB for every file and shrinks it; until glibc raises its ``mmap`` threshold, that is an
-    ``mmap``/``munmap`` pair and a page fault per file (reading 20,000 VOC files and keeping their bytes, in a
-    new process: 0.24 s, against 0.06 s so)."""
+    ``mmap``/``munmap`` pair and a page fault per file (docs/benchmarks.md, "Measured choices")."""
     fd = os.open(path, os.O_RDONLY)
     try:
         if _HAS_READV:
@@ -448,7 +502,7 @@ _listings: dict[str, tuple[list[str], list[tuple[str, bool]]]] | None = None
 @contextmanager
 def cached_listings() -> Iterator[None]:
     """Inside the block, each folder is listed once: format detection asks every detector about one path, and
-    several of them list the same folder of 20,000 files (VOC, LabelMe JSON, MIT LabelMe: 64 ms -> 25 ms)."""
+    several of them list the same folder of 20,000 files (VOC, LabelMe JSON, MIT LabelMe)."""
     global _listings
     outer = _listings
     if outer is None:
@@ -496,7 +550,7 @@ def files_in(folder: Path, suffix: str, limit: int | None = None) -> list[Path]:
     """Files directly in ``folder`` ending in ``suffix`` (case-insensitive), sorted by name, hidden ones skipped as
     :func:`walk_files` skips them (macOS's ``._x.xml`` AppleDouble twins); only the first ``limit`` when given.
     Format detection looks at a few files of folders that may hold 100,000: names are listed once
-    (:func:`cached_listings`) and sorted as strings (sorting ``Path`` objects took 0.1 s for 20,000)."""
+    (:func:`cached_listings`) and sorted as strings (sorting ``Path`` objects cost more: docs/benchmarks.md)."""
     import heapq
 
     suffix = suffix.lower()

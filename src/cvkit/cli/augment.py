@@ -140,7 +140,7 @@ def _apply(data: Any, output: Path, spec: str, copies: int, target: int | None, 
 
 
 def _list_presets(json_output: bool) -> None:
-    from cvkit.augment.presets import describe_presets
+    from cvkit.augment.spec import describe_presets
 
     rows = describe_presets()
     if json_output:

@@ -8,7 +8,8 @@ from typing import Any
 
 import typer
 
-from cvkit.cli.common import handle_errors, kept_until_exit, out_console, parse_options, print_report, quiet_progress
+from cvkit.cli.common import handle_errors, out_console, parse_options, print_report, quiet_progress
+from cvkit.cli.process import kept_until_exit, paused_gc
 from cvkit.errors import CvkitError
 from cvkit.formats import CAPABILITIES, REGISTRY, all_formats
 
@@ -48,7 +49,9 @@ def _run_conversion(src: Path, dst: Path, from_format: str | None, to_format: st
     write_options = parse_options(write_opts)
     if images:
         write_options["images"] = images
-    with kept_until_exit() as keep:  # the dataset (a loaded COCO file, ...) outlives the conversion when cvkit ends with it
+    # the collector paused while the conversion builds millions of objects; the dataset (a loaded COCO file, ...)
+    # outlives the conversion when cvkit ends with it
+    with paused_gc(), kept_until_exit() as keep:
         report = convert(src, dst, to_format=to_format, from_format=from_format, overwrite=overwrite, skip_invalid=skip_invalid,
                          read_options=parse_options(read_opts), write_options=write_options,
                          transform=lambda dataset: keep(dataset if transform is None else transform(dataset)),

@@ -12,8 +12,6 @@ from cvkit.stats.options import DEFAULT_BETA, DEFAULT_COMMON_MAX, DEFAULT_RARE_M
 
 FORMAT_HELP = "Input format (detected when omitted; a .jsonl manifest is 'manifest')."
 READ_OPT_HELP = "Reader option KEY=VALUE (repeatable)."
-#: the weight methods --method takes (cvkit.stats.options has no numpy: `cvkit --help` stays light)
-WEIGHT_METHODS = METHODS
 
 
 def _print_json(doc: object) -> None:
@@ -29,7 +27,8 @@ def stats_cmd(
     threshold: float = typer.Option(DEFAULT_REPEAT_THRESHOLD, "--threshold", help="LVIS repeat-factor threshold t."),
     rare_max: int = typer.Option(DEFAULT_RARE_MAX, "--rare-max", help="Classes in at most this many images are 'rare' (tail)."),
     common_max: int = typer.Option(DEFAULT_COMMON_MAX, "--common-max", help="Classes in at most this many images (and more than --rare-max) are 'common'."),
-    method: str = typer.Option("balanced", "--method", help="Weight method --weights-out writes: " + ", ".join(WEIGHT_METHODS) + "."),
+    method: str = typer.Option("balanced", "--method",
+                               help="Weight method --weights-out writes: " + ", ".join(METHODS) + "."),
     weights_out: Path | None = typer.Option(None, "--weights-out", help="Write class weights (JSON) for `cvkit train --class-weights`; implies --imbalance."),
     plot: Path | None = typer.Option(None, "--plot", help="Draw the class histogram and box plots into this PNG."),
     read_images: bool = typer.Option(False, "--read-images", help="Read every image header for channel counts (no decoding)."),

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from cvkit.cli.common import handle_errors, out_console, quiet_progress
+from cvkit.cli.process import end_distributed_run
 from cvkit.errors import CvkitError
 
 DATA = "Data"
@@ -123,19 +124,7 @@ def train_cmd(
             else:
                 _print_run_summary(summary)
         if summary.get("world_size", 1) > 1:
-            _exit_now()
-
-
-def _exit_now() -> None:
-    """End a finished torchrun process without interpreter finalization: gloo's worker threads can still hold
-    work objects whose destruction then aborts the process ("terminate called without an active exception",
-    pytorch/pytorch#179291), which torchrun reports as a failed run although every file is written."""
-    import os
-    import sys
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+            end_distributed_run()
 
 
 def _print_run_summary(summary: dict[str, Any]) -> None:

@@ -22,6 +22,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from cvkit.errors import CvkitError
+
 C = TypeVar("C")
 T = TypeVar("T")
 R = TypeVar("R")
@@ -129,8 +131,6 @@ def make_executor(engine: str | None = None, workers: int | None = None, address
     """The executor for ``engine`` (default: ``$CVKIT_ENGINE``, else ``local``). ``local`` gives :class:`InProcess`
     for one worker and :class:`LocalProcesses` otherwise; ``ray`` connects to ``address`` (default:
     ``$RAY_ADDRESS``, else a local Ray instance) and needs the ``ray`` extra."""
-    from cvkit.errors import CvkitError
-
     engine = engine or os.environ.get("CVKIT_ENGINE") or "local"
     if engine == "local":
         count = default_workers(workers)

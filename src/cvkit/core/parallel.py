@@ -52,9 +52,9 @@ def ordered_map(function: Callable[[T], R], tasks: Iterable[T], workers: int, in
     pool = multiprocessing.get_context("fork").Pool(workers, initializer, initargs)
     results = pool.imap(function, tasks)
     # No task comes after these: each worker ends as soon as the tasks run out, while the caller still works on the
-    # last results. Ending takes a while (20-25 ms after COCO -> YOLO: the kernel taking down each worker's copy of
-    # a parsed 73 MB file), and a pool waits for it when it is freed: it is kept until the next call instead (or the
-    # interpreter's exit; the ``cvkit`` command waits for them before it ends).
+    # last results. Ending takes a while (the kernel taking down each worker's copy of a parsed COCO file), and a
+    # pool waits for it when it is freed: it is kept until the next call instead (or the interpreter's exit; the
+    # ``cvkit`` command waits for them before it ends).
     pool.close()
     try:
         yield from results

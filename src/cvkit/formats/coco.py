@@ -120,7 +120,7 @@ def detect(path: Path) -> str | None:
 # --- reading -------------------------------------------------------------------------
 def _load(path: Path) -> Any:
     """The parsed file. orjson reads it straight from a memory map: no copy of a file of hundreds of MB on the
-    heap (peak memory), and 0.03-0.08 s less on a 73 MB file. An empty, unmappable or malformed file is read
+    heap (peak memory), and less time (docs/benchmarks.md). An empty, unmappable or malformed file is read
     again as bytes, for the error and its line and column."""
     parsed = _load_mapped(path)
     if parsed is not _UNMAPPED:
@@ -378,8 +378,8 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     output = Output(work, single, dataset.categories)
     writers = output.writers
     placed: set[str] = set()
-    # From a COCO file the workers gain no wall time (2.05 s either way for 500,000 boxes): its records are parsed
-    # already, and numbering and spooling them here costs about what writing them did. From a manifest: 1.9 -> 1.5 s.
+    # From a COCO file the workers gain no wall time: its records are parsed already, and numbering and spooling
+    # them here costs about what writing them did; from a manifest they do (docs/benchmarks.md, "Measured choices").
     runs_of = None
     if images == "reference" and task == "instances":
         encode = partial(_encode_run, root=dataset.root, report=report)

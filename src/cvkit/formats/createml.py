@@ -24,7 +24,7 @@ from cvkit.core.paths import inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import IMAGE_MODES, atomic_file, files_in, place_image
+from cvkit.io import IMAGE_MODES, RealPaths, atomic_file, files_in, place_image, relpath_posix
 
 _HEAD_IMAGE = re.compile(rb'"image"\s*:')
 FOLDER_FILE = "annotations.json"
@@ -125,7 +125,7 @@ class _Reader:
         else:
             info = read_image_info(found)
             width, height = info.width, info.height
-            path = os.path.relpath(found, self.root).replace(os.sep, "/")
+            path = relpath_posix(found, self.root)
         sample = Sample(path, width, height, _split_of(file), objects=objects)
         if "verified" in entry:
             sample.meta["createml"] = {"verified": entry["verified"]}
@@ -229,15 +229,15 @@ def _entry(sample: Sample, image: str, report: Report, keep_crowd: bool, used: s
 def _write_entries(dataset: Dataset, handle: IO[bytes], out_dir: Path, report: Report, images: str, keep_crowd: bool) -> set[str]:
     used: set[str] = set()
     names: set[str] = set()
+    real_paths = RealPaths()
     handle.write(b"[")
     first = True
     for sample in track(iter(dataset), "writing CreateML"):
         source = sample.resolve(dataset.root)
         if images == "reference":
-            if dataset.root is None and not os.path.isabs(sample.path):
-                image = sample.path  # nothing to be relative to: kept as the source wrote it
-            else:
-                image = os.path.relpath(os.path.abspath(source), out_dir).replace(os.sep, "/")
+            # with nothing to be relative to, a path is kept as the source wrote it
+            kept = dataset.root is None and not os.path.isabs(sample.path)
+            image = sample.path if kept else real_paths.relative(source, out_dir)
         else:
             stem, suffix = os.path.splitext(os.path.basename(sample.path))
             image, n = stem + suffix, 1
@@ -268,7 +268,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str | None = Non
     if single and images != "reference":
         raise CvkitError("a .json destination references the images where they are; write to a folder to copy them beside the JSON")
     target = path if single else path / FOLDER_FILE
-    out_dir = path.parent.resolve() if single else path
+    out_dir = path.parent if single else path
     with atomic_file(target, "wb", encoding=None) as handle:
         used = _write_entries(dataset, handle, out_dir, report, images, crowd == "keep")
     unused = [name for name in dataset.categories.names() if name not in used]

@@ -23,6 +23,7 @@ from lxml import etree
 
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import find_image, header_size
+from cvkit.core.masks import encode
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.paths import inside, split_name
 from cvkit.core.progress import track
@@ -32,7 +33,7 @@ from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.labelme_mit_xml import POINT_SHAPES, annotation_xml, parse_attributes
 from cvkit.formats.xml_text import filename_element
-from cvkit.io import IMAGE_MODES, place_image, relpath_posix, walk_files
+from cvkit.io import IMAGE_MODES, RealPaths, place_image, relpath_posix, walk_files
 
 LAYOUTS = ("webtool", "datumaro")
 # --- detection ----------------------------------------------------------------------------
@@ -66,7 +67,7 @@ def _text(element: Any, tag: str) -> str:
 
 def _layout(file: Path, root: Path) -> tuple[Path | None, str]:
     """(web tool base folder holding Annotations/, or None; the path of the xml's folder below it)."""
-    parts = file.resolve().parent.parts
+    parts = Path(os.path.abspath(file)).parent.parts  # not resolved: the root, as given, may be a symbolic link
     if "Annotations" in parts:
         at = len(parts) - 1 - parts[::-1].index("Annotations")
         return Path(*parts[:at]), "/".join(parts[at + 1 :])
@@ -91,8 +92,6 @@ def _points(poly: Any, file: Path, where: str) -> list[float]:
 def _mask(segm: Any, masks_dirs: list[Path], size: tuple[int | None, int | None], file: Path, where: str) -> dict[str, Any]:
     import numpy as np
     from PIL import Image
-
-    from cvkit.core.masks import encode
 
     name = _text(segm, "mask")
     found = _find([d / name for d in masks_dirs]) if name else None
@@ -257,7 +256,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
 
 #: what :meth:`_MitWriter.encode` gives for one sample: its path, split, object labels, XML (for the image's own
 #: file name) and image file
-EncodedXml = tuple[str, str | None, list[str], bytes, Path]
+EncodedMitXml = tuple[str, str | None, list[str], bytes, Path]
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +276,7 @@ class _MitWriter:
         self.used: set[str] = set()
         self.labels: set[str] = set()
         self.made: set[Path] = set()
+        self.real_path = RealPaths()  # <path> names the image's real place, as the VOC writer's does
 
     def folders(self, folder: str) -> tuple[Path, Path, Path]:
         """The XML, image and mask folders of a split."""
@@ -286,21 +286,21 @@ class _MitWriter:
             return self.path / "Annotations" / folder, self.path / "Images" / folder, self.path / "Masks" / folder
         return self.path / folder, self.path / folder, self.path / folder / "Masks"
 
-    def encode(self, sample: Sample) -> EncodedXml | _WithMasks:
+    def encode(self, sample: Sample) -> EncodedMitXml | _WithMasks:
         """The sample's XML for its image's own file name; a sample with masks is left to :meth:`place`."""
         if any(obj.shape == "mask" and obj.rle is not None for obj in sample.objects):
             return _WithMasks(pack_sample(sample))
         return self._encoded(sample, Path(sample.path).name)
 
-    def _encoded(self, sample: Sample, name: str) -> EncodedXml:
+    def _encoded(self, sample: Sample, name: str) -> EncodedMitXml:
         folder = sample.split or ""
         source = sample.resolve(self.dataset.root)
-        recorded = os.path.abspath(source) if self.images == "reference" else None
+        recorded = self.real_path(os.fspath(source)) if self.images == "reference" else None
         xml = annotation_xml(sample, name, folder if self.layout == "webtool" else "", self.folders(folder)[2], Path(name).stem, recorded,
                              self.report)
         return sample.path, sample.split, [o.label for o in sample.objects], xml, source
 
-    def place(self, item: EncodedXml | _WithMasks) -> None:
+    def place(self, item: EncodedMitXml | _WithMasks) -> None:
         """Write an encoded sample's XML (and image) under a name no earlier sample of its split took."""
         sample = unpack_sample(item.sample) if isinstance(item, _WithMasks) else None
         path, split = (sample.path, sample.split) if sample is not None else item[:2]  # type: ignore[index]

@@ -41,7 +41,7 @@ from cvkit.formats.voc_layout import (
 from cvkit.formats.voc_plain import BOX_TAGS, flag, parse_plain, size_numbers
 from cvkit.formats.voc_xml import BOOL_TAGS, annotation_xml
 from cvkit.formats.xml_text import filename_element
-from cvkit.io import files_in, place_image, read_small_file, relpath_posix
+from cvkit.io import RealPaths, files_in, place_image, read_small_file, relpath_posix
 
 #: Below this many files parsing stays in-process: worker start-up would cost more than it saves.
 PARALLEL_MIN_FILES = 4000
@@ -485,7 +485,7 @@ class _VocWriter:
         self.split_members: dict[str, list[str]] = {}
         self.used: set[str] = set()
         self.declared: dict[str, tuple[dict[str, None], dict[str, None]]] = {}  # label -> (part names, action names)
-        self.resolve = _RealPaths()
+        self.resolve = RealPaths()
 
     def encode(self, sample: Sample) -> EncodedXml:
         """The sample's XML, naming its image by the image's own file name (:meth:`place` renames a repeated one)."""
@@ -519,27 +519,6 @@ class _VocWriter:
             parts.update(dict.fromkeys(part_names))
             actions.update(dict.fromkeys(action_names))
         self.report.count_written(split, len(labels))
-
-
-class _RealPaths:
-    """``os.path.realpath`` of many files in few folders: each folder resolved once, then only the file itself
-    looked at (one ``lstat`` a file instead of one a path component: 20,000 images, 0.3 s -> 0.05 s)."""
-
-    def __init__(self) -> None:
-        self.folders: dict[str, str] = {}
-        self.cwd = os.getcwd()
-
-    def __call__(self, path: str) -> str:
-        """What ``Path(path).resolve()`` gives (symbolic links resolved before ``..``)."""
-        parts = path.split(os.sep)
-        if "." in parts or ".." in parts:
-            return os.path.realpath(path)
-        folder, name = os.path.split(path if os.path.isabs(path) else os.path.join(self.cwd, path))
-        real = self.folders.get(folder)
-        if real is None:
-            real = self.folders[folder] = os.path.realpath(folder)
-        joined = os.path.join(real, name)
-        return os.path.realpath(joined) if os.path.islink(joined) else joined
 
 
 def _name_parts(path: str) -> tuple[str, str]:

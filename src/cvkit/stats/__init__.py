@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core.report import Report
+from cvkit.errors import CvkitError
 from cvkit.stats.options import ImbalanceOptions
 
 __all__ = ["ImbalanceOptions", "compute_stats", "dataset_stats", "export_weights"]
@@ -56,7 +57,6 @@ def dataset_stats(path: str | Path, format: str | None = None, imbalance: Imbala
 
 def export_weights(stats: dict[str, Any], method: str, path: str | Path) -> Path:
     """Write the ``method`` weights of a stats document (with ``imbalance``) as a ``cvkit.class_weights`` file."""
-    from cvkit.errors import CvkitError
     from cvkit.stats.weights import METHODS, weights_document, write_class_weights
 
     if method not in METHODS:

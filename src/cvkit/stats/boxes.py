@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from cvkit.core.imageinfo import read_image_info
+from cvkit.core.progress import track
+from cvkit.errors import InvalidInputError
 from cvkit.stats.columns import Columns, median
 
 #: COCO: small < 32^2, medium < 96^2, large otherwise (box area here, w * h).
@@ -89,10 +92,6 @@ def image_stats(columns: Columns, channels: Counter[int] | None = None, top: int
 
 def read_channels(columns: Columns) -> tuple[Counter[int], int]:
     """Channel counts from image headers (no decoding); returns ``(counts, unreadable)``."""
-    from cvkit.core.imageinfo import read_image_info
-    from cvkit.core.progress import track
-    from cvkit.errors import InvalidInputError
-
     counts: Counter[int] = Counter()
     unreadable = 0
     for path in track(columns.image_paths or [], "reading image headers", total=columns.num_images):

@@ -17,15 +17,18 @@ from typing import Any
 import numpy as np
 
 from cvkit.core import jsonio
+from cvkit.core.geometry import polygon_area
+from cvkit.core.masks import rle_area
 from cvkit.core.model import Dataset
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
+from cvkit.manifest import header_to_dataset_parts, read_header
 
 
 def median(values: np.ndarray) -> float:
     """The median of a non-empty 1-D array. ``np.median`` gives the same value but imports ``numpy.ma``
-    on first use, 8 ms of every ``cvkit stats`` run."""
+    on first use, a cost every ``cvkit stats`` run paid (docs/benchmarks.md, "Measured choices")."""
     values = np.asarray(values, dtype=np.float64).ravel()
     n = len(values)
     half = n // 2
@@ -180,8 +183,6 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
 
     Unknown labels are bad records exactly as :func:`cvkit.manifest.read_manifest` treats them.
     """
-    from cvkit.manifest import header_to_dataset_parts, read_header
-
     path = Path(path)
     report = report if report is not None else Report()
     header = read_header(path)
@@ -249,9 +250,6 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
 
 def _mask_areas(objects: list[dict[str, Any]], first: int, out: dict[int, float]) -> None:
     """Region pixels (RLE mask count, else polygon area) of ``objects`` (object ``i`` is number ``first + i``)."""
-    from cvkit.core.geometry import polygon_area
-    from cvkit.core.masks import rle_area
-
     for offset, obj in enumerate(objects):
         if isinstance(obj.get("rle"), dict):
             out[first + offset] = rle_area(obj["rle"])

@@ -22,8 +22,9 @@ from cvkit.core.geometry import clip_box
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.paths import check_apart
 from cvkit.errors import CvkitError, DestinationExistsError
-from cvkit.io import exclusive
-from cvkit.stats.validate import BOUNDS_TOLERANCE, ValidationResult, same_file
+from cvkit.io import exclusive, same_file
+from cvkit.manifest import write_manifest
+from cvkit.stats.findings import BOUNDS_TOLERANCE, ValidationResult
 
 
 def _fix_object(obj: Annotation, dataset: Dataset, width: float | None, height: float | None, counts: Counter[str]) -> Annotation | None:
@@ -99,8 +100,6 @@ def fixed_samples(dataset: Dataset, result: ValidationResult, counts: Counter[st
 
 def write_fixed(dataset: Dataset, result: ValidationResult, source: Path, output: Path, overwrite: bool = False) -> dict[str, Any]:
     """Write the cleaned manifest to ``output`` (never over the input); returns what changed."""
-    from cvkit.manifest import write_manifest
-
     if output.suffix.lower() != ".jsonl":
         raise CvkitError("the cleaned manifest must end in .jsonl", file=output)
     check_apart(output, [source])

@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from cvkit.api import read
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.paths import check_apart
 from cvkit.errors import CvkitError, DestinationExistsError
 from cvkit.io import exclusive
+from cvkit.manifest import write_manifest
 
 DEFAULT_NAMES = {1: ["train"], 2: ["train", "val"], 3: ["train", "val", "test"]}
 
@@ -155,9 +157,6 @@ def split_dataset(path: str | Path, ratios: str | Sequence[float], output: str |
                   seed: int = 0, group_by: str | None = None, format: str | None = None, overwrite: bool = False,
                   **read_options: Any) -> dict[str, Any]:
     """Read a dataset, assign every image a split, write the manifest ``output``; returns the summary."""
-    from cvkit.api import read
-    from cvkit.manifest import write_manifest
-
     ratio_list = parse_ratios(ratios)
     name_list = split_names(names, len(ratio_list))
     output = Path(output)

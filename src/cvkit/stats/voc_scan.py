@@ -29,6 +29,8 @@ from cvkit.core.parallel import ordered_map
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
+from cvkit.formats import voc, voc_layout
+from cvkit.formats.xml_text import NotPlain
 from cvkit.io import read_small_file
 
 if TYPE_CHECKING:  # numpy comes with these: imported once the scan's workers run
@@ -49,10 +51,6 @@ _FIVE = 5
 CHUNK_FILES = 256
 #: below this many files the scan stays in-process (forking would cost more than it saves)
 PARALLEL_MIN_FILES = 4000
-
-
-class NotPlain(Exception):
-    """This file needs the full XML parser."""
 
 
 def scan_plain(data: bytes, one_based: bool) -> tuple[int, int, list[tuple[str, tuple[float, float, float, float]]]]:
@@ -164,8 +162,6 @@ def _chunks(files: list[str], one_based: bool, size: int, workers: int) -> Itera
 
 
 def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
-    from cvkit.formats import voc_layout
-
     root = voc_layout.devkit_root(path) if path.is_dir() else None
     if root is None:
         return None  # not a devkit tree, or several side by side (VOC2007 + VOC2012): the reader's job
@@ -209,7 +205,6 @@ def _add_one_by_one(builder: ColumnsBuilder, files: list[str], splits: list[str 
 
     False when a file lacks its size (the reader then reads image headers: not this path's job).
     """
-    from cvkit.formats import voc
     from cvkit.stats.columns import NAN_BOX
 
     for file, split in zip(files, splits, strict=True):

@@ -17,6 +17,7 @@ import torch
 
 from cvkit.errors import InvalidInputError
 from cvkit.io import atomic_file
+from cvkit.train.config import TrainConfig
 
 FORMAT = "cvkit.checkpoint"
 VERSION = 1
@@ -55,7 +56,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def model_from_checkpoint(state: dict[str, Any], use_ema: bool = True) -> tuple[torch.nn.Module, Any]:
     """Rebuild the trained model (EMA weights when present) in eval mode, plus its config."""
-    from cvkit.train.config import TrainConfig
     from cvkit.train.models import build_model
 
     cfg = TrainConfig.from_dict(state["config"])

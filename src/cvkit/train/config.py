@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.errors import CvkitError
+from cvkit.io import atomic_write_text
 
 FINETUNE_HELP = "full | linear | last-N (e.g. last-2)"
 OPTIMIZERS = ("sgd", "adamw")
@@ -122,8 +123,6 @@ class TrainConfig:
 
     def write_yaml(self, path: Path) -> None:
         import yaml
-
-        from cvkit.io import atomic_write_text
 
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from cvkit.cli.common import out_console
 from cvkit.core import progress as core_progress
 
 
@@ -70,8 +71,6 @@ def log(message: str, enabled: bool = True) -> None:
 def print_metrics_table(metrics: dict[str, Any], title: str = "validation", max_classes: int = 30) -> None:
     """Top-1/top-5 (or mAP/F1), per-class accuracy (all, or the worst when many) and the worst classes."""
     from rich.table import Table
-
-    from cvkit.cli.common import out_console
 
     console = out_console()
     summary = Table(title=f"{title}: {metrics.get('images', 0)} images", title_justify="left")

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from cvkit.core.geometry import Box
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.manifest import read_header, read_manifest
 from cvkit.train.config import MEAN, STD, TrainConfig
 
-Box = tuple[float, float, float, float]
 #: ``(absolute image path, class index or tuple of class indices, crop box or None)``
 Item = tuple[str, Any, Box | None]
 #: Decoder preference measured on CPU (benchmarks/train_throughput.py, docs/benchmarks.md): on
@@ -48,8 +49,6 @@ class ItemSet:
 # --- manifest -> items -------------------------------------------------------------------
 def manifest_class_names(path: str | Path) -> list[str]:
     """Category names in header order: the model's output order."""
-    from cvkit.manifest import read_header
-
     return [entry["name"] for entry in read_header(path).get("categories", [])]
 
 
@@ -61,8 +60,6 @@ def load_items(path: str | Path, class_names: Sequence[str] | None = None, split
     those splits (the training side of ``--val-split``, and ``test``). Single-label images need exactly one image
     label; images with none are counted as ``unlabelled`` and left out.
     """
-    from cvkit.manifest import read_manifest
-
     path = Path(path)
     dataset = read_manifest(path)
     names = list(class_names) if class_names is not None else manifest_class_names(path)

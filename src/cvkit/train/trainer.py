@@ -16,6 +16,7 @@ import torch
 from cvkit.core import jsonio
 from cvkit.errors import CvkitError, DestinationExistsError
 from cvkit.io import atomic_write_bytes
+from cvkit.manifest import iter_records
 from cvkit.train import console
 from cvkit.train.checkpoint import EarlyStopping, load_checkpoint, save_checkpoint
 from cvkit.train.config import TrainConfig, finetune_stages
@@ -55,8 +56,6 @@ VAL_SPLIT_NAMES = ("val", "valid", "validation", "dev")
 
 def default_val_split(manifest: str | Path) -> str | None:
     """The manifest's validation split: the first of :data:`VAL_SPLIT_NAMES` its records use (one light pass)."""
-    from cvkit.manifest import iter_records
-
     found = set()
     for _, rec in iter_records(manifest):
         if (split := rec.get("split")) == VAL_SPLIT_NAMES[0]:

@@ -25,7 +25,7 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import runs
 from cvkit.errors import InvalidInputError
-from cvkit.formats.labelme.reader import Job, Parsed, default_extract_dir, load_document, parse_file, parsed
+from cvkit.formats.labelme.reader import LabelmeJob, Parsed, default_extract_dir, load_document, parse_file, parsed
 from cvkit.formats.labelme.shapes import IGNORE_LABEL
 from cvkit.formats.labelme.writer import write
 from cvkit.io import known_encoding, walk_files
@@ -115,6 +115,6 @@ def _samples(results: Iterable[Parsed], categories: CategorySet, report: Report)
         yield sample
 
 
-def _read_run(jobs: list[Job], categories: CategorySet, report: Report) -> Iterator[Sample]:
+def _read_run(jobs: list[LabelmeJob], categories: CategorySet, report: Report) -> Iterator[Sample]:
     """A worker's run of files (labels it meets first are numbered by the writer in the parent, in order)."""
     return _samples((parse_file(*job) for job in jobs), categories, report)

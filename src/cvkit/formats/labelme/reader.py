@@ -21,6 +21,7 @@ from typing import Any
 from cvkit.core import jsonio
 from cvkit.core.geometry import box_corners
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, header_size
+from cvkit.core.masks import decode, encode, polygons_to_rle
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.parallel import can_fork, chunked, ordered_map
 from cvkit.core.transport import pack_sample, unpack_sample
@@ -29,7 +30,7 @@ from cvkit.formats.labelme.shapes import IGNORE_LABEL, TYPE_OF, shape_to_annotat
 from cvkit.io import atomic_write_bytes, cache_dir, read_small_file, relpath_posix
 
 #: The arguments of :func:`parse_file` for one file: (file, root, extract_dir, encoding).
-Job = tuple[str, str, Path, str | None]
+LabelmeJob = tuple[str, str, Path, str | None]
 #: One parsed file: the sample (None after a file-level error), the shape errors, the losses (what, why).
 Parsed = tuple[Sample | None, list[InvalidInputError], list[tuple[str, str]]]
 
@@ -173,7 +174,9 @@ def parse_file(file: str, root: str, extract_dir: Path, encoding: str | None = N
     return sample, errors, losses
 
 
-def parse_chunk(jobs: list[Job]) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
+def parse_chunk(
+    jobs: list[LabelmeJob],
+) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
     """Worker entry point: several files per task, samples packed as tuples
     (:mod:`cvkit.core.transport`) so inter-process traffic stays cheap."""
     out = []
@@ -183,7 +186,7 @@ def parse_chunk(jobs: list[Job]) -> list[tuple[tuple[Any, ...] | None, list[Inva
     return out
 
 
-def parsed(jobs: list[Job], workers: int, parallel_min: int) -> Iterator[Parsed]:
+def parsed(jobs: list[LabelmeJob], workers: int, parallel_min: int) -> Iterator[Parsed]:
     """Results in input order, on ``workers`` processes when there are at least ``parallel_min`` files."""
     if workers <= 1 or len(jobs) < parallel_min or not can_fork():
         for job in jobs:
@@ -224,8 +227,6 @@ def _merge(parts: list[Annotation], height: int | None, width: int | None) -> An
     obj = Annotation(first.label, group=first.group, iscrowd=any(p.iscrowd for p in parts), score=first.score, attributes=attributes)
     if any(p.shape == "mask" for p in parts) and height and width:
         import numpy as np
-
-        from cvkit.core.masks import decode, encode, polygons_to_rle
 
         union = np.zeros((height, width), dtype=bool)
         for part in parts:

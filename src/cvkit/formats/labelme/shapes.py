@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core.geometry import clean_number, xyxy_to_xywh
+from cvkit.core.masks import decode, encode
 from cvkit.core.model import Annotation
 from cvkit.errors import InvalidInputError
 
@@ -116,8 +117,6 @@ def mask_box(points: list[list[float]]) -> tuple[int, int, int, int]:
 def paste_mask(crop: Any, points: list[list[float]], height: int, width: int, file: Path, where: str) -> dict[str, Any]:
     """Full-image RLE of a mask shape: the crop placed at its box (clipped to the image)."""
     import numpy as np
-
-    from cvkit.core.masks import encode
 
     x1, y1, x2, y2 = mask_box(points)
     if crop.shape != (y2 - y1 + 1, x2 - x1 + 1):
@@ -243,8 +242,6 @@ def mask_shape_parts(rle: dict[str, Any], drawn: list[list[float]] | None, part:
     The crop is the drawn box when it still holds every mask pixel (or, for one ``part`` of
     a group_id instance, always: the union's pixels inside that part's box), else the mask's tight box.
     """
-    from cvkit.core.masks import decode
-
     full = decode(rle)
     ys, xs = full.nonzero()
     if drawn:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -16,7 +15,7 @@ from cvkit.core.report import Report
 from cvkit.core.shards import spread
 from cvkit.errors import CvkitError
 from cvkit.formats.labelme.shapes import IGNORE_LABEL, ROTATED_TYPES, _close, _pairs, _rectangle_points, mask_shape_parts, shape_record
-from cvkit.io import IMAGE_MODES, place_image
+from cvkit.io import IMAGE_MODES, RealPaths, place_image
 
 VERSION = "5.5.0"
 
@@ -145,7 +144,8 @@ def annotation_shapes(obj: Annotation, groups: _Groups, report: Report) -> list[
     return []
 
 
-def _place(sample: Sample, dataset: Dataset, path: Path, json_rel: PurePosixPath, images: str, embed: bool) -> tuple[str, str | None]:
+def _place(sample: Sample, dataset: Dataset, path: Path, json_rel: PurePosixPath, images: str, embed: bool,
+           real_paths: RealPaths) -> tuple[str, str | None]:
     """(imagePath relative to the JSON, imageData or None), placing the image when asked."""
     source = sample.resolve(dataset.root)
     meta = sample.meta.get("labelme", {})
@@ -159,7 +159,7 @@ def _place(sample: Sample, dataset: Dataset, path: Path, json_rel: PurePosixPath
         recorded = meta.get("imagePath") if embedded else None
         data = _image_data(source) if source.is_file() else None
         return (recorded if isinstance(recorded, str) else json_rel.stem + source.suffix), data
-    return Path(os.path.relpath(os.path.abspath(source), os.path.abspath(json_dir))).as_posix(), None
+    return real_paths.relative(source, json_dir), None
 
 
 def sample_record(sample: Sample, image_path: str, image_data: str | None, report: Report) -> dict[str, Any]:
@@ -204,6 +204,7 @@ class _LabelMeWriter:
 
     def __init__(self, dataset: Dataset, path: Path, report: Report, images: str, image_data: bool):
         self.dataset, self.path, self.report, self.images, self.image_data = dataset, path, report, images, image_data
+        self.real_paths = RealPaths()
         self.used: set[str] = set()
         self.holds_labels: set[str] = set()
         self.folders: set[Path] = set()
@@ -219,7 +220,8 @@ class _LabelMeWriter:
         if sample.width is None or sample.height is None:
             fill_size_from_header(sample, sample.resolve(self.dataset.root), self.report,
                                   "some images have no known size and no readable file; imageHeight/imageWidth are null")
-        image_path, data = _place(sample, self.dataset, self.path, json_rel, self.images, self.image_data)
+        image_path, data = _place(sample, self.dataset, self.path, json_rel, self.images, self.image_data,
+                                  self.real_paths)
         record = sample_record(sample, image_path, data, self.report)
         if sample.split:
             self.report.lose("split", "LabelMe JSON has no splits")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cvkit.core.geometry import box_corners, box_to_yolo, clip_box, polygon_bbox, yolo_to_box
+from cvkit.core.geometry import box_corners, box_to_yolo, clip_box, polygon_area, polygon_bbox, yolo_to_box
 from cvkit.core.model import Annotation
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
@@ -154,8 +154,6 @@ def parse_label_file(data: bytes, file: str | Path, names: ClassNames, width: in
 
 def largest_part(parts: Sequence[Sequence[float]]) -> Sequence[float]:
     """The polygon part with the most area (YOLO holds one polygon per object)."""
-    from cvkit.core.geometry import polygon_area
-
     return max(parts, key=lambda p: polygon_area([p]))
 
 

@@ -71,7 +71,8 @@ class Layout:
 # --- file helpers ------------------------------------------------------------------
 def _children(folder: Path) -> dict[str, os.DirEntry[str]]:
     """Entries of ``folder`` by lower-case name (empty when it is not a folder). ``DirEntry`` objects, not Paths:
-    detection lists folders of 20,000 files several times, and a Path per entry cost 0.3 s there."""
+    detection lists folders of 20,000 files several times, and a Path per entry was the larger cost there
+    (docs/benchmarks.md, "Measured choices")."""
     try:
         with os.scandir(folder) as entries:
             return {entry.name.lower(): entry for entry in entries}

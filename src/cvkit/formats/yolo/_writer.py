@@ -20,7 +20,7 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import spread
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import IMAGE_MODES, BackgroundFiles, place_image
+from cvkit.io import IMAGE_MODES, BackgroundFiles, RealPaths, place_image
 
 from ._labels import LineWriter, UniqueStems
 from ._layouts import DARKNET_RESERVED, YAML_RESERVED
@@ -70,6 +70,7 @@ class YoloWriter:
                  keypoints: int | None = None):
         self.dataset = dataset
         self.out = out
+        self.real_paths = RealPaths()  # listed images: real paths, whatever link the dataset was read through
         self.report = report
         self.images = _choice("images", images, IMAGE_MODES)
         self.layout = _choice("layout", layout, LAYOUTS)
@@ -178,7 +179,8 @@ class YoloWriter:
         stem, suffix = os.path.splitext(path.rpartition("/")[2])
         stem = folder.stems(stem)
         if self.images == "reference":
-            listed = os.path.normpath(source) if self.paths == "absolute" else os.path.relpath(source, self.out)
+            real = self.real_paths
+            listed = real(os.path.abspath(source)) if self.paths == "absolute" else real.relative(source, self.out)
             folder.list_file.write(listed.replace(os.sep, "/") + "\n")  # type: ignore[union-attr]
         else:
             self.files.submit(place_image, Path(source), inside(folder.image_dir, stem + suffix), self.images)
