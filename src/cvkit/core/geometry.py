@@ -136,12 +136,10 @@ def rotated_box_corners(cx: float, cy: float, w: float, h: float, degrees: float
     return out
 
 
-def matches_rotated_box(polygon: Sequence[float], rotated: Sequence[float], tolerance: float = 1e-3) -> bool:
-    """Whether a 4-corner polygon is still the rotated box ``[cx, cy, w, h, degrees]`` it was read from (a writer
-    then writes the box; an edited polygon is written as a polygon)."""
-    if len(polygon) != 8 or len(rotated) != 5:
-        return False
-    return all(abs(a - b) <= tolerance for a, b in zip(polygon, rotated_box_corners(*rotated)))
+def same_points(a: Sequence[float], b: Sequence[float], tolerance: float = 1e-3) -> bool:
+    """Whether two flat point lists agree within ``tolerance`` pixels: a polygon read from a rotated box or an
+    ellipse is still that shape (its writer writes the shape back; an edited polygon stays a polygon)."""
+    return len(a) == len(b) and all(abs(p - q) <= tolerance for p, q in zip(a, b))
 
 
 def ellipse_polygon(

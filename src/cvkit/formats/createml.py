@@ -26,6 +26,7 @@ from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, atomic_file, files_in, place_image
 
 _HEAD_IMAGE = re.compile(rb'"image"\s*:')
+_LABEL_STUDIO_TASK = re.compile(rb'"data"\s*:\s*\{|"result"\s*:')
 FOLDER_FILE = "annotations.json"
 
 
@@ -35,6 +36,8 @@ def _is_createml_file(path: Path) -> bool:
         return False
     with open(path, "rb") as handle:
         head = jsonio.strip_bom(handle.read(4096)).lstrip()
+    if _LABEL_STUDIO_TASK.search(head):  # a Label Studio export: {"data": {"image": ...}, "annotations": [{"result": ...}]}
+        return False
     return head.startswith(b"[") and bool(_HEAD_IMAGE.search(head)) and b'"annotations"' in head
 
 

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from cvkit.core.geometry import ELLIPSE, ROTATED_BOX, ellipse_polygon, matches_rotated_box
+from cvkit.core.geometry import ELLIPSE, ROTATED_BOX, ellipse_polygon, rotated_box_corners, same_points
 from cvkit.core.imageinfo import known_size
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
@@ -95,11 +95,11 @@ def _shape_elements(
     shape, meta = obj.shape, obj.meta
     if shape == "polygon" and obj.polygon:
         rotated, ellipse = meta.get(ROTATED_BOX), meta.get(ELLIPSE)
-        if rotated and len(obj.polygon) == 1 and matches_rotated_box(obj.polygon[0], rotated):
+        if rotated and len(obj.polygon) == 1 and same_points(obj.polygon[0], rotated_box_corners(*rotated)):
             cx, cy, w, h, degrees = rotated
             fields = {"xtl": n(cx - w / 2), "ytl": n(cy - h / 2), "xbr": n(cx + w / 2), "ybr": n(cy + h / 2)}
             return [("box", fields | ({"rotation": n(degrees % 360)} if degrees % 360 else {}))]
-        if ellipse and len(obj.polygon) == 1 and _same(obj.polygon[0], ellipse_polygon(*ellipse)):
+        if ellipse and len(obj.polygon) == 1 and same_points(obj.polygon[0], ellipse_polygon(*ellipse)):
             cx, cy, rx, ry, degrees = ellipse
             return [
                 (
@@ -142,10 +142,6 @@ def _shape_elements(
         report.lose(shape if shape != "polygon" else "polygon", "written to CVAT as its bounding box")
     x, y, w, h = box
     return [("box", {"xtl": n(x), "ytl": n(y), "xbr": n(x + w), "ybr": n(y + h)})]
-
-
-def _same(a: list[float], b: list[float], tolerance: float = 1e-3) -> bool:
-    return len(a) == len(b) and all(abs(p - q) <= tolerance for p, q in zip(a, b))
 
 
 class _Groups:
@@ -258,10 +254,10 @@ def _image_element(
 
 
 def _image_name(sample: Sample, used: set[str]) -> str:
-    """The ``name`` CVAT matches to a task's frame: the source's CVAT name, else the sample path (the file name
-    for an absolute path); a clash in one subset gets ``_2``, ``_3``."""
+    """The ``name`` CVAT matches to a task's frame: the source's CVAT name, else the image's file name (what CVAT
+    names an uploaded image); a clash in one subset gets ``_2``, ``_3``."""
     recorded = sample.meta.get("cvat", {}).get("name")
-    name = recorded if isinstance(recorded, str) else sample.path
+    name = recorded if isinstance(recorded, str) else PurePosixPath(sample.path).name
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts:
         name = path.name
@@ -274,13 +270,15 @@ def _image_name(sample: Sample, used: set[str]) -> str:
 
 
 def write(
-    dataset: Dataset, path: Path, report: Report, images: str = "reference", precision: int = 2, name: str = "cvkit"
+    dataset: Dataset, path: Path, report: Report, images: str | None = None, precision: int = 2, name: str = "cvkit"
 ) -> None:
-    """``path`` ending in .xml: that file; else ``path/annotations.xml`` (images copied to ``images/`` or
-    ``images/<subset>/`` with ``images=copy|hardlink|symlink``). ``precision``: decimals of coordinates (CVAT: 2)."""
+    """``path`` ending in .xml: that file, images referenced by name; else ``path/annotations.xml`` with the images
+    in ``images/`` (``images/<subset>/`` when there are splits), CVAT's export layout (``images=copy`` by default,
+    hardlink, symlink, or reference). ``precision``: decimals of coordinates (CVAT writes 2)."""
+    single = path.suffix.lower() == ".xml"
+    images = images or ("reference" if single else "copy")
     if images not in IMAGE_MODES:
         raise CvkitError(f"CVAT writer option images={images!r}: choose one of {', '.join(IMAGE_MODES)}")
-    single = path.suffix.lower() == ".xml"
     if single and images != "reference":
         raise CvkitError("an .xml destination references the images; write to a folder to copy them beside it")
     precision = int(precision)
@@ -292,9 +290,11 @@ def write(
     with tempfile.TemporaryFile("w+", encoding="utf-8") as body:
         for index, sample in enumerate(track(iter(dataset), "writing CVAT")):
             image_name = _image_name(sample, used)
-            if images != "reference":
-                source = sample.resolve(dataset.root)
+            source = sample.resolve(dataset.root)
+            if images != "reference" and source.is_file():
                 place_image(source, path / "images" / (sample.split or "") / image_name, images)
+            elif images != "reference":
+                report.warn("some images were not found and not copied; CVAT matches the annotations to a task's images by name")
             size = known_size(sample, dataset.root)
             if size is None:
                 report.warn("some image sizes are unknown (image not found); their <image> has no width/height")
