@@ -22,14 +22,17 @@ from cvkit.core.masks import decode
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError
-from hostile.harness import assert_clean_error, assert_nothing_written, cvkit as run_cvkit, snapshot
+from hostile.harness import assert_clean_error, assert_nothing_written, snapshot
+from hostile.harness import cvkit as run_cvkit
 
 HEAD = '<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n'
 
 
 def _xml(tmp: Path, body: str, meta: str = "") -> Path:
     path = tmp / "annotations.xml"
-    path.write_text(HEAD + (f"  <meta><task><labels>{meta}</labels></task></meta>\n" if meta else "") + body + "</annotations>\n")
+    path.write_text(
+        HEAD + (f"  <meta><task><labels>{meta}</labels></task></meta>\n" if meta else "") + body + "</annotations>\n"
+    )
     return path
 
 
@@ -65,7 +68,12 @@ def test_project_export_reads_with_the_corpus_counts():
                 flat = [float(v) for pair in shape.get("points").split(";") for v in pair.split(",")]
                 assert (obj.polygon[0] if obj.polygon else obj.points) == flat
     specs = {a["name"]: a for a in ds.categories.get("label1").attributes["cvat_attributes"]}
-    assert {n: s["input_type"] for n, s in specs.items()} == {"a1": "checkbox", "a2": "radio", "a3": "text", "a4": "number"}
+    assert {n: s["input_type"] for n, s in specs.items()} == {
+        "a1": "checkbox",
+        "a2": "radio",
+        "a3": "text",
+        "a4": "number",
+    }
     assert specs["a2"]["values"] == ["v1", "v2", "v3"]
 
 
@@ -94,7 +102,10 @@ def test_video_tracks_read_as_frames_with_track_ids():
 def test_project_round_trip_gives_cvat_the_same_values(tmp_path):
     root = corpus_path("cvat", "datumaro_export_project")
     cvkit.write(cvkit.read(root, format="cvat"), tmp_path / "out", format="cvat")
-    source, written = ET.parse(root / "annotations.xml").getroot(), ET.parse(tmp_path / "out" / "annotations.xml").getroot()
+    source, written = (
+        ET.parse(root / "annotations.xml").getroot(),
+        ET.parse(tmp_path / "out" / "annotations.xml").getroot(),
+    )
     assert written.findtext("meta/project/subsets").split("\n") == ["Test", "Train", "Validation"]
 
     def shapes(xml):
@@ -104,19 +115,34 @@ def test_project_round_trip_gives_cvat_the_same_values(tmp_path):
                 numbers = {k: float(v) for k, v in shape.attrib.items() if k in ("xtl", "ytl", "xbr", "ybr")}
                 points = [float(v) for pair in shape.get("points", "").split(";") if pair for v in pair.split(",")]
                 attributes = {a.get("name"): a.text for a in shape.findall("attribute")}
-                out.append((image.get("name"), image.get("subset"), shape.tag, shape.get("label"), numbers, points, attributes,
-                            shape.get("occluded", "0"), shape.get("z_order", "0")))
+                out.append(
+                    (
+                        image.get("name"),
+                        image.get("subset"),
+                        shape.tag,
+                        shape.get("label"),
+                        numbers,
+                        points,
+                        attributes,
+                        shape.get("occluded", "0"),
+                        shape.get("z_order", "0"),
+                    )
+                )
         return out
 
     assert shapes(written) == shapes(source)
-    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out" / "images").rglob("*.jpg")) == sorted(
-        f"images/{s}/img{i}.jpg" for s in ("Test", "Train", "Validation") for i in (0, 1))
+    assert sorted(
+        p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out" / "images").rglob("*.jpg")
+    ) == sorted(f"images/{s}/img{i}.jpg" for s in ("Test", "Train", "Validation") for i in (0, 1))
 
 
 # --- shapes ----------------------------------------------------------------------------
 def test_rotated_box_turns_clockwise_about_its_centre_and_comes_back(tmp_path):
-    path = _xml(tmp_path, '  <image id="0" name="a.jpg" width="100" height="100">\n'
-                          '    <box label="car" occluded="0" xtl="10" ytl="20" xbr="50" ybr="40" rotation="90"/>\n  </image>\n')
+    path = _xml(
+        tmp_path,
+        '  <image id="0" name="a.jpg" width="100" height="100">\n'
+        '    <box label="car" occluded="0" xtl="10" ytl="20" xbr="50" ybr="40" rotation="90"/>\n  </image>\n',
+    )
     obj = _read(path)[0].samples[0].objects[0]
     # 40x20 box centred on (30, 30) turned a quarter clockwise: 20 wide, 40 tall; its top-left corner goes to (40, 10)
     assert obj.shape == "polygon" and [round(v, 6) for v in obj.polygon[0][:2]] == [40.0, 10.0]
@@ -124,14 +150,22 @@ def test_rotated_box_turns_clockwise_about_its_centre_and_comes_back(tmp_path):
     cvkit.write(_read(path)[0], tmp_path / "back.xml", format="cvat")
     box = ET.parse(tmp_path / "back.xml").getroot().find("image/box")
     assert {k: box.get(k) for k in ("xtl", "ytl", "xbr", "ybr", "rotation")} == {
-        "xtl": "10.00", "ytl": "20.00", "xbr": "50.00", "ybr": "40.00", "rotation": "90.00"}
+        "xtl": "10.00",
+        "ytl": "20.00",
+        "xbr": "50.00",
+        "ybr": "40.00",
+        "rotation": "90.00",
+    }
 
 
 def test_ellipse_mask_and_tag(tmp_path):
-    path = _xml(tmp_path, '  <image id="0" name="a.jpg" width="6" height="6">\n'
-                          '    <ellipse label="o" occluded="0" cx="3" cy="3" rx="2" ry="1"/>\n'
-                          '    <mask label="m" occluded="0" rle="3, 2, 2, 2" left="1" top="2" width="3" height="3" z_order="0"/>\n'
-                          '    <tag label="day" source="manual"><attribute name="light">bright</attribute></tag>\n  </image>\n')
+    path = _xml(
+        tmp_path,
+        '  <image id="0" name="a.jpg" width="6" height="6">\n'
+        '    <ellipse label="o" occluded="0" cx="3" cy="3" rx="2" ry="1"/>\n'
+        '    <mask label="m" occluded="0" rle="3, 2, 2, 2" left="1" top="2" width="3" height="3" z_order="0"/>\n'
+        '    <tag label="day" source="manual"><attribute name="light">bright</attribute></tag>\n  </image>\n',
+    )
     sample = _read(path)[0].samples[0]
     ellipse, mask = sample.objects
     assert ellipse.bbox == (1.0, 2.0, 4.0, 2.0) and ellipse.meta["ellipse"] == [3.0, 3.0, 2.0, 1.0, 0.0]
@@ -140,20 +174,35 @@ def test_ellipse_mask_and_tag(tmp_path):
     assert sample.labels == ["day"]
     cvkit.write(_read(path)[0], tmp_path / "back.xml", format="cvat")
     image = ET.parse(tmp_path / "back.xml").getroot().find("image")
-    assert {k: image.find("ellipse").get(k) for k in ("cx", "cy", "rx", "ry")} == {"cx": "3.00", "cy": "3.00", "rx": "2.00", "ry": "1.00"}
+    assert {k: image.find("ellipse").get(k) for k in ("cx", "cy", "rx", "ry")} == {
+        "cx": "3.00",
+        "cy": "3.00",
+        "rx": "2.00",
+        "ry": "1.00",
+    }
     written = image.find("mask")
-    assert [written.get(k) for k in ("rle", "left", "top", "width", "height")] == ["0, 2, 2, 2", "1", "3", "3", "2"]  # the tight box
+    assert [written.get(k) for k in ("rle", "left", "top", "width", "height")] == [
+        "0, 2, 2, 2",
+        "1",
+        "3",
+        "3",
+        "2",
+    ]  # the tight box
     assert image.find("tag").get("label") == "day" and image.find("tag/attribute").text == "bright"
 
 
 def test_skeleton_reads_as_keypoints_in_meta_order_and_writes_back(tmp_path):
-    meta = ('<label><name>person</name><type>skeleton</type><svg>&lt;line data-type="edge" data-node-from="1" '
-            'data-node-to="2"&gt;&lt;/line&gt;</svg></label>'
-            '<label><name>nose</name><type>points</type><parent>person</parent></label>'
-            '<label><name>eye</name><type>points</type><parent>person</parent></label>')
-    body = ('  <image id="0" name="a.jpg" width="50" height="50">\n    <skeleton label="person" z_order="0">\n'
-            '      <points label="eye" outside="1" occluded="0" points="5,6"/>\n'
-            '      <points label="nose" outside="0" occluded="1" points="1,2"/>\n    </skeleton>\n  </image>\n')
+    meta = (
+        '<label><name>person</name><type>skeleton</type><svg>&lt;line data-type="edge" data-node-from="1" '
+        'data-node-to="2"&gt;&lt;/line&gt;</svg></label>'
+        "<label><name>nose</name><type>points</type><parent>person</parent></label>"
+        "<label><name>eye</name><type>points</type><parent>person</parent></label>"
+    )
+    body = (
+        '  <image id="0" name="a.jpg" width="50" height="50">\n    <skeleton label="person" z_order="0">\n'
+        '      <points label="eye" outside="1" occluded="0" points="5,6"/>\n'
+        '      <points label="nose" outside="0" occluded="1" points="1,2"/>\n    </skeleton>\n  </image>\n'
+    )
     ds, _ = _read(_xml(tmp_path, body, meta))
     obj = ds.samples[0].objects[0]
     assert obj.shape == "keypoints" and obj.keypoints == [1.0, 2.0, 1.0, 5.0, 6.0, 0.0]
@@ -164,16 +213,29 @@ def test_skeleton_reads_as_keypoints_in_meta_order_and_writes_back(tmp_path):
     root = ET.parse(tmp_path / "back.xml").getroot()
     labels = {lab.findtext("name"): (lab.findtext("type"), lab.findtext("parent")) for lab in root.iter("label")}
     assert labels == {"person": ("skeleton", None), "nose": ("points", "person"), "eye": ("points", "person")}
-    points = {p.get("label"): (p.get("points"), p.get("outside"), p.get("occluded")) for p in root.find("image/skeleton")}
+    points = {
+        p.get("label"): (p.get("points"), p.get("outside"), p.get("occluded")) for p in root.find("image/skeleton")
+    }
     assert points == {"nose": ("1.00,2.00", "0", "1"), "eye": ("5.00,6.00", "1", "0")}
 
 
 def test_writer_describes_attributes_and_reports_what_cvat_cannot_hold(tmp_path):
     make_image(tmp_path / "src" / "a.png", 40, 30)
-    sample = Sample("a.png", 40, 30, objects=[
-        Annotation("cat", (1.0, 2.0, 10.0, 5.0), score=0.5, attributes={"truncated": True, "count": 3, "note": "x"},
-                   keypoints=[2.0, 3.0, 2.0]),
-    ], attributes={"weather": "rain"})
+    sample = Sample(
+        "a.png",
+        40,
+        30,
+        objects=[
+            Annotation(
+                "cat",
+                (1.0, 2.0, 10.0, 5.0),
+                score=0.5,
+                attributes={"truncated": True, "count": 3, "note": "x"},
+                keypoints=[2.0, 3.0, 2.0],
+            ),
+        ],
+        attributes={"weather": "rain"},
+    )
     ds = Dataset([sample], CategorySet([Category(1, "cat", attributes={"color": "#112233"})]), root=tmp_path / "src")
     report = cvkit.write(ds, tmp_path / "out", format="cvat")
     lost = {what for what, _ in report.losses}
@@ -192,8 +254,11 @@ def test_export_zip_reads_its_images_and_refuses_escaping_members(tmp_path):
     (tmp_path / "in").mkdir()
     archive = tmp_path / "in" / "task.zip"
     with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("annotations.xml", HEAD + '  <image id="0" name="img.jpg" width="12" height="8">\n'
-                   '    <box label="a" occluded="0" xtl="1" ytl="1" xbr="3" ybr="3"/>\n  </image>\n</annotations>\n')
+        z.writestr(
+            "annotations.xml",
+            HEAD + '  <image id="0" name="img.jpg" width="12" height="8">\n'
+            '    <box label="a" occluded="0" xtl="1" ytl="1" xbr="3" ybr="3"/>\n  </image>\n</annotations>\n',
+        )
         z.write(tmp_path / "img.jpg", "images/img.jpg")
     assert cvkit.detect_format(archive) == "cvat"
     ds, report = _read(archive, images_dir=str(tmp_path / "extracted"))
@@ -212,9 +277,11 @@ def test_entities_are_not_expanded(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET")
     path = tmp_path / "annotations.xml"
-    path.write_text(f'<?xml version="1.0"?>\n<!DOCTYPE annotations [<!ENTITY x SYSTEM "file://{secret}">]>\n'
-                    '<annotations><version>1.1</version><image id="0" name="a.jpg" width="4" height="4">'
-                    '<box label="&x;" occluded="0" xtl="0" ytl="0" xbr="1" ybr="1"/></image></annotations>\n')
+    path.write_text(
+        f'<?xml version="1.0"?>\n<!DOCTYPE annotations [<!ENTITY x SYSTEM "file://{secret}">]>\n'
+        '<annotations><version>1.1</version><image id="0" name="a.jpg" width="4" height="4">'
+        '<box label="&x;" occluded="0" xtl="0" ytl="0" xbr="1" ybr="1"/></image></annotations>\n'
+    )
     try:
         ds, _ = _read(path)
     except CvkitError:
@@ -222,12 +289,15 @@ def test_entities_are_not_expanded(tmp_path):
     assert all("TOP-SECRET" not in name for name in ds.categories.names())
 
 
-@pytest.mark.parametrize(("shape", "fragment"), [
-    ('<box label="a" xtl="nan" ytl="0" xbr="1" ybr="1"/>', "xtl='nan' is not a number"),
-    ('<box label="a" xtl="5" ytl="0" xbr="1" ybr="1"/>', "box corners are inverted"),
-    ('<polygon label="a" points="1,2;3"/>', "points must be 'x,y;x,y;...'"),
-    ('<mask label="a" rle="1, 2" left="0" top="0" width="2" height="2"/>', "rle counts add up to 3"),
-])
+@pytest.mark.parametrize(
+    ("shape", "fragment"),
+    [
+        ('<box label="a" xtl="nan" ytl="0" xbr="1" ybr="1"/>', "xtl='nan' is not a number"),
+        ('<box label="a" xtl="5" ytl="0" xbr="1" ybr="1"/>', "box corners are inverted"),
+        ('<polygon label="a" points="1,2;3"/>', "points must be 'x,y;x,y;...'"),
+        ('<mask label="a" rle="1, 2" left="0" top="0" width="2" height="2"/>', "rle counts add up to 3"),
+    ],
+)
 def test_bad_shapes_fail_cleanly_naming_file_and_line(tmp_path, shape, fragment):
     path = _xml(tmp_path, f'  <image id="0" name="a.jpg" width="4" height="4">\n    {shape}\n  </image>\n')
     before = snapshot(tmp_path)

@@ -47,14 +47,15 @@ def skeleton_svg(names: list[str], edges: list[list[int]]) -> str:
         for i in range(len(names))
     ]
     lines = [
-        f'<line x1="{coords[a - 1][0]:.2f}" y1="{coords[a - 1][1]:.2f}" x2="{coords[b - 1][0]:.2f}" y2="{coords[b - 1][1]:.2f}" '
-        f'stroke="black" data-type="edge" data-node-from="{a}" stroke-width="0.5" data-node-to="{b}"></line>'
+        f'<line x1="{coords[a - 1][0]:.2f}" y1="{coords[a - 1][1]:.2f}" '
+        f'x2="{coords[b - 1][0]:.2f}" y2="{coords[b - 1][1]:.2f}" stroke="black" data-type="edge" '
+        f'data-node-from="{a}" stroke-width="0.5" data-node-to="{b}"></line>'
         for a, b in edges
         if 0 < a <= len(names) and 0 < b <= len(names)
     ]
     circles = [
-        f'<circle r="1.5" stroke="black" fill="#b3b3b3" cx="{x:.2f}" cy="{y:.2f}" stroke-width="0.1" data-type="element node" '
-        f'data-element-id="{i + 1}" data-node-id="{i + 1}" data-label-name="{name}"></circle>'
+        f'<circle r="1.5" stroke="black" fill="#b3b3b3" cx="{x:.2f}" cy="{y:.2f}" stroke-width="0.1" '
+        f'data-type="element node" data-element-id="{i + 1}" data-node-id="{i + 1}" data-label-name="{name}"></circle>'
         for i, ((x, y), name) in enumerate(zip(coords, names))
     ]
     return "".join(lines + circles)

@@ -294,7 +294,7 @@ def write(
             if images != "reference" and source.is_file():
                 place_image(source, path / "images" / (sample.split or "") / image_name, images)
             elif images != "reference":
-                report.warn("some images were not found and not copied; CVAT matches the annotations to a task's images by name")
+                report.warn("some images were not found and not copied (CVAT matches annotations to images by name)")
             size = known_size(sample, dataset.root)
             if size is None:
                 report.warn("some image sizes are unknown (image not found); their <image> has no width/height")

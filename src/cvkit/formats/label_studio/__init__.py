@@ -41,7 +41,11 @@ def _is_export(path: Path) -> bool:
 
 def detect(path: Path) -> str | None:
     if path.is_file():
-        return "a Label Studio JSON export (tasks with data + annotations, or JSON-MIN)" if path.suffix.lower() == ".json" and _is_export(path) else None
+        return (
+            "a Label Studio JSON export (tasks with data + annotations, or JSON-MIN)"
+            if path.suffix.lower() == ".json" and _is_export(path)
+            else None
+        )
     if path.is_dir():
         files = sorted(path.glob("*.json"))[:3]
         if files and all(_is_export(p) for p in files):

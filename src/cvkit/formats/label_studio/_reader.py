@@ -34,7 +34,9 @@ def load_records(file: Path) -> list[dict[str, Any]]:
     try:
         top = jsonio.loads(data)
     except jsonio.JSONDecodeError as exc:
-        raise InvalidInputError(f"malformed JSON: {exc}", file=file, location=jsonio.error_location(exc, data)) from None
+        raise InvalidInputError(
+            f"malformed JSON: {exc}", file=file, location=jsonio.error_location(exc, data)
+        ) from None
     records = [top] if isinstance(top, dict) else top
     if not isinstance(records, list):
         raise InvalidInputError("expected a JSON list of Label Studio tasks", file=file)
@@ -100,13 +102,25 @@ class Reader:
             return int(width), int(height)
         if sample.width and sample.height:
             return sample.width, sample.height
-        raise InvalidInputError("a region needs original_width/original_height (or a readable image) to place its percentages",
-                                file=file, location=where)
+        raise InvalidInputError(
+            "a region needs original_width/original_height (or a readable image) to place its percentages",
+            file=file,
+            location=where,
+        )
 
-    def _label(self, kind: str, value: dict[str, Any], siblings: list[dict[str, Any]], fallback: str) -> tuple[str, list[str]]:
+    def _label(
+        self, kind: str, value: dict[str, Any], siblings: list[dict[str, Any]], fallback: str
+    ) -> tuple[str, list[str]]:
         names = value.get(kind) or value.get("labels")
         if not names:
-            names = next((s["value"].get("labels") for s in siblings if isinstance(s.get("value"), dict) and s["value"].get("labels")), None)
+            names = next(
+                (
+                    s["value"].get("labels")
+                    for s in siblings
+                    if isinstance(s.get("value"), dict) and s["value"].get("labels")
+                ),
+                None,
+            )
         names = [str(n) for n in names] if isinstance(names, list) and names else [fallback]
         return names[0], names[1:]
 
@@ -117,7 +131,9 @@ class Reader:
         by_id: dict[str, list[dict[str, Any]]] = {}
         for i, result in enumerate(results):
             if not isinstance(result, dict) or not isinstance(result.get("value"), dict):
-                raise InvalidInputError("a result must be an object with a 'value' object", file=file, location=f"{where}[{i}]")
+                raise InvalidInputError(
+                    "a result must be an object with a 'value' object", file=file, location=f"{where}[{i}]"
+                )
             by_id.setdefault(str(result.get("id", f"#{i}")), []).append(result)
         objects = []
         for i, result in enumerate(results):
@@ -129,7 +145,9 @@ class Reader:
                     self._image_value(result, sample)
                 continue
             label, more = self._label(kind, value, by_id[rid], str(result.get("from_name", "label")))
-            obj = region_to_annotation(kind, value, label, self._size(result, sample, file, f"{where}[{i}]"), file, f"{where}[{i}]")
+            obj = region_to_annotation(
+                kind, value, label, self._size(result, sample, file, f"{where}[{i}]"), file, f"{where}[{i}]"
+            )
             for sibling in by_id[rid]:
                 if sibling is not result and region_kind(str(sibling.get("type", "")), sibling["value"]) is None:
                     key, attribute = _value(sibling)
@@ -140,8 +158,13 @@ class Reader:
             score = result.get("score", source.get("score"))
             if isinstance(score, (int, float)) and not isinstance(score, bool):
                 obj.score = float(score)
-            obj.meta["label_studio"] = {"id": result.get("id"), "type": kind, "from_name": result.get("from_name"),
-                                        "to_name": result.get("to_name"), **{k: v for k, v in source.items() if k != "score"}}
+            obj.meta["label_studio"] = {
+                "id": result.get("id"),
+                "type": kind,
+                "from_name": result.get("from_name"),
+                "to_name": result.get("to_name"),
+                **{k: v for k, v in source.items() if k != "score"},
+            }
             self.categories.ensure(label)
             objects.append(obj)
         return objects
@@ -196,7 +219,9 @@ class Reader:
         predictions = task.get("predictions") or []
         if not isinstance(annotations, list) or not isinstance(predictions, list):
             raise InvalidInputError("'annotations' and 'predictions' must be lists", file=file, location=where)
-        every = [r for group in (*annotations, *predictions) if isinstance(group, dict) for r in group.get("result") or []]
+        every = [
+            r for group in (*annotations, *predictions) if isinstance(group, dict) for r in group.get("result") or []
+        ]
         sample = self._sample(task.get("id"), task["data"], every)
         meta = task.get("meta")
         if isinstance(meta, dict) and not sample.width and isinstance(meta.get("original_width"), int):
@@ -218,15 +243,30 @@ class Reader:
         if not isinstance(record, dict):
             raise InvalidInputError("a JSON-MIN record must be an object", file=file, location=where)
         task_id = record.get("id")
-        regions = {k: v for k, v in record.items() if k not in MIN_KEYS and isinstance(v, list) and v and all(isinstance(i, dict) for i in v)}
+        regions = {
+            k: v
+            for k, v in record.items()
+            if k not in MIN_KEYS and isinstance(v, list) and v and all(isinstance(i, dict) for i in v)
+        }
         data = {k: v for k, v in record.items() if k not in MIN_KEYS and k not in regions}
         new = task_id not in merged
         sample = merged.get(task_id) or self._sample(task_id, data, [])
         merged[task_id] = sample
-        source = {"source": "annotation", "annotation": record.get("annotation_id"), "annotator": record.get("annotator")}
+        source = {
+            "source": "annotation",
+            "annotation": record.get("annotation_id"),
+            "annotator": record.get("annotator"),
+        }
         for name, items in regions.items():
-            results = [{"from_name": name, "type": _min_type(item), "value": item,
-                        **{k: item[k] for k in ("original_width", "original_height") if k in item}} for item in items]
+            results = [
+                {
+                    "from_name": name,
+                    "type": _min_type(item),
+                    "value": item,
+                    **{k: item[k] for k in ("original_width", "original_height") if k in item},
+                }
+                for item in items
+            ]
             sample.objects += self.results(results, sample, source, file, f"{where}.{name}")
         annotations = sample.meta["label_studio"].setdefault("annotations", [])
         annotations.append({k: record[k] for k in ("annotation_id", "annotator") if k in record})
@@ -238,13 +278,17 @@ class Reader:
         if self.no_image:
             self.report.warn(f"{self.no_image} task(s) reference no image (text or audio tasks?): named task_<id>")
         if self.missing:
-            self.report.warn(f"{self.missing} image(s) not found under the image root; their sizes come from the regions "
-                             "(-r image_root=DIR: the folder holding Label Studio's media/upload files or local-files root)")
+            self.report.warn(
+                f"{self.missing} image(s) not found under the image root; their sizes come from the regions "
+                "(-r image_root=DIR: the folder holding Label Studio's media/upload files or local-files root)"
+            )
         self.report.read.categories = len(self.categories)
 
 
 def _min_type(item: dict[str, Any]) -> str:
-    return next((k for k in REGION_TYPES if k in item), "choices" if "choices" in item else "textarea" if "text" in item else "")
+    return next(
+        (k for k in REGION_TYPES if k in item), "choices" if "choices" in item else "textarea" if "text" in item else ""
+    )
 
 
 def _value(result: dict[str, Any]) -> tuple[str | None, Any]:
@@ -261,7 +305,9 @@ def _source(kind: str, index: int, group: dict[str, Any]) -> dict[str, Any]:
     source: dict[str, Any] = {"source": kind, "index": index}
     for key in ("id", "completed_by", "model_version", "score", "ground_truth"):
         if group.get(key) is not None:
-            source[key if key != "id" else kind] = group[key] if not isinstance(group[key], dict) else group[key].get("email", group[key].get("id"))
+            source[key if key != "id" else kind] = (
+                group[key] if not isinstance(group[key], dict) else group[key].get("email", group[key].get("id"))
+            )
     return source
 
 
@@ -285,7 +331,9 @@ def read(path: Path, report: Report, image_root: str | None = None, image_key: s
             pending: list[Sample] = []
             for i, record in enumerate(records):
                 try:
-                    sample = reader.task(record, file, f"[{i}]") if tasks else reader.minimal(record, file, f"[{i}]", merged)
+                    sample = (
+                        reader.task(record, file, f"[{i}]") if tasks else reader.minimal(record, file, f"[{i}]", merged)
+                    )
                 except InvalidInputError as err:
                     report.invalid(err)
                     continue

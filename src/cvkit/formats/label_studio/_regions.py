@@ -12,18 +12,37 @@ import math
 from pathlib import Path
 from typing import Any
 
-from cvkit.core.geometry import ELLIPSE, ROTATED_BOX, ellipse_bbox, ellipse_polygon, polygon_bbox, rotated_box_corners, same_points
+from cvkit.core.geometry import (
+    ELLIPSE,
+    ROTATED_BOX,
+    ellipse_bbox,
+    ellipse_polygon,
+    polygon_bbox,
+    rotated_box_corners,
+    same_points,
+)
 from cvkit.core.model import Annotation
 from cvkit.errors import InvalidInputError
 
 #: result types that draw a region, by the key their value carries the label(s) in
 REGION_TYPES = ("rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels", "ellipselabels")
 #: result types without labels (a ``labels`` result with the same id names them)
-UNLABELLED = {"rectangle": "rectanglelabels", "polygon": "polygonlabels", "keypoint": "keypointlabels",
-              "brush": "brushlabels", "ellipse": "ellipselabels"}
+UNLABELLED = {
+    "rectangle": "rectanglelabels",
+    "polygon": "polygonlabels",
+    "keypoint": "keypointlabels",
+    "brush": "brushlabels",
+    "ellipse": "ellipselabels",
+}
 #: result types that are values (image-level when alone, a region's attribute when they share its id)
-VALUE_KEYS = {"choices": "choices", "textarea": "text", "number": "number", "rating": "rating", "datetime": "datetime",
-              "taxonomy": "taxonomy"}
+VALUE_KEYS = {
+    "choices": "choices",
+    "textarea": "text",
+    "number": "number",
+    "rating": "rating",
+    "datetime": "datetime",
+    "taxonomy": "taxonomy",
+}
 
 
 def _number(value: Any, file: Path, where: str) -> float:
@@ -53,7 +72,9 @@ def region_kind(result_type: str, value: dict[str, Any]) -> str | None:
     return None
 
 
-def region_to_annotation(kind: str, value: dict[str, Any], label: str, size: tuple[int, int], file: Path, where: str) -> Annotation:
+def region_to_annotation(
+    kind: str, value: dict[str, Any], label: str, size: tuple[int, int], file: Path, where: str
+) -> Annotation:
     """A region's geometry in pixels of the ``size`` (original width, height) the percentages refer to."""
     width, height = size
     sx, sy = width / 100.0, height / 100.0
@@ -75,20 +96,34 @@ def region_to_annotation(kind: str, value: dict[str, Any], label: str, size: tup
     elif kind == "polygonlabels":
         points = value.get("points")
         if not isinstance(points, list) or len(points) < 3:
-            raise InvalidInputError("a polygon needs at least 3 [x, y] points", file=file, location=f"{where}.value.points")
+            raise InvalidInputError(
+                "a polygon needs at least 3 [x, y] points", file=file, location=f"{where}.value.points"
+            )
         flat: list[float] = []
         for i, point in enumerate(points):
             if not isinstance(point, list) or len(point) != 2:
                 raise InvalidInputError("a point must be [x, y]", file=file, location=f"{where}.value.points[{i}]")
-            flat += (_number(point[0], file, f"{where}.value.points[{i}]") * sx, _number(point[1], file, f"{where}.value.points[{i}]") * sy)
+            flat += (
+                _number(point[0], file, f"{where}.value.points[{i}]") * sx,
+                _number(point[1], file, f"{where}.value.points[{i}]") * sy,
+            )
         obj.shape, obj.polygon = "polygon", [flat]
         obj.bbox = polygon_bbox(obj.polygon)
     elif kind == "keypointlabels":
         obj.shape = "point"
-        obj.points = [_number(value.get("x"), file, f"{where}.value.x") * sx, _number(value.get("y"), file, f"{where}.value.y") * sy]
+        obj.points = [
+            _number(value.get("x"), file, f"{where}.value.x") * sx,
+            _number(value.get("y"), file, f"{where}.value.y") * sy,
+        ]
     elif kind == "ellipselabels":
         x, y, rx, ry = (_number(value.get(k), file, f"{where}.value.{k}") for k in ("x", "y", "radiusX", "radiusY"))
-        ellipse = [x * sx, y * sy, rx * sx, ry * sy, _number(value.get("rotation", 0) or 0, file, f"{where}.value.rotation")]
+        ellipse = [
+            x * sx,
+            y * sy,
+            rx * sx,
+            ry * sy,
+            _number(value.get("rotation", 0) or 0, file, f"{where}.value.rotation"),
+        ]
         obj.shape, obj.polygon = "polygon", [ellipse_polygon(*ellipse)]
         obj.bbox = ellipse_bbox(*ellipse)
         obj.meta[ELLIPSE] = ellipse
@@ -104,7 +139,9 @@ def _brush(value: dict[str, Any], size: tuple[int, int], file: Path, where: str)
 
     rle = value.get("rle")
     if value.get("format", "rle") != "rle" or not isinstance(rle, list):
-        raise InvalidInputError("a brush region needs an 'rle' list (format 'rle')", file=file, location=f"{where}.value")
+        raise InvalidInputError(
+            "a brush region needs an 'rle' list (format 'rle')", file=file, location=f"{where}.value"
+        )
     try:
         mask = decode_mask(rle, *size)
     except (ValueError, TypeError) as exc:
@@ -129,14 +166,26 @@ def annotation_value(obj: Annotation, size: tuple[int, int]) -> tuple[str, dict[
             a = math.radians(degrees)
             left = cx - w / 2 * math.cos(a) + h / 2 * math.sin(a)
             top = cy - w / 2 * math.sin(a) - h / 2 * math.cos(a)
-            return "rectanglelabels", {"x": _pct(left, width), "y": _pct(top, height), "width": _pct(w, width),
-                                       "height": _pct(h, height), "rotation": degrees}
+            return "rectanglelabels", {
+                "x": _pct(left, width),
+                "y": _pct(top, height),
+                "width": _pct(w, width),
+                "height": _pct(h, height),
+                "rotation": degrees,
+            }
         if ellipse and len(obj.polygon) == 1 and same_points(obj.polygon[0], ellipse_polygon(*ellipse)):
             cx, cy, rx, ry, degrees = ellipse
-            return "ellipselabels", {"x": _pct(cx, width), "y": _pct(cy, height), "radiusX": _pct(rx, width),
-                                     "radiusY": _pct(ry, height), "rotation": degrees}
-        return "polygonlabels", {"points": [[_pct(x, width), _pct(y, height)] for x, y in zip(obj.polygon[0][0::2], obj.polygon[0][1::2])],
-                                 "closed": True}
+            return "ellipselabels", {
+                "x": _pct(cx, width),
+                "y": _pct(cy, height),
+                "radiusX": _pct(rx, width),
+                "radiusY": _pct(ry, height),
+                "rotation": degrees,
+            }
+        return "polygonlabels", {
+            "points": [[_pct(x, width), _pct(y, height)] for x, y in zip(obj.polygon[0][0::2], obj.polygon[0][1::2])],
+            "closed": True,
+        }
     if shape == "mask" and obj.rle is not None:
         from cvkit.core.masks import decode
         from cvkit.formats.label_studio._brush import encode_mask
@@ -150,13 +199,23 @@ def annotation_value(obj: Annotation, size: tuple[int, int]) -> tuple[str, dict[
     if shape == "circle" and obj.points and len(obj.points) >= 4:
         cx, cy, px, py = obj.points[:4]
         r = math.hypot(px - cx, py - cy)
-        return "ellipselabels", {"x": _pct(cx, width), "y": _pct(cy, height), "radiusX": _pct(r, width), "radiusY": _pct(r, height),
-                                 "rotation": 0}
+        return "ellipselabels", {
+            "x": _pct(cx, width),
+            "y": _pct(cy, height),
+            "radiusX": _pct(r, width),
+            "radiusY": _pct(r, height),
+            "rotation": 0,
+        }
     if shape in ("line", "linestrip"):
         return None
     box = obj.bbox if obj.bbox is not None else obj.ensure_bbox()
     if box is None:
         return None
     x, y, w, h = box
-    return "rectanglelabels", {"x": _pct(x, width), "y": _pct(y, height), "width": _pct(w, width), "height": _pct(h, height), "rotation": 0}
-
+    return "rectanglelabels", {
+        "x": _pct(x, width),
+        "y": _pct(y, height),
+        "width": _pct(w, width),
+        "height": _pct(h, height),
+        "rotation": 0,
+    }

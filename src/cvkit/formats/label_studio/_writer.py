@@ -21,10 +21,21 @@ from cvkit.io import IMAGE_MODES, atomic_file, atomic_write_text, place_image
 TARGET = "Label Studio"
 AS = ("annotations", "predictions")
 #: the control each region type is written under when its source named none (the labeling config declares them)
-FROM_NAMES = {"rectanglelabels": "label", "polygonlabels": "polygon", "brushlabels": "brush", "keypointlabels": "keypoint",
-              "ellipselabels": "ellipse", "choices": "choice"}
-_CONTROL_TAGS = {"rectanglelabels": "RectangleLabels", "polygonlabels": "PolygonLabels", "brushlabels": "BrushLabels",
-                 "keypointlabels": "KeyPointLabels", "ellipselabels": "EllipseLabels"}
+FROM_NAMES = {
+    "rectanglelabels": "label",
+    "polygonlabels": "polygon",
+    "brushlabels": "brush",
+    "keypointlabels": "keypoint",
+    "ellipselabels": "ellipse",
+    "choices": "choice",
+}
+_CONTROL_TAGS = {
+    "rectanglelabels": "RectangleLabels",
+    "polygonlabels": "PolygonLabels",
+    "brushlabels": "BrushLabels",
+    "keypointlabels": "KeyPointLabels",
+    "ellipselabels": "EllipseLabels",
+}
 
 
 class _Controls:
@@ -44,7 +55,7 @@ class _Controls:
         lines = ["<View>", f"  <Image name={quoteattr(self.to_name)} value={quoteattr('$' + self.image_key)}/>"]
         for name, (kind, labels) in self.controls.items():
             if kind == "choices":
-                lines.append(f"  <Choices name={quoteattr(name)} toName={quoteattr(self.to_name)} choice=\"multiple\">")
+                lines.append(f'  <Choices name={quoteattr(name)} toName={quoteattr(self.to_name)} choice="multiple">')
                 lines += [f"    <Choice value={quoteattr(label)}/>" for label in labels]
                 lines.append("  </Choices>")
             elif kind in _CONTROL_TAGS:
@@ -52,7 +63,7 @@ class _Controls:
                 lines += [f"    <Label value={quoteattr(label)}/>" for label in labels]
                 lines.append(f"  </{_CONTROL_TAGS[kind]}>")
             else:
-                lines.append(f"  <TextArea name={quoteattr(name)} toName={quoteattr(self.to_name)} perRegion=\"true\"/>")
+                lines.append(f'  <TextArea name={quoteattr(name)} toName={quoteattr(self.to_name)} perRegion="true"/>')
         return "\n".join([*lines, "</View>", ""])
 
 
@@ -72,7 +83,9 @@ def _attribute_result(rid: str, name: str, value: Any, to_name: str) -> dict[str
 class _Task:
     """Builds one task's annotations and predictions from a sample."""
 
-    def __init__(self, sample: Sample, number: int, size: tuple[int, int], target: str, controls: _Controls, report: Report):
+    def __init__(
+        self, sample: Sample, number: int, size: tuple[int, int], target: str, controls: _Controls, report: Report
+    ):
         self.sample, self.number, self.size, self.target = sample, number, size, target
         self.controls, self.report = controls, report
         self.groups: dict[tuple[str, Any], dict[str, Any]] = {}
@@ -95,28 +108,44 @@ class _Task:
     def add(self, obj: Annotation, index: int) -> None:
         made = annotation_value(obj, self.size)
         if made is None:
-            self.report.lose(f"{obj.shape} shape", "Label Studio has no such image region (lines, empty masks); dropped")
+            self.report.lose(
+                f"{obj.shape} shape", "Label Studio has no such image region (lines, empty masks); dropped"
+            )
             return
         kind, value = made
         if obj.shape not in ("box", "polygon", "mask", "point", "circle"):
             self.report.lose(obj.shape, "written to Label Studio as its bounding box")
         if obj.shape == "polygon" and obj.polygon and len(obj.polygon) > 1 and kind == "polygonlabels":
-            self.report.lose("polygon part", "a Label Studio polygon has one outline; later parts dropped", len(obj.polygon) - 1)
+            self.report.lose(
+                "polygon part", "a Label Studio polygon has one outline; later parts dropped", len(obj.polygon) - 1
+            )
         meta = obj.meta.get("label_studio", {})
         from_name = meta.get("from_name") if meta.get("type") == kind and meta.get("from_name") else FROM_NAMES[kind]
         to_name = meta.get("to_name") or self.controls.to_name
         rid = str(meta.get("id") or f"cvkit{self.number:05d}_{index}")
         group = self._group(obj)
         labels = obj.attributes.get("labels") if isinstance(obj.attributes.get("labels"), list) else [obj.label]
-        result = {"id": rid, "type": kind, "from_name": from_name, "to_name": to_name, "original_width": self.size[0],
-                  "original_height": self.size[1], "image_rotation": 0, "value": {**value, kind: labels}}
+        result = {
+            "id": rid,
+            "type": kind,
+            "from_name": from_name,
+            "to_name": to_name,
+            "original_width": self.size[0],
+            "original_height": self.size[1],
+            "image_rotation": 0,
+            "value": {**value, kind: labels},
+        }
         if obj.score is not None:
             if group["source"] == "prediction":
                 result["score"] = obj.score
             else:
-                self.report.lose("score", "Label Studio annotations hold no confidence score (-w as=predictions keeps them)")
+                self.report.lose(
+                    "score", "Label Studio annotations hold no confidence score (-w as=predictions keeps them)"
+                )
         if obj.keypoints is not None:
-            self.report.lose("keypoints", "Label Studio keypoints are separate regions, not tied to an object; written without them")
+            self.report.lose(
+                "keypoints", "Label Studio keypoints are separate regions, not tied to an object; written without them"
+            )
         group["result"].append(result)
         self.controls.note(from_name, kind, labels)
         for name, attribute in obj.attributes.items():
@@ -130,8 +159,15 @@ class _Task:
             return
         from_name = self.sample.meta.get("label_studio", {}).get("choice_from_name") or FROM_NAMES["choices"]
         group = self._group(None) if not self.groups else next(iter(self.groups.values()))
-        group["result"].append({"id": f"cvkit{self.number:05d}_choices", "type": "choices", "from_name": from_name,
-                                "to_name": self.controls.to_name, "value": {"choices": list(self.sample.labels)}})
+        group["result"].append(
+            {
+                "id": f"cvkit{self.number:05d}_choices",
+                "type": "choices",
+                "from_name": from_name,
+                "to_name": self.controls.to_name,
+                "value": {"choices": list(self.sample.labels)},
+            }
+        )
         self.controls.note(from_name, "choices", list(self.sample.labels))
 
     def record(self, image: str | None, image_key: str) -> dict[str, Any]:
@@ -139,11 +175,24 @@ class _Task:
         for key, value in self.sample.attributes.items():
             data.setdefault(key, value)
         task: dict[str, Any] = {"data": data}
-        annotations = [{"result": g["result"], **({"completed_by": g["completed_by"]} if "completed_by" in g else {})}
-                       for g in self.groups.values() if g["source"] == "annotation"]
-        predictions = [{"model_version": g["model_version"], "result": g["result"],
-                        **({"score": _mean([r["score"] for r in g["result"] if "score" in r])} if any("score" in r for r in g["result"]) else {})}
-                       for g in self.groups.values() if g["source"] == "prediction"]
+        annotations = [
+            {"result": g["result"], **({"completed_by": g["completed_by"]} if "completed_by" in g else {})}
+            for g in self.groups.values()
+            if g["source"] == "annotation"
+        ]
+        predictions = [
+            {
+                "model_version": g["model_version"],
+                "result": g["result"],
+                **(
+                    {"score": _mean([r["score"] for r in g["result"] if "score" in r])}
+                    if any("score" in r for r in g["result"])
+                    else {}
+                ),
+            }
+            for g in self.groups.values()
+            if g["source"] == "prediction"
+        ]
         if annotations:
             task["annotations"] = annotations
         if predictions:
@@ -185,8 +234,14 @@ def _place(sample: Sample, dataset: Dataset, folder: Path, images: str, used: se
     return f"images/{name}"
 
 
-def write(dataset: Dataset, path: Path, report: Report, images: str | None = None, url_prefix: str = "/data/local-files/?d=",
-          **options: str) -> None:
+def write(
+    dataset: Dataset,
+    path: Path,
+    report: Report,
+    images: str | None = None,
+    url_prefix: str = "/data/local-files/?d=",
+    **options: str,
+) -> None:
     """``path`` ending in .json: the tasks file, images referenced where they are; else ``path/tasks.json``,
     ``path/label_config.xml`` and the images in ``path/images/`` (``images=copy`` by default, hardlink, symlink or
     reference): serve that folder as Label Studio's local-files document root. ``as=annotations|predictions``: where
@@ -194,7 +249,9 @@ def write(dataset: Dataset, path: Path, report: Report, images: str | None = Non
     path (Label Studio's local files by default)."""
     target = options.pop("as", "annotations")
     if options:
-        raise CvkitError(f"unknown Label Studio writer option(s) {', '.join(sorted(options))}; known: as, images, url_prefix")
+        raise CvkitError(
+            f"unknown Label Studio writer option(s) {', '.join(sorted(options))}; known: as, images, url_prefix"
+        )
     if target not in AS:
         raise CvkitError(f"Label Studio writer option as={target!r}: choose annotations or predictions")
     single = path.suffix.lower() == ".json"
@@ -212,10 +269,16 @@ def write(dataset: Dataset, path: Path, report: Report, images: str | None = Non
             size = known_size(sample, dataset.root)
             if size is None:
                 if sample.objects:
-                    report.lose("object of an image of unknown size", "Label Studio places regions in percent of the image size", len(sample.objects))
+                    report.lose(
+                        "object of an image of unknown size",
+                        "Label Studio places regions in percent of the image size",
+                        len(sample.objects),
+                    )
                 size = (0, 0)
             has_image = sample.meta.get("label_studio", {}).get("image", "") is not None
-            placed = _place(sample, dataset, path, images, used, report) if images != "reference" and has_image else None
+            placed = (
+                _place(sample, dataset, path, images, used, report) if images != "reference" and has_image else None
+            )
             task = _Task(sample, number, size, target, controls, report)
             for index, obj in enumerate(sample.objects if size[0] else []):
                 task.add(obj, index)
@@ -224,7 +287,10 @@ def write(dataset: Dataset, path: Path, report: Report, images: str | None = Non
             controls.image_key = key
             if sample.split:
                 report.lose("split", "a Label Studio task has no split")
-            handle.write((b"\n" if number == 0 else b",\n") + jsonio.dumps(task.record(_image_reference(sample, url_prefix, placed), key)))
+            handle.write(
+                (b"\n" if number == 0 else b",\n")
+                + jsonio.dumps(task.record(_image_reference(sample, url_prefix, placed), key))
+            )
             report.count_written(sample.split, task.regions)
         handle.write(b"\n]\n")
     if not single:
