@@ -36,7 +36,7 @@ def _is_createml_file(path: Path) -> bool:
         return False
     with open(path, "rb") as handle:
         head = jsonio.strip_bom(handle.read(4096)).lstrip()
-    if _LABEL_STUDIO_TASK.search(head):  # a Label Studio export: {"data": {"image": ...}, "annotations": [{"result": ...}]}
+    if _LABEL_STUDIO_TASK.search(head):  # Label Studio: {"data": {"image": ..}, "annotations": [{"result": ..}]}
         return False
     return head.startswith(b"[") and bool(_HEAD_IMAGE.search(head)) and b'"annotations"' in head
 
