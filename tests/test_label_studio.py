@@ -183,7 +183,7 @@ def test_percent_and_pixels_round_trip_both_ways(tmp_path):
         640,
         480,
         objects=[
-            Annotation("car", (64.5, 48.25, 100.0, 50.5)),
+            Annotation("car", (64.5, 48.25, 100.0, 50.5), attributes={"parked": True, "doors": 4, "note": "red"}),
             Annotation(
                 "road", (10.0, 10.0, 20.0, 30.0), shape="polygon", polygon=[[10.0, 10.0, 30.0, 10.0, 30.0, 40.0]]
             ),
@@ -214,8 +214,10 @@ def test_percent_and_pixels_round_trip_both_ways(tmp_path):
         assert got.label == want.label
         assert all(math.isclose(a, b, abs_tol=1e-9) for a, b in zip(got.bbox or got.points, want.bbox or want.points))
     config = ET.parse(tmp_path / "out" / "label_config.xml").getroot()
-    declared = {el.get("name") for el in config if el.get("toName") == "image"}
-    assert declared == {r["from_name"] for r in task["annotations"][0]["result"]}
+    declared = {el.get("name"): el.tag for el in config if el.get("toName") == "image"}
+    used = {r["from_name"]: r["type"] for r in task["annotations"][0]["result"]}
+    assert {name: tag.lower() for name, tag in declared.items()} == {
+        name: {"textarea": "textarea", "number": "number"}.get(kind, kind) for name, kind in used.items()}
 
 
 def test_written_import_file_converts_with_label_studio(tmp_path):

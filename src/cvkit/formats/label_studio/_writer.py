@@ -52,18 +52,26 @@ class _Controls:
             seen.setdefault(label, None)
 
     def config(self) -> str:
-        lines = ["<View>", f"  <Image name={quoteattr(self.to_name)} value={quoteattr('$' + self.image_key)}/>"]
+        """A labeling config declaring every control the results name (Label Studio checks results against it):
+        a labels control per region type, ``Choices`` for image labels, per-region ``Choices``/``Number``/``TextArea``
+        for object attributes."""
+        to = quoteattr(self.to_name)
+        lines = ["<View>", f"  <Image name={to} value={quoteattr('$' + self.image_key)}/>"]
         for name, (kind, labels) in self.controls.items():
-            if kind == "choices":
-                lines.append(f'  <Choices name={quoteattr(name)} toName={quoteattr(self.to_name)} choice="multiple">')
+            control = quoteattr(name)
+            if kind in ("choices", "region_choices"):
+                per_region = ' perRegion="true"' if kind == "region_choices" else ""
+                lines.append(f'  <Choices name={control} toName={to} choice="multiple"{per_region}>')
                 lines += [f"    <Choice value={quoteattr(label)}/>" for label in labels]
                 lines.append("  </Choices>")
             elif kind in _CONTROL_TAGS:
-                lines.append(f"  <{_CONTROL_TAGS[kind]} name={quoteattr(name)} toName={quoteattr(self.to_name)}>")
+                lines.append(f"  <{_CONTROL_TAGS[kind]} name={control} toName={to}>")
                 lines += [f"    <Label value={quoteattr(label)}/>" for label in labels]
                 lines.append(f"  </{_CONTROL_TAGS[kind]}>")
+            elif kind == "number":
+                lines.append(f'  <Number name={control} toName={to} perRegion="true"/>')
             else:
-                lines.append(f'  <TextArea name={quoteattr(name)} toName={quoteattr(self.to_name)} perRegion="true"/>')
+                lines.append(f'  <TextArea name={control} toName={to} perRegion="true"/>')
         return "\n".join([*lines, "</View>", ""])
 
 
@@ -150,8 +158,10 @@ class _Task:
         self.controls.note(from_name, kind, labels)
         for name, attribute in obj.attributes.items():
             if name != "labels":
-                group["result"].append(_attribute_result(rid, name, attribute, to_name))
-                self.controls.note(name, "textarea", [])
+                result = _attribute_result(rid, name, attribute, to_name)
+                group["result"].append(result)
+                kind = "region_choices" if result["type"] == "choices" else result["type"]
+                self.controls.note(name, kind, result["value"].get("choices", []))
         self.regions += 1
 
     def image_labels(self) -> None:
