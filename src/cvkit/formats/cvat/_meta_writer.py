@@ -83,8 +83,9 @@ def _label(
     return label
 
 
-def meta_element(dataset: Dataset, labels: Any, splits: list[str], size: int, name: str) -> Any:
-    """``<meta>``: every category (in order) and every label the objects used, with what CVAT needs to rebuild them."""
+def meta_element(dataset: Dataset, labels: Any, splits: dict[str, int], size: int, name: str) -> Any:
+    """``<meta>``: every category (in order) and every label the objects used, with what CVAT needs to rebuild them;
+    with splits, a project holding one task per subset (datumaro finds a project's subsets by their ``<subset>``)."""
     from lxml import etree
 
     meta = etree.Element("meta")
@@ -93,6 +94,12 @@ def meta_element(dataset: Dataset, labels: Any, splits: list[str], size: int, na
     if not splits:
         _leaf(holder, "size", str(size))
         _leaf(holder, "mode", "annotation")
+    else:
+        tasks = etree.SubElement(holder, "tasks")
+        for number, (subset, count) in enumerate(splits.items(), 1):
+            task = etree.SubElement(tasks, "task")
+            for tag, text in (("id", str(number)), ("name", subset), ("size", str(count)), ("mode", "annotation"), ("subset", subset)):
+                _leaf(task, tag, text)
     labels_el = etree.SubElement(holder, "labels")
     names = list(dict.fromkeys([*dataset.categories.names(), *labels.used]))
     for i, label in enumerate(names):

@@ -204,12 +204,13 @@ def _image_element(
     dataset: Dataset,
     precision: int,
     report: Report,
+    task_id: int = 0,
 ) -> tuple[Any, int]:
     from lxml import etree
 
     fields = {"id": str(index), "name": name}
-    if sample.split:
-        fields["subset"] = sample.split
+    if sample.split:  # a project export's image: its subset and the task (one per subset) holding it
+        fields["subset"], fields["task_id"] = sample.split, str(task_id)
     if size:
         fields["width"], fields["height"] = str(size[0]), str(size[1])
     image = etree.Element("image", fields)
@@ -284,7 +285,7 @@ def write(
     precision = int(precision)
     target = path if single else path / "annotations.xml"
     labels = _Labels()
-    splits: dict[str, None] = {}
+    splits: dict[str, int] = {}
     used: set[str] = set()
     count = 0
     with tempfile.TemporaryFile("w+", encoding="utf-8") as body:
@@ -298,17 +299,18 @@ def write(
             size = known_size(sample, dataset.root)
             if size is None:
                 report.warn("some image sizes are unknown (image not found); their <image> has no width/height")
-            element, written = _image_element(sample, index, image_name, size, labels, dataset, precision, report)
+            if sample.split:
+                splits[sample.split] = splits.get(sample.split, 0) + 1
+            task_id = list(splits).index(sample.split) + 1 if sample.split else 0
+            element, written = _image_element(sample, index, image_name, size, labels, dataset, precision, report, task_id)
             _write_element(body, element)
             report.lose_image_attributes(sample.attributes, TARGET)
-            if sample.split:
-                splits.setdefault(sample.split, None)
             report.count_written(sample.split, written)
             count += 1
         body.seek(0)
         with atomic_file(target, "w") as handle:
             handle.write('<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n')
-            _write_element(handle, meta_element(dataset, labels, list(splits), count, name))
+            _write_element(handle, meta_element(dataset, labels, splits, count, name))
             shutil.copyfileobj(body, handle)
             handle.write("</annotations>\n")
     if len(dataset.hierarchy):
