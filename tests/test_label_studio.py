@@ -151,11 +151,16 @@ def _task(value: dict, width: int, height: int, kind: str = "rectanglelabels") -
     }
 
 
+def _export(folder: Path, *tasks: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "export.json"
+    path.write_text(json.dumps(list(tasks)))
+    return path
+
+
 def test_rotated_rectangle_turns_about_its_top_left_corner(tmp_path):
     value = {"x": 10, "y": 20, "width": 30, "height": 10, "rotation": 90}
-    path = tmp_path / "in" / "export.json"
-    path.parent.mkdir()
-    path.write_text(json.dumps([_task(value, 200, 100)]))
+    path = _export(tmp_path / "in", _task(value, 200, 100))
     obj = _read(path)[0].samples[0].objects[0]
     # 60x10 px from (20, 20), turned a quarter clockwise about that corner: down the left side, 10 px to the left
     assert [round(v, 6) for v in obj.polygon[0]] == [20.0, 20.0, 20.0, 80.0, 10.0, 80.0, 10.0, 20.0]
@@ -168,10 +173,7 @@ def test_rotated_rectangle_turns_about_its_top_left_corner(tmp_path):
 def test_rotation_agrees_with_label_studios_converter_on_a_square_image(tmp_path):
     # the converter rotates in percent space, which equals pixels only on a square image
     value = {"x": 40, "y": 30, "width": 20, "height": 10, "rotation": 30}
-    path = tmp_path / "in" / "export.json"
-    path.parent.mkdir()
-    path.write_text(json.dumps([_task(value, 500, 500)]))
-    obj = _read(path)[0].samples[0].objects[0]
+    obj = _read(_export(tmp_path / "in", _task(value, 500, 500)))[0].samples[0].objects[0]
     x, y, w, h = Converter.rotated_rectangle(value)
     assert [round(v, 6) for v in obj.bbox] == [round(v * 5, 6) for v in (x, y, w, h)]
 

@@ -23,7 +23,7 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import IMAGE_MODES, atomic_file, files_in, place_image
+from cvkit.io import atomic_file, file_or_folder_images, files_in, place_image
 
 _HEAD_IMAGE = re.compile(rb'"image"\s*:')
 _LABEL_STUDIO_TASK = re.compile(rb'"data"\s*:\s*\{|"result"\s*:')
@@ -264,11 +264,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str | None = Non
     if crowd not in ("skip", "keep"):
         raise CvkitError(f"CreateML writer option crowd={crowd!r}: choose skip or keep")
     single = path.suffix.lower() == ".json"
-    images = images or ("reference" if single else "copy")
-    if images not in IMAGE_MODES:
-        raise CvkitError(f"CreateML writer option images={images!r}: choose one of {', '.join(IMAGE_MODES)}")
-    if single and images != "reference":
-        raise CvkitError("a .json destination references the images where they are; write to a folder to copy them beside the JSON")
+    images = file_or_folder_images(images, single, "CreateML", ".json")
     target = path if single else path / FOLDER_FILE
     out_dir = path.parent.resolve() if single else path
     with atomic_file(target, "wb", encoding=None) as handle:

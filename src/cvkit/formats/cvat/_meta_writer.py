@@ -98,7 +98,9 @@ def meta_element(dataset: Dataset, labels: Any, splits: dict[str, int], size: in
         tasks = etree.SubElement(holder, "tasks")
         for number, (subset, count) in enumerate(splits.items(), 1):
             task = etree.SubElement(tasks, "task")
-            for tag, text in (("id", str(number)), ("name", subset), ("size", str(count)), ("mode", "annotation"), ("subset", subset)):
+            fields = (("id", str(number)), ("name", subset), ("size", str(count)), ("mode", "annotation"),
+                      ("subset", subset))
+            for tag, text in fields:
                 _leaf(task, tag, text)
     labels_el = etree.SubElement(holder, "labels")
     names = list(dict.fromkeys([*dataset.categories.names(), *labels.used]))

@@ -17,9 +17,8 @@ from cvkit.core.imageinfo import known_size
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.errors import CvkitError
 from cvkit.formats.cvat._meta_writer import meta_element
-from cvkit.io import IMAGE_MODES, atomic_file, place_image
+from cvkit.io import atomic_file, file_or_folder_images, place_image
 
 TARGET = "CVAT"
 
@@ -277,11 +276,7 @@ def write(
     in ``images/`` (``images/<subset>/`` when there are splits), CVAT's export layout (``images=copy`` by default,
     hardlink, symlink, or reference). ``precision``: decimals of coordinates (CVAT writes 2)."""
     single = path.suffix.lower() == ".xml"
-    images = images or ("reference" if single else "copy")
-    if images not in IMAGE_MODES:
-        raise CvkitError(f"CVAT writer option images={images!r}: choose one of {', '.join(IMAGE_MODES)}")
-    if single and images != "reference":
-        raise CvkitError("an .xml destination references the images; write to a folder to copy them beside it")
+    images = file_or_folder_images(images, single, "CVAT", ".xml")
     precision = int(precision)
     target = path if single else path / "annotations.xml"
     labels = _Labels()
@@ -302,7 +297,9 @@ def write(
             if sample.split:
                 splits[sample.split] = splits.get(sample.split, 0) + 1
             task_id = list(splits).index(sample.split) + 1 if sample.split else 0
-            element, written = _image_element(sample, index, image_name, size, labels, dataset, precision, report, task_id)
+            element, written = _image_element(
+                sample, index, image_name, size, labels, dataset, precision, report, task_id
+            )
             _write_element(body, element)
             report.lose_image_attributes(sample.attributes, TARGET)
             report.count_written(sample.split, written)

@@ -16,7 +16,7 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError
 from cvkit.formats.label_studio._regions import annotation_value
-from cvkit.io import IMAGE_MODES, atomic_file, atomic_write_text, place_image
+from cvkit.io import atomic_file, atomic_write_text, file_or_folder_images, place_image
 
 TARGET = "Label Studio"
 AS = ("annotations", "predictions")
@@ -265,11 +265,7 @@ def write(
     if target not in AS:
         raise CvkitError(f"Label Studio writer option as={target!r}: choose annotations or predictions")
     single = path.suffix.lower() == ".json"
-    images = images or ("reference" if single else "copy")
-    if images not in IMAGE_MODES:
-        raise CvkitError(f"Label Studio writer option images={images!r}: choose one of {', '.join(IMAGE_MODES)}")
-    if single and images != "reference":
-        raise CvkitError("a .json destination references the images; write to a folder to copy them beside it")
+    images = file_or_folder_images(images, single, "Label Studio", ".json")
     file = path if single else path / "tasks.json"
     used: set[str] = set()
     controls = _Controls()
