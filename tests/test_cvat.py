@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import cvkit
@@ -296,6 +297,8 @@ def test_entities_are_not_expanded(tmp_path):
         ('<box label="a" xtl="5" ytl="0" xbr="1" ybr="1"/>', "box corners are inverted"),
         ('<polygon label="a" points="1,2;3"/>', "points must be 'x,y;x,y;...'"),
         ('<mask label="a" rle="1, 2" left="0" top="0" width="2" height="2"/>', "rle counts add up to 3"),
+        ('<mask label="a" rle="0, 4" left="3" top="0" width="2" height="2"/>', "the 2x2 mask at (3, 0) does not fit"),
+        ('<mask label="a" rle="0, 10000000000" left="0" top="0" width="100000" height="100000"/>', "too large"),
     ],
 )
 def test_bad_shapes_fail_cleanly_naming_file_and_line(tmp_path, shape, fragment):
@@ -305,6 +308,20 @@ def test_bad_shapes_fail_cleanly_naming_file_and_line(tmp_path, shape, fragment)
     assert_clean_error(run, names="annotations.xml")
     assert fragment in run.stderr and "line 5" in run.stderr
     assert_nothing_written(before, tmp_path)
+
+
+def test_pasted_masks_match_numpy():
+    from cvkit.core.masks import paste_rle
+
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        height, width = (int(v) for v in rng.integers(1, 12, 2))
+        h, w = int(rng.integers(1, height + 1)), int(rng.integers(1, width + 1))
+        top, left = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+        crop = (rng.random((h, w)) > 0.5).astype(np.uint8)
+        full = np.zeros((height, width), np.uint8)
+        full[top : top + h, left : left + w] = crop
+        assert np.array_equal(decode(paste_rle(crop, left, top, height, width)), full)
 
 
 def test_rotation_geometry_matches_a_hand_rotation():

@@ -219,7 +219,8 @@ def test_percent_and_pixels_round_trip_both_ways(tmp_path):
     declared = {el.get("name"): el.tag for el in config if el.get("toName") == "image"}
     used = {r["from_name"]: r["type"] for r in task["annotations"][0]["result"]}
     assert {name: tag.lower() for name, tag in declared.items()} == {
-        name: {"textarea": "textarea", "number": "number"}.get(kind, kind) for name, kind in used.items()}
+        name: {"textarea": "textarea", "number": "number"}.get(kind, kind) for name, kind in used.items()
+    }
 
 
 def test_written_import_file_converts_with_label_studio(tmp_path):
@@ -295,3 +296,28 @@ def test_mask_objects_write_as_brush(tmp_path):
     assert result["type"] == "brushlabels"
     decoded = brush.decode_rle(result["value"]["rle"]).reshape(6, 8, 4)[:, :, 3]
     assert np.array_equal(decoded > 0, mask.astype(bool))
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[{"id": 1, "data": {"image": "a.png"}, "annotations": [', "malformed JSON"),
+        ('[{"id": 1, "data": {"image": "a.png"}, "annotations": [{"result": {"x": 1}}]}]', "'result' must be a list"),
+        (
+            json.dumps([_task({"format": "rle", "rle": [0, 255, 255, 255]}, 100000, 100000, "brushlabels")]),
+            "larger than cvkit decodes",
+        ),
+    ],
+)
+def test_hostile_exports_fail_cleanly(tmp_path, text, fragment):
+    from hostile.harness import assert_clean_error, assert_nothing_written, snapshot
+    from hostile.harness import cvkit as run_cvkit
+
+    (tmp_path / "in").mkdir()
+    path = tmp_path / "in" / "export.json"
+    path.write_text(text)
+    before = snapshot(tmp_path)
+    run = run_cvkit("convert", path, tmp_path / "out.json", "--to", "coco", "--from", "label_studio")
+    assert_clean_error(run, names="export.json")
+    assert fragment in run.stderr
+    assert_nothing_written(before, tmp_path)

@@ -91,11 +91,15 @@ def _attributes(el: Any, label: str, meta: Meta) -> dict[str, Any]:
     return out
 
 
+#: most pixels a ``<mask>`` box may hold (16384 x 16384): its crop is allocated, a larger claim is refused
+MAX_MASK_PIXELS = 1 << 28
+
+
 def mask_rle(el: Any, size: tuple[int | None, int | None], file: Path) -> dict[str, Any]:
-    """A ``<mask>``'s full-image COCO RLE (the crop placed at left/top, clipped to the image)."""
+    """A ``<mask>``'s full-image COCO RLE: the crop at left/top, which must lie inside the image (CVAT's do)."""
     import numpy as np
 
-    from cvkit.core.masks import encode
+    from cvkit.core.masks import paste_rle
 
     width, height = size
     if not width or not height:
@@ -105,18 +109,19 @@ def mask_rle(el: Any, size: tuple[int | None, int | None], file: Path) -> dict[s
         counts = [int(v) for v in (el.get("rle") or "").split(",")]
     except ValueError:
         raise InvalidInputError("rle must be comma-separated integers", file=file, location=_where(el)) from None
-    if box_w <= 0 or box_h <= 0 or any(c < 0 for c in counts) or sum(counts) != box_w * box_h:
+    if box_w <= 0 or box_h <= 0 or box_w * box_h > MAX_MASK_PIXELS:
+        raise InvalidInputError(f"mask box {box_w}x{box_h} is empty or too large", file=file, location=_where(el))
+    if any(c < 0 for c in counts) or sum(counts) != box_w * box_h:
         raise InvalidInputError(
             f"rle counts add up to {sum(counts)}, the {box_w}x{box_h} mask box has {box_w * box_h} pixels",
             file=file,
             location=_where(el),
         )
     crop = np.repeat(np.arange(len(counts), dtype=np.uint8) % 2, counts).reshape(box_h, box_w)
-    full = np.zeros((height, width), dtype=np.uint8)
-    y0, x0, y1, x1 = max(top, 0), max(left, 0), min(top + box_h, height), min(left + box_w, width)
-    if y1 > y0 and x1 > x0:
-        full[y0:y1, x0:x1] = crop[y0 - top : y1 - top, x0 - left : x1 - left]
-    return encode(full)
+    try:
+        return paste_rle(crop, left, top, height, width)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), file=file, location=_where(el)) from None
 
 
 def _skeleton(el: Any, label: str, meta: Meta, file: Path) -> tuple[list[float], list[str]]:

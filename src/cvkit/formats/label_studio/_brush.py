@@ -12,6 +12,8 @@ from typing import Any
 
 #: the run-length field sizes Label Studio's encoder uses
 RLE_SIZES = (3, 4, 8, 16)
+#: most values a brush RLE may decode to (RGBA of 8192 x 8192 pixels): the output is allocated, larger is refused
+MAX_VALUES = 1 << 28
 
 
 class _Bits:
@@ -40,6 +42,8 @@ def decode(rle: list[int], expected: int) -> Any:
     a wrong size is refused before anything is allocated."""
     import numpy as np
 
+    if expected > MAX_VALUES:
+        raise ValueError(f"a brush of {expected // 4} pixels is larger than cvkit decodes ({MAX_VALUES // 4})")
     bits = _Bits(rle)
     count = bits.read(32)
     if count != expected:
