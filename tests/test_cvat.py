@@ -329,3 +329,21 @@ def test_rotation_geometry_matches_a_hand_rotation():
 
     corners = rotated_box_corners(0.0, 0.0, 2.0, 2.0, 45.0)
     assert [round(v, 9) for v in corners[:2]] == [0.0, round(-math.sqrt(2), 9)]  # top-left corner swings up to the top
+
+
+def test_coco_people_become_skeletons_on_request(tmp_path):
+    names = ["nose", "left_eye"]
+    person = Annotation("person", (10.0, 10.0, 20.0, 40.0), keypoints=[12.0, 14.0, 2.0, 0.0, 0.0, 0.0])
+    categories = CategorySet([Category(1, "person", attributes={"keypoints": names, "skeleton": [[1, 2]]})])
+
+    def people() -> Dataset:
+        return Dataset([Sample("a.png", 64, 64, objects=[person])], categories)
+
+    report = cvkit.write(people(), tmp_path / "box.xml", format="cvat")
+    assert "keypoints" in {what for what, _ in report.losses}
+    report = cvkit.write(people(), tmp_path / "skeleton.xml", format="cvat", keypoints="skeleton")
+    assert "box of a keypoint object" in {what for what, _ in report.losses}
+    back = cvkit.read(tmp_path / "skeleton.xml", format="cvat").materialize()
+    assert back.samples[0].objects[0].keypoints == person.keypoints
+    assert back.categories.get("person").attributes["keypoints"] == names
+    assert back.categories.get("person").attributes["skeleton"] == [[1, 2]]  # through the written <svg>

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -17,6 +18,7 @@ from cvkit.core.imageinfo import known_size
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.errors import CvkitError
 from cvkit.formats.cvat._meta_writer import meta_element
 from cvkit.io import atomic_file, file_or_folder_images, place_image
 
@@ -194,6 +196,12 @@ def _keypoint_names(obj: Annotation, dataset: Dataset) -> list[str]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Options:
+    precision: int
+    skeletons: bool
+
+
 def _image_element(
     sample: Sample,
     index: int,
@@ -201,7 +209,7 @@ def _image_element(
     size: tuple[int, int] | None,
     labels: _Labels,
     dataset: Dataset,
-    precision: int,
+    options: _Options,
     report: Report,
     task_id: int = 0,
 ) -> tuple[Any, int]:
@@ -217,13 +225,20 @@ def _image_element(
     written = 0
     for obj in sample.objects:
         report.lose_object_extras(obj, TARGET, holds=("attributes", "keypoints"))
-        elements = _shape_elements(obj, precision, report, groups)
+        if options.skeletons and obj.keypoints and obj.shape != "keypoints":
+            elements = [("skeleton", {})]
+            report.lose(
+                f"{obj.shape} of a keypoint object",
+                "a CVAT skeleton label labels no other shape; written as its skeleton",
+            )
+        else:
+            elements = _shape_elements(obj, options.precision, report, groups)
         if not elements:
             continue
         if obj.keypoints and elements[0][0] != "skeleton":
             report.lose(
                 "keypoints",
-                "CVAT keeps keypoints in skeletons, whose label cannot also label a box; written without them",
+                "CVAT keeps keypoints in skeletons, which label no box; written without them (-w keypoints=skeleton)",
             )
         attributes = dict(obj.attributes)
         common = _common(obj, attributes, groups.of(obj))
@@ -235,7 +250,7 @@ def _image_element(
                 del el.attrib["occluded"]
                 names = _keypoint_names(obj, dataset)
                 labels.skeletons.setdefault(obj.label, names)
-                el.extend(_skeleton_children(obj, names, precision))
+                el.extend(_skeleton_children(obj, names, options.precision))
             for key, value in attributes.items():
                 etree.SubElement(el, "attribute", {"name": key}).text = _attribute_text(value)
         written += 1
@@ -270,14 +285,23 @@ def _image_name(sample: Sample, used: set[str]) -> str:
 
 
 def write(
-    dataset: Dataset, path: Path, report: Report, images: str | None = None, precision: int = 2, name: str = "cvkit"
+    dataset: Dataset,
+    path: Path,
+    report: Report,
+    images: str | None = None,
+    precision: int = 2,
+    name: str = "cvkit",
+    keypoints: str = "box",
 ) -> None:
     """``path`` ending in .xml: that file, images referenced by name; else ``path/annotations.xml`` with the images
     in ``images/`` (``images/<subset>/`` when there are splits), CVAT's export layout (``images=copy`` by default,
-    hardlink, symlink, or reference). ``precision``: decimals of coordinates (CVAT writes 2)."""
+    hardlink, symlink, or reference). ``precision``: decimals of coordinates (CVAT writes 2). ``keypoints``: what a
+    box with keypoints (a COCO person) becomes, its ``box`` (keypoints reported lost) or its ``skeleton``."""
+    if keypoints not in ("box", "skeleton"):
+        raise CvkitError(f"CVAT writer option keypoints={keypoints!r}: choose box or skeleton")
+    options = _Options(int(precision), keypoints == "skeleton")
     single = path.suffix.lower() == ".xml"
     images = file_or_folder_images(images, single, "CVAT", ".xml")
-    precision = int(precision)
     target = path if single else path / "annotations.xml"
     labels = _Labels()
     splits: dict[str, int] = {}
@@ -298,7 +322,7 @@ def write(
                 splits[sample.split] = splits.get(sample.split, 0) + 1
             task_id = list(splits).index(sample.split) + 1 if sample.split else 0
             element, written = _image_element(
-                sample, index, image_name, size, labels, dataset, precision, report, task_id
+                sample, index, image_name, size, labels, dataset, options, report, task_id
             )
             _write_element(body, element)
             report.lose_image_attributes(sample.attributes, TARGET)
