@@ -25,6 +25,18 @@ from cvkit.errors import CvkitError, DestinationExistsError, InvalidInputError
 IMAGE_MODES = ("reference", "copy", "hardlink", "symlink")
 
 
+def file_or_folder_images(images: str | None, single_file: bool, writer: str, suffix: str) -> str:
+    """The image mode of a writer whose destination is one file (images referenced where they are) or a folder
+    (images copied beside the annotations unless asked otherwise); refuses a mode the destination cannot take."""
+    mode = images or ("reference" if single_file else "copy")
+    if mode not in IMAGE_MODES:
+        raise CvkitError(f"{writer} writer option images={mode!r}: choose one of {', '.join(IMAGE_MODES)}")
+    if single_file and mode != "reference":
+        kind = suffix.lstrip(".").upper()
+        raise CvkitError(f"a {suffix} destination references the images where they are; write to a folder to copy them beside the {kind}")
+    return mode
+
+
 def check_destination(path: Path, overwrite: bool) -> None:
     """Refuse an existing non-empty destination unless ``overwrite``."""
     if not path.exists() or overwrite:

@@ -77,6 +77,11 @@ register(_spec("mnist", "MNIST / Fashion-MNIST / EMNIST / KMNIST IDX files, MNIS
 register(_spec("labels", "Image label lists", "image_labels splits", module="labels_list", file_suffixes=(".csv", ".txt"), aliases=("imagenet_txt",)))
 register(_spec("yolo", "YOLO txt labels (Ultralytics data.yaml, darknet obj.data, LabelImg classes.txt)", "boxes polygons keypoints splits",
                aliases=("ultralytics", "darknet", "yolo_txt", "labelimg_yolo"), short="yolo"))
+register(_spec("cvat", "CVAT for images / for video 1.1 XML (annotations.xml or the export zip)",
+               "boxes polygons masks keypoints points image_labels attributes splits", file_suffixes=(".xml",), short="cvat"))
+register(_spec("label_studio", "Label Studio JSON export (full and JSON-MIN) of image tasks; import files",
+               "boxes polygons masks points image_labels attributes", file_suffixes=(".json",), aliases=("labelstudio", "ls"),
+               short="labelstudio"))
 register(_spec("createml", "Apple CreateML JSON (also LabelImg's CreateML mode)", "boxes", file_suffixes=(".json",),
                aliases=("create_ml", "labelimg_createml"), short="createml"))
 

@@ -24,9 +24,10 @@ from cvkit.core.paths import inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import IMAGE_MODES, RealPaths, atomic_file, files_in, place_image, relpath_posix
+from cvkit.io import RealPaths, atomic_file, file_or_folder_images, files_in, place_image, relpath_posix
 
 _HEAD_IMAGE = re.compile(rb'"image"\s*:')
+_LABEL_STUDIO_TASK = re.compile(rb'"data"\s*:\s*\{|"result"\s*:')
 FOLDER_FILE = "annotations.json"
 
 
@@ -36,6 +37,8 @@ def _is_createml_file(path: Path) -> bool:
         return False
     with open(path, "rb") as handle:
         head = jsonio.strip_bom(handle.read(4096)).lstrip()
+    if _LABEL_STUDIO_TASK.search(head):  # Label Studio: {"data": {"image": ..}, "annotations": [{"result": ..}]}
+        return False
     return head.startswith(b"[") and bool(_HEAD_IMAGE.search(head)) and b'"annotations"' in head
 
 
@@ -262,11 +265,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str | None = Non
     if crowd not in ("skip", "keep"):
         raise CvkitError(f"CreateML writer option crowd={crowd!r}: choose skip or keep")
     single = path.suffix.lower() == ".json"
-    images = images or ("reference" if single else "copy")
-    if images not in IMAGE_MODES:
-        raise CvkitError(f"CreateML writer option images={images!r}: choose one of {', '.join(IMAGE_MODES)}")
-    if single and images != "reference":
-        raise CvkitError("a .json destination references the images where they are; write to a folder to copy them beside the JSON")
+    images = file_or_folder_images(images, single, "CreateML", ".json")
     target = path if single else path / FOLDER_FILE
     out_dir = path.parent if single else path
     with atomic_file(target, "wb", encoding=None) as handle:
