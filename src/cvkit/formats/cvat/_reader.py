@@ -104,7 +104,7 @@ class _Images:
         return f"images/frame_{frame:06d}.png"
 
 
-class Reader:
+class CvatReader:
     """One CVAT XML stream turned into samples."""
 
     def __init__(self, file: Path, root: Path, report: Report, split_by: str, outside: str):
@@ -327,7 +327,7 @@ def read(
     if outside not in OUTSIDE:
         raise CvkitError(f"CVAT reader option outside={outside!r}: choose one of {', '.join(OUTSIDE)}")
     file, root, opener = open_source(path, images_dir)
-    reader = Reader(file, root, report, split_by, outside)
+    reader = CvatReader(file, root, report, split_by, outside)
     info: dict[str, Any] = {}
 
     def samples() -> Iterator[Sample]:

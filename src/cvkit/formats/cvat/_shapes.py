@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core.geometry import ELLIPSE, ROTATED_BOX, ellipse_bbox, ellipse_polygon, polygon_bbox, rotated_box_corners
+from cvkit.core.masks import paste_rle
 from cvkit.core.model import Annotation
 from cvkit.errors import InvalidInputError
 from cvkit.formats.cvat._meta import Meta
@@ -98,8 +99,6 @@ MAX_MASK_PIXELS = 1 << 28
 def mask_rle(el: Any, size: tuple[int | None, int | None], file: Path) -> dict[str, Any]:
     """A ``<mask>``'s full-image COCO RLE: the crop at left/top, which must lie inside the image (CVAT's do)."""
     import numpy as np
-
-    from cvkit.core.masks import paste_rle
 
     width, height = size
     if not width or not height:

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from cvkit.core.geometry import ELLIPSE, ROTATED_BOX, ellipse_polygon, rotated_box_corners, same_points
 from cvkit.core.imageinfo import known_size
+from cvkit.core.masks import decode
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
@@ -56,8 +57,6 @@ def _attribute_text(value: Any) -> str:
 def _mask_fields(rle: dict[str, Any]) -> dict[str, str] | None:
     """CVAT's ``rle left top width height`` of a COCO RLE: runs (0s first) over the mask's tight box, row order."""
     import numpy as np
-
-    from cvkit.core.masks import decode
 
     mask = decode(rle).astype(bool)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))

@@ -84,7 +84,7 @@ class Images:
         return ref, False
 
 
-class Reader:
+class LabelStudioReader:
     """Turns records into samples; categories grow as labels are met."""
 
     def __init__(self, root: Path, report: Report, image_key: str | None):
@@ -321,7 +321,7 @@ def read(path: Path, report: Report, image_root: str | None = None, image_key: s
     if not files:
         raise CvkitError("no .json files in this folder", file=path)
     root = Path(image_root) if image_root else (path if path.is_dir() else path.parent)
-    reader = Reader(root, report, image_key)
+    reader = LabelStudioReader(root, report, image_key)
 
     def samples() -> Iterator[Sample]:
         for file in files:

@@ -21,8 +21,10 @@ from cvkit.core.geometry import (
     rotated_box_corners,
     same_points,
 )
+from cvkit.core.masks import decode, encode
 from cvkit.core.model import Annotation
 from cvkit.errors import InvalidInputError
+from cvkit.formats.label_studio._brush import decode_mask, encode_mask
 
 #: result types that draw a region, by the key their value carries the label(s) in
 REGION_TYPES = ("rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels", "ellipselabels")
@@ -134,8 +136,6 @@ def region_to_annotation(
 
 
 def _brush(value: dict[str, Any], size: tuple[int, int], file: Path, where: str) -> dict[str, Any]:
-    from cvkit.core.masks import encode
-    from cvkit.formats.label_studio._brush import decode_mask
 
     rle = value.get("rle")
     if value.get("format", "rle") != "rle" or not isinstance(rle, list):
@@ -187,8 +187,6 @@ def annotation_value(obj: Annotation, size: tuple[int, int]) -> tuple[str, dict[
             "closed": True,
         }
     if shape == "mask" and obj.rle is not None:
-        from cvkit.core.masks import decode
-        from cvkit.formats.label_studio._brush import encode_mask
 
         mask = decode(obj.rle)
         if not mask.any():
