@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cvkit.core import jsonio
+from cvkit.core import jsonio, validate_values
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report
@@ -247,6 +247,11 @@ def _samples(records: Iterable[tuple[int, dict[str, Any]]], path: Path, categori
             sample = record_to_sample(rec)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             report.invalid(InvalidInputError(f"bad record field {exc}", file=path, location=f"line {number}"))
+            continue
+        try:
+            validate_values.sample(sample, path, f"line {number}")
+        except InvalidInputError as exc:
+            report.invalid(exc)
             continue
         if check_labels:
             # crowd/ignore regions may carry a label that is no category (LabelMe's __ignore__)

@@ -25,6 +25,7 @@ from cvkit.core.report import Report
 from cvkit.core.shards import runs, spread
 from cvkit.core.splits import NO_SPLIT
 from cvkit.core.transport import pack_annotation
+from cvkit.core.validate_values import MAX_SIDE
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.voc_layout import (
     SPLIT_FOLDERS,
@@ -254,7 +255,7 @@ def parse_tree(data: bytes, file: str | Path, one_based: bool = True) -> tuple[s
             try:
                 width, height, depth = size_numbers({c.tag: (c.text or "").strip() for c in child})
             except (ValueError, OverflowError):
-                raise InvalidInputError("<size> holds a non-number", file=file, location="size") from None
+                raise InvalidInputError(f"<size> holds a non-number or a side past {MAX_SIDE} pixels", file=file, location="size") from None
             if depth is not None:
                 meta["depth"] = depth
             if width < 0 or height < 0:
