@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cvkit.core import validate_values
 from cvkit.core.imageinfo import ImageInfo, read_image_info
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
@@ -32,7 +33,10 @@ CHECKS: dict[str, tuple[str, str]] = {
     "box_not_finite": (ERROR, "a box coordinate is NaN or infinite"),
     "box_empty": (ERROR, "a box with zero or negative width or height"),
     "box_out_of_bounds": (ERROR, "a box reaches outside the image"),
-    "polygon_too_few_points": (ERROR, "a polygon part with fewer than 3 points"),
+    "polygon_too_few_points": (ERROR, "a polygon part with fewer than 3 points (or an odd number of coordinates)"),
+    "invalid_value": (ERROR, "a value no tool reads right: an image size that is no positive whole number; a mask whose runs do not "
+                             "cover its size or whose size is not the image's; keypoints not in (x, y, v) triplets; a NaN or infinite "
+                             "polygon, point or score"),
     "duplicate_annotation_id": (ERROR, "two annotations of one split share an id (COCO numbers each file on its own)"),
     "unknown_category": (ERROR, "an object or image label names a category the dataset does not define"),
     "split_leakage": (ERROR, "the same image (same file or identical content) is in more than one split"),
@@ -125,7 +129,7 @@ def read_for_validation(path: str | Path, format: str | None, report: Report, **
         header = read_header(path)
         categories, hierarchy = header_to_dataset_parts(header)
         samples = []
-        for number, sample in iter_samples(path, categories, report, check_labels=False):
+        for number, sample in iter_samples(path, categories, report, check_labels=False, check_values=False):
             sample.meta.setdefault("_cvkit_line", number)
             samples.append(sample)
         source = (header.get("source") or {}).get("format")
@@ -158,6 +162,26 @@ def check_image_file(path: Path, deep: bool) -> tuple[ImageInfo | None, str | No
     return info, None, None
 
 
+def value_problem(obj: Any, width: int | None, height: int | None) -> str | None:
+    """Why an object's polygon, mask, keypoints, points or score cannot be right (the rules every reader applies,
+    :mod:`cvkit.core.validate_values`), or None. Boxes and short polygons have checks of their own."""
+    try:
+        if obj.polygon is not None:
+            for part in obj.polygon:
+                if len(part) >= 6 and len(part) % 2 == 0:
+                    validate_values.finite_list(part, "polygon", None, None)
+        if obj.rle is not None:
+            validate_values.rle(obj.rle, None, None, height, width)
+        if obj.keypoints is not None:
+            validate_values.keypoints(obj.keypoints, None, None)
+        if obj.points is not None:
+            validate_values.flat_points(obj.points, "points", None, None)
+        validate_values.score(obj.score, None, None)
+    except InvalidInputError as exc:
+        return exc.message
+    return None
+
+
 def check_objects(sample: Sample, index: int, dataset: Dataset, width: float | None, height: float | None,
                   seen_ids: dict[Any, str], result: ValidationResult) -> None:
     """Box, polygon, category and id checks of one image's annotations."""
@@ -177,6 +201,9 @@ def check_objects(sample: Sample, index: int, dataset: Dataset, width: float | N
             short = [p for p in obj.polygon if len(p) < 6 or len(p) % 2]
             if short:
                 result.add("polygon_too_few_points", sample.path, f"polygon part with {len(short[0]) / 2:g} points", loc)
+        problem = value_problem(obj, width, height)
+        if problem is not None:
+            result.add("invalid_value", sample.path, problem, loc)
         box = obj.bbox
         if box is None:
             continue
@@ -248,6 +275,12 @@ def validate_loaded(dataset: Dataset, report: Report, check_images: bool = True,
     for index, sample in enumerate(track(samples, "validating", total=len(samples))):
         where = _where(sample, index)
         width, height = sample.width, sample.height
+        try:
+            validate_values.image_size(width, height, None, None)
+        except InvalidInputError as exc:
+            result.add("invalid_value", sample.path, f"declared {exc.message}", where)
+            result.image_facts.setdefault(index, {})["size"] = None  # --fix: the real size when known, else unknown
+            width = height = None
         if check_images:
             path = sample.resolve(dataset.root)
             info, check, message = check_image_file(path, deep)
@@ -258,6 +291,8 @@ def validate_loaded(dataset: Dataset, report: Report, check_images: bool = True,
                 files[path.resolve()].append(index)
             if info is not None:
                 real = (info.width, info.height)
+                if result.image_facts.get(index, {}).get("size", ()) is None:
+                    result.image_facts[index]["size"] = real
                 if width and height and (width, height) != real:
                     note = ""
                     if info.orientation in (5, 6, 7, 8) and (width, height) == (info.stored_width, info.stored_height):
