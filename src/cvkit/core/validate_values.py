@@ -13,6 +13,7 @@ costs a few type checks in the common case: readers call them once per value the
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,20 @@ def rle(value: Any, file: Where, location: str | None, height: int | None = None
     if sum(runs) != h * w:
         raise InvalidInputError(f"RLE runs cover {sum(runs)} pixels, its {h}x{w} size has {h * w}", file=file, location=location)
     return {"size": [h, w], "counts": counts}
+
+
+# --- names written into list files ----------------------------------------------------
+#: what ``str.splitlines`` (and so every list reader) breaks a line at
+_LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def one_line(name: str, list_file: str) -> str:
+    """``name`` when it can be one line of ``list_file`` (``train.txt``, ``ImageSets/Main/val.txt``); an
+    :class:`InvalidInputError` when it holds a line break, which would split it into two entries there."""
+    if _LINE_BREAK.search(name):
+        raise InvalidInputError(f"image name {name!r} holds a line break, which would split {list_file} into two entries; rename the image",
+                                location=None)
+    return name
 
 
 # --- a whole object or sample (the manifest, whose records may hold any shape) ------------------------

@@ -15,6 +15,7 @@ from functools import lru_cache, partial
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
+from cvkit.core import validate_values
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.geometry import polygon_bbox, voc_to_box
 from cvkit.core.imageinfo import fill_size_from_header, known_size
@@ -502,6 +503,11 @@ class _VocWriter:
 
     def place(self, encoded: EncodedXml) -> None:
         split, path, natural, suffix, source, xml, labels, uses = encoded
+        try:
+            validate_values.one_line(natural, f"ImageSets/Main/{split or NO_SPLIT}.txt")
+        except InvalidInputError as exc:
+            self.report.invalid(exc)
+            return
         stem = _unique_stem(path, natural, self.used, self.report)
         if stem != natural:  # the XML names the image as written: <filename> is the first element holding it
             xml = xml.replace(filename_element(natural + suffix), filename_element(stem + suffix), 1)
