@@ -79,6 +79,16 @@ def finite_list(values: Any, what: str, file: Where, location: str | None) -> li
     raise InvalidInputError(f"{what} must hold finite numbers only, got {bad!r}", file=file, location=location)
 
 
+def whole_number(value: Any, what: str, file: Where, location: str | None) -> int:
+    """A class index or count: an integer (a float only when whole: ``3.7`` was truncated to class 3); a bool,
+    string or NaN is an error naming ``what``."""
+    if _is_number(value):
+        number = float(value)
+        if math.isfinite(number) and number.is_integer():
+            return int(value) if not isinstance(value, float) else int(number)
+    raise InvalidInputError(f"{what} must be a whole number, got {value!r}", file=file, location=location)
+
+
 def image_side(value: Any, what: str, file: Where, location: str | None) -> int | None:
     """An image width or height: a whole number from 1 to :data:`MAX_SIDE`; None (or 0, which tools write for
     "unknown") is unknown. Integral floats (``640.0``, as some exporters write) are taken."""
