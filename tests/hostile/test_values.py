@@ -13,6 +13,8 @@ from hostile.harness import assert_clean_error, assert_nothing_written, cvkit, s
 from hostile.value_cases import Case, all_cases
 
 CASES = all_cases()
+#: the checks of ``cvkit validate`` a bad value may be reported by (the manifest is read leniently: each is a finding)
+VALUE_CHECKS = {"invalid_record", "invalid_value", "box_empty", "box_not_finite", "polygon_too_few_points"}
 
 
 def _convert(case: Case, tmp_path: Path, *extra: str) -> tuple[Path, Path, dict[str, str]]:
@@ -56,3 +58,15 @@ def test_skip_invalid_leaves_the_bad_item_out_and_lists_it(case: Case, tmp_path:
     assert any((item["file"] or "").endswith(case.names) for item in skipped), skipped
     summary = json.loads(run.stdout)
     assert summary["read"]["images"] >= 1 and summary["written"]["images"] == summary["read"]["images"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_validate_reports_the_bad_value_as_an_error(case: Case, tmp_path: Path):
+    source, _destination, before = _convert(case, tmp_path)
+    options = ["-r", f"images_dir={tmp_path / 'extracted'}"] if case.format in ("cifar", "mnist") else []
+    run = cvkit("validate", source, "-f", case.format, "--json", *options)
+    assert run.code == 1, run.stdout + run.stderr
+    doc = json.loads(run.stdout)
+    found = {check for check, entry in doc["checks"].items() if entry["count"] and entry["severity"] == "error"}
+    assert found & VALUE_CHECKS, found
+    assert_nothing_written(before, tmp_path / "case")

@@ -36,7 +36,7 @@ def at(location: str | None, field: str) -> str:
     return f"{location}, {field}" if location.startswith("line ") else f"{location}.{field}"
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     """An int or float (a bool is neither here: ``true`` is no coordinate), numpy scalars included."""
     if isinstance(value, bool):
         return False
@@ -47,7 +47,7 @@ def _is_number(value: Any) -> bool:
 
 def finite(value: Any, what: str, file: Where, location: str | None) -> float:
     """``value`` as a float when it is a finite number; an error naming ``what`` otherwise."""
-    if _is_number(value):
+    if is_number(value):
         number = float(value)
         if math.isfinite(number):
             return number
@@ -71,18 +71,18 @@ def finite_list(values: Any, what: str, file: Where, location: str | None) -> li
     floats take one C-level pass (keypoints of a 250,000-person file are checked here)."""
     if not isinstance(values, list | tuple):
         raise InvalidInputError(f"{what} must be a list of numbers, got {values!r}", file=file, location=location)
-    if _PLAIN_NUMBERS.issuperset(map(type, values)) or all(map(_is_number, values)):
+    if _PLAIN_NUMBERS.issuperset(map(type, values)) or all(map(is_number, values)):
         out = list(map(float, values))
         if all(map(math.isfinite, out)):
             return out
-    bad = next((v for v in values if not (_is_number(v) and math.isfinite(float(v)))), values)
+    bad = next((v for v in values if not (is_number(v) and math.isfinite(float(v)))), values)
     raise InvalidInputError(f"{what} must hold finite numbers only, got {bad!r}", file=file, location=location)
 
 
 def whole_number(value: Any, what: str, file: Where, location: str | None) -> int:
     """A class index or count: an integer (a float only when whole: ``3.7`` was truncated to class 3); a bool,
     string or NaN is an error naming ``what``."""
-    if _is_number(value):
+    if is_number(value):
         number = float(value)
         if math.isfinite(number) and number.is_integer():
             return int(value) if not isinstance(value, float) else int(number)
@@ -94,7 +94,7 @@ def image_side(value: Any, what: str, file: Where, location: str | None) -> int 
     "unknown") is unknown. Integral floats (``640.0``, as some exporters write) are taken."""
     if value is None or (type(value) is int and value == 0):
         return None
-    if _is_number(value):
+    if is_number(value):
         number = float(value)
         if math.isfinite(number) and number.is_integer() and 0 <= number <= MAX_SIDE:
             return int(number) or None

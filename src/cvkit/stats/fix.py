@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from cvkit.core import validate_values
 from cvkit.core.geometry import clip_box
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.errors import CvkitError, DestinationExistsError
@@ -35,7 +36,7 @@ def _fix_object(obj: Annotation, dataset: Dataset, width: float | None, height: 
         return None
     if obj.polygon is not None:
         parts = [p for p in obj.polygon if len(p) >= 6 and len(p) % 2 == 0]
-        if len(parts) != len(obj.polygon):
+        if len(parts) != len(obj.polygon) or not parts:
             if not parts:
                 counts["objects_dropped_bad_polygon"] += 1
                 return None
@@ -44,7 +45,7 @@ def _fix_object(obj: Annotation, dataset: Dataset, width: float | None, height: 
     box = obj.bbox
     if box is None:
         return obj
-    if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
+    if not isinstance(box, list | tuple) or len(box) != 4 or not all(validate_values.is_number(v) and math.isfinite(v) for v in box):
         counts["objects_dropped_bad_box"] += 1
         return None
     x, y, w, h = box

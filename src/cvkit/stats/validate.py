@@ -198,7 +198,7 @@ def check_objects(sample: Sample, index: int, dataset: Dataset, width: float | N
             else:
                 seen_ids[key] = sample.path
         if obj.polygon is not None:
-            short = [p for p in obj.polygon if len(p) < 6 or len(p) % 2]
+            short = [p for p in obj.polygon if len(p) < 6 or len(p) % 2] or ([[]] if not obj.polygon else [])
             if short:
                 result.add("polygon_too_few_points", sample.path, f"polygon part with {len(short[0]) / 2:g} points", loc)
         problem = value_problem(obj, width, height)
@@ -207,7 +207,10 @@ def check_objects(sample: Sample, index: int, dataset: Dataset, width: float | N
         box = obj.bbox
         if box is None:
             continue
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
+        if not isinstance(box, list | tuple) or len(box) != 4:
+            result.add("invalid_value", sample.path, f"box must be 4 numbers [x, y, width, height], got {box!r}", loc)
+            continue
+        if not all(validate_values.is_number(v) and math.isfinite(v) for v in box):
             result.add("box_not_finite", sample.path, f"box {list(box)} has a non-finite coordinate", loc)
             continue
         x, y, w, h = box
