@@ -128,3 +128,20 @@ def test_line_breaks_are_what_splitlines_breaks_at():
         except InvalidInputError:
             refused = True
         assert refused == splits, hex(code)
+
+
+def test_a_manifest_object_has_as_many_keypoints_as_its_category_names(tmp_path):
+    import json
+
+    import cvkit
+    from cvkit.core.report import Report
+
+    header = {"type": "header", "schema": "cvkit.manifest", "version": 1, "source": {"format": "test"},
+              "categories": [{"id": 1, "name": "person", "parents": [], "attributes": {"keypoints": ["nose", "eye"]}}]}
+    good = {"label": "person", "bbox": [1, 1, 5, 5], "keypoints": [1, 2, 2, 3, 4, 2]}
+    bad = {**good, "keypoints": [1, 2, 2]}
+    lines = [header] + [{"image": f"{n}.jpg", "width": 10, "height": 10, "objects": [obj]} for n, obj in enumerate((good, bad))]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = Report(skip_invalid=True)
+    assert len(cvkit.read(tmp_path / "m.jsonl", report=report).materialize()) == 1
+    assert [(s.location, s.reason) for s in report.skipped] == [("line 3, objects[0].keypoints", "keypoints hold 1 points, the category names 2")]

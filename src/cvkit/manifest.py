@@ -252,7 +252,7 @@ def _samples(records: Iterable[tuple[int, dict[str, Any]]], path: Path, categori
             continue
         try:
             if check_values:
-                validate_values.sample(sample, path, f"line {number}")
+                validate_values.sample(sample, path, f"line {number}", categories)
         except InvalidInputError as exc:
             report.invalid(exc)
             continue

@@ -33,7 +33,7 @@ def at(location: str | None, field: str) -> str:
     (``line 7, objects[0].bbox``)."""
     if not location:
         return field
-    return f"{location}, {field}" if location.startswith("line ") else f"{location}.{field}"
+    return f"{location}, {field}" if location.startswith("line ") and "," not in location else f"{location}.{field}"
 
 
 def is_number(value: Any) -> bool:
@@ -239,8 +239,15 @@ def annotation(obj: Any, file: Where, location: str | None, width: int | None = 
     obj.score = score(obj.score, file, at(location, "score"))
 
 
-def sample(item: Any, file: Where, location: str | None) -> None:
-    """Check a :class:`~cvkit.core.model.Sample`'s size and every object's values in place."""
+def sample(item: Any, file: Where, location: str | None, categories: Any = None) -> None:
+    """Check a :class:`~cvkit.core.model.Sample`'s size and every object's values in place; with ``categories``
+    (a :class:`~cvkit.core.categories.CategorySet`), keypoints must be as many as their category names."""
     item.width, item.height = image_size(item.width, item.height, file, location)
     for k, obj in enumerate(item.objects):
-        annotation(obj, file, at(location, f"objects[{k}]"), item.width, item.height)
+        where = at(location, f"objects[{k}]")
+        annotation(obj, file, where, item.width, item.height)
+        if obj.keypoints is not None and categories is not None:
+            category = categories.get(obj.label)
+            names = category.attributes.get("keypoints") if category is not None else None
+            if isinstance(names, list):
+                keypoints(obj.keypoints, file, at(where, "keypoints"), names)
