@@ -30,7 +30,9 @@ def test_rle_strings_decode_to_the_runs_pycocotools_encoded(seed):
         encoded = mask_utils.encode(np.asfortranarray(mask))
         runs = validate_values.rle_counts(encoded["counts"])
         assert runs == _runs_of(mask_utils.decode(encoded))
-        checked = validate_values.rle({"size": [height, width], "counts": encoded["counts"].decode()}, "f.json", "here", height, width)
+        checked = validate_values.rle(
+            {"size": [height, width], "counts": encoded["counts"].decode()}, "f.json", "here", height, width
+        )
         assert sum(runs[1::2]) == int(mask_utils.area(encoded)) == int(mask.sum())
         assert checked["size"] == [height, width]
 
@@ -43,17 +45,23 @@ def test_rle_of_a_large_run_and_of_a_list_is_taken():
     validate_values.rle({"size": [600, 900], "counts": _runs_of(mask)}, None, None, 600, 900)
 
 
-@pytest.mark.parametrize(("rle", "message"), [
-    ({"size": [4, 5], "counts": [5, 10]}, "RLE runs cover 15 pixels, its 4x5 size has 20"),
-    ({"size": [4, 5], "counts": [25, -5]}, "RLE counts hold a negative run (-5)"),
-    ({"size": [4, 5], "counts": [10.5, 9.5]}, "RLE counts must be a list of whole numbers or a COCO RLE string, got '[10.5, 9.5]'"),
-    ({"size": [4, 5], "counts": "~~"}, "RLE counts must be a list of whole numbers or a COCO RLE string, got '~~'"),
-    ({"size": [4, 5], "counts": "P"}, "RLE counts must be a list of whole numbers or a COCO RLE string, got 'P'"),
-    ({"size": [4, 5, 3], "counts": [60]}, "RLE size must be [height, width] in whole pixels, got [4, 5, 3]"),
-    ({"size": [0, 5], "counts": []}, "RLE size must be [height, width] in whole pixels, got [0, 5]"),
-    ({"size": [3, 3], "counts": [9]}, "RLE size 3x3 (height x width) is not the image's 4x5"),
-    ({"counts": [20]}, "RLE segmentation needs 'counts' and 'size'"),
-])
+@pytest.mark.parametrize(
+    ("rle", "message"),
+    [
+        ({"size": [4, 5], "counts": [5, 10]}, "RLE runs cover 15 pixels, its 4x5 size has 20"),
+        ({"size": [4, 5], "counts": [25, -5]}, "RLE counts hold a negative run (-5)"),
+        (
+            {"size": [4, 5], "counts": [10.5, 9.5]},
+            "RLE counts must be a list of whole numbers or a COCO RLE string, got '[10.5, 9.5]'",
+        ),
+        ({"size": [4, 5], "counts": "~~"}, "RLE counts must be a list of whole numbers or a COCO RLE string, got '~~'"),
+        ({"size": [4, 5], "counts": "P"}, "RLE counts must be a list of whole numbers or a COCO RLE string, got 'P'"),
+        ({"size": [4, 5, 3], "counts": [60]}, "RLE size must be [height, width] in whole pixels, got [4, 5, 3]"),
+        ({"size": [0, 5], "counts": []}, "RLE size must be [height, width] in whole pixels, got [0, 5]"),
+        ({"size": [3, 3], "counts": [9]}, "RLE size 3x3 (height x width) is not the image's 4x5"),
+        ({"counts": [20]}, "RLE segmentation needs 'counts' and 'size'"),
+    ],
+)
 def test_bad_rle_is_refused_with_its_reason(rle, message):
     with pytest.raises(InvalidInputError) as info:
         validate_values.rle(rle, "f.json", "annotations[3].segmentation", 4, 5)
@@ -77,7 +85,9 @@ def _to_string(runs: list[int]) -> bytes:
 
 def test_a_negative_run_in_a_string_is_refused():
     runs = [10, 5, 2, 3]
-    assert _to_string(runs) == mask_utils.frPyObjects({"size": [4, 5], "counts": runs}, 4, 5)["counts"]  # the encoder is pycocotools'
+    assert (
+        _to_string(runs) == mask_utils.frPyObjects({"size": [4, 5], "counts": runs}, 4, 5)["counts"]
+    )  # the encoder is pycocotools'
     assert validate_values.rle_counts(_to_string([10, 5, -2, 7])) == [10, 5, -2, 7]
     with pytest.raises(InvalidInputError, match=r"negative run \(-2\)"):
         validate_values.rle({"size": [4, 5], "counts": _to_string([10, 5, -2, 7]).decode()}, None, None)
@@ -94,8 +104,17 @@ def test_image_sides_refused(value):
         validate_values.image_side(value, "width", "a.json", "images[0].width")
 
 
-@pytest.mark.parametrize(("values", "ok"), [([1, 2, 3, 4, 5, 6], True), ([1, 2, 3, 4, 5, 6, 7], False), ([1, 2, 3, 4], False),
-                                            ([1, 2, 3, 4, 5, math.nan], False), ([1, 2, 3, 4, 5, True], False), ([1, 2, 3, 4, 5, "6"], False)])
+@pytest.mark.parametrize(
+    ("values", "ok"),
+    [
+        ([1, 2, 3, 4, 5, 6], True),
+        ([1, 2, 3, 4, 5, 6, 7], False),
+        ([1, 2, 3, 4], False),
+        ([1, 2, 3, 4, 5, math.nan], False),
+        ([1, 2, 3, 4, 5, True], False),
+        ([1, 2, 3, 4, 5, "6"], False),
+    ],
+)
 def test_polygon_parts(values, ok):
     if ok:
         assert validate_values.polygon_part(values, None, None) == [float(v) for v in values]
@@ -136,12 +155,21 @@ def test_a_manifest_object_has_as_many_keypoints_as_its_category_names(tmp_path)
     import cvkit
     from cvkit.core.report import Report
 
-    header = {"type": "header", "schema": "cvkit.manifest", "version": 1, "source": {"format": "test"},
-              "categories": [{"id": 1, "name": "person", "parents": [], "attributes": {"keypoints": ["nose", "eye"]}}]}
+    header = {
+        "type": "header",
+        "schema": "cvkit.manifest",
+        "version": 1,
+        "source": {"format": "test"},
+        "categories": [{"id": 1, "name": "person", "parents": [], "attributes": {"keypoints": ["nose", "eye"]}}],
+    }
     good = {"label": "person", "bbox": [1, 1, 5, 5], "keypoints": [1, 2, 2, 3, 4, 2]}
     bad = {**good, "keypoints": [1, 2, 2]}
-    lines = [header] + [{"image": f"{n}.jpg", "width": 10, "height": 10, "objects": [obj]} for n, obj in enumerate((good, bad))]
+    lines = [header] + [
+        {"image": f"{n}.jpg", "width": 10, "height": 10, "objects": [obj]} for n, obj in enumerate((good, bad))
+    ]
     (tmp_path / "m.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     report = Report(skip_invalid=True)
     assert len(cvkit.read(tmp_path / "m.jsonl", report=report).materialize()) == 1
-    assert [(s.location, s.reason) for s in report.skipped] == [("line 3, objects[0].keypoints", "keypoints hold 1 points, the category names 2")]
+    assert [(s.location, s.reason) for s in report.skipped] == [
+        ("line 3, objects[0].keypoints", "keypoints hold 1 points, the category names 2")
+    ]

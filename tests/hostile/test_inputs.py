@@ -20,7 +20,9 @@ def _yolo(root: Path, yaml: str, line: str = "0 0.5 0.5 0.2 0.2") -> Path:
     return root
 
 
-@pytest.mark.parametrize("yaml", ["path: /etc\ntrain: .\nval: .\nnames: [cat]\n", "train: images/none\nval: images/train\nnames: [cat]\n"])
+@pytest.mark.parametrize(
+    "yaml", ["path: /etc\ntrain: .\nval: .\nnames: [cat]\n", "train: images/none\nval: images/train\nnames: [cat]\n"]
+)
 def test_a_listed_split_without_images_is_an_error(yaml, tmp_path):
     src = _yolo(tmp_path / "src", yaml)
     (src / "images" / "none").mkdir()
@@ -45,8 +47,13 @@ def _coco_with_names(root: Path, names: list[str]) -> Path:
     for n, name in enumerate(names, 1):
         make_image(root / "images" / name, 32, 24)
         images.append({"id": n, "file_name": name, "width": 32, "height": 24})
-    annotations = [{"id": n, "image_id": n, "category_id": 1, "bbox": [1, 1, 5, 5], "area": 25, "iscrowd": 0} for n in range(1, len(names) + 1)]
-    (root / "instances_train.json").write_text(json.dumps({"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "cat"}]}))
+    annotations = [
+        {"id": n, "image_id": n, "category_id": 1, "bbox": [1, 1, 5, 5], "area": 25, "iscrowd": 0}
+        for n in range(1, len(names) + 1)
+    ]
+    (root / "instances_train.json").write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "cat"}]})
+    )
     return root / "instances_train.json"
 
 

@@ -36,7 +36,18 @@ def _options(case: Case, tmp_path: Path) -> list[str]:
 
 def test_there_are_cases_for_every_reader():
     assert len(CASES) >= 100
-    assert {case.format for case in CASES} == {"coco", "voc", "yolo", "labelme", "labelme_mit", "createml", "manifest", "labels", "cifar", "mnist"}
+    assert {case.format for case in CASES} == {
+        "coco",
+        "voc",
+        "yolo",
+        "labelme",
+        "labelme_mit",
+        "createml",
+        "manifest",
+        "labels",
+        "cifar",
+        "mnist",
+    }
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])

@@ -34,7 +34,12 @@ def verdict_of_stats(root: Path) -> tuple[str, ...]:
         columns = load_columns(root, "voc", Report())
     except InvalidInputError as exc:
         return ("refused", Path(exc.file or "").name)
-    return ("read", str(columns.num_images), str(len(columns.obj_class)), ",".join(map(str, columns.image_width.tolist())))
+    return (
+        "read",
+        str(columns.num_images),
+        str(len(columns.obj_class)),
+        ",".join(map(str, columns.image_width.tolist())),
+    )
 
 
 def verdict_of_convert(root: Path) -> tuple[str, ...]:
@@ -43,7 +48,12 @@ def verdict_of_convert(root: Path) -> tuple[str, ...]:
     except InvalidInputError as exc:
         return ("refused", Path(exc.file or "").name)
     samples = dataset.samples
-    return ("read", str(len(samples)), str(sum(len(s.objects) for s in samples)), ",".join(str(float(s.width)) for s in samples))
+    return (
+        "read",
+        str(len(samples)),
+        str(sum(len(s.objects) for s in samples)),
+        ",".join(str(float(s.width)) for s in samples),
+    )
 
 
 CASES = {**MALFORMED, **VALID, **mutations(seed=15, count=200)}
@@ -61,8 +71,18 @@ def test_stats_and_convert_give_one_verdict(name: str, tmp_path: Path):
         assert scan_voc_columns(root, Report()) is not None  # the fast path itself, not the reader it falls back to
 
 
-@pytest.mark.parametrize("name", ["junk_after_root", "nul_in_name", "control_char_in_name", "nesting_50000_deep", "difficult_maybe",
-                                  "width_past_int64", "mismatched_tag"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "junk_after_root",
+        "nul_in_name",
+        "control_char_in_name",
+        "nesting_50000_deep",
+        "difficult_maybe",
+        "width_past_int64",
+        "mismatched_tag",
+    ],
+)
 def test_the_cli_commands_refuse_the_issue_cases_alike(name: str, tmp_path: Path):
     root = devkit(tmp_path / "voc", MALFORMED[name])
     stats = run_cvkit("stats", root, "--format", "voc", "--json")

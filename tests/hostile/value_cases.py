@@ -42,11 +42,16 @@ def _coco(image: dict[str, Any] | None = None, annotation: dict[str, Any] | None
     def build(folder: Path) -> Path:
         for name in ("a.jpg", "b.jpg"):
             _image(folder / "images" / name)
-        images = [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48}, {"id": 2, "file_name": "b.jpg", "width": 64, "height": 48, **(image or {})}]
+        images = [
+            {"id": 1, "file_name": "a.jpg", "width": 64, "height": 48},
+            {"id": 2, "file_name": "b.jpg", "width": 64, "height": 48, **(image or {})},
+        ]
         good = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 10, 10], "area": 100, "iscrowd": 0}
         bad = {**good, "id": 2, "image_id": 2, **(annotation or {})}
         categories = [{"id": 1, "name": "person", "keypoints": ["nose", "eye"], "skeleton": [[1, 2]]}]
-        (folder / "instances_train.json").write_text(json.dumps({"images": images, "annotations": [good, bad], "categories": categories}))
+        (folder / "instances_train.json").write_text(
+            json.dumps({"images": images, "annotations": [good, bad], "categories": categories})
+        )
         return folder / "instances_train.json"
 
     return build
@@ -140,8 +145,16 @@ def _labelme(shape: dict[str, Any] | None = None, top: dict[str, Any] | None = N
         good = {"label": "cat", "points": [[1, 2], [10, 20]], "shape_type": "rectangle", "group_id": None, "flags": {}}
         for stem, shapes in (("a", [good]), ("b", [{**good, **(shape or {})}])):
             _image(folder / f"{stem}.jpg")
-            doc = {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": f"{stem}.jpg", "imageData": None, "imageHeight": 48,
-                   "imageWidth": 64, **((top or {}) if stem == "b" else {})}
+            doc = {
+                "version": "5.5.0",
+                "flags": {},
+                "shapes": shapes,
+                "imagePath": f"{stem}.jpg",
+                "imageData": None,
+                "imageHeight": 48,
+                "imageWidth": 64,
+                **((top or {}) if stem == "b" else {}),
+            }
             (folder / f"{stem}.json").write_text(json.dumps(doc))
         return folder
 
@@ -166,14 +179,22 @@ def _mit(x: str = "20", rows: str = "48") -> Callable[[Path], Path]:
             points = "".join(f"<pt><x>{px}</x><y>{py}</y></pt>" for px, py in (("1", "2"), (value, "2"), ("20", "30")))
             (folder / f"{stem}.xml").write_text(
                 f"<annotation><filename>{stem}.jpg</filename><folder></folder><imagesize><nrows>{nrows}</nrows><ncols>64</ncols></imagesize>"
-                f"<object><name>cat</name><deleted>0</deleted><id>0</id><polygon>{points}</polygon></object></annotation>")
+                f"<object><name>cat</name><deleted>0</deleted><id>0</id><polygon>{points}</polygon></object></annotation>"
+            )
         return folder
 
     return build
 
 
-MIT_VALUES = {"x_nan": {"x": "nan"}, "x_inf": {"x": "inf"}, "x_negative_infinity": {"x": "-Infinity"}, "x_1e999": {"x": "1e999"},
-              "x_text": {"x": "abc"}, "x_empty": {"x": ""}, "nrows_20_digits": {"rows": "99999999999999999999"}}
+MIT_VALUES = {
+    "x_nan": {"x": "nan"},
+    "x_inf": {"x": "inf"},
+    "x_negative_infinity": {"x": "-Infinity"},
+    "x_1e999": {"x": "1e999"},
+    "x_text": {"x": "abc"},
+    "x_empty": {"x": ""},
+    "nrows_20_digits": {"rows": "99999999999999999999"},
+}
 
 
 # --- CreateML ------------------------------------------------------------------------------
@@ -183,24 +204,46 @@ def _createml(coordinates: dict[str, Any]) -> Callable[[Path], Path]:
         bad = {"label": "cat", "coordinates": {**good["coordinates"], **coordinates}}
         for stem in ("a", "b"):
             _image(folder / f"{stem}.jpg")
-        (folder / "createml.json").write_text(json.dumps([{"image": "a.jpg", "annotations": [good]}, {"image": "b.jpg", "annotations": [bad]}]))
+        (folder / "createml.json").write_text(
+            json.dumps([{"image": "a.jpg", "annotations": [good]}, {"image": "b.jpg", "annotations": [bad]}])
+        )
         return folder / "createml.json"
 
     return build
 
 
-CREATEML_VALUES = {"width_negative": {"width": -5}, "height_true": {"height": True}, "x_text": {"x": "20"}, "y_null": {"y": None},
-                   "width_list": {"width": [10]}}
+CREATEML_VALUES = {
+    "width_negative": {"width": -5},
+    "height_true": {"height": True},
+    "x_text": {"x": "20"},
+    "y_null": {"y": None},
+    "width_list": {"width": [10]},
+}
 
 
 # --- manifest ------------------------------------------------------------------------------
 def _manifest(obj: dict[str, Any] | None = None, record: dict[str, Any] | None = None) -> Callable[[Path], Path]:
     def build(folder: Path) -> Path:
-        header = {"type": "header", "schema": "cvkit.manifest", "version": 1, "source": {"format": "test"},
-                  "categories": [{"id": 1, "name": "cat", "parents": []}]}
+        header = {
+            "type": "header",
+            "schema": "cvkit.manifest",
+            "version": 1,
+            "source": {"format": "test"},
+            "categories": [{"id": 1, "name": "cat", "parents": []}],
+        }
         good = {"label": "cat", "bbox": [4, 5, 10, 10]}
-        records = [{"image": "a.jpg", "width": 64, "height": 48, "split": "train", "labels": [], "objects": [good]},
-                   {"image": "b.jpg", "width": 64, "height": 48, "split": "train", "labels": [], "objects": [{**good, **(obj or {})}], **(record or {})}]
+        records = [
+            {"image": "a.jpg", "width": 64, "height": 48, "split": "train", "labels": [], "objects": [good]},
+            {
+                "image": "b.jpg",
+                "width": 64,
+                "height": 48,
+                "split": "train",
+                "labels": [],
+                "objects": [{**good, **(obj or {})}],
+                **(record or {}),
+            },
+        ]
         for name in ("a.jpg", "b.jpg"):
             _image(folder / name)
         (folder / "data.jsonl").write_text("".join(json.dumps(line) + "\n" for line in [header, *records]))
@@ -247,14 +290,25 @@ def _cifar(labels: list[Any], sizes: list[Any] | None = None) -> Callable[[Path]
 
         src = folder / "cifar-10-batches-py"
         src.mkdir(parents=True)
-        (src / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"airplane", b"automobile", b"bird"]}, protocol=2))
-        batch: dict[bytes, Any] = {b"labels": labels, b"data": np.zeros((len(labels), 3072), dtype=np.uint8),
-                                   b"filenames": [f"i{k}.png".encode() for k in range(len(labels))]}
+        (src / "batches.meta").write_bytes(
+            pickle.dumps({b"label_names": [b"airplane", b"automobile", b"bird"]}, protocol=2)
+        )
+        batch: dict[bytes, Any] = {
+            b"labels": labels,
+            b"data": np.zeros((len(labels), 3072), dtype=np.uint8),
+            b"filenames": [f"i{k}.png".encode() for k in range(len(labels))],
+        }
         if sizes is not None:
             batch[b"image_sizes"] = sizes
         (src / "data_batch_1").write_bytes(pickle.dumps(batch, protocol=2))
-        (src / "test_batch").write_bytes(pickle.dumps({**batch, b"labels": [0] * len(labels), b"image_sizes": [[32, 32]] * len(labels)}
-                                                      if sizes is not None else {**batch, b"labels": [0] * len(labels)}, protocol=2))
+        (src / "test_batch").write_bytes(
+            pickle.dumps(
+                {**batch, b"labels": [0] * len(labels), b"image_sizes": [[32, 32]] * len(labels)}
+                if sizes is not None
+                else {**batch, b"labels": [0] * len(labels)},
+                protocol=2,
+            )
+        )
         return src
 
     return build
@@ -277,7 +331,13 @@ def _mnist_npz(x_train: Callable[[], Any], y_train: Callable[[], Any]) -> Callab
 
         src = folder / "keras"
         src.mkdir()
-        np.savez(src / "mnist.npz", x_train=x_train(), y_train=y_train(), x_test=np.zeros((2, 28, 28), np.uint8), y_test=np.array([1, 2], np.uint8))
+        np.savez(
+            src / "mnist.npz",
+            x_train=x_train(),
+            y_train=y_train(),
+            x_test=np.zeros((2, 28, 28), np.uint8),
+            y_test=np.array([1, 2], np.uint8),
+        )
         return src / "mnist.npz"
 
     return build
@@ -318,7 +378,10 @@ def all_cases() -> list[Case]:
     cases += [Case(f"labelme_mit-{k}", "labelme_mit", _mit(**v), "b.xml") for k, v in MIT_VALUES.items()]
     cases += [Case(f"createml-{k}", "createml", _createml(v), "createml.json") for k, v in CREATEML_VALUES.items()]
     cases += [Case(f"manifest-{k}", "manifest", _manifest(*v), "data.jsonl") for k, v in MANIFEST_VALUES.items()]
-    cases += [Case(f"labels-{k}", "labels", _labels(v), "train.txt") for k, v in {"index_past_synsets": "7", "index_huge": "9" * 30}.items()]
+    cases += [
+        Case(f"labels-{k}", "labels", _labels(v), "train.txt")
+        for k, v in {"index_past_synsets": "7", "index_huge": "9" * 30}.items()
+    ]
     cases += [Case(f"cifar-{k}", "cifar", _cifar(*v), "data_batch_1") for k, v in CIFAR_VALUES.items()]
     cases += [Case(f"mnist-{k}", "mnist", _mnist_npz(*v), "mnist.npz") for k, v in MNIST_VALUES.items()]
     return cases

@@ -15,15 +15,21 @@ PLAIN = """<annotation>
 \t<size><width>{width}</width><height>{height}</height><depth>3</depth></size>
 {objects}</annotation>
 """
-OBJECT = ("\t<object>\n\t\t<name>{name}</name>\n\t\t<pose>Unspecified</pose>\n\t\t<truncated>{truncated}</truncated>\n"
-          "\t\t<difficult>{difficult}</difficult>\n\t\t<bndbox>\n\t\t\t<xmin>{x1}</xmin>\n\t\t\t<ymin>{y1}</ymin>\n"
-          "\t\t\t<xmax>{x2}</xmax>\n\t\t\t<ymax>{y2}</ymax>\n\t\t</bndbox>\n\t</object>\n")
+OBJECT = (
+    "\t<object>\n\t\t<name>{name}</name>\n\t\t<pose>Unspecified</pose>\n\t\t<truncated>{truncated}</truncated>\n"
+    "\t\t<difficult>{difficult}</difficult>\n\t\t<bndbox>\n\t\t\t<xmin>{x1}</xmin>\n\t\t\t<ymin>{y1}</ymin>\n"
+    "\t\t\t<xmax>{x2}</xmax>\n\t\t\t<ymax>{y2}</ymax>\n\t\t</bndbox>\n\t</object>\n"
+)
 
 
-def plain(stem: str = "a", width: object = 64, height: object = 48, objects: str | None = None, **fields: object) -> str:
+def plain(
+    stem: str = "a", width: object = 64, height: object = 48, objects: str | None = None, **fields: object
+) -> str:
     """A plain VOC file; ``fields`` override the one object's values (name, truncated, difficult, x1, y1, x2, y2)."""
     values = {"name": "cat", "truncated": 0, "difficult": 0, "x1": 2, "y1": 3, "x2": 20, "y2": 30, **fields}
-    return PLAIN.format(stem=stem, width=width, height=height, objects=OBJECT.format(**values) if objects is None else objects)
+    return PLAIN.format(
+        stem=stem, width=width, height=height, objects=OBJECT.format(**values) if objects is None else objects
+    )
 
 
 def _nested(depth: int) -> str:
@@ -43,8 +49,11 @@ MALFORMED: dict[str, bytes] = {
     "form_feed": plain(name="c\x0cat").encode(),
     "nesting_50000_deep": _nested(50_000).encode(),
     "nesting_300_deep": _nested(300).encode(),
-    "object_nesting_300_deep": plain(objects="<object>" * 300 + OBJECT.format(name="cat", truncated=0, difficult=0, x1=1, y1=1, x2=2, y2=2)
-                                     + "</object>" * 300).encode(),
+    "object_nesting_300_deep": plain(
+        objects="<object>" * 300
+        + OBJECT.format(name="cat", truncated=0, difficult=0, x1=1, y1=1, x2=2, y2=2)
+        + "</object>" * 300
+    ).encode(),
     "difficult_maybe": plain(difficult="maybe").encode(),
     "truncated_yes_please": plain(truncated="yes please").encode(),
     "width_past_int64": plain(width="99999999999999999999").encode(),
@@ -70,8 +79,10 @@ VALID: dict[str, bytes] = {
     "plain": plain().encode(),
     "difficult_true": plain(difficult="true").encode(),
     "float_size": plain(width="64.0").encode(),
-    "two_objects": plain(objects=OBJECT.format(name="cat", truncated=0, difficult=1, x1=1, y1=1, x2=5, y2=5)
-                         + OBJECT.format(name="dog", truncated=1, difficult=0, x1=2, y1=2, x2=9, y2=9)).encode(),
+    "two_objects": plain(
+        objects=OBJECT.format(name="cat", truncated=0, difficult=1, x1=1, y1=1, x2=5, y2=5)
+        + OBJECT.format(name="dog", truncated=1, difficult=0, x1=2, y1=2, x2=9, y2=9)
+    ).encode(),
     "no_objects": plain(objects="").encode(),
     "nesting_10_deep": _nested(10).encode(),
     "declaration": ('<?xml version="1.0" encoding="utf-8"?>\n' + plain()).encode(),
@@ -85,7 +96,22 @@ def mutations(seed: int, count: int) -> dict[str, bytes]:
     seed and index: kin of the cases above that nobody listed."""
     rng = random.Random(seed)
     base = plain().encode()
-    pieces = [b"\0", b"\x01", b"\x1f", b"<", b">", b"</a>", b"<a>", b"&", b"nan", b"-1", b"99999999999999999999", b"\xff", b"maybe", b"\r"]
+    pieces = [
+        b"\0",
+        b"\x01",
+        b"\x1f",
+        b"<",
+        b">",
+        b"</a>",
+        b"<a>",
+        b"&",
+        b"nan",
+        b"-1",
+        b"99999999999999999999",
+        b"\xff",
+        b"maybe",
+        b"\r",
+    ]
     out = {}
     for n in range(count):
         data = bytearray(base)

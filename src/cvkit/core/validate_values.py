@@ -98,18 +98,24 @@ def image_side(value: Any, what: str, file: Where, location: str | None) -> int 
         number = float(value)
         if math.isfinite(number) and number.is_integer() and 0 <= number <= MAX_SIDE:
             return int(number) or None
-    raise InvalidInputError(f"{what} must be a whole number of pixels from 1 to {MAX_SIDE}, got {value!r}", file=file, location=location)
+    raise InvalidInputError(
+        f"{what} must be a whole number of pixels from 1 to {MAX_SIDE}, got {value!r}", file=file, location=location
+    )
 
 
 def image_size(width: Any, height: Any, file: Where, location: str | None) -> tuple[int | None, int | None]:
     """``(width, height)`` checked by :func:`image_side` (``location`` is that of the image record)."""
-    return image_side(width, "width", file, at(location, "width")), image_side(height, "height", file, at(location, "height"))
+    return image_side(width, "width", file, at(location, "width")), image_side(
+        height, "height", file, at(location, "height")
+    )
 
 
 def box(values: Sequence[Any], file: Where, location: str | None) -> tuple[float, float, float, float]:
     """A canonical ``(x, y, w, h)`` box: four finite numbers, width and height not negative."""
     if not isinstance(values, list | tuple) or len(values) != 4:
-        raise InvalidInputError(f"box must be 4 numbers [x, y, width, height], got {values!r}", file=file, location=location)
+        raise InvalidInputError(
+            f"box must be 4 numbers [x, y, width, height], got {values!r}", file=file, location=location
+        )
     x, y, w, h = finite_list(values, "box", file, location)
     if w < 0 or h < 0:
         raise InvalidInputError(f"box has a negative width or height: {list(values)!r}", file=file, location=location)
@@ -120,7 +126,11 @@ def polygon_part(values: Any, file: Where, location: str | None) -> list[float]:
     """One flat polygon ``[x1, y1, x2, y2, ...]``: finite numbers, an even count, at least 3 points."""
     points = finite_list(values, "polygon", file, location)
     if len(points) % 2:
-        raise InvalidInputError(f"polygon has an odd number of coordinates ({len(points)}): x and y must pair up", file=file, location=location)
+        raise InvalidInputError(
+            f"polygon has an odd number of coordinates ({len(points)}): x and y must pair up",
+            file=file,
+            location=location,
+        )
     if len(points) < 6:
         raise InvalidInputError(f"polygon with fewer than 3 points ({len(points) // 2})", file=file, location=location)
     return points
@@ -130,8 +140,11 @@ def flat_points(values: Any, what: str, file: Where, location: str | None, minim
     """Flat ``[x1, y1, ...]`` points of a point, line or circle: finite, even count, at least ``minimum`` points."""
     points = finite_list(values, what, file, location)
     if len(points) % 2 or len(points) < 2 * minimum:
-        raise InvalidInputError(f"{what} needs x, y pairs (at least {minimum} point{'s' if minimum > 1 else ''}), got {len(points)} numbers",
-                                file=file, location=location)
+        raise InvalidInputError(
+            f"{what} needs x, y pairs (at least {minimum} point{'s' * (minimum > 1)}), got {len(points)} numbers",
+            file=file,
+            location=location,
+        )
     return points
 
 
@@ -139,9 +152,13 @@ def keypoints(values: Any, file: Where, location: str | None, names: Sequence[An
     """COCO keypoints: ``(x, y, v)`` triplets of finite numbers, as many as the category names when it does."""
     flat = finite_list(values, "keypoints", file, location)
     if len(flat) % 3:
-        raise InvalidInputError(f"keypoints must be (x, y, visibility) triplets, got {len(flat)} numbers", file=file, location=location)
+        raise InvalidInputError(
+            f"keypoints must be (x, y, visibility) triplets, got {len(flat)} numbers", file=file, location=location
+        )
     if names and len(flat) != 3 * len(names):
-        raise InvalidInputError(f"keypoints hold {len(flat) // 3} points, the category names {len(names)}", file=file, location=location)
+        raise InvalidInputError(
+            f"keypoints hold {len(flat) // 3} points, the category names {len(names)}", file=file, location=location
+        )
     return flat
 
 
@@ -179,18 +196,26 @@ def rle_counts(counts: str | bytes) -> list[int] | None:
     return out.tolist()
 
 
-def rle(value: Any, file: Where, location: str | None, height: int | None = None, width: int | None = None) -> dict[str, Any]:
+def rle(
+    value: Any, file: Where, location: str | None, height: int | None = None, width: int | None = None
+) -> dict[str, Any]:
     """A COCO RLE mask ``{"size": [h, w], "counts": str | [int, ...]}`` whose runs are whole, not negative and
     cover its ``h * w`` pixels exactly (what pycocotools decodes without reading past its buffer), and whose size is
     the image's when that is known. Returns ``{"size": [h, w], "counts": counts}``."""
     if not isinstance(value, dict) or "counts" not in value or "size" not in value:
         raise InvalidInputError("RLE segmentation needs 'counts' and 'size'", file=file, location=location)
     size, counts = value["size"], value["counts"]
-    if not (isinstance(size, list | tuple) and len(size) == 2 and all(type(v) is int and 0 < v <= MAX_SIDE for v in size)):
-        raise InvalidInputError(f"RLE size must be [height, width] in whole pixels, got {size!r}", file=file, location=location)
+    if not (
+        isinstance(size, list | tuple) and len(size) == 2 and all(type(v) is int and 0 < v <= MAX_SIDE for v in size)
+    ):
+        raise InvalidInputError(
+            f"RLE size must be [height, width] in whole pixels, got {size!r}", file=file, location=location
+        )
     h, w = size
     if height and width and (h, w) != (height, width):
-        raise InvalidInputError(f"RLE size {h}x{w} (height x width) is not the image's {height}x{width}", file=file, location=location)
+        raise InvalidInputError(
+            f"RLE size {h}x{w} (height x width) is not the image's {height}x{width}", file=file, location=location
+        )
     if isinstance(counts, list):
         runs = counts if all(type(v) is int for v in counts) else None
     elif isinstance(counts, str | bytes):
@@ -198,12 +223,17 @@ def rle(value: Any, file: Where, location: str | None, height: int | None = None
     else:
         runs = None
     if runs is None:
-        raise InvalidInputError(f"RLE counts must be a list of whole numbers or a COCO RLE string, got {str(counts)[:40]!r}", file=file,
-                                location=location)
+        raise InvalidInputError(
+            f"RLE counts must be a list of whole numbers or a COCO RLE string, got {str(counts)[:40]!r}",
+            file=file,
+            location=location,
+        )
     if runs and min(runs) < 0:
         raise InvalidInputError(f"RLE counts hold a negative run ({min(runs)})", file=file, location=location)
     if sum(runs) != h * w:
-        raise InvalidInputError(f"RLE runs cover {sum(runs)} pixels, its {h}x{w} size has {h * w}", file=file, location=location)
+        raise InvalidInputError(
+            f"RLE runs cover {sum(runs)} pixels, its {h}x{w} size has {h * w}", file=file, location=location
+        )
     return {"size": [h, w], "counts": counts}
 
 
@@ -216,19 +246,25 @@ def one_line(name: str, list_file: str) -> str:
     """``name`` when it can be one line of ``list_file`` (``train.txt``, ``ImageSets/Main/val.txt``); an
     :class:`InvalidInputError` when it holds a line break, which would split it into two entries there."""
     if _LINE_BREAK.search(name):
-        raise InvalidInputError(f"image name {name!r} holds a line break, which would split {list_file} into two entries; rename the image",
-                                location=None)
+        raise InvalidInputError(
+            f"image name {name!r} holds a line break, which would split {list_file} into two entries; rename the image",
+            location=None,
+        )
     return name
 
 
 # --- a whole object or sample (the manifest, whose records may hold any shape) ------------------------
-def annotation(obj: Any, file: Where, location: str | None, width: int | None = None, height: int | None = None) -> None:
+def annotation(
+    obj: Any, file: Where, location: str | None, width: int | None = None, height: int | None = None
+) -> None:
     """Check every value of an :class:`~cvkit.core.model.Annotation` in place (its lists become floats)."""
     if obj.bbox is not None:
         obj.bbox = box(obj.bbox, file, at(location, "bbox"))
     if obj.polygon is not None:
         if not isinstance(obj.polygon, list) or not obj.polygon:
-            raise InvalidInputError(f"polygon must be a list of parts, got {obj.polygon!r}", file=file, location=at(location, "polygon"))
+            raise InvalidInputError(
+                f"polygon must be a list of parts, got {obj.polygon!r}", file=file, location=at(location, "polygon")
+            )
         obj.polygon = [polygon_part(part, file, at(location, f"polygon[{k}]")) for k, part in enumerate(obj.polygon)]
     if obj.rle is not None:
         obj.rle = rle(obj.rle, file, at(location, "rle"), height, width)
