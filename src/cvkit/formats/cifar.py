@@ -212,7 +212,8 @@ def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[Any, Any, Any, tupl
         pixels = np.asarray(row, dtype=np.uint8).reshape(-1)
         if pixels.size != 3 * h * w:
             raise InvalidInputError(f"image {i} has {pixels.size} values, expected 3 x {h} x {w}", file=path)
-        yield label, (coarse_labels[i] if coarse_labels else None), pixels, (h, w), (names[i] if i < len(names) else None)
+        coarse_label = coarse_labels[i] if coarse_labels else None
+        yield label, coarse_label, pixels, (h, w), (names[i] if i < len(names) else None)
 
 
 def _binary_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, Any, tuple[int, int], str | None]]:
@@ -271,7 +272,8 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
 
 def _sample(source: _Source, batch: Path, stem: str, index: int, fine: Any, coarse: Any, pixels: Any, h: int, w: int,
             filename: str | None, used: set[str], images_dir: Path, hierarchy: Hierarchy) -> Sample:
-    """Check the labels (whole numbers: a label 3.7 was read as class 3), write the PNG and build the sample of one image."""
+    """Check the labels (whole numbers: a label 3.7 was read as class 3), write the PNG and build the sample of one
+    image."""
     import numpy as np
     from PIL import Image
 

@@ -237,8 +237,10 @@ def _plan_file(file: Path, split: str | None, data: Any, names: dict[int, str], 
     prefix = "" if prefix == "." else prefix + "/"
     # captions_*.json and panoptic_*.json records are told apart by their first annotation (one check a file, not one an annotation)
     special = bool(annotations) and isinstance(annotations[0], dict) and ("caption" in annotations[0] or is_panoptic(annotations[0]))
-    keypoint_names = {cat.id: cat.attributes["keypoints"] for cat in categories if isinstance(cat.attributes.get("keypoints"), list)}
-    return _FilePlan(file, images, annotations, by_image, names, sample_split, prefix, by_name, listed, special, duplicates, keypoint_names)
+    keypoint_names = {cat.id: cat.attributes["keypoints"] for cat in categories
+                      if isinstance(cat.attributes.get("keypoints"), list)}
+    return _FilePlan(file, images, annotations, by_image, names, sample_split, prefix, by_name, listed, special,
+                     duplicates, keypoint_names)
 
 
 def _plan_samples(plan: _FilePlan, positions: Iterable[int], common: Path, report: Report) -> Iterator[Sample]:
@@ -257,7 +259,8 @@ def _plan_samples(plan: _FilePlan, positions: Iterable[int], common: Path, repor
             continue
         if plan.listed and (sample.width is None or sample.height is None):
             fill_size(sample, common, report)
-        add_annotations(sample, plan.by_image.get(img["id"], ()), plan.annotations, plan.names, plan.special, file, report, plan.keypoint_names)
+        add_annotations(sample, plan.by_image.get(img["id"], ()), plan.annotations, plan.names, plan.special, file,
+                        report, plan.keypoint_names)
         report.count_read(sample.split, len(sample.objects))
         yield sample
 

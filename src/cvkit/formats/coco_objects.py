@@ -54,7 +54,8 @@ def _polygons(seg: Any, i: int, file: Path, report: Report) -> list[list[float]]
                             location=f"annotations[{i}].segmentation")
 
 
-def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Report, size: tuple[int | None, int | None] = (None, None),
+def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Report,
+                size: tuple[int | None, int | None] = (None, None),
                 keypoint_names: list[Any] | None = None) -> Annotation | None:
     """One COCO annotation; None when it has no geometry (an image-level label). ``size``: the image's (width,
     height), which an RLE mask must match; ``keypoint_names``: the category's, which keypoints must match.
@@ -63,7 +64,8 @@ def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Rep
     of an error is only built when there is one. :func:`add_annotations` reads plain boxes on its own.
     """
     get = ann.get
-    obj = Annotation(label, id=get("id"), iscrowd=bool(get("iscrowd", 0)), score=validate_values.score(get("score"), file, f"annotations[{i}].score"))
+    score = validate_values.score(get("score"), file, f"annotations[{i}].score")
+    obj = Annotation(label, id=get("id"), iscrowd=bool(get("iscrowd", 0)), score=score)
     bbox = get("bbox")
     if bbox is not None:
         if not (type(bbox) is list and len(bbox) == 4 and _NUMBER_TYPES.issuperset(map(type, bbox))):
@@ -76,11 +78,13 @@ def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Rep
     if seg:
         if isinstance(seg, dict):
             width, height = size
-            obj.rle, obj.shape = validate_values.rle(seg, file, f"annotations[{i}].segmentation", height, width), "mask"
+            obj.rle = validate_values.rle(seg, file, f"annotations[{i}].segmentation", height, width)
+            obj.shape = "mask"
         else:
             obj.polygon, obj.shape = _polygons(seg, i, file, report), "polygon"
     if get("keypoints"):
-        obj.keypoints = validate_values.keypoints(ann["keypoints"], file, f"annotations[{i}].keypoints", keypoint_names)
+        where = f"annotations[{i}].keypoints"
+        obj.keypoints = validate_values.keypoints(ann["keypoints"], file, where, keypoint_names)
         if obj.shape == "box" and obj.bbox is None:
             obj.shape = "keypoints"
     if obj.bbox is None:

@@ -83,7 +83,8 @@ def _points(poly: Any, file: Path, where: str) -> list[float]:
     flat: list[float] = []
     for pt in poly.iter("pt"):
         at = f"{where} (line {pt.sourceline})"
-        flat += [validate_values.parse_finite(_text(pt, "x"), "<pt> <x>", file, at), validate_values.parse_finite(_text(pt, "y"), "<pt> <y>", file, at)]
+        flat += [validate_values.parse_finite(_text(pt, "x"), "<pt> <x>", file, at),
+                 validate_values.parse_finite(_text(pt, "y"), "<pt> <y>", file, at)]
     return flat
 
 

@@ -279,7 +279,8 @@ def _sources(folder: Path, npz: Path | None) -> list[_Source]:
     files = [npz] if npz else _npz_files(folder)
     # every x_<split> with its y_<split>, checked or not: one _npz_rows refuses by name (an object-array x_train was
     # left out here, and the train split silently with it)
-    return [_Source(file, key[2:], file.stem.lower(), partial(_npz_rows, file, key)) for file in files for key in _npz_keys(file, checked=False)]
+    return [_Source(file, key[2:], file.stem.lower(), partial(_npz_rows, file, key))
+            for file in files for key in _npz_keys(file, checked=False)]
 
 
 def _choose(sources: list[_Source], subset: str | None, folder: Path) -> list[_Source]:

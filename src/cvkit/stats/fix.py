@@ -4,8 +4,9 @@ What changes (counted in the result's ``fix`` section; everything else is kept a
 images that are missing or unreadable are dropped; a wrong declared size is replaced by
 the real (displayed) size; boxes reaching outside the image are clipped to it
 (:func:`cvkit.core.geometry.clip_box`); objects with non-finite or empty boxes, polygons
-left without a part of >= 3 points, a mask, keypoints, points or score that ``invalid_value`` refuses, or unknown
-categories are dropped; a declared size that is no positive whole number becomes the real one (or unknown); unknown image
+left without a part of >= 3 points, a mask, keypoints, points or score that ``invalid_value`` refuses, or
+unknown categories are dropped; a declared size that is no positive whole number becomes the real one (or
+unknown); unknown image
 labels are dropped; an annotation id repeated within a split gets a fresh one. Duplicates and
 split leakage are reported but not resolved (which copy to keep is the user's call).
 The input is never written to.
@@ -45,7 +46,8 @@ def _fix_object(obj: Annotation, dataset: Dataset, width: float | None, height: 
     box = obj.bbox
     if box is None:
         return obj
-    if not isinstance(box, list | tuple) or len(box) != 4 or not all(validate_values.is_number(v) and math.isfinite(v) for v in box):
+    four = isinstance(box, list | tuple) and len(box) == 4
+    if not four or not all(validate_values.is_number(v) and math.isfinite(v) for v in box):
         counts["objects_dropped_bad_box"] += 1
         return None
     x, y, w, h = box

@@ -34,9 +34,9 @@ CHECKS: dict[str, tuple[str, str]] = {
     "box_empty": (ERROR, "a box with zero or negative width or height"),
     "box_out_of_bounds": (ERROR, "a box reaches outside the image"),
     "polygon_too_few_points": (ERROR, "a polygon part with fewer than 3 points (or an odd number of coordinates)"),
-    "invalid_value": (ERROR, "a value no tool reads right: an image size that is no positive whole number; a mask whose runs do not "
-                             "cover its size or whose size is not the image's; keypoints not in (x, y, v) triplets; a NaN or infinite "
-                             "polygon, point or score"),
+    "invalid_value": (ERROR, "a value no tool reads right: an image size that is no positive whole number; a mask "
+                             "whose runs do not cover its size or whose size is not the image's; keypoints not in "
+                             "(x, y, v) triplets; a NaN or infinite polygon, point or score"),
     "duplicate_annotation_id": (ERROR, "two annotations of one split share an id (COCO numbers each file on its own)"),
     "unknown_category": (ERROR, "an object or image label names a category the dataset does not define"),
     "split_leakage": (ERROR, "the same image (same file or identical content) is in more than one split"),

@@ -52,10 +52,11 @@ def extract_embedded(data: str, folder: Path, file: Path) -> tuple[Path, bytes]:
         raw = base64.b64decode(data)
     except (binascii.Error, ValueError):
         raise InvalidInputError("'imageData' is not valid base64", file=file, location="imageData") from None
-    ext = next((e for magic, e in _MAGIC if raw.startswith(magic)), ".webp" if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP" else None)
+    webp = ".webp" if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP" else None
+    ext = next((e for magic, e in _MAGIC if raw.startswith(magic)), webp)
     if ext is None:
-        raise InvalidInputError(f"'imageData' holds no image: its {len(raw)} bytes start {raw[:12]!r}, no JPEG, PNG, GIF, BMP, TIFF or WebP "
-                                "header", file=file, location="imageData")
+        raise InvalidInputError(f"'imageData' holds no image: its {len(raw)} bytes start {raw[:12]!r}, no JPEG, PNG, "
+                                "GIF, BMP, TIFF or WebP header", file=file, location="imageData")
     target = folder / (hashlib.sha256(raw).hexdigest()[:32] + ext)
     if not target.is_file():
         atomic_write_bytes(target, raw)
@@ -89,7 +90,7 @@ def _relative(path: str, root: str) -> str:
 def _size(data: dict[str, Any], image: Path) -> tuple[int | None, int | None]:
     """(height, width) of the displayed image: the JSON's, else the image header's (EXIF applied)."""
     height, width = data.get("imageHeight"), data.get("imageWidth")
-    if type(height) is int and type(width) is int and 0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE:  # not true, not 10**30
+    if type(height) is int and type(width) is int and 0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE:  # not true
         return height, width
     size = header_size(image)
     return (size[1], size[0]) if size is not None else (None, None)

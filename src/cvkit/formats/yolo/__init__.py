@@ -128,7 +128,8 @@ def _new_pairs(layout: Layout, report: Report) -> Iterator[tuple[str | None, Ite
                     seen_images.add(image)
                     yield image, candidates
             if not found and source.listed_in is not None:
-                raise InvalidInputError(f"split {source.split!r} ({source.key}) holds no images; check its entry and 'path'",
+                raise InvalidInputError(f"split {source.split!r} ({source.key}) holds no images; check its entry and "
+                                        "'path'",
                                         file=source.listed_in, location=source.split)
 
         yield source.split, fresh(source.pairs())

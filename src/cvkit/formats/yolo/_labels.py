@@ -20,8 +20,8 @@ from cvkit.errors import InvalidInputError
 TOLERANCE = 0.01
 #: a 6-field line is what Ultralytics' ``predict(save_txt=True, save_conf=True)`` writes (``save_one_txt``: class, box,
 #: confidence); its trainer refuses it as a label ("labels require 5 columns"), so reading one is said out loud
-SIX_FIELDS_WARNING = ("some label lines have 6 fields: read as class, box and confidence (Ultralytics' save_conf predictions); "
-                      "Ultralytics' trainer refuses such lines as labels")
+SIX_FIELDS_WARNING = ("some label lines have 6 fields: read as class, box and confidence (Ultralytics' save_conf "
+                      "predictions); Ultralytics' trainer refuses such lines as labels")
 FIELDS_HELP = "expected 5 fields (class cx cy w h) or a polygon of at least 3 points (class x1 y1 x2 y2 x3 y3 ...)"
 
 
