@@ -173,3 +173,27 @@ def test_a_manifest_object_has_as_many_keypoints_as_its_category_names(tmp_path)
     assert [(s.location, s.reason) for s in report.skipped] == [
         ("line 3, objects[0].keypoints", "keypoints hold 1 points, the category names 2")
     ]
+
+
+@pytest.mark.parametrize(("xmin", "width", "message"), [
+    ("inf", "500", "box must hold finite numbers only, got inf"),
+    ("90", "500", "box has a negative width or height"),
+    ("1", "99999999999999999999", "width must be a whole number of pixels from 1 to 2147483647"),
+])
+def test_imagenet_box_xml_values(xmin, width, message, tmp_path):
+    from cvkit.formats.imagenet.common import parse_box_xml
+
+    xml = tmp_path / "n01440764_10026.xml"
+    xml.write_text(f"<annotation><size><width>{width}</width><height>375</height></size><object><name>n01440764</name>"
+                   f"<bndbox><xmin>{xmin}</xmin><ymin>1</ymin><xmax>50</xmax><ymax>60</ymax></bndbox></object></annotation>")
+    with pytest.raises(InvalidInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_box_xml(xml)
+
+
+def test_imagenet_kaggle_boxes_are_finite_and_not_inverted():
+    from cvkit.formats.imagenet.kaggle import parse_prediction
+
+    assert parse_prediction("n01440764 1 2 30 40", None, "line 2")[0].bbox == (0.0, 1.0, 30.0, 39.0)
+    for text in ("n01440764 1 2 inf 40", "n01440764 50 2 30 40"):
+        with pytest.raises(InvalidInputError):
+            parse_prediction(text, None, "line 2")
