@@ -41,8 +41,8 @@ def _polygons(seg: Any, i: int, file: Path, report: Report) -> list[list[float]]
         except (TypeError, ValueError):
             parts = None
         if parts is not None:
-            for k, ring in enumerate(rings):
-                if len(ring) >= 6:
+            for k, ring in enumerate(rings):  # an odd ring, or a value float() took that is no number ("3", true)
+                if len(ring) >= 6 and (len(ring) % 2 or not _NUMBER_TYPES.issuperset(map(type, ring))):
                     validate_values.polygon_part(ring, file, f"annotations[{i}].segmentation[{k}]")
             if not parts:
                 raise InvalidInputError("polygon with fewer than 3 points", file=file, location=f"annotations[{i}].segmentation")
