@@ -58,6 +58,7 @@ MALFORMED: dict[str, bytes] = {
     "truncated_yes_please": plain(truncated="yes please").encode(),
     "width_past_int64": plain(width="99999999999999999999").encode(),
     "width_past_int32": plain(width=2**31).encode(),
+    "width_fraction": plain(width="64.5").encode(),
     "height_1e30": plain(height="1e30").encode(),
     "width_inf": plain(width="inf").encode(),
     "width_nan": plain(width="nan").encode(),

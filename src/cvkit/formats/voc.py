@@ -256,7 +256,7 @@ def parse_tree(data: bytes, file: str | Path, one_based: bool = True) -> tuple[s
             try:
                 width, height, depth = size_numbers({c.tag: (c.text or "").strip() for c in child})
             except (ValueError, OverflowError):
-                raise InvalidInputError(f"<size> holds a non-number or a side past {MAX_SIDE} pixels", file=file,
+                raise InvalidInputError(f"<size> holds a non-number, a fraction or a side past {MAX_SIDE} pixels", file=file,
                                         location="size") from None
             if depth is not None:
                 meta["depth"] = depth

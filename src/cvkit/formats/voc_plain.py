@@ -168,13 +168,14 @@ def _read(plan: _Plan, parts: list[str], one_based: bool) -> tuple[str | None, i
 
 def size_numbers(size: dict[str, str]) -> tuple[int, int, int | None]:
     """``(width, height, depth)`` of a ``<size>``'s stripped texts by tag (no or an empty width or height: 0; no
-    depth: None); ValueError or OverflowError (``inf``) for a non-number, ValueError for a width or height past
-    :data:`~cvkit.core.validate_values.MAX_SIDE` (``99999999999999999999`` overflowed ``cvkit stats``' columns)."""
+    depth: None); ValueError or OverflowError (``inf``) for a non-number, ValueError for a width or height that is a
+    fraction or past :data:`~cvkit.core.validate_values.MAX_SIDE` (``99999999999999999999`` overflowed ``cvkit stats``'
+    columns)."""
     depth = int(float(size["depth"])) if size.get("depth") else None
-    width, height = int(float(size.get("width") or 0)), int(float(size.get("height") or 0))
-    if width > MAX_SIDE or height > MAX_SIDE:
-        raise ValueError(f"image side past {MAX_SIDE}")
-    return width, height, depth
+    width, height = float(size.get("width") or 0), float(size.get("height") or 0)
+    if not (width.is_integer() and height.is_integer()) or width > MAX_SIDE or height > MAX_SIDE:
+        raise ValueError(f"image side that is a fraction or past {MAX_SIDE}")
+    return int(width), int(height), depth
 
 
 def flag(value: str | None) -> bool:
