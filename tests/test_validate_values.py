@@ -175,17 +175,22 @@ def test_a_manifest_object_has_as_many_keypoints_as_its_category_names(tmp_path)
     ]
 
 
-@pytest.mark.parametrize(("xmin", "width", "message"), [
-    ("inf", "500", "box must hold finite numbers only, got inf"),
-    ("90", "500", "box has a negative width or height"),
-    ("1", "99999999999999999999", "width must be a whole number of pixels from 1 to 2147483647"),
-])
+@pytest.mark.parametrize(
+    ("xmin", "width", "message"),
+    [
+        ("inf", "500", "box must hold finite numbers only, got inf"),
+        ("90", "500", "box has a negative width or height"),
+        ("1", "99999999999999999999", "width must be a whole number of pixels from 1 to 2147483647"),
+    ],
+)
 def test_imagenet_box_xml_values(xmin, width, message, tmp_path):
     from cvkit.formats.imagenet.common import parse_box_xml
 
     xml = tmp_path / "n01440764_10026.xml"
-    xml.write_text(f"<annotation><size><width>{width}</width><height>375</height></size><object><name>n01440764</name>"
-                   f"<bndbox><xmin>{xmin}</xmin><ymin>1</ymin><xmax>50</xmax><ymax>60</ymax></bndbox></object></annotation>")
+    xml.write_text(
+        f"<annotation><size><width>{width}</width><height>375</height></size><object><name>n01440764</name>"
+        f"<bndbox><xmin>{xmin}</xmin><ymin>1</ymin><xmax>50</xmax><ymax>60</ymax></bndbox></object></annotation>"
+    )
     with pytest.raises(InvalidInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_box_xml(xml)
 
@@ -197,3 +202,14 @@ def test_imagenet_kaggle_boxes_are_finite_and_not_inverted():
     for text in ("n01440764 1 2 inf 40", "n01440764 50 2 30 40"):
         with pytest.raises(InvalidInputError):
             parse_prediction(text, None, "line 2")
+
+
+def test_an_int_past_any_float_is_refused_not_a_traceback():
+    for check in (
+        lambda v: validate_values.image_side(v, "width", None, None),
+        lambda v: validate_values.whole_number(v, "label", None, None),
+        lambda v: validate_values.finite(v, "x", None, None),
+        lambda v: validate_values.box([0, 0, v, 1], None, None),
+    ):
+        with pytest.raises(InvalidInputError):
+            check(10**400)

@@ -45,10 +45,18 @@ def is_number(value: Any) -> bool:
     return type(value).__module__ == "numpy" and hasattr(value, "dtype") and value.dtype.kind in "iuf"
 
 
+def _as_float(value: Any) -> float:
+    """``float(value)`` of a number; NaN for an int too large for a float (``float(10**400)`` raises)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.nan
+
+
 def finite(value: Any, what: str, file: Where, location: str | None) -> float:
     """``value`` as a float when it is a finite number; an error naming ``what`` otherwise."""
     if is_number(value):
-        number = float(value)
+        number = _as_float(value)
         if math.isfinite(number):
             return number
     raise InvalidInputError(f"{what} must be a finite number, got {value!r}", file=file, location=location)
@@ -72,10 +80,13 @@ def finite_list(values: Any, what: str, file: Where, location: str | None) -> li
     if not isinstance(values, list | tuple):
         raise InvalidInputError(f"{what} must be a list of numbers, got {values!r}", file=file, location=location)
     if _PLAIN_NUMBERS.issuperset(map(type, values)) or all(map(is_number, values)):
-        out = list(map(float, values))
+        try:
+            out = list(map(float, values))
+        except OverflowError:  # an int past any float
+            out = [math.nan]
         if all(map(math.isfinite, out)):
             return out
-    bad = next((v for v in values if not (is_number(v) and math.isfinite(float(v)))), values)
+    bad = next((v for v in values if not (is_number(v) and math.isfinite(_as_float(v)))), values)
     raise InvalidInputError(f"{what} must hold finite numbers only, got {bad!r}", file=file, location=location)
 
 
@@ -83,7 +94,7 @@ def whole_number(value: Any, what: str, file: Where, location: str | None) -> in
     """A class index or count: an integer (a float only when whole: ``3.7`` was truncated to class 3); a bool,
     string or NaN is an error naming ``what``."""
     if is_number(value):
-        number = float(value)
+        number = _as_float(value)
         if math.isfinite(number) and number.is_integer():
             return int(value) if not isinstance(value, float) else int(number)
     raise InvalidInputError(f"{what} must be a whole number, got {value!r}", file=file, location=location)
@@ -95,7 +106,7 @@ def image_side(value: Any, what: str, file: Where, location: str | None) -> int 
     if value is None or (type(value) is int and value == 0):
         return None
     if is_number(value):
-        number = float(value)
+        number = _as_float(value)
         if math.isfinite(number) and number.is_integer() and 0 <= number <= MAX_SIDE:
             return int(number) or None
     raise InvalidInputError(
