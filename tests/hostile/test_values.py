@@ -81,3 +81,16 @@ def test_validate_reports_the_bad_value_as_an_error(case: Case, tmp_path: Path):
     found = {check for check, entry in doc["checks"].items() if entry["count"] and entry["severity"] == "error"}
     assert found & VALUE_CHECKS, found
     assert_nothing_written(before, tmp_path / "case")
+
+
+MANIFEST_CASES = [case for case in CASES if case.format == "manifest"]
+
+
+@pytest.mark.parametrize("case", MANIFEST_CASES, ids=[case.id for case in MANIFEST_CASES])
+def test_stats_refuses_what_convert_refuses_in_a_manifest(case: Case, tmp_path: Path):
+    """``cvkit stats`` reads manifests with a parser of its own (columns_from_manifest): one verdict with convert."""
+    source, destination, _ = _convert(case, tmp_path)
+    stats = cvkit("stats", source, "--json")
+    convert = cvkit("convert", source, destination, *_options(case, tmp_path))
+    assert_clean_error(stats, 2, names=case.names)
+    assert stats.stderr == convert.stderr
