@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cvkit.core import jsonio
+from cvkit.core import jsonio, validate_values
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report
@@ -231,22 +231,30 @@ def header_to_dataset_parts(header: dict[str, Any]) -> tuple[CategorySet, Hierar
     return categories, hierarchy
 
 
-def iter_samples(path: Path, categories: CategorySet, report: Report, check_labels: bool = True) -> Iterator[tuple[int, Sample]]:
+def iter_samples(path: Path, categories: CategorySet, report: Report, check_labels: bool = True,
+                 check_values: bool = True) -> Iterator[tuple[int, Sample]]:
     """``(line_number, sample)`` for every good record; bad records go to ``report.invalid``.
 
-    ``check_labels=False`` lets labels outside the header through (``cvkit validate``
-    reports them as findings instead of skipping the record).
+    ``check_labels=False`` lets labels outside the header through and ``check_values=False`` numbers that
+    :mod:`cvkit.core.validate_values` refuses (``cvkit validate`` reports both as findings, object by object,
+    instead of skipping the record).
     """
-    return _samples(iter_records(path, report), path, categories, report, check_labels)
+    return _samples(iter_records(path, report), path, categories, report, check_labels, check_values)
 
 
 def _samples(records: Iterable[tuple[int, dict[str, Any]]], path: Path, categories: CategorySet, report: Report,
-             check_labels: bool = True) -> Iterator[tuple[int, Sample]]:
+             check_labels: bool = True, check_values: bool = True) -> Iterator[tuple[int, Sample]]:
     for number, rec in records:
         try:
             sample = record_to_sample(rec)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             report.invalid(InvalidInputError(f"bad record field {exc}", file=path, location=f"line {number}"))
+            continue
+        try:
+            if check_values:
+                validate_values.sample(sample, path, f"line {number}", categories)
+        except InvalidInputError as exc:
+            report.invalid(exc)
             continue
         if check_labels:
             # crowd/ignore regions may carry a label that is no category (LabelMe's __ignore__)

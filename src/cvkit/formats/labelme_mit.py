@@ -21,6 +21,7 @@ from typing import Any
 
 from lxml import etree
 
+from cvkit.core import validate_values
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import find_image, header_size
 from cvkit.core.masks import encode
@@ -80,12 +81,12 @@ def _find(candidates: list[Path]) -> Path | None:
 
 
 def _points(poly: Any, file: Path, where: str) -> list[float]:
+    """The <pt> coordinates of a <polygon>, flat; a point whose <x> or <y> is no finite number is an error."""
     flat: list[float] = []
     for pt in poly.iter("pt"):
-        try:
-            flat += [float(_text(pt, "x")), float(_text(pt, "y"))]
-        except ValueError:
-            raise InvalidInputError("every <pt> needs numeric <x> and <y>", file=file, location=f"{where} (line {pt.sourceline})") from None
+        at = f"{where} (line {pt.sourceline})"
+        flat += [validate_values.parse_finite(_text(pt, "x"), "<pt> <x>", file, at),
+                 validate_values.parse_finite(_text(pt, "y"), "<pt> <y>", file, at)]
     return flat
 
 
@@ -190,7 +191,10 @@ def parse_file(file: Path, root: Path, report: Report) -> Sample | None:
     image = _find([d / filename for d in image_dirs] + ([Path(recorded)] if recorded else [])) if filename else None
     image = image or find_image(file.parent, Path(filename).stem if filename else file.stem) or image_dirs[0] / (filename or file.stem + ".jpg")
     rows, cols = _text(top, "imagesize/nrows"), _text(top, "imagesize/ncols")
-    height, width = (int(rows), int(cols)) if rows.isdigit() and cols.isdigit() and int(rows) and int(cols) else (None, None)
+    height, width = None, None
+    if rows.isdigit() and cols.isdigit():
+        width, height = validate_values.image_size(int(cols), int(rows), file, "imagesize")
+        height, width = (height, width) if height and width else (None, None)
     if height is None:
         size = header_size(image)
         if size is None:

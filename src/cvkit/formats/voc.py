@@ -15,6 +15,7 @@ from functools import lru_cache, partial
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
+from cvkit.core import validate_values
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.geometry import polygon_bbox, voc_to_box
 from cvkit.core.imageinfo import fill_size_from_header, known_size
@@ -26,6 +27,7 @@ from cvkit.core.report import Report
 from cvkit.core.shards import runs, spread
 from cvkit.core.splits import NO_SPLIT
 from cvkit.core.transport import pack_annotation
+from cvkit.core.validate_values import MAX_SIDE
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.voc_layout import (
     SPLIT_FOLDERS,
@@ -255,7 +257,8 @@ def parse_tree(data: bytes, file: str | Path, one_based: bool = True) -> tuple[s
             try:
                 width, height, depth = size_numbers({c.tag: (c.text or "").strip() for c in child})
             except (ValueError, OverflowError):
-                raise InvalidInputError("<size> holds a non-number", file=file, location="size") from None
+                raise InvalidInputError(f"<size> holds a non-number, a fraction or a side past {MAX_SIDE} pixels", file=file,
+                                        location="size") from None
             if depth is not None:
                 meta["depth"] = depth
             if width < 0 or height < 0:
@@ -502,6 +505,11 @@ class _VocWriter:
 
     def place(self, encoded: EncodedXml) -> None:
         split, path, natural, suffix, source, xml, labels, uses = encoded
+        try:
+            validate_values.one_line(natural, f"ImageSets/Main/{split or NO_SPLIT}.txt")
+        except InvalidInputError as exc:
+            self.report.invalid(exc)
+            return
         stem = _unique_stem(path, natural, self.used, self.report)
         if stem != natural:  # the XML names the image as written: <filename> is the first element holding it
             xml = xml.replace(filename_element(natural + suffix), filename_element(stem + suffix), 1)

@@ -16,14 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from cvkit.core import jsonio
+from cvkit.core import jsonio, validate_values
 from cvkit.core.geometry import polygon_area
 from cvkit.core.masks import rle_area
 from cvkit.core.model import Dataset
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.validate_values import MAX_SIDE
 from cvkit.errors import InvalidInputError
-from cvkit.manifest import header_to_dataset_parts, read_header
+from cvkit.manifest import header_to_dataset_parts, read_header, record_to_sample
 
 
 def median(values: np.ndarray) -> float:
@@ -181,10 +182,27 @@ def columns_from_dataset(dataset: Dataset, with_paths: bool = False) -> Columns:
 def columns_from_manifest(path: str | Path, report: Report | None = None, with_paths: bool = False) -> Columns:
     """Fast path for manifests: orjson per line, only the fields statistics need.
 
-    Unknown labels are bad records exactly as :func:`cvkit.manifest.read_manifest` treats them.
+    Unknown labels and values :mod:`cvkit.core.validate_values` refuses are bad records exactly as
+    :func:`cvkit.manifest.read_manifest` treats them (one verdict for ``cvkit stats`` and ``cvkit convert``): a
+    record that may hold one (a minus sign in its line, an object with more than a label and a box, a size that is no
+    plain whole number) is checked as that reader checks it; a box value that is no number, seen only once every box
+    is in, has the whole file read again with every record checked.
     """
-    path = Path(path)
     report = report if report is not None else Report()
+    own = Report(skip_invalid=report.skip_invalid)
+    columns = _manifest_columns(Path(path), own, with_paths, check_every=False)
+    if columns is None:
+        own = Report(skip_invalid=report.skip_invalid)
+        columns = _manifest_columns(Path(path), own, with_paths, check_every=True)
+    assert columns is not None
+    report.merge(own)
+    report.read.categories = own.read.categories
+    return columns
+
+
+def _manifest_columns(path: Path, report: Report, with_paths: bool, check_every: bool) -> Columns | None:
+    """One pass of :func:`columns_from_manifest`; ``check_every``: check every record's values. None when a box value
+    is no number and not every record was checked."""
     header = read_header(path)
     categories, _ = header_to_dataset_parts(header)
     builder = ColumnsBuilder(categories.names(), [c.id for c in categories], with_paths)
@@ -215,6 +233,19 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
             except (AttributeError, TypeError, ValueError) as exc:
                 report.invalid(InvalidInputError(f"bad record ({exc})", file=path, location=f"line {number}"))
                 continue
+            complete = True
+            if indices:
+                try:
+                    object_boxes = [o["bbox"] for o in objects]
+                    complete = set(map(len, object_boxes)) == FOUR
+                except (KeyError, TypeError):
+                    complete = False
+            if check_every or not complete or b"-" in line or not _SIMPLE_OBJECT_KEYS.issuperset(chain.from_iterable(objects)) \
+                    or not (_plain_side(rec.get("width")) and _plain_side(rec.get("height"))):
+                error = _value_error(rec, path, number, categories)
+                if error is not None:
+                    report.invalid(error)
+                    continue
             if paths is not None:
                 paths.append(rec["image"])
             widths.append(_size(rec.get("width")))
@@ -224,11 +255,6 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
                 first = len(obj_class)
                 obj_class.extend(indices)
                 obj_image.extend([image] * len(indices))
-                try:
-                    object_boxes = [o["bbox"] for o in objects]
-                    complete = set(map(len, object_boxes)) == FOUR
-                except (KeyError, TypeError):
-                    complete = False
                 if complete:
                     boxes.extend(chain.from_iterable(object_boxes))
                 else:  # an object without a box (or a malformed one): one at a time
@@ -243,9 +269,33 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
             report.count_read(rec.get("split"), len(indices))
             image += 1
     report.read.categories = len(categories)
+    if not check_every and not _PLAIN_NUMBERS.issuperset(map(type, boxes)):
+        return None
     columns = builder.build((header.get("source") or {}).get("format"))
     columns.root = path.parent
     return columns
+
+
+#: object keys that hold no value :mod:`cvkit.core.validate_values` checks beyond the box (its length and the
+#: minus sign of a negative size are checked on the line; the types of its values once every box is in)
+_SIMPLE_OBJECT_KEYS = frozenset(("label", "bbox", "shape", "id", "iscrowd", "group", "attributes", "meta"))
+_PLAIN_NUMBERS = frozenset((int, float))
+
+
+def _plain_side(value: Any) -> bool:
+    """A width or height the fast path takes as it is: absent, or a plain whole number in range."""
+    return value is None or (type(value) is int and 0 <= value <= MAX_SIDE)
+
+
+def _value_error(rec: dict[str, Any], path: Path, number: int, categories: Any) -> InvalidInputError | None:
+    """The manifest reader's error for this record's values, or None (:mod:`cvkit.core.validate_values`)."""
+    try:
+        validate_values.sample(record_to_sample(rec), path, f"line {number}", categories)
+    except InvalidInputError as exc:
+        return exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return InvalidInputError(f"bad record field {exc}", file=path, location=f"line {number}")
+    return None
 
 
 def _mask_areas(objects: list[dict[str, Any]], first: int, out: dict[int, float]) -> None:

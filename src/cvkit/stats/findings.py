@@ -10,6 +10,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from cvkit.core import validate_values
+from cvkit.errors import InvalidInputError
+
 ERROR, WARNING = "error", "warning"
 
 #: check name -> (severity, what it means). Order is the order reports list them in.
@@ -21,7 +24,10 @@ CHECKS: dict[str, tuple[str, str]] = {
     "box_not_finite": (ERROR, "a box coordinate is NaN or infinite"),
     "box_empty": (ERROR, "a box with zero or negative width or height"),
     "box_out_of_bounds": (ERROR, "a box reaches outside the image"),
-    "polygon_too_few_points": (ERROR, "a polygon part with fewer than 3 points"),
+    "polygon_too_few_points": (ERROR, "a polygon part with fewer than 3 points (or an odd number of coordinates)"),
+    "invalid_value": (ERROR, "a value no tool reads right: an image size that is no positive whole number; a mask "
+                             "whose runs do not cover its size or whose size is not the image's; keypoints not in "
+                             "(x, y, v) triplets; a NaN or infinite polygon, point or score"),
     "duplicate_annotation_id": (ERROR, "two annotations of one split share an id (COCO numbers each file on its own)"),
     "unknown_category": (ERROR, "an object or image label names a category the dataset does not define"),
     "split_leakage": (ERROR, "the same image (same file or identical content) is in more than one split"),
@@ -99,3 +105,23 @@ class ValidationResult:
             },
             "fix": self.fix,
         }
+
+
+def value_problem(obj: Any, width: int | None, height: int | None) -> str | None:
+    """Why an object's polygon, mask, keypoints, points or score cannot be right (the rules every reader applies,
+    :mod:`cvkit.core.validate_values`), or None. Boxes and short polygons have checks of their own."""
+    try:
+        if obj.polygon is not None:
+            for part in obj.polygon:
+                if len(part) >= 6 and len(part) % 2 == 0:
+                    validate_values.finite_list(part, "polygon", None, None)
+        if obj.rle is not None:
+            validate_values.rle(obj.rle, None, None, height, width)
+        if obj.keypoints is not None:
+            validate_values.keypoints(obj.keypoints, None, None)
+        if obj.points is not None:
+            validate_values.flat_points(obj.points, "points", None, None)
+        validate_values.score(obj.score, None, None)
+    except InvalidInputError as exc:
+        return exc.message
+    return None

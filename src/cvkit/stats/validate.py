@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.api import read
+from cvkit.core import validate_values
 from cvkit.core.imageinfo import ImageInfo, read_image_info
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 from cvkit.manifest import header_to_dataset_parts, iter_samples, read_header
-from cvkit.stats.findings import BOUNDS_TOLERANCE, ValidationResult
+from cvkit.stats.findings import BOUNDS_TOLERANCE, ValidationResult, value_problem
 from cvkit.stats.fix import write_fixed
 
 
@@ -35,7 +36,7 @@ def read_for_validation(path: str | Path, format: str | None, report: Report, **
         header = read_header(path)
         categories, hierarchy = header_to_dataset_parts(header)
         samples = []
-        for number, sample in iter_samples(path, categories, report, check_labels=False):
+        for number, sample in iter_samples(path, categories, report, check_labels=False, check_values=False):
             sample.meta.setdefault("_cvkit_line", number)
             samples.append(sample)
         source = (header.get("source") or {}).get("format")
@@ -84,13 +85,19 @@ def check_objects(sample: Sample, index: int, dataset: Dataset, width: float | N
             else:
                 seen_ids[key] = sample.path
         if obj.polygon is not None:
-            short = [p for p in obj.polygon if len(p) < 6 or len(p) % 2]
+            short = [p for p in obj.polygon if len(p) < 6 or len(p) % 2] or ([[]] if not obj.polygon else [])
             if short:
                 result.add("polygon_too_few_points", sample.path, f"polygon part with {len(short[0]) / 2:g} points", loc)
+        problem = value_problem(obj, width, height)
+        if problem is not None:
+            result.add("invalid_value", sample.path, problem, loc)
         box = obj.bbox
         if box is None:
             continue
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
+        if not isinstance(box, list | tuple) or len(box) != 4:
+            result.add("invalid_value", sample.path, f"box must be 4 numbers [x, y, width, height], got {box!r}", loc)
+            continue
+        if not all(validate_values.is_number(v) and math.isfinite(v) for v in box):
             result.add("box_not_finite", sample.path, f"box {list(box)} has a non-finite coordinate", loc)
             continue
         x, y, w, h = box
@@ -158,6 +165,12 @@ def validate_loaded(dataset: Dataset, report: Report, check_images: bool = True,
     for index, sample in enumerate(track(samples, "validating", total=len(samples))):
         where = _where(sample, index)
         width, height = sample.width, sample.height
+        try:
+            validate_values.image_size(width, height, None, None)
+        except InvalidInputError as exc:
+            result.add("invalid_value", sample.path, f"declared {exc.message}", where)
+            result.image_facts.setdefault(index, {})["size"] = None  # --fix: the real size when known, else unknown
+            width = height = None
         if check_images:
             path = sample.resolve(dataset.root)
             info, check, message = check_image_file(path, deep)
@@ -168,6 +181,8 @@ def validate_loaded(dataset: Dataset, report: Report, check_images: bool = True,
                 files[path.resolve()].append(index)
             if info is not None:
                 real = (info.width, info.height)
+                if result.image_facts.get(index, {}).get("size", ()) is None:
+                    result.image_facts[index]["size"] = real
                 if width and height and (width, height) != real:
                     note = ""
                     if info.orientation in (5, 6, 7, 8) and (width, height) == (info.stored_width, info.stored_height):

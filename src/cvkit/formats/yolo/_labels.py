@@ -18,6 +18,10 @@ from cvkit.errors import InvalidInputError
 #: Normalised values may overshoot [0, 1] by this much before it is an error: Ultralytics' own 1%
 #: (``verify_image_label``: coordinates <= 1.01, >= -0.01), so what Ultralytics trains on is read.
 TOLERANCE = 0.01
+#: a 6-field line is what Ultralytics' ``predict(save_txt=True, save_conf=True)`` writes (``save_one_txt``: class, box,
+#: confidence); its trainer refuses it as a label ("labels require 5 columns"), so reading one is said out loud
+SIX_FIELDS_WARNING = ("some label lines have 6 fields: read as class, box and confidence (Ultralytics' save_conf "
+                      "predictions); Ultralytics' trainer refuses such lines as labels")
 FIELDS_HELP = "expected 5 fields (class cx cy w h) or a polygon of at least 3 points (class x1 y1 x2 y2 x3 y3 ...)"
 
 
@@ -149,6 +153,9 @@ def parse_label_file(data: bytes, file: str | Path, names: ClassNames, width: in
             objects.append(parse_line(line, number, file, names, width, height))
         except InvalidInputError as err:
             report.invalid(err)
+            continue
+        if len(tokens) == 6 and names.kpt_shape is None:
+            report.warn(SIX_FIELDS_WARNING)
     return objects
 
 

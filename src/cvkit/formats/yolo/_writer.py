@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from cvkit.core import validate_values
 from cvkit.core.imageinfo import read_image_info
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.paths import inside, split_name
@@ -175,6 +176,11 @@ class YoloWriter:
             return
         given_split, path, source, text = encoded
         split = given_split or "train"
+        try:  # a line break in a name splits <split>.txt (and names a label file no reader pairs with its image)
+            validate_values.one_line(str(source) if self.images == "reference" else path, f"{split}.txt")
+        except InvalidInputError as exc:
+            self.report.invalid(exc)
+            return
         folder = self.folders.get(split) or self.folder(split)
         stem, suffix = os.path.splitext(path.rpartition("/")[2])
         stem = folder.stems(stem)
