@@ -18,11 +18,12 @@ VALUE_CHECKS = {"invalid_record", "invalid_value", "box_empty", "box_not_finite"
 
 
 def _convert(case: Case, tmp_path: Path, *extra: str) -> tuple[Path, Path, dict[str, str]]:
-    """Build the case in ``tmp_path/case``; return (source, destination, snapshot of the case folder)."""
+    """Build the case in ``tmp_path/case``; return (source, a destination in ``tmp_path/out``, snapshot of the case)."""
     folder = tmp_path / "case"
     folder.mkdir()
     source = case.build(folder)
-    return source, folder / "out.jsonl", snapshot(folder)
+    (tmp_path / "out").mkdir()
+    return source, tmp_path / "out" / "out.jsonl", snapshot(folder)
 
 
 def _options(case: Case, tmp_path: Path) -> list[str]:
@@ -56,7 +57,8 @@ def test_bad_value_is_refused_by_name_and_nothing_is_written(case: Case, tmp_pat
     run = cvkit("convert", source, destination, *_options(case, tmp_path))
     assert_clean_error(run, 2, names=case.names)
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
-    assert_nothing_written(before, destination.parent)
+    assert_nothing_written(before, tmp_path / "case")
+    assert not any(destination.parent.iterdir()), list(destination.parent.iterdir())
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
