@@ -10,10 +10,12 @@ from cvkit.core import progress as core_progress
 
 
 class EpochBar:
-    """A transient rich bar for one epoch; does nothing when stderr is not a terminal."""
+    """A transient rich bar for one epoch (or, with ``training=False``, one validation pass: images/s only);
+    does nothing when stderr is not a terminal."""
 
-    def __init__(self, description: str, enabled: bool, batch_size: int, world: int):
+    def __init__(self, description: str, enabled: bool, batch_size: int, world: int, training: bool = True):
         self.enabled = enabled and core_progress.ENABLED and sys.stderr.isatty()
+        self.training = training
         self.description = description
         self.images_per_step = batch_size * world
         self.bar: Any = None
@@ -25,8 +27,8 @@ class EpochBar:
 
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[ips]:>7.0f} img/s  loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}"),
+            fields = "{task.fields[ips]:>7.0f} img/s" + ("  loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}" if self.training else "")
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(fields),
                                 TimeRemainingColumn(), transient=True, refresh_per_second=4)
             self.bar.__enter__()
             self.task = self.bar.add_task(self.description, total=None, ips=0.0, loss=float("nan"), lr=0.0)
@@ -42,6 +44,10 @@ class EpochBar:
             self.loss = loss
         elapsed = max(1e-9, time.perf_counter() - self.start)
         self.bar.update(self.task, completed=done, total=total, ips=done * self.images_per_step / elapsed, loss=self.loss, lr=lr)
+
+    def advance(self, done: int, total: int) -> None:
+        """Validation progress: ``done`` of ``total`` batches."""
+        self.update(done, total, float("nan"), 0.0)
 
     def __exit__(self, *exc: Any) -> None:
         if self.bar is not None:

@@ -8,9 +8,11 @@ decoded in batches on the GPU with nvJPEG (:class:`GpuJpegBatches`).
 
 from __future__ import annotations
 
+import random
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,8 @@ class ItemSet:
     class_names: list[str]
     unlabelled: int = 0
     counts: list[int] = field(default_factory=list)
+    splits: list[str | None] = field(default_factory=list)  # the splits the items come from
+    other_splits: list[str | None] = field(default_factory=list)  # splits of the manifest left out (validation, test)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -69,6 +73,8 @@ def load_items(path: str | Path, class_names: Sequence[str] | None = None, split
     index = {name: i for i, name in enumerate(names)}
     items: list[Item] = []
     unlabelled = 0
+    kept: set[str | None] = set()
+    dropped: set[str | None] = set()
 
     def class_of(label: str, where: str) -> int:
         if label not in index:
@@ -76,10 +82,10 @@ def load_items(path: str | Path, class_names: Sequence[str] | None = None, split
         return index[label]
 
     for sample in dataset:
-        if split is not None and sample.split != split:
+        if (split is not None and sample.split != split) or (sample.split is not None and sample.split in exclude_splits):
+            dropped.add(sample.split)
             continue
-        if sample.split is not None and sample.split in exclude_splits:
-            continue
+        kept.add(sample.split)
         image = str(sample.resolve(dataset.root))
         if crops:
             for obj in sample.objects:
@@ -96,7 +102,7 @@ def load_items(path: str | Path, class_names: Sequence[str] | None = None, split
         else:
             raise CvkitError(f"image {sample.path} has {len(sample.labels)} labels ({', '.join(sample.labels)}); "
                              "train with --multi-label, or give one label per image", file=path)
-    return ItemSet(items, names, unlabelled, class_counts(items, len(names)))
+    return ItemSet(items, names, unlabelled, class_counts(items, len(names)), sorted(kept, key=str), sorted(dropped, key=str))
 
 
 def pad_box(box: Box, padding: float) -> Box:
@@ -216,8 +222,32 @@ def build_transform(cfg: TrainConfig, train: bool) -> Callable[[torch.Tensor], t
 
 
 # --- dataset and loaders --------------------------------------------------------------------
+@contextmanager
+def item_random_state(seed: int | None) -> Iterator[None]:
+    """Seed Python, numpy and torch for one item's transform, then give the caller's generators back
+    (in the main process with ``--workers 0`` they also drive dropout and mixup)."""
+    if seed is None:
+        yield
+        return
+    saved = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        torch.set_rng_state(saved[0])
+        np.random.set_state(saved[1])
+        random.setstate(saved[2])
+
+
 class ManifestDataset(torch.utils.data.Dataset):
-    """Decodes, crops and transforms one item; returns ``(uint8 CHW image, target)``."""
+    """Decodes, crops and transforms one item; returns ``(uint8 CHW image, target)``.
+
+    Indexed by a position, or by ``(position, item_seed)`` from the samplers (the transform's random draws then
+    depend on the seed alone). With ``encoded`` (GPU decoding) nothing is transformed here: JPEG files come back
+    as their bytes, other files decoded, and :class:`GpuJpegBatches` transforms every image once on the device.
+    """
 
     def __init__(self, items: Sequence[Item], num_classes: int, transform: Callable[[torch.Tensor], torch.Tensor],
                  decoder: str = "torchvision", multi_label: bool = False, encoded: bool = False):
@@ -239,16 +269,20 @@ class ManifestDataset(torch.utils.data.Dataset):
             return vector
         return torch.tensor(value, dtype=torch.long)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index, seed = key if isinstance(key, tuple) else (key, None)
         path, _, box = self.items[index]
-        if self.encoded and box is None and is_jpeg(path):
-            import torchvision.io as tio
+        if self.encoded and box is None:
+            if is_jpeg(path):
+                import torchvision.io as tio
 
-            return tio.read_file(path), self.target(index)  # decoded later on the GPU
+                return tio.read_file(path), self.target(index)  # decoded later on the GPU
+            return decode_image(path, self.decoder), self.target(index)  # transformed on the device with the JPEGs
         image = decode_image(path, self.decoder)
         if box is not None:
             image = crop(image, box)
-        return self.transform(image), self.target(index)
+        with item_random_state(seed):
+            return self.transform(image), self.target(index)
 
 
 def is_jpeg(path: str) -> bool:
@@ -267,10 +301,19 @@ def make_loader(dataset: ManifestDataset, batch_size: int, sampler: Any, workers
     extra: dict[str, Any] = {}
     if workers > 0:
         extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor}
+    if getattr(sampler, "yields_batches", False):
+        extra["batch_sampler"] = sampler
+    else:
+        extra.update(batch_size=batch_size, sampler=sampler, drop_last=drop_last)
     return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory, drop_last=drop_last,
-        collate_fn=collate_encoded if dataset.encoded else None, generator=torch.Generator().manual_seed(seed), **extra,
+        dataset, num_workers=workers, pin_memory=pin_memory, collate_fn=collate_encoded if dataset.encoded else None,
+        generator=torch.Generator().manual_seed(seed), **extra,
     )
+
+
+def epoch_sampler(loader: torch.utils.data.DataLoader) -> Any:
+    """The loader's epoch-aware sampler (``set_epoch``), whether it samples items or whole batches."""
+    return loader.batch_sampler if getattr(loader.batch_sampler, "yields_batches", False) else loader.sampler
 
 
 class EvalShardSampler(torch.utils.data.Sampler[int]):
@@ -303,10 +346,10 @@ def to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -
 class GpuJpegBatches:
     """Decode a batch of JPEG byte tensors with nvJPEG and resize/augment on the GPU (CUDA only).
 
-    Items that were not JPEG arrive already decoded and transformed by the worker.
-    With ``--aug`` the augment issue's ``cvkit.augment.gpu.GpuAugmenter`` does the
-    augmentation; otherwise a per-image random resized crop + flip (train) or resize +
-    centre crop (eval) runs on the GPU.
+    Items that were not JPEG arrive decoded (not transformed) from the worker; every image
+    is transformed here exactly once. With ``--aug`` ``cvkit.augment.gpu.GpuAugmenter``
+    does the augmentation; otherwise a per-image random resized crop + flip (train) or
+    resize + centre crop (eval) runs on the device. Any torch device works (tests use the CPU).
     """
 
     def __init__(self, cfg: TrainConfig, device: torch.device, train: bool):
@@ -334,9 +377,10 @@ class GpuJpegBatches:
         encoded = [i for i, img in enumerate(images) if img.dim() == 1]
         decoded = tio.decode_jpeg([images[i] for i in encoded], mode=tio.ImageReadMode.RGB, device=self.device,
                                   apply_exif_orientation=True) if encoded else []
-        out: list[torch.Tensor] = [img.to(self.device, non_blocking=True) for img in images]
+        out: list[torch.Tensor] = [img if img.dim() == 1 else img.to(self.device, non_blocking=True) for img in images]
         for i, img in zip(encoded, decoded):
-            out[i] = img if self.augmenter is not None else (self.train_tf or self.eval_tf)(img)
+            out[i] = img
         if self.augmenter is not None:
             return self.augmenter(torch.stack([self.pre_augment(img) for img in out]))  # float in [0, 1]
-        return torch.stack(out)
+        transform = self.train_tf or self.eval_tf
+        return torch.stack([transform(img) for img in out])

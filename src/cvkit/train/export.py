@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from cvkit.errors import CvkitError
+from cvkit.errors import CvkitError, DestinationExistsError
 from cvkit.io import atomic_file
 from cvkit.train.checkpoint import load_checkpoint, model_from_checkpoint, resolve_checkpoint
 from cvkit.train.config import MEAN, STD
@@ -54,8 +54,11 @@ def _export_torchscript(model: torch.nn.Module, example: torch.Tensor, dst: Path
         torch.jit.save(traced, handle)
 
 
-def export_model(src: Path, dst: Path | None, kind: str) -> dict[str, Any]:
-    """Export the checkpoint ``src`` (a .pt file or run folder) to ``dst`` (default: beside it); returns a JSON-able summary."""
+def export_model(src: Path, dst: Path | None, kind: str, overwrite: bool = False) -> dict[str, Any]:
+    """Export the checkpoint ``src`` (a .pt file or run folder) to ``dst`` (default: beside it); returns a JSON-able summary.
+
+    An existing ``dst`` is refused unless ``overwrite``, before anything is exported.
+    """
     if kind not in SUFFIXES:
         raise CvkitError(f"export kind must be onnx or torchscript, not {kind!r}")
     path = resolve_checkpoint(src)
@@ -66,6 +69,8 @@ def export_model(src: Path, dst: Path | None, kind: str) -> dict[str, Any]:
     elif Path(dst).is_dir():
         dst = Path(dst) / (path.stem + SUFFIXES[kind])
     dst = Path(dst)
+    if dst.exists() and not overwrite:
+        raise DestinationExistsError("the export file already exists; pass --overwrite to replace it", file=dst)
     generator = torch.Generator().manual_seed(0)
     example = torch.randn(1, 3, cfg.image_size, cfg.image_size, generator=generator)
     check = torch.randn(2, 3, cfg.image_size, cfg.image_size, generator=generator)
