@@ -157,8 +157,8 @@ def test_pretrained_offline_fails_saying_how_to_pass_a_file(tmp_path: Path, monk
 
 
 def test_small_cnn_finetune_linear_run_leaves_the_backbone_untouched(tmp_path: Path):
-    from cvkit.train.rng import seed_everything
     from cvkit.train.models import build_model
+    from cvkit.train.rng import seed_everything
 
     manifest = digit_folder(tmp_path / "d", 64, 16)
     out = tmp_path / "run"

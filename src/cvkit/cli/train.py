@@ -61,10 +61,10 @@ def train_cmd(
                                              rich_help_panel=TASK),
     sampler: str = typer.Option("none", "--sampler", help="none | balanced | repeat-factor.", rich_help_panel=TASK),
     repeat_threshold: float = typer.Option(0.1, "--repeat-threshold", help="t of repeat-factor sampling.", rich_help_panel=TASK),
-    label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="Label smoothing (cross-entropy; BCE targets y(1-eps)+eps/2 with --multi-label).",
-                                          rich_help_panel=TASK),
-    loss: str = typer.Option("ce", "--loss", help="ce (cross-entropy / BCE) | focal | center (tight class features) | magnet (cluster-based metric learning).",
-                             rich_help_panel=TASK),
+    label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="Label smoothing (cross-entropy; BCE targets "
+                                          "y(1-eps)+eps/2 with --multi-label).", rich_help_panel=TASK),
+    loss: str = typer.Option("ce", "--loss", help="ce (cross-entropy / BCE) | focal | center (tight class features) | "
+                             "magnet (cluster-based metric learning).", rich_help_panel=TASK),
     focal_gamma: float = typer.Option(2.0, "--focal-gamma", help="Focal loss gamma.", rich_help_panel=TASK),
     mixup: float = typer.Option(0.0, "--mixup", help="Mixup alpha (e.g. 0.2; 0: off): blend image pairs and their labels.", rich_help_panel=TASK),
     cutmix: float = typer.Option(0.0, "--cutmix", help="CutMix alpha (e.g. 1.0; 0: off): paste a box from another image.", rich_help_panel=TASK),
@@ -95,8 +95,8 @@ def train_cmd(
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model.", rich_help_panel=OPTIM),
     accum_steps: int = typer.Option(1, "--accum-steps", help="Gradient accumulation steps.", rich_help_panel=OPTIM),
     clip_grad: float | None = typer.Option(None, "--clip-grad", help="Clip the gradient norm to this value.", rich_help_panel=OPTIM),
-    ema: float | None = typer.Option(None, "--ema", help="Keep an EMA of the weights with this decay (e.g. 0.999; warmed up); best.pt uses whichever of EMA/raw validates better.",
-                                     rich_help_panel=OPTIM),
+    ema: float | None = typer.Option(None, "--ema", help="Keep an EMA of the weights with this decay (e.g. 0.999; warmed up); "
+                                     "best.pt uses whichever of EMA/raw validates better.", rich_help_panel=OPTIM),
     grad_checkpointing: bool = typer.Option(False, "--grad-checkpointing", help="Recompute activations to save memory.", rich_help_panel=OPTIM),
     resume: Path | None = typer.Option(None, "--resume", help="Continue from a last.pt, exactly, with its options (--epochs may grow).",
                                        rich_help_panel=RUN),
@@ -190,7 +190,8 @@ def _print_run_summary(summary: dict[str, Any]) -> None:
 def evaluate_cmd(
     checkpoint: Path = typer.Argument(..., help="A run folder (uses best.pt) or a checkpoint .pt."),
     manifest: Path = typer.Argument(..., help="Manifest to evaluate on."),
-    split: str | None = typer.Option(None, "--split", help="Only records of this split; 'all' for every record (default: the run's validation split)."),
+    split: str | None = typer.Option(None, "--split", help="Only records of this split; 'all' for every record "
+                                     "(default: the run's validation split)."),
     batch_size: int = typer.Option(128, "--batch-size", "-b", help="Images per batch."),
     workers: int = typer.Option(0, "--workers", "-j", help="DataLoader workers."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),

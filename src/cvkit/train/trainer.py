@@ -134,6 +134,8 @@ class Run:
 
     def __init__(self, cfg: TrainConfig, env: DistEnv, resume_state: dict[str, Any] | None = None):
         self.cfg, self.env = cfg, env
+        self.eval_weights = "raw"  # which weights validated better: "raw" or "ema"
+        self.rng_states: list[dict[str, Any]] = []
         self.device = resolve_device(cfg.device, env)
         seed_everything(rank_seed(cfg.seed, env.rank))
         self.train_set, self.val_set = prepare_items(cfg)
@@ -258,8 +260,6 @@ class Run:
         metrics["weights"] = self.eval_weights
         return metrics, metrics["loss"], scores
 
-    eval_weights = "raw"
-
     def state(self, epoch: int, record: dict[str, Any]) -> dict[str, Any]:
         return {
             "model": self.raw_model.state_dict(), "ema": self.ema.state_dict() if self.ema is not None else None,
@@ -270,8 +270,6 @@ class Run:
             **self.stopper.state_dict(), "config": self.cfg.to_dict(), "class_names": self.class_names, "metrics": record,
             "class_weights": self.class_weights, "loss_state": self.loss_fn.state_dict(), "rng": self.rng_states,
         }
-
-    rng_states: list[dict[str, Any]] = []
 
     def gather_rng(self) -> None:
         """Every rank's generator states (rank 0 writes them all into the checkpoint)."""
