@@ -51,7 +51,9 @@ def digits(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def run(digits: Path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "digits"
-    cvkit("train", "small_cnn", digits, "-o", out, "--epochs", EPOCHS, "-b", BATCH, "--image-size", 28, "--seed", 0, *FAST)
+    # the issue's --ema 0.999 (a chance-level model without the decay's warm-up) and label smoothing (a loss evaluate must match)
+    cvkit("train", "small_cnn", digits, "-o", out, "--epochs", EPOCHS, "-b", BATCH, "--image-size", 28, "--seed", 0, *FAST, "--ema", "0.999",
+          "--label-smoothing", "0.1")
     return out
 
 
@@ -73,10 +75,18 @@ def test_training_on_real_digits_reaches_high_accuracy_and_writes_the_run_folder
     assert state["epoch"] == 3 and state["class_names"][0] == "digit_0" and state["config"]["arch"] == "small_cnn"
 
 
+def test_ema_of_a_short_run_learns_and_best_pt_keeps_the_better_weights(run: Path):
+    rows = records(run)
+    assert all(r["weights"] in ("ema", "raw") and r["val_top1"] == max(r["val_raw"], r["val_ema"]) for r in rows)
+    assert rows[-1]["val_ema"] > 0.8  # 114 steps at a fixed 0.999 would keep 89% of the random start (chance: 0.1)
+    best = torch.load(run / "best.pt", weights_only=True)
+    assert best["eval_weights"] == best["metrics"]["weights"] and best["ema_updates"] == best["step"]
+
+
 def test_resume_from_last_continues_at_the_next_epoch(run: Path, digits: Path, tmp_path: Path):
     copy = tmp_path / "resumed"
     shutil.copytree(run, copy)
-    cvkit("train", "small_cnn", digits, "-o", copy, "--epochs", 4, "-b", BATCH, "--image-size", 28, "--resume", copy / "last.pt", *FAST)
+    cvkit("train", "small_cnn", digits, "-o", copy, "--epochs", 4, "--resume", copy / "last.pt")
     rows = records(copy)
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
     assert rows[-1]["step"] == 4 * math.ceil(N_TRAIN / BATCH)
@@ -96,7 +106,26 @@ def test_evaluate_reproduces_the_runs_validation_metrics(run: Path, digits: Path
     assert metrics["top1"] == pytest.approx(best["top1"])
     assert metrics["top5"] == pytest.approx(best["top5"])
     assert metrics["confusion_matrix"] == best["confusion_matrix"]
-    assert metrics["loss"] == pytest.approx(best["loss"], rel=1e-4)
+    assert metrics["loss"] == pytest.approx(best["loss"], rel=1e-4)  # the training loss, label smoothing included
+    assert metrics["weights"] == best["weights"] and metrics["split"] == "val"
+    # the plain cross-entropy, by hand from the same model's softmax over the validation images
+    from cvkit.train.checkpoint import load_checkpoint, model_from_checkpoint
+    from cvkit.train.data import decode_image, eval_transform, load_items, to_device
+
+    items = load_items(digits, split="val").items
+    model, _ = model_from_checkpoint(load_checkpoint(run))
+    with torch.no_grad():
+        batch = to_device(torch.stack([eval_transform(28)(decode_image(path)) for path, _, _ in items]), torch.device("cpu"), False)
+        log_p = torch.log_softmax(model(batch), dim=1)
+    by_hand = -float(log_p[torch.arange(len(items)), torch.tensor([target for _, target, _ in items])].mean())
+    assert metrics["cross_entropy"] == pytest.approx(by_hand, rel=1e-4) and metrics["cross_entropy"] != pytest.approx(metrics["loss"])
+
+
+def test_evaluate_scores_the_runs_validation_split_by_default(run: Path, digits: Path):
+    metrics = json.loads(cvkit("evaluate", run, digits, "--json"))
+    assert metrics["split"] == "val" and metrics["images"] == N_VAL
+    everything = json.loads(cvkit("evaluate", run, digits, "--split", "all", "--json"))
+    assert everything["split"] is None and everything["images"] == N_TRAIN + N_VAL
 
 
 def test_predict_agrees_with_evaluate(run: Path, digits: Path):
@@ -135,6 +164,16 @@ def test_export_matches_pytorch_outputs(run: Path, digits: Path, tmp_path: Path,
         got = torch.jit.load(str(dst))(batch)
     assert (got - expected).abs().max() < 1e-4
     assert got.argmax(1).tolist() == expected.argmax(1).tolist()
+
+
+@pytest.mark.parametrize("kind", ["onnx", "torchscript"])
+def test_export_refuses_an_existing_file_without_overwrite(run: Path, tmp_path: Path, kind: str):
+    dst = tmp_path / "model.out"
+    dst.write_bytes(b"keep me")
+    result = runner.invoke(app, ["export", str(run / "best.pt"), str(dst), f"--{kind}"])
+    assert result.exit_code == 2 and result.stderr == f"error: {dst}: the export file already exists; pass --overwrite to replace it\n"
+    assert dst.read_bytes() == b"keep me"
+    assert json.loads(cvkit("export", run / "best.pt", dst, f"--{kind}", "--overwrite", "--json"))["max_abs_diff"] < 1e-4
 
 
 def test_same_seed_gives_the_same_result_on_cpu(digits: Path, tmp_path: Path):

@@ -144,18 +144,9 @@ def train_cmd(
             milestone_list = [int(m) for m in milestones.split(",") if m.strip()]
         except ValueError:
             raise CvkitError(f"--milestones must be comma-separated epochs such as 30,60,90, not {milestones!r}") from None
-        cfg = TrainConfig(
-            arch=arch, manifest=str(manifest), output=str(output), val_manifest=str(val) if val else None, val_split=val_split, epochs=epochs,
-            batch_size=batch_size, image_size=image_size, lr=lr, workers=workers, device=device, seed=seed, weights=str(weights) if weights else None,
-            pretrained=pretrained, finetune=finetune, multi_label=multi_label, threshold=threshold, crops=crops, crop_padding=crop_padding,
-            class_weights=class_weights, sampler=sampler, repeat_threshold=repeat_threshold, label_smoothing=label_smoothing, loss=loss,
-            focal_gamma=focal_gamma, mixup=mixup, cutmix=cutmix, embed_dim=embed_dim, center_lambda=center_lambda, center_alpha=center_alpha,
-            magnet_clusters=magnet_clusters, magnet_m=magnet_m, magnet_d=magnet_d, magnet_alpha=magnet_alpha, aug=aug, decoder=decoder, gpu_decode=gpu_decode, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
-            weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, milestones=milestone_list, gamma=gamma, precision=precision,
-            channels_last=channels_last, compile=compile_model, accum_steps=accum_steps, clip_grad=clip_grad, ema=ema,
-            grad_checkpointing=grad_checkpointing, resume=str(resume) if resume else None, patience=patience, max_steps_per_epoch=max_steps,
-            overwrite=overwrite,
-        )
+        options = {CONFIG_FIELD.get(name, name): value for name, value in ctx.params.items() if name not in NOT_CONFIG}
+        paths = {name: str(value) for name, value in options.items() if isinstance(value, Path)}
+        cfg = TrainConfig(**{**options, **paths, "milestones": milestone_list})
         summary = train(cfg, given_options(ctx))
         if summary["rank"] == 0:
             if json_output:
