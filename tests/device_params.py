@@ -13,5 +13,7 @@ def cpu_and_cuda() -> tuple:
     """Parameters for ``@pytest.mark.parametrize("device", cpu_and_cuda())``."""
     import torch
 
-    no_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    no_cuda = pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.cuda.is_available() is False)"
+    )
     return ("cpu", pytest.param("cuda", marks=[pytest.mark.gpu, no_cuda]))

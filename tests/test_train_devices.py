@@ -1,5 +1,6 @@
 """The trainer's device paths on every device: GPU batches (decode + transform once), bf16 autocast, channels-last,
-EMA, gradient clipping, accumulation and early stopping. CPU always; CUDA where there is one (tests/device_params.py)."""
+EMA, gradient clipping, accumulation and early stopping. CPU always; CUDA where there is one
+(tests/device_params.py)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def test_gpu_batches_augment_non_jpeg_images_once_like_jpeg_ones(tmp_path: Path,
     batch = GpuJpegBatches(cfg, torch.device(device), train=True)([dataset[0][0], dataset[1][0]])
     assert batch.shape == (2, 3, SIZE, SIZE)
     left, right = batch[:, :, :, : SIZE // 4].mean(dim=(1, 2, 3)), batch[:, :, :, -SIZE // 4 :].mean(dim=(1, 2, 3))
-    assert (left < 0.1).all() and (right > 0.9).all()  # flipped once: the bright half is now on the right, for both files
+    assert (left < 0.1).all() and (
+        right > 0.9
+    ).all()  # flipped once: the bright half is now on the right, for both files
     assert (batch[0] - batch[1]).abs().mean() < 0.02  # the PNG comes out as the JPEG does (JPEG rounding aside)
 
 
@@ -72,8 +75,12 @@ def test_decode_images_falls_back_to_the_cpu_decoder_for_non_jpeg_files(tmp_path
     for path, image in zip(paths, decoded):
         expected = torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1)
         assert image.device.type == device and image.shape == expected.shape
-        assert (image.cpu().float() - expected.float()).abs().mean() < 2.0  # PNG exact, JPEG decoders may round differently
-    assert torch.equal(decoded[0].cpu(), torch.from_numpy(np.array(Image.open(paths[0]).convert("RGB"))).permute(2, 0, 1))
+        assert (
+            image.cpu().float() - expected.float()
+        ).abs().mean() < 2.0  # PNG exact, JPEG decoders may round differently
+    assert torch.equal(
+        decoded[0].cpu(), torch.from_numpy(np.array(Image.open(paths[0]).convert("RGB"))).permute(2, 0, 1)
+    )
 
 
 class _Recorder(torch.nn.Module):
@@ -93,8 +100,13 @@ class _Recorder(torch.nn.Module):
 
 def _batches(count: int, size: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
     generator = torch.Generator().manual_seed(seed)
-    return [(torch.randint(0, 255, (size, 3, 8, 8), dtype=torch.uint8, generator=generator), torch.randint(0, 2, (size,), generator=generator))
-            for _ in range(count)]
+    return [
+        (
+            torch.randint(0, 255, (size, 3, 8, 8), dtype=torch.uint8, generator=generator),
+            torch.randint(0, 2, (size,), generator=generator),
+        )
+        for _ in range(count)
+    ]
 
 
 class _NoSchedule:
@@ -130,10 +142,14 @@ def test_two_accumulated_half_batches_take_the_step_of_one_whole_batch(device: s
     halves = torch.nn.Linear(3 * 8 * 8, 2).to(device)
     halves.load_state_dict(whole.state_dict())
     flat = torch.nn.Flatten()
-    (images, labels), = _batches(1, 8)
-    steps = _one_epoch(torch.nn.Sequential(flat, whole), [(images, labels)], device, amp_dtype=None, channels_last=False)["steps"]
+    ((images, labels),) = _batches(1, 8)
+    steps = _one_epoch(
+        torch.nn.Sequential(flat, whole), [(images, labels)], device, amp_dtype=None, channels_last=False
+    )["steps"]
     split = [(images[:4], labels[:4]), (images[4:], labels[4:])]
-    accumulated = _one_epoch(torch.nn.Sequential(flat, halves), split, device, amp_dtype=None, channels_last=False, accum_steps=2)["steps"]
+    accumulated = _one_epoch(
+        torch.nn.Sequential(flat, halves), split, device, amp_dtype=None, channels_last=False, accum_steps=2
+    )["steps"]
     assert steps == accumulated == 1
     for a, b in zip(whole.parameters(), halves.parameters()):
         assert torch.allclose(a, b, atol=1e-5)
@@ -150,7 +166,9 @@ def test_clip_grad_bounds_the_step_and_ema_follows_every_optimiser_step(device: 
     ema = ModelEma(model, 0.999)
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)  # plain SGD: the step is -lr * (clipped) gradient
     ctx = StepContext(torch.device(device), None, False, clip_grad=1e-3)
-    stats = train_one_epoch(model, model, _batches(3, 4), torch.nn.CrossEntropyLoss(), optimizer, _NoSchedule(), None, ctx, ema)
+    stats = train_one_epoch(
+        model, model, _batches(3, 4), torch.nn.CrossEntropyLoss(), optimizer, _NoSchedule(), None, ctx, ema
+    )
     after = torch.cat([p.detach().flatten() for p in model.parameters()])
     assert float((after - before).norm()) <= 3 * 1e-3 + 1e-6  # three steps of norm at most 1e-3 each
     assert ema.updates == stats["steps"] == 3
@@ -159,8 +177,26 @@ def test_clip_grad_bounds_the_step_and_ema_follows_every_optimiser_step(device: 
 @pytest.mark.parametrize("device", cpu_and_cuda())
 def test_patience_stops_a_run_that_stopped_improving_and_zero_means_off(tmp_path: Path, device: str):
     manifest = digit_folder(tmp_path / "d", 48, 16)
-    common = ["train", "small_cnn", str(manifest), "--epochs", "3", "-b", "16", "--image-size", "28", "--device", device, "--workers", "0",
-              "--lr", "0", "--aug", "none", "--json"]  # learning rate 0: epoch 1 is the best there will be
+    common = [
+        "train",
+        "small_cnn",
+        str(manifest),
+        "--epochs",
+        "3",
+        "-b",
+        "16",
+        "--image-size",
+        "28",
+        "--device",
+        device,
+        "--workers",
+        "0",
+        "--lr",
+        "0",
+        "--aug",
+        "none",
+        "--json",
+    ]  # learning rate 0: epoch 1 is the best there will be
     stopped = json.loads(runner.invoke(app, [*common, "-o", str(tmp_path / "p1"), "--patience", "1"]).stdout)
     assert stopped["stopped_early"] and stopped["epochs"] == 2 and stopped["best_epoch"] == 1
     off = runner.invoke(app, [*common, "-o", str(tmp_path / "p0"), "--patience", "0"])

@@ -31,7 +31,9 @@ def test_multi_label_label_smoothing_moves_bce_targets_towards_one_half():
     # eps 0.1: targets 0.95 and 0.05; BCE = -(t log s(x) + (1 - t) log(1 - s(x))), averaged over the two classes
     s0, s1 = 1 / (1 + math.exp(-2.0)), 1 / (1 + math.exp(1.0))
     by_hand = (-(0.95 * math.log(s0) + 0.05 * math.log(1 - s0)) - (0.05 * math.log(s1) + 0.95 * math.log(1 - s1))) / 2
-    assert float(build_loss(_config(multi_label=True, label_smoothing=0.1), 2)(logits, target)) == pytest.approx(by_hand, rel=1e-6)
+    assert float(build_loss(_config(multi_label=True, label_smoothing=0.1), 2)(logits, target)) == pytest.approx(
+        by_hand, rel=1e-6
+    )
     plain = float(build_loss(_config(multi_label=True), 2)(logits, target))
     assert plain == pytest.approx((-math.log(s0) - math.log(1 - s1)) / 2, rel=1e-6) and plain != pytest.approx(by_hand)
 
@@ -41,7 +43,11 @@ def test_mixup_and_cutmix_mix_images_and_targets_by_hand():
 
     images = torch.stack([torch.zeros(1, 10, 10), torch.ones(1, 10, 10)])
     mixed, soft, lam = mix_batch(images, torch.tensor([0, 2]), 3, 0.3)
-    assert lam == 0.3 and torch.allclose(mixed[0], torch.full((1, 10, 10), 0.7)) and torch.allclose(mixed[1], torch.full((1, 10, 10), 0.3))
+    assert (
+        lam == 0.3
+        and torch.allclose(mixed[0], torch.full((1, 10, 10), 0.7))
+        and torch.allclose(mixed[1], torch.full((1, 10, 10), 0.3))
+    )
     assert soft.flatten().tolist() == pytest.approx([0.3, 0.0, 0.7, 0.7, 0.0, 0.3])
     box = cutmix_box(10, 10, 0.64, (5, 5))  # sides sqrt(1 - 0.64) = 0.6 of 10 -> 6 x 6 around (5, 5)
     assert box == (2, 8, 2, 8)
@@ -49,7 +55,11 @@ def test_mixup_and_cutmix_mix_images_and_targets_by_hand():
     assert float(cut[0].sum()) == 36 and float(cut[0, 0, 2:8, 2:8].min()) == 1.0 and lam == pytest.approx(0.64)
     clipped = cutmix_box(10, 10, 0.64, (0, 0))  # clipped at the corner: 3 x 3 kept, lam corrected to the area pasted
     _, soft, lam = mix_batch(images, torch.tensor([0, 2]), 3, 0.64, clipped)
-    assert clipped == (0, 3, 0, 3) and lam == pytest.approx(1 - 9 / 100) and soft[0].tolist() == pytest.approx([0.91, 0.0, 0.09])
+    assert (
+        clipped == (0, 3, 0, 3)
+        and lam == pytest.approx(1 - 9 / 100)
+        and soft[0].tolist() == pytest.approx([0.91, 0.0, 0.09])
+    )
 
 
 def test_mixed_targets_with_label_smoothing_give_timms_smoothed_cross_entropy():
@@ -112,7 +122,11 @@ def _magnet_by_hand(features: np.ndarray, target: np.ndarray, per_cluster: int, 
     total = 0.0
     for i in range(len(features)):
         numerator = math.exp(-own[i] / (2 * variance) - alpha)
-        denominator = sum(math.exp(-((features[i] - means[c]) ** 2).sum() / (2 * variance)) for c in range(clusters) if classes[c] != target[i])
+        denominator = sum(
+            math.exp(-((features[i] - means[c]) ** 2).sum() / (2 * variance))
+            for c in range(clusters)
+            if classes[c] != target[i]
+        )
         total += max(0.0, -math.log(numerator / denominator))
     return total / len(features)
 
@@ -136,7 +150,9 @@ def test_magnet_head_predicts_the_class_of_the_nearest_cluster_means():
     from cvkit.train.models import MagnetHead
 
     head = MagnetHead(2, num_classes=2, clusters=2)
-    points = torch.tensor([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [10.0, 0.0], [10.1, 0.0], [0.0, 10.0], [0.1, 10.0]])
+    points = torch.tensor(
+        [[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [10.0, 0.0], [10.1, 0.0], [0.0, 10.0], [0.1, 10.0]]
+    )
     labels = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])  # class 0 in two places, class 1 in two others
     assignment = refresh_magnet_index(head, points, labels, seed=0)
     assert sorted(assignment.tolist()) == [0, 0, 1, 1, 2, 2, 3, 3] and head.active.all()
@@ -158,7 +174,22 @@ def digits(tmp_path_factory) -> Path:
     return digit_folder(tmp_path_factory.mktemp("digits"), 600, 200)
 
 
-FAST = ["--lr", "3e-3", "--optimizer", "adamw", "--device", "cpu", "--workers", "0", "--aug", "none", "--image-size", "28", "--seed", "0"]
+FAST = [
+    "--lr",
+    "3e-3",
+    "--optimizer",
+    "adamw",
+    "--device",
+    "cpu",
+    "--workers",
+    "0",
+    "--aug",
+    "none",
+    "--image-size",
+    "28",
+    "--seed",
+    "0",
+]
 
 
 def _train(manifest: Path, out: Path, *options: str) -> dict:
@@ -172,20 +203,66 @@ def test_center_loss_tightens_2d_digit_features_against_plain_softmax(digits: Pa
 
     ratios = {}
     for loss in ("ce", "center"):
-        _train(digits, tmp_path / loss, "--epochs", "3", "-b", "32", "--embed-dim", "2", "--loss", loss, "--center-lambda", "0.1")
+        _train(
+            digits,
+            tmp_path / loss,
+            "--epochs",
+            "3",
+            "-b",
+            "32",
+            "--embed-dim",
+            "2",
+            "--loss",
+            loss,
+            "--center-lambda",
+            "0.1",
+        )
         out = tmp_path / f"{loss}.npz"
-        summary = json.loads(runner.invoke(app, ["embed", str(tmp_path / loss), str(digits), "--split", "val", "-o", str(out),
-                                                 "--plot", str(tmp_path / f"{loss}.png"), "--json"]).stdout)
+        summary = json.loads(
+            runner.invoke(
+                app,
+                [
+                    "embed",
+                    str(tmp_path / loss),
+                    str(digits),
+                    "--split",
+                    "val",
+                    "-o",
+                    str(out),
+                    "--plot",
+                    str(tmp_path / f"{loss}.png"),
+                    "--json",
+                ],
+            ).stdout
+        )
         saved = np.load(out)
-        assert saved["features"].shape == (200, 2) and summary["images"] == 200 and (tmp_path / f"{loss}.png").stat().st_size > 0
+        assert (
+            saved["features"].shape == (200, 2)
+            and summary["images"] == 200
+            and (tmp_path / f"{loss}.png").stat().st_size > 0
+        )
         ratios[loss] = spread_ratio(saved["features"], saved["labels"])
         assert summary["spread_ratio"] == pytest.approx(ratios[loss], rel=1e-6)
     assert ratios["center"] < 0.5 * ratios["ce"]
 
 
 def test_magnet_loss_learns_real_digits_and_classifies_by_cluster_means(digits: Path, tmp_path: Path):
-    summary = _train(digits, tmp_path / "magnet", "--epochs", "2", "--loss", "magnet", "--embed-dim", "16", "--magnet-clusters", "2",
-                     "--magnet-m", "4", "--magnet-d", "8")
+    summary = _train(
+        digits,
+        tmp_path / "magnet",
+        "--epochs",
+        "2",
+        "--loss",
+        "magnet",
+        "--embed-dim",
+        "16",
+        "--magnet-clusters",
+        "2",
+        "--magnet-m",
+        "4",
+        "--magnet-d",
+        "8",
+    )
     assert summary["steps"] == 2 * math.ceil(600 / 32)  # batches of M x D = 32
     assert summary["last"]["val_top1"] > 0.6  # chance is 0.1
     metrics = json.loads(runner.invoke(app, ["evaluate", str(tmp_path / "magnet"), str(digits), "--json"]).stdout)
@@ -197,7 +274,10 @@ def test_embed_writes_parquet_and_refuses_to_overwrite(digits: Path, tmp_path: P
 
     _train(digits, tmp_path / "run", "--epochs", "1", "--max-steps-per-epoch", "2", "-b", "16", "--embed-dim", "3")
     out = tmp_path / "features.parquet"
-    assert runner.invoke(app, ["embed", str(tmp_path / "run"), str(digits), "--split", "val", "-o", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(app, ["embed", str(tmp_path / "run"), str(digits), "--split", "val", "-o", str(out)]).exit_code
+        == 0
+    )
     frame = pd.read_parquet(out)
     assert list(frame.columns) == ["path", "label", "class", "f0", "f1", "f2"] and len(frame) == 200
     assert (frame["class"] == [f"digit_{i}" for i in frame["label"]]).all()

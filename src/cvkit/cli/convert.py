@@ -158,7 +158,8 @@ def export_cmd(
         _run_conversion(src, dst, "manifest", to_format, overwrite, False, None, write_opt, images, json_output, f"{src} -> {dst}")
 
 
-def _export_model(src: Path, dst: Path | None, onnx: bool, torchscript: bool, json_output: bool, overwrite: bool = False) -> None:
+def _export_model(src: Path, dst: Path | None, onnx: bool, torchscript: bool, json_output: bool,
+                  overwrite: bool = False) -> None:
     try:
         from cvkit.train.export import export_model
     except ImportError as exc:

@@ -40,69 +40,166 @@ def train_cmd(
     manifest: Path | None = typer.Argument(None, help="Training manifest (.jsonl) from `cvkit ingest`."),
     list_models: bool = typer.Option(False, "--list-models", help="List the model names and exit."),
     val: Path | None = typer.Option(None, "--val", help="Validation manifest.", rich_help_panel=DATA),
-    val_split: str | None = typer.Option(None, "--val-split", help="Validation = this split (default: the first of val, valid, validation, dev present).",
-                                         rich_help_panel=DATA),
+    val_split: str | None = typer.Option(
+        None,
+        "--val-split",
+        help="Validation = this split (default: the first of val, valid, validation, dev present).",
+        rich_help_panel=DATA,
+    ),
     output: Path = typer.Option(Path("runs/exp"), "--output", "-o", help="Run folder.", rich_help_panel=RUN),
     epochs: int = typer.Option(10, "--epochs", help="Training epochs.", rich_help_panel=OPTIM),
-    batch_size: int = typer.Option(64, "--batch-size", "-b", help="Images per step per process (x processes under torchrun).", rich_help_panel=OPTIM),
+    batch_size: int = typer.Option(
+        64,
+        "--batch-size",
+        "-b",
+        help="Images per step per process (x processes under torchrun).",
+        rich_help_panel=OPTIM,
+    ),
     image_size: int = typer.Option(224, "--image-size", help="Square input size in pixels.", rich_help_panel=DATA),
     lr: float = typer.Option(0.1, "--lr", help="Peak learning rate.", rich_help_panel=OPTIM),
-    workers: int = typer.Option(4, "--workers", "-j", help="DataLoader worker processes (0: load in the main process).", rich_help_panel=DATA),
+    workers: int = typer.Option(
+        4, "--workers", "-j", help="DataLoader worker processes (0: load in the main process).", rich_help_panel=DATA
+    ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", rich_help_panel=RUN),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same CPU result).", rich_help_panel=RUN),
-    weights: Path | None = typer.Option(None, "--weights", help="Start from a local cvkit checkpoint or torchvision .pth file.", rich_help_panel=MODEL),
-    pretrained: bool = typer.Option(False, "--pretrained", help="Start from torchvision's named ImageNet weights.", rich_help_panel=MODEL),
-    finetune: str = typer.Option("full", "--finetune", help="full | linear (head only) | last-N (last N stages + head).", rich_help_panel=MODEL),
-    multi_label: bool = typer.Option(False, "--multi-label", help="Several labels per image: sigmoid + BCE, mAP and F1.", rich_help_panel=TASK),
-    threshold: float = typer.Option(0.5, "--threshold", help="Multi-label decision threshold for F1 and predict.", rich_help_panel=TASK),
-    crops: bool = typer.Option(False, "--crops", help="Classify object crops cut from the boxes.", rich_help_panel=TASK),
-    crop_padding: float = typer.Option(0.0, "--crop-padding", help="Context around each crop, as a fraction of the box size.", rich_help_panel=TASK),
-    class_weights: str | None = typer.Option(None, "--class-weights", help="balanced | effective | FILE from `cvkit stats --weights-out`.",
-                                             rich_help_panel=TASK),
+    weights: Path | None = typer.Option(
+        None, "--weights", help="Start from a local cvkit checkpoint or torchvision .pth file.", rich_help_panel=MODEL
+    ),
+    pretrained: bool = typer.Option(
+        False, "--pretrained", help="Start from torchvision's named ImageNet weights.", rich_help_panel=MODEL
+    ),
+    finetune: str = typer.Option(
+        "full", "--finetune", help="full | linear (head only) | last-N (last N stages + head).", rich_help_panel=MODEL
+    ),
+    multi_label: bool = typer.Option(
+        False, "--multi-label", help="Several labels per image: sigmoid + BCE, mAP and F1.", rich_help_panel=TASK
+    ),
+    threshold: float = typer.Option(
+        0.5, "--threshold", help="Multi-label decision threshold for F1 and predict.", rich_help_panel=TASK
+    ),
+    crops: bool = typer.Option(
+        False, "--crops", help="Classify object crops cut from the boxes.", rich_help_panel=TASK
+    ),
+    crop_padding: float = typer.Option(
+        0.0, "--crop-padding", help="Context around each crop, as a fraction of the box size.", rich_help_panel=TASK
+    ),
+    class_weights: str | None = typer.Option(
+        None,
+        "--class-weights",
+        help="balanced | effective | FILE from `cvkit stats --weights-out`.",
+        rich_help_panel=TASK,
+    ),
     sampler: str = typer.Option("none", "--sampler", help="none | balanced | repeat-factor.", rich_help_panel=TASK),
-    repeat_threshold: float = typer.Option(0.1, "--repeat-threshold", help="t of repeat-factor sampling.", rich_help_panel=TASK),
-    label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="Label smoothing (cross-entropy; BCE targets "
-                                          "y(1-eps)+eps/2 with --multi-label).", rich_help_panel=TASK),
-    loss: str = typer.Option("ce", "--loss", help="ce (cross-entropy / BCE) | focal | center (tight class features) | "
-                             "magnet (cluster-based metric learning).", rich_help_panel=TASK),
+    repeat_threshold: float = typer.Option(
+        0.1, "--repeat-threshold", help="t of repeat-factor sampling.", rich_help_panel=TASK
+    ),
+    label_smoothing: float = typer.Option(
+        0.0,
+        "--label-smoothing",
+        help="Label smoothing (cross-entropy; BCE targets y(1-eps)+eps/2 with --multi-label).",
+        rich_help_panel=TASK,
+    ),
+    loss: str = typer.Option(
+        "ce",
+        "--loss",
+        help="ce (cross-entropy / BCE) | focal | center (tight class features) | "
+        "magnet (cluster-based metric learning).",
+        rich_help_panel=TASK,
+    ),
     focal_gamma: float = typer.Option(2.0, "--focal-gamma", help="Focal loss gamma.", rich_help_panel=TASK),
-    mixup: float = typer.Option(0.0, "--mixup", help="Mixup alpha (e.g. 0.2; 0: off): blend image pairs and their labels.", rich_help_panel=TASK),
-    cutmix: float = typer.Option(0.0, "--cutmix", help="CutMix alpha (e.g. 1.0; 0: off): paste a box from another image.", rich_help_panel=TASK),
-    embed_dim: int | None = typer.Option(None, "--embed-dim", help="A feature layer of this width before the classifier (2: plot it).",
-                                         rich_help_panel=LOSSES),
-    center_lambda: float = typer.Option(0.01, "--center-lambda", help="Weight of center loss's distance term.", rich_help_panel=LOSSES),
-    center_alpha: float = typer.Option(0.5, "--center-alpha", help="Rate at which class centres follow the features.", rich_help_panel=LOSSES),
-    magnet_clusters: int = typer.Option(4, "--magnet-clusters", help="Magnet loss: k-means clusters per class (K).", rich_help_panel=LOSSES),
+    mixup: float = typer.Option(
+        0.0, "--mixup", help="Mixup alpha (e.g. 0.2; 0: off): blend image pairs and their labels.", rich_help_panel=TASK
+    ),
+    cutmix: float = typer.Option(
+        0.0, "--cutmix", help="CutMix alpha (e.g. 1.0; 0: off): paste a box from another image.", rich_help_panel=TASK
+    ),
+    embed_dim: int | None = typer.Option(
+        None,
+        "--embed-dim",
+        help="A feature layer of this width before the classifier (2: plot it).",
+        rich_help_panel=LOSSES,
+    ),
+    center_lambda: float = typer.Option(
+        0.01, "--center-lambda", help="Weight of center loss's distance term.", rich_help_panel=LOSSES
+    ),
+    center_alpha: float = typer.Option(
+        0.5, "--center-alpha", help="Rate at which class centres follow the features.", rich_help_panel=LOSSES
+    ),
+    magnet_clusters: int = typer.Option(
+        4, "--magnet-clusters", help="Magnet loss: k-means clusters per class (K).", rich_help_panel=LOSSES
+    ),
     magnet_m: int = typer.Option(8, "--magnet-m", help="Magnet loss: clusters per batch (M).", rich_help_panel=LOSSES),
-    magnet_d: int = typer.Option(8, "--magnet-d", help="Magnet loss: samples per cluster (D); batches hold M x D.", rich_help_panel=LOSSES),
+    magnet_d: int = typer.Option(
+        8, "--magnet-d", help="Magnet loss: samples per cluster (D); batches hold M x D.", rich_help_panel=LOSSES
+    ),
     magnet_alpha: float = typer.Option(1.0, "--magnet-alpha", help="Magnet loss margin alpha.", rich_help_panel=LOSSES),
-    aug: str | None = typer.Option(None, "--aug", help="Augmentation PRESET or SPEC file shared with `cvkit augment`; 'none' for none.",
-                                   rich_help_panel=DATA),
-    decoder: str = typer.Option("auto", "--decoder", help="CPU image decoder: auto | torchvision | pil | opencv.", rich_help_panel=DATA),
-    gpu_decode: bool = typer.Option(True, "--gpu-decode/--no-gpu-decode", help="On CUDA, decode JPEGs on the GPU (nvJPEG).", rich_help_panel=DATA),
+    aug: str | None = typer.Option(
+        None,
+        "--aug",
+        help="Augmentation PRESET or SPEC file shared with `cvkit augment`; 'none' for none.",
+        rich_help_panel=DATA,
+    ),
+    decoder: str = typer.Option(
+        "auto", "--decoder", help="CPU image decoder: auto | torchvision | pil | opencv.", rich_help_panel=DATA
+    ),
+    gpu_decode: bool = typer.Option(
+        True, "--gpu-decode/--no-gpu-decode", help="On CUDA, decode JPEGs on the GPU (nvJPEG).", rich_help_panel=DATA
+    ),
     optimizer: str = typer.Option("sgd", "--optimizer", help="sgd | adamw.", rich_help_panel=OPTIM),
     momentum: float = typer.Option(0.9, "--momentum", help="SGD momentum.", rich_help_panel=OPTIM),
     nesterov: bool = typer.Option(False, "--nesterov", help="Nesterov momentum.", rich_help_panel=OPTIM),
-    weight_decay: float = typer.Option(1e-4, "--weight-decay", help="Weight decay (never on BatchNorm/bias).", rich_help_panel=OPTIM),
-    schedule: str = typer.Option("cosine", "--schedule", help="cosine | step | plateau | constant.", rich_help_panel=OPTIM),
-    warmup_epochs: float = typer.Option(0.0, "--warmup-epochs", help="Linear warm-up length (cosine and step).", rich_help_panel=OPTIM),
-    milestones: str = typer.Option("30,60,90", "--milestones", help="Epochs where the step schedule multiplies the rate by --gamma.",
-                                   rich_help_panel=OPTIM),
+    weight_decay: float = typer.Option(
+        1e-4, "--weight-decay", help="Weight decay (never on BatchNorm/bias).", rich_help_panel=OPTIM
+    ),
+    schedule: str = typer.Option(
+        "cosine", "--schedule", help="cosine | step | plateau | constant.", rich_help_panel=OPTIM
+    ),
+    warmup_epochs: float = typer.Option(
+        0.0, "--warmup-epochs", help="Linear warm-up length (cosine and step).", rich_help_panel=OPTIM
+    ),
+    milestones: str = typer.Option(
+        "30,60,90",
+        "--milestones",
+        help="Epochs where the step schedule multiplies the rate by --gamma.",
+        rich_help_panel=OPTIM,
+    ),
     gamma: float = typer.Option(0.1, "--gamma", help="Step / plateau decay factor.", rich_help_panel=OPTIM),
-    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32.", rich_help_panel=OPTIM),
-    channels_last: bool | None = typer.Option(None, "--channels-last/--no-channels-last", help="Memory format (default: on for CUDA).",
-                                              rich_help_panel=OPTIM),
+    precision: str = typer.Option(
+        "auto", "--precision", help="auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32.", rich_help_panel=OPTIM
+    ),
+    channels_last: bool | None = typer.Option(
+        None, "--channels-last/--no-channels-last", help="Memory format (default: on for CUDA).", rich_help_panel=OPTIM
+    ),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model.", rich_help_panel=OPTIM),
     accum_steps: int = typer.Option(1, "--accum-steps", help="Gradient accumulation steps.", rich_help_panel=OPTIM),
-    clip_grad: float | None = typer.Option(None, "--clip-grad", help="Clip the gradient norm to this value.", rich_help_panel=OPTIM),
-    ema: float | None = typer.Option(None, "--ema", help="Keep an EMA of the weights with this decay (e.g. 0.999; warmed up); "
-                                     "best.pt uses whichever of EMA/raw validates better.", rich_help_panel=OPTIM),
-    grad_checkpointing: bool = typer.Option(False, "--grad-checkpointing", help="Recompute activations to save memory.", rich_help_panel=OPTIM),
-    resume: Path | None = typer.Option(None, "--resume", help="Continue from a last.pt, exactly, with its options (--epochs may grow).",
-                                       rich_help_panel=RUN),
-    patience: int | None = typer.Option(None, "--patience", help="Early stopping: epochs without improvement (0: off).", rich_help_panel=RUN),
-    max_steps: int | None = typer.Option(None, "--max-steps-per-epoch", help="Cut epochs short (smoke tests, benchmarks).", rich_help_panel=RUN),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Start again in a run folder that holds a run.", rich_help_panel=RUN),
+    clip_grad: float | None = typer.Option(
+        None, "--clip-grad", help="Clip the gradient norm to this value.", rich_help_panel=OPTIM
+    ),
+    ema: float | None = typer.Option(
+        None,
+        "--ema",
+        help="Keep an EMA of the weights with this decay (e.g. 0.999; warmed up); "
+        "best.pt uses whichever of EMA/raw validates better.",
+        rich_help_panel=OPTIM,
+    ),
+    grad_checkpointing: bool = typer.Option(
+        False, "--grad-checkpointing", help="Recompute activations to save memory.", rich_help_panel=OPTIM
+    ),
+    resume: Path | None = typer.Option(
+        None,
+        "--resume",
+        help="Continue from a last.pt, exactly, with its options (--epochs may grow).",
+        rich_help_panel=RUN,
+    ),
+    patience: int | None = typer.Option(
+        None, "--patience", help="Early stopping: epochs without improvement (0: off).", rich_help_panel=RUN
+    ),
+    max_steps: int | None = typer.Option(
+        None, "--max-steps-per-epoch", help="Cut epochs short (smoke tests, benchmarks).", rich_help_panel=RUN
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Start again in a run folder that holds a run.", rich_help_panel=RUN
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the run summary as JSON.", rich_help_panel=RUN),
 ) -> None:
     """Train a classifier on a manifest: single-label, multi-label or object crops.
@@ -143,7 +240,9 @@ def train_cmd(
         try:
             milestone_list = [int(m) for m in milestones.split(",") if m.strip()]
         except ValueError:
-            raise CvkitError(f"--milestones must be comma-separated epochs such as 30,60,90, not {milestones!r}") from None
+            raise CvkitError(
+                f"--milestones must be comma-separated epochs such as 30,60,90, not {milestones!r}"
+            ) from None
         options = {CONFIG_FIELD.get(name, name): value for name, value in ctx.params.items() if name not in NOT_CONFIG}
         paths = {name: str(value) for name, value in options.items() if isinstance(value, Path)}
         cfg = TrainConfig(**{**options, **paths, "milestones": milestone_list})
@@ -175,14 +274,19 @@ def _print_run_summary(summary: dict[str, Any]) -> None:
     console = out_console()
     if summary.get("best"):
         print_metrics_table(summary["best"], title=f"best epoch {summary['best_epoch']} of {summary['arch']}")
-    console.print(f"run folder: {summary['run']} (best.pt, last.pt, metrics.jsonl, config.yaml, confusion_matrix.csv/.png)")
+    console.print(
+        f"run folder: {summary['run']} (best.pt, last.pt, metrics.jsonl, config.yaml, confusion_matrix.csv/.png)"
+    )
 
 
 def evaluate_cmd(
     checkpoint: Path = typer.Argument(..., help="A run folder (uses best.pt) or a checkpoint .pt."),
     manifest: Path = typer.Argument(..., help="Manifest to evaluate on."),
-    split: str | None = typer.Option(None, "--split", help="Only records of this split; 'all' for every record "
-                                     "(default: the run's validation split)."),
+    split: str | None = typer.Option(
+        None,
+        "--split",
+        help="Only records of this split; 'all' for every record (default: the run's validation split).",
+    ),
     batch_size: int = typer.Option(128, "--batch-size", "-b", help="Images per batch."),
     workers: int = typer.Option(0, "--workers", "-j", help="DataLoader workers."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
@@ -248,7 +352,9 @@ def embed_cmd(
     checkpoint: Path = typer.Argument(..., help="A run folder (uses best.pt) or a checkpoint .pt."),
     manifest: Path = typer.Argument(..., help="Manifest whose images to embed."),
     output: Path = typer.Option(..., "--output", "-o", help="features.npz or features.parquet."),
-    plot: Path | None = typer.Option(None, "--plot", help="Also draw a 2-D scatter coloured by class (PCA when wider) into this PNG."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Also draw a 2-D scatter coloured by class (PCA when wider) into this PNG."
+    ),
     split: str | None = typer.Option(None, "--split", help="Only records of this split."),
     batch_size: int = typer.Option(128, "--batch-size", "-b", help="Images per batch."),
     workers: int = typer.Option(0, "--workers", "-j", help="DataLoader workers."),
@@ -267,12 +373,25 @@ def embed_cmd(
     with handle_errors():
         from cvkit.train.embed import embed
 
-        summary = embed(checkpoint, manifest, output, plot, split=split, batch_size=batch_size, workers=workers, device=device,
-                        overwrite=overwrite)
+        summary = embed(
+            checkpoint,
+            manifest,
+            output,
+            plot,
+            split=split,
+            batch_size=batch_size,
+            workers=workers,
+            device=device,
+            overwrite=overwrite,
+        )
         if json_output:
             print(json.dumps(summary, indent=2))
             return
-        ratio = f", within/between class spread {summary['spread_ratio']:.3f}" if summary["spread_ratio"] is not None else ""
+        ratio = (
+            f", within/between class spread {summary['spread_ratio']:.3f}"
+            if summary["spread_ratio"] is not None
+            else ""
+        )
         out_console().print(f"{summary['images']} images, {summary['dim']}-D features -> {summary['output']}{ratio}")
 
 

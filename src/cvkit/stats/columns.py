@@ -271,7 +271,8 @@ def columns_of_split(columns: Columns, split: str) -> Columns:
     labels = keep[columns.label_image] if len(columns.label_image) else np.zeros(0, dtype=bool)
     return Columns(
         class_names=columns.class_names, class_ids=columns.class_ids, split_names=columns.split_names,
-        image_width=columns.image_width[keep], image_height=columns.image_height[keep], image_split=columns.image_split[keep],
+        image_width=columns.image_width[keep], image_height=columns.image_height[keep],
+        image_split=columns.image_split[keep],
         obj_image=new_index[columns.obj_image[objects]].astype(np.int32), obj_class=columns.obj_class[objects],
         obj_box=columns.obj_box[objects], obj_mask_area=columns.obj_mask_area[objects],
         label_image=new_index[columns.label_image[labels]].astype(np.int32), label_class=columns.label_class[labels],

@@ -123,9 +123,9 @@ def image_repeat_factors(image_index: np.ndarray, class_index: np.ndarray, class
     return out
 
 
-def weights_document(class_names: Sequence[str], weights: np.ndarray, counts: Sequence[int], method: str, params: dict[str, Any],
-                     split: str | None = None) -> dict[str, Any]:
-    """The JSON document ``--weights-out`` writes (see the module docstring); ``split``: the split counted, None for all."""
+def weights_document(class_names: Sequence[str], weights: np.ndarray, counts: Sequence[int], method: str,
+                     params: dict[str, Any], split: str | None = None) -> dict[str, Any]:
+    """The JSON document ``--weights-out`` writes (module docstring); ``split``: the split counted, None for all."""
     return {
         "schema": WEIGHTS_SCHEMA,
         "version": WEIGHTS_VERSION,
@@ -146,7 +146,7 @@ def write_class_weights(path: str | Path, document: dict[str, Any]) -> Path:
 
 
 def counted_split(path: str | Path) -> tuple[bool, str | None]:
-    """``(known, split)``: which split a weights file counted (``known`` False for files written before it was recorded)."""
+    """``(known, split)``: the split a weights file counted (``known`` False: written before it was recorded)."""
     doc = jsonio.loads(Path(path).read_bytes())
     return ("split" in doc, doc.get("split")) if isinstance(doc, dict) else (False, None)
 

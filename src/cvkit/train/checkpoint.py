@@ -50,7 +50,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError, EOFError for foreign or truncated files
-        raise InvalidInputError(f"not a readable checkpoint ({exc.__class__.__name__}: {str(exc)[:200]})", file=path) from None
+        raise InvalidInputError(
+            f"not a readable checkpoint ({exc.__class__.__name__}: {str(exc)[:200]})", file=path
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InvalidInputError("not a cvkit training checkpoint (no 'format': 'cvkit.checkpoint')", file=path)
     return state

@@ -109,25 +109,49 @@ class TrainConfig:
             (self.loss in LOSS_REGISTRY, f"--loss must be one of {', '.join(LOSS_REGISTRY)}"),
             (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}"),
             (self.decoder in DECODERS, f"--decoder must be one of {', '.join(DECODERS)}"),
-            (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "--device must be auto, cpu or cuda"),
-            (self.epochs >= 1 and self.batch_size >= 1 and self.accum_steps >= 1, "--epochs, --batch-size and --accum-steps must be >= 1"),
+            (
+                self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
+                "--device must be auto, cpu or cuda",
+            ),
+            (
+                self.epochs >= 1 and self.batch_size >= 1 and self.accum_steps >= 1,
+                "--epochs, --batch-size and --accum-steps must be >= 1",
+            ),
             (self.image_size >= 8, "--image-size must be at least 8"),
             (0.0 <= self.label_smoothing < 1.0, "--label-smoothing must be in [0, 1)"),
             (not (self.val_manifest and self.val_split), "give either --val MANIFEST or --val-split NAME, not both"),
             (not (self.weights and self.pretrained), "give either --weights PATH or --pretrained, not both"),
-            (not (self.multi_label and self.crops), "--crops classifies one object per crop; it cannot be combined with --multi-label"),
-            (not (self.schedule == "plateau" and self.warmup_epochs), "--warmup-epochs works with the cosine and step schedules, not plateau"),
+            (
+                not (self.multi_label and self.crops),
+                "--crops classifies one object per crop; it cannot be combined with --multi-label",
+            ),
+            (
+                not (self.schedule == "plateau" and self.warmup_epochs),
+                "--warmup-epochs works with the cosine and step schedules, not plateau",
+            ),
             (self.patience is None or self.patience >= 0, "--patience must be >= 0 (0: no early stopping)"),
             (self.mixup >= 0 and self.cutmix >= 0, "--mixup and --cutmix take an alpha >= 0 (0: off)"),
-            (not ((self.mixup or self.cutmix) and (self.multi_label or self.loss != "ce")),
-             "--mixup/--cutmix mix single-label targets for the cross-entropy loss (--loss ce, no --multi-label)"),
+            (
+                not ((self.mixup or self.cutmix) and (self.multi_label or self.loss != "ce")),
+                "--mixup/--cutmix mix single-label targets for the cross-entropy loss (--loss ce, no --multi-label)",
+            ),
             (self.embed_dim is None or self.embed_dim >= 1, "--embed-dim must be >= 1"),
-            (self.center_lambda >= 0 and 0 <= self.center_alpha <= 1, "--center-lambda must be >= 0 and --center-alpha in [0, 1]"),
-            (self.magnet_clusters >= 1 and self.magnet_m >= 2 and self.magnet_d >= 2,
-             "--magnet-clusters must be >= 1, --magnet-m and --magnet-d >= 2"),
-            (not (self.loss == "magnet" and self.ema), "--ema averages weights but not magnet's cluster means; train magnet without it"),
-            (not (self.loss in ("center", "magnet") and self.multi_label),
-             "--loss center/magnet are single-label losses; they cannot be combined with --multi-label"),
+            (
+                self.center_lambda >= 0 and 0 <= self.center_alpha <= 1,
+                "--center-lambda must be >= 0 and --center-alpha in [0, 1]",
+            ),
+            (
+                self.magnet_clusters >= 1 and self.magnet_m >= 2 and self.magnet_d >= 2,
+                "--magnet-clusters must be >= 1, --magnet-m and --magnet-d >= 2",
+            ),
+            (
+                not (self.loss == "magnet" and self.ema),
+                "--ema averages weights but not magnet's cluster means; train magnet without it",
+            ),
+            (
+                not (self.loss in ("center", "magnet") and self.multi_label),
+                "--loss center/magnet are single-label losses; they cannot be combined with --multi-label",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -164,8 +188,20 @@ def finetune_stages(mode: str) -> int | None:
 
 
 #: options a resumed run may change: how long, where and how fast it runs, not what it learns
-RESUME_MAY_CHANGE = frozenset({"epochs", "patience", "workers", "device", "prefetch_factor", "max_steps_per_epoch", "manifest",
-                               "output", "resume", "overwrite"})
+RESUME_MAY_CHANGE = frozenset(
+    {
+        "epochs",
+        "patience",
+        "workers",
+        "device",
+        "prefetch_factor",
+        "max_steps_per_epoch",
+        "manifest",
+        "output",
+        "resume",
+        "overwrite",
+    }
+)
 #: options whose value always comes from this invocation (not from the checkpoint)
 RESUME_OWN = frozenset({"output", "resume", "overwrite"})
 
@@ -201,6 +237,9 @@ def resumed_config(cfg: TrainConfig, saved: dict[str, Any], given: set[str], che
         else:
             merged[name] = saved[name]
     if conflicts:
-        raise CvkitError("a resumed run keeps the options it was trained with; drop these or start a new run: " + "; ".join(conflicts),
-                         file=checkpoint)
+        raise CvkitError(
+            "a resumed run keeps the options it was trained with; drop these or start a new run: "
+            + "; ".join(conflicts),
+            file=checkpoint,
+        )
     return TrainConfig(**merged)

@@ -31,7 +31,9 @@ Item = tuple[str, Any, Box | None]
 #: torchvision is also the library of the nvJPEG path and a hard dependency of the train extra.
 DECODER_ORDER = ("torchvision", "opencv", "pil")
 # torchvision 0.29 deprecates its decoders in favour of TorchCodec; the notice would otherwise fire per image
-warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision", category=DeprecationWarning)
+warnings.filterwarnings(
+    "ignore", message="The image decoding and encoding capabilities of TorchVision", category=DeprecationWarning
+)
 
 
 @dataclass
@@ -57,8 +59,15 @@ def manifest_class_names(path: str | Path) -> list[str]:
     return [entry["name"] for entry in read_header(path).get("categories", [])]
 
 
-def load_items(path: str | Path, class_names: Sequence[str] | None = None, split: str | None = None, exclude_splits: Sequence[str] = (),
-               multi_label: bool = False, crops: bool = False, crop_padding: float = 0.0) -> ItemSet:
+def load_items(
+    path: str | Path,
+    class_names: Sequence[str] | None = None,
+    split: str | None = None,
+    exclude_splits: Sequence[str] = (),
+    multi_label: bool = False,
+    crops: bool = False,
+    crop_padding: float = 0.0,
+) -> ItemSet:
     """Stream ``path`` into items: one per image (single/multi-label) or one per boxed object (crops).
 
     ``split`` keeps only records of that split; ``exclude_splits`` drops records of
@@ -78,11 +87,15 @@ def load_items(path: str | Path, class_names: Sequence[str] | None = None, split
 
     def class_of(label: str, where: str) -> int:
         if label not in index:
-            raise CvkitError(f"label {label!r} of {where} is not one of the model's classes ({', '.join(names[:10])}...)", file=path)
+            raise CvkitError(
+                f"label {label!r} of {where} is not one of the model's classes ({', '.join(names[:10])}...)", file=path
+            )
         return index[label]
 
     for sample in dataset:
-        if (split is not None and sample.split != split) or (sample.split is not None and sample.split in exclude_splits):
+        if (split is not None and sample.split != split) or (
+            sample.split is not None and sample.split in exclude_splits
+        ):
             dropped.add(sample.split)
             continue
         kept.add(sample.split)
@@ -100,9 +113,14 @@ def load_items(path: str | Path, class_names: Sequence[str] | None = None, split
         elif not sample.labels:
             unlabelled += 1
         else:
-            raise CvkitError(f"image {sample.path} has {len(sample.labels)} labels ({', '.join(sample.labels)}); "
-                             "train with --multi-label, or give one label per image", file=path)
-    return ItemSet(items, names, unlabelled, class_counts(items, len(names)), sorted(kept, key=str), sorted(dropped, key=str))
+            raise CvkitError(
+                f"image {sample.path} has {len(sample.labels)} labels ({', '.join(sample.labels)}); "
+                "train with --multi-label, or give one label per image",
+                file=path,
+            )
+    return ItemSet(
+        items, names, unlabelled, class_counts(items, len(names)), sorted(kept, key=str), sorted(dropped, key=str)
+    )
 
 
 def pad_box(box: Box, padding: float) -> Box:
@@ -182,7 +200,9 @@ def default_transform(image_size: int, train: bool) -> Callable[[torch.Tensor], 
     from torchvision.transforms import v2
 
     if train:
-        return v2.Compose([v2.RandomResizedCrop(image_size, scale=(0.25, 1.0), antialias=True), v2.RandomHorizontalFlip()])
+        return v2.Compose(
+            [v2.RandomResizedCrop(image_size, scale=(0.25, 1.0), antialias=True), v2.RandomHorizontalFlip()]
+        )
     return eval_transform(image_size)
 
 
@@ -249,8 +269,15 @@ class ManifestDataset(torch.utils.data.Dataset):
     as their bytes, other files decoded, and :class:`GpuJpegBatches` transforms every image once on the device.
     """
 
-    def __init__(self, items: Sequence[Item], num_classes: int, transform: Callable[[torch.Tensor], torch.Tensor],
-                 decoder: str = "torchvision", multi_label: bool = False, encoded: bool = False):
+    def __init__(
+        self,
+        items: Sequence[Item],
+        num_classes: int,
+        transform: Callable[[torch.Tensor], torch.Tensor],
+        decoder: str = "torchvision",
+        multi_label: bool = False,
+        encoded: bool = False,
+    ):
         self.items = list(items)
         self.num_classes = num_classes
         self.transform = transform
@@ -295,8 +322,16 @@ def collate_encoded(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[lis
     return [image for image, _ in batch], torch.stack([target for _, target in batch])
 
 
-def make_loader(dataset: ManifestDataset, batch_size: int, sampler: Any, workers: int, pin_memory: bool, prefetch_factor: int,
-                seed: int, drop_last: bool = False) -> torch.utils.data.DataLoader:
+def make_loader(
+    dataset: ManifestDataset,
+    batch_size: int,
+    sampler: Any,
+    workers: int,
+    pin_memory: bool,
+    prefetch_factor: int,
+    seed: int,
+    drop_last: bool = False,
+) -> torch.utils.data.DataLoader:
     """A DataLoader with persistent workers and prefetch when ``workers`` > 0, seeded for reproducibility."""
     extra: dict[str, Any] = {}
     if workers > 0:
@@ -306,8 +341,12 @@ def make_loader(dataset: ManifestDataset, batch_size: int, sampler: Any, workers
     else:
         extra.update(batch_size=batch_size, sampler=sampler, drop_last=drop_last)
     return torch.utils.data.DataLoader(
-        dataset, num_workers=workers, pin_memory=pin_memory, collate_fn=collate_encoded if dataset.encoded else None,
-        generator=torch.Generator().manual_seed(seed), **extra,
+        dataset,
+        num_workers=workers,
+        pin_memory=pin_memory,
+        collate_fn=collate_encoded if dataset.encoded else None,
+        generator=torch.Generator().manual_seed(seed),
+        **extra,
     )
 
 
@@ -361,7 +400,9 @@ class GpuJpegBatches:
             try:
                 from cvkit.augment.gpu import GpuAugmenter
             except ImportError as exc:
-                raise CvkitError(f"--aug on the GPU needs cvkit.augment.gpu ({exc}); pass --no-gpu-decode to augment on the CPU") from None
+                raise CvkitError(
+                    f"--aug on the GPU needs cvkit.augment.gpu ({exc}); pass --no-gpu-decode to augment on the CPU"
+                ) from None
             self.augmenter = GpuAugmenter(cfg.aug, cfg.image_size, str(device))
         self.train_tf = default_transform(cfg.image_size, True) if train and cfg.aug is None else None
         self.eval_tf = eval_transform(cfg.image_size)
@@ -375,8 +416,16 @@ class GpuJpegBatches:
         import torchvision.io as tio
 
         encoded = [i for i, img in enumerate(images) if img.dim() == 1]
-        decoded = tio.decode_jpeg([images[i] for i in encoded], mode=tio.ImageReadMode.RGB, device=self.device,
-                                  apply_exif_orientation=True) if encoded else []
+        decoded = (
+            tio.decode_jpeg(
+                [images[i] for i in encoded],
+                mode=tio.ImageReadMode.RGB,
+                device=self.device,
+                apply_exif_orientation=True,
+            )
+            if encoded
+            else []
+        )
         out: list[torch.Tensor] = [img if img.dim() == 1 else img.to(self.device, non_blocking=True) for img in images]
         for i, img in zip(encoded, decoded):
             out[i] = img

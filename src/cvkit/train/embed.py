@@ -21,8 +21,14 @@ from cvkit.train.models import FeatureTap
 SUFFIXES = (".npz", ".parquet")
 
 
-def compute_embeddings(checkpoint: str | Path, manifest: str | Path, split: str | None = None, batch_size: int = 128, workers: int = 0,
-                       device: str = "auto") -> dict[str, Any]:
+def compute_embeddings(
+    checkpoint: str | Path,
+    manifest: str | Path,
+    split: str | None = None,
+    batch_size: int = 128,
+    workers: int = 0,
+    device: str = "auto",
+) -> dict[str, Any]:
     """``{"features": (N, D) float32, "labels": (N,) class index, "paths": [...], "class_names": [...]}`` for the
     labelled images (or crops) of ``manifest`` (``split`` only, when given), preprocessed as in validation."""
     path = resolve_checkpoint(checkpoint)
@@ -34,14 +40,30 @@ def compute_embeddings(checkpoint: str | Path, manifest: str | Path, split: str 
     items = load_items(manifest, class_names, split=split, crops=cfg.crops, crop_padding=cfg.crop_padding)
     target = resolve_device(device, DistEnv())
     model = model.to(target)
-    dataset = ManifestDataset(items.items, len(class_names), eval_transform(cfg.image_size), resolve_decoder(cfg.decoder))
-    loader = make_loader(dataset, batch_size, EvalShardSampler(len(dataset)), workers, target.type == "cuda", cfg.prefetch_factor, cfg.seed)
+    dataset = ManifestDataset(
+        items.items, len(class_names), eval_transform(cfg.image_size), resolve_decoder(cfg.decoder)
+    )
+    loader = make_loader(
+        dataset,
+        batch_size,
+        EvalShardSampler(len(dataset)),
+        workers,
+        target.type == "cuda",
+        cfg.prefetch_factor,
+        cfg.seed,
+    )
     tap = FeatureTap(model, info["feature_layer"])
-    _, features, targets = forward_all(model, loader, StepContext(target, autocast_dtype(cfg, target), channels_last=False), tap=tap)
+    _, features, targets = forward_all(
+        model, loader, StepContext(target, autocast_dtype(cfg, target), channels_last=False), tap=tap
+    )
     return {
-        "features": torch.cat(features).numpy().astype(np.float32) if features else np.zeros((0, info["feature_dim"] or 0), np.float32),
+        "features": torch.cat(features).numpy().astype(np.float32)
+        if features
+        else np.zeros((0, info["feature_dim"] or 0), np.float32),
         "labels": torch.cat(targets).numpy().astype(np.int64) if targets else np.zeros(0, np.int64),
-        "paths": [item[0] for item in items.items], "class_names": class_names, "checkpoint": str(path),
+        "paths": [item[0] for item in items.items],
+        "class_names": class_names,
+        "checkpoint": str(path),
     }
 
 
@@ -50,8 +72,13 @@ def write_embeddings(result: dict[str, Any], output: Path) -> None:
     ``label``, ``class``, ``f0`` .. ``f{D-1}``)."""
     if output.suffix == ".npz":
         with atomic_file(output, "wb", encoding=None) as handle:
-            np.savez(handle, features=result["features"], labels=result["labels"], paths=np.array(result["paths"]),
-                     class_names=np.array(result["class_names"]))
+            np.savez(
+                handle,
+                features=result["features"],
+                labels=result["labels"],
+                paths=np.array(result["paths"]),
+                class_names=np.array(result["class_names"]),
+            )
         return
     import pandas as pd
 
@@ -103,8 +130,17 @@ def spread_ratio(features: np.ndarray, labels: np.ndarray) -> float:
     return float(within / between)
 
 
-def embed(checkpoint: str | Path, manifest: str | Path, output: Path, plot: Path | None = None, split: str | None = None, batch_size: int = 128,
-          workers: int = 0, device: str = "auto", overwrite: bool = False) -> dict[str, Any]:
+def embed(
+    checkpoint: str | Path,
+    manifest: str | Path,
+    output: Path,
+    plot: Path | None = None,
+    split: str | None = None,
+    batch_size: int = 128,
+    workers: int = 0,
+    device: str = "auto",
+    overwrite: bool = False,
+) -> dict[str, Any]:
     """Write the features of ``manifest``'s images to ``output`` (and the scatter to ``plot``); returns a summary."""
     output = Path(output)
     if output.suffix not in SUFFIXES:
@@ -117,6 +153,12 @@ def embed(checkpoint: str | Path, manifest: str | Path, output: Path, plot: Path
     if plot is not None:
         plot_embeddings(result, Path(plot))
     features, labels = result["features"], result["labels"]
-    return {"output": str(output), "plot": str(plot) if plot else None, "images": len(labels), "dim": int(features.shape[1]),
-            "checkpoint": result["checkpoint"], "split": split,
-            "spread_ratio": spread_ratio(features, labels) if len(np.unique(labels)) > 1 else None}
+    return {
+        "output": str(output),
+        "plot": str(plot) if plot else None,
+        "images": len(labels),
+        "dim": int(features.shape[1]),
+        "checkpoint": result["checkpoint"],
+        "split": split,
+        "spread_ratio": spread_ratio(features, labels) if len(np.unique(labels)) > 1 else None,
+    }

@@ -31,8 +31,14 @@ def scored_split(requested: str | None, cfg: Any, manifest: str | Path) -> str |
     return None
 
 
-def evaluate(checkpoint: str | Path, manifest: str | Path, split: str | None = None, batch_size: int = 128, workers: int = 0,
-             device: str = "auto") -> dict[str, Any]:
+def evaluate(
+    checkpoint: str | Path,
+    manifest: str | Path,
+    split: str | None = None,
+    batch_size: int = 128,
+    workers: int = 0,
+    device: str = "auto",
+) -> dict[str, Any]:
     """Metrics of ``checkpoint`` on ``manifest``, preprocessed as in training's validation.
 
     ``split`` None scores the run's validation split (see :func:`scored_split`); the result's ``split`` says which
@@ -44,12 +50,24 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, split: str | None = N
     model, cfg, info = model_and_info(state)
     class_names: list[str] = state["class_names"]
     split = scored_split(split, cfg, manifest)
-    items = load_items(manifest, class_names, split=split, multi_label=cfg.multi_label, crops=cfg.crops, crop_padding=cfg.crop_padding)
+    items = load_items(
+        manifest, class_names, split=split, multi_label=cfg.multi_label, crops=cfg.crops, crop_padding=cfg.crop_padding
+    )
     env = DistEnv()
     target = resolve_device(device, env)
     model = model.to(target)
-    dataset = ManifestDataset(items.items, len(class_names), eval_transform(cfg.image_size), resolve_decoder(cfg.decoder), cfg.multi_label)
-    loader = make_loader(dataset, batch_size, EvalShardSampler(len(dataset)), workers, target.type == "cuda", cfg.prefetch_factor, cfg.seed)
+    dataset = ManifestDataset(
+        items.items, len(class_names), eval_transform(cfg.image_size), resolve_decoder(cfg.decoder), cfg.multi_label
+    )
+    loader = make_loader(
+        dataset,
+        batch_size,
+        EvalShardSampler(len(dataset)),
+        workers,
+        target.type == "cuda",
+        cfg.prefetch_factor,
+        cfg.seed,
+    )
     ctx = StepContext(target, autocast_dtype(cfg, target), channels_last=False)
     logits, targets = collect_logits(model, loader, ctx, env)
     metrics = compute_metrics(logits, targets, class_names, cfg.multi_label, cfg.threshold)
@@ -62,6 +80,13 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, split: str | None = N
         metrics["bce" if cfg.multi_label else "cross_entropy"] = float(plain(logit_tensor, target_tensor))
     else:
         metrics["loss"] = float("nan")
-    metrics.update(checkpoint=str(path), manifest=str(manifest), split=split, epoch=state["epoch"], arch=cfg.arch, unlabelled=items.unlabelled,
-                   weights=state.get("eval_weights", "ema" if state.get("ema") else "raw"))
+    metrics.update(
+        checkpoint=str(path),
+        manifest=str(manifest),
+        split=split,
+        epoch=state["epoch"],
+        arch=cfg.arch,
+        unlabelled=items.unlabelled,
+        weights=state.get("eval_weights", "ema" if state.get("ema") else "raw"),
+    )
     return metrics

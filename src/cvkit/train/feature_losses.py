@@ -66,14 +66,17 @@ class CenterLoss(nn.Module):
 def _center(cfg: Any, ctx: LossContext) -> nn.Module:
     if ctx.feature_dim is None:
         raise ValueError("center loss needs the feature width")
-    return CenterLoss(classification_loss(cfg, ctx), ctx.num_classes, ctx.feature_dim, cfg.center_lambda, cfg.center_alpha)
+    return CenterLoss(
+        classification_loss(cfg, ctx), ctx.num_classes, ctx.feature_dim, cfg.center_lambda, cfg.center_alpha
+    )
 
 
 def magnet_loss(features: torch.Tensor, target: torch.Tensor, per_cluster: int, alpha: float) -> torch.Tensor:
     """Magnet loss of a batch laid out as consecutive clusters of ``per_cluster`` samples (Rippel et al. 2016, eq. 2).
 
     Cluster means and the variance ``sigma^2 = sum ||r - mu(r)||^2 / (N - 1)`` come from the batch; each sample
-    contributes ``max(0, ||r - mu(r)||^2 / (2 sigma^2) + alpha + log sum_{mu of other classes} exp(-||r - mu||^2 / (2 sigma^2)))``.
+    contributes ``max(0, ||r - mu(r)||^2 / (2 s2) + alpha + log sum_{mu of other classes} exp(-||r - mu||^2 / (2 s2)))``
+    with ``s2 = sigma^2``.
     Samples with no cluster of another class in the batch contribute 0.
     """
     n = len(features)
@@ -117,7 +120,9 @@ def _magnet(cfg: Any, ctx: LossContext) -> nn.Module:
     return MagnetLoss(cfg.magnet_d, cfg.magnet_alpha)
 
 
-def kmeans(points: torch.Tensor, k: int, generator: torch.Generator, iterations: int = 25) -> tuple[torch.Tensor, torch.Tensor]:
+def kmeans(
+    points: torch.Tensor, k: int, generator: torch.Generator, iterations: int = 25
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Lloyd's k-means with k-means++ seeding: ``(means (k, D), assignment (N,))``; k is capped at N."""
     k = min(k, len(points))
     first = int(torch.randint(len(points), (1,), generator=generator))
@@ -129,7 +134,9 @@ def kmeans(points: torch.Tensor, k: int, generator: torch.Generator, iterations:
     assignment = torch.zeros(len(points), dtype=torch.long)
     for _ in range(iterations):
         assignment = torch.cdist(points, means).argmin(dim=1)
-        updated = torch.stack([points[assignment == j].mean(dim=0) if (assignment == j).any() else means[j] for j in range(k)])
+        updated = torch.stack(
+            [points[assignment == j].mean(dim=0) if (assignment == j).any() else means[j] for j in range(k)]
+        )
         if torch.equal(updated, means):
             break
         means = updated

@@ -120,9 +120,18 @@ class StepContext:
         return to_device(images, self.device, self.channels_last), targets.to(self.device, non_blocking=True)
 
 
-def train_one_epoch(model: nn.Module, raw_model: nn.Module, loader: Any, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
-                    schedule: Any, scaler: Any, ctx: StepContext, ema: Any = None, on_step: Callable[[int, int, float, float], None] | None = None,
-                    ) -> dict[str, float]:
+def train_one_epoch(
+    model: nn.Module,
+    raw_model: nn.Module,
+    loader: Any,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: Any,
+    scaler: Any,
+    ctx: StepContext,
+    ema: Any = None,
+    on_step: Callable[[int, int, float, float], None] | None = None,
+) -> dict[str, float]:
     """One pass over ``loader``; returns mean loss, images seen (this rank), optimiser steps and seconds."""
     train_mode(raw_model)
     total = len(loader)
@@ -164,14 +173,26 @@ def train_one_epoch(model: nn.Module, raw_model: nn.Module, loader: Any, loss_fn
         loss_sum += loss.detach() * len(y)
         images_seen += len(y)
         if on_step is not None:
-            on_step(index + 1, total, float(loss.detach()) if (index % 10 == 0 or index + 1 == total) else float("nan"), schedule.lr)
+            on_step(
+                index + 1,
+                total,
+                float(loss.detach()) if (index % 10 == 0 or index + 1 == total) else float("nan"),
+                schedule.lr,
+            )
     seconds = time.perf_counter() - start
-    return {"loss": mean_over_ranks(loss_sum, images_seen, ctx.device), "images": images_seen, "steps": steps, "seconds": seconds}
+    return {
+        "loss": mean_over_ranks(loss_sum, images_seen, ctx.device),
+        "images": images_seen,
+        "steps": steps,
+        "seconds": seconds,
+    }
 
 
 def mean_over_ranks(total: torch.Tensor, count: int, device: torch.device) -> float:
-    """``sum(total) / sum(count)`` over every torchrun process (the epoch's loss on all the data), else ``total / count``."""
-    pair = torch.stack([total.detach().to(device, torch.float64), torch.tensor(float(count), device=device, dtype=torch.float64)])
+    """``sum(total) / sum(count)`` over every torchrun process (the epoch's loss on all the data)."""
+    pair = torch.stack(
+        [total.detach().to(device, torch.float64), torch.tensor(float(count), device=device, dtype=torch.float64)]
+    )
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
@@ -180,9 +201,16 @@ def mean_over_ranks(total: torch.Tensor, count: int, device: torch.device) -> fl
 
 
 @torch.no_grad()
-def forward_all(model: nn.Module, loader: Any, ctx: StepContext, on_batch: Callable[[int, int], None] | None = None,
-                tap: FeatureTap | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
-    """This rank's logits, features (with ``tap``) and targets, batch by batch, in eval mode (``on_batch(done, total)``)."""
+def forward_all(
+    model: nn.Module,
+    loader: Any,
+    ctx: StepContext,
+    on_batch: Callable[[int, int], None] | None = None,
+    tap: FeatureTap | None = None,
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """This rank's logits, features (with ``tap``) and targets, batch by batch, in eval mode.
+
+    ``on_batch(done, total)`` is called after each batch (validation progress)."""
     model.eval()
     outputs, features, targets = [], [], []
     for done, (images, target) in enumerate(loader, 1):
@@ -197,8 +225,9 @@ def forward_all(model: nn.Module, loader: Any, ctx: StepContext, on_batch: Calla
     return outputs, features, targets
 
 
-def collect_logits(model: nn.Module, loader: Any, ctx: StepContext, env: DistEnv,
-                   on_batch: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def collect_logits(
+    model: nn.Module, loader: Any, ctx: StepContext, env: DistEnv, on_batch: Callable[[int, int], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Logits and targets of every item in ``loader``'s dataset, gathered from all ranks."""
     outputs, _, targets = forward_all(model, loader, ctx, on_batch)
     logits = torch.cat(outputs).numpy() if outputs else np.zeros((0, 0), dtype=np.float32)

@@ -60,7 +60,9 @@ class SmoothedBCE(nn.Module):
         self.register_buffer("weight", weight)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(logits, smooth_binary_targets(target, self.label_smoothing), weight=self.weight)
+        return F.binary_cross_entropy_with_logits(
+            logits, smooth_binary_targets(target, self.label_smoothing), weight=self.weight
+        )
 
 
 class FocalLoss(nn.Module):
@@ -70,7 +72,13 @@ class FocalLoss(nn.Module):
     multi-label targets (0/1 vectors, smoothed as in :class:`SmoothedBCE`). ``weight`` is a per-class weight.
     """
 
-    def __init__(self, gamma: float = 2.0, weight: torch.Tensor | None = None, multi_label: bool = False, label_smoothing: float = 0.0):
+    def __init__(
+        self,
+        gamma: float = 2.0,
+        weight: torch.Tensor | None = None,
+        multi_label: bool = False,
+        label_smoothing: float = 0.0,
+    ):
         super().__init__()
         self.gamma = gamma
         self.multi_label = multi_label
@@ -79,7 +87,9 @@ class FocalLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.multi_label:
-            bce = F.binary_cross_entropy_with_logits(logits, smooth_binary_targets(target, self.label_smoothing), reduction="none")
+            bce = F.binary_cross_entropy_with_logits(
+                logits, smooth_binary_targets(target, self.label_smoothing), reduction="none"
+            )
             p_t = torch.exp(-bce)
             loss = (1 - p_t) ** self.gamma * bce
             if self.weight is not None:
@@ -116,7 +126,9 @@ def _focal(cfg: Any, ctx: LossContext) -> nn.Module:
     return FocalLoss(cfg.focal_gamma, _weight(ctx), cfg.multi_label, cfg.label_smoothing)
 
 
-def build_loss(cfg: Any, num_classes: int, class_weights: list[float] | None = None, feature_dim: int | None = None) -> nn.Module:
+def build_loss(
+    cfg: Any, num_classes: int, class_weights: list[float] | None = None, feature_dim: int | None = None
+) -> nn.Module:
     """The training loss ``cfg.loss`` names; ``class_weights`` (one per class) re-weight rare classes."""
     return LOSS_REGISTRY[cfg.loss](cfg, LossContext(num_classes, class_weights, feature_dim))
 
@@ -131,7 +143,9 @@ def validation_loss(loss_fn: nn.Module, logits: torch.Tensor, target: torch.Tens
     return loss_fn.validation_loss(logits, target) if hasattr(loss_fn, "validation_loss") else loss_fn(logits, target)
 
 
-def apply_loss(loss_fn: nn.Module, logits: torch.Tensor, target: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
+def apply_loss(
+    loss_fn: nn.Module, logits: torch.Tensor, target: torch.Tensor, features: torch.Tensor | None
+) -> torch.Tensor:
     """One training step's loss, with the features for losses that need them."""
     if getattr(loss_fn, "needs_features", False):
         return loss_fn(logits, target, features)

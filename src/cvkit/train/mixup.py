@@ -15,15 +15,20 @@ import torch.nn.functional as F
 
 
 def cutmix_box(height: int, width: int, lam: float, centre: tuple[int, int]) -> tuple[int, int, int, int]:
-    """``(y1, y2, x1, x2)`` of a box with sides ``sqrt(1 - lam)`` of the image's, centred at ``centre`` (row, column), clipped."""
+    """``(y1, y2, x1, x2)``: sides ``sqrt(1 - lam)`` of the image's, centred at ``centre`` (row, column), clipped."""
     ratio = (1.0 - lam) ** 0.5
     cut_h, cut_w = int(height * ratio), int(width * ratio)
     cy, cx = centre
     return (max(cy - cut_h // 2, 0), min(cy + cut_h // 2, height), max(cx - cut_w // 2, 0), min(cx + cut_w // 2, width))
 
 
-def mix_batch(images: torch.Tensor, target: torch.Tensor, num_classes: int, lam: float,
-              box: tuple[int, int, int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor, float]:
+def mix_batch(
+    images: torch.Tensor,
+    target: torch.Tensor,
+    num_classes: int,
+    lam: float,
+    box: tuple[int, int, int, int] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Mix (``box`` None) or cut-mix a batch with its reverse; returns images, soft targets and the ``lam`` used."""
     if box is None:
         mixed = images * lam + images.flip(0) * (1.0 - lam)

@@ -50,7 +50,9 @@ class SmallCNN(nn.Module):
         super().__init__()
 
         def block(cin: int, cout: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+            )
 
         self.stem = block(3, width)
         self.layer1 = nn.Sequential(block(width, width), nn.MaxPool2d(2))
@@ -97,8 +99,14 @@ def head_names(model: nn.Module) -> list[str]:
     return names
 
 
-def replace_heads(model: nn.Module, names: list[str], num_classes: int, embed_dim: int | None = None, head: str = "linear",
-                  clusters: int = 1) -> str:
+def replace_heads(
+    model: nn.Module,
+    names: list[str],
+    num_classes: int,
+    embed_dim: int | None = None,
+    head: str = "linear",
+    clusters: int = 1,
+) -> str:
     """Swap each head for a freshly initialised one with ``num_classes`` outputs; returns the feature layer's name.
 
     The last head becomes ``Sequential(embed=Linear(in, embed_dim), classifier=HEAD(embed_dim, ...))`` with
@@ -183,7 +191,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for foreign files
-        raise InvalidInputError(f"not a PyTorch weights file ({exc.__class__.__name__}: {str(exc)[:200]})", file=path) from None
+        raise InvalidInputError(
+            f"not a PyTorch weights file ({exc.__class__.__name__}: {str(exc)[:200]})", file=path
+        ) from None
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         data = data["model"]
     elif isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
@@ -222,8 +232,10 @@ def pretrained_state_dict(arch: str) -> dict[str, torch.Tensor]:
     weights = torchvision.models.get_model_weights(arch).DEFAULT
     filename = weights.url.rsplit("/", 1)[-1]
     cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
-    message = (f"cannot download the pretrained weights of {arch} (offline). Download {weights.url} on a machine with "
-               f"internet access, then pass the file with --weights /path/to/{filename} (or copy it into {cached.parent}/)")
+    message = (
+        f"cannot download the pretrained weights of {arch} (offline). Download {weights.url} on a machine with "
+        f"internet access, then pass the file with --weights /path/to/{filename} (or copy it into {cached.parent}/)"
+    )
     if cached.is_file():
         return read_state_dict(cached)
     if offline():
@@ -301,9 +313,17 @@ def enable_gradient_checkpointing(model: nn.Module, stages: list[str]) -> None:
             module.forward = partial(checkpoint, module.forward, use_reentrant=False)  # type: ignore[method-assign]
 
 
-def build_model(arch: str, num_classes: int, weights: str | None = None, pretrained: bool = False, finetune_stages: int | None = None,
-                grad_checkpointing: bool = False, embed_dim: int | None = None, head: str = "linear",
-                clusters: int = 1) -> tuple[nn.Module, dict[str, Any]]:
+def build_model(
+    arch: str,
+    num_classes: int,
+    weights: str | None = None,
+    pretrained: bool = False,
+    finetune_stages: int | None = None,
+    grad_checkpointing: bool = False,
+    embed_dim: int | None = None,
+    head: str = "linear",
+    clusters: int = 1,
+) -> tuple[nn.Module, dict[str, Any]]:
     """The model for a run and facts about it (heads, stages, feature layer and width, what the weights filled)."""
     model = create(arch)
     heads = head_names(model)
@@ -312,8 +332,11 @@ def build_model(arch: str, num_classes: int, weights: str | None = None, pretrai
         info["weights"] = load_matching(model, pretrained_state_dict(arch))
     info["feature_layer"] = replace_heads(model, heads, num_classes, embed_dim, head, clusters)
     layer = model.get_submodule(info["feature_layer"])
-    info["feature_dim"] = layer.in_features if isinstance(layer, nn.Linear) else (
-        layer.means.shape[1] if isinstance(layer, MagnetHead) else None)
+    info["feature_dim"] = (
+        layer.in_features
+        if isinstance(layer, nn.Linear)
+        else (layer.means.shape[1] if isinstance(layer, MagnetHead) else None)
+    )
     if weights:
         info["weights"] = load_matching(model, read_state_dict(weights))
     info["trainable_stages"] = apply_finetune(model, heads, finetune_stages)

@@ -64,9 +64,18 @@ class BalancedSampler(EpochSampler):
     A multi-label image gets the weight of its rarest class.
     """
 
-    def __init__(self, targets: Sequence[int | tuple[int, ...]], counts: Sequence[int], seed: int = 0, rank: int = 0, world: int = 1):
+    def __init__(
+        self,
+        targets: Sequence[int | tuple[int, ...]],
+        counts: Sequence[int],
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+    ):
         super().__init__(len(targets), seed, rank, world)
-        self.weights = torch.tensor([max(1.0 / counts[c] for c in _classes(t)) if _classes(t) else 0.0 for t in targets], dtype=torch.double)
+        self.weights = torch.tensor(
+            [max(1.0 / counts[c] for c in _classes(t)) if _classes(t) else 0.0 for t in targets], dtype=torch.double
+        )
 
     def epoch_indices(self, generator: torch.Generator) -> list[int]:
         return torch.multinomial(self.weights, self.length, replacement=True, generator=generator).tolist()
@@ -77,12 +86,21 @@ class RepeatFactorSampler(EpochSampler):
     ``r = max over its classes of max(1, sqrt(t / f_c))`` times per epoch, where ``f_c`` is
     the fraction of images containing class ``c``; fractional parts are drawn at random."""
 
-    def __init__(self, targets: Sequence[int | tuple[int, ...]], counts: Sequence[int], threshold: float = 0.1, seed: int = 0,
-                 rank: int = 0, world: int = 1):
+    def __init__(
+        self,
+        targets: Sequence[int | tuple[int, ...]],
+        counts: Sequence[int],
+        threshold: float = 0.1,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+    ):
         super().__init__(len(targets), seed, rank, world)
         total = max(1, len(targets))
         factor = [max(1.0, math.sqrt(threshold / (n / total))) if n else 1.0 for n in counts]
-        self.repeat = torch.tensor([max((factor[c] for c in _classes(t)), default=1.0) for t in targets], dtype=torch.double)
+        self.repeat = torch.tensor(
+            [max((factor[c] for c in _classes(t)), default=1.0) for t in targets], dtype=torch.double
+        )
 
     def epoch_indices(self, generator: torch.Generator) -> list[int]:
         whole = self.repeat.floor()
@@ -111,7 +129,9 @@ class MagnetSampler(EpochSampler):
 
     yields_batches = True
 
-    def __init__(self, length: int, clusters_per_batch: int, per_cluster: int, seed: int = 0, rank: int = 0, world: int = 1):
+    def __init__(
+        self, length: int, clusters_per_batch: int, per_cluster: int, seed: int = 0, rank: int = 0, world: int = 1
+    ):
         super().__init__(length, seed, rank, world)
         self.m, self.d = clusters_per_batch, per_cluster
         self.assignment: torch.Tensor | None = None
@@ -169,8 +189,15 @@ def _classes(target: int | tuple[int, ...]) -> tuple[int, ...]:
     return target if isinstance(target, tuple) else (target,)
 
 
-def build_sampler(kind: str, targets: Sequence[int | tuple[int, ...]], counts: Sequence[int], seed: int, rank: int, world: int,
-                  repeat_threshold: float = 0.1) -> EpochSampler:
+def build_sampler(
+    kind: str,
+    targets: Sequence[int | tuple[int, ...]],
+    counts: Sequence[int],
+    seed: int,
+    rank: int,
+    world: int,
+    repeat_threshold: float = 0.1,
+) -> EpochSampler:
     """``none`` (shuffle), ``balanced`` or ``repeat-factor`` (magnet batches come from :class:`MagnetSampler`)."""
     if kind == "balanced":
         return BalancedSampler(targets, counts, seed, rank, world)

@@ -80,7 +80,9 @@ def prepare_items(cfg: TrainConfig) -> tuple[ItemSet, ItemSet | None]:
         val: ItemSet | None = load_items(cfg.val_manifest, names, **task)
     else:  # the validation split never trains, whatever it is called
         val_split = cfg.val_split or default_val_split(cfg.manifest)
-        train = load_items(cfg.manifest, names, exclude_splits=[*cfg.exclude_splits, *([val_split] if val_split else [])], **task)
+        train = load_items(
+            cfg.manifest, names, exclude_splits=[*cfg.exclude_splits, *([val_split] if val_split else [])], **task
+        )
         val = load_items(cfg.manifest, names, split=val_split, **task) if val_split else None
         if val is not None and not val.items:
             if cfg.val_split:
@@ -89,7 +91,9 @@ def prepare_items(cfg: TrainConfig) -> tuple[ItemSet, ItemSet | None]:
         if val is not None:
             cfg.val_split = val_split  # the split found goes into config.yaml (and a resumed run uses it)
     if not train.items:
-        raise CvkitError("no training items (images with a label, or boxes with --crops) in the manifest", file=cfg.manifest)
+        raise CvkitError(
+            "no training items (images with a label, or boxes with --crops) in the manifest", file=cfg.manifest
+        )
     return train, val
 
 
@@ -109,13 +113,15 @@ def resolve_class_weights(spec: str | None, train: ItemSet) -> tuple[list[float]
 
 
 def weights_split_warning(path: str, known: bool, counted: str | None, train: ItemSet) -> str | None:
-    """A note when a weights file did not count what the run trains on: every split (or another split) vs the training split."""
+    """A note when a weights file did not count what the run trains on (every split, or another split)."""
     trained = ", ".join(str(s) for s in train.splits)
     if not known:
         return f"warning: {path} does not say which split it counted; write it with `cvkit stats --split {trained}`"
     if counted is None and train.other_splits:
-        return (f"warning: {path} counted every split, but training uses only {trained}; "
-                f"write it with `cvkit stats --split {trained}` for weights of the training data")
+        return (
+            f"warning: {path} counted every split, but training uses only {trained}; "
+            f"write it with `cvkit stats --split {trained}` for weights of the training data"
+        )
     if counted is not None and train.splits != [counted]:
         return f"warning: {path} counted split {counted!r}, but training uses {trained}"
     return None
@@ -124,8 +130,10 @@ def weights_split_warning(path: str, known: bool, counted: str | None, train: It
 def check_run_folder(cfg: TrainConfig) -> Path:
     out = Path(cfg.output)
     if (out / "last.pt").exists() and not cfg.resume and not cfg.overwrite:
-        raise DestinationExistsError(f"the run folder already holds a run; continue it with --resume {out / 'last.pt'} or pass --overwrite",
-                                     file=out)
+        raise DestinationExistsError(
+            f"the run folder already holds a run; continue it with --resume {out / 'last.pt'} or pass --overwrite",
+            file=out,
+        )
     return out
 
 
@@ -142,11 +150,22 @@ class Run:
         self.class_names = self.train_set.class_names
         cfg.class_names = self.class_names
         self.class_weights, self.weights_warning = resolve_class_weights(cfg.class_weights, self.train_set)
-        model, self.model_info = build_model(cfg.arch, len(self.class_names), cfg.weights, cfg.pretrained, finetune_stages(cfg.finetune),
-                                             cfg.grad_checkpointing, **head_options(cfg))
+        model, self.model_info = build_model(
+            cfg.arch,
+            len(self.class_names),
+            cfg.weights,
+            cfg.pretrained,
+            finetune_stages(cfg.finetune),
+            cfg.grad_checkpointing,
+            **head_options(cfg),
+        )
         self.channels_last = cfg.channels_last if cfg.channels_last is not None else self.device.type == "cuda"
-        self.raw_model = model.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
-        self.loss_fn = build_loss(cfg, len(self.class_names), self.class_weights, self.model_info["feature_dim"]).to(self.device)
+        self.raw_model = model.to(
+            self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format
+        )
+        self.loss_fn = build_loss(cfg, len(self.class_names), self.class_weights, self.model_info["feature_dim"]).to(
+            self.device
+        )
         self.cpu_loss = copy.deepcopy(self.loss_fn).cpu()
         self.ema = ModelEma(self.raw_model, cfg.ema) if cfg.ema else None
         needs_features = getattr(self.loss_fn, "needs_features", False)
@@ -165,14 +184,29 @@ class Run:
         if env.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
-            model = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            model = DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
         self.model = torch.compile(model) if cfg.compile else model
         gpu_batches = GpuJpegBatches(cfg, self.device, train=True) if self.gpu_decode else None
         mixer = Mixup(cfg.mixup, cfg.cutmix, len(self.class_names)) if (cfg.mixup or cfg.cutmix) else None
-        self.ctx = StepContext(self.device, self.amp_dtype, self.channels_last, cfg.accum_steps, cfg.clip_grad, cfg.max_steps_per_epoch,
-                               gpu_batches, mixer, self.tap)
-        self.eval_ctx = StepContext(self.device, self.amp_dtype, self.channels_last,
-                                    gpu_batches=GpuJpegBatches(cfg, self.device, train=False) if self.gpu_decode else None)
+        self.ctx = StepContext(
+            self.device,
+            self.amp_dtype,
+            self.channels_last,
+            cfg.accum_steps,
+            cfg.clip_grad,
+            cfg.max_steps_per_epoch,
+            gpu_batches,
+            mixer,
+            self.tap,
+        )
+        self.eval_ctx = StepContext(
+            self.device,
+            self.amp_dtype,
+            self.channels_last,
+            gpu_batches=GpuJpegBatches(cfg, self.device, train=False) if self.gpu_decode else None,
+        )
         if resume_state is not None:
             self._resume(resume_state)
 
@@ -185,28 +219,55 @@ class Run:
         decoder = resolve_decoder(cfg.decoder)
         pin = self.device.type == "cuda"
         num_classes = len(self.class_names)
-        train_ds = ManifestDataset(self.train_set.items, num_classes, build_transform(cfg, True), decoder, cfg.multi_label, self.gpu_decode)
+        train_ds = ManifestDataset(
+            self.train_set.items, num_classes, build_transform(cfg, True), decoder, cfg.multi_label, self.gpu_decode
+        )
         targets = [item[1] for item in self.train_set.items]
         self.magnet = None
         if LOSS_HEADS[cfg.loss] == "magnet":
             sampler: Any = MagnetSampler(len(targets), cfg.magnet_m, cfg.magnet_d, cfg.seed, env.rank, env.world)
-            index_ds = ManifestDataset(self.train_set.items, num_classes, build_transform(cfg, False), decoder, cfg.multi_label, self.gpu_decode)
-            self.magnet = MagnetIndex(sampler, make_loader(index_ds, cfg.batch_size, None, cfg.workers, pin, cfg.prefetch_factor, cfg.seed),
-                                      self.model_info["feature_layer"], cfg.seed)
+            index_ds = ManifestDataset(
+                self.train_set.items,
+                num_classes,
+                build_transform(cfg, False),
+                decoder,
+                cfg.multi_label,
+                self.gpu_decode,
+            )
+            self.magnet = MagnetIndex(
+                sampler,
+                make_loader(index_ds, cfg.batch_size, None, cfg.workers, pin, cfg.prefetch_factor, cfg.seed),
+                self.model_info["feature_layer"],
+                cfg.seed,
+            )
         else:
-            sampler = build_sampler(cfg.sampler, targets, self.train_set.counts, cfg.seed, env.rank, env.world, cfg.repeat_threshold)
+            sampler = build_sampler(
+                cfg.sampler, targets, self.train_set.counts, cfg.seed, env.rank, env.world, cfg.repeat_threshold
+            )
         train = make_loader(train_ds, cfg.batch_size, sampler, cfg.workers, pin, cfg.prefetch_factor, cfg.seed)
         val = None
         if self.val_set is not None:
-            val_ds = ManifestDataset(self.val_set.items, num_classes, build_transform(cfg, False), decoder, cfg.multi_label, self.gpu_decode)
-            val = make_loader(val_ds, cfg.batch_size, EvalShardSampler(len(val_ds), env.rank, env.world), cfg.workers, pin,
-                              cfg.prefetch_factor, cfg.seed)
+            val_ds = ManifestDataset(
+                self.val_set.items, num_classes, build_transform(cfg, False), decoder, cfg.multi_label, self.gpu_decode
+            )
+            val = make_loader(
+                val_ds,
+                cfg.batch_size,
+                EvalShardSampler(len(val_ds), env.rank, env.world),
+                cfg.workers,
+                pin,
+                cfg.prefetch_factor,
+                cfg.seed,
+            )
         return train, val
 
     def _resume(self, state: dict[str, Any]) -> None:
         path = self.cfg.resume
         if state["config"]["arch"] != self.cfg.arch or state["class_names"] != self.class_names:
-            raise CvkitError("the checkpoint was trained with another architecture or other classes; it cannot be resumed here", file=path)
+            raise CvkitError(
+                "the checkpoint was trained with another architecture or other classes; it cannot be resumed here",
+                file=path,
+            )
         self.raw_model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["scheduler"])
@@ -242,14 +303,19 @@ class Run:
         return metrics
 
     def validate(self) -> tuple[dict[str, Any] | None, float | None, dict[str, float]]:
-        """Validation metrics of the better of the raw and EMA weights (by :func:`monitored`), their loss, and both scores."""
+        """Metrics of the better of the raw and EMA weights (by :func:`monitored`), their loss, and both scores."""
         if self.val_loader is None:
             return None, None, {}
         candidates = [("raw", self.raw_model)] + ([("ema", self.ema.module)] if self.ema is not None else [])
         scored: dict[str, dict[str, Any] | None] = {}
         for name, model in candidates:
-            with console.EpochBar(f"validate ({name})" if self.ema is not None else "validate", self.env.is_main, self.cfg.batch_size,
-                                  self.env.world, training=False) as bar:
+            with console.EpochBar(
+                f"validate ({name})" if self.ema is not None else "validate",
+                self.env.is_main,
+                self.cfg.batch_size,
+                self.env.world,
+                training=False,
+            ) as bar:
                 scored[name] = self._score(model, bar)
         if not self.env.is_main:
             return None, None, {}
@@ -262,13 +328,22 @@ class Run:
 
     def state(self, epoch: int, record: dict[str, Any]) -> dict[str, Any]:
         return {
-            "model": self.raw_model.state_dict(), "ema": self.ema.state_dict() if self.ema is not None else None,
+            "model": self.raw_model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "ema_updates": self.ema.updates if self.ema is not None else 0,
             "eval_weights": self.eval_weights if self.ema is not None else "raw",
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.schedule.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None, "epoch": epoch, "step": self.step,
-            **self.stopper.state_dict(), "config": self.cfg.to_dict(), "class_names": self.class_names, "metrics": record,
-            "class_weights": self.class_weights, "loss_state": self.loss_fn.state_dict(), "rng": self.rng_states,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "epoch": epoch,
+            "step": self.step,
+            **self.stopper.state_dict(),
+            "config": self.cfg.to_dict(),
+            "class_names": self.class_names,
+            "metrics": record,
+            "class_weights": self.class_weights,
+            "loss_state": self.loss_fn.state_dict(),
+            "rng": self.rng_states,
         }
 
     def gather_rng(self) -> None:
@@ -304,8 +379,15 @@ class MagnetIndex:
         self.sampler.set_index(assignment, head.means, head.cluster_class())
 
 
-def epoch_record(epoch: int, step: int, stats: dict[str, float], metrics: dict[str, Any] | None, lr: float, world: int,
-                 scores: dict[str, float] | None = None) -> dict[str, Any]:
+def epoch_record(
+    epoch: int,
+    step: int,
+    stats: dict[str, float],
+    metrics: dict[str, Any] | None,
+    lr: float,
+    world: int,
+    scores: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """One line of metrics.jsonl (keys documented in docs/train.md)."""
     record: dict[str, Any] = {"epoch": epoch, "step": step, "train_loss": stats["loss"]}
     if metrics is not None:
@@ -351,8 +433,12 @@ def train(cfg: TrainConfig, given: set[str] | None = None) -> dict[str, Any]:
     resume_state = None
     if cfg.resume:
         resume_state = load_checkpoint(cfg.resume)
-        cfg = resumed_config(cfg, resume_state["config"], given if given is not None else given_fields(cfg), cfg.resume).validate()
-    env = setup_distributed("cuda" if cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available()) else "cpu")
+        cfg = resumed_config(
+            cfg, resume_state["config"], given if given is not None else given_fields(cfg), cfg.resume
+        ).validate()
+    env = setup_distributed(
+        "cuda" if cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available()) else "cpu"
+    )
     try:
         result = _train(cfg, env, out, resume_state)
     except BaseException:
@@ -377,15 +463,27 @@ def _train(cfg: TrainConfig, env: DistEnv, out: Path, resume_state: dict[str, An
         if run.val_set is None:
             console.log("note: no validation split; best.pt follows the training loss")
         elif cfg.val_split and not cfg.val_manifest:
-            console.log(f"validation: the {cfg.val_split!r} split ({len(run.val_set.items)} items), left out of training")
+            console.log(
+                f"validation: the {cfg.val_split!r} split ({len(run.val_set.items)} items), left out of training"
+            )
     best_metrics: dict[str, Any] | None = None
     record: dict[str, Any] = {}
     stopped_early = False
     for epoch in range(run.start_epoch, cfg.epochs):
         run.before_epoch(epoch)
         with console.EpochBar(f"epoch {epoch + 1}/{cfg.epochs}", main, cfg.batch_size, env.world) as bar:
-            stats = train_one_epoch(run.model, run.raw_model, run.train_loader, run.loss_fn, run.optimizer, run.schedule, run.scaler, run.ctx,
-                                    run.ema, bar.update)
+            stats = train_one_epoch(
+                run.model,
+                run.raw_model,
+                run.train_loader,
+                run.loss_fn,
+                run.optimizer,
+                run.schedule,
+                run.scaler,
+                run.ctx,
+                run.ema,
+                bar.update,
+            )
         run.step += stats["steps"]
         run.after_training(epoch)
         metrics, val_loss, scores = run.validate()
@@ -406,15 +504,27 @@ def _train(cfg: TrainConfig, env: DistEnv, out: Path, resume_state: dict[str, An
         if broadcast_flag(run.stopper.should_stop if main else False, env):
             stopped_early = True
             if main:
-                console.log(f"early stopping: no improvement for {cfg.patience} epochs (best epoch {run.stopper.best_epoch})")
+                console.log(
+                    f"early stopping: no improvement for {cfg.patience} epochs (best epoch {run.stopper.best_epoch})"
+                )
             break
     if main and best_metrics is None and (out / "best_metrics.json").exists():
         best_metrics = jsonio.loads((out / "best_metrics.json").read_bytes())
     return {
-        "run": str(out), "arch": cfg.arch, "class_names": run.class_names, "train_items": len(run.train_set),
-        "val_items": len(run.val_set) if run.val_set is not None else 0, "epochs": record.get("epoch", run.start_epoch), "steps": run.step,
-        "best_epoch": run.stopper.best_epoch, "stopped_early": stopped_early, "last": record, "best": best_metrics,
-        "rank": env.rank, "world_size": env.world, "model": {k: v for k, v in run.model_info.items() if k != "weights"},
+        "run": str(out),
+        "arch": cfg.arch,
+        "class_names": run.class_names,
+        "train_items": len(run.train_set),
+        "val_items": len(run.val_set) if run.val_set is not None else 0,
+        "epochs": record.get("epoch", run.start_epoch),
+        "steps": run.step,
+        "best_epoch": run.stopper.best_epoch,
+        "stopped_early": stopped_early,
+        "last": record,
+        "best": best_metrics,
+        "rank": env.rank,
+        "world_size": env.world,
+        "model": {k: v for k, v in run.model_info.items() if k != "weights"},
     }
 
 
