@@ -16,7 +16,7 @@ MODEL = "Model and transfer learning"
 TASK = "Task and imbalance"
 OPTIM = "Optimisation"
 RUN = "Run"
-LOSSES = "Feature losses and embeddings"
+FEATURES = "Feature losses and embeddings"
 
 
 #: train_cmd parameters whose TrainConfig field has another name (the rest share it)
@@ -117,22 +117,22 @@ def train_cmd(
         None,
         "--embed-dim",
         help="A feature layer of this width before the classifier (2: plot it).",
-        rich_help_panel=LOSSES,
+        rich_help_panel=FEATURES,
     ),
     center_lambda: float = typer.Option(
-        0.01, "--center-lambda", help="Weight of center loss's distance term.", rich_help_panel=LOSSES
+        0.01, "--center-lambda", help="Weight of center loss's distance term.", rich_help_panel=FEATURES
     ),
     center_alpha: float = typer.Option(
-        0.5, "--center-alpha", help="Rate at which class centres follow the features.", rich_help_panel=LOSSES
+        0.5, "--center-alpha", help="Rate at which class centres follow the features.", rich_help_panel=FEATURES
     ),
     magnet_clusters: int = typer.Option(
-        4, "--magnet-clusters", help="Magnet loss: k-means clusters per class (K).", rich_help_panel=LOSSES
+        4, "--magnet-clusters", help="Magnet loss: k-means clusters per class (K).", rich_help_panel=FEATURES
     ),
-    magnet_m: int = typer.Option(8, "--magnet-m", help="Magnet loss: clusters per batch (M).", rich_help_panel=LOSSES),
+    magnet_m: int = typer.Option(8, "--magnet-m", help="Magnet loss: clusters per batch (M).", rich_help_panel=FEATURES),
     magnet_d: int = typer.Option(
-        8, "--magnet-d", help="Magnet loss: samples per cluster (D); batches hold M x D.", rich_help_panel=LOSSES
+        8, "--magnet-d", help="Magnet loss: samples per cluster (D); batches hold M x D.", rich_help_panel=FEATURES
     ),
-    magnet_alpha: float = typer.Option(1.0, "--magnet-alpha", help="Magnet loss margin alpha.", rich_help_panel=LOSSES),
+    magnet_alpha: float = typer.Option(1.0, "--magnet-alpha", help="Magnet loss margin alpha.", rich_help_panel=FEATURES),
     aug: str | None = typer.Option(
         None,
         "--aug",

@@ -16,8 +16,6 @@ FINETUNE_HELP = "full | linear | last-N (e.g. last-2)"
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("cosine", "step", "plateau", "constant")
 SAMPLERS = ("none", "balanced", "repeat-factor")
-#: the built-in losses (cvkit.train.losses registers them; a plug-in may add more to its registry)
-LOSSES = ("ce", "focal", "center", "magnet")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 DECODERS = ("auto", "torchvision", "pil", "opencv")
 #: ImageNet statistics every torchvision model was trained with (also used for small_cnn).
@@ -143,6 +141,10 @@ class TrainConfig:
             (
                 self.magnet_clusters >= 1 and self.magnet_m >= 2 and self.magnet_d >= 2,
                 "--magnet-clusters must be >= 1, --magnet-m and --magnet-d >= 2",
+            ),
+            (
+                not (self.loss == "magnet" and self.sampler != "none"),
+                "--loss magnet draws its own batches (M clusters x D samples); leave --sampler at none",
             ),
             (
                 not (self.loss == "magnet" and self.ema),
