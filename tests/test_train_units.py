@@ -279,33 +279,17 @@ def test_list_models_includes_small_cnn_and_torchvision_models():
     } <= set(names)
 
 
-def test_aug_preset_runs_through_cvkit_augment(tmp_path: Path):
+def test_aug_preset_runs_through_cvkit_augment_and_the_same_seed_gives_the_same_run(tmp_path: Path):
     manifest = digit_folder(tmp_path / "d", 64, 16)
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            "small_cnn",
-            str(manifest),
-            "-o",
-            str(tmp_path / "run"),
-            "--aug",
-            "light",
-            "--epochs",
-            "1",
-            "--max-steps-per-epoch",
-            "2",
-            "-b",
-            "16",
-            "--image-size",
-            "28",
-            "--device",
-            "cpu",
-            "--workers",
-            "0",
-        ],
-    )
-    assert result.exit_code == 0, result.output
+    options = ["--aug", "light", "--epochs", "1", "--max-steps-per-epoch", "2", "-b", "16", "--image-size", "28"]
+    weights = []
+    for workers in ("0", "2"):  # each item's augmentation is seeded: the worker that loads it does not matter
+        out = tmp_path / f"run{workers}"
+        result = runner.invoke(app, ["train", "small_cnn", str(manifest), "-o", str(out), *options, "--device", "cpu",
+                                     "--workers", workers])
+        assert result.exit_code == 0, result.output
+        weights.append(torch.load(out / "last.pt", weights_only=True)["model"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
 # --- data splits -----------------------------------------------------------------------------

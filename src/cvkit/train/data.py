@@ -214,18 +214,30 @@ def eval_transform(image_size: int) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 class AugmentTransform:
-    """Adapter for ``cvkit.augment.classification_transform`` (HWC uint8 numpy in and out)."""
+    """A ``cvkit.augment`` spec on CHW uint8 tensors, through albumentations (the CPU back-end).
+
+    albumentations draws from generators of its own: :meth:`reseed` sets them from an item's seed, so that the
+    item is augmented the same whichever worker loads it (and a resumed run draws what an uninterrupted one would).
+    """
 
     def __init__(self, spec: str, image_size: int, train: bool):
         try:
-            from cvkit.augment import classification_transform
+            import albumentations as A
+
+            from cvkit.augment.cpu import albumentations_transforms, eval_spec, sized_for_classification
+            from cvkit.augment.spec import load_spec
         except ImportError as exc:
             raise CvkitError(f"--aug needs cvkit.augment, which is not available here ({exc})") from None
-        self.fn = classification_transform(spec, image_size, train=train)
+        parsed = load_spec(spec)
+        final = sized_for_classification(parsed, image_size) if train else eval_spec(image_size)
+        self.compose = A.Compose(albumentations_transforms(final))
         self.image_size = image_size
 
+    def reseed(self, seed: int) -> None:
+        self.compose.set_random_seed(seed % 2**32)
+
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        out = np.ascontiguousarray(self.fn(image.permute(1, 2, 0).numpy()))
+        out = np.ascontiguousarray(self.compose(image=image.permute(1, 2, 0).numpy())["image"])
         tensor = torch.from_numpy(out).permute(2, 0, 1).contiguous()
         if tensor.shape[-2:] != (self.image_size, self.image_size):
             tensor = eval_transform(self.image_size)(tensor)
@@ -309,6 +321,8 @@ class ManifestDataset(torch.utils.data.Dataset):
         if box is not None:
             image = crop(image, box)
         with item_random_state(seed):
+            if seed is not None and hasattr(self.transform, "reseed"):
+                self.transform.reseed(seed)
             return self.transform(image), self.target(index)
 
 
