@@ -284,6 +284,7 @@ class Run:
             set_rng_state(rng)
 
     def before_epoch(self, epoch: int) -> None:
+        """The samplers' epoch; magnet's first clusters (later ones come from :meth:`after_training`)."""
         epoch_sampler(self.train_loader).set_epoch(epoch)
         if self.magnet is not None and epoch == self.start_epoch:
             self.magnet.refresh(self.raw_model, self.eval_ctx, epoch)
