@@ -153,7 +153,9 @@ class MagnetHead(nn.Module):
         return torch.arange(self.num_classes, device=self.means.device).repeat_interleave(self.clusters)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        squared = (features.float()[:, None, :] - self.means[None]).pow(2).sum(-1)
+        features = features.float()  # ||f||^2 - 2 f.mu + ||mu||^2: (batch, clusters) memory, not (batch, clusters, dim)
+        squared = features.pow(2).sum(1, keepdim=True) - 2 * features @ self.means.T + self.means.pow(2).sum(1)
+        squared = squared.clamp_min(0)
         scores = (-squared / (2 * self.variance)).masked_fill(~self.active, -1e9)
         return torch.logsumexp(scores.view(len(features), self.num_classes, self.clusters), dim=2)
 
