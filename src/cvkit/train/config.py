@@ -210,7 +210,7 @@ RESUME_OWN = frozenset({"output", "resume", "overwrite"})
 
 def option_name(field_name: str) -> str:
     """The command-line spelling of a TrainConfig field (``val_manifest`` -> ``--val``)."""
-    return {"val_manifest": "--val"}.get(field_name, "--" + field_name.replace("_", "-"))
+    return {"val_manifest": "--val", "arch": "ARCH"}.get(field_name, "--" + field_name.replace("_", "-"))
 
 
 def given_fields(cfg: TrainConfig) -> set[str]:
