@@ -27,6 +27,7 @@ COMMANDS = {
     "train": "cvkit.cli.train",
     "evaluate": "cvkit.cli.train",
     "predict": "cvkit.cli.train",
+    "embed": "cvkit.cli.train",
     "stats": "cvkit.cli.stats",
     "validate": "cvkit.cli.stats",
     "split": "cvkit.cli.stats",

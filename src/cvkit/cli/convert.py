@@ -161,7 +161,7 @@ def export_cmd(
     """
     with handle_errors():
         if onnx or torchscript:
-            _export_model(src, dst, onnx, torchscript, json_output)
+            _export_model(src, dst, onnx, torchscript, json_output, overwrite)
             return
         if dst is None or not to_format:
             raise CvkitError("export needs a destination and --to FORMAT")
@@ -169,12 +169,13 @@ def export_cmd(
                         allow_outside_root=allow_outside_root)
 
 
-def _export_model(src: Path, dst: Path | None, onnx: bool, torchscript: bool, json_output: bool) -> None:
+def _export_model(src: Path, dst: Path | None, onnx: bool, torchscript: bool, json_output: bool,
+                  overwrite: bool = False) -> None:
     try:
         from cvkit.train.export import export_model
     except ImportError as exc:
         raise CvkitError(f"model export needs the training extra: pip install 'cvkit[train]' ({exc})") from None
-    result = export_model(src, dst, kind="onnx" if onnx else "torchscript")
+    result = export_model(src, dst, kind="onnx" if onnx else "torchscript", overwrite=overwrite)
     if json_output:
         import json
 

@@ -30,6 +30,8 @@ def stats_cmd(
     method: str = typer.Option("balanced", "--method",
                                help="Weight method --weights-out writes: " + ", ".join(METHODS) + "."),
     weights_out: Path | None = typer.Option(None, "--weights-out", help="Write class weights (JSON) for `cvkit train --class-weights`; implies --imbalance."),
+    split: str | None = typer.Option(None, "--split", help="Count only this split (e.g. train, as `cvkit train` does); "
+                                     "the weights file records it."),
     plot: Path | None = typer.Option(None, "--plot", help="Draw the class histogram and box plots into this PNG."),
     read_images: bool = typer.Option(False, "--read-images", help="Read every image header for channel counts (no decoding)."),
     top: int = typer.Option(0, "--top", help="Show only the N most frequent classes in the tables (0: all)."),
@@ -44,6 +46,8 @@ def stats_cmd(
       cvkit stats train.jsonl
 
       cvkit stats train.jsonl --imbalance --weights-out weights.json --method effective --beta 0.999
+
+      cvkit stats data.jsonl --split train --weights-out weights.json
 
       cvkit stats VOCdevkit/VOC2012 --format voc --plot stats.png
 
@@ -61,7 +65,8 @@ def stats_cmd(
             raise CvkitError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}")
         options = ImbalanceOptions(by, beta, threshold, rare_max, common_max) if (imbalance or weights_out) else None
         report = Report(skip_invalid=skip_invalid)
-        doc = dataset_stats(dataset, format, options, read_images=read_images, report=report, **parse_options(read_opt))
+        doc = dataset_stats(dataset, format, options, read_images=read_images, report=report, split=split,
+                            **parse_options(read_opt))
         if report.skipped:
             doc["skipped"] = [s.to_dict() for s in report.skipped]
         if weights_out is not None:

@@ -34,14 +34,18 @@ def __getattr__(name: str) -> Any:
 
 
 def dataset_stats(path: str | Path, format: str | None = None, imbalance: ImbalanceOptions | None = None, read_images: bool = False,
-                  report: Report | None = None, **read_options: Any) -> dict[str, Any]:
+                  report: Report | None = None, split: str | None = None, **read_options: Any) -> dict[str, Any]:
     """The ``cvkit stats`` document of a dataset (any format; manifests are read on a fast path).
 
-    ``read_images`` reads every image header for channel counts (no pixel decoding).
+    ``read_images`` reads every image header for channel counts (no pixel decoding). ``split`` counts only that
+    split's images (the document's ``counted_split``; None: every split).
     """
+    from cvkit.stats.columns import columns_of_split
     from cvkit.stats.sources import load_columns
 
     columns = load_columns(path, format, report=report, with_paths=read_images, **read_options)
+    if split is not None:
+        columns = columns_of_split(columns, split)
     from cvkit.stats.boxes import read_channels
     from cvkit.stats.summary import compute_stats
 
@@ -50,6 +54,7 @@ def dataset_stats(path: str | Path, format: str | None = None, imbalance: Imbala
     if read_images:
         channels, unreadable = read_channels(columns)
     doc = compute_stats(columns, imbalance, channels)
+    doc["counted_split"] = split
     if read_images:
         doc["image_sizes"]["unreadable_images"] = unreadable
     return doc
@@ -74,5 +79,5 @@ def export_weights(stats: dict[str, Any], method: str, path: str | Path) -> Path
         params["threshold"] = imbalance["params"]["threshold"]
     elif method == "median-frequency":
         params["frequencies"] = imbalance["params"]["median_frequency_from"]
-    doc = weights_document(names, weights, counts, method, params)  # type: ignore[arg-type]
+    doc = weights_document(names, weights, counts, method, params, stats.get("counted_split"))  # type: ignore[arg-type]
     return write_class_weights(path, doc)

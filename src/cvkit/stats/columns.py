@@ -305,3 +305,25 @@ def _mask_areas(objects: list[dict[str, Any]], first: int, out: dict[int, float]
             out[first + offset] = rle_area(obj["rle"])
         elif isinstance(obj.get("polygon"), list) and obj["polygon"]:
             out[first + offset] = polygon_area(obj["polygon"])
+
+
+def columns_of_split(columns: Columns, split: str) -> Columns:
+    """The images of one split (with their objects and labels) as Columns of their own: ``cvkit stats --split``."""
+    from cvkit.errors import CvkitError
+
+    if split not in columns.split_names:
+        raise CvkitError(f"no images of split {split!r} (splits: {', '.join(columns.split_names) or 'none'})")
+    keep = columns.image_split == columns.split_names.index(split)
+    new_index = np.cumsum(keep) - 1
+    objects = keep[columns.obj_image] if columns.num_objects else np.zeros(0, dtype=bool)
+    labels = keep[columns.label_image] if len(columns.label_image) else np.zeros(0, dtype=bool)
+    return Columns(
+        class_names=columns.class_names, class_ids=columns.class_ids, split_names=columns.split_names,
+        image_width=columns.image_width[keep], image_height=columns.image_height[keep],
+        image_split=columns.image_split[keep],
+        obj_image=new_index[columns.obj_image[objects]].astype(np.int32), obj_class=columns.obj_class[objects],
+        obj_box=columns.obj_box[objects], obj_mask_area=columns.obj_mask_area[objects],
+        label_image=new_index[columns.label_image[labels]].astype(np.int32), label_class=columns.label_class[labels],
+        source=columns.source, root=columns.root,
+        image_paths=[p for p, k in zip(columns.image_paths, keep) if k] if columns.image_paths is not None else None,
+    )

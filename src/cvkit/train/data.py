@@ -8,9 +8,11 @@ decoded in batches on the GPU with nvJPEG (:class:`GpuJpegBatches`).
 
 from __future__ import annotations
 
+import random
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,9 @@ Item = tuple[str, Any, Box | None]
 #: torchvision is also the library of the nvJPEG path and a hard dependency of the train extra.
 DECODER_ORDER = ("torchvision", "opencv", "pil")
 # torchvision 0.29 deprecates its decoders in favour of TorchCodec; the notice would otherwise fire per image
-warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision", category=DeprecationWarning)
+warnings.filterwarnings(
+    "ignore", message="The image decoding and encoding capabilities of TorchVision", category=DeprecationWarning
+)
 
 
 @dataclass
@@ -41,6 +45,8 @@ class ItemSet:
     class_names: list[str]
     unlabelled: int = 0
     counts: list[int] = field(default_factory=list)
+    splits: list[str | None] = field(default_factory=list)  # the splits the items come from
+    other_splits: list[str | None] = field(default_factory=list)  # splits of the manifest left out (validation, test)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -52,8 +58,15 @@ def manifest_class_names(path: str | Path) -> list[str]:
     return [entry["name"] for entry in read_header(path).get("categories", [])]
 
 
-def load_items(path: str | Path, class_names: Sequence[str] | None = None, split: str | None = None, exclude_splits: Sequence[str] = (),
-               multi_label: bool = False, crops: bool = False, crop_padding: float = 0.0) -> ItemSet:
+def load_items(
+    path: str | Path,
+    class_names: Sequence[str] | None = None,
+    split: str | None = None,
+    exclude_splits: Sequence[str] = (),
+    multi_label: bool = False,
+    crops: bool = False,
+    crop_padding: float = 0.0,
+) -> ItemSet:
     """Stream ``path`` into items: one per image (single/multi-label) or one per boxed object (crops).
 
     ``split`` keeps only records of that split; ``exclude_splits`` drops records of
@@ -66,17 +79,23 @@ def load_items(path: str | Path, class_names: Sequence[str] | None = None, split
     index = {name: i for i, name in enumerate(names)}
     items: list[Item] = []
     unlabelled = 0
+    kept: set[str | None] = set()
+    dropped: set[str | None] = set()
 
     def class_of(label: str, where: str) -> int:
         if label not in index:
-            raise CvkitError(f"label {label!r} of {where} is not one of the model's classes ({', '.join(names[:10])}...)", file=path)
+            raise CvkitError(
+                f"label {label!r} of {where} is not one of the model's classes ({', '.join(names[:10])}...)", file=path
+            )
         return index[label]
 
     for sample in dataset:
-        if split is not None and sample.split != split:
+        if (split is not None and sample.split != split) or (
+            sample.split is not None and sample.split in exclude_splits
+        ):
+            dropped.add(sample.split)
             continue
-        if sample.split is not None and sample.split in exclude_splits:
-            continue
+        kept.add(sample.split)
         image = str(sample.resolve(dataset.root))
         if crops:
             for obj in sample.objects:
@@ -91,9 +110,14 @@ def load_items(path: str | Path, class_names: Sequence[str] | None = None, split
         elif not sample.labels:
             unlabelled += 1
         else:
-            raise CvkitError(f"image {sample.path} has {len(sample.labels)} labels ({', '.join(sample.labels)}); "
-                             "train with --multi-label, or give one label per image", file=path)
-    return ItemSet(items, names, unlabelled, class_counts(items, len(names)))
+            raise CvkitError(
+                f"image {sample.path} has {len(sample.labels)} labels ({', '.join(sample.labels)}); "
+                "train with --multi-label, or give one label per image",
+                file=path,
+            )
+    return ItemSet(
+        items, names, unlabelled, class_counts(items, len(names)), sorted(kept, key=str), sorted(dropped, key=str)
+    )
 
 
 def pad_box(box: Box, padding: float) -> Box:
@@ -173,7 +197,9 @@ def default_transform(image_size: int, train: bool) -> Callable[[torch.Tensor], 
     from torchvision.transforms import v2
 
     if train:
-        return v2.Compose([v2.RandomResizedCrop(image_size, scale=(0.25, 1.0), antialias=True), v2.RandomHorizontalFlip()])
+        return v2.Compose(
+            [v2.RandomResizedCrop(image_size, scale=(0.25, 1.0), antialias=True), v2.RandomHorizontalFlip()]
+        )
     return eval_transform(image_size)
 
 
@@ -185,18 +211,30 @@ def eval_transform(image_size: int) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 class AugmentTransform:
-    """Adapter for ``cvkit.augment.classification_transform`` (HWC uint8 numpy in and out)."""
+    """A ``cvkit.augment`` spec on CHW uint8 tensors, through albumentations (the CPU back-end).
+
+    albumentations draws from generators of its own: :meth:`reseed` sets them from an item's seed, so that the
+    item is augmented the same whichever worker loads it (and a resumed run draws what an uninterrupted one would).
+    """
 
     def __init__(self, spec: str, image_size: int, train: bool):
         try:
-            from cvkit.augment import classification_transform
+            import albumentations as A
+
+            from cvkit.augment.cpu import albumentations_transforms, eval_spec, sized_for_classification
+            from cvkit.augment.spec import load_spec
         except ImportError as exc:
             raise CvkitError(f"--aug needs cvkit.augment, which is not available here ({exc})") from None
-        self.fn = classification_transform(spec, image_size, train=train)
+        parsed = load_spec(spec)
+        final = sized_for_classification(parsed, image_size) if train else eval_spec(image_size)
+        self.compose = A.Compose(albumentations_transforms(final))
         self.image_size = image_size
 
+    def reseed(self, seed: int) -> None:
+        self.compose.set_random_seed(seed % 2**32)
+
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        out = np.ascontiguousarray(self.fn(image.permute(1, 2, 0).numpy()))
+        out = np.ascontiguousarray(self.compose(image=image.permute(1, 2, 0).numpy())["image"])
         tensor = torch.from_numpy(out).permute(2, 0, 1).contiguous()
         if tensor.shape[-2:] != (self.image_size, self.image_size):
             tensor = eval_transform(self.image_size)(tensor)
@@ -213,11 +251,42 @@ def build_transform(cfg: TrainConfig, train: bool) -> Callable[[torch.Tensor], t
 
 
 # --- dataset and loaders --------------------------------------------------------------------
-class ManifestDataset(torch.utils.data.Dataset):
-    """Decodes, crops and transforms one item; returns ``(uint8 CHW image, target)``."""
+@contextmanager
+def item_random_state(seed: int | None) -> Iterator[None]:
+    """Seed Python, numpy and torch for one item's transform, then give the caller's generators back
+    (in the main process with ``--workers 0`` they also drive dropout and mixup)."""
+    if seed is None:
+        yield
+        return
+    saved = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        torch.set_rng_state(saved[0])
+        np.random.set_state(saved[1])
+        random.setstate(saved[2])
 
-    def __init__(self, items: Sequence[Item], num_classes: int, transform: Callable[[torch.Tensor], torch.Tensor],
-                 decoder: str = "torchvision", multi_label: bool = False, encoded: bool = False):
+
+class ManifestDataset(torch.utils.data.Dataset):
+    """Decodes, crops and transforms one item; returns ``(uint8 CHW image, target)``.
+
+    Indexed by a position, or by ``(position, item_seed)`` from the samplers (the transform's random draws then
+    depend on the seed alone). With ``encoded`` (GPU decoding) nothing is transformed here: JPEG files come back
+    as their bytes, other files decoded, and :class:`GpuJpegBatches` transforms every image once on the device.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[Item],
+        num_classes: int,
+        transform: Callable[[torch.Tensor], torch.Tensor],
+        decoder: str = "torchvision",
+        multi_label: bool = False,
+        encoded: bool = False,
+    ):
         self.items = list(items)
         self.num_classes = num_classes
         self.transform = transform
@@ -236,16 +305,22 @@ class ManifestDataset(torch.utils.data.Dataset):
             return vector
         return torch.tensor(value, dtype=torch.long)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index, seed = key if isinstance(key, tuple) else (key, None)
         path, _, box = self.items[index]
-        if self.encoded and box is None and is_jpeg(path):
-            import torchvision.io as tio
+        if self.encoded and box is None:
+            if is_jpeg(path):
+                import torchvision.io as tio
 
-            return tio.read_file(path), self.target(index)  # decoded later on the GPU
+                return tio.read_file(path), self.target(index)  # decoded later on the GPU
+            return decode_image(path, self.decoder), self.target(index)  # transformed on the device with the JPEGs
         image = decode_image(path, self.decoder)
         if box is not None:
             image = crop(image, box)
-        return self.transform(image), self.target(index)
+        with item_random_state(seed):
+            if seed is not None and hasattr(self.transform, "reseed"):
+                self.transform.reseed(seed)
+            return self.transform(image), self.target(index)
 
 
 def is_jpeg(path: str) -> bool:
@@ -258,16 +333,37 @@ def collate_encoded(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[lis
     return [image for image, _ in batch], torch.stack([target for _, target in batch])
 
 
-def make_loader(dataset: ManifestDataset, batch_size: int, sampler: Any, workers: int, pin_memory: bool, prefetch_factor: int,
-                seed: int, drop_last: bool = False) -> torch.utils.data.DataLoader:
+def make_loader(
+    dataset: ManifestDataset,
+    batch_size: int,
+    sampler: Any,
+    workers: int,
+    pin_memory: bool,
+    prefetch_factor: int,
+    seed: int,
+    drop_last: bool = False,
+) -> torch.utils.data.DataLoader:
     """A DataLoader with persistent workers and prefetch when ``workers`` > 0, seeded for reproducibility."""
     extra: dict[str, Any] = {}
     if workers > 0:
         extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor}
+    if getattr(sampler, "yields_batches", False):
+        extra["batch_sampler"] = sampler
+    else:
+        extra.update(batch_size=batch_size, sampler=sampler, drop_last=drop_last)
     return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory, drop_last=drop_last,
-        collate_fn=collate_encoded if dataset.encoded else None, generator=torch.Generator().manual_seed(seed), **extra,
+        dataset,
+        num_workers=workers,
+        pin_memory=pin_memory,
+        collate_fn=collate_encoded if dataset.encoded else None,
+        generator=torch.Generator().manual_seed(seed),
+        **extra,
     )
+
+
+def epoch_sampler(loader: torch.utils.data.DataLoader) -> Any:
+    """The loader's epoch-aware sampler (``set_epoch``), whether it samples items or whole batches."""
+    return loader.batch_sampler if getattr(loader.batch_sampler, "yields_batches", False) else loader.sampler
 
 
 class EvalShardSampler(torch.utils.data.Sampler[int]):
@@ -300,10 +396,10 @@ def to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -
 class GpuJpegBatches:
     """Decode a batch of JPEG byte tensors with nvJPEG and resize/augment on the GPU (CUDA only).
 
-    Items that were not JPEG arrive already decoded and transformed by the worker.
-    With ``--aug`` the augment issue's ``cvkit.augment.gpu.GpuAugmenter`` does the
-    augmentation; otherwise a per-image random resized crop + flip (train) or resize +
-    centre crop (eval) runs on the GPU.
+    Items that were not JPEG arrive decoded (not transformed) from the worker; every image
+    is transformed here exactly once. With ``--aug`` ``cvkit.augment.gpu.GpuAugmenter``
+    does the augmentation; otherwise a per-image random resized crop + flip (train) or
+    resize + centre crop (eval) runs on the device. Any torch device works (tests use the CPU).
     """
 
     def __init__(self, cfg: TrainConfig, device: torch.device, train: bool):
@@ -315,7 +411,9 @@ class GpuJpegBatches:
             try:
                 from cvkit.augment.gpu import GpuAugmenter
             except ImportError as exc:
-                raise CvkitError(f"--aug on the GPU needs cvkit.augment.gpu ({exc}); pass --no-gpu-decode to augment on the CPU") from None
+                raise CvkitError(
+                    f"--aug on the GPU needs cvkit.augment.gpu ({exc}); pass --no-gpu-decode to augment on the CPU"
+                ) from None
             self.augmenter = GpuAugmenter(cfg.aug, cfg.image_size, str(device))
         self.train_tf = default_transform(cfg.image_size, True) if train and cfg.aug is None else None
         self.eval_tf = eval_transform(cfg.image_size)
@@ -329,11 +427,20 @@ class GpuJpegBatches:
         import torchvision.io as tio
 
         encoded = [i for i, img in enumerate(images) if img.dim() == 1]
-        decoded = tio.decode_jpeg([images[i] for i in encoded], mode=tio.ImageReadMode.RGB, device=self.device,
-                                  apply_exif_orientation=True) if encoded else []
-        out: list[torch.Tensor] = [img.to(self.device, non_blocking=True) for img in images]
+        decoded = (
+            tio.decode_jpeg(
+                [images[i] for i in encoded],
+                mode=tio.ImageReadMode.RGB,
+                device=self.device,
+                apply_exif_orientation=True,
+            )
+            if encoded
+            else []
+        )
+        out: list[torch.Tensor] = [img if img.dim() == 1 else img.to(self.device, non_blocking=True) for img in images]
         for i, img in zip(encoded, decoded):
-            out[i] = img if self.augmenter is not None else (self.train_tf or self.eval_tf)(img)
+            out[i] = img
         if self.augmenter is not None:
             return self.augmenter(torch.stack([self.pre_augment(img) for img in out]))  # float in [0, 1]
-        return torch.stack(out)
+        transform = self.train_tf or self.eval_tf
+        return torch.stack([transform(img) for img in out])
