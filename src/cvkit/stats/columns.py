@@ -23,7 +23,7 @@ from cvkit.core.model import Dataset
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.validate_values import MAX_SIDE
-from cvkit.errors import InvalidInputError
+from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.manifest import header_to_dataset_parts, read_header, record_to_sample
 
 
@@ -309,8 +309,6 @@ def _mask_areas(objects: list[dict[str, Any]], first: int, out: dict[int, float]
 
 def columns_of_split(columns: Columns, split: str) -> Columns:
     """The images of one split (with their objects and labels) as Columns of their own: ``cvkit stats --split``."""
-    from cvkit.errors import CvkitError
-
     if split not in columns.split_names:
         raise CvkitError(f"no images of split {split!r} (splits: {', '.join(columns.split_names) or 'none'})")
     keep = columns.image_split == columns.split_names.index(split)

@@ -68,7 +68,7 @@ def model_from_checkpoint(state: dict[str, Any], use_ema: bool = True) -> tuple[
 
 def model_and_info(state: dict[str, Any], use_ema: bool = True) -> tuple[torch.nn.Module, Any, dict[str, Any]]:
     """:func:`model_from_checkpoint` plus the model facts (``feature_layer``, ``feature_dim``)."""
-    from cvkit.train.losses import head_options
+    from cvkit.train.loss_table import head_options
     from cvkit.train.models import build_model
 
     cfg = TrainConfig.from_dict(state["config"])

@@ -99,7 +99,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Refuse impossible combinations with a message naming the option."""
-        from cvkit.train.losses import LOSS_REGISTRY
+        from cvkit.train.loss_table import LOSS_REGISTRY
 
         checks = [
             (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}"),

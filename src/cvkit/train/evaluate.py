@@ -8,10 +8,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from cvkit.manifest import iter_records
 from cvkit.train.checkpoint import load_checkpoint, model_and_info, resolve_checkpoint
 from cvkit.train.data import EvalShardSampler, ManifestDataset, eval_transform, load_items, make_loader, resolve_decoder
 from cvkit.train.loop import DistEnv, StepContext, autocast_dtype, collect_logits, resolve_device
-from cvkit.train.losses import build_loss, validation_loss
+from cvkit.train.loss_table import build_loss, validation_loss
 from cvkit.train.metrics import compute_metrics
 
 #: ``--split all``: every record of the manifest
@@ -23,11 +24,9 @@ def scored_split(requested: str | None, cfg: Any, manifest: str | Path) -> str |
     manifest has it, else every record (a separate validation manifest, or a run without a validation split)."""
     if requested is not None:
         return None if requested == ALL_SPLITS else requested
-    if cfg.val_split and not cfg.val_manifest:
-        from cvkit.manifest import iter_records
-
-        if any(rec.get("split") == cfg.val_split for _, rec in iter_records(manifest)):
-            return cfg.val_split
+    has_val_split = cfg.val_split and not cfg.val_manifest
+    if has_val_split and any(rec.get("split") == cfg.val_split for _, rec in iter_records(manifest)):
+        return cfg.val_split
     return None
 
 

@@ -150,6 +150,3 @@ def apply_loss(
     if getattr(loss_fn, "needs_features", False):
         return loss_fn(logits, target, features)
     return loss_fn(logits, target)
-
-
-from cvkit.train import feature_losses  # noqa: E402, F401  (registers center and magnet; it imports this module's names)

@@ -44,7 +44,7 @@ from cvkit.train.loop import (
     teardown_distributed,
     train_one_epoch,
 )
-from cvkit.train.losses import LOSS_HEADS, build_loss, head_options, validation_loss
+from cvkit.train.loss_table import LOSS_HEADS, build_loss, head_options, validation_loss
 from cvkit.train.metrics import compute_metrics, write_confusion_csv, write_confusion_png
 from cvkit.train.mixup import Mixup
 from cvkit.train.models import FeatureTap, build_model
