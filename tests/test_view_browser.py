@@ -1,0 +1,173 @@
+"""``cvkit view`` in a real browser: Debian's headless Chromium driven by Playwright (no browser download).
+
+The page is loaded from a server on 127.0.0.1 (and an exported site from disk); thumbnails are counted, filters
+applied through the form and the statistics, and the boxes drawn in the detail view (SVG rect attributes) compared
+with the annotations cvkit reads. Screenshots of every page are saved in the test's tmp folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import cvkit
+from conftest import corpus_path
+from cvkit.manifest import read_manifest
+from cvkit.view.export import export_site
+from cvkit.view.index import ViewIndex
+from cvkit.view.server import serve_in_thread
+from view_fixtures import photo_manifest
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _require_browser() -> Any:
+    """Playwright's sync API; skips without Chromium or Playwright, fails under CI (.ci/run installs both)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if IN_CI:
+            pytest.fail("playwright is missing (pip install -e '.[dev]')")
+        pytest.skip("playwright is not installed")
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        if IN_CI:
+            pytest.fail("chromium is missing (.ci/run installs it)")
+        pytest.skip("Debian's chromium is not installed")
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    sync_playwright = _require_browser()
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+            args=FLAGS, headless=True, viewport={"width": 1400, "height": 900})
+        yield context
+        context.close()
+
+
+def open_page(browser: Any, url: str) -> Any:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]", timeout=20_000)
+    return page
+
+
+def settle(page: Any) -> None:
+    """Wait until the grid has answered and every thumbnail has loaded."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("Array.from(document.querySelectorAll('.card img')).every(i => i.complete && i.naturalWidth > 0)")
+
+
+def rects(page: Any, scope: str) -> list[tuple[str, list[float]]]:
+    """(label, [x, y, w, h]) of every box drawn under ``scope``."""
+    found = page.locator(f"{scope} svg g rect.box").evaluate_all(
+        "els => els.map(e => [e.parentNode.dataset.label, ['x', 'y', 'width', 'height'].map(k => Number(e.getAttribute(k)))])")
+    return [(label, box) for label, box in found]
+
+
+def test_the_grid_shows_every_image_of_a_corpus_dataset_with_its_boxes(browser: Any, tmp_path: Path) -> None:
+    source = corpus_path("voc", "voc_dataset1")
+    dataset = cvkit.read(source).materialize()
+    server, _ = serve_in_thread(ViewIndex.open(source))
+    try:
+        page = open_page(browser, server.url)
+        settle(page)
+        page.screenshot(path=str(tmp_path / "voc-grid.png"))
+        assert page.locator(".card").count() == len(dataset.samples)
+        drawn = rects(page, ".card[data-index='0']")
+        assert drawn == [(o.label, list(o.bbox)) for o in dataset.samples[0].objects]
+        page.locator(".card").first.click()
+        page.wait_for_selector("#detail:not([hidden])")
+        page.screenshot(path=str(tmp_path / "voc-detail.png"))
+        assert rects(page, "#detail") == drawn
+        assert page.locator("#detail-info ol.objects li").count() == len(dataset.samples[0].objects)
+        assert not page.errors
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_filters_statistics_and_the_detail_view_on_photos(browser: Any, tmp_path: Path) -> None:
+    photos = photo_manifest(tmp_path / "photos")
+    samples = read_manifest(photos).samples
+    server, _ = serve_in_thread(ViewIndex.open(photos))
+    try:
+        page = open_page(browser, server.url)
+        settle(page)
+        page.screenshot(path=str(tmp_path / "grid.png"))
+        assert page.locator(".card").count() == 4
+        page.select_option("#f-has", ["person"])
+        page.click("#apply")
+        page.wait_for_function("document.querySelectorAll('.card').length === 1")
+        assert "has=person" in page.url
+        shared = open_page(browser, page.url)  # the URL keeps the filter: a view can be shared
+        settle(shared)
+        assert shared.locator(".card").count() == 1
+        assert shared.locator("#f-has option:checked").all_inner_texts() == ["person"]
+        shared.close()
+        page.click("#clear")
+        page.wait_for_function("document.querySelectorAll('.card').length === 4")
+        page.click("#stats .bar-row[data-name='cup']")  # a bar of the class chart filters to that class
+        page.wait_for_function("document.querySelectorAll('.card').length === 1")
+        assert page.locator(".card").get_attribute("data-index") == "1"
+        page.click("#clear")
+        page.wait_for_function("document.querySelectorAll('.card').length === 4")
+        page.check("input[name=size][value=small]")
+        page.click("#apply")
+        page.wait_for_function("document.querySelectorAll('.card').length === 1")
+        assert page.locator("#stats .bar-row[data-name='small'] .bar-value").inner_text() == "1"
+        page.locator(".card").first.click()
+        page.wait_for_selector("#detail:not([hidden])")
+        settle(page)
+        page.screenshot(path=str(tmp_path / "detail-astronaut.png"))
+        assert rects(page, "#detail") == [(o.label, list(o.bbox)) for o in samples[0].objects if o.shape == "box"]
+        assert page.locator("#detail circle.keypoint").count() == 2  # the third keypoint is unlabelled (v=0)
+        assert "show=0" in page.url
+        page.keyboard.press("Escape")
+        page.click("#clear")
+        page.wait_for_function("document.querySelectorAll('.card').length === 4")
+        page.locator(".card[data-index='2']").click()
+        page.wait_for_selector("#detail:not([hidden]) svg image")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(tmp_path / "detail-mask.png"))
+        assert page.locator("#detail svg image").get_attribute("href") == "mask/2.png"
+        page.keyboard.press("Escape")
+        page.locator(".card[data-index='1']").click()
+        page.wait_for_selector("#detail:not([hidden]) polygon")
+        points = page.locator("#detail polygon").get_attribute("points")
+        flat = [float(v) for pair in points.split() for v in pair.split(",")]
+        assert flat == samples[1].objects[0].polygon[0]
+        assert not page.errors
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_exported_site_opens_from_disk_and_filters_itself(browser: Any, tmp_path: Path) -> None:
+    photos = photo_manifest(tmp_path / "photos")
+    site = export_site(ViewIndex.open(photos), tmp_path / "site", limit=10).path
+    page = open_page(browser, (site / "index.html").as_uri())
+    settle(page)
+    page.screenshot(path=str(tmp_path / "site-grid.png"))
+    assert page.locator(".card").count() == 4
+    page.select_option("#f-split", ["val"])
+    page.click("#apply")
+    page.wait_for_function("document.querySelectorAll('.card').length === 2")
+    page.locator(".card").first.click()
+    page.wait_for_selector("#detail:not([hidden])")
+    assert page.locator("#detail svg image").get_attribute("href") == "masks/2.png"
+    assert not page.errors
