@@ -137,6 +137,12 @@ def test_filters_statistics_and_the_detail_view_on_photos(browser: Any, tmp_path
         assert rects(page, "#detail") == [(o.label, list(o.bbox)) for o in samples[0].objects if o.shape == "box"]
         assert page.locator("#detail circle.keypoint").count() == 2  # the third keypoint is unlabelled (v=0)
         assert "show=0" in page.url
+        page.select_option("#aug-preset", "strong")
+        page.click("#aug-run")
+        page.wait_for_function("document.getElementById('aug-image').complete && document.getElementById('aug-image').naturalWidth > 0",
+                               timeout=60_000)
+        page.locator("#aug-image").scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / "detail-augment.png"))
         page.keyboard.press("Escape")
         page.click("#clear")
         page.wait_for_function("document.querySelectorAll('.card').length === 4")

@@ -174,3 +174,18 @@ def test_export_writes_the_page_the_data_and_the_images_of_the_filtered_set(tmp_
     assert snapshot(photos.parent) == before
     again = cvkit("view", photos, "--export", site)
     assert again.code == 2 and "exists" in again.stderr
+
+
+def test_the_augmentation_preview_is_the_augment_preview_sheet_of_one_image(server: ViewServer) -> None:
+    pytest.importorskip("albumentations")
+    from cvkit.augment.preview import Layout
+
+    status, kind, body = get(server, "/augment/0.png?preset=strong&k=3&seed=7")
+    assert status == 200 and kind == "image/png"
+    with Image.open(io.BytesIO(body)) as sheet:
+        assert sheet.size == Layout(1, 4).size  # the original and 3 variants, as `cvkit augment --preview --n 1 --k 3`
+    assert get(server, "/augment/0.png?preset=strong&k=3&seed=7")[2] == body  # seeded: the same variants again
+    assert get(server, "/augment/0.png?preset=strong&k=3&seed=8")[2] != body
+    status, _, answer = get(server, "/augment/0.png?preset=../../etc/passwd")
+    assert status == 400 and "unknown preset" in json.loads(answer)["error"]
+    assert get(server, "/augment/0.png?preset=strong&k=99")[0] == 400

@@ -35,6 +35,7 @@ def _number(query: Mapping[str, Sequence[str]], key: str, default: int, most: in
 
 def meta(index: ViewIndex) -> dict[str, Any]:
     """What the page needs once: the dataset's name, classes with colours, splits and the filter choices."""
+    from cvkit.augment.presets import PRESETS
     from cvkit.stats.validate import CHECKS
 
     c = index.columns
@@ -46,6 +47,7 @@ def meta(index: ViewIndex) -> dict[str, Any]:
         "sizes": list(SIZES),
         "checks": {name: {"severity": severity, "description": text} for name, (severity, text) in CHECKS.items()},
         "page_size": PAGE_SIZE,
+        "presets": list(PRESETS),
     }
 
 
@@ -64,12 +66,10 @@ def samples(index: ViewIndex, query: Mapping[str, Sequence[str]]) -> dict[str, A
 
 def stats(index: ViewIndex, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     """``/api/stats``: the ``cvkit stats --imbalance`` document of the filtered images."""
-    chosen = index.select(Filter.from_query(query))
-    doc = index.stats(chosen)
-    doc.pop("per_split_classes", None)
-    for key in STATS_DROPPED:
-        doc.get("boxes", {}).pop(key, None)
-    doc.get("imbalance", {}).pop("weights", None)
+    given = Filter.from_query(query)
+    doc = dict(index.stats(index.select(given), given.key()))  # the index keeps its document: changed copies only
+    doc["boxes"] = {key: value for key, value in doc["boxes"].items() if key not in STATS_DROPPED}
+    doc["imbalance"] = {key: value for key, value in doc["imbalance"].items() if key != "weights"}
     return doc
 
 

@@ -10,6 +10,7 @@ samples. The statistics of a filtered set are :func:`cvkit.stats.summary.compute
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ from cvkit.view.store import ListStore, ManifestStore, SampleStore
 SIZES = ("small", "medium", "large")
 #: datasets up to this many images have their image files checked by the validation filter (headers only)
 CHECK_IMAGES_UP_TO = 20_000
+#: statistics documents kept for filters asked again
+STATS_CACHED = 32
 
 
 @dataclass(slots=True)
@@ -68,6 +71,10 @@ class Filter:
             raise CvkitError(f"unknown box size {unknown[0]!r}; choose one of {', '.join(SIZES)}")
         return given
 
+    def key(self) -> tuple:
+        """A hashable form of the filter (order of values ignored), for caches."""
+        return tuple((name, tuple(sorted(values))) for name, values in sorted(self.to_query().items()))
+
     def to_query(self) -> dict[str, list[str]]:
         """The filter as query-string lists (what the page's URL keeps)."""
         query = {key: list(getattr(self, key)) for key in self.LISTS if getattr(self, key)}
@@ -97,6 +104,8 @@ class ViewIndex:
         self._lock = threading.Lock()
         self._problems: tuple[dict[str, np.ndarray], dict[int, list[dict[str, Any]]]] | None = None
         self._attributes: tuple[dict[str, int], np.ndarray, np.ndarray] | None = None
+        self._by_class: tuple[np.ndarray, np.ndarray] | None = None
+        self._stats: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         n = columns.num_images
         self.class_index = {name: i for i, name in enumerate(columns.class_names)}
         self.split_index = {name: i for i, name in enumerate(columns.split_names)}
@@ -152,12 +161,26 @@ class ViewIndex:
             raise CvkitError(f"unknown class {unknown[0]!r}")
         return np.asarray([self.class_index[name] for name in names], dtype=np.int32)
 
+    def _class_images(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(offsets, images)``: the images holding class k (an object or an image label) are
+        ``images[offsets[k]:offsets[k + 1]]``; one sort of the distinct (image, class) pairs, on first use."""
+        with self._lock:
+            if self._by_class is None:
+                from cvkit.stats.counts import image_class_pairs
+
+                pair_image, pair_class = image_class_pairs(self.columns)
+                order = np.argsort(pair_class, kind="stable")
+                offsets = np.zeros(self.columns.num_classes + 1, dtype=np.int64)
+                np.cumsum(np.bincount(pair_class, minlength=self.columns.num_classes), out=offsets[1:])
+                self._by_class = offsets, pair_image[order]
+            return self._by_class
+
     def _images_with_classes(self, classes: np.ndarray) -> np.ndarray:
         """Boolean per image: an object or an image-level label of one of ``classes``."""
-        c = self.columns
+        offsets, images = self._class_images()
         mask = np.zeros(self.num_images, dtype=bool)
-        mask[c.obj_image[np.isin(c.obj_class, classes)]] = True
-        mask[c.label_image[np.isin(c.label_class, classes)]] = True
+        for k in classes.tolist():
+            mask[images[offsets[k]:offsets[k + 1]]] = True
         return mask
 
     def select(self, given: Filter) -> np.ndarray:
@@ -296,9 +319,19 @@ class ViewIndex:
             label_class=c.label_class[labels], source=c.source, root=c.root,
         )
 
-    def stats(self, images: np.ndarray) -> dict[str, Any]:
-        """``cvkit stats --imbalance`` of the filtered images (the same document, docs/stats.md)."""
+    def stats(self, images: np.ndarray, key: tuple | None = None) -> dict[str, Any]:
+        """``cvkit stats --imbalance`` of the filtered images (the same document, docs/stats.md); the last
+        :data:`STATS_CACHED` answers are kept by ``key`` (the filter), as a view is often asked again: callers
+        must not change the document."""
         from cvkit.stats.options import ImbalanceOptions
         from cvkit.stats.summary import compute_stats
 
-        return compute_stats(self.subset(images), ImbalanceOptions())
+        if key is not None and key in self._stats:
+            self._stats.move_to_end(key)
+            return self._stats[key]
+        doc = compute_stats(self.subset(images), ImbalanceOptions())
+        if key is not None:
+            self._stats[key] = doc
+            while len(self._stats) > STATS_CACHED:
+                self._stats.popitem(last=False)
+        return doc

@@ -147,3 +147,29 @@ def mask_overlay(sample: Sample, class_index: dict[str, int]) -> bytes:
     out = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(out, format="PNG")
     return out.getvalue()
+
+
+#: augmented variants a preview shows at most
+MAX_VARIANTS = 8
+
+
+def augment_preview(path: Path, sample: Sample, labels: list[str], preset: str, variants: int = 4, seed: int = 0) -> bytes:
+    """A PNG row of the image and ``variants`` seeded augmentations of it with their annotations, drawn by the
+    code of ``cvkit augment --preview`` (a built-in preset only: nothing from a request names a file)."""
+    from cvkit.augment.presets import PRESETS
+
+    if preset not in PRESETS:
+        raise CvkitError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if not 1 <= variants <= MAX_VARIANTS:
+        raise CvkitError(f"variants must be 1 to {MAX_VARIANTS}")
+    try:
+        from cvkit.augment.backends import sample_augmenter
+        from cvkit.augment.preview import load_rgb, render_sheet
+    except ImportError as exc:
+        raise CvkitError(f"augmentation previews need the augment extra (pip install 'cvkit[augment]'): {exc}") from None
+    image = load_rgb(path)
+    augmenter, _ = sample_augmenter(preset, "cpu", seed)
+    sheet, _ = render_sheet([(sample, image, augmenter.augment_many(image, sample, variants))], labels, f"preset {preset}, seed {seed}")
+    out = io.BytesIO()
+    sheet.save(out, format="PNG")
+    return out.getvalue()

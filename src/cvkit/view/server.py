@@ -22,7 +22,7 @@ from cvkit.core import jsonio
 from cvkit.errors import CvkitError
 from cvkit.view import api
 from cvkit.view.index import ViewIndex
-from cvkit.view.render import image_bytes, mask_overlay, thumbnail
+from cvkit.view.render import augment_preview, image_bytes, mask_overlay, thumbnail
 
 #: the page's files: URL -> (file in cvkit/view/static, content type)
 STATIC = {
@@ -32,8 +32,8 @@ STATIC = {
 }
 #: the exported site's data (``--export``); the server's page asks the API instead
 NO_STATIC_DATA = b"window.CVKIT_STATIC = null;\n"
-#: routes that take a sample index: /thumb/12.jpg, /image/12, /mask/12.png, /api/sample/12
-INDEXED = re.compile(r"^/(thumb|image|mask|api/sample)/(\d{1,12})(\.jpg|\.png)?$")
+#: routes that take a sample index: /thumb/12.jpg, /image/12, /mask/12.png, /augment/12.png, /api/sample/12
+INDEXED = re.compile(r"^/(thumb|image|mask|augment|api/sample)/(\d{1,12})(\.jpg|\.png)?$")
 CACHE_IMAGES = "max-age=3600"
 
 
@@ -115,6 +115,11 @@ class ViewHandler(BaseHTTPRequestHandler):
                 return mask_overlay(sample, index.class_index), "image/png", CACHE_IMAGES
         except (CvkitError, KeyError):  # a missing or unreadable image file, no masks: nothing to show
             raise NotFound(path) from None
+        if kind == "augment" and suffix == ".png":  # a bad preset or count is the request's fault: 400 with the reason
+            preset, variants, seed = (query.get(key, [default])[-1] for key, default in (("preset", "strong"), ("k", "4"), ("seed", "0")))
+            if not (variants.isdigit() and seed.isdigit()):
+                raise CvkitError("k and seed must be whole numbers")
+            return augment_preview(sample.resolve(index.root), sample, index.columns.class_names, preset, int(variants), int(seed)), "image/png", "no-store"
         raise NotFound(path)
 
 

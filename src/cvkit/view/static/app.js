@@ -288,7 +288,27 @@ async function openDetail(index) {
     for (const p of sample.problems) problems.appendChild(el("li", { class: p.severity }, `${p.check}: ${p.message}`));
     info.appendChild(problems);
   }
+  if (!STATIC && state.meta.presets.length) $("detail-figure").appendChild(augmentSection(sample.index));
   $("detail").hidden = false;
+}
+
+function augmentSection(index) {
+  // seeded variants of this image with their annotations, drawn by `cvkit augment --preview`'s code on the server
+  const section = el("section", { class: "augment" });
+  section.appendChild(el("h3", {}, "Augmentation preview"));
+  const preset = el("select", { id: "aug-preset" });
+  for (const name of state.meta.presets) preset.appendChild(el("option", { value: name }, name));
+  const seed = el("input", { id: "aug-seed", type: "number", min: 0, value: 0, title: "seed" });
+  const button = el("button", { id: "aug-run", type: "button" }, "Preview");
+  const picture = el("img", { id: "aug-image", alt: "augmented variants" });
+  picture.hidden = true;
+  button.addEventListener("click", () => {
+    picture.hidden = false;
+    picture.src = `augment/${index}.png?preset=${encodeURIComponent(preset.value)}&seed=${Number(seed.value) || 0}&k=4`;
+  });
+  for (const node of [preset, seed, button]) section.appendChild(node);
+  section.appendChild(picture);
+  return section;
 }
 
 function closeDetail() {
