@@ -183,3 +183,32 @@ def test_select_answers_with_arrays_not_per_sample_work(photos: Path) -> None:
     index = ViewIndex.open(photos)
     chosen = index.select(Filter(has=["person"]))
     assert isinstance(chosen, np.ndarray) and chosen.tolist() == [0]
+
+
+def test_a_manifest_index_is_stored_once_and_rebuilt_when_the_manifest_changes(tmp_path: Path, photos: Path) -> None:
+    from cvkit.view.cache import index_folder
+
+    manifest = tmp_path / "copy.jsonl"
+    manifest.write_bytes(photos.read_bytes())
+    folder = index_folder(manifest)
+    assert not folder.exists()
+    first = ViewIndex.open(manifest)
+    assert (folder / "names.json").is_file()
+    stored = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    again = ViewIndex.open(manifest)
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stored  # read back, not built again
+    assert np.array_equal(again.columns.obj_box, first.columns.obj_box, equal_nan=True)
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    manifest.write_bytes(b"".join(lines[:3]))  # two records left
+    changed = ViewIndex.open(manifest)
+    assert changed.num_images == 2 and index_folder(manifest) != folder
+
+
+def test_a_bad_record_is_a_clean_error_naming_its_line(tmp_path: Path, photos: Path) -> None:
+    from hostile.harness import assert_clean_error, cvkit
+
+    lines = photos.read_bytes().splitlines(keepends=True)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_bytes(b"".join([*lines[:2], b'{"image": "x.jpg", "objects": [{"label": "unicorn"}]}\n', *lines[2:]]))
+    run = cvkit("view", broken, "--no-browser")
+    assert_clean_error(run, names="line 3")

@@ -22,7 +22,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError
 from cvkit.stats.boxes import MEDIUM_AREA, SMALL_AREA
-from cvkit.stats.columns import Columns, columns_from_dataset, columns_from_manifest
+from cvkit.stats.columns import Columns, columns_from_dataset
 from cvkit.view.store import ListStore, ManifestStore, SampleStore
 
 SIZES = ("small", "medium", "large")
@@ -118,14 +118,17 @@ class ViewIndex:
     def from_dataset(cls, dataset: Dataset, source: Path) -> ViewIndex:
         """Index any dataset; its samples are kept in memory to be drawn."""
         dataset.materialize()
-        columns = columns_from_dataset(dataset, with_paths=True)
+        columns = columns_from_dataset(dataset)
         return cls(columns, ListStore(dataset.samples), dataset.root, source, dataset, dataset.source_format)
 
     @classmethod
     def from_manifest(cls, path: Path) -> ViewIndex:
-        """Index a JSONL manifest on the statistics' fast path; records are read back by offset when shown."""
-        columns = columns_from_manifest(path, Report(), with_paths=True)
-        return cls(columns, ManifestStore(path, columns.num_images), path.parent, path, format_name="manifest")
+        """Index a JSONL manifest on the statistics' fast path (cached on disk: :mod:`cvkit.view.cache`); records
+        are read back by offset when shown."""
+        from cvkit.view.cache import manifest_index
+
+        columns, starts = manifest_index(path)
+        return cls(columns, ManifestStore(path, starts), path.parent, path, format_name="manifest")
 
     @classmethod
     def open(cls, path: str | Path, format: str | None = None, **read_options: Any) -> ViewIndex:
@@ -240,8 +243,8 @@ class ViewIndex:
         result = validate_loaded(dataset, Report(skip_invalid=True), check_images=self.num_images <= CHECK_IMAGES_UP_TO,
                                  examples=max(self.num_images, 1) * 64)
         by_path: dict[str, list[int]] = {}
-        for index, path in enumerate(self.columns.image_paths or []):
-            by_path.setdefault(path, []).append(index)
+        for index, sample in enumerate(dataset.samples):
+            by_path.setdefault(sample.path, []).append(index)
         masks = {check: np.zeros(self.num_images, dtype=bool) for check in CHECKS}
         per_image: dict[int, list[dict[str, Any]]] = {}
         for check, findings in result.findings.items():
