@@ -193,7 +193,7 @@ def test_a_manifest_index_is_stored_once_and_rebuilt_when_the_manifest_changes(t
     folder = index_folder(manifest)
     assert not folder.exists()
     first = ViewIndex.open(manifest)
-    assert (folder / "names.json").is_file()
+    assert (folder / "stats.json").is_file()
     stored = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     again = ViewIndex.open(manifest)
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stored  # read back, not built again

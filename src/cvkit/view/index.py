@@ -90,11 +90,32 @@ def _attribute_text(item: tuple[str, Any]) -> str:
     return f"{key}={value}" if isinstance(value, str | int | float) else key
 
 
+def class_images(columns: Columns) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets, images)``: the images holding class k (an object or an image label) are
+    ``images[offsets[k]:offsets[k + 1]]``, ascending; one sort of the distinct (image, class) pairs."""
+    from cvkit.stats.counts import image_class_pairs
+
+    pair_image, pair_class = image_class_pairs(columns)
+    order = np.argsort(pair_class, kind="stable")
+    offsets = np.zeros(columns.num_classes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair_class, minlength=columns.num_classes), out=offsets[1:])
+    return offsets, pair_image[order]
+
+
+def whole_stats(columns: Columns) -> dict[str, Any]:
+    """``cvkit stats --imbalance`` of every image (what the page shows before any filter)."""
+    from cvkit.stats.options import ImbalanceOptions
+    from cvkit.stats.summary import compute_stats
+
+    return compute_stats(columns, ImbalanceOptions())
+
+
 class ViewIndex:
     """Columns of one dataset, the samples behind them and the answers to filters."""
 
     def __init__(self, columns: Columns, store: SampleStore, root: Path | None, source: Path, dataset: Dataset | None = None,
-                 format_name: str | None = None):
+                 format_name: str | None = None, by_class: tuple[np.ndarray, np.ndarray] | None = None,
+                 stats_of_all: dict[str, Any] | None = None):
         self.columns = columns
         self.format_name = format_name or columns.source
         self.store = store
@@ -104,14 +125,20 @@ class ViewIndex:
         self._lock = threading.Lock()
         self._problems: tuple[dict[str, np.ndarray], dict[int, list[dict[str, Any]]]] | None = None
         self._attributes: tuple[dict[str, int], np.ndarray, np.ndarray] | None = None
-        self._by_class: tuple[np.ndarray, np.ndarray] | None = None
+        self._by_class = by_class
         self._stats: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+        if stats_of_all is not None:
+            self._stats[Filter().key()] = stats_of_all
         n = columns.num_images
         self.class_index = {name: i for i, name in enumerate(columns.class_names)}
         self.split_index = {name: i for i, name in enumerate(columns.split_names)}
         self.object_count = np.bincount(columns.obj_image, minlength=n) if n else np.zeros(0, dtype=np.int64)
         area = columns.obj_box[:, 2] * columns.obj_box[:, 3]
-        self.object_size = np.where(np.isnan(area), -1, np.where(area < SMALL_AREA, 0, np.where(area < MEDIUM_AREA, 1, 2))).astype(np.int8)
+        self.object_size = np.zeros(len(area), dtype=np.int8)  # COCO size index per object, -1 without a box
+        self.object_size[area >= SMALL_AREA] = 1
+        self.object_size[area >= MEDIUM_AREA] = 2
+        self.object_size[np.isnan(area)] = -1
+        del area
 
     # --- building ----------------------------------------------------------------------
     @classmethod
@@ -127,8 +154,9 @@ class ViewIndex:
         are read back by offset when shown."""
         from cvkit.view.cache import manifest_index
 
-        columns, starts = manifest_index(path)
-        return cls(columns, ManifestStore(path, starts), path.parent, path, format_name="manifest")
+        stored = manifest_index(path)
+        return cls(stored.columns, ManifestStore(path, stored.starts), path.parent, path, format_name="manifest",
+                   by_class=stored.by_class, stats_of_all=stored.stats)
 
     @classmethod
     def open(cls, path: str | Path, format: str | None = None, **read_options: Any) -> ViewIndex:
@@ -165,17 +193,10 @@ class ViewIndex:
         return np.asarray([self.class_index[name] for name in names], dtype=np.int32)
 
     def _class_images(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(offsets, images)``: the images holding class k (an object or an image label) are
-        ``images[offsets[k]:offsets[k + 1]]``; one sort of the distinct (image, class) pairs, on first use."""
+        """:func:`class_images` of the dataset, on first use (a stored manifest index has them already)."""
         with self._lock:
             if self._by_class is None:
-                from cvkit.stats.counts import image_class_pairs
-
-                pair_image, pair_class = image_class_pairs(self.columns)
-                order = np.argsort(pair_class, kind="stable")
-                offsets = np.zeros(self.columns.num_classes + 1, dtype=np.int64)
-                np.cumsum(np.bincount(pair_class, minlength=self.columns.num_classes), out=offsets[1:])
-                self._by_class = offsets, pair_image[order]
+                self._by_class = class_images(self.columns)
             return self._by_class
 
     def _images_with_classes(self, classes: np.ndarray) -> np.ndarray:
@@ -326,13 +347,10 @@ class ViewIndex:
         """``cvkit stats --imbalance`` of the filtered images (the same document, docs/stats.md); the last
         :data:`STATS_CACHED` answers are kept by ``key`` (the filter), as a view is often asked again: callers
         must not change the document."""
-        from cvkit.stats.options import ImbalanceOptions
-        from cvkit.stats.summary import compute_stats
-
         if key is not None and key in self._stats:
             self._stats.move_to_end(key)
             return self._stats[key]
-        doc = compute_stats(self.subset(images), ImbalanceOptions())
+        doc = whole_stats(self.subset(images))
         if key is not None:
             self._stats[key] = doc
             while len(self._stats) > STATS_CACHED:
