@@ -110,6 +110,8 @@ def test_filters_statistics_and_the_detail_view_on_photos(browser: Any, tmp_path
         settle(page)
         page.screenshot(path=str(tmp_path / "grid.png"))
         assert page.locator(".card").count() == 4
+        page.wait_for_selector("#f-problem[data-counted=true]")  # each check with the images it flags (none here)
+        assert page.locator("#f-problem option[value=image_without_annotations]").inner_text() == "image_without_annotations (0)"
         page.select_option("#f-has", ["person"])
         page.click("#apply")
         page.wait_for_function("document.querySelectorAll('.card').length === 1")

@@ -189,3 +189,14 @@ def test_the_augmentation_preview_is_the_augment_preview_sheet_of_one_image(serv
     status, _, answer = get(server, "/augment/0.png?preset=../../etc/passwd")
     assert status == 400 and "unknown preset" in json.loads(answer)["error"]
     assert get(server, "/augment/0.png?preset=strong&k=99")[0] == 400
+
+
+def test_a_port_in_use_is_a_clean_error(photos: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = cvkit("view", photos, "--no-browser", "--port", str(taken.getsockname()[1]))
+    assert_clean_error(run)
+    assert "cannot listen" in run.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -59,6 +60,8 @@ def view_cmd(
         url = server.url
         print(json.dumps({"url": url, "images": index.num_images}) if json_output else
               f"cvkit view: {index.num_images} images at {url} (Ctrl+C to stop)", flush=True)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"warning: listening on {host}: other machines can see this dataset's images", file=sys.stderr, flush=True)
         if not no_browser:
             import webbrowser
 

@@ -365,6 +365,20 @@ async function start() {
   window.addEventListener("popstate", refresh);
   await refresh();
   document.body.dataset.ready = "true";
+  if (!STATIC && state.meta.images <= PROBLEM_COUNTS_UP_TO) showProblemCounts();
+}
+
+const PROBLEM_COUNTS_UP_TO = 20000;  // larger datasets validate only when a problem filter asks
+
+async function showProblemCounts() {
+  // how many images each validation check flags, beside its name in the filter (runs cvkit validate's checks once)
+  const counts = (await getJSON("api/problems")).images;
+  for (const option of $("f-problem").options) {
+    const count = option.value === "any" ? null : counts[option.value] || 0;
+    if (count !== null) option.textContent = `${option.value} (${count})`;
+    if (count === 0) option.classList.add("none");
+  }
+  $("f-problem").dataset.counted = "true";
 }
 
 start();
