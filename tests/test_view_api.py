@@ -85,7 +85,7 @@ def test_the_filter_round_trips_through_the_query_string() -> None:
     assert given.to_query()["has"] == ["cat", "dog"]
 
 
-@pytest.mark.parametrize("query", ["has=unicorn", "size=huge", "min_objects=two", "problem=not_a_check", "offset=-1"])
+@pytest.mark.parametrize("query", ["has=unicorn", "size=huge", "min_objects=two", "problem=not_a_check", "offset=-1", "hass=cat"])
 def test_a_bad_filter_is_refused_with_a_message(photos: Path, query: str) -> None:
     index = ViewIndex.open(photos)
     with pytest.raises(CvkitError):

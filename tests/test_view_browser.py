@@ -179,3 +179,19 @@ def test_an_exported_site_opens_from_disk_and_filters_itself(browser: Any, tmp_p
     page.wait_for_selector("#detail:not([hidden])")
     assert page.locator("#detail svg image").get_attribute("href") == "masks/2.png"
     assert not page.errors
+
+
+def test_an_image_without_a_declared_size_is_drawn_in_its_own_pixels(browser: Any, tmp_path: Path) -> None:
+    photos = photo_manifest(tmp_path / "photos")
+    lines = photos.read_text().splitlines()
+    lines[1] = lines[1].replace('"width":512,"height":512', '"width":null,"height":null')
+    photos.write_text("\n".join(lines) + "\n")
+    server, _ = serve_in_thread(ViewIndex.open(photos))
+    try:
+        page = open_page(browser, server.url + "?show=0")
+        page.wait_for_selector("#detail:not([hidden]) svg[viewBox='0 0 512 512'] rect")
+        assert rects(page, "#detail")[0] == ("person", [140.0, 20.0, 300.0, 490.0])
+        assert not page.errors
+    finally:
+        server.shutdown()
+        server.server_close()

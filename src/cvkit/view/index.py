@@ -26,6 +26,8 @@ from cvkit.stats.columns import Columns, columns_from_dataset
 from cvkit.view.store import ListStore, ManifestStore, SampleStore
 
 SIZES = ("small", "medium", "large")
+#: query keys that are no filter: paging and the image the page shows
+PAGING = ("offset", "limit", "show")
 #: datasets up to this many images have their image files checked by the validation filter (headers only)
 CHECK_IMAGES_UP_TO = 20_000
 #: statistics documents kept for filters asked again
@@ -55,7 +57,10 @@ class Filter:
 
     @classmethod
     def from_query(cls, query: Mapping[str, Sequence[str]]) -> Filter:
-        """From a parsed query string (``urllib.parse.parse_qs``); unknown keys are ignored (paging, sort)."""
+        """From a parsed query string (``urllib.parse.parse_qs``); paging keys pass, a misspelt key is refused."""
+        unknown = sorted(set(query) - set(cls.LISTS) - set(cls.NUMBERS) - set(PAGING))
+        if unknown:
+            raise CvkitError(f"unknown filter {unknown[0]!r}; filters are {', '.join(cls.LISTS + cls.NUMBERS)}")
         given = cls()
         for key in cls.LISTS:
             setattr(given, key, [v for v in query.get(key, []) if v != ""])

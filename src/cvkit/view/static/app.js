@@ -172,6 +172,14 @@ function figure(sample, kind) {
   }
   const img = el("img", { src: imageURL(sample, kind), alt: sample.path, loading: "lazy" });
   box.appendChild(img);
+  if (!(sample.width && sample.height) && kind === "image") {
+    // no declared size: the full image's own size is the annotations' frame
+    img.addEventListener("load", () => {
+      box.replaceChildren(img, drawAnnotations({ ...sample, width: img.naturalWidth, height: img.naturalHeight }, true));
+      box.style.setProperty("--ratio", img.naturalWidth / img.naturalHeight);
+    });
+    return box;
+  }
   box.appendChild(drawAnnotations(sample, kind === "image"));
   return box;
 }
