@@ -195,3 +195,39 @@ def test_an_image_without_a_declared_size_is_drawn_in_its_own_pixels(browser: An
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_exif_rotated_photos_are_shown_as_displayed_as_annotations_are(browser: Any, tmp_path: Path) -> None:
+    from cvkit.core.categories import Category, CategorySet
+    from cvkit.core.imageinfo import read_image_info
+    from cvkit.core.model import Annotation, Dataset, Sample
+    from cvkit.manifest import write_manifest
+
+    folder = corpus_path("exif_orientation")
+    samples = []
+    for name in ("Landscape_1.jpg", "Landscape_6.jpg", "Landscape_8.jpg"):
+        info = read_image_info(folder / name)
+        assert name == "Landscape_1.jpg" or (info.width, info.height) != (info.stored_width, info.stored_height)
+        samples.append(Sample(str(folder / name), info.width, info.height, objects=[Annotation("corner", (0.0, 0.0, info.width / 4, info.height / 4))]))
+    manifest = tmp_path / "exif.jsonl"
+    categories = CategorySet()
+    categories.add(Category(1, "corner"))
+    write_manifest(Dataset(samples, categories), manifest)
+    server, _ = serve_in_thread(ViewIndex.open(manifest))
+    try:
+        page = open_page(browser, server.url)
+        settle(page)
+        page.screenshot(path=str(tmp_path / "exif-grid.png"))
+        thumbs = page.locator(".card img").evaluate_all("els => els.map(e => [e.naturalWidth, e.naturalHeight])")
+        for (width, height), sample in zip(thumbs, samples, strict=True):
+            assert abs(width / height - sample.width / sample.height) < 0.02
+        for number, sample in enumerate(samples):
+            page.goto(f"{server.url}?show={number}")
+            page.wait_for_selector("#detail:not([hidden]) .figure img")
+            page.wait_for_function("document.querySelector('#detail .figure img').complete")
+            natural = page.locator("#detail .figure img").evaluate("e => [e.naturalWidth, e.naturalHeight]")
+            assert natural == [sample.width, sample.height]  # the browser applies EXIF orientation, as the annotations do
+        assert not page.errors
+    finally:
+        server.shutdown()
+        server.server_close()
