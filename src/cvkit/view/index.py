@@ -128,6 +128,7 @@ class ViewIndex:
         self.source = source
         self._dataset = dataset
         self._lock = threading.Lock()
+        self._stats_lock = threading.Lock()
         self._problems: tuple[dict[str, np.ndarray], dict[int, list[dict[str, Any]]]] | None = None
         self._attributes: tuple[dict[str, int], np.ndarray, np.ndarray] | None = None
         self._by_class = by_class
@@ -352,12 +353,14 @@ class ViewIndex:
         """``cvkit stats --imbalance`` of the filtered images (the same document, docs/stats.md); the last
         :data:`STATS_CACHED` answers are kept by ``key`` (the filter), as a view is often asked again: callers
         must not change the document."""
-        if key is not None and key in self._stats:
-            self._stats.move_to_end(key)
-            return self._stats[key]
+        with self._stats_lock:  # the server answers on several threads
+            if key is not None and key in self._stats:
+                self._stats.move_to_end(key)
+                return self._stats[key]
         doc = whole_stats(self.subset(images))
         if key is not None:
-            self._stats[key] = doc
-            while len(self._stats) > STATS_CACHED:
-                self._stats.popitem(last=False)
+            with self._stats_lock:
+                self._stats[key] = doc
+                while len(self._stats) > STATS_CACHED:
+                    self._stats.popitem(last=False)
         return doc
