@@ -212,3 +212,11 @@ def test_a_bad_record_is_a_clean_error_naming_its_line(tmp_path: Path, photos: P
     broken.write_bytes(b"".join([*lines[:2], b'{"image": "x.jpg", "objects": [{"label": "unicorn"}]}\n', *lines[2:]]))
     run = cvkit("view", broken, "--no-browser")
     assert_clean_error(run, names="line 3")
+
+
+def test_a_dataset_too_large_to_validate_in_the_viewer_says_so(photos: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cvkit.view import index as index_module
+
+    monkeypatch.setattr(index_module, "VALIDATE_UP_TO", 3)
+    with pytest.raises(CvkitError, match="cvkit validate"):
+        api.samples(ViewIndex.open(photos), {"problem": ["any"]})

@@ -30,6 +30,8 @@ SIZES = ("small", "medium", "large")
 PAGING = ("offset", "limit", "show")
 #: datasets up to this many images have their image files checked by the validation filter (headers only)
 CHECK_IMAGES_UP_TO = 20_000
+#: the validation filter holds every sample in memory: larger datasets are sent to `cvkit validate`
+VALIDATE_UP_TO = 200_000
 #: statistics documents kept for filters asked again
 STATS_CACHED = 32
 
@@ -261,6 +263,10 @@ class ViewIndex:
 
     def _validate(self) -> tuple[dict[str, np.ndarray], dict[int, list[dict[str, Any]]]]:
         from cvkit.stats.validate import CHECKS, validate_loaded
+
+        if self.num_images > VALIDATE_UP_TO:
+            raise CvkitError(f"the viewer validates datasets of up to {VALIDATE_UP_TO:,} images (it holds every sample while "
+                             f"it does); run `cvkit validate` on this one", file=self.source)
 
         dataset = self._dataset
         if dataset is None:
