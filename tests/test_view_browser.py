@@ -18,6 +18,7 @@ import pytest
 import cvkit
 from conftest import corpus_path
 from cvkit.manifest import read_manifest
+from cvkit.view import api
 from cvkit.view.export import export_site
 from cvkit.view.index import ViewIndex
 from cvkit.view.server import serve_in_thread
@@ -172,9 +173,13 @@ def test_an_exported_site_opens_from_disk_and_filters_itself(browser: Any, tmp_p
     settle(page)
     page.screenshot(path=str(tmp_path / "site-grid.png"))
     assert page.locator(".card").count() == 4
+    server_stats = api.stats(ViewIndex.open(photos), {})["boxes"]
+    assert page.locator("#stats .bar-row[data-name='large'] .bar-value").inner_text() == str(server_stats["sizes"]["large"])
     page.select_option("#f-split", ["val"])
     page.click("#apply")
     page.wait_for_function("document.querySelectorAll('.card').length === 2")
+    shown = page.locator("#stats .chart").nth(2).locator(".bar-value").all_inner_texts()  # aspect ratio, val only
+    assert [int(v) for v in shown] == api.stats(ViewIndex.open(photos), {"split": ["val"]})["boxes"]["aspect_ratio"]["histogram"]["counts"]
     page.locator(".card").first.click()
     page.wait_for_selector("#detail:not([hidden])")
     assert page.locator("#detail svg image").get_attribute("href") == "masks/2.png"

@@ -110,7 +110,31 @@ async function loadStats(params, page) {
     for (const o of sample.objects) if (rows.has(o.label)) rows.get(o.label).objects += 1;
     for (const name of new Set(sample.objects.map((o) => o.label).concat(sample.labels))) if (rows.has(name)) rows.get(name).images += 1;
   }
-  return { images: page.total, classes: Array.from(rows.values()), exported: STATIC.stats };
+  return { images: page.total, classes: Array.from(rows.values()), exported: STATIC.stats, boxes: staticBoxes(page.chosen) };
+}
+
+function staticBoxes(samples) {
+  // box sizes and the two histograms of the filtered exported samples, on the exported statistics' bin edges
+  const whole = STATIC.stats.boxes;
+  const binned = (edges) => ({ edges, counts: new Array(edges.length - 1).fill(0) });
+  const aspect = binned(whole.aspect_ratio.histogram.edges), relative = binned(whole.relative_size.histogram.edges);
+  const add = (histogram, value) => {
+    for (let i = 0; i + 1 < histogram.edges.length; i += 1) {
+      const upper = histogram.edges[i + 1] === null ? Infinity : histogram.edges[i + 1];
+      if (value >= histogram.edges[i] && value < upper) { histogram.counts[i] += 1; return; }
+    }
+  };
+  const sizes = { small: 0, medium: 0, large: 0 };
+  for (const sample of samples) for (const o of sample.objects) {
+    if (!o.bbox) continue;
+    const [, , w, h] = o.bbox, area = w * h;
+    sizes[area < 1024 ? "small" : area < 9216 ? "medium" : "large"] += 1;
+    if (w > 0 && h > 0) {
+      add(aspect, w / h);
+      if (sample.width && sample.height) add(relative, Math.sqrt(area / (sample.width * sample.height)));
+    }
+  }
+  return { sizes, aspect_ratio: { histogram: aspect }, relative_size: { histogram: relative } };
 }
 
 function imageURL(sample, kind) {
