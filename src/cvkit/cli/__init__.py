@@ -31,6 +31,7 @@ COMMANDS = {
     "stats": "cvkit.cli.stats",
     "validate": "cvkit.cli.stats",
     "split": "cvkit.cli.stats",
+    "view": "cvkit.cli.view",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
