@@ -71,8 +71,8 @@ def augment_cmd(
             raise CvkitError("--apply needs an output folder: -o OUT/")
         if oversample_rare != (target is not None):
             raise CvkitError("--oversample-rare and --target N go together")
-        if from_format is None and dataset.lower().endswith(".jsonl"):
-            from_format = "manifest"  # cvkit's own manifest needs no detection
+        if from_format is None and dataset.lower().endswith((".jsonl", ".parquet")):
+            from_format = "manifest"  # cvkit's own manifest (either form) needs no detection
         data = read(dataset, from_format).materialize()
         chosen: Any = spec or preset or ("detection" if any(s.objects for s in data.samples) else "imagenet")
         if preview is not None:

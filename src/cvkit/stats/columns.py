@@ -179,10 +179,15 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
     """Fast path for manifests: orjson per line, only the fields statistics need.
 
     Unknown labels are bad records exactly as :func:`cvkit.manifest.read_manifest` treats them.
+    A Parquet manifest is read column-wise instead (:mod:`cvkit.stats.columns_parquet`).
     """
-    from cvkit.manifest import header_to_dataset_parts, read_header
+    from cvkit.manifest import header_to_dataset_parts, is_parquet_manifest, read_header
 
     path = Path(path)
+    if is_parquet_manifest(path):
+        from cvkit.stats.columns_parquet import columns_from_parquet
+
+        return columns_from_parquet(path, report, with_paths)
     report = report if report is not None else Report()
     header = read_header(path)
     categories, _ = header_to_dataset_parts(header)

@@ -97,10 +97,9 @@ def fixed_samples(dataset: Dataset, result: ValidationResult, counts: Counter[st
 
 def write_fixed(dataset: Dataset, result: ValidationResult, source: Path, output: Path, overwrite: bool = False) -> dict[str, Any]:
     """Write the cleaned manifest to ``output`` (never over the input); returns what changed."""
-    from cvkit.manifest import write_manifest
+    from cvkit.manifest import check_manifest_name, write_manifest
 
-    if output.suffix.lower() != ".jsonl":
-        raise CvkitError("the cleaned manifest must end in .jsonl", file=output)
+    check_manifest_name(output, "cleaned manifest")
     if output.resolve() == source.resolve() or same_file(output, source):
         raise CvkitError("--fix never overwrites its input; choose another -o", file=output)
     if output.exists() and not overwrite:

@@ -28,11 +28,18 @@ def resolve_format(path: str | Path, format: str | None) -> str:
     return _manifest_or_none(path) or detect_format(path)
 
 
-def _manifest_or_none(path: Path) -> str | None:
-    """``"manifest"`` for a .jsonl file with a manifest header (saves probing every format)."""
-    from cvkit.formats.manifest_format import detect
+#: format names that mean a cvkit manifest (JSON Lines or Parquet), read by :mod:`cvkit.manifest`
+MANIFEST_FORMATS = ("manifest", "jsonl", "parquet", "manifest_parquet")
 
-    return "manifest" if detect(path) else None
+
+def _manifest_or_none(path: Path) -> str | None:
+    """``"manifest"`` for a .jsonl file with a manifest header, ``"parquet"`` for a Parquet manifest (saves probing
+    every format)."""
+    from cvkit.formats import manifest_format, manifest_parquet
+
+    if manifest_parquet.detect(path):
+        return "parquet"
+    return "manifest" if manifest_format.detect(path) else None
 
 
 def load_columns(path: str | Path, format: str | None = None, report: Report | None = None, with_paths: bool = False, **options: Any) -> Columns:
@@ -41,7 +48,7 @@ def load_columns(path: str | Path, format: str | None = None, report: Report | N
 
     path = Path(path)
     name = resolve_format(path, format)
-    if name in ("manifest", "jsonl") and not options:
+    if name in MANIFEST_FORMATS and not options:
         from cvkit.stats.columns import columns_from_manifest
 
         return columns_from_manifest(path, report, with_paths)

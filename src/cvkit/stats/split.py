@@ -154,13 +154,12 @@ def split_dataset(path: str | Path, ratios: str | Sequence[float], output: str |
                   **read_options: Any) -> dict[str, Any]:
     """Read a dataset, assign every image a split, write the manifest ``output``; returns the summary."""
     from cvkit.api import read
-    from cvkit.manifest import write_manifest
+    from cvkit.manifest import check_manifest_name, write_manifest
 
     ratio_list = parse_ratios(ratios)
     name_list = split_names(names, len(ratio_list))
     output = Path(output)
-    if output.suffix.lower() != ".jsonl":
-        raise CvkitError("the split manifest must end in .jsonl", file=output)
+    check_manifest_name(output, "split manifest")
     if output.exists() and not overwrite:
         raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=output)
     if Path(path).exists() and output.exists() and output.resolve() == Path(path).resolve():
