@@ -29,6 +29,8 @@ HEADER_KEY = b"cvkit.manifest"
 ROW_GROUP_ROWS = 20_000
 #: rows turned into Python records at a time when records are read one by one
 READ_BATCH_ROWS = 2_048
+#: a box is a struct of four numbers (four plain columns: a third of the decoding a nested list of 4 costs)
+BOX_FIELDS = ("x", "y", "w", "h")
 
 
 def pyarrow_modules() -> tuple[Any, Any]:
@@ -45,10 +47,11 @@ def manifest_schema() -> pa.Schema:
     """The Arrow schema of a Parquet manifest (docs/manifest.md lists it with its meaning)."""
     pa, _ = pyarrow_modules()
     floats = pa.list_(pa.float64())
+    box = pa.struct([(name, pa.float64()) for name in BOX_FIELDS])
     rle = pa.struct([("size", pa.list_(pa.int64())), ("counts", pa.string()), ("counts_list", pa.list_(pa.int64()))])
     obj = pa.struct([
         pa.field("label", pa.string(), nullable=False),
-        ("bbox", pa.list_(pa.float64(), 4)),
+        ("bbox", box),
         ("shape", pa.string()),
         ("polygon", pa.list_(floats)),
         ("rle", rle),
@@ -81,7 +84,10 @@ def _json_or_none(value: Any) -> str | None:
 
 
 def _object_row(obj: dict[str, Any]) -> dict[str, Any]:
-    row = {key: obj.get(key) for key in ("label", "bbox", "shape", "polygon", "keypoints", "points", "score", "id", "group")}
+    row = {key: obj.get(key) for key in ("label", "shape", "polygon", "keypoints", "points", "score", "id", "group")}
+    bbox = obj.get("bbox")
+    # a box of another length stays a list, which Arrow refuses as a struct: the record is then named
+    row["bbox"] = dict(zip(BOX_FIELDS, bbox)) if isinstance(bbox, list | tuple) and len(bbox) == 4 else bbox
     rle = obj.get("rle")
     if rle is not None:
         counts = rle.get("counts")
@@ -107,11 +113,13 @@ def record_to_row(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_OPTIONAL_OBJECT_KEYS = ("bbox", "polygon", "keypoints", "points", "score", "id", "group")
+_OPTIONAL_OBJECT_KEYS = ("polygon", "keypoints", "points", "score", "id", "group")
 
 
 def _object_record(row: dict[str, Any]) -> dict[str, Any]:
     rec: dict[str, Any] = {"label": row["label"]}
+    if (box := row["bbox"]) is not None:
+        rec["bbox"] = [box["x"], box["y"], box["w"], box["h"]]
     for key in _OPTIONAL_OBJECT_KEYS:
         if row[key] is not None:
             rec[key] = row[key]
@@ -163,7 +171,7 @@ def write_rows(records: Iterable[dict[str, Any]], header: Any, handle: Any, path
     _, pq = pyarrow_modules()
     schema = manifest_schema()
     written = 0
-    with pq.ParquetWriter(handle, schema, compression="zstd", write_statistics=["image", "split"]) as writer:
+    with pq.ParquetWriter(handle, schema, compression="zstd") as writer:
         batch: list[dict[str, Any]] = []
         for rec in records:
             batch.append(record_to_row(rec))

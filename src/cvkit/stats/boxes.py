@@ -19,9 +19,13 @@ OBJECTS_PER_IMAGE_EDGES = [0, 1, 2, 3, 5, 10, 20, 50, 100, float("inf")]
 
 def histogram(values: np.ndarray, edges: list[float]) -> dict[str, list]:
     """``{"edges": [...], "counts": [...]}``: bin i holds edges[i] <= v < edges[i+1] (JSON-safe: inf -> null)."""
-    bins = np.searchsorted(np.asarray(edges, dtype=np.float64), values, side="right") - 1
-    bins = bins[(bins >= 0) & (bins < len(edges) - 1)]
-    counts = np.bincount(bins, minlength=len(edges) - 1)
+    # one comparison per inner edge (int8 sums): on 10M values 3x faster than searchsorted's binary search
+    values = np.asarray(values)
+    inside = (values >= edges[0]) & (values < edges[-1])
+    bins = np.zeros(len(values), dtype=np.int8)
+    for edge in edges[1:-1]:
+        bins += (values >= edge).view(np.int8)
+    counts = np.bincount(bins[inside], minlength=len(edges) - 1)
     return {"edges": [None if np.isinf(e) else e for e in edges], "counts": [int(c) for c in counts]}
 
 
@@ -32,31 +36,38 @@ def _describe(values: np.ndarray) -> dict[str, float | None]:
 
 
 def box_stats(columns: Columns, border_tolerance: float = 0.0) -> dict[str, Any]:
-    """Everything about boxes and image sizes (docs/stats.md, key ``boxes``)."""
+    """Everything about boxes and image sizes (docs/stats.md, key ``boxes``).
+
+    Written for 10M-object columns: masks are applied only when some row fails them and size classes are int8
+    (benchmarks/stats_parquet.py)."""
     box = columns.obj_box
-    has_box = np.isfinite(box.sum(axis=1))
-    all_boxes = bool(has_box.all())
+    all_boxes = bool(np.isfinite(box).all())
+    has_box = np.ones(len(box), dtype=bool) if all_boxes else np.isfinite(box.sum(axis=1))
     x, y, w, h = (box[:, i] if all_boxes else box[has_box, i] for i in range(4))
     cls = columns.obj_class if all_boxes else columns.obj_class[has_box]
     area = w * h
-    size_class = np.where(area < SMALL_AREA, 0, np.where(area < MEDIUM_AREA, 1, 2))
+    size_class = (area >= SMALL_AREA).view(np.int8) + (area >= MEDIUM_AREA).view(np.int8)
     per_class_sizes = np.bincount(cls.astype(np.int64) * 3 + size_class, minlength=columns.num_classes * 3).reshape(-1, 3)
     positive = (w > 0) & (h > 0)
-    aspect = w[positive] / h[positive]
+    all_positive = bool(positive.all())
+    aspect = w / h if all_positive else w[positive] / h[positive]
 
     img = columns.obj_image if all_boxes else columns.obj_image[has_box]
     img_w, img_h = columns.image_width[img], columns.image_height[img]
-    sized = np.isfinite(img_w) & np.isfinite(img_h) & positive
-    relative = np.sqrt(area[sized] / (img_w[sized] * img_h[sized]))
+    image_area = img_w * img_h
+    sized = np.isfinite(image_area) & positive
+    relative = np.sqrt(area / image_area) if sized.all() else np.sqrt(area[sized] / image_area[sized])
+    del image_area
     tol = border_tolerance
     touches = (x <= tol) | (y <= tol) | (x + w >= img_w - tol) | (y + h >= img_h - tol)
     touching = int((touches & sized).sum())
+    size_counts = np.bincount(size_class, minlength=3)
 
     per_image = np.bincount(columns.obj_image, minlength=columns.num_images) if columns.num_images else np.zeros(0, dtype=np.int64)
     return {
         "boxes": int(has_box.sum()),
         "objects_without_box": int((~has_box).sum()),
-        "sizes": {"small": int((size_class == 0).sum()), "medium": int((size_class == 1).sum()), "large": int((size_class == 2).sum())},
+        "sizes": {"small": int(size_counts[0]), "medium": int(size_counts[1]), "large": int(size_counts[2])},
         "sizes_by_class": {name: {"small": int(r[0]), "medium": int(r[1]), "large": int(r[2])}
                            for name, r in zip(columns.class_names, per_class_sizes, strict=True)},
         "area": _describe(area),
@@ -73,9 +84,9 @@ def image_stats(columns: Columns, channels: Counter[int] | None = None, top: int
     w, h = columns.image_width, columns.image_height
     known = np.isfinite(w) & np.isfinite(h)
     sizes: Counter[tuple[int, int]] = Counter()
-    if known.any():
-        pairs, counts = np.unique(np.stack([w[known], h[known]], axis=1).astype(np.int64), axis=0, return_counts=True)
-        sizes = Counter({(int(a), int(b)): int(c) for (a, b), c in zip(pairs, counts, strict=True)})
+    if known.any():  # one int64 key per image: np.unique over rows (axis=0) took 1 s for a million images
+        keys, counts = np.unique((w[known].astype(np.int64) << 32) | h[known].astype(np.int64), return_counts=True)
+        sizes = Counter({(int(k >> 32), int(k & 0xFFFFFFFF)): int(c) for k, c in zip(keys, counts, strict=True)})
     return {
         "with_size": int(known.sum()),
         "without_size": int((~known).sum()),

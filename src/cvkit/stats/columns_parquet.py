@@ -1,9 +1,10 @@
 """A Parquet manifest straight into :class:`~cvkit.stats.columns.Columns`: Arrow columns to numpy, no per-object Python.
 
-Only the columns statistics need are read (sizes, split, image labels, and of each object its label, box and,
-where present, its polygon or RLE), one row group at a time, labels as Parquet's own dictionary codes. Records
-whose labels are not in the header are bad records, as :func:`cvkit.stats.columns.columns_from_manifest` treats
-them in a JSON Lines manifest. Figures: docs/benchmarks.md ("Parquet manifest statistics").
+Only the columns statistics need are read (sizes, split, image labels, and of each object its label and box; its
+polygon and RLE only in row groups whose statistics say some are there), one row group at a time, labels as
+Parquet's own dictionary codes, each group written straight into arrays sized for the whole file. Records whose
+labels are not in the header are bad records, as :func:`cvkit.stats.columns.columns_from_manifest` treats them
+in a JSON Lines manifest. Figures: docs/benchmarks.md ("Parquet manifest statistics").
 """
 
 from __future__ import annotations
@@ -19,21 +20,49 @@ from cvkit.errors import InvalidInputError
 from cvkit.stats.columns import Columns, ColumnsBuilder
 
 OBJECT = "objects.list.element."
-#: the columns a statistics pass reads (``image`` only when paths are asked for)
-STATS_COLUMNS = ["width", "height", "split", "labels", OBJECT + "label", OBJECT + "bbox", OBJECT + "polygon", OBJECT + "rle"]
+BOX_COLUMNS = [f"{OBJECT}bbox.{name}" for name in ("x", "y", "w", "h")]
+#: the columns every statistics pass reads (``image`` only when paths are asked for)
+STATS_COLUMNS = ["width", "height", "split", "labels", OBJECT + "label", *BOX_COLUMNS]
+#: read only in row groups that hold some (see :func:`_has_regions`)
+REGION_COLUMNS = [OBJECT + "polygon", OBJECT + "rle"]
 DICTIONARY_COLUMNS = ["split", "labels.list.element", OBJECT + "label"]
 
 
-def _sizes(column: Any) -> np.ndarray:
-    """Image widths or heights as float64; NaN where unknown (null or 0), as the JSONL path reads them."""
-    values = column.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls arrive as NaN
-    values[values == 0] = math.nan
-    return values
+class _Growing:
+    """An array filled a part at a time: ``take(n)`` gives the next ``n`` rows to write into; it grows 1.5x when
+    a part does not fit (rare: the first row group's objects per image set the size)."""
+
+    def __init__(self, dtype: Any, capacity: int, width: int = 0):
+        self.shape_tail = (width,) if width else ()
+        self.array = np.empty((capacity, *self.shape_tail), dtype=dtype)
+        self.size = 0
+
+    def take(self, count: int) -> np.ndarray:
+        if self.size + count > len(self.array):
+            grown = np.empty((max(self.size + count, int(len(self.array) * 1.5)), *self.shape_tail), dtype=self.array.dtype)
+            grown[: self.size] = self.array[: self.size]
+            self.array = grown
+        part = self.array[self.size : self.size + count]
+        self.size += count
+        return part
+
+    def reserve(self, capacity: int) -> None:
+        """Make room for ``capacity`` rows in all, before anything is written."""
+        if self.size == 0 and capacity > len(self.array):
+            self.array = np.empty((capacity, *self.shape_tail), dtype=self.array.dtype)
+
+    def result(self) -> np.ndarray:
+        return self.array[: self.size]
+
+
+def _numpy(column: Any) -> np.ndarray:
+    """An Arrow (chunked) numeric column as numpy; nulls of a float column become NaN."""
+    return column.to_numpy(zero_copy_only=False) if hasattr(column, "to_numpy") else np.asarray(column)
 
 
 def _codes(dictionary_column: Any, index_of: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Dictionary-encoded strings -> ``(indices, valid)``: ``index_of(name)`` per distinct name (not per value),
-    -1 where the column is null; ``valid`` is False where ``index_of`` gave None (a name it does not know)."""
+    """Dictionary-encoded strings -> ``(indices, known)``: ``index_of(name)`` per distinct name (not per value),
+    -1 where the column is null; ``known`` is False where ``index_of`` gave None (a name it does not know)."""
     import pyarrow as pa
 
     column = dictionary_column.combine_chunks() if isinstance(dictionary_column, pa.ChunkedArray) else dictionary_column
@@ -41,8 +70,7 @@ def _codes(dictionary_column: Any, index_of: Any) -> tuple[np.ndarray, np.ndarra
         column = column.dictionary_encode()
     mapped = [index_of(name) for name in column.dictionary.to_pylist()]
     lookup = np.asarray([-2 if m is None else m for m in mapped] + [-1], dtype=np.int32)
-    indices = column.indices.fill_null(len(mapped)).to_numpy(zero_copy_only=False)
-    codes = lookup[indices]
+    codes = lookup[_numpy(column.indices.fill_null(len(mapped)))]
     return codes, codes != -2
 
 
@@ -52,25 +80,18 @@ def _list_parts(list_column: Any) -> tuple[Any, np.ndarray]:
     import pyarrow.compute as pc
 
     column = list_column.combine_chunks() if isinstance(list_column, pa.ChunkedArray) else list_column
-    lengths = pc.list_value_length(column).fill_null(0).to_numpy(zero_copy_only=False)
-    rows = np.repeat(np.arange(len(column), dtype=np.int32), lengths)
-    return pc.list_flatten(column), rows
+    lengths = _numpy(pc.list_value_length(column).fill_null(0))
+    return pc.list_flatten(column), np.repeat(np.arange(len(column), dtype=np.int32), lengths)
 
 
-def _boxes(bbox: Any) -> np.ndarray:
-    """A fixed-size-list<double, 4> column -> (M, 4) float64, NaN rows for objects without a box."""
-    import pyarrow as pa
-
-    if isinstance(bbox, pa.ChunkedArray):
-        bbox = bbox.combine_chunks()
-    # the child holds 4 slots per object, null boxes included (``values`` ignores the array's offset)
-    values = bbox.values.slice(4 * bbox.offset, 4 * len(bbox)).to_numpy(zero_copy_only=False)
-    boxes = np.asarray(values, dtype=np.float64).reshape(-1, 4)
-    if not boxes.flags.writeable:
-        boxes = boxes.copy()
-    if bbox.null_count:
-        boxes[bbox.is_null().to_numpy(zero_copy_only=False)] = math.nan
-    return boxes
+def _has_regions(metadata: Any, group: int, region_leaves: list[int]) -> bool:
+    """False only when the row group's statistics show every polygon and RLE leaf null (nothing to read)."""
+    row_group = metadata.row_group(group)
+    for leaf in region_leaves:
+        stats = row_group.column(leaf).statistics
+        if stats is None or stats.has_min_max or stats.null_count != row_group.column(leaf).num_values:
+            return True
+    return False
 
 
 def _mask_areas(objects: Any, out: np.ndarray) -> None:
@@ -82,7 +103,7 @@ def _mask_areas(objects: Any, out: np.ndarray) -> None:
 
     rle, polygon = pc.struct_field(objects, "rle"), pc.struct_field(objects, "polygon")
     has_region = pc.or_(pc.is_valid(rle), pc.fill_null(pc.greater(pc.list_value_length(polygon), 0), False))
-    for index in np.flatnonzero(has_region.to_numpy(zero_copy_only=False)):
+    for index in np.flatnonzero(_numpy(has_region)):
         region = rle[int(index)].as_py()
         if region is not None:
             counts = region["counts"] if region["counts"] is not None else region["counts_list"]
@@ -91,51 +112,90 @@ def _mask_areas(objects: Any, out: np.ndarray) -> None:
             out[index] = polygon_area(polygon[int(index)].as_py())
 
 
-class _Group:
-    """The statistics columns of one row group, as numpy."""
+class _Reader:
+    """Fills the columns of a whole file, a row group at a time."""
 
-    def __init__(self, table: Any, builder: ColumnsBuilder, with_paths: bool):
+    def __init__(self, builder: ColumnsBuilder, images: int, with_paths: bool):
+        self.builder = builder
+        self.width, self.height = np.empty(images), np.empty(images)
+        self.split = np.empty(images, dtype=np.int32)
+        self.paths: list[str] | None = [] if with_paths else None
+        self.obj_image, self.obj_class = _Growing(np.int32, 0), _Growing(np.int32, 0)
+        self.obj_box, self.mask_area = _Growing(np.float64, 0, 4), _Growing(np.float64, 0)
+        self.label_image, self.label_class = _Growing(np.int32, 0), _Growing(np.int32, 0)
+        self.images = 0
+        self.bad: dict[int, str] = {}  # image number -> first unknown label
+
+    def add(self, table: Any, regions: bool, expected_images: int) -> None:
         import pyarrow.compute as pc
 
-        self.rows = table.num_rows
-        self.width, self.height = _sizes(table["width"]), _sizes(table["height"])
-        self.split, _ = _codes(table["split"], builder.split_of)
-        self.paths = table["image"].to_pylist() if with_paths else None
-        objects, self.obj_image = _list_parts(table["objects"])
-        object_labels = pc.struct_field(objects, "label")
-        self.obj_class, known = _codes(object_labels, builder.class_index.get)
-        self.obj_box = _boxes(pc.struct_field(objects, "bbox"))
-        self.mask_area = np.full(len(objects), math.nan)
-        if len(objects):
-            _mask_areas(objects, self.mask_area)
-        labels, self.label_image = _list_parts(table["labels"])
-        self.label_class, label_known = _codes(labels, builder.class_index.get)
-        self.bad = np.zeros(self.rows, dtype=bool)
-        self.bad[self.obj_image[~known]] = True
-        self.bad[self.label_image[~label_known]] = True
-        self.unknown = {int(row): name for row, name in _first_unknown(object_labels, self.obj_image, known)}
-        self.unknown |= {int(row): name for row, name in _first_unknown(labels, self.label_image, label_known) if int(row) not in self.unknown}
-
-    def drop_bad(self) -> None:
-        """Leave out the images with unknown labels (with their objects and labels), renumbering the rest."""
-        keep = ~self.bad
-        new_index = np.cumsum(keep, dtype=np.int32) - 1
-        obj_keep, label_keep = keep[self.obj_image], keep[self.label_image]
-        self.width, self.height, self.split = self.width[keep], self.height[keep], self.split[keep]
+        rows, first = table.num_rows, self.images
+        for name, out in (("width", self.width), ("height", self.height)):
+            values = _numpy(table[name]).astype(np.float64)  # nulls arrive as NaN
+            values[values == 0] = math.nan
+            out[first : first + rows] = values
+        self.split[first : first + rows] = _codes(table["split"], self.builder.split_of)[0]
         if self.paths is not None:
-            self.paths = [p for p, k in zip(self.paths, keep) if k]
-        self.obj_image, self.obj_class = new_index[self.obj_image[obj_keep]], self.obj_class[obj_keep]
-        self.obj_box, self.mask_area = self.obj_box[obj_keep], self.mask_area[obj_keep]
-        self.label_image, self.label_class = new_index[self.label_image[label_keep]], self.label_class[label_keep]
-        self.rows = int(keep.sum())
+            self.paths.extend(table["image"].to_pylist())
+        objects, obj_image = _list_parts(table["objects"])
+        if first == 0 and rows:  # size the object arrays from the first group's objects per image
+            for growing, per_image in ((self.obj_image, len(objects) / rows), (self.label_image, 0.0)):
+                growing.reserve(int(per_image * expected_images * 1.02) + 1)
+            for growing in (self.obj_class, self.mask_area, self.obj_box):
+                growing.reserve(len(self.obj_image.array))
+        labels = pc.struct_field(objects, "label")
+        obj_class, known = _codes(labels, self.builder.class_index.get)
+        self._unknown(labels, obj_image, known, first)
+        count = len(objects)
+        self.obj_image.take(count)[:] = obj_image + first
+        self.obj_class.take(count)[:] = obj_class
+        boxes = self.obj_box.take(count)
+        box = pc.struct_field(objects, "bbox")
+        for axis, name in enumerate(("x", "y", "w", "h")):
+            boxes[:, axis] = _numpy(pc.struct_field(box, name))
+        if box.null_count:
+            boxes[_numpy(box.is_null())] = math.nan
+        areas = self.mask_area.take(count)
+        areas[:] = math.nan
+        if regions and count:
+            _mask_areas(objects, areas)
+        image_labels, label_image = _list_parts(table["labels"])
+        label_class, label_known = _codes(image_labels, self.builder.class_index.get)
+        self._unknown(image_labels, label_image, label_known, first)
+        self.label_image.take(len(label_image))[:] = label_image + first
+        self.label_class.take(len(label_class))[:] = label_class
+        self.images += rows
+
+    def _unknown(self, names: Any, rows: np.ndarray, known: np.ndarray, first: int) -> None:
+        """Remember the first unknown label of each image that has one (only looked at when some exist)."""
+        for index in np.flatnonzero(~known):
+            self.bad.setdefault(first + int(rows[index]), names[int(index)].as_py())
+
+    def columns(self, source: str | None) -> Columns:
+        columns = self.builder.build(source)
+        columns.image_width, columns.image_height, columns.image_split = self.width, self.height, self.split
+        columns.obj_image, columns.obj_class = self.obj_image.result(), self.obj_class.result()
+        columns.obj_box, columns.obj_mask_area = self.obj_box.result(), self.mask_area.result()
+        columns.label_image, columns.label_class = self.label_image.result(), self.label_class.result()
+        columns.image_paths = self.paths
+        if self.bad:
+            _drop_images(columns, np.fromiter(self.bad, dtype=np.int64))
+        return columns
 
 
-def _first_unknown(names: Any, rows: np.ndarray, known: np.ndarray) -> list[tuple[int, str]]:
-    """``(row, name)`` of the unknown names (only computed when some exist)."""
-    if known.all():
-        return []
-    where = np.flatnonzero(~known)
-    return [(int(rows[i]), names[int(i)].as_py()) for i in where]
+def _drop_images(columns: Columns, bad: np.ndarray) -> None:
+    """Leave out the images numbered ``bad`` with their objects and labels, renumbering the rest."""
+    keep = np.ones(columns.num_images, dtype=bool)
+    keep[bad] = False
+    new_index = (np.cumsum(keep) - 1).astype(np.int32)
+    obj_keep, label_keep = keep[columns.obj_image], keep[columns.label_image]
+    columns.image_width, columns.image_height = columns.image_width[keep], columns.image_height[keep]
+    columns.image_split = columns.image_split[keep]
+    if columns.image_paths is not None:
+        columns.image_paths = [p for p, k in zip(columns.image_paths, keep) if k]
+    columns.obj_image, columns.obj_class = new_index[columns.obj_image[obj_keep]], columns.obj_class[obj_keep]
+    columns.obj_box, columns.obj_mask_area = columns.obj_box[obj_keep], columns.obj_mask_area[obj_keep]
+    columns.label_image, columns.label_class = new_index[columns.label_image[label_keep]], columns.label_class[label_keep]
 
 
 def columns_from_parquet(path: str | Path, report: Report | None = None, with_paths: bool = False) -> Columns:
@@ -150,42 +210,21 @@ def columns_from_parquet(path: str | Path, report: Report | None = None, with_pa
     categories, _ = header_to_dataset_parts(header)
     builder = ColumnsBuilder(categories.names(), [c.id for c in categories], with_paths)
     parquet_file = pq.ParquetFile(path, read_dictionary=DICTIONARY_COLUMNS)
-    groups: list[_Group] = []
-    first_row = 1
-    columns = STATS_COLUMNS + (["image"] if with_paths else [])
-    for index in range(parquet_file.metadata.num_row_groups):
-        group = _Group(parquet_file.read_row_group(index, columns=columns, use_threads=True), builder, with_paths)
-        for row, name in sorted(group.unknown.items()):
-            report.invalid(InvalidInputError(f"label {name!r} is not in the header's categories", file=path, location=f"row {first_row + row}"))
-        first_row += group.rows
-        if group.bad.any():
-            group.drop_bad()
-        groups.append(group)
-    columns_out = _concatenate(groups, builder, (header.get("source") or {}).get("format"))
-    _count_read(report, columns_out)
+    metadata = parquet_file.metadata
+    leaves = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+    region_leaves = [i for i, leaf in enumerate(leaves) if leaf.startswith(tuple(REGION_COLUMNS))]
+    reader = _Reader(builder, metadata.num_rows, with_paths)
+    for group in range(metadata.num_row_groups):
+        regions = _has_regions(metadata, group, region_leaves)
+        columns = STATS_COLUMNS + (REGION_COLUMNS if regions else []) + (["image"] if with_paths else [])
+        reader.add(parquet_file.read_row_group(group, columns=columns), regions, metadata.num_rows)
+    for image, name in sorted(reader.bad.items()):
+        report.invalid(InvalidInputError(f"label {name!r} is not in the header's categories", file=path, location=f"row {image + 1}"))
+    result = reader.columns((header.get("source") or {}).get("format"))
+    _count_read(report, result)
     report.read.categories = len(categories)
-    columns_out.root = path.parent
-    return columns_out
-
-
-def _concatenate(groups: list[_Group], builder: ColumnsBuilder, source: str | None) -> Columns:
-    """One :class:`Columns` of every row group, image numbers running on from group to group."""
-    starts = np.cumsum([0] + [g.rows for g in groups])
-    columns = builder.build(source)
-
-    def joined(name: str, empty: np.ndarray, offset: bool = False) -> np.ndarray:
-        parts = [getattr(g, name) + (starts[i] if offset else 0) for i, g in enumerate(groups)]
-        return np.concatenate(parts).astype(empty.dtype, copy=False) if parts else empty
-
-    columns.image_width, columns.image_height = joined("width", columns.image_width), joined("height", columns.image_height)
-    columns.image_split = joined("split", columns.image_split)
-    columns.obj_image, columns.obj_class = joined("obj_image", columns.obj_image, True), joined("obj_class", columns.obj_class)
-    columns.obj_box = np.concatenate([g.obj_box for g in groups]) if groups else columns.obj_box
-    columns.obj_mask_area = joined("mask_area", columns.obj_mask_area)
-    columns.label_image, columns.label_class = joined("label_image", columns.label_image, True), joined("label_class", columns.label_class)
-    if builder.paths is not None:
-        columns.image_paths = [p for g in groups for p in g.paths or ()]
-    return columns
+    result.root = path.parent
+    return result
 
 
 def _count_read(report: Report, columns: Columns) -> None:
