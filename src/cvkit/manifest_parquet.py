@@ -165,10 +165,11 @@ def _table(rows: list[dict[str, Any]], schema: pa.Schema, first_row: int, path: 
         raise InvalidInputError(f"records do not fit the Parquet manifest's schema ({exc})", file=path) from None
 
 
-def write_rows(records: Iterable[dict[str, Any]], header: Any, handle: Any, path: Path, row_group_rows: int = ROW_GROUP_ROWS) -> int:
+def write_rows(records: Iterable[dict[str, Any]], header: Any, handle: Any, path: Path, row_group_rows: int | None = None) -> int:
     """Write manifest records as Parquet to an open binary ``handle``; ``header()`` gives the header once every
     record is written (streaming readers discover categories as they go). Returns the number of rows."""
     _, pq = pyarrow_modules()
+    row_group_rows = row_group_rows or ROW_GROUP_ROWS
     schema = manifest_schema()
     written = 0
     with pq.ParquetWriter(handle, schema, compression="zstd") as writer:

@@ -61,8 +61,6 @@ def register(spec: FormatSpec) -> FormatSpec:
 # --- registrations: one line per format --------------------------------------------
 ALL = "boxes polygons masks keypoints points image_labels attributes hierarchy splits"
 register(_spec("manifest", "cvkit JSONL manifest", ALL, module="manifest_format", file_suffixes=(".jsonl",), aliases=("jsonl",)))
-register(_spec("parquet", "cvkit manifest as Parquet (columns; pyarrow)", ALL, module="manifest_parquet", file_suffixes=(".parquet", ".pq"),
-               aliases=("manifest_parquet",)))
 register(_spec("voc", "Pascal VOC XML (devkit, flat folders, Roboflow splits)", "boxes attributes splits", aliases=("pascal_voc", "pascalvoc", "labelimg_voc")))
 register(_spec("coco", "COCO JSON (instances, keypoints, panoptic, stuff, captions, image_info, results)",
                "boxes polygons masks keypoints attributes hierarchy splits", file_suffixes=(".json",)))
@@ -81,6 +79,8 @@ register(_spec("yolo", "YOLO txt labels (Ultralytics data.yaml, darknet obj.data
                aliases=("ultralytics", "darknet", "yolo_txt", "labelimg_yolo"), short="yolo"))
 register(_spec("createml", "Apple CreateML JSON (also LabelImg's CreateML mode)", "boxes", file_suffixes=(".json",),
                aliases=("create_ml", "labelimg_createml"), short="createml"))
+register(_spec("parquet", "cvkit manifest as Parquet (columns; pyarrow)", ALL, module="manifest_parquet", file_suffixes=(".parquet", ".pq"),
+               aliases=("manifest_parquet",)))
 
 
 def get_format(name: str) -> FormatSpec:

@@ -204,7 +204,10 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
             try:
                 rec = loads(line)
                 objects = rec.get("objects") or ()
-                indices = [class_index[o["label"]] for o in objects]
+                try:
+                    indices = [class_index[o["label"]] for o in objects]
+                except KeyError:
+                    indices = crowd_tolerant_classes(objects, builder)
                 labels = [class_index[name] for name in rec.get("labels") or ()]
                 if "image" not in rec:
                     raise ValueError("record has no 'image'")
@@ -250,6 +253,19 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
     columns = builder.build((header.get("source") or {}).get("format"))
     columns.root = path.parent
     return columns
+
+
+def crowd_tolerant_classes(objects: list[dict[str, Any]], builder: ColumnsBuilder) -> list[int]:
+    """Class indices of ``objects`` when some label is not in the header: a crowd/ignore region's label becomes a
+    class of its own (LabelMe's ``__ignore__``), as :func:`cvkit.manifest.read_manifest` lets it through; any other
+    unknown label raises KeyError naming it."""
+    indices = []
+    for obj in objects:
+        label = obj["label"]
+        if label not in builder.class_index and not obj.get("iscrowd"):
+            raise KeyError(label)
+        indices.append(builder.class_of(label))
+    return indices
 
 
 def _mask_areas(objects: list[dict[str, Any]], first: int, out: dict[int, float]) -> None:

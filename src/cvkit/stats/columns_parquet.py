@@ -10,6 +10,7 @@ in a JSON Lines manifest. Figures: docs/benchmarks.md ("Parquet manifest statist
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,9 @@ class _Reader:
         self.images = 0
         self.bad: dict[int, str] = {}  # image number -> first unknown label
 
-    def add(self, table: Any, regions: bool, expected_images: int) -> None:
+    def add(self, table: Any, regions: bool, expected_images: int, crowd: Any) -> None:
+        """Append a row group's columns; ``crowd()`` reads its objects' ``iscrowd`` (asked for only when some
+        label is not in the header)."""
         import pyarrow.compute as pc
 
         rows, first = table.num_rows, self.images
@@ -145,6 +148,8 @@ class _Reader:
                 growing.reserve(len(self.obj_image.array))
         labels = pc.struct_field(objects, "label")
         obj_class, known = _codes(labels, self.builder.class_index.get)
+        if not known.all():
+            self._crowd_classes(labels, obj_class, known, crowd())
         self._unknown(labels, obj_image, known, first)
         count = len(objects)
         self.obj_image.take(count)[:] = obj_image + first
@@ -165,6 +170,16 @@ class _Reader:
         self.label_image.take(len(label_image))[:] = label_image + first
         self.label_class.take(len(label_class))[:] = label_class
         self.images += rows
+
+    def _crowd_classes(self, labels: Any, obj_class: np.ndarray, known: np.ndarray, crowd: Any) -> None:
+        """Crowd/ignore regions may carry a label that is no category (LabelMe's ``__ignore__``): it becomes a
+        class of its own, as on the JSON Lines path (:func:`cvkit.stats.columns.crowd_tolerant_classes`)."""
+        import pyarrow.compute as pc
+
+        is_crowd = _numpy(pc.fill_null(pc.struct_field(_list_parts(crowd)[0], "iscrowd"), False))
+        for index in np.flatnonzero(~known & is_crowd):
+            obj_class[index] = self.builder.class_of(labels[int(index)].as_py())
+            known[index] = True
 
     def _unknown(self, names: Any, rows: np.ndarray, known: np.ndarray, first: int) -> None:
         """Remember the first unknown label of each image that has one (only looked at when some exist)."""
@@ -217,7 +232,8 @@ def columns_from_parquet(path: str | Path, report: Report | None = None, with_pa
     for group in range(metadata.num_row_groups):
         regions = _has_regions(metadata, group, region_leaves)
         columns = STATS_COLUMNS + (REGION_COLUMNS if regions else []) + (["image"] if with_paths else [])
-        reader.add(parquet_file.read_row_group(group, columns=columns), regions, metadata.num_rows)
+        crowd = partial(parquet_file.read_row_group, group, columns=[OBJECT + "iscrowd"])
+        reader.add(parquet_file.read_row_group(group, columns=columns), regions, metadata.num_rows, lambda read=crowd: read()["objects"])
     for image, name in sorted(reader.bad.items()):
         report.invalid(InvalidInputError(f"label {name!r} is not in the header's categories", file=path, location=f"row {image + 1}"))
     result = reader.columns((header.get("source") or {}).get("format"))
