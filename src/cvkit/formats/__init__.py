@@ -81,6 +81,9 @@ register(_spec("createml", "Apple CreateML JSON (also LabelImg's CreateML mode)"
                aliases=("create_ml", "labelimg_createml"), short="createml"))
 register(_spec("parquet", "cvkit manifest as Parquet (columns; pyarrow)", ALL, module="manifest_parquet", file_suffixes=(".parquet", ".pq"),
                aliases=("manifest_parquet",)))
+register(_spec("webdataset", "WebDataset tar shards for training (image + .json + .cls per sample)", ALL, can_read=False, aliases=("wds",)))
+register(_spec("hf", "Hugging Face datasets Parquet shards (Image, ClassLabel, boxes)", "boxes image_labels splits", can_read=False,
+               aliases=("huggingface", "hf_parquet")))
 
 
 def get_format(name: str) -> FormatSpec:
