@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-from hostile.harness import assert_clean_error, assert_nothing_written, cvkit, snapshot
 
 import cvkit as cvkit_api
 from cvkit.core.training_shards import parse_byte_size
 from cvkit.errors import CvkitError
 from cvkit.manifest import iter_records, read_manifest
+from hostile.harness import assert_clean_error, assert_nothing_written, cvkit, snapshot
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the datasets library never reaches for the Hub here
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

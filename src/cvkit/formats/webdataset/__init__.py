@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,11 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _open_shard(folder: Path, split: str, index: int) -> tarfile.TarFile:
+    """A new shard; it stays open across samples and :class:`ShardRuns` closes it."""
+    return tarfile.open(folder / f"{split}-{index:06d}.tar", "w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115
+
+
 def _padded(size: int) -> int:
     return BLOCK + -(-size // BLOCK) * BLOCK
 
@@ -60,9 +66,7 @@ def write(dataset: Dataset, path: Path, report: Report, shard_size: int | None =
     shard_size, limit = check_limits(shard_size, shard_bytes)
     path.mkdir(parents=True, exist_ok=True)
     numbers = class_numbers(dataset.categories)
-    runs: ShardRuns[tarfile.TarFile] = ShardRuns(
-        lambda split, index: tarfile.open(path / f"{split}-{index:06d}.tar", "w", format=tarfile.USTAR_FORMAT),
-        lambda tar: tar.close(), shard_size, limit)
+    runs: ShardRuns[tarfile.TarFile] = ShardRuns(partial(_open_shard, path), lambda tar: tar.close(), shard_size, limit)
     keys: dict[str, int] = {}
     for sample in track(dataset, "writing WebDataset shards"):
         try:
