@@ -50,7 +50,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def _open_shard(folder: Path, split: str, index: int) -> tarfile.TarFile:
     """A new shard; it stays open across samples and :class:`ShardRuns` closes it."""
-    return tarfile.open(folder / f"{split}-{index:06d}.tar", "w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115
+    return tarfile.open(folder / f"{split}-{index:06d}.tar", "w", format=tarfile.USTAR_FORMAT)
 
 
 def _padded(size: int) -> int:
