@@ -29,39 +29,60 @@ def histogram(values: np.ndarray, edges: list[float]) -> dict[str, list]:
     return {"edges": [None if np.isinf(e) else e for e in edges], "counts": [int(c) for c in counts]}
 
 
-def _describe(values: np.ndarray) -> dict[str, float | None]:
+def _describe(values: np.ndarray, scratch: bool = False) -> dict[str, float | None]:
+    """min/median/mean/max; ``scratch``: ``values`` is a temporary the median may reorder."""
     if len(values) == 0:
         return {"min": None, "median": None, "mean": None, "max": None}
-    return {"min": float(values.min()), "median": median(values), "mean": float(values.mean()), "max": float(values.max())}
+    low, mean, high = float(values.min()), float(values.mean()), float(values.max())
+    return {"min": low, "median": median(values, in_place=scratch), "mean": mean, "max": high}
+
+
+#: objects per pass of :func:`box_stats`'s per-object loop (its temporaries stay in cache, not in 80 MB arrays)
+CHUNK = 1 << 18
 
 
 def box_stats(columns: Columns, border_tolerance: float = 0.0) -> dict[str, Any]:
     """Everything about boxes and image sizes (docs/stats.md, key ``boxes``).
 
-    Written for 10M-object columns: masks are applied only when some row fails them and size classes are int8
-    (benchmarks/stats_parquet.py)."""
+    Written for 10M-object columns (benchmarks/stats_parquet.py): per-object work runs a chunk at a time, masks
+    are applied only when some row fails them, and the three arrays medians need live one after another."""
     box = columns.obj_box
     all_boxes = bool(np.isfinite(box).all())
     has_box = np.ones(len(box), dtype=bool) if all_boxes else np.isfinite(box.sum(axis=1))
     x, y, w, h = (box[:, i] if all_boxes else box[has_box, i] for i in range(4))
     cls = columns.obj_class if all_boxes else columns.obj_class[has_box]
-    area = w * h
-    size_class = (area >= SMALL_AREA).view(np.int8) + (area >= MEDIUM_AREA).view(np.int8)
-    per_class_sizes = np.bincount(cls.astype(np.int64) * 3 + size_class, minlength=columns.num_classes * 3).reshape(-1, 3)
-    positive = (w > 0) & (h > 0)
-    all_positive = bool(positive.all())
-    aspect = w / h if all_positive else w[positive] / h[positive]
-
     img = columns.obj_image if all_boxes else columns.obj_image[has_box]
-    img_w, img_h = columns.image_width[img], columns.image_height[img]
-    image_area = img_w * img_h
-    sized = np.isfinite(image_area) & positive
-    relative = np.sqrt(area / image_area) if sized.all() else np.sqrt(area[sized] / image_area[sized])
-    del image_area
+    count = len(x)
+    per_class_sizes = np.zeros(columns.num_classes * 3, dtype=np.int64)
+    relative = np.empty(count)
+    found = touching = sized_total = 0
     tol = border_tolerance
-    touches = (x <= tol) | (y <= tol) | (x + w >= img_w - tol) | (y + h >= img_h - tol)
-    touching = int((touches & sized).sum())
-    size_counts = np.bincount(size_class, minlength=3)
+    for start in range(0, count, CHUNK):
+        part = slice(start, start + CHUNK)
+        px, py, pw, ph = x[part], y[part], w[part], h[part]
+        area = pw * ph
+        size_class = (area >= SMALL_AREA).view(np.int8) + (area >= MEDIUM_AREA).view(np.int8)
+        per_class_sizes += np.bincount(cls[part].astype(np.int64) * 3 + size_class, minlength=columns.num_classes * 3)
+        img_w, img_h = columns.image_width[img[part]], columns.image_height[img[part]]
+        image_area = img_w * img_h
+        sized = np.isfinite(image_area) & (pw > 0) & (ph > 0)
+        ratio = np.sqrt(area / image_area) if sized.all() else np.sqrt(area[sized] / image_area[sized])
+        relative[found : found + len(ratio)] = ratio
+        found += len(ratio)
+        touches = (px <= tol) | (py <= tol) | (px + pw >= img_w - tol) | (py + ph >= img_h - tol)
+        touching += int((touches & sized).sum())
+        sized_total += int(sized.sum())
+    relative = relative[:found]
+    per_class_sizes = per_class_sizes.reshape(-1, 3)
+    size_counts = per_class_sizes.sum(axis=0)
+    area = w * h
+    area_summary = _describe(area, scratch=True)
+    del area
+    positive = (w > 0) & (h > 0)
+    aspect = w / h if positive.all() else w[positive] / h[positive]
+    del positive
+    aspect_summary = {**_describe(aspect, scratch=True), "histogram": histogram(aspect, ASPECT_EDGES)}
+    del aspect
 
     per_image = np.bincount(columns.obj_image, minlength=columns.num_images) if columns.num_images else np.zeros(0, dtype=np.int64)
     return {
@@ -70,11 +91,11 @@ def box_stats(columns: Columns, border_tolerance: float = 0.0) -> dict[str, Any]
         "sizes": {"small": int(size_counts[0]), "medium": int(size_counts[1]), "large": int(size_counts[2])},
         "sizes_by_class": {name: {"small": int(r[0]), "medium": int(r[1]), "large": int(r[2])}
                            for name, r in zip(columns.class_names, per_class_sizes, strict=True)},
-        "area": _describe(area),
-        "aspect_ratio": {**_describe(aspect), "histogram": histogram(aspect, ASPECT_EDGES)},
-        "relative_size": {**_describe(relative), "histogram": histogram(relative, RELATIVE_SIZE_EDGES)},
+        "area": area_summary,
+        "aspect_ratio": aspect_summary,
+        "relative_size": {**_describe(relative, scratch=True), "histogram": histogram(relative, RELATIVE_SIZE_EDGES)},
         "touching_border": touching,
-        "touching_border_share": touching / int(sized.sum()) if sized.any() else 0.0,
+        "touching_border_share": touching / sized_total if sized_total else 0.0,
         "objects_per_image": {**_describe(per_image.astype(np.float64)), "histogram": histogram(per_image.astype(np.float64), OBJECTS_PER_IMAGE_EDGES)},
     }
 

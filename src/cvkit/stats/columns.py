@@ -23,16 +23,22 @@ from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 
 
-def median(values: np.ndarray) -> float:
+def median(values: np.ndarray, in_place: bool = False) -> float:
     """The median of a non-empty 1-D array. ``np.median`` gives the same value but imports ``numpy.ma``
-    on first use, 8 ms of every ``cvkit stats`` run."""
+    on first use, 8 ms of every ``cvkit stats`` run. ``in_place`` reorders ``values`` instead of copying it
+    (a temporary the caller drops next: 80 MB less for 10M boxes)."""
     values = np.asarray(values, dtype=np.float64).ravel()
     n = len(values)
     half = n // 2
+    kth = half if n % 2 else (half - 1, half)
+    if in_place and values.flags.writeable:
+        values.partition(kth)
+        ordered = values
+    else:
+        ordered = np.partition(values, kth)
     if n % 2:
-        return float(np.partition(values, half)[half])
-    lower_upper = np.partition(values, (half - 1, half))
-    return float((lower_upper[half - 1] + lower_upper[half]) / 2.0)
+        return float(ordered[half])
+    return float((ordered[half - 1] + ordered[half]) / 2.0)
 
 @dataclass(slots=True)
 class Columns:

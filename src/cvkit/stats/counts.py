@@ -26,10 +26,12 @@ def image_class_pairs(columns: Columns) -> tuple[np.ndarray, np.ndarray]:
     if cached is not None and cached[0] == (columns.num_objects, len(columns.label_class)):
         return cached[1]
     c = max(columns.num_classes, 1)
-    keys = np.concatenate([columns.obj_image.astype(np.int64) * c + columns.obj_class,
-                           columns.label_image.astype(np.int64) * c + columns.label_class])
+    # int32 keys when they fit (a million images x 365 classes do): half the memory and a faster sort
+    key_type = np.int32 if columns.num_images * c < 2**31 else np.int64
+    keys = np.concatenate([columns.obj_image.astype(key_type) * key_type(c) + columns.obj_class,
+                           columns.label_image.astype(key_type) * key_type(c) + columns.label_class])
     keys = distinct(keys)
-    pairs = (keys // c, keys % c)
+    pairs = ((keys // c).astype(np.int32), (keys % c).astype(np.int32))
     columns._pairs = ((columns.num_objects, len(columns.label_class)), pairs)
     return pairs
 
