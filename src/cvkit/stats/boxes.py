@@ -15,17 +15,23 @@ MEDIUM_AREA = 96.0**2
 ASPECT_EDGES = [0.0, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0, 4.0, float("inf")]
 RELATIVE_SIZE_EDGES = [0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, float("inf")]
 OBJECTS_PER_IMAGE_EDGES = [0, 1, 2, 3, 5, 10, 20, 50, 100, float("inf")]
+#: values per pass of the per-object loops (their temporaries stay in cache, not in 80 MB arrays)
+CHUNK = 1 << 18
 
 
 def histogram(values: np.ndarray, edges: list[float]) -> dict[str, list]:
-    """``{"edges": [...], "counts": [...]}``: bin i holds edges[i] <= v < edges[i+1] (JSON-safe: inf -> null)."""
-    # one comparison per inner edge (int8 sums): on 10M values 3x faster than searchsorted's binary search
+    """``{"edges": [...], "counts": [...]}``: bin i holds edges[i] <= v < edges[i+1] (JSON-safe: inf -> null).
+
+    One comparison per inner edge, summed as int8, a cache-sized chunk at a time: on 10M values several times
+    faster than searchsorted's binary search."""
     values = np.asarray(values)
-    inside = (values >= edges[0]) & (values < edges[-1])
-    bins = np.zeros(len(values), dtype=np.int8)
-    for edge in edges[1:-1]:
-        bins += (values >= edge).view(np.int8)
-    counts = np.bincount(bins[inside], minlength=len(edges) - 1)
+    counts = np.zeros(len(edges) - 1, dtype=np.int64)
+    for start in range(0, len(values), CHUNK):
+        part = values[start : start + CHUNK]
+        bins = np.zeros(len(part), dtype=np.int8)
+        for edge in edges[1:-1]:
+            bins += (part >= edge).view(np.int8)
+        counts += np.bincount(bins[(part >= edges[0]) & (part < edges[-1])], minlength=len(edges) - 1)
     return {"edges": [None if np.isinf(e) else e for e in edges], "counts": [int(c) for c in counts]}
 
 
@@ -35,10 +41,6 @@ def _describe(values: np.ndarray, scratch: bool = False) -> dict[str, float | No
         return {"min": None, "median": None, "mean": None, "max": None}
     low, mean, high = float(values.min()), float(values.mean()), float(values.max())
     return {"min": low, "median": median(values, in_place=scratch), "mean": mean, "max": high}
-
-
-#: objects per pass of :func:`box_stats`'s per-object loop (its temporaries stay in cache, not in 80 MB arrays)
-CHUNK = 1 << 18
 
 
 def box_stats(columns: Columns, border_tolerance: float = 0.0) -> dict[str, Any]:
