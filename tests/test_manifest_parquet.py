@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,11 @@ def test_pandas_reads_the_parquet_manifest_without_cvkit(tmp_path, corpus):
         assert boxes == [obj.get("bbox") for obj in rec["objects"]]
     header = json.loads(pq.read_metadata(parquet).metadata[b"cvkit.manifest"])
     assert header == lines[0]
+    # docs/manifest.md's lines: one row per object, counted by label
+    boxes = frame.explode("objects").dropna(subset=["objects"])
+    labels = boxes["objects"].map(lambda obj: obj["label"]).value_counts()
+    expected = Counter(obj["label"] for rec in lines[1:] for obj in rec["objects"])
+    assert labels.to_dict() == dict(expected)
 
 
 def test_ingest_and_every_manifest_command_take_parquet(tmp_path, corpus):
