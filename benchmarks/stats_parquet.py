@@ -29,8 +29,13 @@ CHUNK_IMAGES = 20_000
 
 def _header() -> dict:
     names = [f"class_{i:03d}" for i in range(CLASSES)]
-    return {"type": "header", "schema": "cvkit.manifest", "version": 1, "source": {"format": "benchmark"},
-            "categories": [{"id": i + 1, "name": n, "parents": []} for i, n in enumerate(names)]}
+    return {
+        "type": "header",
+        "schema": "cvkit.manifest",
+        "version": 1,
+        "source": {"format": "benchmark"},
+        "categories": [{"id": i + 1, "name": n, "parents": []} for i, n in enumerate(names)],
+    }
 
 
 def _chunk(rng: np.random.Generator, first: int, images: int, per_image: np.ndarray, schema) -> object:
@@ -104,14 +109,20 @@ def main() -> None:
         print(f"generating {manifest} ...", flush=True)
         generate_parquet(manifest, args.images, args.objects)
     print(f"{manifest}: {manifest.stat().st_size / 2**20:.0f} MiB")
-    rows = {"cvkit stats --imbalance (Parquet)": best_of(cvkit_cmd("stats", str(manifest), "--imbalance", "--json"), env=env)}
+    rows = {
+        "cvkit stats --imbalance (Parquet)": best_of(
+            cvkit_cmd("stats", str(manifest), "--imbalance", "--json"), env=env
+        )
+    }
     if args.jsonl:
         jsonl = manifest.with_suffix(".jsonl")
         if not jsonl.exists():
             print(f"converting to {jsonl} ...", flush=True)
             best_of(cvkit_cmd("export", str(manifest), str(jsonl), "--to", "manifest"), repeat=1, env=env)
-        rows["cvkit stats --imbalance (JSONL)"] = best_of(cvkit_cmd("stats", str(jsonl), "--imbalance", "--json"), repeat=1, env=env)
-    title = f"stats --imbalance, Parquet manifest of {args.objects:,} objects over {args.images:,} images (goal < 3 s, < 1 GB)"
+        rows["cvkit stats --imbalance (JSONL)"] = best_of(
+            cvkit_cmd("stats", str(jsonl), "--imbalance", "--json"), repeat=1, env=env
+        )
+    title = f"stats --imbalance, Parquet manifest of {args.objects:,} objects, {args.images:,} images (goal < 3 s, < 1 GB)"
     print_table(title, rows, "cvkit stats --imbalance (Parquet)")
     # CPU time too: on a shared machine it moves less with other jobs' load than wall time does
     print("CPU seconds: " + ", ".join(f"{name} {r['cpu_seconds']:.2f}" for name, r in rows.items()))

@@ -49,10 +49,17 @@ def test_whole_corpus_round_trips_jsonl_parquet_jsonl_with_the_same_records_and_
         assert records(back) == records(jsonl), name
         assert read_header(parquet) == read_header(jsonl), name
         # stats read Parquet column-wise and JSONL line by line: the same document
-        assert dataset_stats(parquet, imbalance=ImbalanceOptions()) == dataset_stats(jsonl, imbalance=ImbalanceOptions()), name
+        assert dataset_stats(parquet, imbalance=ImbalanceOptions()) == dataset_stats(
+            jsonl, imbalance=ImbalanceOptions()
+        ), name
         converted.append(name)
     assert len(converted) >= 25, converted
-    assert {"coco/coco_panoptic", "labelme_json/primitives", "lvis/lvis_api_val100_v0_5", "cifar/cifar100_dataset"} <= set(converted)
+    assert {
+        "coco/coco_panoptic",
+        "labelme_json/primitives",
+        "lvis/lvis_api_val100_v0_5",
+        "cifar/cifar100_dataset",
+    } <= set(converted)
 
 
 def test_pandas_reads_the_parquet_manifest_without_cvkit(tmp_path, corpus):
@@ -87,7 +94,9 @@ def test_ingest_and_every_manifest_command_take_parquet(tmp_path, corpus):
     assert runner.invoke(app, ["ingest", str(voc), "-o", str(jsonl)]).exit_code == 0
     stats = runner.invoke(app, ["stats", str(parquet), "--imbalance", "--json"])
     assert stats.exit_code == 0, stats.output
-    assert json.loads(stats.stdout) == json.loads(runner.invoke(app, ["stats", str(jsonl), "--imbalance", "--json"]).stdout)
+    assert json.loads(stats.stdout) == json.loads(
+        runner.invoke(app, ["stats", str(jsonl), "--imbalance", "--json"]).stdout
+    )
     validate = runner.invoke(app, ["validate", str(parquet), "--json", "--no-images"])
     assert json.loads(validate.stdout)["images"] == 2
     split = runner.invoke(app, ["split", str(parquet), "--ratios", "0.5,0.5", "-o", str(tmp_path / "split.parquet")])
@@ -110,12 +119,17 @@ def test_hierarchy_commands_read_and_write_parquet(tmp_path, corpus):
     assert json.loads(shown[1].stdout) == json.loads(shown[0].stdout)
     out = runner.invoke(app, ["remap", str(parquet), "-o", str(tmp_path / "coarse.parquet"), "--level", "coarse"])
     assert out.exit_code == 0, out.output
-    assert runner.invoke(app, ["remap", str(jsonl), "-o", str(tmp_path / "coarse.jsonl"), "--level", "coarse"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["remap", str(jsonl), "-o", str(tmp_path / "coarse.jsonl"), "--level", "coarse"]).exit_code
+        == 0
+    )
     assert records(tmp_path / "coarse.parquet") == records(tmp_path / "coarse.jsonl")
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.suffix != ".yaml"}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.suffix != ".yaml"
+    }
 
 
 def test_row_groups_bound_what_a_reader_holds_and_become_shards(tmp_path, small, monkeypatch):
@@ -130,13 +144,44 @@ def test_row_groups_bound_what_a_reader_holds_and_become_shards(tmp_path, small,
 
 
 def test_integer_and_string_ids_attributes_and_masks_come_back(tmp_path):
-    header = {"type": "header", "schema": "cvkit.manifest", "version": 1, "categories": [{"id": 1, "name": "a", "parents": []}]}
+    header = {
+        "type": "header",
+        "schema": "cvkit.manifest",
+        "version": 1,
+        "categories": [{"id": 1, "name": "a", "parents": []}],
+    }
     recs = [
-        {"image": "x.jpg", "width": 4, "height": 3, "split": None, "labels": ["a"], "id": 7, "objects": [
-            {"label": "a", "bbox": [0.5, 1.0, 2.0, 1.5], "shape": "polygon", "polygon": [[0, 0, 2, 0, 2, 2]], "iscrowd": True,
-             "rle": {"size": [3, 4], "counts": [0, 5, 7]}, "attributes": {"difficult": False, "pose": "Left"}, "id": 3, "group": 2}]},
-        {"image": "y.jpg", "width": None, "height": None, "split": "val", "labels": [], "id": "y-1", "meta": {"coco": {"license": 1}},
-         "objects": [{"label": "a", "keypoints": [1, 2, 2], "score": 0.25, "rle": {"size": [3, 4], "counts": "52"}}]},
+        {
+            "image": "x.jpg",
+            "width": 4,
+            "height": 3,
+            "split": None,
+            "labels": ["a"],
+            "id": 7,
+            "objects": [
+                {
+                    "label": "a",
+                    "bbox": [0.5, 1.0, 2.0, 1.5],
+                    "shape": "polygon",
+                    "polygon": [[0, 0, 2, 0, 2, 2]],
+                    "iscrowd": True,
+                    "rle": {"size": [3, 4], "counts": [0, 5, 7]},
+                    "attributes": {"difficult": False, "pose": "Left"},
+                    "id": 3,
+                    "group": 2,
+                }
+            ],
+        },
+        {
+            "image": "y.jpg",
+            "width": None,
+            "height": None,
+            "split": "val",
+            "labels": [],
+            "id": "y-1",
+            "meta": {"coco": {"license": 1}},
+            "objects": [{"label": "a", "keypoints": [1, 2, 2], "score": 0.25, "rle": {"size": [3, 4], "counts": "52"}}],
+        },
     ]
     path = tmp_path / "m.parquet"
     with open(path, "wb") as handle:

@@ -33,12 +33,19 @@ def test_webdataset_shards_read_back_by_webdataset_match_the_manifest(manifest, 
     wds = pytest.importorskip("webdataset")
     out = tmp_path / "shards"
     cvkit_api.convert(manifest, out, to_format="webdataset", from_format="manifest", write_options={"shard_size": 1})
-    assert sorted(p.name for p in out.iterdir()) == ["classes.txt", "train-000000.tar", "train-000001.tar", "val-000000.tar"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "classes.txt",
+        "train-000000.tar",
+        "train-000001.tar",
+        "val-000000.tar",
+    ]
     assert (out / "classes.txt").read_text().split() == ["cat", "dog"]  # the header's order: .cls numbers
     expected = {rec["image"]: rec for _, rec in iter_records(manifest)}
     root = manifest.parent
     seen = []
-    for sample in wds.WebDataset(str(out / "{train-000000,train-000001,val-000000}.tar"), shardshuffle=False, empty_check=False):
+    for sample in wds.WebDataset(
+        str(out / "{train-000000,train-000001,val-000000}.tar"), shardshuffle=False, empty_check=False
+    ):
         record = json.loads(sample["json"])
         image = record["image"]
         assert record == expected[image]
@@ -54,7 +61,9 @@ def test_webdataset_shards_read_back_by_webdataset_match_the_manifest(manifest, 
 
 def test_webdataset_shards_close_at_a_byte_size(manifest, tmp_path):
     out = tmp_path / "shards"
-    report = cvkit_api.convert(manifest, out, to_format="webdataset", from_format="manifest", write_options={"shard_bytes": "1KB"})
+    report = cvkit_api.convert(
+        manifest, out, to_format="webdataset", from_format="manifest", write_options={"shard_bytes": "1KB"}
+    )
     # every sample is bigger than 1 KB with its tar headers: one a shard, never an empty shard
     assert sorted(p.name for p in out.glob("*.tar")) == ["train-000000.tar", "train-000001.tar", "val-000000.tar"]
     assert report.written.images == 3
@@ -66,7 +75,9 @@ def test_hf_shards_open_in_datasets_with_their_features(manifest, tmp_path):
     cvkit_api.convert(manifest, out, to_format="hf", from_format="manifest")
     files = sorted(p.name for p in (out / "data").iterdir())
     assert files == ["train-00000-of-00001.parquet", "val-00000-of-00001.parquet"]
-    loaded = datasets.load_dataset("parquet", data_files={"train": str(out / "data" / "train-*.parquet")}, cache_dir=str(tmp_path / "cache"))
+    loaded = datasets.load_dataset(
+        "parquet", data_files={"train": str(out / "data" / "train-*.parquet")}, cache_dir=str(tmp_path / "cache")
+    )
     train = loaded["train"]
     features = train.features
     assert isinstance(features["image"], datasets.Image)
@@ -80,7 +91,9 @@ def test_hf_shards_open_in_datasets_with_their_features(manifest, tmp_path):
         assert row["image"].size == (sample.width, sample.height)
         assert [features["labels"].feature.int2str(n) for n in row["labels"]] == sample.labels
         assert row["objects"]["bbox"] == [list(o.bbox) for o in sample.objects]
-        assert [features["objects"]["category"].feature.int2str(n) for n in row["objects"]["category"]] == [o.label for o in sample.objects]
+        assert [features["objects"]["category"].feature.int2str(n) for n in row["objects"]["category"]] == [
+            o.label for o in sample.objects
+        ]
     # the dataset card maps the splits: the folder itself loads too
     whole = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache2"))
     assert sorted(whole) == ["train", "val"] and whole["val"].num_rows == 1
@@ -108,7 +121,9 @@ def test_a_missing_image_stops_the_export_naming_it_and_nothing_is_written(manif
 @pytest.mark.parametrize("options", [{"shard_size": 0}, {"shard_bytes": "lots"}, {"shard_size": "ten"}])
 def test_bad_shard_limits_are_refused(manifest, tmp_path, options):
     with pytest.raises(CvkitError, match="shard_"):
-        cvkit_api.convert(manifest, tmp_path / "out", to_format="webdataset", from_format="manifest", write_options=options)
+        cvkit_api.convert(
+            manifest, tmp_path / "out", to_format="webdataset", from_format="manifest", write_options=options
+        )
     assert not (tmp_path / "out").exists()
 
 

@@ -216,7 +216,8 @@ def read_header(path: str | Path) -> dict[str, Any]:
 def check_header(header: Any, path: Path, location: str) -> dict[str, Any]:
     """``header`` when it is a manifest header of this version; else an InvalidInputError naming ``location``."""
     if not isinstance(header, dict) or header.get("schema") != SCHEMA_NAME:
-        raise InvalidInputError(f"not a cvkit manifest: {location} must be a header with schema {SCHEMA_NAME!r}", file=path, location=location)
+        message = f"not a cvkit manifest: {location} must be a header with schema {SCHEMA_NAME!r}"
+        raise InvalidInputError(message, file=path, location=location)
     if header.get("version") != SCHEMA_VERSION:
         message = f"manifest version {header.get('version')!r} is not supported (this cvkit reads {SCHEMA_VERSION})"
         raise InvalidInputError(message, file=path, location=location)
@@ -233,7 +234,7 @@ def is_parquet_manifest(path: str | Path) -> bool:
 
 
 def iter_records(path: str | Path, report: Report | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, record)`` for every image record, streaming (a Parquet manifest: ``(row_number, record)``)."""
+    """Yield ``(line_number, record)`` for every image record, streaming (Parquet: ``(row_number, record)``)."""
     path = Path(path)
     if is_parquet_manifest(path):
         from cvkit.manifest_parquet import iter_parquet_records

@@ -49,33 +49,37 @@ def manifest_schema() -> pa.Schema:
     floats = pa.list_(pa.float64())
     box = pa.struct([(name, pa.float64()) for name in BOX_FIELDS])
     rle = pa.struct([("size", pa.list_(pa.int64())), ("counts", pa.string()), ("counts_list", pa.list_(pa.int64()))])
-    obj = pa.struct([
-        pa.field("label", pa.string(), nullable=False),
-        ("bbox", box),
-        ("shape", pa.string()),
-        ("polygon", pa.list_(floats)),
-        ("rle", rle),
-        ("keypoints", floats),
-        ("points", floats),
-        pa.field("iscrowd", pa.bool_(), nullable=False),
-        ("score", pa.float64()),
-        ("id", pa.int64()),
-        ("group", pa.int64()),
-        ("attributes", pa.string()),
-        ("meta", pa.string()),
-    ])
-    return pa.schema([
-        pa.field("image", pa.string(), nullable=False),
-        ("width", pa.int32()),
-        ("height", pa.int32()),
-        ("split", pa.string()),
-        ("labels", pa.list_(pa.string())),
-        ("objects", pa.list_(obj)),
-        ("id", pa.string()),
-        ("id_int", pa.int64()),
-        ("attributes", pa.string()),
-        ("meta", pa.string()),
-    ])
+    obj = pa.struct(
+        [
+            pa.field("label", pa.string(), nullable=False),
+            ("bbox", box),
+            ("shape", pa.string()),
+            ("polygon", pa.list_(floats)),
+            ("rle", rle),
+            ("keypoints", floats),
+            ("points", floats),
+            pa.field("iscrowd", pa.bool_(), nullable=False),
+            ("score", pa.float64()),
+            ("id", pa.int64()),
+            ("group", pa.int64()),
+            ("attributes", pa.string()),
+            ("meta", pa.string()),
+        ]
+    )
+    return pa.schema(
+        [
+            pa.field("image", pa.string(), nullable=False),
+            ("width", pa.int32()),
+            ("height", pa.int32()),
+            ("split", pa.string()),
+            ("labels", pa.list_(pa.string())),
+            ("objects", pa.list_(obj)),
+            ("id", pa.string()),
+            ("id_int", pa.int64()),
+            ("attributes", pa.string()),
+            ("meta", pa.string()),
+        ]
+    )
 
 
 # --- record <-> row ---------------------------------------------------------------------
@@ -91,8 +95,11 @@ def _object_row(obj: dict[str, Any]) -> dict[str, Any]:
     rle = obj.get("rle")
     if rle is not None:
         counts = rle.get("counts")
-        row["rle"] = {"size": rle.get("size"), "counts": counts if isinstance(counts, str) else None,
-                      "counts_list": counts if isinstance(counts, list) else None}
+        row["rle"] = {
+            "size": rle.get("size"),
+            "counts": counts if isinstance(counts, str) else None,
+            "counts_list": counts if isinstance(counts, list) else None,
+        }
     row["iscrowd"] = bool(obj.get("iscrowd", False))
     row["attributes"] = _json_or_none(obj.get("attributes"))
     row["meta"] = _json_or_none(obj.get("meta"))
@@ -103,7 +110,10 @@ def record_to_row(rec: dict[str, Any]) -> dict[str, Any]:
     """A manifest record (as :func:`cvkit.manifest.sample_to_record` makes it) -> a row of :func:`manifest_schema`."""
     record_id = rec.get("id")
     return {
-        "image": rec["image"], "width": rec.get("width"), "height": rec.get("height"), "split": rec.get("split"),
+        "image": rec["image"],
+        "width": rec.get("width"),
+        "height": rec.get("height"),
+        "split": rec.get("split"),
         "labels": rec.get("labels") or [],
         "objects": [_object_row(obj) for obj in rec.get("objects") or ()],
         "id": record_id if isinstance(record_id, str) else None,
@@ -137,8 +147,14 @@ def _object_record(row: dict[str, Any]) -> dict[str, Any]:
 
 def row_to_record(row: dict[str, Any]) -> dict[str, Any]:
     """A row of :func:`manifest_schema` -> the record the JSON Lines manifest holds for the same image."""
-    rec: dict[str, Any] = {"image": row["image"], "width": row["width"], "height": row["height"], "split": row["split"],
-                           "labels": row["labels"] or [], "objects": [_object_record(obj) for obj in row["objects"] or ()]}
+    rec: dict[str, Any] = {
+        "image": row["image"],
+        "width": row["width"],
+        "height": row["height"],
+        "split": row["split"],
+        "labels": row["labels"] or [],
+        "objects": [_object_record(obj) for obj in row["objects"] or ()],
+    }
     if row["id"] is not None:
         rec["id"] = row["id"]
     elif row["id_int"] is not None:
@@ -160,12 +176,17 @@ def _table(rows: list[dict[str, Any]], schema: pa.Schema, first_row: int, path: 
             try:
                 pa.Table.from_pylist([row], schema=schema)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as row_exc:
-                raise InvalidInputError(f"{row['image']}: a value does not fit the Parquet manifest's schema ({row_exc})",
-                                        file=path, location=f"row {first_row + offset}") from None
+                raise InvalidInputError(
+                    f"{row['image']}: a value does not fit the Parquet manifest's schema ({row_exc})",
+                    file=path,
+                    location=f"row {first_row + offset}",
+                ) from None
         raise InvalidInputError(f"records do not fit the Parquet manifest's schema ({exc})", file=path) from None
 
 
-def write_rows(records: Iterable[dict[str, Any]], header: Any, handle: Any, path: Path, row_group_rows: int | None = None) -> int:
+def write_rows(
+    records: Iterable[dict[str, Any]], header: Any, handle: Any, path: Path, row_group_rows: int | None = None
+) -> int:
     """Write manifest records as Parquet to an open binary ``handle``; ``header()`` gives the header once every
     record is written (streaming readers discover categories as they go). Returns the number of rows."""
     _, pq = pyarrow_modules()
@@ -220,7 +241,9 @@ def read_parquet_header(path: str | Path, parquet_file: Any = None) -> dict[str,
     path = Path(path)
     metadata = (parquet_file or open_parquet(path)).metadata.metadata or {}
     if HEADER_KEY not in metadata:
-        raise InvalidInputError(f"not a cvkit manifest: the Parquet file has no {HEADER_KEY.decode()!r} metadata", file=path)
+        raise InvalidInputError(
+            f"not a cvkit manifest: the Parquet file has no {HEADER_KEY.decode()!r} metadata", file=path
+        )
     try:
         header = jsonio.loads(metadata[HEADER_KEY])
     except jsonio.JSONDecodeError as exc:
@@ -228,7 +251,9 @@ def read_parquet_header(path: str | Path, parquet_file: Any = None) -> dict[str,
     return check_header(header, path, location="metadata")
 
 
-def _row_records(parquet_file: Any, row_groups: list[int] | None, first_row: int) -> Iterator[tuple[int, dict[str, Any]]]:
+def _row_records(
+    parquet_file: Any, row_groups: list[int] | None, first_row: int
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(row_number, record)`` of some row groups (all when None), one batch of rows in memory at a time."""
     number = first_row
     for batch in parquet_file.iter_batches(batch_size=READ_BATCH_ROWS, row_groups=row_groups, use_threads=False):

@@ -97,7 +97,7 @@ def convert_cmd(
 
 def ingest_cmd(
     src: Path = typer.Argument(..., help="Dataset file or folder in any readable format."),
-    output: Path = typer.Option(..., "--output", "-o", help="Manifest to write: .jsonl (JSON Lines) or .parquet (columns)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Manifest to write: .jsonl (JSON Lines) or .parquet."),
     format: str | None = typer.Option(None, "--format", "-f", help="Source format (detected when omitted)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing manifest."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip malformed items and list them in OUTPUT.skipped.jsonl."),

@@ -23,7 +23,18 @@ from cvkit.errors import CvkitError, InvalidInputError
 DEFAULT_SPLIT = "train"
 #: split names usable in shard file names (Hugging Face's own rule for split names)
 SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 
 W = TypeVar("W")
 
@@ -113,7 +124,8 @@ class ShardRuns(Generic[W]):
 
     def _full(self, shard: _Open[W], size: int) -> bool:
         return (self.shard_size is not None and shard.samples >= self.shard_size) or (
-            self.shard_bytes is not None and shard.bytes + size > self.shard_bytes)
+            self.shard_bytes is not None and shard.bytes + size > self.shard_bytes
+        )
 
     def finish(self) -> dict[str, int]:
         """Close every open shard; returns the number of shards per split."""
@@ -126,4 +138,6 @@ class ShardRuns(Generic[W]):
 
 def missing_image(sample: Sample, exc: InvalidInputError) -> InvalidInputError:
     """The error for a sample whose image cannot be embedded: names the image file."""
-    return InvalidInputError(f"image of {sample.path} cannot be embedded: {exc.message}", file=exc.file, location=exc.location)
+    return InvalidInputError(
+        f"image of {sample.path} cannot be embedded: {exc.message}", file=exc.file, location=exc.location
+    )

@@ -1,4 +1,4 @@
-"""The cvkit manifest as Parquet, a registered format: ``cvkit ingest -o m.parquet``, ``cvkit export m.jsonl m.parquet --to parquet``.
+"""The cvkit manifest as Parquet, a registered format: ``cvkit ingest -o m.parquet``, ``export --to parquet``.
 
 Reading goes through :func:`cvkit.manifest.read_manifest`, which tells Parquet from JSON Lines by the file's
 first bytes, so a Parquet manifest reads wherever a manifest does.

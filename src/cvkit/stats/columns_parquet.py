@@ -40,7 +40,9 @@ class _Growing:
 
     def take(self, count: int) -> np.ndarray:
         if self.size + count > len(self.array):
-            grown = np.empty((max(self.size + count, int(len(self.array) * 1.5)), *self.shape_tail), dtype=self.array.dtype)
+            grown = np.empty(
+                (max(self.size + count, int(len(self.array) * 1.5)), *self.shape_tail), dtype=self.array.dtype
+            )
             grown[: self.size] = self.array[: self.size]
             self.array = grown
         part = self.array[self.size : self.size + count]
@@ -225,7 +227,10 @@ def _drop_images(columns: Columns, bad: np.ndarray) -> None:
         columns.image_paths = [p for p, k in zip(columns.image_paths, keep) if k]
     columns.obj_image, columns.obj_class = new_index[columns.obj_image[obj_keep]], columns.obj_class[obj_keep]
     columns.obj_box, columns.obj_mask_area = columns.obj_box[obj_keep], columns.obj_mask_area[obj_keep]
-    columns.label_image, columns.label_class = new_index[columns.label_image[label_keep]], columns.label_class[label_keep]
+    columns.label_image, columns.label_class = (
+        new_index[columns.label_image[label_keep]],
+        columns.label_class[label_keep],
+    )
 
 
 def columns_from_parquet(path: str | Path, report: Report | None = None, with_paths: bool = False) -> Columns:
@@ -248,9 +253,18 @@ def columns_from_parquet(path: str | Path, report: Report | None = None, with_pa
         regions = _has_regions(metadata, group, region_leaves)
         columns = STATS_COLUMNS + (REGION_COLUMNS if regions else []) + (["image"] if with_paths else [])
         crowd = partial(parquet_file.read_row_group, group, columns=[OBJECT + "iscrowd"])
-        reader.add(parquet_file.read_row_group(group, columns=columns), regions, metadata.num_rows, lambda read=crowd: read()["objects"])
+        reader.add(
+            parquet_file.read_row_group(group, columns=columns),
+            regions,
+            metadata.num_rows,
+            lambda read=crowd: read()["objects"],
+        )
     for image, name in sorted(reader.bad.items()):
-        report.invalid(InvalidInputError(f"label {name!r} is not in the header's categories", file=path, location=f"row {image + 1}"))
+        report.invalid(
+            InvalidInputError(
+                f"label {name!r} is not in the header's categories", file=path, location=f"row {image + 1}"
+            )
+        )
     result = reader.columns((header.get("source") or {}).get("format"))
     pa, _ = pyarrow_modules()
     pa.default_memory_pool().release_unused()  # the row groups' buffers go back to the system before the statistics

@@ -36,7 +36,8 @@ def image_class_pairs(columns: Columns) -> tuple[np.ndarray, np.ndarray]:
     return pairs
 
 
-def _counts(columns: Columns, image_group: np.ndarray | None, groups: int, pairs: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+def _counts(columns: Columns, image_group: np.ndarray | None, groups: int,
+            pairs: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
     """Objects, images containing the class, and image-level labels per class: ``(groups, classes)`` arrays
     counted in one pass each, images falling in group ``image_group[image]`` (all in group 0 when None)."""
     c = columns.num_classes

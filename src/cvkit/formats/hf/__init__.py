@@ -38,8 +38,12 @@ def write(dataset: Dataset, path: Path, report: Report, shard_size: int | None =
     data_dir.mkdir(parents=True, exist_ok=True)
     names = dataset.categories.names()
     numbers = class_numbers(dataset.categories)
-    runs: ShardRuns[ShardTable] = ShardRuns(lambda split, index: ShardTable(data_dir / f"{split}-{index:05d}.tmp", names),
-                                            lambda table: table.close(), shard_size, limit)
+    runs: ShardRuns[ShardTable] = ShardRuns(
+        lambda split, index: ShardTable(data_dir / f"{split}-{index:05d}.tmp", names),
+        lambda table: table.close(),
+        shard_size,
+        limit,
+    )
     for sample in track(dataset, "writing Hugging Face shards"):
         try:
             data = image_bytes(sample, dataset.root)

@@ -30,8 +30,14 @@ def features(class_names: list[str]) -> dict[str, Any]:
         "width": {"dtype": "int32", "_type": "Value"},
         "height": {"dtype": "int32", "_type": "Value"},
         "labels": _sequence(label),
-        "objects": _sequence({"bbox": _sequence({"dtype": "float64", "_type": "Value"}, 4), "category": label,
-                              "area": {"dtype": "float64", "_type": "Value"}, "iscrowd": {"dtype": "bool", "_type": "Value"}}),
+        "objects": _sequence(
+            {
+                "bbox": _sequence({"dtype": "float64", "_type": "Value"}, 4),
+                "category": label,
+                "area": {"dtype": "float64", "_type": "Value"},
+                "iscrowd": {"dtype": "bool", "_type": "Value"},
+            }
+        ),
     }
 
 
@@ -40,15 +46,26 @@ def arrow_schema(class_names: list[str]) -> Any:
     from cvkit.manifest_parquet import pyarrow_modules
 
     pa, _ = pyarrow_modules()
-    schema = pa.schema([
-        ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
-        ("image_path", pa.string()),
-        ("width", pa.int32()),
-        ("height", pa.int32()),
-        ("labels", pa.list_(pa.int64())),
-        ("objects", pa.struct([("bbox", pa.list_(pa.list_(pa.float64(), 4))), ("category", pa.list_(pa.int64())),
-                               ("area", pa.list_(pa.float64())), ("iscrowd", pa.list_(pa.bool_()))])),
-    ])
+    schema = pa.schema(
+        [
+            ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+            ("image_path", pa.string()),
+            ("width", pa.int32()),
+            ("height", pa.int32()),
+            ("labels", pa.list_(pa.int64())),
+            (
+                "objects",
+                pa.struct(
+                    [
+                        ("bbox", pa.list_(pa.list_(pa.float64(), 4))),
+                        ("category", pa.list_(pa.int64())),
+                        ("area", pa.list_(pa.float64())),
+                        ("iscrowd", pa.list_(pa.bool_())),
+                    ]
+                ),
+            ),
+        ]
+    )
     return schema.with_metadata({"huggingface": jsonio.dumps({"info": {"features": features(class_names)}})})
 
 
@@ -60,23 +77,33 @@ class ShardTable:
         self.columns: dict[str, list[Any]] = {name: [] for name in self.schema.names}
 
     def add(self, sample: Sample, data: bytes, numbers: dict[str, int], report: Report) -> None:
-        """One sample; labels that are no category, objects without a box and shapes beyond boxes are counted as lost."""
+        """One sample; objects without a box or of a label outside the header, and shapes beyond boxes, count as lost."""
         boxes, categories, areas, crowd = [], [], [], []
         for obj in sample.objects:
             box = obj.ensure_bbox()
             if box is None or obj.label not in numbers:
-                report.lose("objects", "without a box or a category: the hf export holds boxed objects of the header's classes")
+                report.lose(
+                    "objects", "without a box or a category: the hf export holds boxed objects of the header's classes"
+                )
                 continue
             if obj.shape != "box" or obj.keypoints:
-                report.lose(f"{obj.shape if obj.shape != 'box' else 'keypoints'} shapes", "the hf export writes their boxes only")
+                report.lose(
+                    f"{obj.shape if obj.shape != 'box' else 'keypoints'} shapes",
+                    "the hf export writes their boxes only",
+                )
             boxes.append([float(v) for v in box])
             categories.append(numbers[obj.label])
             areas.append(float(obj.area()))
             crowd.append(bool(obj.iscrowd))
         labels = [numbers[label] for label in dict.fromkeys(sample.labels) if label in numbers]
-        row = {"image": {"bytes": data, "path": Path(sample.path.rsplit("#", 1)[-1]).name}, "image_path": sample.path,
-               "width": sample.width, "height": sample.height, "labels": labels,
-               "objects": {"bbox": boxes, "category": categories, "area": areas, "iscrowd": crowd}}
+        row = {
+            "image": {"bytes": data, "path": Path(sample.path.rsplit("#", 1)[-1]).name},
+            "image_path": sample.path,
+            "width": sample.width,
+            "height": sample.height,
+            "labels": labels,
+            "objects": {"bbox": boxes, "category": categories, "area": areas, "iscrowd": crowd},
+        }
         for name, value in row.items():
             self.columns[name].append(value)
 
