@@ -47,9 +47,12 @@ class ItemSet:
 
 # --- manifest -> items -------------------------------------------------------------------
 def manifest_class_names(path: str | Path) -> list[str]:
-    """Category names in header order: the model's output order."""
+    """Category names in header order: the model's output order (shards: their ``classes.txt``)."""
     from cvkit.manifest import read_header
+    from cvkit.train.shards import is_shard_source, shard_class_names
 
+    if is_shard_source(path):
+        return shard_class_names(path)
     return [entry["name"] for entry in read_header(path).get("categories", [])]
 
 
@@ -62,10 +65,15 @@ def load_items(path: str | Path, class_names: Sequence[str] | None = None, split
     label; images with none are counted as ``unlabelled`` and left out.
     """
     from cvkit.manifest import read_manifest
+    from cvkit.train import shards
 
+    names = list(class_names) if class_names is not None else manifest_class_names(path)
+    if shards.is_shard_source(path):  # WebDataset shards: items held as arrays (cvkit/train/shards.py)
+        shards.check_task(multi_label, crops, path)
+        shard_set, without_label, counts = shards.shard_item_set(path, names, split, exclude_splits)
+        return ItemSet(shard_set, names, without_label, counts)  # type: ignore[arg-type]
     path = Path(path)
     dataset = read_manifest(path)
-    names = list(class_names) if class_names is not None else manifest_class_names(path)
     index = {name: i for i, name in enumerate(names)}
     items: list[Item] = []
     unlabelled = 0
@@ -136,6 +144,8 @@ def resolve_decoder(name: str) -> str:
 
 def decode_image(path: str, decoder: str = "torchvision") -> torch.Tensor:
     """Decode ``path`` to a uint8 RGB CHW tensor, EXIF orientation applied (the displayed image)."""
+    if hasattr(path, "read"):  # an image inside a shard (cvkit.train.shards.MemberPath): decoded from its bytes
+        return decode_image_bytes(path.read(), str(path))
     try:
         if decoder == "torchvision":
             import torchvision.io as tio
@@ -157,6 +167,17 @@ def decode_image(path: str, decoder: str = "torchvision") -> torch.Tensor:
         raise InvalidInputError("image file not found", file=path) from None
     except (RuntimeError, ValueError, OSError) as exc:
         raise InvalidInputError(f"could not decode the image ({exc})", file=path) from None
+
+
+def decode_image_bytes(data: bytes, name: str) -> torch.Tensor:
+    """:func:`decode_image` of encoded bytes (torchvision, EXIF orientation applied); ``name`` for messages."""
+    import torchvision.io as tio
+
+    try:
+        return tio.decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=tio.ImageReadMode.RGB,
+                                apply_exif_orientation=True)
+    except (RuntimeError, ValueError) as exc:
+        raise InvalidInputError(f"could not decode the image ({exc})", file=name) from None
 
 
 def crop(image: torch.Tensor, box: Box) -> torch.Tensor:
@@ -221,7 +242,7 @@ class ManifestDataset(torch.utils.data.Dataset):
 
     def __init__(self, items: Sequence[Item], num_classes: int, transform: Callable[[torch.Tensor], torch.Tensor],
                  decoder: str = "torchvision", multi_label: bool = False, encoded: bool = False):
-        self.items = list(items)
+        self.items = items if hasattr(items, "targets") else list(items)  # shard items stay numpy arrays
         self.num_classes = num_classes
         self.transform = transform
         self.decoder = decoder
@@ -252,6 +273,8 @@ class ManifestDataset(torch.utils.data.Dataset):
 
 
 def is_jpeg(path: str) -> bool:
+    if hasattr(path, "read"):  # inside a shard: decoded on the CPU from its bytes
+        return False
     with open(path, "rb") as handle:
         return handle.read(2) == b"\xff\xd8"
 
