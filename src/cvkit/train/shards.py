@@ -1,4 +1,4 @@
-"""Training from WebDataset shards (``cvkit export --to webdataset``): ``cvkit train small_cnn 'shards/train-{0..9}.tar'``.
+"""Training from WebDataset shards (``cvkit export --to webdataset``): ``cvkit train cnn 'shards/train-{0..9}.tar'``.
 
 The shards' tar headers are read once (no image data): each sample's image member becomes an item held in numpy
 arrays (shard number, byte offset, size, class), not a Python tuple, and a worker reads an image with one seek into
