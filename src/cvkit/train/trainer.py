@@ -56,7 +56,10 @@ VAL_SPLIT_NAMES = ("val", "valid", "validation", "dev")
 def default_val_split(manifest: str | Path) -> str | None:
     """The manifest's validation split: the first of :data:`VAL_SPLIT_NAMES` its records use (one light pass)."""
     from cvkit.manifest import iter_records
+    from cvkit.train.shards import is_shard_source
 
+    if is_shard_source(manifest):  # shards hold one split each: validation shards come with --val
+        return None
     found = set()
     for _, rec in iter_records(manifest):
         if (split := rec.get("split")) == VAL_SPLIT_NAMES[0]:
