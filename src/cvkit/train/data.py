@@ -1,7 +1,7 @@
 """From a manifest to batches: items, decoding, transforms, DataLoaders and the GPU decode path.
 
-Items are read from the manifest streaming and kept as compact ``(path, target, box)``
-tuples. Workers return **uint8** CHW tensors (4x less to copy than float); the loop
+Items are read from the manifest streaming and kept as numpy arrays (:mod:`cvkit.train.items`; a
+Parquet manifest's column-wise), each ``(path, target, box)`` made when asked for. Workers return **uint8** CHW tensors (4x less to copy than float); the loop
 normalises on the device (:func:`to_device`). On CUDA, JPEG files may instead be
 decoded in batches on the GPU with nvJPEG (:class:`GpuJpegBatches`).
 """
@@ -20,6 +20,7 @@ import torch
 
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.train.config import MEAN, STD, TrainConfig
+from cvkit.train.items import ItemArrays, parquet_single_label_items
 
 Box = tuple[float, float, float, float]
 #: ``(absolute image path, class index or tuple of class indices, crop box or None)``
@@ -73,6 +74,8 @@ def load_items(path: str | Path, class_names: Sequence[str] | None = None, split
         shard_set, without_label, counts = shards.shard_item_set(path, names, split, exclude_splits)
         return ItemSet(shard_set, names, without_label, counts)  # type: ignore[arg-type]
     path = Path(path)
+    if not multi_label and not crops and (columns := parquet_single_label_items(path, names, split, exclude_splits)):
+        return ItemSet(columns[0], names, columns[1], columns[2])  # type: ignore[arg-type]
     dataset = read_manifest(path)
     index = {name: i for i, name in enumerate(names)}
     items: list[Item] = []
@@ -104,7 +107,7 @@ def load_items(path: str | Path, class_names: Sequence[str] | None = None, split
         else:
             raise CvkitError(f"image {sample.path} has {len(sample.labels)} labels ({', '.join(sample.labels)}); "
                              "train with --multi-label, or give one label per image", file=path)
-    return ItemSet(items, names, unlabelled, class_counts(items, len(names)))
+    return ItemSet(ItemArrays.from_items(items), names, unlabelled, class_counts(items, len(names)))  # type: ignore[arg-type]
 
 
 def pad_box(box: Box, padding: float) -> Box:
@@ -242,7 +245,7 @@ class ManifestDataset(torch.utils.data.Dataset):
 
     def __init__(self, items: Sequence[Item], num_classes: int, transform: Callable[[torch.Tensor], torch.Tensor],
                  decoder: str = "torchvision", multi_label: bool = False, encoded: bool = False):
-        self.items = items if hasattr(items, "targets") else list(items)  # shard items stay numpy arrays
+        self.items = items if hasattr(items, "targets") else list(items)  # item arrays are shared, not copied
         self.num_classes = num_classes
         self.transform = transform
         self.decoder = decoder

@@ -30,6 +30,7 @@ from cvkit.train.data import (
     manifest_class_names,
     resolve_decoder,
 )
+from cvkit.train.items import item_targets
 from cvkit.train.loop import (
     DistEnv,
     StepContext,
@@ -169,7 +170,7 @@ class Run:
         pin = self.device.type == "cuda"
         num_classes = len(self.class_names)
         train_ds = ManifestDataset(self.train_set.items, num_classes, build_transform(cfg, True), decoder, cfg.multi_label, self.gpu_decode)
-        targets = [item[1] for item in self.train_set.items]
+        targets = item_targets(self.train_set.items)
         sampler = build_sampler(cfg.sampler, targets, self.train_set.counts, cfg.seed, env.rank, env.world, cfg.repeat_threshold)
         train = make_loader(train_ds, cfg.batch_size, sampler, cfg.workers, pin, cfg.prefetch_factor, cfg.seed)
         val = None
