@@ -13,8 +13,8 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.errors import CvkitError
 
 pytest.importorskip("torch")
-from cvkit.train.data import load_items  # noqa: E402
-from cvkit.train.items import ItemArrays, item_targets  # noqa: E402
+from cvkit.train.data import load_items
+from cvkit.train.items import ItemArrays, item_targets
 
 
 def test_item_arrays_give_back_every_kind_of_item():
