@@ -28,10 +28,10 @@ def image_class_pairs(columns: Columns) -> tuple[np.ndarray, np.ndarray]:
     c = max(columns.num_classes, 1)
     # int32 keys when they fit (a million images x 365 classes do): half the memory and a faster sort
     key_type = np.int32 if columns.num_images * c < 2**31 else np.int64
-    keys = np.concatenate([columns.obj_image.astype(key_type) * key_type(c) + columns.obj_class,
-                           columns.label_image.astype(key_type) * key_type(c) + columns.label_class])
+    keys = np.concatenate([columns.obj_image.astype(key_type, copy=False) * key_type(c) + columns.obj_class,
+                           columns.label_image.astype(key_type, copy=False) * key_type(c) + columns.label_class])
     keys = distinct(keys)
-    pairs = ((keys // c).astype(np.int32), (keys % c).astype(np.int32))
+    pairs = ((keys // c).astype(np.int32, copy=False), (keys % c).astype(np.int32, copy=False))
     columns._pairs = ((columns.num_objects, len(columns.label_class)), pairs)
     return pairs
 
@@ -44,7 +44,7 @@ def _counts(columns: Columns, image_group: np.ndarray | None, groups: int,
     pair_image, pair_class = pairs
 
     def per_group(images: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        keys = classes if image_group is None else image_group[images].astype(np.int64) * c + classes
+        keys = classes if image_group is None else image_group[images] * c + classes  # image_group is int64
         return np.bincount(keys, minlength=groups * c).reshape(groups, c)
 
     return {"objects": per_group(columns.obj_image, columns.obj_class), "images": per_group(pair_image, pair_class),
@@ -65,7 +65,7 @@ def class_counts(columns: Columns) -> dict[str, Any]:
         split_ids.append(("-", -1))
     if split_ids:  # "no split" (-1) is the last group
         groups = len(columns.split_names) + 1
-        image_group = np.where(columns.image_split < 0, groups - 1, columns.image_split)
+        image_group = np.where(columns.image_split < 0, groups - 1, columns.image_split).astype(np.int64)
         counted = _counts(columns, image_group, groups, pairs)
         images_per_group = np.bincount(image_group, minlength=groups)
         objects_per_group = counted["objects"].sum(axis=1)
