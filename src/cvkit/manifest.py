@@ -199,10 +199,11 @@ def read_header(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         with open(path, "rb") as handle:
-            first = handle.readline()
+            magic = handle.read(len(PARQUET_MAGIC))
+            first = b"" if magic == PARQUET_MAGIC else magic + handle.readline()  # (a Parquet file may have no newline)
     except FileNotFoundError:
         raise InvalidInputError("manifest not found", file=path) from None
-    if first.startswith(PARQUET_MAGIC):
+    if magic == PARQUET_MAGIC:
         from cvkit.manifest_parquet import read_parquet_header
 
         return read_parquet_header(path)
