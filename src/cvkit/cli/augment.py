@@ -75,8 +75,8 @@ def augment_cmd(
             from cvkit.core.paths import check_apart
 
             check_apart(output, [dataset])
-        if from_format is None and dataset.lower().endswith(".jsonl"):
-            from_format = "manifest"  # cvkit's own manifest needs no detection
+        if from_format is None and dataset.lower().endswith((".jsonl", ".parquet")):
+            from_format = "manifest"  # cvkit's own manifest (either form) needs no detection
         data = read(dataset, from_format).materialize()
         chosen: Any = spec or preset or ("detection" if any(s.objects for s in data.samples) else "imagenet")
         if preview is not None:

@@ -104,7 +104,7 @@ def convert_cmd(
 
 def ingest_cmd(
     src: Path = typer.Argument(..., help="Dataset file or folder in any readable format."),
-    output: Path = typer.Option(..., "--output", "-o", help="Manifest to write (.jsonl)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Manifest to write: .jsonl (JSON Lines) or .parquet."),
     format: str | None = typer.Option(None, "--format", "-f", help="Source format (detected when omitted)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing manifest."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip malformed items and list them in OUTPUT.skipped.jsonl."),
@@ -112,31 +112,35 @@ def ingest_cmd(
     hierarchy: Path | None = typer.Option(None, "--hierarchy", help="Attach this class hierarchy (see `cvkit hierarchy --help`) to the manifest."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Read a dataset into a cvkit manifest (JSON Lines), the input of stats, augment and train.
+    """Read a dataset into a cvkit manifest (JSON Lines or Parquet), the input of stats, augment and train.
 
     Examples:
 
       cvkit ingest VOCdevkit/VOC2012 -o voc.jsonl
+
+      cvkit ingest objects365/zhiyuan_objv2_train.json -o objects365.parquet    # columns, for large datasets
 
       cvkit ingest annotations/instances_val2017.json --format coco -o val.jsonl
 
       cvkit ingest ILSVRC2012/train -o train.jsonl --hierarchy imagenet/wordnet_hierarchy
     """
     with handle_errors():
-        if output.suffix.lower() != ".jsonl":
-            raise CvkitError("the manifest must end in .jsonl", file=output)
+        from cvkit.manifest import PARQUET_SUFFIXES, check_manifest_name
+
+        check_manifest_name(output)
+        to_format = "parquet" if output.suffix.lower() in PARQUET_SUFFIXES else "manifest"
         transform = None
         if hierarchy is not None:
             from cvkit.hierarchy import attach_hierarchy, find_hierarchy
 
             find_hierarchy(hierarchy)  # a bad path fails before a long read
             transform = lambda dataset: attach_hierarchy(dataset, hierarchy)  # noqa: E731
-        _run_conversion(src, output, format, "manifest", overwrite, skip_invalid, read_opt, None, None, json_output, f"{src} -> {output}",
+        _run_conversion(src, output, format, to_format, overwrite, skip_invalid, read_opt, None, None, json_output, f"{src} -> {output}",
                         transform)
 
 
 def export_cmd(
-    src: Path = typer.Argument(..., help="A manifest (.jsonl), or a training checkpoint (.pt) with --onnx/--torchscript."),
+    src: Path = typer.Argument(..., help="A manifest (.jsonl or .parquet), or a training checkpoint (.pt) with --onnx/--torchscript."),
     dst: Path | None = typer.Argument(None, help="Destination file or folder."),
     to_format: str | None = typer.Option(None, "--to", "-t", help="Format to write, e.g. coco, voc, yolo, imagefolder."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing non-empty destination."),
@@ -156,6 +160,10 @@ def export_cmd(
       cvkit export manifest.jsonl voc/ --to voc --images copy
 
       cvkit export manifests/voc.jsonl voc/ --to voc --images copy --allow-outside-root
+
+      cvkit export manifest.jsonl manifest.parquet --to parquet     # and back: --to manifest
+
+      cvkit export manifest.parquet shards/ --to webdataset -w shard_size=10000
 
       cvkit export runs/exp/best.pt model.onnx --onnx
     """

@@ -10,7 +10,7 @@ import typer
 from cvkit.cli.common import handle_errors, out_console, parse_options, quiet_progress
 from cvkit.stats.options import DEFAULT_BETA, DEFAULT_COMMON_MAX, DEFAULT_RARE_MAX, DEFAULT_REPEAT_THRESHOLD, METHODS
 
-FORMAT_HELP = "Input format (detected when omitted; a .jsonl manifest is 'manifest')."
+FORMAT_HELP = "Input format (detected when omitted; a .jsonl or .parquet manifest is read as a manifest)."
 READ_OPT_HELP = "Reader option KEY=VALUE (repeatable)."
 
 
@@ -19,7 +19,7 @@ def _print_json(doc: object) -> None:
 
 
 def stats_cmd(
-    dataset: Path = typer.Argument(..., help="A manifest (.jsonl) or any dataset file/folder."),
+    dataset: Path = typer.Argument(..., help="A manifest (.jsonl or .parquet) or any dataset file/folder."),
     format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     imbalance: bool = typer.Option(False, "--imbalance", help="Imbalance metrics, LVIS frequency groups and class-balance weights."),
     by: str = typer.Option("auto", "--by", help="Counts weights are computed from: objects, images (per class), or auto (objects when there are any)."),
@@ -92,12 +92,12 @@ def stats_cmd(
 
 
 def validate_cmd(
-    dataset: Path = typer.Argument(..., help="A manifest (.jsonl) or any dataset file/folder."),
+    dataset: Path = typer.Argument(..., help="A manifest (.jsonl or .parquet) or any dataset file/folder."),
     format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     deep: bool = typer.Option(False, "--deep", help="Decode every image fully (slow); by default only headers are read."),
     no_images: bool = typer.Option(False, "--no-images", help="Check annotations only; do not open image files."),
     fix: bool = typer.Option(False, "--fix", help="Write a cleaned manifest to -o (clipped boxes, broken items dropped); the input is never changed."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Cleaned manifest (.jsonl) for --fix."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Cleaned manifest (.jsonl or .parquet) for --fix."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing -o file."),
     examples: int = typer.Option(5, "--examples", help="Examples listed per check."),
     read_opt: list[str] | None = typer.Option(None, "--read-option", "-r", help=READ_OPT_HELP),
@@ -149,9 +149,9 @@ def validate_cmd(
 
 
 def split_cmd(
-    dataset: Path = typer.Argument(..., help="A manifest (.jsonl) or any dataset file/folder."),
+    dataset: Path = typer.Argument(..., help="A manifest (.jsonl or .parquet) or any dataset file/folder."),
     ratios: str = typer.Option(..., "--ratios", help="Split sizes as fractions summing to 1, e.g. 0.8,0.1,0.1."),
-    output: Path = typer.Option(..., "--output", "-o", help="Manifest (.jsonl) to write, every image with its new split."),
+    output: Path = typer.Option(..., "--output", "-o", help="Manifest (.jsonl or .parquet) to write, every image with its new split."),
     names: str | None = typer.Option(None, "--names", help="Split names, comma-separated (default train,val[,test])."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same split."),
     group_by: str | None = typer.Option(None, "--group-by", help="Image attribute whose images stay in one split (e.g. video, patient)."),

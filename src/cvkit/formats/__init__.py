@@ -84,6 +84,11 @@ register(_spec("label_studio", "Label Studio JSON export (full and JSON-MIN) of 
                short="labelstudio"))
 register(_spec("createml", "Apple CreateML JSON (also LabelImg's CreateML mode)", "boxes", file_suffixes=(".json",),
                aliases=("create_ml", "labelimg_createml"), short="createml"))
+register(_spec("parquet", "cvkit manifest as Parquet (columns; pyarrow)", ALL, module="manifest_parquet", file_suffixes=(".parquet", ".pq"),
+               aliases=("manifest_parquet",)))
+register(_spec("webdataset", "WebDataset tar shards for training (image + .json + .cls per sample)", ALL, can_read=False, aliases=("wds",)))
+register(_spec("hf", "Hugging Face datasets Parquet shards (Image, ClassLabel, boxes)", "boxes image_labels splits", can_read=False,
+               aliases=("huggingface", "hf_parquet")))
 
 
 def get_format(name: str) -> FormatSpec:

@@ -24,19 +24,24 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.validate_values import MAX_SIDE
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.manifest import header_to_dataset_parts, read_header, record_to_sample
+from cvkit.manifest import header_to_dataset_parts, is_parquet_manifest, read_header, record_to_sample
 
 
-def median(values: np.ndarray) -> float:
+def median(values: np.ndarray, in_place: bool = False) -> float:
     """The median of a non-empty 1-D array. ``np.median`` gives the same value but imports ``numpy.ma``
     on first use, a cost every ``cvkit stats`` run paid (docs/benchmarks.md, "Measured choices")."""
     values = np.asarray(values, dtype=np.float64).ravel()
     n = len(values)
     half = n // 2
+    kth = half if n % 2 else (half - 1, half)
+    if in_place and values.flags.writeable:
+        values.partition(kth)
+        ordered = values
+    else:
+        ordered = np.partition(values, kth)
     if n % 2:
-        return float(np.partition(values, half)[half])
-    lower_upper = np.partition(values, (half - 1, half))
-    return float((lower_upper[half - 1] + lower_upper[half]) / 2.0)
+        return float(ordered[half])
+    return float((ordered[half - 1] + ordered[half]) / 2.0)
 
 @dataclass(slots=True)
 class Columns:
@@ -188,6 +193,11 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
     plain whole number) is checked as that reader checks it; a box value that is no number, seen only once every box
     is in, has the whole file read again with every record checked.
     """
+    path = Path(path)
+    if is_parquet_manifest(path):
+        from cvkit.stats.columns_parquet import columns_from_parquet
+
+        return columns_from_parquet(path, report, with_paths)
     report = report if report is not None else Report()
     own = Report(skip_invalid=report.skip_invalid)
     columns = _manifest_columns(Path(path), own, with_paths, check_every=False)
@@ -218,7 +228,10 @@ def _manifest_columns(path: Path, report: Report, with_paths: bool, check_every:
             try:
                 rec = loads(line)
                 objects = rec.get("objects") or ()
-                indices = [class_index[o["label"]] for o in objects]
+                try:
+                    indices = [class_index[o["label"]] for o in objects]
+                except KeyError:
+                    indices = crowd_tolerant_classes(objects, builder)
                 labels = [class_index[name] for name in rec.get("labels") or ()]
                 if "image" not in rec:
                     raise ValueError("record has no 'image'")
@@ -296,6 +309,19 @@ def _value_error(rec: dict[str, Any], path: Path, number: int, categories: Any) 
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return InvalidInputError(f"bad record field {exc}", file=path, location=f"line {number}")
     return None
+
+
+def crowd_tolerant_classes(objects: list[dict[str, Any]], builder: ColumnsBuilder) -> list[int]:
+    """Class indices of ``objects`` when some label is not in the header: a crowd/ignore region's label becomes a
+    class of its own (LabelMe's ``__ignore__``), as :func:`cvkit.manifest.read_manifest` lets it through; any other
+    unknown label raises KeyError naming it."""
+    indices = []
+    for obj in objects:
+        label = obj["label"]
+        if label not in builder.class_index and not obj.get("iscrowd"):
+            raise KeyError(label)
+        indices.append(builder.class_of(label))
+    return indices
 
 
 def _mask_areas(objects: list[dict[str, Any]], first: int, out: dict[int, float]) -> None:

@@ -26,7 +26,7 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.paths import check_apart
 from cvkit.errors import CvkitError, DestinationExistsError
 from cvkit.io import exclusive, same_file
-from cvkit.manifest import write_manifest
+from cvkit.manifest import check_manifest_name, write_manifest
 from cvkit.stats.findings import BOUNDS_TOLERANCE, ValidationResult, value_problem
 
 
@@ -107,8 +107,7 @@ def fixed_samples(dataset: Dataset, result: ValidationResult, counts: Counter[st
 
 def write_fixed(dataset: Dataset, result: ValidationResult, source: Path, output: Path, overwrite: bool = False) -> dict[str, Any]:
     """Write the cleaned manifest to ``output`` (never over the input); returns what changed."""
-    if output.suffix.lower() != ".jsonl":
-        raise CvkitError("the cleaned manifest must end in .jsonl", file=output)
+    check_manifest_name(output, "cleaned manifest")
     check_apart(output, [source])
     if same_file(output, source):  # a hard link to the input
         raise CvkitError("--fix never overwrites its input; choose another -o", file=output)

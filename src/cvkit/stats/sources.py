@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from cvkit.api import detect_format, read
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
-from cvkit.formats.manifest_format import detect
+from cvkit.formats import manifest_format, manifest_parquet
 
 if TYPE_CHECKING:
     from cvkit.stats.columns import Columns
@@ -28,16 +28,23 @@ def resolve_format(path: str | Path, format: str | None) -> str:
     return _manifest_or_none(path) or detect_format(path)
 
 
+#: format names that mean a cvkit manifest (JSON Lines or Parquet), read by :mod:`cvkit.manifest`
+MANIFEST_FORMATS = ("manifest", "jsonl", "parquet", "manifest_parquet")
+
+
 def _manifest_or_none(path: Path) -> str | None:
-    """``"manifest"`` for a .jsonl file with a manifest header (saves probing every format)."""
-    return "manifest" if detect(path) else None
+    """``"manifest"`` for a .jsonl file with a manifest header, ``"parquet"`` for a Parquet manifest (saves probing
+    every format)."""
+    if manifest_parquet.detect(path):
+        return "parquet"
+    return "manifest" if manifest_format.detect(path) else None
 
 
 def load_columns(path: str | Path, format: str | None = None, report: Report | None = None, with_paths: bool = False, **options: Any) -> Columns:
     """Columns of a dataset in any format; manifests take the fast path."""
     path = Path(path)
     name = resolve_format(path, format)
-    if name in ("manifest", "jsonl") and not options:
+    if name in MANIFEST_FORMATS and not options:
         from cvkit.stats.columns import columns_from_manifest
 
         return columns_from_manifest(path, report, with_paths)

@@ -21,7 +21,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.paths import check_apart
 from cvkit.errors import CvkitError, DestinationExistsError
 from cvkit.io import exclusive
-from cvkit.manifest import write_manifest
+from cvkit.manifest import check_manifest_name, write_manifest
 
 DEFAULT_NAMES = {1: ["train"], 2: ["train", "val"], 3: ["train", "val", "test"]}
 
@@ -160,8 +160,7 @@ def split_dataset(path: str | Path, ratios: str | Sequence[float], output: str |
     ratio_list = parse_ratios(ratios)
     name_list = split_names(names, len(ratio_list))
     output = Path(output)
-    if output.suffix.lower() != ".jsonl":
-        raise CvkitError("the split manifest must end in .jsonl", file=output)
+    check_manifest_name(output, "split manifest")
     check_apart(output, [path])
     if output.exists() and not overwrite:
         raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=output)

@@ -28,11 +28,11 @@ from cvkit.stats.fix import write_fixed
 # --- reading ---------------------------------------------------------------------------
 def read_for_validation(path: str | Path, format: str | None, report: Report, **options: Any) -> Dataset:
     """The dataset, materialized; a manifest is read leniently so unknown labels become findings, not skipped records."""
-    from cvkit.stats.sources import resolve_format
+    from cvkit.stats.sources import MANIFEST_FORMATS, resolve_format
 
     path = Path(path)
     format = resolve_format(path, format)
-    if format in ("manifest", "jsonl") and not options:
+    if format in MANIFEST_FORMATS and not options:
         header = read_header(path)
         categories, hierarchy = header_to_dataset_parts(header)
         samples = []

@@ -1,7 +1,7 @@
 """From a manifest to batches: items, decoding, transforms, DataLoaders and the GPU decode path.
 
-Items are read from the manifest streaming and kept as compact ``(path, target, box)``
-tuples. Workers return **uint8** CHW tensors (4x less to copy than float); the loop
+Items are read from the manifest streaming and kept as numpy arrays (:mod:`cvkit.train.items`; a
+Parquet manifest's column-wise), each ``(path, target, box)`` made when asked for. Workers return **uint8** CHW tensors (4x less to copy than float); the loop
 normalises on the device (:func:`to_device`). On CUDA, JPEG files may instead be
 decoded in batches on the GPU with nvJPEG (:class:`GpuJpegBatches`).
 """
@@ -23,7 +23,9 @@ import torch
 from cvkit.core.geometry import Box
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.manifest import read_header, read_manifest
+from cvkit.train import shards
 from cvkit.train.config import MEAN, STD, TrainConfig
+from cvkit.train.items import ItemArrays, parquet_single_label_items
 
 #: ``(absolute image path, class index or tuple of class indices, crop box or None)``
 Item = tuple[str, Any, Box | None]
@@ -54,7 +56,9 @@ class ItemSet:
 
 # --- manifest -> items -------------------------------------------------------------------
 def manifest_class_names(path: str | Path) -> list[str]:
-    """Category names in header order: the model's output order."""
+    """Category names in header order: the model's output order (shards: their ``classes.txt``)."""
+    if shards.is_shard_source(path):
+        return shards.shard_class_names(path)
     return [entry["name"] for entry in read_header(path).get("categories", [])]
 
 
@@ -73,9 +77,15 @@ def load_items(
     those splits (the training side of ``--val-split``, and ``test``). Single-label images need exactly one image
     label; images with none are counted as ``unlabelled`` and left out.
     """
-    path = Path(path)
-    dataset = read_manifest(path)
     names = list(class_names) if class_names is not None else manifest_class_names(path)
+    if shards.is_shard_source(path):  # WebDataset shards: items held as arrays (cvkit/train/shards.py)
+        shards.check_task(multi_label, crops, path)
+        shard_set, without_label, counts = shards.shard_item_set(path, names, split, exclude_splits)
+        return ItemSet(shard_set, names, without_label, counts)  # type: ignore[arg-type]
+    path = Path(path)
+    if not multi_label and not crops and (columns := parquet_single_label_items(path, names, split, exclude_splits)):
+        return ItemSet(columns[0], names, columns[1], columns[2])  # type: ignore[arg-type]
+    dataset = read_manifest(path)
     index = {name: i for i, name in enumerate(names)}
     items: list[Item] = []
     unlabelled = 0
@@ -115,9 +125,8 @@ def load_items(
                 "train with --multi-label, or give one label per image",
                 file=path,
             )
-    return ItemSet(
-        items, names, unlabelled, class_counts(items, len(names)), sorted(kept, key=str), sorted(dropped, key=str)
-    )
+    counts = class_counts(items, len(names))
+    return ItemSet(ItemArrays.from_items(items), names, unlabelled, counts, sorted(kept, key=str), sorted(dropped, key=str))  # type: ignore[arg-type]
 
 
 def pad_box(box: Box, padding: float) -> Box:
@@ -157,6 +166,8 @@ def resolve_decoder(name: str) -> str:
 
 def decode_image(path: str, decoder: str = "torchvision") -> torch.Tensor:
     """Decode ``path`` to a uint8 RGB CHW tensor, EXIF orientation applied (the displayed image)."""
+    if hasattr(path, "read"):  # an image inside a shard (cvkit.train.shards.MemberPath): decoded from its bytes
+        return decode_image_bytes(path.read(), str(path))
     try:
         if decoder == "torchvision":
             import torchvision.io as tio
@@ -178,6 +189,17 @@ def decode_image(path: str, decoder: str = "torchvision") -> torch.Tensor:
         raise InvalidInputError("image file not found", file=path) from None
     except (RuntimeError, ValueError, OSError) as exc:
         raise InvalidInputError(f"could not decode the image ({exc})", file=path) from None
+
+
+def decode_image_bytes(data: bytes, name: str) -> torch.Tensor:
+    """:func:`decode_image` of encoded bytes (torchvision, EXIF orientation applied); ``name`` for messages."""
+    import torchvision.io as tio
+
+    try:
+        return tio.decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=tio.ImageReadMode.RGB,
+                                apply_exif_orientation=True)
+    except (RuntimeError, ValueError) as exc:
+        raise InvalidInputError(f"could not decode the image ({exc})", file=name) from None
 
 
 def crop(image: torch.Tensor, box: Box) -> torch.Tensor:
@@ -287,7 +309,7 @@ class ManifestDataset(torch.utils.data.Dataset):
         multi_label: bool = False,
         encoded: bool = False,
     ):
-        self.items = list(items)
+        self.items = items if hasattr(items, "targets") else list(items)  # item arrays are shared, not copied
         self.num_classes = num_classes
         self.transform = transform
         self.decoder = decoder
@@ -324,6 +346,8 @@ class ManifestDataset(torch.utils.data.Dataset):
 
 
 def is_jpeg(path: str) -> bool:
+    if hasattr(path, "read"):  # inside a shard: decoded on the CPU from its bytes
+        return False
     with open(path, "rb") as handle:
         return handle.read(2) == b"\xff\xd8"
 

@@ -33,6 +33,7 @@ from cvkit.train.data import (
     resolve_decoder,
 )
 from cvkit.train.ema import ModelEma
+from cvkit.train.items import item_targets
 from cvkit.train.loop import (
     DistEnv,
     StepContext,
@@ -51,6 +52,7 @@ from cvkit.train.models import FeatureTap, build_model
 from cvkit.train.optim import Schedule, build_optimizer
 from cvkit.train.rng import rank_seed, rng_state, seed_everything, set_rng_state
 from cvkit.train.samplers import MagnetSampler, build_sampler
+from cvkit.train.shards import is_shard_source
 
 #: validation split names, in the order tried when --val-split is not given: cvkit/COCO/Ultralytics ``val``,
 #: Roboflow ``valid``, Hugging Face and timm ``validation``, ``dev``
@@ -59,6 +61,8 @@ VAL_SPLIT_NAMES = ("val", "valid", "validation", "dev")
 
 def default_val_split(manifest: str | Path) -> str | None:
     """The manifest's validation split: the first of :data:`VAL_SPLIT_NAMES` its records use (one light pass)."""
+    if is_shard_source(manifest):  # shards hold one split each: validation shards come with --val
+        return None
     found = set()
     for _, rec in iter_records(manifest):
         if (split := rec.get("split")) == VAL_SPLIT_NAMES[0]:
@@ -221,7 +225,7 @@ class Run:
         train_ds = ManifestDataset(
             self.train_set.items, num_classes, build_transform(cfg, True), decoder, cfg.multi_label, self.gpu_decode
         )
-        targets = [item[1] for item in self.train_set.items]
+        targets = item_targets(self.train_set.items)
         self.magnet = None
         if LOSS_HEADS[cfg.loss] == "magnet":
             sampler: Any = MagnetSampler(len(targets), cfg.magnet_m, cfg.magnet_d, cfg.seed, env.rank, env.world)
