@@ -39,6 +39,8 @@ class FormatSpec:
     file_suffixes: tuple[str, ...] = ()
     #: appears in generated ``cvkit convert A2B`` aliases under this short name
     short: str | None = None
+    #: a format this one specialises (LVIS is COCO with more keys): when both detect an input, this one is meant
+    refines: str | None = None
 
     def load(self) -> ModuleType:
         return importlib.import_module(self.module)
@@ -79,6 +81,8 @@ register(_spec("yolo", "YOLO txt labels (Ultralytics data.yaml, darknet obj.data
                aliases=("ultralytics", "darknet", "yolo_txt", "labelimg_yolo"), short="yolo"))
 register(_spec("createml", "Apple CreateML JSON (also LabelImg's CreateML mode)", "boxes", file_suffixes=(".json",),
                aliases=("create_ml", "labelimg_createml"), short="createml"))
+register(_spec("lvis", "LVIS v0.5/v1 JSON (COCO plus frequency groups, synsets, federated negatives)",
+               "boxes polygons masks attributes splits", file_suffixes=(".json",), refines="coco"))
 
 
 def get_format(name: str) -> FormatSpec:
