@@ -83,6 +83,8 @@ register(_spec("createml", "Apple CreateML JSON (also LabelImg's CreateML mode)"
                aliases=("create_ml", "labelimg_createml"), short="createml"))
 register(_spec("lvis", "LVIS v0.5/v1 JSON (COCO plus frequency groups, synsets, federated negatives)",
                "boxes polygons masks attributes splits", file_suffixes=(".json",), refines="coco"))
+register(_spec("kitti", "KITTI object detection (label_2/ with 3-D fields, image_2/, calib/)", "boxes attributes splits",
+               aliases=("kitti_detection", "kitti_object")))
 
 
 def get_format(name: str) -> FormatSpec:
