@@ -85,6 +85,8 @@ register(_spec("lvis", "LVIS v0.5/v1 JSON (COCO plus frequency groups, synsets, 
                "boxes polygons masks attributes splits", file_suffixes=(".json",), refines="coco"))
 register(_spec("kitti", "KITTI object detection (label_2/ with 3-D fields, image_2/, calib/)", "boxes attributes splits",
                aliases=("kitti_detection", "kitti_object")))
+register(_spec("fiftyone", "FiftyOne exports: FiftyOneImageDetectionDataset (read/write); FiftyOneDataset read (+ masks, labels, tag splits)",
+               "boxes attributes", aliases=("fiftyone_detection", "fiftyone_dataset"), short="fiftyone"))
 
 
 def get_format(name: str) -> FormatSpec:
