@@ -87,6 +87,8 @@ register(_spec("kitti", "KITTI object detection (label_2/ with 3-D fields, image
                aliases=("kitti_detection", "kitti_object")))
 register(_spec("fiftyone", "FiftyOne exports: FiftyOneImageDetectionDataset (read/write); FiftyOneDataset read (+ masks, labels, tag splits)",
                "boxes attributes", aliases=("fiftyone_detection", "fiftyone_dataset"), short="fiftyone"))
+register(_spec("open_images", "Open Images V6/V7 CSVs (boxes, human image labels, masks, 600-class hierarchy), read-only",
+               "boxes masks image_labels attributes hierarchy splits", can_write=False, aliases=("openimages", "oid")))
 
 
 def get_format(name: str) -> FormatSpec:
