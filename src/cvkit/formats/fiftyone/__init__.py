@@ -55,7 +55,9 @@ def load_json(file: Path) -> object:
 
 
 def read(path: Path, report: Report) -> Dataset:
-    """Read either FiftyOne directory export (the folder with ``labels.json`` or ``samples.json``)."""
+    """Read either FiftyOne directory export (the folder, or its ``labels.json`` or ``samples.json``)."""
+    if path.is_file() and path.name in (LABELS_FILE, SAMPLES_FILE):
+        path = path.parent
     if (path / LABELS_FILE).is_file():
         return read_detection_export(path, load_json(path / LABELS_FILE), report)
     if (path / SAMPLES_FILE).is_file():

@@ -67,10 +67,10 @@ def read_table(file: Path, numbers: dict[str, str], texts: tuple[str, ...], repo
     if missing:
         raise InvalidInputError(f"missing column(s) {', '.join(missing)}", file=file, location="line 1")
     wanted = [c for c in ("ImageID", *numbers, *texts) if c in header]
-    skipped: list[int] = []
+    skipped: list[str] = []
 
     def skip(row: Any) -> str:
-        skipped.append(row.number or 0)
+        skipped.append(row.text)
         return "skip"
 
     try:
@@ -81,7 +81,7 @@ def read_table(file: Path, numbers: dict[str, str], texts: tuple[str, ...], repo
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise _arrow_error(exc, file) from None
     if skipped:
-        report.warn(f"{file.name}: {len(skipped)} row(s) with a wrong number of fields were skipped (e.g. line {skipped[0]})")
+        report.warn(f"{file.name}: {len(skipped)} row(s) with a wrong number of fields were skipped (e.g. {skipped[0]!r})")
     columns: dict[str, Any] = {}
     for name in numbers:
         if name in table.column_names:
