@@ -26,7 +26,7 @@ from cvkit.io import files_in, folders_in, read_utf8_text
 
 from ._writer import write
 
-__all__ = ["detect", "read", "write", "parse_line", "NOT_GIVEN"]
+__all__ = ["NOT_GIVEN", "detect", "parse_line", "read", "write"]
 
 LABELS, IMAGES, CALIB = "label_2", "image_2", "calib"
 #: KITTI's value for a field it does not know, per attribute (the devkit's DontCare rows and its readme)

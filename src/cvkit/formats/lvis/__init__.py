@@ -21,7 +21,7 @@ from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats import coco
 from cvkit.io import atomic_file, files_in
 
-__all__ = ["detect", "read", "write", "frequency_of"]
+__all__ = ["detect", "frequency_of", "read", "write"]
 
 #: LVIS's category frequency groups: at most 10 training images is rare, at most 100 common (the LVIS paper)
 RARE_MAX_IMAGES, COMMON_MAX_IMAGES = 10, 100

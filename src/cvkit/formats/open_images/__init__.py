@@ -16,10 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_image_info
+from cvkit.core.imageinfo import IMAGE_EXTENSIONS
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
