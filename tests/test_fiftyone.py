@@ -70,3 +70,11 @@ def test_fiftyone_bad_labels_name_the_json_path(tmp_path):
     with pytest.raises(CvkitError) as info:
         cvkit.read(tmp_path, format="fiftyone").materialize()
     assert "labels.a[0].label" in info.value.describe() and Path(info.value.file).name == "labels.json"
+
+
+def test_fiftyone_bridge_without_fiftyone_says_how_to_install(monkeypatch, small):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "fiftyone", None)  # as when the optional extra is not installed
+    with pytest.raises(CvkitError, match=r"cvkit\[fiftyone\]"):
+        cvkit.to_fiftyone(small)

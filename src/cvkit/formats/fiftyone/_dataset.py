@@ -82,7 +82,8 @@ def _labels(value: dict[str, Any]) -> list[str]:
     return [r["label"] for r in records or [] if isinstance(r, dict) and isinstance(r.get("label"), str)]
 
 
-def _sample(record: Any, n: int, root: Path, file: Path, categories: CategorySet) -> Sample:
+def read_sample(record: Any, n: int, root: Path, file: Path, categories: CategorySet) -> Sample:
+    """One sample document (``samples.json``'s, or ``fo.Sample.to_dict(extended=True)``); ``filepath`` relative to ``root``."""
     where = f"samples[{n}]"
     if not isinstance(record, dict) or not isinstance(record.get("filepath"), str):
         raise InvalidInputError("sample needs a 'filepath'", file=file, location=where)
@@ -127,7 +128,7 @@ def read_dataset_export(path: Path, top: Any, report: Report) -> Dataset:
     def samples() -> Iterator[Sample]:
         for n, record in enumerate(top["samples"]):
             try:
-                sample = _sample(record, n, path, file, categories)
+                sample = read_sample(record, n, path, file, categories)
             except InvalidInputError as err:
                 report.invalid(err)
                 continue

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from cvkit.core.report import Report
-from cvkit.errors import InvalidInputError
+from cvkit.errors import CvkitError, InvalidInputError
 
 
 @dataclass
@@ -57,9 +57,12 @@ def _arrow_error(exc: Exception, file: Path) -> InvalidInputError:
 def read_table(file: Path, numbers: dict[str, str], texts: tuple[str, ...], report: Report, optional: tuple[str, ...] = ()) -> Table:
     """The columns of ``file`` cvkit needs: ``numbers`` (column -> ``float64``/``int8``) and ``texts`` (dictionary
     codes and names); a missing required column is an error naming it; ``optional`` columns may be absent."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    from pyarrow import csv
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        from pyarrow import csv
+    except ImportError:
+        raise CvkitError("reading Open Images needs pyarrow: pip install 'cvkit[open_images]'") from None
 
     with open(file, encoding="utf-8-sig", errors="replace") as handle:
         header = handle.readline().rstrip("\r\n").split(",")
