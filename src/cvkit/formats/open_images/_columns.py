@@ -76,25 +76,41 @@ def read_table(file: Path, numbers: dict[str, str], texts: tuple[str, ...], repo
         skipped.append(row.text)
         return "skip"
 
-    try:
-        table = csv.read_csv(file, parse_options=csv.ParseOptions(invalid_row_handler=skip),
-                             convert_options=csv.ConvertOptions(include_columns=wanted, strings_can_be_null=False,
-                                                                column_types={**{c: pa.string() for c in ("ImageID", *texts)},
-                                                                              **{c: getattr(pa, t)() for c, t in numbers.items()}}))
+    types = {**{c: pa.string() for c in ("ImageID", *texts)}, **{c: getattr(pa, t)() for c, t in numbers.items()}}
+    present_numbers = [c for c in numbers if c in wanted]
+    present_texts = [c for c in ("ImageID", *texts) if c in wanted]
+    number_chunks: dict[str, list[Any]] = {c: [] for c in present_numbers}
+    text_chunks: dict[str, list[Any]] = {c: [] for c in present_texts}
+    try:  # block by block: only one block of the file's text is held, each column kept as numbers or codes
+        reader = csv.open_csv(file, read_options=csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False), parse_options=csv.ParseOptions(invalid_row_handler=skip),
+                              convert_options=csv.ConvertOptions(include_columns=wanted, strings_can_be_null=False, column_types=types))
+        for batch in reader:
+            for name in present_numbers:
+                number_chunks[name].append(batch.column(name).to_numpy())
+            for name in present_texts:
+                text_chunks[name].append(pc.dictionary_encode(batch.column(name)))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise _arrow_error(exc, file) from None
     if skipped:
         report.warn(f"{file.name}: {len(skipped)} row(s) with a wrong number of fields were skipped (e.g. {skipped[0]!r})")
-    columns: dict[str, Any] = {}
-    for name in numbers:
-        if name in table.column_names:
-            columns[name] = table.column(name).to_numpy()
-    for name in texts:
-        if name in table.column_names:
-            encoded = pc.dictionary_encode(table.column(name)).combine_chunks()
-            columns[name] = (encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist())
-    ids = pc.dictionary_encode(table.column("ImageID")).combine_chunks()
-    return Table(file, columns, ids.indices.to_numpy(zero_copy_only=False), ids.dictionary)
+    columns: dict[str, Any] = {name: np.concatenate(chunks) if chunks else np.zeros(0, dtype=numbers[name]) for name, chunks in number_chunks.items()}
+    for name, chunks in text_chunks.items():
+        columns[name] = _codes(pa, chunks)
+    codes, ids = columns.pop("ImageID")
+    return Table(file, columns, codes, pa.array(ids, type=pa.string()))
+
+
+#: bytes of CSV text parsed at a time
+BLOCK_BYTES = 1 << 22
+
+
+def _codes(pa: Any, chunks: list[Any]) -> tuple[Any, list[str]]:
+    """Per-block dictionary arrays as one (codes, names): the blocks' dictionaries unified."""
+    if not chunks:
+        return np.zeros(0, dtype=np.int32), []
+    unified = pa.chunked_array(chunks).unify_dictionaries()
+    codes = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in unified.chunks])
+    return codes, unified.chunk(0).dictionary.to_pylist()
 
 
 def subset_image_ids(tables: list[Table], extra: list[str]) -> Any:
