@@ -9,7 +9,8 @@ A format module provides (see docs/formats.md, "Adding a format"):
   ``report`` everything the format cannot hold.
 
 Modules are imported only when used, so ``cvkit --help`` stays fast. Formats never
-import each other, only :mod:`cvkit.core`.
+import each other, only :mod:`cvkit.core`, except a format that ``refines`` another (LVIS is COCO plus
+keys): it builds on that format's public ``read``/``write`` and wins detection when both match.
 """
 
 from __future__ import annotations
