@@ -3,7 +3,7 @@
 FiftyOne (the optional extra ``cvkit[fiftyone]``; it runs a MongoDB) is imported only when these are called.
 Objects become one ``Detections`` field (boxes relative to the image size, masks cropped to their box as FiftyOne
 keeps them, the score as ``confidence``, attributes as fields), image labels a ``Classifications`` field and the
-split a sample tag. Coming back, each sample is taken through ``to_dict(extended=True)``, the document form a
+split a sample tag. Coming back, each sample is taken through ``to_dict(include_private=True)``, the document form a
 FiftyOneDataset export holds, and read as :mod:`cvkit.formats.fiftyone` reads that export.
 """
 
@@ -66,5 +66,5 @@ def from_fiftyone(view: Any) -> Dataset:
     categories = CategorySet()
     for label in getattr(view, "default_classes", None) or []:
         categories.ensure(label)
-    samples: list[Sample] = [read_sample(s.to_dict(extended=True), n, Path("/"), Path("<fiftyone>"), categories) for n, s in enumerate(view)]
+    samples: list[Sample] = [read_sample(s.to_dict(include_private=True), n, Path("/"), Path("<fiftyone>"), categories) for n, s in enumerate(view)]
     return Dataset(samples, categories, root=Path("/"), source_format="fiftyone")

@@ -83,7 +83,7 @@ def _labels(value: dict[str, Any]) -> list[str]:
 
 
 def read_sample(record: Any, n: int, root: Path, file: Path, categories: CategorySet) -> Sample:
-    """One sample document (``samples.json``'s, or ``fo.Sample.to_dict(extended=True)``); ``filepath`` relative to ``root``."""
+    """One sample document (``samples.json``'s, or ``fo.Sample.to_dict(include_private=True)``); ``filepath`` relative to ``root``."""
     where = f"samples[{n}]"
     if not isinstance(record, dict) or not isinstance(record.get("filepath"), str):
         raise InvalidInputError("sample needs a 'filepath'", file=file, location=where)
