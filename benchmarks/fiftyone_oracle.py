@@ -25,8 +25,17 @@ import cvkit
 
 
 def _objects(dataset: cvkit.Dataset) -> list[tuple]:
-    return sorted((Path(s.path).stem, s.split, o.label, tuple(round(v, 6) for v in o.bbox), o.area() if o.rle is not None else -1.0)
-                  for s in dataset for o in s.objects)
+    return sorted(
+        (
+            Path(s.path).stem,
+            s.split,
+            o.label,
+            tuple(round(v, 6) for v in o.bbox),
+            o.area() if o.rle is not None else -1.0,
+        )
+        for s in dataset
+        for o in s.objects
+    )
 
 
 def main(corpus: Path) -> None:
@@ -38,19 +47,39 @@ def main(corpus: Path) -> None:
     for sample in theirs:
         ours = by_stem[Path(sample.filepath).stem]
         width, height = ours.width, ours.height
-        got = sorted((d.label, tuple(round(v, 6) for v in (d.bounding_box[0] * width, d.bounding_box[1] * height,
-                                                             d.bounding_box[2] * width, d.bounding_box[3] * height)),
-                      d["occluded"] if d.has_field("occluded") else -1)
-                     for d in sample.ground_truth.detections)
-        want = sorted((o.label, tuple(round(v, 6) for v in o.bbox), o.attributes.get("occluded", -1)) for o in ours.objects)
+        got = sorted(
+            (
+                d.label,
+                tuple(
+                    round(v, 6)
+                    for v in (
+                        d.bounding_box[0] * width,
+                        d.bounding_box[1] * height,
+                        d.bounding_box[2] * width,
+                        d.bounding_box[3] * height,
+                    )
+                ),
+                d["occluded"] if d.has_field("occluded") else -1,
+            )
+            for d in sample.ground_truth.detections
+        )
+        want = sorted(
+            (o.label, tuple(round(v, 6) for v in o.bbox), o.attributes.get("occluded", -1)) for o in ours.objects
+        )
         assert got == want, (got, want)
-    print(f"FiftyOne read cvkit's labels.json: {len(theirs)} samples, {theirs.count('ground_truth.detections')} detections, same boxes")
+    print(
+        f"FiftyOne read cvkit's labels.json: {len(theirs)} samples, "
+        f"{theirs.count('ground_truth.detections')} detections, same boxes"
+    )
 
     coco = cvkit.read(corpus / "fiftyone" / "coco_instances_fo_dataset").materialize()
     loaded = cvkit.to_fiftyone(coco)
     back = cvkit.from_fiftyone(loaded)
     assert _objects(back) == _objects(coco), (_objects(back), _objects(coco))
-    print(f"to_fiftyone -> from_fiftyone: {len(back)} samples, {sum(len(s.objects) for s in back)} objects, boxes/splits/masks kept")
+    print(
+        f"to_fiftyone -> from_fiftyone: {len(back)} samples, {sum(len(s.objects) for s in back)} objects, "
+        "boxes/splits/masks kept"
+    )
 
     loaded.export(export_dir=str(out / "fod"), dataset_type=fot.FiftyOneDataset)
     again = cvkit.read(out / "fod").materialize()

@@ -23,8 +23,18 @@ def test_image_detection_export_reads_with_its_counts():
     assert cvkit.detect_format(root) == "fiftyone"
     ds = cvkit.read(root).materialize()
     assert len(ds) == 2
-    assert Counter(o.label for s in ds for o in s.objects) == {"Car": 1, "Cyclist": 1, "Pedestrian": 1, "Truck": 1, "DontCare": 4}
-    assert all(set(o.attributes) == {"occluded", "alpha", "dimensions", "location", "rotation_y", "truncated"} for s in ds for o in s.objects)
+    assert Counter(o.label for s in ds for o in s.objects) == {
+        "Car": 1,
+        "Cyclist": 1,
+        "Pedestrian": 1,
+        "Truck": 1,
+        "DontCare": 4,
+    }
+    assert all(
+        set(o.attributes) == {"occluded", "alpha", "dimensions", "location", "rotation_y", "truncated"}
+        for s in ds
+        for o in s.objects
+    )
 
 
 def test_fiftyone_dataset_export_reads_fields_splits_and_masks():
@@ -40,8 +50,11 @@ def test_fiftyone_dataset_export_reads_fields_splits_and_masks():
     for record in raw:
         sample = by_path[record["filepath"]]
         width, height = record["metadata"]["width"], record["metadata"]["height"]
-        for det, obj in zip(record.get("gt_segmentations", {}).get("detections", []),
-                            [o for o in sample.objects if o.meta["fiftyone"]["field"] == "gt_segmentations"], strict=True):
+        for det, obj in zip(
+            record.get("gt_segmentations", {}).get("detections", []),
+            [o for o in sample.objects if o.meta["fiftyone"]["field"] == "gt_segmentations"],
+            strict=True,
+        ):
             mask = np.load(io.BytesIO(zlib.decompress(base64.b64decode(det["mask"]["$binary"]["base64"]))))
             assert obj.area() == mask.sum()
             x, y, w, h = det["bounding_box"]
@@ -66,7 +79,9 @@ def test_written_image_detection_dataset_has_classes_indices_and_relative_boxes(
 
 def test_fiftyone_bad_labels_name_the_json_path(tmp_path):
     make_image(tmp_path / "data" / "a.png", 8, 8)
-    (tmp_path / "labels.json").write_text('{"classes": ["x"], "labels": {"a": [{"label": 3, "bounding_box": [0, 0, 1, 1]}]}}')
+    (tmp_path / "labels.json").write_text(
+        '{"classes": ["x"], "labels": {"a": [{"label": 3, "bounding_box": [0, 0, 1, 1]}]}}'
+    )
     with pytest.raises(CvkitError) as info:
         cvkit.read(tmp_path, format="fiftyone").materialize()
     assert "labels.a[0].label" in info.value.describe() and Path(info.value.file).name == "labels.json"

@@ -16,23 +16,45 @@ from cvkit.formats import kitti
 
 
 def _lines(folder: Path) -> dict[str, list[list[str]]]:
-    return {f.stem: [line.split() for line in f.read_text().splitlines() if line.strip()] for f in sorted(folder.glob("*.txt"))}
+    return {
+        f.stem: [line.split() for line in f.read_text().splitlines() if line.strip()]
+        for f in sorted(folder.glob("*.txt"))
+    }
 
 
 def _same_numbers(a: list[str], b: list[str]) -> bool:
-    return a[0] == b[0] and len(a) == len(b) and all(abs(float(x) - float(y)) < 1e-9 for x, y in zip(a[1:], b[1:], strict=True))
+    return (
+        a[0] == b[0]
+        and len(a) == len(b)
+        and all(abs(float(x) - float(y)) < 1e-9 for x, y in zip(a[1:], b[1:], strict=True))
+    )
 
 
 def test_kitti_object_vis_reads_with_its_counts():
     root = corpus_path("kitti", "kitti_object_vis")
     assert cvkit.detect_format(root) == "kitti"
     ds = cvkit.read(root).materialize()
-    assert {Path(s.path).name: (s.width, s.height) for s in ds} == {"000000.png": (1224, 370), "000001.png": (1242, 375)}
-    assert Counter(o.label for s in ds for o in s.objects) == {"Car": 1, "Cyclist": 1, "Pedestrian": 1, "Truck": 1, "DontCare": 4}
+    assert {Path(s.path).name: (s.width, s.height) for s in ds} == {
+        "000000.png": (1224, 370),
+        "000001.png": (1242, 375),
+    }
+    assert Counter(o.label for s in ds for o in s.objects) == {
+        "Car": 1,
+        "Cyclist": 1,
+        "Pedestrian": 1,
+        "Truck": 1,
+        "DontCare": 4,
+    }
     assert all(s.meta["kitti"]["calib"].endswith(f"calib/{Path(s.path).stem}.txt") for s in ds)
     cyclist = next(o for s in ds for o in s.objects if o.label == "Cyclist")
-    assert cyclist.attributes == {"truncated": 0.0, "occluded": 3, "alpha": -1.65, "dimensions": [1.86, 0.6, 2.02],
-                                  "location": [4.59, 1.32, 45.84], "rotation_y": -1.55}
+    assert cyclist.attributes == {
+        "truncated": 0.0,
+        "occluded": 3,
+        "alpha": -1.65,
+        "dimensions": [1.86, 0.6, 2.02],
+        "location": [4.59, 1.32, 45.84],
+        "rotation_y": -1.55,
+    }
     assert all(o.attributes == {} for s in ds for o in s.objects if o.label == "DontCare")  # every field "not given"
 
 
@@ -45,7 +67,8 @@ def test_datumaro_kitti_detection_reads_with_its_counts():
 
 
 def test_kitti_boxes_match_fiftyones_conversion_of_the_same_frames():
-    """FiftyOne 1.22.1 imported these label_2 files and wrote relative [x, y, w, h]: an independent reading of the convention."""
+    """FiftyOne 1.22.1 imported these label_2 files and wrote relative [x, y, w, h]: an independent reading of the
+    convention."""
     ours = cvkit.read(corpus_path("kitti", "kitti_object_vis")).materialize()
     theirs = cvkit.read(corpus_path("fiftyone", "kitti_fo_image_detection")).materialize()
     boxes = {Path(s.path).stem: sorted((o.label, o.bbox) for o in s.objects) for s in ours}
@@ -66,7 +89,9 @@ def test_kitti_written_back_gives_the_original_label_lines(source, tmp_path):
     for stem, lines in original.items():
         assert len(written[stem]) == len(lines)
         assert all(_same_numbers(a, b) for a, b in zip(sorted(written[stem]), sorted(lines), strict=True)), stem
-    assert sorted(p.name for p in out.rglob("calib/*.txt")) == (["000000.txt", "000001.txt"] if source[0] == "kitti" else [])
+    assert sorted(p.name for p in out.rglob("calib/*.txt")) == (
+        ["000000.txt", "000001.txt"] if source[0] == "kitti" else []
+    )
 
 
 def test_kitti_line_errors_name_the_file_and_line(tmp_path):
@@ -79,7 +104,9 @@ def test_kitti_line_errors_name_the_file_and_line(tmp_path):
 
 
 def test_kitti_score_column_is_the_object_score(tmp_path):
-    obj = kitti.parse_line("Car -1 -1 -10 1.00 2.00 11.00 7.00 -1 -1 -1 -1000 -1000 -1000 -10 0.87", tmp_path / "a.txt", 1)
+    obj = kitti.parse_line(
+        "Car -1 -1 -10 1.00 2.00 11.00 7.00 -1 -1 -1 -1000 -1000 -1000 -10 0.87", tmp_path / "a.txt", 1
+    )
     assert obj.score == 0.87 and obj.bbox == (1.0, 2.0, 10.0, 5.0) and obj.attributes == {}
     line = kitti._writer.label_line(obj, Report())
     assert line == "Car -1.00 -1 -10.00 1.00 2.00 11.00 7.00 -1.00 -1.00 -1.00 -1000.00 -1000.00 -1000.00 -10.00 0.87"

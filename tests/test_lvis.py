@@ -26,7 +26,11 @@ def test_lvis_sample_reads_with_the_counts_of_the_file():
     assert len(ds) == len(raw["images"]) == 100
     assert sum(1 for s in ds if s.objects) == len({a["image_id"] for a in raw["annotations"]}) == 93
     assert sum(len(s.objects) for s in ds) == 977
-    assert sum(len(o.polygon or []) for s in ds for o in s.objects) == sum(len(a["segmentation"]) for a in raw["annotations"]) == 1135
+    assert (
+        sum(len(o.polygon or []) for s in ds for o in s.objects)
+        == sum(len(a["segmentation"]) for a in raw["annotations"])
+        == 1135
+    )
     assert len(ds.categories) == 1230
     assert Counter(c.attributes["frequency"] for c in ds.categories) == {"r": 454, "c": 461, "f": 315}
     negatives = sum(len(s.meta["coco"]["neg_category_ids"]) for s in ds)
@@ -51,15 +55,52 @@ def test_lvis_round_trip_gives_the_same_json_content(tmp_path):
 
 def test_lvis_v1_images_named_by_coco_url_keep_no_file_name(tmp_path):
     make_image(tmp_path / "src" / "val2017" / "000000000139.jpg", 40, 30)
-    v1 = {"info": {"version": "v1"}, "licenses": [],
-          "images": [{"id": 139, "coco_url": "http://images.cocodataset.org/val2017/000000000139.jpg", "height": 30, "width": 40,
-                      "neg_category_ids": [2], "not_exhaustive_category_ids": []}],
-          "annotations": [{"id": 5, "image_id": 139, "category_id": 1, "bbox": [1.0, 2.0, 10.0, 5.0], "area": 50.0,
-                           "segmentation": [[1.0, 2.0, 11.0, 2.0, 11.0, 7.0, 1.0, 7.0]]}],
-          "categories": [{"id": 1, "name": "aerosol_can", "synset": "aerosol.n.02", "frequency": "c", "image_count": 21,
-                          "instance_count": 64, "synonyms": ["aerosol_can"], "def": "a dispenser"},
-                         {"id": 2, "name": "acorn", "synset": "acorn.n.01", "frequency": "r", "image_count": 1, "instance_count": 2,
-                          "synonyms": ["acorn"], "def": "nut"}]}
+    v1 = {
+        "info": {"version": "v1"},
+        "licenses": [],
+        "images": [
+            {
+                "id": 139,
+                "coco_url": "http://images.cocodataset.org/val2017/000000000139.jpg",
+                "height": 30,
+                "width": 40,
+                "neg_category_ids": [2],
+                "not_exhaustive_category_ids": [],
+            }
+        ],
+        "annotations": [
+            {
+                "id": 5,
+                "image_id": 139,
+                "category_id": 1,
+                "bbox": [1.0, 2.0, 10.0, 5.0],
+                "area": 50.0,
+                "segmentation": [[1.0, 2.0, 11.0, 2.0, 11.0, 7.0, 1.0, 7.0]],
+            }
+        ],
+        "categories": [
+            {
+                "id": 1,
+                "name": "aerosol_can",
+                "synset": "aerosol.n.02",
+                "frequency": "c",
+                "image_count": 21,
+                "instance_count": 64,
+                "synonyms": ["aerosol_can"],
+                "def": "a dispenser",
+            },
+            {
+                "id": 2,
+                "name": "acorn",
+                "synset": "acorn.n.01",
+                "frequency": "r",
+                "image_count": 1,
+                "instance_count": 2,
+                "synonyms": ["acorn"],
+                "def": "nut",
+            },
+        ],
+    }
     source = tmp_path / "src" / "lvis_v1_val.json"
     source.write_text(json.dumps(v1))
     ds = cvkit.read(source).materialize()

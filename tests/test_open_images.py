@@ -19,7 +19,9 @@ from cvkit.hierarchy.load import load_hierarchy
 from cvkit.hierarchy.remap import remap
 from cvkit.hierarchy.summary import summarize
 
-BOX_HEADER = "ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded,IsTruncated,IsGroupOf,IsDepiction,IsInside\n"
+BOX_HEADER = (
+    "ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded,IsTruncated,IsGroupOf,IsDepiction,IsInside\n"
+)
 
 
 def _walk(node: dict, parent: str | None, relation: str, out: list[tuple[str, str | None, str]]) -> None:
@@ -46,8 +48,11 @@ def test_datumaro_v6_reads_with_its_counts():
 def test_boxes_are_normalised_corners_times_the_image_size():
     root = corpus_path("open_images", "datumaro_v6")
     ds = {s.id: s for s in cvkit.read(root)}
-    rows = [row for name in ("oidv6-train-annotations-bbox.csv", "test-annotations-bbox.csv")
-            for row in csv.DictReader((root / "annotations" / name).read_text().splitlines())]
+    rows = [
+        row
+        for name in ("oidv6-train-annotations-bbox.csv", "test-annotations-bbox.csv")
+        for row in csv.DictReader((root / "annotations" / name).read_text().splitlines())
+    ]
     for row in rows:
         sample = ds[row["ImageID"]]
         width, height = Image.open(root / sample.path).size  # b is also in images.meta: same size
@@ -55,8 +60,14 @@ def test_boxes_are_normalised_corners_times_the_image_size():
         box = next(o.bbox for o in sample.objects if o.shape == "box")
         assert box == pytest.approx((x0 * width, y0 * height, (x1 - x0) * width, (y1 - y0) * height))
     c = next(o for o in ds["c"].objects)
-    assert c.attributes | {"source": None} == {"occluded": True, "truncated": False, "group_of": True, "depiction": False, "inside": False,
-                                               "source": None}
+    assert c.attributes | {"source": None} == {
+        "occluded": True,
+        "truncated": False,
+        "group_of": True,
+        "depiction": False,
+        "inside": False,
+        "source": None,
+    }
     assert c.score == 0.7
     b = next(o for o in ds["b"].objects if o.shape == "box")
     assert set(b.attributes) == {"source"}  # every flag -1: unknown, left out
@@ -79,7 +90,9 @@ def test_official_class_list_and_hierarchy():
     assert sorted(map(tuple, ds.info["open_images"]["parts"])) == sorted((n, p) for n, p, r in nodes if r == "Part")
     assert ds.hierarchy.display("/m/0bl9f") == "Entity"
     loaded = load_hierarchy(folder / "bbox_labels_600_hierarchy.json")  # what --hierarchy PATH loads
-    assert {n: set(node.parents) for n, node in loaded.nodes.items()} == {n: set(node.parents) for n, node in ds.hierarchy.nodes.items()}
+    assert {n: set(node.parents) for n, node in loaded.nodes.items()} == {
+        n: set(node.parents) for n, node in ds.hierarchy.nodes.items()
+    }
 
 
 def test_rows_of_one_image_are_grouped_wherever_they_sit(tmp_path):
@@ -87,7 +100,9 @@ def test_rows_of_one_image_are_grouped_wherever_they_sit(tmp_path):
     ann = tmp_path / "annotations"
     ann.mkdir()
     rows = [("img1", 0.1, 0.2), ("img2", 0.3, 0.5), ("img1", 0.4, 0.6), ("img3", 0.0, 1.0), ("img2", 0.2, 0.9)]
-    (ann / "validation-annotations-bbox.csv").write_text(BOX_HEADER + "".join(f"{i},xclick,/m/k,1,{a},{b},{a},{b},0,0,0,0,0\n" for i, a, b in rows))
+    (ann / "validation-annotations-bbox.csv").write_text(
+        BOX_HEADER + "".join(f"{i},xclick,/m/k,1,{a},{b},{a},{b},0,0,0,0,0\n" for i, a, b in rows)
+    )
     for name in ("img1", "img2", "img3"):
         make_image(tmp_path / "images" / "validation" / f"{name}.jpg", 100, 50)
     ds = {s.id: s for s in cvkit.read(tmp_path, format="open_images")}
@@ -114,7 +129,12 @@ def test_open_images_hierarchy_drives_hierarchy_show_and_remap(tmp_path):
     root = corpus_path("open_images", "datumaro_v6")
     summary = summarize(cvkit.read(root))
     # images at or below a node: a (label /m/0), b (box, mask /m/0), c (label /m/1, a Subcategory of /m/0)
-    assert (summary.images["/m/x"], summary.images["/m/0"], summary.images["/m/1"], summary.images["/m/3"]) == (3, 3, 1, 1)
+    assert (summary.images["/m/x"], summary.images["/m/0"], summary.images["/m/1"], summary.images["/m/3"]) == (
+        3,
+        3,
+        1,
+        1,
+    )
     ds, _table = remap(cvkit.read(root), to=["/m/0"], unmapped="drop")
     ds.materialize()
     labels = Counter(o.label for s in ds for o in s.objects) + Counter(label for s in ds for label in s.labels)

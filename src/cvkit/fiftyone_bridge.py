@@ -33,13 +33,17 @@ def _detection(fo: Any, obj: Annotation, width: int, height: int) -> Any:
         from cvkit.core.masks import decode
 
         x0, y0 = round(x), round(y)
-        fields["mask"] = decode(obj.rle)[y0:max(round(y + h), y0 + 1), x0:max(round(x + w), x0 + 1)].astype(bool)
+        fields["mask"] = decode(obj.rle)[y0 : max(round(y + h), y0 + 1), x0 : max(round(x + w), x0 + 1)].astype(bool)
     if obj.iscrowd:
         fields["iscrowd"] = 1
-    return fo.Detection(label=obj.label, bounding_box=[x / width, y / height, w / width, h / height], confidence=obj.score, **fields)
+    return fo.Detection(
+        label=obj.label, bounding_box=[x / width, y / height, w / width, h / height], confidence=obj.score, **fields
+    )
 
 
-def to_fiftyone(dataset: Dataset, name: str | None = None, label_field: str = "ground_truth", persistent: bool = False) -> Any:
+def to_fiftyone(
+    dataset: Dataset, name: str | None = None, label_field: str = "ground_truth", persistent: bool = False
+) -> Any:
     """A new FiftyOne dataset holding ``dataset``'s images (by absolute path), objects, image labels and splits."""
     fo = _fiftyone()
     samples = []
@@ -49,9 +53,13 @@ def to_fiftyone(dataset: Dataset, name: str | None = None, label_field: str = "g
         if size is None:
             raise InvalidInputError("image not found: FiftyOne's relative boxes need its size", file=image)
         fo_sample = fo.Sample(filepath=str(image), tags=[sample.split] if sample.split else [])
-        fo_sample[label_field] = fo.Detections(detections=[_detection(fo, o, *size) for o in sample.objects if o.ensure_bbox() is not None])
+        fo_sample[label_field] = fo.Detections(
+            detections=[_detection(fo, o, *size) for o in sample.objects if o.ensure_bbox() is not None]
+        )
         if sample.labels:
-            fo_sample[f"{label_field}_labels"] = fo.Classifications(classifications=[fo.Classification(label=label) for label in sample.labels])
+            fo_sample[f"{label_field}_labels"] = fo.Classifications(
+                classifications=[fo.Classification(label=label) for label in sample.labels]
+            )
         samples.append(fo_sample)
     result = fo.Dataset(name, persistent=persistent)
     result.add_samples(samples)
@@ -60,11 +68,15 @@ def to_fiftyone(dataset: Dataset, name: str | None = None, label_field: str = "g
 
 
 def from_fiftyone(view: Any) -> Dataset:
-    """A cvkit dataset of a FiftyOne dataset or view: every Detection(s) field as objects, Classification(s) as labels."""
+    """A cvkit dataset of a FiftyOne dataset or view: every Detection(s) field as objects, Classification(s) as
+    labels."""
     from cvkit.formats.fiftyone._dataset import read_sample
 
     categories = CategorySet()
     for label in getattr(view, "default_classes", None) or []:
         categories.ensure(label)
-    samples: list[Sample] = [read_sample(s.to_dict(include_private=True), n, Path("/"), Path("<fiftyone>"), categories) for n, s in enumerate(view)]
+    samples: list[Sample] = [
+        read_sample(s.to_dict(include_private=True), n, Path("/"), Path("<fiftyone>"), categories)
+        for n, s in enumerate(view)
+    ]
     return Dataset(samples, categories, root=Path("/"), source_format="fiftyone")

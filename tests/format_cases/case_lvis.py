@@ -8,6 +8,8 @@ EXACT_IDS = True
 
 def bad_input(tmp: Path) -> tuple[Path, str]:
     path = tmp / "bad_lvis.json"
-    path.write_text('{"categories": [{"id": 1, "name": "acorn", "frequency": "r", "synset": "acorn.n.01"}, {"name": "x"}], '
-                    '"images": [], "annotations": []}')
+    path.write_text(
+        '{"categories": [{"id": 1, "name": "acorn", "frequency": "r", "synset": "acorn.n.01"}, {"name": "x"}], '
+        '"images": [], "annotations": []}'
+    )
     return path, "categories[1]"

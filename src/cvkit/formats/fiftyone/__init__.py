@@ -51,7 +51,9 @@ def load_json(file: Path) -> object:
     try:
         return jsonio.loads(data)
     except jsonio.JSONDecodeError as exc:
-        raise InvalidInputError(f"malformed JSON: {exc}", file=file, location=jsonio.error_location(exc, data)) from None
+        raise InvalidInputError(
+            f"malformed JSON: {exc}", file=file, location=jsonio.error_location(exc, data)
+        ) from None
 
 
 def read(path: Path, report: Report) -> Dataset:
@@ -62,4 +64,6 @@ def read(path: Path, report: Report) -> Dataset:
         return read_detection_export(path, load_json(path / LABELS_FILE), report)
     if (path / SAMPLES_FILE).is_file():
         return read_dataset_export(path, load_json(path / SAMPLES_FILE), report)
-    raise InvalidInputError(f"no {LABELS_FILE} (FiftyOneImageDetectionDataset) or {SAMPLES_FILE} (FiftyOneDataset) here", file=path)
+    raise InvalidInputError(
+        f"no {LABELS_FILE} (FiftyOneImageDetectionDataset) or {SAMPLES_FILE} (FiftyOneDataset) here", file=path
+    )

@@ -35,7 +35,9 @@ def decode_mask(value: Any, file: Path, where: str) -> Any:
             pass  # stored uncompressed
         return np.load(io.BytesIO(data), allow_pickle=False)
     except (KeyError, TypeError, ValueError, OSError) as exc:
-        raise InvalidInputError(f"mask is not a base64 numpy array: {exc}", file=file, location=f"{where}.mask") from None
+        raise InvalidInputError(
+            f"mask is not a base64 numpy array: {exc}", file=file, location=f"{where}.mask"
+        ) from None
 
 
 def place_mask(mask: Any, relative: list[float], width: int, height: int) -> dict[str, Any]:
@@ -60,7 +62,9 @@ def place_mask(mask: Any, relative: list[float], width: int, height: int) -> dic
     return encode(full)
 
 
-def _objects(field: str, value: dict[str, Any], size: tuple[int, int], file: Path, where: str, categories: CategorySet) -> list[Annotation]:
+def _objects(
+    field: str, value: dict[str, Any], size: tuple[int, int], file: Path, where: str, categories: CategorySet
+) -> list[Annotation]:
     records = value.get("detections") if value.get("_cls") == "Detections" else [value]
     objects = []
     for i, record in enumerate(records or []):
@@ -83,14 +87,17 @@ def _labels(value: dict[str, Any]) -> list[str]:
 
 
 def read_sample(record: Any, n: int, root: Path, file: Path, categories: CategorySet) -> Sample:
-    """One sample document (``samples.json``'s, or ``fo.Sample.to_dict(include_private=True)``); ``filepath`` relative to ``root``."""
+    """One sample document (``samples.json``'s, or ``fo.Sample.to_dict(include_private=True)``); ``filepath``
+    relative to ``root``."""
     where = f"samples[{n}]"
     if not isinstance(record, dict) or not isinstance(record.get("filepath"), str):
         raise InvalidInputError("sample needs a 'filepath'", file=file, location=where)
     filepath = record["filepath"]
     tags = [t for t in record.get("tags") or [] if isinstance(t, str)]
     split = next((t for t in tags if t.lower() in SPLIT_TAGS), None)
-    sample = Sample(filepath, split=split, id=(record.get("_id") or {}).get("$oid") if isinstance(record.get("_id"), dict) else None)
+    sample = Sample(
+        filepath, split=split, id=(record.get("_id") or {}).get("$oid") if isinstance(record.get("_id"), dict) else None
+    )
     other_tags = [t for t in tags if t != split]
     if other_tags:
         sample.attributes["tags"] = other_tags
@@ -108,7 +115,9 @@ def read_sample(record: Any, n: int, root: Path, file: Path, categories: Categor
                 categories.ensure(label)
                 sample.labels.append(label)
         else:
-            sample.objects.extend(_objects(name, value, (sample.width, sample.height), file, f"{where}.{name}", categories))
+            sample.objects.extend(
+                _objects(name, value, (sample.width, sample.height), file, f"{where}.{name}", categories)
+            )
     return sample
 
 
@@ -136,4 +145,6 @@ def read_dataset_export(path: Path, top: Any, report: Report) -> Dataset:
             yield sample
 
     info = {"fiftyone": {"name": metadata.get("name")}} if isinstance(metadata, dict) and metadata.get("name") else {}
-    return Dataset(track(samples(), "reading FiftyOne samples"), categories, root=path, source_format="fiftyone", info=info)
+    return Dataset(
+        track(samples(), "reading FiftyOne samples"), categories, root=path, source_format="fiftyone", info=info
+    )

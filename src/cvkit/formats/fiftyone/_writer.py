@@ -21,11 +21,15 @@ from cvkit.io import IMAGE_MODES, atomic_file, place_image
 def _record(obj: Annotation, index: int, size: tuple[int, int], report: Report) -> dict[str, Any] | None:
     box = obj.bbox if obj.bbox is not None else obj.ensure_bbox()
     if box is None:
-        report.lose(f"{obj.shape} shape", "FiftyOneImageDetectionDataset holds boxes only; a shape without a box was left out")
+        report.lose(
+            f"{obj.shape} shape", "FiftyOneImageDetectionDataset holds boxes only; a shape without a box was left out"
+        )
         return None
     if obj.shape != "box" or obj.polygon or obj.rle is not None:
-        report.lose("mask" if obj.rle is not None and obj.shape == "box" else obj.shape,
-                    "FiftyOneImageDetectionDataset holds boxes only; written as its box")
+        report.lose(
+            "mask" if obj.rle is not None and obj.shape == "box" else obj.shape,
+            "FiftyOneImageDetectionDataset holds boxes only; written as its box",
+        )
     report.lose_object_extras(obj, "FiftyOneImageDetectionDataset", holds=("score", "attributes"))
     width, height = size
     x, y, w, h = box
@@ -44,14 +48,20 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "copy") ->
     """``path/labels.json`` and ``path/data/<name>`` (``images`` copy|hardlink|symlink: FiftyOne finds an image by
     its stem in ``data/``)."""
     if images not in IMAGE_MODES or images == "reference":
-        raise CvkitError(f"FiftyOne writer option images={images!r}: choose copy, hardlink or symlink (images live in data/)")
+        raise CvkitError(
+            f"FiftyOne writer option images={images!r}: choose copy, hardlink or symlink (images live in data/)"
+        )
     labels: dict[str, list[dict[str, Any]]] = {}
     index = dataset.categories.index_of()
     for sample in track(dataset, "writing FiftyOne"):
         source = sample.resolve(dataset.root)
         size = known_size(sample, dataset.root)
         if not source.is_file() or size is None:
-            report.invalid(InvalidInputError("image file not found; FiftyOne needs it in data/ (and its size for relative boxes)", file=source))
+            report.invalid(
+                InvalidInputError(
+                    "image file not found; FiftyOne needs it in data/ (and its size for relative boxes)", file=source
+                )
+            )
             continue
         stem, suffix = os.path.splitext(os.path.basename(sample.path))
         name, n = stem, 1

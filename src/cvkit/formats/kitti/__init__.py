@@ -30,8 +30,14 @@ __all__ = ["NOT_GIVEN", "detect", "parse_line", "read", "write"]
 
 LABELS, IMAGES, CALIB = "label_2", "image_2", "calib"
 #: KITTI's value for a field it does not know, per attribute (the devkit's DontCare rows and its readme)
-NOT_GIVEN: dict[str, float | list[float]] = {"truncated": -1.0, "occluded": -1, "alpha": -10.0, "dimensions": [-1.0, -1.0, -1.0],
-                                             "location": [-1000.0, -1000.0, -1000.0], "rotation_y": -10.0}
+NOT_GIVEN: dict[str, float | list[float]] = {
+    "truncated": -1.0,
+    "occluded": -1,
+    "alpha": -10.0,
+    "dimensions": [-1.0, -1.0, -1.0],
+    "location": [-1000.0, -1000.0, -1000.0],
+    "rotation_y": -10.0,
+}
 
 
 def _split_roots(path: Path) -> list[Path]:
@@ -65,19 +71,52 @@ def parse_line(text: str, file: Path, line: int) -> Annotation:
     """One label line as an object; an error names the file, the line and the field."""
     fields = text.split()
     if len(fields) not in (15, 16):
-        raise InvalidInputError(f"expected 15 fields (16 with a score), got {len(fields)}", file=file, location=f"line {line}")
-    names = ("truncated", "occluded", "alpha", "left", "top", "right", "bottom", "height", "width", "length", "x", "y", "z", "rotation_y", "score")
+        raise InvalidInputError(
+            f"expected 15 fields (16 with a score), got {len(fields)}", file=file, location=f"line {line}"
+        )
+    names = (
+        "truncated",
+        "occluded",
+        "alpha",
+        "left",
+        "top",
+        "right",
+        "bottom",
+        "height",
+        "width",
+        "length",
+        "x",
+        "y",
+        "z",
+        "rotation_y",
+        "score",
+    )
     values = [_number(value, file, line, name) for value, name in zip(fields[1:], names, strict=False)]
     left, top, right, bottom = values[3:7]
     if right < left or bottom < top:
-        raise InvalidInputError(f"box right/bottom ({right}, {bottom}) before left/top ({left}, {top})", file=file, location=f"line {line}")
+        raise InvalidInputError(
+            f"box right/bottom ({right}, {bottom}) before left/top ({left}, {top})", file=file, location=f"line {line}"
+        )
     occluded = values[1]
     if occluded != int(occluded) or not -1 <= occluded <= 3:
-        raise InvalidInputError(f"occluded must be 0, 1, 2, 3 (or -1), got {fields[2]!r}", file=file, location=f"line {line}")
-    found = {"truncated": values[0], "occluded": int(occluded), "alpha": values[2], "dimensions": values[7:10], "location": values[10:13],
-             "rotation_y": values[13]}
+        raise InvalidInputError(
+            f"occluded must be 0, 1, 2, 3 (or -1), got {fields[2]!r}", file=file, location=f"line {line}"
+        )
+    found = {
+        "truncated": values[0],
+        "occluded": int(occluded),
+        "alpha": values[2],
+        "dimensions": values[7:10],
+        "location": values[10:13],
+        "rotation_y": values[13],
+    }
     attributes = {key: value for key, value in found.items() if value != NOT_GIVEN[key]}
-    return Annotation(fields[0], (left, top, right - left, bottom - top), score=values[14] if len(values) == 15 else None, attributes=attributes)
+    return Annotation(
+        fields[0],
+        (left, top, right - left, bottom - top),
+        score=values[14] if len(values) == 15 else None,
+        attributes=attributes,
+    )
 
 
 def _image_of(root: Path, stem: str) -> Path | None:
@@ -126,4 +165,9 @@ def read(path: Path, report: Report) -> Dataset:
     if not roots:
         raise InvalidInputError(f"no {LABELS}/ folder here or in a split folder (training/, testing/)", file=path)
     categories = CategorySet()
-    return Dataset(track(_samples(path, roots, categories, report), "reading KITTI labels"), categories, root=path, source_format="kitti")
+    return Dataset(
+        track(_samples(path, roots, categories, report), "reading KITTI labels"),
+        categories,
+        root=path,
+        source_format="kitti",
+    )

@@ -33,19 +33,35 @@ def label_line(obj: Annotation, report: Report) -> str | None:
         report.lose(f"{obj.shape} shape", "KITTI holds boxes only; a shape without a box was left out")
         return None
     if obj.shape != "box" or obj.polygon or obj.rle is not None:
-        report.lose("mask" if obj.rle is not None and obj.shape == "box" else obj.shape, "KITTI holds boxes only; written as its box")
+        report.lose(
+            "mask" if obj.rle is not None and obj.shape == "box" else obj.shape,
+            "KITTI holds boxes only; written as its box",
+        )
     if obj.keypoints is not None:
         report.lose("keypoints", "KITTI cannot hold keypoints; the object is written without them")
     for key in obj.attributes:
         if key not in KITTI_ATTRIBUTES:
-            report.lose(f"object attribute {key!r}", "KITTI holds only its own fields (truncated, occluded, alpha, dimensions, location, rotation_y)")
-    values = {key: _numbers(obj.attributes.get(key, NOT_GIVEN[key]), NOT_GIVEN[key], 3 if key in ("dimensions", "location") else 1)
-              for key in KITTI_ATTRIBUTES}
+            report.lose(
+                f"object attribute {key!r}",
+                "KITTI holds only its own fields (truncated, occluded, alpha, dimensions, location, rotation_y)",
+            )
+    values = {
+        key: _numbers(
+            obj.attributes.get(key, NOT_GIVEN[key]), NOT_GIVEN[key], 3 if key in ("dimensions", "location") else 1
+        )
+        for key in KITTI_ATTRIBUTES
+    }
     x, y, w, h = box
     label = obj.label.replace(" ", "_")
-    fields = [label, f"{values['truncated'][0]:.2f}", str(int(values["occluded"][0])), f"{values['alpha'][0]:.2f}",
-              *(f"{v:.2f}" for v in (x, y, x + w, y + h)), *(f"{v:.2f}" for v in values["dimensions"] + values["location"]),
-              f"{values['rotation_y'][0]:.2f}"]
+    fields = [
+        label,
+        f"{values['truncated'][0]:.2f}",
+        str(int(values["occluded"][0])),
+        f"{values['alpha'][0]:.2f}",
+        *(f"{v:.2f}" for v in (x, y, x + w, y + h)),
+        *(f"{v:.2f}" for v in values["dimensions"] + values["location"]),
+        f"{values['rotation_y'][0]:.2f}",
+    ]
     if obj.score is not None:
         fields.append(f"{obj.score:.2f}" if obj.score >= 0.01 else repr(obj.score))
     return " ".join(fields)
@@ -65,7 +81,9 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "copy") ->
     """Write ``path/[<split>/]label_2/*.txt`` and the images into ``image_2/`` (``images`` copy|hardlink|symlink:
     KITTI finds an image only by its frame name beside the labels, so it cannot reference images elsewhere)."""
     if images not in IMAGE_MODES or images == "reference":
-        raise CvkitError(f"KITTI writer option images={images!r}: choose copy, hardlink or symlink (KITTI keeps images in image_2/)")
+        raise CvkitError(
+            f"KITTI writer option images={images!r}: choose copy, hardlink or symlink (KITTI keeps images in image_2/)"
+        )
     taken: dict[str | None, set[str]] = {}
     for sample in track(dataset, "writing KITTI"):
         root = path / sample.split if sample.split else path

@@ -85,7 +85,11 @@ def _lvis_shape(doc: dict[str, Any], source_info: Any) -> dict[str, Any]:
         instances[ann.get("category_id")] = instances.get(ann.get("category_id"), 0) + 1
     for image in doc.get("images", []):
         url_name = _url_name(image.get("coco_url"))
-        if url_name is not None and isinstance(image.get("file_name"), str) and url_name.endswith(image["file_name"].rsplit("/", 1)[-1]):
+        if (
+            url_name is not None
+            and isinstance(image.get("file_name"), str)
+            and url_name.endswith(image["file_name"].rsplit("/", 1)[-1])
+        ):
             del image["file_name"]
         image.setdefault("neg_category_ids", [])
         image.setdefault("not_exhaustive_category_ids", [])

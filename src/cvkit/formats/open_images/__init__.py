@@ -31,12 +31,30 @@ from ._objects import Sizes, box_objects, image_labels, mask_objects
 
 __all__ = ["detect", "read"]
 
-KINDS = {"bbox": re.compile(r"^(?P<subset>.+)-annotations-bbox\.csv$"),
-         "labels": re.compile(r"^(?P<subset>.+)-annotations-human-imagelabels(?P<boxable>-boxable)?\.csv$"),
-         "masks": re.compile(r"^(?P<subset>.+)-annotations-object-segmentation\.csv$")}
-BOX_NUMBERS = {"XMin": "float64", "XMax": "float64", "YMin": "float64", "YMax": "float64", "Confidence": "float64",
-               "IsOccluded": "int8", "IsTruncated": "int8", "IsGroupOf": "int8", "IsDepiction": "int8", "IsInside": "int8"}
-MASK_NUMBERS = {"BoxXMin": "float64", "BoxXMax": "float64", "BoxYMin": "float64", "BoxYMax": "float64", "PredictedIoU": "float64"}
+KINDS = {
+    "bbox": re.compile(r"^(?P<subset>.+)-annotations-bbox\.csv$"),
+    "labels": re.compile(r"^(?P<subset>.+)-annotations-human-imagelabels(?P<boxable>-boxable)?\.csv$"),
+    "masks": re.compile(r"^(?P<subset>.+)-annotations-object-segmentation\.csv$"),
+}
+BOX_NUMBERS = {
+    "XMin": "float64",
+    "XMax": "float64",
+    "YMin": "float64",
+    "YMax": "float64",
+    "Confidence": "float64",
+    "IsOccluded": "int8",
+    "IsTruncated": "int8",
+    "IsGroupOf": "int8",
+    "IsDepiction": "int8",
+    "IsInside": "int8",
+}
+MASK_NUMBERS = {
+    "BoxXMin": "float64",
+    "BoxXMax": "float64",
+    "BoxYMin": "float64",
+    "BoxYMax": "float64",
+    "PredictedIoU": "float64",
+}
 ROTATION_FILE = "image_ids_and_rotation.csv"
 
 
@@ -124,8 +142,13 @@ class _Reader:
 
     def subsets(self) -> list[str]:
         names = [*self.listed, *(s for kind in self.files.values() for s in kind)]
-        names += [n for base in (self.root / "images", self.root) if base.is_dir() for n in sorted(folders_in(base))
-                  if n in ("train", "validation", "test") or (base.name == "images" and base != self.root)]
+        names += [
+            n
+            for base in (self.root / "images", self.root)
+            if base.is_dir()
+            for n in sorted(folders_in(base))
+            if n in ("train", "validation", "test") or (base.name == "images" and base != self.root)
+        ]
         return list(dict.fromkeys(names))
 
     def image_folder(self, subset: str) -> tuple[Path | None, dict[str, str]]:
@@ -137,17 +160,36 @@ class _Reader:
     def samples(self, subset: str) -> Iterator[Sample]:
         tables: dict[str, Table] = {}
         if subset in self.files["bbox"]:
-            tables["bbox"] = read_table(self.files["bbox"][subset], BOX_NUMBERS, ("LabelName", "Source"), self.report,
-                                        optional=("Confidence", "Source", "IsOccluded", "IsTruncated", "IsGroupOf", "IsDepiction", "IsInside"))
+            tables["bbox"] = read_table(
+                self.files["bbox"][subset],
+                BOX_NUMBERS,
+                ("LabelName", "Source"),
+                self.report,
+                optional=("Confidence", "Source", "IsOccluded", "IsTruncated", "IsGroupOf", "IsDepiction", "IsInside"),
+            )
         if subset in self.files["labels"]:
-            tables["labels"] = read_table(self.files["labels"][subset], {"Confidence": "float64"}, ("LabelName",), self.report)
+            tables["labels"] = read_table(
+                self.files["labels"][subset], {"Confidence": "float64"}, ("LabelName",), self.report
+            )
         if subset in self.files["masks"]:
-            tables["masks"] = read_table(self.files["masks"][subset], MASK_NUMBERS, ("MaskPath", "LabelName", "BoxID"), self.report,
-                                         optional=("PredictedIoU", "BoxID"))
+            tables["masks"] = read_table(
+                self.files["masks"][subset],
+                MASK_NUMBERS,
+                ("MaskPath", "LabelName", "BoxID"),
+                self.report,
+                optional=("PredictedIoU", "BoxID"),
+            )
         folder, images = self.image_folder(subset)
         ids = subset_image_ids(list(tables.values()), [*images, *self.listed.get(subset, [])])
         sizes = Sizes(self.sizes, self.report)
-        mask_folder = next((f for f in (self.root / "masks" / subset, self.root / "masks", self.root / f"{subset}-masks") if f.is_dir()), self.root)
+        mask_folder = next(
+            (
+                f
+                for f in (self.root / "masks" / subset, self.root / "masks", self.root / f"{subset}-masks")
+                if f.is_dir()
+            ),
+            self.root,
+        )
         for number in range(len(ids)):
             image_id = ids[number].as_py()
             name = images.get(image_id)
@@ -157,10 +199,22 @@ class _Reader:
             sample.width, sample.height = sizes.of(image_id, image)
             try:
                 if "bbox" in tables:
-                    sample.objects.extend(box_objects(tables["bbox"], tables["bbox"].rows_of(number), sample, self.categories, self.report))
+                    sample.objects.extend(
+                        box_objects(
+                            tables["bbox"], tables["bbox"].rows_of(number), sample, self.categories, self.report
+                        )
+                    )
                 if "masks" in tables:
-                    sample.objects.extend(mask_objects(tables["masks"], tables["masks"].rows_of(number), sample, mask_folder, self.categories,
-                                                       self.report))
+                    sample.objects.extend(
+                        mask_objects(
+                            tables["masks"],
+                            tables["masks"].rows_of(number),
+                            sample,
+                            mask_folder,
+                            self.categories,
+                            self.report,
+                        )
+                    )
                 if "labels" in tables:
                     image_labels(tables["labels"], tables["labels"].rows_of(number), sample, self.categories)
             except InvalidInputError as err:
@@ -186,4 +240,11 @@ def read(path: Path, report: Report) -> Dataset:
     if tree.is_file():
         hierarchy, parts = load_tree(tree, {c.name: c.display_name for c in categories if c.display_name})
         info["open_images"] = {"parts": [list(pair) for pair in parts]}  # "is part of" pairs, kept apart from is-a
-    return Dataset(track(iter(reader), "reading Open Images"), categories, hierarchy, root=path, source_format="open_images", info=info)
+    return Dataset(
+        track(iter(reader), "reading Open Images"),
+        categories,
+        hierarchy,
+        root=path,
+        source_format="open_images",
+        info=info,
+    )

@@ -37,7 +37,7 @@ class Table:
         self.starts = np.searchsorted(numbers[self.order], np.arange(count + 1))
 
     def rows_of(self, image: int) -> Any:
-        return self.order[self.starts[image]:self.starts[image + 1]]
+        return self.order[self.starts[image] : self.starts[image + 1]]
 
     def text(self, column: str, row: int) -> str:
         codes, names = self.columns[column]
@@ -54,7 +54,9 @@ def _arrow_error(exc: Exception, file: Path) -> InvalidInputError:
     return InvalidInputError(message, file=file, location=f"line {int(found.group(1))}" if found else None)
 
 
-def read_table(file: Path, numbers: dict[str, str], texts: tuple[str, ...], report: Report, optional: tuple[str, ...] = ()) -> Table:
+def read_table(
+    file: Path, numbers: dict[str, str], texts: tuple[str, ...], report: Report, optional: tuple[str, ...] = ()
+) -> Table:
     """The columns of ``file`` cvkit needs: ``numbers`` (column -> ``float64``/``int8``) and ``texts`` (dictionary
     codes and names); a missing required column is an error naming it; ``optional`` columns may be absent."""
     try:
@@ -82,8 +84,12 @@ def read_table(file: Path, numbers: dict[str, str], texts: tuple[str, ...], repo
     number_chunks: dict[str, list[Any]] = {c: [] for c in present_numbers}
     text_chunks: dict[str, list[Any]] = {c: [] for c in present_texts}
     try:  # block by block: only one block of the file's text is held, each column kept as numbers or codes
-        reader = csv.open_csv(file, read_options=csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False), parse_options=csv.ParseOptions(invalid_row_handler=skip),
-                              convert_options=csv.ConvertOptions(include_columns=wanted, strings_can_be_null=False, column_types=types))
+        reader = csv.open_csv(
+            file,
+            read_options=csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
+            parse_options=csv.ParseOptions(invalid_row_handler=skip),
+            convert_options=csv.ConvertOptions(include_columns=wanted, strings_can_be_null=False, column_types=types),
+        )
         for batch in reader:
             for name in present_numbers:
                 number_chunks[name].append(batch.column(name).to_numpy())
@@ -92,8 +98,13 @@ def read_table(file: Path, numbers: dict[str, str], texts: tuple[str, ...], repo
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise _arrow_error(exc, file) from None
     if skipped:
-        report.warn(f"{file.name}: {len(skipped)} row(s) with a wrong number of fields were skipped (e.g. {skipped[0]!r})")
-    columns: dict[str, Any] = {name: np.concatenate(chunks) if chunks else np.zeros(0, dtype=numbers[name]) for name, chunks in number_chunks.items()}
+        report.warn(
+            f"{file.name}: {len(skipped)} row(s) with a wrong number of fields were skipped (e.g. {skipped[0]!r})"
+        )
+    columns: dict[str, Any] = {
+        name: np.concatenate(chunks) if chunks else np.zeros(0, dtype=numbers[name])
+        for name, chunks in number_chunks.items()
+    }
     for name, chunks in text_chunks.items():
         columns[name] = _codes(pa, chunks)
     codes, ids = columns.pop("ImageID")

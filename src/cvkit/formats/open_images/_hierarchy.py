@@ -69,8 +69,12 @@ def parse_tree(data: Any, path: Path, display: dict[str, str]) -> tuple[Hierarch
 
 def class_list_beside(folder: Path) -> Path | None:
     """The class list in ``folder``: the boxable list first (its names are the hierarchy's), else the full one."""
-    for pattern in ("class-descriptions-boxable.csv", "oidv*-class-descriptions-boxable.csv", "oidv*-class-descriptions.csv",
-                    "class-descriptions.csv"):
+    for pattern in (
+        "class-descriptions-boxable.csv",
+        "oidv*-class-descriptions-boxable.csv",
+        "oidv*-class-descriptions.csv",
+        "class-descriptions.csv",
+    ):
         found = sorted(folder.glob(pattern))
         if found:
             return found[0]

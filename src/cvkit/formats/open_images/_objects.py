@@ -16,7 +16,13 @@ from cvkit.errors import InvalidInputError
 from ._columns import Table
 
 #: Open Images flag column -> object attribute (1 true, 0 false, -1 unknown: left out)
-FLAGS = {"IsOccluded": "occluded", "IsTruncated": "truncated", "IsGroupOf": "group_of", "IsDepiction": "depiction", "IsInside": "inside"}
+FLAGS = {
+    "IsOccluded": "occluded",
+    "IsTruncated": "truncated",
+    "IsGroupOf": "group_of",
+    "IsDepiction": "depiction",
+    "IsInside": "inside",
+}
 
 
 class Sizes:
@@ -34,17 +40,26 @@ class Sizes:
         return None, None
 
 
-def _corners(table: Table, row: int, names: tuple[str, str, str, str], sample: Sample) -> tuple[float, float, float, float]:
+def _corners(
+    table: Table, row: int, names: tuple[str, str, str, str], sample: Sample
+) -> tuple[float, float, float, float]:
     """A row's normalised ``XMin, XMax, YMin, YMax`` as a pixel box; errors name the CSV line."""
     x_min, x_max, y_min, y_max = (float(table.columns[n][row]) for n in names)
     line = f"line {row + 2}"
     if not all(0.0 <= v <= 1.0 for v in (x_min, x_max, y_min, y_max)):  # NaN fails too
-        raise InvalidInputError(f"coordinates must be in [0, 1], got {x_min}, {x_max}, {y_min}, {y_max}", file=table.file, location=line)
+        raise InvalidInputError(
+            f"coordinates must be in [0, 1], got {x_min}, {x_max}, {y_min}, {y_max}", file=table.file, location=line
+        )
     if x_max < x_min or y_max < y_min:
-        raise InvalidInputError(f"{names[1]} below {names[0]} or {names[3]} below {names[2]}", file=table.file, location=line)
+        raise InvalidInputError(
+            f"{names[1]} below {names[0]} or {names[3]} below {names[2]}", file=table.file, location=line
+        )
     if sample.width is None or sample.height is None:
-        raise InvalidInputError(f"image {sample.id!r} has boxes but no image file or images.meta line gives its size", file=table.file,
-                                location=line)
+        raise InvalidInputError(
+            f"image {sample.id!r} has boxes but no image file or images.meta line gives its size",
+            file=table.file,
+            location=line,
+        )
     w, h = sample.width, sample.height
     return (x_min * w, y_min * h, (x_max - x_min) * w, (y_max - y_min) * h)
 
@@ -55,12 +70,26 @@ def box_objects(table: Table, rows: Any, sample: Sample, categories: CategorySet
     for row in rows.tolist():
         label = table.text("LabelName", row)
         categories.ensure(label)
-        attributes: dict[str, Any] = {attr: bool(table.columns[col][row]) for col, attr in FLAGS.items()
-                                      if col in table.columns and table.columns[col][row] in (0, 1)}
+        attributes: dict[str, Any] = {
+            attr: bool(table.columns[col][row])
+            for col, attr in FLAGS.items()
+            if col in table.columns and table.columns[col][row] in (0, 1)
+        }
         if "Source" in table.columns:
             attributes["source"] = table.text("Source", row)
-        score = float(confidence[row]) if confidence is not None and not np.isnan(confidence[row]) and confidence[row] != 1 else None
-        objects.append(Annotation(label, _corners(table, row, ("XMin", "XMax", "YMin", "YMax"), sample), score=score, attributes=attributes))
+        score = (
+            float(confidence[row])
+            if confidence is not None and not np.isnan(confidence[row]) and confidence[row] != 1
+            else None
+        )
+        objects.append(
+            Annotation(
+                label,
+                _corners(table, row, ("XMin", "XMax", "YMin", "YMax"), sample),
+                score=score,
+                attributes=attributes,
+            )
+        )
     return objects
 
 
@@ -71,7 +100,9 @@ def _mask_file(folder: Path, name: str, table: Table, row: int) -> Path:
     raise InvalidInputError(f"mask {name!r} not found in {folder}", file=table.file, location=f"line {row + 2}")
 
 
-def mask_objects(table: Table, rows: Any, sample: Sample, folder: Path, categories: CategorySet, report: Report) -> list[Annotation]:
+def mask_objects(
+    table: Table, rows: Any, sample: Sample, folder: Path, categories: CategorySet, report: Report
+) -> list[Annotation]:
     """Instance masks: the PNG (resized to the image, nearest neighbour, when Open Images stored it smaller) as RLE."""
     from PIL import Image
 
@@ -98,7 +129,8 @@ def mask_objects(table: Table, rows: Any, sample: Sample, folder: Path, categori
 
 
 def image_labels(table: Table, rows: Any, sample: Sample, categories: CategorySet) -> None:
-    """Human-verified labels: Confidence 1 (present) to ``labels``, 0 (verified absent) to ``attributes["negative_labels"]``."""
+    """Human-verified labels: Confidence 1 (present) to ``labels``, 0 (verified absent) to
+    ``attributes["negative_labels"]``."""
     negative = []
     for row in rows.tolist():
         label = table.text("LabelName", row)
