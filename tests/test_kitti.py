@@ -110,3 +110,11 @@ def test_kitti_score_column_is_the_object_score(tmp_path):
     assert obj.score == 0.87 and obj.bbox == (1.0, 2.0, 10.0, 5.0) and obj.attributes == {}
     line = kitti._writer.label_line(obj, Report())
     assert line == "Car -1.00 -1 -10.00 1.00 2.00 11.00 7.00 -1.00 -1.00 -1.00 -1000.00 -1000.00 -1000.00 -10.00 0.87"
+
+
+def test_kitti_type_with_spaces_is_written_joined_and_said(tmp_path):
+    report = Report()
+    obj = kitti.parse_line("Car 0.00 0 -1 1 2 3 4 -1 -1 -1 -1000 -1000 -1000 -10", tmp_path / "a.txt", 1)
+    obj.label = "traffic light"
+    assert kitti._writer.label_line(obj, report).startswith("traffic_light 0.00 0 -1.00 1.00 2.00 3.00 4.00")
+    assert any("'traffic light' written as 'traffic_light'" in w for w in report.warnings)

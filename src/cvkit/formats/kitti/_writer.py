@@ -52,7 +52,9 @@ def label_line(obj: Annotation, report: Report) -> str | None:
         for key in KITTI_ATTRIBUTES
     }
     x, y, w, h = box
-    label = obj.label.replace(" ", "_")
+    label = "_".join(obj.label.split())
+    if label != obj.label:  # a KITTI line is split at whitespace
+        report.warn(f"KITTI types hold no spaces: {obj.label!r} written as {label!r}")
     fields = [
         label,
         f"{values['truncated'][0]:.2f}",
