@@ -136,3 +136,15 @@ def test_stats_uses_the_frequency_groups_the_lvis_file_states(tmp_path):
     seldom_frequent = [c["name"] for c in raw["categories"] if c["frequency"] == "f" and 0 < images_of[c["id"]] <= 10]
     assert seldom_frequent
     assert all(groups["classes"][name] == "frequent" for name in seldom_frequent)
+
+
+def test_stats_keeps_the_file_groups_through_a_manifest(tmp_path):
+    cvkit.convert(_val100(), tmp_path / "lvis.jsonl", to_format="manifest")
+    groups = dataset_stats(tmp_path / "lvis.jsonl", imbalance=ImbalanceOptions())["imbalance"]["frequency_groups"]
+    assert groups["from"] == "file" and groups["sizes"] == {"rare": 454, "common": 461, "frequent": 315}
+
+
+def test_stats_without_declared_groups_counts_images(small, tmp_path):
+    cvkit.write(small, tmp_path / "coco.json", format="coco")
+    groups = dataset_stats(tmp_path / "coco.json", imbalance=ImbalanceOptions())["imbalance"]["frequency_groups"]
+    assert groups["from"] == "image counts" and groups["classes"] == {"cat": "rare", "dog": "rare"}
