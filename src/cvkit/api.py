@@ -86,7 +86,8 @@ def _detections(path: Path) -> list[tuple[str, str]]:
                 reason = spec.load().detect(path)
                 if reason:
                     matches.append((spec.name, reason))
-    return matches
+    refined = {get_format(name).refines for name, _ in matches}  # LVIS detects as COCO too: the specialised one is meant
+    return [(name, why) for name, why in matches if name not in refined]
 
 
 #: sub-folders an undetected folder's hint looks into (a folder of several datasets)

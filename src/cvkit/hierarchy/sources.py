@@ -115,8 +115,8 @@ def load_edge_csv(path: str | Path) -> Hierarchy:
 
 
 def load_json(path: str | Path) -> Hierarchy:
-    """A JSON hierarchy: a COCO file (supercategories), a list of ``{name, parents, display_name}``
-    nodes (the manifest header's form), or an object mapping child -> parent or [parents]."""
+    """A JSON hierarchy: a COCO file (supercategories), Open Images' ``bbox_labels_600_hierarchy.json``, a list of
+    ``{name, parents, display_name}`` nodes (the manifest header's form), or an object mapping child -> parent or [parents]."""
     path = Path(path)
     try:
         data = jsonio.loads(path.read_bytes())
@@ -124,6 +124,11 @@ def load_json(path: str | Path) -> Hierarchy:
         raise InvalidInputError(f"not valid JSON ({exc})", file=path) from None
     if isinstance(data, dict) and isinstance(data.get("categories"), list):
         return hierarchy_from_coco(data, path)
+    from cvkit.formats.open_images._hierarchy import class_list_beside, is_open_images_tree, parse_tree, read_class_descriptions
+
+    if is_open_images_tree(data):  # bbox_labels_600_hierarchy.json; display names from a class list beside it
+        listing = class_list_beside(path.parent)
+        return parse_tree(data, path, dict(read_class_descriptions(listing)) if listing else {})[0]
     hierarchy = Hierarchy()
     if isinstance(data, list):
         for index, rec in enumerate(data):

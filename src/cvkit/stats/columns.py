@@ -63,6 +63,8 @@ class Columns:
     root: Path | None = None  # folder image paths are relative to
     image_paths: list[str] | None = None  # kept only when asked for (``with_paths``)
     _pairs: Any = None  # cache of counts.image_class_pairs
+    #: class name -> ``rare``/``common``/``frequent`` as the source file states it (LVIS's ``frequency``)
+    declared_groups: dict[str, str] | None = None
 
     @property
     def num_images(self) -> int:
@@ -181,7 +183,19 @@ def columns_from_dataset(dataset: Dataset, with_paths: bool = False) -> Columns:
         columns.class_names = order
     columns.class_ids = [cat.id if (cat := dataset.categories.get(name)) else -1 for name in columns.class_names]
     columns.root = dataset.root
+    columns.declared_groups = declared_groups(dataset.categories)
     return columns
+
+
+#: LVIS's ``frequency`` letters (a category attribute, as the COCO and LVIS readers keep it)
+FREQUENCY_LETTERS = {"r": "rare", "c": "common", "f": "frequent"}
+
+
+def declared_groups(categories: Any) -> dict[str, str] | None:
+    """The frequency group each category's own ``frequency`` attribute gives (LVIS); None when none has one."""
+    groups = {cat.name: FREQUENCY_LETTERS[cat.attributes["frequency"]] for cat in categories
+              if cat.attributes.get("frequency") in FREQUENCY_LETTERS}
+    return groups or None
 
 
 def columns_from_manifest(path: str | Path, report: Report | None = None, with_paths: bool = False) -> Columns:
@@ -286,6 +300,7 @@ def _manifest_columns(path: Path, report: Report, with_paths: bool, check_every:
         return None
     columns = builder.build((header.get("source") or {}).get("format"))
     columns.root = path.parent
+    columns.declared_groups = declared_groups(categories)
     return columns
 
 
