@@ -92,6 +92,21 @@ def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         raise
 
 
+def rewrite_own_file(path: str | Path, data: bytes) -> None:
+    """Replace, atomically, a file this run wrote itself a moment ago (a writer's second pass over its own output).
+    The run already holds the name, so the no-replace rule of :func:`exclusive` does not apply to it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _link_new(tmp: str, path: Path) -> None:
     """Give ``tmp`` the name ``path`` only if no file has it (a hard link cannot replace), then drop ``tmp``."""
     try:

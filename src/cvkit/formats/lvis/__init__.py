@@ -19,7 +19,7 @@ from cvkit.core.model import Dataset
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats import coco
-from cvkit.io import atomic_file, files_in
+from cvkit.io import files_in, rewrite_own_file
 
 __all__ = ["detect", "frequency_of", "read", "write"]
 
@@ -118,5 +118,4 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
             raise InvalidInputError(f"malformed JSON: {exc}", file=target) from None
         if not isinstance(doc, dict):
             raise CvkitError("the COCO writer gave no JSON object", file=target)
-        with atomic_file(target, "wb", encoding=None) as handle:
-            handle.write(jsonio.dumps(_lvis_shape(doc, source_info)))
+        rewrite_own_file(target, jsonio.dumps(_lvis_shape(doc, source_info)))
