@@ -110,3 +110,20 @@ def box_table(rows: list[tuple[str, ...]], right: tuple[bool, ...]) -> str:
 
 def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+ENGINE_HELP = ("Where per-image work runs: local (this machine's processes, the default) or ray (a Ray cluster; "
+               "needs cvkit\\[ray]). Also $CVKIT_ENGINE.")
+RAY_ADDRESS_HELP = "Ray cluster to use with --engine ray: auto, HOST:PORT or ray://HOST:PORT (default $RAY_ADDRESS, else a local Ray)."
+
+
+@contextmanager
+def engine_scope(engine: str | None, address: str | None) -> Iterator[None]:
+    """Run the command's pipelines on ``engine`` (``--engine``); the local engine needs no set-up."""
+    from cvkit.core.executor import make_executor, using
+
+    if engine in (None, "", "local"):
+        yield
+        return
+    with using(make_executor(engine, address=address)):
+        yield

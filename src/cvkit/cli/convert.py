@@ -8,7 +8,16 @@ from typing import Any
 
 import typer
 
-from cvkit.cli.common import handle_errors, out_console, parse_options, print_report, quiet_progress
+from cvkit.cli.common import (
+    ENGINE_HELP,
+    RAY_ADDRESS_HELP,
+    engine_scope,
+    handle_errors,
+    out_console,
+    parse_options,
+    print_report,
+    quiet_progress,
+)
 from cvkit.cli.process import kept_until_exit, paused_gc
 from cvkit.errors import CvkitError
 from cvkit.formats import CAPABILITIES, REGISTRY, all_formats
@@ -42,7 +51,8 @@ def pair_examples() -> list[str]:
 
 def _run_conversion(src: Path, dst: Path, from_format: str | None, to_format: str, overwrite: bool, skip_invalid: bool,
                     read_opts: list[str] | None, write_opts: list[str] | None, images: str | None, json_output: bool, title: str,
-                    transform: Callable[[Any], Any] | None = None, allow_outside_root: bool = False) -> None:
+                    transform: Callable[[Any], Any] | None = None, allow_outside_root: bool = False,
+                    engine: str | None = None, ray_address: str | None = None) -> None:
     from cvkit.api import convert
 
     quiet_progress(json_output)
@@ -51,7 +61,7 @@ def _run_conversion(src: Path, dst: Path, from_format: str | None, to_format: st
         write_options["images"] = images
     # the collector paused while the conversion builds millions of objects; the dataset (a loaded COCO file, ...)
     # outlives the conversion when cvkit ends with it
-    with paused_gc(), kept_until_exit() as keep:
+    with engine_scope(engine, ray_address), paused_gc(), kept_until_exit() as keep:
         report = convert(src, dst, to_format=to_format, from_format=from_format, overwrite=overwrite, skip_invalid=skip_invalid,
                          read_options=parse_options(read_opts), write_options=write_options,
                          transform=lambda dataset: keep(dataset if transform is None else transform(dataset)),
@@ -71,6 +81,8 @@ def convert_cmd(
     allow_outside_root: bool = typer.Option(False, "--allow-outside-root", help=OUTSIDE_HELP),
     read_opt: list[str] | None = typer.Option(None, "--read-option", "-r", help=READ_OPT_HELP),
     write_opt: list[str] | None = typer.Option(None, "--write-option", "-w", help=WRITE_OPT_HELP),
+    engine: str | None = typer.Option(None, "--engine", envvar="CVKIT_ENGINE", help=ENGINE_HELP),
+    ray_address: str | None = typer.Option(None, "--ray-address", envvar="RAY_ADDRESS", help=RAY_ADDRESS_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Convert a dataset from any format to any format.
@@ -82,6 +94,8 @@ def convert_cmd(
       cvkit convert coco2voc instances_val2017.json voc/ --images copy
 
       cvkit convert data/ out.json --to coco                    # source format detected
+
+      cvkit convert voc2coco VOCdevkit/VOC2012 coco/ --engine ray --ray-address auto
     """
     with handle_errors():
         if len(args) == 3:
@@ -99,7 +113,7 @@ def convert_cmd(
         else:
             raise CvkitError("expected [PAIR] SRC DST")
         _run_conversion(Path(src), Path(dst), from_format, to_format, overwrite, skip_invalid, read_opt, write_opt, images, json_output,
-                        f"{src} -> {dst}", allow_outside_root=allow_outside_root)
+                        f"{src} -> {dst}", allow_outside_root=allow_outside_root, engine=engine, ray_address=ray_address)
 
 
 def ingest_cmd(
@@ -110,6 +124,8 @@ def ingest_cmd(
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip malformed items and list them in OUTPUT.skipped.jsonl."),
     read_opt: list[str] | None = typer.Option(None, "--read-option", "-r", help=READ_OPT_HELP),
     hierarchy: Path | None = typer.Option(None, "--hierarchy", help="Attach this class hierarchy (see `cvkit hierarchy --help`) to the manifest."),
+    engine: str | None = typer.Option(None, "--engine", envvar="CVKIT_ENGINE", help=ENGINE_HELP),
+    ray_address: str | None = typer.Option(None, "--ray-address", envvar="RAY_ADDRESS", help=RAY_ADDRESS_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Read a dataset into a cvkit manifest (JSON Lines or Parquet), the input of stats, augment and train.
@@ -136,7 +152,7 @@ def ingest_cmd(
             find_hierarchy(hierarchy)  # a bad path fails before a long read
             transform = lambda dataset: attach_hierarchy(dataset, hierarchy)  # noqa: E731
         _run_conversion(src, output, format, to_format, overwrite, skip_invalid, read_opt, None, None, json_output, f"{src} -> {output}",
-                        transform)
+                        transform, engine=engine, ray_address=ray_address)
 
 
 def export_cmd(
@@ -149,6 +165,8 @@ def export_cmd(
     write_opt: list[str] | None = typer.Option(None, "--write-option", "-w", help=WRITE_OPT_HELP),
     onnx: bool = typer.Option(False, "--onnx", help="Export a checkpoint to ONNX."),
     torchscript: bool = typer.Option(False, "--torchscript", help="Export a checkpoint to TorchScript."),
+    engine: str | None = typer.Option(None, "--engine", envvar="CVKIT_ENGINE", help=ENGINE_HELP),
+    ray_address: str | None = typer.Option(None, "--ray-address", envvar="RAY_ADDRESS", help=RAY_ADDRESS_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Write a manifest out in another format, or export a trained checkpoint.
@@ -174,7 +192,7 @@ def export_cmd(
         if dst is None or not to_format:
             raise CvkitError("export needs a destination and --to FORMAT")
         _run_conversion(src, dst, "manifest", to_format, overwrite, False, None, write_opt, images, json_output, f"{src} -> {dst}",
-                        allow_outside_root=allow_outside_root)
+                        allow_outside_root=allow_outside_root, engine=engine, ray_address=ray_address)
 
 
 def _export_model(src: Path, dst: Path | None, onnx: bool, torchscript: bool, json_output: bool,

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from cvkit.errors import CvkitError
@@ -142,3 +143,25 @@ def make_executor(engine: str | None = None, workers: int | None = None, address
             raise CvkitError(f"--engine ray needs Ray: pip install 'cvkit[ray]' ({err})") from err
         return RayExecutor(address=address or os.environ.get("RAY_ADDRESS"), workers=workers)
     raise CvkitError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
+
+
+#: the executor every pipeline runs on while set by :func:`using` (``--engine ray``); None: each picks its own
+_chosen: Executor | None = None
+
+
+@contextmanager
+def using(executor: Executor) -> Iterator[Executor]:
+    """Run every pipeline started inside the ``with`` on ``executor`` (whatever its size or ``workers``); the
+    executor is closed on the way out. The CLI's ``--engine`` sets it; library callers may too."""
+    global _chosen
+    previous, _chosen = _chosen, executor
+    try:
+        yield executor
+    finally:
+        _chosen = previous
+        executor.close()
+
+
+def chosen() -> Executor | None:
+    """The executor set by :func:`using`, if any."""
+    return _chosen
