@@ -4,7 +4,9 @@ whole, a task that keeps dying stops the run with a named error, and leaving ear
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +88,70 @@ def test_leaving_early_cancels_the_rest(executor):
     assert next(results) == 0
     results.close()
     assert executor._pending == []
+
+
+# --- the CLI on the cluster: the same bytes as the local engine ---------------------------------------------------
+
+VOC_XML = """<annotation><folder>VOC</folder><filename>{name}.jpg</filename><size><width>64</width><height>48</height>
+<depth>3</depth></size><object><name>{label}</name><pose>Unspecified</pose><truncated>0</truncated><difficult>0</difficult>
+<bndbox><xmin>{x}</xmin><ymin>5</ymin><xmax>{x2}</xmax><ymax>30</ymax></bndbox></object></annotation>
+"""
+
+
+def voc_tree(root: Path, files: int) -> Path:
+    """A VOC tree of ``files`` annotations (sizes in the XML: no image needs opening) with a train/val split."""
+    (root / "Annotations").mkdir(parents=True)
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    names = [f"img{i:06d}" for i in range(files)]
+    for i, name in enumerate(names):
+        label = ("cat", "dog", "bird")[i % 3]
+        (root / "Annotations" / f"{name}.xml").write_text(VOC_XML.format(name=name, label=label, x=1 + i % 20, x2=30 + i % 30))
+    (root / "ImageSets" / "Main" / "train.txt").write_text("\n".join(names[: files * 4 // 5]) + "\n")
+    (root / "ImageSets" / "Main" / "val.txt").write_text("\n".join(names[files * 4 // 5 :]) + "\n")
+    return root
+
+
+def cli(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")]), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "cvkit", *map(str, args)], capture_output=True, text=True, env=full, timeout=600)
+
+
+def same_tree(a: Path, b: Path) -> None:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    for rel in files_a:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+CORPUS_CASES = [("voc/voc_dataset1", "coco"), ("coco/coco_instances", "yolo"), ("labelme_json/instance_segmentation", "coco")]
+
+
+@pytest.mark.parametrize(("dataset", "target"), CORPUS_CASES, ids=[f"{d}->{t}" for d, t in CORPUS_CASES])
+def test_cli_conversion_on_ray_gives_the_local_bytes(cluster_address, tmp_path, dataset, target):
+    from conftest import corpus_path
+
+    source = corpus_path(*dataset.split("/"))
+    local = cli("convert", source, tmp_path / "local", "--to", target)
+    assert local.returncode == 0, local.stderr
+    on_ray = cli("convert", source, tmp_path / "ray", "--to", target, "--engine", "ray", "--ray-address", cluster_address)
+    assert on_ray.returncode == 0, on_ray.stderr
+    assert re.search(r"engine ray: [1-9]\d* task\(s\) ran on the cluster", on_ray.stderr), on_ray.stderr
+    same_tree(tmp_path / "local", tmp_path / "ray")
+
+
+def test_a_20k_file_tree_converts_and_ingests_on_ray_as_locally(cluster_address, tmp_path):
+    tree = voc_tree(tmp_path / "voc", 20_000)
+    for command, extra in (("convert", ["--to", "coco"]), ("ingest", [])):
+        local_out = tmp_path / f"{command}-local" / "out.jsonl" if command == "ingest" else tmp_path / f"{command}-local"
+        ray_out = tmp_path / f"{command}-ray" / "out.jsonl" if command == "ingest" else tmp_path / f"{command}-ray"
+        target = ["-o", local_out] if command == "ingest" else [local_out]
+        local = cli(command, tree, *target, *extra, "--json")
+        assert local.returncode == 0, local.stderr
+        target = ["-o", ray_out] if command == "ingest" else [ray_out]
+        env = {"CVKIT_ENGINE": "ray", "RAY_ADDRESS": cluster_address}  # the environment's switches, not the flags
+        on_ray = cli(command, tree, *target, *extra, "--json", env=env)
+        assert on_ray.returncode == 0, on_ray.stderr
+        assert re.search(r"engine ray: [1-9]\d* task\(s\) ran on the cluster", on_ray.stderr), on_ray.stderr
+        assert json.loads(on_ray.stdout) == json.loads(local.stdout)  # the same counts, losses and skipped items
+        same_tree(local_out if command == "convert" else local_out.parent, ray_out if command == "convert" else ray_out.parent)

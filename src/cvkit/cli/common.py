@@ -125,5 +125,8 @@ def engine_scope(engine: str | None, address: str | None) -> Iterator[None]:
     if engine in (None, "", "local"):
         yield
         return
-    with using(make_executor(engine, address=address)):
+    with using(make_executor(engine, address=address)) as executor:
         yield
+    count = getattr(executor, "tasks_submitted", None)
+    if count is not None:
+        typer.echo(f"engine {engine}: {count} task(s) ran on the cluster", err=True)

@@ -59,6 +59,9 @@ class RayExecutor(Executor):
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = max(1, workers if workers is not None else cpus)
         self._pending: list[Any] = []
+        #: tasks submitted to the cluster so far (the CLI reports it)
+        self.tasks_submitted = 0
+        self.address = address
 
     def map(self, function: Callable[[C, T], R], context: C, tasks: Sequence[T]) -> Iterator[R]:
         ray = self._ray
@@ -72,6 +75,7 @@ class RayExecutor(Executor):
                 while submitted < len(tasks) and len(queued) < window:
                     queued.append((submitted, remote.remote(function, context_ref, tasks[submitted])))
                     submitted += 1
+                    self.tasks_submitted += 1
                 self._pending = [ref for _, ref in queued]
                 index, ref = queued.popleft()
                 yield self._result(ref, index)
