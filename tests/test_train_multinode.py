@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from train_fixtures import digit_folder
 
 REPO = Path(__file__).resolve().parents[1]
