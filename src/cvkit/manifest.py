@@ -22,7 +22,13 @@ from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import atomic_file
-from cvkit.manifest_parquet import iter_parquet_records, iter_row_group_records, read_parquet_header, row_group_sizes, write_rows
+from cvkit.manifest_parquet import (
+    iter_parquet_records,
+    iter_row_group_records,
+    read_parquet_header,
+    row_group_sizes,
+    write_rows,
+)
 
 SCHEMA_NAME = "cvkit.manifest"
 SCHEMA_VERSION = 1

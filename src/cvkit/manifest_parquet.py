@@ -230,7 +230,9 @@ def read_parquet_header(path: str | Path, parquet_file: Any = None) -> Any:
     return header
 
 
-def _row_records(parquet_file: Any, row_groups: list[int] | None, first_row: int) -> Iterator[tuple[int, dict[str, Any]]]:
+def _row_records(
+    parquet_file: Any, row_groups: list[int] | None, first_row: int
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(row_number, record)`` of some row groups (all when None), one batch of rows in memory at a time."""
     number = first_row
     for batch in parquet_file.iter_batches(batch_size=READ_BATCH_ROWS, row_groups=row_groups, use_threads=False):

@@ -1,4 +1,5 @@
-"""A Parquet manifest straight into :class:`~cvkit.stats.column_arrays.Columns`: Arrow columns to numpy, no per-object Python.
+"""A Parquet manifest straight into :class:`~cvkit.stats.column_arrays.Columns`: Arrow columns to numpy, no
+per-object Python.
 
 Only the columns statistics need are read (sizes, split, image labels, and of each object its label and box; its
 polygon and RLE only in row groups whose statistics say some are there), one row group at a time, labels as
