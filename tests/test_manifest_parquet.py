@@ -102,28 +102,34 @@ def test_ingest_and_every_manifest_command_take_parquet(tmp_path, corpus):
     split = runner.invoke(app, ["split", str(parquet), "--ratios", "0.5,0.5", "-o", str(tmp_path / "split.parquet")])
     assert split.exit_code == 0, split.output
     assert sorted(rec["split"] for rec in records(tmp_path / "split.parquet")) == ["train", "val"]
-    yolo = runner.invoke(app, ["export", str(parquet), str(tmp_path / "yolo"), "--to", "yolo"])
+    # the manifests lie in tmp_path and their images in the corpus: copying them needs --allow-outside-root
+    refused = runner.invoke(app, ["export", str(parquet), str(tmp_path / "refused"), "--to", "yolo"])
+    assert refused.exit_code == 2 and "--allow-outside-root" in refused.output
+    assert not (tmp_path / "refused").exists()
+    yolo = runner.invoke(app, ["export", str(parquet), str(tmp_path / "yolo"), "--to", "yolo", "--allow-outside-root"])
     assert yolo.exit_code == 0, yolo.output
-    from_jsonl = runner.invoke(app, ["export", str(jsonl), str(tmp_path / "yolo2"), "--to", "yolo"])
-    assert from_jsonl.exit_code == 0
+    from_jsonl = runner.invoke(
+        app, ["export", str(jsonl), str(tmp_path / "yolo2"), "--to", "yolo", "--allow-outside-root"]
+    )
+    assert from_jsonl.exit_code == 0, from_jsonl.output
     assert _tree(tmp_path / "yolo") == _tree(tmp_path / "yolo2")
 
 
 def test_hierarchy_commands_read_and_write_parquet(tmp_path, corpus):
     cifar = corpus("cifar", "cifar100_dataset")
-    jsonl, parquet = tmp_path / "c.jsonl", tmp_path / "c.parquet"
+    # one folder each: CIFAR's pixels are extracted to c_images/ beside the manifest, which a second ingest beside
+    # the first would find occupied; both manifests then name their images alike (c_images/...)
+    jsonl, parquet = tmp_path / "jsonl" / "c.jsonl", tmp_path / "parquet" / "c.parquet"
     for path in (jsonl, parquet):
         assert runner.invoke(app, ["ingest", str(cifar), "-o", str(path)]).exit_code == 0
     shown = [runner.invoke(app, ["hierarchy", "show", str(path), "--json"]) for path in (jsonl, parquet)]
     assert shown[1].exit_code == 0, shown[1].output
     assert json.loads(shown[1].stdout) == json.loads(shown[0].stdout)
-    out = runner.invoke(app, ["remap", str(parquet), "-o", str(tmp_path / "coarse.parquet"), "--level", "coarse"])
-    assert out.exit_code == 0, out.output
-    assert (
-        runner.invoke(app, ["remap", str(jsonl), "-o", str(tmp_path / "coarse.jsonl"), "--level", "coarse"]).exit_code
-        == 0
-    )
-    assert records(tmp_path / "coarse.parquet") == records(tmp_path / "coarse.jsonl")
+    coarse = [path.parent / f"coarse{path.suffix}" for path in (jsonl, parquet)]  # beside its source: same image paths
+    for path, out in zip((jsonl, parquet), coarse):
+        remapped = runner.invoke(app, ["remap", str(path), "-o", str(out), "--level", "coarse"])
+        assert remapped.exit_code == 0, remapped.output
+    assert records(coarse[1]) == records(coarse[0])
 
 
 def _tree(root: Path) -> dict[str, bytes]:

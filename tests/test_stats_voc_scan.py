@@ -11,7 +11,8 @@ import cvkit
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 from cvkit.stats import voc_scan
-from cvkit.stats.columns import Columns, columns_from_dataset
+from cvkit.stats.column_arrays import Columns
+from cvkit.stats.columns import columns_from_dataset
 from cvkit.stats.sources import load_columns
 
 PLAIN = """<annotation><folder>VOC</folder><filename>{stem}.jpg</filename>

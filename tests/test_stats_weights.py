@@ -139,7 +139,7 @@ def test_loading_weights_for_other_classes_fails_naming_them(tmp_path):
 
 
 def test_median_matches_numpy_for_odd_and_even_lengths():
-    from cvkit.stats.columns import median
+    from cvkit.stats.column_arrays import median
 
     rng = np.random.default_rng(3)
     for n in (1, 2, 5, 6, 101):

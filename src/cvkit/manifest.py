@@ -22,6 +22,13 @@ from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import atomic_file
+from cvkit.manifest_parquet import (
+    iter_parquet_records,
+    iter_row_group_records,
+    read_parquet_header,
+    row_group_sizes,
+    write_rows,
+)
 
 SCHEMA_NAME = "cvkit.manifest"
 SCHEMA_VERSION = 1
@@ -173,21 +180,23 @@ def write_manifest(dataset: Dataset, path: str | Path, report: Report | None = N
     root = dataset.root.resolve() if dataset.root is not None else None
     out_dir.mkdir(parents=True, exist_ok=True)
     relocate = _relocator(root, out_dir)
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        from cvkit.manifest_parquet import write_parquet_manifest
 
-        write_parquet_manifest(dataset, path, report, relocate)
-        report.written.categories = len(dataset.categories)
-        return path
-    with tempfile.TemporaryFile(dir=out_dir) as body:
+    def records() -> Iterator[dict[str, Any]]:
         for sample in dataset:
-            image = relocate(sample.path)
-            body.write(jsonio.dumps_line(sample_to_record(sample, image)))
             report.count_written(sample.split, len(sample.objects))
-        body.seek(0)
+            yield sample_to_record(sample, relocate(sample.path))
+
+    if path.suffix.lower() in PARQUET_SUFFIXES:
         with atomic_file(path, "wb", encoding=None) as handle:
-            handle.write(jsonio.dumps_line(make_header(dataset)))
-            shutil.copyfileobj(body, handle, 1 << 20)
+            write_rows(records(), lambda: make_header(dataset), handle, path)
+    else:
+        with tempfile.TemporaryFile(dir=out_dir) as body:
+            for record in records():
+                body.write(jsonio.dumps_line(record))
+            body.seek(0)
+            with atomic_file(path, "wb", encoding=None) as handle:
+                handle.write(jsonio.dumps_line(make_header(dataset)))
+                shutil.copyfileobj(body, handle, 1 << 20)
     report.written.categories = len(dataset.categories)
     return path
 
@@ -204,9 +213,7 @@ def read_header(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise InvalidInputError("manifest not found", file=path) from None
     if magic == PARQUET_MAGIC:
-        from cvkit.manifest_parquet import read_parquet_header
-
-        return read_parquet_header(path)
+        return check_header(read_parquet_header(path), path, location="metadata")
     try:
         header = jsonio.loads(first)
     except jsonio.JSONDecodeError as exc:
@@ -238,8 +245,6 @@ def iter_records(path: str | Path, report: Report | None = None) -> Iterator[tup
     """Yield ``(line_number, record)`` for every image record, streaming (Parquet: ``(row_number, record)``)."""
     path = Path(path)
     if is_parquet_manifest(path):
-        from cvkit.manifest_parquet import iter_parquet_records
-
         yield from iter_parquet_records(path)
         return
     with open(path, "rb") as handle:
@@ -324,9 +329,7 @@ def manifest_shards(path: Path, categories: CategorySet, report: Report) -> list
     itself (no parsed data is shared, so memory stays flat), each run's line numbers counted here.
     A Parquet manifest gives one run per row group."""
     if is_parquet_manifest(path):
-        from cvkit.manifest_parquet import parquet_shards
-
-        return parquet_shards(path, categories, report)
+        return _row_group_shards(path, categories, report)
     with open(path, "rb") as handle:
         handle.readline()
         start, first_line, shards = handle.tell(), 2, []
@@ -343,6 +346,22 @@ def _read_run(path: Path, start: int, stop: int, first_line: int, categories: Ca
         handle.seek(start)
         lines = handle.read(stop - start).split(b"\n")
     for _number, sample in check_samples(_records(enumerate(lines, start=first_line), path, report), path, categories, report):
+        yield sample
+
+
+def _row_group_shards(path: Path, categories: CategorySet, report: Report) -> list[Shard]:
+    """One :class:`Shard` per row group of a Parquet manifest: a worker process opens the file and reads its group."""
+    shards, first_row = [], 1
+    for group, rows in enumerate(row_group_sizes(path)):
+        shards.append(Shard(rows, partial(_read_group, path, group, first_row, categories, report)))
+        first_row += rows
+    return shards
+
+
+def _read_group(path: Path, group: int, first_row: int, categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """The samples of row group ``group`` of a Parquet manifest, whose first row is row ``first_row``."""
+    records = iter_row_group_records(path, group, first_row)
+    for _number, sample in check_samples(records, path, categories, report, unit="row"):
         yield sample
 
 

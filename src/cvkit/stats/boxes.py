@@ -10,7 +10,7 @@ import numpy as np
 from cvkit.core.imageinfo import read_image_info
 from cvkit.core.progress import track
 from cvkit.errors import InvalidInputError
-from cvkit.stats.columns import Columns, median
+from cvkit.stats.column_arrays import Columns, median
 
 #: COCO: small < 32^2, medium < 96^2, large otherwise (box area here, w * h).
 SMALL_AREA = 32.0**2

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from cvkit.stats.columns import Columns
+from cvkit.stats.column_arrays import Columns
 
 
 def distinct(keys: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from cvkit.errors import InvalidInputError
 from cvkit.formats import manifest_format, manifest_parquet
 
 if TYPE_CHECKING:
-    from cvkit.stats.columns import Columns
+    from cvkit.stats.column_arrays import Columns
 
 
 def resolve_format(path: str | Path, format: str | None) -> str:

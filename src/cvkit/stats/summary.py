@@ -9,7 +9,7 @@ import numpy as np
 
 from cvkit.errors import CvkitError
 from cvkit.stats.boxes import box_stats, image_stats
-from cvkit.stats.columns import Columns
+from cvkit.stats.column_arrays import Columns
 from cvkit.stats.counts import class_counts, distinct, image_class_pairs
 from cvkit.stats.imbalance import frequency_groups, imbalance_metrics
 from cvkit.stats.options import ImbalanceOptions

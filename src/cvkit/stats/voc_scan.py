@@ -30,7 +30,7 @@ from cvkit.formats.xml_text import NotPlain
 from cvkit.io import read_small_file
 
 if TYPE_CHECKING:  # numpy comes with these: imported once the scan's workers run
-    from cvkit.stats.columns import Columns, ColumnsBuilder
+    from cvkit.stats.column_arrays import Columns, ColumnsBuilder
 
 #: files scanned per chunk; a chunk with one non-plain file is redone file by file
 CHUNK_FILES = 256
@@ -134,7 +134,7 @@ def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
     workers = os.cpu_count() or 1
     chunks = _chunks(files, one_based, size, workers)
     first_chunk = next(chunks, None)  # the workers are at it now: numpy (the columns) is imported meanwhile
-    from cvkit.stats.columns import ColumnsBuilder
+    from cvkit.stats.column_arrays import ColumnsBuilder
 
     builder = ColumnsBuilder(categories, list(range(1, len(categories) + 1)))
     runs = chain([first_chunk] if first_chunk is not None else [], chunks)

@@ -26,7 +26,7 @@ import numpy as np
 from cvkit.core import jsonio
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import atomic_write_bytes
-from cvkit.stats.columns import median
+from cvkit.stats.column_arrays import median
 from cvkit.stats.options import DEFAULT_BETA, DEFAULT_REPEAT_THRESHOLD, METHODS  # defined there: numpy-free for the CLI
 
 WEIGHTS_SCHEMA = "cvkit.class_weights"

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from cvkit.errors import CvkitError
+from cvkit.manifest import is_parquet_manifest
+from cvkit.manifest_parquet import open_parquet, pyarrow_modules
 
 
 class ItemArrays(Sequence):
@@ -118,13 +120,9 @@ def parquet_single_label_items(
 ) -> tuple[ItemArrays, int, list[int]] | None:
     """Single-label items of a Parquet manifest read column-wise (image, split, labels only); None when the manifest
     is not Parquet. Returns ``(items, unlabelled, images per class)``; the same items as the record-by-record path."""
-    from cvkit.manifest import is_parquet_manifest
-
     if not is_parquet_manifest(path):
         return None
     import pyarrow.compute as pc
-
-    from cvkit.manifest_parquet import open_parquet, pyarrow_modules
 
     _, pq = pyarrow_modules()
     open_parquet(path)  # a damaged file fails here, naming it

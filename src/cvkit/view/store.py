@@ -1,6 +1,6 @@
 """Where the viewer gets one sample back by its index: a list in memory, or a JSONL manifest's line by offset.
 
-The index keeps only numbers (:class:`cvkit.stats.columns.Columns`); a page of thumbnails or a detail view
+The index keeps only numbers (:class:`cvkit.stats.column_arrays.Columns`); a page of thumbnails or a detail view
 needs the few :class:`Sample` objects it shows, fetched here by index. A manifest is never held in memory:
 its record lines are found once by a vectorised newline scan and parsed again when asked for.
 """

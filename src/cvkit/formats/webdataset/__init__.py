@@ -29,6 +29,7 @@ from cvkit.core.training_shards import (
     split_of,
 )
 from cvkit.errors import InvalidInputError
+from cvkit.manifest import sample_to_record
 
 DEFAULT_SHARD_SIZE = 10_000
 #: a tar member's header block; each member's data is padded to a multiple of it
@@ -59,8 +60,6 @@ def _padded(size: int) -> int:
 
 def write(dataset: Dataset, path: Path, report: Report, shard_size: int | None = None, shard_bytes: Any = None) -> None:
     """Write the samples as tar shards in ``path`` (a folder the caller made atomic)."""
-    from cvkit.manifest import sample_to_record
-
     if shard_size is None and shard_bytes is None:
         shard_size = DEFAULT_SHARD_SIZE
     shard_size, limit = check_limits(shard_size, shard_bytes)
