@@ -190,9 +190,10 @@ class Hierarchy:
     @classmethod
     def from_records(cls, records: Iterable[dict[str, Any]]) -> Hierarchy:
         h = cls()
+        records = list(records)
+        for rec in records:  # every node first, in the records' order, so records -> hierarchy -> records keeps it
+            h.node(rec["name"]).display_name = rec.get("display_name")
         for rec in records:
-            node = h.node(rec["name"])
-            node.display_name = rec.get("display_name")
             for parent in rec.get("parents", []):
                 h.add_edge(rec["name"], parent)
         return h

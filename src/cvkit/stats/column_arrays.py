@@ -127,3 +127,13 @@ class ColumnsBuilder:
             source=source,
             image_paths=self.paths,
         )
+
+
+FREQUENCY_LETTERS = {"r": "rare", "c": "common", "f": "frequent"}
+
+
+def declared_groups(categories: Any) -> dict[str, str] | None:
+    """The frequency group each category's own ``frequency`` attribute gives (LVIS); None when none has one."""
+    groups = {cat.name: FREQUENCY_LETTERS[cat.attributes["frequency"]] for cat in categories
+              if cat.attributes.get("frequency") in FREQUENCY_LETTERS}
+    return groups or None

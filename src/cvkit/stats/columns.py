@@ -24,7 +24,7 @@ from cvkit.core.report import Report
 from cvkit.core.validate_values import MAX_SIDE
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.manifest import header_to_dataset_parts, is_parquet_manifest, read_header, record_to_sample
-from cvkit.stats.column_arrays import Columns, ColumnsBuilder
+from cvkit.stats.column_arrays import Columns, ColumnsBuilder, declared_groups
 from cvkit.stats.columns_parquet import columns_from_parquet
 
 NAN_BOX = (math.nan, math.nan, math.nan, math.nan)
@@ -71,16 +71,6 @@ def columns_from_dataset(dataset: Dataset, with_paths: bool = False) -> Columns:
 
 
 #: LVIS's ``frequency`` letters (a category attribute, as the COCO and LVIS readers keep it)
-FREQUENCY_LETTERS = {"r": "rare", "c": "common", "f": "frequent"}
-
-
-def declared_groups(categories: Any) -> dict[str, str] | None:
-    """The frequency group each category's own ``frequency`` attribute gives (LVIS); None when none has one."""
-    groups = {cat.name: FREQUENCY_LETTERS[cat.attributes["frequency"]] for cat in categories
-              if cat.attributes.get("frequency") in FREQUENCY_LETTERS}
-    return groups or None
-
-
 def columns_from_manifest(path: str | Path, report: Report | None = None, with_paths: bool = False) -> Columns:
     """Fast path for manifests: orjson per line, only the fields statistics need.
 

@@ -23,7 +23,7 @@ from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 from cvkit.manifest import header_to_dataset_parts, read_header
 from cvkit.manifest_parquet import pyarrow_modules
-from cvkit.stats.column_arrays import Columns, ColumnsBuilder
+from cvkit.stats.column_arrays import Columns, ColumnsBuilder, declared_groups
 
 OBJECT = "objects.list.element."
 BOX_COLUMNS = [f"{OBJECT}bbox.{name}" for name in ("x", "y", "w", "h")]
@@ -270,6 +270,7 @@ def columns_from_parquet(path: str | Path, report: Report | None = None, with_pa
     _count_read(report, result)
     report.read.categories = len(categories)
     result.root = path.parent
+    result.declared_groups = declared_groups(categories)
     return result
 
 

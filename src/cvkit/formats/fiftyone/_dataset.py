@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core.categories import CategorySet
+from cvkit.core.masks import encode
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 
+from ._common import METADATA_FILE, load_json
 from ._detection import detection, image_size, label_of
 
 #: tags that name a split (FiftyOne keeps splits as sample tags: COCO's importer tags ``train``/``val``)
@@ -45,8 +47,6 @@ def place_mask(mask: Any, relative: list[float], width: int, height: int) -> dic
     box's rounded pixel extent, nearest neighbour)."""
     import numpy as np
     from PIL import Image
-
-    from cvkit.core.masks import encode
 
     x, y, w, h = relative
     x0, y0 = round(x * width), round(y * height)
@@ -123,8 +123,6 @@ def read_sample(record: Any, n: int, root: Path, file: Path, categories: Categor
 
 def read_dataset_export(path: Path, top: Any, report: Report) -> Dataset:
     """The FiftyOneDataset in ``path`` (``top``: its parsed samples.json); default classes from metadata.json first."""
-    from . import METADATA_FILE, load_json
-
     file = path / "samples.json"
     if not isinstance(top, dict) or not isinstance(top.get("samples"), list):
         raise InvalidInputError("expected an object with a 'samples' list", file=file, location="samples")

@@ -13,6 +13,8 @@ from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, place_image
 
+from ._common import NOT_GIVEN
+
 KITTI_ATTRIBUTES = ("truncated", "occluded", "alpha", "dimensions", "location", "rotation_y")
 
 
@@ -26,8 +28,6 @@ def _numbers(value: Any, default: Any, count: int) -> list[float]:
 
 def label_line(obj: Annotation, report: Report) -> str | None:
     """The KITTI line of one object (None, with the loss reported, when it has no box)."""
-    from . import NOT_GIVEN
-
     box = obj.bbox if obj.bbox is not None else obj.ensure_bbox()
     if box is None:
         report.lose(f"{obj.shape} shape", "KITTI holds boxes only; a shape without a box was left out")
