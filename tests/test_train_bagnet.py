@@ -11,10 +11,9 @@ from typer.testing import CliRunner
 from cvkit.cli import app
 
 torch = pytest.importorskip("torch")
-from train_fixtures import digit_folder  # noqa: E402
-
 from cvkit.train.bagnet import BagNet  # noqa: E402
 from cvkit.train.models import build_model, list_model_names  # noqa: E402
+from train_fixtures import digit_folder  # noqa: E402
 
 #: total stride of the feature map (strides 2, 2, 2, 1)
 JUMP = 8
@@ -56,8 +55,29 @@ def test_cvkit_train_runs_a_bagnet_on_real_digits(tmp_path: Path):
     out = tmp_path / "run"
     result = CliRunner().invoke(
         app,
-        ["train", "bagnet9", str(digits), "-o", str(out), "--epochs", "1", "-b", "8", "--image-size", "24",
-         "--device", "cpu", "--workers", "0", "--aug", "none", "--optimizer", "adamw", "--lr", "1e-3"],
+        [
+            "train",
+            "bagnet9",
+            str(digits),
+            "-o",
+            str(out),
+            "--epochs",
+            "1",
+            "-b",
+            "8",
+            "--image-size",
+            "24",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--aug",
+            "none",
+            "--optimizer",
+            "adamw",
+            "--lr",
+            "1e-3",
+        ],
     )
     assert result.exit_code == 0, (result.output, result.exception)
     assert (out / "best.pt").is_file()
