@@ -128,11 +128,15 @@ def train_cmd(
     magnet_clusters: int = typer.Option(
         4, "--magnet-clusters", help="Magnet loss: k-means clusters per class (K).", rich_help_panel=FEATURES
     ),
-    magnet_m: int = typer.Option(8, "--magnet-m", help="Magnet loss: clusters per batch (M).", rich_help_panel=FEATURES),
+    magnet_m: int = typer.Option(
+        8, "--magnet-m", help="Magnet loss: clusters per batch (M).", rich_help_panel=FEATURES
+    ),
     magnet_d: int = typer.Option(
         8, "--magnet-d", help="Magnet loss: samples per cluster (D); batches hold M x D.", rich_help_panel=FEATURES
     ),
-    magnet_alpha: float = typer.Option(1.0, "--magnet-alpha", help="Magnet loss margin alpha.", rich_help_panel=FEATURES),
+    magnet_alpha: float = typer.Option(
+        1.0, "--magnet-alpha", help="Magnet loss margin alpha.", rich_help_panel=FEATURES
+    ),
     aug: str | None = typer.Option(
         None,
         "--aug",
@@ -290,6 +294,15 @@ def evaluate_cmd(
     batch_size: int = typer.Option(128, "--batch-size", "-b", help="Images per batch."),
     workers: int = typer.Option(0, "--workers", "-j", help="DataLoader workers."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    scramble: int | None = typer.Option(
+        None, "--scramble", help="Also score the images cut into GRIDxGRID shuffled tiles (texture kept, shape gone)."
+    ),
+    level: str | None = typer.Option(
+        None, "--level", help="Also score at a coarser level of the hierarchy: coarse (parents) or a depth."
+    ),
+    hierarchy: Path | None = typer.Option(
+        None, "--hierarchy", help="--level: hierarchy file or folder (default: the manifest's own)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Evaluate a trained model on a manifest: top-1/top-5 (or mAP/F1), per-class accuracy, confusion matrix.
@@ -304,19 +317,36 @@ def evaluate_cmd(
       cvkit evaluate runs/r50/last.pt data.jsonl --split test --json
 
       cvkit evaluate runs/r50 val.jsonl --split all
+
+      cvkit evaluate runs/r50 data.jsonl --scramble 4
+
+      cvkit evaluate runs/cifar100 cifar100.jsonl --level coarse
+
+      cvkit evaluate runs/mnist mnistm.jsonl --split all   # target-domain accuracy of an adapted run
     """
     with handle_errors():
         quiet_progress(json_output)
         from cvkit.train.evaluate import evaluate
 
-        metrics = evaluate(checkpoint, manifest, split=split, batch_size=batch_size, workers=workers, device=device)
+        metrics = evaluate(
+            checkpoint,
+            manifest,
+            split=split,
+            batch_size=batch_size,
+            workers=workers,
+            device=device,
+            scramble=scramble,
+            level=level,
+            hierarchy=hierarchy,
+        )
         if json_output:
             print(json.dumps(metrics, indent=2))
             return
-        from cvkit.train.console import print_metrics_table
+        from cvkit.train.console import print_metrics_table, print_probe_lines
 
         scored = f"split {metrics['split']!r}" if metrics["split"] else "every record"
         print_metrics_table(metrics, title=f"{metrics['checkpoint']} on {manifest} ({scored})")
+        print_probe_lines(metrics)
 
 
 def predict_cmd(
