@@ -17,6 +17,7 @@ TASK = "Task and imbalance"
 OPTIM = "Optimisation"
 RUN = "Run"
 FEATURES = "Feature losses and embeddings"
+ADAPT = "Few labels and domain adaptation"
 
 
 #: train_cmd parameters whose TrainConfig field has another name (the rest share it)
@@ -128,14 +129,37 @@ def train_cmd(
     magnet_clusters: int = typer.Option(
         4, "--magnet-clusters", help="Magnet loss: k-means clusters per class (K).", rich_help_panel=FEATURES
     ),
-    magnet_m: int = typer.Option(
-        8, "--magnet-m", help="Magnet loss: clusters per batch (M).", rich_help_panel=FEATURES
-    ),
+    magnet_m: int = typer.Option(8, "--magnet-m", help="Magnet loss: clusters per batch (M).", rich_help_panel=FEATURES),
     magnet_d: int = typer.Option(
         8, "--magnet-d", help="Magnet loss: samples per cluster (D); batches hold M x D.", rich_help_panel=FEATURES
     ),
-    magnet_alpha: float = typer.Option(
-        1.0, "--magnet-alpha", help="Magnet loss margin alpha.", rich_help_panel=FEATURES
+    magnet_alpha: float = typer.Option(1.0, "--magnet-alpha", help="Magnet loss margin alpha.", rich_help_panel=FEATURES),
+    unlabeled: Path | None = typer.Option(
+        None,
+        "--unlabeled",
+        help="Unlabelled images of the same classes: learning by association (walker + visit loss).",
+        rich_help_panel=ADAPT,
+    ),
+    target: Path | None = typer.Option(
+        None, "--target", help="Unlabelled images of a new domain to adapt to (with --adapt).", rich_help_panel=ADAPT
+    ),
+    adapt: str = typer.Option(
+        "none",
+        "--adapt",
+        help="With --target: dann (domain-adversarial, gradient reversal) | assoc (associative).",
+        rich_help_panel=ADAPT,
+    ),
+    walker_weight: float = typer.Option(
+        1.0, "--walker-weight", help="Association: weight of the walker (round-trip) loss.", rich_help_panel=ADAPT
+    ),
+    visit_weight: float = typer.Option(
+        0.1, "--visit-weight", help="Association: weight of the visit loss.", rich_help_panel=ADAPT
+    ),
+    adapt_weight: float = typer.Option(
+        1.0,
+        "--adapt-weight",
+        help="Weight of the whole association / domain loss against classification.",
+        rich_help_panel=ADAPT,
     ),
     aug: str | None = typer.Option(
         None,
@@ -222,6 +246,10 @@ def train_cmd(
 
       cvkit train small_cnn digits.jsonl --loss magnet --magnet-clusters 4 --magnet-m 8 --magnet-d 8
 
+      cvkit train small_cnn mnist.jsonl --target mnistm.jsonl --adapt assoc -o runs/assoc
+
+      cvkit train small_cnn few_labels.jsonl --unlabeled all_images.jsonl --visit-weight 0.25
+
       cvkit train small_cnn digits.jsonl --resume runs/exp/last.pt --epochs 20
 
       torchrun --nproc_per_node 4 -m cvkit train resnet50 train.jsonl --val val.jsonl -b 128
@@ -303,6 +331,9 @@ def evaluate_cmd(
     hierarchy: Path | None = typer.Option(
         None, "--hierarchy", help="--level: hierarchy file or folder (default: the manifest's own)."
     ),
+    target: Path | None = typer.Option(
+        None, "--target", help="Also score a labelled manifest of the target domain (every record)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Evaluate a trained model on a manifest: top-1/top-5 (or mAP/F1), per-class accuracy, confusion matrix.
@@ -322,7 +353,7 @@ def evaluate_cmd(
 
       cvkit evaluate runs/cifar100 cifar100.jsonl --level coarse
 
-      cvkit evaluate runs/mnist mnistm.jsonl --split all   # target-domain accuracy of an adapted run
+      cvkit evaluate runs/assoc mnist.jsonl --target mnistm.jsonl   # source and target accuracy
     """
     with handle_errors():
         quiet_progress(json_output)
@@ -338,6 +369,7 @@ def evaluate_cmd(
             scramble=scramble,
             level=level,
             hierarchy=hierarchy,
+            target_manifest=target,
         )
         if json_output:
             print(json.dumps(metrics, indent=2))

@@ -66,6 +66,13 @@ class TrainConfig:
     magnet_m: int = 8
     magnet_d: int = 8
     magnet_alpha: float = 1.0
+    # few labels and domain adaptation (cvkit.train.adapt)
+    unlabeled: str | None = None
+    target: str | None = None
+    adapt: str = "none"
+    walker_weight: float = 1.0
+    visit_weight: float = 0.1
+    adapt_weight: float = 1.0
     # augmentation and data
     aug: str | None = None
     decoder: str = "auto"
@@ -98,6 +105,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Refuse impossible combinations with a message naming the option."""
+        from cvkit.train.adapt import check_adapt_options
         from cvkit.train.losses import LOSS_REGISTRY
 
         checks = [
@@ -154,6 +162,7 @@ class TrainConfig:
                 not (self.loss in ("center", "magnet") and self.multi_label),
                 "--loss center/magnet are single-label losses; they cannot be combined with --multi-label",
             ),
+            *check_adapt_options(self),
         ]
         for ok, message in checks:
             if not ok:

@@ -125,7 +125,9 @@ def print_probe_lines(metrics: dict[str, Any]) -> None:
     from cvkit.cli.common import out_console
 
     console = out_console()
-    scrambled, coarse = metrics.get("scrambled"), metrics.get("coarse")
+    scrambled, coarse, target = metrics.get("scrambled"), metrics.get("coarse"), metrics.get("target")
+    if target and target.get("top1") is not None:
+        console.print(f"target {target['manifest']}: top-1 {100 * target['top1']:.2f}% ({target['images']} images)")
     if scrambled and scrambled.get("top1") is not None and metrics.get("top1") is not None:
         grid = scrambled["grid"]
         console.print(

@@ -42,6 +42,7 @@ def evaluate(
     scramble: int | None = None,
     level: str | None = None,
     hierarchy: str | Path | None = None,
+    target_manifest: str | Path | None = None,
 ) -> dict[str, Any]:
     """Metrics of ``checkpoint`` on ``manifest``, preprocessed as in training's validation.
 
@@ -50,7 +51,8 @@ def evaluate(
     weights, as in ``best_metrics.json``); ``cross_entropy`` (single-label) or ``bce`` (multi-label) the plain one.
     ``scramble`` GRID adds ``scrambled``: the metrics on the same images cut into GRID x GRID shuffled tiles;
     ``level`` (``coarse`` or a depth) adds ``coarse``: accuracy at that level of ``hierarchy`` (default: the
-    manifest's own hierarchy).
+    manifest's own hierarchy). ``target_manifest`` (a labelled manifest of another domain, every record) adds ``target``:
+    the metrics there, next to the source metrics (a domain-adapted run's two numbers).
     """
     path = resolve_checkpoint(checkpoint)
     state = load_checkpoint(path)
@@ -102,6 +104,16 @@ def evaluate(
         metrics["scrambled"] = {
             "grid": scramble,
             **compute_metrics(scrambled, scrambled_targets, class_names, cfg.multi_label, cfg.threshold),
+        }
+    if target_manifest is not None:
+        target_items = load_items(target_manifest, class_names, multi_label=cfg.multi_label)
+        other = ManifestDataset(
+            target_items.items, len(class_names), eval_transform(cfg.image_size), resolve_decoder(cfg.decoder)
+        )
+        target_logits, target_targets = logits_and_targets(other)
+        metrics["target"] = {
+            "manifest": str(target_manifest),
+            **compute_metrics(target_logits, target_targets, class_names, cfg.multi_label, cfg.threshold),
         }
     if coarse_of is not None:
         from cvkit.train.levels import coarse_metrics

@@ -108,6 +108,8 @@ class StepContext:
     gpu_batches: Callable[[list[torch.Tensor]], torch.Tensor] | None = None
     mixer: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
     feature_tap: FeatureTap | None = None
+    #: cvkit.train.adapt.Adapter: the unlabelled/target batch and its loss, added to each step's
+    adapter: Any = None
 
     def autocast(self) -> Any:
         if self.amp_dtype is None:
@@ -154,6 +156,8 @@ def train_one_epoch(
                 logits = logits_of(model(x))
             features = ctx.feature_tap.take() if ctx.feature_tap is not None else None
             loss = apply_loss(loss_fn, logits.float(), y, features)
+            if ctx.adapter is not None:
+                loss = loss + ctx.adapter.extra_loss(model, features, y, ctx)
             (scaler.scale(loss) if scaler is not None else loss).div(ctx.accum_steps).backward()
         if sync:
             if scaler is not None:
