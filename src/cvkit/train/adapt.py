@@ -12,8 +12,9 @@
   gradient reversal layer (identity forward, ``-lambda * grad`` backward), ``lambda = 2 / (1 + exp(-10 p)) - 1`` with
   ``p`` the fraction of training done, so the features learn to hide their domain.
 
-:class:`Adapter` draws the second batch, forwards it through the model and returns the extra loss; the training
-loop adds it to the classification loss (:func:`cvkit.train.loop.train_one_epoch`).
+:class:`Adapter` appends the second batch to each training batch (one forward pass, so BatchNorm normalises both
+domains together as in the papers' code) and splits the output into the classification part and the extra loss
+(:func:`cvkit.train.loop.train_one_epoch`).
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class Adapter(nn.Module):
         self.method, self.loader, self.cfg = method, loader, cfg
         self.total_steps, self.steps_done, self.epoch = max(1, total_steps), 0, 0
         self.iterator: Any = None
+        self.source_size = 0
         self.domain = DomainClassifier(feature_dim) if method == "dann" else None
         self.last: dict[str, float] = {}
 
@@ -114,29 +116,33 @@ class Adapter(nn.Module):
                 return batch[0]
             self.iterator, self.epoch = None, self.epoch + 1
 
-    def extra_loss(
-        self, model: nn.Module, source_features: torch.Tensor, labels: torch.Tensor, ctx: Any
-    ) -> torch.Tensor:
-        """Forward a batch of the other images and return the weighted association or domain loss."""
-        from cvkit.train.models import logits_of
+    def joined(self, images: torch.Tensor, ctx: Any) -> torch.Tensor:
+        """The training batch followed by a batch of the other images (one forward pass, as the papers train)."""
+        other, _ = ctx.batch(self.next_images(), torch.zeros(0))
+        self.source_size = len(images)
+        return torch.cat([images, other.to(images.dtype)])
 
-        images, _ = ctx.batch(self.next_images(), torch.zeros(0))
-        with ctx.autocast():
-            logits_of(model(images))
-        other_features = ctx.feature_tap.take().float()
-        source_features = source_features.float()
+    def split_loss(
+        self, logits: torch.Tensor, features: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The training batch's logits and features, and the weighted association or domain loss of the joined
+        batch (:meth:`joined`)."""
+        n = self.source_size
+        source, other = features[:n].float(), features[n:].float()
         self.steps_done += 1
         if self.method == "dann":
             assert self.domain is not None
             strength = dann_strength(min(1.0, self.steps_done / self.total_steps))
-            domain_logits = self.domain(torch.cat([source_features, other_features]), strength)
-            domain_labels = torch.cat([torch.zeros(len(source_features)), torch.ones(len(other_features))])
-            loss = F.binary_cross_entropy_with_logits(domain_logits, domain_labels.to(domain_logits.device))
+            domain_logits = self.domain(torch.cat([source, other]), strength)
+            domain_labels = torch.cat([torch.zeros(len(source)), torch.ones(len(other))]).to(domain_logits.device)
+            loss = F.binary_cross_entropy_with_logits(domain_logits, domain_labels)
             self.last = {"domain_loss": float(loss.detach()), "grl_strength": strength}
-            return self.cfg.adapt_weight * loss
-        walker, visit = association_losses(source_features, labels, other_features)
-        self.last = {"walker_loss": float(walker.detach()), "visit_loss": float(visit.detach())}
-        return self.cfg.adapt_weight * (self.cfg.walker_weight * walker + self.cfg.visit_weight * visit)
+            extra = self.cfg.adapt_weight * loss
+        else:
+            walker, visit = association_losses(source, labels, other)
+            self.last = {"walker_loss": float(walker.detach()), "visit_loss": float(visit.detach())}
+            extra = self.cfg.adapt_weight * (self.cfg.walker_weight * walker + self.cfg.visit_weight * visit)
+        return logits[:n], features[:n], extra
 
 
 def adapt_method(cfg: Any) -> str | None:

@@ -149,15 +149,20 @@ def train_one_epoch(
         x, y = ctx.batch(images, targets)
         if ctx.mixer is not None:
             x, y = ctx.mixer(x, y)
+        if ctx.adapter is not None:  # the unlabelled/target batch joins the forward pass (one set of BN statistics)
+            x = ctx.adapter.joined(x, ctx)
         sync = (index + 1) % ctx.accum_steps == 0 or index + 1 == total
         no_sync = getattr(model, "no_sync", None)
         with no_sync() if (no_sync is not None and not sync) else nullcontext():
             with ctx.autocast():
                 logits = logits_of(model(x))
             features = ctx.feature_tap.take() if ctx.feature_tap is not None else None
-            loss = apply_loss(loss_fn, logits.float(), y, features)
+            extra = None
             if ctx.adapter is not None:
-                loss = loss + ctx.adapter.extra_loss(model, features, y, ctx)
+                logits, features, extra = ctx.adapter.split_loss(logits, features, y)
+            loss = apply_loss(loss_fn, logits.float(), y, features)
+            if extra is not None:
+                loss = loss + extra
             (scaler.scale(loss) if scaler is not None else loss).div(ctx.accum_steps).backward()
         if sync:
             if scaler is not None:
