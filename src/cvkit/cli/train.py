@@ -161,6 +161,21 @@ def train_cmd(
         help="Weight of the whole association / domain loss against classification.",
         rich_help_panel=ADAPT,
     ),
+    style_model: Path | None = typer.Option(
+        None,
+        "--style-model",
+        help="AdaIN weights (folder with vgg_normalised.pth + decoder.pth): train on stylised images.",
+        rich_help_panel="Data",
+    ),
+    style_images: Path | None = typer.Option(
+        None, "--style-images", help="Folder of paintings whose styles --style-model applies.", rich_help_panel="Data"
+    ),
+    style_prob: float = typer.Option(
+        0.5, "--style-prob", help="Share of training images stylised.", rich_help_panel="Data"
+    ),
+    style_alpha: float = typer.Option(
+        1.0, "--style-alpha", help="Style strength (1: full style, 0: the photo).", rich_help_panel="Data"
+    ),
     aug: str | None = typer.Option(
         None,
         "--aug",

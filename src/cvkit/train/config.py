@@ -73,6 +73,11 @@ class TrainConfig:
     walker_weight: float = 1.0
     visit_weight: float = 0.1
     adapt_weight: float = 1.0
+    # stylised training (cvkit.train.stylize)
+    style_model: str | None = None
+    style_images: str | None = None
+    style_prob: float = 0.5
+    style_alpha: float = 1.0
     # augmentation and data
     aug: str | None = None
     decoder: str = "auto"
@@ -163,6 +168,8 @@ class TrainConfig:
                 "--loss center/magnet are single-label losses; they cannot be combined with --multi-label",
             ),
             *check_adapt_options(self),
+            (0 <= self.style_prob <= 1 and 0 <= self.style_alpha <= 1, "--style-prob and --style-alpha are in [0, 1]"),
+            (bool(self.style_model) == bool(self.style_images), "--style-model and --style-images go together"),
         ]
         for ok, message in checks:
             if not ok:

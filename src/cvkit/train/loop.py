@@ -110,6 +110,8 @@ class StepContext:
     feature_tap: FeatureTap | None = None
     #: cvkit.train.adapt.Adapter: the unlabelled/target batch and its loss, added to each step's
     adapter: Any = None
+    #: cvkit.train.stylize.Stylizer: redraws training images in a painting's style (AdaIN)
+    stylizer: Any = None
 
     def autocast(self) -> Any:
         if self.amp_dtype is None:
@@ -147,6 +149,8 @@ def train_one_epoch(
         if index >= total:
             break
         x, y = ctx.batch(images, targets)
+        if ctx.stylizer is not None:
+            x = ctx.stylizer(x)
         if ctx.mixer is not None:
             x, y = ctx.mixer(x, y)
         if ctx.adapter is not None:  # the unlabelled/target batch joins the forward pass (one set of BN statistics)

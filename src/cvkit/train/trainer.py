@@ -51,6 +51,7 @@ from cvkit.train.models import FeatureTap, build_model
 from cvkit.train.optim import Schedule, build_optimizer
 from cvkit.train.rng import rank_seed, rng_state, seed_everything, set_rng_state
 from cvkit.train.samplers import MagnetSampler, build_sampler
+from cvkit.train.stylize import build_stylizer
 
 #: validation split names, in the order tried when --val-split is not given: cvkit/COCO/Ultralytics ``val``,
 #: Roboflow ``valid``, Hugging Face and timm ``validation``, ``dev``
@@ -209,6 +210,7 @@ class Run:
             mixer,
             self.tap,
             adapter=self.adapter,
+            stylizer=build_stylizer(cfg, self.device),
         )
         self.eval_ctx = StepContext(
             self.device,
