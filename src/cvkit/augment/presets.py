@@ -55,7 +55,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "texture": {
         "name": "texture",
         "description": "Weakens texture cues (texture-bias literature, Geirhos et al. 2019): strong colour jitter, grey, channel shuffle, "
-        "blur; PatchShuffle is listed with p=0 (off): raise its p to shuffle 3x3 patches (classification only).",
+        "blur, random convolutions (RandConv) and amplitude-phase recombination (AmplitudeMix); PatchShuffle is listed with p=0 (off): "
+        "raise its p to shuffle 3x3 patches (classification only).",
         "transforms": [
             {"name": "RandomResizedCrop", "size": 224, "scale": [0.25, 1.0], "ratio": [0.75, 1.3333333333333333]},
             {"name": "HorizontalFlip", "p": 0.5},
@@ -63,6 +64,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             {"name": "ToGray", "p": 0.2},
             {"name": "ChannelShuffle", "p": 0.3},
             {"name": "GaussianBlur", "p": 0.3, "kernel": 7, "sigma": [0.5, 3.0]},
+            {"name": "RandConv", "p": 0.5, "sizes": [1, 3, 5, 7], "alpha": [0.0, 1.0]},
+            {"name": "AmplitudeMix", "p": 0.3, "mix": [0.5, 1.0]},
             {"name": "PatchShuffle", "p": 0.0, "grid": 3},
         ],
     },

@@ -201,7 +201,11 @@ _register(TransformDef(
 _register_plain("ToGray", "pixel", "grey (weighted average), kept as 3 channels", "RandomGrayscale")
 _register_plain("ChannelShuffle", "pixel", "permute the RGB channels", "RandomChannelShuffle")
 
+
+
+
+# texture-randomising steps (RandConv, AmplitudeMix) register themselves; kept last: they import this module
+from cvkit.augment import texture as _texture  # noqa: E402, F401
+
 #: albumentations class name -> cvkit name (for ``A.to_dict`` imports and applied-parameter captions)
 BY_ALBU_CLASS: dict[str, str] = {d.albu_class: d.name for d in TRANSFORMS.values()}
-
-

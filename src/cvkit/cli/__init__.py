@@ -28,6 +28,7 @@ COMMANDS = {
     "evaluate": "cvkit.cli.train",
     "predict": "cvkit.cli.train",
     "embed": "cvkit.cli.train",
+    "models": "cvkit.cli.models",
     "stats": "cvkit.cli.stats",
     "validate": "cvkit.cli.stats",
     "split": "cvkit.cli.stats",

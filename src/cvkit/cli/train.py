@@ -18,6 +18,7 @@ TASK = "Task and imbalance"
 OPTIM = "Optimisation"
 RUN = "Run"
 FEATURES = "Feature losses and embeddings"
+ADAPT = "Few labels and domain adaptation"
 
 
 #: train_cmd parameters whose TrainConfig field has another name (the rest share it)
@@ -134,6 +135,48 @@ def train_cmd(
         8, "--magnet-d", help="Magnet loss: samples per cluster (D); batches hold M x D.", rich_help_panel=FEATURES
     ),
     magnet_alpha: float = typer.Option(1.0, "--magnet-alpha", help="Magnet loss margin alpha.", rich_help_panel=FEATURES),
+    unlabeled: Path | None = typer.Option(
+        None,
+        "--unlabeled",
+        help="Unlabelled images of the same classes: learning by association (walker + visit loss).",
+        rich_help_panel=ADAPT,
+    ),
+    target: Path | None = typer.Option(
+        None, "--target", help="Unlabelled images of a new domain to adapt to (with --adapt).", rich_help_panel=ADAPT
+    ),
+    adapt: str = typer.Option(
+        "none",
+        "--adapt",
+        help="With --target: dann (domain-adversarial, gradient reversal) | assoc (associative).",
+        rich_help_panel=ADAPT,
+    ),
+    walker_weight: float = typer.Option(
+        1.0, "--walker-weight", help="Association: weight of the walker (round-trip) loss.", rich_help_panel=ADAPT
+    ),
+    visit_weight: float = typer.Option(
+        0.1, "--visit-weight", help="Association: weight of the visit loss.", rich_help_panel=ADAPT
+    ),
+    adapt_weight: float = typer.Option(
+        1.0,
+        "--adapt-weight",
+        help="Weight of the whole association / domain loss against classification.",
+        rich_help_panel=ADAPT,
+    ),
+    style_model: Path | None = typer.Option(
+        None,
+        "--style-model",
+        help="AdaIN weights (folder with vgg_normalised.pth + decoder.pth): train on stylised images.",
+        rich_help_panel="Data",
+    ),
+    style_images: Path | None = typer.Option(
+        None, "--style-images", help="Folder of paintings whose styles --style-model applies.", rich_help_panel="Data"
+    ),
+    style_prob: float = typer.Option(
+        0.5, "--style-prob", help="Share of training images stylised.", rich_help_panel="Data"
+    ),
+    style_alpha: float = typer.Option(
+        1.0, "--style-alpha", help="Style strength (1: full style, 0: the photo).", rich_help_panel="Data"
+    ),
     aug: str | None = typer.Option(
         None,
         "--aug",
@@ -219,6 +262,10 @@ def train_cmd(
 
       cvkit train small_cnn digits.jsonl --loss magnet --magnet-clusters 4 --magnet-m 8 --magnet-d 8
 
+      cvkit train small_cnn mnist.jsonl --target mnistm.jsonl --adapt assoc -o runs/assoc
+
+      cvkit train small_cnn few_labels.jsonl --unlabeled all_images.jsonl --visit-weight 0.25
+
       cvkit train small_cnn digits.jsonl --resume runs/exp/last.pt --epochs 20
 
       torchrun --nproc_per_node 4 -m cvkit train resnet50 train.jsonl --val val.jsonl -b 128
@@ -279,6 +326,18 @@ def evaluate_cmd(
     batch_size: int = typer.Option(128, "--batch-size", "-b", help="Images per batch."),
     workers: int = typer.Option(0, "--workers", "-j", help="DataLoader workers."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    scramble: int | None = typer.Option(
+        None, "--scramble", help="Also score the images cut into GRIDxGRID shuffled tiles (texture kept, shape gone)."
+    ),
+    level: str | None = typer.Option(
+        None, "--level", help="Also score at a coarser level of the hierarchy: coarse (parents) or a depth."
+    ),
+    hierarchy: Path | None = typer.Option(
+        None, "--hierarchy", help="--level: hierarchy file or folder (default: the manifest's own)."
+    ),
+    target: Path | None = typer.Option(
+        None, "--target", help="Also score a labelled manifest of the target domain (every record)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Evaluate a trained model on a manifest: top-1/top-5 (or mAP/F1), per-class accuracy, confusion matrix.
@@ -293,19 +352,37 @@ def evaluate_cmd(
       cvkit evaluate runs/r50/last.pt data.jsonl --split test --json
 
       cvkit evaluate runs/r50 val.jsonl --split all
+
+      cvkit evaluate runs/r50 data.jsonl --scramble 4
+
+      cvkit evaluate runs/cifar100 cifar100.jsonl --level coarse
+
+      cvkit evaluate runs/assoc mnist.jsonl --target mnistm.jsonl   # source and target accuracy
     """
     with handle_errors():
         quiet_progress(json_output)
         from cvkit.train.evaluate import evaluate
 
-        metrics = evaluate(checkpoint, manifest, split=split, batch_size=batch_size, workers=workers, device=device)
+        metrics = evaluate(
+            checkpoint,
+            manifest,
+            split=split,
+            batch_size=batch_size,
+            workers=workers,
+            device=device,
+            scramble=scramble,
+            level=level,
+            hierarchy=hierarchy,
+            target_manifest=target,
+        )
         if json_output:
             print(json.dumps(metrics, indent=2))
             return
-        from cvkit.train.console import print_metrics_table
+        from cvkit.train.console import print_metrics_table, print_probe_lines
 
         scored = f"split {metrics['split']!r}" if metrics["split"] else "every record"
         print_metrics_table(metrics, title=f"{metrics['checkpoint']} on {manifest} ({scored})")
+        print_probe_lines(metrics)
 
 
 def predict_cmd(

@@ -67,6 +67,18 @@ class TrainConfig:
     magnet_m: int = 8
     magnet_d: int = 8
     magnet_alpha: float = 1.0
+    # few labels and domain adaptation (cvkit.train.adapt)
+    unlabeled: str | None = None
+    target: str | None = None
+    adapt: str = "none"
+    walker_weight: float = 1.0
+    visit_weight: float = 0.1
+    adapt_weight: float = 1.0
+    # stylised training (cvkit.train.stylize)
+    style_model: str | None = None
+    style_images: str | None = None
+    style_prob: float = 0.5
+    style_alpha: float = 1.0
     # augmentation and data
     aug: str | None = None
     decoder: str = "auto"
@@ -99,6 +111,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Refuse impossible combinations with a message naming the option."""
+        from cvkit.train.adapt import check_adapt_options
         from cvkit.train.loss_table import LOSS_REGISTRY
 
         checks = [
@@ -155,6 +168,9 @@ class TrainConfig:
                 not (self.loss in ("center", "magnet") and self.multi_label),
                 "--loss center/magnet are single-label losses; they cannot be combined with --multi-label",
             ),
+            *check_adapt_options(self),
+            (0 <= self.style_prob <= 1 and 0 <= self.style_alpha <= 1, "--style-prob and --style-alpha are in [0, 1]"),
+            (bool(self.style_model) == bool(self.style_images), "--style-model and --style-images go together"),
         ]
         for ok, message in checks:
             if not ok:

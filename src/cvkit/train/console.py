@@ -117,3 +117,30 @@ def print_metrics_table(metrics: dict[str, Any], title: str = "validation", max_
     if worst:
         key = "accuracy" if "accuracy" in worst[0] else "ap"
         console.print("worst classes: " + ", ".join(f"{w['class']} ({100 * w[key]:.1f}%)" for w in worst))
+
+
+def print_probe_lines(metrics: dict[str, Any]) -> None:
+    """One line each for ``cvkit evaluate``'s scrambled-tile and coarse-level scores, next to the plain top-1."""
+    from cvkit.cli.common import out_console
+
+    console = out_console()
+    scrambled, coarse, target = metrics.get("scrambled"), metrics.get("coarse"), metrics.get("target")
+    if target and target.get("top1") is not None:
+        console.print(f"target {target['manifest']}: top-1 {100 * target['top1']:.2f}% ({target['images']} images)")
+    if scrambled and scrambled.get("top1") is not None and metrics.get("top1") is not None:
+        grid = scrambled["grid"]
+        console.print(
+            f"scrambled {grid}x{grid} tiles: top-1 {100 * scrambled['top1']:.2f}% (plain {100 * metrics['top1']:.2f}%)"
+            + (
+                f", top-5 {100 * scrambled['top5']:.2f}% (plain {100 * metrics['top5']:.2f}%)"
+                if "top5" in scrambled
+                else ""
+            )
+        )
+    if coarse and coarse.get("top1") is not None:
+        within = coarse["mistakes_within_coarse_class"]
+        console.print(
+            f"level {coarse['level']} ({coarse['classes']} classes): top-1 {100 * coarse['top1']:.2f}% "
+            f"(fine {100 * coarse['fine_top1']:.2f}%)"
+            + (f"; {100 * within:.1f}% of the fine mistakes stay inside the right class" if within is not None else "")
+        )

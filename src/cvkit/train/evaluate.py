@@ -8,6 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from cvkit.errors import CvkitError
 from cvkit.manifest import iter_records
 from cvkit.train.checkpoint import load_checkpoint, model_and_info, resolve_checkpoint
 from cvkit.train.data import EvalShardSampler, ManifestDataset, eval_transform, load_items, make_loader, resolve_decoder
@@ -37,12 +38,20 @@ def evaluate(
     batch_size: int = 128,
     workers: int = 0,
     device: str = "auto",
+    scramble: int | None = None,
+    level: str | None = None,
+    hierarchy: str | Path | None = None,
+    target_manifest: str | Path | None = None,
 ) -> dict[str, Any]:
     """Metrics of ``checkpoint`` on ``manifest``, preprocessed as in training's validation.
 
     ``split`` None scores the run's validation split (see :func:`scored_split`); the result's ``split`` says which
     split was scored (None: every record). ``loss`` is the run's training loss (label smoothing, focal, class
     weights, as in ``best_metrics.json``); ``cross_entropy`` (single-label) or ``bce`` (multi-label) the plain one.
+    ``scramble`` GRID adds ``scrambled``: the metrics on the same images cut into GRID x GRID shuffled tiles;
+    ``level`` (``coarse`` or a depth) adds ``coarse``: accuracy at that level of ``hierarchy`` (default: the
+    manifest's own hierarchy). ``target_manifest`` (a labelled manifest of another domain, every record) adds ``target``:
+    the metrics there, next to the source metrics (a domain-adapted run's two numbers).
     """
     path = resolve_checkpoint(checkpoint)
     state = load_checkpoint(path)
@@ -58,17 +67,25 @@ def evaluate(
     dataset = ManifestDataset(
         items.items, len(class_names), eval_transform(cfg.image_size), resolve_decoder(cfg.decoder), cfg.multi_label
     )
-    loader = make_loader(
-        dataset,
-        batch_size,
-        EvalShardSampler(len(dataset)),
-        workers,
-        target.type == "cuda",
-        cfg.prefetch_factor,
-        cfg.seed,
-    )
     ctx = StepContext(target, autocast_dtype(cfg, target), channels_last=False)
-    logits, targets = collect_logits(model, loader, ctx, env)
+
+    def logits_and_targets(images: Any) -> tuple[Any, Any]:
+        pinned = target.type == "cuda"
+        loader = make_loader(
+            images, batch_size, EvalShardSampler(len(images)), workers, pinned, cfg.prefetch_factor, cfg.seed
+        )
+        return collect_logits(model, loader, ctx, env)
+
+    if scramble is not None and not 2 <= scramble <= cfg.image_size:
+        raise CvkitError(f"--scramble needs a grid from 2 to the run's image size {cfg.image_size}, not {scramble}")
+    coarse_of = None
+    if level is not None:  # checked before the (long) forward passes
+        from cvkit.train.levels import coarse_mapping
+
+        if cfg.multi_label:
+            raise CvkitError("--level needs a single-label run")
+        coarse_of = coarse_mapping(class_names, hierarchy or manifest, level)
+    logits, targets = logits_and_targets(dataset)
     metrics = compute_metrics(logits, targets, class_names, cfg.multi_label, cfg.threshold)
     logit_tensor = torch.from_numpy(logits).float()
     target_tensor = torch.from_numpy(targets).float() if cfg.multi_label else torch.from_numpy(targets).long()
@@ -79,6 +96,28 @@ def evaluate(
         metrics["bce" if cfg.multi_label else "cross_entropy"] = float(plain(logit_tensor, target_tensor))
     else:
         metrics["loss"] = float("nan")
+    if scramble is not None:
+        from cvkit.train.scramble import ScrambledDataset
+
+        scrambled, scrambled_targets = logits_and_targets(ScrambledDataset(dataset, scramble, cfg.seed))
+        metrics["scrambled"] = {
+            "grid": scramble,
+            **compute_metrics(scrambled, scrambled_targets, class_names, cfg.multi_label, cfg.threshold),
+        }
+    if target_manifest is not None:
+        target_items = load_items(target_manifest, class_names, multi_label=cfg.multi_label)
+        other = ManifestDataset(
+            target_items.items, len(class_names), eval_transform(cfg.image_size), resolve_decoder(cfg.decoder)
+        )
+        target_logits, target_targets = logits_and_targets(other)
+        metrics["target"] = {
+            "manifest": str(target_manifest),
+            **compute_metrics(target_logits, target_targets, class_names, cfg.multi_label, cfg.threshold),
+        }
+    if coarse_of is not None:
+        from cvkit.train.levels import coarse_metrics
+
+        metrics["coarse"] = coarse_metrics(logits, targets.astype(int), coarse_of, level or "")
     metrics.update(
         checkpoint=str(path),
         manifest=str(manifest),

@@ -108,6 +108,10 @@ class StepContext:
     gpu_batches: Callable[[list[torch.Tensor]], torch.Tensor] | None = None
     mixer: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
     feature_tap: FeatureTap | None = None
+    #: cvkit.train.adapt.Adapter: the unlabelled/target batch and its loss, added to each step's
+    adapter: Any = None
+    #: cvkit.train.stylize.Stylizer: redraws training images in a painting's style (AdaIN)
+    stylizer: Any = None
 
     def autocast(self) -> Any:
         if self.amp_dtype is None:
@@ -145,15 +149,24 @@ def train_one_epoch(
         if index >= total:
             break
         x, y = ctx.batch(images, targets)
+        if ctx.stylizer is not None:
+            x = ctx.stylizer(x)
         if ctx.mixer is not None:
             x, y = ctx.mixer(x, y)
+        if ctx.adapter is not None:  # the unlabelled/target batch joins the forward pass (one set of BN statistics)
+            x = ctx.adapter.joined(x, ctx)
         sync = (index + 1) % ctx.accum_steps == 0 or index + 1 == total
         no_sync = getattr(model, "no_sync", None)
         with no_sync() if (no_sync is not None and not sync) else nullcontext():
             with ctx.autocast():
                 logits = logits_of(model(x))
             features = ctx.feature_tap.take() if ctx.feature_tap is not None else None
+            extra = None
+            if ctx.adapter is not None:
+                logits, features, extra = ctx.adapter.split_loss(logits, features, y)
             loss = apply_loss(loss_fn, logits.float(), y, features)
+            if extra is not None:
+                loss = loss + extra
             (scaler.scale(loss) if scaler is not None else loss).div(ctx.accum_steps).backward()
         if sync:
             if scaler is not None:

@@ -227,8 +227,8 @@ def pretrained_state_dict(arch: str) -> dict[str, torch.Tensor]:
     Offline (no network, or ``CVKIT_OFFLINE=1``) this fails with a message saying which
     file to fetch and how to pass it with ``--weights``.
     """
-    if arch == SMALL_CNN:
-        raise CvkitError("small_cnn has no pretrained weights; train it from scratch or pass --weights PATH")
+    if arch in MODEL_REGISTRY:
+        raise CvkitError(f"{arch} has no torchvision weights; train it from scratch or pass --weights PATH")
     import torchvision
 
     weights = torchvision.models.get_model_weights(arch).DEFAULT
@@ -345,3 +345,7 @@ def build_model(
     if grad_checkpointing:
         enable_gradient_checkpointing(model, info["trainable_stages"])
     return model, info
+
+
+# cvkit's other architectures register themselves on import (kept last: they import this module)
+from cvkit.train import bagnet as _bagnet  # noqa: E402, F401

@@ -18,6 +18,7 @@ from cvkit.errors import CvkitError, DestinationExistsError
 from cvkit.io import atomic_write_bytes
 from cvkit.manifest import iter_records
 from cvkit.train import console
+from cvkit.train.adapt import adapt_method, build_adapter
 from cvkit.train.checkpoint import EarlyStopping, load_checkpoint, save_checkpoint
 from cvkit.train.config import TrainConfig, finetune_stages, given_fields, resumed_config
 from cvkit.train.data import (
@@ -53,6 +54,7 @@ from cvkit.train.optim import Schedule, build_optimizer
 from cvkit.train.rng import rank_seed, rng_state, seed_everything, set_rng_state
 from cvkit.train.samplers import MagnetSampler, build_sampler
 from cvkit.train.shards import is_shard_source
+from cvkit.train.stylize import build_stylizer
 
 #: validation split names, in the order tried when --val-split is not given: cvkit/COCO/Ultralytics ``val``,
 #: Roboflow ``valid``, Hugging Face and timm ``validation``, ``dev``
@@ -171,15 +173,22 @@ class Run:
         )
         self.cpu_loss = copy.deepcopy(self.loss_fn).cpu()
         self.ema = ModelEma(self.raw_model, cfg.ema) if cfg.ema else None
-        needs_features = getattr(self.loss_fn, "needs_features", False)
+        needs_features = getattr(self.loss_fn, "needs_features", False) or adapt_method(cfg) is not None
         self.tap = FeatureTap(self.raw_model, self.model_info["feature_layer"]) if needs_features else None
         self.amp_dtype = autocast_dtype(cfg, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.train_loader, self.val_loader = self._loaders()
-        self.optimizer = build_optimizer(self.raw_model, cfg)
         steps_per_epoch = -(-len(self.train_loader) // cfg.accum_steps)
         if cfg.max_steps_per_epoch:
             steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
+        if env.distributed and adapt_method(cfg):
+            raise CvkitError("--unlabeled and --target train in one process (not under torchrun)")
+        self.adapter = build_adapter(self, steps_per_epoch * cfg.accum_steps)
+        self.optimizer = build_optimizer(self.raw_model, cfg)
+        if self.adapter is not None and self.adapter.domain is not None:  # DANN's domain classifier trains too
+            self.optimizer.add_param_group(
+                {"params": list(self.adapter.parameters()), "weight_decay": cfg.weight_decay}
+            )
         self.schedule = Schedule(self.optimizer, cfg, steps_per_epoch)
         self.stopper = EarlyStopping(cfg.patience, higher_is_better=self.val_set is not None)
         self.start_epoch, self.step = 0, 0
@@ -203,6 +212,8 @@ class Run:
             gpu_batches,
             mixer,
             self.tap,
+            adapter=self.adapter,
+            stylizer=build_stylizer(cfg, self.device),
         )
         self.eval_ctx = StepContext(
             self.device,
@@ -280,6 +291,9 @@ class Run:
             self.ema.load_state_dict(state["ema"], int(state.get("ema_updates", 0)))
         if state.get("loss_state"):
             self.loss_fn.load_state_dict(state["loss_state"])
+        if self.adapter is not None and state.get("adapter"):
+            self.adapter.load_state_dict(state["adapter"])
+            self.adapter.steps_done = int(state["step"]) * self.cfg.accum_steps
         self.stopper.load_state_dict(state)
         self.start_epoch, self.step = int(state["epoch"]), int(state["step"])
         rng = (state.get("rng") or [None])[self.env.rank] if self.env.rank < len(state.get("rng") or []) else None
@@ -347,6 +361,7 @@ class Run:
             "metrics": record,
             "class_weights": self.class_weights,
             "loss_state": self.loss_fn.state_dict(),
+            "adapter": self.adapter.state_dict() if self.adapter is not None else None,
             "rng": self.rng_states,
         }
 
@@ -495,6 +510,8 @@ def _train(cfg: TrainConfig, env: DistEnv, out: Path, resume_state: dict[str, An
         run.gather_rng()
         if main:
             record = epoch_record(epoch + 1, run.step, stats, metrics, run.schedule.lr, env.world, scores)
+            if run.adapter is not None:  # the last step's association or domain loss
+                record.update(run.adapter.last)
             record["best"] = run.stopper.update(monitored(record), epoch + 1)
             with open(out / "metrics.jsonl", "ab") as handle:
                 handle.write(jsonio.dumps_line(record))
