@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from cvkit.errors import CvkitError
+
 D = TypeVar("D")
 
 #: the environment variable that turns every trick of this module off
@@ -129,3 +131,22 @@ def end_distributed_run() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+#: torch's DataLoader sharing strategies ``CVKIT_TORCH_SHARING`` may name
+SHARING_STRATEGIES = ("file_descriptor", "file_system")
+
+
+def torch_sharing_from_env() -> None:
+    """Set torch's tensor-sharing strategy from ``$CVKIT_TORCH_SHARING`` (process-wide, so here at the CLI edge).
+
+    DataLoader workers hand batches over by file descriptor; sandboxed machines that refuse that (``EBADF`` in
+    ``DupFd``) work with ``file_system``. ``benchmarks/sharing_probe.py`` tells which works on a machine."""
+    strategy = os.environ.get("CVKIT_TORCH_SHARING")
+    if not strategy:
+        return
+    if strategy not in SHARING_STRATEGIES:
+        raise CvkitError(f"CVKIT_TORCH_SHARING={strategy!r}: choose {' or '.join(SHARING_STRATEGIES)}")
+    import torch.multiprocessing
+
+    torch.multiprocessing.set_sharing_strategy(strategy)

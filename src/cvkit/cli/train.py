@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from cvkit.cli.common import handle_errors, out_console, quiet_progress
-from cvkit.cli.process import end_distributed_run
+from cvkit.cli.process import end_distributed_run, torch_sharing_from_env
 from cvkit.errors import CvkitError
 
 DATA = "Data"
@@ -282,6 +282,7 @@ def train_cmd(
         if arch is None or manifest is None:
             raise CvkitError("expected ARCH MANIFEST, e.g. `cvkit train resnet18 train.jsonl` (or --list-models)")
         quiet_progress(json_output)
+        torch_sharing_from_env()
         from cvkit.train.config import TrainConfig
         from cvkit.train.trainer import summary_without_matrix, train
 
