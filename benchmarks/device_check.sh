@@ -9,8 +9,8 @@ export PYTHONPATH="/tmp/site:$PWD/src" PYTHONUNBUFFERED=1 CVKIT_CORPUS="$PWD/.co
 nvidia-smi -L; df -h /dev/shm; ulimit -n
 python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, torch.cuda.get_device_name())"
 # DataLoader workers pass tensors by file descriptor; some sandboxed machines refuse that (EBADF in DupFd)
-if ! timeout 60 python3 benchmarks/sharing_probe.py file_descriptor; then
-  timeout 60 python3 benchmarks/sharing_probe.py file_system && export CVKIT_TORCH_SHARING=file_system
+if ! timeout 30 python3 benchmarks/sharing_probe.py file_descriptor; then
+  timeout 30 python3 benchmarks/sharing_probe.py file_system && export CVKIT_TORCH_SHARING=file_system
 fi
 echo "CVKIT_TORCH_SHARING=${CVKIT_TORCH_SHARING:-default}"
 timeout "${TEST_S:-240}" python3 -m pytest -v -rfEs --timeout 90 -p no:cacheprovider ${TESTS:-tests/test_augment_gpu.py tests/test_train_devices.py tests/test_augment_texture.py tests/test_augment_cli.py tests/test_train_e2e.py::test_cuda_bf16_channels_last_gpu_decode} 2>&1 | tee "$OUT/pytest.log" | grep -v PASSED
