@@ -25,7 +25,7 @@ def _config(**options):
 
 
 def test_multi_label_label_smoothing_moves_bce_targets_towards_one_half():
-    from cvkit.train.losses import build_loss
+    from cvkit.train.loss_table import build_loss
 
     logits, target = torch.tensor([[2.0, -1.0]]), torch.tensor([[1.0, 0.0]])
     # eps 0.1: targets 0.95 and 0.05; BCE = -(t log s(x) + (1 - t) log(1 - s(x))), averaged over the two classes
@@ -63,7 +63,7 @@ def test_mixup_and_cutmix_mix_images_and_targets_by_hand():
 
 
 def test_mixed_targets_with_label_smoothing_give_timms_smoothed_cross_entropy():
-    from cvkit.train.losses import build_loss
+    from cvkit.train.loss_table import build_loss
 
     logits = torch.tensor([[1.0, 0.0, -1.0], [0.5, 0.2, 0.1]])
     soft = torch.tensor([[0.3, 0.0, 0.7], [0.7, 0.0, 0.3]])
@@ -93,7 +93,7 @@ def test_ema_decay_warms_up_and_averages_by_hand():
 
 
 def test_center_loss_value_gradient_and_centre_update_by_hand():
-    from cvkit.train.losses import build_loss
+    from cvkit.train.loss_table import build_loss
 
     loss_fn = build_loss(_config(loss="center", center_lambda=0.5, center_alpha=0.5), 2, feature_dim=2)
     loss_fn.centers.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))

@@ -100,7 +100,7 @@ def test_no_weight_decay_on_batchnorm_and_biases():
 
 def test_focal_loss_with_gamma_zero_is_cross_entropy():
     from cvkit.train.config import TrainConfig
-    from cvkit.train.losses import build_loss
+    from cvkit.train.loss_table import build_loss
 
     def loss(kind: str, weights: list[float] | None = None, gamma: float = 2.0):
         return build_loss(TrainConfig("small_cnn", "m.jsonl", loss=kind, focal_gamma=gamma), 4, weights)

@@ -15,13 +15,8 @@ from typing import Any
 
 import typer
 
+from cvkit.core.progress import out_console  # noqa: F401  (the commands print through it)
 from cvkit.errors import CvkitError
-
-
-def out_console() -> Any:
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=True)
 
 
 @contextmanager

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 #: The CLI turns this off for --json / --quiet; library callers may set it too.
 ENABLED = True
+
+
+def out_console() -> Any:
+    """A rich console on stdout for tables and result lines (no syntax colouring of numbers, no hard wrapping)."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
 
 
 def track(items: Iterable[T], description: str, total: int | None = None, size: Callable[[T], int] | None = None) -> Iterator[T]:

@@ -19,6 +19,8 @@ SCHEDULES = ("cosine", "step", "plateau", "constant")
 SAMPLERS = ("none", "balanced", "repeat-factor")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 DECODERS = ("auto", "torchvision", "pil", "opencv")
+#: --adapt: no domain adaptation, DANN, or associative (walker/visit) losses (cvkit.train.adapt)
+ADAPT_METHODS = ("none", "dann", "assoc")
 #: ImageNet statistics every torchvision model was trained with (also used for small_cnn).
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -111,7 +113,6 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Refuse impossible combinations with a message naming the option."""
-        from cvkit.train.adapt import check_adapt_options
         from cvkit.train.loss_table import LOSS_REGISTRY
 
         checks = [
@@ -191,6 +192,27 @@ class TrainConfig:
         import yaml
 
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
+
+
+def check_adapt_options(cfg: Any) -> list[tuple[bool, str]]:
+    """:meth:`TrainConfig.validate`'s checks for ``--adapt``, ``--unlabeled`` and ``--target`` (cvkit.train.adapt)."""
+    return [
+        (cfg.adapt in ADAPT_METHODS, f"--adapt must be one of {', '.join(ADAPT_METHODS)}"),
+        (not (cfg.unlabeled and cfg.target), "give either --unlabeled (few labels) or --target (a new domain)"),
+        (not (cfg.target and cfg.adapt == "none"), "--target needs --adapt dann or --adapt assoc"),
+        (not (cfg.adapt != "none" and not cfg.target), "--adapt needs --target MANIFEST (the unlabelled new domain)"),
+        (
+            not (
+                (cfg.unlabeled or cfg.target) and (cfg.multi_label or cfg.loss == "magnet" or cfg.mixup or cfg.cutmix)
+            ),
+            "--unlabeled/--target work with single-label, unmixed batches (no --multi-label, --loss magnet, "
+            "--mixup, --cutmix)",
+        ),
+        (
+            cfg.walker_weight >= 0 and cfg.visit_weight >= 0 and cfg.adapt_weight >= 0,
+            "--walker-weight, --visit-weight and --adapt-weight must be >= 0",
+        ),
+    ]
 
 
 def finetune_stages(mode: str) -> int | None:

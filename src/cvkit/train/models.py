@@ -15,25 +15,10 @@ import torch
 from torch import nn
 
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.train.bagnet import KERNEL3_BY_FIELD, BagNet
+from cvkit.train.model_registry import IMAGENET_CLASSES, MODEL_REGISTRY, register_model
 
 SMALL_CNN = "small_cnn"
-#: Every torchvision classification model was built for ImageNet-1k; heads producing this many logits are replaced.
-IMAGENET_CLASSES = 1000
-
-
-#: cvkit's own architectures by name (torchvision's come from ``torchvision.models``); a factory returns an
-#: untrained ImageNet-shaped model (a 1000-output Linear head that :func:`replace_heads` swaps)
-MODEL_REGISTRY: dict[str, Callable[[], nn.Module]] = {}
-
-
-def register_model(name: str) -> Callable[[Callable[[], nn.Module]], Callable[[], nn.Module]]:
-    """Decorator: make a model factory available as ``cvkit train NAME``."""
-
-    def add(factory: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
-        MODEL_REGISTRY[name] = factory
-        return factory
-
-    return add
 
 
 def list_model_names() -> list[str]:
@@ -66,6 +51,8 @@ class SmallCNN(nn.Module):
 
 
 register_model(SMALL_CNN)(SmallCNN)
+for _field in KERNEL3_BY_FIELD:
+    register_model(f"bagnet{_field}")(partial(BagNet, _field))
 
 
 def logits_of(output: Any) -> torch.Tensor:
@@ -345,7 +332,3 @@ def build_model(
     if grad_checkpointing:
         enable_gradient_checkpointing(model, info["trainable_stages"])
     return model, info
-
-
-# cvkit's other architectures register themselves on import (kept last: they import this module)
-from cvkit.train import bagnet as _bagnet  # noqa: E402, F401
