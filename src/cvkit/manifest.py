@@ -264,7 +264,7 @@ def _samples(records: Iterable[tuple[int, dict[str, Any]]], path: Path, categori
 SHARD_BYTES = 4 << 20
 
 
-def manifest_shards(path: Path, categories: CategorySet, report: Report) -> list[Shard]:
+def manifest_shards(path: Path, _workers: int = 1) -> list[Shard]:
     """The records as runs of about :data:`SHARD_BYTES` whole lines that a worker process reads from the file
     itself (no parsed data is shared, so memory stays flat), each run's line numbers counted here."""
     with open(path, "rb") as handle:
@@ -272,13 +272,15 @@ def manifest_shards(path: Path, categories: CategorySet, report: Report) -> list
         start, first_line, shards = handle.tell(), 2, []
         while block := handle.read(SHARD_BYTES) + handle.readline():  # to the end of the line the run would cut
             lines = block.count(b"\n")
-            shards.append(Shard(lines, partial(_read_run, path, start, start + len(block), first_line, categories, report)))
+            shards.append(Shard(lines, _read_shard, path, (start, start + len(block), first_line)))
             start, first_line = start + len(block), first_line + lines
     return shards
 
 
-def _read_run(path: Path, start: int, stop: int, first_line: int, categories: CategorySet, report: Report) -> Iterator[Sample]:
-    """The samples of bytes ``start..stop`` of the manifest, whose first line is line ``first_line``."""
+def _read_shard(path: Path, task: tuple[int, int, int], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): bytes ``start..stop`` of the manifest, whose first line
+    is line ``first_line``."""
+    start, stop, first_line = task
     with open(path, "rb") as handle:
         handle.seek(start)
         lines = handle.read(stop - start).split(b"\n")
@@ -296,7 +298,7 @@ def read_manifest(path: str | Path, report: Report | None = None) -> Dataset:
     report.read.categories = len(categories)
     source = (header.get("source") or {}).get("format")
     return Dataset(samples, categories, hierarchy, root=path.parent, source_format=source, info=header.get("info") or {},
-                   shards=partial(manifest_shards, path, categories, report))
+                   shards=partial(manifest_shards, path))
 
 
 def load_schema() -> dict[str, Any]:

@@ -95,7 +95,7 @@ def _end_now(code: object) -> None:
 
     By now the command's files are written and closed, its threads joined, and cvkit registers nothing to run at
     exit; stdout and stderr are flushed here, and worker processes still ending (a finished pool is not waited
-    for: :func:`cvkit.core.parallel.ordered_map`) are waited for, so that none outlives the command and their CPU
+    for: :class:`cvkit.core.executor.LocalProcesses`) are waited for, so that none outlives the command and their CPU
     time counts as the command's. With torch loaded (train, evaluate, predict, augment on a GPU) the interpreter
     ends as usual: torch cleans up at exit (data loader workers, CUDA). So does a code that is not a number (a
     message, which Python prints)."""

@@ -26,7 +26,7 @@ from cvkit.core.imageinfo import find_image, header_size
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import spread
+from cvkit.core.shards import Pipeline
 from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.labelme_mit_xml import POINT_SHAPES, annotation_xml, parse_attributes
@@ -244,9 +244,10 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         raise CvkitError(f"unknown MIT LabelMe layout {layout!r}; choose {' or '.join(LAYOUTS)}")
     if images not in IMAGE_MODES:
         raise CvkitError(f"unknown image mode {images!r}; choose one of {', '.join(IMAGE_MODES)}")
-    writer = _MitWriter(dataset, path, report, images, layout)
-    items = spread(dataset, writer.encode, report, workers, "writing LabelMe XML")
-    for item in items if items is not None else map(writer.encode, track(dataset, "writing LabelMe XML")):
+    writer = _MitWriter(MitEncoder(dataset.root, path, report, images, layout))
+    pipeline = Pipeline(dataset, report, workers)
+    encoder = MitEncoder(dataset.root, path, pipeline.report, images, layout)
+    for item in pipeline.samples(encode_mit, encoder, "writing LabelMe XML"):
         writer.place(item)
     unused = [c.name for c in dataset.categories if c.name not in writer.labels]
     if unused:
@@ -267,15 +268,15 @@ class _WithMasks:
     sample: tuple[Any, ...]
 
 
-class _MitWriter:
-    """One write: :meth:`encode` needs the sample alone (the XML: most of the work, done on worker processes for a
-    sharded source), :meth:`place` names and writes the files in order."""
+@dataclass(slots=True)
+class MitEncoder:
+    """The sample-alone half of an MIT LabelMe write (runs on the workers; picklable)."""
 
-    def __init__(self, dataset: Dataset, path: Path, report: Report, images: str, layout: str):
-        self.dataset, self.path, self.report, self.images, self.layout = dataset, path, report, images, layout
-        self.used: set[str] = set()
-        self.labels: set[str] = set()
-        self.made: set[Path] = set()
+    root: Path | None
+    path: Path
+    report: Report
+    images: str
+    layout: str
 
     def folders(self, folder: str) -> tuple[Path, Path, Path]:
         """The XML, image and mask folders of a split."""
@@ -283,19 +284,33 @@ class _MitWriter:
             return self.path / "Annotations" / folder, self.path / "Images" / folder, self.path / "Masks" / folder
         return self.path / folder, self.path / folder, self.path / folder / "Masks"
 
-    def encode(self, sample: Sample) -> EncodedXml | _WithMasks:
-        """The sample's XML for its image's own file name; a sample with masks is left to :meth:`place`."""
-        if any(obj.shape == "mask" and obj.rle is not None for obj in sample.objects):
-            return _WithMasks(pack_sample(sample))
-        return self._encoded(sample, Path(sample.path).name)
-
-    def _encoded(self, sample: Sample, name: str) -> EncodedXml:
+    def encoded(self, sample: Sample, name: str) -> EncodedXml:
+        """The sample's XML naming its image ``name``."""
         folder = sample.split or ""
-        source = sample.resolve(self.dataset.root)
+        source = sample.resolve(self.root)
         recorded = os.path.abspath(source) if self.images == "reference" else None
         xml = annotation_xml(sample, name, folder if self.layout == "webtool" else "", self.folders(folder)[2], Path(name).stem, recorded,
                              self.report)
         return sample.path, sample.split, [o.label for o in sample.objects], xml, source
+
+
+def encode_mit(encoder: MitEncoder, sample: Sample) -> EncodedXml | _WithMasks:
+    """The sample's XML for its image's own file name; a sample with masks is left to the placing side."""
+    if any(obj.shape == "mask" and obj.rle is not None for obj in sample.objects):
+        return _WithMasks(pack_sample(sample))
+    return encoder.encoded(sample, Path(sample.path).name)
+
+
+class _MitWriter:
+    """The placing half of one write: names and writes the files in order (``encoder``: the placing side's, which
+    encodes a sample with masks)."""
+
+    def __init__(self, encoder: MitEncoder):
+        self.encoder, self.report, self.images = encoder, encoder.report, encoder.images
+        self.folders = encoder.folders
+        self.used: set[str] = set()
+        self.labels: set[str] = set()
+        self.made: set[Path] = set()
 
     def place(self, item: EncodedXml | _WithMasks) -> None:
         """Write an encoded sample's XML (and image) under a name no earlier sample of its split took."""
@@ -309,7 +324,7 @@ class _MitWriter:
             name = stem + Path(natural).suffix
             self.report.warn("images with the same file name in different folders were renamed with their folder as prefix")
         self.used.add(f"{folder}/{stem}".lower())
-        _path, _split, labels, xml, source = self._encoded(sample, name) if sample is not None else item  # type: ignore[misc]
+        _path, _split, labels, xml, source = self.encoder.encoded(sample, name) if sample is not None else item  # type: ignore[misc]
         if sample is None and name != natural:  # encoded for the image's own name: only <filename> names it
             xml = xml.replace(filename_element(natural), filename_element(name), 1)
         xml_dir, image_dir, _ = self.folders(folder)

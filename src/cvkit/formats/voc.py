@@ -11,18 +11,19 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Iterator
-from functools import lru_cache, partial
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
 from cvkit.core.categories import Category, CategorySet
+from cvkit.core.executor import default_workers
 from cvkit.core.geometry import polygon_bbox, voc_to_box
 from cvkit.core.imageinfo import fill_size_from_header, known_size
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
-from cvkit.core.parallel import can_fork, chunked, default_workers, ordered_map
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import runs, spread
+from cvkit.core.shards import Pipeline, chunked, runs, spread_map
 from cvkit.core.splits import NO_SPLIT
 from cvkit.core.transport import pack_annotation
 from cvkit.errors import CvkitError, InvalidInputError
@@ -270,15 +271,6 @@ def parse_tree(data: bytes, file: str | Path, one_based: bool = True) -> tuple[s
 
 # --- reading -------------------------------------------------------------------------
 ParseJob = tuple[str | Path | None, str, str | None, bool]
-#: a forked worker's image index (set once by :func:`_set_worker_index`, the pool's initializer): workers find each
-#: XML's image from their own folder listings. Only workers set it: the main process passes its index explicitly,
-#: so two datasets read side by side (two lazy readers iterated together) never share one.
-_worker_index: ImageIndex | None = None
-
-
-def _set_worker_index(index: ImageIndex) -> None:
-    global _worker_index
-    _worker_index = index
 
 
 def _parse_job(job: ParseJob, index: ImageIndex) -> tuple[str, Any]:
@@ -293,11 +285,9 @@ def _parse_job(job: ParseJob, index: ImageIndex) -> tuple[str, Any]:
     return ("ok", (index.image_path(file, filename, image_id, meta.get("path")), width, height, objects, meta))
 
 
-def _parse_chunk(jobs: list[ParseJob]) -> list[tuple[str, Any]]:
-    """Worker side: parse many files; annotations travel packed as tuples (:mod:`cvkit.core.transport`)."""
-    index = _worker_index
-    if index is None:
-        raise RuntimeError("VOC parse worker started without its image index (ordered_map initializer)")
+def _parse_chunk(index: ImageIndex, jobs: list[ParseJob]) -> list[tuple[str, Any]]:
+    """Worker side: parse many files, finding images from ``index`` (the executor's context, sent once a worker);
+    annotations travel packed as tuples (:mod:`cvkit.core.transport`)."""
     out: list[tuple[str, Any]] = []
     for job in jobs:
         status, result = _parse_job(job, index)
@@ -316,11 +306,11 @@ def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _parsed(jobs: list[ParseJob], index: ImageIndex, workers: int) -> Iterator[tuple[str, Any]]:
     """Parse results (image path, size, objects, fields) in input order, on several processes when there are many files."""
-    if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES or not can_fork():
+    if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
         for job in jobs:
             yield _parse_job(job, index)
         return
-    for results in ordered_map(_parse_chunk, chunked(jobs, workers, smallest=64), workers, _set_worker_index, (index,)):
+    for results in spread_map(_parse_chunk, index, chunked(jobs, workers, smallest=64), workers, PARALLEL_MIN_FILES, len(jobs)):
         for status, result in results:
             yield status, (_from_plain(result) if status == "ok" else result)
 
@@ -349,11 +339,11 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
             yield from _samples(image_root, images, jobs, results, prefix, categories, report)
         report.read.categories = len(categories)
 
-    def shards() -> list[Shard]:
+    def shards(_workers: int) -> list[Shard]:
         shards_of: list[Shard] = []
         for prefix, image_root, job_list in parts:
             images, jobs = _part(image_root, job_list, one_based, report)
-            shards_of += [Shard(len(run), partial(_read_run, image_root, images, run, prefix, categories, report)) for run in runs(jobs, SHARD_FILES)]
+            shards_of += [Shard(len(run), _read_shard, (image_root, images, prefix), run) for run in runs(jobs, SHARD_FILES)]
         return shards_of
 
     # ``workers=1`` (``-r workers=1``) keeps reading to one process: no shards for a writer to spread
@@ -374,9 +364,10 @@ def _part(image_root: Path, job_list: list[Job], one_based: bool, report: Report
     return images, [(file, image_id, split, one_based) for file, image_id, split in job_list]
 
 
-def _read_run(image_root: Path, images: ImageIndex, jobs: list[ParseJob], prefix: str, categories: CategorySet, report: Report) -> Iterator[Sample]:
-    """A worker's run of files, parsed here. New labels go to this process's categories only: writers number
-    them in the parent, in order."""
+def _read_shard(source: tuple[Path, ImageIndex, str], jobs: list[ParseJob], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): a run of files of one layout, parsed here. New labels
+    go to ``categories`` (a worker's copy: writers number them in the parent, in order)."""
+    image_root, images, prefix = source
     return _samples(image_root, images, jobs, (_parse_job(job, images) for job in jobs), prefix, categories, report)
 
 
@@ -456,9 +447,10 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
     written here, in order."""
     if layout not in ("devkit", "flat"):
         raise CvkitError(f"unknown VOC layout {layout!r}; choose devkit or flat")
-    writer = _VocWriter(dataset, path, report, one_based, images, layout)
-    items = spread(dataset, writer.encode, report, workers, "writing VOC")
-    for item in items if items is not None else map(writer.encode, track(dataset, "writing VOC")):
+    writer = _VocWriter(dataset, path, report, images, layout)
+    pipeline = Pipeline(dataset, report, workers)
+    encoder = XmlEncoder(dataset.root, pipeline.report, one_based, images == "reference", _RealPaths())
+    for item in pipeline.samples(encode_xml, encoder, "writing VOC"):
         writer.place(item)
     report.written.categories = len(dataset.categories)
     if layout == "devkit":
@@ -471,12 +463,36 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
 EncodedXml = tuple[str | None, str, str, str, Path, bytes, list[str], list[tuple[str, list[str], list[str]]]]
 
 
-class _VocWriter:
-    """One write: :meth:`encode` needs the sample alone (XML text: most of the work, done on worker processes
-    for a sharded source), :meth:`place` names and writes the files in order."""
+@dataclass(slots=True)
+class XmlEncoder:
+    """The sample-alone half of a VOC write (runs on the workers; picklable)."""
 
-    def __init__(self, dataset: Dataset, path: Path, report: Report, one_based: bool, images: str, layout: str):
-        self.dataset, self.report, self.one_based, self.images = dataset, report, one_based, images
+    root: Path | None
+    report: Report
+    one_based: bool
+    referenced: bool  # images referenced where they are: <path> records the image's real path
+    resolve: _RealPaths
+
+
+def encode_xml(encoder: XmlEncoder, sample: Sample) -> EncodedXml:
+    """The sample's XML, naming its image by the image's own file name (:meth:`_VocWriter.place` renames a repeated one)."""
+    root = encoder.root
+    stem, suffix = _name_parts(sample.path)
+    source = sample.resolve(root)
+    recorded = None
+    if encoder.referenced:
+        recorded = encoder.resolve(os.fspath(source)) if root is not None or source.is_absolute() else sample.path
+    xml = annotation_xml(sample, stem + suffix, recorded, encoder.one_based, encoder.report, known_size(sample, root))
+    uses = [(obj.label, [p["label"] for p in obj.attributes.get("parts", ()) if p.get("label")], list(obj.attributes.get("actions", ())))
+            for obj in sample.objects if "parts" in obj.attributes or "actions" in obj.attributes]
+    return sample.split, sample.path, stem, suffix, source, xml, [obj.label for obj in sample.objects], uses
+
+
+class _VocWriter:
+    """The placing half of one write: names and writes the files in order."""
+
+    def __init__(self, dataset: Dataset, path: Path, report: Report, images: str, layout: str):
+        self.dataset, self.report, self.images = dataset, report, images
         ann_dir = path / "Annotations" if layout == "devkit" else path
         self.img_dir = path / "JPEGImages" if layout == "devkit" else path
         ann_dir.mkdir(parents=True, exist_ok=True)
@@ -484,20 +500,6 @@ class _VocWriter:
         self.split_members: dict[str, list[str]] = {}
         self.used: set[str] = set()
         self.declared: dict[str, tuple[dict[str, None], dict[str, None]]] = {}  # label -> (part names, action names)
-        self.resolve = _RealPaths()
-
-    def encode(self, sample: Sample) -> EncodedXml:
-        """The sample's XML, naming its image by the image's own file name (:meth:`place` renames a repeated one)."""
-        root = self.dataset.root
-        stem, suffix = _name_parts(sample.path)
-        source = sample.resolve(root)
-        recorded = None
-        if self.images == "reference":
-            recorded = self.resolve(os.fspath(source)) if root is not None or source.is_absolute() else sample.path
-        xml = annotation_xml(sample, stem + suffix, recorded, self.one_based, self.report, known_size(sample, root))
-        uses = [(obj.label, [p["label"] for p in obj.attributes.get("parts", ()) if p.get("label")], list(obj.attributes.get("actions", ())))
-                for obj in sample.objects if "parts" in obj.attributes or "actions" in obj.attributes]
-        return sample.split, sample.path, stem, suffix, source, xml, [obj.label for obj in sample.objects], uses
 
     def place(self, encoded: EncodedXml) -> None:
         split, path, natural, suffix, source, xml, labels, uses = encoded

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cvkit.core.geometry import voc_to_box
-from cvkit.core.parallel import ordered_map
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import spread_map
 from cvkit.errors import InvalidInputError
 from cvkit.io import read_small_file
 
@@ -135,8 +135,7 @@ def _scan_file(file: str, one_based: bool) -> Scanned:
         return None
 
 
-def _scan_chunk(args: tuple[list[str], bool]) -> ChunkScan:
-    files, one_based = args
+def _scan_chunk(one_based: bool, files: list[str]) -> ChunkScan:
     out = ChunkScan()
     for file in files:
         scanned = _scan_file(file, one_based)
@@ -153,13 +152,11 @@ def _scan_chunk(args: tuple[list[str], bool]) -> ChunkScan:
 
 
 def _chunks(files: list[str], one_based: bool, size: int, workers: int) -> Iterator[tuple[int, int, ChunkScan]]:
-    """``(start, stop, scan)`` per chunk of files, in order; on ``workers`` forked processes
-    when there are at least :data:`PARALLEL_MIN_FILES` (a chunk's results are flat lists,
-    cheap to send back)."""
+    """``(start, stop, scan)`` per chunk of files, in order; on ``workers`` processes when there are at least
+    :data:`PARALLEL_MIN_FILES` (a chunk's results are flat lists, cheap to send back)."""
     bounds = [(start, min(start + size, len(files))) for start in range(0, len(files), size)]
-    tasks = ((files[start:stop], one_based) for start, stop in bounds)
-    workers = workers if len(files) >= PARALLEL_MIN_FILES else 1
-    for (start, stop), scan in zip(bounds, ordered_map(_scan_chunk, tasks, workers)):
+    tasks = [files[start:stop] for start, stop in bounds]
+    for (start, stop), scan in zip(bounds, spread_map(_scan_chunk, one_based, tasks, workers, PARALLEL_MIN_FILES, len(files))):
         yield start, stop, scan
 
 
