@@ -64,6 +64,11 @@ def _listed(_source: None, samples: list[Sample], _categories: CategorySet, _rep
     return iter(samples)
 
 
+def _sharded(samples: list[Sample], runs: list[list[Sample]], categories: CategorySet, root: Path) -> Dataset:
+    """A dataset of ``samples`` whose shards are ``runs`` of them."""
+    return Dataset(iter(samples), categories, root=root, shards=lambda _workers: [Shard(len(run), _listed, None, run) for run in runs])
+
+
 def _files(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -179,7 +184,7 @@ def test_a_label_the_categories_lack_is_indexed_by_the_parent_in_sample_order(tm
                                                                       Annotation(label, (30.0, 30.0, 5.0, 5.0))])
                    for n, label in enumerate(["cat", "zebra", "cat", "ant", "zebra", "cat"])]
         runs = [samples[:2], samples[2:4], samples[4:]]
-        return Dataset(iter(samples), categories, root=tmp_path, shards=lambda _workers: [Shard(len(run), _listed, None, run) for run in runs])
+        return _sharded(samples, runs, categories, tmp_path)
 
     cvkit.write(dataset(), tmp_path / "one", "yolo", images="reference", workers=1, task=task)
     cvkit.write(dataset(), tmp_path / "two", "yolo", images="reference", workers=2, task=task)
@@ -203,7 +208,7 @@ def test_labelme_documents_written_by_workers_are_named_by_the_parent(tmp_path, 
                    Sample("a/x.png", 30, 20, labels=["sunny"], objects=[box]),
                    Sample("b/y.jpg", 30, 20, objects=[box], meta={"labelme": {"embedded": True}})]
         runs = [samples[:2], samples[2:]]
-        return Dataset(iter(samples), CategorySet([Category(1, "cat")]), root=tmp_path, shards=lambda _workers: [Shard(len(run), _listed, None, run) for run in runs])
+        return _sharded(samples, runs, CategorySet([Category(1, "cat")]), tmp_path)
 
     reports = [cvkit.write(dataset(), tmp_path / f"out{workers}", "labelme", workers=workers) for workers in (1, 2)]
     assert on_workers == [2]
@@ -228,7 +233,7 @@ def test_mit_labelme_xml_written_by_workers_is_named_by_the_parent(tmp_path, on_
                    Sample("a/x.jpg", 30, 20, "val", objects=[Annotation("blob", (0.0, 0.0, 30.0, 2.0), shape="mask", rle=mask)]),
                    Sample("b/x.jpg", 30, 20, "val", objects=[Annotation("blob", (0.0, 0.0, 30.0, 2.0), shape="mask", rle=mask)])]
         runs = [samples[:1], samples[1:3], samples[3:]]
-        return Dataset(iter(samples), CategorySet([Category(1, "cat")]), root=tmp_path, shards=lambda _workers: [Shard(len(run), _listed, None, run) for run in runs])
+        return _sharded(samples, runs, CategorySet([Category(1, "cat")]), tmp_path)
 
     reports = [cvkit.write(dataset(), tmp_path / f"out{workers}", "labelme_mit", images=images, workers=workers) for workers in (1, 2)]
     assert on_workers == [2]
@@ -277,7 +282,7 @@ def test_coco_records_written_by_workers_are_numbered_in_order_by_the_parent(tmp
             objects.insert(1, Annotation("cat", None, shape="point", points=[1.0, 1.0]))
             samples.append(Sample(f"img{n}.jpg", 50, 40, ("train", "val")[n % 2], objects=objects, id=n * 7 if n != 4 else "x"))
         runs = [samples[:4], samples[4:7], samples[7:]]
-        return Dataset(iter(samples), CategorySet([Category(5, "cat")]), root=tmp_path, shards=lambda _workers: [Shard(len(run), _listed, None, run) for run in runs])
+        return _sharded(samples, runs, CategorySet([Category(5, "cat")]), tmp_path)
 
     reports = [cvkit.write(dataset(), tmp_path / f"out{workers}" / destination, "coco", workers=workers) for workers in (1, 2)]
     assert on_workers == [2]
