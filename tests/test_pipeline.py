@@ -19,7 +19,9 @@ from cvkit.core import shards
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.executor import InProcess, LocalProcesses, can_fork
 from cvkit.core.model import Annotation, Dataset, Sample
-from cvkit.formats import coco, labelme, voc
+from cvkit.formats import labelme
+from cvkit.formats.coco import _format as coco
+from cvkit.formats.voc import _format as voc
 
 EXECUTORS = ["in-process", "fork", "spawn"]
 

@@ -21,7 +21,7 @@ from cvkit.core.categories import Category, CategorySet
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report, Skipped
 from cvkit.errors import InvalidInputError
-from cvkit.formats import coco
+from cvkit.formats.coco import _format as coco
 
 
 def _coco_folder(root: Path, bad: dict[str, int] | None = None, images: bool = False) -> Path:
@@ -354,7 +354,7 @@ def test_a_manifest_is_read_by_workers_in_runs_of_whole_lines(tmp_path, on_worke
 def test_voc_trees_are_read_by_workers_as_one_process_reads_them(tmp_path, on_workers, monkeypatch, target):
     """VOC2007 + VOC2012 side by side, an image listed without XML, a malformed XML skipped, labels first seen
     on a worker: numbered by the parent in order."""
-    from cvkit.formats import voc
+    from cvkit.formats.voc import _format as voc
 
     monkeypatch.setattr(voc, "SHARD_FILES", 3)
     xml = ("<annotation><filename>{id}.jpg</filename><size><width>60</width><height>40</height><depth>3</depth></size>"

@@ -161,15 +161,15 @@ def _chunks(files: list[str], one_based: bool, size: int, workers: int) -> Itera
 
 
 def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
-    from cvkit.formats import voc_layout
+    from cvkit.formats.voc import annotation_jobs, devkit_root, read_labelmap
 
-    root = voc_layout.devkit_root(path) if path.is_dir() else None
+    root = devkit_root(path) if path.is_dir() else None
     if root is None:
         return None  # not a devkit tree, or several side by side (VOC2007 + VOC2012): the reader's job
-    image_root, jobs = voc_layout.annotation_jobs(root, [root])
+    image_root, jobs = annotation_jobs(root, [root])
     if any(file is None for file, _, _ in jobs):
         return None  # images listed without an XML: the reader looks for the image file
-    categories = voc_layout.read_labelmap(image_root)
+    categories = read_labelmap(image_root)
     files = [str(file) for file, _, _ in jobs]
     size = CHUNK_FILES
     workers = os.cpu_count() or 1

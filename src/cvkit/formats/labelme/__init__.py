@@ -24,10 +24,11 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import runs
 from cvkit.errors import InvalidInputError
-from cvkit.formats.labelme.reader import Job, Parsed, default_extract_dir, load_document, parse_file, parsed
-from cvkit.formats.labelme.shapes import IGNORE_LABEL
-from cvkit.formats.labelme.writer import write
 from cvkit.io import known_encoding, walk_files
+
+from ._reader import Job, Parsed, default_extract_dir, load_document, parse_file, parsed
+from ._shapes import IGNORE_LABEL
+from ._writer import write
 
 __all__ = ["detect", "read", "write"]
 

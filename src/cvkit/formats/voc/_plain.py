@@ -24,7 +24,8 @@ from typing import Any
 
 from cvkit.core.geometry import voc_to_box
 from cvkit.core.model import Annotation
-from cvkit.formats.voc_xml import BOOL_TAGS
+
+from ._xml import BOOL_TAGS
 
 #: object fields only lxml reads (outlines, parts, actions, typed attributes)
 _LXML_FIELDS = frozenset(("polygon", "robndbox", "part", "actions", "attributes"))

@@ -14,8 +14,9 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.report import Report
 from cvkit.core.shards import Pipeline
 from cvkit.errors import CvkitError
-from cvkit.formats.labelme.shapes import IGNORE_LABEL, ROTATED_TYPES, _close, _pairs, _rectangle_points, mask_shape_parts, shape_record
 from cvkit.io import IMAGE_MODES, place_image
+
+from ._shapes import IGNORE_LABEL, ROTATED_TYPES, mask_shape_parts, point_pairs, rectangle_points, same_points, shape_record
 
 VERSION = "5.5.0"
 
@@ -94,7 +95,7 @@ def _merged_shapes(obj: Annotation, parts: list[dict[str, Any]], group: int) -> 
                 pts = [[min(xs), min(ys)], [max(xs), min(ys)], [max(xs), max(ys)], [min(xs), max(ys)]]
             expected.append(pts)
         actual = [[[poly[i], poly[i + 1]] for i in range(0, len(poly), 2)] for poly in obj.polygon or []]
-        if len(actual) != len(expected) or not all(_close(a, e) for a, e in zip(actual, expected)):
+        if len(actual) != len(expected) or not all(same_points(a, e) for a, e in zip(actual, expected)):
             return None
         return [shape_record(obj, p["shape_type"], p["points"], group, part=p) for p in parts]
     if obj.shape == "mask" and obj.rle is not None:
@@ -133,11 +134,11 @@ def annotation_shapes(obj: Annotation, groups: _Groups, report: Report) -> list[
         group = obj.group if len(usable) < 2 else groups.take(obj.group)
         rotated = obj.meta.get("labelme", {}).get("shape_type")  # a rotated box read as its corners
         shape_type = rotated if rotated in ROTATED_TYPES and len(usable) == 1 and len(usable[0]) == 8 else "polygon"
-        return [shape_record(obj, shape_type, _pairs(p), group) for p in usable]
+        return [shape_record(obj, shape_type, point_pairs(p), group) for p in usable]
     if shape in ("circle", "point", "line", "linestrip") and obj.points:
-        return [shape_record(obj, shape, _pairs(obj.points), obj.group)]
+        return [shape_record(obj, shape, point_pairs(obj.points), obj.group)]
     if obj.bbox is not None:
-        return [shape_record(obj, "rectangle", _rectangle_points(obj), obj.group)]
+        return [shape_record(obj, "rectangle", rectangle_points(obj), obj.group)]
     report.lose(f"{shape} shape", "no geometry LabelMe can hold; dropped")
     return []
 

@@ -25,8 +25,9 @@ from cvkit.core.model import Annotation, Sample
 from cvkit.core.shards import chunked, spread_map
 from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import InvalidInputError
-from cvkit.formats.labelme.shapes import IGNORE_LABEL, TYPE_OF, shape_to_annotation
 from cvkit.io import atomic_write_bytes, cache_dir, read_small_file, relpath_posix
+
+from ._shapes import IGNORE_LABEL, TYPE_OF, shape_to_annotation
 
 #: The arguments of :func:`parse_file` for one file: (file, root, extract_dir, encoding).
 Job = tuple[str, str, Path, str | None]

@@ -1,15 +1,5 @@
-"""COCO JSON: instances, person_keypoints, stuff, image_info, labels, captions, panoptic (read;
-see coco_panoptic.py) and results lists. Where a file's images are: coco_images.py.
-
-Category ids are kept exactly (non-contiguous ids survive); supercategories become
-parents in the hierarchy; images without annotations are kept; polygons, compressed
-and uncompressed RLE, keypoints (names and skeleton), iscrowd and per-annotation
-``attributes`` (datumaro's extension) round-trip. Annotations with no geometry at all
-(datumaro's ``labels_*.json``) are image-level labels; captions become the image's
-``captions`` attribute.
-
-A folder destination gets ``annotations/instances_<split>.json``; a ``.json`` destination
-is one file. Writing streams each split through temporary files, so memory stays flat.
+"""COCO JSON: detection, reading (a file loaded at once, read a run of images at a time) and writing (records
+encoded a run at a time, numbered and spooled by ``_spool``). What the format holds: the package's docstring.
 """
 
 from __future__ import annotations
@@ -30,12 +20,13 @@ from cvkit.core.report import Report
 from cvkit.core.shards import Pipeline, memory_available, runs
 from cvkit.core.splits import NO_SPLIT
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.formats.coco_categories import read_categories
-from cvkit.formats.coco_images import clean_file_name, common_root, file_name_of, fill_size, image_root, written_size
-from cvkit.formats.coco_objects import ANN_KEYS, add_annotations, group_by_image
-from cvkit.formats.coco_panoptic import is_panoptic
-from cvkit.formats.coco_spool import EncodedRun, Output, SplitWriter, place_run
 from cvkit.io import files_in, relpath_posix
+
+from ._categories import read_categories
+from ._images import clean_file_name, common_root, file_name_of, fill_size, image_root, written_size
+from ._objects import ANN_KEYS, add_annotations, group_by_image
+from ._panoptic import is_panoptic
+from ._spool import EncodedRun, Output, SplitWriter, place_run
 
 #: Which annotation file to read per split when a folder holds several tasks.
 TASK_PRIORITY = ("instances", "person_keypoints", "panoptic", "stuff", "labels", "image_info", "captions")
@@ -332,7 +323,7 @@ ANNOTATION_STRUCTURAL_KEYS = frozenset(ANN_KEYS)
 
 def _coco_annotation(obj: Annotation, report: Report) -> dict[str, Any] | None:
     """The COCO record of one object without its ids (``id``, ``image_id``, ``category_id`` come first in the file:
-    the placing side writes them, :mod:`cvkit.formats.coco_spool`); None when COCO cannot hold it (reported).
+    the placing side writes them, :mod:`cvkit.formats.coco._spool`); None when COCO cannot hold it (reported).
 
     Runs once per object (500,000 in the benchmark): fields are read once and only what is set is added. The
     object's ``meta["coco"]`` adds the source's other keys (``area`` as it was read), never a structural one."""

@@ -1,9 +1,5 @@
-"""Pascal VOC XML: devkit trees, flat folders (LabelImg), per-split folders (Roboflow), no-ImageSets trees.
-
-Coordinates: VOC stores 1-based inclusive pixel indices. By default a box
-``xmin..xmax`` becomes ``x = xmin - 1, w = xmax - xmin + 1`` (VOC devkit, detectron2) and
-writing inverts it exactly; reader/writer option ``one_based=false`` keeps raw values
-for producers that wrote 0-based boxes. See docs/coordinates.md.
+"""Pascal VOC: detection, parsing one file (plain files by ``_plain``, the rest by lxml), reading every layout and
+writing. What the format holds and its coordinates: the package's docstring.
 """
 
 from __future__ import annotations
@@ -27,7 +23,10 @@ from cvkit.core.shards import Pipeline, chunked, runs, spread_map
 from cvkit.core.splits import NO_SPLIT
 from cvkit.core.transport import pack_annotation
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.formats.voc_layout import (
+from cvkit.formats._xml_text import filename_element
+from cvkit.io import files_in, place_image, read_small_file, relpath_posix
+
+from ._layout import (
     SPLIT_FOLDERS,
     ImageIndex,
     Job,
@@ -38,10 +37,8 @@ from cvkit.formats.voc_layout import (
     write_labelmap,
     write_split_lists,
 )
-from cvkit.formats.voc_plain import BOX_TAGS, flag, parse_plain, size_numbers
-from cvkit.formats.voc_xml import BOOL_TAGS, annotation_xml
-from cvkit.formats.xml_text import filename_element
-from cvkit.io import files_in, place_image, read_small_file, relpath_posix
+from ._plain import BOX_TAGS, flag, parse_plain, size_numbers
+from ._xml import BOOL_TAGS, annotation_xml
 
 #: Below this many files parsing stays in-process: worker start-up would cost more than it saves.
 PARALLEL_MIN_FILES = 4000
@@ -69,7 +66,7 @@ def detect(path: Path) -> str | None:
 @lru_cache(maxsize=1)
 def _parser() -> Any:
     """One lxml parser per process (creating one per file costs more than parsing a small file). lxml is imported
-    when a file first needs it: plain files are read without it (:mod:`cvkit.formats.voc_plain`)."""
+    when a file first needs it: plain files are read without it (:mod:`cvkit.formats.voc._plain`)."""
     from lxml import etree
 
     return etree.XMLParser(resolve_entities=False, no_network=True)
@@ -81,7 +78,7 @@ def _text(element: Any, tag: str) -> str | None:
 
 
 def _flag_of(element: Any, file: str | Path, location: str) -> bool:
-    """A flag element (``<difficult>``, an ``<actions>`` entry): :func:`~cvkit.formats.voc_plain.flag`, else an error naming the element."""
+    """A flag element (``<difficult>``, an ``<actions>`` entry): :func:`~cvkit.formats.voc._plain.flag`, else an error naming the element."""
     try:
         return flag(element.text)
     except ValueError:
@@ -219,7 +216,7 @@ def _parse_value(raw: str) -> Any:
 def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]]:
     """One annotation file -> (filename, width, height, objects, image-level VOC fields).
 
-    Plain files (most) are read by :func:`cvkit.formats.voc_plain.parse_plain`, the rest by lxml; both give
+    Plain files (most) are read by :func:`cvkit.formats.voc._plain.parse_plain`, the rest by lxml; both give
     the same result."""
     try:
         data = read_small_file(file)

@@ -1,14 +1,5 @@
-"""MIT LabelMe XML (the LabelMe web tool, CSAIL): one ``<annotation>`` per image.
-
-Two layouts are read: the web tool's (``Annotations/<folder>/x.xml``, ``Images/<folder>/``,
-``Masks/<folder>/``, ``Scribbles/<folder>/``) (also current datumaro's) and older datumaro's (``<subset>/x.xml`` next to
-the image, masks in ``<subset>/Masks/``). Objects: ``<polygon>`` (a box when
-``<type>bounding_box</type>``; a point or a line with 1 or 2 ``<pt>``, as the web tool
-saves them), ``<segm>`` masks (any non-zero pixel of the mask PNG);
-``<deleted>1</deleted>`` objects are skipped; ``<occluded>yes|no`` -> attribute ``occluded``;
-the free-text ``<attributes>`` (``a=b, c`` with ``\\,`` escapes) -> attributes; parts
-(``<hasparts>``/``<ispartof>``) -> ``Annotation.id``, attribute ``parent`` and ``group``
-(the id of the part tree's root). The split is the collection folder (datumaro's subset).
+"""MIT LabelMe XML: detection, reading and writing (one file's objects: ``_xml``). What the format holds: the
+package's docstring.
 """
 
 from __future__ import annotations
@@ -29,9 +20,10 @@ from cvkit.core.report import Report
 from cvkit.core.shards import Pipeline
 from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.formats.labelme_mit_xml import POINT_SHAPES, annotation_xml, parse_attributes
-from cvkit.formats.xml_text import filename_element
+from cvkit.formats._xml_text import filename_element
 from cvkit.io import IMAGE_MODES, place_image, relpath_posix, walk_files
+
+from ._xml import POINT_SHAPES, annotation_xml, parse_attributes
 
 LAYOUTS = ("webtool", "datumaro")
 # --- detection ----------------------------------------------------------------------------
