@@ -1,99 +1,37 @@
 """Statistics fast path for Pascal VOC devkit trees: only names, boxes and sizes, in one pass.
 
-``cvkit stats`` needs four numbers and a name per object, not the full :class:`Sample`
-the VOC reader builds. Files in the plain shape every tool writes (``<object>`` with one
-``<name>`` and one ``<bndbox>``, no ``<part>``, comments, CDATA or entities) are read
-with byte-level regular expressions (cheaper than the reader's own plain-file path,
-:mod:`cvkit.formats.voc_plain`, which builds whole annotations: 0.52 against 0.59 CPU seconds for
-20,000 files, which the 10x goal of ``cvkit stats`` cannot spare); **every other file goes through
-the reader's** :func:`cvkit.formats.voc.parse_xml`, so errors and odd content are handled exactly as
-``cvkit convert`` handles them. Layout, split lists, category order and the 1-based box
-convention (:func:`cvkit.core.geometry.voc_to_box`) are the reader's too; tests check that
-both paths give identical columns. Only the devkit layout with an XML for every listed
-image takes this path; anything else uses the reader.
+``cvkit stats`` needs four numbers and a name per object, not the full :class:`Sample` the VOC reader builds.
+Files are read by the VOC reader's own plain-file parser (:func:`cvkit.formats.voc.plain_boxes`: the same
+files read and the same refused as ``cvkit convert``, without building annotations); every other file goes
+through the reader's :func:`cvkit.formats.voc.parse_xml`, so errors and odd content are handled exactly as
+``cvkit convert`` handles them. Layout, split lists, category order and the 1-based box convention are the
+reader's too; tests check that both paths give identical columns. Only the devkit layout with an XML for
+every listed image takes this path; anything else uses the reader.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cvkit.core.geometry import voc_to_box
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import spread_map
 from cvkit.errors import InvalidInputError
+from cvkit.formats.voc import Boxes, annotation_jobs, devkit_root, parse_xml, plain_boxes, read_labelmap
 from cvkit.io import read_small_file
 
 if TYPE_CHECKING:  # numpy comes with these: imported once the scan's workers run
     from cvkit.stats.columns import Columns, ColumnsBuilder
 
-_OBJECT_TAGS = re.compile(rb"<(name|xmin|ymin|xmax|ymax)>([^<]*)</")
-_SIZE_TAGS = re.compile(rb"<(width|height)>([^<]*)</")
-#: what makes a file "not plain", handed to the reader's parser: comments, CDATA and DOCTYPE (``<!``), which could
-#: hide or change tags from the regular expressions, and entities (``&``), which the parser would decode. Other
-#: odd content fails the checks of the tags themselves: an empty ``<name/>`` or ``<xmin/>``, a ``<part>`` (a
-#: second name and box in the object), attributes on ``<object>``, ``<name>`` or a coordinate.
-_MARKUP_DECLARATION, _ENTITY = b"<!", b"&"
-#: an XML declaration naming its encoding (after an optional UTF-8 byte-order mark)
-_ENCODING = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
-_UTF8_NAMES = (b"utf-8", b"utf8", b"us-ascii", b"ascii")
-_FIVE = 5
 #: files scanned per chunk; a chunk with one non-plain file is redone file by file
 CHUNK_FILES = 256
-#: below this many files the scan stays in-process (forking would cost more than it saves)
+#: below this many files the scan stays in-process (starting workers would cost more than it saves)
 PARALLEL_MIN_FILES = 4000
-
-
-class NotPlain(Exception):
-    """This file needs the full XML parser."""
-
-
-def scan_plain(data: bytes, one_based: bool) -> tuple[int, int, list[tuple[str, tuple[float, float, float, float]]]]:
-    """``(width, height, [(name, box)])`` of a plain file; raises :class:`NotPlain` otherwise."""
-    if _MARKUP_DECLARATION in data or _ENTITY in data or b"<annotation" not in data or not data.rstrip().endswith(b"</annotation>"):
-        raise NotPlain
-    declared = _ENCODING.match(data)
-    if declared and declared[1].lower() not in _UTF8_NAMES:
-        raise NotPlain  # GBK from Chinese LabelImg forks, Latin-1, ...: bytes are not UTF-8 text
-    first = data.find(b"<object")
-    head = data if first < 0 else data[:first]
-    size = dict(_SIZE_TAGS.findall(head))
-    if len(size) != 2 or head.count(b"<width>") != 1 or head.count(b"<height>") != 1 or head.count(b"<size>") != 1:
-        raise NotPlain  # no or odd <size>: the reader reads the image header
-    try:
-        width, height = int(float(size[b"width"])), int(float(size[b"height"]))
-    except (ValueError, OverflowError):  # int(float(b"inf")) overflows
-        raise NotPlain from None
-    if width <= 0 or height <= 0:
-        raise NotPlain
-    objects = []
-    if first >= 0:
-        bodies = data.split(b"<object>")[1:]  # each up to its </object>, checked below
-        if len(bodies) != data.count(b"<object", first):
-            raise NotPlain  # <object attr="...">
-        for piece in bodies:
-            body, closed, _ = piece.partition(b"</object>")
-            if not closed:
-                raise NotPlain
-            tags = _OBJECT_TAGS.findall(body)
-            found = dict(tags)
-            if len(tags) != _FIVE or len(found) != _FIVE or body.count(b"<bndbox>") != 1:
-                raise NotPlain
-            xmin, ymin, xmax, ymax = coords = [float(found[b"xmin"]), float(found[b"ymin"]), float(found[b"xmax"]), float(found[b"ymax"])]
-            if not all(map(math.isfinite, coords)):
-                raise NotPlain
-            name = found[b"name"].strip().decode("utf-8")
-            if not name or xmin < 0 or ymin < 0 or xmax < xmin or ymax < ymin:
-                raise NotPlain  # the reader words the error
-            objects.append((name, voc_to_box(xmin, ymin, xmax, ymax, one_based)))
-    return width, height, objects
 
 
 def scan_voc_columns(path: Path, report: Report, one_based: bool = True) -> Columns | None:
@@ -112,9 +50,6 @@ def scan_voc_columns(path: Path, report: Report, one_based: bool = True) -> Colu
     return columns
 
 
-Scanned = tuple[int, int, list[tuple[str, tuple[float, float, float, float]]]] | None
-
-
 @dataclass(slots=True)
 class ChunkScan:
     """Plain results of consecutive files, flattened so the parent only concatenates lists."""
@@ -127,12 +62,13 @@ class ChunkScan:
     plain: bool = True  # False: some file needs the reader's parser; the parent redoes this chunk file by file
 
 
-def _scan_file(file: str, one_based: bool) -> Scanned:
-    """The plain-file result, or None when the reader's parser must read this file."""
+def _scan_file(file: str, one_based: bool) -> Boxes | None:
+    """The plain-file result, or None when the reader's lxml path must read this file (or its size is unknown)."""
     try:
-        return scan_plain(read_small_file(file), one_based)
-    except (NotPlain, OSError, UnicodeDecodeError, ValueError):
+        scanned = plain_boxes(read_small_file(file), one_based)
+    except OSError:
         return None
+    return scanned if scanned is not None and scanned[0] is not None and scanned[1] is not None else None
 
 
 def _scan_chunk(one_based: bool, files: list[str]) -> ChunkScan:
@@ -142,8 +78,8 @@ def _scan_chunk(one_based: bool, files: list[str]) -> ChunkScan:
         if scanned is None:
             return ChunkScan(plain=False)
         width, height, objects = scanned
-        out.widths.append(float(width))
-        out.heights.append(float(height))
+        out.widths.append(float(width))  # type: ignore[arg-type]
+        out.heights.append(float(height))  # type: ignore[arg-type]
         out.counts.append(len(objects))
         for name, box in objects:
             out.names.append(name)
@@ -161,8 +97,6 @@ def _chunks(files: list[str], one_based: bool, size: int, workers: int) -> Itera
 
 
 def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
-    from cvkit.formats.voc import annotation_jobs, devkit_root, read_labelmap
-
     root = devkit_root(path) if path.is_dir() else None
     if root is None:
         return None  # not a devkit tree, or several side by side (VOC2007 + VOC2012): the reader's job
@@ -206,12 +140,11 @@ def _add_one_by_one(builder: ColumnsBuilder, files: list[str], splits: list[str 
 
     False when a file lacks its size (the reader then reads image headers: not this path's job).
     """
-    from cvkit.formats import voc
     from cvkit.stats.columns import NAN_BOX
 
     for file, split in zip(files, splits, strict=True):
         try:
-            _name, width, height, parsed, _meta = voc.parse_xml(file, one_based)
+            _name, width, height, parsed, _meta = parse_xml(file, one_based)
         except InvalidInputError as exc:
             report.invalid(exc)
             continue

@@ -7,13 +7,14 @@ for producers that wrote 0-based boxes. See docs/coordinates.md.
 
 The package: ``_format`` detects, reads and writes; ``_layout`` finds the files of each layout (split lists,
 labelmap.txt, where the images are); ``_plain`` reads the plain files every tool writes without an XML tree, lxml
-the rest (``_format.parse_tree``); ``_xml`` writes one file's XML. ``parse_xml`` and the layout finders serve
-``cvkit stats`` too.
+the rest (``_format.parse_tree``); ``_xml`` writes one file's XML. ``parse_xml``, ``plain_boxes`` (the plain parser's
+sizes, names and boxes alone) and the layout finders serve ``cvkit stats`` too.
 """
 
 from __future__ import annotations
 
 from ._format import detect, parse_xml, read, write
 from ._layout import annotation_jobs, devkit_root, read_labelmap
+from ._plain import Boxes, plain_boxes
 
-__all__ = ["annotation_jobs", "detect", "devkit_root", "parse_xml", "read", "read_labelmap", "write"]
+__all__ = ["Boxes", "annotation_jobs", "detect", "devkit_root", "parse_xml", "plain_boxes", "read", "read_labelmap", "write"]
