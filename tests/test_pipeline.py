@@ -17,7 +17,7 @@ from conftest import make_image
 from cvkit import manifest
 from cvkit.core import shards
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.executor import InProcess, LocalProcesses, can_fork
+from cvkit.core.executor import Executor, InProcess, LocalProcesses, can_fork
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.formats import labelme
 from cvkit.formats.coco import _format as coco
@@ -52,23 +52,25 @@ def small_shards(monkeypatch):
 def _labelme_folder(root: Path) -> Path:
     for n in range(7):
         make_image(root / f"img{n}.jpg", 50, 40)
-        shapes = [{"label": ["cat", "dog", f"only{n % 3}"][n % 3], "points": [[1, 1], [20, 1], [20, 15]], "shape_type": "polygon"},
+        label = ["cat", "dog", f"only{n % 3}"][n % 3]
+        shapes = [{"label": label, "points": [[1, 1], [20, 1], [20, 15]], "shape_type": "polygon"},
                   {"label": "__ignore__", "points": [[25, 20], [30, 30]], "shape_type": "rectangle"}]
-        document = {"version": "5.2.1", "flags": {f"scene{n // 3}": True}, "shapes": shapes, "imagePath": f"img{n}.jpg", "imageData": None,
-                    "imageHeight": 40, "imageWidth": 50}
+        document = {"version": "5.2.1", "flags": {f"scene{n // 3}": True}, "shapes": shapes, "imagePath": f"img{n}.jpg",
+                    "imageData": None, "imageHeight": 40, "imageWidth": 50}
         (root / f"img{n}.json").write_text(json.dumps(document))
     return root
 
 
-#: (name, source maker, source format, target format, write options, destination name)
+#: representative conversions: every sharded reader, every writer that spreads its encode
 CONVERSIONS = ["coco2yolo", "voc2coco", "labelme2coco", "manifest2coco", "coco2voc"]
 
 
 def _convert(name: str, tmp_path: Path, corpus, out: Path) -> cvkit.Report:
+    referenced = {"images": "reference"}
     if name == "coco2yolo":
-        return cvkit.convert(corpus("coco", "coco_instances"), out, "yolo", from_format="coco", write_options={"images": "reference"})
+        return cvkit.convert(corpus("coco", "coco_instances"), out, "yolo", write_options=referenced)
     if name == "voc2coco":
-        return cvkit.convert(corpus("voc", "voc_dataset1"), out / "all.json", "coco", from_format="voc", skip_invalid=True)
+        return cvkit.convert(corpus("voc", "voc_dataset1"), out / "all.json", "coco", skip_invalid=True)
     if name == "labelme2coco":
         src = tmp_path / "lm"
         if not src.exists():
@@ -79,7 +81,7 @@ def _convert(name: str, tmp_path: Path, corpus, out: Path) -> cvkit.Report:
         if not src.exists():
             cvkit.convert(corpus("coco", "coco_person_keypoints"), src, "manifest", from_format="coco")
         return cvkit.convert(src, out, "coco", from_format="manifest", write_options={"task": "person_keypoints"})
-    return cvkit.convert(corpus("coco", "coco_instances"), out, "voc", from_format="coco", write_options={"images": "reference"})
+    return cvkit.convert(corpus("coco", "coco_instances"), out, "voc", from_format="coco", write_options=referenced)
 
 
 @pytest.mark.parametrize("name", CONVERSIONS)
@@ -99,16 +101,18 @@ def test_one_worker_and_the_default_write_what_workers_write(tmp_path, corpus, s
     monkeypatch.setattr(shards, "PARALLEL_MIN_SAMPLES", 0)
     src = corpus("coco", "coco_instances")
     for workers in (1, 3):
-        cvkit.convert(src, tmp_path / f"w{workers}", "yolo", from_format="coco", write_options={"images": "reference", "workers": workers})
+        options = {"images": "reference", "workers": workers}
+        cvkit.convert(src, tmp_path / f"w{workers}", "yolo", from_format="coco", write_options=options)
     assert _files(tmp_path / "w3") == _files(tmp_path / "w1")
 
 
 def _meta_dataset(root: Path) -> Dataset:
-    """Images and objects whose ``meta["coco"]`` names structural keys (ids, file name, geometry) besides one of its own."""
+    """Images and objects whose ``meta["coco"]`` names structural keys (ids, file name, geometry) besides its own."""
     samples = []
     for n in range(6):
-        objects = [Annotation("cat", (1.0 + n, 2.0, 3.0, 4.0), meta={"coco": {"image_id": 99, "id": 7, "category_id": 42, "bbox": [0, 0, 1, 1],
-                                                                               "segmentation": [[0, 0, 1, 0, 1, 1]], "source": "kept"}})]
+        structural = {"image_id": 99, "id": 7, "category_id": 42, "bbox": [0, 0, 1, 1],
+                      "segmentation": [[0, 0, 1, 0, 1, 1]]}
+        objects = [Annotation("cat", (1.0 + n, 2.0, 3.0, 4.0), meta={"coco": {**structural, "source": "kept"}})]
         samples.append(Sample(f"img{n}.jpg", 50, 40, "train", objects=objects,
                               meta={"coco": {"id": 99, "file_name": "elsewhere.jpg", "width": 1, "license": 3}}))
     return Dataset(samples, CategorySet([Category(5, "cat")]), root=root)
@@ -131,7 +135,8 @@ def test_meta_never_overrides_the_ids_and_geometry_coco_writes(tmp_path, small_s
     assert len({image["id"] for image in images}) == 6
     for n, image in enumerate(images):
         (ann,) = index.imgToAnns[image["id"]]
-        assert (ann["category_id"], ann["bbox"], ann["segmentation"], ann["source"]) == (5, [1.0 + n, 2.0, 3.0, 4.0], [], "kept")
+        assert (ann["category_id"], ann["bbox"], ann["segmentation"]) == (5, [1.0 + n, 2.0, 3.0, 4.0], [])
+        assert ann["source"] == "kept"
     assert len({ann["id"] for ann in index.dataset["annotations"]}) == 6
 
 
@@ -143,7 +148,7 @@ def test_meta_gives_the_same_bytes_on_one_and_four_workers(tmp_path, small_shard
     assert (tmp_path / "out4.json").read_bytes() == (tmp_path / "out1.json").read_bytes()
 
 
-def _renamed(sample: Sample) -> Sample | None:
+def _drop_some_and_tag(sample: Sample) -> Sample | None:
     """Drop every third image; give the others a label no category has yet."""
     if sample.path.endswith(("0.jpg", "3.jpg", "6.jpg")):
         return None
@@ -153,10 +158,11 @@ def _renamed(sample: Sample) -> Sample | None:
 
 @pytest.mark.parametrize("kind", EXECUTORS)
 def test_a_mapped_dataset_keeps_its_shards(tmp_path, small_shards, kind):
-    """``Dataset.map`` runs where the shards are read; dropped samples and new labels come out as one process gives them."""
+    """``Dataset.map`` runs where the shards are read; dropped samples and new labels come out as in one process."""
     src = _labelme_folder(tmp_path / "lm")
-    expected = cvkit.write(cvkit.read(src, format="labelme", workers=1).map(_renamed), tmp_path / "one", "coco", workers=1)
-    mapped = cvkit.read(src, format="labelme").map(_renamed)
+    unsharded = cvkit.read(src, format="labelme", workers=1).map(_drop_some_and_tag)
+    expected = cvkit.write(unsharded, tmp_path / "one", "coco", workers=1)
+    mapped = cvkit.read(src, format="labelme").map(_drop_some_and_tag)
     with shards.executor_override(_executor(kind)):
         report = cvkit.write(mapped, tmp_path / "many", "coco", workers=2)
     assert _files(tmp_path / "many") == _files(tmp_path / "one")
@@ -170,11 +176,17 @@ def test_attaching_a_hierarchy_keeps_the_shards(tmp_path, small_shards, monkeypa
     monkeypatch.setattr(shards, "PARALLEL_MIN_SAMPLES", 0)
     src = _labelme_folder(tmp_path / "lm")
     hierarchy = Hierarchy()
-    for name in ("cat", "dog", "only2", "scene0", "scene1", "scene2", "__ignore__"):  # the COCO writer makes __ignore__ a category
+    # the COCO writer makes __ignore__ (LabelMe's crowd regions) a category too
+    for name in ("cat", "dog", "only2", "scene0", "scene1", "scene2", "__ignore__"):
         hierarchy.add_edge(name, "thing")
     used: list[int] = []
     original = shards.make_executor
-    monkeypatch.setattr(shards, "make_executor", lambda engine=None, workers=None, address=None: used.append(workers) or original(engine, workers))
+
+    def recording(engine: str | None = None, workers: int | None = None, address: str | None = None) -> Executor:
+        used.append(workers)
+        return original(engine, workers, address)
+
+    monkeypatch.setattr(shards, "make_executor", recording)
     from cvkit.hierarchy import attach_hierarchy
 
     dataset = attach_hierarchy(cvkit.read(src, format="labelme"), hierarchy)
@@ -191,7 +203,8 @@ def test_the_executor_map_keeps_order_and_runs_elsewhere():
     results = list(shards.spread_map(_pid_and_scaled, 3, list(range(40)), workers=2, smallest_total=0, items=40))
     assert [value for _, value in results] == [3 * n for n in range(40)]
     assert {pid for pid, _ in results} != {os.getpid()}
-    assert [value for _, value in shards.spread_map(_pid_and_scaled, 2, [1, 2], workers=2, smallest_total=10, items=2)] == [2, 4]
+    few = shards.spread_map(_pid_and_scaled, 2, [1, 2], workers=2, smallest_total=10, items=2)  # below the threshold
+    assert list(few) == [(os.getpid(), 2), (os.getpid(), 4)]
 
 
 def _pid_and_scaled(factor: int, n: int) -> tuple[int, int]:

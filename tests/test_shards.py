@@ -66,7 +66,8 @@ def _listed(_source: None, samples: list[Sample], _categories: CategorySet, _rep
 
 def _sharded(samples: list[Sample], runs: list[list[Sample]], categories: CategorySet, root: Path) -> Dataset:
     """A dataset of ``samples`` whose shards are ``runs`` of them."""
-    return Dataset(iter(samples), categories, root=root, shards=lambda _workers: [Shard(len(run), _listed, None, run) for run in runs])
+    return Dataset(iter(samples), categories, root=root,
+                   shards=lambda _workers: [Shard(len(run), _listed, None, run) for run in runs])
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -133,7 +133,7 @@ REFUSED = {
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_statistics_and_the_reader_give_one_verdict_on_a_malformed_file(tmp_path, monkeypatch, case):
-    """One parser for both: the file ``cvkit convert`` refuses, ``cvkit stats`` refuses with the same words and place."""
+    """One parser for both: the file ``cvkit convert`` refuses, ``cvkit stats`` refuses in the same words and place."""
     monkeypatch.setattr(voc_scan, "CHUNK_FILES", 1)  # each file its own chunk: odd neighbours send none to the reader
     root = devkit(tmp_path / "voc")
     (root / "Annotations" / "b.xml").write_text(PLAIN.format(stem="b", w=80, objects=REFUSED[case]))
@@ -150,7 +150,8 @@ def test_statistics_and_the_reader_give_one_verdict_on_a_malformed_file(tmp_path
 def test_second_root_is_refused_by_both(tmp_path, monkeypatch):
     monkeypatch.setattr(voc_scan, "CHUNK_FILES", 1)
     root = devkit(tmp_path / "voc")
-    (root / "Annotations" / "b.xml").write_text(PLAIN.format(stem="b", w=80, objects="") + "<annotation></annotation>\n")
+    second_root = PLAIN.format(stem="b", w=80, objects="") + "<annotation></annotation>\n"
+    (root / "Annotations" / "b.xml").write_text(second_root)
     with pytest.raises(InvalidInputError) as by_reader:
         cvkit.read(root, format="voc").materialize()
     with pytest.raises(InvalidInputError) as by_stats:

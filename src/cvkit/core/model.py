@@ -237,7 +237,8 @@ class Dataset:
                     yield out
 
         mapped = Dataset(gen(), self.categories, self.hierarchy, self.root, self.source_format, self.info,
-                         shards=source.take_shards if self._shards is not None else None, transforms=(*self.transforms, fn))
+                         shards=source.take_shards if self._shards is not None else None,
+                         transforms=(*self.transforms, fn))
         mapped.finishers.append(source.finish)  # whichever way the samples go (finish runs its finishers once)
         return mapped
 

@@ -159,12 +159,14 @@ class Pipeline:
             sources.setdefault(id(shard.source), len(sources))
         shared = list({id(shard.source): shard.source for shard in shards}.values())
         described = [(sources[id(shard.source)], shard.read, shard.task) for shard in shards]
-        job = _Job(shared, described, dataset.transforms, encode_run, encoder, copy.deepcopy(dataset.categories), self.report)
+        categories_copy = copy.deepcopy(dataset.categories)
+        job = _Job(shared, described, dataset.transforms, encode_run, encoder, categories_copy, self.report)
         executor = choose_executor(self.workers, sum(shard.size for shard in shards))
         results = executor.map(_run_shard, job, range(len(shards)))
         categories, target = dataset.categories, self.target
         try:
-            for result in track(results, description, sum(shard.size for shard in shards), lambda item: size(item.encoded)):
+            total = sum(shard.size for shard in shards)
+            for result in track(results, description, total, lambda item: size(item.encoded)):
                 target.merge(result.report)
                 yield result.journal, result.encoded
                 create_journalled(result.tail, categories)

@@ -92,7 +92,8 @@ def _chunks(files: list[str], one_based: bool, size: int, workers: int) -> Itera
     :data:`PARALLEL_MIN_FILES` (a chunk's results are flat lists, cheap to send back)."""
     bounds = [(start, min(start + size, len(files))) for start in range(0, len(files), size)]
     tasks = [files[start:stop] for start, stop in bounds]
-    for (start, stop), scan in zip(bounds, spread_map(_scan_chunk, one_based, tasks, workers, PARALLEL_MIN_FILES, len(files))):
+    scans = spread_map(_scan_chunk, one_based, tasks, workers, PARALLEL_MIN_FILES, len(files))
+    for (start, stop), scan in zip(bounds, scans):
         yield start, stop, scan
 
 

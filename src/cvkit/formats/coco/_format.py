@@ -246,7 +246,8 @@ def _plan_samples(plan: _FilePlan, positions: Iterable[int], common: Path, repor
         yield sample
 
 
-def _read_shard(source: tuple[_FilePlan, Path], positions: range, categories: CategorySet, report: Report) -> Iterator[Sample]:
+def _read_shard(source: tuple[_FilePlan, Path], positions: range, categories: CategorySet,
+                report: Report) -> Iterator[Sample]:
     """A shard's samples (:class:`~cvkit.core.model.Shard`): the images at ``positions`` of one loaded file."""
     plan, common = source
     return _plan_samples(plan, positions, common, report)
@@ -303,7 +304,8 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
         if available is not None and needed > available:
             report.warn(f"written in one process: worker processes would need about {needed / 2**30:.1f} GiB more memory than is free")
             return None
-        return [Shard(len(run), _read_shard, (plan, common), run) for plan in plans() for run in runs(range(len(plan.images)), SHARD_IMAGES)]
+        return [Shard(len(run), _read_shard, (plan, common), run)
+                for plan in plans() for run in runs(range(len(plan.images)), SHARD_IMAGES)]
 
     # the dataset root is fixed now, before images are seen: the folder the annotation files share
     return Dataset(samples(), categories, hierarchy, root=common, source_format="coco", info={"coco": info}, shards=shards)
@@ -395,7 +397,8 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     report.written.categories = len(dataset.categories) if "categories" in head else 0
 
 
-def _image_record(sample: Sample, file_name: str | None, size: tuple[int | None, int | None], captions: bool) -> dict[str, Any]:
+def _image_record(sample: Sample, file_name: str | None, size: tuple[int | None, int | None],
+                  captions: bool) -> dict[str, Any]:
     """The ``images[]`` entry of a sample without its id (and without ``file_name`` when None: the image is placed
     and named by the placing side). Its captions, when written as records, are left out of its attributes; its
     ``meta["coco"]`` adds the source's other keys, never a structural one."""
@@ -429,7 +432,8 @@ def encode_run(encoder: RecordEncoder, samples: Iterator[Sample]) -> EncodedRun:
     dumps = jsonio.dumps
     for sample in samples:
         captions = sample.attributes.get("captions") if captions_task else None
-        image = _image_record(sample, sample.path if referenced else None, written_size(sample, root, report), captions is not None)
+        size = written_size(sample, root, report)
+        image = _image_record(sample, sample.path if referenced else None, size, captions is not None)
         report.lose_image_labels(lost_labels, len(sample.labels))
         run.splits.append(sample.split)
         run.image_ids.append(sample.id if type(sample.id) is int else None)

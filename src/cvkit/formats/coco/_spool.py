@@ -125,7 +125,8 @@ class Output:
     """The split files of one write, the category ids their records use (new labels get the next id) and, unless
     images are referenced, the names of the images placed into ``images/<split>/``."""
 
-    def __init__(self, work: Path, single: bool, categories: CategorySet, images: str = "reference", root: Path | None = None):
+    def __init__(self, work: Path, single: bool, categories: CategorySet, images: str = "reference",
+                 root: Path | None = None):
         self.work, self.single, self.categories = work, single, categories
         self.images, self.root = images, root
         self.writers: dict[str | None, SplitWriter] = {}
@@ -168,7 +169,8 @@ class EncodedRun(NamedTuple):
     counts: list[int]  # records per sample
     labels: list[str | None]  # per record: its object's label; None for a caption (no category_id)
     object_ids: list[int | None]
-    objects: list[bytes | None]  # records without ids nor opening brace; None: COCO cannot hold it (its id is taken still)
+    #: records without ids nor opening brace; None: COCO cannot hold it (its id is taken still)
+    objects: list[bytes | None]
 
     @classmethod
     def empty(cls) -> EncodedRun:
@@ -180,14 +182,16 @@ class EncodedRun(NamedTuple):
         picked = [o for i in indices for o in range(starts[i], starts[i + 1])]
         part = EncodedRun([self.splits[i] for i in indices], [self.image_ids[i] for i in indices], [self.images[i] for i in indices],
                           [self.paths[i] for i in indices] if self.paths else [], [self.counts[i] for i in indices],
-                          [self.labels[o] for o in picked], [self.object_ids[o] for o in picked], [self.objects[o] for o in picked])
+                          [self.labels[o] for o in picked], [self.object_ids[o] for o in picked],
+                          [self.objects[o] for o in picked])
         return part, picked
 
     def slice(self, start: int, stop: int, first: int) -> EncodedRun:
         """Samples ``start..stop``, their objects starting at ``first`` in this run."""
         end = first + sum(self.counts[start:stop])
-        return EncodedRun(self.splits[start:stop], self.image_ids[start:stop], self.images[start:stop], self.paths[start:stop],
-                          self.counts[start:stop], self.labels[first:end], self.object_ids[first:end], self.objects[first:end])
+        return EncodedRun(self.splits[start:stop], self.image_ids[start:stop], self.images[start:stop],
+                          self.paths[start:stop], self.counts[start:stop], self.labels[first:end],
+                          self.object_ids[first:end], self.objects[first:end])
 
 
 def place_run(journal: Journal, run: EncodedRun, output: Output, report: Report) -> None:
@@ -214,7 +218,8 @@ def _place_numbered(run: EncodedRun, output: Output, report: Report) -> None:
         return  # every file of the run was skipped
     known, category_id = output.cat_ids, output.category_id
     # new ones in object order; a caption has none
-    categories = [known[label] if label in known else None if label is None else category_id(label) for label in run.labels]
+    categories = [known[label] if label in known else None if label is None else category_id(label)
+                  for label in run.labels]
     keys = [output.writer(split)[0] for split in dict.fromkeys(run.splits)]
     if len(set(keys)) == 1:
         _place_columns(run, categories, keys[0], output, report)
@@ -227,13 +232,15 @@ def _place_numbered(run: EncodedRun, output: Output, report: Report) -> None:
         _place_columns(part, [categories[o] for o in picked], key, output, report)
 
 
-def _place_columns(run: EncodedRun, categories: list[int | None], key: str | None, output: Output, report: Report) -> None:
+def _place_columns(run: EncodedRun, categories: list[int | None], key: str | None, output: Output,
+                   report: Report) -> None:
     """Number and spool samples that go to one file (``categories``: their records' category ids)."""
     writer = output.writers[key]
     image_ids = writer.image_ids.take_all(run.image_ids)
     if run.paths:  # images placed: each named here, in order
         names = [jsonio.dumps(output.place_image(path, key)) for path in run.paths]
-        writer.images.items.extend([b'{"id":%d,"file_name":%b,%b' % numbered for numbered in zip(image_ids, names, run.images)])
+        writer.images.items.extend([b'{"id":%d,"file_name":%b,%b' % numbered
+                                    for numbered in zip(image_ids, names, run.images)])
     else:
         writer.images.items.extend([b'{"id":%d,%b' % numbered for numbered in zip(image_ids, run.images)])
     writer.images.flush_if_full()
@@ -245,7 +252,8 @@ def _place_columns(run: EncodedRun, categories: list[int | None], key: str | Non
                    b'{"id":%d,"image_id":%d,"category_id":%d,%b' % (ann_id, image_id, category, body)
                    for ann_id, image_id, category, body in numbered if body is not None]
     else:
-        records = [b'{"id":%d,"image_id":%d,"category_id":%d,%b' % record for record in numbered if record[3] is not None]
+        records = [b'{"id":%d,"image_id":%d,"category_id":%d,%b' % record
+                   for record in numbered if record[3] is not None]
     writer.annotations.items.extend(records)
     writer.annotations.flush_if_full()
     report.count_written_many(Counter(run.splits), len(records) - categories.count(None))

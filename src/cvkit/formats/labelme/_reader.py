@@ -174,7 +174,8 @@ def parse_file(file: str, root: str, extract_dir: Path, encoding: str | None = N
     return sample, errors, losses
 
 
-def parse_chunk(_context: None, jobs: list[Job]) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
+def parse_chunk(_context: None,
+                jobs: list[Job]) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
     """Worker entry point: several files per task, samples packed as tuples
     (:mod:`cvkit.core.transport`) so inter-process traffic stays cheap."""
     out = []
@@ -190,7 +191,8 @@ def parsed(jobs: list[Job], workers: int, parallel_min: int) -> Iterator[Parsed]
         for job in jobs:
             yield parse_file(*job)
         return
-    for results in spread_map(parse_chunk, None, chunked(jobs, workers, smallest=32, largest=256), workers, parallel_min, len(jobs)):
+    chunks = chunked(jobs, workers, smallest=32, largest=256)
+    for results in spread_map(parse_chunk, None, chunks, workers, parallel_min, len(jobs)):
         for packed, errors, losses in results:
             yield (unpack_sample(packed) if packed is not None else None), errors, losses
 

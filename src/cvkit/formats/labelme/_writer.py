@@ -16,7 +16,15 @@ from cvkit.core.shards import Pipeline
 from cvkit.errors import CvkitError
 from cvkit.io import IMAGE_MODES, place_image
 
-from ._shapes import IGNORE_LABEL, ROTATED_TYPES, mask_shape_parts, point_pairs, rectangle_points, same_points, shape_record
+from ._shapes import (
+    IGNORE_LABEL,
+    ROTATED_TYPES,
+    mask_shape_parts,
+    point_pairs,
+    rectangle_points,
+    same_points,
+    shape_record,
+)
 
 VERSION = "5.5.0"
 
@@ -143,7 +151,8 @@ def annotation_shapes(obj: Annotation, groups: _Groups, report: Report) -> list[
     return []
 
 
-def _place(sample: Sample, root: Path | None, path: Path, json_rel: PurePosixPath, images: str, embed: bool) -> tuple[str, str | None]:
+def _place(sample: Sample, root: Path | None, path: Path, json_rel: PurePosixPath, images: str,
+           embed: bool) -> tuple[str, str | None]:
     """(imagePath relative to the JSON, imageData or None), placing the image when asked."""
     source = sample.resolve(root)
     meta = sample.meta.get("labelme", {})
@@ -184,7 +193,8 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     writer = _LabelMeWriter(path, report)
     # an image placed or embedded is read or written by encode: in this process, in order
     pipeline = Pipeline(dataset, report, workers if images == "reference" and not image_data else 1)
-    writer.encoder = JsonEncoder(dataset.root, path, report, images, image_data)  # the placing side's, for embedded images
+    # the placing side's encoder, for samples whose image came embedded
+    writer.encoder = JsonEncoder(dataset.root, path, report, images, image_data)
     encoder = JsonEncoder(dataset.root, path, pipeline.report, images, image_data)
     for item in pipeline.samples(encode_json, encoder, "writing LabelMe"):
         writer.place(item)
@@ -245,7 +255,8 @@ class _LabelMeWriter:
         """Write an encoded sample's JSON under a name no earlier sample took."""
         if isinstance(item, Sample):
             assert self.encoder is not None
-            split, json_rel, document, labels, objects = self.encoder.encoded(item, _unique(_json_base(item), self.used, self.report))
+            json_rel = _unique(_json_base(item), self.used, self.report)
+            split, json_rel, document, labels, objects = self.encoder.encoded(item, json_rel)
         else:
             split, base, document, labels, objects = item
             json_rel = _unique(base, self.used, self.report)

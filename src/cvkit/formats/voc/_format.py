@@ -78,7 +78,8 @@ def _text(element: Any, tag: str) -> str | None:
 
 
 def _flag_of(element: Any, file: str | Path, location: str) -> bool:
-    """A flag element (``<difficult>``, an ``<actions>`` entry): :func:`~cvkit.formats.voc._plain.flag`, else an error naming the element."""
+    """A flag element (``<difficult>``, an ``<actions>`` entry): :func:`~cvkit.formats.voc._plain.flag`, else an
+    error naming the element."""
     try:
         return flag(element.text)
     except ValueError:
@@ -307,7 +308,8 @@ def _parsed(jobs: list[ParseJob], index: ImageIndex, workers: int) -> Iterator[t
         for job in jobs:
             yield _parse_job(job, index)
         return
-    for results in spread_map(_parse_chunk, index, chunked(jobs, workers, smallest=64), workers, PARALLEL_MIN_FILES, len(jobs)):
+    chunks = chunked(jobs, workers, smallest=64)
+    for results in spread_map(_parse_chunk, index, chunks, workers, PARALLEL_MIN_FILES, len(jobs)):
         for status, result in results:
             yield status, (_from_plain(result) if status == "ok" else result)
 
@@ -340,7 +342,8 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
         shards_of: list[Shard] = []
         for prefix, image_root, job_list in parts:
             images, jobs = _part(image_root, job_list, one_based, report)
-            shards_of += [Shard(len(run), _read_shard, (image_root, images, prefix), run) for run in runs(jobs, SHARD_FILES)]
+            source = (image_root, images, prefix)
+            shards_of += [Shard(len(run), _read_shard, source, run) for run in runs(jobs, SHARD_FILES)]
         return shards_of
 
     # ``workers=1`` (``-r workers=1``) keeps reading to one process: no shards for a writer to spread
@@ -361,7 +364,8 @@ def _part(image_root: Path, job_list: list[Job], one_based: bool, report: Report
     return images, [(file, image_id, split, one_based) for file, image_id, split in job_list]
 
 
-def _read_shard(source: tuple[Path, ImageIndex, str], jobs: list[ParseJob], categories: CategorySet, report: Report) -> Iterator[Sample]:
+def _read_shard(source: tuple[Path, ImageIndex, str], jobs: list[ParseJob], categories: CategorySet,
+                report: Report) -> Iterator[Sample]:
     """A shard's samples (:class:`~cvkit.core.model.Shard`): a run of files of one layout, parsed here. New labels
     go to ``categories`` (a worker's copy: writers number them in the parent, in order)."""
     image_root, images, prefix = source
@@ -472,7 +476,8 @@ class XmlEncoder:
 
 
 def encode_xml(encoder: XmlEncoder, sample: Sample) -> EncodedXml:
-    """The sample's XML, naming its image by the image's own file name (:meth:`_VocWriter.place` renames a repeated one)."""
+    """The sample's XML, naming its image by the image's own file name (:meth:`_VocWriter.place` renames a repeated
+    one)."""
     root = encoder.root
     stem, suffix = _name_parts(sample.path)
     source = sample.resolve(root)

@@ -189,7 +189,8 @@ def _read(plan: _Plan, parts: list[str], one_based: bool) -> tuple[str | None, i
     return filename, width, height, objects, meta
 
 
-def _read_head(plan: _Plan, parts: list[str], meta: dict[str, Any] | None) -> tuple[int | None, int | None, str | None] | None:
+def _read_head(plan: _Plan, parts: list[str],
+               meta: dict[str, Any] | None) -> tuple[int | None, int | None, str | None] | None:
     """``(width, height, filename)`` of a file's head (0 or no size: None), its other fields into ``meta`` (None:
     only the size is wanted); None for a negative size, which lxml's reader words. A size that is no number raises."""
     filename = width = height = None

@@ -285,7 +285,8 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", la
         keypoints, samples = _first_keypoint_count(iter(dataset))  # the dataset is iterated: no shards after this
     writer = YoloWriter(dataset, Path(path), report, images, layout, task, precision, crowd, paths, keypoints)
     if samples is not None:  # the samples looked at for the keypoint count are handed on as they are
-        dataset = Dataset(samples, dataset.categories, dataset.hierarchy, dataset.root, dataset.source_format, dataset.info)
+        dataset = Dataset(samples, dataset.categories, dataset.hierarchy, dataset.root, dataset.source_format,
+                          dataset.info)
     pipeline = Pipeline(dataset, report, workers)
     items = pipeline.samples(encode_labels, writer.encoder(pipeline.report), "writing YOLO labels")
     try:
