@@ -17,8 +17,10 @@ the categories; each run notes, per sample, the names its reader created (``Cate
 creates them before placing that sample: the categories end up in the order one process gives them, image-level
 labels and labels of objects a writer leaves out included.
 
-A dataset without shards (a reader that gives none, a materialized dataset) is iterated here, each sample a run
-of its own, through the same ``encode_run``.
+A dataset without shards (a reader that gives none, a materialized dataset) is iterated here, in runs, through the
+same ``encode_run``. Its reader creates categories in the dataset's own set as it goes, so a run ends after a
+sample with a label the categories lack: the writer creates that one when it places the run, before the reader
+creates the next sample's (the order one sample at a time gives).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from cvkit.core.categories import CategorySet
-from cvkit.core.executor import Executor, default_workers, make_executor
+from cvkit.core.executor import Executor, InProcess, default_workers, make_executor
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
@@ -133,13 +135,18 @@ class Pipeline:
 
     ``report`` is what the writer's encoder records into (a scratch report the pipeline merges, or the write's own
     report when the samples are iterated here). ``workers``: processes (default: one a CPU); 1 keeps everything
-    in this process, as a writer whose ``encode`` writes files must."""
+    in this process, as a writer whose ``encode`` writes files must. ``in_process``: whether every run is encoded
+    in this process (an encoder may then hand over objects that need not travel, such as dicts instead of JSON)."""
 
     def __init__(self, dataset: Dataset, report: Report, workers: int | None):
         self.dataset, self.target = dataset, report
         self.workers = default_workers(workers)
         self.shards = dataset.take_shards(self.workers)
         self.report = report if self.shards is None else Report(skip_invalid=report.skip_invalid)
+        self.executor: Executor | None = None
+        if self.shards is not None:
+            self.executor = choose_executor(self.workers, sum(shard.size for shard in self.shards))
+        self.in_process = self.executor is None or isinstance(self.executor, InProcess)
 
     def runs(self, encode_run: Callable[[C, Iterator[Sample]], R], encoder: C, description: str,
              size: Callable[[R], int]) -> Iterator[tuple[Journal, R]]:
@@ -150,9 +157,14 @@ class Pipeline:
         already (journal empty)."""
         dataset = self.dataset
         if self.shards is None:
-            for sample in track(dataset, description):
-                yield [()], encode_run(encoder, iter((sample,)))
-            return
+            samples = iter(track(dataset, description))
+            known: set[str] = set()
+            while True:
+                run = _LocalRun(samples, dataset.categories, known)
+                encoded = encode_run(encoder, iter(run))
+                if not run.count:
+                    return
+                yield [()] * run.count, encoded
         shards = self.shards
         sources: dict[int, int] = {}
         for shard in shards:
@@ -161,7 +173,8 @@ class Pipeline:
         described = [(sources[id(shard.source)], shard.read, shard.task) for shard in shards]
         categories_copy = copy.deepcopy(dataset.categories)
         job = _Job(shared, described, dataset.transforms, encode_run, encoder, categories_copy, self.report)
-        executor = choose_executor(self.workers, sum(shard.size for shard in shards))
+        executor = self.executor
+        assert executor is not None
         results = executor.map(_run_shard, job, range(len(shards)))
         categories, target = dataset.categories, self.target
         try:
@@ -185,6 +198,36 @@ class Pipeline:
             for names, item in zip(journal, encoded_run):
                 create_journalled(names, categories)
                 yield item
+
+
+#: samples in one run of a dataset iterated here (:class:`_LocalRun`)
+LOCAL_RUN_SAMPLES = 1000
+
+
+class _LocalRun:
+    """The next run of samples of a dataset iterated here: up to :data:`LOCAL_RUN_SAMPLES`, ending after a sample
+    with a label the categories lack (a category only the writer creates, such as LabelMe's ``__ignore__`` in COCO),
+    so that the writer creates it before the reader meets the next sample. ``known``: names seen in the categories
+    (a set: looking a name up in the categories themselves costs a method call, and this runs once per object)."""
+
+    def __init__(self, samples: Iterator[Sample], categories: CategorySet, known: set[str]):
+        self.samples, self.categories, self.known, self.count = samples, categories, known, 0
+
+    def __iter__(self) -> Iterator[Sample]:
+        known = self.known
+        for sample in self.samples:
+            self.count += 1
+            yield sample
+            labels = {obj.label for obj in sample.objects}
+            labels.update(sample.labels)
+            if self.count >= LOCAL_RUN_SAMPLES or not (labels <= known or self._all_known(labels)):
+                return
+
+    def _all_known(self, labels: set[str]) -> bool:
+        """Whether the categories hold every one of ``labels`` (those they hold join ``known``)."""
+        held = {label for label in labels if label in self.categories}
+        self.known |= held
+        return len(held) == len(labels)
 
 
 @dataclass(frozen=True, slots=True)

@@ -323,9 +323,10 @@ IMAGE_STRUCTURAL_KEYS = frozenset(("id", "file_name", "width", "height"))
 ANNOTATION_STRUCTURAL_KEYS = frozenset(ANN_KEYS)
 
 
-def _coco_annotation(obj: Annotation, report: Report) -> dict[str, Any] | None:
+def _coco_annotation(obj: Annotation, report: Report, id_keys: bool = False) -> dict[str, Any] | None:
     """The COCO record of one object without its ids (``id``, ``image_id``, ``category_id`` come first in the file:
-    the placing side writes them, :mod:`cvkit.formats.coco._spool`); None when COCO cannot hold it (reported).
+    the placing side gives them, :mod:`cvkit.formats.coco._spool`; ``id_keys``: the record starts with those keys,
+    0 standing for the ids); None when COCO cannot hold it (reported).
 
     Runs once per object (500,000 in the benchmark): fields are read once and only what is set is added. The
     object's ``meta["coco"]`` adds the source's other keys (``area`` as it was read), never a structural one."""
@@ -343,12 +344,13 @@ def _coco_annotation(obj: Annotation, report: Report) -> dict[str, Any] | None:
         area = round(obj.area(), 4)
     else:
         area = round(bbox[2] * bbox[3], 4) if bbox is not None else 0.0
-    item: dict[str, Any] = {
-        "segmentation": rle if rle is not None else polygon or [],
-        "area": area,
-        "bbox": list(bbox) if bbox is not None else [0, 0, 0, 0],
-        "iscrowd": int(obj.iscrowd),
-    }
+    segmentation = rle if rle is not None else polygon or []
+    box = list(bbox) if bbox is not None else [0, 0, 0, 0]
+    if id_keys:
+        item: dict[str, Any] = {"id": 0, "image_id": 0, "category_id": 0, "segmentation": segmentation, "area": area,
+                                "bbox": box, "iscrowd": int(obj.iscrowd)}
+    else:
+        item = {"segmentation": segmentation, "area": area, "bbox": box, "iscrowd": int(obj.iscrowd)}
     if keypoints is not None:
         item["keypoints"] = keypoints
         item["num_keypoints"] = sum(1 for v in keypoints[2::3] if v > 0)
@@ -378,7 +380,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     output = Output(work, single, dataset.categories, images, dataset.root)
     writers = output.writers
     pipeline = Pipeline(dataset, report, workers)
-    encoder = RecordEncoder(dataset.root, pipeline.report, task, images == "reference")
+    encoder = RecordEncoder(dataset.root, pipeline.report, task, images == "reference", pipeline.in_process)
     for journal, run in pipeline.runs(encode_run, encoder, "writing COCO", lambda run: len(run.splits)):
         place_run(journal, run, output, report)
     if single and len({s for s in report.written.splits if s != "-"}) > 1:
@@ -397,12 +399,16 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     report.written.categories = len(dataset.categories) if "categories" in head else 0
 
 
-def _image_record(sample: Sample, file_name: str | None, size: tuple[int | None, int | None],
-                  captions: bool) -> dict[str, Any]:
+def _image_record(sample: Sample, file_name: str | None, size: tuple[int | None, int | None], captions: bool,
+                  id_keys: bool = False) -> dict[str, Any]:
     """The ``images[]`` entry of a sample without its id (and without ``file_name`` when None: the image is placed
-    and named by the placing side). Its captions, when written as records, are left out of its attributes; its
-    ``meta["coco"]`` adds the source's other keys, never a structural one."""
-    image: dict[str, Any] = {"file_name": file_name} if file_name is not None else {}
+    and named by the placing side; ``id_keys``: the entry starts with those keys all the same, to be filled). Its
+    captions, when written as records, are left out of its attributes; its ``meta["coco"]`` adds the source's other
+    keys, never a structural one."""
+    if id_keys:
+        image: dict[str, Any] = {"id": 0, "file_name": file_name}
+    else:
+        image = {"file_name": file_name} if file_name is not None else {}
     image["width"], image["height"] = size
     attributes = {k: v for k, v in sample.attributes.items() if k != "captions"} if captions else sample.attributes
     if attributes:
@@ -421,23 +427,27 @@ class RecordEncoder:
     report: Report
     task: str
     referenced: bool  # images referenced where they are: file_name is the sample's path
+    #: records handed over as dicts whose ids the placing side fills in (every run encoded in this process: dumped
+    #: a batch at a time when spooled), else as JSON bytes without the ids (cheaper to send than dicts)
+    as_dicts: bool = False
 
 
 def encode_run(encoder: RecordEncoder, samples: Iterator[Sample]) -> EncodedRun:
-    """The JSON of a run's images and objects without their ids, in columns (the encode half of :func:`write`)."""
+    """A run's image and object records without their ids, in columns (the encode half of :func:`write`)."""
     run = EncodedRun.empty()
     root, report, referenced = encoder.root, encoder.report, encoder.referenced
     captions_task = encoder.task == "captions"
     lost_labels = f"COCO {encoder.task}"
-    dumps = jsonio.dumps
+    as_dicts = encoder.as_dicts
+    dumps = _as_is if as_dicts else _body
     for sample in samples:
         captions = sample.attributes.get("captions") if captions_task else None
         size = written_size(sample, root, report)
-        image = _image_record(sample, sample.path if referenced else None, size, captions is not None)
+        image = _image_record(sample, sample.path if referenced else None, size, captions is not None, as_dicts)
         report.lose_image_labels(lost_labels, len(sample.labels))
         run.splits.append(sample.split)
         run.image_ids.append(sample.id if type(sample.id) is int else None)
-        run.images.append(dumps(image)[1:])
+        run.images.append(dumps(image))
         if not referenced:
             run.paths.append(sample.path)
         if captions is not None:  # a captions file: one record per caption, no objects
@@ -445,17 +455,27 @@ def encode_run(encoder: RecordEncoder, samples: Iterator[Sample]) -> EncodedRun:
             for caption in captions:
                 run.labels.append(None)
                 run.object_ids.append(None)
-                run.objects.append(dumps({"caption": str(caption)})[1:])
+                record = {"id": 0, "image_id": 0, "caption": str(caption)} if as_dicts else {"caption": str(caption)}
+                run.objects.append(dumps(record))
             if sample.objects:
                 report.lose("object", "COCO captions hold no objects", len(sample.objects))
             continue
         run.counts.append(len(sample.objects))
         for obj in sample.objects:
-            item = _coco_annotation(obj, report)
+            item = _coco_annotation(obj, report, as_dicts)
             run.labels.append(obj.label)
             run.object_ids.append(obj.id if type(obj.id) is int else None)
-            run.objects.append(None if item is None else dumps(item)[1:])
+            run.objects.append(None if item is None else dumps(item))
     return run
+
+
+def _body(record: dict[str, Any]) -> bytes:
+    """A record's JSON without its opening brace: the placing side writes the ids before it."""
+    return jsonio.dumps(record)[1:]
+
+
+def _as_is(record: dict[str, Any]) -> dict[str, Any]:
+    return record
 
 
 def _head(dataset: Dataset, referenced: bool) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import accumulate, chain, repeat
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -164,13 +164,14 @@ class EncodedRun(NamedTuple):
 
     splits: list[str | None]
     image_ids: list[int | None]  # the id each sample asks for: an int (kept when unique), else None
-    images: list[bytes]  # image records without id (and file_name, when placed) and without their opening brace
+    #: image records without id (and file_name, when placed): JSON without its opening brace, or a dict
+    images: list[Any]
     paths: list[str]  # the samples' paths, when their images are placed (empty when referenced)
     counts: list[int]  # records per sample
     labels: list[str | None]  # per record: its object's label; None for a caption (no category_id)
     object_ids: list[int | None]
-    #: records without ids nor opening brace; None: COCO cannot hold it (its id is taken still)
-    objects: list[bytes | None]
+    #: records without ids, as images; None: COCO cannot hold it (its id is taken still)
+    objects: list[Any]
 
     @classmethod
     def empty(cls) -> EncodedRun:
@@ -237,23 +238,57 @@ def _place_columns(run: EncodedRun, categories: list[int | None], key: str | Non
     """Number and spool samples that go to one file (``categories``: their records' category ids)."""
     writer = output.writers[key]
     image_ids = writer.image_ids.take_all(run.image_ids)
-    if run.paths:  # images placed: each named here, in order
-        names = [jsonio.dumps(output.place_image(path, key)) for path in run.paths]
-        writer.images.items.extend([b'{"id":%d,"file_name":%b,%b' % numbered
-                                    for numbered in zip(image_ids, names, run.images)])
-    else:
-        writer.images.items.extend([b'{"id":%d,%b' % numbered for numbered in zip(image_ids, run.images)])
-    writer.images.flush_if_full()
     object_ids = writer.annotation_ids.take_all(run.object_ids)  # taken for a dropped object too, as one by one
     owners = chain.from_iterable(map(repeat, image_ids, run.counts))
     numbered = zip(object_ids, owners, categories, run.objects)
-    if None in categories:  # captions: records without a category
-        records = [b'{"id":%d,"image_id":%d,%b' % (ann_id, image_id, body) if category is None else
-                   b'{"id":%d,"image_id":%d,"category_id":%d,%b' % (ann_id, image_id, category, body)
-                   for ann_id, image_id, category, body in numbered if body is not None]
+    names = [output.place_image(path, key) for path in run.paths]  # images placed: each named here, in order
+    if run.images and isinstance(run.images[0], dict):  # encoded here: dicts with their id keys, to be filled in
+        images = _filled_images(image_ids, names, run.images)
+        records = _filled_records(numbered)
     else:
-        records = [b'{"id":%d,"image_id":%d,"category_id":%d,%b' % record
-                   for record in numbered if record[3] is not None]
+        images = _numbered_images(image_ids, names, run.images)
+        records = _numbered_records(numbered, None in categories)
+    writer.images.items.extend(images)
+    writer.images.flush_if_full()
     writer.annotations.items.extend(records)
     writer.annotations.flush_if_full()
     report.count_written_many(Counter(run.splits), len(records) - categories.count(None))
+
+
+def _numbered_images(image_ids: Sequence[int], names: list[str], bodies: list[bytes]) -> list[bytes]:
+    """Image records in JSON: each id (and file name) written before the body a worker encoded."""
+    if names:
+        return [b'{"id":%d,"file_name":%b,%b' % (image_id, jsonio.dumps(name), body)
+                for image_id, name, body in zip(image_ids, names, bodies)]
+    return [b'{"id":%d,%b' % numbered for numbered in zip(image_ids, bodies)]
+
+
+def _numbered_records(numbered: Iterator[tuple[int, int, int | None, bytes | None]], captions: bool) -> list[bytes]:
+    """Annotation records in JSON: ids (a caption has no category) before each body; a dropped object left out."""
+    if captions:
+        return [b'{"id":%d,"image_id":%d,%b' % (ann_id, image_id, body) if category is None else
+                b'{"id":%d,"image_id":%d,"category_id":%d,%b' % (ann_id, image_id, category, body)
+                for ann_id, image_id, category, body in numbered if body is not None]
+    return [b'{"id":%d,"image_id":%d,"category_id":%d,%b' % record for record in numbered if record[3] is not None]
+
+
+def _filled_images(image_ids: Sequence[int], names: list[str], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Image records encoded here with their id (and file name) keys: filled in."""
+    for image_id, record in zip(image_ids, records):
+        record["id"] = image_id
+    for name, record in zip(names, records):
+        record["file_name"] = name
+    return records
+
+
+def _filled_records(numbered: Iterator[tuple[int, int, int | None, dict[str, Any] | None]]) -> list[dict[str, Any]]:
+    """Annotation records encoded here with their id keys: filled in; a dropped object left out."""
+    records = []
+    for ann_id, image_id, category, record in numbered:
+        if record is not None:
+            record["id"] = ann_id
+            record["image_id"] = image_id
+            if category is not None:  # a caption has none
+                record["category_id"] = category
+            records.append(record)
+    return records
