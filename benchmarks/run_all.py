@@ -29,6 +29,9 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("ingest_imagenet", "ingest_imagenet.py", ["--images", "20000", "--repeat", "1"]),
     ("augment", "augment.py", ["--seconds", "1", "--repeat", "1"]),
     ("train_throughput", "train_throughput.py", ["--images", "64", "--steps", "5"]),
+    ("view", "view.py", ["--images", "20000", "--objects", "200000"]),
+    ("stats_parquet", "stats_parquet.py", ["--images", "100000", "--objects", "1000000"]),
+    ("train_items", "train_items.py", ["--records", "200000", "--lookups", "40000"]),
 ]
 #: output lines worth repeating in the closing summary
 SUMMARY_LINE = re.compile(r"faster than|faster peer|not measured|no CUDA", re.IGNORECASE)

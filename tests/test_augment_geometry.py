@@ -73,6 +73,41 @@ def test_centre_crop_shifts_boxes(backend):
     assert result.sample.objects[0].bbox == (10.0, 10.0, 40.0, 20.0)
 
 
+#: cvkit's random geometric steps, and the albumentations transform each one is (built here, not through cvkit)
+RANDOM_GEOMETRY = [
+    ({"name": "RandomResizedCrop", "size": 96, "scale": [0.3, 1.0], "ratio": [0.75, 1.33]},
+     lambda A: A.RandomResizedCrop(size=(96, 96), scale=(0.3, 1.0), ratio=(0.75, 1.33), p=1.0)),
+    ({"name": "RandomCrop", "height": 60, "width": 120}, lambda A: A.RandomCrop(60, 120, pad_if_needed=True, p=1.0)),
+    ({"name": "BoxSafeCrop", "erosion_rate": 0.0, "p": 1.0}, lambda A: A.BBoxSafeRandomCrop(erosion_rate=0.0, p=1.0)),
+    ({"name": "Affine", "scale": [0.8, 1.2], "rotate": 20, "translate": 0.1, "shear": 5, "p": 1.0},
+     lambda A: A.Affine(scale=(0.8, 1.2), translate_percent=(-0.1, 0.1), rotate=(-20, 20), shear=(-5, 5), p=1.0)),
+]
+#: one box inside, one near the right edge, one at the bottom-left corner: random draws cut, move or drop them
+ORACLE_BOXES = [(20.0, 30.0, 40.0, 20.0), (150.0, 10.0, 48.0, 60.0), (0.0, 70.0, 30.0, 30.0)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize(("step", "albumentations_step"), RANDOM_GEOMETRY,
+                         ids=[step["name"] for step, _ in RANDOM_GEOMETRY])
+def test_random_geometry_moves_boxes_as_albumentations_own_boxes(step, albumentations_step, seed):
+    """The same draw (same seed) through albumentations' own box handling (``out["bboxes"]``): cvkit follows the
+    image through the step's matrix instead, and must land on the same boxes and drop the same ones."""
+    import albumentations as A
+
+    objects = [Annotation(str(index), box) for index, box in enumerate(ORACLE_BOXES)]
+    result = CpuSampleAugmenter(load_spec({"transforms": [step]}), seed=seed).augment(IMAGE, sample(*objects))
+    boxes = A.BboxParams(format="coco", label_fields=["index"], clip=True)
+    oracle = A.Compose([albumentations_step(A)], bbox_params=boxes, seed=seed)(
+        image=IMAGE, bboxes=np.array(ORACLE_BOXES), index=np.arange(len(ORACLE_BOXES)))
+    assert np.array_equal(result.image, oracle["image"])  # the same draw
+    expected = {str(int(index)): tuple(box) for index, box in zip(oracle["index"], oracle["bboxes"])}
+    got = {obj.label: obj.bbox for obj in result.sample.objects}
+    assert set(got) == set(expected)
+    for label, box in got.items():
+        assert box == pytest.approx(expected[label], abs=1e-3)
+    assert result.boxes_lost == len(ORACLE_BOXES) - len(expected)
+
+
 def test_box_partly_outside_the_input_is_clipped_not_rejected():
     obj = Annotation("a", (180.0, -10.0, 40.0, 30.0))  # sticks out right and top
     result = cpu([{"name": "HorizontalFlip", "p": 1.0}]).augment(IMAGE, sample(obj))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cvkit.augment.preview import PALETTE, TILE, Layout, make_preview, pick_samples
+from cvkit.augment.preview import PALETTE, TILE, SheetLayout, make_preview, pick_samples
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.model import Annotation, Dataset, Sample
 
@@ -27,25 +27,25 @@ def grey_dataset(root: Path, count: int = 1) -> Dataset:
 def test_sheet_has_one_row_per_image_and_original_plus_k_columns(tmp_path):
     result = make_preview(grey_dataset(tmp_path / "d", 3), tmp_path / "s.png", FLIP, n=2, k=3, device="cpu")
     with Image.open(result.path) as sheet:
-        assert sheet.size == Layout(2, 4).size
+        assert sheet.size == SheetLayout(2, 4).size
     assert (result.rows, result.cols, result.variants) == (2, 4, 6)
 
 
 def test_boxes_are_drawn_where_the_annotations_say(tmp_path):
     result = make_preview(grey_dataset(tmp_path / "d"), tmp_path / "s.png", FLIP, n=1, k=1, device="cpu")
     sheet = np.asarray(Image.open(result.path).convert("RGB"))
-    scale, dx, dy = Layout.fit(200, 100)  # 1.28, image centred vertically
+    scale, dx, dy = SheetLayout.fit(200, 100)  # 1.28, image centred vertically
     colour = PALETTE[0]
     mid_y = round((30 + 10) * scale) + dy  # half-way down the box's left edge
     for col, box_x in ((0, 20.0), (1, 200.0 - 20.0 - 40.0)):  # original, then the flip: x -> 200 - x - w
-        x0, y0 = Layout(1, 2).origin(0, col)
+        x0, y0 = SheetLayout(1, 2).origin(0, col)
         left = x0 + dx + round(box_x * scale)
         right = x0 + dx + round((box_x + 40) * scale) - 1
         assert tuple(sheet[y0 + mid_y, left]) == colour, f"left edge, column {col}"
         assert tuple(sheet[y0 + mid_y, right]) == colour, f"right edge, column {col}"
         assert tuple(sheet[y0 + mid_y, left + 10]) == GREY, f"inside the box, column {col}"
     # the original's box position is empty grey in the flipped tile
-    x0, y0 = Layout(1, 2).origin(0, 1)
+    x0, y0 = SheetLayout(1, 2).origin(0, 1)
     assert tuple(sheet[y0 + mid_y, x0 + dx + round(20 * scale)]) == GREY
 
 
@@ -73,5 +73,5 @@ def test_rare_classes_come_first_and_classes_filter():
 
 
 def test_tile_fits_wide_and_tall_images():
-    assert Layout.fit(512, 256) == (TILE / 512, 0, 64)
-    assert Layout.fit(100, 200) == (TILE / 200, 64, 0)
+    assert SheetLayout.fit(512, 256) == (TILE / 512, 0, 64)
+    assert SheetLayout.fit(100, 200) == (TILE / 200, 64, 0)

@@ -378,7 +378,7 @@ def test_keras_mnist_npz_read_without_pickle(tmp_path):
     np.savez(evil, x_train=np.array([object()], dtype=object), y_train=np.array([1]))
     with pytest.raises(InvalidInputError) as info:
         cvkit.read(evil, format="mnist", images_dir=str(tmp_path / "png3")).materialize()
-    assert info.value.describe().startswith(f"{evil}: cannot read x_train (Object arrays cannot be loaded when allow_pickle=False")
+    assert info.value.describe().startswith(f"{evil}:x_train: cannot read x_train (Object arrays cannot be loaded when allow_pickle=False")
 
 
 def test_mnist_label_count_mismatch_names_the_label_file(tmp_path):

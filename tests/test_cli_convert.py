@@ -94,7 +94,10 @@ def test_undetectable_and_unknown_format_messages(tmp_path):
 def test_ingest_then_export_back_to_voc(corpus, tmp_path):
     manifest = tmp_path / "data.jsonl"
     assert run("ingest", corpus("voc", "voc_dataset1"), "-o", manifest).exit_code == 0
+    # the manifest's folder is not the images': copying them out needs --allow-outside-root
     result = run("export", manifest, tmp_path / "voc", "--to", "voc", "--images", "copy")
+    assert result.exit_code == 2 and "--allow-outside-root" in result.output and not (tmp_path / "voc").exists()
+    result = run("export", manifest, tmp_path / "voc", "--to", "voc", "--images", "copy", "--allow-outside-root")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "voc" / "JPEGImages" / "2007_000001.jpg").is_file()
     assert (tmp_path / "voc" / "Annotations" / "2007_000001.xml").is_file()

@@ -78,7 +78,6 @@ def test_results_list_with_ground_truth_and_compressed_rle(corpus):
 
 
 def test_output_loads_in_pycocotools_and_evaluates_to_ap_one(corpus, tmp_path):
-    pytest.importorskip("pycocotools")
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 

@@ -17,7 +17,7 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.stats import dataset_stats
 from cvkit.stats.columns import columns_from_dataset, columns_from_manifest
 from cvkit.stats.summary import ImbalanceOptions
-from cvkit.stats.weights import METHODS, load_class_weights
+from cvkit.stats.weights import METHODS, compute_class_weights, load_class_weights
 
 runner = CliRunner()
 
@@ -88,10 +88,18 @@ def test_unknown_method_is_exit_code_two(tmp_path):
     assert "unknown --method 'focal'; choose one of balanced, inverse" in out.output
 
 
-def test_cli_method_list_matches_the_library():
-    from cvkit.cli.stats import WEIGHT_METHODS
-
-    assert WEIGHT_METHODS == METHODS
+@pytest.mark.parametrize("method", METHODS)
+def test_every_library_weight_method_is_offered_and_written_by_the_cli(tmp_path, method):
+    help_text = " ".join(runner.invoke(app, ["stats", "--help"]).output.split())
+    assert method in help_text
+    manifest = issue_manifest(tmp_path / "m.jsonl")
+    out = runner.invoke(app, ["stats", str(manifest), "--weights-out", str(tmp_path / "w.json"), "--method", method])
+    assert out.exit_code == 0, out.output
+    written = json.loads((tmp_path / "w.json").read_text())
+    assert written["method"] == method
+    # the manifest's a / b / c: 5000 / 500 / 50 objects in 100 / 10 / 1 of its 111 images
+    expected = compute_class_weights([5000, 500, 50], method, image_counts=[100, 10, 1], num_images=111)
+    assert load_class_weights(tmp_path / "w.json", ["a", "b", "c"]) == pytest.approx(list(expected))
 
 
 def test_box_statistics(tmp_path):

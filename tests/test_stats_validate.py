@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from conftest import make_image
 from cvkit.cli import app
-from cvkit.stats.validate import CHECKS, validate_dataset
+from cvkit.stats.findings import CHECKS
+from cvkit.stats.validate import validate_dataset
 
 runner = CliRunner()
 HEADER = {"type": "header", "schema": "cvkit.manifest", "version": 1, "source": {"format": "test"},
@@ -49,7 +50,7 @@ def clean_manifest(root: Path) -> Path:
 
 #: check -> how many were planted in planted_manifest()
 PLANTED = {
-    "invalid_record": 1, "missing_image": 1, "unreadable_image": 1, "size_mismatch": 1, "box_not_finite": 1, "box_empty": 2,
+    "invalid_record": 1, "invalid_value": 2, "missing_image": 1, "unreadable_image": 1, "size_mismatch": 1, "box_not_finite": 1, "box_empty": 2,
     "box_out_of_bounds": 1, "polygon_too_few_points": 1, "duplicate_annotation_id": 1, "unknown_category": 2, "split_leakage": 1,
     "exif_rotated": 1, "image_without_annotations": 1, "duplicate_image": 1,
 }
@@ -66,6 +67,7 @@ def planted_manifest(root: Path) -> Path:
     shutil.copy(root / "leak.png", root / "leak_val.png")  # other split: split_leakage
     (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
     make_exif_jpeg(root / "rotated.jpg", 64, 48, 6)  # displayed 48x64, declared correctly
+    make_image(root / "masked.png", 40, 30, (11, 12, 13))
     return _write(root / "planted.jsonl", [
         _record("ok.jpg", 64, 48, [
             {"label": "cat", "bbox": [50, 40, 20, 20], "id": 10},  # out of bounds: x2 = 70 > 64
@@ -85,6 +87,11 @@ def planted_manifest(root: Path) -> Path:
         _record("leak.png", 41, 41, [{"label": "dog", "bbox": [1, 1, 2, 2]}]),
         _record("leak_val.png", 41, 41, [{"label": "dog", "bbox": [1, 1, 2, 2]}], split="val"),
         _record("rotated.jpg", 48, 64, [{"label": "dog", "bbox": [0, 0, 48, 64]}]),
+        _record("masked.png", 40, 30, [
+            {"label": "cat", "bbox": [1, 1, 5, 5]},
+            {"label": "cat", "bbox": [1, 1, 5, 5], "rle": {"size": [30, 40], "counts": [5, 10]}},  # runs cover 15 of 1200 pixels
+            {"label": "cat", "bbox": [1, 1, 5, 5], "keypoints": [1, 2, 2, 3, 4]},  # not (x, y, v) triplets
+        ]),
         '{"image": "broken.jpg", "objects": [',
     ])
 
@@ -103,7 +110,9 @@ def test_findings_name_the_image_and_where(tmp_path):
     assert oob == {"check": "box_out_of_bounds", "severity": "error", "image": "ok.jpg", "location": "line 2, object 1",
                    "message": "box x1,y1,x2,y2 = 50,40,70,60 outside the 64x48 image"}
     assert doc["checks"]["size_mismatch"]["examples"][0]["message"] == "declared 100x100, image is 64x48"
-    assert doc["checks"]["invalid_record"]["examples"][0]["location"] == "line 12"
+    assert doc["checks"]["invalid_record"]["examples"][0]["location"] == "line 13"
+    assert [f["message"] for f in doc["checks"]["invalid_value"]["examples"]] == [
+        "RLE runs cover 15 pixels, its 30x40 size has 1200", "keypoints must be (x, y, visibility) triplets, got 5 numbers"]
     assert "twin1.png, twin2.png" in doc["checks"]["duplicate_image"]["examples"][0]["message"]
     assert "in splits train, val" in doc["checks"]["split_leakage"]["examples"][0]["message"]
 
@@ -122,7 +131,7 @@ def test_errors_give_exit_code_one_and_json(tmp_path):
     out = runner.invoke(app, ["validate", str(path), "--json"])
     assert out.exit_code == 1
     doc = json.loads(out.stdout)
-    assert doc["ok"] is False and doc["errors"] == 13 and doc["warnings"] == 3
+    assert doc["ok"] is False and doc["errors"] == 15 and doc["warnings"] == 3
     assert doc["checks"]["missing_image"]["count"] == 1
 
 
@@ -169,13 +178,14 @@ def test_fix_writes_a_clean_manifest_and_leaves_the_input_alone(tmp_path):
     assert [o["id"] for o in ok] == [10, 16]  # the repeated id 10 got a fresh one
     assert (by_image["sized.png"]["width"], by_image["sized.png"]["height"]) == (64, 48)
     assert by_image["twin2.png"]["labels"] == []
+    assert len(by_image["masked.png"]["objects"]) == 1  # the bad mask and keypoints dropped
 
 
 def test_fix_refuses_to_overwrite_its_input(tmp_path):
     path = clean_manifest(tmp_path)
     out = runner.invoke(app, ["validate", str(path), "--fix", "-o", str(path)])
     assert out.exit_code == 2
-    assert "--fix never overwrites its input" in out.output
+    assert "the destination is the source" in out.output and "never writes over its input" in out.output
     out = runner.invoke(app, ["validate", str(path), "--fix"])
     assert out.exit_code == 2 and "--fix needs -o clean.jsonl" in out.output
 

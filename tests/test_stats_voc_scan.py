@@ -95,7 +95,7 @@ def test_infinite_image_size_fails_as_the_reader_fails(tmp_path):
     (root / "Annotations" / "b.xml").write_text(PLAIN.format(stem="b", w="inf", objects=""))
     with pytest.raises(InvalidInputError) as info:
         voc_scan.scan_voc_columns(root, Report())
-    assert info.value.describe() == f"{root / 'Annotations' / 'b.xml'}:size: <size> holds a non-number"
+    assert info.value.describe() == f"{root / 'Annotations' / 'b.xml'}:size: <size> holds a non-number, a fraction or a side past 2147483647 pixels"
     with pytest.raises(InvalidInputError, match="<size> holds a non-number"):
         cvkit.read(root, format="voc").materialize()
 

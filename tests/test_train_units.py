@@ -55,7 +55,7 @@ def test_repeat_factor_sampler_repeats_rare_images_by_the_lvis_factor():
     rare = []
     for epoch in range(40):
         sampler.set_epoch(epoch)
-        indices = list(sampler)
+        indices = sampler.indices()
         assert indices.count(0) == 1
         rare.append(sum(i >= 90 for i in indices) / 10)
     assert np.mean(rare) == pytest.approx(math.sqrt(5), abs=0.1)
@@ -65,9 +65,9 @@ def test_balanced_sampler_draws_classes_equally_and_ranks_split_the_epoch():
     from cvkit.train.samplers import BalancedSampler, ShuffleSampler
 
     targets = [0] * 950 + [1] * 50
-    drawn = list(BalancedSampler(targets, [950, 50], seed=1))
+    drawn = BalancedSampler(targets, [950, 50], seed=1).indices()
     assert 0.45 < sum(i >= 950 for i in drawn) / len(drawn) < 0.55
-    shards = [list(ShuffleSampler(11, seed=3, rank=r, world=2)) for r in (0, 1)]
+    shards = [ShuffleSampler(11, seed=3, rank=r, world=2).indices() for r in (0, 1)]
     assert len(shards[0]) == len(shards[1]) == 6
     assert set(shards[0]) | set(shards[1]) == set(range(11))
 
@@ -78,7 +78,9 @@ def test_step_schedule_is_the_classic_30_60_90_and_cosine_warms_up():
     from cvkit.train.optim import lr_multiplier
 
     step = TrainConfig("resnet50", "m.jsonl", schedule="step", epochs=100)
-    assert [lr_multiplier(e * 10, step, 10) for e in (0, 29, 30, 59, 60, 90)] == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.001])
+    assert [lr_multiplier(e * 10, step, 10) for e in (0, 29, 30, 59, 60, 90)] == pytest.approx(
+        [1, 1, 0.1, 0.1, 0.01, 0.001]
+    )
     cosine = TrainConfig("resnet50", "m.jsonl", schedule="cosine", epochs=10, warmup_epochs=1)
     assert lr_multiplier(0, cosine, 10) == pytest.approx(0.1)  # first of 10 warm-up steps
     assert lr_multiplier(10, cosine, 10) == pytest.approx(1.0)
@@ -97,13 +99,17 @@ def test_no_weight_decay_on_batchnorm_and_biases():
 
 
 def test_focal_loss_with_gamma_zero_is_cross_entropy():
+    from cvkit.train.config import TrainConfig
     from cvkit.train.losses import build_loss
+
+    def loss(kind: str, weights: list[float] | None = None, gamma: float = 2.0):
+        return build_loss(TrainConfig("small_cnn", "m.jsonl", loss=kind, focal_gamma=gamma), 4, weights)
 
     logits, target = torch.randn(6, 4, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 2, 3, 0, 1])
     weights = [1.0, 2.0, 0.5, 1.0]
-    ce = build_loss(False, "ce", weights)(logits, target)
-    assert build_loss(False, "focal", weights, focal_gamma=0.0)(logits, target) == pytest.approx(float(ce), rel=1e-5)
-    assert build_loss(False, "focal", focal_gamma=2.0)(logits, target) < build_loss(False, "ce")(logits, target)
+    ce = loss("ce", weights)(logits, target)
+    assert loss("focal", weights, gamma=0.0)(logits, target) == pytest.approx(float(ce), rel=1e-5)
+    assert loss("focal")(logits, target) < loss("ce")(logits, target)
 
 
 # --- models and transfer learning ----------------------------------------------------------
@@ -144,22 +150,50 @@ def test_pretrained_offline_fails_saying_how_to_pass_a_file(tmp_path: Path, monk
     monkeypatch.setenv("CVKIT_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     manifest = digit_folder(tmp_path / "d", 20, 10)
-    result = runner.invoke(app, ["train", "resnet18", str(manifest), "--pretrained", "-o", str(tmp_path / "run"), "--device", "cpu"])
+    result = runner.invoke(
+        app, ["train", "resnet18", str(manifest), "--pretrained", "-o", str(tmp_path / "run"), "--device", "cpu"]
+    )
     assert result.exit_code == 2
     url = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
-    expected = (f"error: cannot download the pretrained weights of resnet18 (offline). Download {url} on a machine with internet access, "
-                f"then pass the file with --weights /path/to/resnet18-f37072fd.pth (or copy it into {tmp_path / 'torch' / 'hub' / 'checkpoints'}/)\n")
+    expected = (
+        f"error: cannot download the pretrained weights of resnet18 (offline). Download {url} on a machine with internet access, "
+        f"then pass the file with --weights /path/to/resnet18-f37072fd.pth (or copy it into {tmp_path / 'torch' / 'hub' / 'checkpoints'}/)\n"
+    )
     assert result.stderr == expected
 
 
 def test_small_cnn_finetune_linear_run_leaves_the_backbone_untouched(tmp_path: Path):
-    from cvkit.train.loop import seed_everything
     from cvkit.train.models import build_model
+    from cvkit.train.rng import seed_everything
 
     manifest = digit_folder(tmp_path / "d", 64, 16)
     out = tmp_path / "run"
-    result = runner.invoke(app, ["train", "small_cnn", str(manifest), "-o", str(out), "--finetune", "linear", "--epochs", "1", "-b", "16",
-                                 "--image-size", "28", "--device", "cpu", "--workers", "0", "--seed", "5", "--lr", "0.01"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "small_cnn",
+            str(manifest),
+            "-o",
+            str(out),
+            "--finetune",
+            "linear",
+            "--epochs",
+            "1",
+            "-b",
+            "16",
+            "--image-size",
+            "28",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--seed",
+            "5",
+            "--lr",
+            "0.01",
+        ],
+    )
     assert result.exit_code == 0, result.output
     seed_everything(5)
     initial, _ = build_model("small_cnn", 10)
@@ -169,16 +203,40 @@ def test_small_cnn_finetune_linear_run_leaves_the_backbone_untouched(tmp_path: P
     assert not torch.equal(trained["fc.weight"], initial.fc.weight)
 
 
-# --- class weights (cvkit.stats.weights, from the class-balance issue) -----------------------
+# --- class weights (cvkit.stats.weights) -----------------------------------------------------
 def test_class_weights_balanced_come_from_cvkit_stats(tmp_path: Path):
-    weights = pytest.importorskip("cvkit.stats.weights", reason="cvkit.stats.weights (class-balance issue) is not merged on this branch")
+    from cvkit.stats import weights
+    from cvkit.train.data import ItemSet
     from cvkit.train.trainer import resolve_class_weights
 
     counts = [30, 10]
-    assert resolve_class_weights("balanced", counts, ["a", "b"]) == [float(w) for w in weights.compute_class_weights(counts, "balanced")]
+    resolved, _ = resolve_class_weights("balanced", ItemSet([], ["a", "b"], counts=counts))
+    assert resolved == [float(w) for w in weights.compute_class_weights(counts, "balanced")]
     manifest = digit_folder(tmp_path / "d", 64, 16, classes=[0, 1])
-    result = runner.invoke(app, ["train", "small_cnn", str(manifest), "-o", str(tmp_path / "run"), "--class-weights", "effective",
-                                 "--sampler", "balanced", "--epochs", "1", "-b", "16", "--image-size", "28", "--device", "cpu", "--workers", "0"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "small_cnn",
+            str(manifest),
+            "-o",
+            str(tmp_path / "run"),
+            "--class-weights",
+            "effective",
+            "--sampler",
+            "balanced",
+            "--epochs",
+            "1",
+            "-b",
+            "16",
+            "--image-size",
+            "28",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+        ],
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -186,11 +244,22 @@ def test_class_weights_balanced_come_from_cvkit_stats(tmp_path: Path):
 def test_cli_refuses_bad_options_with_clear_messages(tmp_path: Path):
     manifest = digit_folder(tmp_path / "d", 10, 4)
     cases = [
-        (["train", "small_cnn"], "error: expected ARCH MANIFEST, e.g. `cvkit train resnet18 train.jsonl` (or --list-models)\n"),
-        (["train", "small_cnn", str(manifest), "--finetune", "last"], "error: --finetune must be full | linear | last-N (e.g. last-2), not 'last'\n"),
-        (["train", "nosuchnet", str(manifest), "-o", str(tmp_path / "r")], "error: unknown model 'nosuchnet'; `cvkit train --list-models` lists the names\n"),
-        (["train", "small_cnn", str(manifest), "--val-split", "holdout", "-o", str(tmp_path / "r2")],
-         f"error: {manifest}: no records of split 'holdout' in the manifest\n"),
+        (
+            ["train", "small_cnn"],
+            "error: expected ARCH MANIFEST, e.g. `cvkit train resnet18 train.jsonl` (or --list-models)\n",
+        ),
+        (
+            ["train", "small_cnn", str(manifest), "--finetune", "last"],
+            "error: --finetune must be full | linear | last-N (e.g. last-2), not 'last'\n",
+        ),
+        (
+            ["train", "nosuchnet", str(manifest), "-o", str(tmp_path / "r")],
+            "error: unknown model 'nosuchnet'; `cvkit train --list-models` lists the names\n",
+        ),
+        (
+            ["train", "small_cnn", str(manifest), "--val-split", "holdout", "-o", str(tmp_path / "r2")],
+            f"error: {manifest}: no records of split 'holdout' in the manifest\n",
+        ),
     ]
     for args, message in cases:
         result = runner.invoke(app, args)
@@ -201,21 +270,40 @@ def test_cli_refuses_bad_options_with_clear_messages(tmp_path: Path):
 def test_list_models_includes_small_cnn_and_torchvision_models():
     result = runner.invoke(app, ["train", "--list-models", "--json"])
     names = json.loads(result.stdout)
-    assert names[0] == "small_cnn" and {"resnet50", "mobilenet_v3_large", "efficientnet_b0", "vit_b_16", "swin_t"} <= set(names)
+    assert names[0] == "small_cnn" and {
+        "resnet50",
+        "mobilenet_v3_large",
+        "efficientnet_b0",
+        "vit_b_16",
+        "swin_t",
+    } <= set(names)
 
 
-def test_aug_preset_runs_through_cvkit_augment(tmp_path: Path):
-    pytest.importorskip("cvkit.augment", reason="cvkit.augment (augmentation issue) is not merged on this branch")
+def test_aug_preset_runs_through_cvkit_augment_and_the_same_seed_gives_the_same_run(tmp_path: Path):
     manifest = digit_folder(tmp_path / "d", 64, 16)
-    result = runner.invoke(app, ["train", "small_cnn", str(manifest), "-o", str(tmp_path / "run"), "--aug", "light", "--epochs", "1",
-                                 "--max-steps-per-epoch", "2", "-b", "16", "--image-size", "28", "--device", "cpu", "--workers", "0"])
-    assert result.exit_code == 0, result.output
+    options = ["--aug", "light", "--epochs", "1", "--max-steps-per-epoch", "2", "-b", "16", "--image-size", "28"]
+    weights = []
+    for workers in ("0", "2"):  # each item's augmentation is seeded: the worker that loads it does not matter
+        out = tmp_path / f"run{workers}"
+        result = runner.invoke(app, ["train", "small_cnn", str(manifest), "-o", str(out), *options, "--device", "cpu",
+                                     "--workers", workers])
+        assert result.exit_code == 0, result.output
+        weights.append(torch.load(out / "last.pt", weights_only=True)["model"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
 # --- data splits -----------------------------------------------------------------------------
 def _manifest_with_splits(path: Path, splits: list[str]) -> Path:
-    header = {"type": "header", "schema": "cvkit.manifest", "version": 1, "categories": [{"id": 1, "name": "cat", "parents": []}]}
-    records = [{"image": f"{i}.jpg", "width": 8, "height": 8, "split": split, "labels": ["cat"], "objects": []} for i, split in enumerate(splits)]
+    header = {
+        "type": "header",
+        "schema": "cvkit.manifest",
+        "version": 1,
+        "categories": [{"id": 1, "name": "cat", "parents": []}],
+    }
+    records = [
+        {"image": f"{i}.jpg", "width": 8, "height": 8, "split": split, "labels": ["cat"], "objects": []}
+        for i, split in enumerate(splits)
+    ]
     path.write_text("\n".join(json.dumps(r) for r in [header, *records]) + "\n")
     return path
 

@@ -74,14 +74,14 @@ def test_recorded_image_paths_resolve_links_as_pathlib_does(tmp_path, monkeypatc
     import os
     from pathlib import Path
 
-    from cvkit.formats.voc._format import _RealPaths
+    from cvkit.io import RealPaths
 
     (tmp_path / "real" / "sub").mkdir(parents=True)
     (tmp_path / "real" / "sub" / "x.jpg").write_bytes(b"")
     (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
     (tmp_path / "real" / "sub" / "y.jpg").symlink_to(tmp_path / "real" / "sub" / "x.jpg")
     monkeypatch.chdir(tmp_path)
-    resolve = _RealPaths()
+    resolve = RealPaths()
     for path in ("link/sub/x.jpg", str(tmp_path / "link/sub/y.jpg"), "link/sub/../sub/x.jpg", "real/missing.jpg", "link/sub/x.jpg"):
         assert resolve(path) == str(Path(path).resolve()), path
     assert resolve("link/sub/y.jpg") == os.path.join(tmp_path, "real", "sub", "x.jpg")

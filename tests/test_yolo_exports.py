@@ -178,9 +178,10 @@ def test_labelimg_classes_txt_in_the_windows_code_page(tmp_path):
     assert "-r names_encoding=" in info.value.message
     ds, _ = read(tmp_path, names_encoding="gbk")
     assert [o.label for o in ds.samples[0].objects] == ["猫"]
-    result = CliRunner().invoke(app, ["convert", "yolo2coco", str(tmp_path), str(tmp_path / "out.json"), "-r", "names_encoding=gbk"])
+    outside = tmp_path.with_name(tmp_path.name + "-out")  # never inside the source folder
+    result = CliRunner().invoke(app, ["convert", "yolo2coco", str(tmp_path), str(outside / "out.json"), "-r", "names_encoding=gbk"])
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(app, ["convert", "yolo2coco", str(tmp_path), str(tmp_path / "o2.json"), "-r", "names_encoding=gbkk"])
+    result = CliRunner().invoke(app, ["convert", "yolo2coco", str(tmp_path), str(outside / "o2.json"), "-r", "names_encoding=gbkk"])
     assert result.exit_code == 2 and "unknown encoding 'gbkk' (reader option names_encoding)" in result.output
 
 

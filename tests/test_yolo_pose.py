@@ -109,7 +109,9 @@ def test_pose_without_any_keypoints_is_refused_with_advice(tmp_path):
 def test_objects_with_another_keypoint_count_are_reported(tmp_path):
     src = coco_pose(tmp_path / "coco")
     data = json.loads(src.read_text())
-    data["annotations"][1]["keypoints"] = [110, 60, 2] * 5  # 5 keypoints where the categories name 17
+    # 5 keypoints where the other category names 17 (the COCO reader refuses 5 on a category naming 17)
+    data["categories"].append({"id": 2, "name": "robot"})
+    data["annotations"][1].update(keypoints=[110, 60, 2] * 5, category_id=2)
     src.write_text(json.dumps(data))
     report = cvkit.convert(src, tmp_path / "yolo", to_format="yolo", write_options={"task": "pose", "images": "copy"})
     assert report.losses[("keypoints", "YOLO pose labels hold 17 keypoints an object (kpt_shape); objects with another count are written without")] == 1
@@ -129,7 +131,7 @@ def test_kpt_names_must_name_every_keypoint(tmp_path):
     (tmp_path / "labels" / "train").mkdir(parents=True)
     (tmp_path / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.5 0.5 0.5 0.5 2 0.1 0.1 2\n")
     (tmp_path / "data.yaml").write_text("train: images/train\nval: images/train\nkpt_shape: [2, 3]\nnames: [person]\nkpt_names:\n  0: [nose]\n")
-    result = runner.invoke(app, ["ingest", str(tmp_path), "-o", str(tmp_path / "x.jsonl")])
+    result = runner.invoke(app, ["ingest", str(tmp_path), "-o", str(tmp_path.with_name(tmp_path.name + "-x.jsonl"))])
     assert result.exit_code == 2
     assert result.output.strip() == (f"error: {tmp_path / 'data.yaml'}:kpt_names: kpt_names must give each class index a list of 2 keypoint names, "
                                      "got {0: ['nose']}")

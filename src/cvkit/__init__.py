@@ -16,7 +16,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Annotation", "Category", "Dataset", "Sample", "__version__", "convert", "detect_format", "read", "write"]
+__all__ = ["Annotation", "Category", "Dataset", "Sample", "__version__", "convert", "detect_format", "from_fiftyone", "read", "to_fiftyone",
+           "write"]
 
 _LAZY = {
     "read": "cvkit.api",
@@ -27,6 +28,8 @@ _LAZY = {
     "Sample": "cvkit.core.model",
     "Annotation": "cvkit.core.model",
     "Category": "cvkit.core.categories",
+    "to_fiftyone": "cvkit.fiftyone_bridge",
+    "from_fiftyone": "cvkit.fiftyone_bridge",
 }
 
 

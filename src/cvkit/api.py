@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cvkit.core.gc_pause import paused_gc
 from cvkit.core.model import Dataset
+from cvkit.core.paths import check_apart, check_not_over, image_sources
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionError
 from cvkit.formats import FormatSpec, all_formats, get_format
-from cvkit.io import atomic_dir, cached_listings, files_in, folders_in
+from cvkit.formats.imagenet.common import find_synset_file
+from cvkit.hierarchy.load import IS_A_NAMES
+from cvkit.io import atomic_dir, atomic_write_text, cache_dir, cached_listings, exclusive, extraction_folder, files_in, folders_in
 
 ROLE_NOUN = {"read": "reader", "write": "writer"}
 
@@ -83,7 +86,8 @@ def _detections(path: Path) -> list[tuple[str, str]]:
                 reason = spec.load().detect(path)
                 if reason:
                     matches.append((spec.name, reason))
-    return matches
+    refined = {get_format(name).refines for name, _ in matches}  # LVIS detects as COCO too: the specialised one is meant
+    return [(name, why) for name, why in matches if name not in refined]
 
 
 #: sub-folders an undetected folder's hint looks into (a folder of several datasets)
@@ -94,8 +98,6 @@ def _not_a_dataset_hint(path: Path) -> str:
     """What an undetected folder holds: class metadata rather than a dataset, or several datasets in sub-folders."""
     if not path.is_dir():
         return ""
-    from cvkit.formats.imagenet.common import find_synset_file
-    from cvkit.hierarchy.load import IS_A_NAMES
 
     if any((path / name).is_file() for name in IS_A_NAMES):
         return "; it looks like a class hierarchy (is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads"
@@ -130,8 +132,14 @@ def writes_single_file(spec: FormatSpec, path: Path) -> bool:
     return path.suffix.lower() in spec.file_suffixes
 
 
-def write(dataset: Dataset, path: str | Path, format: str, report: Report | None = None, overwrite: bool = False, **options: Any) -> Report:
-    """Write ``dataset`` atomically: nothing appears at ``path`` unless the write completes."""
+def write(dataset: Dataset, path: str | Path, format: str, report: Report | None = None, overwrite: bool = False,
+          allow_outside_root: bool = False, source: str | Path | None = None, **options: Any) -> Report:
+    """Write ``dataset`` atomically: nothing appears at ``path`` unless the write completes.
+
+    Never over the dataset's image folder (:func:`cvkit.core.paths.check_not_over`); only image files are copied or
+    linked, and, given the ``source`` it was read from (as ``convert`` gives it), only those in the dataset's root,
+    the ``source`` folder or cvkit's cache (extracted images) unless ``allow_outside_root``
+    (:func:`cvkit.core.paths.image_sources`). Two runs writing one ``path`` at once: the second fails."""
     path = Path(path)
     spec = get_format(format)
     if not spec.can_write:
@@ -140,16 +148,38 @@ def write(dataset: Dataset, path: str | Path, format: str, report: Report | None
     report.target_format = spec.name
     module = spec.load()
     check_options(module, "write", spec.name, options)
-    if writes_single_file(spec, path):
-        if path.exists() and not overwrite:
-            raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=path)
-        if path.is_dir():
-            raise CvkitError("destination is a folder but a file was asked for", file=path)
-        module.write(dataset, path, report, **options)
-    else:
-        with atomic_dir(path, overwrite=overwrite) as tmp:
-            module.write(dataset, tmp, report, **options)
+    check_not_over(path, dataset.root)
+    roots = [dataset.root, source_folder(source), cache_dir()] if source is not None else []
+    with image_sources(roots, allow_outside_root):
+        if writes_single_file(spec, path):
+            if path.exists() and not overwrite:
+                raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=path)
+            if path.is_dir():
+                raise CvkitError("destination is a folder but a file was asked for", file=path)
+            with exclusive(path, overwrite):
+                module.write(dataset, path, report, **options)
+        else:
+            with atomic_dir(path, overwrite=overwrite) as tmp:
+                module.write(dataset, tmp, report, **options)
     return report
+
+
+def source_folder(source: str | Path) -> Path:
+    """The folder a source's images may lie in: the source itself when a folder, else the folder holding it."""
+    source = Path(source)
+    return source if source.is_dir() else source.parent
+
+
+def write_skipped(report: Report, output: str | Path) -> Path | None:
+    """Write ``<output>.skipped.jsonl`` when items were skipped (``--skip-invalid``); returns its path. A report left
+    by an earlier run into ``output`` is removed when nothing was skipped now: it belongs to the output it came with."""
+    path = Path(str(output).rstrip("/") + ".skipped.jsonl")
+    if not report.skipped:
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+        return None
+    atomic_write_text(path, report.skipped_jsonl())
+    return path
 
 
 def images_dir_beside(dst: str | Path) -> Path:
@@ -158,7 +188,6 @@ def images_dir_beside(dst: str | Path) -> Path:
     return dst.parent / f"{dst.stem if dst.suffix else dst.name}_images"
 
 
-@paused_gc()
 def convert(
     src: str | Path,
     dst: str | Path,
@@ -169,13 +198,15 @@ def convert(
     read_options: dict[str, Any] | None = None,
     write_options: dict[str, Any] | None = None,
     transform: Callable[[Dataset], Dataset] | None = None,
+    allow_outside_root: bool = False,
 ) -> Report:
     """Read ``src`` and write it to ``dst``; returns the report (the CLI's summary).
 
-    With ``skip_invalid`` bad items are left out and listed in ``<dst>.skipped.jsonl``.
-    ``transform`` (e.g. attaching a hierarchy) is applied to the dataset between read and write.
+    With ``skip_invalid`` bad items are left out and listed in ``<dst>.skipped.jsonl`` (a stale one from an earlier
+    run is removed). ``transform`` (e.g. attaching a hierarchy) is applied to the dataset between read and write.
     Readers that hold pixels rather than image files (``EXTRACTS_IMAGES``, e.g. CIFAR) write
-    them to ``images_dir`` (a read option), by default :func:`images_dir_beside` ``dst``.
+    them to ``images_dir`` (a read option), by default :func:`images_dir_beside` ``dst``, which a failed run removes
+    again. ``dst`` may not be ``src``, lie inside it or hold it (:func:`cvkit.core.paths.check_apart`).
     """
     report = Report(skip_invalid=skip_invalid)
     dst = Path(dst)
@@ -186,12 +217,17 @@ def convert(
         raise DestinationExistsError("destination exists and is not empty; pass --overwrite to replace it", file=dst)
     read_options = dict(read_options or {})
     from_format = from_format or detect_format(src)
+    check_apart(dst, [src])
+    extracted: Path | None = None
     if getattr(get_format(from_format).load(), "EXTRACTS_IMAGES", False) and "images_dir" not in read_options:
-        read_options["images_dir"] = images_dir_beside(dst)
-    dataset = read(src, from_format, report=report, **read_options)
-    if transform is not None:
-        dataset = transform(dataset)
-    write(dataset, dst, to_format, report=report, overwrite=overwrite, **(write_options or {}))
+        extracted = read_options["images_dir"] = images_dir_beside(dst)
+        check_apart(extracted, [src], "source")
+    with extraction_folder(extracted, overwrite) if extracted is not None else nullcontext():
+        dataset = read(src, from_format, report=report, **read_options)
+        if transform is not None:
+            dataset = transform(dataset)
+        write(dataset, dst, to_format, report=report, overwrite=overwrite, allow_outside_root=allow_outside_root, source=src,
+              **(write_options or {}))
     report.read.categories = max(report.read.categories, len(dataset.categories))
-    report.write_skipped(dst)
+    write_skipped(report, dst)
     return report

@@ -21,14 +21,15 @@ class CvkitError(Exception):
         super().__init__(self.describe())
 
     def describe(self) -> str:
-        """The message as the CLI prints it: ``file:location: message``."""
+        """The message as the CLI prints it: ``file:location: message``, on one line (lxml's messages hold
+        line breaks: ``Char 0x0 out of allowed range\n, line 6, column 11``)."""
         where = ""
         if self.file:
             where = self.file
             if self.location:
                 where += f":{self.location}"
             where += ": "
-        return where + self.message
+        return where + " ".join(self.message.splitlines()) if "\n" in self.message else where + self.message
 
 
 class InvalidInputError(CvkitError):

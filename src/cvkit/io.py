@@ -8,6 +8,7 @@ leaves the destination as it was. Inputs are only ever opened for reading.
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import shutil
 import tempfile
@@ -18,9 +19,22 @@ from pathlib import Path
 from typing import IO
 
 from cvkit.core import jsonio
+from cvkit.core.paths import check_image_source
 from cvkit.errors import CvkitError, DestinationExistsError, InvalidInputError
 
 IMAGE_MODES = ("reference", "copy", "hardlink", "symlink")
+
+
+def file_or_folder_images(images: str | None, single_file: bool, writer: str, suffix: str) -> str:
+    """The image mode of a writer whose destination is one file (images referenced where they are) or a folder
+    (images copied beside the annotations unless asked otherwise); refuses a mode the destination cannot take."""
+    mode = images or ("reference" if single_file else "copy")
+    if mode not in IMAGE_MODES:
+        raise CvkitError(f"{writer} writer option images={mode!r}: choose one of {', '.join(IMAGE_MODES)}")
+    if single_file and mode != "reference":
+        kind = suffix.lstrip(".").upper()
+        raise CvkitError(f"a {suffix} destination references the images where they are; write to a folder to copy them beside the {kind}")
+    return mode
 
 
 def check_destination(path: Path, overwrite: bool) -> None:
@@ -32,21 +46,79 @@ def check_destination(path: Path, overwrite: bool) -> None:
     raise DestinationExistsError("destination exists and is not empty; pass --overwrite to replace it", file=path)
 
 
+def _raced(path: Path) -> DestinationExistsError:
+    return DestinationExistsError("destination exists: another run wrote it while this one was running (its output is kept); "
+                                  "pass --overwrite to replace it", file=path)
+
+
+#: file destinations that must not be replaced when their temporary file is renamed into place (:func:`exclusive`)
+_exclusive: set[str] = set()
+
+
+@contextmanager
+def exclusive(path: str | Path, overwrite: bool) -> Iterator[None]:
+    """Inside the block, :func:`atomic_file` refuses to replace ``path`` (unless ``overwrite``): two runs writing one
+    destination at once give the first its output and the second a "destination exists" error, never a silent swap."""
+    key = os.path.abspath(path)
+    if overwrite or key in _exclusive:
+        yield
+        return
+    _exclusive.add(key)
+    try:
+        yield
+    finally:
+        _exclusive.discard(key)
+
+
 @contextmanager
 def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temporary sibling of ``path`` for writing; rename over ``path`` on success."""
+    """Open a temporary sibling of ``path`` for writing; rename over ``path`` on success (never over an existing
+    ``path`` inside :func:`exclusive`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clear_leftovers(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         kwargs = {"encoding": encoding, "newline": ""} if "b" not in mode else {}
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
         os.chmod(tmp, 0o644)
+        if os.path.abspath(path) in _exclusive:
+            _link_new(tmp, path)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def rewrite_own_file(path: str | Path, data: bytes) -> None:
+    """Replace, atomically, a file this run wrote itself a moment ago (a writer's second pass over its own output).
+    The run already holds the name, so the no-replace rule of :func:`exclusive` does not apply to it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _link_new(tmp: str, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` only if no file has it (a hard link cannot replace), then drop ``tmp``."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise _raced(path) from None
+    except OSError:  # no hard links here (some network and FUSE file systems): check, then rename
+        if os.path.lexists(path):
+            raise _raced(path) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -63,34 +135,150 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Build a folder in a temporary sibling and move it to ``path`` on success.
 
-    An existing ``path`` is refused unless empty or ``overwrite``; with ``overwrite``
-    it is replaced only after the new folder is complete.
+    An existing ``path`` is refused unless empty or ``overwrite``; with ``overwrite`` it is replaced only after
+    the new folder is complete. Without ``overwrite`` the final rename never replaces a folder another run
+    finished meanwhile (a non-empty folder cannot be renamed over): that run's output is kept and this one fails
+    with :class:`DestinationExistsError`. Temporary folders of runs that were killed are removed first
+    (:func:`clear_leftovers`).
     """
     path = Path(path)
     check_destination(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    clear_leftovers(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o755)
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
-        else:
-            os.replace(tmp, path)
+        old = path.with_name(f".{path.name}{OLD_INFIX}{os.getpid()}") if overwrite and os.path.lexists(path) else None
+        if old is not None:
+            try:
+                os.replace(path, old)
+            except FileNotFoundError:  # another --overwrite run moved it first
+                old = None
+        try:
+            _rename_new_dir(tmp, path)
+        except OSError:  # not renamed, and no other run's output there: the old destination goes back
+            if old is not None and not os.path.lexists(path):
+                os.replace(old, path)
+                old = None
+            raise
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() and not old.is_symlink() else old.unlink()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
+def _rename_new_dir(tmp: Path, path: Path) -> None:
+    """Rename the folder ``tmp`` to ``path``, which may be missing or an empty folder but nothing else by now."""
+    try:
+        os.rename(tmp, path)  # POSIX: replaces only an empty folder, atomically
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            raise
+        try:  # Windows replaces no folder at all: an empty one is removed first
+            os.rmdir(path)
+            os.rename(tmp, path)
+        except OSError:
+            raise _raced(path) from None
+
+
+# --- temporary names, and what a killed run left -------------------------------------------------
+#: ``.<name>.<pid>.<random>.tmp``: a temporary file or folder of the run with that process id
+TMP_SUFFIX = ".tmp"
+#: ``.<name>.old-<pid>``: a destination being replaced by ``--overwrite``
+OLD_INFIX = ".old-"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive, another user's
+        return True
+    return True
+
+
+def leftover_owner(name: str, target: str) -> int | None:
+    """The process id in a temporary name cvkit gave ``target`` (``.<target>.<pid>.<random>.tmp`` or
+    ``.<target>.old-<pid>``); None when ``name`` is not one."""
+    prefix = f".{target}."
+    if not name.startswith(prefix):
+        return None
+    rest = name[len(prefix):]
+    if rest.startswith(OLD_INFIX[1:]):
+        number = rest[len(OLD_INFIX) - 1:]
+    elif rest.endswith(TMP_SUFFIX):
+        number = rest.partition(".")[0]
+    else:
+        return None
+    return int(number) if number.isdigit() else None
+
+
+def clear_leftovers(path: Path) -> list[Path]:
+    """Remove the temporary files and folders an earlier run writing ``path`` left when it was killed (their
+    process is gone); those of a run still alive are left alone. Returns what was removed."""
+    removed: list[Path] = []
+    try:
+        with os.scandir(path.parent) as entries:
+            names = [e.name for e in entries if e.name.startswith(f".{path.name}.")]
+    except OSError:
+        return removed
+    for name in names:
+        pid = leftover_owner(name, path.name)
+        if pid is None or _pid_alive(pid):
+            continue
+        stale = path.parent / name
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+        removed.append(stale)
+    return removed
+
+
+@contextmanager
+def extraction_folder(path: Path, overwrite: bool) -> Iterator[Path]:
+    """The folder a reader that holds pixels (CIFAR, MNIST) extracts images into while a conversion runs
+    (``<dst>_images/``): refused when occupied (unless ``overwrite``), and removed again when the run fails, an
+    earlier one put back, so a failed conversion leaves nothing. Its images must exist while the writer copies or
+    references them, so it is filled in place rather than renamed at the end like :func:`atomic_dir`."""
+    path = Path(path)
+    check_destination(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clear_leftovers(path)
+    old, was_empty = None, path.is_dir() and not any(path.iterdir())
+    if os.path.lexists(path) and not was_empty:
+        old = path.with_name(f".{path.name}{OLD_INFIX}{os.getpid()}")
+        os.replace(path, old)
+    path.mkdir(exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        if old is not None:
+            os.replace(old, path)
+        elif was_empty:
+            path.mkdir()
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() and not old.is_symlink() else old.unlink()
+
+
 def place_image(src: Path, dst: Path, mode: str) -> None:
-    """Put an image at ``dst`` by copying, hard-linking (falls back to copy) or symlinking."""
+    """Put an image at ``dst`` by copying, hard-linking (falls back to copy) or symlinking.
+
+    Only an image file is placed (:func:`cvkit.core.paths.check_image_source`: its first bytes, and inside the
+    source's folders while :func:`cvkit.core.paths.image_sources` is active)."""
     if mode not in IMAGE_MODES or mode == "reference":
         raise CvkitError(f"unknown image mode {mode!r}; choose one of {', '.join(IMAGE_MODES[1:])}")
-    if not src.is_file():
+    if not os.path.lexists(src):
         raise CvkitError("image file not found", file=src)
+    check_image_source(src)
     dst.parent.mkdir(parents=True, exist_ok=True)
     if mode == "symlink":
         os.symlink(os.path.abspath(src), dst)
@@ -103,9 +291,65 @@ def place_image(src: Path, dst: Path, mode: str) -> None:
         shutil.copy2(src, dst)
 
 
+class RealPaths:
+    """``os.path.realpath`` of many files in few folders: each folder resolved once, then only the file itself
+    looked at (one ``lstat`` a file instead of one a path component; measured in docs/benchmarks.md). What a writer
+    records as an image's absolute path, so that a dataset read through a symbolic link writes what its real path
+    writes."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, str] = {}
+        self.cwd = os.getcwd()
+
+    def __call__(self, path: str) -> str:
+        """What ``Path(path).resolve()`` gives (symbolic links resolved before ``..``)."""
+        parts = path.split(os.sep)
+        if "." in parts or ".." in parts:
+            return os.path.realpath(path)
+        folder, name = os.path.split(path if os.path.isabs(path) else os.path.join(self.cwd, path))
+        real = self.folders.get(folder)
+        if real is None:
+            real = self.folders[folder] = os.path.realpath(folder)
+        joined = os.path.join(real, name)
+        return os.path.realpath(joined) if os.path.islink(joined) else joined
+
+    def folder(self, path: str | Path) -> str:
+        """The real path of a folder, resolved once."""
+        key = os.path.abspath(path)
+        real = self.folders.get(key)
+        if real is None:
+            real = self.folders[key] = os.path.realpath(key)
+        return real
+
+    def relative(self, path: str | Path, start: str | Path) -> str:
+        """``path`` relative to the folder ``start`` (POSIX), computed between real paths: the system follows a
+        symbolic link before the ``..`` after it, so only such a path leads from ``start`` to ``path`` wherever
+        either was reached through a link, and a dataset read through a link writes what its real path writes."""
+        return relpath_posix(self(os.fspath(path)), self.folder(start))
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` both exist and are one file (a link, a hard link or the same path)."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def relpath_posix(path: str | Path, start: str | Path) -> str:
-    """``path`` relative to ``start`` with forward slashes (manifest and COCO paths)."""
+    """``path`` relative to ``start`` with forward slashes (manifest and COCO paths).
+
+    Folded by hand (``a/b/../c`` -> ``a/c``) only where neither holds a ``..``: the system follows a symbolic link
+    before the ``..`` after it, so a path that climbs (an image listed as ``../../x.jpg``, reached through a link)
+    is made relative between real paths, which is where that path leads."""
+    path, start = os.fspath(path), os.fspath(start)
+    if _climbs(path) or _climbs(start):
+        path, start = os.path.realpath(path), os.path.realpath(start)
     return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _climbs(path: str) -> bool:
+    return ".." in path and ".." in path.replace("\\", "/").split("/")
 
 
 class BackgroundFiles:
@@ -118,8 +362,7 @@ class BackgroundFiles:
     (or the next :meth:`submit`).
 
     ``workers``: threads, by default one a CPU and at most 8. More threads than CPUs only contend for the
-    folder's lock: on 2 vCPUs, 8 threads took 0.1 s more CPU than 2 to create 20,000 label files (COCO -> YOLO
-    1.72-1.80 s -> 1.64-1.66 s), and 2 were as fast as 1.
+    folder's lock (measured in docs/benchmarks.md, "Measured choices").
     """
 
     def __init__(self, workers: int | None = None, backlog: int = 64, batch: int = 32):
@@ -221,8 +464,7 @@ def read_small_file(path: str | os.PathLike[str]) -> bytes:
 
     The file is read into a buffer this thread reuses, and its bytes copied out. ``os.read(fd, 256 KiB)``
     allocates 256 KiB for every file and shrinks it; until glibc raises its ``mmap`` threshold, that is an
-    ``mmap``/``munmap`` pair and a page fault per file (reading 20,000 VOC files and keeping their bytes, in a
-    new process: 0.24 s, against 0.06 s so)."""
+    ``mmap``/``munmap`` pair and a page fault per file (docs/benchmarks.md, "Measured choices")."""
     fd = os.open(path, os.O_RDONLY)
     try:
         if _HAS_READV:
@@ -287,7 +529,7 @@ _listings: dict[str, tuple[list[str], list[tuple[str, bool]]]] | None = None
 @contextmanager
 def cached_listings() -> Iterator[None]:
     """Inside the block, each folder is listed once: format detection asks every detector about one path, and
-    several of them list the same folder of 20,000 files (VOC, LabelMe JSON, MIT LabelMe: 64 ms -> 25 ms)."""
+    several of them list the same folder of 20,000 files (VOC, LabelMe JSON, MIT LabelMe)."""
     global _listings
     outer = _listings
     if outer is None:
@@ -335,7 +577,7 @@ def files_in(folder: Path, suffix: str, limit: int | None = None) -> list[Path]:
     """Files directly in ``folder`` ending in ``suffix`` (case-insensitive), sorted by name, hidden ones skipped as
     :func:`walk_files` skips them (macOS's ``._x.xml`` AppleDouble twins); only the first ``limit`` when given.
     Format detection looks at a few files of folders that may hold 100,000: names are listed once
-    (:func:`cached_listings`) and sorted as strings (sorting ``Path`` objects took 0.1 s for 20,000)."""
+    (:func:`cached_listings`) and sorted as strings (sorting ``Path`` objects cost more: docs/benchmarks.md)."""
     import heapq
 
     suffix = suffix.lower()

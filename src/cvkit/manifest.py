@@ -16,16 +16,22 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cvkit.core import jsonio
+from cvkit.core import jsonio, validate_values
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report
-from cvkit.errors import InvalidInputError
+from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import atomic_file
 
 SCHEMA_NAME = "cvkit.manifest"
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "manifest-v1.schema.json"
+#: manifest file names that mean Parquet when written (reading tells the two apart by the file's first bytes)
+PARQUET_SUFFIXES = (".parquet", ".pq")
+#: the bytes a Parquet file starts with
+PARQUET_MAGIC = b"PAR1"
+#: what a manifest file's name may end in
+MANIFEST_SUFFIXES = (".jsonl", *PARQUET_SUFFIXES)
 
 
 # --- record <-> model ---------------------------------------------------------------
@@ -125,6 +131,12 @@ def make_header(dataset: Dataset) -> dict[str, Any]:
 
 
 # --- writing --------------------------------------------------------------------------
+def check_manifest_name(path: Path, what: str = "manifest") -> None:
+    """Raise unless ``path`` names a manifest file (JSON Lines or Parquet, by its suffix)."""
+    if path.suffix.lower() not in MANIFEST_SUFFIXES:
+        raise CvkitError(f"the {what} must end in .jsonl (JSON Lines) or .parquet", file=path)
+
+
 def _relocator(root: Path | None, out_dir: Path) -> Callable[[str], str]:
     """Image path relative to the dataset root -> relative to the manifest's folder.
 
@@ -149,7 +161,8 @@ def _relocator(root: Path | None, out_dir: Path) -> Callable[[str], str]:
 
 
 def write_manifest(dataset: Dataset, path: str | Path, report: Report | None = None) -> Path:
-    """Write ``dataset`` as a manifest at ``path`` atomically, streaming its samples.
+    """Write ``dataset`` as a manifest at ``path`` atomically, streaming its samples: Parquet when ``path`` ends
+    in ``.parquet`` (:mod:`cvkit.manifest_parquet`), else JSON Lines.
 
     Records go to a temporary file first because streaming readers discover
     categories as they go and the header (written first) must list them all.
@@ -160,6 +173,12 @@ def write_manifest(dataset: Dataset, path: str | Path, report: Report | None = N
     root = dataset.root.resolve() if dataset.root is not None else None
     out_dir.mkdir(parents=True, exist_ok=True)
     relocate = _relocator(root, out_dir)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        from cvkit.manifest_parquet import write_parquet_manifest
+
+        write_parquet_manifest(dataset, path, report, relocate)
+        report.written.categories = len(dataset.categories)
+        return path
     with tempfile.TemporaryFile(dir=out_dir) as body:
         for sample in dataset:
             image = relocate(sample.path)
@@ -175,28 +194,54 @@ def write_manifest(dataset: Dataset, path: str | Path, report: Report | None = N
 
 # --- reading --------------------------------------------------------------------------
 def read_header(path: str | Path) -> dict[str, Any]:
-    """Parse and check the first line; raises naming the file when it is not a manifest."""
+    """The header of a JSON Lines or Parquet manifest (told apart by the file's first bytes); raises naming the
+    file when it is not a manifest."""
     path = Path(path)
     try:
         with open(path, "rb") as handle:
-            first = handle.readline()
+            magic = handle.read(len(PARQUET_MAGIC))
+            first = b"" if magic == PARQUET_MAGIC else magic + handle.readline()  # (a Parquet file may have no newline)
     except FileNotFoundError:
         raise InvalidInputError("manifest not found", file=path) from None
+    if magic == PARQUET_MAGIC:
+        from cvkit.manifest_parquet import read_parquet_header
+
+        return read_parquet_header(path)
     try:
         header = jsonio.loads(first)
     except jsonio.JSONDecodeError as exc:
         raise InvalidInputError(f"header is not valid JSON ({exc})", file=path, location="line 1") from None
+    return check_header(header, path, location="line 1")
+
+
+def check_header(header: Any, path: Path, location: str) -> dict[str, Any]:
+    """``header`` when it is a manifest header of this version; else an InvalidInputError naming ``location``."""
     if not isinstance(header, dict) or header.get("schema") != SCHEMA_NAME:
-        raise InvalidInputError(f"not a cvkit manifest: line 1 must be a header with schema {SCHEMA_NAME!r}", file=path, location="line 1")
+        message = f"not a cvkit manifest: {location} must be a header with schema {SCHEMA_NAME!r}"
+        raise InvalidInputError(message, file=path, location=location)
     if header.get("version") != SCHEMA_VERSION:
         message = f"manifest version {header.get('version')!r} is not supported (this cvkit reads {SCHEMA_VERSION})"
-        raise InvalidInputError(message, file=path, location="line 1")
+        raise InvalidInputError(message, file=path, location=location)
     return header
 
 
+def is_parquet_manifest(path: str | Path) -> bool:
+    """True when ``path`` is a file that starts with Parquet's magic bytes (a manifest is then Parquet, not JSONL)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+        return False
+
+
 def iter_records(path: str | Path, report: Report | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, record)`` for every image record, streaming."""
+    """Yield ``(line_number, record)`` for every image record, streaming (Parquet: ``(row_number, record)``)."""
     path = Path(path)
+    if is_parquet_manifest(path):
+        from cvkit.manifest_parquet import iter_parquet_records
+
+        yield from iter_parquet_records(path)
+        return
     with open(path, "rb") as handle:
         handle.readline()
         yield from _records(enumerate(handle, start=2), path, report)
@@ -231,22 +276,32 @@ def header_to_dataset_parts(header: dict[str, Any]) -> tuple[CategorySet, Hierar
     return categories, hierarchy
 
 
-def iter_samples(path: Path, categories: CategorySet, report: Report, check_labels: bool = True) -> Iterator[tuple[int, Sample]]:
+def iter_samples(path: Path, categories: CategorySet, report: Report, check_labels: bool = True,
+                 check_values: bool = True) -> Iterator[tuple[int, Sample]]:
     """``(line_number, sample)`` for every good record; bad records go to ``report.invalid``.
 
-    ``check_labels=False`` lets labels outside the header through (``cvkit validate``
-    reports them as findings instead of skipping the record).
+    ``check_labels=False`` lets labels outside the header through and ``check_values=False`` numbers that
+    :mod:`cvkit.core.validate_values` refuses (``cvkit validate`` reports both as findings, object by object,
+    instead of skipping the record).
     """
-    return _samples(iter_records(path, report), path, categories, report, check_labels)
+    unit = "row" if is_parquet_manifest(path) else "line"
+    return check_samples(iter_records(path, report), path, categories, report, check_labels, check_values, unit)
 
 
-def _samples(records: Iterable[tuple[int, dict[str, Any]]], path: Path, categories: CategorySet, report: Report,
-             check_labels: bool = True) -> Iterator[tuple[int, Sample]]:
+def check_samples(records: Iterable[tuple[int, dict[str, Any]]], path: Path, categories: CategorySet, report: Report,
+                  check_labels: bool = True, check_values: bool = True, unit: str = "line") -> Iterator[tuple[int, Sample]]:
+    """``(number, sample)`` of numbered records; bad ones (named ``<unit> <number>``) go to ``report.invalid``."""
     for number, rec in records:
         try:
             sample = record_to_sample(rec)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            report.invalid(InvalidInputError(f"bad record field {exc}", file=path, location=f"line {number}"))
+            report.invalid(InvalidInputError(f"bad record field {exc}", file=path, location=f"{unit} {number}"))
+            continue
+        try:
+            if check_values:
+                validate_values.sample(sample, path, f"{unit} {number}", categories)
+        except InvalidInputError as exc:
+            report.invalid(exc)
             continue
         if check_labels:
             # crowd/ignore regions may carry a label that is no category (LabelMe's __ignore__)
@@ -254,7 +309,7 @@ def _samples(records: Iterable[tuple[int, dict[str, Any]]], path: Path, categori
             unknown += [label for label in sample.labels if label not in categories]
             if unknown:
                 message = f"label {unknown[0]!r} is not in the header's categories"
-                report.invalid(InvalidInputError(message, file=path, location=f"line {number}"))
+                report.invalid(InvalidInputError(message, file=path, location=f"{unit} {number}"))
                 continue
         report.count_read(sample.split, len(sample.objects))
         yield number, sample
@@ -266,7 +321,12 @@ SHARD_BYTES = 4 << 20
 
 def manifest_shards(path: Path, _workers: int = 1) -> list[Shard]:
     """The records as runs of about :data:`SHARD_BYTES` whole lines that a worker process reads from the file
-    itself (no parsed data is shared, so memory stays flat), each run's line numbers counted here."""
+    itself (no parsed data is shared, so memory stays flat), each run's line numbers counted here.
+    A Parquet manifest gives one run per row group."""
+    if is_parquet_manifest(path):
+        from cvkit.manifest_parquet import parquet_shards
+
+        return parquet_shards(path)
     with open(path, "rb") as handle:
         handle.readline()
         start, first_line, shards = handle.tell(), 2, []
@@ -284,7 +344,7 @@ def _read_shard(path: Path, task: tuple[int, int, int], categories: CategorySet,
     with open(path, "rb") as handle:
         handle.seek(start)
         lines = handle.read(stop - start).split(b"\n")
-    for _number, sample in _samples(_records(enumerate(lines, start=first_line), path, report), path, categories, report):
+    for _number, sample in check_samples(_records(enumerate(lines, start=first_line), path, report), path, categories, report):
         yield sample
 
 

@@ -74,3 +74,13 @@ def assert_nothing_written(before: dict[str, str], root: Path) -> None:
     removed = sorted(set(before) - set(after))
     changed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
     assert not (added or removed or changed), f"added {added}, removed {removed}, changed {changed}"
+
+
+def assert_only_inside(before: dict[str, str], root: Path, destination: Path) -> None:
+    """Everything that changed under ``root`` since ``before = snapshot(root)`` is ``destination`` (a file or a folder,
+    which must lie under ``root``) or something in it: nothing was written beside or above it."""
+    after = snapshot(root)
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    prefix = destination.relative_to(root).as_posix()
+    stray = sorted(k for k in changed if k not in (prefix, prefix + "/") and not k.startswith(prefix + "/"))
+    assert not stray, f"written outside {prefix}: {stray}"

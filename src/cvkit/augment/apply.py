@@ -15,7 +15,6 @@ the output folder) followed by the copies; copies carry ``attributes["augmented_
 from __future__ import annotations
 
 import io
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +25,11 @@ import numpy as np
 from cvkit.augment.preview import load_rgb, sample_labels
 from cvkit.augment.spec import PipelineSpec, load_spec
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.paths import check_not_over
 from cvkit.core.progress import track
 from cvkit.errors import CvkitError
-from cvkit.io import atomic_dir, relpath_posix
+from cvkit.io import RealPaths, atomic_dir
+from cvkit.manifest import write_manifest
 
 MANIFEST_NAME = "manifest.jsonl"
 #: draws per oversampling copy before accepting one that lost the class it was made for
@@ -86,9 +87,9 @@ def apply_augmentations(dataset: Dataset, output: str | Path, spec: str | Path |
                         oversample_target: int | None = None, seed: int = 0, device: str = "cpu", overwrite: bool = False) -> ApplyResult:
     """Write augmented copies and a manifest listing originals + copies into ``output``."""
     from cvkit.augment.backends import sample_augmenter
-    from cvkit.manifest import write_manifest
 
     output = Path(output)
+    check_not_over(output, dataset.root)
     parsed = load_spec(spec)
     samples = dataset.samples
     if not samples:
@@ -100,8 +101,8 @@ def apply_augmentations(dataset: Dataset, output: str | Path, spec: str | Path |
     augmenter, used = sample_augmenter(parsed, device, seed)
     before = class_counts(samples)
     counts = Counter(before)
-    final = output.resolve()
-    originals = [_reference(s, dataset.root, final) for s in samples]
+    real_paths = RealPaths()
+    originals = [_reference(s, dataset.root, output, real_paths) for s in samples]
     made: list[Sample] = []
     lost = 0
     with atomic_dir(output, overwrite=overwrite) as tmp:
@@ -133,10 +134,10 @@ def apply_augmentations(dataset: Dataset, output: str | Path, spec: str | Path |
     return ApplyResult(output, len(originals), len(made), lost, used, dict(before), dict(counts), short, list(getattr(augmenter, "notes", [])))
 
 
-def _reference(sample: Sample, root: Path | None, final_dir: Path) -> Sample:
+def _reference(sample: Sample, root: Path | None, final_dir: Path, real_paths: RealPaths) -> Sample:
     """The original sample with its image path made relative to the output folder."""
     from dataclasses import replace
 
     absolute = sample.resolve(root)
-    path = relpath_posix(os.path.abspath(absolute), final_dir)
+    path = real_paths.relative(absolute, final_dir)
     return replace(sample, path=path)

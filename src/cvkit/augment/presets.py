@@ -68,14 +68,3 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-
-def describe_presets() -> list[dict[str, Any]]:
-    """Name, description and steps of every preset (``cvkit augment presets``)."""
-    from cvkit.augment.spec import load_spec
-
-    rows = []
-    for name in PRESETS:
-        spec = load_spec(name)
-        rows.append({"name": name, "description": spec.description, "boxes": spec.boxes.to_dict(),
-                     "transforms": [t.to_dict() for t in spec.transforms]})
-    return rows

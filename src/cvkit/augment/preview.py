@@ -23,8 +23,10 @@ import numpy as np
 
 from cvkit.augment.cpu import AugmentResult
 from cvkit.augment.spec import PipelineSpec, load_spec
+from cvkit.core.masks import decode
 from cvkit.core.model import Dataset, Sample
 from cvkit.errors import CvkitError
+from cvkit.io import atomic_write_bytes, atomic_write_text
 
 TILE = 256  # image area of a tile, pixels (images are fitted inside, aspect kept)
 PAD = 8
@@ -37,7 +39,7 @@ PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30
 
 
 @dataclass(slots=True)
-class Layout:
+class SheetLayout:
     """Where tile (row, col) sits on the sheet and how its image was scaled into it."""
 
     rows: int
@@ -128,8 +130,6 @@ def draw_sample(tile: Any, sample: Sample, scale: float, labels: list[str]) -> N
     """Draw ``sample``'s objects onto a tile image (already scaled by ``scale``)."""
     from PIL import Image, ImageDraw
 
-    from cvkit.core.masks import decode
-
     font = _font(11)
     overlay = Image.new("RGBA", tile.size, (0, 0, 0, 0))
     fill = ImageDraw.Draw(overlay)
@@ -208,7 +208,7 @@ def render_tile(image: np.ndarray, sample: Sample, labels: list[str]) -> Any:
     from PIL import Image
 
     height, width = image.shape[:2]
-    scale, dx, dy = Layout.fit(width, height)
+    scale, dx, dy = SheetLayout.fit(width, height)
     fitted = Image.fromarray(image).resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.BILINEAR)
     draw_sample(fitted, sample, scale, labels)
     tile = Image.new("RGB", (TILE, TILE), (40, 40, 40))
@@ -221,7 +221,7 @@ def render_sheet(rows: list[tuple[Sample, np.ndarray, list[AugmentResult]]], lab
     from PIL import Image, ImageDraw
 
     cols = 1 + max((len(r[2]) for r in rows), default=0)
-    layout = Layout(len(rows), cols)
+    layout = SheetLayout(len(rows), cols)
     sheet = Image.new("RGB", layout.size, BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     font, bold = _font(11), _font(13)
@@ -245,8 +245,6 @@ def render_sheet(rows: list[tuple[Sample, np.ndarray, list[AugmentResult]]], lab
 
 def write_html(path: Path, tiles: list[list[tuple[Any, list[str]]]], spec: PipelineSpec, title: str) -> None:
     """The same tiles with full captions, plus the spec as YAML, in one self-contained page."""
-    from cvkit.io import atomic_write_text
-
     def data_uri(img: Any) -> str:
         buf = io.BytesIO()
         img.save(buf, format="PNG")
@@ -268,7 +266,6 @@ def make_preview(dataset: Dataset, output: str | Path, spec: str | Path | dict |
                  html_path: str | Path | None = None) -> PreviewResult:
     """Write a contact sheet PNG of ``n`` images x (original + ``k`` variants); returns timing and counts."""
     from cvkit.augment.backends import BACKEND_NAMES, sample_augmenter
-    from cvkit.io import atomic_write_bytes
 
     if n < 1 or k < 1:
         raise CvkitError("--n and --k must be at least 1")

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cvkit.augment.presets import PRESETS
 from cvkit.augment.transforms import BY_ALBU_CLASS, TRANSFORMS
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.io import atomic_write_text
 
 
 @dataclass(slots=True)
@@ -87,8 +89,6 @@ class PipelineSpec:
 
     def save(self, path: str | Path) -> Path:
         """Write the spec atomically; ``.json`` gives JSON, anything else YAML."""
-        from cvkit.io import atomic_write_text
-
         path = Path(path)
         atomic_write_text(path, self.dumps("json" if path.suffix.lower() == ".json" else "yaml"))
         return path
@@ -177,8 +177,6 @@ def load_spec(spec: str | Path | dict | list | PipelineSpec) -> PipelineSpec:
         return copy.deepcopy(spec)
     if isinstance(spec, (dict, list)):
         return from_data(copy.deepcopy(spec))
-    from cvkit.augment.presets import PRESETS
-
     if isinstance(spec, str) and spec in PRESETS:
         return from_data(copy.deepcopy(PRESETS[spec]))
     path = Path(spec)
@@ -201,3 +199,13 @@ def load_spec(spec: str | Path | dict | list | PipelineSpec) -> PipelineSpec:
     result = from_data(data, str(path))
     result.name = result.name or path.stem
     return result
+
+
+def describe_presets() -> list[dict[str, Any]]:
+    """Name, description and steps of every preset (``cvkit augment presets``)."""
+    rows = []
+    for name in PRESETS:
+        spec = load_spec(name)
+        rows.append({"name": name, "description": spec.description, "boxes": spec.boxes.to_dict(),
+                     "transforms": [t.to_dict() for t in spec.transforms]})
+    return rows

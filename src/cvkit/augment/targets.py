@@ -22,6 +22,7 @@ import numpy as np
 
 from cvkit.augment.spec import BoxPolicy
 from cvkit.core.geometry import clip_box, polygon_area, polygon_bbox
+from cvkit.core.masks import decode, encode, rle_bbox
 from cvkit.core.model import Annotation, Sample
 
 
@@ -54,8 +55,6 @@ def prepare(sample: Sample, width: int, height: int) -> PreparedTargets:
             lost += 1
             continue
         if obj.rle is not None and list(obj.rle.get("size", [])) == [height, width]:
-            from cvkit.core.masks import decode
-
             owners.append(len(kept))
             masks.append(decode(obj.rle))
         kept.append(obj)
@@ -154,8 +153,6 @@ def finish(
             new.polygon = parts
             new.bbox = tuple(round(v, 3) for v in polygon_bbox(parts))  # type: ignore[assignment]
         if index in warped:
-            from cvkit.core.masks import encode, rle_bbox
-
             new.rle = encode(warped[index])
             if warped[index].any():
                 new.bbox = rle_bbox(new.rle)

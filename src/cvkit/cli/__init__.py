@@ -7,14 +7,13 @@ functions so ``cvkit --help`` stays fast.
 
 from __future__ import annotations
 
-import gc
 import importlib
-import os
 import sys
 
 import typer
 
 from cvkit import __version__
+from cvkit.cli import process
 
 #: each command and the module whose ``register(app)`` adds it
 COMMANDS = {
@@ -28,9 +27,11 @@ COMMANDS = {
     "train": "cvkit.cli.train",
     "evaluate": "cvkit.cli.train",
     "predict": "cvkit.cli.train",
+    "embed": "cvkit.cli.train",
     "stats": "cvkit.cli.stats",
     "validate": "cvkit.cli.stats",
     "split": "cvkit.cli.stats",
+    "view": "cvkit.cli.view",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
@@ -76,38 +77,13 @@ def main() -> None:
     """The ``cvkit`` command.
 
     A run of one command builds an app of that command's module only: typer builds the parameters of every
-    command it holds on each run (6 ms of a 0.4 s conversion for all of them). When the command has ended, the
-    process ends at once (:func:`_end_now`), and what the command kept for it (``kept_until_exit``) is not freed."""
-    from cvkit.cli import common
-
+    command it holds on each run. When the command has ended, the process ends at once
+    (:func:`cvkit.cli.process.end_now`; ``CVKIT_NO_FAST_EXIT=1`` turns that off), and what the command kept for it
+    (:func:`cvkit.cli.process.kept_until_exit`) is not freed."""
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    common.PROCESS_ENDS_WITH_COMMAND = True
+    process.claim_process()
     try:
         (build_app((COMMANDS[command],)) if command in COMMANDS else app)()
     except SystemExit as ended:
-        _end_now(ended.code)
+        process.end_now(ended.code)
         raise
-
-
-def _end_now(code: object) -> None:
-    """End the process with ``code`` without tearing down the interpreter: freeing every object one by one is
-    work nobody waits for (the parsed JSON of a 500,000-box COCO file: 0.12 s; typer's and rich's modules: 20 ms).
-
-    By now the command's files are written and closed, its threads joined, and cvkit registers nothing to run at
-    exit; stdout and stderr are flushed here, and worker processes still ending (a finished pool is not waited
-    for: :class:`cvkit.core.executor.LocalProcesses`) are waited for, so that none outlives the command and their CPU
-    time counts as the command's. With torch loaded (train, evaluate, predict, augment on a GPU) the interpreter
-    ends as usual: torch cleans up at exit (data loader workers, CUDA). So does a code that is not a number (a
-    message, which Python prints)."""
-    if "torch" in sys.modules or not (code is None or isinstance(code, int)):
-        gc.freeze()  # the collector's last pass over every object is skipped at least
-        return
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):  # a closed or broken pipe: Python's own exit reports it
-        return
-    if "multiprocessing" in sys.modules:
-        for child in sys.modules["multiprocessing"].active_children():
-            child.join()
-    os._exit(code or 0)

@@ -71,8 +71,12 @@ def augment_cmd(
             raise CvkitError("--apply needs an output folder: -o OUT/")
         if oversample_rare != (target is not None):
             raise CvkitError("--oversample-rare and --target N go together")
-        if from_format is None and dataset.lower().endswith(".jsonl"):
-            from_format = "manifest"  # cvkit's own manifest needs no detection
+        if output is not None:
+            from cvkit.core.paths import check_apart
+
+            check_apart(output, [dataset])
+        if from_format is None and dataset.lower().endswith((".jsonl", ".parquet")):
+            from_format = "manifest"  # cvkit's own manifest (either form) needs no detection
         data = read(dataset, from_format).materialize()
         chosen: Any = spec or preset or ("detection" if any(s.objects for s in data.samples) else "imagenet")
         if preview is not None:
@@ -136,7 +140,7 @@ def _apply(data: Any, output: Path, spec: str, copies: int, target: int | None, 
 
 
 def _list_presets(json_output: bool) -> None:
-    from cvkit.augment.presets import describe_presets
+    from cvkit.augment.spec import describe_presets
 
     rows = describe_presets()
     if json_output:

@@ -6,49 +6,16 @@ exit 2 for bad input or refused options, 1 for "found problems" (validate), 0 ot
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
 from cvkit.errors import CvkitError
-
-F = TypeVar("F", bound=Callable[..., Any])
-D = TypeVar("D")
-
-#: Set by ``cvkit`` (:func:`cvkit.cli.main`), whose process ends without tearing down the interpreter once the
-#: command has ended. Off for commands run in-process (tests, typer's CliRunner), which change nothing then.
-PROCESS_ENDS_WITH_COMMAND = False
-_kept: list[Any] = []
-
-
-@contextmanager
-def kept_until_exit() -> Iterator[Callable[[D], D]]:
-    """A function that keeps a conversion's dataset until the process ends, when it ends with the command: freeing
-    it object by object is work nobody waits for (the parsed JSON of a 500,000-box COCO file: 0.12 s).
-
-    The cyclic garbage collector is then off for the rest of the process, from the start of the block: switched
-    back on after the conversion (:func:`cvkit.core.gc_pause.paused_gc`), it would scan every kept object once
-    (0.24 s); cvkit's data forms no cycles. In-process, the function hands the dataset back and nothing changes."""
-    if not PROCESS_ENDS_WITH_COMMAND:
-        yield _same
-        return
-    gc.disable()
-    yield _keep
-
-
-def _same(dataset: D) -> D:
-    return dataset
-
-
-def _keep(dataset: D) -> D:
-    _kept.append(dataset)
-    return dataset
 
 
 def out_console() -> Any:
@@ -118,8 +85,9 @@ _ASCII_BOX = "+-++|+++|+-++"
 def box_table(rows: list[tuple[str, ...]], right: tuple[bool, ...]) -> str:
     """``rows`` (the first is the header) as rich's ``Table`` draws them, columns aligned to the left or ``right``.
 
-    Drawn here for the conversion summary, the last thing a conversion prints: importing rich for it took 5% of a
-    0.4 s conversion. Wide (CJK) characters count twice; an output that cannot encode the box gets one of ASCII."""
+    Drawn here for the conversion summary, the last thing a conversion prints: importing rich for it was a visible
+    share of a short conversion (docs/benchmarks.md). Wide (CJK) characters count twice; an output that cannot
+    encode the box gets one of ASCII."""
     widths = [max(_display_width(row[column]) for row in rows) for column in range(len(rows[0]))]
     try:
         _BOX.encode(sys.stdout.encoding or "ascii")

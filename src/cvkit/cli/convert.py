@@ -8,13 +8,16 @@ from typing import Any
 
 import typer
 
-from cvkit.cli.common import handle_errors, kept_until_exit, out_console, parse_options, print_report, quiet_progress
+from cvkit.cli.common import handle_errors, out_console, parse_options, print_report, quiet_progress
+from cvkit.cli.process import kept_until_exit, paused_gc
 from cvkit.errors import CvkitError
 from cvkit.formats import CAPABILITIES, REGISTRY, all_formats
 
 READ_OPT_HELP = "Reader option KEY=VALUE (repeatable), e.g. -r one_based=false for 0-based VOC boxes."
 WRITE_OPT_HELP = "Writer option KEY=VALUE (repeatable), e.g. -w split=train."
 IMAGES_HELP = "Images at the destination: reference (leave where they are), copy, hardlink or symlink."
+OUTSIDE_HELP = ("With --images copy|hardlink|symlink: also place images that lie outside the source's folders (an absolute "
+                "file_name elsewhere). Only image files are ever placed.")
 
 
 def short_names() -> dict[str, str]:
@@ -39,17 +42,20 @@ def pair_examples() -> list[str]:
 
 def _run_conversion(src: Path, dst: Path, from_format: str | None, to_format: str, overwrite: bool, skip_invalid: bool,
                     read_opts: list[str] | None, write_opts: list[str] | None, images: str | None, json_output: bool, title: str,
-                    transform: Callable[[Any], Any] | None = None) -> None:
+                    transform: Callable[[Any], Any] | None = None, allow_outside_root: bool = False) -> None:
     from cvkit.api import convert
 
     quiet_progress(json_output)
     write_options = parse_options(write_opts)
     if images:
         write_options["images"] = images
-    with kept_until_exit() as keep:  # the dataset (a loaded COCO file, ...) outlives the conversion when cvkit ends with it
+    # the collector paused while the conversion builds millions of objects; the dataset (a loaded COCO file, ...)
+    # outlives the conversion when cvkit ends with it
+    with paused_gc(), kept_until_exit() as keep:
         report = convert(src, dst, to_format=to_format, from_format=from_format, overwrite=overwrite, skip_invalid=skip_invalid,
                          read_options=parse_options(read_opts), write_options=write_options,
-                         transform=lambda dataset: keep(dataset if transform is None else transform(dataset)))
+                         transform=lambda dataset: keep(dataset if transform is None else transform(dataset)),
+                         allow_outside_root=allow_outside_root)
     print_report(report, f"{report.source_format} -> {report.target_format}: {title}", json_output)
     if report.skipped and not json_output:
         print(f"warning: {len(report.skipped)} invalid item(s) skipped; report: {str(dst).rstrip('/')}.skipped.jsonl")
@@ -62,6 +68,7 @@ def convert_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing non-empty destination."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip malformed items and list them in DST.skipped.jsonl."),
     images: str | None = typer.Option(None, "--images", help=IMAGES_HELP),
+    allow_outside_root: bool = typer.Option(False, "--allow-outside-root", help=OUTSIDE_HELP),
     read_opt: list[str] | None = typer.Option(None, "--read-option", "-r", help=READ_OPT_HELP),
     write_opt: list[str] | None = typer.Option(None, "--write-option", "-w", help=WRITE_OPT_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -92,12 +99,12 @@ def convert_cmd(
         else:
             raise CvkitError("expected [PAIR] SRC DST")
         _run_conversion(Path(src), Path(dst), from_format, to_format, overwrite, skip_invalid, read_opt, write_opt, images, json_output,
-                        f"{src} -> {dst}")
+                        f"{src} -> {dst}", allow_outside_root=allow_outside_root)
 
 
 def ingest_cmd(
     src: Path = typer.Argument(..., help="Dataset file or folder in any readable format."),
-    output: Path = typer.Option(..., "--output", "-o", help="Manifest to write (.jsonl)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Manifest to write: .jsonl (JSON Lines) or .parquet."),
     format: str | None = typer.Option(None, "--format", "-f", help="Source format (detected when omitted)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing manifest."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip malformed items and list them in OUTPUT.skipped.jsonl."),
@@ -105,35 +112,40 @@ def ingest_cmd(
     hierarchy: Path | None = typer.Option(None, "--hierarchy", help="Attach this class hierarchy (see `cvkit hierarchy --help`) to the manifest."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Read a dataset into a cvkit manifest (JSON Lines), the input of stats, augment and train.
+    """Read a dataset into a cvkit manifest (JSON Lines or Parquet), the input of stats, augment and train.
 
     Examples:
 
       cvkit ingest VOCdevkit/VOC2012 -o voc.jsonl
+
+      cvkit ingest objects365/zhiyuan_objv2_train.json -o objects365.parquet    # columns, for large datasets
 
       cvkit ingest annotations/instances_val2017.json --format coco -o val.jsonl
 
       cvkit ingest ILSVRC2012/train -o train.jsonl --hierarchy imagenet/wordnet_hierarchy
     """
     with handle_errors():
-        if output.suffix.lower() != ".jsonl":
-            raise CvkitError("the manifest must end in .jsonl", file=output)
+        from cvkit.manifest import PARQUET_SUFFIXES, check_manifest_name
+
+        check_manifest_name(output)
+        to_format = "parquet" if output.suffix.lower() in PARQUET_SUFFIXES else "manifest"
         transform = None
         if hierarchy is not None:
             from cvkit.hierarchy import attach_hierarchy, find_hierarchy
 
             find_hierarchy(hierarchy)  # a bad path fails before a long read
             transform = lambda dataset: attach_hierarchy(dataset, hierarchy)  # noqa: E731
-        _run_conversion(src, output, format, "manifest", overwrite, skip_invalid, read_opt, None, None, json_output, f"{src} -> {output}",
+        _run_conversion(src, output, format, to_format, overwrite, skip_invalid, read_opt, None, None, json_output, f"{src} -> {output}",
                         transform)
 
 
 def export_cmd(
-    src: Path = typer.Argument(..., help="A manifest (.jsonl), or a training checkpoint (.pt) with --onnx/--torchscript."),
+    src: Path = typer.Argument(..., help="A manifest (.jsonl or .parquet), or a training checkpoint (.pt) with --onnx/--torchscript."),
     dst: Path | None = typer.Argument(None, help="Destination file or folder."),
     to_format: str | None = typer.Option(None, "--to", "-t", help="Format to write, e.g. coco, voc, yolo, imagefolder."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing non-empty destination."),
     images: str | None = typer.Option(None, "--images", help=IMAGES_HELP),
+    allow_outside_root: bool = typer.Option(False, "--allow-outside-root", help=OUTSIDE_HELP),
     write_opt: list[str] | None = typer.Option(None, "--write-option", "-w", help=WRITE_OPT_HELP),
     onnx: bool = typer.Option(False, "--onnx", help="Export a checkpoint to ONNX."),
     torchscript: bool = typer.Option(False, "--torchscript", help="Export a checkpoint to TorchScript."),
@@ -147,23 +159,31 @@ def export_cmd(
 
       cvkit export manifest.jsonl voc/ --to voc --images copy
 
+      cvkit export manifests/voc.jsonl voc/ --to voc --images copy --allow-outside-root
+
+      cvkit export manifest.jsonl manifest.parquet --to parquet     # and back: --to manifest
+
+      cvkit export manifest.parquet shards/ --to webdataset -w shard_size=10000
+
       cvkit export runs/exp/best.pt model.onnx --onnx
     """
     with handle_errors():
         if onnx or torchscript:
-            _export_model(src, dst, onnx, torchscript, json_output)
+            _export_model(src, dst, onnx, torchscript, json_output, overwrite)
             return
         if dst is None or not to_format:
             raise CvkitError("export needs a destination and --to FORMAT")
-        _run_conversion(src, dst, "manifest", to_format, overwrite, False, None, write_opt, images, json_output, f"{src} -> {dst}")
+        _run_conversion(src, dst, "manifest", to_format, overwrite, False, None, write_opt, images, json_output, f"{src} -> {dst}",
+                        allow_outside_root=allow_outside_root)
 
 
-def _export_model(src: Path, dst: Path | None, onnx: bool, torchscript: bool, json_output: bool) -> None:
+def _export_model(src: Path, dst: Path | None, onnx: bool, torchscript: bool, json_output: bool,
+                  overwrite: bool = False) -> None:
     try:
         from cvkit.train.export import export_model
     except ImportError as exc:
         raise CvkitError(f"model export needs the training extra: pip install 'cvkit[train]' ({exc})") from None
-    result = export_model(src, dst, kind="onnx" if onnx else "torchscript")
+    result = export_model(src, dst, kind="onnx" if onnx else "torchscript", overwrite=overwrite)
     if json_output:
         import json
 

@@ -35,7 +35,7 @@ def _label(summary: Any, name: str, first: bool) -> str:
 
 
 def show_cmd(
-    manifest: Path = typer.Argument(..., help="A cvkit manifest (.jsonl)."),
+    manifest: Path = typer.Argument(..., help="A cvkit manifest (.jsonl or .parquet)."),
     hierarchy: Path | None = typer.Option(None, "--hierarchy", help=HIERARCHY_HELP),
     depth: int | None = typer.Option(None, "--depth", min=0, help="Show this many levels below the top (the roots, or --node)."),
     node: str | None = typer.Option(None, "--node", help="Start at this node: a WNID or a name such as 'dog'."),
@@ -89,8 +89,8 @@ def _print_table(table: Any) -> None:
 
 
 def remap_cmd(
-    manifest: Path = typer.Argument(..., help="A cvkit manifest (.jsonl)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Manifest to write (.jsonl)."),
+    manifest: Path = typer.Argument(..., help="A cvkit manifest (.jsonl or .parquet)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Manifest to write (.jsonl or .parquet)."),
     hierarchy: Path | None = typer.Option(None, "--hierarchy", help=HIERARCHY_HELP),
     to: str | None = typer.Option(None, "--to", help="Comma-separated targets: WNIDs or names (lemmas), e.g. animal,person,vehicle."),
     level: str | None = typer.Option(None, "--level", help="'coarse': each class's parent (CIFAR-100 superclasses)."),
@@ -117,12 +117,14 @@ def remap_cmd(
       cvkit remap train.jsonl -o merged.jsonl --map merge.csv --unmapped keep
     """
     with handle_errors():
+        from cvkit.core.paths import check_apart
         from cvkit.hierarchy.remap import read_mapping_file, remap
-        from cvkit.manifest import read_manifest, write_manifest
+        from cvkit.io import exclusive
+        from cvkit.manifest import check_manifest_name, read_manifest, write_manifest
 
         quiet_progress(json_output)
-        if output.suffix.lower() != ".jsonl":
-            raise CvkitError("the manifest must end in .jsonl", file=output)
+        check_manifest_name(output)
+        check_apart(output, [manifest])
         if output.exists() and not overwrite:
             raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=output)
         targets = [t.strip() for t in to.split(",") if t.strip()] if to is not None else None
@@ -130,7 +132,8 @@ def remap_cmd(
             raise CvkitError("--to needs at least one target")
         mapping = read_mapping_file(map_file) if map_file is not None else None
         remapped, table = remap(read_manifest(manifest), hierarchy, to=targets, level=level, depth=depth, mapping=mapping, unmapped=unmapped)
-        write_manifest(remapped, output)
+        with exclusive(output, overwrite):
+            write_manifest(remapped, output)
         if json_output:
             print(json.dumps(table.to_dict() | {"output": str(output)}, ensure_ascii=False, indent=2))
             return

@@ -10,10 +10,8 @@ import typer
 from cvkit.cli.common import handle_errors, out_console, parse_options, quiet_progress
 from cvkit.stats.options import DEFAULT_BETA, DEFAULT_COMMON_MAX, DEFAULT_RARE_MAX, DEFAULT_REPEAT_THRESHOLD, METHODS
 
-FORMAT_HELP = "Input format (detected when omitted; a .jsonl manifest is 'manifest')."
+FORMAT_HELP = "Input format (detected when omitted; a .jsonl or .parquet manifest is read as a manifest)."
 READ_OPT_HELP = "Reader option KEY=VALUE (repeatable)."
-#: the weight methods --method takes (cvkit.stats.options has no numpy: `cvkit --help` stays light)
-WEIGHT_METHODS = METHODS
 
 
 def _print_json(doc: object) -> None:
@@ -21,7 +19,7 @@ def _print_json(doc: object) -> None:
 
 
 def stats_cmd(
-    dataset: Path = typer.Argument(..., help="A manifest (.jsonl) or any dataset file/folder."),
+    dataset: Path = typer.Argument(..., help="A manifest (.jsonl or .parquet) or any dataset file/folder."),
     format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     imbalance: bool = typer.Option(False, "--imbalance", help="Imbalance metrics, LVIS frequency groups and class-balance weights."),
     by: str = typer.Option("auto", "--by", help="Counts weights are computed from: objects, images (per class), or auto (objects when there are any)."),
@@ -29,8 +27,11 @@ def stats_cmd(
     threshold: float = typer.Option(DEFAULT_REPEAT_THRESHOLD, "--threshold", help="LVIS repeat-factor threshold t."),
     rare_max: int = typer.Option(DEFAULT_RARE_MAX, "--rare-max", help="Classes in at most this many images are 'rare' (tail)."),
     common_max: int = typer.Option(DEFAULT_COMMON_MAX, "--common-max", help="Classes in at most this many images (and more than --rare-max) are 'common'."),
-    method: str = typer.Option("balanced", "--method", help="Weight method --weights-out writes: " + ", ".join(WEIGHT_METHODS) + "."),
+    method: str = typer.Option("balanced", "--method",
+                               help="Weight method --weights-out writes: " + ", ".join(METHODS) + "."),
     weights_out: Path | None = typer.Option(None, "--weights-out", help="Write class weights (JSON) for `cvkit train --class-weights`; implies --imbalance."),
+    split: str | None = typer.Option(None, "--split", help="Count only this split (e.g. train, as `cvkit train` does); "
+                                     "the weights file records it."),
     plot: Path | None = typer.Option(None, "--plot", help="Draw the class histogram and box plots into this PNG."),
     read_images: bool = typer.Option(False, "--read-images", help="Read every image header for channel counts (no decoding)."),
     top: int = typer.Option(0, "--top", help="Show only the N most frequent classes in the tables (0: all)."),
@@ -45,6 +46,8 @@ def stats_cmd(
       cvkit stats train.jsonl
 
       cvkit stats train.jsonl --imbalance --weights-out weights.json --method effective --beta 0.999
+
+      cvkit stats data.jsonl --split train --weights-out weights.json
 
       cvkit stats VOCdevkit/VOC2012 --format voc --plot stats.png
 
@@ -62,7 +65,8 @@ def stats_cmd(
             raise CvkitError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}")
         options = ImbalanceOptions(by, beta, threshold, rare_max, common_max) if (imbalance or weights_out) else None
         report = Report(skip_invalid=skip_invalid)
-        doc = dataset_stats(dataset, format, options, read_images=read_images, report=report, **parse_options(read_opt))
+        doc = dataset_stats(dataset, format, options, read_images=read_images, report=report, split=split,
+                            **parse_options(read_opt))
         if report.skipped:
             doc["skipped"] = [s.to_dict() for s in report.skipped]
         if weights_out is not None:
@@ -88,12 +92,12 @@ def stats_cmd(
 
 
 def validate_cmd(
-    dataset: Path = typer.Argument(..., help="A manifest (.jsonl) or any dataset file/folder."),
+    dataset: Path = typer.Argument(..., help="A manifest (.jsonl or .parquet) or any dataset file/folder."),
     format: str | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     deep: bool = typer.Option(False, "--deep", help="Decode every image fully (slow); by default only headers are read."),
     no_images: bool = typer.Option(False, "--no-images", help="Check annotations only; do not open image files."),
     fix: bool = typer.Option(False, "--fix", help="Write a cleaned manifest to -o (clipped boxes, broken items dropped); the input is never changed."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Cleaned manifest (.jsonl) for --fix."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Cleaned manifest (.jsonl or .parquet) for --fix."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing -o file."),
     examples: int = typer.Option(5, "--examples", help="Examples listed per check."),
     read_opt: list[str] | None = typer.Option(None, "--read-option", "-r", help=READ_OPT_HELP),
@@ -145,9 +149,9 @@ def validate_cmd(
 
 
 def split_cmd(
-    dataset: Path = typer.Argument(..., help="A manifest (.jsonl) or any dataset file/folder."),
+    dataset: Path = typer.Argument(..., help="A manifest (.jsonl or .parquet) or any dataset file/folder."),
     ratios: str = typer.Option(..., "--ratios", help="Split sizes as fractions summing to 1, e.g. 0.8,0.1,0.1."),
-    output: Path = typer.Option(..., "--output", "-o", help="Manifest (.jsonl) to write, every image with its new split."),
+    output: Path = typer.Option(..., "--output", "-o", help="Manifest (.jsonl or .parquet) to write, every image with its new split."),
     names: str | None = typer.Option(None, "--names", help="Split names, comma-separated (default train,val[,test])."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same split."),
     group_by: str | None = typer.Option(None, "--group-by", help="Image attribute whose images stay in one split (e.g. video, patient)."),

@@ -22,6 +22,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from cvkit.errors import CvkitError
+
 C = TypeVar("C")
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,7 +44,7 @@ class Executor(ABC):
     def map(self, function: Callable[[C, T], R], context: C, tasks: Sequence[T]) -> Iterator[R]:
         """``function(context, task)`` for every task, in task order."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional: executors without workers have nothing to free)
         """Cancel what is still running and free the workers (a no-op where there are none)."""
 
     def __enter__(self) -> Executor:
@@ -111,7 +113,7 @@ class LocalProcesses(Executor):
             self._pool = None
             raise
         # Every result is in. The workers are ending (the kernel taking down each one's copy of a parsed COCO file
-        # takes 20-25 ms), and joining them would wait for that: the pool is kept until the next call instead, or
+        # takes a while), and joining them would wait for that: the pool is kept until the next call instead, or
         # the interpreter's exit (the ``cvkit`` command waits for any still ending).
         _ending.append(pool)
         self._pool = None
@@ -137,8 +139,6 @@ def make_executor(engine: str | None = None, workers: int | None = None, address
     """The executor for ``engine`` (default: ``$CVKIT_ENGINE``, else ``local``). ``local`` gives :class:`InProcess`
     for one worker and :class:`LocalProcesses` otherwise; ``ray`` connects to ``address`` (default:
     ``$RAY_ADDRESS``, else a local Ray instance) and needs the ``ray`` extra."""
-    from cvkit.errors import CvkitError
-
     engine = engine or os.environ.get("CVKIT_ENGINE") or "local"
     if engine == "local":
         count = default_workers(workers)

@@ -107,3 +107,60 @@ def clean_number(value: float) -> float | int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+#: ``Annotation.meta`` key of a rotated box read as its 4-corner polygon: ``[cx, cy, w, h, degrees]`` in pixels,
+#: degrees clockwise on screen (y down). CVAT and Label Studio readers set it, their writers write the box back.
+ROTATED_BOX = "rotated_box"
+#: ``Annotation.meta`` key of an ellipse read as a polygon: ``[cx, cy, rx, ry, degrees]`` in pixels (clockwise).
+ELLIPSE = "ellipse"
+#: vertices of the polygon an ellipse is read as (its bounding box is exact: see :func:`ellipse_bbox`)
+ELLIPSE_VERTICES = 32
+
+
+def _rotate(x: float, y: float, cx: float, cy: float, cos_a: float, sin_a: float) -> tuple[float, float]:
+    dx, dy = x - cx, y - cy
+    return (cx + dx * cos_a - dy * sin_a, cy + dx * sin_a + dy * cos_a)
+
+
+def rotated_box_corners(cx: float, cy: float, w: float, h: float, degrees: float) -> list[float]:
+    """The 4 corners (top-left, top-right, bottom-right, bottom-left before rotation) of a box of size ``w x h``
+    centred on ``cx, cy`` and turned ``degrees`` clockwise on screen (image y points down), flat."""
+    import math
+
+    cos_a, sin_a = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    out: list[float] = []
+    left, top, right, bottom = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    for x, y in ((left, top), (right, top), (right, bottom), (left, bottom)):
+        out.extend(_rotate(x, y, cx, cy, cos_a, sin_a))
+    return out
+
+
+def same_points(a: Sequence[float], b: Sequence[float], tolerance: float = 1e-3) -> bool:
+    """Whether two flat point lists agree within ``tolerance`` pixels: a polygon read from a rotated box or an
+    ellipse is still that shape (its writer writes the shape back; an edited polygon stays a polygon)."""
+    return len(a) == len(b) and all(abs(p - q) <= tolerance for p, q in zip(a, b))
+
+
+def ellipse_polygon(
+    cx: float, cy: float, rx: float, ry: float, degrees: float, vertices: int = ELLIPSE_VERTICES
+) -> list[float]:
+    """An ellipse (radii ``rx``, ``ry``, turned ``degrees`` clockwise) as a flat polygon of ``vertices`` points."""
+    import math
+
+    cos_a, sin_a = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    out: list[float] = []
+    for i in range(vertices):
+        t = 2 * math.pi * i / vertices
+        out.extend(_rotate(cx + rx * math.cos(t), cy + ry * math.sin(t), cx, cy, cos_a, sin_a))
+    return out
+
+
+def ellipse_bbox(cx: float, cy: float, rx: float, ry: float, degrees: float) -> Box:
+    """The exact bounding box of an ellipse turned ``degrees`` clockwise."""
+    import math
+
+    a = math.radians(degrees)
+    half_w = math.hypot(rx * math.cos(a), ry * math.sin(a))
+    half_h = math.hypot(rx * math.sin(a), ry * math.cos(a))
+    return (cx - half_w, cy - half_h, 2 * half_w, 2 * half_h)

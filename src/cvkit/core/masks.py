@@ -62,3 +62,30 @@ def polygons_to_rle(parts: list[list[float]], height: int, width: int) -> dict[s
     mu = _mask_utils()
     merged = mu.merge(mu.frPyObjects([list(p) for p in parts], height, width))
     return {"size": [height, width], "counts": merged["counts"].decode("ascii")}
+
+
+def paste_rle(crop: Any, left: int, top: int, height: int, width: int) -> dict[str, Any]:
+    """Compressed RLE of a ``height x width`` image that is 0 except ``crop`` (a 2-D 0/1 array) at ``left, top``.
+
+    The image itself is never allocated (only the crop's columns, image-tall): a mask reader stays within the memory
+    its crop needs whatever size the file claims. The crop must lie inside the image."""
+    import numpy as np
+
+    h, w = crop.shape
+    if left < 0 or top < 0 or left + w > width or top + h > height:
+        raise ValueError(f"the {w}x{h} mask at ({left}, {top}) does not fit in the {width}x{height} image")
+    columns = np.zeros((w, height), dtype=np.uint8)  # column-major, as COCO's RLE runs
+    columns[:, top : top + h] = crop.T
+    flat = columns.ravel()
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1 if flat.size else np.array([], dtype=np.int64)
+    counts = np.diff(np.concatenate(([0], change, [flat.size]))).tolist() if flat.size else []
+    if flat.size and flat[0]:
+        counts.insert(0, 0)
+    before, after = left * height, (width - left - w) * height
+    counts = counts or [0]
+    counts[0] += before
+    if len(counts) % 2:  # ends on a run of 0s
+        counts[-1] += after
+    elif after:
+        counts.append(after)
+    return to_compressed({"size": [height, width], "counts": [int(c) for c in counts]})

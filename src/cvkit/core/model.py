@@ -14,6 +14,7 @@ from typing import Any
 
 from cvkit.core.categories import CategorySet, Hierarchy
 from cvkit.core.geometry import Box, polygon_area, polygon_bbox
+from cvkit.core.masks import rle_area, rle_bbox
 
 #: Shape kinds an annotation can have; writers report the ones they cannot hold.
 SHAPES = ("box", "polygon", "mask", "keypoints", "point", "line", "linestrip", "circle")
@@ -46,8 +47,6 @@ class Annotation:
     def area(self) -> float:
         """Region area in pixels: mask pixels, polygon area, else box area."""
         if self.rle is not None:
-            from cvkit.core.masks import rle_area
-
             return rle_area(self.rle)
         if self.polygon:
             return polygon_area(self.polygon)
@@ -65,8 +64,6 @@ class Annotation:
             if self.polygon:
                 self.bbox = polygon_bbox(self.polygon)
             elif self.rle is not None:
-                from cvkit.core.masks import rle_bbox
-
                 self.bbox = rle_bbox(self.rle)
             elif self.points and self.shape == "circle" and len(self.points) >= 4:
                 cx, cy, px, py = self.points[:4]

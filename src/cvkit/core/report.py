@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cvkit.errors import InvalidInputError
@@ -138,14 +137,8 @@ class Report:
             "warnings": list(self.warnings),
         }
 
-    def write_skipped(self, output: str | Path) -> Path | None:
-        """Write ``<output>.skipped.jsonl`` when items were skipped; returns its path."""
-        if not self.skipped:
-            return None
+    def skipped_jsonl(self) -> str:
+        """The skipped items as JSON Lines, what ``<output>.skipped.jsonl`` holds (:func:`cvkit.api.write_skipped`)."""
         import json
 
-        from cvkit.io import atomic_write_text
-
-        path = Path(str(output).rstrip("/") + ".skipped.jsonl")
-        atomic_write_text(path, "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in self.skipped))
-        return path
+        return "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in self.skipped)

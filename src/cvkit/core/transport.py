@@ -2,8 +2,7 @@
 
 Readers that parse on several processes send their results back to the parent through a
 pipe. Pickling the slotted dataclasses of :mod:`cvkit.core.model` as they are costs more
-than parsing them (measured: 20,000 LabelMe files with 500,000 shapes took 3.3 s of CPU to
-pickle and unpickle as dataclasses, 0.3 s as tuples). These functions turn them into plain
+than parsing them (docs/benchmarks.md, "Measured choices"). These functions turn them into plain
 tuples of their fields and back, losslessly: a box with nothing else set travels as
 ``(label, bbox)``, anything else as all its fields in declaration order.
 """

@@ -9,7 +9,8 @@ A format module provides (see docs/formats.md, "Adding a format"):
   ``report`` everything the format cannot hold.
 
 Modules are imported only when used, so ``cvkit --help`` stays fast. Formats never
-import each other, only :mod:`cvkit.core`.
+import each other, only :mod:`cvkit.core`, except a format that ``refines`` another (LVIS is COCO plus
+keys): it builds on that format's public ``read``/``write`` and wins detection when both match.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class FormatSpec:
     file_suffixes: tuple[str, ...] = ()
     #: appears in generated ``cvkit convert A2B`` aliases under this short name
     short: str | None = None
+    #: a format this one specialises (LVIS is COCO with more keys): when both detect an input, this one is meant
+    refines: str | None = None
 
     def load(self) -> ModuleType:
         return importlib.import_module(self.module)
@@ -77,8 +80,26 @@ register(_spec("mnist", "MNIST / Fashion-MNIST / EMNIST / KMNIST IDX files, MNIS
 register(_spec("labels", "Image label lists", "image_labels splits", module="labels_list", file_suffixes=(".csv", ".txt"), aliases=("imagenet_txt",)))
 register(_spec("yolo", "YOLO txt labels (Ultralytics data.yaml, darknet obj.data, LabelImg classes.txt)", "boxes polygons keypoints splits",
                aliases=("ultralytics", "darknet", "yolo_txt", "labelimg_yolo"), short="yolo"))
+register(_spec("cvat", "CVAT for images / for video 1.1 XML (annotations.xml or the export zip)",
+               "boxes polygons masks keypoints points image_labels attributes splits", file_suffixes=(".xml",), short="cvat"))
+register(_spec("label_studio", "Label Studio JSON export (full and JSON-MIN) of image tasks; import files",
+               "boxes polygons masks points image_labels attributes", file_suffixes=(".json",), aliases=("labelstudio", "ls"),
+               short="labelstudio"))
 register(_spec("createml", "Apple CreateML JSON (also LabelImg's CreateML mode)", "boxes", file_suffixes=(".json",),
                aliases=("create_ml", "labelimg_createml"), short="createml"))
+register(_spec("parquet", "cvkit manifest as Parquet (columns; pyarrow)", ALL, module="manifest_parquet", file_suffixes=(".parquet", ".pq"),
+               aliases=("manifest_parquet",)))
+register(_spec("webdataset", "WebDataset tar shards for training (image + .json + .cls per sample)", ALL, can_read=False, aliases=("wds",)))
+register(_spec("hf", "Hugging Face datasets Parquet shards (Image, ClassLabel, boxes)", "boxes image_labels splits", can_read=False,
+               aliases=("huggingface", "hf_parquet")))
+register(_spec("lvis", "LVIS v0.5/v1 JSON (COCO plus frequency groups, synsets, federated negatives)",
+               "boxes polygons masks attributes splits", file_suffixes=(".json",), refines="coco"))
+register(_spec("kitti", "KITTI object detection (label_2/ with 3-D fields, image_2/, calib/)", "boxes attributes splits",
+               aliases=("kitti_detection", "kitti_object")))
+register(_spec("fiftyone", "FiftyOne exports: FiftyOneImageDetectionDataset (read/write); FiftyOneDataset read (+ masks, labels, tag splits)",
+               "boxes attributes", aliases=("fiftyone_detection", "fiftyone_dataset"), short="fiftyone"))
+register(_spec("open_images", "Open Images V6/V7 CSVs (boxes, human image labels, masks, 600-class hierarchy), read-only",
+               "boxes masks image_labels attributes hierarchy splits", can_write=False, aliases=("openimages", "oid")))
 
 
 def get_format(name: str) -> FormatSpec:

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cvkit.core import validate_values
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
@@ -187,8 +188,9 @@ class _Source:
             raise InvalidInputError("missing the class names: no batches.meta.txt (CIFAR-10) or fine_label_names.txt (CIFAR-100)", file=self.folder)
 
 
-def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, Any, tuple[int, int], str | None]]:
-    """``(fine, coarse, pixels, (h, w), filename)`` per image of a pickle batch."""
+def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[Any, Any, Any, tuple[int, int], str | None]]:
+    """``(fine, coarse, pixels, (h, w), filename)`` per image of a pickle batch; labels as the pickle holds them
+    (:func:`_sample` checks them, so one bad label skips its image, not the batch)."""
     import numpy as np
 
     batch = load_pickle(path)
@@ -202,11 +204,16 @@ def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, An
     if len(data) != len(labels):
         raise InvalidInputError(f"{len(data)} images but {len(labels)} labels", file=path)
     for i, (row, label) in enumerate(zip(data, labels)):
-        h, w = (int(sizes[i][0]), int(sizes[i][1])) if sizes is not None else (SIDE, SIDE)
+        where = f"image {i}"
+        h, w = (SIDE, SIDE)
+        if sizes is not None:  # ImageNet32-style batches: each image's (height, width)
+            h, w = (validate_values.image_side(sizes[i][0], "image_sizes height", path, where) or 0,
+                    validate_values.image_side(sizes[i][1], "image_sizes width", path, where) or 0)
         pixels = np.asarray(row, dtype=np.uint8).reshape(-1)
         if pixels.size != 3 * h * w:
             raise InvalidInputError(f"image {i} has {pixels.size} values, expected 3 x {h} x {w}", file=path)
-        yield int(label), (int(coarse_labels[i]) if coarse_labels else None), pixels, (h, w), (names[i] if i < len(names) else None)
+        coarse_label = coarse_labels[i] if coarse_labels else None
+        yield label, coarse_label, pixels, (h, w), (names[i] if i < len(names) else None)
 
 
 def _binary_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, Any, tuple[int, int], str | None]]:
@@ -263,12 +270,16 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     return Dataset(samples(), categories, hierarchy, root=images_dir, source_format="cifar")
 
 
-def _sample(source: _Source, batch: Path, stem: str, index: int, fine: int, coarse: int | None, pixels: Any, h: int, w: int,
+def _sample(source: _Source, batch: Path, stem: str, index: int, fine: Any, coarse: Any, pixels: Any, h: int, w: int,
             filename: str | None, used: set[str], images_dir: Path, hierarchy: Hierarchy) -> Sample:
-    """Check the labels, write the PNG and build the sample of one image."""
+    """Check the labels (whole numbers: a label 3.7 was read as class 3), write the PNG and build the sample of one
+    image."""
     import numpy as np
     from PIL import Image
 
+    fine = validate_values.whole_number(fine, "label", batch, f"image {index}")
+    if coarse is not None:
+        coarse = validate_values.whole_number(coarse, "coarse label", batch, f"image {index}")
     if not 0 <= fine < len(source.fine):
         raise InvalidInputError(f"label {fine}, but there are {len(source.fine)} classes", file=batch, location=f"image {index}")
     label = source.fine[fine]

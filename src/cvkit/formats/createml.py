@@ -20,12 +20,14 @@ from cvkit.core.categories import CategorySet
 from cvkit.core.geometry import box_to_center, center_to_box, clean_number
 from cvkit.core.imageinfo import read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.paths import inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import IMAGE_MODES, atomic_file, files_in, place_image
+from cvkit.io import RealPaths, atomic_file, file_or_folder_images, files_in, place_image, relpath_posix
 
 _HEAD_IMAGE = re.compile(rb'"image"\s*:')
+_LABEL_STUDIO_TASK = re.compile(rb'"data"\s*:\s*\{|"result"\s*:')
 FOLDER_FILE = "annotations.json"
 
 
@@ -35,6 +37,8 @@ def _is_createml_file(path: Path) -> bool:
         return False
     with open(path, "rb") as handle:
         head = jsonio.strip_bom(handle.read(4096)).lstrip()
+    if _LABEL_STUDIO_TASK.search(head):  # Label Studio: {"data": {"image": ..}, "annotations": [{"result": ..}]}
+        return False
     return head.startswith(b"[") and bool(_HEAD_IMAGE.search(head)) and b'"annotations"' in head
 
 
@@ -124,7 +128,7 @@ class _Reader:
         else:
             info = read_image_info(found)
             width, height = info.width, info.height
-            path = os.path.relpath(found, self.root).replace(os.sep, "/")
+            path = relpath_posix(found, self.root)
         sample = Sample(path, width, height, _split_of(file), objects=objects)
         if "verified" in entry:
             sample.meta["createml"] = {"verified": entry["verified"]}
@@ -228,15 +232,15 @@ def _entry(sample: Sample, image: str, report: Report, keep_crowd: bool, used: s
 def _write_entries(dataset: Dataset, handle: IO[bytes], out_dir: Path, report: Report, images: str, keep_crowd: bool) -> set[str]:
     used: set[str] = set()
     names: set[str] = set()
+    real_paths = RealPaths()
     handle.write(b"[")
     first = True
     for sample in track(iter(dataset), "writing CreateML"):
         source = sample.resolve(dataset.root)
         if images == "reference":
-            if dataset.root is None and not os.path.isabs(sample.path):
-                image = sample.path  # nothing to be relative to: kept as the source wrote it
-            else:
-                image = os.path.relpath(os.path.abspath(source), out_dir).replace(os.sep, "/")
+            # with nothing to be relative to, a path is kept as the source wrote it
+            kept = dataset.root is None and not os.path.isabs(sample.path)
+            image = sample.path if kept else real_paths.relative(source, out_dir)
         else:
             stem, suffix = os.path.splitext(os.path.basename(sample.path))
             image, n = stem + suffix, 1
@@ -247,7 +251,7 @@ def _write_entries(dataset: Dataset, handle: IO[bytes], out_dir: Path, report: R
             if not source.is_file():
                 report.invalid(InvalidInputError("image file not found; --images reference writes the JSON without copying images", file=source))
                 continue
-            place_image(source, out_dir / image, images)
+            place_image(source, inside(out_dir, image), images)
         entry = _entry(sample, image, report, keep_crowd, used)
         handle.write((b"\n" if first else b",\n") + jsonio.dumps(entry))
         first = False
@@ -261,13 +265,9 @@ def write(dataset: Dataset, path: Path, report: Report, images: str | None = Non
     if crowd not in ("skip", "keep"):
         raise CvkitError(f"CreateML writer option crowd={crowd!r}: choose skip or keep")
     single = path.suffix.lower() == ".json"
-    images = images or ("reference" if single else "copy")
-    if images not in IMAGE_MODES:
-        raise CvkitError(f"CreateML writer option images={images!r}: choose one of {', '.join(IMAGE_MODES)}")
-    if single and images != "reference":
-        raise CvkitError("a .json destination references the images where they are; write to a folder to copy them beside the JSON")
+    images = file_or_folder_images(images, single, "CreateML", ".json")
     target = path if single else path / FOLDER_FILE
-    out_dir = path.parent.resolve() if single else path
+    out_dir = path.parent if single else path
     with atomic_file(target, "wb", encoding=None) as handle:
         used = _write_entries(dataset, handle, out_dir, report, images, crowd == "keep")
     unused = [name for name in dataset.categories.names() if name not in used]

@@ -30,6 +30,7 @@ from typing import Any
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_sample_size
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.paths import inside, split_name
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.splits import SPLIT_KEYWORDS
@@ -191,8 +192,10 @@ def _finish(sample: Sample, root: Path, report: Report, sizes: bool) -> Sample:
 
 
 def _safe_part(name: str) -> str:
-    """A label or split usable as one folder name (path separators would nest folders)."""
-    cleaned = name.replace("/", "_").replace("\\", "_")
+    """A label usable as one folder name: path separators (which would nest folders) and control characters become
+    ``_``. Class names are rewritten, not refused, as real ones hold slashes (``AC/DC``); split names are refused
+    (:func:`cvkit.core.paths.split_name`)."""
+    cleaned = "".join("_" if c in "/\\" or ord(c) < 32 or ord(c) == 127 else c for c in name)
     return cleaned if cleaned not in ("", ".", "..") else f"_{cleaned}_"
 
 
@@ -219,9 +222,9 @@ def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:
         if with_split and not split:
             split = "train"
             report.lose("image without a split", "once any image has a split folder every image needs one; written under train/")
-        folder = (f"{_safe_part(split)}/" if with_split else "") + _safe_part(labels[0])
+        folder = (f"{split_name(split)}/" if with_split else "") + _safe_part(labels[0])
         target = _unique(f"{folder}/{Path(sample.path).name}", used)
-        place_image(sample.resolve(dataset.root), path / target, mode)
+        place_image(sample.resolve(dataset.root), inside(path, target), mode)
         report.count_written(split, 0)
     report.written.categories = len({Path(p).parent.name for p in used})
 

@@ -37,10 +37,11 @@ from cvkit.core import jsonio
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, read_sample_size
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.paths import inside, split_name
 from cvkit.core.report import Report
 from cvkit.core.splits import NO_SPLIT, SPLIT_KEYWORDS, split_folders, split_keyword
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import atomic_file, place_image, read_utf8_text, relpath_posix
+from cvkit.io import RealPaths, atomic_file, place_image, read_utf8_text, relpath_posix
 
 ID_COLUMNS = ("imageid", "image_id", "image", "filename", "file_name", "image_name", "image_path", "file", "file_path", "path", "id",
               "id_code", "name")
@@ -350,11 +351,12 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
 
 
 # --- writing ---------------------------------------------------------------------------------
-def _image_ref(sample: Sample, dataset: Dataset, base: Path, mode: str, used: set[str], report: Report) -> str | None:
+def _image_ref(sample: Sample, dataset: Dataset, base: Path, mode: str, used: set[str], report: Report,
+               real_paths: RealPaths) -> str | None:
     """Where the list points for ``sample``: placed under ``base/images`` or referenced in place (None: no image to place)."""
     source = sample.resolve(dataset.root)
     if mode == "reference":
-        return relpath_posix(os.path.abspath(source), os.path.abspath(base))
+        return real_paths.relative(source, base)
     if not source.is_file():
         report.invalid(InvalidInputError("image file not found; --images reference lists it without placing it", file=source))
         return None
@@ -365,7 +367,7 @@ def _image_ref(sample: Sample, dataset: Dataset, base: Path, mode: str, used: se
         stem, ext = os.path.splitext(name)
         target = f"{stem}-{number}{ext}"
     used.add(target)
-    place_image(source, base / "images" / target, mode)
+    place_image(source, inside(base, "images", target), mode)
     return f"images/{target}"
 
 
@@ -384,9 +386,10 @@ def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:
     mode = options.get("images") or ("reference" if suffix in (".csv", ".txt") else "hardlink")
     base = path.parent if suffix in (".csv", ".txt") else path
     used: set[str] = set()
+    real_paths = RealPaths()
     rows = []
     for sample in dataset:
-        ref = _image_ref(sample, dataset, base, mode, used, report)
+        ref = _image_ref(sample, dataset, base, mode, used, report, real_paths)
         if ref is None:
             continue
         _check_labels(sample, report)
@@ -439,4 +442,6 @@ def _write_folder(path: Path, rows: list[tuple[str, list[str], str | None]], nam
         line = " ".join([ref.removeprefix("images/") if placed else ref, *(str(index[label]) for label in labels)])
         by_split.setdefault(split or NO_SPLIT, []).append(line + "\n")
     for split, lines in by_split.items():
+        if split_name(split) == "synsets":
+            raise CvkitError("a split named 'synsets' would replace the class list synsets.txt; rename the split")
         (path / f"{split}.txt").write_text("".join(lines), encoding="utf-8")

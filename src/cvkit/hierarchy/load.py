@@ -14,7 +14,7 @@ IS_A_NAMES = ("wordnet.is_a.txt", "is_a.txt")
 WORDS_NAMES = ("words.txt", "wordnet.words.txt")
 LOOKED_FOR = (
     "wordnet.is_a.txt or is_a.txt (+ words.txt), WordNet's data.noun, an ImageNet devkit meta.mat (or data/meta.mat), "
-    "a CIFAR-100 python folder (meta + train/test), a COCO .json, a cvkit manifest .jsonl, "
+    "a CIFAR-100 python folder (meta + train/test), a COCO .json, a cvkit manifest (.jsonl or .parquet), "
     "or a child,parent .csv / .json edge list"
 )
 
@@ -87,7 +87,7 @@ def find_hierarchy(path: str | Path) -> HierarchySource:
         return HierarchySource("devkit-meta", path)
     if name == "meta" and _first_file(path.parent, ("train", "test")):
         return HierarchySource("cifar100", path.parent)
-    if suffix == ".jsonl":
+    if suffix in (".jsonl", ".parquet", ".pq"):
         return HierarchySource("manifest", path)
     if suffix == ".json":
         return HierarchySource("json", path)

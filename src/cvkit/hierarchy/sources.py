@@ -13,6 +13,9 @@ from typing import Any
 from cvkit.core import jsonio
 from cvkit.core.categories import Hierarchy
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.formats.cifar import label_names, load_pickle  # the CIFAR reader's restricted unpickler, pixels left out
+from cvkit.formats.imagenet.common import load_devkit
+from cvkit.manifest import header_to_dataset_parts, read_header
 
 
 def add_edge_at(hierarchy: Hierarchy, child: str, parent: str, file: Path, location: str) -> None:
@@ -27,16 +30,12 @@ def add_edge_at(hierarchy: Hierarchy, child: str, parent: str, file: Path, locat
 def load_devkit_meta(path: str | Path) -> Hierarchy:
     """The synset tree of an ImageNet devkit ``meta.mat`` (nodes are WNIDs, display names the
     ``words`` lemmas): the ImageNet reader's own loader, so both read the file alike."""
-    from cvkit.formats.imagenet.common import load_devkit
-
     return load_devkit(Path(path)).hierarchy
 
 
 # --- CIFAR-100 python batches --------------------------------------------------------------
 def load_cifar100(folder: str | Path) -> Hierarchy:
     """Fine -> coarse parents of a CIFAR-100 python folder: names from ``meta``, pairs from ``train``/``test``."""
-    from cvkit.formats.cifar import label_names, load_pickle  # the CIFAR reader's restricted unpickler, pixels left out
-
     folder = Path(folder)
     meta_path = folder / "meta"
     meta = load_pickle(meta_path, arrays=False)
@@ -81,8 +80,6 @@ def hierarchy_from_coco(data: dict[str, Any], path: Path) -> Hierarchy:
 
 def load_manifest_header(path: str | Path) -> Hierarchy:
     """The hierarchy a cvkit manifest carries: its ``hierarchy`` nodes plus every category's parents."""
-    from cvkit.manifest import header_to_dataset_parts, read_header
-
     path = Path(path)
     try:
         categories, hierarchy = header_to_dataset_parts(read_header(path))
@@ -118,8 +115,8 @@ def load_edge_csv(path: str | Path) -> Hierarchy:
 
 
 def load_json(path: str | Path) -> Hierarchy:
-    """A JSON hierarchy: a COCO file (supercategories), a list of ``{name, parents, display_name}``
-    nodes (the manifest header's form), or an object mapping child -> parent or [parents]."""
+    """A JSON hierarchy: a COCO file (supercategories), Open Images' ``bbox_labels_600_hierarchy.json``, a list of
+    ``{name, parents, display_name}`` nodes (the manifest header's form), or an object mapping child -> parent or [parents]."""
     path = Path(path)
     try:
         data = jsonio.loads(path.read_bytes())
@@ -127,6 +124,11 @@ def load_json(path: str | Path) -> Hierarchy:
         raise InvalidInputError(f"not valid JSON ({exc})", file=path) from None
     if isinstance(data, dict) and isinstance(data.get("categories"), list):
         return hierarchy_from_coco(data, path)
+    from cvkit.formats.open_images._hierarchy import class_list_beside, is_open_images_tree, parse_tree, read_class_descriptions
+
+    if is_open_images_tree(data):  # bbox_labels_600_hierarchy.json; display names from a class list beside it
+        listing = class_list_beside(path.parent)
+        return parse_tree(data, path, dict(read_class_descriptions(listing)) if listing else {})[0]
     hierarchy = Hierarchy()
     if isinstance(data, list):
         for index, rec in enumerate(data):

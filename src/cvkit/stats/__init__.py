@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core.report import Report
+from cvkit.errors import CvkitError
 from cvkit.stats.options import ImbalanceOptions
 
 __all__ = ["ImbalanceOptions", "compute_stats", "dataset_stats", "export_weights"]
@@ -33,14 +34,18 @@ def __getattr__(name: str) -> Any:
 
 
 def dataset_stats(path: str | Path, format: str | None = None, imbalance: ImbalanceOptions | None = None, read_images: bool = False,
-                  report: Report | None = None, **read_options: Any) -> dict[str, Any]:
+                  report: Report | None = None, split: str | None = None, **read_options: Any) -> dict[str, Any]:
     """The ``cvkit stats`` document of a dataset (any format; manifests are read on a fast path).
 
-    ``read_images`` reads every image header for channel counts (no pixel decoding).
+    ``read_images`` reads every image header for channel counts (no pixel decoding). ``split`` counts only that
+    split's images (the document's ``counted_split``; None: every split).
     """
+    from cvkit.stats.columns import columns_of_split
     from cvkit.stats.sources import load_columns
 
     columns = load_columns(path, format, report=report, with_paths=read_images, **read_options)
+    if split is not None:
+        columns = columns_of_split(columns, split)
     from cvkit.stats.boxes import read_channels
     from cvkit.stats.summary import compute_stats
 
@@ -49,6 +54,7 @@ def dataset_stats(path: str | Path, format: str | None = None, imbalance: Imbala
     if read_images:
         channels, unreadable = read_channels(columns)
     doc = compute_stats(columns, imbalance, channels)
+    doc["counted_split"] = split
     if read_images:
         doc["image_sizes"]["unreadable_images"] = unreadable
     return doc
@@ -56,7 +62,6 @@ def dataset_stats(path: str | Path, format: str | None = None, imbalance: Imbala
 
 def export_weights(stats: dict[str, Any], method: str, path: str | Path) -> Path:
     """Write the ``method`` weights of a stats document (with ``imbalance``) as a ``cvkit.class_weights`` file."""
-    from cvkit.errors import CvkitError
     from cvkit.stats.weights import METHODS, weights_document, write_class_weights
 
     if method not in METHODS:
@@ -74,5 +79,5 @@ def export_weights(stats: dict[str, Any], method: str, path: str | Path) -> Path
         params["threshold"] = imbalance["params"]["threshold"]
     elif method == "median-frequency":
         params["frequencies"] = imbalance["params"]["median_frequency_from"]
-    doc = weights_document(names, weights, counts, method, params)  # type: ignore[arg-type]
+    doc = weights_document(names, weights, counts, method, params, stats.get("counted_split"))  # type: ignore[arg-type]
     return write_class_weights(path, doc)

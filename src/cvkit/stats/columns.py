@@ -16,23 +16,32 @@ from typing import Any
 
 import numpy as np
 
-from cvkit.core import jsonio
+from cvkit.core import jsonio, validate_values
+from cvkit.core.geometry import polygon_area
+from cvkit.core.masks import rle_area
 from cvkit.core.model import Dataset
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.errors import InvalidInputError
+from cvkit.core.validate_values import MAX_SIDE
+from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.manifest import header_to_dataset_parts, is_parquet_manifest, read_header, record_to_sample
 
 
-def median(values: np.ndarray) -> float:
+def median(values: np.ndarray, in_place: bool = False) -> float:
     """The median of a non-empty 1-D array. ``np.median`` gives the same value but imports ``numpy.ma``
-    on first use, 8 ms of every ``cvkit stats`` run."""
+    on first use, a cost every ``cvkit stats`` run paid (docs/benchmarks.md, "Measured choices")."""
     values = np.asarray(values, dtype=np.float64).ravel()
     n = len(values)
     half = n // 2
+    kth = half if n % 2 else (half - 1, half)
+    if in_place and values.flags.writeable:
+        values.partition(kth)
+        ordered = values
+    else:
+        ordered = np.partition(values, kth)
     if n % 2:
-        return float(np.partition(values, half)[half])
-    lower_upper = np.partition(values, (half - 1, half))
-    return float((lower_upper[half - 1] + lower_upper[half]) / 2.0)
+        return float(ordered[half])
+    return float((ordered[half - 1] + ordered[half]) / 2.0)
 
 @dataclass(slots=True)
 class Columns:
@@ -54,6 +63,8 @@ class Columns:
     root: Path | None = None  # folder image paths are relative to
     image_paths: list[str] | None = None  # kept only when asked for (``with_paths``)
     _pairs: Any = None  # cache of counts.image_class_pairs
+    #: class name -> ``rare``/``common``/``frequent`` as the source file states it (LVIS's ``frequency``)
+    declared_groups: dict[str, str] | None = None
 
     @property
     def num_images(self) -> int:
@@ -172,18 +183,50 @@ def columns_from_dataset(dataset: Dataset, with_paths: bool = False) -> Columns:
         columns.class_names = order
     columns.class_ids = [cat.id if (cat := dataset.categories.get(name)) else -1 for name in columns.class_names]
     columns.root = dataset.root
+    columns.declared_groups = declared_groups(dataset.categories)
     return columns
+
+
+#: LVIS's ``frequency`` letters (a category attribute, as the COCO and LVIS readers keep it)
+FREQUENCY_LETTERS = {"r": "rare", "c": "common", "f": "frequent"}
+
+
+def declared_groups(categories: Any) -> dict[str, str] | None:
+    """The frequency group each category's own ``frequency`` attribute gives (LVIS); None when none has one."""
+    groups = {cat.name: FREQUENCY_LETTERS[cat.attributes["frequency"]] for cat in categories
+              if cat.attributes.get("frequency") in FREQUENCY_LETTERS}
+    return groups or None
 
 
 def columns_from_manifest(path: str | Path, report: Report | None = None, with_paths: bool = False) -> Columns:
     """Fast path for manifests: orjson per line, only the fields statistics need.
 
-    Unknown labels are bad records exactly as :func:`cvkit.manifest.read_manifest` treats them.
+    Unknown labels and values :mod:`cvkit.core.validate_values` refuses are bad records exactly as
+    :func:`cvkit.manifest.read_manifest` treats them (one verdict for ``cvkit stats`` and ``cvkit convert``): a
+    record that may hold one (a minus sign in its line, an object with more than a label and a box, a size that is no
+    plain whole number) is checked as that reader checks it; a box value that is no number, seen only once every box
+    is in, has the whole file read again with every record checked.
     """
-    from cvkit.manifest import header_to_dataset_parts, read_header
-
     path = Path(path)
+    if is_parquet_manifest(path):
+        from cvkit.stats.columns_parquet import columns_from_parquet
+
+        return columns_from_parquet(path, report, with_paths)
     report = report if report is not None else Report()
+    own = Report(skip_invalid=report.skip_invalid)
+    columns = _manifest_columns(Path(path), own, with_paths, check_every=False)
+    if columns is None:
+        own = Report(skip_invalid=report.skip_invalid)
+        columns = _manifest_columns(Path(path), own, with_paths, check_every=True)
+    assert columns is not None
+    report.merge(own)
+    report.read.categories = own.read.categories
+    return columns
+
+
+def _manifest_columns(path: Path, report: Report, with_paths: bool, check_every: bool) -> Columns | None:
+    """One pass of :func:`columns_from_manifest`; ``check_every``: check every record's values. None when a box value
+    is no number and not every record was checked."""
     header = read_header(path)
     categories, _ = header_to_dataset_parts(header)
     builder = ColumnsBuilder(categories.names(), [c.id for c in categories], with_paths)
@@ -199,7 +242,10 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
             try:
                 rec = loads(line)
                 objects = rec.get("objects") or ()
-                indices = [class_index[o["label"]] for o in objects]
+                try:
+                    indices = [class_index[o["label"]] for o in objects]
+                except KeyError:
+                    indices = crowd_tolerant_classes(objects, builder)
                 labels = [class_index[name] for name in rec.get("labels") or ()]
                 if "image" not in rec:
                     raise ValueError("record has no 'image'")
@@ -214,6 +260,19 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
             except (AttributeError, TypeError, ValueError) as exc:
                 report.invalid(InvalidInputError(f"bad record ({exc})", file=path, location=f"line {number}"))
                 continue
+            complete = True
+            if indices:
+                try:
+                    object_boxes = [o["bbox"] for o in objects]
+                    complete = set(map(len, object_boxes)) == FOUR
+                except (KeyError, TypeError):
+                    complete = False
+            if check_every or not complete or b"-" in line or not _SIMPLE_OBJECT_KEYS.issuperset(chain.from_iterable(objects)) \
+                    or not (_plain_side(rec.get("width")) and _plain_side(rec.get("height"))):
+                error = _value_error(rec, path, number, categories)
+                if error is not None:
+                    report.invalid(error)
+                    continue
             if paths is not None:
                 paths.append(rec["image"])
             widths.append(_size(rec.get("width")))
@@ -223,11 +282,6 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
                 first = len(obj_class)
                 obj_class.extend(indices)
                 obj_image.extend([image] * len(indices))
-                try:
-                    object_boxes = [o["bbox"] for o in objects]
-                    complete = set(map(len, object_boxes)) == FOUR
-                except (KeyError, TypeError):
-                    complete = False
                 if complete:
                     boxes.extend(chain.from_iterable(object_boxes))
                 else:  # an object without a box (or a malformed one): one at a time
@@ -242,18 +296,73 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
             report.count_read(rec.get("split"), len(indices))
             image += 1
     report.read.categories = len(categories)
+    if not check_every and not _PLAIN_NUMBERS.issuperset(map(type, boxes)):
+        return None
     columns = builder.build((header.get("source") or {}).get("format"))
     columns.root = path.parent
+    columns.declared_groups = declared_groups(categories)
     return columns
+
+
+#: object keys that hold no value :mod:`cvkit.core.validate_values` checks beyond the box (its length and the
+#: minus sign of a negative size are checked on the line; the types of its values once every box is in)
+_SIMPLE_OBJECT_KEYS = frozenset(("label", "bbox", "shape", "id", "iscrowd", "group", "attributes", "meta"))
+_PLAIN_NUMBERS = frozenset((int, float))
+
+
+def _plain_side(value: Any) -> bool:
+    """A width or height the fast path takes as it is: absent, or a plain whole number in range."""
+    return value is None or (type(value) is int and 0 <= value <= MAX_SIDE)
+
+
+def _value_error(rec: dict[str, Any], path: Path, number: int, categories: Any) -> InvalidInputError | None:
+    """The manifest reader's error for this record's values, or None (:mod:`cvkit.core.validate_values`)."""
+    try:
+        validate_values.sample(record_to_sample(rec), path, f"line {number}", categories)
+    except InvalidInputError as exc:
+        return exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return InvalidInputError(f"bad record field {exc}", file=path, location=f"line {number}")
+    return None
+
+
+def crowd_tolerant_classes(objects: list[dict[str, Any]], builder: ColumnsBuilder) -> list[int]:
+    """Class indices of ``objects`` when some label is not in the header: a crowd/ignore region's label becomes a
+    class of its own (LabelMe's ``__ignore__``), as :func:`cvkit.manifest.read_manifest` lets it through; any other
+    unknown label raises KeyError naming it."""
+    indices = []
+    for obj in objects:
+        label = obj["label"]
+        if label not in builder.class_index and not obj.get("iscrowd"):
+            raise KeyError(label)
+        indices.append(builder.class_of(label))
+    return indices
 
 
 def _mask_areas(objects: list[dict[str, Any]], first: int, out: dict[int, float]) -> None:
     """Region pixels (RLE mask count, else polygon area) of ``objects`` (object ``i`` is number ``first + i``)."""
-    from cvkit.core.geometry import polygon_area
-    from cvkit.core.masks import rle_area
-
     for offset, obj in enumerate(objects):
         if isinstance(obj.get("rle"), dict):
             out[first + offset] = rle_area(obj["rle"])
         elif isinstance(obj.get("polygon"), list) and obj["polygon"]:
             out[first + offset] = polygon_area(obj["polygon"])
+
+
+def columns_of_split(columns: Columns, split: str) -> Columns:
+    """The images of one split (with their objects and labels) as Columns of their own: ``cvkit stats --split``."""
+    if split not in columns.split_names:
+        raise CvkitError(f"no images of split {split!r} (splits: {', '.join(columns.split_names) or 'none'})")
+    keep = columns.image_split == columns.split_names.index(split)
+    new_index = np.cumsum(keep) - 1
+    objects = keep[columns.obj_image] if columns.num_objects else np.zeros(0, dtype=bool)
+    labels = keep[columns.label_image] if len(columns.label_image) else np.zeros(0, dtype=bool)
+    return Columns(
+        class_names=columns.class_names, class_ids=columns.class_ids, split_names=columns.split_names,
+        image_width=columns.image_width[keep], image_height=columns.image_height[keep],
+        image_split=columns.image_split[keep],
+        obj_image=new_index[columns.obj_image[objects]].astype(np.int32), obj_class=columns.obj_class[objects],
+        obj_box=columns.obj_box[objects], obj_mask_area=columns.obj_mask_area[objects],
+        label_image=new_index[columns.label_image[labels]].astype(np.int32), label_class=columns.label_class[labels],
+        source=columns.source, root=columns.root,
+        image_paths=[p for p, k in zip(columns.image_paths, keep) if k] if columns.image_paths is not None else None,
+    )

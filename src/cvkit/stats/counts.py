@@ -26,34 +26,35 @@ def image_class_pairs(columns: Columns) -> tuple[np.ndarray, np.ndarray]:
     if cached is not None and cached[0] == (columns.num_objects, len(columns.label_class)):
         return cached[1]
     c = max(columns.num_classes, 1)
-    keys = np.concatenate([columns.obj_image.astype(np.int64) * c + columns.obj_class,
-                           columns.label_image.astype(np.int64) * c + columns.label_class])
+    # int32 keys when they fit (a million images x 365 classes do): half the memory and a faster sort
+    key_type = np.int32 if columns.num_images * c < 2**31 else np.int64
+    keys = np.concatenate([columns.obj_image.astype(key_type, copy=False) * key_type(c) + columns.obj_class,
+                           columns.label_image.astype(key_type, copy=False) * key_type(c) + columns.label_class])
     keys = distinct(keys)
-    pairs = (keys // c, keys % c)
+    pairs = ((keys // c).astype(np.int32, copy=False), (keys % c).astype(np.int32, copy=False))
     columns._pairs = ((columns.num_objects, len(columns.label_class)), pairs)
     return pairs
 
 
-def _counts(columns: Columns, image_mask: np.ndarray | None, pairs: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
-    """Objects, images containing the class, and image-level labels per class, optionally for some images."""
+def _counts(columns: Columns, image_group: np.ndarray | None, groups: int,
+            pairs: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+    """Objects, images containing the class, and image-level labels per class: ``(groups, classes)`` arrays
+    counted in one pass each, images falling in group ``image_group[image]`` (all in group 0 when None)."""
     c = columns.num_classes
-    obj_class, label_class = columns.obj_class, columns.label_class
     pair_image, pair_class = pairs
-    if image_mask is not None:
-        obj_class = obj_class[image_mask[columns.obj_image]]
-        label_class = label_class[image_mask[columns.label_image]]
-        pair_class = pair_class[image_mask[pair_image]]
-    return {
-        "objects": np.bincount(obj_class, minlength=c),
-        "images": np.bincount(pair_class, minlength=c),
-        "labels": np.bincount(label_class, minlength=c),
-    }
+
+    def per_group(images: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        keys = classes if image_group is None else image_group[images] * c + classes  # image_group is int64
+        return np.bincount(keys, minlength=groups * c).reshape(groups, c)
+
+    return {"objects": per_group(columns.obj_image, columns.obj_class), "images": per_group(pair_image, pair_class),
+            "labels": per_group(columns.label_image, columns.label_class)}
 
 
 def class_counts(columns: Columns) -> dict[str, Any]:
     """Totals, per-split totals and the per-class table (see docs/stats.md, key ``classes``)."""
     pairs = image_class_pairs(columns)
-    total = _counts(columns, None, pairs)
+    total = {key: value[0] for key, value in _counts(columns, None, 1, pairs).items()}
     n_images = columns.num_images
     n_objects = columns.num_objects
     objects_per_image = np.bincount(columns.obj_image, minlength=n_images) if n_images else np.zeros(0, dtype=np.int64)
@@ -62,10 +63,15 @@ def class_counts(columns: Columns) -> dict[str, Any]:
     split_ids = [(name, i) for i, name in enumerate(columns.split_names)]
     if (columns.image_split < 0).any() and columns.split_names:
         split_ids.append(("-", -1))
-    for name, index in split_ids:
-        mask = columns.image_split == index
-        per_split[name] = _counts(columns, mask, pairs)
-        splits[name] = {"images": int(mask.sum()), "objects": int(mask[columns.obj_image].sum()) if n_objects else 0}
+    if split_ids:  # "no split" (-1) is the last group
+        groups = len(columns.split_names) + 1
+        image_group = np.where(columns.image_split < 0, groups - 1, columns.image_split).astype(np.int64)
+        counted = _counts(columns, image_group, groups, pairs)
+        images_per_group = np.bincount(image_group, minlength=groups)
+        objects_per_group = counted["objects"].sum(axis=1)
+        for name, index in split_ids:
+            per_split[name] = {key: value[index] for key, value in counted.items()}
+            splits[name] = {"images": int(images_per_group[index]), "objects": int(objects_per_group[index])}
     classes = []
     for k, name in enumerate(columns.class_names):
         row: dict[str, Any] = {

@@ -4,7 +4,9 @@ What changes (counted in the result's ``fix`` section; everything else is kept a
 images that are missing or unreadable are dropped; a wrong declared size is replaced by
 the real (displayed) size; boxes reaching outside the image are clipped to it
 (:func:`cvkit.core.geometry.clip_box`); objects with non-finite or empty boxes, polygons
-left without a part of >= 3 points, or unknown categories are dropped; unknown image
+left without a part of >= 3 points, a mask, keypoints, points or score that ``invalid_value`` refuses, or
+unknown categories are dropped; a declared size that is no positive whole number becomes the real one (or
+unknown); unknown image
 labels are dropped; an annotation id repeated within a split gets a fresh one. Duplicates and
 split leakage are reported but not resolved (which copy to keep is the user's call).
 The input is never written to.
@@ -18,10 +20,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from cvkit.core import validate_values
 from cvkit.core.geometry import clip_box
 from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.paths import check_apart
 from cvkit.errors import CvkitError, DestinationExistsError
-from cvkit.stats.validate import BOUNDS_TOLERANCE, ValidationResult, same_file
+from cvkit.io import exclusive, same_file
+from cvkit.manifest import check_manifest_name, write_manifest
+from cvkit.stats.findings import BOUNDS_TOLERANCE, ValidationResult, value_problem
 
 
 def _fix_object(obj: Annotation, dataset: Dataset, width: float | None, height: float | None, counts: Counter[str]) -> Annotation | None:
@@ -29,9 +35,12 @@ def _fix_object(obj: Annotation, dataset: Dataset, width: float | None, height: 
     if obj.label not in dataset.categories and not obj.iscrowd:  # crowd/ignore regions need no category, as validate says
         counts["objects_dropped_unknown_category"] += 1
         return None
+    if value_problem(obj, width, height) is not None:  # a mask, keypoints, points or score no tool reads right
+        counts["objects_dropped_bad_value"] += 1
+        return None
     if obj.polygon is not None:
         parts = [p for p in obj.polygon if len(p) >= 6 and len(p) % 2 == 0]
-        if len(parts) != len(obj.polygon):
+        if len(parts) != len(obj.polygon) or not parts:
             if not parts:
                 counts["objects_dropped_bad_polygon"] += 1
                 return None
@@ -40,7 +49,8 @@ def _fix_object(obj: Annotation, dataset: Dataset, width: float | None, height: 
     box = obj.bbox
     if box is None:
         return obj
-    if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
+    four = isinstance(box, list | tuple) and len(box) == 4
+    if not four or not all(validate_values.is_number(v) and math.isfinite(v) for v in box):
         counts["objects_dropped_bad_box"] += 1
         return None
     x, y, w, h = box
@@ -73,7 +83,7 @@ def fixed_samples(dataset: Dataset, result: ValidationResult, counts: Counter[st
             continue
         width, height = sample.width, sample.height
         if "size" in facts:
-            width, height = facts["size"]
+            width, height = facts["size"] or (None, None)
             counts["sizes_corrected"] += 1
         real_w, real_h = facts.get("real_size", (width, height))
         objects = []
@@ -97,16 +107,15 @@ def fixed_samples(dataset: Dataset, result: ValidationResult, counts: Counter[st
 
 def write_fixed(dataset: Dataset, result: ValidationResult, source: Path, output: Path, overwrite: bool = False) -> dict[str, Any]:
     """Write the cleaned manifest to ``output`` (never over the input); returns what changed."""
-    from cvkit.manifest import write_manifest
-
-    if output.suffix.lower() != ".jsonl":
-        raise CvkitError("the cleaned manifest must end in .jsonl", file=output)
-    if output.resolve() == source.resolve() or same_file(output, source):
+    check_manifest_name(output, "cleaned manifest")
+    check_apart(output, [source])
+    if same_file(output, source):  # a hard link to the input
         raise CvkitError("--fix never overwrites its input; choose another -o", file=output)
     if output.exists() and not overwrite:
         raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=output)
     counts: Counter[str] = Counter()
     samples = fixed_samples(dataset, result, counts)
     clean = Dataset(samples, dataset.categories, dataset.hierarchy, dataset.root, dataset.source_format, dataset.info)
-    write_manifest(clean, output)
+    with exclusive(output, overwrite):
+        write_manifest(clean, output)
     return {"output": str(output), "images_written": len(samples), "objects_written": sum(len(s.objects) for s in samples), **dict(sorted(counts.items()))}

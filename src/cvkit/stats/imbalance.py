@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from cvkit.errors import CvkitError
 from cvkit.stats.options import DEFAULT_COMMON_MAX, DEFAULT_RARE_MAX
 
 
@@ -73,8 +74,6 @@ def frequency_groups(class_names: Sequence[str], image_counts: Sequence[int] | n
                      rare_max: int = DEFAULT_RARE_MAX, common_max: int = DEFAULT_COMMON_MAX) -> dict[str, str]:
     """Class name -> ``frequent`` | ``common`` | ``rare`` | ``absent`` by the images containing it (LVIS)."""
     if rare_max >= common_max:
-        from cvkit.errors import CvkitError
-
         raise CvkitError(f"--rare-max ({rare_max}) must be below --common-max ({common_max})")
     out = {}
     for name, count in zip(class_names, np.asarray(image_counts), strict=True):

@@ -6,6 +6,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from cvkit.errors import CvkitError
+from cvkit.io import atomic_file
+
 GROUP_COLORS = {"frequent": "#2f6db5", "common": "#e0a030", "rare": "#c8402f", "absent": "#999999"}
 GROUP_ROLES = {"frequent": "head", "common": "medium", "rare": "tail", "absent": "absent"}
 MAX_NAMED_CLASSES = 60
@@ -23,14 +26,11 @@ def plot_stats(stats: dict[str, Any], path: str | Path) -> Path:
     try:
         import matplotlib
     except ImportError:
-        from cvkit.errors import CvkitError
-
         raise CvkitError("--plot needs matplotlib: pip install 'cvkit[plot]'") from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from cvkit.io import atomic_file
     from cvkit.stats.imbalance import frequency_groups
 
     path = Path(path)

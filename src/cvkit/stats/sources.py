@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cvkit.api import detect_format, read
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
+from cvkit.formats import manifest_format, manifest_parquet
 
 if TYPE_CHECKING:
     from cvkit.stats.columns import Columns
@@ -18,8 +20,6 @@ if TYPE_CHECKING:
 
 def resolve_format(path: str | Path, format: str | None) -> str:
     """The format to read ``path`` with: as given, ``manifest`` for a manifest, else detected."""
-    from cvkit.api import detect_format
-
     path = Path(path)
     if format:
         return format
@@ -28,20 +28,23 @@ def resolve_format(path: str | Path, format: str | None) -> str:
     return _manifest_or_none(path) or detect_format(path)
 
 
-def _manifest_or_none(path: Path) -> str | None:
-    """``"manifest"`` for a .jsonl file with a manifest header (saves probing every format)."""
-    from cvkit.formats.manifest_format import detect
+#: format names that mean a cvkit manifest (JSON Lines or Parquet), read by :mod:`cvkit.manifest`
+MANIFEST_FORMATS = ("manifest", "jsonl", "parquet", "manifest_parquet")
 
-    return "manifest" if detect(path) else None
+
+def _manifest_or_none(path: Path) -> str | None:
+    """``"manifest"`` for a .jsonl file with a manifest header, ``"parquet"`` for a Parquet manifest (saves probing
+    every format)."""
+    if manifest_parquet.detect(path):
+        return "parquet"
+    return "manifest" if manifest_format.detect(path) else None
 
 
 def load_columns(path: str | Path, format: str | None = None, report: Report | None = None, with_paths: bool = False, **options: Any) -> Columns:
     """Columns of a dataset in any format; manifests take the fast path."""
-    from cvkit.api import read
-
     path = Path(path)
     name = resolve_format(path, format)
-    if name in ("manifest", "jsonl") and not options:
+    if name in MANIFEST_FORMATS and not options:
         from cvkit.stats.columns import columns_from_manifest
 
         return columns_from_manifest(path, report, with_paths)

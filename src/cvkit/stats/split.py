@@ -16,8 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from cvkit.api import read
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.paths import check_apart
 from cvkit.errors import CvkitError, DestinationExistsError
+from cvkit.io import exclusive
+from cvkit.manifest import check_manifest_name, write_manifest
 
 DEFAULT_NAMES = {1: ["train"], 2: ["train", "val"], 3: ["train", "val", "test"]}
 
@@ -153,18 +157,13 @@ def split_dataset(path: str | Path, ratios: str | Sequence[float], output: str |
                   seed: int = 0, group_by: str | None = None, format: str | None = None, overwrite: bool = False,
                   **read_options: Any) -> dict[str, Any]:
     """Read a dataset, assign every image a split, write the manifest ``output``; returns the summary."""
-    from cvkit.api import read
-    from cvkit.manifest import write_manifest
-
     ratio_list = parse_ratios(ratios)
     name_list = split_names(names, len(ratio_list))
     output = Path(output)
-    if output.suffix.lower() != ".jsonl":
-        raise CvkitError("the split manifest must end in .jsonl", file=output)
+    check_manifest_name(output, "split manifest")
+    check_apart(output, [path])
     if output.exists() and not overwrite:
         raise DestinationExistsError("destination exists; pass --overwrite to replace it", file=output)
-    if Path(path).exists() and output.exists() and output.resolve() == Path(path).resolve():
-        raise CvkitError("split never overwrites its input; choose another -o", file=output)
     from cvkit.stats.sources import resolve_format
 
     dataset = read(path, resolve_format(path, format), **read_options).materialize()
@@ -175,7 +174,8 @@ def split_dataset(path: str | Path, ratios: str | Sequence[float], output: str |
 
     out_samples = [replace(s, split=name_list[j]) for s, j in zip(samples, assignment, strict=True)]
     out = Dataset(out_samples, dataset.categories, dataset.hierarchy, dataset.root, dataset.source_format, dataset.info)
-    write_manifest(out, output)
+    with exclusive(output, overwrite):
+        write_manifest(out, output)
     table = split_table(out_samples, name_list, class_names)
     total = max(len(samples), 1)
     return {

@@ -66,6 +66,8 @@ def imbalance_section(columns: Columns, options: ImbalanceOptions) -> dict[str, 
     pair_image, pair_class = image_class_pairs(columns)
     image_counts = np.bincount(pair_class, minlength=columns.num_classes)
     groups = frequency_groups(columns.class_names, image_counts, options.rare_max, options.common_max)
+    declared = columns.declared_groups or {}
+    groups.update((name, declared[name]) for name in groups if name in declared)  # the file's own groups win (LVIS)
     frequencies = pixel_frequencies(columns)
     weights = all_weights(columns, counts, image_counts, options, frequencies)
     class_factors = class_repeat_factors(image_counts, columns.num_images, options.threshold)
@@ -77,6 +79,7 @@ def imbalance_section(columns: Columns, options: ImbalanceOptions) -> dict[str, 
         **imbalance_metrics(counts).to_dict(),
         "frequency_groups": {
             "thresholds": {"rare_max_images": options.rare_max, "common_max_images": options.common_max},
+            "from": "file" if declared else "image counts",
             "classes": groups,
             "sizes": dict(Counter(groups.values())),
         },

@@ -61,7 +61,8 @@ def stats_tables(stats: dict[str, Any], top: int = 0) -> list[Any]:
         metrics.add_row("effective classes (e^H)", _fmt(imbalance["effective_classes"], 2))
         groups = imbalance["frequency_groups"]
         th = groups["thresholds"]
-        metrics.add_row(f"frequent / common / rare (<= {th['rare_max_images']} / <= {th['common_max_images']} images)",
+        basis = "as the file states" if groups.get("from") == "file" else f"<= {th['rare_max_images']} / <= {th['common_max_images']} images"
+        metrics.add_row(f"frequent / common / rare ({basis})",
                         " / ".join(str(groups["sizes"].get(g, 0)) for g in ("frequent", "common", "rare")))
         rf = imbalance["repeat_factor"]
         metrics.add_row(f"repeat factor t={rf['threshold']}: images repeated, epoch size", f"{rf['images_repeated']:,}, {rf['epoch_images']:,.0f}")

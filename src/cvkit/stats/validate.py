@@ -1,6 +1,6 @@
 """``cvkit validate``: find what breaks training or evaluation, with counts and examples.
 
-Every finding belongs to one check of :data:`CHECKS`; its severity decides the exit code
+Every finding belongs to one check of :data:`cvkit.stats.findings.CHECKS`; its severity decides the exit code
 (1 when any *error* is found). Warnings are legal but usually unintended (docs/stats.md).
 Inputs are only read; :func:`cvkit.stats.fix.write_fixed` writes a cleaned manifest elsewhere.
 """
@@ -9,123 +9,34 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cvkit.api import read
+from cvkit.core import validate_values
 from cvkit.core.imageinfo import ImageInfo, read_image_info
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
-
-ERROR, WARNING = "error", "warning"
-
-#: check name -> (severity, what it means). Order is the order reports list them in.
-CHECKS: dict[str, tuple[str, str]] = {
-    "invalid_record": (ERROR, "a record the reader could not parse"),
-    "missing_image": (ERROR, "the image file does not exist"),
-    "unreadable_image": (ERROR, "the image header (or, with --deep, its pixels) cannot be decoded"),
-    "size_mismatch": (ERROR, "declared width/height differ from the image's real (displayed) size"),
-    "box_not_finite": (ERROR, "a box coordinate is NaN or infinite"),
-    "box_empty": (ERROR, "a box with zero or negative width or height"),
-    "box_out_of_bounds": (ERROR, "a box reaches outside the image"),
-    "polygon_too_few_points": (ERROR, "a polygon part with fewer than 3 points"),
-    "duplicate_annotation_id": (ERROR, "two annotations of one split share an id (COCO numbers each file on its own)"),
-    "unknown_category": (ERROR, "an object or image label names a category the dataset does not define"),
-    "split_leakage": (ERROR, "the same image (same file or identical content) is in more than one split"),
-    "exif_rotated": (WARNING, "the image has an EXIF orientation other than 1 (tools disagree on such images)"),
-    "image_without_annotations": (WARNING, "an image with neither objects nor image-level labels"),
-    "duplicate_image": (WARNING, "identical image content (or the same file) listed more than once in one split"),
-}
-#: boxes may touch the border exactly; beyond this many pixels they are out of bounds
-BOUNDS_TOLERANCE = 1e-6
-
-
-@dataclass(slots=True)
-class Finding:
-    check: str
-    image: str | None
-    message: str
-    location: str | None = None
-
-    @property
-    def severity(self) -> str:
-        return CHECKS[self.check][0]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "severity": self.severity, "image": self.image, "location": self.location, "message": self.message}
-
-
-@dataclass
-class ValidationResult:
-    """Counts per check, the first ``examples`` findings of each, and what was checked."""
-
-    images: int = 0
-    objects: int = 0
-    images_checked: bool = True
-    deep: bool = False
-    examples: int = 5
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHECKS, 0))
-    findings: dict[str, list[Finding]] = field(default_factory=lambda: defaultdict(list))
-    #: image index -> facts the fixer needs (real size; broken image)
-    image_facts: dict[int, dict[str, Any]] = field(default_factory=dict)
-    fix: dict[str, Any] | None = None
-
-    def add(self, check: str, image: str | None, message: str, location: str | None = None) -> None:
-        self.counts[check] += 1
-        if len(self.findings[check]) < self.examples:
-            self.findings[check].append(Finding(check, image, message, location))
-
-    @property
-    def errors(self) -> int:
-        return sum(n for check, n in self.counts.items() if CHECKS[check][0] == ERROR)
-
-    @property
-    def warnings(self) -> int:
-        return sum(n for check, n in self.counts.items() if CHECKS[check][0] == WARNING)
-
-    @property
-    def ok(self) -> bool:
-        return self.errors == 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": "cvkit.validation",
-            "version": 1,
-            "ok": self.ok,
-            "errors": self.errors,
-            "warnings": self.warnings,
-            "images": self.images,
-            "objects": self.objects,
-            "images_checked": self.images_checked,
-            "deep": self.deep,
-            "checks": {
-                check: {"severity": CHECKS[check][0], "count": self.counts[check], "description": CHECKS[check][1],
-                        "examples": [f.to_dict() for f in self.findings.get(check, [])]}
-                for check in CHECKS
-            },
-            "fix": self.fix,
-        }
+from cvkit.manifest import header_to_dataset_parts, iter_samples, read_header
+from cvkit.stats.findings import BOUNDS_TOLERANCE, ValidationResult, value_problem
+from cvkit.stats.fix import write_fixed
 
 
 # --- reading ---------------------------------------------------------------------------
 def read_for_validation(path: str | Path, format: str | None, report: Report, **options: Any) -> Dataset:
     """The dataset, materialized; a manifest is read leniently so unknown labels become findings, not skipped records."""
-    from cvkit.api import read
-    from cvkit.stats.sources import resolve_format
+    from cvkit.stats.sources import MANIFEST_FORMATS, resolve_format
 
     path = Path(path)
     format = resolve_format(path, format)
-    if format in ("manifest", "jsonl") and not options:
-        from cvkit.manifest import header_to_dataset_parts, iter_samples, read_header
-
+    if format in MANIFEST_FORMATS and not options:
         header = read_header(path)
         categories, hierarchy = header_to_dataset_parts(header)
         samples = []
-        for number, sample in iter_samples(path, categories, report, check_labels=False):
+        for number, sample in iter_samples(path, categories, report, check_labels=False, check_values=False):
             sample.meta.setdefault("_cvkit_line", number)
             samples.append(sample)
         source = (header.get("source") or {}).get("format")
@@ -174,13 +85,19 @@ def check_objects(sample: Sample, index: int, dataset: Dataset, width: float | N
             else:
                 seen_ids[key] = sample.path
         if obj.polygon is not None:
-            short = [p for p in obj.polygon if len(p) < 6 or len(p) % 2]
+            short = [p for p in obj.polygon if len(p) < 6 or len(p) % 2] or ([[]] if not obj.polygon else [])
             if short:
                 result.add("polygon_too_few_points", sample.path, f"polygon part with {len(short[0]) / 2:g} points", loc)
+        problem = value_problem(obj, width, height)
+        if problem is not None:
+            result.add("invalid_value", sample.path, problem, loc)
         box = obj.bbox
         if box is None:
             continue
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
+        if not isinstance(box, list | tuple) or len(box) != 4:
+            result.add("invalid_value", sample.path, f"box must be 4 numbers [x, y, width, height], got {box!r}", loc)
+            continue
+        if not all(validate_values.is_number(v) and math.isfinite(v) for v in box):
             result.add("box_not_finite", sample.path, f"box {list(box)} has a non-finite coordinate", loc)
             continue
         x, y, w, h = box
@@ -248,6 +165,12 @@ def validate_loaded(dataset: Dataset, report: Report, check_images: bool = True,
     for index, sample in enumerate(track(samples, "validating", total=len(samples))):
         where = _where(sample, index)
         width, height = sample.width, sample.height
+        try:
+            validate_values.image_size(width, height, None, None)
+        except InvalidInputError as exc:
+            result.add("invalid_value", sample.path, f"declared {exc.message}", where)
+            result.image_facts.setdefault(index, {})["size"] = None  # --fix: the real size when known, else unknown
+            width = height = None
         if check_images:
             path = sample.resolve(dataset.root)
             info, check, message = check_image_file(path, deep)
@@ -258,6 +181,8 @@ def validate_loaded(dataset: Dataset, report: Report, check_images: bool = True,
                 files[path.resolve()].append(index)
             if info is not None:
                 real = (info.width, info.height)
+                if result.image_facts.get(index, {}).get("size", ()) is None:
+                    result.image_facts[index]["size"] = real
                 if width and height and (width, height) != real:
                     note = ""
                     if info.orientation in (5, 6, 7, 8) and (width, height) == (info.stored_width, info.stored_height):
@@ -284,14 +209,5 @@ def validate_dataset(path: str | Path, format: str | None = None, check_images: 
     dataset = read_for_validation(path, format, report, **read_options)
     result = validate_loaded(dataset, report, check_images, deep, examples)
     if fix_output is not None:
-        from cvkit.stats.fix import write_fixed
-
         result.fix = write_fixed(dataset, result, Path(path), Path(fix_output), overwrite)
     return result
-
-
-def same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False

@@ -8,7 +8,9 @@ The weights file (``--weights-out``, read by ``cvkit train --class-weights``)::
 
     {"schema": "cvkit.class_weights", "version": 1, "method": "effective",
      "params": {"beta": 0.999}, "classes": ["cat", "dog"],
-     "weights": {"cat": 0.8, "dog": 1.2}, "counts": {"cat": 500, "dog": 50}}
+     "weights": {"cat": 0.8, "dog": 1.2}, "counts": {"cat": 500, "dog": 50}, "split": "train"}
+
+``split`` names the split that was counted (``cvkit stats --split``); null means every split.
 
 See docs/stats.md for the formulas.
 """
@@ -121,8 +123,9 @@ def image_repeat_factors(image_index: np.ndarray, class_index: np.ndarray, class
     return out
 
 
-def weights_document(class_names: Sequence[str], weights: np.ndarray, counts: Sequence[int], method: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The JSON document ``--weights-out`` writes (see the module docstring)."""
+def weights_document(class_names: Sequence[str], weights: np.ndarray, counts: Sequence[int], method: str,
+                     params: dict[str, Any], split: str | None = None) -> dict[str, Any]:
+    """The JSON document ``--weights-out`` writes (module docstring); ``split``: the split counted, None for all."""
     return {
         "schema": WEIGHTS_SCHEMA,
         "version": WEIGHTS_VERSION,
@@ -131,6 +134,7 @@ def weights_document(class_names: Sequence[str], weights: np.ndarray, counts: Se
         "classes": list(class_names),
         "weights": {name: float(w) for name, w in zip(class_names, weights, strict=True)},
         "counts": {name: int(c) for name, c in zip(class_names, counts, strict=True)},
+        "split": split,
     }
 
 
@@ -139,6 +143,12 @@ def write_class_weights(path: str | Path, document: dict[str, Any]) -> Path:
     path = Path(path)
     atomic_write_bytes(path, jsonio.dumps(document, indent=True) + b"\n")
     return path
+
+
+def counted_split(path: str | Path) -> tuple[bool, str | None]:
+    """``(known, split)``: the split a weights file counted (``known`` False: written before it was recorded)."""
+    doc = jsonio.loads(Path(path).read_bytes())
+    return ("split" in doc, doc.get("split")) if isinstance(doc, dict) else (False, None)
 
 
 def load_class_weights(path: str | Path, class_names: Sequence[str]) -> list[float]:

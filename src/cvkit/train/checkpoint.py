@@ -2,9 +2,12 @@
 
 Keys: ``format`` ("cvkit.checkpoint"), ``version``, ``model`` (state dict, no DDP or
 compile prefixes), ``ema`` (state dict or None), ``optimizer``, ``scheduler``,
-``scaler`` (None unless fp16), ``epoch`` (completed epochs), ``step`` (optimiser steps),
-``best_metric``, ``best_epoch``, ``epochs_without_improvement``, ``config`` (TrainConfig
-as a dict), ``class_names``, ``metrics`` (the epoch's record). Everything is plain
+``ema_updates``, ``eval_weights`` ("ema" or "raw": which of the two validated better and is
+used by evaluate/predict/export), ``scaler`` (None unless fp16), ``epoch`` (completed epochs),
+``step`` (optimiser steps), ``best_metric``, ``best_epoch``, ``epochs_without_improvement``,
+``config`` (TrainConfig as a dict), ``class_names``, ``metrics`` (the epoch's record),
+``class_weights`` (the resolved per-class weights or None), ``loss_state`` (center loss's
+centres), ``rng`` (every rank's generator states, for an exact resume). Everything is plain
 tensors and Python values, so loading uses ``torch.load(weights_only=True)``.
 """
 
@@ -17,6 +20,7 @@ import torch
 
 from cvkit.errors import InvalidInputError
 from cvkit.io import atomic_file
+from cvkit.train.config import TrainConfig
 
 FORMAT = "cvkit.checkpoint"
 VERSION = 1
@@ -47,26 +51,35 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError, EOFError for foreign or truncated files
-        raise InvalidInputError(f"not a readable checkpoint ({exc.__class__.__name__}: {str(exc)[:200]})", file=path) from None
+        raise InvalidInputError(
+            f"not a readable checkpoint ({exc.__class__.__name__}: {str(exc)[:200]})", file=path
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InvalidInputError("not a cvkit training checkpoint (no 'format': 'cvkit.checkpoint')", file=path)
     return state
 
 
 def model_from_checkpoint(state: dict[str, Any], use_ema: bool = True) -> tuple[torch.nn.Module, Any]:
-    """Rebuild the trained model (EMA weights when present) in eval mode, plus its config."""
-    from cvkit.train.config import TrainConfig
+    """Rebuild the trained model in eval mode, plus its config: the EMA weights when they validated better
+    (``eval_weights``; checkpoints from before it was recorded use the EMA whenever there is one)."""
+    model, cfg, _ = model_and_info(state, use_ema)
+    return model, cfg
+
+
+def model_and_info(state: dict[str, Any], use_ema: bool = True) -> tuple[torch.nn.Module, Any, dict[str, Any]]:
+    """:func:`model_from_checkpoint` plus the model facts (``feature_layer``, ``feature_dim``)."""
+    from cvkit.train.loss_table import head_options
     from cvkit.train.models import build_model
 
     cfg = TrainConfig.from_dict(state["config"])
-    model, _ = build_model(cfg.arch, len(state["class_names"]))
-    weights = state["ema"] if use_ema and state.get("ema") else state["model"]
-    model.load_state_dict(weights)
-    return model.eval(), cfg
+    model, info = build_model(cfg.arch, len(state["class_names"]), **head_options(cfg))
+    use_ema = use_ema and bool(state.get("ema")) and state.get("eval_weights", "ema") == "ema"
+    model.load_state_dict(state["ema"] if use_ema else state["model"])
+    return model.eval(), cfg, info
 
 
 class EarlyStopping:
-    """Stops when the monitored metric has not improved for ``patience`` epochs (None: never)."""
+    """Stops when the monitored metric has not improved for ``patience`` epochs (None or 0: never)."""
 
     def __init__(self, patience: int | None, higher_is_better: bool = True):
         self.patience = patience
@@ -89,7 +102,7 @@ class EarlyStopping:
 
     @property
     def should_stop(self) -> bool:
-        return self.patience is not None and self.bad_epochs >= self.patience
+        return bool(self.patience) and self.bad_epochs >= self.patience  # type: ignore[operator]
 
     def state_dict(self) -> dict[str, Any]:
         return {"best_metric": self.best, "best_epoch": self.best_epoch, "epochs_without_improvement": self.bad_epochs}

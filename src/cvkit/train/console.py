@@ -6,14 +6,17 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from cvkit.cli.common import out_console
 from cvkit.core import progress as core_progress
 
 
 class EpochBar:
-    """A transient rich bar for one epoch; does nothing when stderr is not a terminal."""
+    """A transient rich bar for one epoch (or, with ``training=False``, one validation pass: images/s only);
+    does nothing when stderr is not a terminal."""
 
-    def __init__(self, description: str, enabled: bool, batch_size: int, world: int):
+    def __init__(self, description: str, enabled: bool, batch_size: int, world: int, training: bool = True):
         self.enabled = enabled and core_progress.ENABLED and sys.stderr.isatty()
+        self.training = training
         self.description = description
         self.images_per_step = batch_size * world
         self.bar: Any = None
@@ -25,9 +28,18 @@ class EpochBar:
 
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[ips]:>7.0f} img/s  loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}"),
-                                TimeRemainingColumn(), transient=True, refresh_per_second=4)
+            fields = "{task.fields[ips]:>7.0f} img/s" + (
+                "  loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}" if self.training else ""
+            )
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn(fields),
+                TimeRemainingColumn(),
+                transient=True,
+                refresh_per_second=4,
+            )
             self.bar.__enter__()
             self.task = self.bar.add_task(self.description, total=None, ips=0.0, loss=float("nan"), lr=0.0)
             self.start = time.perf_counter()
@@ -41,7 +53,13 @@ class EpochBar:
         if loss == loss:  # not NaN: a fresh value
             self.loss = loss
         elapsed = max(1e-9, time.perf_counter() - self.start)
-        self.bar.update(self.task, completed=done, total=total, ips=done * self.images_per_step / elapsed, loss=self.loss, lr=lr)
+        self.bar.update(
+            self.task, completed=done, total=total, ips=done * self.images_per_step / elapsed, loss=self.loss, lr=lr
+        )
+
+    def advance(self, done: int, total: int) -> None:
+        """Validation progress: ``done`` of ``total`` batches."""
+        self.update(done, total, float("nan"), 0.0)
 
     def __exit__(self, *exc: Any) -> None:
         if self.bar is not None:
@@ -71,8 +89,6 @@ def print_metrics_table(metrics: dict[str, Any], title: str = "validation", max_
     """Top-1/top-5 (or mAP/F1), per-class accuracy (all, or the worst when many) and the worst classes."""
     from rich.table import Table
 
-    from cvkit.cli.common import out_console
-
     console = out_console()
     summary = Table(title=f"{title}: {metrics.get('images', 0)} images", title_justify="left")
     summary.add_column("metric")
@@ -86,10 +102,15 @@ def print_metrics_table(metrics: dict[str, Any], title: str = "validation", max_
     rows = sorted(((v, k) for k, v in per_class.items() if v is not None))
     shown = rows if len(rows) <= max_classes else rows[:max_classes]
     if shown:
-        table = Table(title="per class" + ("" if len(rows) <= max_classes else f" (worst {max_classes} of {len(rows)})"), title_justify="left")
+        table = Table(
+            title="per class" + ("" if len(rows) <= max_classes else f" (worst {max_classes} of {len(rows)})"),
+            title_justify="left",
+        )
         table.add_column("class")
         table.add_column(column, justify="right")
-        for value, name in (shown if len(rows) > max_classes else sorted(shown, key=lambda r: list(per_class).index(r[1]))):
+        for value, name in (
+            shown if len(rows) > max_classes else sorted(shown, key=lambda r: list(per_class).index(r[1]))
+        ):
             table.add_row(name, f"{100 * value:.1f}%")
         console.print(table)
     worst = metrics.get("worst_classes") or []

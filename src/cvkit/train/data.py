@@ -1,16 +1,18 @@
 """From a manifest to batches: items, decoding, transforms, DataLoaders and the GPU decode path.
 
-Items are read from the manifest streaming and kept as compact ``(path, target, box)``
-tuples. Workers return **uint8** CHW tensors (4x less to copy than float); the loop
+Items are read from the manifest streaming and kept as numpy arrays (:mod:`cvkit.train.items`; a
+Parquet manifest's column-wise), each ``(path, target, box)`` made when asked for. Workers return **uint8** CHW tensors (4x less to copy than float); the loop
 normalises on the device (:func:`to_device`). On CUDA, JPEG files may instead be
 decoded in batches on the GPU with nvJPEG (:class:`GpuJpegBatches`).
 """
 
 from __future__ import annotations
 
+import random
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from cvkit.core.geometry import Box
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.manifest import read_header, read_manifest
+from cvkit.train import shards
 from cvkit.train.config import MEAN, STD, TrainConfig
+from cvkit.train.items import ItemArrays, parquet_single_label_items
 
-Box = tuple[float, float, float, float]
 #: ``(absolute image path, class index or tuple of class indices, crop box or None)``
 Item = tuple[str, Any, Box | None]
 #: Decoder preference measured on CPU (benchmarks/train_throughput.py, docs/benchmarks.md): on
@@ -29,7 +34,9 @@ Item = tuple[str, Any, Box | None]
 #: torchvision is also the library of the nvJPEG path and a hard dependency of the train extra.
 DECODER_ORDER = ("torchvision", "opencv", "pil")
 # torchvision 0.29 deprecates its decoders in favour of TorchCodec; the notice would otherwise fire per image
-warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision", category=DeprecationWarning)
+warnings.filterwarnings(
+    "ignore", message="The image decoding and encoding capabilities of TorchVision", category=DeprecationWarning
+)
 
 
 @dataclass
@@ -40,6 +47,8 @@ class ItemSet:
     class_names: list[str]
     unlabelled: int = 0
     counts: list[int] = field(default_factory=list)
+    splits: list[str | None] = field(default_factory=list)  # the splits the items come from
+    other_splits: list[str | None] = field(default_factory=list)  # splits of the manifest left out (validation, test)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -47,39 +56,56 @@ class ItemSet:
 
 # --- manifest -> items -------------------------------------------------------------------
 def manifest_class_names(path: str | Path) -> list[str]:
-    """Category names in header order: the model's output order."""
-    from cvkit.manifest import read_header
-
+    """Category names in header order: the model's output order (shards: their ``classes.txt``)."""
+    if shards.is_shard_source(path):
+        return shards.shard_class_names(path)
     return [entry["name"] for entry in read_header(path).get("categories", [])]
 
 
-def load_items(path: str | Path, class_names: Sequence[str] | None = None, split: str | None = None, exclude_splits: Sequence[str] = (),
-               multi_label: bool = False, crops: bool = False, crop_padding: float = 0.0) -> ItemSet:
+def load_items(
+    path: str | Path,
+    class_names: Sequence[str] | None = None,
+    split: str | None = None,
+    exclude_splits: Sequence[str] = (),
+    multi_label: bool = False,
+    crops: bool = False,
+    crop_padding: float = 0.0,
+) -> ItemSet:
     """Stream ``path`` into items: one per image (single/multi-label) or one per boxed object (crops).
 
     ``split`` keeps only records of that split; ``exclude_splits`` drops records of
     those splits (the training side of ``--val-split``, and ``test``). Single-label images need exactly one image
     label; images with none are counted as ``unlabelled`` and left out.
     """
-    from cvkit.manifest import read_manifest
-
-    path = Path(path)
-    dataset = read_manifest(path)
     names = list(class_names) if class_names is not None else manifest_class_names(path)
+    if shards.is_shard_source(path):  # WebDataset shards: items held as arrays (cvkit/train/shards.py)
+        shards.check_task(multi_label, crops, path)
+        shard_set, without_label, counts = shards.shard_item_set(path, names, split, exclude_splits)
+        return ItemSet(shard_set, names, without_label, counts)  # type: ignore[arg-type]
+    path = Path(path)
+    if not multi_label and not crops and (columns := parquet_single_label_items(path, names, split, exclude_splits)):
+        return ItemSet(columns[0], names, columns[1], columns[2])  # type: ignore[arg-type]
+    dataset = read_manifest(path)
     index = {name: i for i, name in enumerate(names)}
     items: list[Item] = []
     unlabelled = 0
+    kept: set[str | None] = set()
+    dropped: set[str | None] = set()
 
     def class_of(label: str, where: str) -> int:
         if label not in index:
-            raise CvkitError(f"label {label!r} of {where} is not one of the model's classes ({', '.join(names[:10])}...)", file=path)
+            raise CvkitError(
+                f"label {label!r} of {where} is not one of the model's classes ({', '.join(names[:10])}...)", file=path
+            )
         return index[label]
 
     for sample in dataset:
-        if split is not None and sample.split != split:
+        if (split is not None and sample.split != split) or (
+            sample.split is not None and sample.split in exclude_splits
+        ):
+            dropped.add(sample.split)
             continue
-        if sample.split is not None and sample.split in exclude_splits:
-            continue
+        kept.add(sample.split)
         image = str(sample.resolve(dataset.root))
         if crops:
             for obj in sample.objects:
@@ -94,9 +120,13 @@ def load_items(path: str | Path, class_names: Sequence[str] | None = None, split
         elif not sample.labels:
             unlabelled += 1
         else:
-            raise CvkitError(f"image {sample.path} has {len(sample.labels)} labels ({', '.join(sample.labels)}); "
-                             "train with --multi-label, or give one label per image", file=path)
-    return ItemSet(items, names, unlabelled, class_counts(items, len(names)))
+            raise CvkitError(
+                f"image {sample.path} has {len(sample.labels)} labels ({', '.join(sample.labels)}); "
+                "train with --multi-label, or give one label per image",
+                file=path,
+            )
+    counts = class_counts(items, len(names))
+    return ItemSet(ItemArrays.from_items(items), names, unlabelled, counts, sorted(kept, key=str), sorted(dropped, key=str))  # type: ignore[arg-type]
 
 
 def pad_box(box: Box, padding: float) -> Box:
@@ -136,6 +166,8 @@ def resolve_decoder(name: str) -> str:
 
 def decode_image(path: str, decoder: str = "torchvision") -> torch.Tensor:
     """Decode ``path`` to a uint8 RGB CHW tensor, EXIF orientation applied (the displayed image)."""
+    if hasattr(path, "read"):  # an image inside a shard (cvkit.train.shards.MemberPath): decoded from its bytes
+        return decode_image_bytes(path.read(), str(path))
     try:
         if decoder == "torchvision":
             import torchvision.io as tio
@@ -159,6 +191,17 @@ def decode_image(path: str, decoder: str = "torchvision") -> torch.Tensor:
         raise InvalidInputError(f"could not decode the image ({exc})", file=path) from None
 
 
+def decode_image_bytes(data: bytes, name: str) -> torch.Tensor:
+    """:func:`decode_image` of encoded bytes (torchvision, EXIF orientation applied); ``name`` for messages."""
+    import torchvision.io as tio
+
+    try:
+        return tio.decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=tio.ImageReadMode.RGB,
+                                apply_exif_orientation=True)
+    except (RuntimeError, ValueError) as exc:
+        raise InvalidInputError(f"could not decode the image ({exc})", file=name) from None
+
+
 def crop(image: torch.Tensor, box: Box) -> torch.Tensor:
     """Cut ``box`` (canonical x, y, w, h) out of a CHW image, clipped to the image."""
     height, width = image.shape[-2:]
@@ -176,7 +219,9 @@ def default_transform(image_size: int, train: bool) -> Callable[[torch.Tensor], 
     from torchvision.transforms import v2
 
     if train:
-        return v2.Compose([v2.RandomResizedCrop(image_size, scale=(0.25, 1.0), antialias=True), v2.RandomHorizontalFlip()])
+        return v2.Compose(
+            [v2.RandomResizedCrop(image_size, scale=(0.25, 1.0), antialias=True), v2.RandomHorizontalFlip()]
+        )
     return eval_transform(image_size)
 
 
@@ -188,18 +233,30 @@ def eval_transform(image_size: int) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 class AugmentTransform:
-    """Adapter for ``cvkit.augment.classification_transform`` (HWC uint8 numpy in and out)."""
+    """A ``cvkit.augment`` spec on CHW uint8 tensors, through albumentations (the CPU back-end).
+
+    albumentations draws from generators of its own: :meth:`reseed` sets them from an item's seed, so that the
+    item is augmented the same whichever worker loads it (and a resumed run draws what an uninterrupted one would).
+    """
 
     def __init__(self, spec: str, image_size: int, train: bool):
         try:
-            from cvkit.augment import classification_transform
+            import albumentations as A
+
+            from cvkit.augment.cpu import albumentations_transforms, eval_spec, sized_for_classification
+            from cvkit.augment.spec import load_spec
         except ImportError as exc:
             raise CvkitError(f"--aug needs cvkit.augment, which is not available here ({exc})") from None
-        self.fn = classification_transform(spec, image_size, train=train)
+        parsed = load_spec(spec)
+        final = sized_for_classification(parsed, image_size) if train else eval_spec(image_size)
+        self.compose = A.Compose(albumentations_transforms(final))
         self.image_size = image_size
 
+    def reseed(self, seed: int) -> None:
+        self.compose.set_random_seed(seed % 2**32)
+
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        out = np.ascontiguousarray(self.fn(image.permute(1, 2, 0).numpy()))
+        out = np.ascontiguousarray(self.compose(image=image.permute(1, 2, 0).numpy())["image"])
         tensor = torch.from_numpy(out).permute(2, 0, 1).contiguous()
         if tensor.shape[-2:] != (self.image_size, self.image_size):
             tensor = eval_transform(self.image_size)(tensor)
@@ -216,12 +273,43 @@ def build_transform(cfg: TrainConfig, train: bool) -> Callable[[torch.Tensor], t
 
 
 # --- dataset and loaders --------------------------------------------------------------------
-class ManifestDataset(torch.utils.data.Dataset):
-    """Decodes, crops and transforms one item; returns ``(uint8 CHW image, target)``."""
+@contextmanager
+def item_random_state(seed: int | None) -> Iterator[None]:
+    """Seed Python, numpy and torch for one item's transform, then give the caller's generators back
+    (in the main process with ``--workers 0`` they also drive dropout and mixup)."""
+    if seed is None:
+        yield
+        return
+    saved = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        torch.set_rng_state(saved[0])
+        np.random.set_state(saved[1])
+        random.setstate(saved[2])
 
-    def __init__(self, items: Sequence[Item], num_classes: int, transform: Callable[[torch.Tensor], torch.Tensor],
-                 decoder: str = "torchvision", multi_label: bool = False, encoded: bool = False):
-        self.items = list(items)
+
+class ManifestDataset(torch.utils.data.Dataset):
+    """Decodes, crops and transforms one item; returns ``(uint8 CHW image, target)``.
+
+    Indexed by a position, or by ``(position, item_seed)`` from the samplers (the transform's random draws then
+    depend on the seed alone). With ``encoded`` (GPU decoding) nothing is transformed here: JPEG files come back
+    as their bytes, other files decoded, and :class:`GpuJpegBatches` transforms every image once on the device.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[Item],
+        num_classes: int,
+        transform: Callable[[torch.Tensor], torch.Tensor],
+        decoder: str = "torchvision",
+        multi_label: bool = False,
+        encoded: bool = False,
+    ):
+        self.items = items if hasattr(items, "targets") else list(items)  # item arrays are shared, not copied
         self.num_classes = num_classes
         self.transform = transform
         self.decoder = decoder
@@ -239,19 +327,27 @@ class ManifestDataset(torch.utils.data.Dataset):
             return vector
         return torch.tensor(value, dtype=torch.long)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index, seed = key if isinstance(key, tuple) else (key, None)
         path, _, box = self.items[index]
-        if self.encoded and box is None and is_jpeg(path):
-            import torchvision.io as tio
+        if self.encoded and box is None:
+            if is_jpeg(path):
+                import torchvision.io as tio
 
-            return tio.read_file(path), self.target(index)  # decoded later on the GPU
+                return tio.read_file(path), self.target(index)  # decoded later on the GPU
+            return decode_image(path, self.decoder), self.target(index)  # transformed on the device with the JPEGs
         image = decode_image(path, self.decoder)
         if box is not None:
             image = crop(image, box)
-        return self.transform(image), self.target(index)
+        with item_random_state(seed):
+            if seed is not None and hasattr(self.transform, "reseed"):
+                self.transform.reseed(seed)
+            return self.transform(image), self.target(index)
 
 
 def is_jpeg(path: str) -> bool:
+    if hasattr(path, "read"):  # inside a shard: decoded on the CPU from its bytes
+        return False
     with open(path, "rb") as handle:
         return handle.read(2) == b"\xff\xd8"
 
@@ -261,16 +357,37 @@ def collate_encoded(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[lis
     return [image for image, _ in batch], torch.stack([target for _, target in batch])
 
 
-def make_loader(dataset: ManifestDataset, batch_size: int, sampler: Any, workers: int, pin_memory: bool, prefetch_factor: int,
-                seed: int, drop_last: bool = False) -> torch.utils.data.DataLoader:
+def make_loader(
+    dataset: ManifestDataset,
+    batch_size: int,
+    sampler: Any,
+    workers: int,
+    pin_memory: bool,
+    prefetch_factor: int,
+    seed: int,
+    drop_last: bool = False,
+) -> torch.utils.data.DataLoader:
     """A DataLoader with persistent workers and prefetch when ``workers`` > 0, seeded for reproducibility."""
     extra: dict[str, Any] = {}
     if workers > 0:
         extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor}
+    if getattr(sampler, "yields_batches", False):
+        extra["batch_sampler"] = sampler
+    else:
+        extra.update(batch_size=batch_size, sampler=sampler, drop_last=drop_last)
     return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory, drop_last=drop_last,
-        collate_fn=collate_encoded if dataset.encoded else None, generator=torch.Generator().manual_seed(seed), **extra,
+        dataset,
+        num_workers=workers,
+        pin_memory=pin_memory,
+        collate_fn=collate_encoded if dataset.encoded else None,
+        generator=torch.Generator().manual_seed(seed),
+        **extra,
     )
+
+
+def epoch_sampler(loader: torch.utils.data.DataLoader) -> Any:
+    """The loader's epoch-aware sampler (``set_epoch``), whether it samples items or whole batches."""
+    return loader.batch_sampler if getattr(loader.batch_sampler, "yields_batches", False) else loader.sampler
 
 
 class EvalShardSampler(torch.utils.data.Sampler[int]):
@@ -303,10 +420,10 @@ def to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -
 class GpuJpegBatches:
     """Decode a batch of JPEG byte tensors with nvJPEG and resize/augment on the GPU (CUDA only).
 
-    Items that were not JPEG arrive already decoded and transformed by the worker.
-    With ``--aug`` the augment issue's ``cvkit.augment.gpu.GpuAugmenter`` does the
-    augmentation; otherwise a per-image random resized crop + flip (train) or resize +
-    centre crop (eval) runs on the GPU.
+    Items that were not JPEG arrive decoded (not transformed) from the worker; every image
+    is transformed here exactly once. With ``--aug`` ``cvkit.augment.gpu.GpuAugmenter``
+    does the augmentation; otherwise a per-image random resized crop + flip (train) or
+    resize + centre crop (eval) runs on the device. Any torch device works (tests use the CPU).
     """
 
     def __init__(self, cfg: TrainConfig, device: torch.device, train: bool):
@@ -318,7 +435,9 @@ class GpuJpegBatches:
             try:
                 from cvkit.augment.gpu import GpuAugmenter
             except ImportError as exc:
-                raise CvkitError(f"--aug on the GPU needs cvkit.augment.gpu ({exc}); pass --no-gpu-decode to augment on the CPU") from None
+                raise CvkitError(
+                    f"--aug on the GPU needs cvkit.augment.gpu ({exc}); pass --no-gpu-decode to augment on the CPU"
+                ) from None
             self.augmenter = GpuAugmenter(cfg.aug, cfg.image_size, str(device))
         self.train_tf = default_transform(cfg.image_size, True) if train and cfg.aug is None else None
         self.eval_tf = eval_transform(cfg.image_size)
@@ -332,11 +451,20 @@ class GpuJpegBatches:
         import torchvision.io as tio
 
         encoded = [i for i, img in enumerate(images) if img.dim() == 1]
-        decoded = tio.decode_jpeg([images[i] for i in encoded], mode=tio.ImageReadMode.RGB, device=self.device,
-                                  apply_exif_orientation=True) if encoded else []
-        out: list[torch.Tensor] = [img.to(self.device, non_blocking=True) for img in images]
+        decoded = (
+            tio.decode_jpeg(
+                [images[i] for i in encoded],
+                mode=tio.ImageReadMode.RGB,
+                device=self.device,
+                apply_exif_orientation=True,
+            )
+            if encoded
+            else []
+        )
+        out: list[torch.Tensor] = [img if img.dim() == 1 else img.to(self.device, non_blocking=True) for img in images]
         for i, img in zip(encoded, decoded):
-            out[i] = img if self.augmenter is not None else (self.train_tf or self.eval_tf)(img)
+            out[i] = img
         if self.augmenter is not None:
             return self.augmenter(torch.stack([self.pre_augment(img) for img in out]))  # float in [0, 1]
-        return torch.stack(out)
+        transform = self.train_tf or self.eval_tf
+        return torch.stack([transform(img) for img in out])

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from cvkit.errors import CvkitError
+from cvkit.errors import CvkitError, DestinationExistsError
 from cvkit.io import atomic_file
 from cvkit.train.checkpoint import load_checkpoint, model_from_checkpoint, resolve_checkpoint
 from cvkit.train.config import MEAN, STD
@@ -32,9 +32,16 @@ def _export_onnx(model: torch.nn.Module, example: torch.Tensor, dst: Path) -> No
         dynamo = False
     with atomic_file(dst, "wb", encoding=None) as handle, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), handle, input_names=["images"], output_names=["logits"], dynamo=dynamo,
-                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}} if not dynamo else None,
-                          dynamic_shapes=({0: torch.export.Dim("batch", min=1)},) if dynamo else None)
+        torch.onnx.export(
+            model,
+            (example,),
+            handle,
+            input_names=["images"],
+            output_names=["logits"],
+            dynamo=dynamo,
+            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}} if not dynamo else None,
+            dynamic_shapes=({0: torch.export.Dim("batch", min=1)},) if dynamo else None,
+        )
 
 
 def _run_onnx(path: Path, batch: torch.Tensor) -> torch.Tensor:
@@ -54,8 +61,13 @@ def _export_torchscript(model: torch.nn.Module, example: torch.Tensor, dst: Path
         torch.jit.save(traced, handle)
 
 
-def export_model(src: Path, dst: Path | None, kind: str) -> dict[str, Any]:
-    """Export the checkpoint ``src`` (a .pt file or run folder) to ``dst`` (default: beside it); returns a JSON-able summary."""
+def export_model(src: Path, dst: Path | None, kind: str, overwrite: bool = False) -> dict[str, Any]:
+    """Export the checkpoint ``src`` (a .pt file or run folder) to ``dst`` (default: beside it).
+
+    Returns a JSON-able summary.
+
+    An existing ``dst`` is refused unless ``overwrite``, before anything is exported.
+    """
     if kind not in SUFFIXES:
         raise CvkitError(f"export kind must be onnx or torchscript, not {kind!r}")
     path = resolve_checkpoint(src)
@@ -66,6 +78,8 @@ def export_model(src: Path, dst: Path | None, kind: str) -> dict[str, Any]:
     elif Path(dst).is_dir():
         dst = Path(dst) / (path.stem + SUFFIXES[kind])
     dst = Path(dst)
+    if dst.exists() and not overwrite:
+        raise DestinationExistsError("the export file already exists; pass --overwrite to replace it", file=dst)
     generator = torch.Generator().manual_seed(0)
     example = torch.randn(1, 3, cfg.image_size, cfg.image_size, generator=generator)
     check = torch.randn(2, 3, cfg.image_size, cfg.image_size, generator=generator)
@@ -78,9 +92,20 @@ def export_model(src: Path, dst: Path | None, kind: str) -> dict[str, Any]:
             _export_torchscript(model, example, dst)
             got = torch.jit.load(str(dst), map_location="cpu")(check)
     return {
-        "output": str(dst), "kind": kind, "checkpoint": str(path), "arch": cfg.arch, "classes": state["class_names"],
-        "input": {"name": "images", "shape": ["batch", 3, cfg.image_size, cfg.image_size], "dtype": "float32",
-                  "scale": "1/255", "mean": list(MEAN), "std": list(STD)},
+        "output": str(dst),
+        "kind": kind,
+        "checkpoint": str(path),
+        "arch": cfg.arch,
+        "classes": state["class_names"],
+        "input": {
+            "name": "images",
+            "shape": ["batch", 3, cfg.image_size, cfg.image_size],
+            "dtype": "float32",
+            "scale": "1/255",
+            "mean": list(MEAN),
+            "std": list(STD),
+        },
         "output_kind": "sigmoid scores after the logits" if cfg.multi_label else "logits (softmax for probabilities)",
-        "max_abs_diff": float((expected - got).abs().max()), "checked_batch": int(check.shape[0]),
+        "max_abs_diff": float((expected - got).abs().max()),
+        "checked_batch": int(check.shape[0]),
     }

@@ -10,7 +10,6 @@ numbers are exact.
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -24,7 +23,8 @@ from torch import nn
 from cvkit.errors import CvkitError
 from cvkit.train.config import TrainConfig
 from cvkit.train.data import to_device
-from cvkit.train.models import logits_of, train_mode
+from cvkit.train.losses import apply_loss
+from cvkit.train.models import FeatureTap, logits_of, train_mode
 
 
 @dataclass
@@ -87,13 +87,6 @@ def resolve_device(requested: str, env: DistEnv) -> torch.device:
     return torch.device("cpu")
 
 
-def seed_everything(seed: int) -> None:
-    """Same seed, same CPU result: Python, numpy and torch generators."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
     """bf16 on CUDA by default; fp32 (None) on the CPU unless asked."""
     precision = cfg.precision
@@ -113,6 +106,8 @@ class StepContext:
     clip_grad: float | None = None
     max_steps: int | None = None
     gpu_batches: Callable[[list[torch.Tensor]], torch.Tensor] | None = None
+    mixer: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
+    feature_tap: FeatureTap | None = None
 
     def autocast(self) -> Any:
         if self.amp_dtype is None:
@@ -125,9 +120,18 @@ class StepContext:
         return to_device(images, self.device, self.channels_last), targets.to(self.device, non_blocking=True)
 
 
-def train_one_epoch(model: nn.Module, raw_model: nn.Module, loader: Any, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
-                    schedule: Any, scaler: Any, ctx: StepContext, ema: Any = None, on_step: Callable[[int, int, float, float], None] | None = None,
-                    ) -> dict[str, float]:
+def train_one_epoch(
+    model: nn.Module,
+    raw_model: nn.Module,
+    loader: Any,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: Any,
+    scaler: Any,
+    ctx: StepContext,
+    ema: Any = None,
+    on_step: Callable[[int, int, float, float], None] | None = None,
+) -> dict[str, float]:
     """One pass over ``loader``; returns mean loss, images seen (this rank), optimiser steps and seconds."""
     train_mode(raw_model)
     total = len(loader)
@@ -141,12 +145,15 @@ def train_one_epoch(model: nn.Module, raw_model: nn.Module, loader: Any, loss_fn
         if index >= total:
             break
         x, y = ctx.batch(images, targets)
+        if ctx.mixer is not None:
+            x, y = ctx.mixer(x, y)
         sync = (index + 1) % ctx.accum_steps == 0 or index + 1 == total
         no_sync = getattr(model, "no_sync", None)
         with no_sync() if (no_sync is not None and not sync) else nullcontext():
             with ctx.autocast():
                 logits = logits_of(model(x))
-            loss = loss_fn(logits.float(), y)
+            features = ctx.feature_tap.take() if ctx.feature_tap is not None else None
+            loss = apply_loss(loss_fn, logits.float(), y, features)
             (scaler.scale(loss) if scaler is not None else loss).div(ctx.accum_steps).backward()
         if sync:
             if scaler is not None:
@@ -160,27 +167,69 @@ def train_one_epoch(model: nn.Module, raw_model: nn.Module, loader: Any, loss_fn
                 optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             if ema is not None:
-                ema.update_parameters(raw_model)
+                ema.update(raw_model)
             schedule.after_step()
             steps += 1
         loss_sum += loss.detach() * len(y)
         images_seen += len(y)
         if on_step is not None:
-            on_step(index + 1, total, float(loss.detach()) if (index % 10 == 0 or index + 1 == total) else float("nan"), schedule.lr)
+            on_step(
+                index + 1,
+                total,
+                float(loss.detach()) if (index % 10 == 0 or index + 1 == total) else float("nan"),
+                schedule.lr,
+            )
     seconds = time.perf_counter() - start
-    return {"loss": float(loss_sum) / max(1, images_seen), "images": images_seen, "steps": steps, "seconds": seconds}
+    return {
+        "loss": mean_over_ranks(loss_sum, images_seen, ctx.device),
+        "images": images_seen,
+        "steps": steps,
+        "seconds": seconds,
+    }
+
+
+def mean_over_ranks(total: torch.Tensor, count: int, device: torch.device) -> float:
+    """``sum(total) / sum(count)`` over every torchrun process (the epoch's loss on all the data)."""
+    pair = torch.stack(
+        [total.detach().to(device, torch.float64), torch.tensor(float(count), device=device, dtype=torch.float64)]
+    )
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(pair)
+    return float(pair[0]) / max(1.0, float(pair[1]))
 
 
 @torch.no_grad()
-def collect_logits(model: nn.Module, loader: Any, ctx: StepContext, env: DistEnv) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and targets of every item in ``loader``'s dataset, gathered from all ranks."""
+def forward_all(
+    model: nn.Module,
+    loader: Any,
+    ctx: StepContext,
+    on_batch: Callable[[int, int], None] | None = None,
+    tap: FeatureTap | None = None,
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """This rank's logits, features (with ``tap``) and targets, batch by batch, in eval mode.
+
+    ``on_batch(done, total)`` is called after each batch (validation progress)."""
     model.eval()
-    outputs, targets = [], []
-    for images, target in loader:
+    outputs, features, targets = [], [], []
+    for done, (images, target) in enumerate(loader, 1):
         x, _ = ctx.batch(images, target)
         with ctx.autocast():
             outputs.append(logits_of(model(x)).float().cpu())
+        if tap is not None:
+            features.append(tap.take().float().cpu())
         targets.append(target)
+        if on_batch is not None:
+            on_batch(done, len(loader))
+    return outputs, features, targets
+
+
+def collect_logits(
+    model: nn.Module, loader: Any, ctx: StepContext, env: DistEnv, on_batch: Callable[[int, int], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and targets of every item in ``loader``'s dataset, gathered from all ranks."""
+    outputs, _, targets = forward_all(model, loader, ctx, on_batch)
     logits = torch.cat(outputs).numpy() if outputs else np.zeros((0, 0), dtype=np.float32)
     labels = torch.cat(targets).numpy() if targets else np.zeros(0)
     if env.distributed:

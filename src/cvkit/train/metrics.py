@@ -47,7 +47,9 @@ def single_label_metrics(logits: np.ndarray, targets: np.ndarray, class_names: l
 
 
 def average_precision(scores: np.ndarray, positives: np.ndarray) -> float | None:
-    """Area under the precision-recall curve as the mean precision at each positive (sklearn's definition); None without positives."""
+    """Area under the precision-recall curve as the mean precision at each positive (sklearn's definition).
+
+    None without positives."""
     if positives.sum() == 0:
         return None
     order = np.argsort(-scores, kind="stable")
@@ -56,7 +58,9 @@ def average_precision(scores: np.ndarray, positives: np.ndarray) -> float | None
     return float((precision_at * hits).sum() / hits.sum())
 
 
-def multi_label_metrics(logits: np.ndarray, targets: np.ndarray, class_names: list[str], threshold: float = 0.5) -> dict[str, Any]:
+def multi_label_metrics(
+    logits: np.ndarray, targets: np.ndarray, class_names: list[str], threshold: float = 0.5
+) -> dict[str, Any]:
     """mAP over classes with positives, micro and macro F1 at ``threshold`` on sigmoid scores, per-class AP."""
     scores = 1.0 / (1.0 + np.exp(-logits))
     positives = targets > 0.5
@@ -80,7 +84,9 @@ def multi_label_metrics(logits: np.ndarray, targets: np.ndarray, class_names: li
     }
 
 
-def compute_metrics(logits: np.ndarray, targets: np.ndarray, class_names: list[str], multi_label: bool, threshold: float = 0.5) -> dict[str, Any]:
+def compute_metrics(
+    logits: np.ndarray, targets: np.ndarray, class_names: list[str], multi_label: bool, threshold: float = 0.5
+) -> dict[str, Any]:
     if multi_label:
         return multi_label_metrics(logits, targets, class_names, threshold)
     return single_label_metrics(logits, targets.astype(np.int64), class_names)
@@ -117,7 +123,15 @@ def write_confusion_png(matrix: list[list[int]], class_names: list[str], path: P
         for i in range(n):
             for j in range(n):
                 if counts[i, j]:
-                    ax.text(j, i, int(counts[i, j]), ha="center", va="center", color="white" if rates[i, j] > 0.5 else "black", fontsize=8)
+                    ax.text(
+                        j,
+                        i,
+                        int(counts[i, j]),
+                        ha="center",
+                        va="center",
+                        color="white" if rates[i, j] > 0.5 else "black",
+                        fontsize=8,
+                    )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("confusion matrix (row-normalised)")

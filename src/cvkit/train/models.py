@@ -5,6 +5,8 @@ weights loaded from a local file or torchvision's named weights, and transfer-le
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,26 @@ SMALL_CNN = "small_cnn"
 IMAGENET_CLASSES = 1000
 
 
+#: cvkit's own architectures by name (torchvision's come from ``torchvision.models``); a factory returns an
+#: untrained ImageNet-shaped model (a 1000-output Linear head that :func:`replace_heads` swaps)
+MODEL_REGISTRY: dict[str, Callable[[], nn.Module]] = {}
+
+
+def register_model(name: str) -> Callable[[Callable[[], nn.Module]], Callable[[], nn.Module]]:
+    """Decorator: make a model factory available as ``cvkit train NAME``."""
+
+    def add(factory: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+        MODEL_REGISTRY[name] = factory
+        return factory
+
+    return add
+
+
 def list_model_names() -> list[str]:
-    """``small_cnn`` and every torchvision classification model name (``torchvision.models.list_models``)."""
+    """cvkit's registered models (``small_cnn``, ...) and every torchvision classification model name."""
     import torchvision
 
-    return [SMALL_CNN, *sorted(torchvision.models.list_models(module=torchvision.models))]
+    return [*MODEL_REGISTRY, *sorted(torchvision.models.list_models(module=torchvision.models))]
 
 
 class SmallCNN(nn.Module):
@@ -33,7 +50,9 @@ class SmallCNN(nn.Module):
         super().__init__()
 
         def block(cin: int, cout: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+            )
 
         self.stem = block(3, width)
         self.layer1 = nn.Sequential(block(width, width), nn.MaxPool2d(2))
@@ -46,6 +65,9 @@ class SmallCNN(nn.Module):
         return self.fc(self.dropout(self.layer3(self.layer2(self.layer1(self.stem(x))))))
 
 
+register_model(SMALL_CNN)(SmallCNN)
+
+
 def logits_of(output: Any) -> torch.Tensor:
     """The main logits of a model output (inception/googlenet return a namedtuple with aux logits in train mode)."""
     return output.logits if hasattr(output, "logits") else output
@@ -53,8 +75,8 @@ def logits_of(output: Any) -> torch.Tensor:
 
 def create(arch: str) -> nn.Module:
     """An untrained ImageNet-shaped model called ``arch``."""
-    if arch == SMALL_CNN:
-        return SmallCNN()
+    if arch in MODEL_REGISTRY:
+        return MODEL_REGISTRY[arch]()
     import torchvision
 
     if arch not in torchvision.models.list_models(module=torchvision.models):
@@ -77,17 +99,89 @@ def head_names(model: nn.Module) -> list[str]:
     return names
 
 
-def replace_heads(model: nn.Module, names: list[str], num_classes: int) -> None:
-    """Swap each head for a freshly initialised one with ``num_classes`` outputs."""
+def replace_heads(
+    model: nn.Module,
+    names: list[str],
+    num_classes: int,
+    embed_dim: int | None = None,
+    head: str = "linear",
+    clusters: int = 1,
+) -> str:
+    """Swap each head for a freshly initialised one with ``num_classes`` outputs; returns the feature layer's name.
+
+    The last head becomes ``Sequential(embed=Linear(in, embed_dim), classifier=HEAD(embed_dim, ...))`` with
+    ``embed_dim`` (``classifier`` alone otherwise); ``head`` names a :data:`HEAD_REGISTRY` entry. The feature
+    layer is the module whose input is the classifier's feature vector (what feature losses and ``cvkit embed`` use).
+    """
+    feature_layer = names[-1]
     for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         old = getattr(parent, child)
-        if isinstance(old, nn.Linear):
-            new: nn.Module = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+        main = name == names[-1] and (embed_dim is not None or head != "linear")
+        if main:
+            if not isinstance(old, nn.Linear):
+                raise CvkitError("--embed-dim and --loss magnet need a model whose classifier is a Linear layer")
+            width = embed_dim or old.in_features
+            parts: list[tuple[str, nn.Module]] = [("embed", nn.Linear(old.in_features, width))] if embed_dim else []
+            parts.append(("classifier", HEAD_REGISTRY[head](width, num_classes, clusters)))
+            new: nn.Module = nn.Sequential(OrderedDict(parts))
+            feature_layer = f"{name}.classifier"
+        elif isinstance(old, nn.Linear):
+            new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
         else:
             new = nn.Conv2d(old.in_channels, num_classes, 1)
         setattr(parent, child, new)
+    return feature_layer
+
+
+class MagnetHead(nn.Module):
+    """Classifies by distance to cluster means (magnet loss, Rippel et al. 2016): the logit of class c is
+    ``log sum_k exp(-||f - mu_ck||^2 / (2 sigma^2))`` over the class's cluster means, so softmax over the logits
+    is the paper's prediction rule. The means and sigma^2 are buffers set by k-means on the training features
+    (:func:`cvkit.train.feature_losses.refresh_magnet_index`), not trained by gradient."""
+
+    def __init__(self, in_features: int, num_classes: int, clusters: int):
+        super().__init__()
+        self.num_classes, self.clusters = num_classes, clusters
+        self.register_buffer("means", torch.zeros(num_classes * clusters, in_features))
+        self.register_buffer("active", torch.ones(num_classes * clusters, dtype=torch.bool))
+        self.register_buffer("variance", torch.ones(()))
+
+    def cluster_class(self) -> torch.Tensor:
+        """The class of each cluster (clusters are stored class after class)."""
+        return torch.arange(self.num_classes, device=self.means.device).repeat_interleave(self.clusters)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        features = features.float()  # ||f||^2 - 2 f.mu + ||mu||^2: (batch, clusters) memory, not (batch, clusters, dim)
+        squared = features.pow(2).sum(1, keepdim=True) - 2 * features @ self.means.T + self.means.pow(2).sum(1)
+        squared = squared.clamp_min(0)
+        scores = (-squared / (2 * self.variance)).masked_fill(~self.active, -1e9)
+        return torch.logsumexp(scores.view(len(features), self.num_classes, self.clusters), dim=2)
+
+
+#: classification heads by name: ``(in_features, num_classes, clusters) -> module``
+HEAD_REGISTRY: dict[str, Callable[[int, int, int], nn.Module]] = {
+    "linear": lambda width, num_classes, _clusters: nn.Linear(width, num_classes),
+    "magnet": MagnetHead,
+}
+
+
+class FeatureTap:
+    """Keeps the input of the model's feature layer (the classifier's feature vector) of the latest forward pass."""
+
+    def __init__(self, model: nn.Module, layer: str):
+        self.features: torch.Tensor | None = None
+        self.handle = model.get_submodule(layer).register_forward_pre_hook(self._keep)
+
+    def _keep(self, _module: nn.Module, args: tuple[Any, ...]) -> None:
+        self.features = args[0]
+
+    def take(self) -> torch.Tensor:
+        features, self.features = self.features, None
+        if features is None:
+            raise CvkitError("the model's feature layer was not reached in the forward pass")
+        return features.flatten(1)
 
 
 # --- weights ---------------------------------------------------------------------------------
@@ -99,7 +193,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for foreign files
-        raise InvalidInputError(f"not a PyTorch weights file ({exc.__class__.__name__}: {str(exc)[:200]})", file=path) from None
+        raise InvalidInputError(
+            f"not a PyTorch weights file ({exc.__class__.__name__}: {str(exc)[:200]})", file=path
+        ) from None
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         data = data["model"]
     elif isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
@@ -138,8 +234,10 @@ def pretrained_state_dict(arch: str) -> dict[str, torch.Tensor]:
     weights = torchvision.models.get_model_weights(arch).DEFAULT
     filename = weights.url.rsplit("/", 1)[-1]
     cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
-    message = (f"cannot download the pretrained weights of {arch} (offline). Download {weights.url} on a machine with "
-               f"internet access, then pass the file with --weights /path/to/{filename} (or copy it into {cached.parent}/)")
+    message = (
+        f"cannot download the pretrained weights of {arch} (offline). Download {weights.url} on a machine with "
+        f"internet access, then pass the file with --weights /path/to/{filename} (or copy it into {cached.parent}/)"
+    )
     if cached.is_file():
         return read_state_dict(cached)
     if offline():
@@ -217,15 +315,30 @@ def enable_gradient_checkpointing(model: nn.Module, stages: list[str]) -> None:
             module.forward = partial(checkpoint, module.forward, use_reentrant=False)  # type: ignore[method-assign]
 
 
-def build_model(arch: str, num_classes: int, weights: str | None = None, pretrained: bool = False, finetune_stages: int | None = None,
-                grad_checkpointing: bool = False) -> tuple[nn.Module, dict[str, Any]]:
-    """The model for a run and facts about it (heads, stages, what the weights filled)."""
+def build_model(
+    arch: str,
+    num_classes: int,
+    weights: str | None = None,
+    pretrained: bool = False,
+    finetune_stages: int | None = None,
+    grad_checkpointing: bool = False,
+    embed_dim: int | None = None,
+    head: str = "linear",
+    clusters: int = 1,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """The model for a run and facts about it (heads, stages, feature layer and width, what the weights filled)."""
     model = create(arch)
     heads = head_names(model)
     info: dict[str, Any] = {"heads": heads}
     if pretrained:
         info["weights"] = load_matching(model, pretrained_state_dict(arch))
-    replace_heads(model, heads, num_classes)
+    info["feature_layer"] = replace_heads(model, heads, num_classes, embed_dim, head, clusters)
+    layer = model.get_submodule(info["feature_layer"])
+    info["feature_dim"] = (
+        layer.in_features
+        if isinstance(layer, nn.Linear)
+        else (layer.means.shape[1] if isinstance(layer, MagnetHead) else None)
+    )
     if weights:
         info["weights"] = load_matching(model, read_state_dict(weights))
     info["trainable_stages"] = apply_finetune(model, heads, finetune_stages)

@@ -56,10 +56,13 @@ class Schedule:
         self.per_step: torch.optim.lr_scheduler.LambdaLR | None = None
         self.plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
         if cfg.schedule == "plateau":
-            self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.gamma, patience=cfg.plateau_patience,
-                                                                      min_lr=cfg.min_lr)
+            self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, factor=cfg.gamma, patience=cfg.plateau_patience, min_lr=cfg.min_lr
+            )
         else:
-            self.per_step = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_multiplier(step, cfg, steps_per_epoch))
+            self.per_step = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: lr_multiplier(step, cfg, steps_per_epoch)
+            )
         self.optimizer = optimizer
 
     def after_step(self) -> None:

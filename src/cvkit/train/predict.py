@@ -28,7 +28,9 @@ def expand_images(paths: list[str | Path]) -> list[Path]:
 
 
 @torch.no_grad()
-def predict(checkpoint: str | Path, images: list[str | Path], topk: int = 5, batch_size: int = 64, device: str = "auto") -> list[dict[str, Any]]:
+def predict(
+    checkpoint: str | Path, images: list[str | Path], topk: int = 5, batch_size: int = 64, device: str = "auto"
+) -> list[dict[str, Any]]:
     """One result per image: ``{"image", "predictions": [{"label", "score"}, ...]}`` best first.
 
     Scores are softmax probabilities (single-label) or sigmoid scores (multi-label,
@@ -51,8 +53,13 @@ def predict(checkpoint: str | Path, images: list[str | Path], topk: int = 5, bat
         scores = torch.sigmoid(logits) if cfg.multi_label else torch.softmax(logits, dim=1)
         values, indices = scores.topk(k, dim=1)
         for i, file in enumerate(chunk):
-            entry: dict[str, Any] = {"image": str(file), "predictions": [{"label": class_names[j], "score": float(v)} for v, j in
-                                                                         zip(values[i].tolist(), indices[i].tolist())]}
+            entry: dict[str, Any] = {
+                "image": str(file),
+                "predictions": [
+                    {"label": class_names[j], "score": float(v)}
+                    for v, j in zip(values[i].tolist(), indices[i].tolist())
+                ],
+            }
             if cfg.multi_label:
                 entry["labels"] = [class_names[j] for j in range(len(class_names)) if scores[i, j] >= cfg.threshold]
             results.append(entry)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cvkit.core import jsonio
+from cvkit.core import jsonio, validate_values
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.progress import track
@@ -109,7 +109,7 @@ def detect(path: Path) -> str | None:
 # --- reading -------------------------------------------------------------------------
 def _load(path: Path) -> Any:
     """The parsed file. orjson reads it straight from a memory map: no copy of a file of hundreds of MB on the
-    heap (peak memory), and 0.03-0.08 s less on a 73 MB file. An empty, unmappable or malformed file is read
+    heap (peak memory), and less time (docs/benchmarks.md). An empty, unmappable or malformed file is read
     again as bytes, for the error and its line and column."""
     parsed = _load_mapped(path)
     if parsed is not _UNMAPPED:
@@ -181,6 +181,7 @@ class _FilePlan:
     listed: bool  # images the file lists (not made up for a results list): a missing size is read from the header
     special: bool  # captions or panoptic records
     duplicates: set[int]  # positions in images of an id seen before
+    keypoint_names: dict[int, list[Any]]  # category id -> its keypoint names, for categories that name them
 
 
 def _plan_file(file: Path, split: str | None, data: Any, names: dict[int, str], categories: CategorySet, report: Report, info: dict[str, Any],
@@ -226,7 +227,10 @@ def _plan_file(file: Path, split: str | None, data: Any, names: dict[int, str], 
     prefix = "" if prefix == "." else prefix + "/"
     # captions_*.json and panoptic_*.json records are told apart by their first annotation (one check a file, not one an annotation)
     special = bool(annotations) and isinstance(annotations[0], dict) and ("caption" in annotations[0] or is_panoptic(annotations[0]))
-    return _FilePlan(file, images, annotations, by_image, names, sample_split, prefix, by_name, listed, special, duplicates)
+    keypoint_names = {cat.id: cat.attributes["keypoints"] for cat in categories
+                      if isinstance(cat.attributes.get("keypoints"), list)}
+    return _FilePlan(file, images, annotations, by_image, names, sample_split, prefix, by_name, listed, special,
+                     duplicates, keypoint_names)
 
 
 def _plan_samples(plan: _FilePlan, positions: Iterable[int], common: Path, report: Report) -> Iterator[Sample]:
@@ -234,14 +238,19 @@ def _plan_samples(plan: _FilePlan, positions: Iterable[int], common: Path, repor
     file, images = plan.file, plan.images
     for n in positions:
         img = images[n]
-        sample = _image(img, n, file, plan.split, plan.prefix, plan.by_name)
+        try:
+            sample = _image(img, n, file, plan.split, plan.prefix, plan.by_name)
+        except InvalidInputError as exc:
+            report.invalid(exc)
+            continue
         if n in plan.duplicates:
             report.invalid(InvalidInputError(f"duplicate image id {sample.id!r} (its annotations belong to the first image with it)", file=file,
                                              location=f"images[{n}].id"))
             continue
         if plan.listed and (sample.width is None or sample.height is None):
             fill_size(sample, common, report)
-        add_annotations(sample, plan.by_image.get(img["id"], ()), plan.annotations, plan.names, plan.special, file, report)
+        add_annotations(sample, plan.by_image.get(img["id"], ()), plan.annotations, plan.names, plan.special, file,
+                        report, plan.keypoint_names)
         report.count_read(sample.split, len(sample.objects))
         yield sample
 
@@ -266,7 +275,8 @@ def _image(img: Any, n: int, file: Path, split: str | None, prefix: str, by_name
     attributes = img.get("attributes")
     if attributes is not None and not isinstance(attributes, dict):
         extra["attributes"] = attributes  # not datumaro's mapping: kept as it was
-    return Sample(path=path, width=img.get("width") or None, height=img.get("height") or None, split=split, id=img["id"],
+    width, height = validate_values.image_size(img.get("width"), img.get("height"), file, f"images[{n}]")
+    return Sample(path=path, width=width, height=height, split=split, id=img["id"],
                   attributes=dict(attributes) if isinstance(attributes, dict) else {}, meta={"coco": extra} if extra else {})
 
 

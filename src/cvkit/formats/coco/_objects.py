@@ -12,6 +12,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from cvkit.core import validate_values
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
@@ -32,7 +33,8 @@ def _polygons(seg: Any, i: int, file: Path, report: Report) -> list[list[float]]
     (supervision 0.13's ``as_coco`` wrote it so); anything else is an error naming the JSON path.
 
     A ring of fewer than 3 points beside good ones is dropped and counted, as detectron2 drops it (real
-    datasets have such slivers); an annotation with no good ring is an error."""
+    datasets have such slivers); an annotation with no good ring is an error, and so is a ring of odd length or
+    with a value that is no finite number."""
     if isinstance(seg, list):
         rings = [seg] if type(seg[0]) in _NUMBER_TYPES else seg
         try:
@@ -40,6 +42,9 @@ def _polygons(seg: Any, i: int, file: Path, report: Report) -> list[list[float]]
         except (TypeError, ValueError):
             parts = None
         if parts is not None:
+            for k, ring in enumerate(rings):  # an odd ring, or a value float() took that is no number ("3", true)
+                if len(ring) >= 6 and (len(ring) % 2 or not _NUMBER_TYPES.issuperset(map(type, ring))):
+                    validate_values.polygon_part(ring, file, f"annotations[{i}].segmentation[{k}]")
             if not parts:
                 raise InvalidInputError("polygon with fewer than 3 points", file=file, location=f"annotations[{i}].segmentation")
             if len(parts) != len(rings):
@@ -50,14 +55,18 @@ def _polygons(seg: Any, i: int, file: Path, report: Report) -> list[list[float]]
                             location=f"annotations[{i}].segmentation")
 
 
-def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Report) -> Annotation | None:
-    """One COCO annotation; None when it has no geometry (an image-level label).
+def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Report,
+                size: tuple[int | None, int | None] = (None, None),
+                keypoint_names: list[Any] | None = None) -> Annotation | None:
+    """One COCO annotation; None when it has no geometry (an image-level label). ``size``: the image's (width,
+    height), which an RLE mask must match; ``keypoint_names``: the category's, which keypoints must match.
 
     Called once per annotation (millions in big files): checks are C-level set operations and the JSON path
     of an error is only built when there is one. :func:`add_annotations` reads plain boxes on its own.
     """
     get = ann.get
-    obj = Annotation(label, id=get("id"), iscrowd=bool(get("iscrowd", 0)), score=get("score"))
+    score = validate_values.score(get("score"), file, f"annotations[{i}].score")
+    obj = Annotation(label, id=get("id"), iscrowd=bool(get("iscrowd", 0)), score=score)
     bbox = get("bbox")
     if bbox is not None:
         if not (type(bbox) is list and len(bbox) == 4 and _NUMBER_TYPES.issuperset(map(type, bbox))):
@@ -69,13 +78,14 @@ def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Rep
     seg = get("segmentation")
     if seg:
         if isinstance(seg, dict):
-            if "counts" not in seg or "size" not in seg:
-                raise InvalidInputError("RLE segmentation needs 'counts' and 'size'", file=file, location=f"annotations[{i}].segmentation")
-            obj.rle, obj.shape = {"size": list(seg["size"]), "counts": seg["counts"]}, "mask"
+            width, height = size
+            obj.rle = validate_values.rle(seg, file, f"annotations[{i}].segmentation", height, width)
+            obj.shape = "mask"
         else:
             obj.polygon, obj.shape = _polygons(seg, i, file, report), "polygon"
     if get("keypoints"):
-        obj.keypoints = [float(v) for v in ann["keypoints"]]
+        where = f"annotations[{i}].keypoints"
+        obj.keypoints = validate_values.keypoints(ann["keypoints"], file, where, keypoint_names)
         if obj.shape == "box" and obj.bbox is None:
             obj.shape = "keypoints"
     if obj.bbox is None:
@@ -94,9 +104,10 @@ def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Rep
 
 
 def add_annotations(sample: Sample, indices: Iterable[int], annotations: list[Any], names: dict[int, str], special: bool, file: Path,
-                     report: Report) -> None:
+                     report: Report, keypoint_names: dict[int, list[Any]] | None = None) -> None:
     """Give ``sample`` the annotations ``annotations[i]`` of ``indices``: objects, image-level labels and, in a
     captions or panoptic file (``special``), captions and segments. A bad annotation is reported and left out.
+    ``keypoint_names``: category id -> its keypoint names, for the categories that name them.
 
     A plain box (exactly the seven keys pycocotools writes, no segmentation, four numbers, not negative) is read
     here in one step, fields taken by one ``itemgetter`` and given to ``Annotation`` positionally: the same
@@ -127,7 +138,8 @@ def add_annotations(sample: Sample, indices: Iterable[int], annotations: list[An
             report.invalid(InvalidInputError(f"unknown category id {ann.get('category_id')!r}", file=file, location=f"annotations[{i}].category_id"))
             continue
         try:
-            obj = _annotation(ann, i, file, label, report)
+            obj = _annotation(ann, i, file, label, report, (sample.width, sample.height),
+                              keypoint_names.get(ann["category_id"]) if keypoint_names else None)
         except InvalidInputError as exc:
             report.invalid(exc)
             continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cvkit.core.masks import encode
 from cvkit.core.model import Annotation
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
@@ -26,8 +27,6 @@ def segment_masks(png: Path, width: int | None, height: int | None, report: Repo
     """Segment id -> RLE of one panoptic PNG; empty (and a warning) when it is missing or mis-sized."""
     import numpy as np
     from PIL import Image
-
-    from cvkit.core.masks import encode
 
     try:
         with Image.open(png) as image:

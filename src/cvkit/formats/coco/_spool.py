@@ -17,6 +17,7 @@ from typing import IO, Any, NamedTuple
 
 from cvkit.core import jsonio
 from cvkit.core.categories import CategorySet
+from cvkit.core.paths import inside, split_name
 from cvkit.core.report import Report
 from cvkit.core.shards import Journal, create_journalled
 from cvkit.core.splits import NO_SPLIT
@@ -141,7 +142,7 @@ class Output:
             name = Path(path).as_posix().replace("/", "__")
         self.placed.add(f"{key}/{name}")
         source = Path(path) if self.root is None or Path(path).is_absolute() else self.root / path
-        place_image(source, self.work / "images" / (key or NO_SPLIT) / name, self.images)
+        place_image(source, inside(self.work, "images", key or NO_SPLIT, name), self.images)
         return name
 
     def writer(self, split: str | None) -> tuple[str | None, SplitWriter]:
@@ -149,6 +150,7 @@ class Output:
         key = None if self.single else (split or NO_SPLIT)
         writer = self.writers.get(key)
         if writer is None:
+            split_name(key) if key is not None else None
             writer = self.writers[key] = SplitWriter(self.work)
         return key, writer
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cvkit.core import validate_values
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.geometry import voc_to_box
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
@@ -298,7 +299,8 @@ def parse_box_xml(path: Path) -> tuple[str, int | None, int | None, list[Annotat
     objects: list[Annotation] = []
     try:
         if size is not None:
-            width, height = int(_text(size, "width") or 0) or None, int(_text(size, "height") or 0) or None
+            width, height = validate_values.image_size(int(_text(size, "width") or 0), int(_text(size, "height") or 0), path,
+                                                       "size")
         for index, obj in enumerate(root.iter("object")):
             name = _text(obj, "name")
             box = obj.find("bndbox")
@@ -315,7 +317,8 @@ def parse_box_xml(path: Path) -> tuple[str, int | None, int | None, list[Annotat
             pose = _text(obj, "pose")
             if pose and pose != "Unspecified":
                 attributes["pose"] = pose
-            objects.append(Annotation(name, voc_to_box(*coords), attributes=attributes))
+            box = validate_values.box(voc_to_box(*coords), path, f"object[{index}]/bndbox")  # finite, not inverted
+            objects.append(Annotation(name, box, attributes=attributes))
     except ValueError as exc:
         raise InvalidInputError(f"not a number ({exc})", file=path) from None
     return filename, width, height, objects

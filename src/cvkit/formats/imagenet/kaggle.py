@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cvkit.core import validate_values
 from cvkit.core.categories import CategorySet
 from cvkit.core.geometry import voc_to_box
 from cvkit.core.imageinfo import read_sample_size
@@ -57,7 +58,7 @@ def parse_prediction(text: str, file: Path, location: str) -> list[Annotation]:
         except ValueError:
             values = " ".join(tokens[i + 1 : i + 5])
             raise InvalidInputError(f"box of {wnid} has a value that is not a number: {values}", file=file, location=location) from None
-        objects.append(Annotation(wnid, voc_to_box(*coords)))
+        objects.append(Annotation(wnid, validate_values.box(voc_to_box(*coords), file, location)))  # finite, not inverted
     return objects
 
 

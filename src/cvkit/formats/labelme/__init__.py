@@ -26,7 +26,7 @@ from cvkit.core.shards import runs
 from cvkit.errors import InvalidInputError
 from cvkit.io import known_encoding, walk_files
 
-from ._reader import Job, Parsed, default_extract_dir, load_document, parse_file, parsed
+from ._reader import LabelmeJob, Parsed, default_extract_dir, load_document, parse_file, parsed
 from ._shapes import IGNORE_LABEL
 from ._writer import write
 
@@ -115,7 +115,7 @@ def _samples(results: Iterable[Parsed], categories: CategorySet, report: Report)
         yield sample
 
 
-def _read_shard(_source: None, jobs: list[Job], categories: CategorySet, report: Report) -> Iterator[Sample]:
+def _read_shard(_source: None, jobs: list[LabelmeJob], categories: CategorySet, report: Report) -> Iterator[Sample]:
     """A shard's samples (:class:`~cvkit.core.model.Shard`): a run of files (labels it meets first are numbered by
     the writer in the parent, in order)."""
     return _samples((parse_file(*job) for job in jobs), categories, report)

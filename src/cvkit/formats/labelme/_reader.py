@@ -21,16 +21,18 @@ from typing import Any
 from cvkit.core import jsonio
 from cvkit.core.geometry import box_corners
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, header_size
+from cvkit.core.masks import decode, encode, polygons_to_rle
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.shards import chunked, spread_map
 from cvkit.core.transport import pack_sample, unpack_sample
+from cvkit.core.validate_values import MAX_SIDE
 from cvkit.errors import InvalidInputError
 from cvkit.io import atomic_write_bytes, cache_dir, read_small_file, relpath_posix
 
 from ._shapes import IGNORE_LABEL, TYPE_OF, shape_to_annotation
 
 #: The arguments of :func:`parse_file` for one file: (file, root, extract_dir, encoding).
-Job = tuple[str, str, Path, str | None]
+LabelmeJob = tuple[str, str, Path, str | None]
 #: One parsed file: the sample (None after a file-level error), the shape errors, the losses (what, why).
 Parsed = tuple[Sample | None, list[InvalidInputError], list[tuple[str, str]]]
 
@@ -46,12 +48,17 @@ def default_extract_dir() -> Path:
 
 
 def extract_embedded(data: str, folder: Path, file: Path) -> tuple[Path, bytes]:
-    """Write base64 ``imageData`` to ``folder/<sha256>.<ext>`` (once; same bytes, same name)."""
+    """Write base64 ``imageData`` to ``folder/<sha256>.<ext>`` (once; same bytes, same name). Bytes that do not
+    start as an image (JPEG, PNG, GIF, BMP, TIFF, WebP) are an error: text there became a sample's "image"."""
     try:
         raw = base64.b64decode(data)
     except (binascii.Error, ValueError):
         raise InvalidInputError("'imageData' is not valid base64", file=file, location="imageData") from None
-    ext = next((e for magic, e in _MAGIC if raw.startswith(magic)), ".webp" if raw[8:12] == b"WEBP" else ".img")
+    webp = ".webp" if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP" else None
+    ext = next((e for magic, e in _MAGIC if raw.startswith(magic)), webp)
+    if ext is None:
+        raise InvalidInputError(f"'imageData' holds no image: its {len(raw)} bytes start {raw[:12]!r}, no JPEG, PNG, "
+                                "GIF, BMP, TIFF or WebP header", file=file, location="imageData")
     target = folder / (hashlib.sha256(raw).hexdigest()[:32] + ext)
     if not target.is_file():
         atomic_write_bytes(target, raw)
@@ -85,7 +92,7 @@ def _relative(path: str, root: str) -> str:
 def _size(data: dict[str, Any], image: Path) -> tuple[int | None, int | None]:
     """(height, width) of the displayed image: the JSON's, else the image header's (EXIF applied)."""
     height, width = data.get("imageHeight"), data.get("imageWidth")
-    if isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0:
+    if type(height) is int and type(width) is int and 0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE:  # not true
         return height, width
     size = header_size(image)
     return (size[1], size[0]) if size is not None else (None, None)
@@ -175,7 +182,7 @@ def parse_file(file: str, root: str, extract_dir: Path, encoding: str | None = N
 
 
 def parse_chunk(_context: None,
-                jobs: list[Job]) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
+                jobs: list[LabelmeJob]) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
     """Worker entry point: several files per task, samples packed as tuples
     (:mod:`cvkit.core.transport`) so inter-process traffic stays cheap."""
     out = []
@@ -185,7 +192,7 @@ def parse_chunk(_context: None,
     return out
 
 
-def parsed(jobs: list[Job], workers: int, parallel_min: int) -> Iterator[Parsed]:
+def parsed(jobs: list[LabelmeJob], workers: int, parallel_min: int) -> Iterator[Parsed]:
     """Results in input order, on ``workers`` processes when there are at least ``parallel_min`` files."""
     if workers <= 1 or len(jobs) < parallel_min:
         for job in jobs:
@@ -227,8 +234,6 @@ def _merge(parts: list[Annotation], height: int | None, width: int | None) -> An
     obj = Annotation(first.label, group=first.group, iscrowd=any(p.iscrowd for p in parts), score=first.score, attributes=attributes)
     if any(p.shape == "mask" for p in parts) and height and width:
         import numpy as np
-
-        from cvkit.core.masks import decode, encode, polygons_to_rle
 
         union = np.zeros((height, width), dtype=bool)
         for part in parts:

@@ -27,7 +27,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from cvkit.core import validate_values
 from cvkit.core.geometry import clean_number, xyxy_to_xywh
+from cvkit.core.masks import decode, encode
 from cvkit.core.model import Annotation
 from cvkit.errors import InvalidInputError
 
@@ -40,6 +42,8 @@ _READ_AS = {**SHAPE_OF, **dict.fromkeys(ROTATED_TYPES, "polygon")}
 #: keys of a shape with nothing for :func:`_read_extras` when group_id is null and flags and description empty
 #: (labelme >= 5.2 writes ``"description": ""`` and >= 5.3 ``"mask": null`` in every shape)
 _PLAIN_KEYS = frozenset(("label", "points", "group_id", "shape_type", "flags", "description", "mask"))
+#: the types a JSON number comes as (a bool is not one: ``true`` is no coordinate)
+_NUMBER_TYPES = frozenset((int, float))
 #: Keys a shape record has that map to model fields; anything else is kept verbatim in meta.
 SHAPE_KEYS = frozenset(("label", "points", "group_id", "shape_type", "flags", "description", "mask", "attributes", "score"))
 #: X-AnyLabeling's boolean shape keys that are attributes too (VOC's difficult); kept as keys when written back.
@@ -79,6 +83,8 @@ def _points(raw: Any, file: Path, index: int) -> list[float]:
         sum(flat)  # TypeError on anything but numbers
     except (TypeError, ValueError):
         raise InvalidInputError("'points' must be a list of [x, y] pairs", file=file, location=f"shapes[{index}].points") from None
+    if not _NUMBER_TYPES.issuperset(map(type, flat)):  # true/false add up too
+        validate_values.finite_list(flat, "points", file, f"shapes[{index}].points")
     return flat
 
 
@@ -116,8 +122,6 @@ def mask_box(points: list[list[float]]) -> tuple[int, int, int, int]:
 def paste_mask(crop: Any, points: list[list[float]], height: int, width: int, file: Path, where: str) -> dict[str, Any]:
     """Full-image RLE of a mask shape: the crop placed at its box (clipped to the image)."""
     import numpy as np
-
-    from cvkit.core.masks import encode
 
     x1, y1, x2, y2 = mask_box(points)
     if crop.shape != (y2 - y1 + 1, x2 - x1 + 1):
@@ -209,8 +213,8 @@ def _read_extras(shape: dict[str, Any], obj: Annotation, meta: dict[str, Any], f
     if isinstance(description, str) and description:
         obj.attributes["description"] = description
     score = shape.get("score")
-    if isinstance(score, (int, float)) and not isinstance(score, bool):
-        obj.score = float(score)
+    if score is not None and not isinstance(score, bool):  # X-AnyLabeling's confidence: a finite number when there
+        obj.score = validate_values.score(score, file, f"shapes[{index}].score")
     for key in KEYED_FLAGS:
         if shape.get(key) is True:
             obj.attributes[key] = True  # the key itself stays in meta "other", so it is written back as a key
@@ -246,8 +250,6 @@ def mask_shape_parts(rle: dict[str, Any], drawn: list[list[float]] | None, part:
     The crop is the drawn box when it still holds every mask pixel (or, for one ``part`` of
     a group_id instance, always: the union's pixels inside that part's box), else the mask's tight box.
     """
-    from cvkit.core.masks import decode
-
     full = decode(rle)
     ys, xs = full.nonzero()
     if drawn:

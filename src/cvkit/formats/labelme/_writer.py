@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import base64
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cvkit.core import jsonio
 from cvkit.core.imageinfo import fill_size_from_header, read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.paths import check_image_source, inside
 from cvkit.core.report import Report
 from cvkit.core.shards import Pipeline
 from cvkit.errors import CvkitError
-from cvkit.io import IMAGE_MODES, place_image
+from cvkit.io import IMAGE_MODES, RealPaths, place_image
 
 from ._shapes import (
     IGNORE_LABEL,
@@ -50,7 +50,9 @@ def _unique(base: PurePosixPath, used: set[str], report: Report) -> PurePosixPat
 
 
 def _image_data(image: Path) -> str:
-    """base64 of the image as displayed: the file's bytes, or re-encoded after EXIF rotation."""
+    """base64 of the image as displayed: the file's bytes, or re-encoded after EXIF rotation. Only an image the
+    source may place (:func:`cvkit.core.paths.check_image_source`) is embedded, as only such a one is copied."""
+    check_image_source(image)
     info = read_image_info(image)
     if info.orientation == 1:
         return base64.b64encode(image.read_bytes()).decode("ascii")
@@ -151,13 +153,13 @@ def annotation_shapes(obj: Annotation, groups: _Groups, report: Report) -> list[
     return []
 
 
-def _place(sample: Sample, root: Path | None, path: Path, json_rel: PurePosixPath, images: str,
-           embed: bool) -> tuple[str, str | None]:
+def _place(sample: Sample, root: Path | None, path: Path, json_rel: PurePosixPath, images: str, embed: bool,
+           real_paths: RealPaths) -> tuple[str, str | None]:
     """(imagePath relative to the JSON, imageData or None), placing the image when asked."""
     source = sample.resolve(root)
     meta = sample.meta.get("labelme", {})
     embedded = bool(meta.get("embedded"))
-    json_dir = path / json_rel.parent
+    json_dir = inside(path, json_rel.parent.as_posix())
     if images != "reference":
         name = (json_rel.stem + source.suffix) if embedded else PurePosixPath(sample.path).name
         place_image(source, json_dir / name, images)
@@ -166,7 +168,7 @@ def _place(sample: Sample, root: Path | None, path: Path, json_rel: PurePosixPat
         recorded = meta.get("imagePath") if embedded else None
         data = _image_data(source) if source.is_file() else None
         return (recorded if isinstance(recorded, str) else json_rel.stem + source.suffix), data
-    return Path(os.path.relpath(os.path.abspath(source), os.path.abspath(json_dir))).as_posix(), None
+    return real_paths.relative(source, json_dir), None
 
 
 def sample_record(sample: Sample, image_path: str, image_data: str | None, report: Report) -> dict[str, Any]:
@@ -218,13 +220,15 @@ class JsonEncoder:
     report: Report
     images: str
     image_data: bool
+    real_paths: RealPaths = field(default_factory=RealPaths)
 
     def encoded(self, sample: Sample, json_rel: PurePosixPath) -> EncodedJson:
         """The sample's JSON document for ``json_rel``."""
         if sample.width is None or sample.height is None:
             fill_size_from_header(sample, sample.resolve(self.root), self.report,
                                   "some images have no known size and no readable file; imageHeight/imageWidth are null")
-        image_path, data = _place(sample, self.root, self.path, json_rel, self.images, self.image_data)
+        image_path, data = _place(sample, self.root, self.path, json_rel, self.images, self.image_data,
+                                  self.real_paths)
         record = sample_record(sample, image_path, data, self.report)
         if sample.split:
             self.report.lose("split", "LabelMe JSON has no splits")
@@ -260,7 +264,7 @@ class _LabelMeWriter:
         else:
             split, base, document, labels, objects = item
             json_rel = _unique(base, self.used, self.report)
-        target = self.path / json_rel
+        target = inside(self.path, json_rel.as_posix())
         if target.parent not in self.folders:
             target.parent.mkdir(parents=True, exist_ok=True)
             self.folders.add(target.parent)

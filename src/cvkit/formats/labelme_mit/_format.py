@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+from cvkit.core import validate_values
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import find_image, header_size
+from cvkit.core.masks import encode
 from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.paths import inside, split_name
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import Pipeline
 from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats._xml_text import filename_element
-from cvkit.io import IMAGE_MODES, place_image, relpath_posix, walk_files
+from cvkit.io import IMAGE_MODES, RealPaths, place_image, relpath_posix, walk_files
 
 from ._xml import POINT_SHAPES, annotation_xml, parse_attributes
 
@@ -57,7 +60,7 @@ def _text(element: Any, tag: str) -> str:
 
 def _layout(file: Path, root: Path) -> tuple[Path | None, str]:
     """(web tool base folder holding Annotations/, or None; the path of the xml's folder below it)."""
-    parts = file.resolve().parent.parts
+    parts = Path(os.path.abspath(file)).parent.parts  # not resolved: the root, as given, may be a symbolic link
     if "Annotations" in parts:
         at = len(parts) - 1 - parts[::-1].index("Annotations")
         return Path(*parts[:at]), "/".join(parts[at + 1 :])
@@ -70,20 +73,18 @@ def _find(candidates: list[Path]) -> Path | None:
 
 
 def _points(poly: Any, file: Path, where: str) -> list[float]:
+    """The <pt> coordinates of a <polygon>, flat; a point whose <x> or <y> is no finite number is an error."""
     flat: list[float] = []
     for pt in poly.iter("pt"):
-        try:
-            flat += [float(_text(pt, "x")), float(_text(pt, "y"))]
-        except ValueError:
-            raise InvalidInputError("every <pt> needs numeric <x> and <y>", file=file, location=f"{where} (line {pt.sourceline})") from None
+        at = f"{where} (line {pt.sourceline})"
+        flat += [validate_values.parse_finite(_text(pt, "x"), "<pt> <x>", file, at),
+                 validate_values.parse_finite(_text(pt, "y"), "<pt> <y>", file, at)]
     return flat
 
 
 def _mask(segm: Any, masks_dirs: list[Path], size: tuple[int | None, int | None], file: Path, where: str) -> dict[str, Any]:
     import numpy as np
     from PIL import Image
-
-    from cvkit.core.masks import encode
 
     name = _text(segm, "mask")
     found = _find([d / name for d in masks_dirs]) if name else None
@@ -182,7 +183,10 @@ def parse_file(file: Path, root: Path, report: Report) -> Sample | None:
     image = _find([d / filename for d in image_dirs] + ([Path(recorded)] if recorded else [])) if filename else None
     image = image or find_image(file.parent, Path(filename).stem if filename else file.stem) or image_dirs[0] / (filename or file.stem + ".jpg")
     rows, cols = _text(top, "imagesize/nrows"), _text(top, "imagesize/ncols")
-    height, width = (int(rows), int(cols)) if rows.isdigit() and cols.isdigit() and int(rows) and int(cols) else (None, None)
+    height, width = None, None
+    if rows.isdigit() and cols.isdigit():
+        width, height = validate_values.image_size(int(cols), int(rows), file, "imagesize")
+        height, width = (height, width) if height and width else (None, None)
     if height is None:
         size = header_size(image)
         if size is None:
@@ -249,7 +253,7 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
 
 #: what :meth:`_MitWriter.encode` gives for one sample: its path, split, object labels, XML (for the image's own
 #: file name) and image file
-EncodedXml = tuple[str, str | None, list[str], bytes, Path]
+EncodedMitXml = tuple[str, str | None, list[str], bytes, Path]
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,24 +273,27 @@ class MitEncoder:
     report: Report
     images: str
     layout: str
+    real_path: RealPaths = field(default_factory=RealPaths)  # <path> names the image's real place, as VOC's does
 
     def folders(self, folder: str) -> tuple[Path, Path, Path]:
         """The XML, image and mask folders of a split."""
+        if folder:
+            split_name(folder)
         if self.layout == "webtool":
             return self.path / "Annotations" / folder, self.path / "Images" / folder, self.path / "Masks" / folder
         return self.path / folder, self.path / folder, self.path / folder / "Masks"
 
-    def encoded(self, sample: Sample, name: str) -> EncodedXml:
+    def encoded(self, sample: Sample, name: str) -> EncodedMitXml:
         """The sample's XML naming its image ``name``."""
         folder = sample.split or ""
         source = sample.resolve(self.root)
-        recorded = os.path.abspath(source) if self.images == "reference" else None
+        recorded = self.real_path(os.fspath(source)) if self.images == "reference" else None
         xml = annotation_xml(sample, name, folder if self.layout == "webtool" else "", self.folders(folder)[2], Path(name).stem, recorded,
                              self.report)
         return sample.path, sample.split, [o.label for o in sample.objects], xml, source
 
 
-def encode_mit(encoder: MitEncoder, sample: Sample) -> EncodedXml | _WithMasks:
+def encode_mit(encoder: MitEncoder, sample: Sample) -> EncodedMitXml | _WithMasks:
     """The sample's XML for its image's own file name; a sample with masks is left to the placing side."""
     if any(obj.shape == "mask" and obj.rle is not None for obj in sample.objects):
         return _WithMasks(pack_sample(sample))
@@ -304,7 +311,7 @@ class _MitWriter:
         self.labels: set[str] = set()
         self.made: set[Path] = set()
 
-    def place(self, item: EncodedXml | _WithMasks) -> None:
+    def place(self, item: EncodedMitXml | _WithMasks) -> None:
         """Write an encoded sample's XML (and image) under a name no earlier sample of its split took."""
         sample = unpack_sample(item.sample) if isinstance(item, _WithMasks) else None
         path, split = (sample.path, sample.split) if sample is not None else item[:2]  # type: ignore[index]
@@ -324,7 +331,7 @@ class _MitWriter:
             xml_dir.mkdir(parents=True, exist_ok=True)
             self.made.add(xml_dir)
         if self.images != "reference":
-            place_image(source, image_dir / name, self.images)
+            place_image(source, inside(image_dir, name), self.images)
         (xml_dir / f"{stem}.xml").write_bytes(xml)
         self.labels.update(labels)
         self.report.count_written(split, len(labels))

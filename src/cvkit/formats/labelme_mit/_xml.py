@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core.geometry import box_corners, clean_number
+from cvkit.core.masks import decode
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.report import Report
 from cvkit.formats._xml_text import XML_NAME, NotPlain, coordinate, leaf, sub_element
@@ -164,8 +165,6 @@ def _writable(objects: list[Annotation], report: Report) -> list[tuple[Annotatio
 def _write_mask(rle: dict[str, Any], target: Path) -> None:
     import numpy as np
     from PIL import Image
-
-    from cvkit.core.masks import decode
 
     painted = np.zeros((*rle["size"], 4), dtype=np.uint8)
     painted[decode(rle).astype(bool)] = MASK_RGBA

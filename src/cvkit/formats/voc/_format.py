@@ -12,19 +12,22 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
+from cvkit.core import validate_values
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.executor import default_workers
 from cvkit.core.geometry import polygon_bbox, voc_to_box
 from cvkit.core.imageinfo import fill_size_from_header, known_size
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
+from cvkit.core.paths import inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import Pipeline, chunked, runs, spread_map
 from cvkit.core.splits import NO_SPLIT
 from cvkit.core.transport import pack_annotation
+from cvkit.core.validate_values import MAX_SIDE
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats._xml_text import filename_element
-from cvkit.io import files_in, place_image, read_small_file, relpath_posix
+from cvkit.io import RealPaths, files_in, place_image, read_small_file, relpath_posix
 
 from ._layout import (
     SPLIT_FOLDERS,
@@ -253,7 +256,8 @@ def parse_tree(data: bytes, file: str | Path, one_based: bool = True) -> tuple[s
             try:
                 width, height, depth = size_numbers({c.tag: (c.text or "").strip() for c in child})
             except (ValueError, OverflowError):
-                raise InvalidInputError("<size> holds a non-number", file=file, location="size") from None
+                raise InvalidInputError(f"<size> holds a non-number, a fraction or a side past {MAX_SIDE} pixels", file=file,
+                                        location="size") from None
             if depth is not None:
                 meta["depth"] = depth
             if width < 0 or height < 0:
@@ -450,7 +454,7 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
         raise CvkitError(f"unknown VOC layout {layout!r}; choose devkit or flat")
     writer = _VocWriter(dataset, path, report, images, layout)
     pipeline = Pipeline(dataset, report, workers)
-    encoder = XmlEncoder(dataset.root, pipeline.report, one_based, images == "reference", _RealPaths())
+    encoder = XmlEncoder(dataset.root, pipeline.report, one_based, images == "reference", RealPaths())
     for item in pipeline.samples(encode_xml, encoder, "writing VOC"):
         writer.place(item)
     report.written.categories = len(dataset.categories)
@@ -472,7 +476,7 @@ class XmlEncoder:
     report: Report
     one_based: bool
     referenced: bool  # images referenced where they are: <path> records the image's real path
-    resolve: _RealPaths
+    resolve: RealPaths
 
 
 def encode_xml(encoder: XmlEncoder, sample: Sample) -> EncodedXml:
@@ -505,11 +509,16 @@ class _VocWriter:
 
     def place(self, encoded: EncodedXml) -> None:
         split, path, natural, suffix, source, xml, labels, uses = encoded
+        try:
+            validate_values.one_line(natural, f"ImageSets/Main/{split or NO_SPLIT}.txt")
+        except InvalidInputError as exc:
+            self.report.invalid(exc)
+            return
         stem = _unique_stem(path, natural, self.used, self.report)
         if stem != natural:  # the XML names the image as written: <filename> is the first element holding it
             xml = xml.replace(filename_element(natural + suffix), filename_element(stem + suffix), 1)
         if self.images != "reference":
-            place_image(source, self.img_dir / (stem + suffix), self.images)
+            place_image(source, inside(self.img_dir, stem + suffix), self.images)
         with open(f"{self.ann_prefix}{stem}.xml", "wb") as handle:
             handle.write(xml)
         self.split_members.setdefault(split or NO_SPLIT, []).append(stem)
@@ -522,27 +531,6 @@ class _VocWriter:
             parts.update(dict.fromkeys(part_names))
             actions.update(dict.fromkeys(action_names))
         self.report.count_written(split, len(labels))
-
-
-class _RealPaths:
-    """``os.path.realpath`` of many files in few folders: each folder resolved once, then only the file itself
-    looked at (one ``lstat`` a file instead of one a path component: 20,000 images, 0.3 s -> 0.05 s)."""
-
-    def __init__(self) -> None:
-        self.folders: dict[str, str] = {}
-        self.cwd = os.getcwd()
-
-    def __call__(self, path: str) -> str:
-        """What ``Path(path).resolve()`` gives (symbolic links resolved before ``..``)."""
-        parts = path.split(os.sep)
-        if "." in parts or ".." in parts:
-            return os.path.realpath(path)
-        folder, name = os.path.split(path if os.path.isabs(path) else os.path.join(self.cwd, path))
-        real = self.folders.get(folder)
-        if real is None:
-            real = self.folders[folder] = os.path.realpath(folder)
-        joined = os.path.join(real, name)
-        return os.path.realpath(joined) if os.path.islink(joined) else joined
 
 
 def _name_parts(path: str) -> tuple[str, str]:

@@ -9,9 +9,11 @@ Parsing and writing the XML live in :mod:`cvkit.formats.voc._format` and :mod:`c
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
+from cvkit.core.paths import split_name
 from cvkit.core.report import Report
 from cvkit.core.splits import NO_SPLIT
 from cvkit.io import files_in, folders_in, read_utf8_text
@@ -48,6 +50,9 @@ def devkit_root(path: Path) -> Path | None:
     return roots[0] if len(roots) == 1 else None
 
 
+_VOC_ROOT = re.compile(rb"<annotation[\s>/]")
+
+
 def looks_like_voc_xml(path: Path) -> bool:
     """VOC XML has <bndbox> boxes (or no objects; roLabelImg's <robndbox>); MIT LabelMe XML, also
     <annotation>, has <imagesize> or <polygon> without boxes."""
@@ -58,7 +63,7 @@ def looks_like_voc_xml(path: Path) -> bool:
         return False
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark
         data = data.decode("utf-16", errors="ignore").encode()
-    if b"<annotation" not in data or b"<imagesize" in data:
+    if not _VOC_ROOT.search(data) or b"<imagesize" in data:  # <annotations> is CVAT's root, not VOC's
         return False
     if b"<bndbox" in data or b"<robndbox" in data:
         return True  # X-AnyLabeling writes a <polygon> beside the <bndbox>
@@ -272,4 +277,4 @@ def write_split_lists(path: Path, members: dict[str, list[str]]) -> None:
     if "train" in members and "val" in members and "trainval" not in members:
         members = {**members, "trainval": members["train"] + members["val"]}
     for split, stems in members.items():
-        (main / f"{split}.txt").write_text("".join(f"{s}\n" for s in stems), encoding="utf-8")
+        (main / f"{split_name(split)}.txt").write_text("".join(f"{s}\n" for s in stems), encoding="utf-8")

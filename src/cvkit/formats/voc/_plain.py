@@ -12,7 +12,7 @@ forbids, attributes (but LabelImg's ``<annotation verified="...">``), tag names 
 ``_ . -``, ``<part>``, ``<polygon>``, ``<robndbox>``, ``<actions>``, ``<attributes>``, nested unknown object
 fields, and any value that would raise (a missing name, a box that is not four finite numbers in order, a
 size or flag that is not a number). tests/test_voc_plain.py compares both readers on every corpus file and
-on thousands of mutated ones. Reading 20,000 one-object files: 8 µs a file here, 17 µs through lxml.
+on thousands of mutated ones. What it saves per file: docs/benchmarks.md, "Measured choices".
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 from cvkit.core.geometry import voc_to_box
 from cvkit.core.model import Annotation
+from cvkit.core.validate_values import MAX_SIDE
 
 from ._xml import BOOL_TAGS
 
@@ -50,6 +51,8 @@ _BOM = "\ufeff"
 
 #: plans kept per process; past this many layouts, new ones go to lxml
 MAX_PLANS = 2048
+#: elements nested deeper than this go to lxml (a plain file nests 4 deep; lxml refuses past 256)
+MAX_DEPTH = 16
 
 # head operations, in document order (they fill ``meta`` in the order lxml's reader does)
 _FILENAME, _SIZE, _META, _SOURCE = range(4)
@@ -226,9 +229,14 @@ def _box(obj: _ObjectPlan, parts: list[str], one_based: bool) -> tuple[float, fl
 
 def size_numbers(size: dict[str, str]) -> tuple[int, int, int | None]:
     """``(width, height, depth)`` of a ``<size>``'s stripped texts by tag (no or an empty width or height: 0; no
-    depth: None); ValueError or OverflowError (``inf``) for a non-number."""
+    depth: None); ValueError or OverflowError (``inf``) for a non-number, ValueError for a width or height that is a
+    fraction or past :data:`~cvkit.core.validate_values.MAX_SIDE` (``99999999999999999999`` overflowed ``cvkit stats``'
+    columns)."""
     depth = int(float(size["depth"])) if size.get("depth") else None
-    return int(float(size.get("width") or 0)), int(float(size.get("height") or 0)), depth
+    width, height = float(size.get("width") or 0), float(size.get("height") or 0)
+    if not (width.is_integer() and height.is_integer()) or width > MAX_SIDE or height > MAX_SIDE:
+        raise ValueError(f"image side that is a fraction or past {MAX_SIDE}")
+    return int(width), int(height), depth
 
 
 def flag(value: str | None) -> bool:
@@ -301,6 +309,8 @@ def _tree(tags: list[str], first: int, count: int) -> tuple[_Node, str | None] |
                 name, verified = "annotation", attributed[1]
             else:
                 return None
+            if len(stack) >= MAX_DEPTH:
+                return None  # lxml refuses elements nested past 256 (libxml2's limit): deep files are its to word
             node = _Node(name, 2 * position + 2, [])
             if root is None:
                 root = node

@@ -33,7 +33,7 @@ def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_ba
     image, while a written ``<width>0</width>`` makes it drop the image as smaller than its ``min_size``.
 
     A sample of plain objects (a box, pose and the three flags) is written from text templates
-    (:func:`_plain_xml`, the same bytes lxml writes, 5x faster); anything else is built with lxml."""
+    (:func:`_plain_xml`, the same bytes lxml writes, faster: docs/benchmarks.md); anything else is built with lxml."""
     report.lose_image_labels("VOC XML", len(sample.labels))
     report.lose_image_attributes(sample.attributes, "VOC XML")
     objects = []

@@ -23,7 +23,7 @@ from cvkit.errors import InvalidInputError
 from cvkit.io import known_encoding
 
 from ._labels import ClassNames, parse_label_file
-from ._layouts import Layout, describe, find_layout
+from ._layouts import Layout, Source, describe, find_layout
 from ._writer import write
 
 __all__ = ["detect", "read", "write"]
@@ -120,11 +120,17 @@ def _new_pairs(layout: Layout, report: Report) -> Iterator[tuple[str | None, Ite
             continue
         seen_sources[source.key] = source.split
 
-        def fresh(pairs: Iterator[tuple[str, list[str]]]) -> Iterator[tuple[str, list[str]]]:
+        def fresh(pairs: Iterator[tuple[str, list[str]]], source: Source = source) -> Iterator[tuple[str, list[str]]]:
+            found = False
             for image, candidates in pairs:
+                found = True
                 if image not in seen_images:
                     seen_images.add(image)
                     yield image, candidates
+            if not found and source.listed_in is not None:
+                raise InvalidInputError(f"split {source.split!r} ({source.key}) holds no images; check its entry and "
+                                        "'path'",
+                                        file=source.listed_in, location=source.split)
 
         yield source.split, fresh(source.pairs())
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cvkit.core.geometry import box_corners, box_to_yolo, clip_box, polygon_bbox, yolo_to_box
+from cvkit.core.geometry import box_corners, box_to_yolo, clip_box, polygon_area, polygon_bbox, yolo_to_box
 from cvkit.core.model import Annotation
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
@@ -18,6 +18,10 @@ from cvkit.errors import InvalidInputError
 #: Normalised values may overshoot [0, 1] by this much before it is an error: Ultralytics' own 1%
 #: (``verify_image_label``: coordinates <= 1.01, >= -0.01), so what Ultralytics trains on is read.
 TOLERANCE = 0.01
+#: a 6-field line is what Ultralytics' ``predict(save_txt=True, save_conf=True)`` writes (``save_one_txt``: class, box,
+#: confidence); its trainer refuses it as a label ("labels require 5 columns"), so reading one is said out loud
+SIX_FIELDS_WARNING = ("some label lines have 6 fields: read as class, box and confidence (Ultralytics' save_conf "
+                      "predictions); Ultralytics' trainer refuses such lines as labels")
 FIELDS_HELP = "expected 5 fields (class cx cy w h) or a polygon of at least 3 points (class x1 y1 x2 y2 x3 y3 ...)"
 
 
@@ -149,13 +153,14 @@ def parse_label_file(data: bytes, file: str | Path, names: ClassNames, width: in
             objects.append(parse_line(line, number, file, names, width, height))
         except InvalidInputError as err:
             report.invalid(err)
+            continue
+        if len(tokens) == 6 and names.kpt_shape is None:
+            report.warn(SIX_FIELDS_WARNING)
     return objects
 
 
 def largest_part(parts: Sequence[Sequence[float]]) -> Sequence[float]:
     """The polygon part with the most area (YOLO holds one polygon per object)."""
-    from cvkit.core.geometry import polygon_area
-
     return max(parts, key=lambda p: polygon_area([p]))
 
 

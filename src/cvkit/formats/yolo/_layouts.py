@@ -58,6 +58,9 @@ class Source:
     pairs: Callable[[], Iterator[tuple[str, list[str]]]]
     #: identity used to read a folder or list once when two splits name it
     key: str = ""
+    #: the data.yaml or obj.data that names this split: the reader refuses it when it holds no image (``path: /etc``
+    #: with ``train: .`` read 0 images and exited 0)
+    listed_in: Path | None = None
 
 
 @dataclass
@@ -71,7 +74,8 @@ class Layout:
 # --- file helpers ------------------------------------------------------------------
 def _children(folder: Path) -> dict[str, os.DirEntry[str]]:
     """Entries of ``folder`` by lower-case name (empty when it is not a folder). ``DirEntry`` objects, not Paths:
-    detection lists folders of 20,000 files several times, and a Path per entry cost 0.3 s there."""
+    detection lists folders of 20,000 files several times, and a Path per entry was the larger cost there
+    (docs/benchmarks.md, "Measured choices")."""
     try:
         with os.scandir(folder) as entries:
             return {entry.name.lower(): entry for entry in entries}
@@ -391,6 +395,7 @@ def ultralytics_layout(file: Path, report: Report) -> Layout:
                 layout.sources.append(_folder_source(key, target))
             else:
                 layout.sources.append(_list_source(key, target, root, labels_dir / key if labels_dir else None, report))
+            layout.sources[-1].listed_in = file
     return layout
 
 
@@ -444,6 +449,7 @@ def darknet_layout(file: Path, report: Report, encoding: str | None = None) -> L
         if not list_file.is_file():
             raise InvalidInputError(f"{key} list {value!r} not found", file=file, location=f"line {number}")
         layout.sources.append(_list_source(key, list_file, root, None, report))
+        layout.sources[-1].listed_in = file
     return layout
 
 

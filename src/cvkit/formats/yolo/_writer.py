@@ -14,14 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from cvkit.core import validate_values
 from cvkit.core.imageinfo import read_image_info
 from cvkit.core.model import Dataset, Sample
+from cvkit.core.paths import inside, split_name
 from cvkit.core.report import Report
 from cvkit.core.shards import Pipeline
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import IMAGE_MODES, BackgroundFiles, place_image
+from cvkit.io import IMAGE_MODES, BackgroundFiles, RealPaths, place_image
 
 from ._labels import LineWriter, UniqueStems
+from ._layouts import DARKNET_RESERVED, YAML_RESERVED
 
 LAYOUTS = ("ultralytics", "darknet", "labelimg")
 TASKS = ("detect", "segment", "pose")
@@ -116,6 +119,7 @@ class YoloWriter:
                  keypoints: int | None = None):
         self.dataset = dataset
         self.out = out
+        self.real_paths = RealPaths()  # listed images: real paths, whatever link the dataset was read through
         self.report = report
         self.images = _choice("images", images, IMAGE_MODES)
         self.layout = _choice("layout", layout, LAYOUTS)
@@ -149,6 +153,9 @@ class YoloWriter:
         if found is not None:
             return found
         out = self.out
+        if split_name(split) in (DARKNET_RESERVED if self.layout == "darknet" else YAML_RESERVED):
+            raise CvkitError(f"a split named {split!r} would be read as {'obj.data' if self.layout == 'darknet' else 'data.yaml'}'s "
+                             f"{split!r} key; rename the split")
         if self.layout == "labelimg":  # one flat folder for every split
             found = next(iter(self.folders.values()), None) or _SplitFolder(out, out)
         elif self.layout == "darknet":
@@ -183,14 +190,20 @@ class YoloWriter:
             return
         given_split, path, source, text = encoded
         split = given_split or "train"
+        try:  # a line break in a name splits <split>.txt (and names a label file no reader pairs with its image)
+            validate_values.one_line(str(source) if self.images == "reference" else path, f"{split}.txt")
+        except InvalidInputError as exc:
+            self.report.invalid(exc)
+            return
         folder = self.folders.get(split) or self.folder(split)
         stem, suffix = os.path.splitext(path.rpartition("/")[2])
         stem = folder.stems(stem)
         if self.images == "reference":
-            listed = os.path.normpath(source) if self.paths == "absolute" else os.path.relpath(source, self.out)
+            real = self.real_paths
+            listed = real(os.path.abspath(source)) if self.paths == "absolute" else real.relative(source, self.out)
             folder.list_file.write(listed.replace(os.sep, "/") + "\n")  # type: ignore[union-attr]
         else:
-            self.files.submit(place_image, Path(source), folder.image_dir / (stem + suffix), self.images)
+            self.files.submit(place_image, Path(source), inside(folder.image_dir, stem + suffix), self.images)
             if folder.list_file is not None:
                 folder.list_file.write(f"{folder.list_prefix}{stem}{suffix}\n")
         self.files.write_bytes(folder.label_prefix + stem + ".txt", text.encode("utf-8"))
