@@ -178,12 +178,12 @@ def test_export_writes_the_page_the_data_and_the_images_of_the_filtered_set(tmp_
 
 def test_the_augmentation_preview_is_the_augment_preview_sheet_of_one_image(server: ViewServer) -> None:
     pytest.importorskip("albumentations")
-    from cvkit.augment.preview import Layout
+    from cvkit.augment.preview import SheetLayout
 
     status, kind, body = get(server, "/augment/0.png?preset=strong&k=3&seed=7")
     assert status == 200 and kind == "image/png"
     with Image.open(io.BytesIO(body)) as sheet:
-        assert sheet.size == Layout(1, 4).size  # the original and 3 variants, as `cvkit augment --preview --n 1 --k 3`
+        assert sheet.size == SheetLayout(1, 4).size  # the original and 3 variants, as `cvkit augment --preview --n 1 --k 3`
     assert get(server, "/augment/0.png?preset=strong&k=3&seed=7")[2] == body  # seeded: the same variants again
     assert get(server, "/augment/0.png?preset=strong&k=3&seed=8")[2] != body
     status, _, answer = get(server, "/augment/0.png?preset=../../etc/passwd")

@@ -14,8 +14,10 @@ from typing import Any
 
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import known_size
+from cvkit.core.masks import decode
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.formats.fiftyone._dataset import read_sample
 
 
 def _fiftyone() -> Any:
@@ -30,8 +32,6 @@ def _detection(fo: Any, obj: Annotation, width: int, height: int) -> Any:
     x, y, w, h = obj.bbox if obj.bbox is not None else obj.ensure_bbox()  # type: ignore[misc]
     fields: dict[str, Any] = {str(k): v for k, v in obj.attributes.items()}
     if obj.rle is not None:
-        from cvkit.core.masks import decode
-
         x0, y0 = round(x), round(y)
         fields["mask"] = decode(obj.rle)[y0 : max(round(y + h), y0 + 1), x0 : max(round(x + w), x0 + 1)].astype(bool)
     if obj.iscrowd:
@@ -70,8 +70,6 @@ def to_fiftyone(
 def from_fiftyone(view: Any) -> Dataset:
     """A cvkit dataset of a FiftyOne dataset or view: every Detection(s) field as objects, Classification(s) as
     labels."""
-    from cvkit.formats.fiftyone._dataset import read_sample
-
     categories = CategorySet()
     for label in getattr(view, "default_classes", None) or []:
         categories.ensure(label)

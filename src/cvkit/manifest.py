@@ -22,6 +22,7 @@ from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import atomic_file
+from cvkit.manifest_parquet import iter_parquet_records, open_parquet, read_parquet_header, row_records, write_rows
 
 SCHEMA_NAME = "cvkit.manifest"
 SCHEMA_VERSION = 1
@@ -174,9 +175,7 @@ def write_manifest(dataset: Dataset, path: str | Path, report: Report | None = N
     out_dir.mkdir(parents=True, exist_ok=True)
     relocate = _relocator(root, out_dir)
     if path.suffix.lower() in PARQUET_SUFFIXES:
-        from cvkit.manifest_parquet import write_parquet_manifest
-
-        write_parquet_manifest(dataset, path, report, relocate)
+        _write_parquet(dataset, path, report, relocate)
         report.written.categories = len(dataset.categories)
         return path
     with tempfile.TemporaryFile(dir=out_dir) as body:
@@ -204,9 +203,7 @@ def read_header(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise InvalidInputError("manifest not found", file=path) from None
     if magic == PARQUET_MAGIC:
-        from cvkit.manifest_parquet import read_parquet_header
-
-        return read_parquet_header(path)
+        return check_header(read_parquet_header(path), path, location="metadata")
     try:
         header = jsonio.loads(first)
     except jsonio.JSONDecodeError as exc:
@@ -238,8 +235,6 @@ def iter_records(path: str | Path, report: Report | None = None) -> Iterator[tup
     """Yield ``(line_number, record)`` for every image record, streaming (Parquet: ``(row_number, record)``)."""
     path = Path(path)
     if is_parquet_manifest(path):
-        from cvkit.manifest_parquet import iter_parquet_records
-
         yield from iter_parquet_records(path)
         return
     with open(path, "rb") as handle:
@@ -324,9 +319,7 @@ def manifest_shards(path: Path, _workers: int = 1) -> list[Shard]:
     itself (no parsed data is shared, so memory stays flat), each run's line numbers counted here.
     A Parquet manifest gives one run per row group."""
     if is_parquet_manifest(path):
-        from cvkit.manifest_parquet import parquet_shards
-
-        return parquet_shards(path)
+        return _parquet_shards(path)
     with open(path, "rb") as handle:
         handle.readline()
         start, first_line, shards = handle.tell(), 2, []
@@ -346,6 +339,38 @@ def _read_shard(path: Path, task: tuple[int, int, int], categories: CategorySet,
         lines = handle.read(stop - start).split(b"\n")
     for _number, sample in check_samples(_records(enumerate(lines, start=first_line), path, report), path, categories, report):
         yield sample
+
+
+def _parquet_shards(path: Path) -> list[Shard]:
+    """One :class:`~cvkit.core.model.Shard` per row group of a Parquet manifest: a worker process opens the file and
+    reads its group itself (the shard is described by data: the path, the group and its first row number)."""
+    metadata = open_parquet(path).metadata
+    shards, first_row = [], 1
+    for group in range(metadata.num_row_groups):
+        rows = metadata.row_group(group).num_rows
+        shards.append(Shard(rows, _read_parquet_shard, path, (group, first_row)))
+        first_row += rows
+    return shards
+
+
+def _read_parquet_shard(path: Path, task: tuple[int, int], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples: row group ``group`` of a Parquet manifest, whose first row is row ``first_row``."""
+    group, first_row = task
+    records = row_records(open_parquet(path), [group], first_row)
+    for _number, sample in check_samples(records, path, categories, report, unit="row"):
+        yield sample
+
+
+def _write_parquet(dataset: Dataset, path: Path, report: Report, relocate: Any) -> None:
+    """Write ``dataset`` as a Parquet manifest at ``path`` atomically (see :func:`write_manifest`)."""
+
+    def records() -> Iterator[dict[str, Any]]:
+        for sample in dataset:
+            report.count_written(sample.split, len(sample.objects))
+            yield sample_to_record(sample, relocate(sample.path))
+
+    with atomic_file(path, "wb", encoding=None) as handle:
+        write_rows(records(), lambda: make_header(dataset), handle, path)
 
 
 def read_manifest(path: str | Path, report: Report | None = None) -> Dataset:

@@ -13,14 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cvkit.core import jsonio
-from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    from cvkit.core.categories import CategorySet
-    from cvkit.core.model import Dataset, Shard
 
 #: the key of the file's key-value metadata that holds the manifest header (the JSONL manifest's line 1)
 HEADER_KEY = b"cvkit.manifest"
@@ -206,21 +202,6 @@ def write_rows(
     return written
 
 
-def write_parquet_manifest(dataset: Dataset, path: Path, report: Report, relocate: Any) -> Path:
-    """Write ``dataset`` as a Parquet manifest at ``path`` atomically (see :func:`cvkit.manifest.write_manifest`)."""
-    from cvkit.io import atomic_file
-    from cvkit.manifest import make_header, sample_to_record
-
-    def records() -> Iterator[dict[str, Any]]:
-        for sample in dataset:
-            report.count_written(sample.split, len(sample.objects))
-            yield sample_to_record(sample, relocate(sample.path))
-
-    with atomic_file(path, "wb", encoding=None) as handle:
-        write_rows(records(), lambda: make_header(dataset), handle, path)
-    return path
-
-
 # --- reading ----------------------------------------------------------------------------
 def open_parquet(path: Path) -> Any:
     """A ``pyarrow.parquet.ParquetFile``; a damaged file is an InvalidInputError naming it."""
@@ -233,10 +214,9 @@ def open_parquet(path: Path) -> Any:
         raise InvalidInputError(f"not a readable Parquet file ({exc})", file=path) from None
 
 
-def read_parquet_header(path: str | Path, parquet_file: Any = None) -> dict[str, Any]:
-    """The header stored in the file's key-value metadata; raises naming the file when there is none."""
-    from cvkit.manifest import check_header
-
+def read_parquet_header(path: str | Path, parquet_file: Any = None) -> Any:
+    """The header stored in the file's key-value metadata, parsed but not yet checked (the caller checks it:
+    :func:`cvkit.manifest.read_header`); raises naming the file when there is none."""
     path = Path(path)
     metadata = (parquet_file or open_parquet(path)).metadata.metadata or {}
     if HEADER_KEY not in metadata:
@@ -247,10 +227,10 @@ def read_parquet_header(path: str | Path, parquet_file: Any = None) -> dict[str,
         header = jsonio.loads(metadata[HEADER_KEY])
     except jsonio.JSONDecodeError as exc:
         raise InvalidInputError(f"the {HEADER_KEY.decode()!r} metadata is not valid JSON ({exc})", file=path) from None
-    return check_header(header, path, location="metadata")
+    return header
 
 
-def _row_records(
+def row_records(
     parquet_file: Any, row_groups: list[int] | None, first_row: int
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(row_number, record)`` of some row groups (all when None), one batch of rows in memory at a time."""
@@ -264,28 +244,4 @@ def _row_records(
 def iter_parquet_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(row_number, record)`` for every image, 1-based, streaming a batch of rows at a time."""
     parquet_file = open_parquet(Path(path))
-    return _row_records(parquet_file, None, 1)
-
-
-def parquet_shards(path: Path) -> list[Shard]:
-    """One :class:`~cvkit.core.model.Shard` per row group: a worker process opens the file and reads its group
-    itself (the shard is described by data: the path, the group and its first row number)."""
-    from cvkit.core.model import Shard
-
-    metadata = open_parquet(path).metadata
-    shards, first_row = [], 1
-    for group in range(metadata.num_row_groups):
-        rows = metadata.row_group(group).num_rows
-        shards.append(Shard(rows, _read_group, path, (group, first_row)))
-        first_row += rows
-    return shards
-
-
-def _read_group(path: Path, task: tuple[int, int], categories: CategorySet, report: Report) -> Iterator[Any]:
-    """A shard's samples: row group ``group`` of the file, whose first row is row ``first_row``."""
-    from cvkit.manifest import check_samples
-
-    group, first_row = task
-    records = _row_records(open_parquet(path), [group], first_row)
-    for _number, sample in check_samples(records, path, categories, report, unit="row"):
-        yield sample
+    return row_records(parquet_file, None, 1)

@@ -24,7 +24,7 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.validate_values import MAX_SIDE
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.manifest import header_to_dataset_parts, is_parquet_manifest, read_header, record_to_sample
+from cvkit.manifest import header_to_dataset_parts, read_header, record_to_sample
 
 
 def median(values: np.ndarray, in_place: bool = False) -> float:
@@ -199,7 +199,8 @@ def declared_groups(categories: Any) -> dict[str, str] | None:
 
 
 def columns_from_manifest(path: str | Path, report: Report | None = None, with_paths: bool = False) -> Columns:
-    """Fast path for manifests: orjson per line, only the fields statistics need.
+    """Fast path for JSON Lines manifests: orjson per line, only the fields statistics need (a Parquet manifest:
+    :func:`cvkit.stats.columns_parquet.columns_from_parquet`, which :func:`cvkit.stats.sources.load_columns` picks).
 
     Unknown labels and values :mod:`cvkit.core.validate_values` refuses are bad records exactly as
     :func:`cvkit.manifest.read_manifest` treats them (one verdict for ``cvkit stats`` and ``cvkit convert``): a
@@ -208,10 +209,6 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
     is in, has the whole file read again with every record checked.
     """
     path = Path(path)
-    if is_parquet_manifest(path):
-        from cvkit.stats.columns_parquet import columns_from_parquet
-
-        return columns_from_parquet(path, report, with_paths)
     report = report if report is not None else Report()
     own = Report(skip_invalid=report.skip_invalid)
     columns = _manifest_columns(Path(path), own, with_paths, check_every=False)

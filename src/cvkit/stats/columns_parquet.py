@@ -16,8 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from cvkit.core.geometry import polygon_area
+from cvkit.core.masks import rle_area
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
+from cvkit.manifest import check_header, header_to_dataset_parts
+from cvkit.manifest_parquet import open_parquet, pyarrow_modules, read_parquet_header
 from cvkit.stats.columns import Columns, ColumnsBuilder
 
 OBJECT = "objects.list.element."
@@ -100,9 +104,6 @@ def _has_regions(metadata: Any, group: int, region_leaves: list[int]) -> bool:
 def _mask_areas(objects: Any, out: np.ndarray) -> None:
     """Region pixels of the objects that have an RLE or a polygon (few, in most datasets): one at a time."""
     import pyarrow.compute as pc
-
-    from cvkit.core.geometry import polygon_area
-    from cvkit.core.masks import rle_area
 
     rle, polygon = pc.struct_field(objects, "rle"), pc.struct_field(objects, "polygon")
     has_region = pc.or_(pc.is_valid(rle), pc.fill_null(pc.greater(pc.list_value_length(polygon), 0), False))
@@ -235,13 +236,10 @@ def _drop_images(columns: Columns, bad: np.ndarray) -> None:
 
 def columns_from_parquet(path: str | Path, report: Report | None = None, with_paths: bool = False) -> Columns:
     """:class:`Columns` of a Parquet manifest, read column-wise a row group at a time."""
-    from cvkit.manifest import header_to_dataset_parts
-    from cvkit.manifest_parquet import open_parquet, pyarrow_modules, read_parquet_header
-
     _, pq = pyarrow_modules()
     path = Path(path)
     report = report if report is not None else Report()
-    header = read_parquet_header(path, open_parquet(path))
+    header = check_header(read_parquet_header(path, open_parquet(path)), path, location="metadata")
     categories, _ = header_to_dataset_parts(header)
     builder = ColumnsBuilder(categories.names(), [c.id for c in categories], with_paths)
     parquet_file = pq.ParquetFile(path, read_dictionary=DICTIONARY_COLUMNS)

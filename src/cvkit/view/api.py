@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from cvkit.errors import CvkitError
+from cvkit.stats.findings import CHECKS
 from cvkit.view.index import SIZES, Filter, ViewIndex
 from cvkit.view.render import class_colour, sample_json
 
@@ -36,7 +37,6 @@ def _number(query: Mapping[str, Sequence[str]], key: str, default: int, most: in
 def meta(index: ViewIndex) -> dict[str, Any]:
     """What the page needs once: the dataset's name, classes with colours, splits and the filter choices."""
     from cvkit.augment.presets import PRESETS
-    from cvkit.stats.validate import CHECKS
 
     c = index.columns
     return {

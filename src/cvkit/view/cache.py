@@ -26,6 +26,9 @@ from cvkit.core.report import Report
 from cvkit.errors import CvkitError
 from cvkit.io import cache_dir
 from cvkit.stats.columns import Columns, columns_from_manifest
+from cvkit.stats.counts import image_class_pairs
+from cvkit.stats.options import ImbalanceOptions
+from cvkit.stats.summary import compute_stats
 from cvkit.view.store import record_line_starts
 
 #: changes whenever what is stored changes
@@ -40,6 +43,21 @@ def index_folder(path: Path) -> Path:
     return cache_dir("view-index", hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest())
 
 
+def class_images(columns: Columns) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets, images)``: the images holding class k (an object or an image label) are
+    ``images[offsets[k]:offsets[k + 1]]``, ascending; one sort of the distinct (image, class) pairs."""
+    pair_image, pair_class = image_class_pairs(columns)
+    order = np.argsort(pair_class, kind="stable")
+    offsets = np.zeros(columns.num_classes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair_class, minlength=columns.num_classes), out=offsets[1:])
+    return offsets, pair_image[order]
+
+
+def whole_stats(columns: Columns) -> dict[str, Any]:
+    """``cvkit stats --imbalance`` of every image (what the page shows before any filter)."""
+    return compute_stats(columns, ImbalanceOptions())
+
+
 @dataclass(slots=True)
 class StoredIndex:
     """What a build stores: the columns, record offsets, per-class image lists and the statistics of all images."""
@@ -52,8 +70,6 @@ class StoredIndex:
 
 def build(_context: None, task: tuple[str, str]) -> None:
     """Build and store the index of one manifest (runs on a worker process; the folder appears complete or not at all)."""
-    from cvkit.view.index import class_images, whole_stats
-
     path, folder = Path(task[0]), Path(task[1])
     columns = columns_from_manifest(path, Report())
     starts = record_line_starts(path)

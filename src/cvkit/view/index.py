@@ -23,6 +23,8 @@ from cvkit.core.report import Report
 from cvkit.errors import CvkitError
 from cvkit.stats.boxes import MEDIUM_AREA, SMALL_AREA
 from cvkit.stats.columns import Columns, columns_from_dataset
+from cvkit.stats.findings import CHECKS
+from cvkit.view.cache import class_images, manifest_index, whole_stats
 from cvkit.view.store import ListStore, ManifestStore, SampleStore
 
 SIZES = ("small", "medium", "large")
@@ -97,26 +99,6 @@ def _attribute_text(item: tuple[str, Any]) -> str:
     return f"{key}={value}" if isinstance(value, str | int | float) else key
 
 
-def class_images(columns: Columns) -> tuple[np.ndarray, np.ndarray]:
-    """``(offsets, images)``: the images holding class k (an object or an image label) are
-    ``images[offsets[k]:offsets[k + 1]]``, ascending; one sort of the distinct (image, class) pairs."""
-    from cvkit.stats.counts import image_class_pairs
-
-    pair_image, pair_class = image_class_pairs(columns)
-    order = np.argsort(pair_class, kind="stable")
-    offsets = np.zeros(columns.num_classes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(pair_class, minlength=columns.num_classes), out=offsets[1:])
-    return offsets, pair_image[order]
-
-
-def whole_stats(columns: Columns) -> dict[str, Any]:
-    """``cvkit stats --imbalance`` of every image (what the page shows before any filter)."""
-    from cvkit.stats.options import ImbalanceOptions
-    from cvkit.stats.summary import compute_stats
-
-    return compute_stats(columns, ImbalanceOptions())
-
-
 class ViewIndex:
     """Columns of one dataset, the samples behind them and the answers to filters."""
 
@@ -160,8 +142,6 @@ class ViewIndex:
     def from_manifest(cls, path: Path) -> ViewIndex:
         """Index a JSONL manifest on the statistics' fast path (cached on disk: :mod:`cvkit.view.cache`); records
         are read back by offset when shown."""
-        from cvkit.view.cache import manifest_index
-
         stored = manifest_index(path)
         return cls(stored.columns, ManifestStore(path, stored.starts), path.parent, path, format_name="manifest",
                    by_class=stored.by_class, stats_of_all=stored.stats)
@@ -262,7 +242,7 @@ class ViewIndex:
             return self._problems
 
     def _validate(self) -> tuple[dict[str, np.ndarray], dict[int, list[dict[str, Any]]]]:
-        from cvkit.stats.validate import CHECKS, validate_loaded
+        from cvkit.stats.validate import validate_loaded
 
         if self.num_images > VALIDATE_UP_TO:
             raise CvkitError(f"the viewer validates datasets of up to {VALIDATE_UP_TO:,} images (it holds every sample while "

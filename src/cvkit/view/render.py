@@ -13,6 +13,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+from cvkit.core.imagefile import open_image_bytes
+from cvkit.core.masks import decode
 from cvkit.core.model import Annotation, Sample
 from cvkit.errors import CvkitError
 from cvkit.io import atomic_write_bytes, cache_dir
@@ -79,8 +81,6 @@ def _open_image(path: Path) -> tuple[bytes, Any]:
     """The file's bytes and the Pillow image over them, refusing what is not an image and what is too large."""
     from PIL import Image
 
-    from cvkit.core.imagefile import open_image_bytes
-
     try:
         data = open_image_bytes(path)
         image = Image.open(io.BytesIO(data))
@@ -130,8 +130,6 @@ def mask_overlay(sample: Sample, class_index: dict[str, int]) -> bytes:
     """A transparent PNG of the image's size with every RLE mask filled in its class colour."""
     import numpy as np
     from PIL import Image
-
-    from cvkit.core.masks import decode
 
     masked = [o for o in sample.objects if o.rle is not None]
     if not masked:

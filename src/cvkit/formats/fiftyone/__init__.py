@@ -19,13 +19,10 @@ from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 
 from ._dataset import read_dataset_export
-from ._detection import read_detection_export
+from ._detection import LABELS_FILE, METADATA_FILE, SAMPLES_FILE, load_json, read_detection_export
 from ._writer import write
 
 __all__ = ["detect", "read", "write"]
-
-LABELS_FILE, SAMPLES_FILE, METADATA_FILE = "labels.json", "samples.json", "metadata.json"
-
 
 def _head(path: Path) -> bytes:
     with open(path, "rb") as handle:
@@ -43,17 +40,6 @@ def detect(path: Path) -> str | None:
     if samples.is_file() and (path / METADATA_FILE).is_file() and _head(samples).startswith(b'{"samples"'):
         return "FiftyOneDataset (samples.json and metadata.json)"
     return None
-
-
-def load_json(file: Path) -> object:
-    """A whole JSON file; malformed JSON is an error naming the file and line/column."""
-    data = file.read_bytes()
-    try:
-        return jsonio.loads(data)
-    except jsonio.JSONDecodeError as exc:
-        raise InvalidInputError(
-            f"malformed JSON: {exc}", file=file, location=jsonio.error_location(exc, data)
-        ) from None
 
 
 def read(path: Path, report: Report) -> Dataset:

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core.categories import CategorySet
+from cvkit.core.masks import encode
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 
-from ._detection import detection, image_size, label_of
+from ._detection import METADATA_FILE, detection, image_size, label_of, load_json
 
 #: tags that name a split (FiftyOne keeps splits as sample tags: COCO's importer tags ``train``/``val``)
 SPLIT_TAGS = frozenset(("train", "training", "val", "valid", "validation", "test", "testing", "trainval", "dev"))
@@ -45,8 +46,6 @@ def place_mask(mask: Any, relative: list[float], width: int, height: int) -> dic
     box's rounded pixel extent, nearest neighbour)."""
     import numpy as np
     from PIL import Image
-
-    from cvkit.core.masks import encode
 
     x, y, w, h = relative
     x0, y0 = round(x * width), round(y * height)
@@ -123,8 +122,6 @@ def read_sample(record: Any, n: int, root: Path, file: Path, categories: Categor
 
 def read_dataset_export(path: Path, top: Any, report: Report) -> Dataset:
     """The FiftyOneDataset in ``path`` (``top``: its parsed samples.json); default classes from metadata.json first."""
-    from . import METADATA_FILE, load_json
-
     file = path / "samples.json"
     if not isinstance(top, dict) or not isinstance(top.get("samples"), list):
         raise InvalidInputError("expected an object with a 'samples' list", file=file, location="samples")

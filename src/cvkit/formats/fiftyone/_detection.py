@@ -6,12 +6,28 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cvkit.core import jsonio
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
+
+#: the files of FiftyOne's two directory exports
+LABELS_FILE, SAMPLES_FILE, METADATA_FILE = "labels.json", "samples.json", "metadata.json"
+
+
+def load_json(file: Path) -> object:
+    """A whole JSON file; malformed JSON is an error naming the file and line/column."""
+    data = file.read_bytes()
+    try:
+        return jsonio.loads(data)
+    except jsonio.JSONDecodeError as exc:
+        raise InvalidInputError(
+            f"malformed JSON: {exc}", file=file, location=jsonio.error_location(exc, data)
+        ) from None
+
 
 #: Detection keys cvkit maps to its own fields; any other key is kept as an object attribute
 RESERVED = frozenset(

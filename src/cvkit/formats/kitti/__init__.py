@@ -24,20 +24,11 @@ from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 from cvkit.io import files_in, folders_in, read_utf8_text
 
-from ._writer import write
+from ._writer import NOT_GIVEN, write
 
 __all__ = ["NOT_GIVEN", "detect", "parse_line", "read", "write"]
 
 LABELS, IMAGES, CALIB = "label_2", "image_2", "calib"
-#: KITTI's value for a field it does not know, per attribute (the devkit's DontCare rows and its readme)
-NOT_GIVEN: dict[str, float | list[float]] = {
-    "truncated": -1.0,
-    "occluded": -1,
-    "alpha": -10.0,
-    "dimensions": [-1.0, -1.0, -1.0],
-    "location": [-1000.0, -1000.0, -1000.0],
-    "rotation_y": -10.0,
-}
 
 
 def _split_roots(path: Path) -> list[Path]:

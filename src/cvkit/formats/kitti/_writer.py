@@ -14,6 +14,15 @@ from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, place_image
 
 KITTI_ATTRIBUTES = ("truncated", "occluded", "alpha", "dimensions", "location", "rotation_y")
+#: KITTI's value for a field it does not know, per attribute (the devkit's DontCare rows and its readme)
+NOT_GIVEN: dict[str, float | list[float]] = {
+    "truncated": -1.0,
+    "occluded": -1,
+    "alpha": -10.0,
+    "dimensions": [-1.0, -1.0, -1.0],
+    "location": [-1000.0, -1000.0, -1000.0],
+    "rotation_y": -10.0,
+}
 
 
 def _numbers(value: Any, default: Any, count: int) -> list[float]:
@@ -26,8 +35,6 @@ def _numbers(value: Any, default: Any, count: int) -> list[float]:
 
 def label_line(obj: Annotation, report: Report) -> str | None:
     """The KITTI line of one object (None, with the loss reported, when it has no box)."""
-    from . import NOT_GIVEN
-
     box = obj.bbox if obj.bbox is not None else obj.ensure_bbox()
     if box is None:
         report.lose(f"{obj.shape} shape", "KITTI holds boxes only; a shape without a box was left out")

@@ -9,6 +9,7 @@ import numpy as np
 
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import read_image_info
+from cvkit.core.masks import encode
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
@@ -105,8 +106,6 @@ def mask_objects(
 ) -> list[Annotation]:
     """Instance masks: the PNG (resized to the image, nearest neighbour, when Open Images stored it smaller) as RLE."""
     from PIL import Image
-
-    from cvkit.core.masks import encode
 
     objects = []
     for row in rows.tolist():
