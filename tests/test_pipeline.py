@@ -219,3 +219,16 @@ def test_chunks_cover_every_item_once_in_order():
     assert [i for chunk in chunks for i in chunk] == items
     assert all(len(chunk) <= 50 for chunk in chunks) and len(chunks[0]) == 50
     assert len(shards.chunked(items, workers=2, smallest=200)[0]) == 200
+
+
+def test_a_dataset_iterated_here_gives_the_writers_categories_their_place(tmp_path, small_shards):
+    """Read in one process (``-r workers=1``: no shards), samples are encoded in runs; a label only the writer makes a
+    category (LabelMe's ``__ignore__`` in COCO) still gets its id before the labels of later images, as with shards."""
+    src = _labelme_folder(tmp_path / "lm")
+    for read_workers in (1, 2):
+        cvkit.convert(src, tmp_path / f"r{read_workers}.json", "coco", read_options={"workers": read_workers},
+                      write_options={"workers": read_workers})
+    written = (tmp_path / "r1.json").read_bytes()
+    assert written == (tmp_path / "r2.json").read_bytes()
+    names = [c["name"] for c in json.loads(written)["categories"]]
+    assert names[:4] == ["scene0", "cat", "__ignore__", "dog"]  # in order of first appearance, img0 first
