@@ -21,6 +21,7 @@ from cvkit.core.executor import Executor, InProcess, LocalProcesses, can_fork
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.formats import labelme
 from cvkit.formats.coco import _format as coco
+from cvkit.formats.labelme_mit import _format as labelme_mit_format
 from cvkit.formats.voc import _format as voc
 
 EXECUTORS = ["in-process", "fork", "spawn"]
@@ -47,6 +48,7 @@ def small_shards(monkeypatch):
     monkeypatch.setattr(voc, "SHARD_FILES", 2)
     monkeypatch.setattr(labelme, "SHARD_FILES", 2)
     monkeypatch.setattr(manifest, "SHARD_BYTES", 300)
+    monkeypatch.setattr(labelme_mit_format, "SHARD_FILES", 2)
 
 
 def _labelme_folder(root: Path) -> Path:
@@ -62,7 +64,7 @@ def _labelme_folder(root: Path) -> Path:
 
 
 #: representative conversions: every sharded reader, every writer that spreads its encode
-CONVERSIONS = ["coco2yolo", "voc2coco", "labelme2coco", "manifest2coco", "coco2voc"]
+CONVERSIONS = ["coco2yolo", "voc2coco", "labelme2coco", "manifest2coco", "coco2voc", "labelmemit2yolo"]
 
 
 def _convert(name: str, tmp_path: Path, corpus, out: Path) -> cvkit.Report:
@@ -81,6 +83,11 @@ def _convert(name: str, tmp_path: Path, corpus, out: Path) -> cvkit.Report:
         if not src.exists():
             cvkit.convert(corpus("coco", "coco_person_keypoints"), src, "manifest", from_format="coco")
         return cvkit.convert(src, out, "coco", from_format="manifest", write_options={"task": "person_keypoints"})
+    if name == "labelmemit2yolo":
+        src = tmp_path / "mit"
+        if not src.exists():
+            cvkit.convert(_labelme_folder(tmp_path / "lm_for_mit"), src, "labelme_mit", write_options={"images": "copy"})
+        return cvkit.convert(src, out, "yolo", from_format="labelme_mit", write_options=referenced)
     return cvkit.convert(corpus("coco", "coco_instances"), out, "voc", from_format="coco", write_options=referenced)
 
 
