@@ -21,6 +21,7 @@ from cvkit.core.executor import Executor, InProcess, LocalProcesses, can_fork
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.formats import labelme
 from cvkit.formats.coco import _format as coco
+from cvkit.formats.labelme_mit import _format as labelme_mit_format
 from cvkit.formats.voc import _format as voc
 
 EXECUTORS = ["in-process", "fork", "spawn"]
@@ -47,6 +48,7 @@ def small_shards(monkeypatch):
     monkeypatch.setattr(voc, "SHARD_FILES", 2)
     monkeypatch.setattr(labelme, "SHARD_FILES", 2)
     monkeypatch.setattr(manifest, "SHARD_BYTES", 300)
+    monkeypatch.setattr(labelme_mit_format, "SHARD_FILES", 2)
 
 
 def _labelme_folder(root: Path) -> Path:
@@ -62,7 +64,7 @@ def _labelme_folder(root: Path) -> Path:
 
 
 #: representative conversions: every sharded reader, every writer that spreads its encode
-CONVERSIONS = ["coco2yolo", "voc2coco", "labelme2coco", "manifest2coco", "coco2voc"]
+CONVERSIONS = ["coco2yolo", "voc2coco", "labelme2coco", "manifest2coco", "coco2voc", "labelmemit2yolo"]
 
 
 def _convert(name: str, tmp_path: Path, corpus, out: Path) -> cvkit.Report:
@@ -81,6 +83,11 @@ def _convert(name: str, tmp_path: Path, corpus, out: Path) -> cvkit.Report:
         if not src.exists():
             cvkit.convert(corpus("coco", "coco_person_keypoints"), src, "manifest", from_format="coco")
         return cvkit.convert(src, out, "coco", from_format="manifest", write_options={"task": "person_keypoints"})
+    if name == "labelmemit2yolo":
+        src = tmp_path / "mit"
+        if not src.exists():
+            cvkit.convert(_labelme_folder(tmp_path / "lm_for_mit"), src, "labelme_mit", write_options={"images": "copy"})
+        return cvkit.convert(src, out, "yolo", from_format="labelme_mit", write_options=referenced)
     return cvkit.convert(corpus("coco", "coco_instances"), out, "voc", from_format="coco", write_options=referenced)
 
 
@@ -219,3 +226,16 @@ def test_chunks_cover_every_item_once_in_order():
     assert [i for chunk in chunks for i in chunk] == items
     assert all(len(chunk) <= 50 for chunk in chunks) and len(chunks[0]) == 50
     assert len(shards.chunked(items, workers=2, smallest=200)[0]) == 200
+
+
+def test_a_dataset_iterated_here_gives_the_writers_categories_their_place(tmp_path, small_shards):
+    """Read in one process (``-r workers=1``: no shards), samples are encoded in runs; a label only the writer makes a
+    category (LabelMe's ``__ignore__`` in COCO) still gets its id before the labels of later images, as with shards."""
+    src = _labelme_folder(tmp_path / "lm")
+    for read_workers in (1, 2):
+        cvkit.convert(src, tmp_path / f"r{read_workers}.json", "coco", read_options={"workers": read_workers},
+                      write_options={"workers": read_workers})
+    written = (tmp_path / "r1.json").read_bytes()
+    assert written == (tmp_path / "r2.json").read_bytes()
+    names = [c["name"] for c in json.loads(written)["categories"]]
+    assert names[:4] == ["scene0", "cat", "__ignore__", "dog"]  # in order of first appearance, img0 first

@@ -131,7 +131,7 @@ def choose_executor(workers: int, samples: int | None = None) -> Executor:
 
 
 class Pipeline:
-    """One write's way through ``dataset``: its shards on an executor, else its samples one at a time here.
+    """One write's way through ``dataset``: its shards on an executor, else its samples in runs here.
 
     ``report`` is what the writer's encoder records into (a scratch report the pipeline merges, or the write's own
     report when the samples are iterated here). ``workers``: processes (default: one a CPU); 1 keeps everything
@@ -153,8 +153,8 @@ class Pipeline:
         """``(journal, encode_run(encoder, samples))`` of every run, in order, with a progress bar that
         ``size(encoded run)`` moves. The journal lists, per sample, the categories its reader created, which the
         dataset's categories lack: the writer creates them (:func:`create_journalled`) before it uses that
-        sample's labels. Iterated here, each sample is a run of its own, its categories created by the reader
-        already (journal empty)."""
+        sample's labels. Iterated here, the runs are :class:`_LocalRun` s, their categories created by the reader
+        already (journals empty)."""
         dataset = self.dataset
         if self.shards is None:
             samples = iter(track(dataset, description))

@@ -5,7 +5,7 @@ package's docstring.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,11 @@ from cvkit.core import validate_values
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import find_image, header_size
 from cvkit.core.masks import encode
-from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.paths import inside, split_name
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import Pipeline
+from cvkit.core.shards import Pipeline, runs
 from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats._xml_text import filename_element
@@ -209,25 +209,44 @@ def parse_file(file: Path, root: Path, report: Report) -> Sample | None:
 
 
 def read(path: Path, report: Report) -> Dataset:
-    """Stream every XML under ``path`` (or one file); categories in order of first use."""
+    """Stream every XML under ``path`` (or one file); categories in order of first use. Runs of files are shards
+    (:class:`~cvkit.core.model.Shard`) a writer may read and encode on several processes."""
     root = path if path.is_dir() else path.parent
     files = list(walk_files(path, ".xml")) if path.is_dir() else [path]
     categories = CategorySet()
 
     def samples() -> Iterator[Sample]:
-        for file in track(files, "reading LabelMe XML", len(files)):
-            try:
-                sample = parse_file(file, root, report)
-            except InvalidInputError as exc:
-                report.invalid(exc)
-                continue
-            for obj in sample.objects:
-                categories.ensure(obj.label)
-            report.count_read(sample.split, len(sample.objects))
-            yield sample
+        yield from _samples(track(files, "reading LabelMe XML", len(files)), root, categories, report)
         report.read.categories = len(categories)
 
-    return Dataset(samples(), categories, root=root, source_format="labelme_mit")
+    def shards(_workers: int) -> list[Shard]:
+        return [Shard(len(run), _read_shard, root, run) for run in runs(files, SHARD_FILES)]
+
+    return Dataset(samples(), categories, root=root, source_format="labelme_mit", shards=shards)
+
+
+#: XML files in one :class:`~cvkit.core.model.Shard`
+SHARD_FILES = 500
+
+
+def _samples(files: Iterable[Path], root: Path, categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """The samples of ``files``, counted; a bad file reported; new labels added to ``categories``."""
+    for file in files:
+        try:
+            sample = parse_file(file, root, report)
+        except InvalidInputError as exc:
+            report.invalid(exc)
+            continue
+        for obj in sample.objects:
+            categories.ensure(obj.label)
+        report.count_read(sample.split, len(sample.objects))
+        yield sample
+
+
+def _read_shard(root: Path, files: list[Path], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples: a run of files, parsed here (new labels go to ``categories``, a worker's copy: writers
+    number them in the parent, in order)."""
+    return _samples(files, root, categories, report)
 
 
 def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", layout: str = "webtool", workers: int | None = None) -> None:
