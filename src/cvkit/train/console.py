@@ -121,8 +121,6 @@ def print_metrics_table(metrics: dict[str, Any], title: str = "validation", max_
 
 def print_probe_lines(metrics: dict[str, Any]) -> None:
     """One line each for ``cvkit evaluate``'s scrambled-tile and coarse-level scores, next to the plain top-1."""
-    from cvkit.cli.common import out_console
-
     console = out_console()
     scrambled, coarse, target = metrics.get("scrambled"), metrics.get("coarse"), metrics.get("target")
     if target and target.get("top1") is not None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from cvkit.core.categories import Category, CategorySet
 from cvkit.errors import CvkitError
 
 
@@ -23,7 +24,6 @@ def parse_level(level: str) -> dict[str, Any]:
 
 def coarse_mapping(class_names: list[str], hierarchy_source: str | Path, level: str) -> list[str]:
     """The coarse class of each of the run's classes (classes without one keep their own name)."""
-    from cvkit.core.categories import Category, CategorySet
     from cvkit.hierarchy import load_hierarchy, plan_remap
 
     hierarchy = load_hierarchy(hierarchy_source)
