@@ -10,21 +10,16 @@
   ``(1 - mix) * |F(x)| + mix * |F(partner)|``, ``mix`` uniform in ``mix`` (1: a full swap). The partner is the
   previous image of the batch on the GPU back-end, the previous image this step transformed on the CPU one.
 
-This module holds the NumPy definitions (the CPU back-end, :mod:`cvkit.augment.texture_albu`, runs them) and
-registers the steps; :mod:`cvkit.augment.texture_gpu` is the torch/kornia twin, checked against these.
+This module holds the NumPy definitions (the CPU back-end, :mod:`cvkit.augment.texture_albu`, runs them);
+:mod:`cvkit.augment.texture_gpu` is the torch/kornia twin, checked against these. :mod:`cvkit.augment.transforms`
+registers the steps.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
-
-from cvkit.augment.transforms import TransformDef, _register
-
-#: RandConv's kernel sizes (the paper's multi-scale set)
-RANDCONV_SIZES = (1, 3, 5, 7)
 
 
 def kernel_std(size: int, channels: int) -> float:
@@ -57,45 +52,3 @@ def amplitude_mix(image: np.ndarray, partner: np.ndarray, mix: float) -> np.ndar
     spectrum = np.fft.fft2(image, axes=(0, 1))
     amplitude = (1.0 - mix) * np.abs(spectrum) + mix * np.abs(np.fft.fft2(partner, axes=(0, 1)))
     return np.real(np.fft.ifft2(amplitude * np.exp(1j * np.angle(spectrum)), axes=(0, 1)))
-
-
-def _albu() -> Any:
-    from cvkit.augment import texture_albu
-
-    return texture_albu
-
-
-def _gpu() -> Any:
-    from cvkit.augment import texture_gpu
-
-    return texture_gpu
-
-
-_register(
-    TransformDef(
-        "RandConv",
-        "pixel",
-        {"sizes": list(RANDCONV_SIZES), "alpha": [0.0, 1.0]},
-        "random convolution (Xu et al. 2021): Gaussian kernel of a size from `sizes`, blended with the image by "
-        "alpha in `alpha`; randomises local texture, keeps shape",
-        "RandConv",
-        albu=lambda q, p: _albu().RandConv(sizes=tuple(q["sizes"]), alpha=tuple(q["alpha"]), p=p),
-        kornia=lambda q, p: _gpu().RandomConv(sizes=tuple(q["sizes"]), alpha=tuple(q["alpha"]), p=p),
-        kornia_doc="cvkit RandomConv",
-        from_albu=lambda a: {"sizes": list(a["sizes"]), "alpha": list(a["alpha"])},
-    )
-)
-_register(
-    TransformDef(
-        "AmplitudeMix",
-        "pixel",
-        {"mix": [1.0, 1.0]},
-        "amplitude-phase recombination (Chen et al. 2021): Fourier amplitude blended towards another image's by "
-        "`mix` (1: swapped), phase kept",
-        "AmplitudeMix",
-        albu=lambda q, p: _albu().AmplitudeMix(mix=tuple(q["mix"]), p=p),
-        kornia=lambda q, p: _gpu().RandomAmplitudeMix(mix=tuple(q["mix"]), p=p),
-        kornia_doc="cvkit RandomAmplitudeMix",
-        from_albu=lambda a: {"mix": list(a["mix"])},
-    )
-)

@@ -202,10 +202,49 @@ _register_plain("ToGray", "pixel", "grey (weighted average), kept as 3 channels"
 _register_plain("ChannelShuffle", "pixel", "permute the RGB channels", "RandomChannelShuffle")
 
 
+def _texture_albu() -> Any:
+    from cvkit.augment import texture_albu
+
+    return texture_albu
 
 
-# texture-randomising steps (RandConv, AmplitudeMix) register themselves; kept last: they import this module
-from cvkit.augment import texture as _texture  # noqa: E402, F401
+def _texture_gpu() -> Any:
+    from cvkit.augment import texture_gpu
+
+    return texture_gpu
+
+
+# texture-randomising steps (:mod:`cvkit.augment.texture`)
+#: RandConv's kernel sizes (the paper's multi-scale set)
+RANDCONV_SIZES = (1, 3, 5, 7)
+_register(
+    TransformDef(
+        "RandConv",
+        "pixel",
+        {"sizes": list(RANDCONV_SIZES), "alpha": [0.0, 1.0]},
+        "random convolution (Xu et al. 2021): Gaussian kernel of a size from `sizes`, blended with the image by "
+        "alpha in `alpha`; randomises local texture, keeps shape",
+        "RandConv",
+        albu=lambda q, p: _texture_albu().RandConv(sizes=tuple(q["sizes"]), alpha=tuple(q["alpha"]), p=p),
+        kornia=lambda q, p: _texture_gpu().RandomConv(sizes=tuple(q["sizes"]), alpha=tuple(q["alpha"]), p=p),
+        kornia_doc="cvkit RandomConv",
+        from_albu=lambda a: {"sizes": list(a["sizes"]), "alpha": list(a["alpha"])},
+    )
+)
+_register(
+    TransformDef(
+        "AmplitudeMix",
+        "pixel",
+        {"mix": [1.0, 1.0]},
+        "amplitude-phase recombination (Chen et al. 2021): Fourier amplitude blended towards another image's by "
+        "`mix` (1: swapped), phase kept",
+        "AmplitudeMix",
+        albu=lambda q, p: _texture_albu().AmplitudeMix(mix=tuple(q["mix"]), p=p),
+        kornia=lambda q, p: _texture_gpu().RandomAmplitudeMix(mix=tuple(q["mix"]), p=p),
+        kornia_doc="cvkit RandomAmplitudeMix",
+        from_albu=lambda a: {"mix": list(a["mix"])},
+    )
+)
 
 #: albumentations class name -> cvkit name (for ``A.to_dict`` imports and applied-parameter captions)
 BY_ALBU_CLASS: dict[str, str] = {d.albu_class: d.name for d in TRANSFORMS.values()}

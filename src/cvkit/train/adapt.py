@@ -29,7 +29,6 @@ from torch import nn
 
 from cvkit.errors import CvkitError
 
-ADAPT_METHODS = ("none", "dann", "assoc")
 #: a small number keeping log() finite when a probability underflows
 EPS = 1e-8
 
@@ -181,24 +180,3 @@ def build_adapter(run: Any, steps_per_epoch: int) -> Adapter | None:
     )
     adapter = Adapter(method, loader, run.model_info["feature_dim"], cfg, steps_per_epoch * cfg.epochs)
     return adapter.to(run.device)
-
-
-def check_adapt_options(cfg: Any) -> list[tuple[bool, str]]:
-    """:meth:`TrainConfig.validate`'s checks for these options."""
-    return [
-        (cfg.adapt in ADAPT_METHODS, f"--adapt must be one of {', '.join(ADAPT_METHODS)}"),
-        (not (cfg.unlabeled and cfg.target), "give either --unlabeled (few labels) or --target (a new domain)"),
-        (not (cfg.target and cfg.adapt == "none"), "--target needs --adapt dann or --adapt assoc"),
-        (not (cfg.adapt != "none" and not cfg.target), "--adapt needs --target MANIFEST (the unlabelled new domain)"),
-        (
-            not (
-                (cfg.unlabeled or cfg.target) and (cfg.multi_label or cfg.loss == "magnet" or cfg.mixup or cfg.cutmix)
-            ),
-            "--unlabeled/--target work with single-label, unmixed batches (no --multi-label, --loss magnet, "
-            "--mixup, --cutmix)",
-        ),
-        (
-            cfg.walker_weight >= 0 and cfg.visit_weight >= 0 and cfg.adapt_weight >= 0,
-            "--walker-weight, --visit-weight and --adapt-weight must be >= 0",
-        ),
-    ]

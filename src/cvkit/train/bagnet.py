@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from cvkit.train.models import IMAGENET_CLASSES, register_model
+from cvkit.train.config import IMAGENET_CLASSES
 
 #: bottleneck blocks per stage (ResNet-50's)
 STAGE_BLOCKS = (3, 4, 6, 3)
@@ -96,6 +96,3 @@ class BagNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.local_features(x).mean(dim=(2, 3)))
 
-
-for _field in KERNEL3_BY_FIELD:
-    register_model(f"bagnet{_field}")(lambda field=_field: BagNet(field))

@@ -19,9 +19,12 @@ SCHEDULES = ("cosine", "step", "plateau", "constant")
 SAMPLERS = ("none", "balanced", "repeat-factor")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 DECODERS = ("auto", "torchvision", "pil", "opencv")
+ADAPT_METHODS = ("none", "dann", "assoc")
 #: ImageNet statistics every torchvision model was trained with (also used for small_cnn).
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
+#: Every torchvision classification model was built for ImageNet-1k; heads producing this many logits are replaced.
+IMAGENET_CLASSES = 1000
 
 
 @dataclass
@@ -111,7 +114,6 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Refuse impossible combinations with a message naming the option."""
-        from cvkit.train.adapt import check_adapt_options
         from cvkit.train.loss_table import LOSS_REGISTRY
 
         checks = [
@@ -260,3 +262,24 @@ def resumed_config(cfg: TrainConfig, saved: dict[str, Any], given: set[str], che
             file=checkpoint,
         )
     return TrainConfig(**merged)
+
+
+def check_adapt_options(cfg: Any) -> list[tuple[bool, str]]:
+    """:meth:`TrainConfig.validate`'s checks for these options."""
+    return [
+        (cfg.adapt in ADAPT_METHODS, f"--adapt must be one of {', '.join(ADAPT_METHODS)}"),
+        (not (cfg.unlabeled and cfg.target), "give either --unlabeled (few labels) or --target (a new domain)"),
+        (not (cfg.target and cfg.adapt == "none"), "--target needs --adapt dann or --adapt assoc"),
+        (not (cfg.adapt != "none" and not cfg.target), "--adapt needs --target MANIFEST (the unlabelled new domain)"),
+        (
+            not (
+                (cfg.unlabeled or cfg.target) and (cfg.multi_label or cfg.loss == "magnet" or cfg.mixup or cfg.cutmix)
+            ),
+            "--unlabeled/--target work with single-label, unmixed batches (no --multi-label, --loss magnet, "
+            "--mixup, --cutmix)",
+        ),
+        (
+            cfg.walker_weight >= 0 and cfg.visit_weight >= 0 and cfg.adapt_weight >= 0,
+            "--walker-weight, --visit-weight and --adapt-weight must be >= 0",
+        ),
+    ]

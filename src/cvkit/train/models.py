@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.train.bagnet import KERNEL3_BY_FIELD, BagNet
+from cvkit.train.config import IMAGENET_CLASSES
 
 SMALL_CNN = "small_cnn"
-#: Every torchvision classification model was built for ImageNet-1k; heads producing this many logits are replaced.
-IMAGENET_CLASSES = 1000
 
 
 #: cvkit's own architectures by name (torchvision's come from ``torchvision.models``); a factory returns an
@@ -347,5 +347,5 @@ def build_model(
     return model, info
 
 
-# cvkit's other architectures register themselves on import (kept last: they import this module)
-from cvkit.train import bagnet as _bagnet  # noqa: E402, F401
+for _field in KERNEL3_BY_FIELD:
+    register_model(f"bagnet{_field}")(partial(BagNet, _field))
