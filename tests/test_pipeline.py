@@ -14,7 +14,7 @@ import pytest
 
 import cvkit
 from conftest import make_image
-from cvkit import manifest
+from cvkit import manifest, manifest_parquet
 from cvkit.core import shards
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.executor import Executor, InProcess, LocalProcesses, can_fork
@@ -48,6 +48,7 @@ def small_shards(monkeypatch):
     monkeypatch.setattr(voc, "SHARD_FILES", 2)
     monkeypatch.setattr(labelme, "SHARD_FILES", 2)
     monkeypatch.setattr(manifest, "SHARD_BYTES", 300)
+    monkeypatch.setattr(manifest_parquet, "ROW_GROUP_ROWS", 2)
     monkeypatch.setattr(labelme_mit_format, "SHARD_FILES", 2)
 
 
@@ -64,7 +65,7 @@ def _labelme_folder(root: Path) -> Path:
 
 
 #: representative conversions: every sharded reader, every writer that spreads its encode
-CONVERSIONS = ["coco2yolo", "voc2coco", "labelme2coco", "manifest2coco", "coco2voc", "labelmemit2yolo"]
+CONVERSIONS = ["coco2yolo", "voc2coco", "labelme2coco", "manifest2coco", "parquet2coco", "coco2voc", "labelmemit2yolo"]
 
 
 def _convert(name: str, tmp_path: Path, corpus, out: Path) -> cvkit.Report:
@@ -78,6 +79,11 @@ def _convert(name: str, tmp_path: Path, corpus, out: Path) -> cvkit.Report:
         if not src.exists():
             _labelme_folder(src)
         return cvkit.convert(src, out, "coco", from_format="labelme")
+    if name == "parquet2coco":  # 7 images in row groups of 2: shards a spawned worker opens by path and group
+        src = tmp_path / "m.parquet"
+        if not src.exists():
+            cvkit.convert(_labelme_folder(tmp_path / "lm_for_parquet"), src, "parquet", from_format="labelme")
+        return cvkit.convert(src, out, "coco", from_format="manifest")
     if name == "manifest2coco":
         src = tmp_path / "m.jsonl"
         if not src.exists():
