@@ -313,7 +313,7 @@ def test_keypoint_results_get_the_box_pycocotools_gives_them(corpus, tmp_path):
 def test_ids_taken_a_run_at_a_time_are_the_ids_taken_one_by_one():
     import random
 
-    from cvkit.formats.coco_spool import Ids
+    from cvkit.formats.coco._spool import Ids
 
     rng = random.Random(7)
     for positive in (False, True):
@@ -331,7 +331,7 @@ def test_ids_taken_a_run_at_a_time_are_the_ids_taken_one_by_one():
 
 
 def test_a_spool_larger_than_memory_moves_to_a_file_and_writes_the_same(tmp_path, small, monkeypatch):
-    from cvkit.formats import coco_spool
+    from cvkit.formats.coco import _spool as coco_spool
 
     cvkit.write(small, tmp_path / "memory.json", "coco")
     monkeypatch.setattr(coco_spool, "SPOOL_MEMORY", 16)

@@ -17,7 +17,7 @@ import cvkit
 from cvkit.cli import app
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
-from cvkit.formats.labelme.shapes import decode_mask_png
+from cvkit.formats.labelme._shapes import decode_mask_png
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import cvkit
 from cvkit.cli import app
 from cvkit.errors import InvalidInputError
-from cvkit.formats.labelme_mit_xml import format_attributes, parse_attributes
+from cvkit.formats.labelme_mit._xml import format_attributes, parse_attributes
 
 runner = CliRunner()
 
@@ -125,7 +125,7 @@ def test_templates_write_what_lxml_writes(text, tmp_path):
     """Boxes, polygons, points and lines are written from text templates; a reader must not tell them from lxml's."""
     from cvkit.core.model import Annotation, Sample
     from cvkit.core.report import Report
-    from cvkit.formats import labelme_mit_xml as mit
+    from cvkit.formats.labelme_mit import _xml as mit
 
     objects = [
         Annotation(text or "x", (0.0, 1.5, 10.25, 3.0), id=3, attributes={"occluded": True, "username": text, "color": text, "n": 2}),
@@ -150,7 +150,7 @@ def test_templates_write_what_lxml_writes(text, tmp_path):
 def test_masks_and_text_xml_cannot_hold_are_left_to_lxml(tmp_path):
     from cvkit.core.model import Annotation, Sample
     from cvkit.core.report import Report
-    from cvkit.formats import labelme_mit_xml as mit
+    from cvkit.formats.labelme_mit import _xml as mit
 
     mask = Annotation("blob", (0.0, 0.0, 2.0, 2.0), shape="mask", rle={"size": [4, 4], "counts": [0, 4, 12]}, id=1)
     written = mit.annotation_xml(Sample("a.jpg", 4, 4, objects=[mask]), "a.jpg", "", tmp_path, "a", None, Report())

@@ -8,6 +8,7 @@ items, same first error.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from cvkit.core.categories import Category, CategorySet
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report, Skipped
 from cvkit.errors import InvalidInputError
-from cvkit.formats import coco
+from cvkit.formats.coco import _format as coco
 
 
 def _coco_folder(root: Path, bad: dict[str, int] | None = None, images: bool = False) -> Path:
@@ -58,6 +59,17 @@ def _one_and_two_workers(src: Path, tmp_path: Path, target: str, options: dict, 
     return outputs
 
 
+def _listed(_source: None, samples: list[Sample], _categories: CategorySet, _report: Report) -> Iterator[Sample]:
+    """A shard of samples held in a list (the shards of these tests' hand-made datasets)."""
+    return iter(samples)
+
+
+def _sharded(samples: list[Sample], runs: list[list[Sample]], categories: CategorySet, root: Path) -> Dataset:
+    """A dataset of ``samples`` whose shards are ``runs`` of them."""
+    return Dataset(iter(samples), categories, root=root,
+                   shards=lambda _workers: [Shard(len(run), _listed, None, run) for run in runs])
+
+
 def _files(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -68,13 +80,14 @@ def on_workers(monkeypatch):
     monkeypatch.setattr(coco, "SHARD_IMAGES", 3)
     monkeypatch.setattr(shards_module, "PARALLEL_MIN_SAMPLES", 0)
     used: list[int] = []
-    original = shards_module.ordered_map
+    original = shards_module.make_executor
 
-    def recording(function, tasks, workers, *args):  # type: ignore[no-untyped-def]
-        used.append(workers)
-        return original(function, tasks, workers, *args)
+    def recording(engine=None, workers=None, address=None):  # type: ignore[no-untyped-def]
+        if workers is not None and workers > 1:
+            used.append(workers)
+        return original(engine, workers, address)
 
-    monkeypatch.setattr(shards_module, "ordered_map", recording)
+    monkeypatch.setattr(shards_module, "make_executor", recording)
     return used
 
 
@@ -86,7 +99,7 @@ def _convert(src: Path, dst: Path, workers: int, skip_invalid: bool = False) -> 
 def test_worker_processes_write_the_same_files_and_summary_as_one_process(tmp_path, on_workers):
     src = _coco_folder(tmp_path / "coco")
     one = _convert(src, tmp_path / "one", workers=1)
-    assert on_workers == []  # one worker: the samples are iterated, no shards taken
+    assert on_workers == []  # one worker: the runs are read and encoded in this process
     two = _convert(src, tmp_path / "two", workers=2)
     assert on_workers == [2]
     assert _files(tmp_path / "two") == _files(tmp_path / "one")
@@ -172,7 +185,7 @@ def test_a_label_the_categories_lack_is_indexed_by_the_parent_in_sample_order(tm
                                                                       Annotation(label, (30.0, 30.0, 5.0, 5.0))])
                    for n, label in enumerate(["cat", "zebra", "cat", "ant", "zebra", "cat"])]
         runs = [samples[:2], samples[2:4], samples[4:]]
-        return Dataset(iter(samples), categories, root=tmp_path, shards=lambda: [Shard(len(run), run.__iter__) for run in runs])
+        return _sharded(samples, runs, categories, tmp_path)
 
     cvkit.write(dataset(), tmp_path / "one", "yolo", images="reference", workers=1, task=task)
     cvkit.write(dataset(), tmp_path / "two", "yolo", images="reference", workers=2, task=task)
@@ -196,7 +209,7 @@ def test_labelme_documents_written_by_workers_are_named_by_the_parent(tmp_path, 
                    Sample("a/x.png", 30, 20, labels=["sunny"], objects=[box]),
                    Sample("b/y.jpg", 30, 20, objects=[box], meta={"labelme": {"embedded": True}})]
         runs = [samples[:2], samples[2:]]
-        return Dataset(iter(samples), CategorySet([Category(1, "cat")]), root=tmp_path, shards=lambda: [Shard(len(run), run.__iter__) for run in runs])
+        return _sharded(samples, runs, CategorySet([Category(1, "cat")]), tmp_path)
 
     reports = [cvkit.write(dataset(), tmp_path / f"out{workers}", "labelme", workers=workers) for workers in (1, 2)]
     assert on_workers == [2]
@@ -221,7 +234,7 @@ def test_mit_labelme_xml_written_by_workers_is_named_by_the_parent(tmp_path, on_
                    Sample("a/x.jpg", 30, 20, "val", objects=[Annotation("blob", (0.0, 0.0, 30.0, 2.0), shape="mask", rle=mask)]),
                    Sample("b/x.jpg", 30, 20, "val", objects=[Annotation("blob", (0.0, 0.0, 30.0, 2.0), shape="mask", rle=mask)])]
         runs = [samples[:1], samples[1:3], samples[3:]]
-        return Dataset(iter(samples), CategorySet([Category(1, "cat")]), root=tmp_path, shards=lambda: [Shard(len(run), run.__iter__) for run in runs])
+        return _sharded(samples, runs, CategorySet([Category(1, "cat")]), tmp_path)
 
     reports = [cvkit.write(dataset(), tmp_path / f"out{workers}", "labelme_mit", images=images, workers=workers) for workers in (1, 2)]
     assert on_workers == [2]
@@ -233,11 +246,11 @@ def test_mit_labelme_xml_written_by_workers_is_named_by_the_parent(tmp_path, on_
 
 
 def test_taking_shards_uses_the_dataset_up_like_iterating():
-    data = Dataset(iter([Sample("a.jpg")]), shards=lambda: [Shard(1, lambda: iter([Sample("a.jpg")]))])
+    data = Dataset(iter([Sample("a.jpg")]), shards=lambda _workers: [Shard(1, _listed, None, [Sample("a.jpg")])])
     assert [s.size for s in data.take_shards() or []] == [1]
     with pytest.raises(RuntimeError, match="already iterated"):
         list(data)
-    assert Dataset([Sample("a.jpg")], shards=lambda: []).take_shards() is None  # a list is iterated instead
+    assert Dataset([Sample("a.jpg")], shards=lambda _workers: []).take_shards() is None  # a list is iterated instead
 
 
 def test_a_workers_report_adds_to_the_parents():
@@ -270,7 +283,7 @@ def test_coco_records_written_by_workers_are_numbered_in_order_by_the_parent(tmp
             objects.insert(1, Annotation("cat", None, shape="point", points=[1.0, 1.0]))
             samples.append(Sample(f"img{n}.jpg", 50, 40, ("train", "val")[n % 2], objects=objects, id=n * 7 if n != 4 else "x"))
         runs = [samples[:4], samples[4:7], samples[7:]]
-        return Dataset(iter(samples), CategorySet([Category(5, "cat")]), root=tmp_path, shards=lambda: [Shard(len(run), run.__iter__) for run in runs])
+        return _sharded(samples, runs, CategorySet([Category(5, "cat")]), tmp_path)
 
     reports = [cvkit.write(dataset(), tmp_path / f"out{workers}" / destination, "coco", workers=workers) for workers in (1, 2)]
     assert on_workers == [2]
@@ -323,7 +336,7 @@ def test_a_manifest_is_read_by_workers_in_runs_of_whole_lines(tmp_path, on_worke
     lines[5] = b'{"image": broken'  # line 6
     lines[17] = lines[17].replace(b'"label":"cat"', b'"label":"zebra"', 1)  # line 18: a label the header lacks
     (tmp_path / "bad.jsonl").write_bytes(b"\n".join(lines))
-    shards = manifest.manifest_shards(tmp_path / "bad.jsonl", cvkit.read(tmp_path / "bad.jsonl").categories, Report())
+    shards = manifest.manifest_shards(tmp_path / "bad.jsonl")
     assert len(shards) > 3 and sum(shard.size for shard in shards) == 23
     outputs = {}
     for workers in (1, 2):
@@ -342,7 +355,7 @@ def test_a_manifest_is_read_by_workers_in_runs_of_whole_lines(tmp_path, on_worke
 def test_voc_trees_are_read_by_workers_as_one_process_reads_them(tmp_path, on_workers, monkeypatch, target):
     """VOC2007 + VOC2012 side by side, an image listed without XML, a malformed XML skipped, labels first seen
     on a worker: numbered by the parent in order."""
-    from cvkit.formats import voc
+    from cvkit.formats.voc import _format as voc
 
     monkeypatch.setattr(voc, "SHARD_FILES", 3)
     xml = ("<annotation><filename>{id}.jpg</filename><size><width>60</width><height>40</height><depth>3</depth></size>"

@@ -121,3 +121,40 @@ def test_scan_equals_the_reader_on_datumaro_lists_and_declared_encodings(tmp_pat
     fast = voc_scan.scan_voc_columns(root, Report())
     assert_same(fast, columns_from_dataset(cvkit.read(root, format="voc")))
     assert fast.class_names[0] == "dog" and "background" not in fast.class_names and "猫" in fast.class_names
+
+
+#: files in the plain shape that the reader refuses: a flag that is no flag, a misnested tag, a second root, a
+#: tag closed under another name (the byte-level scan that statistics once had read them all as good files)
+REFUSED = {
+    "flag": OBJECT.format(name="cat", x1=1, x2=10).replace("<difficult>0</difficult>", "<difficult>maybe</difficult>"),
+    "misnested": OBJECT.format(name="cat", x1=1, x2=10).replace("<difficult>0</difficult>", "<pose>Left</difficult>"),
+    "closed-as-other": OBJECT.format(name="cat", x1=1, x2=10).replace("</name>", "</nam>"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_statistics_and_the_reader_give_one_verdict_on_a_malformed_file(tmp_path, monkeypatch, case):
+    """One parser for both: the file ``cvkit convert`` refuses, ``cvkit stats`` refuses in the same words and place."""
+    monkeypatch.setattr(voc_scan, "CHUNK_FILES", 1)  # each file its own chunk: odd neighbours send none to the reader
+    root = devkit(tmp_path / "voc")
+    (root / "Annotations" / "b.xml").write_text(PLAIN.format(stem="b", w=80, objects=REFUSED[case]))
+    with pytest.raises(InvalidInputError) as by_reader:
+        cvkit.read(root, format="voc").materialize()
+    with pytest.raises(InvalidInputError) as by_stats:
+        voc_scan.scan_voc_columns(root, Report())
+    assert by_stats.value.describe() == by_reader.value.describe()
+    report = Report(skip_invalid=True)
+    assert voc_scan.scan_voc_columns(root, report).num_images == 7
+    assert [(s.file, s.location) for s in report.skipped] == [(by_reader.value.file, by_reader.value.location)]
+
+
+def test_second_root_is_refused_by_both(tmp_path, monkeypatch):
+    monkeypatch.setattr(voc_scan, "CHUNK_FILES", 1)
+    root = devkit(tmp_path / "voc")
+    second_root = PLAIN.format(stem="b", w=80, objects="") + "<annotation></annotation>\n"
+    (root / "Annotations" / "b.xml").write_text(second_root)
+    with pytest.raises(InvalidInputError) as by_reader:
+        cvkit.read(root, format="voc").materialize()
+    with pytest.raises(InvalidInputError) as by_stats:
+        voc_scan.scan_voc_columns(root, Report())
+    assert by_stats.value.describe() == by_reader.value.describe()

@@ -174,7 +174,7 @@ def test_skip_invalid_keeps_good_files_and_lists_bad_ones(tmp_path):
 def test_many_files_parse_in_parallel_in_order(tmp_path):
     for i in range(40):
         write_xml(tmp_path / f"img_{i:03d}.xml", BOX.format(name=f"c{i % 3}", extra="", x1=1, y1=1, x2=i + 2, y2=4))
-    from cvkit.formats import voc
+    from cvkit.formats.voc import _format as voc
 
     old = voc.PARALLEL_MIN_FILES
     voc.PARALLEL_MIN_FILES = 10
@@ -191,7 +191,7 @@ def test_many_files_parse_in_parallel_in_order(tmp_path):
 def test_two_datasets_read_side_by_side_each_find_their_own_images(tmp_path, monkeypatch, workers):
     # the image lookup runs where the XML is parsed (forked workers, or in-process): two lazy readers iterated
     # together (train and val read side by side) must not find images in each other's folders
-    from cvkit.formats import voc
+    from cvkit.formats.voc import _format as voc
 
     monkeypatch.setattr(voc, "PARALLEL_MIN_FILES", 2)
     for name in ("a", "b"):

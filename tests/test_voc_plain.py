@@ -1,4 +1,4 @@
-"""The plain-file VOC reader (formats/voc_plain.py) gives exactly what lxml's reader gives, or leaves the file to it.
+"""The plain-file VOC reader (formats/voc/_plain.py) gives exactly what lxml's reader gives, or leaves the file to it.
 
 Seeds are the corpus files and files as real tools write them; thousands of seeded mutations of them (broken
 tags, odd text, numbers that are no numbers, attributes, entities, encodings) check that the fast path never
@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from cvkit.errors import InvalidInputError
-from cvkit.formats import voc, voc_plain
+from cvkit.formats.voc import _format as voc
+from cvkit.formats.voc import _plain as voc_plain
 
 LABELIMG = """<annotation verified="yes">
 \t<folder>images</folder>

@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from cvkit.core.model import Annotation
-from cvkit.formats import voc_xml as voc
+from cvkit.formats.voc import _xml as voc
 
 TRICKY = ["cat", "a&b<c>d\"e'f", "carriage\rreturn", "tab\tand\nnewline", "中文 é ü", "]]>", " padded ", "", "\u2028\x85\x7f"]
 
@@ -64,7 +64,7 @@ def test_text_xml_cannot_hold_is_left_to_lxml_which_refuses_it():
 def test_file_stems_and_suffixes_split_as_pathlib_splits_them(name):
     from pathlib import PurePosixPath
 
-    from cvkit.formats.voc import _name_parts
+    from cvkit.formats.voc._format import _name_parts
 
     assert _name_parts(name) == (PurePosixPath(name).stem, PurePosixPath(name).suffix)
 

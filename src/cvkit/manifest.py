@@ -324,24 +324,27 @@ def check_samples(records: Iterable[tuple[int, dict[str, Any]]], path: Path, cat
 SHARD_BYTES = 4 << 20
 
 
-def manifest_shards(path: Path, categories: CategorySet, report: Report) -> list[Shard]:
+def manifest_shards(path: Path, _workers: int = 1) -> list[Shard]:
     """The records as runs of about :data:`SHARD_BYTES` whole lines that a worker process reads from the file
     itself (no parsed data is shared, so memory stays flat), each run's line numbers counted here.
-    A Parquet manifest gives one run per row group."""
+    A Parquet manifest gives one run per row group. Each shard is data (the path and a position), so it can go to
+    a spawned worker or another machine."""
     if is_parquet_manifest(path):
-        return _row_group_shards(path, categories, report)
+        return _row_group_shards(path)
     with open(path, "rb") as handle:
         handle.readline()
         start, first_line, shards = handle.tell(), 2, []
         while block := handle.read(SHARD_BYTES) + handle.readline():  # to the end of the line the run would cut
             lines = block.count(b"\n")
-            shards.append(Shard(lines, partial(_read_run, path, start, start + len(block), first_line, categories, report)))
+            shards.append(Shard(lines, _read_run, path, (start, start + len(block), first_line)))
             start, first_line = start + len(block), first_line + lines
     return shards
 
 
-def _read_run(path: Path, start: int, stop: int, first_line: int, categories: CategorySet, report: Report) -> Iterator[Sample]:
-    """The samples of bytes ``start..stop`` of the manifest, whose first line is line ``first_line``."""
+def _read_run(path: Path, task: tuple[int, int, int], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): bytes ``start..stop`` of the manifest, whose first line
+    is line ``first_line``."""
+    start, stop, first_line = task
     with open(path, "rb") as handle:
         handle.seek(start)
         lines = handle.read(stop - start).split(b"\n")
@@ -349,17 +352,19 @@ def _read_run(path: Path, start: int, stop: int, first_line: int, categories: Ca
         yield sample
 
 
-def _row_group_shards(path: Path, categories: CategorySet, report: Report) -> list[Shard]:
-    """One :class:`Shard` per row group of a Parquet manifest: a worker process opens the file and reads its group."""
+def _row_group_shards(path: Path) -> list[Shard]:
+    """One :class:`Shard` per row group of a Parquet manifest: a worker process opens the file and reads its group
+    itself (the shard is described by data: the path, the group and its first row number)."""
     shards, first_row = [], 1
     for group, rows in enumerate(row_group_sizes(path)):
-        shards.append(Shard(rows, partial(_read_group, path, group, first_row, categories, report)))
+        shards.append(Shard(rows, _read_group, path, (group, first_row)))
         first_row += rows
     return shards
 
 
-def _read_group(path: Path, group: int, first_row: int, categories: CategorySet, report: Report) -> Iterator[Sample]:
-    """The samples of row group ``group`` of a Parquet manifest, whose first row is row ``first_row``."""
+def _read_group(path: Path, task: tuple[int, int], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples: row group ``group`` of a Parquet manifest, whose first row is row ``first_row``."""
+    group, first_row = task
     records = iter_row_group_records(path, group, first_row)
     for _number, sample in check_samples(records, path, categories, report, unit="row"):
         yield sample
@@ -375,7 +380,7 @@ def read_manifest(path: str | Path, report: Report | None = None) -> Dataset:
     report.read.categories = len(categories)
     source = (header.get("source") or {}).get("format")
     return Dataset(samples, categories, hierarchy, root=path.parent, source_format=source, info=header.get("info") or {},
-                   shards=partial(manifest_shards, path, categories, report))
+                   shards=partial(manifest_shards, path))
 
 
 def load_schema() -> dict[str, Any]:

@@ -80,6 +80,10 @@ def _call_with_context(call: tuple[Callable[[Any, Any], Any], Any]) -> Any:
     return function(_worker_context, task)
 
 
+#: closed pools whose workers may still be ending (see :meth:`LocalProcesses.map`)
+_ending: list[Any] = []
+
+
 def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
@@ -97,6 +101,7 @@ class LocalProcesses(Executor):
 
     def map(self, function: Callable[[C, T], R], context: C, tasks: Sequence[T]) -> Iterator[R]:
         self.close()
+        _ending.clear()  # the pools of earlier calls, their workers long gone: finalized (joined) now, at no cost
         pool = multiprocessing.get_context(self.start_method).Pool(self.workers, _set_worker_context, (context,))
         self._pool = pool
         results = pool.imap(_call_with_context, [(function, task) for task in tasks])
@@ -108,7 +113,10 @@ class LocalProcesses(Executor):
             pool.join()
             self._pool = None
             raise
-        pool.join()
+        # Every result is in. The workers are ending (the kernel taking down each one's copy of a parsed COCO file
+        # takes a while), and joining them would wait for that: the pool is kept until the next call instead, or
+        # the interpreter's exit (the ``cvkit`` command waits for any still ending).
+        _ending.append(pool)
         self._pool = None
 
     def close(self) -> None:

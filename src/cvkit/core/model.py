@@ -105,13 +105,22 @@ class Sample:
 
 @dataclass(frozen=True, slots=True)
 class Shard:
-    """A run of consecutive samples that can be read on its own, in a forked worker process.
+    """A run of consecutive samples, described by data so that any process, here or on another machine, can read it.
 
-    ``read()`` yields the run's samples, counting them (and anything invalid) in the reader's report: in a worker,
-    that is the worker's copy of the report, which the parent merges (see :mod:`cvkit.core.shards`)."""
+    ``read(source, task, categories, report)`` is a module-level function that yields the run's samples, adding the
+    labels it meets to ``categories`` and counting the samples (and anything invalid) in ``report``. ``source`` is
+    what the runs of one input share (a loaded COCO file, a VOC folder's image index, a manifest's path): a pipeline
+    sends it once per worker. ``task`` is what this run alone needs (positions, a list of files, a byte range).
+    Both must be picklable (see :mod:`cvkit.core.shards`)."""
 
     size: int
-    read: Callable[[], Iterator[Sample]]
+    read: Callable[[Any, Any, CategorySet, Any], Iterator[Sample]]
+    source: Any
+    task: Any
+
+    def samples(self, categories: CategorySet, report: Any) -> Iterator[Sample]:
+        """The run's samples, read in this process."""
+        return self.read(self.source, self.task, categories, report)
 
 
 class Dataset:
@@ -123,8 +132,10 @@ class Dataset:
     ``categories`` as they go, so read categories after iterating.
 
     ``shards``, given by readers that can read a run of samples on its own (COCO's loaded file, a manifest's
-    lines, VOC and LabelMe files), cuts the same samples into :class:`Shard` runs: a writer may take them
-    (:meth:`take_shards`) instead of iterating, and read and write the runs on several processes.
+    lines, VOC and LabelMe files), cuts the same samples into :class:`Shard` runs: a writer takes them
+    (:meth:`take_shards`) instead of iterating, and reads and encodes the runs on an executor
+    (:mod:`cvkit.core.shards`). ``transforms`` (:meth:`map`) are applied to each sample after it is read, there too;
+    ``finishers`` run once every sample has been seen, by iteration or through the shards (:meth:`finish`).
     """
 
     def __init__(
@@ -135,7 +146,8 @@ class Dataset:
         root: str | Path | None = None,
         source_format: str | None = None,
         info: dict[str, Any] | None = None,
-        shards: Callable[[], list[Shard] | None] | None = None,
+        shards: Callable[[int], list[Shard] | None] | None = None,
+        transforms: tuple[Callable[[Sample], Sample | None], ...] = (),
     ):
         self._samples: Iterable[Sample] = samples
         self._shards = shards
@@ -145,6 +157,10 @@ class Dataset:
         self.source_format = source_format
         self.info: dict[str, Any] = info if info is not None else {}
         self._consumed = False
+        #: applied to every sample as it is read (in the worker that reads a shard): see :meth:`map`
+        self.transforms = transforms
+        #: called once when every sample has been seen (:meth:`finish`)
+        self.finishers: list[Callable[[], None]] = []
 
     @property
     def is_materialized(self) -> bool:
@@ -155,15 +171,28 @@ class Dataset:
             if self._consumed:
                 raise RuntimeError("this dataset streams its samples and was already iterated; call materialize() first")
             self._consumed = True
+            if self.finishers:
+                return self._finishing(iter(self._samples))
         return iter(self._samples)
 
-    def take_shards(self) -> list[Shard] | None:
+    def _finishing(self, samples: Iterator[Sample]) -> Iterator[Sample]:
+        yield from samples
+        self.finish()
+
+    def finish(self) -> None:
+        """Run the finishers (once): every sample has been seen, by iterating or through the shards."""
+        finishers, self.finishers = self.finishers, []
+        for finisher in finishers:
+            finisher()
+
+    def take_shards(self, workers: int = 1) -> list[Shard] | None:
         """The samples as :class:`Shard` runs, in order, instead of iterating them; None when the reader gives
-        none (or declines now: see the COCO reader's memory check), or the samples were iterated or materialized
-        already. Like iterating, taking them uses the dataset up; a None leaves the dataset to be iterated."""
+        none (or declines for ``workers`` processes: see the COCO reader's memory check), or the samples were
+        iterated or materialized already. Like iterating, taking them uses the dataset up; a None leaves the
+        dataset to be iterated. The runs' samples still need :attr:`transforms` applied."""
         if self._shards is None or self._consumed or self.is_materialized:
             return None
-        shards = self._shards()
+        shards = self._shards(workers)
         if shards is not None:
             self._consumed = True
         return shards
@@ -192,7 +221,10 @@ class Dataset:
         return len(self._samples)  # type: ignore[arg-type]
 
     def map(self, fn: Callable[[Sample], Sample | None]) -> Dataset:
-        """A new dataset (sharing categories) with ``fn`` applied lazily; ``None`` drops a sample."""
+        """A new dataset (sharing categories) with ``fn`` applied lazily; ``None`` drops a sample.
+
+        The shards stay: ``fn`` then runs where each shard is read, so it must be picklable (a module-level
+        function or a ``functools.partial`` of one) for executors that do not fork."""
         source = self
 
         def gen() -> Iterator[Sample]:
@@ -201,7 +233,11 @@ class Dataset:
                 if out is not None:
                     yield out
 
-        return Dataset(gen(), self.categories, self.hierarchy, self.root, self.source_format, self.info)
+        mapped = Dataset(gen(), self.categories, self.hierarchy, self.root, self.source_format, self.info,
+                         shards=source.take_shards if self._shards is not None else None,
+                         transforms=(*self.transforms, fn))
+        mapped.finishers.append(source.finish)  # whichever way the samples go (finish runs its finishers once)
+        return mapped
 
     def splits(self) -> list[str]:
         seen: dict[str, None] = {}

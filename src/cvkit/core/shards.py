@@ -1,117 +1,241 @@
-"""Reading and encoding a dataset's :class:`~cvkit.core.model.Shard` runs on several forked processes.
+"""The one path of a write: a dataset's :class:`~cvkit.core.model.Shard` runs read and encoded on an executor,
+placed by the writer here, in order.
 
-A writer splits its per-sample work in two: ``encode`` needs only the sample (YOLO label text, VOC XML, COCO
-records without their ids: most of the CPU), ``place`` needs every sample before it (unique file names, list
-files, ids, writing). Given a dataset's shards, :func:`spread` runs the reader and ``encode`` for each run in
-a forked worker and hands the encoded samples back in input order, so the parent only places them: the output
-is the same as one process writes, byte for byte. :func:`spread_runs` hands back each run encoded as a whole
-(the COCO writer's columns of records, which the parent numbers a run at a time).
+A writer splits its work in two: ``encode`` needs only the samples of one run (YOLO label text, VOC XML, COCO
+records without their ids: most of the CPU) and ``place`` needs every sample before it (unique file names, list
+files, ids, writing). :class:`Pipeline` hands each run, with a module-level ``encode_run(encoder, samples)`` and a
+picklable ``encoder``, to an :class:`~cvkit.core.executor.Executor`: in this process
+(:class:`~cvkit.core.executor.InProcess`, one worker or a small dataset), on local processes, or on another machine.
+Nothing reaches the work through inherited memory: the shards are descriptions (a module-level reader function and
+picklable arguments), and the tests run the same conversions with spawned processes. The output is the same
+whichever executor ran it, byte for byte.
 
-Each worker records into its own copy of the run's report (the reader's closures and the writer hold the
-same :class:`~cvkit.core.report.Report`); the copy is cleared before each run and merged into the parent's
-report when the run's results arrive, so counts, losses and skipped items add up as in one process.
-
-Readers that find categories while reading (VOC, LabelMe) add them to the workers' copies of the categories.
-Each worker notes, per sample, the names its reader created (``CategorySet.journal``), and the parent creates
-them before placing that sample: the categories end up in the order one process gives them, image-level
+Each run records into its own report (a cleared scratch :class:`~cvkit.core.report.Report` that the encoder holds
+too), merged into the write's report when the run's result arrives, so counts, losses and skipped items add up
+as in one process. Readers that find categories while reading (VOC, LabelMe) add them to the pipeline's copy of
+the categories; each run notes, per sample, the names its reader created (``CategorySet.journal``), and the parent
+creates them before placing that sample: the categories end up in the order one process gives them, image-level
 labels and labels of objects a writer leaves out included.
+
+A dataset without shards (a reader that gives none, a materialized dataset) is iterated here, in runs, through the
+same ``encode_run``. Its reader creates categories in the dataset's own set as it goes, so a run ends after a
+sample with a label the categories lack: the writer creates that one when it places the run, before the reader
+creates the next sample's (the order one sample at a time gives).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Sequence
-from functools import partial
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
 
 from cvkit.core.categories import CategorySet
-from cvkit.core.model import Dataset, Sample, Shard
-from cvkit.core.parallel import can_fork, default_workers, ordered_map
+from cvkit.core.executor import Executor, InProcess, chosen, default_workers, make_executor, using
+from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 
+C = TypeVar("C")
 E = TypeVar("E")
 R = TypeVar("R")
 T = TypeVar("T")
 
-#: below this many samples the runs are read in one process (forking costs more than it saves)
+#: below this many samples the runs are encoded in this process (starting workers costs more than it saves)
 PARALLEL_MIN_SAMPLES = 2000
 
 #: per sample of a run, the category names its reader created (in the order it created them)
 Journal = list[tuple[str, ...]]
 
-#: what a forked worker needs, set once by the pool's initializer (inherited, never pickled)
-_job: tuple[list[Shard], Callable[[Iterator[Sample]], Any], Report, CategorySet] | None = None
+
+class RunResult(NamedTuple):
+    """What one run gives back: the journal of its samples, the names created by samples a transform dropped after
+    the last kept one, the encoded run, and what the run's report recorded."""
+
+    journal: Journal
+    tail: tuple[str, ...]
+    encoded: Any
+    report: Report
 
 
-def _set_job(shards: list[Shard], encode_run: Callable[[Iterator[Sample]], Any], report: Report, categories: CategorySet) -> None:
-    global _job
-    _job = (shards, encode_run, report, categories)
+@dataclass(slots=True)
+class _Job:
+    """The context of one pipeline, sent once to each worker: everything a run needs besides its task."""
+
+    sources: list[Any]
+    #: per shard: (its source's place in ``sources``, its read function, its task); the executor's tasks are
+    #: positions in this list, so that forked workers read the descriptions from inherited memory rather than
+    #: each through a pipe (20,000 VOC file names: 2 MB), and other executors send them once a worker
+    shards: list[tuple[int, Callable[..., Iterator[Sample]], Any]]
+    transforms: tuple[Callable[[Sample], Sample | None], ...]
+    encode_run: Callable[[Any, Iterator[Sample]], Any]
+    encoder: Any
+    categories: CategorySet  # the pipeline's copy, which the readers add to
+    report: Report  # the scratch report the encoder holds too
 
 
-def _run(index: int) -> tuple[Journal, Any, Report]:
-    """Worker side: read and encode one run; the category names its reader created per sample, the encoded run,
-    and what the worker's report recorded on the way."""
-    if _job is None:
-        raise RuntimeError("shard worker started without its job (ordered_map initializer)")
-    shards, encode_run, report, categories = _job
+def _run_shard(job: _Job, index: int) -> RunResult:
+    """Worker side: read, transform and encode the run of shard ``index``."""
+    source, read, shard_task = job.shards[index]
+    report, categories, transforms = job.report, job.categories, job.transforms
     report.clear()
     created: list[str] = []
     categories.journal = created
     journal: Journal = []
 
     def samples() -> Iterator[Sample]:
-        for sample in shards[index].read():
-            journal.append(tuple(created))
-            created.clear()
+        for sample in read(job.sources[source], shard_task, categories, report):
+            kept: Sample | None = sample
+            for transform in transforms:
+                kept = transform(kept)  # type: ignore[arg-type]
+                if kept is None:
+                    break
+            if kept is not None:
+                journal.append(tuple(created))
+                created.clear()
+                yield kept
+
+    try:
+        encoded = job.encode_run(job.encoder, samples())
+    finally:
+        categories.journal = None
+    part = copy.copy(report)  # this run's records: the next run's clear() gives the scratch new containers
+    return RunResult(journal, tuple(created), encoded, part)
+
+
+#: tests' name for :func:`cvkit.core.executor.using` (one override: the CLI's ``--engine`` sets the same one)
+executor_override = using
+
+
+def choose_executor(workers: int, samples: int | None = None) -> Executor:
+    """The executor set by :func:`cvkit.core.executor.using` (``--engine ray``, tests), whatever the size; else the
+    one for ``workers`` processes (:func:`~cvkit.core.executor.make_executor`), in-process below
+    :data:`PARALLEL_MIN_SAMPLES` samples."""
+    override = chosen()
+    if override is not None:
+        return override
+    if samples is not None and samples < PARALLEL_MIN_SAMPLES:
+        workers = 1
+    return make_executor(workers=workers)
+
+
+def _close_unless_chosen(executor: Executor) -> None:
+    """Close an executor this module made; the one :func:`~cvkit.core.executor.using` set is closed by its ``with``."""
+    if executor is not chosen():
+        executor.close()
+
+
+class Pipeline:
+    """One write's way through ``dataset``: its shards on an executor, else its samples in runs here.
+
+    ``report`` is what the writer's encoder records into (a scratch report the pipeline merges, or the write's own
+    report when the samples are iterated here). ``workers``: processes (default: one a CPU); 1 keeps everything
+    in this process, as a writer whose ``encode`` writes files must. ``in_process``: whether every run is encoded
+    in this process (an encoder may then hand over objects that need not travel, such as dicts instead of JSON)."""
+
+    def __init__(self, dataset: Dataset, report: Report, workers: int | None):
+        self.dataset, self.target = dataset, report
+        self.workers = default_workers(workers)
+        self.shards = dataset.take_shards(self.workers)
+        self.report = report if self.shards is None else Report(skip_invalid=report.skip_invalid)
+        self.executor: Executor | None = None
+        if self.shards is not None:
+            self.executor = choose_executor(self.workers, sum(shard.size for shard in self.shards))
+        self.in_process = self.executor is None or isinstance(self.executor, InProcess)
+
+    def runs(self, encode_run: Callable[[C, Iterator[Sample]], R], encoder: C, description: str,
+             size: Callable[[R], int]) -> Iterator[tuple[Journal, R]]:
+        """``(journal, encode_run(encoder, samples))`` of every run, in order, with a progress bar that
+        ``size(encoded run)`` moves. The journal lists, per sample, the categories its reader created, which the
+        dataset's categories lack: the writer creates them (:func:`create_journalled`) before it uses that
+        sample's labels. Iterated here, the runs are :class:`_LocalRun` s, their categories created by the reader
+        already (journals empty)."""
+        dataset = self.dataset
+        if self.shards is None:
+            samples = iter(track(dataset, description))
+            known: set[str] = set()
+            while True:
+                run = _LocalRun(samples, dataset.categories, known)
+                encoded = encode_run(encoder, iter(run))
+                if not run.count:
+                    return
+                yield [()] * run.count, encoded
+        shards = self.shards
+        sources: dict[int, int] = {}
+        for shard in shards:
+            sources.setdefault(id(shard.source), len(sources))
+        shared = list({id(shard.source): shard.source for shard in shards}.values())
+        described = [(sources[id(shard.source)], shard.read, shard.task) for shard in shards]
+        categories_copy = copy.deepcopy(dataset.categories)
+        job = _Job(shared, described, dataset.transforms, encode_run, encoder, categories_copy, self.report)
+        executor = self.executor
+        assert executor is not None
+        results = executor.map(_run_shard, job, range(len(shards)))
+        categories, target = dataset.categories, self.target
+        try:
+            total = sum(shard.size for shard in shards)
+            for result in track(results, description, total, lambda item: size(item.encoded)):
+                target.merge(result.report)
+                yield result.journal, result.encoded
+                create_journalled(result.tail, categories)
+        finally:
+            _close_unless_chosen(executor)
+        # the categories the runs' readers found, as a reader's own iteration counts them when it ends
+        target.read.categories = max(target.read.categories, len(categories))
+        dataset.finish()
+
+    def samples(self, encode: Callable[[C, Sample], E], encoder: C, description: str) -> Iterator[E]:
+        """``encode(encoder, sample)`` of every sample, in order, as :meth:`runs` runs them; the categories each
+        sample's reader created are created in the dataset's before it is handed on."""
+        categories = self.dataset.categories
+        for journal, encoded_run in self.runs(_Each(encode), encoder, description, len):
+            for names, item in zip(journal, encoded_run):
+                create_journalled(names, categories)
+                yield item
+
+
+#: samples in one run of a dataset iterated here (:class:`_LocalRun`)
+LOCAL_RUN_SAMPLES = 1000
+
+
+class _LocalRun:
+    """The next run of samples of a dataset iterated here: up to :data:`LOCAL_RUN_SAMPLES`, ending after a sample
+    with a label the categories lack (a category only the writer creates, such as LabelMe's ``__ignore__`` in COCO),
+    so that the writer creates it before the reader meets the next sample. ``known``: names seen in the categories
+    (a set: looking a name up in the categories themselves costs a method call, and this runs once per object)."""
+
+    def __init__(self, samples: Iterator[Sample], categories: CategorySet, known: set[str]):
+        self.samples, self.categories, self.known, self.count = samples, categories, known, 0
+
+    def __iter__(self) -> Iterator[Sample]:
+        known = self.known
+        for sample in self.samples:
+            self.count += 1
             yield sample
+            labels = {obj.label for obj in sample.objects}
+            labels.update(sample.labels)
+            if self.count >= LOCAL_RUN_SAMPLES or not (labels <= known or self._all_known(labels)):
+                return
 
-    encoded_run = encode_run(samples())
-    return journal, encoded_run, report
-
-
-def spread_runs(dataset: Dataset, encode_run: Callable[[Iterator[Sample]], R], report: Report, workers: int | None, description: str,
-                size: Callable[[R], int]) -> Iterator[tuple[Journal, R]] | None:
-    """A writer's entry point for work done a run at a time: ``(journal, encode_run(samples))`` of each run of
-    ``dataset``'s samples, in order, read and encoded on ``workers`` forked processes (default: one a CPU; one below
-    :data:`PARALLEL_MIN_SAMPLES` samples), with a progress bar that ``size(encoded run)`` moves; None when the
-    dataset gives no shards (or was iterated already), there is one worker or no fork: the writer then iterates the
-    samples itself.
-
-    The journal lists, per sample, the categories its reader created in the worker, which the parent's categories
-    lack: the writer creates them (:func:`create_journalled`) before it uses that sample's labels. In one process
-    each sample is a run of its own, its categories created by the reader already: a writer that creates
-    categories itself (a label no reader made a category, such as LabelMe's ``__ignore__``) then does so in the
-    order one process without shards does."""
-    workers = default_workers(workers)
-    shards = dataset.take_shards() if workers > 1 and can_fork() else None
-    if shards is None:
-        return None
-    total = sum(shard.size for shard in shards)
-    workers = workers if total >= PARALLEL_MIN_SAMPLES else 1
-    runs_of = encoded_runs(shards, encode_run, report, workers, dataset.categories)
-    return track(runs_of, description, total, lambda item: size(item[1]))
+    def _all_known(self, labels: set[str]) -> bool:
+        """Whether the categories hold every one of ``labels`` (those they hold join ``known``)."""
+        held = {label for label in labels if label in self.categories}
+        self.known |= held
+        return len(held) == len(labels)
 
 
-def spread(dataset: Dataset, encode: Callable[[Sample], E], report: Report, workers: int | None, description: str) -> Iterator[E] | None:
-    """A writer's entry point for work done a sample at a time: ``encode(sample)`` of every sample of ``dataset``,
-    in order, as :func:`spread_runs` spreads the runs; the categories each sample's reader created are created in
-    the dataset's before it is handed on. None as :func:`spread_runs`."""
-    items = spread_runs(dataset, partial(_each, encode), report, workers, description, len)
-    return None if items is None else _handed_on(items, dataset.categories)
+@dataclass(frozen=True, slots=True)
+class _Each:
+    """``encode`` over every sample of a run (picklable when ``encode`` is a module-level function)."""
+
+    encode: Callable[[Any, Sample], Any]
+
+    def __call__(self, encoder: Any, samples: Iterator[Sample]) -> list[Any]:
+        encode = self.encode
+        return [encode(encoder, sample) for sample in samples]
 
 
-def _each(encode: Callable[[Sample], E], samples: Iterator[Sample]) -> list[E]:
-    return [encode(sample) for sample in samples]
-
-
-def _handed_on(items: Iterator[tuple[Journal, list[E]]], categories: CategorySet) -> Iterator[E]:
-    for journal, encoded_run in items:
-        for names, item in zip(journal, encoded_run):
-            create_journalled(names, categories)
-            yield item
-
-
-def create_journalled(names: tuple[str, ...], categories: CategorySet) -> None:
+def create_journalled(names: Sequence[str], categories: CategorySet) -> None:
     """Create in ``categories`` the names a worker's reader created for one sample (none, mostly)."""
     for name in names:
         categories.ensure(name)
@@ -120,6 +244,25 @@ def create_journalled(names: tuple[str, ...], categories: CategorySet) -> None:
 def runs(items: Sequence[T], size: int) -> list[Sequence[T]]:
     """``items`` cut into consecutive runs of ``size`` (the last may be shorter): a reader's shards."""
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def chunked(items: list[T], workers: int, smallest: int, largest: int | None = None) -> list[list[T]]:
+    """``items`` cut into about 8 chunks a worker (load balance), each of ``smallest``..``largest`` items."""
+    size = max(smallest, len(items) // (max(workers, 1) * 8))
+    if largest is not None:
+        size = min(size, largest)
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def spread_map(function: Callable[[C, T], R], context: C, tasks: list[T], workers: int, smallest_total: int,
+               items: int) -> Iterator[R]:
+    """``function(context, task)`` for every task, in order, on ``workers`` processes when there are at least
+    ``smallest_total`` items (a reader's own parsing of many small files), else in this process."""
+    executor = choose_executor(workers if items >= smallest_total else 1)
+    try:
+        yield from executor.map(function, context, tasks)
+    finally:
+        _close_unless_chosen(executor)
 
 
 def memory_available() -> int | None:
@@ -133,23 +276,3 @@ def memory_available() -> int | None:
         pass
     return None
 
-
-def encoded_runs(shards: list[Shard], encode_run: Callable[[Iterator[Sample]], R], report: Report, workers: int,
-                 categories: CategorySet) -> Iterator[tuple[Journal, R]]:
-    """``(journal, encode_run(samples))`` of every run of ``shards``, in order, worked out on ``workers`` forked
-    processes; what the workers' reports recorded is merged into ``report`` as each run arrives.
-
-    ``encode_run`` must not change state the parent relies on (it runs on a copy of the parent's memory); an
-    error it raises (with ``--skip-invalid`` off) is raised here, at its place in the order. Without fork or with
-    one worker, the runs are read here, a sample at a time (each its own run, its journal empty: the reader
-    created its categories here)."""
-    if workers <= 1 or not can_fork():
-        for shard in shards:
-            for sample in shard.read():
-                yield [()], encode_run(iter((sample,)))
-    else:
-        for journal, encoded_run, part in ordered_map(_run, range(len(shards)), workers, _set_job, (shards, encode_run, report, categories)):
-            report.merge(part)
-            yield journal, encoded_run
-    # the categories the runs' readers found, as a reader's own iteration counts them when it ends
-    report.read.categories = max(report.read.categories, len(categories))

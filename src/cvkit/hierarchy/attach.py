@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from cvkit.core.categories import CategorySet, Hierarchy
@@ -64,8 +64,8 @@ def attach_hierarchy(dataset: Dataset, hierarchy: Hierarchy | str | Path) -> Dat
     display names set from lemmas; the manifest header then carries both.
 
     ``hierarchy`` is a Hierarchy or a path in any form :func:`load_hierarchy` reads (detected
-    now, so a bad path fails before a long read). A streaming dataset is returned as a
-    stream that attaches once exhausted, because readers discover classes while streaming.
+    now, so a bad path fails before a long read). A streaming dataset attaches once all its samples are seen
+    (iterated, or read through its shards by a writer), because readers discover classes while streaming.
     Classes absent from the hierarchy are an error listing them.
     """
     source = None if isinstance(hierarchy, Hierarchy) else find_hierarchy(hierarchy)
@@ -85,12 +85,8 @@ def attach_hierarchy(dataset: Dataset, hierarchy: Hierarchy | str | Path) -> Dat
     if dataset.is_materialized:
         finish()
         return dataset
-
-    def stream() -> Iterator[Sample]:
-        yield from dataset
-        finish()
-
-    return Dataset(stream(), dataset.categories, dataset.hierarchy, dataset.root, dataset.source_format, dataset.info)
+    dataset.finishers.append(finish)  # once every sample is seen, by iterating or through the shards: they stay
+    return dataset
 
 
 def sample_classes(sample: Sample) -> set[str]:

@@ -13,6 +13,7 @@ from cvkit.api import detect_format, read
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
 from cvkit.formats import manifest_format, manifest_parquet
+from cvkit.manifest import is_parquet_manifest
 
 if TYPE_CHECKING:
     from cvkit.stats.column_arrays import Columns
@@ -46,7 +47,10 @@ def load_columns(path: str | Path, format: str | None = None, report: Report | N
     name = resolve_format(path, format)
     if name in MANIFEST_FORMATS and not options:
         from cvkit.stats.columns import columns_from_manifest
+        from cvkit.stats.columns_parquet import columns_from_parquet
 
+        if is_parquet_manifest(path):
+            return columns_from_parquet(path, report, with_paths)
         return columns_from_manifest(path, report, with_paths)
     if name in ("voc", "pascal_voc", "pascalvoc") and not with_paths and set(options) <= {"one_based"}:
         from cvkit.stats.voc_scan import scan_voc_columns

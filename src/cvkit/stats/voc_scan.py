@@ -1,14 +1,12 @@
 """Statistics fast path for Pascal VOC devkit trees: only names, boxes and sizes, in one pass.
 
-``cvkit stats`` needs four numbers and a name per object, not the full :class:`Sample`
-the VOC reader builds, nor its image lookup. Files in the plain shape every tool writes are read by
-the reader's own plain-file path (:mod:`cvkit.formats.voc_plain`), so a file is accepted or refused
-exactly as ``cvkit convert`` accepts or refuses it; **every other file goes through the reader's**
-:func:`cvkit.formats.voc.parse_xml`, so errors and odd content are handled exactly as
-``cvkit convert`` handles them. Layout, split lists, category order and the 1-based box
-convention (:func:`cvkit.core.geometry.voc_to_box`) are the reader's too; tests check that
-both paths give identical columns. Only the devkit layout with an XML for every listed
-image takes this path; anything else uses the reader.
+``cvkit stats`` needs four numbers and a name per object, not the full :class:`Sample` the VOC reader builds.
+Files are read by the VOC reader's own plain-file parser (:func:`cvkit.formats.voc.plain_boxes`: the same
+files read and the same refused as ``cvkit convert``, without building annotations); every other file goes
+through the reader's :func:`cvkit.formats.voc.parse_xml`, so errors and odd content are handled exactly as
+``cvkit convert`` handles them. Layout, split lists, category order and the 1-based box convention are the
+reader's too; tests check that both paths give identical columns. Only the devkit layout with an XML for
+every listed image takes this path; anything else uses the reader.
 """
 
 from __future__ import annotations
@@ -20,13 +18,11 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cvkit.core.parallel import ordered_map
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import spread_map
 from cvkit.errors import InvalidInputError
-from cvkit.formats import voc, voc_layout
-from cvkit.formats.voc_plain import parse_plain
-from cvkit.formats.xml_text import NotPlain
+from cvkit.formats.voc import Boxes, annotation_jobs, devkit_root, parse_xml, plain_boxes, read_labelmap
 from cvkit.io import read_small_file
 
 if TYPE_CHECKING:  # numpy comes with these: imported once the scan's workers run
@@ -34,24 +30,8 @@ if TYPE_CHECKING:  # numpy comes with these: imported once the scan's workers ru
 
 #: files scanned per chunk; a chunk with one non-plain file is redone file by file
 CHUNK_FILES = 256
-#: below this many files the scan stays in-process (forking would cost more than it saves)
+#: below this many files the scan stays in-process (starting workers would cost more than it saves)
 PARALLEL_MIN_FILES = 4000
-
-
-def scan_plain(data: bytes, one_based: bool) -> tuple[int, int, list[tuple[str, tuple[float, float, float, float]]]]:
-    """``(width, height, [(name, box)])`` of a plain file with a known size; raises :class:`NotPlain` otherwise.
-
-    The file is read by the reader's own plain-file path (:func:`cvkit.formats.voc_plain.parse_plain`), so
-    ``cvkit stats`` accepts exactly what ``cvkit convert`` accepts: a byte-level scan of its own took junk after
-    the root, NUL and control characters, 50,000-deep nesting, ``<difficult>maybe</difficult>`` and mismatched
-    tags, and overflowed on a 20-digit width (tests/hostile/test_voc_verdict.py)."""
-    parsed = parse_plain(data, one_based)
-    if parsed is None:
-        raise NotPlain
-    _filename, width, height, objects, _meta = parsed
-    if not width or not height:
-        raise NotPlain  # no <size>: the reader reads the image header
-    return width, height, [(obj.label, obj.bbox) for obj in objects]  # type: ignore[misc]
 
 
 def scan_voc_columns(path: Path, report: Report, one_based: bool = True) -> Columns | None:
@@ -70,9 +50,6 @@ def scan_voc_columns(path: Path, report: Report, one_based: bool = True) -> Colu
     return columns
 
 
-Scanned = tuple[int, int, list[tuple[str, tuple[float, float, float, float]]]] | None
-
-
 @dataclass(slots=True)
 class ChunkScan:
     """Plain results of consecutive files, flattened so the parent only concatenates lists."""
@@ -85,24 +62,24 @@ class ChunkScan:
     plain: bool = True  # False: some file needs the reader's parser; the parent redoes this chunk file by file
 
 
-def _scan_file(file: str, one_based: bool) -> Scanned:
-    """The plain-file result, or None when the reader's parser must read this file."""
+def _scan_file(file: str, one_based: bool) -> Boxes | None:
+    """The plain-file result, or None when the reader's lxml path must read this file (or its size is unknown)."""
     try:
-        return scan_plain(read_small_file(file), one_based)
-    except (NotPlain, OSError, UnicodeDecodeError, ValueError):
+        scanned = plain_boxes(read_small_file(file), one_based)
+    except OSError:
         return None
+    return scanned if scanned is not None and scanned[0] is not None and scanned[1] is not None else None
 
 
-def _scan_chunk(args: tuple[list[str], bool]) -> ChunkScan:
-    files, one_based = args
+def _scan_chunk(one_based: bool, files: list[str]) -> ChunkScan:
     out = ChunkScan()
     for file in files:
         scanned = _scan_file(file, one_based)
         if scanned is None:
             return ChunkScan(plain=False)
         width, height, objects = scanned
-        out.widths.append(float(width))
-        out.heights.append(float(height))
+        out.widths.append(float(width))  # type: ignore[arg-type]
+        out.heights.append(float(height))  # type: ignore[arg-type]
         out.counts.append(len(objects))
         for name, box in objects:
             out.names.append(name)
@@ -111,24 +88,23 @@ def _scan_chunk(args: tuple[list[str], bool]) -> ChunkScan:
 
 
 def _chunks(files: list[str], one_based: bool, size: int, workers: int) -> Iterator[tuple[int, int, ChunkScan]]:
-    """``(start, stop, scan)`` per chunk of files, in order; on ``workers`` forked processes
-    when there are at least :data:`PARALLEL_MIN_FILES` (a chunk's results are flat lists,
-    cheap to send back)."""
+    """``(start, stop, scan)`` per chunk of files, in order; on ``workers`` processes when there are at least
+    :data:`PARALLEL_MIN_FILES` (a chunk's results are flat lists, cheap to send back)."""
     bounds = [(start, min(start + size, len(files))) for start in range(0, len(files), size)]
-    tasks = ((files[start:stop], one_based) for start, stop in bounds)
-    workers = workers if len(files) >= PARALLEL_MIN_FILES else 1
-    for (start, stop), scan in zip(bounds, ordered_map(_scan_chunk, tasks, workers)):
+    tasks = [files[start:stop] for start, stop in bounds]
+    scans = spread_map(_scan_chunk, one_based, tasks, workers, PARALLEL_MIN_FILES, len(files))
+    for (start, stop), scan in zip(bounds, scans):
         yield start, stop, scan
 
 
 def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
-    root = voc_layout.devkit_root(path) if path.is_dir() else None
+    root = devkit_root(path) if path.is_dir() else None
     if root is None:
         return None  # not a devkit tree, or several side by side (VOC2007 + VOC2012): the reader's job
-    image_root, jobs = voc_layout.annotation_jobs(root, [root])
+    image_root, jobs = annotation_jobs(root, [root])
     if any(file is None for file, _, _ in jobs):
         return None  # images listed without an XML: the reader looks for the image file
-    categories = voc_layout.read_labelmap(image_root)
+    categories = read_labelmap(image_root)
     files = [str(file) for file, _, _ in jobs]
     size = CHUNK_FILES
     workers = os.cpu_count() or 1
@@ -169,7 +145,7 @@ def _add_one_by_one(builder: ColumnsBuilder, files: list[str], splits: list[str 
 
     for file, split in zip(files, splits, strict=True):
         try:
-            _name, width, height, parsed, _meta = voc.parse_xml(file, one_based)
+            _name, width, height, parsed, _meta = parse_xml(file, one_based)
         except InvalidInputError as exc:
             report.invalid(exc)
             continue

@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from functools import partial
 from pathlib import Path
 
 from cvkit.core.categories import CategorySet
+from cvkit.core.executor import default_workers
 from cvkit.core.model import Dataset, Sample, Shard
-from cvkit.core.parallel import default_workers
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.shards import runs
 from cvkit.errors import InvalidInputError
-from cvkit.formats.labelme.reader import LabelmeJob, Parsed, default_extract_dir, load_document, parse_file, parsed
-from cvkit.formats.labelme.shapes import IGNORE_LABEL
-from cvkit.formats.labelme.writer import write
 from cvkit.io import known_encoding, walk_files
+
+from ._reader import LabelmeJob, Parsed, default_extract_dir, load_document, parse_file, parsed
+from ._shapes import IGNORE_LABEL
+from ._writer import write
 
 __all__ = ["detect", "read", "write"]
 
@@ -88,8 +88,8 @@ def read(path: Path, report: Report, extract_dir: str | None = None, workers: in
         yield from _samples(track(parsed(jobs, workers, PARALLEL_MIN_FILES), "reading LabelMe", len(jobs)), categories, report)
         report.read.categories = len(categories)
 
-    def shards() -> list[Shard]:
-        return [Shard(len(run), partial(_read_run, run, categories, report)) for run in runs(jobs, SHARD_FILES)]
+    def shards(_workers: int) -> list[Shard]:
+        return [Shard(len(run), _read_shard, None, run) for run in runs(jobs, SHARD_FILES)]
 
     # ``workers=1`` (``-r workers=1``) keeps reading to one process: no shards for a writer to spread
     return Dataset(samples(), categories, root=root, source_format="labelme", shards=shards if workers > 1 else None)
@@ -115,6 +115,7 @@ def _samples(results: Iterable[Parsed], categories: CategorySet, report: Report)
         yield sample
 
 
-def _read_run(jobs: list[LabelmeJob], categories: CategorySet, report: Report) -> Iterator[Sample]:
-    """A worker's run of files (labels it meets first are numbered by the writer in the parent, in order)."""
+def _read_shard(_source: None, jobs: list[LabelmeJob], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): a run of files (labels it meets first are numbered by
+    the writer in the parent, in order)."""
     return _samples((parse_file(*job) for job in jobs), categories, report)

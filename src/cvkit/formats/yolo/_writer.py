@@ -7,8 +7,9 @@ when every category is known. Class index = position in ``dataset.categories``.
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -17,9 +18,8 @@ from cvkit.core import validate_values
 from cvkit.core.imageinfo import read_image_info
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.paths import inside, split_name
-from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import spread
+from cvkit.core.shards import Pipeline
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, BackgroundFiles, RealPaths, place_image
 
@@ -48,6 +48,54 @@ class Pending:
 
     encoded: Encoded
     labels: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class LabelEncoder:
+    """The sample-alone half of a YOLO write: label text from a sample (runs on the workers; picklable)."""
+
+    report: Report
+    lines: LineWriter
+    class_index: dict[str, int]
+    root_prefix: str
+    referenced: bool
+
+    def size_of(self, sample: Sample, source: str) -> tuple[int, int] | None:
+        """The sample's size, from the header only when the source did not give it."""
+        if sample.width and sample.height:
+            return sample.width, sample.height
+        try:
+            info = read_image_info(source)
+        except InvalidInputError as err:
+            self.report.invalid(InvalidInputError(f"image size unknown and the image cannot be read ({err.message})", file=source))
+            return None
+        return info.width, info.height
+
+
+def encode_labels(encoder: LabelEncoder, sample: Sample) -> Encoded | Pending | None:
+    """What writing ``sample`` needs from the sample alone: its split, path, image path and label text (None: left
+    out, and reported). Plain strings and os calls, as this runs per file. A label the class index lacks (a
+    category the reader found on the way: LabelMe, VOC without labelmap.txt) gets a placeholder the placing side
+    numbers (:class:`Pending`)."""
+    report = encoder.report
+    path = sample.path
+    source = path if os.path.isabs(path) else encoder.root_prefix + path
+    size = encoder.size_of(sample, source)
+    if size is None:
+        return None
+    if not encoder.referenced and not os.path.isfile(source):
+        report.invalid(InvalidInputError("image file not found; --images reference writes the labels without copying images", file=source))
+        return None
+    unknown: dict[str, str] = {}
+
+    def placeholder(label: str) -> str:
+        return unknown.setdefault(label, "{" + str(len(unknown)) + "}")
+
+    text = encoder.lines.lines(sample.objects, encoder.class_index, placeholder, size[0], size[1])
+    report.lose_image_labels("YOLO", len(sample.labels))
+    report.lose_image_attributes(sample.attributes, "YOLO")
+    encoded = sample.split, path, source, text
+    return encoded if not unknown else Pending(encoded, tuple(unknown))
 
 
 class _SplitFolder:
@@ -97,7 +145,7 @@ class YoloWriter:
     def index_of(self, label: str) -> int:
         """Class index of a label first seen now (appended to the categories when new)."""
         self.dataset.categories.ensure(label)
-        self.class_index = self.dataset.categories.index_of()
+        self.class_index.update(self.dataset.categories.index_of())  # in place: an encoder in this process shares it
         return self.class_index[label]
 
     def folder(self, split: str) -> _SplitFolder:
@@ -126,45 +174,11 @@ class YoloWriter:
         return found
 
     # --- samples ---------------------------------------------------------------------
-    def size_of(self, sample: Sample, source: str) -> tuple[int, int] | None:
-        """The sample's size, from the header only when the source did not give it."""
-        if sample.width and sample.height:
-            return sample.width, sample.height
-        try:
-            info = read_image_info(source)
-        except InvalidInputError as err:
-            self.report.invalid(InvalidInputError(f"image size unknown and the image cannot be read ({err.message})", file=source))
-            return None
-        return info.width, info.height
-
-    def encode(self, sample: Sample, index_of: Callable[[str], int | str] | None = None) -> Encoded | None:
-        """What writing ``sample`` needs from the sample alone: its split, path, image path and label text (None:
-        left out, and reported). Plain strings and os calls, as this runs per file. ``index_of``: the class index
-        of a label not yet indexed (default: :meth:`index_of`)."""
-        report = self.report
-        path = sample.path
-        source = path if os.path.isabs(path) else self.root_prefix + path
-        size = self.size_of(sample, source)
-        if size is None:
-            return None
-        if self.images != "reference" and not os.path.isfile(source):
-            report.invalid(InvalidInputError("image file not found; --images reference writes the labels without copying images", file=source))
-            return None
-        text = self.lines.lines(sample.objects, self.class_index, index_of or self.index_of, size[0], size[1])
-        report.lose_image_labels("YOLO", len(sample.labels))
-        report.lose_image_attributes(sample.attributes, "YOLO")
-        return sample.split, path, source, text
-
-    def encode_in_worker(self, sample: Sample) -> Encoded | Pending | None:
-        """:meth:`encode` in a forked worker. A label its class index lacks (a category the worker's reader found:
-        LabelMe, VOC without labelmap.txt) gets a placeholder the parent numbers (:class:`Pending`)."""
-        unknown: dict[str, str] = {}
-
-        def placeholder(label: str) -> str:
-            return unknown.setdefault(label, "{" + str(len(unknown)) + "}")
-
-        encoded = self.encode(sample, placeholder)
-        return encoded if encoded is None or not unknown else Pending(encoded, tuple(unknown))
+    def encoder(self, report: Report) -> LabelEncoder:
+        """What encoding a sample needs, picklable (it travels to the workers), recording into ``report``."""
+        lines = copy.copy(self.lines)
+        lines.report = report
+        return LabelEncoder(report, lines, self.class_index, self.root_prefix, self.images == "reference")
 
     def place(self, encoded: Encoded | Pending | None) -> None:
         """Write an encoded sample: a unique file stem in its split's folder, the image or list line, the label file."""
@@ -283,9 +297,11 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", la
     if task == "pose" and keypoints is None and not _names_keypoints(dataset):
         keypoints, samples = _first_keypoint_count(iter(dataset))  # the dataset is iterated: no shards after this
     writer = YoloWriter(dataset, Path(path), report, images, layout, task, precision, crowd, paths, keypoints)
-    items = spread(dataset, writer.encode_in_worker, report, workers, "writing YOLO labels")
-    if items is None:
-        items = map(writer.encode, track(samples if samples is not None else iter(dataset), "writing YOLO labels"))
+    if samples is not None:  # the samples looked at for the keypoint count are handed on as they are
+        dataset = Dataset(samples, dataset.categories, dataset.hierarchy, dataset.root, dataset.source_format,
+                          dataset.info)
+    pipeline = Pipeline(dataset, report, workers)
+    items = pipeline.samples(encode_labels, writer.encoder(pipeline.report), "writing YOLO labels")
     try:
         with writer.files:
             for item in items:

@@ -12,7 +12,7 @@ from typing import Any
 from cvkit.core.geometry import box_to_voc, clean_number
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.report import Report
-from cvkit.formats.xml_text import NOT_XML_TEXT, XML_NAME, NotPlain, coordinate, escape_attribute, leaf, sub_element
+from cvkit.formats._xml_text import NOT_XML_TEXT, XML_NAME, NotPlain, coordinate, escape_attribute, leaf, sub_element
 
 BOOL_TAGS = ("difficult", "truncated", "occluded")
 

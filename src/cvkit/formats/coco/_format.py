@@ -1,15 +1,5 @@
-"""COCO JSON: instances, person_keypoints, stuff, image_info, labels, captions, panoptic (read;
-see coco_panoptic.py) and results lists. Where a file's images are: coco_images.py.
-
-Category ids are kept exactly (non-contiguous ids survive); supercategories become
-parents in the hierarchy; images without annotations are kept; polygons, compressed
-and uncompressed RLE, keypoints (names and skeleton), iscrowd and per-annotation
-``attributes`` (datumaro's extension) round-trip. Annotations with no geometry at all
-(datumaro's ``labels_*.json``) are image-level labels; captions become the image's
-``captions`` attribute.
-
-A folder destination gets ``annotations/instances_<split>.json``; a ``.json`` destination
-is one file. Writing streams each split through temporary files, so memory stays flat.
+"""COCO JSON: detection, reading (a file loaded at once, read a run of images at a time) and writing (records
+encoded a run at a time, numbered and spooled by ``_spool``). What the format holds: the package's docstring.
 """
 
 from __future__ import annotations
@@ -19,25 +9,24 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from cvkit.core import jsonio, validate_values
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
-from cvkit.core.paths import inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import memory_available, runs, spread_runs
+from cvkit.core.shards import Pipeline, memory_available, runs
 from cvkit.core.splits import NO_SPLIT
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.formats.coco_categories import read_categories
-from cvkit.formats.coco_images import clean_file_name, common_root, file_name_of, fill_size, image_root, written_size
-from cvkit.formats.coco_objects import add_annotations, group_by_image
-from cvkit.formats.coco_panoptic import is_panoptic
-from cvkit.formats.coco_spool import ANNOTATION_HEAD, IMAGE_HEAD, EncodedRun, Output, SplitWriter, place_run
-from cvkit.io import files_in, place_image, relpath_posix
+from cvkit.io import files_in, relpath_posix
+
+from ._categories import read_categories
+from ._images import clean_file_name, common_root, file_name_of, fill_size, image_root, written_size
+from ._objects import ANN_KEYS, add_annotations, group_by_image
+from ._panoptic import is_panoptic
+from ._spool import EncodedRun, Output, SplitWriter, place_run
 
 #: Which annotation file to read per split when a folder holds several tasks.
 TASK_PRIORITY = ("instances", "person_keypoints", "panoptic", "stuff", "labels", "image_info", "captions")
@@ -266,6 +255,13 @@ def _plan_samples(plan: _FilePlan, positions: Iterable[int], common: Path, repor
         yield sample
 
 
+def _read_shard(source: tuple[_FilePlan, Path], positions: range, categories: CategorySet,
+                report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): the images at ``positions`` of one loaded file."""
+    plan, common = source
+    return _plan_samples(plan, positions, common, report)
+
+
 def _image(img: Any, n: int, file: Path, split: str | None, prefix: str, by_name: bool) -> Sample:
     """One ``images[]`` entry; ``prefix`` makes file_name relative to the dataset root (``by_name``: its last part)."""
     file_name = file_name_of(img) if isinstance(img, dict) else None
@@ -310,15 +306,16 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
             yield from _plan_samples(plan, positions, common, report)
         report.read.categories = len(categories)
 
-    def shards() -> list[Shard] | None:
-        # Workers read the parsed JSON through copy-on-write pages, and CPython writes a reference count into each
-        # object it reads: together they copy about as much as the parent holds, some 8 bytes a byte of JSON.
+    def shards(workers: int) -> list[Shard] | None:
+        # Forked workers read the parsed JSON through copy-on-write pages, and CPython writes a reference count into
+        # each object it reads: together they copy about as much as the parent holds, some 8 bytes a byte of JSON.
         needed = PARSED_BYTES_PER_JSON_BYTE * sum(file.stat().st_size for file, _ in files)
-        available = memory_available()
+        available = memory_available() if workers > 1 else None
         if available is not None and needed > available:
             report.warn(f"written in one process: worker processes would need about {needed / 2**30:.1f} GiB more memory than is free")
             return None
-        return [Shard(len(run), partial(_plan_samples, plan, run, common, report)) for plan in plans() for run in runs(range(len(plan.images)), SHARD_IMAGES)]
+        return [Shard(len(run), _read_shard, (plan, common), run)
+                for plan in plans() for run in runs(range(len(plan.images)), SHARD_IMAGES)]
 
     # the dataset root is fixed now, before images are seen: the folder the annotation files share
     return Dataset(samples(), categories, hierarchy, root=common, source_format="coco", info={"coco": info}, shards=shards)
@@ -331,11 +328,18 @@ PARSED_BYTES_PER_JSON_BYTE = 8
 
 
 # --- writing -------------------------------------------------------------------------
-def _coco_annotation(obj: Annotation, ann_id: int, image_id: int, cat_id: int, report: Report) -> dict[str, Any] | None:
-    """The COCO record of one object (None when COCO cannot hold it; the loss is reported).
+#: keys a record's ``meta["coco"]`` never sets: the ids the writer gives and the geometry it writes
+IMAGE_STRUCTURAL_KEYS = frozenset(("id", "file_name", "width", "height"))
+ANNOTATION_STRUCTURAL_KEYS = frozenset(ANN_KEYS)
 
-    Runs once per object (500,000 in the benchmark): fields are read once and only what is set is added.
-    """
+
+def _coco_annotation(obj: Annotation, report: Report, id_keys: bool = False) -> dict[str, Any] | None:
+    """The COCO record of one object without its ids (``id``, ``image_id``, ``category_id`` come first in the file:
+    the placing side gives them, :mod:`cvkit.formats.coco._spool`; ``id_keys``: the record starts with those keys,
+    0 standing for the ids); None when COCO cannot hold it (reported).
+
+    Runs once per object (500,000 in the benchmark): fields are read once and only what is set is added. The
+    object's ``meta["coco"]`` adds the source's other keys (``area`` as it was read), never a structural one."""
     bbox = obj.bbox if obj.bbox is not None else obj.ensure_bbox()
     shape, polygon, rle, keypoints = obj.shape, obj.polygon, obj.rle, obj.keypoints
     if bbox is None and not keypoints:
@@ -350,15 +354,13 @@ def _coco_annotation(obj: Annotation, ann_id: int, image_id: int, cat_id: int, r
         area = round(obj.area(), 4)
     else:
         area = round(bbox[2] * bbox[3], 4) if bbox is not None else 0.0
-    item: dict[str, Any] = {
-        "id": ann_id,
-        "image_id": image_id,
-        "category_id": cat_id,
-        "segmentation": rle if rle is not None else polygon or [],
-        "area": area,
-        "bbox": list(bbox) if bbox is not None else [0, 0, 0, 0],
-        "iscrowd": int(obj.iscrowd),
-    }
+    segmentation = rle if rle is not None else polygon or []
+    box = list(bbox) if bbox is not None else [0, 0, 0, 0]
+    if id_keys:
+        item: dict[str, Any] = {"id": 0, "image_id": 0, "category_id": 0, "segmentation": segmentation, "area": area,
+                                "bbox": box, "iscrowd": int(obj.iscrowd)}
+    else:
+        item = {"segmentation": segmentation, "area": area, "bbox": box, "iscrowd": int(obj.iscrowd)}
     if keypoints is not None:
         item["keypoints"] = keypoints
         item["num_keypoints"] = sum(1 for v in keypoints[2::3] if v > 0)
@@ -368,7 +370,7 @@ def _coco_annotation(obj: Annotation, ann_id: int, image_id: int, cat_id: int, r
     if attributes:
         item["attributes"] = attributes
     if extra:
-        item.update((k, v) for k, v in extra.items() if k != "area")
+        item.update((k, v) for k, v in extra.items() if k not in ANNOTATION_STRUCTURAL_KEYS)
     return item
 
 
@@ -377,47 +379,20 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
 
     ``images``: reference (file_name relative to the source root, which the JSON's
     ``info.image_root`` records), or copy/hardlink/symlink into ``images/<split>/``. ``workers``: processes that
-    read a sharded source (a manifest, COCO) and write its records' JSON (default: one a CPU; instances with
-    referenced images); ids are numbered here, in order, so the file is the one a single process writes.
+    read a sharded source (a manifest, COCO, VOC, LabelMe) and write its records' JSON (default: one a CPU); ids,
+    and the names of placed images, are given here, in order, so the file is the one a single process writes.
     """
     single = path.suffix.lower() == ".json"
     if single and images != "reference":
         raise CvkitError("--images copy/hardlink/symlink needs a folder destination, not a .json file", file=path)
     work = path.parent if single else path
     work.mkdir(parents=True, exist_ok=True)
-    output = Output(work, single, dataset.categories)
+    output = Output(work, single, dataset.categories, images, dataset.root)
     writers = output.writers
-    placed: set[str] = set()
-    # From a COCO file the workers gain no wall time: its records are parsed already, and numbering and spooling
-    # them here costs about what writing them did; from a manifest they do (docs/benchmarks.md, "Measured choices").
-    runs_of = None
-    if images == "reference" and task == "instances":
-        encode = partial(_encode_run, root=dataset.root, report=report)
-        runs_of = spread_runs(dataset, encode, report, workers, "writing COCO", lambda run: len(run.splits))
-    for journal, run in runs_of or ():
+    pipeline = Pipeline(dataset, report, workers)
+    encoder = RecordEncoder(dataset.root, pipeline.report, task, images == "reference", pipeline.in_process)
+    for journal, run in pipeline.runs(encode_run, encoder, "writing COCO", lambda run: len(run.splits)):
         place_run(journal, run, output, report)
-    for sample in track(dataset, "writing COCO") if runs_of is None else ():
-        key, writer = output.writer(sample.split)
-        image_id = writer.image_ids.take(sample.id)
-        file_name = sample.path if images == "reference" else _place(sample, dataset, path, images, placed, key)
-        captions = sample.attributes.get("captions") if task == "captions" else None
-        writer.images.items.append(_image_record(sample, image_id, file_name, written_size(sample, dataset.root, report), captions is not None))
-        writer.images.flush_if_full()
-        report.lose_image_labels(f"COCO {task}", len(sample.labels))
-        written = 0
-        take_id, pending = writer.annotation_ids.take, writer.annotations.items
-        if captions is not None:  # a captions file: one record per caption, no objects
-            pending.extend({"id": take_id(None), "image_id": image_id, "caption": str(caption)} for caption in captions)
-            if sample.objects:
-                report.lose("object", "COCO captions hold no objects", len(sample.objects))
-        category_id = output.category_id
-        for obj in sample.objects if captions is None else ():
-            item = _coco_annotation(obj, take_id(obj.id), image_id, category_id(obj.label), report)
-            if item is not None:
-                pending.append(item)
-                written += 1
-        writer.annotations.flush_if_full()
-        report.count_written(sample.split, written)
     if single and len({s for s in report.written.splits if s != "-"}) > 1:
         report.lose("split names", "one COCO file holds no splits; write to a folder to get one file per split")
     head = _head(dataset, images == "reference")
@@ -434,34 +409,83 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     report.written.categories = len(dataset.categories) if "categories" in head else 0
 
 
-def _image_record(sample: Sample, image_id: int, file_name: str, size: tuple[int | None, int | None], captions: bool) -> dict[str, Any]:
-    """The ``images[]`` entry of a sample (its captions, when written as records, left out of its attributes)."""
-    image = {"id": image_id, "file_name": file_name, "width": size[0], "height": size[1]}
+def _image_record(sample: Sample, file_name: str | None, size: tuple[int | None, int | None], captions: bool,
+                  id_keys: bool = False) -> dict[str, Any]:
+    """The ``images[]`` entry of a sample without its id (and without ``file_name`` when None: the image is placed
+    and named by the placing side; ``id_keys``: the entry starts with those keys all the same, to be filled). Its
+    captions, when written as records, are left out of its attributes; its ``meta["coco"]`` adds the source's other
+    keys, never a structural one."""
+    if id_keys:
+        image: dict[str, Any] = {"id": 0, "file_name": file_name}
+    else:
+        image = {"file_name": file_name} if file_name is not None else {}
+    image["width"], image["height"] = size
     attributes = {k: v for k, v in sample.attributes.items() if k != "captions"} if captions else sample.attributes
     if attributes:
         image["attributes"] = attributes  # as annotations carry theirs (datumaro's extension)
-    if sample.meta and "coco" in sample.meta:
-        image.update(sample.meta["coco"])
+    extra = sample.meta.get("coco") if sample.meta else None
+    if extra:
+        image.update((k, v) for k, v in extra.items() if k not in IMAGE_STRUCTURAL_KEYS)
     return image
 
 
-def _encode_run(samples: Iterator[Sample], root: Path | None, report: Report) -> EncodedRun:
-    """The JSON of a run's images and objects, ids left out (worker side of :func:`write`)."""
+@dataclass(frozen=True, slots=True)
+class RecordEncoder:
+    """What encoding a run of samples into COCO records needs (picklable: it travels to the workers)."""
+
+    root: Path | None
+    report: Report
+    task: str
+    referenced: bool  # images referenced where they are: file_name is the sample's path
+    #: records handed over as dicts whose ids the placing side fills in (every run encoded in this process: dumped
+    #: a batch at a time when spooled), else as JSON bytes without the ids (cheaper to send than dicts)
+    as_dicts: bool = False
+
+
+def encode_run(encoder: RecordEncoder, samples: Iterator[Sample]) -> EncodedRun:
+    """A run's image and object records without their ids, in columns (the encode half of :func:`write`)."""
     run = EncodedRun.empty()
-    image_head, annotation_head = len(IMAGE_HEAD), len(ANNOTATION_HEAD)
+    root, report, referenced = encoder.root, encoder.report, encoder.referenced
+    captions_task = encoder.task == "captions"
+    lost_labels = f"COCO {encoder.task}"
+    as_dicts = encoder.as_dicts
+    dumps = _as_is if as_dicts else _body
     for sample in samples:
-        image = jsonio.dumps(_image_record(sample, 0, sample.path, written_size(sample, root, report), False))
-        report.lose_image_labels("COCO instances", len(sample.labels))
+        captions = sample.attributes.get("captions") if captions_task else None
+        size = written_size(sample, root, report)
+        image = _image_record(sample, sample.path if referenced else None, size, captions is not None, as_dicts)
+        report.lose_image_labels(lost_labels, len(sample.labels))
         run.splits.append(sample.split)
         run.image_ids.append(sample.id if type(sample.id) is int else None)
-        run.images.append(image[image_head:])
+        run.images.append(dumps(image))
+        if not referenced:
+            run.paths.append(sample.path)
+        if captions is not None:  # a captions file: one record per caption, no objects
+            run.counts.append(len(captions))
+            for caption in captions:
+                run.labels.append(None)
+                run.object_ids.append(None)
+                record = {"id": 0, "image_id": 0, "caption": str(caption)} if as_dicts else {"caption": str(caption)}
+                run.objects.append(dumps(record))
+            if sample.objects:
+                report.lose("object", "COCO captions hold no objects", len(sample.objects))
+            continue
         run.counts.append(len(sample.objects))
         for obj in sample.objects:
-            item = _coco_annotation(obj, 0, 0, 0, report)
+            item = _coco_annotation(obj, report, as_dicts)
             run.labels.append(obj.label)
             run.object_ids.append(obj.id if type(obj.id) is int else None)
-            run.objects.append(None if item is None else jsonio.dumps(item)[annotation_head:])
+            run.objects.append(None if item is None else dumps(item))
     return run
+
+
+def _body(record: dict[str, Any]) -> bytes:
+    """A record's JSON without its opening brace: the placing side writes the ids before it."""
+    return jsonio.dumps(record)[1:]
+
+
+def _as_is(record: dict[str, Any]) -> dict[str, Any]:
+    return record
 
 
 def _head(dataset: Dataset, referenced: bool) -> dict[str, Any]:
@@ -477,13 +501,3 @@ def _head(dataset: Dataset, referenced: bool) -> dict[str, Any]:
         parents = dataset.hierarchy.parents(cat.name)
         categories.append({"id": cat.id, "name": cat.name, "supercategory": parents[0] if parents else "", **cat.attributes})
     return {"info": info, "licenses": source.get("licenses") or [], "categories": categories}
-
-
-def _place(sample: Sample, dataset: Dataset, path: Path, images: str, placed: set[str], split: str | None) -> str:
-    """The file_name to write after copying/linking the image into images/<split>/."""
-    name = Path(sample.path).name
-    if f"{split}/{name}" in placed:
-        name = Path(sample.path).as_posix().replace("/", "__")
-    placed.add(f"{split}/{name}")
-    place_image(sample.resolve(dataset.root), inside(path, "images", split or NO_SPLIT, name), images)
-    return name

@@ -23,12 +23,13 @@ from cvkit.core.geometry import box_corners
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, header_size
 from cvkit.core.masks import decode, encode, polygons_to_rle
 from cvkit.core.model import Annotation, Sample
-from cvkit.core.parallel import can_fork, chunked, ordered_map
+from cvkit.core.shards import chunked, spread_map
 from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.core.validate_values import MAX_SIDE
 from cvkit.errors import InvalidInputError
-from cvkit.formats.labelme.shapes import IGNORE_LABEL, TYPE_OF, shape_to_annotation
 from cvkit.io import atomic_write_bytes, cache_dir, read_small_file, relpath_posix
+
+from ._shapes import IGNORE_LABEL, TYPE_OF, shape_to_annotation
 
 #: The arguments of :func:`parse_file` for one file: (file, root, extract_dir, encoding).
 LabelmeJob = tuple[str, str, Path, str | None]
@@ -180,9 +181,8 @@ def parse_file(file: str, root: str, extract_dir: Path, encoding: str | None = N
     return sample, errors, losses
 
 
-def parse_chunk(
-    jobs: list[LabelmeJob],
-) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
+def parse_chunk(_context: None,
+                jobs: list[LabelmeJob]) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
     """Worker entry point: several files per task, samples packed as tuples
     (:mod:`cvkit.core.transport`) so inter-process traffic stays cheap."""
     out = []
@@ -194,11 +194,12 @@ def parse_chunk(
 
 def parsed(jobs: list[LabelmeJob], workers: int, parallel_min: int) -> Iterator[Parsed]:
     """Results in input order, on ``workers`` processes when there are at least ``parallel_min`` files."""
-    if workers <= 1 or len(jobs) < parallel_min or not can_fork():
+    if workers <= 1 or len(jobs) < parallel_min:
         for job in jobs:
             yield parse_file(*job)
         return
-    for results in ordered_map(parse_chunk, chunked(jobs, workers, smallest=32, largest=256), workers):
+    chunks = chunked(jobs, workers, smallest=32, largest=256)
+    for results in spread_map(parse_chunk, None, chunks, workers, parallel_min, len(jobs)):
         for packed, errors, losses in results:
             yield (unpack_sample(packed) if packed is not None else None), errors, losses
 

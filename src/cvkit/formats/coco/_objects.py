@@ -16,7 +16,8 @@ from cvkit.core import validate_values
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
-from cvkit.formats.coco_panoptic import is_panoptic, panoptic_objects
+
+from ._panoptic import is_panoptic, panoptic_objects
 
 ANN_KEYS = ("id", "image_id", "category_id", "bbox", "segmentation", "area", "iscrowd", "keypoints", "num_keypoints", "attributes", "score")
 _NUMBER_TYPES = frozenset((int, float))

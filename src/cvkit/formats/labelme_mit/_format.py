@@ -1,21 +1,12 @@
-"""MIT LabelMe XML (the LabelMe web tool, CSAIL): one ``<annotation>`` per image.
-
-Two layouts are read: the web tool's (``Annotations/<folder>/x.xml``, ``Images/<folder>/``,
-``Masks/<folder>/``, ``Scribbles/<folder>/``) (also current datumaro's) and older datumaro's (``<subset>/x.xml`` next to
-the image, masks in ``<subset>/Masks/``). Objects: ``<polygon>`` (a box when
-``<type>bounding_box</type>``; a point or a line with 1 or 2 ``<pt>``, as the web tool
-saves them), ``<segm>`` masks (any non-zero pixel of the mask PNG);
-``<deleted>1</deleted>`` objects are skipped; ``<occluded>yes|no`` -> attribute ``occluded``;
-the free-text ``<attributes>`` (``a=b, c`` with ``\\,`` escapes) -> attributes; parts
-(``<hasparts>``/``<ispartof>``) -> ``Annotation.id``, attribute ``parent`` and ``group``
-(the id of the part tree's root). The split is the collection folder (datumaro's subset).
+"""MIT LabelMe XML: detection, reading and writing (one file's objects: ``_xml``). What the format holds: the
+package's docstring.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +16,17 @@ from cvkit.core import validate_values
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import find_image, header_size
 from cvkit.core.masks import encode
-from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.paths import inside, split_name
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import spread
+from cvkit.core.shards import Pipeline, runs
 from cvkit.core.transport import pack_sample, unpack_sample
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.formats.labelme_mit_xml import POINT_SHAPES, annotation_xml, parse_attributes
-from cvkit.formats.xml_text import filename_element
+from cvkit.formats._xml_text import filename_element
 from cvkit.io import IMAGE_MODES, RealPaths, place_image, relpath_posix, walk_files
+
+from ._xml import POINT_SHAPES, annotation_xml, parse_attributes
 
 LAYOUTS = ("webtool", "datumaro")
 # --- detection ----------------------------------------------------------------------------
@@ -217,25 +209,44 @@ def parse_file(file: Path, root: Path, report: Report) -> Sample | None:
 
 
 def read(path: Path, report: Report) -> Dataset:
-    """Stream every XML under ``path`` (or one file); categories in order of first use."""
+    """Stream every XML under ``path`` (or one file); categories in order of first use. Runs of files are shards
+    (:class:`~cvkit.core.model.Shard`) a writer may read and encode on several processes."""
     root = path if path.is_dir() else path.parent
     files = list(walk_files(path, ".xml")) if path.is_dir() else [path]
     categories = CategorySet()
 
     def samples() -> Iterator[Sample]:
-        for file in track(files, "reading LabelMe XML", len(files)):
-            try:
-                sample = parse_file(file, root, report)
-            except InvalidInputError as exc:
-                report.invalid(exc)
-                continue
-            for obj in sample.objects:
-                categories.ensure(obj.label)
-            report.count_read(sample.split, len(sample.objects))
-            yield sample
+        yield from _samples(track(files, "reading LabelMe XML", len(files)), root, categories, report)
         report.read.categories = len(categories)
 
-    return Dataset(samples(), categories, root=root, source_format="labelme_mit")
+    def shards(_workers: int) -> list[Shard]:
+        return [Shard(len(run), _read_shard, root, run) for run in runs(files, SHARD_FILES)]
+
+    return Dataset(samples(), categories, root=root, source_format="labelme_mit", shards=shards)
+
+
+#: XML files in one :class:`~cvkit.core.model.Shard`
+SHARD_FILES = 500
+
+
+def _samples(files: Iterable[Path], root: Path, categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """The samples of ``files``, counted; a bad file reported; new labels added to ``categories``."""
+    for file in files:
+        try:
+            sample = parse_file(file, root, report)
+        except InvalidInputError as exc:
+            report.invalid(exc)
+            continue
+        for obj in sample.objects:
+            categories.ensure(obj.label)
+        report.count_read(sample.split, len(sample.objects))
+        yield sample
+
+
+def _read_shard(root: Path, files: list[Path], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples: a run of files, parsed here (new labels go to ``categories``, a worker's copy: writers
+    number them in the parent, in order)."""
+    return _samples(files, root, categories, report)
 
 
 def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", layout: str = "webtool", workers: int | None = None) -> None:
@@ -248,9 +259,10 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         raise CvkitError(f"unknown MIT LabelMe layout {layout!r}; choose {' or '.join(LAYOUTS)}")
     if images not in IMAGE_MODES:
         raise CvkitError(f"unknown image mode {images!r}; choose one of {', '.join(IMAGE_MODES)}")
-    writer = _MitWriter(dataset, path, report, images, layout)
-    items = spread(dataset, writer.encode, report, workers, "writing LabelMe XML")
-    for item in items if items is not None else map(writer.encode, track(dataset, "writing LabelMe XML")):
+    writer = _MitWriter(MitEncoder(dataset.root, path, report, images, layout))
+    pipeline = Pipeline(dataset, report, workers)
+    encoder = MitEncoder(dataset.root, path, pipeline.report, images, layout)
+    for item in pipeline.samples(encode_mit, encoder, "writing LabelMe XML"):
         writer.place(item)
     unused = [c.name for c in dataset.categories if c.name not in writer.labels]
     if unused:
@@ -271,16 +283,16 @@ class _WithMasks:
     sample: tuple[Any, ...]
 
 
-class _MitWriter:
-    """One write: :meth:`encode` needs the sample alone (the XML: most of the work, done on worker processes for a
-    sharded source), :meth:`place` names and writes the files in order."""
+@dataclass(slots=True)
+class MitEncoder:
+    """The sample-alone half of an MIT LabelMe write (runs on the workers; picklable)."""
 
-    def __init__(self, dataset: Dataset, path: Path, report: Report, images: str, layout: str):
-        self.dataset, self.path, self.report, self.images, self.layout = dataset, path, report, images, layout
-        self.used: set[str] = set()
-        self.labels: set[str] = set()
-        self.made: set[Path] = set()
-        self.real_path = RealPaths()  # <path> names the image's real place, as the VOC writer's does
+    root: Path | None
+    path: Path
+    report: Report
+    images: str
+    layout: str
+    real_path: RealPaths = field(default_factory=RealPaths)  # <path> names the image's real place, as VOC's does
 
     def folders(self, folder: str) -> tuple[Path, Path, Path]:
         """The XML, image and mask folders of a split."""
@@ -290,19 +302,33 @@ class _MitWriter:
             return self.path / "Annotations" / folder, self.path / "Images" / folder, self.path / "Masks" / folder
         return self.path / folder, self.path / folder, self.path / folder / "Masks"
 
-    def encode(self, sample: Sample) -> EncodedMitXml | _WithMasks:
-        """The sample's XML for its image's own file name; a sample with masks is left to :meth:`place`."""
-        if any(obj.shape == "mask" and obj.rle is not None for obj in sample.objects):
-            return _WithMasks(pack_sample(sample))
-        return self._encoded(sample, Path(sample.path).name)
-
-    def _encoded(self, sample: Sample, name: str) -> EncodedMitXml:
+    def encoded(self, sample: Sample, name: str) -> EncodedMitXml:
+        """The sample's XML naming its image ``name``."""
         folder = sample.split or ""
-        source = sample.resolve(self.dataset.root)
+        source = sample.resolve(self.root)
         recorded = self.real_path(os.fspath(source)) if self.images == "reference" else None
         xml = annotation_xml(sample, name, folder if self.layout == "webtool" else "", self.folders(folder)[2], Path(name).stem, recorded,
                              self.report)
         return sample.path, sample.split, [o.label for o in sample.objects], xml, source
+
+
+def encode_mit(encoder: MitEncoder, sample: Sample) -> EncodedMitXml | _WithMasks:
+    """The sample's XML for its image's own file name; a sample with masks is left to the placing side."""
+    if any(obj.shape == "mask" and obj.rle is not None for obj in sample.objects):
+        return _WithMasks(pack_sample(sample))
+    return encoder.encoded(sample, Path(sample.path).name)
+
+
+class _MitWriter:
+    """The placing half of one write: names and writes the files in order (``encoder``: the placing side's, which
+    encodes a sample with masks)."""
+
+    def __init__(self, encoder: MitEncoder):
+        self.encoder, self.report, self.images = encoder, encoder.report, encoder.images
+        self.folders = encoder.folders
+        self.used: set[str] = set()
+        self.labels: set[str] = set()
+        self.made: set[Path] = set()
 
     def place(self, item: EncodedMitXml | _WithMasks) -> None:
         """Write an encoded sample's XML (and image) under a name no earlier sample of its split took."""
@@ -316,7 +342,7 @@ class _MitWriter:
             name = stem + Path(natural).suffix
             self.report.warn("images with the same file name in different folders were renamed with their folder as prefix")
         self.used.add(f"{folder}/{stem}".lower())
-        _path, _split, labels, xml, source = self._encoded(sample, name) if sample is not None else item  # type: ignore[misc]
+        _path, _split, labels, xml, source = self.encoder.encoded(sample, name) if sample is not None else item  # type: ignore[misc]
         if sample is None and name != natural:  # encoded for the image's own name: only <filename> names it
             xml = xml.replace(filename_element(natural), filename_element(name), 1)
         xml_dir, image_dir, _ = self.folders(folder)

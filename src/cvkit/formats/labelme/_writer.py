@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -10,12 +11,20 @@ from cvkit.core import jsonio
 from cvkit.core.imageinfo import fill_size_from_header, read_image_info
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.paths import check_image_source, inside
-from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import spread
+from cvkit.core.shards import Pipeline
 from cvkit.errors import CvkitError
-from cvkit.formats.labelme.shapes import IGNORE_LABEL, ROTATED_TYPES, _close, _pairs, _rectangle_points, mask_shape_parts, shape_record
 from cvkit.io import IMAGE_MODES, RealPaths, place_image
+
+from ._shapes import (
+    IGNORE_LABEL,
+    ROTATED_TYPES,
+    mask_shape_parts,
+    point_pairs,
+    rectangle_points,
+    same_points,
+    shape_record,
+)
 
 VERSION = "5.5.0"
 
@@ -96,7 +105,7 @@ def _merged_shapes(obj: Annotation, parts: list[dict[str, Any]], group: int) -> 
                 pts = [[min(xs), min(ys)], [max(xs), min(ys)], [max(xs), max(ys)], [min(xs), max(ys)]]
             expected.append(pts)
         actual = [[[poly[i], poly[i + 1]] for i in range(0, len(poly), 2)] for poly in obj.polygon or []]
-        if len(actual) != len(expected) or not all(_close(a, e) for a, e in zip(actual, expected)):
+        if len(actual) != len(expected) or not all(same_points(a, e) for a, e in zip(actual, expected)):
             return None
         return [shape_record(obj, p["shape_type"], p["points"], group, part=p) for p in parts]
     if obj.shape == "mask" and obj.rle is not None:
@@ -135,19 +144,19 @@ def annotation_shapes(obj: Annotation, groups: _Groups, report: Report) -> list[
         group = obj.group if len(usable) < 2 else groups.take(obj.group)
         rotated = obj.meta.get("labelme", {}).get("shape_type")  # a rotated box read as its corners
         shape_type = rotated if rotated in ROTATED_TYPES and len(usable) == 1 and len(usable[0]) == 8 else "polygon"
-        return [shape_record(obj, shape_type, _pairs(p), group) for p in usable]
+        return [shape_record(obj, shape_type, point_pairs(p), group) for p in usable]
     if shape in ("circle", "point", "line", "linestrip") and obj.points:
-        return [shape_record(obj, shape, _pairs(obj.points), obj.group)]
+        return [shape_record(obj, shape, point_pairs(obj.points), obj.group)]
     if obj.bbox is not None:
-        return [shape_record(obj, "rectangle", _rectangle_points(obj), obj.group)]
+        return [shape_record(obj, "rectangle", rectangle_points(obj), obj.group)]
     report.lose(f"{shape} shape", "no geometry LabelMe can hold; dropped")
     return []
 
 
-def _place(sample: Sample, dataset: Dataset, path: Path, json_rel: PurePosixPath, images: str, embed: bool,
+def _place(sample: Sample, root: Path | None, path: Path, json_rel: PurePosixPath, images: str, embed: bool,
            real_paths: RealPaths) -> tuple[str, str | None]:
     """(imagePath relative to the JSON, imageData or None), placing the image when asked."""
-    source = sample.resolve(dataset.root)
+    source = sample.resolve(root)
     meta = sample.meta.get("labelme", {})
     embedded = bool(meta.get("embedded"))
     json_dir = inside(path, json_rel.parent.as_posix())
@@ -183,9 +192,13 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         raise CvkitError(f"unknown image mode {images!r}; choose one of {', '.join(IMAGE_MODES)}")
     if path.suffix.lower() == ".json":
         raise CvkitError("LabelMe writes one JSON per image: give a folder, not a .json file", file=path)
-    writer = _LabelMeWriter(dataset, path, report, images, image_data)
-    items = spread(dataset, writer.encode, report, workers, "writing LabelMe") if images == "reference" and not image_data else None
-    for item in items if items is not None else map(writer.encode, track(dataset, "writing LabelMe")):
+    writer = _LabelMeWriter(path, report)
+    # an image placed or embedded is read or written by encode: in this process, in order
+    pipeline = Pipeline(dataset, report, workers if images == "reference" and not image_data else 1)
+    # the placing side's encoder, for samples whose image came embedded
+    writer.encoder = JsonEncoder(dataset.root, path, report, images, image_data)
+    encoder = JsonEncoder(dataset.root, path, pipeline.report, images, image_data)
+    for item in pipeline.samples(encode_json, encoder, "writing LabelMe"):
         writer.place(item)
     unused = [c.name for c in dataset.categories if c.name not in writer.holds_labels]
     if unused:
@@ -198,29 +211,23 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
 EncodedJson = tuple[str | None, PurePosixPath, bytes, set[str], int]
 
 
-class _LabelMeWriter:
-    """One write: :meth:`encode` needs the sample alone (the JSON document: most of the work, done on worker
-    processes for a sharded source), :meth:`place` names and writes the files in order."""
+@dataclass(slots=True)
+class JsonEncoder:
+    """The sample-alone half of a LabelMe write (runs on the workers; picklable)."""
 
-    def __init__(self, dataset: Dataset, path: Path, report: Report, images: str, image_data: bool):
-        self.dataset, self.path, self.report, self.images, self.image_data = dataset, path, report, images, image_data
-        self.real_paths = RealPaths()
-        self.used: set[str] = set()
-        self.holds_labels: set[str] = set()
-        self.folders: set[Path] = set()
+    root: Path | None
+    path: Path
+    report: Report
+    images: str
+    image_data: bool
+    real_paths: RealPaths = field(default_factory=RealPaths)
 
-    def encode(self, sample: Sample) -> EncodedJson | Sample:
-        """The sample's JSON for where :func:`_json_base` puts it (a clash renames the file, not its folder). A
-        sample whose image came embedded is named after its JSON's final name: it is handed on to :meth:`place`."""
-        if sample.meta.get("labelme", {}).get("embedded"):
-            return sample
-        return self._encoded(sample, _json_base(sample))
-
-    def _encoded(self, sample: Sample, json_rel: PurePosixPath) -> EncodedJson:
+    def encoded(self, sample: Sample, json_rel: PurePosixPath) -> EncodedJson:
+        """The sample's JSON document for ``json_rel``."""
         if sample.width is None or sample.height is None:
-            fill_size_from_header(sample, sample.resolve(self.dataset.root), self.report,
+            fill_size_from_header(sample, sample.resolve(self.root), self.report,
                                   "some images have no known size and no readable file; imageHeight/imageWidth are null")
-        image_path, data = _place(sample, self.dataset, self.path, json_rel, self.images, self.image_data,
+        image_path, data = _place(sample, self.root, self.path, json_rel, self.images, self.image_data,
                                   self.real_paths)
         record = sample_record(sample, image_path, data, self.report)
         if sample.split:
@@ -229,10 +236,31 @@ class _LabelMeWriter:
         labels.update(sample.labels)
         return sample.split, json_rel, jsonio.dumps(record, indent=True) + b"\n", labels, len(sample.objects)
 
+
+def encode_json(encoder: JsonEncoder, sample: Sample) -> EncodedJson | Sample:
+    """The sample's JSON for where :func:`_json_base` puts it (a clash renames the file, not its folder). A sample
+    whose image came embedded is named after its JSON's final name: it is handed on to the placing side."""
+    if sample.meta.get("labelme", {}).get("embedded"):
+        return sample
+    return encoder.encoded(sample, _json_base(sample))
+
+
+class _LabelMeWriter:
+    """The placing half of one write: names and writes the files in order."""
+
+    def __init__(self, path: Path, report: Report):
+        self.path, self.report = path, report
+        self.used: set[str] = set()
+        self.holds_labels: set[str] = set()
+        self.folders: set[Path] = set()
+        self.encoder: JsonEncoder | None = None
+
     def place(self, item: EncodedJson | Sample) -> None:
         """Write an encoded sample's JSON under a name no earlier sample took."""
         if isinstance(item, Sample):
-            split, json_rel, document, labels, objects = self._encoded(item, _unique(_json_base(item), self.used, self.report))
+            assert self.encoder is not None
+            json_rel = _unique(_json_base(item), self.used, self.report)
+            split, json_rel, document, labels, objects = self.encoder.encoded(item, json_rel)
         else:
             split, base, document, labels, objects = item
             json_rel = _unique(base, self.used, self.report)

@@ -223,22 +223,25 @@ def _read_extras(shape: dict[str, Any], obj: Annotation, meta: dict[str, Any], f
 
 
 # --- writing ----------------------------------------------------------------------------
-def _pairs(flat: list[float]) -> list[list[float | int]]:
+def point_pairs(flat: list[float]) -> list[list[float | int]]:
+    """``[x1, y1, x2, y2, ...]`` as LabelMe's ``[[x1, y1], [x2, y2], ...]`` (whole numbers written as integers)."""
     return [[clean_number(float(flat[i])), clean_number(float(flat[i + 1]))] for i in range(0, len(flat) - 1, 2)]
 
 
-def _close(a: list[list[float]], b: list[list[float]]) -> bool:
+def same_points(a: list[list[float]], b: list[list[float]]) -> bool:
+    """Whether two point lists are the same points, to a millionth of a pixel."""
     return len(a) == len(b) and all(math.isclose(p[0], q[0], abs_tol=1e-6) and math.isclose(p[1], q[1], abs_tol=1e-6) for p, q in zip(a, b))
 
 
-def _rectangle_points(obj: Annotation) -> list[list[float | int]]:
+def rectangle_points(obj: Annotation) -> list[list[float | int]]:
+    """A box's two LabelMe corners: as drawn (any two opposite corners) when they still describe it."""
     x, y, w, h = obj.bbox  # type: ignore[misc]
     drawn = obj.meta.get("labelme", {}).get("points")
     if drawn:  # the corners as drawn, when they still describe this box
         xs, ys = [p[0] for p in drawn], [p[1] for p in drawn]
-        if _close([[min(xs), min(ys)], [max(xs), max(ys)]], [[x, y], [x + w, y + h]]):
+        if same_points([[min(xs), min(ys)], [max(xs), max(ys)]], [[x, y], [x + w, y + h]]):
             return drawn
-    return _pairs([x, y, x + w, y + h])
+    return point_pairs([x, y, x + w, y + h])
 
 
 def mask_shape_parts(rle: dict[str, Any], drawn: list[list[float]] | None, part: bool = False) -> tuple[list[list[float | int]], str] | None:

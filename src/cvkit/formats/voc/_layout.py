@@ -3,7 +3,7 @@
 Devkit trees (``Annotations/``, ``ImageSets/Main/``, ``JPEGImages/``), also several of them side by
 side (``VOCdevkit/VOC2007`` + ``VOCdevkit/VOC2012``, the "07+12" set), flat LabelImg folders and
 Roboflow's per-split folders; and the layout's own files a writer adds (``labelmap.txt``, the split lists).
-Parsing and writing the XML live in :mod:`cvkit.formats.voc` and :mod:`cvkit.formats.voc_xml`.
+Parsing and writing the XML live in :mod:`cvkit.formats.voc._format` and :mod:`cvkit.formats.voc._xml`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from cvkit.core.geometry import box_corners, clean_number
 from cvkit.core.masks import decode
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.report import Report
-from cvkit.formats.xml_text import XML_NAME, NotPlain, coordinate, leaf, sub_element
+from cvkit.formats._xml_text import XML_NAME, NotPlain, coordinate, leaf, sub_element
 
 #: Flat coordinate count of a 1- or 2-point <polygon> -> the shape it is.
 POINT_SHAPES = {2: "point", 4: "line"}

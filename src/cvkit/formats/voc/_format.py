@@ -1,9 +1,5 @@
-"""Pascal VOC XML: devkit trees, flat folders (LabelImg), per-split folders (Roboflow), no-ImageSets trees.
-
-Coordinates: VOC stores 1-based inclusive pixel indices. By default a box
-``xmin..xmax`` becomes ``x = xmin - 1, w = xmax - xmin + 1`` (VOC devkit, detectron2) and
-writing inverts it exactly; reader/writer option ``one_based=false`` keeps raw values
-for producers that wrote 0-based boxes. See docs/coordinates.md.
+"""Pascal VOC: detection, parsing one file (plain files by ``_plain``, the rest by lxml), reading every layout and
+writing. What the format holds and its coordinates: the package's docstring.
 """
 
 from __future__ import annotations
@@ -11,25 +7,29 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Iterator
-from functools import lru_cache, partial
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
 from cvkit.core import validate_values
 from cvkit.core.categories import Category, CategorySet
+from cvkit.core.executor import default_workers
 from cvkit.core.geometry import polygon_bbox, voc_to_box
 from cvkit.core.imageinfo import fill_size_from_header, known_size
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
-from cvkit.core.parallel import can_fork, chunked, default_workers, ordered_map
 from cvkit.core.paths import inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import runs, spread
+from cvkit.core.shards import Pipeline, chunked, runs, spread_map
 from cvkit.core.splits import NO_SPLIT
 from cvkit.core.transport import pack_annotation
 from cvkit.core.validate_values import MAX_SIDE
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.formats.voc_layout import (
+from cvkit.formats._xml_text import filename_element
+from cvkit.io import RealPaths, files_in, place_image, read_small_file, relpath_posix
+
+from ._layout import (
     SPLIT_FOLDERS,
     ImageIndex,
     Job,
@@ -40,10 +40,8 @@ from cvkit.formats.voc_layout import (
     write_labelmap,
     write_split_lists,
 )
-from cvkit.formats.voc_plain import BOX_TAGS, flag, parse_plain, size_numbers
-from cvkit.formats.voc_xml import BOOL_TAGS, annotation_xml
-from cvkit.formats.xml_text import filename_element
-from cvkit.io import RealPaths, files_in, place_image, read_small_file, relpath_posix
+from ._plain import BOX_TAGS, flag, parse_plain, size_numbers
+from ._xml import BOOL_TAGS, annotation_xml
 
 #: Below this many files parsing stays in-process: worker start-up would cost more than it saves.
 PARALLEL_MIN_FILES = 4000
@@ -71,7 +69,7 @@ def detect(path: Path) -> str | None:
 @lru_cache(maxsize=1)
 def _parser() -> Any:
     """One lxml parser per process (creating one per file costs more than parsing a small file). lxml is imported
-    when a file first needs it: plain files are read without it (:mod:`cvkit.formats.voc_plain`)."""
+    when a file first needs it: plain files are read without it (:mod:`cvkit.formats.voc._plain`)."""
     from lxml import etree
 
     return etree.XMLParser(resolve_entities=False, no_network=True)
@@ -83,7 +81,8 @@ def _text(element: Any, tag: str) -> str | None:
 
 
 def _flag_of(element: Any, file: str | Path, location: str) -> bool:
-    """A flag element (``<difficult>``, an ``<actions>`` entry): :func:`~cvkit.formats.voc_plain.flag`, else an error naming the element."""
+    """A flag element (``<difficult>``, an ``<actions>`` entry): :func:`~cvkit.formats.voc._plain.flag`, else an
+    error naming the element."""
     try:
         return flag(element.text)
     except ValueError:
@@ -221,7 +220,7 @@ def _parse_value(raw: str) -> Any:
 def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]]:
     """One annotation file -> (filename, width, height, objects, image-level VOC fields).
 
-    Plain files (most) are read by :func:`cvkit.formats.voc_plain.parse_plain`, the rest by lxml; both give
+    Plain files (most) are read by :func:`cvkit.formats.voc._plain.parse_plain`, the rest by lxml; both give
     the same result."""
     try:
         data = read_small_file(file)
@@ -274,15 +273,6 @@ def parse_tree(data: bytes, file: str | Path, one_based: bool = True) -> tuple[s
 
 # --- reading -------------------------------------------------------------------------
 ParseJob = tuple[str | Path | None, str, str | None, bool]
-#: a forked worker's image index (set once by :func:`_set_worker_index`, the pool's initializer): workers find each
-#: XML's image from their own folder listings. Only workers set it: the main process passes its index explicitly,
-#: so two datasets read side by side (two lazy readers iterated together) never share one.
-_worker_index: ImageIndex | None = None
-
-
-def _set_worker_index(index: ImageIndex) -> None:
-    global _worker_index
-    _worker_index = index
 
 
 def _parse_job(job: ParseJob, index: ImageIndex) -> tuple[str, Any]:
@@ -297,11 +287,9 @@ def _parse_job(job: ParseJob, index: ImageIndex) -> tuple[str, Any]:
     return ("ok", (index.image_path(file, filename, image_id, meta.get("path")), width, height, objects, meta))
 
 
-def _parse_chunk(jobs: list[ParseJob]) -> list[tuple[str, Any]]:
-    """Worker side: parse many files; annotations travel packed as tuples (:mod:`cvkit.core.transport`)."""
-    index = _worker_index
-    if index is None:
-        raise RuntimeError("VOC parse worker started without its image index (ordered_map initializer)")
+def _parse_chunk(index: ImageIndex, jobs: list[ParseJob]) -> list[tuple[str, Any]]:
+    """Worker side: parse many files, finding images from ``index`` (the executor's context, sent once a worker);
+    annotations travel packed as tuples (:mod:`cvkit.core.transport`)."""
     out: list[tuple[str, Any]] = []
     for job in jobs:
         status, result = _parse_job(job, index)
@@ -320,11 +308,12 @@ def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _parsed(jobs: list[ParseJob], index: ImageIndex, workers: int) -> Iterator[tuple[str, Any]]:
     """Parse results (image path, size, objects, fields) in input order, on several processes when there are many files."""
-    if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES or not can_fork():
+    if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
         for job in jobs:
             yield _parse_job(job, index)
         return
-    for results in ordered_map(_parse_chunk, chunked(jobs, workers, smallest=64), workers, _set_worker_index, (index,)):
+    chunks = chunked(jobs, workers, smallest=64)
+    for results in spread_map(_parse_chunk, index, chunks, workers, PARALLEL_MIN_FILES, len(jobs)):
         for status, result in results:
             yield status, (_from_plain(result) if status == "ok" else result)
 
@@ -353,11 +342,12 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
             yield from _samples(image_root, images, jobs, results, prefix, categories, report)
         report.read.categories = len(categories)
 
-    def shards() -> list[Shard]:
+    def shards(_workers: int) -> list[Shard]:
         shards_of: list[Shard] = []
         for prefix, image_root, job_list in parts:
             images, jobs = _part(image_root, job_list, one_based, report)
-            shards_of += [Shard(len(run), partial(_read_run, image_root, images, run, prefix, categories, report)) for run in runs(jobs, SHARD_FILES)]
+            source = (image_root, images, prefix)
+            shards_of += [Shard(len(run), _read_shard, source, run) for run in runs(jobs, SHARD_FILES)]
         return shards_of
 
     # ``workers=1`` (``-r workers=1``) keeps reading to one process: no shards for a writer to spread
@@ -378,9 +368,11 @@ def _part(image_root: Path, job_list: list[Job], one_based: bool, report: Report
     return images, [(file, image_id, split, one_based) for file, image_id, split in job_list]
 
 
-def _read_run(image_root: Path, images: ImageIndex, jobs: list[ParseJob], prefix: str, categories: CategorySet, report: Report) -> Iterator[Sample]:
-    """A worker's run of files, parsed here. New labels go to this process's categories only: writers number
-    them in the parent, in order."""
+def _read_shard(source: tuple[Path, ImageIndex, str], jobs: list[ParseJob], categories: CategorySet,
+                report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): a run of files of one layout, parsed here. New labels
+    go to ``categories`` (a worker's copy: writers number them in the parent, in order)."""
+    image_root, images, prefix = source
     return _samples(image_root, images, jobs, (_parse_job(job, images) for job in jobs), prefix, categories, report)
 
 
@@ -460,9 +452,10 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
     written here, in order."""
     if layout not in ("devkit", "flat"):
         raise CvkitError(f"unknown VOC layout {layout!r}; choose devkit or flat")
-    writer = _VocWriter(dataset, path, report, one_based, images, layout)
-    items = spread(dataset, writer.encode, report, workers, "writing VOC")
-    for item in items if items is not None else map(writer.encode, track(dataset, "writing VOC")):
+    writer = _VocWriter(dataset, path, report, images, layout)
+    pipeline = Pipeline(dataset, report, workers)
+    encoder = XmlEncoder(dataset.root, pipeline.report, one_based, images == "reference", RealPaths())
+    for item in pipeline.samples(encode_xml, encoder, "writing VOC"):
         writer.place(item)
     report.written.categories = len(dataset.categories)
     if layout == "devkit":
@@ -475,12 +468,37 @@ def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, 
 EncodedXml = tuple[str | None, str, str, str, Path, bytes, list[str], list[tuple[str, list[str], list[str]]]]
 
 
-class _VocWriter:
-    """One write: :meth:`encode` needs the sample alone (XML text: most of the work, done on worker processes
-    for a sharded source), :meth:`place` names and writes the files in order."""
+@dataclass(slots=True)
+class XmlEncoder:
+    """The sample-alone half of a VOC write (runs on the workers; picklable)."""
 
-    def __init__(self, dataset: Dataset, path: Path, report: Report, one_based: bool, images: str, layout: str):
-        self.dataset, self.report, self.one_based, self.images = dataset, report, one_based, images
+    root: Path | None
+    report: Report
+    one_based: bool
+    referenced: bool  # images referenced where they are: <path> records the image's real path
+    resolve: RealPaths
+
+
+def encode_xml(encoder: XmlEncoder, sample: Sample) -> EncodedXml:
+    """The sample's XML, naming its image by the image's own file name (:meth:`_VocWriter.place` renames a repeated
+    one)."""
+    root = encoder.root
+    stem, suffix = _name_parts(sample.path)
+    source = sample.resolve(root)
+    recorded = None
+    if encoder.referenced:
+        recorded = encoder.resolve(os.fspath(source)) if root is not None or source.is_absolute() else sample.path
+    xml = annotation_xml(sample, stem + suffix, recorded, encoder.one_based, encoder.report, known_size(sample, root))
+    uses = [(obj.label, [p["label"] for p in obj.attributes.get("parts", ()) if p.get("label")], list(obj.attributes.get("actions", ())))
+            for obj in sample.objects if "parts" in obj.attributes or "actions" in obj.attributes]
+    return sample.split, sample.path, stem, suffix, source, xml, [obj.label for obj in sample.objects], uses
+
+
+class _VocWriter:
+    """The placing half of one write: names and writes the files in order."""
+
+    def __init__(self, dataset: Dataset, path: Path, report: Report, images: str, layout: str):
+        self.dataset, self.report, self.images = dataset, report, images
         ann_dir = path / "Annotations" if layout == "devkit" else path
         self.img_dir = path / "JPEGImages" if layout == "devkit" else path
         ann_dir.mkdir(parents=True, exist_ok=True)
@@ -488,20 +506,6 @@ class _VocWriter:
         self.split_members: dict[str, list[str]] = {}
         self.used: set[str] = set()
         self.declared: dict[str, tuple[dict[str, None], dict[str, None]]] = {}  # label -> (part names, action names)
-        self.resolve = RealPaths()
-
-    def encode(self, sample: Sample) -> EncodedXml:
-        """The sample's XML, naming its image by the image's own file name (:meth:`place` renames a repeated one)."""
-        root = self.dataset.root
-        stem, suffix = _name_parts(sample.path)
-        source = sample.resolve(root)
-        recorded = None
-        if self.images == "reference":
-            recorded = self.resolve(os.fspath(source)) if root is not None or source.is_absolute() else sample.path
-        xml = annotation_xml(sample, stem + suffix, recorded, self.one_based, self.report, known_size(sample, root))
-        uses = [(obj.label, [p["label"] for p in obj.attributes.get("parts", ()) if p.get("label")], list(obj.attributes.get("actions", ())))
-                for obj in sample.objects if "parts" in obj.attributes or "actions" in obj.attributes]
-        return sample.split, sample.path, stem, suffix, source, xml, [obj.label for obj in sample.objects], uses
 
     def place(self, encoded: EncodedXml) -> None:
         split, path, natural, suffix, source, xml, labels, uses = encoded
