@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import os
 import shutil
+import socket
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from cvkit.core import jsonio
+from cvkit.core.executor import stop_workers, workers_mark
 from cvkit.errors import CvkitError, DestinationExistsError, InvalidInputError
 
 IMAGE_MODES = ("reference", "copy", "hardlink", "symlink")
@@ -32,12 +34,86 @@ def check_destination(path: Path, overwrite: bool) -> None:
     raise DestinationExistsError("destination exists and is not empty; pass --overwrite to replace it", file=path)
 
 
+def _owner_tag() -> str:
+    """``PID@HOST``: which run a temporary sibling belongs to, so a later run can tell a dead run's leftovers."""
+    host = "".join(char if char.isalnum() or char in "-_" else "_" for char in socket.gethostname())[:32]
+    return f"{os.getpid()}@{host}"
+
+
+def _run_is_gone(tag: str) -> bool:
+    """Whether the run ``tag`` (:func:`_owner_tag`) has ended: on this host and its process no longer exists."""
+    pid, _, host = tag.partition("@")
+    if not pid.isdigit() or host != _owner_tag().partition("@")[2]:
+        return False  # another machine's run (a shared folder), or not ours: left alone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
+def clear_leftovers(path: Path) -> None:
+    """Remove what a killed run (SIGKILL, power loss) left beside ``path``: its temporary ``.NAME.PID@HOST.*.tmp``
+    sibling, and an ``.NAME.old-PID@HOST`` folder once ``path`` exists again. A run killed between moving the
+    old output aside and moving the new one in leaves ``path`` missing: the old output is moved back."""
+    prefix = f".{path.name}."
+    try:
+        names = [name for name in os.listdir(path.parent) if name.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        rest = name[len(prefix):]
+        if rest.startswith("old-") and _run_is_gone(rest[4:]):
+            old = path.parent / name
+            if not os.path.lexists(path):
+                os.replace(old, path)
+            elif old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+        elif rest.endswith(".tmp") and _run_is_gone(rest.split(".", 1)[0]):
+            leftover = path.parent / name
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
+def _made_parents(folder: Path) -> Path | None:
+    """Create ``folder`` and its missing parents; the topmost one created (None if it existed), so that a failed
+    write can remove what it made."""
+    top = None
+    for parent in [folder, *folder.parents]:
+        if parent.exists():
+            break
+        top = parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return top
+
+
+def _remove_made(top: Path | None, folder: Path) -> None:
+    """Remove the empty folders :func:`_made_parents` created, from ``folder`` up to ``top``."""
+    if top is None:
+        return
+    for parent in [folder, *folder.parents]:
+        try:
+            parent.rmdir()
+        except OSError:
+            return
+        if parent == top:
+            return
+
+
 @contextmanager
 def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temporary sibling of ``path`` for writing; rename over ``path`` on success."""
+    """Open a temporary sibling of ``path`` for writing; rename over ``path`` on success. Nothing is left on failure
+    (nor the folders made for it), and what a killed earlier run left beside ``path`` is cleared first."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    made = _made_parents(path.parent)
+    clear_leftovers(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_owner_tag()}.", suffix=".tmp", dir=path.parent)
     try:
         kwargs = {"encoding": encoding, "newline": ""} if "b" not in mode else {}
         with os.fdopen(fd, mode, **kwargs) as handle:
@@ -46,6 +122,7 @@ def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        _remove_made(made, path.parent)
         raise
 
 
@@ -68,20 +145,24 @@ def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """
     path = Path(path)
     check_destination(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    made = _made_parents(path.parent)
+    clear_leftovers(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_owner_tag()}.", suffix=".tmp", dir=path.parent))
+    workers = workers_mark()
     try:
         yield tmp
         os.chmod(tmp, 0o755)
         if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            old = path.with_name(f".{path.name}.old-{_owner_tag()}")
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
         else:
             os.replace(tmp, path)
     except BaseException:
+        stop_workers(since=workers)  # workers an error left running would go on writing into the folder
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_made(made, path.parent)
         raise
 
 

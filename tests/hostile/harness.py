@@ -11,6 +11,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,3 +75,81 @@ def assert_nothing_written(before: dict[str, str], root: Path) -> None:
     removed = sorted(set(before) - set(after))
     changed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
     assert not (added or removed or changed), f"added {added}, removed {removed}, changed {changed}"
+
+
+#: an interrupted command must be gone this long after the signal (a hang guard, not a speed assertion)
+UNWIND_GUARD_S = 30
+
+
+@dataclass
+class Interrupted:
+    run: Run
+    #: processes of the command's process group still alive after it exited (its workers, if any outlived it)
+    survivors: list[int]
+    #: whether the command had started worker processes when the signal was sent
+    had_workers: bool
+
+
+def children_of(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux ``/proc``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def interrupt(*args: str | os.PathLike[str], signum: int, ready: Callable[[int], bool] | None = None,
+              settle_s: float = 0.3, start_guard_s: float = TIMEOUT_S) -> Interrupted:
+    """``cvkit ARGS`` in a new process group, sent ``signum`` as a terminal sends Ctrl-C (to the whole group) once
+    ``ready(pid)`` holds (default: it has started worker processes) and ``settle_s`` more have passed."""
+    import signal
+    import time
+
+    ready = ready or (lambda pid: bool(children_of(pid)))
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "cvkit", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env, process_group=0)
+    try:
+        deadline = time.monotonic() + start_guard_s
+        while process.poll() is None and not ready(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        had_workers = bool(children_of(process.pid))
+        time.sleep(settle_s)
+        os.killpg(process.pid, signum)
+        stdout, stderr = process.communicate(timeout=UNWIND_GUARD_S)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    survivors: list[int] = []
+    for _ in range(50):  # workers the command stopped may take a moment to be reaped
+        survivors = group_members(process.pid)
+        if not survivors:
+            break
+        time.sleep(0.1)
+    if survivors:
+        os.killpg(process.pid, signal.SIGKILL)
+    return Interrupted(Run(process.returncode, stdout, stderr), survivors, had_workers)
+
+
+def temp_leftovers(folder: Path) -> list[str]:
+    """Names of temporary siblings (``.NAME.*.tmp``, ``.NAME.old-*``) an atomic write left in ``folder``."""
+    return sorted(name for name in os.listdir(folder) if name.startswith(".") and (name.endswith(".tmp") or ".old-" in name))

@@ -79,26 +79,35 @@ def main() -> None:
     command it holds on each run (6 ms of a 0.4 s conversion for all of them). When the command has ended, the
     process ends at once (:func:`_end_now`), and what the command kept for it (``kept_until_exit``) is not freed."""
     from cvkit.cli import common
+    from cvkit.core.interrupts import Terminated, unwinding_signals
 
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     common.PROCESS_ENDS_WITH_COMMAND = True
     try:
-        (build_app((COMMANDS[command],)) if command in COMMANDS else app)()
+        with unwinding_signals():  # Ctrl-C, SIGTERM, SIGHUP: unwind (temp folders removed, workers stopped), exit 128+N
+            (build_app((COMMANDS[command],)) if command in COMMANDS else app)()
     except SystemExit as ended:
         _end_now(ended.code)
         raise
+    except Terminated as stopped:  # typer turns Ctrl-C into exit 130 itself
+        _end_now(stopped.exit_code)
+        raise SystemExit(stopped.exit_code) from None
 
 
 def _end_now(code: object) -> None:
     """End the process with ``code`` without tearing down the interpreter: freeing every object one by one is
     work nobody waits for (the parsed JSON of a 500,000-box COCO file: 0.12 s; typer's and rich's modules: 20 ms).
 
-    By now the command's files are written and closed, its threads joined, and cvkit registers nothing to run at
+    By now the command's files are written and closed, its threads joined, and nothing cvkit registers must run at
     exit; stdout and stderr are flushed here, and worker processes still ending (a finished pool is not waited
     for: :func:`cvkit.core.parallel.ordered_map`) are waited for, so that none outlives the command and their CPU
     time counts as the command's. With torch loaded (train, evaluate, predict, augment on a GPU) the interpreter
     ends as usual: torch cleans up at exit (data loader workers, CUDA). So does a code that is not a number (a
     message, which Python prints)."""
+    if "multiprocessing" in sys.modules:
+        from cvkit.core.executor import stop_workers
+
+        stop_workers()  # pools an error left running (their generator suspended): stopped, not waited for
     if "torch" in sys.modules or not (code is None or isinstance(code, int)):
         gc.freeze()  # the collector's last pass over every object is skipped at least
         return
