@@ -21,7 +21,7 @@ from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
-from cvkit.io import atomic_file
+from cvkit.io import atomic_file, open_regular
 
 SCHEMA_NAME = "cvkit.manifest"
 SCHEMA_VERSION = 1
@@ -178,7 +178,7 @@ def read_header(path: str | Path) -> dict[str, Any]:
     """Parse and check the first line; raises naming the file when it is not a manifest."""
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             first = handle.readline()
     except FileNotFoundError:
         raise InvalidInputError("manifest not found", file=path) from None

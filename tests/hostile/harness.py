@@ -153,3 +153,23 @@ def interrupt(*args: str | os.PathLike[str], signum: int, ready: Callable[[int],
 def temp_leftovers(folder: Path) -> list[str]:
     """Names of temporary siblings (``.NAME.*.tmp``, ``.NAME.old-*``) an atomic write left in ``folder``."""
     return sorted(name for name in os.listdir(folder) if name.startswith(".") and (name.endswith(".tmp") or ".old-" in name))
+
+
+def bomb_png(path: Path, width: int = 20_000, height: int = 20_000) -> Path:
+    """A valid grayscale PNG of ``width`` x ``height`` black pixels, a few hundred KB on disk (a decompression bomb:
+    decoded as RGB, 20000x20000 is 1.2 GB), written without ever holding the pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    compressor = zlib.compressobj(9)
+    rows = b"\0" * ((width + 1) * 500)  # 500 rows of filter byte 0 and black pixels
+    body = [compressor.compress(rows) for _ in range(height // 500)]
+    body.append(compressor.compress(b"\0" * ((width + 1) * (height % 500))))
+    body.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(body)) + chunk(b"IEND", b""))
+    return path

@@ -40,7 +40,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError, UnsafePickleError
-from cvkit.io import extraction_dir
+from cvkit.io import extraction_dir, open_regular
 
 #: The reader writes image files: ``cvkit.api.convert`` gives it ``images_dir`` beside the output.
 EXTRACTS_IMAGES = True
@@ -113,7 +113,7 @@ def load_pickle(path: Path, arrays: bool = True) -> dict[str, Any]:
     """A CIFAR pickle as a dict with str keys (bytes keys of the real files decoded);
     ``arrays=False`` leaves the pixel arrays out (labels and names only)."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             data = RestrictedUnpickler(handle, path, arrays).load()
     except UnsafePickleError:
         raise

@@ -23,7 +23,7 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import IMAGE_MODES, atomic_file, files_in, place_image
+from cvkit.io import IMAGE_MODES, atomic_file, files_in, place_image, read_regular_bytes
 
 _HEAD_IMAGE = re.compile(rb'"image"\s*:')
 FOLDER_FILE = "annotations.json"
@@ -131,7 +131,7 @@ class _Reader:
         return sample
 
     def entries(self, file: Path) -> Iterator[Sample]:
-        data = file.read_bytes()
+        data = read_regular_bytes(file)
         try:
             top = jsonio.loads(data)
         except jsonio.JSONDecodeError as exc:

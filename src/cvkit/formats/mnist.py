@@ -42,7 +42,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import extraction_dir, read_utf8_text
+from cvkit.io import extraction_dir, read_regular_bytes, read_utf8_text
 
 #: The reader writes image files: ``cvkit.api.convert`` gives it ``images_dir`` beside the output.
 EXTRACTS_IMAGES = True
@@ -194,7 +194,7 @@ def detect(path: Path) -> str | None:
 
 def _open(path: Path) -> bytes:
     try:
-        return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        return gzip.decompress(read_regular_bytes(path)) if path.suffix == ".gz" else read_regular_bytes(path)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InvalidInputError(f"cannot read ({exc})", file=path) from None
 

@@ -21,6 +21,7 @@ from cvkit.core.model import Dataset
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
+from cvkit.io import open_regular
 
 
 def median(values: np.ndarray) -> float:
@@ -193,7 +194,7 @@ def columns_from_manifest(path: str | Path, report: Report | None = None, with_p
     obj_image, obj_class, boxes = builder.obj_image, builder.obj_class, builder.boxes
     loads = jsonio.loads
     image = 0
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         handle.readline()
         for number, line in enumerate(handle, start=2):
             try:

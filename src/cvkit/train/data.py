@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cvkit.core.limits import check_image_file, open_image
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.train.config import MEAN, STD, TrainConfig
 
@@ -135,7 +136,9 @@ def resolve_decoder(name: str) -> str:
 
 
 def decode_image(path: str, decoder: str = "torchvision") -> torch.Tensor:
-    """Decode ``path`` to a uint8 RGB CHW tensor, EXIF orientation applied (the displayed image)."""
+    """Decode ``path`` to a uint8 RGB CHW tensor, EXIF orientation applied (the displayed image); an image over the
+    pixel limit (:mod:`cvkit.core.limits`) is refused from its header."""
+    check_image_file(path)
     try:
         if decoder == "torchvision":
             import torchvision.io as tio
@@ -148,9 +151,9 @@ def decode_image(path: str, decoder: str = "torchvision") -> torch.Tensor:
             if array is None:
                 raise ValueError("OpenCV could not read it")
             return torch.from_numpy(cv2.cvtColor(array, cv2.COLOR_BGR2RGB)).permute(2, 0, 1).contiguous()
-        from PIL import Image, ImageOps
+        from PIL import ImageOps
 
-        with Image.open(path) as img:
+        with open_image(path) as img:
             array = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
         return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
     except FileNotFoundError:
@@ -241,6 +244,7 @@ class ManifestDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         path, _, box = self.items[index]
+        check_image_file(path)  # the pixel limit, from the header, before any decoder (here or on the GPU) allocates
         if self.encoded and box is None and is_jpeg(path):
             import torchvision.io as tio
 

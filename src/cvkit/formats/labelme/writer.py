@@ -47,9 +47,11 @@ def _image_data(image: Path) -> str:
         return base64.b64encode(image.read_bytes()).decode("ascii")
     import io
 
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
-    with Image.open(image) as img:
+    from cvkit.core.limits import open_image
+
+    with open_image(image) as img:
         rotated = ImageOps.exif_transpose(img)
         buffer = io.BytesIO()
         rotated.save(buffer, format="PNG" if "A" in rotated.mode else "JPEG", quality=95)

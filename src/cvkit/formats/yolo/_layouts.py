@@ -29,7 +29,7 @@ from pathlib import Path
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
-from cvkit.io import read_utf8_text
+from cvkit.io import read_regular_bytes, read_utf8_text
 
 from ._labels import ClassNames, UniqueStems
 from ._yaml import load_yaml, yaml_class_names
@@ -110,7 +110,7 @@ def read_names_file(path: Path, encoding: str | None = None) -> ClassNames:
     Ultralytics names classes it has no name for. UTF-8 unless ``encoding`` (the ``names_encoding``
     reader option) says otherwise.
     """
-    data = path.read_bytes()
+    data = read_regular_bytes(path)
     try:
         text = data.decode(encoding) if encoding else data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.errors import InvalidInputError
+from cvkit.io import read_regular_bytes
 
 from ._labels import ClassNames
 
@@ -55,7 +56,7 @@ def load_yaml(file: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(file.read_bytes().decode("utf-8-sig"))
+        data = yaml.safe_load(read_regular_bytes(file).decode("utf-8-sig"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise InvalidInputError(f"not valid YAML ({exc.problem})", file=file, location=f"line {mark.line + 1}" if mark else None) from None
