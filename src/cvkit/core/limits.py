@@ -123,3 +123,35 @@ def check_side(size: int | float, what: str, file: str | Path | None = None, loc
     if size > limit:
         raise InvalidInputError(f"{what} {size} is over the limit of {limit} pixels a side; set CVKIT_MAX_SIDE to raise it",
                                 file=file, location=location)
+
+
+def load_yaml(text: str, file: str | Path | None) -> Any:
+    """YAML as plain data (no tags: PyYAML's safe loader), refusing a file that uses more than
+    :func:`max_yaml_aliases` aliases: a few lines of nested aliases (a "billion laughs") expand to gigabytes as
+    soon as anything walks them. Malformed YAML is an :class:`InvalidInputError` naming the file and line."""
+    import yaml
+
+    limit = max_yaml_aliases()
+
+    class BoundedLoader(yaml.SafeLoader):
+        aliases = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > limit:
+                    mark = self.peek_event().start_mark
+                    raise InvalidInputError(f"more than {limit} YAML aliases (an alias bomb?); set CVKIT_MAX_YAML_ALIASES to raise it",
+                                            file=file, location=f"line {mark.line + 1}")
+            return super().compose_node(parent, index)
+
+    loader = BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise InvalidInputError(f"not valid YAML ({exc.problem})", file=file, location=f"line {mark.line + 1}" if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"not valid YAML ({exc.__class__.__name__})", file=file) from None
+    finally:
+        loader.dispose()

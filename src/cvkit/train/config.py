@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from cvkit.core.limits import check_side
 from cvkit.errors import CvkitError
 
 FINETUNE_HELP = "full | linear | last-N (e.g. last-2)"
@@ -108,6 +109,7 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise CvkitError(message)
+        check_side(self.image_size, "--image-size")
         finetune_stages(self.finetune)
         return self
 
