@@ -8,6 +8,7 @@ leaves the destination as it was. Inputs are only ever opened for reading.
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import shutil
 import socket
@@ -87,7 +88,9 @@ def _made_parents(folder: Path) -> Path | None:
     write can remove what it made."""
     top = None
     for parent in [folder, *folder.parents]:
-        if parent.exists():
+        if os.path.lexists(parent):
+            if not parent.is_dir():
+                raise CvkitError(f"is a file, not a folder: the destination cannot be made under it ({folder})", file=parent)
             break
         top = parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -114,17 +117,41 @@ def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     path = Path(path)
     made = _made_parents(path.parent)
     clear_leftovers(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_owner_tag()}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_owner_tag()}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a read-only or full file system
+        _remove_made(made, path.parent)
+        raise _about_destination(exc, None, path) from None
     try:
         kwargs = {"encoding": encoding, "newline": ""} if "b" not in mode else {}
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         _remove_made(made, path.parent)
+        if isinstance(exc, OSError):
+            _about_destination(exc, tmp, path)
         raise
+
+
+#: errors of writing whose OSError names no file (``os.write``): the destination is the file to name
+_WRITE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EROFS", "EDQUOT", "EFBIG", "EIO") if hasattr(errno, name))
+
+
+def _about_destination(exc: OSError, tmp: str | Path | None, path: Path) -> OSError:
+    """``exc`` told about ``path`` as the user named it: a file in the temporary sibling ``tmp`` becomes the same file
+    under ``path``, and a write error that names no file (a full disk) names ``path``."""
+    for attribute in ("filename", "filename2"):
+        name = getattr(exc, attribute)
+        if tmp is not None and isinstance(name, str) and name.startswith(str(tmp)):
+            setattr(exc, attribute, str(path) + name[len(str(tmp)):])
+        elif tmp is None and isinstance(name, str) and os.path.basename(name).startswith(f".{path.name}."):
+            setattr(exc, attribute, str(path))
+    if exc.filename is None and exc.errno in _WRITE_ERRNOS:
+        exc.filename = str(path)
+    return exc
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -148,7 +175,11 @@ def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     check_destination(path, overwrite)
     made = _made_parents(path.parent)
     clear_leftovers(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_owner_tag()}.", suffix=".tmp", dir=path.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_owner_tag()}.", suffix=".tmp", dir=path.parent))
+    except OSError as exc:  # a read-only or full file system
+        _remove_made(made, path.parent)
+        raise _about_destination(exc, None, path) from None
     workers = workers_mark()
     try:
         yield tmp
@@ -160,10 +191,12 @@ def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
         else:
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         stop_workers(since=workers)  # workers an error left running would go on writing into the folder
         shutil.rmtree(tmp, ignore_errors=True)
         _remove_made(made, path.parent)
+        if isinstance(exc, OSError):
+            _about_destination(exc, tmp, path)
         raise
 
 

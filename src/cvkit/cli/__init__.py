@@ -83,15 +83,24 @@ def main() -> None:
 
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     common.PROCESS_ENDS_WITH_COMMAND = True
+    sys.stdout = common.NamedOutput(sys.stdout)  # type: ignore[assignment]  # its write errors name it
     try:
         with unwinding_signals():  # Ctrl-C, SIGTERM, SIGHUP: unwind (temp folders removed, workers stopped), exit 128+N
             (build_app((COMMANDS[command],)) if command in COMMANDS else app)()
     except SystemExit as ended:
-        _end_now(ended.code)
-        raise
+        code = ended.code
+        if code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":  # typer's answer to a closed stdout
+            common.quiet_closed_stdout()
+            code = common.EXIT_CLOSED_PIPE
+        _end_now(code)
+        raise SystemExit(code) from None
     except Terminated as stopped:  # typer turns Ctrl-C into exit 130 itself
         _end_now(stopped.exit_code)
         raise SystemExit(stopped.exit_code) from None
+    except OSError as failed:  # a command outside handle_errors (cvkit formats > /dev/full)
+        code = common.report_os_error(failed)
+        _end_now(code)
+        raise SystemExit(code) from None
 
 
 def _end_now(code: object) -> None:
@@ -113,9 +122,14 @@ def _end_now(code: object) -> None:
         return
     try:
         sys.stdout.flush()
+    except (OSError, ValueError) as failed:  # the last of the output did not go out: say so, or end quietly for a closed pipe
+        from cvkit.cli.common import report_os_error
+
+        code = report_os_error(failed) if isinstance(failed, OSError) else 2
+    try:
         sys.stderr.flush()
-    except (OSError, ValueError):  # a closed or broken pipe: Python's own exit reports it
-        return
+    except (OSError, ValueError):
+        pass
     if "multiprocessing" in sys.modules:
         for child in sys.modules["multiprocessing"].active_children():
             child.join()
