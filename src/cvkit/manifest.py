@@ -160,19 +160,19 @@ def write_manifest(dataset: Dataset, path: str | Path, report: Report | None = N
     root = dataset.root.resolve() if dataset.root is not None else None
     out_dir.mkdir(parents=True, exist_ok=True)
     relocate = _relocator(root, out_dir)
-    with tempfile.TemporaryFile(dir=out_dir) as body:
-        try:
+    try:
+        with tempfile.TemporaryFile(dir=out_dir) as body:
             for sample in dataset:
                 image = relocate(sample.path)
                 body.write(jsonio.dumps_line(sample_to_record(sample, image)))
                 report.count_written(sample.split, len(sample.objects))
             body.seek(0)
-        except OSError as exc:  # a full disk under the records: the manifest is what could not be written
-            exc.filename = path if exc.filename is None else exc.filename
-            raise
-        with atomic_file(path, "wb", encoding=None) as handle:
-            handle.write(jsonio.dumps_line(make_header(dataset)))
-            shutil.copyfileobj(body, handle, 1 << 20)
+            with atomic_file(path, "wb", encoding=None) as handle:
+                handle.write(jsonio.dumps_line(make_header(dataset)))
+                shutil.copyfileobj(body, handle, 1 << 20)
+    except OSError as exc:  # a full disk under the records: the manifest is what could not be written
+        exc.filename = str(path) if exc.filename is None else exc.filename
+        raise
     report.written.categories = len(dataset.categories)
     return path
 
