@@ -149,6 +149,13 @@ def handle_errors() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
     except OSError as exc:
         raise typer.Exit(report_os_error(exc)) from None
+    except (UnicodeEncodeError, TypeError) as exc:  # a name that is no UTF-8 reached a writer (JSON, XML) after all
+        if "surrogates not allowed" not in str(exc):
+            raise
+        text = exc.object[max(0, exc.start - 60) : exc.end + 20] if isinstance(exc, UnicodeEncodeError) and isinstance(exc.object, str) else ""
+        shown = f" ({text.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')})" if text else ""
+        print(f"error: a file name is not valid UTF-8{shown}; rename it (cvkit writes names as UTF-8 text)", file=sys.stderr)
+        raise typer.Exit(2) from None
 
 
 def quiet_progress(json_output: bool) -> None:

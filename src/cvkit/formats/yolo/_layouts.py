@@ -29,7 +29,7 @@ from pathlib import Path
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
-from cvkit.io import read_regular_bytes, read_utf8_text
+from cvkit.io import read_regular_bytes, read_utf8_text, require_utf8_name
 
 from ._labels import ClassNames, UniqueStems
 from ._yaml import load_yaml, yaml_class_names
@@ -188,7 +188,7 @@ def _files_under(folder: Path, recursive: bool, wanted: Callable[[str], bool]) -
                         if recursive:
                             stack.append(entry.path)
                     elif wanted(entry.name):
-                        found.append(entry.path)
+                        found.append(os.path.join(os.path.dirname(entry.path), require_utf8_name(os.path.dirname(entry.path), entry.name)))
         except (FileNotFoundError, NotADirectoryError):
             continue
     return sorted(found)
