@@ -40,7 +40,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError, UnsafePickleError
-from cvkit.io import extraction_dir, open_regular
+from cvkit.io import extraction_dir, open_regular, read_utf8_text
 
 #: The reader writes image files: ``cvkit.api.convert`` gives it ``images_dir`` beside the output.
 EXTRACTS_IMAGES = True
@@ -175,7 +175,7 @@ class _Source:
 
     def _binary_meta(self) -> None:
         def lines(name: str) -> list[str]:
-            return [line.strip() for line in (self.folder / name).read_text().splitlines() if line.strip()]
+            return [line.strip() for line in read_utf8_text(self.folder / name).splitlines() if line.strip()]
 
         if (self.folder / "fine_label_names.txt").is_file():
             if not (self.folder / "coarse_label_names.txt").is_file():
@@ -195,8 +195,11 @@ def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, An
     key = "fine_labels" if coarse else "labels"
     if "data" not in batch or key not in batch:
         raise InvalidInputError(f"a CIFAR batch needs 'data' and {key!r} (found: {', '.join(sorted(batch))})", file=path)
-    data, labels = batch["data"], list(batch[key])
-    coarse_labels = list(batch["coarse_labels"]) if coarse and "coarse_labels" in batch else None
+    data = batch["data"]
+    if isinstance(data, (str, bytes)) or not hasattr(data, "__len__"):
+        raise InvalidInputError(f"'data' must be an array of images, got {type(data).__name__}", file=path, location="data")
+    labels = _whole_numbers(batch[key], key, path)
+    coarse_labels = _whole_numbers(batch["coarse_labels"], "coarse_labels", path) if coarse and "coarse_labels" in batch else None
     names = [_text(n) for n in batch.get("filenames", [])]
     sizes = batch.get("image_sizes")
     if len(data) != len(labels):
@@ -207,6 +210,19 @@ def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, An
         if pixels.size != 3 * h * w:
             raise InvalidInputError(f"image {i} has {pixels.size} values, expected 3 x {h} x {w}", file=path)
         yield int(label), (int(coarse_labels[i]) if coarse_labels else None), pixels, (h, w), (names[i] if i < len(names) else None)
+
+
+def _whole_numbers(values: Any, key: str, path: Path) -> list[int]:
+    """A batch's label list, every entry a whole number (not a string, not a float)."""
+    import numpy as np
+
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InvalidInputError(f"{key!r} must be a list of whole numbers, got {type(values).__name__}", file=path, location=key)
+    listed = list(values)
+    for i, value in enumerate(listed):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise InvalidInputError(f"labels must be whole numbers, got {value!r}"[:200], file=path, location=f"{key}[{i}]")
+    return listed
 
 
 def _binary_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, Any, tuple[int, int], str | None]]:

@@ -320,6 +320,9 @@ def read(path: Path, report: Report, images_dir: str | None = None, subset: str 
     if len(folders) > 1:
         raise CvkitError(f"several datasets here ({', '.join(str(f.relative_to(path)) for f in folders)}): give one of those folders", file=path)
     if not folders:
+        for csv in sorted(path.glob("*.csv")):  # named as MNIST's, but not its rows: that file is the problem
+            if _split(csv.name) is not None:
+                next(_csv_rows(csv), None)  # raises naming the file and line
         raise InvalidInputError("no MNIST IDX pairs, MNIST CSV files or Keras npz files here", file=path)
     sources = _sources(folders[0], npz)
     if not sources:
