@@ -204,6 +204,7 @@ def place_image(src: Path, dst: Path, mode: str) -> None:
     """Put an image at ``dst`` by copying, hard-linking (falls back to copy) or symlinking."""
     if mode not in IMAGE_MODES or mode == "reference":
         raise CvkitError(f"unknown image mode {mode!r}; choose one of {', '.join(IMAGE_MODES[1:])}")
+    require_regular(src)  # a FIFO named x.jpg would block the copy, a link to /dev/zero fill the disk
     if not src.is_file():
         raise CvkitError("image file not found", file=src)
     dst.parent.mkdir(parents=True, exist_ok=True)

@@ -24,11 +24,20 @@ class Run:
     code: int
     stdout: str
     stderr: str
+    #: the command's peak resident memory (its own, from ``wait4``), in MB
+    peak_mb: float = 0.0
+    #: how long it ran, in seconds
+    seconds: float = 0.0
 
 
 def cvkit(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = TIMEOUT_S,
-          env: dict[str, str] | None = None, memory_mb: int | None = None) -> Run:
-    """``cvkit ARGS`` in a subprocess; ``memory_mb`` caps its address space (RLIMIT_AS) so a bomb fails fast."""
+          env: dict[str, str] | None = None, memory_mb: int | None = None, stdout: int | None = None) -> Run:
+    """``cvkit ARGS`` in a subprocess; ``memory_mb`` caps its address space (RLIMIT_AS) so a bomb fails fast, and
+    its peak resident memory is measured either way. ``stdout``: a file descriptor to write to instead of a pipe
+    (``/dev/full``, a pipe already closed). Past ``timeout`` seconds it is killed and the case fails."""
+    import threading
+    import time
+
     preexec = None
     if memory_mb is not None:
         import resource
@@ -38,9 +47,30 @@ def cvkit(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
-    done = subprocess.run([sys.executable, "-m", "cvkit", *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=full_env, preexec_fn=preexec)
-    return Run(done.returncode, done.stdout, done.stderr)
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "cvkit", *map(str, args)], cwd=cwd, env=full_env, preexec_fn=preexec,
+                               stdout=subprocess.PIPE if stdout is None else stdout, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    captured: dict[str, bytes] = {}
+
+    def drain(name: str, stream: object) -> None:
+        captured[name] = stream.read() if stream is not None else b""  # type: ignore[attr-defined]
+
+    readers = [threading.Thread(target=drain, args=(name, stream)) for name, stream in (("out", process.stdout), ("err", process.stderr))]
+    for reader in readers:
+        reader.start()
+    killer = threading.Timer(timeout, process.kill)
+    killer.start()
+    try:
+        _pid, status, usage = os.wait4(process.pid, 0)
+    finally:
+        killer.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join()
+    if time.monotonic() - started >= timeout:
+        raise subprocess.TimeoutExpired(process.args, timeout)
+    return Run(process.returncode, captured.get("out", b"").decode("utf-8", "replace"), captured.get("err", b"").decode("utf-8", "replace"),
+               usage.ru_maxrss / 1024, time.monotonic() - started)
 
 
 def snapshot(root: Path) -> dict[str, str]:

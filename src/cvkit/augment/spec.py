@@ -27,6 +27,7 @@ from typing import Any
 from cvkit.augment.transforms import BY_ALBU_CLASS, TRANSFORMS
 from cvkit.core.limits import check_side
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.io import require_regular
 
 
 @dataclass(slots=True)
@@ -191,6 +192,7 @@ def load_spec(spec: str | Path | dict | list | PipelineSpec) -> PipelineSpec:
     if isinstance(spec, str) and spec in PRESETS:
         return from_data(copy.deepcopy(PRESETS[spec]))
     path = Path(spec)
+    require_regular(path)
     if not path.is_file():
         raise CvkitError(f"{spec!r} is neither a preset ({', '.join(PRESETS)}) nor a spec file")
     text = path.read_text(encoding="utf-8")

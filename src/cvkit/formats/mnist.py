@@ -42,7 +42,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import extraction_dir, read_regular_bytes, read_utf8_text
+from cvkit.io import extraction_dir, read_regular_bytes, read_utf8_text, require_regular
 
 #: The reader writes image files: ``cvkit.api.convert`` gives it ``images_dir`` beside the output.
 EXTRACTS_IMAGES = True
@@ -145,7 +145,9 @@ def _npz_keys(path: Path, checked: bool = True) -> list[str]:
 
 
 def _looks_like_csv(path: Path) -> bool:
-    """784 or 785 comma-separated values a row (a header row allowed)."""
+    """784 or 785 comma-separated values a row (a header row allowed); a FIFO or a device is not looked into."""
+    if not path.is_file():
+        return False
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             lines = [handle.readline() for _ in range(2)]
@@ -322,6 +324,7 @@ def read(path: Path, report: Report, images_dir: str | None = None, subset: str 
     if not folders:
         for csv in sorted(path.glob("*.csv")):  # named as MNIST's, but not its rows: that file is the problem
             if _split(csv.name) is not None:
+                require_regular(csv)
                 next(_csv_rows(csv), None)  # raises naming the file and line
         raise InvalidInputError("no MNIST IDX pairs, MNIST CSV files or Keras npz files here", file=path)
     sources = _sources(folders[0], npz)

@@ -221,7 +221,7 @@ def find_names_file(*folders: Path) -> Path | None:
 def _names_file_in(children: dict[str, os.DirEntry[str]]) -> Path | None:
     """classes.txt / obj.names / ... (or any ``*.names``) among a folder's entries."""
     for name in NAMES_FILES:
-        if name in children and children[name].is_file():
+        if name in children and not children[name].is_dir():  # a FIFO or a device is refused when read
             return Path(children[name].path)
     for name, entry in children.items():
         if name.endswith(".names") and entry.is_file():
@@ -453,7 +453,7 @@ def find_yaml(folder: Path, children: dict[str, os.DirEntry[str]] | None = None)
     ``children``: the folder's listing, when the caller has it."""
     children = _children(folder) if children is None else children
     for name in YAML_NAMES:
-        if name in children and children[name].is_file():
+        if name in children and not children[name].is_dir():  # a FIFO or a device is refused when read, not passed over
             return Path(children[name].path)
     for name, entry in sorted(children.items()):
         path = Path(entry.path)
