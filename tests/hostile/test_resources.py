@@ -121,8 +121,8 @@ def _alias_bomb(levels: int) -> str:
 
 
 YAML_CASES = {
-    "alias bomb as names": _alias_bomb(12) + "\nnames: *a11\n",
-    "alias bomb beside names": _alias_bomb(12) + "\nnames: [cat, dog]\n",
+    "alias bomb as names": _alias_bomb(14) + "\nnames: *a13\n",
+    "alias bomb beside names": _alias_bomb(14) + "\nnames: [cat, dog]\n",
     "names holding lists": "names: [[cat, dog], [bird]]\n",
     "names holding a null": "names: [cat, null]\n",
     "names holding a mapping": "names: [{cat: 1}, dog]\n",
@@ -149,7 +149,7 @@ def test_a_hostile_data_yaml_is_refused_quickly_in_bounded_memory(tmp_path: Path
 
 def test_an_alias_bomb_in_an_augment_spec_is_refused(classified: dict[str, Path], tmp_path: Path):
     spec = tmp_path / "spec.yaml"
-    spec.write_text(_alias_bomb(12) + "\ntransforms: [{name: HorizontalFlip}]\n")
+    spec.write_text(_alias_bomb(14) + "\ntransforms: [{name: HorizontalFlip}]\n")
     run = cvkit("augment", classified["good"], "--preview", tmp_path / "sheet.png", "--spec", spec, timeout=120)
     assert_clean_error(run, 2, names="spec.yaml")
     assert "CVKIT_MAX_YAML_ALIASES" in run.stderr
