@@ -161,7 +161,11 @@ def write_manifest(dataset: Dataset, path: str | Path, report: Report | None = N
     out_dir.mkdir(parents=True, exist_ok=True)
     relocate = _relocator(root, out_dir)
     try:
-        with tempfile.TemporaryFile(dir=out_dir) as body:
+        body_file = tempfile.TemporaryFile(dir=out_dir)  # noqa: SIM115 - the with block below closes it
+    except OSError as exc:  # a read-only or full file system: the manifest is what could not be written
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    try:
+        with body_file as body:
             for sample in dataset:
                 image = relocate(sample.path)
                 body.write(jsonio.dumps_line(sample_to_record(sample, image)))

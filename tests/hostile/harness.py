@@ -31,10 +31,11 @@ class Run:
 
 
 def cvkit(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = TIMEOUT_S,
-          env: dict[str, str] | None = None, memory_mb: int | None = None, stdout: int | None = None) -> Run:
+          env: dict[str, str] | None = None, memory_mb: int | None = None, stdout: int | None = None, preamble: str | None = None) -> Run:
     """``cvkit ARGS`` in a subprocess; ``memory_mb`` caps its address space (RLIMIT_AS) so a bomb fails fast, and
     its peak resident memory is measured either way. ``stdout``: a file descriptor to write to instead of a pipe
-    (``/dev/full``, a pipe already closed). Past ``timeout`` seconds it is killed and the case fails."""
+    (``/dev/full``, a pipe already closed). ``preamble``: Python run first in the same process (a fault injected
+    where the system cannot make one). Past ``timeout`` seconds it is killed and the case fails."""
     import threading
     import time
 
@@ -48,7 +49,8 @@ def cvkit(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float
 
     full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "cvkit", *map(str, args)], cwd=cwd, env=full_env, preexec_fn=preexec,
+    launcher = ["-m", "cvkit"] if preamble is None else ["-c", preamble + "\nimport runpy\nrunpy.run_module('cvkit', run_name='__main__')"]
+    process = subprocess.Popen([sys.executable, *launcher, *map(str, args)], cwd=cwd, env=full_env, preexec_fn=preexec,
                                stdout=subprocess.PIPE if stdout is None else stdout, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     captured: dict[str, bytes] = {}
 
@@ -203,3 +205,47 @@ def bomb_png(path: Path, width: int = 20_000, height: int = 20_000) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(body)) + chunk(b"IEND", b""))
     return path
+
+
+def fault_preamble(errno_name: str, root: Path) -> str:
+    """Python that makes every creation of a file or folder under ``root`` fail with ``errno_name`` (ENOSPC, EROFS),
+    as a full or read-only file system does: for machines where a small tmpfs cannot be mounted."""
+    return f"""
+import builtins, errno, os
+_root = {str(root)!r}
+_code = errno.{errno_name}
+def _under(path):
+    try:
+        return os.path.abspath(os.fsdecode(path)).startswith(_root)
+    except TypeError:
+        return False
+def _fail(path):
+    raise OSError(_code, os.strerror(_code), os.fsdecode(path))
+import io
+_open, _mkdir, _builtin_open = os.open, os.mkdir, builtins.open
+def _os_open(path, flags, *args, **kwargs):
+    if flags & (os.O_CREAT | os.O_WRONLY | os.O_RDWR) and _under(path):
+        _fail(path)
+    return _open(path, flags, *args, **kwargs)
+def _os_mkdir(path, *args, **kwargs):
+    if _under(path):
+        _fail(path)
+    return _mkdir(path, *args, **kwargs)
+def _builtins_open(file, mode="r", *args, **kwargs):
+    if isinstance(file, (str, bytes, os.PathLike)) and any(c in mode for c in "wax+") and _under(file):
+        _fail(file)
+    return _builtin_open(file, mode, *args, **kwargs)
+os.open, os.mkdir, builtins.open, io.open = _os_open, _os_mkdir, _builtins_open, _builtins_open
+"""
+
+
+def mount_tmpfs(folder: Path, size_kb: int, read_only: bool = False) -> bool:
+    """Mount a tmpfs of ``size_kb`` at ``folder`` (root only); False where that is not allowed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size_kb}k" + (",ro" if read_only else "")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+    return done.returncode == 0
+
+
+def unmount(folder: Path) -> None:
+    subprocess.run(["umount", str(folder)], capture_output=True)

@@ -291,7 +291,7 @@ def test_a_fifo_or_a_link_to_dev_zero_is_refused_without_blocking_or_filling_mem
     source, bad, args = NEVER_ENDING[case](tmp_path, getattr(trees, kind))
     before = snapshot(source)
 
-    run = cvkit(*args, memory_mb=1500 if not args[0] == "augment" else None, timeout=60)
+    run = cvkit(*args, memory_mb=1500 if args[0] != "augment" else None, timeout=60)
 
     assert run.code == 2, f"exit {run.code}\n{run.stderr}"
     assert "Traceback" not in run.stderr, run.stderr

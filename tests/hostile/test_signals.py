@@ -96,3 +96,21 @@ def test_uninterrupted_the_same_command_finishes(trees: dict[str, Path], tmp_pat
     done = cvkit("convert", "voc2coco", trees["voc"], tmp_path / "out.json", *WORKERS)
     assert done.code == 0, done.stderr
     assert len(json.loads((tmp_path / "out.json").read_text())["images"]) == FILES
+
+
+def test_what_a_killed_run_left_is_cleared_by_the_next_run(trees: dict[str, Path], tmp_path: Path):
+    """SIGKILL cannot be unwound: the temporary folder stays. The next run into the same destination removes it
+    (its run is gone) and writes its own output."""
+    from hostile.trees import voc_tree
+
+    dst = tmp_path / "out"
+    killed = interrupt("convert", "voc2voc", trees["voc"], dst, "--images", "copy", *WORKERS, signum=signal.SIGKILL)
+    assert killed.run.code == -signal.SIGKILL and killed.had_workers
+    left = temp_leftovers(tmp_path)
+    assert left, "the killed run left no temporary folder: nothing to test"
+
+    done = cvkit("convert", "voc2voc", voc_tree(tmp_path / "small"), dst)
+
+    assert done.code == 0, done.stderr
+    assert temp_leftovers(tmp_path) == []
+    assert len(list((dst / "Annotations").iterdir())) == 3
