@@ -1,7 +1,9 @@
 """What every command shares: error handling, option parsing and the conversion summary.
 
 This is the one place where library errors become messages and exit codes:
-exit 2 for bad input or refused options, 1 for "found problems" (validate), 0 otherwise.
+exit 2 for bad input or refused options, 1 for "found problems" (validate), 74 when the system fails a read or a
+write (a full disk, a read-only file system, stdout on a full device), 141 for a closed stdout, 0 otherwise
+(128 + N for signal N: :mod:`cvkit.core.interrupts`). docs/safety.md lists them.
 """
 
 from __future__ import annotations
