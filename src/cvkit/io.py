@@ -359,9 +359,7 @@ def open_regular_fd(path: str | os.PathLike[str]) -> int:
     wait (``O_NONBLOCK``: a FIFO with no writer opens at once, to be refused)."""
     fd = os.open(path, os.O_RDONLY | _NONBLOCK)
     try:
-        _refuse_irregular(os.fstat(fd).st_mode, path)
-        if _NONBLOCK:
-            os.set_blocking(fd, True)
+        _refuse_irregular(os.fstat(fd).st_mode, path)  # O_NONBLOCK may stay: it changes nothing for a regular file
     except BaseException:
         os.close(fd)
         raise
