@@ -90,7 +90,8 @@ def _made_parents(folder: Path) -> Path | None:
     for parent in [folder, *folder.parents]:
         if os.path.lexists(parent):
             if not parent.is_dir():
-                raise CvkitError(f"is a file, not a folder: the destination cannot be made under it ({folder})", file=parent)
+                raise CvkitError(f"is a file, not a folder: the destination cannot be made under it ({folder})",
+                                 file=parent)
             break
         top = parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -137,7 +138,8 @@ def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
 
 
 #: errors of writing whose OSError names no file (``os.write``): the destination is the file to name
-_WRITE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EROFS", "EDQUOT", "EFBIG", "EIO") if hasattr(errno, name))
+_WRITE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EROFS", "EDQUOT", "EFBIG", "EIO")
+                          if hasattr(errno, name))
 
 
 def _about_destination(exc: OSError, tmp: str | Path | None, path: Path) -> OSError:
@@ -333,7 +335,8 @@ _read_buffers = threading.local()
 
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 #: what a path that is not a regular file is, for the message that refuses it
-_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"),
           (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
 
 
@@ -386,8 +389,9 @@ def require_utf8_name(folder: str | os.PathLike[str], name: str) -> str:
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        shown = os.path.join(os.fspath(folder), name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        raise InvalidInputError("file name is not valid UTF-8; rename it (cvkit writes names as UTF-8 text)", file=shown) from None
+        raw = os.path.join(os.fspath(folder), name).encode("utf-8", "surrogateescape")
+        raise InvalidInputError("file name is not valid UTF-8; rename it (cvkit writes names as UTF-8 text)",
+                                file=raw.decode("utf-8", "backslashreplace")) from None
     return name
 
 

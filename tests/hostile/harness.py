@@ -31,7 +31,8 @@ class Run:
 
 
 def cvkit(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = TIMEOUT_S,
-          env: dict[str, str] | None = None, memory_mb: int | None = None, stdout: int | None = None, preamble: str | None = None) -> Run:
+          env: dict[str, str] | None = None, memory_mb: int | None = None, stdout: int | None = None,
+          preamble: str | None = None) -> Run:
     """``cvkit ARGS`` in a subprocess; ``memory_mb`` caps its address space (RLIMIT_AS) so a bomb fails fast, and
     its peak resident memory is measured either way. ``stdout``: a file descriptor to write to instead of a pipe
     (``/dev/full``, a pipe already closed). ``preamble``: Python run first in the same process (a fault injected
@@ -49,15 +50,18 @@ def cvkit(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float
 
     full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     started = time.monotonic()
-    launcher = ["-m", "cvkit"] if preamble is None else ["-c", preamble + "\nimport runpy\nrunpy.run_module('cvkit', run_name='__main__')"]
+    run_cvkit = "\nimport runpy\nrunpy.run_module('cvkit', run_name='__main__')"
+    launcher = ["-m", "cvkit"] if preamble is None else ["-c", preamble + run_cvkit]
     process = subprocess.Popen([sys.executable, *launcher, *map(str, args)], cwd=cwd, env=full_env, preexec_fn=preexec,
-                               stdout=subprocess.PIPE if stdout is None else stdout, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                               stdout=subprocess.PIPE if stdout is None else stdout, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
     captured: dict[str, bytes] = {}
 
     def drain(name: str, stream: object) -> None:
         captured[name] = stream.read() if stream is not None else b""  # type: ignore[attr-defined]
 
-    readers = [threading.Thread(target=drain, args=(name, stream)) for name, stream in (("out", process.stdout), ("err", process.stderr))]
+    streams = (("out", process.stdout), ("err", process.stderr))
+    readers = [threading.Thread(target=drain, args=(name, stream)) for name, stream in streams]
     for reader in readers:
         reader.start()
     killer = threading.Timer(timeout, process.kill)
@@ -71,8 +75,8 @@ def cvkit(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float
         reader.join()
     if time.monotonic() - started >= timeout:
         raise subprocess.TimeoutExpired(process.args, timeout)
-    return Run(process.returncode, captured.get("out", b"").decode("utf-8", "replace"), captured.get("err", b"").decode("utf-8", "replace"),
-               usage.ru_maxrss / 1024, time.monotonic() - started)
+    out, err = (captured.get(name, b"").decode("utf-8", "replace") for name in ("out", "err"))
+    return Run(process.returncode, out, err, usage.ru_maxrss / 1024, time.monotonic() - started)
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -157,8 +161,8 @@ def interrupt(*args: str | os.PathLike[str], signum: int, ready: Callable[[int],
 
     ready = ready or (lambda pid: bool(children_of(pid)))
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "cvkit", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env, process_group=0)
+    process = subprocess.Popen([sys.executable, "-m", "cvkit", *map(str, args)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env, process_group=0)
     try:
         deadline = time.monotonic() + start_guard_s
         while process.poll() is None and not ready(process.pid) and time.monotonic() < deadline:
@@ -184,7 +188,8 @@ def interrupt(*args: str | os.PathLike[str], signum: int, ready: Callable[[int],
 
 def temp_leftovers(folder: Path) -> list[str]:
     """Names of temporary siblings (``.NAME.*.tmp``, ``.NAME.old-*``) an atomic write left in ``folder``."""
-    return sorted(name for name in os.listdir(folder) if name.startswith(".") and (name.endswith(".tmp") or ".old-" in name))
+    names = os.listdir(folder)
+    return sorted(name for name in names if name.startswith(".") and (name.endswith(".tmp") or ".old-" in name))
 
 
 def bomb_png(path: Path, width: int = 20_000, height: int = 20_000) -> Path:
@@ -203,7 +208,8 @@ def bomb_png(path: Path, width: int = 20_000, height: int = 20_000) -> Path:
     body.append(compressor.flush())
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(body)) + chunk(b"IEND", b""))
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(body)) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunks)
     return path
 
 

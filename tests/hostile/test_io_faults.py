@@ -54,7 +54,10 @@ def _writer_args(command: str, dst: Path, sources: dict[str, Path]) -> tuple[lis
 def small_fs(tmp_path: Path):
     """A mounted 16 KB tmpfs and a mounted read-only one, or None each where mounting is not allowed."""
     full, read_only = tmp_path / "full", tmp_path / "ro"
-    mounted = {"ENOSPC": full if mount_tmpfs(full, 16) else None, "EROFS": read_only if mount_tmpfs(read_only, 16, read_only=True) else None}
+    mounted = {
+        "ENOSPC": full if mount_tmpfs(full, 16) else None,
+        "EROFS": read_only if mount_tmpfs(read_only, 16, read_only=True) else None,
+    }
     yield mounted
     for folder in mounted.values():
         if folder is not None:
@@ -63,8 +66,9 @@ def small_fs(tmp_path: Path):
 
 @pytest.mark.parametrize("fault", ["ENOSPC", "EROFS"])
 @pytest.mark.parametrize("command", WRITERS)
-def test_a_full_or_read_only_file_system_is_a_named_error_that_leaves_nothing(sources: dict[str, Path], small_fs: dict[str, Path | None],
-                                                                              command: str, fault: str):
+def test_a_full_or_read_only_file_system_is_a_named_error_that_leaves_nothing(
+    sources: dict[str, Path], small_fs: dict[str, Path | None], command: str, fault: str
+):
     dst = small_fs[fault]
     if dst is None:
         pytest.skip("mounting a tmpfs is not allowed here; the simulated case below covers this")
@@ -81,7 +85,9 @@ def test_a_full_or_read_only_file_system_is_a_named_error_that_leaves_nothing(so
 
 @pytest.mark.parametrize("fault", ["ENOSPC", "EROFS"])
 @pytest.mark.parametrize("command", WRITERS)
-def test_the_same_faults_injected_where_no_file_system_can_be_mounted(sources: dict[str, Path], tmp_path: Path, command: str, fault: str):
+def test_the_same_faults_injected_where_no_file_system_can_be_mounted(
+    sources: dict[str, Path], tmp_path: Path, command: str, fault: str
+):
     """The same promise with every creation under the destination failing (a fault injected in the process)."""
     dst = tmp_path / "dst"
     dst.mkdir()
@@ -131,7 +137,7 @@ def test_a_closed_stdout_ends_quietly(sources: dict[str, Path], tmp_path: Path, 
     assert run.stderr == ""
 
 
-# --- a destination under a regular file ---------------------------------------------------------------------------------
+# --- a destination under a regular file -----------------------------------------------------------------------------
 UNDER_A_FILE = {
     "voc2coco": ["convert", "voc2coco", "{voc}", "{file}/out.json"],
     "voc2voc": ["convert", "voc2voc", "{voc}", "{file}/sub/out"],
@@ -145,14 +151,17 @@ UNDER_A_FILE = {
 def test_a_destination_under_a_regular_file_is_a_named_error(sources: dict[str, Path], tmp_path: Path, command: str):
     blocker = tmp_path / "notes.txt"
     blocker.write_text("a file, not a folder\n")
-    args = [part.format(voc=sources["voc"], coco=sources["coco"], manifest=sources["manifest"], file=blocker) for part in UNDER_A_FILE[command]]
+    args = [
+        part.format(voc=sources["voc"], coco=sources["coco"], manifest=sources["manifest"], file=blocker)
+        for part in UNDER_A_FILE[command]
+    ]
     run = cvkit(*args)
     assert_clean_error(run, 2, names=f"{blocker}: ")
     assert "folder" in run.stderr
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"] and blocker.read_text() == "a file, not a folder\n"
 
 
-# --- link loops ---------------------------------------------------------------------------------------------------------
+# --- link loops -----------------------------------------------------------------------------------------------------
 def _voc_file_loop(root: Path) -> tuple[Path, str]:
     source = trees.voc_tree(root / "voc", listed=False)
     (source / "Annotations" / "loop_a.xml").symlink_to("loop_b.xml")
@@ -189,8 +198,13 @@ def _yolo_label_loop(root: Path) -> tuple[Path, str]:
     return source, "labels/train/"
 
 
-LOOPS = {"VOC annotation": _voc_file_loop, "VOC folder": _voc_folder_loop, "imagefolder image": _imagefolder_loop,
-         "YOLO image": _yolo_image_loop, "YOLO label": _yolo_label_loop}
+LOOPS = {
+    "VOC annotation": _voc_file_loop,
+    "VOC folder": _voc_folder_loop,
+    "imagefolder image": _imagefolder_loop,
+    "YOLO image": _yolo_image_loop,
+    "YOLO label": _yolo_label_loop,
+}
 
 
 @pytest.mark.parametrize("command", ["convert", "stats"])
@@ -206,7 +220,7 @@ def test_a_link_loop_in_the_input_is_a_named_error(tmp_path: Path, case: str, co
     assert snapshot(source) == before
 
 
-# --- file names that are not UTF-8 ------------------------------------------------------------------------------------
+# --- file names that are not UTF-8 ----------------------------------------------------------------------------------
 def _imagefolder_odd_name(root: Path) -> Path:
     source = trees.imagefolder_tree(root / "if")
     os.rename(source / "cat" / "0.png", os.path.join(os.fsencode(source / "cat"), b"caf\xe9.png"))
@@ -215,8 +229,12 @@ def _imagefolder_odd_name(root: Path) -> Path:
 
 def _yolo_odd_name(root: Path) -> Path:
     source = trees.yolo_tree(root / "yolo")
-    os.rename(source / "images" / "train" / "0.png", os.path.join(os.fsencode(source / "images" / "train"), b"\xff0.png"))
-    os.rename(source / "labels" / "train" / "0.txt", os.path.join(os.fsencode(source / "labels" / "train"), b"\xff0.txt"))
+    os.rename(
+        source / "images" / "train" / "0.png", os.path.join(os.fsencode(source / "images" / "train"), b"\xff0.png")
+    )
+    os.rename(
+        source / "labels" / "train" / "0.txt", os.path.join(os.fsencode(source / "labels" / "train"), b"\xff0.txt")
+    )
     return source
 
 
@@ -228,16 +246,19 @@ ODD_NAMES = {"imagefolder": (_imagefolder_odd_name, "caf\\xe9.png"), "yolo": (_y
 def test_a_file_name_that_is_not_utf8_is_a_named_error(tmp_path: Path, case: str, command: str):
     build, shown = ODD_NAMES[case]
     source = build(tmp_path)
-    args = {"convert to coco": ["convert", source, tmp_path / "out.json", "--to", "coco"],
-            "convert to voc": ["convert", source, tmp_path / "out", "--to", "voc"],
-            "ingest": ["ingest", source, "-o", tmp_path / "out.jsonl"], "stats": ["stats", source]}[command]
+    args = {
+        "convert to coco": ["convert", source, tmp_path / "out.json", "--to", "coco"],
+        "convert to voc": ["convert", source, tmp_path / "out", "--to", "voc"],
+        "ingest": ["ingest", source, "-o", tmp_path / "out.jsonl"],
+        "stats": ["stats", source],
+    }[command]
     run = cvkit(*args)
     assert_clean_error(run, 2, names=shown)
     assert "not valid UTF-8" in run.stderr
     assert [name for name in os.listdir(tmp_path) if name.startswith(("out", ".out"))] == []
 
 
-# --- values no format allows, named with their file ---------------------------------------------------------------------
+# --- values no format allows, named with their file -----------------------------------------------------------------
 def _coco_case(root: Path, **overrides: object) -> Path:
     return trees.coco_file(root / "coco" / "instances.json", **overrides)
 
@@ -290,7 +311,11 @@ def _mnist_three_columns(root: Path) -> Path:
 
 MALFORMED = {
     "COCO image id a list": (_coco_image_id_list, "coco", "instances.json:images[0].id"),
-    "COCO annotation image_id a list": (_coco_annotation_image_id_list, "coco", "instances.json:annotations[0].image_id"),
+    "COCO annotation image_id a list": (
+        _coco_annotation_image_id_list,
+        "coco",
+        "instances.json:annotations[0].image_id",
+    ),
     "COCO duplicate category ids": (_coco_duplicate_category_ids, "coco", "instances.json:categories[1].id"),
     "CIFAR labels that are strings": (_cifar_string_labels, "cifar", "data_batch_1:labels[0]"),
     "CIFAR data a string": (_cifar_string_data, "cifar", "data_batch_1:data"),
@@ -305,8 +330,11 @@ def test_a_malformed_value_is_a_named_error(tmp_path: Path, case: str, command: 
     build, format_name, named = MALFORMED[case]
     source = build(tmp_path)
     before = snapshot(source.parent if source.is_file() else source)
-    args = (["convert", "--from", format_name, source, tmp_path / "out.json", "--to", "coco"] if command == "convert"
-            else ["stats", source, "--format", format_name])
+    args = (
+        ["convert", "--from", format_name, source, tmp_path / "out.json", "--to", "coco"]
+        if command == "convert"
+        else ["stats", source, "--format", format_name]
+    )
     run = cvkit(*args)
     assert_clean_error(run, 2, names=named)
     assert not (tmp_path / "out.json").exists()
@@ -318,12 +346,25 @@ def test_hierarchy_show_of_a_folder_is_a_named_error(tmp_path: Path):
     assert_clean_error(run, 2, names=str(tmp_path))
 
 
-# --- checkpoints ------------------------------------------------------------------------------------------------------
+# --- checkpoints ----------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("trained")
     manifest = trees.manifest_of(trees.imagefolder_tree(root / "if"), root / "if.jsonl")
-    run = cvkit("train", "small_cnn", manifest, "--epochs", "1", "--device", "cpu", "--workers", "0", "-o", root / "run", timeout=300)
+    run = cvkit(
+        "train",
+        "small_cnn",
+        manifest,
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "-o",
+        root / "run",
+        timeout=300,
+    )
     assert run.code == 0, run.stderr
     return root / "run" / "best.pt"
 
@@ -348,9 +389,11 @@ def _truncated(good: Path, target: Path) -> None:
     target.write_bytes(good.read_bytes()[:4096])
 
 
-CHECKPOINTS = {"unknown architecture": (_unknown_architecture, "target.pt:config.arch", "resnet9000"),
-               "a foreign object": (_foreign_object, "target.pt: refused", "could run code"),
-               "truncated": (_truncated, "target.pt: not a readable PyTorch checkpoint", "truncated")}
+CHECKPOINTS = {
+    "unknown architecture": (_unknown_architecture, "target.pt:config.arch", "resnet9000"),
+    "a foreign object": (_foreign_object, "target.pt: refused", "could run code"),
+    "truncated": (_truncated, "target.pt: not a readable PyTorch checkpoint", "truncated"),
+}
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate"])
@@ -361,7 +404,11 @@ def test_a_bad_checkpoint_is_refused_in_cvkits_words(checkpoint: Path, tmp_path:
     make(checkpoint, target)
     image = next(checkpoint.parents[1].glob("if/cat/*.png"))
     manifest = checkpoint.parents[1] / "if.jsonl"
-    args = ["predict", target, image, "--device", "cpu"] if command == "predict" else ["evaluate", target, manifest, "--device", "cpu"]
+    args = (
+        ["predict", target, image, "--device", "cpu"]
+        if command == "predict"
+        else ["evaluate", target, manifest, "--device", "cpu"]
+    )
     run = cvkit(*args, timeout=300)
     assert_clean_error(run, 2, names=named)
     assert says in run.stderr

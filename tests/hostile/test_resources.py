@@ -35,9 +35,26 @@ def classified(tmp_path_factory: pytest.TempPathFactory, bomb: bytes) -> dict[st
     good = trees.imagefolder_tree(root / "good", per_class=3)
     bad = trees.imagefolder_tree(root / "bad", per_class=3)
     (bad / "dog" / "2.png").write_bytes(bomb)
-    manifests = {"good": trees.manifest_of(good, root / "good.jsonl"), "bad": trees.manifest_of(bad, root / "bad.jsonl"),
-                 "bomb": bad / "dog" / "2.png", "root": root}
-    run = cvkit("train", "small_cnn", manifests["good"], "--epochs", "1", "--device", "cpu", "--workers", "0", "-o", root / "run", timeout=300)
+    manifests = {
+        "good": trees.manifest_of(good, root / "good.jsonl"),
+        "bad": trees.manifest_of(bad, root / "bad.jsonl"),
+        "bomb": bad / "dog" / "2.png",
+        "root": root,
+    }
+    run = cvkit(
+        "train",
+        "small_cnn",
+        manifests["good"],
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "-o",
+        root / "run",
+        timeout=300,
+    )
     assert run.code == 0, run.stderr
     manifests["checkpoint"] = root / "run" / "best.pt"
     return manifests
@@ -47,14 +64,64 @@ def classified(tmp_path_factory: pytest.TempPathFactory, bomb: bytes) -> dict[st
 DECODING = {
     "augment --preview": ["augment", "{manifest}", "--preview", "{out}/sheet.png", "--n", "6"],
     "augment --apply": ["augment", "{manifest}", "--apply", "-o", "{out}/augmented"],
-    "train (torchvision decoder)": ["train", "small_cnn", "{manifest}", "--epochs", "1", "--device", "cpu", "--workers", "0",
-                                    "--decoder", "torchvision", "-o", "{out}/run"],
-    "train (OpenCV decoder)": ["train", "small_cnn", "{manifest}", "--epochs", "1", "--device", "cpu", "--workers", "0", "--decoder",
-                               "opencv", "-o", "{out}/run"],
-    "train (Pillow decoder)": ["train", "small_cnn", "{manifest}", "--epochs", "1", "--device", "cpu", "--workers", "0", "--decoder", "pil",
-                               "-o", "{out}/run"],
-    "train (data loader workers)": ["train", "small_cnn", "{manifest}", "--epochs", "1", "--device", "cpu", "--workers", "2", "-o",
-                                    "{out}/run"],
+    "train (torchvision decoder)": [
+        "train",
+        "small_cnn",
+        "{manifest}",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "--decoder",
+        "torchvision",
+        "-o",
+        "{out}/run",
+    ],
+    "train (OpenCV decoder)": [
+        "train",
+        "small_cnn",
+        "{manifest}",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "--decoder",
+        "opencv",
+        "-o",
+        "{out}/run",
+    ],
+    "train (Pillow decoder)": [
+        "train",
+        "small_cnn",
+        "{manifest}",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "--decoder",
+        "pil",
+        "-o",
+        "{out}/run",
+    ],
+    "train (data loader workers)": [
+        "train",
+        "small_cnn",
+        "{manifest}",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--workers",
+        "2",
+        "-o",
+        "{out}/run",
+    ],
 }
 
 
@@ -63,7 +130,9 @@ def _args(template: list[str], **values: object) -> list[str]:
 
 
 @pytest.mark.parametrize("command", DECODING)
-def test_a_pixel_bomb_is_refused_from_its_header_by_every_decoder(classified: dict[str, Path], tmp_path: Path, command: str):
+def test_a_pixel_bomb_is_refused_from_its_header_by_every_decoder(
+    classified: dict[str, Path], tmp_path: Path, command: str
+):
     good = cvkit(*_args(DECODING[command], manifest=classified["good"], out=tmp_path / "good"), timeout=300)
     assert good.code == 0, good.stderr
 
@@ -77,7 +146,14 @@ def test_a_pixel_bomb_is_refused_from_its_header_by_every_decoder(classified: di
 
 
 def test_predict_refuses_a_pixel_bomb(classified: dict[str, Path]):
-    good = cvkit("predict", classified["checkpoint"], classified["root"] / "good" / "cat" / "0.png", "--device", "cpu", timeout=300)
+    good = cvkit(
+        "predict",
+        classified["checkpoint"],
+        classified["root"] / "good" / "cat" / "0.png",
+        "--device",
+        "cpu",
+        timeout=300,
+    )
     assert good.code == 0, good.stderr
     refused = cvkit("predict", classified["checkpoint"], classified["bomb"], "--device", "cpu", timeout=300)
     assert_clean_error(refused, 2, names="2.png")
@@ -87,8 +163,14 @@ def test_predict_refuses_a_pixel_bomb(classified: dict[str, Path]):
 @pytest.mark.parametrize("tree", ["labelme_mit", "labelme"])
 def test_a_mask_that_is_a_pixel_bomb_is_refused(tmp_path: Path, bomb: bytes, tree: str):
     """An MIT LabelMe mask PNG, a LabelMe mask shape's base64 PNG."""
-    build = {"labelme_mit": lambda root, png: trees.mit_tree(root, png), "labelme": lambda root, png: trees.labelme_tree(root, 1, png)}[tree]
-    good_source, bad_source = build(tmp_path / "good", trees.png_bytes(16, 16, (255, 255, 255))), build(tmp_path / "bad", bomb)
+    build = {
+        "labelme_mit": lambda root, png: trees.mit_tree(root, png),
+        "labelme": lambda root, png: trees.labelme_tree(root, 1, png),
+    }[tree]
+    good_source, bad_source = (
+        build(tmp_path / "good", trees.png_bytes(16, 16, (255, 255, 255))),
+        build(tmp_path / "bad", bomb),
+    )
     good = cvkit("convert", "--from", tree, good_source, tmp_path / "good.json", "--to", "coco")
     assert good.code == 0, good.stderr
     before = snapshot(tmp_path / "bad")
@@ -106,7 +188,16 @@ def test_a_mask_that_is_a_pixel_bomb_is_refused(tmp_path: Path, bomb: bytes, tre
 def test_cvkit_max_pixels_sets_the_limit(classified: dict[str, Path], tmp_path: Path, limit: str, code: int):
     """The oracle for the limit itself: 16x16 images pass under the default, fail under 100 pixels; a value that is no
     positive number is an error saying so."""
-    run = cvkit("augment", classified["good"], "--preview", tmp_path / "sheet.png", "--n", "2", env={"CVKIT_MAX_PIXELS": limit}, timeout=300)
+    run = cvkit(
+        "augment",
+        classified["good"],
+        "--preview",
+        tmp_path / "sheet.png",
+        "--n",
+        "2",
+        env={"CVKIT_MAX_PIXELS": limit},
+        timeout=300,
+    )
     assert run.code == code, run.stderr
     if code:
         assert_clean_error(run, 2, names="CVKIT_MAX_PIXELS")
@@ -167,7 +258,9 @@ SPEC_SIZES = {
 
 
 @pytest.mark.parametrize("step", SPEC_SIZES)
-def test_an_augment_spec_asking_for_a_huge_image_is_refused_before_allocating(classified: dict[str, Path], tmp_path: Path, step: str):
+def test_an_augment_spec_asking_for_a_huge_image_is_refused_before_allocating(
+    classified: dict[str, Path], tmp_path: Path, step: str
+):
     spec = tmp_path / "spec.yaml"
     spec.write_text(f"transforms:\n  - {SPEC_SIZES[step]}\n")
     run = cvkit("augment", classified["good"], "--preview", tmp_path / "sheet.png", "--spec", spec, timeout=120)
@@ -181,7 +274,16 @@ def test_cvkit_max_side_raises_the_bound(classified: dict[str, Path], tmp_path: 
     spec = tmp_path / "spec.yaml"
     spec.write_text("transforms:\n  - {name: Resize, height: 48, width: 48}\n")
     assert cvkit("augment", classified["good"], "--preview", tmp_path / "a.png", "--spec", spec, timeout=120).code == 0
-    lowered = cvkit("augment", classified["good"], "--preview", tmp_path / "b.png", "--spec", spec, env={"CVKIT_MAX_SIDE": "32"}, timeout=120)
+    lowered = cvkit(
+        "augment",
+        classified["good"],
+        "--preview",
+        tmp_path / "b.png",
+        "--spec",
+        spec,
+        env={"CVKIT_MAX_SIDE": "32"},
+        timeout=120,
+    )
     assert_clean_error(lowered, 2, names="CVKIT_MAX_SIDE")
 
 
@@ -195,11 +297,15 @@ def _checkpoint_with(source: Path, target: Path, **config: object) -> Path:
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate", "export"])
-def test_a_checkpoint_asking_for_a_huge_image_size_is_refused(classified: dict[str, Path], tmp_path: Path, command: str):
+def test_a_checkpoint_asking_for_a_huge_image_size_is_refused(
+    classified: dict[str, Path], tmp_path: Path, command: str
+):
     checkpoint = _checkpoint_with(classified["checkpoint"], tmp_path / "big.pt", image_size=200_000)
-    args = {"predict": ["predict", checkpoint, classified["root"] / "good" / "cat" / "0.png", "--device", "cpu"],
-            "evaluate": ["evaluate", checkpoint, classified["good"], "--device", "cpu"],
-            "export": ["export", checkpoint, tmp_path / "model.onnx", "--onnx"]}[command]
+    args = {
+        "predict": ["predict", checkpoint, classified["root"] / "good" / "cat" / "0.png", "--device", "cpu"],
+        "evaluate": ["evaluate", checkpoint, classified["good"], "--device", "cpu"],
+        "export": ["export", checkpoint, tmp_path / "model.onnx", "--onnx"],
+    }[command]
     run = cvkit(*args, timeout=300)
     assert_clean_error(run, 2, names="big.pt:config.image_size")
     assert "CVKIT_MAX_SIDE" in run.stderr
@@ -207,7 +313,18 @@ def test_a_checkpoint_asking_for_a_huge_image_size_is_refused(classified: dict[s
 
 
 def test_train_refuses_a_huge_image_size(classified: dict[str, Path], tmp_path: Path):
-    run = cvkit("train", "small_cnn", classified["good"], "--image-size", "200000", "--device", "cpu", "-o", tmp_path / "run", timeout=300)
+    run = cvkit(
+        "train",
+        "small_cnn",
+        classified["good"],
+        "--image-size",
+        "200000",
+        "--device",
+        "cpu",
+        "-o",
+        tmp_path / "run",
+        timeout=300,
+    )
     assert_clean_error(run, 2, names="--image-size 200000")
     assert not (tmp_path / "run").exists()
 
@@ -276,9 +393,18 @@ def _image_of_voc_copy(root: Path, make: object) -> tuple[Path, Path, list[str]]
     return source, bad, ["convert", "voc2voc", source, root / "out", "--images", "copy"]
 
 
-NEVER_ENDING = {"VOC annotation listed in train.txt": _voc_listed, "YOLO label": _yolo_label, "YOLO data.yaml": _yolo_yaml,
-                "YOLO image (size from its header)": _yolo_image, "COCO file given as the source": _coco, "CIFAR batch": _cifar,
-                "MNIST CSV": _mnist_csv, "manifest": _manifest, "augment spec": _spec, "VOC image copied": _image_of_voc_copy}
+NEVER_ENDING = {
+    "VOC annotation listed in train.txt": _voc_listed,
+    "YOLO label": _yolo_label,
+    "YOLO data.yaml": _yolo_yaml,
+    "YOLO image (size from its header)": _yolo_image,
+    "COCO file given as the source": _coco,
+    "CIFAR batch": _cifar,
+    "MNIST CSV": _mnist_csv,
+    "manifest": _manifest,
+    "augment spec": _spec,
+    "VOC image copied": _image_of_voc_copy,
+}
 
 
 #: cases whose reader lists regular files only, so the FIFO is passed over: what the error then says
@@ -287,7 +413,9 @@ PASSED_OVER = {"CIFAR batch": "cifar: no CIFAR batches"}
 
 @pytest.mark.parametrize("kind", ["fifo", "dev_zero"])
 @pytest.mark.parametrize("case", NEVER_ENDING)
-def test_a_fifo_or_a_link_to_dev_zero_is_refused_without_blocking_or_filling_memory(tmp_path: Path, case: str, kind: str):
+def test_a_fifo_or_a_link_to_dev_zero_is_refused_without_blocking_or_filling_memory(
+    tmp_path: Path, case: str, kind: str
+):
     source, bad, args = NEVER_ENDING[case](tmp_path, getattr(trees, kind))
     before = snapshot(source)
 

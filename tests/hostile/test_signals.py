@@ -54,13 +54,24 @@ def trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for index in range(FILES):
         name = f"{index:06d}"
         (voc / "Annotations" / f"{name}.xml").write_text(
-            f"<annotation><filename>{name}.jpg</filename><size><width>8</width><height>8</height><depth>3</depth></size>"
-            f"<object><name>c{index % 5}</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax><ymax>6</ymax></bndbox>"
-            "</object></annotation>")
+            f"<annotation><filename>{name}.jpg</filename>"
+            "<size><width>8</width><height>8</height><depth>3</depth></size>"
+            f"<object><name>c{index % 5}</name>"
+            "<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax><ymax>6</ymax></bndbox>"
+            "</object></annotation>"
+        )
         (voc / "JPEGImages" / f"{name}.jpg").write_bytes(jpeg)
         images.append({"id": index + 1, "file_name": f"{name}.jpg", "width": 8, "height": 8})
-        annotations.append({"id": index + 1, "image_id": index + 1, "category_id": index % 5 + 1, "bbox": [0, 0, 5, 6], "area": 30,
-                            "iscrowd": 0})
+        annotations.append(
+            {
+                "id": index + 1,
+                "image_id": index + 1,
+                "category_id": index % 5 + 1,
+                "bbox": [0, 0, 5, 6],
+                "area": 30,
+                "iscrowd": 0,
+            }
+        )
     coco = voc / "JPEGImages" / "instances.json"
     categories = [{"id": n + 1, "name": f"c{n}"} for n in range(5)]
     coco.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
@@ -69,7 +80,9 @@ def trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
 @pytest.mark.parametrize("case", CASES)
-def test_a_signal_to_the_process_group_ends_the_conversion_cleanly(trees: dict[str, Path], tmp_path: Path, case: str, signum: int):
+def test_a_signal_to_the_process_group_ends_the_conversion_cleanly(
+    trees: dict[str, Path], tmp_path: Path, case: str, signum: int
+):
     template, dst_name = CASES[case]
     dst = tmp_path / dst_name if dst_name else None
     args = [part.format(voc=trees["voc"], coco=trees["coco"], dst=dst) for part in template]

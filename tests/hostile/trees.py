@@ -27,8 +27,12 @@ def jpeg_bytes(width: int = 16, height: int = 16) -> bytes:
 
 
 def voc_xml(name: str, label: str = "cat", filename: str | None = None) -> str:
-    return (f"<annotation><filename>{filename or name + '.jpg'}</filename><size><width>16</width><height>16</height><depth>3</depth></size>"
-            f"<object><name>{label}</name><bndbox><xmin>2</xmin><ymin>2</ymin><xmax>9</xmax><ymax>10</ymax></bndbox></object></annotation>")
+    return (
+        f"<annotation><filename>{filename or name + '.jpg'}</filename>"
+        "<size><width>16</width><height>16</height><depth>3</depth></size>"
+        f"<object><name>{label}</name>"
+        "<bndbox><xmin>2</xmin><ymin>2</ymin><xmax>9</xmax><ymax>10</ymax></bndbox></object></annotation>"
+    )
 
 
 def voc_tree(root: Path, count: int = 3, listed: bool = True) -> Path:
@@ -75,8 +79,14 @@ def coco_file(path: Path, count: int = 2, **overrides: object) -> Path:
     for n in range(count):
         (path.parent / f"{n}.jpg").write_bytes(jpeg_bytes())
         images.append({"id": n + 1, "file_name": f"{n}.jpg", "width": 16, "height": 16})
-        annotations.append({"id": n + 1, "image_id": n + 1, "category_id": 1, "bbox": [2, 2, 6, 7], "area": 42, "iscrowd": 0})
-    document = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]}
+        annotations.append(
+            {"id": n + 1, "image_id": n + 1, "category_id": 1, "bbox": [2, 2, 6, 7], "area": 42, "iscrowd": 0}
+        )
+    document = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+    }
     document.update(overrides)
     path.write_text(json.dumps(document))
     return path
@@ -87,12 +97,33 @@ def labelme_tree(root: Path, count: int = 2, mask_png: bytes | None = None) -> P
     root.mkdir(parents=True, exist_ok=True)
     for n in range(count):
         (root / f"{n}.png").write_bytes(png_bytes())
-        shapes = [{"label": "cat", "points": [[2, 2], [9, 10]], "shape_type": "rectangle", "group_id": None, "flags": {}}]
+        shapes = [
+            {"label": "cat", "points": [[2, 2], [9, 10]], "shape_type": "rectangle", "group_id": None, "flags": {}}
+        ]
         if mask_png is not None:
-            shapes.append({"label": "dog", "points": [[0, 0], [15, 15]], "shape_type": "mask", "group_id": None, "flags": {},
-                           "mask": base64.b64encode(mask_png).decode("ascii")})
-        (root / f"{n}.json").write_text(json.dumps({"version": "5.4.1", "flags": {}, "shapes": shapes, "imagePath": f"{n}.png",
-                                                    "imageData": None, "imageHeight": 16, "imageWidth": 16}))
+            shapes.append(
+                {
+                    "label": "dog",
+                    "points": [[0, 0], [15, 15]],
+                    "shape_type": "mask",
+                    "group_id": None,
+                    "flags": {},
+                    "mask": base64.b64encode(mask_png).decode("ascii"),
+                }
+            )
+        (root / f"{n}.json").write_text(
+            json.dumps(
+                {
+                    "version": "5.4.1",
+                    "flags": {},
+                    "shapes": shapes,
+                    "imagePath": f"{n}.png",
+                    "imageData": None,
+                    "imageHeight": 16,
+                    "imageWidth": 16,
+                }
+            )
+        )
     return root
 
 
@@ -103,9 +134,12 @@ def mit_tree(root: Path, mask_png: bytes) -> Path:
     (root / "Images" / "img1.png").write_bytes(png_bytes())
     (root / "Masks" / "img1_mask_1.png").write_bytes(mask_png)
     (root / "Annotations" / "img1.xml").write_text(
-        "<annotation><filename>img1.png</filename><folder></folder><imagesize><nrows>16</nrows><ncols>16</ncols></imagesize>"
-        "<object><name>cat</name><deleted>0</deleted><verified>0</verified><id>0</id><segm><box><xmin>2</xmin><ymin>2</ymin>"
-        "<xmax>9</xmax><ymax>10</ymax></box><mask>img1_mask_1.png</mask></segm></object></annotation>")
+        "<annotation><filename>img1.png</filename><folder></folder>"
+        "<imagesize><nrows>16</nrows><ncols>16</ncols></imagesize>"
+        "<object><name>cat</name><deleted>0</deleted><verified>0</verified><id>0</id>"
+        "<segm><box><xmin>2</xmin><ymin>2</ymin>"
+        "<xmax>9</xmax><ymax>10</ymax></box><mask>img1_mask_1.png</mask></segm></object></annotation>"
+    )
     return root
 
 
@@ -117,8 +151,12 @@ def cifar_tree(root: Path, batch: dict[bytes, object] | None = None) -> Path:
     names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
     with open(root / "batches.meta", "wb") as handle:
         pickle.dump({b"label_names": names, b"num_cases_per_batch": 2, b"num_vis": 3072}, handle)
-    good = {b"batch_label": b"training batch 1 of 1", b"labels": [3, 5], b"data": np.zeros((2, 3072), np.uint8),
-            b"filenames": [b"a.png", b"b.png"]}
+    good = {
+        b"batch_label": b"training batch 1 of 1",
+        b"labels": [3, 5],
+        b"data": np.zeros((2, 3072), np.uint8),
+        b"filenames": [b"a.png", b"b.png"],
+    }
     with open(root / "data_batch_1", "wb") as handle:
         pickle.dump(batch if batch is not None else good, handle)
     return root

@@ -122,7 +122,7 @@ def _end_now(code: object) -> None:
         return
     try:
         sys.stdout.flush()
-    except (OSError, ValueError) as failed:  # the last of the output did not go out: say so, or end quietly for a closed pipe
+    except (OSError, ValueError) as failed:  # the end of the output did not go out: say so (quietly for a closed pipe)
         from cvkit.cli.common import report_os_error
 
         code = report_os_error(failed) if isinstance(failed, OSError) else 2

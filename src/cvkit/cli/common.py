@@ -73,9 +73,11 @@ def out_console() -> Any:
 EXIT_IO = 74
 #: exit status when stdout is closed early (``cvkit formats | head -1``): 128 + SIGPIPE, as a tool killed by it
 EXIT_CLOSED_PIPE = 141
-_IO_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EROFS", "EIO", "EDQUOT", "EFBIG", "ENXIO") if hasattr(errno, name))
+_IO_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EROFS", "EIO", "EDQUOT", "EFBIG", "ENXIO")
+                       if hasattr(errno, name))
 #: errors of writing, for which the file written (an OSError's second file name, where it has two) is the one to name
-_WRITE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EROFS", "EDQUOT", "EFBIG") if hasattr(errno, name))
+_WRITE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EROFS", "EDQUOT", "EFBIG")
+                          if hasattr(errno, name))
 
 
 def os_error_exit_code(exc: OSError) -> int:
@@ -154,9 +156,11 @@ def handle_errors() -> Iterator[None]:
     except (UnicodeEncodeError, TypeError) as exc:  # a name that is no UTF-8 reached a writer (JSON, XML) after all
         if "surrogates not allowed" not in str(exc):
             raise
-        text = exc.object[max(0, exc.start - 60) : exc.end + 20] if isinstance(exc, UnicodeEncodeError) and isinstance(exc.object, str) else ""
+        odd = isinstance(exc, UnicodeEncodeError) and isinstance(exc.object, str)
+        text = exc.object[max(0, exc.start - 60) : exc.end + 20] if odd else ""  # type: ignore[union-attr]
         shown = f" ({text.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')})" if text else ""
-        print(f"error: a file name is not valid UTF-8{shown}; rename it (cvkit writes names as UTF-8 text)", file=sys.stderr)
+        print(f"error: a file name is not valid UTF-8{shown}; rename it (cvkit writes names as UTF-8 text)",
+              file=sys.stderr)
         raise typer.Exit(2) from None
 
 

@@ -98,7 +98,8 @@ class _QuietPool(multiprocessing.pool.Pool):
         return process
 
 
-def _start_worker(left_to_parent: tuple[int, ...], initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+def _start_worker(left_to_parent: tuple[int, ...], initializer: Callable[..., None] | None,
+                  initargs: tuple[Any, ...]) -> None:
     from cvkit.core.interrupts import quiet_worker
 
     quiet_worker(left_to_parent)

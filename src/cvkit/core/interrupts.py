@@ -109,7 +109,9 @@ def signals_held() -> Iterator[None]:
 def signals_left_to_parent() -> tuple[int, ...]:
     """The signals this process handles rather than dies of (SIGINT always: a worker never acts on Ctrl-C):
     what its workers must leave to it (:func:`quiet_worker`)."""
-    return tuple(signum for signum in UNWOUND if signum == signal.SIGINT or signal.getsignal(signum) is not signal.SIG_DFL)
+    return tuple(
+        signum for signum in UNWOUND if signum == signal.SIGINT or signal.getsignal(signum) is not signal.SIG_DFL
+    )
 
 
 def quiet_worker(left_to_parent: tuple[int, ...]) -> None:

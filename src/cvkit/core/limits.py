@@ -58,8 +58,11 @@ def check_pixels(width: int, height: int, file: str | Path | None) -> None:
     """Refuse an image of ``width`` x ``height`` over :func:`max_pixels`, before it is decoded."""
     limit = max_pixels()
     if width * height > limit:
-        raise InvalidInputError(f"image of {width}x{height} = {width * height:,} pixels is over the limit of {limit:,} pixels "
-                                "(a decompression bomb?); set CVKIT_MAX_PIXELS to raise it", file=file)
+        raise InvalidInputError(
+            f"image of {width}x{height} = {width * height:,} pixels is over the limit of {limit:,} pixels "
+            "(a decompression bomb?); set CVKIT_MAX_PIXELS to raise it",
+            file=file,
+        )
 
 
 def check_image_file(path: str | Path) -> None:
@@ -68,19 +71,6 @@ def check_image_file(path: str | Path) -> None:
 
     info = read_image_info(path)
     check_pixels(info.stored_width, info.stored_height, path)
-
-
-def check_image_bytes(data: bytes | memoryview, file: str | Path | None) -> None:
-    """Refuse encoded image bytes whose header declares more than :func:`max_pixels` (decoders fed from memory:
-    torchvision's batched JPEG decoding); bytes Pillow cannot open pass, for the decoder to report."""
-    import io
-
-    try:
-        image = _opened(io.BytesIO(bytes(data)))
-    except Exception:  # Pillow raises many types for what is not an image
-        return
-    with image:
-        check_pixels(image.width, image.height, file)
 
 
 def _opened(source: str | Path | Any) -> Any:
@@ -121,8 +111,11 @@ def check_side(size: int | float, what: str, file: str | Path | None = None, loc
     """Refuse a requested image side (``what``: "Resize size", "image_size") over :func:`max_side`."""
     limit = max_side()
     if size > limit:
-        raise InvalidInputError(f"{what} {size} is over the limit of {limit} pixels a side; set CVKIT_MAX_SIDE to raise it",
-                                file=file, location=location)
+        raise InvalidInputError(
+            f"{what} {size} is over the limit of {limit} pixels a side; set CVKIT_MAX_SIDE to raise it",
+            file=file,
+            location=location,
+        )
 
 
 def load_yaml(text: str, file: str | Path | None) -> Any:
@@ -141,8 +134,11 @@ def load_yaml(text: str, file: str | Path | None) -> Any:
                 self.aliases += 1
                 if self.aliases > limit:
                     mark = self.peek_event().start_mark
-                    raise InvalidInputError(f"more than {limit} YAML aliases (an alias bomb?); set CVKIT_MAX_YAML_ALIASES to raise it",
-                                            file=file, location=f"line {mark.line + 1}")
+                    raise InvalidInputError(
+                        f"more than {limit} YAML aliases (an alias bomb?); set CVKIT_MAX_YAML_ALIASES to raise it",
+                        file=file,
+                        location=f"line {mark.line + 1}",
+                    )
             return super().compose_node(parent, index)
 
     loader = BoundedLoader(text)
@@ -150,7 +146,9 @@ def load_yaml(text: str, file: str | Path | None) -> Any:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        raise InvalidInputError(f"not valid YAML ({exc.problem})", file=file, location=f"line {mark.line + 1}" if mark else None) from None
+        raise InvalidInputError(
+            f"not valid YAML ({exc.problem})", file=file, location=f"line {mark.line + 1}" if mark else None
+        ) from None
     except yaml.YAMLError as exc:
         raise InvalidInputError(f"not valid YAML ({exc.__class__.__name__})", file=file) from None
     finally:

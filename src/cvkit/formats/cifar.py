@@ -197,9 +197,11 @@ def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, An
         raise InvalidInputError(f"a CIFAR batch needs 'data' and {key!r} (found: {', '.join(sorted(batch))})", file=path)
     data = batch["data"]
     if isinstance(data, (str, bytes)) or not hasattr(data, "__len__"):
-        raise InvalidInputError(f"'data' must be an array of images, got {type(data).__name__}", file=path, location="data")
+        raise InvalidInputError(f"'data' must be an array of images, got {type(data).__name__}", file=path,
+                                location="data")
     labels = _whole_numbers(batch[key], key, path)
-    coarse_labels = _whole_numbers(batch["coarse_labels"], "coarse_labels", path) if coarse and "coarse_labels" in batch else None
+    has_coarse = coarse and "coarse_labels" in batch
+    coarse_labels = _whole_numbers(batch["coarse_labels"], "coarse_labels", path) if has_coarse else None
     names = [_text(n) for n in batch.get("filenames", [])]
     sizes = batch.get("image_sizes")
     if len(data) != len(labels):
@@ -217,11 +219,13 @@ def _whole_numbers(values: Any, key: str, path: Path) -> list[int]:
     import numpy as np
 
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise InvalidInputError(f"{key!r} must be a list of whole numbers, got {type(values).__name__}", file=path, location=key)
+        raise InvalidInputError(f"{key!r} must be a list of whole numbers, got {type(values).__name__}", file=path,
+                                location=key)
     listed = list(values)
     for i, value in enumerate(listed):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise InvalidInputError(f"labels must be whole numbers, got {value!r}"[:200], file=path, location=f"{key}[{i}]")
+            raise InvalidInputError(f"labels must be whole numbers, got {value!r}"[:200], file=path,
+                                    location=f"{key}[{i}]")
     return listed
 
 

@@ -221,7 +221,8 @@ def _plan_file(file: Path, split: str | None, data: Any, names: dict[int, str], 
     for n, img in enumerate(images):  # a repeated id: its annotations would be given to both images
         if isinstance(img, dict):
             if isinstance(img.get("id"), (list, dict)):  # JSON's unhashable values: not an id
-                raise InvalidInputError(f"image id must be a number or a string, got {img['id']!r}"[:200], file=file, location=f"images[{n}].id")
+                raise InvalidInputError(f"image id must be a number or a string, got {img['id']!r}"[:200], file=file,
+                                        location=f"images[{n}].id")
             if img.get("id") in known_ids and "id" in img:
                 duplicates.add(n)
             known_ids.add(img.get("id"))

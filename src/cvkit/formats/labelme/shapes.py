@@ -91,7 +91,7 @@ def decode_mask_png(data: Any, file: Path, where: str) -> Any:
     if not isinstance(data, str) or not data:
         raise InvalidInputError("a mask shape needs 'mask', a base64-encoded PNG", file=file, location=f"{where}.mask")
     try:
-        with open_image(io.BytesIO(base64.b64decode(data, validate=False)), file) as img:  # the pixel limit, from the header
+        with open_image(io.BytesIO(base64.b64decode(data, validate=False)), file) as img:  # the pixel limit checked
             array = np.asarray(img)
     except (binascii.Error, OSError, ValueError):
         raise InvalidInputError("'mask' is not a base64-encoded image", file=file, location=f"{where}.mask") from None

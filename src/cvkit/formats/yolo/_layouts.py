@@ -188,7 +188,8 @@ def _files_under(folder: Path, recursive: bool, wanted: Callable[[str], bool]) -
                         if recursive:
                             stack.append(entry.path)
                     elif wanted(entry.name):
-                        found.append(os.path.join(os.path.dirname(entry.path), require_utf8_name(os.path.dirname(entry.path), entry.name)))
+                        require_utf8_name(os.path.dirname(entry.path), entry.name)
+                        found.append(entry.path)
         except (FileNotFoundError, NotADirectoryError):
             continue
     return sorted(found)

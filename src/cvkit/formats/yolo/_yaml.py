@@ -37,7 +37,9 @@ def _yaml_names(data: dict[str, Any], file: Path) -> ClassNames:
         return ClassNames([f"class_{i}" for i in range(nc)], file.name)  # what Ultralytics does
     values = names.values() if isinstance(names, dict) else names if isinstance(names, list) else []
     if any(not isinstance(value, (str, int, float)) or isinstance(value, bool) for value in values):
-        raise InvalidInputError("every class name must be a string (or a number), not a list, a mapping or null", file=file, location="names")
+        raise InvalidInputError("every class name must be a string (or a number), not a list, a mapping or null",
+                                file=file,
+                                location="names")
     if isinstance(names, dict):
         try:
             by_index = {int(k): str(v) for k, v in names.items()}
