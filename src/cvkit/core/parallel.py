@@ -13,6 +13,8 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
+from cvkit.core.executor import pool_finished, start_pool, stop_pool
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -49,7 +51,7 @@ def ordered_map(function: Callable[[T], R], tasks: Iterable[T], workers: int, in
         yield from map(function, tasks)
         return
     _ending.clear()  # the pools of earlier calls, their workers long gone: finalized (joined) now, at no cost
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer, initargs)
+    pool = start_pool("fork", workers, initializer, initargs)  # quiet workers: Ctrl-C is the parent's to handle
     results = pool.imap(function, tasks)
     # No task comes after these: each worker ends as soon as the tasks run out, while the caller still works on the
     # last results. Ending takes a while (the kernel taking down each worker's copy of a parsed COCO file), and a
@@ -59,8 +61,9 @@ def ordered_map(function: Callable[[T], R], tasks: Iterable[T], workers: int, in
     try:
         yield from results
     except BaseException:  # an error, or the caller stopped early: the workers are stopped and waited for
-        pool.terminate()
+        stop_pool(pool)
         raise
+    pool_finished(pool)
     _ending.append(pool)
 
 
