@@ -17,7 +17,7 @@ import cvkit
 from conftest import make_image
 from cvkit.core.paths import UnsafePathError, check_apart, check_image_source, inside, looks_like_image, split_name
 from cvkit.errors import DestinationExistsError, InvalidInputError
-from cvkit.io import atomic_dir, atomic_file, clear_leftovers, exclusive, extraction_folder, leftover_owner
+from cvkit.io import _owner_tag, atomic_dir, atomic_file, clear_leftovers, exclusive, extraction_folder, leftover_owner
 from hostile.harness import assert_clean_error, assert_nothing_written, snapshot
 from hostile.harness import cvkit as run_cvkit
 
@@ -26,6 +26,11 @@ def dead_pid() -> int:
     """The id of a process that has ended (and been reaped)."""
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     return int(done.stdout)
+
+
+def tag(pid: int) -> str:
+    """``PID@HOST`` of a run with process id ``pid`` on this host, as cvkit names its temporary siblings."""
+    return f"{pid}@{_owner_tag().partition('@')[2]}"
 
 
 # --- 1. split names are never paths --------------------------------------------------------------------------
@@ -177,7 +182,8 @@ def test_concurrent_conversions_one_wins_the_others_exit_2(corpus, tmp_path, des
 
 # --- 5. what a killed run left ------------------------------------------------------------------------------------
 def test_leftovers_of_a_dead_run_are_removed_and_a_live_runs_kept(tmp_path):
-    dead, alive = dead_pid(), os.getpid()
+    dead, alive = tag(dead_pid()), tag(os.getpid())
+    (tmp_path / "out").mkdir()  # the destination is there again: what the dead run moved aside is stale
     (tmp_path / f".out.{dead}.abc123.tmp").mkdir()
     (tmp_path / f".out.{dead}.abc123.tmp" / "half.xml").write_text("<annotation>")
     (tmp_path / f".out.old-{dead}").mkdir()
@@ -186,12 +192,13 @@ def test_leftovers_of_a_dead_run_are_removed_and_a_live_runs_kept(tmp_path):
     (tmp_path / ".out.notes.txt").write_text("mine")  # not a cvkit temporary name: kept
     removed = clear_leftovers(tmp_path / "out")
     assert sorted(p.name for p in removed) == sorted([f".out.{dead}.abc123.tmp", f".out.old-{dead}"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f".out.json.{dead}.xyz.tmp", f".out.{alive}.live.tmp", ".out.notes.txt"])
-    assert leftover_owner(f".out.json.{dead}.xyz.tmp", "out.json") == dead
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["out", f".out.json.{dead}.xyz.tmp", f".out.{alive}.live.tmp", ".out.notes.txt"])
+    assert leftover_owner(f".out.json.{dead}.xyz.tmp", "out.json") == int(dead.partition("@")[0])
 
 
 def test_a_conversion_clears_what_a_killed_one_left(corpus, tmp_path):
-    stale = tmp_path / f".coco.{dead_pid()}.k1ll3d.tmp"
+    stale = tmp_path / f".coco.{tag(dead_pid())}.k1ll3d.tmp"
     stale.mkdir()
     (stale / "annotations").mkdir()
     run = run_cvkit("convert", "voc2coco", corpus("voc", "voc_dataset1"), tmp_path / "coco")

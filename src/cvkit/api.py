@@ -23,7 +23,7 @@ from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionErro
 from cvkit.formats import FormatSpec, all_formats, get_format
 from cvkit.formats.imagenet.common import find_synset_file
 from cvkit.hierarchy.load import IS_A_NAMES
-from cvkit.io import atomic_dir, atomic_write_text, cache_dir, cached_listings, exclusive, extraction_folder, files_in, folders_in
+from cvkit.io import atomic_dir, atomic_write_text, cache_dir, cached_listings, exclusive, extraction_folder, files_in, folders_in, require_regular
 
 ROLE_NOUN = {"read": "reader", "write": "writer"}
 
@@ -115,6 +115,8 @@ def read(path: str | Path, format: str | None = None, report: Report | None = No
     path = Path(path)
     if not path.exists():
         raise CvkitError("input not found", file=path)
+    if not path.is_dir():
+        require_regular(path)  # a FIFO or a device given as the input: refused, not waited on
     spec = get_format(format or detect_format(path))
     if not spec.can_read:
         raise CvkitError(f"format {spec.name!r} can only be written")

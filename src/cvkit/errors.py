@@ -15,7 +15,7 @@ class CvkitError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, file: str | Path | None = None, location: str | None = None):
-        self.message = message
+        self.message = _unwrapped(message)
         self.file = str(file) if file is not None else None
         self.location = location
         super().__init__(self.describe())
@@ -46,3 +46,14 @@ class DestinationExistsError(CvkitError):
 
 class UnsafePickleError(InvalidInputError):
     """A pickle asked to build an object type cvkit does not allow."""
+
+
+def _unwrapped(message: str) -> str:
+    """The message a worker process raised, where torch's data loader raises it again as ``Caught X in DataLoader
+    worker process N. Original Traceback ...: <message>`` (it builds the error anew from that text): the traceback
+    is no part of what the user is told."""
+    if not (message.startswith("Caught ") and "\nOriginal Traceback" in message):
+        return message
+    last = message.rstrip().rsplit("\n", 1)[-1]
+    kind, _, text = last.partition(": ")
+    return text if text and "Error" in kind else message

@@ -1,26 +1,37 @@
-"""File output that never leaves half-written results, and image placement.
+"""File output that never leaves half-written results, image placement, and reading inputs safely.
 
-Files are written to a temporary sibling and renamed into place; whole dataset
-folders are built in a temporary sibling folder and renamed at the end, so a crash
-leaves the destination as it was. Inputs are only ever opened for reading.
+Atomic files and folders, and the clearing of what a killed run left, live in :mod:`cvkit.atomic` and are
+re-exported here. Inputs are only ever opened for reading, and regular files only (:func:`open_regular_fd`).
 """
 
 from __future__ import annotations
 
 import codecs
-import errno
 import os
 import shutil
-import tempfile
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from cvkit.atomic import OLD_INFIX as OLD_INFIX
+from cvkit.atomic import TMP_SUFFIX as TMP_SUFFIX
+from cvkit.atomic import _owner_tag as _owner_tag
+from cvkit.atomic import atomic_dir as atomic_dir
+from cvkit.atomic import atomic_file as atomic_file
+from cvkit.atomic import atomic_write_bytes as atomic_write_bytes
+from cvkit.atomic import atomic_write_text as atomic_write_text
+from cvkit.atomic import check_destination as check_destination
+from cvkit.atomic import clear_leftovers as clear_leftovers
+from cvkit.atomic import exclusive as exclusive
+from cvkit.atomic import extraction_folder as extraction_folder
+from cvkit.atomic import leftover_owner as leftover_owner
+from cvkit.atomic import rewrite_own_file as rewrite_own_file
 from cvkit.core import jsonio
 from cvkit.core.paths import check_image_source
-from cvkit.errors import CvkitError, DestinationExistsError, InvalidInputError
+from cvkit.errors import CvkitError, InvalidInputError
 
 IMAGE_MODES = ("reference", "copy", "hardlink", "symlink")
 
@@ -37,238 +48,6 @@ def file_or_folder_images(images: str | None, single_file: bool, writer: str, su
     return mode
 
 
-def check_destination(path: Path, overwrite: bool) -> None:
-    """Refuse an existing non-empty destination unless ``overwrite``."""
-    if not path.exists() or overwrite:
-        return
-    if path.is_dir() and not any(path.iterdir()):
-        return
-    raise DestinationExistsError("destination exists and is not empty; pass --overwrite to replace it", file=path)
-
-
-def _raced(path: Path) -> DestinationExistsError:
-    return DestinationExistsError("destination exists: another run wrote it while this one was running (its output is kept); "
-                                  "pass --overwrite to replace it", file=path)
-
-
-#: file destinations that must not be replaced when their temporary file is renamed into place (:func:`exclusive`)
-_exclusive: set[str] = set()
-
-
-@contextmanager
-def exclusive(path: str | Path, overwrite: bool) -> Iterator[None]:
-    """Inside the block, :func:`atomic_file` refuses to replace ``path`` (unless ``overwrite``): two runs writing one
-    destination at once give the first its output and the second a "destination exists" error, never a silent swap."""
-    key = os.path.abspath(path)
-    if overwrite or key in _exclusive:
-        yield
-        return
-    _exclusive.add(key)
-    try:
-        yield
-    finally:
-        _exclusive.discard(key)
-
-
-@contextmanager
-def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temporary sibling of ``path`` for writing; rename over ``path`` on success (never over an existing
-    ``path`` inside :func:`exclusive`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clear_leftovers(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent)
-    try:
-        kwargs = {"encoding": encoding, "newline": ""} if "b" not in mode else {}
-        with os.fdopen(fd, mode, **kwargs) as handle:
-            yield handle
-        os.chmod(tmp, 0o644)
-        if os.path.abspath(path) in _exclusive:
-            _link_new(tmp, path)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def rewrite_own_file(path: str | Path, data: bytes) -> None:
-    """Replace, atomically, a file this run wrote itself a moment ago (a writer's second pass over its own output).
-    The run already holds the name, so the no-replace rule of :func:`exclusive` does not apply to it."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _link_new(tmp: str, path: Path) -> None:
-    """Give ``tmp`` the name ``path`` only if no file has it (a hard link cannot replace), then drop ``tmp``."""
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise _raced(path) from None
-    except OSError:  # no hard links here (some network and FUSE file systems): check, then rename
-        if os.path.lexists(path):
-            raise _raced(path) from None
-        os.replace(tmp, path)
-        return
-    os.unlink(tmp)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    with atomic_file(path, "w") as handle:
-        handle.write(text)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_file(path, "wb", encoding=None) as handle:
-        handle.write(data)
-
-
-@contextmanager
-def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Build a folder in a temporary sibling and move it to ``path`` on success.
-
-    An existing ``path`` is refused unless empty or ``overwrite``; with ``overwrite`` it is replaced only after
-    the new folder is complete. Without ``overwrite`` the final rename never replaces a folder another run
-    finished meanwhile (a non-empty folder cannot be renamed over): that run's output is kept and this one fails
-    with :class:`DestinationExistsError`. Temporary folders of runs that were killed are removed first
-    (:func:`clear_leftovers`).
-    """
-    path = Path(path)
-    check_destination(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clear_leftovers(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent))
-    try:
-        yield tmp
-        os.chmod(tmp, 0o755)
-        old = path.with_name(f".{path.name}{OLD_INFIX}{os.getpid()}") if overwrite and os.path.lexists(path) else None
-        if old is not None:
-            try:
-                os.replace(path, old)
-            except FileNotFoundError:  # another --overwrite run moved it first
-                old = None
-        try:
-            _rename_new_dir(tmp, path)
-        except OSError:  # not renamed, and no other run's output there: the old destination goes back
-            if old is not None and not os.path.lexists(path):
-                os.replace(old, path)
-                old = None
-            raise
-        finally:
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True) if old.is_dir() and not old.is_symlink() else old.unlink()
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _rename_new_dir(tmp: Path, path: Path) -> None:
-    """Rename the folder ``tmp`` to ``path``, which may be missing or an empty folder but nothing else by now."""
-    try:
-        os.rename(tmp, path)  # POSIX: replaces only an empty folder, atomically
-    except OSError as exc:
-        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
-            raise
-        try:  # Windows replaces no folder at all: an empty one is removed first
-            os.rmdir(path)
-            os.rename(tmp, path)
-        except OSError:
-            raise _raced(path) from None
-
-
-# --- temporary names, and what a killed run left -------------------------------------------------
-#: ``.<name>.<pid>.<random>.tmp``: a temporary file or folder of the run with that process id
-TMP_SUFFIX = ".tmp"
-#: ``.<name>.old-<pid>``: a destination being replaced by ``--overwrite``
-OLD_INFIX = ".old-"
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # alive, another user's
-        return True
-    return True
-
-
-def leftover_owner(name: str, target: str) -> int | None:
-    """The process id in a temporary name cvkit gave ``target`` (``.<target>.<pid>.<random>.tmp`` or
-    ``.<target>.old-<pid>``); None when ``name`` is not one."""
-    prefix = f".{target}."
-    if not name.startswith(prefix):
-        return None
-    rest = name[len(prefix):]
-    if rest.startswith(OLD_INFIX[1:]):
-        number = rest[len(OLD_INFIX) - 1:]
-    elif rest.endswith(TMP_SUFFIX):
-        number = rest.partition(".")[0]
-    else:
-        return None
-    return int(number) if number.isdigit() else None
-
-
-def clear_leftovers(path: Path) -> list[Path]:
-    """Remove the temporary files and folders an earlier run writing ``path`` left when it was killed (their
-    process is gone); those of a run still alive are left alone. Returns what was removed."""
-    removed: list[Path] = []
-    try:
-        with os.scandir(path.parent) as entries:
-            names = [e.name for e in entries if e.name.startswith(f".{path.name}.")]
-    except OSError:
-        return removed
-    for name in names:
-        pid = leftover_owner(name, path.name)
-        if pid is None or _pid_alive(pid):
-            continue
-        stale = path.parent / name
-        if stale.is_dir() and not stale.is_symlink():
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            stale.unlink(missing_ok=True)
-        removed.append(stale)
-    return removed
-
-
-@contextmanager
-def extraction_folder(path: Path, overwrite: bool) -> Iterator[Path]:
-    """The folder a reader that holds pixels (CIFAR, MNIST) extracts images into while a conversion runs
-    (``<dst>_images/``): refused when occupied (unless ``overwrite``), and removed again when the run fails, an
-    earlier one put back, so a failed conversion leaves nothing. Its images must exist while the writer copies or
-    references them, so it is filled in place rather than renamed at the end like :func:`atomic_dir`."""
-    path = Path(path)
-    check_destination(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clear_leftovers(path)
-    old, was_empty = None, path.is_dir() and not any(path.iterdir())
-    if os.path.lexists(path) and not was_empty:
-        old = path.with_name(f".{path.name}{OLD_INFIX}{os.getpid()}")
-        os.replace(path, old)
-    path.mkdir(exist_ok=True)
-    try:
-        yield path
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        if old is not None:
-            os.replace(old, path)
-        elif was_empty:
-            path.mkdir()
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() and not old.is_symlink() else old.unlink()
-
-
 def place_image(src: Path, dst: Path, mode: str) -> None:
     """Put an image at ``dst`` by copying, hard-linking (falls back to copy) or symlinking.
 
@@ -278,6 +57,7 @@ def place_image(src: Path, dst: Path, mode: str) -> None:
         raise CvkitError(f"unknown image mode {mode!r}; choose one of {', '.join(IMAGE_MODES[1:])}")
     if not os.path.lexists(src):
         raise CvkitError("image file not found", file=src)
+    require_regular(src)  # a FIFO named x.jpg would block the copy, a link to /dev/zero fill the disk
     check_image_source(src)
     dst.parent.mkdir(parents=True, exist_ok=True)
     if mode == "symlink":
@@ -458,14 +238,77 @@ SMALL_READ = 1 << 18
 _read_buffers = threading.local()
 
 
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+#: what a path that is not a regular file is, for the message that refuses it
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def _refuse_irregular(mode: int, path: str | os.PathLike[str]) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise InvalidInputError(f"{kind}, not a regular file: cvkit reads regular files only", file=path)
+
+
+def require_regular(path: str | os.PathLike[str]) -> None:
+    """Refuse ``path`` unless it is a regular file (after links), before a library that opens it by name does;
+    a missing file is left to that library to report."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    _refuse_irregular(mode, path)
+
+
+def open_regular_fd(path: str | os.PathLike[str]) -> int:
+    """A descriptor of ``path`` open for reading, refused unless it is a regular file (after links): a FIFO named
+    ``x.xml`` would block the read forever, a link to ``/dev/zero`` would fill memory. The open itself does not
+    wait (``O_NONBLOCK``: a FIFO with no writer opens at once, to be refused)."""
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK)
+    try:
+        _refuse_irregular(os.fstat(fd).st_mode, path)  # O_NONBLOCK may stay: it changes nothing for a regular file
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
+    """``open(path, "rb")`` for a regular file only (:func:`open_regular_fd`)."""
+    return os.fdopen(open_regular_fd(path), "rb")
+
+
+def read_regular_bytes(path: str | os.PathLike[str]) -> bytes:
+    """``Path(path).read_bytes()`` for a regular file only (:func:`open_regular_fd`)."""
+    with open_regular(path) as handle:
+        return handle.read()
+
+
+def require_utf8_name(folder: str | os.PathLike[str], name: str) -> str:
+    """``name`` (an entry of ``folder``) when it is valid UTF-8; refused otherwise, naming it with its odd bytes
+    escaped: every format cvkit writes (JSON, XML, lists) holds names as UTF-8 text, and such a name would fail
+    there, or be written as something else. Cheap for the ASCII names of nearly every dataset."""
+    if name.isascii():
+        return name
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.path.join(os.fspath(folder), name).encode("utf-8", "surrogateescape")
+        raise InvalidInputError("file name is not valid UTF-8; rename it (cvkit writes names as UTF-8 text)",
+                                file=raw.decode("utf-8", "backslashreplace")) from None
+    return name
+
+
 def read_small_file(path: str | os.PathLike[str]) -> bytes:
     """A whole file in (usually) one system call: half the cost of ``open().read()`` on the 20,000 small
     XML/JSON files of an annotation folder (no buffered file object is built).
 
     The file is read into a buffer this thread reuses, and its bytes copied out. ``os.read(fd, 256 KiB)``
     allocates 256 KiB for every file and shrinks it; until glibc raises its ``mmap`` threshold, that is an
-    ``mmap``/``munmap`` pair and a page fault per file (docs/benchmarks.md, "Measured choices")."""
-    fd = os.open(path, os.O_RDONLY)
+    ``mmap``/``munmap`` pair and a page fault per file (docs/benchmarks.md, "Measured choices"). A regular file only
+    (:func:`open_regular_fd`)."""
+    fd = open_regular_fd(path)
     try:
         if _HAS_READV:
             buffer = getattr(_read_buffers, "view", None)
@@ -500,7 +343,7 @@ def known_encoding(encoding: str | None, option: str) -> str | None:
 def read_utf8_text(path: str | os.PathLike[str]) -> str:
     """A small text file (split list, class list, label map) as UTF-8, a leading byte order mark skipped (Windows
     Notepad writes one); text in another encoding is an error naming the file and line, not a traceback."""
-    data = Path(path).read_bytes()
+    data = read_regular_bytes(path)
     body = jsonio.strip_bom(data)
     try:
         return body.decode("utf-8")
@@ -561,9 +404,9 @@ def _listing(folder: Path) -> tuple[list[str], list[tuple[str, bool]]]:
             for entry in entries:
                 try:
                     if entry.is_file():
-                        files.append(entry.name)
+                        files.append(require_utf8_name(key, entry.name))
                     elif entry.is_dir():
-                        dirs.append((entry.name, entry.is_symlink()))
+                        dirs.append((require_utf8_name(key, entry.name), entry.is_symlink()))
                 except OSError:
                     continue
     except OSError:

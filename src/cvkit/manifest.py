@@ -14,14 +14,14 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cvkit.core import jsonio, validate_values
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import atomic_file
+from cvkit.io import atomic_file, open_regular
 from cvkit.manifest_parquet import (
     iter_parquet_records,
     iter_row_group_records,
@@ -167,6 +167,15 @@ def _relocator(root: Path | None, out_dir: Path) -> Callable[[str], str]:
     return relocate
 
 
+def _spool(out_dir: Path, path: Path) -> IO[bytes]:
+    """An anonymous temporary file next to the manifest ``path``; a read-only or full file system is reported as
+    ``path`` not being writable."""
+    try:
+        return tempfile.TemporaryFile(dir=out_dir)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+
+
 def write_manifest(dataset: Dataset, path: str | Path, report: Report | None = None) -> Path:
     """Write ``dataset`` as a manifest at ``path`` atomically, streaming its samples: Parquet when ``path`` ends
     in ``.parquet`` (:mod:`cvkit.manifest_parquet`), else JSON Lines.
@@ -186,17 +195,21 @@ def write_manifest(dataset: Dataset, path: str | Path, report: Report | None = N
             report.count_written(sample.split, len(sample.objects))
             yield sample_to_record(sample, relocate(sample.path))
 
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        with atomic_file(path, "wb", encoding=None) as handle:
-            write_rows(records(), lambda: make_header(dataset), handle, path)
-    else:
-        with tempfile.TemporaryFile(dir=out_dir) as body:
-            for record in records():
-                body.write(jsonio.dumps_line(record))
-            body.seek(0)
+    try:
+        if path.suffix.lower() in PARQUET_SUFFIXES:
             with atomic_file(path, "wb", encoding=None) as handle:
-                handle.write(jsonio.dumps_line(make_header(dataset)))
-                shutil.copyfileobj(body, handle, 1 << 20)
+                write_rows(records(), lambda: make_header(dataset), handle, path)
+        else:
+            with _spool(out_dir, path) as body:
+                for record in records():
+                    body.write(jsonio.dumps_line(record))
+                body.seek(0)
+                with atomic_file(path, "wb", encoding=None) as handle:
+                    handle.write(jsonio.dumps_line(make_header(dataset)))
+                    shutil.copyfileobj(body, handle, 1 << 20)
+    except OSError as exc:  # a full disk under the records: the manifest is what could not be written
+        exc.filename = str(path) if exc.filename is None else exc.filename
+        raise
     report.written.categories = len(dataset.categories)
     return path
 
@@ -207,7 +220,7 @@ def read_header(path: str | Path) -> dict[str, Any]:
     file when it is not a manifest."""
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             magic = handle.read(len(PARQUET_MAGIC))
             first = b"" if magic == PARQUET_MAGIC else magic + handle.readline()  # (a Parquet file may have no newline)
     except FileNotFoundError:

@@ -27,6 +27,7 @@ from cvkit.augment.cpu import eval_spec, sized_for_classification, total_matrix
 from cvkit.augment.spec import PipelineSpec, TransformSpec, load_spec
 from cvkit.augment.targets import display_params
 from cvkit.augment.transforms import TRANSFORMS
+from cvkit.core.limits import check_image_file
 from cvkit.errors import CvkitError
 
 #: continuous <-> kornia pixel-centre coordinates (kornia's matrices map pixel indices)
@@ -211,6 +212,8 @@ def decode_images(paths: Sequence[str | Path], device: str = "cuda") -> list[Any
     import torch
     from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 
+    for path in paths:
+        check_image_file(path)  # the pixel limit (cvkit.core.limits), from the header, before a decoder allocates
     data = [read_file(str(p)) for p in paths]
     out: list[Any] = [None] * len(data)
     if str(device).startswith("cuda"):

@@ -23,6 +23,7 @@ import numpy as np
 
 from cvkit.augment.cpu import AugmentResult
 from cvkit.augment.spec import PipelineSpec, load_spec
+from cvkit.core.limits import open_image
 from cvkit.core.masks import decode
 from cvkit.core.model import Dataset, Sample
 from cvkit.errors import CvkitError
@@ -105,10 +106,10 @@ def pick_samples(samples: list[Sample], n: int, classes: list[str] | None = None
 
 def load_rgb(path: Path) -> np.ndarray:
     """An image as displayed (EXIF orientation applied, as annotations are), HWC uint8 RGB."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:  # refused over the pixel limit (cvkit.core.limits), from its header
             return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
     except FileNotFoundError:
         raise CvkitError("image file not found", file=path) from None

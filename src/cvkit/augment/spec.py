@@ -26,8 +26,9 @@ from typing import Any
 
 from cvkit.augment.presets import PRESETS
 from cvkit.augment.transforms import BY_ALBU_CLASS, TRANSFORMS
+from cvkit.core.limits import check_side, load_yaml
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import atomic_write_text
+from cvkit.io import atomic_write_text, require_regular
 
 
 @dataclass(slots=True)
@@ -119,7 +120,15 @@ def make_step(raw: dict[str, Any], where: str, file: str | None = None) -> Trans
     if unknown:
         allowed = ", ".join(definition.defaults) or "none"
         raise InvalidInputError(f"{name}: unknown parameter {unknown[0]!r} (parameters: {allowed})", file=file, location=where)
+    for key in sorted(SIZE_PARAMETERS & set(params)):  # refused before any transform allocates an image that size
+        for value in params[key] if isinstance(params[key], (list, tuple)) else [params[key]]:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                check_side(value, f"{name} {key}", file=file, location=where)
     return TransformSpec(name, p, {**copy.deepcopy(definition.defaults), **params})
+
+
+#: parameters that are sizes or positions in pixels, bounded by :func:`cvkit.core.limits.max_side`
+SIZE_PARAMETERS = frozenset({"height", "width", "size", "x_min", "y_min", "x_max", "y_max"})
 
 
 def from_albumentations(data: dict[str, Any], file: str | None = None) -> PipelineSpec:
@@ -180,6 +189,7 @@ def load_spec(spec: str | Path | dict | list | PipelineSpec) -> PipelineSpec:
     if isinstance(spec, str) and spec in PRESETS:
         return from_data(copy.deepcopy(PRESETS[spec]))
     path = Path(spec)
+    require_regular(path)
     if not path.is_file():
         raise CvkitError(f"{spec!r} is neither a preset ({', '.join(PRESETS)}) nor a spec file")
     text = path.read_text(encoding="utf-8")
@@ -189,13 +199,7 @@ def load_spec(spec: str | Path | dict | list | PipelineSpec) -> PipelineSpec:
         except json.JSONDecodeError as exc:
             raise InvalidInputError(f"not valid JSON ({exc.msg})", file=path, location=f"line {exc.lineno}") from None
     else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise InvalidInputError("not valid YAML", file=path, location=f"line {mark.line + 1}" if mark else None) from None
+        data = load_yaml(text, path)  # aliases bounded (an alias bomb is refused)
     result = from_data(data, str(path))
     result.name = result.name or path.stem
     return result

@@ -78,13 +78,27 @@ def main() -> None:
     """The ``cvkit`` command.
 
     A run of one command builds an app of that command's module only: typer builds the parameters of every
-    command it holds on each run. When the command has ended, the process ends at once
-    (:func:`cvkit.cli.process.end_now`; ``CVKIT_NO_FAST_EXIT=1`` turns that off), and what the command kept for it
-    (:func:`cvkit.cli.process.kept_until_exit`) is not freed."""
+    command it holds on each run. Ctrl-C, SIGTERM and SIGHUP unwind the command (temporary folders removed, workers
+    stopped) and end it with 128 + N (:mod:`cvkit.core.interrupts`); an error of stdout itself (a full device, a
+    closed pipe) ends it with 74 or 141 (:mod:`cvkit.cli.common`). When the command has ended, the process ends at
+    once (:func:`cvkit.cli.process.end_now`; ``CVKIT_NO_FAST_EXIT=1`` turns that off), and what the command kept
+    for it (:func:`cvkit.cli.process.kept_until_exit`) is not freed."""
+    from cvkit.cli import common
+    from cvkit.core.interrupts import Terminated, unwinding_signals
+
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     process.claim_process()
+    sys.stdout = common.NamedOutput(sys.stdout)  # type: ignore[assignment]  # its write errors name it
     try:
-        (build_app((COMMANDS[command],)) if command in COMMANDS else app)()
+        with unwinding_signals():  # Ctrl-C, SIGTERM, SIGHUP: unwind (temp folders removed, workers stopped), exit 128+N
+            (build_app((COMMANDS[command],)) if command in COMMANDS else app)()
     except SystemExit as ended:
-        process.end_now(ended.code)
-        raise
+        code = ended.code
+        if code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":  # typer's answer to a closed stdout
+            common.quiet_closed_stdout()
+            code = common.EXIT_CLOSED_PIPE
+        raise SystemExit(process.end_now(code)) from None
+    except Terminated as stopped:  # typer turns Ctrl-C into exit 130 itself
+        raise SystemExit(process.end_now(stopped.exit_code)) from None
+    except OSError as failed:  # a command outside handle_errors (cvkit formats > /dev/full)
+        raise SystemExit(process.end_now(common.report_os_error(failed))) from None

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from cvkit.cli.common import report_os_error
 from cvkit.errors import CvkitError
 
 D = TypeVar("D")
@@ -94,26 +95,35 @@ def _keep(dataset: D) -> D:
     return dataset
 
 
-def end_now(code: object) -> None:
-    """End the process with ``code`` without tearing down the interpreter; returns (and lets Python end as usual)
-    where that is not safe or not wanted.
+def end_now(code: object) -> object:
+    """End the process with ``code`` without tearing down the interpreter; returns the code to end with (and lets
+    Python end as usual) where that is not safe or not wanted.
 
-    By now the command's files are written and closed, its threads joined, and cvkit registers nothing to run at
-    exit; stdout and stderr are flushed here, and worker processes still ending are waited for, so that none
-    outlives the command and their CPU time counts as the command's. It returns when the process does not end with
-    the command (in-process runs, ``CVKIT_NO_FAST_EXIT``), with torch loaded (train, evaluate, predict, augment on a
-    GPU: torch cleans up at exit, data loader workers and CUDA), and for a code that is not a number (a message,
-    which Python prints)."""
+    Pools an error left running (their generator suspended) are stopped first, not waited for
+    (:func:`cvkit.core.executor.stop_workers`). By now the command's files are written and closed, its threads
+    joined, and nothing cvkit registers must run at exit; stdout and stderr are flushed here (an output that fails
+    then is reported, and its exit code replaces ``code``), and worker processes still ending are waited for, so
+    that none outlives the command and their CPU time counts as the command's. It returns when the process does not
+    end with the command (in-process runs, ``CVKIT_NO_FAST_EXIT``), with torch loaded (train, evaluate, predict,
+    augment on a GPU: torch cleans up at exit, data loader workers and CUDA), and for a code that is not a number
+    (a message, which Python prints)."""
+    if "multiprocessing" in sys.modules:
+        from cvkit.core.executor import stop_workers
+
+        stop_workers()
     if not _ends_with_command:
-        return
+        return code
     if "torch" in sys.modules or not (code is None or isinstance(code, int)):
         gc.freeze()  # the collector's last pass over every object is skipped at least
-        return
+        return code
     try:
         sys.stdout.flush()
+    except (OSError, ValueError) as failed:  # the end of the output did not go out: say so (quietly for a closed pipe)
+        code = report_os_error(failed) if isinstance(failed, OSError) else 2
+    try:
         sys.stderr.flush()
-    except (OSError, ValueError):  # a closed or broken pipe: Python's own exit reports it
-        return
+    except (OSError, ValueError):
+        pass
     if "multiprocessing" in sys.modules:
         for child in sys.modules["multiprocessing"].active_children():
             child.join()

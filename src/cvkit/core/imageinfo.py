@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cvkit.errors import InvalidInputError
+from cvkit.io import open_regular
 
 if TYPE_CHECKING:
     from cvkit.core.model import Sample
@@ -90,7 +91,7 @@ def read_image_info(path: str | Path) -> ImageInfo:
     """Header facts of an image file; raises :class:`InvalidInputError` naming the file."""
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(32)
             if head[:2] == b"\xff\xd8":
                 return _jpeg_info(handle, path)

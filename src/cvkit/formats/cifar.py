@@ -41,7 +41,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError, UnsafePickleError
-from cvkit.io import extraction_dir
+from cvkit.io import extraction_dir, open_regular, read_utf8_text
 
 #: The reader writes image files: ``cvkit.api.convert`` gives it ``images_dir`` beside the output.
 EXTRACTS_IMAGES = True
@@ -114,7 +114,7 @@ def load_pickle(path: Path, arrays: bool = True) -> dict[str, Any]:
     """A CIFAR pickle as a dict with str keys (bytes keys of the real files decoded);
     ``arrays=False`` leaves the pixel arrays out (labels and names only)."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             data = RestrictedUnpickler(handle, path, arrays).load()
     except UnsafePickleError:
         raise
@@ -176,7 +176,7 @@ class _Source:
 
     def _binary_meta(self) -> None:
         def lines(name: str) -> list[str]:
-            return [line.strip() for line in (self.folder / name).read_text().splitlines() if line.strip()]
+            return [line.strip() for line in read_utf8_text(self.folder / name).splitlines() if line.strip()]
 
         if (self.folder / "fine_label_names.txt").is_file():
             if not (self.folder / "coarse_label_names.txt").is_file():
@@ -197,8 +197,13 @@ def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[Any, Any, Any, tupl
     key = "fine_labels" if coarse else "labels"
     if "data" not in batch or key not in batch:
         raise InvalidInputError(f"a CIFAR batch needs 'data' and {key!r} (found: {', '.join(sorted(batch))})", file=path)
-    data, labels = batch["data"], list(batch[key])
-    coarse_labels = list(batch["coarse_labels"]) if coarse and "coarse_labels" in batch else None
+    data = batch["data"]
+    if isinstance(data, (str, bytes)) or not hasattr(data, "__len__"):
+        raise InvalidInputError(f"'data' must be an array of images, got {type(data).__name__}", file=path,
+                                location="data")
+    labels = _whole_numbers(batch[key], key, path)
+    has_coarse = coarse and "coarse_labels" in batch
+    coarse_labels = _whole_numbers(batch["coarse_labels"], "coarse_labels", path) if has_coarse else None
     names = [_text(n) for n in batch.get("filenames", [])]
     sizes = batch.get("image_sizes")
     if len(data) != len(labels):
@@ -214,6 +219,21 @@ def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[Any, Any, Any, tupl
             raise InvalidInputError(f"image {i} has {pixels.size} values, expected 3 x {h} x {w}", file=path)
         coarse_label = coarse_labels[i] if coarse_labels else None
         yield label, coarse_label, pixels, (h, w), (names[i] if i < len(names) else None)
+
+
+def _whole_numbers(values: Any, key: str, path: Path) -> list[int]:
+    """A batch's label list, every entry a whole number (not a string, not a float)."""
+    import numpy as np
+
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InvalidInputError(f"{key!r} must be a list of whole numbers, got {type(values).__name__}", file=path,
+                                location=key)
+    listed = list(values)
+    for i, value in enumerate(listed):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise InvalidInputError(f"labels must be whole numbers, got {value!r}"[:200], file=path,
+                                    location=f"{key}[{i}]")
+    return listed
 
 
 def _binary_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, Any, tuple[int, int], str | None]]:

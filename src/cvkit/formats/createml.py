@@ -24,7 +24,7 @@ from cvkit.core.paths import inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import RealPaths, atomic_file, file_or_folder_images, files_in, place_image, relpath_posix
+from cvkit.io import RealPaths, atomic_file, file_or_folder_images, files_in, place_image, read_regular_bytes, relpath_posix
 
 _HEAD_IMAGE = re.compile(rb'"image"\s*:')
 _LABEL_STUDIO_TASK = re.compile(rb'"data"\s*:\s*\{|"result"\s*:')
@@ -135,7 +135,7 @@ class _Reader:
         return sample
 
     def entries(self, file: Path) -> Iterator[Sample]:
-        data = file.read_bytes()
+        data = read_regular_bytes(file)
         try:
             top = jsonio.loads(data)
         except jsonio.JSONDecodeError as exc:

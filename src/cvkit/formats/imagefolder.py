@@ -35,7 +35,7 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.splits import SPLIT_KEYWORDS
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import place_image
+from cvkit.io import place_image, require_utf8_name
 
 _SUFFIXES = frozenset(IMAGE_EXTENSIONS)
 READ_OPTIONS = ("sizes", "stray", "split")
@@ -58,9 +58,9 @@ def _listing(folder: str) -> tuple[list[str], list[str]]:
             if entry.name.startswith("."):
                 continue
             if entry.is_dir():
-                dirs.append(entry.name)
+                dirs.append(require_utf8_name(folder, entry.name))
             elif _is_image(entry.name):
-                images.append(entry.name)
+                images.append(require_utf8_name(folder, entry.name))
     return sorted(dirs), sorted(images)
 
 

@@ -42,7 +42,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import extraction_dir, read_utf8_text
+from cvkit.io import extraction_dir, read_regular_bytes, read_utf8_text, require_regular
 
 #: The reader writes image files: ``cvkit.api.convert`` gives it ``images_dir`` beside the output.
 EXTRACTS_IMAGES = True
@@ -145,7 +145,9 @@ def _npz_keys(path: Path, checked: bool = True) -> list[str]:
 
 
 def _looks_like_csv(path: Path) -> bool:
-    """784 or 785 comma-separated values a row (a header row allowed)."""
+    """784 or 785 comma-separated values a row (a header row allowed); a FIFO or a device is not looked into."""
+    if not path.is_file():
+        return False
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             lines = [handle.readline() for _ in range(2)]
@@ -194,7 +196,7 @@ def detect(path: Path) -> str | None:
 
 def _open(path: Path) -> bytes:
     try:
-        return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        return gzip.decompress(read_regular_bytes(path)) if path.suffix == ".gz" else read_regular_bytes(path)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InvalidInputError(f"cannot read ({exc})", file=path) from None
 
@@ -323,6 +325,10 @@ def read(path: Path, report: Report, images_dir: str | None = None, subset: str 
     if len(folders) > 1:
         raise CvkitError(f"several datasets here ({', '.join(str(f.relative_to(path)) for f in folders)}): give one of those folders", file=path)
     if not folders:
+        for csv in sorted(path.glob("*.csv")):  # named as MNIST's, but not its rows: that file is the problem
+            if _split(csv.name) is not None:
+                require_regular(csv)
+                next(_csv_rows(csv), None)  # raises naming the file and line
         raise InvalidInputError("no MNIST IDX pairs, MNIST CSV files or Keras npz files here", file=path)
     sources = _sources(folders[0], npz)
     if not sources:

@@ -23,6 +23,7 @@ from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.core.validate_values import MAX_SIDE
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.io import open_regular
 from cvkit.manifest import header_to_dataset_parts, is_parquet_manifest, read_header, record_to_sample
 from cvkit.stats.column_arrays import Columns, ColumnsBuilder, declared_groups
 from cvkit.stats.columns_parquet import columns_from_parquet
@@ -107,7 +108,7 @@ def _manifest_columns(path: Path, report: Report, with_paths: bool, check_every:
     obj_image, obj_class, boxes = builder.obj_image, builder.obj_class, builder.boxes
     loads = jsonio.loads
     image = 0
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         handle.readline()
         for number, line in enumerate(handle, start=2):
             try:

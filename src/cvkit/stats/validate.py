@@ -60,9 +60,9 @@ def check_image_file(path: Path, deep: bool) -> tuple[ImageInfo | None, str | No
         return None, "unreadable_image", exc.message
     if deep:
         try:
-            from PIL import Image
+            from cvkit.core.limits import open_image
 
-            with Image.open(path) as img:
+            with open_image(path) as img:  # the pixel limit (cvkit.core.limits) before decoding
                 img.load()
         except Exception as exc:  # Pillow raises many types for corrupt data
             return info, "unreadable_image", f"pixels cannot be decoded ({exc.__class__.__name__}: {exc})"

@@ -13,13 +13,15 @@ tensors and Python values, so loading uses ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from cvkit.core.limits import check_side
 from cvkit.errors import InvalidInputError
-from cvkit.io import atomic_file
+from cvkit.io import atomic_file, require_regular
 from cvkit.train.config import TrainConfig
 
 FORMAT = "cvkit.checkpoint"
@@ -48,15 +50,49 @@ def resolve_checkpoint(path: str | Path) -> Path:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a cvkit checkpoint safely (weights-only unpickler) on the CPU."""
     path = resolve_checkpoint(path)
+    require_regular(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError for foreign or truncated files
-        raise InvalidInputError(
-            f"not a readable checkpoint ({exc.__class__.__name__}: {str(exc)[:200]})", file=path
-        ) from None
+    except pickle.UnpicklingError:  # torch's message ends in advice to turn the safe loader off: not given here
+        raise InvalidInputError("refused: the checkpoint holds Python objects other than tensors and plain values, "
+                                "which could run code when loaded; cvkit loads only what its own checkpoints hold",
+                                file=path) from None
+    except Exception as exc:  # RuntimeError, EOFError for foreign or truncated files
+        raise InvalidInputError("not a readable PyTorch checkpoint (truncated, or another kind of file: "
+                                f"{exc.__class__.__name__})", file=path) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InvalidInputError("not a cvkit training checkpoint (no 'format': 'cvkit.checkpoint')", file=path)
+    _check_config(state, path)
     return state
+
+
+def _check_config(state: dict[str, Any], path: Path) -> None:
+    """What the rest of cvkit builds from a checkpoint, checked here so that every error names the file: a known
+    architecture, an image size within :func:`cvkit.core.limits.max_side`, class names that are strings."""
+    config, names = state.get("config"), state.get("class_names")
+    if not isinstance(config, dict):
+        raise InvalidInputError("the checkpoint has no training config", file=path, location="config")
+    try:
+        cfg = TrainConfig.from_dict(config)
+    except TypeError as exc:
+        raise InvalidInputError(f"odd training config ({exc})", file=path, location="config") from None
+    if not isinstance(cfg.image_size, int) or isinstance(cfg.image_size, bool) or cfg.image_size < 8:
+        raise InvalidInputError(f"image_size must be a whole number of at least 8, got {cfg.image_size!r}", file=path,
+                                location="config.image_size")
+    check_side(cfg.image_size, "image_size", file=path, location="config.image_size")
+    if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+        raise InvalidInputError("class_names must be a non-empty list of strings", file=path, location="class_names")
+    if not isinstance(cfg.arch, str) or not _known_architecture(cfg.arch):
+        raise InvalidInputError(f"the checkpoint names an unknown model architecture {cfg.arch!r}; "
+                                "`cvkit train --list-models` lists the names", file=path, location="config.arch")
+
+
+def _known_architecture(arch: str) -> bool:
+    import torchvision
+
+    from cvkit.train.models import SMALL_CNN
+
+    return arch == SMALL_CNN or arch in torchvision.models.list_models(module=torchvision.models)
 
 
 def model_from_checkpoint(state: dict[str, Any], use_ema: bool = True) -> tuple[torch.nn.Module, Any]:

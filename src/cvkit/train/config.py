@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from cvkit.core.limits import check_side
 from cvkit.errors import CvkitError
 from cvkit.io import atomic_write_text
 
@@ -176,6 +177,7 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise CvkitError(message)
+        check_side(self.image_size, "--image-size")
         finetune_stages(self.finetune)
         return self
 

@@ -8,6 +8,7 @@ decoded in batches on the GPU with nvJPEG (:class:`GpuJpegBatches`).
 
 from __future__ import annotations
 
+import io
 import random
 import warnings
 from collections import Counter
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from cvkit.core.geometry import Box
+from cvkit.core.limits import check_image_file, open_image
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.manifest import read_header, read_manifest
 from cvkit.train import shards
@@ -165,9 +167,11 @@ def resolve_decoder(name: str) -> str:
 
 
 def decode_image(path: str, decoder: str = "torchvision") -> torch.Tensor:
-    """Decode ``path`` to a uint8 RGB CHW tensor, EXIF orientation applied (the displayed image)."""
+    """Decode ``path`` to a uint8 RGB CHW tensor, EXIF orientation applied (the displayed image); an image over the
+    pixel limit (:mod:`cvkit.core.limits`) is refused from its header."""
     if hasattr(path, "read"):  # an image inside a shard (cvkit.train.shards.MemberPath): decoded from its bytes
         return decode_image_bytes(path.read(), str(path))
+    check_image_file(path)
     try:
         if decoder == "torchvision":
             import torchvision.io as tio
@@ -180,9 +184,9 @@ def decode_image(path: str, decoder: str = "torchvision") -> torch.Tensor:
             if array is None:
                 raise ValueError("OpenCV could not read it")
             return torch.from_numpy(cv2.cvtColor(array, cv2.COLOR_BGR2RGB)).permute(2, 0, 1).contiguous()
-        from PIL import Image, ImageOps
+        from PIL import ImageOps
 
-        with Image.open(path) as img:
+        with open_image(path) as img:
             array = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
         return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
     except FileNotFoundError:
@@ -192,13 +196,16 @@ def decode_image(path: str, decoder: str = "torchvision") -> torch.Tensor:
 
 
 def decode_image_bytes(data: bytes, name: str) -> torch.Tensor:
-    """:func:`decode_image` of encoded bytes (torchvision, EXIF orientation applied); ``name`` for messages."""
+    """:func:`decode_image` of encoded bytes (torchvision, EXIF orientation applied); ``name`` for messages. An
+    image over the pixel limit (:mod:`cvkit.core.limits`) is refused from its header."""
     import torchvision.io as tio
 
     try:
+        with open_image(io.BytesIO(data), file=name):
+            pass
         return tio.decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=tio.ImageReadMode.RGB,
                                 apply_exif_orientation=True)
-    except (RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError) as exc:
         raise InvalidInputError(f"could not decode the image ({exc})", file=name) from None
 
 
@@ -330,6 +337,8 @@ class ManifestDataset(torch.utils.data.Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         index, seed = key if isinstance(key, tuple) else (key, None)
         path, _, box = self.items[index]
+        if not hasattr(path, "read"):  # (an image in a shard is checked by decode_image_bytes)
+            check_image_file(path)  # the pixel limit, from the header, before any decoder (here or on the GPU) allocates
         if self.encoded and box is None:
             if is_jpeg(path):
                 import torchvision.io as tio

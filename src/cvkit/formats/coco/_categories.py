@@ -12,7 +12,7 @@ from typing import Any
 
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.report import Report
-from cvkit.errors import InvalidInputError
+from cvkit.errors import CvkitError, InvalidInputError
 
 
 def dataset_group(raw: list[Any]) -> dict[str, Any] | None:
@@ -56,7 +56,10 @@ def read_categories(raw: list[Any], file: Path, categories: CategorySet, hierarc
             # no parent: COCO's "person" is its own supercategory, Roboflow writes "none"; kept for the writer
             attributes["supercategory"] = supercategory
             supercategory = ""
-        categories.add(Category(cat_id, name, attributes=attributes))
+        try:
+            categories.add(Category(cat_id, name, attributes=attributes))
+        except CvkitError as exc:  # an id used twice: named with the file and the place
+            raise InvalidInputError(exc.message, file=file, location=f"categories[{i}].id") from None
         if supercategory:
             hierarchy.add_edge(name, supercategory)
         names[cat_id] = name

@@ -20,7 +20,7 @@ from cvkit.core.report import Report
 from cvkit.core.shards import Pipeline, memory_available, runs
 from cvkit.core.splits import NO_SPLIT
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import files_in, relpath_posix
+from cvkit.io import files_in, open_regular, read_regular_bytes, relpath_posix
 
 from ._categories import read_categories
 from ._images import clean_file_name, common_root, file_name_of, fill_size, image_root, written_size
@@ -114,7 +114,7 @@ def _load(path: Path) -> Any:
     parsed = _load_mapped(path)
     if parsed is not _UNMAPPED:
         return parsed
-    data = path.read_bytes()
+    data = read_regular_bytes(path)
     try:
         return jsonio.loads(data)
     except jsonio.JSONDecodeError as exc:
@@ -127,7 +127,7 @@ _UNMAPPED = object()
 def _load_mapped(path: Path) -> Any:
     """orjson over a read-only memory map of ``path``; :data:`_UNMAPPED` when that fails in any way."""
     try:
-        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        with open_regular(path) as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             view = memoryview(mapped)
             try:
                 return jsonio.loads(view)
@@ -211,6 +211,9 @@ def _plan_file(file: Path, split: str | None, data: Any, names: dict[int, str], 
     duplicates = set()
     for n, img in enumerate(images):  # a repeated id: its annotations would be given to both images
         if isinstance(img, dict):
+            if isinstance(img.get("id"), (list, dict)):  # JSON's unhashable values: not an id
+                raise InvalidInputError(f"image id must be a number or a string, got {img['id']!r}"[:200], file=file,
+                                        location=f"images[{n}].id")
             if img.get("id") in known_ids and "id" in img:
                 duplicates.add(n)
             known_ids.add(img.get("id"))

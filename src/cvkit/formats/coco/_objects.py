@@ -158,6 +158,10 @@ def group_by_image(annotations: list[Any], file: Path, report: Report) -> dict[A
         except (KeyError, TypeError):
             report.invalid(InvalidInputError("annotation needs an 'image_id'", file=file, location=f"annotations[{i}]"))
             continue
+        if isinstance(image_id, (list, dict)):  # JSON's unhashable values: not an id
+            report.invalid(InvalidInputError("image_id must be a number or a string", file=file,
+                                             location=f"annotations[{i}].image_id"))
+            continue
         indices = by_image.get(image_id)
         if indices is None:
             by_image[image_id] = [i]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cvkit.core.limits import open_image
 from cvkit.core.masks import encode
 from cvkit.core.model import Annotation
 from cvkit.core.report import Report
@@ -26,10 +27,9 @@ def is_panoptic(annotation: Any) -> bool:
 def segment_masks(png: Path, width: int | None, height: int | None, report: Report) -> dict[int, dict[str, Any]]:
     """Segment id -> RLE of one panoptic PNG; empty (and a warning) when it is missing or mis-sized."""
     import numpy as np
-    from PIL import Image
 
     try:
-        with Image.open(png) as image:
+        with open_image(png) as image:  # the pixel limit (cvkit.core.limits), from the header
             rgb = np.asarray(image.convert("RGB"), dtype=np.uint32)
     except (OSError, ValueError):
         report.warn(f"some panoptic PNGs are missing or unreadable (e.g. {png}); their segments are read as boxes")

@@ -19,7 +19,7 @@ from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.cvat._meta import Meta, parse_meta, skeleton_edges
 from cvkit.formats.cvat._shapes import SHAPE_TAGS, _where, read_shape
-from cvkit.io import extraction_dir
+from cvkit.io import extraction_dir, open_regular
 
 #: image suffixes looked for beside the XML (CVAT's export writes JPEG and PNG frames)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -345,9 +345,9 @@ def read(
 def is_cvat_xml(path: Path) -> bool:
     """An XML whose root is ``<annotations>`` starting with ``<version>`` (CVAT 1.1) or ``<meta>``."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:  # a FIFO named x.xml is passed over, not waited on
             head = handle.read(2048)
-    except OSError:
+    except (OSError, InvalidInputError):
         return False
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"<?xml"):

@@ -17,6 +17,7 @@ from cvkit.core import jsonio
 from cvkit.core.model import Dataset
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
+from cvkit.io import open_regular
 
 from ._common import LABELS_FILE, METADATA_FILE, SAMPLES_FILE, load_json
 from ._dataset import read_dataset_export, read_sample
@@ -28,7 +29,7 @@ __all__ = ["detect", "read", "read_sample", "write"]
 
 
 def _head(path: Path) -> bytes:
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         return jsonio.strip_bom(handle.read(4096)).lstrip()
 
 

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from cvkit.core import jsonio
 from cvkit.errors import InvalidInputError
+from cvkit.io import read_regular_bytes
 
 LABELS_FILE, SAMPLES_FILE, METADATA_FILE = "labels.json", "samples.json", "metadata.json"
 
 
 def load_json(file: Path) -> object:
     """A whole JSON file; malformed JSON is an error naming the file and line/column."""
-    data = file.read_bytes()
+    data = read_regular_bytes(file)
     try:
         return jsonio.loads(data)
     except jsonio.JSONDecodeError as exc:

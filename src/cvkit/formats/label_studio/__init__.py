@@ -13,8 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from cvkit.core import jsonio
+from cvkit.errors import InvalidInputError
 from cvkit.formats.label_studio._reader import read
 from cvkit.formats.label_studio._writer import write
+from cvkit.io import open_regular
 
 __all__ = ["detect", "read", "write"]
 
@@ -28,9 +30,9 @@ def _is_export(path: Path) -> bool:
     """A JSON list (or one task) with Label Studio's ``data`` + ``annotations``/``predictions``, or JSON-MIN
     records (``annotation_id`` beside region lists)."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:  # a FIFO named x.json is passed over, not waited on
             head = jsonio.strip_bom(handle.read(1 << 16)).lstrip()
-    except OSError:
+    except (OSError, InvalidInputError):
         return False
     if not head.startswith((b"[", b"{")):
         return False

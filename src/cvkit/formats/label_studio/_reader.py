@@ -21,6 +21,7 @@ from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.label_studio._regions import REGION_TYPES, VALUE_KEYS, region_kind, region_to_annotation
+from cvkit.io import read_regular_bytes
 
 #: JSON-MIN keys that are the annotation's own, not task data or a control's regions
 MIN_KEYS = ("id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement", "history")
@@ -30,7 +31,7 @@ _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
 
 def load_records(file: Path) -> list[dict[str, Any]]:
     """The file's tasks (or JSON-MIN records): a JSON list, or one task object."""
-    data = file.read_bytes()
+    data = read_regular_bytes(file)
     try:
         top = jsonio.loads(data)
     except jsonio.JSONDecodeError as exc:

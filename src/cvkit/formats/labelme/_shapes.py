@@ -29,6 +29,7 @@ from typing import Any
 
 from cvkit.core import validate_values
 from cvkit.core.geometry import clean_number, xyxy_to_xywh
+from cvkit.core.limits import open_image
 from cvkit.core.masks import decode, encode
 from cvkit.core.model import Annotation
 from cvkit.errors import InvalidInputError
@@ -91,12 +92,11 @@ def _points(raw: Any, file: Path, index: int) -> list[float]:
 def decode_mask_png(data: Any, file: Path, where: str) -> Any:
     """A shape's base64 PNG as a 2-D bool array (any non-zero channel is inside)."""
     import numpy as np
-    from PIL import Image
 
     if not isinstance(data, str) or not data:
         raise InvalidInputError("a mask shape needs 'mask', a base64-encoded PNG", file=file, location=f"{where}.mask")
     try:
-        with Image.open(io.BytesIO(base64.b64decode(data, validate=False))) as img:
+        with open_image(io.BytesIO(base64.b64decode(data, validate=False)), file) as img:  # the pixel limit checked
             array = np.asarray(img)
     except (binascii.Error, OSError, ValueError):
         raise InvalidInputError("'mask' is not a base64-encoded image", file=file, location=f"{where}.mask") from None

@@ -9,6 +9,7 @@ from typing import Any
 
 from cvkit.core import jsonio
 from cvkit.core.imageinfo import fill_size_from_header, read_image_info
+from cvkit.core.limits import open_image
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.paths import check_image_source, inside
 from cvkit.core.report import Report
@@ -58,9 +59,9 @@ def _image_data(image: Path) -> str:
         return base64.b64encode(image.read_bytes()).decode("ascii")
     import io
 
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
-    with Image.open(image) as img:
+    with open_image(image) as img:
         rotated = ImageOps.exif_transpose(img)
         buffer = io.BytesIO()
         rotated.save(buffer, format="PNG" if "A" in rotated.mode else "JPEG", quality=95)

@@ -15,6 +15,7 @@ from lxml import etree
 from cvkit.core import validate_values
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import find_image, header_size
+from cvkit.core.limits import open_image
 from cvkit.core.masks import encode
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.paths import inside, split_name
@@ -84,13 +85,12 @@ def _points(poly: Any, file: Path, where: str) -> list[float]:
 
 def _mask(segm: Any, masks_dirs: list[Path], size: tuple[int | None, int | None], file: Path, where: str) -> dict[str, Any]:
     import numpy as np
-    from PIL import Image
 
     name = _text(segm, "mask")
     found = _find([d / name for d in masks_dirs]) if name else None
     if found is None:
         raise InvalidInputError(f"mask file {name!r} not found (looked in {', '.join(str(d) for d in masks_dirs)})", file=file, location=where)
-    with Image.open(found) as img:
+    with open_image(found) as img:  # refused over the pixel limit (cvkit.core.limits), from its header
         array = np.asarray(img)
     mask = array.any(axis=2) if array.ndim == 3 else array > 0
     height, width = size

@@ -19,7 +19,7 @@ from cvkit.core.model import Dataset
 from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats import coco
-from cvkit.io import files_in, rewrite_own_file
+from cvkit.io import files_in, open_regular, rewrite_own_file
 
 __all__ = ["detect", "frequency_of", "read", "write"]
 
@@ -34,7 +34,7 @@ HEAD_BYTES = 1 << 16
 def _is_lvis_file(path: Path) -> bool:
     if path.suffix.lower() != ".json" or not path.is_file():
         return False
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         head = jsonio.strip_bom(handle.read(HEAD_BYTES)).lstrip()
     return head.startswith(b"{") and bool(_LVIS_KEYS.search(head)) and coco.detect(path) is not None
 

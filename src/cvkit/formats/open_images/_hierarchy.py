@@ -16,6 +16,7 @@ from typing import Any
 from cvkit.core import jsonio
 from cvkit.core.categories import Hierarchy
 from cvkit.errors import CvkitError, InvalidInputError
+from cvkit.io import read_regular_bytes
 
 #: the root MID of the 600-class hierarchy, which no class list names
 ROOT_NAMES = {"/m/0bl9f": "Entity"}
@@ -84,7 +85,7 @@ def class_list_beside(folder: Path) -> Path | None:
 def load_tree(path: Path, display: dict[str, str] | None = None) -> tuple[Hierarchy, list[tuple[str, str]]]:
     """The hierarchy JSON at ``path``; display names from ``display``, else a class list beside it."""
     try:
-        data = jsonio.loads(path.read_bytes())
+        data = jsonio.loads(read_regular_bytes(path))
     except jsonio.JSONDecodeError as exc:
         raise InvalidInputError(f"malformed JSON: {exc}", file=path) from None
     if display is None:

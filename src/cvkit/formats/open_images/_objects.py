@@ -9,6 +9,7 @@ import numpy as np
 
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import read_image_info
+from cvkit.core.limits import open_image
 from cvkit.core.masks import encode
 from cvkit.core.model import Annotation, Sample
 from cvkit.core.report import Report
@@ -112,7 +113,7 @@ def mask_objects(
         label = table.text("LabelName", row)
         categories.ensure(label)
         box = _corners(table, row, ("BoxXMin", "BoxXMax", "BoxYMin", "BoxYMax"), sample)
-        with Image.open(_mask_file(folder, table.text("MaskPath", row), table, row)) as picture:
+        with open_image(_mask_file(folder, table.text("MaskPath", row), table, row)) as picture:  # the pixel limit
             mask = picture.convert("L")
             if mask.size != (sample.width, sample.height):
                 mask = mask.resize((sample.width, sample.height), Image.NEAREST)

@@ -16,7 +16,7 @@ from cvkit.core.imageinfo import IMAGE_EXTENSIONS
 from cvkit.core.paths import split_name
 from cvkit.core.report import Report
 from cvkit.core.splits import NO_SPLIT
-from cvkit.io import files_in, folders_in, read_utf8_text
+from cvkit.io import files_in, folders_in, open_regular, read_utf8_text
 
 #: Split list names that are unions of others; an image keeps its most specific split.
 UNION_SPLITS = ("trainval",)
@@ -95,7 +95,7 @@ def is_class_list(path: Path) -> bool:
     (``train_2023.txt``, one id a line) is a split list, not a class list."""
     if "_" not in path.stem:
         return False
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         first = next((line.split() for line in handle if line.strip() and not line.startswith(b"#")), [])
     return len(first) == 2 and first[1] in (b"-1", b"0", b"1")
 

@@ -20,7 +20,7 @@ from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
-from cvkit.io import known_encoding
+from cvkit.io import known_encoding, open_regular
 
 from ._labels import ClassNames, parse_label_file
 from ._layouts import Layout, Source, describe, find_layout
@@ -69,7 +69,7 @@ def _categories(names: ClassNames, report: Report) -> CategorySet:
 def _read_label(candidates: list[str]) -> tuple[bytes | None, str]:
     for candidate in candidates:
         try:
-            with open(candidate, "rb") as handle:
+            with open_regular(candidate) as handle:
                 return handle.read(), candidate
         except (FileNotFoundError, NotADirectoryError):
             continue

@@ -29,7 +29,7 @@ from pathlib import Path
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
 from cvkit.core.report import Report
 from cvkit.errors import InvalidInputError
-from cvkit.io import read_utf8_text
+from cvkit.io import read_regular_bytes, read_utf8_text, require_utf8_name
 
 from ._labels import ClassNames, UniqueStems
 from ._yaml import load_yaml, yaml_class_names
@@ -114,7 +114,7 @@ def read_names_file(path: Path, encoding: str | None = None) -> ClassNames:
     Ultralytics names classes it has no name for. UTF-8 unless ``encoding`` (the ``names_encoding``
     reader option) says otherwise.
     """
-    data = path.read_bytes()
+    data = read_regular_bytes(path)
     try:
         text = data.decode(encoding) if encoding else data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -192,6 +192,7 @@ def _files_under(folder: Path, recursive: bool, wanted: Callable[[str], bool]) -
                         if recursive:
                             stack.append(entry.path)
                     elif wanted(entry.name):
+                        require_utf8_name(os.path.dirname(entry.path), entry.name)
                         found.append(entry.path)
         except (FileNotFoundError, NotADirectoryError):
             continue
@@ -225,7 +226,7 @@ def find_names_file(*folders: Path) -> Path | None:
 def _names_file_in(children: dict[str, os.DirEntry[str]]) -> Path | None:
     """classes.txt / obj.names / ... (or any ``*.names``) among a folder's entries."""
     for name in NAMES_FILES:
-        if name in children and children[name].is_file():
+        if name in children and not children[name].is_dir():  # a FIFO or a device is refused when read
             return Path(children[name].path)
     for name, entry in children.items():
         if name.endswith(".names") and entry.is_file():
@@ -459,7 +460,7 @@ def find_yaml(folder: Path, children: dict[str, os.DirEntry[str]] | None = None)
     ``children``: the folder's listing, when the caller has it."""
     children = _children(folder) if children is None else children
     for name in YAML_NAMES:
-        if name in children and children[name].is_file():
+        if name in children and not children[name].is_dir():  # a FIFO or a device is refused when read, not passed over
             return Path(children[name].path)
     for name, entry in sorted(children.items()):
         path = Path(entry.path)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cvkit.core.limits import load_yaml as load_bounded_yaml
 from cvkit.errors import InvalidInputError
+from cvkit.io import read_regular_bytes
 
 from ._labels import ClassNames
 
@@ -34,6 +36,11 @@ def _yaml_names(data: dict[str, Any], file: Path) -> ClassNames:
         if not isinstance(nc, int) or nc < 0:
             raise InvalidInputError(f"nc must be a whole number, got {nc!r}", file=file, location="nc")
         return ClassNames([f"class_{i}" for i in range(nc)], file.name)  # what Ultralytics does
+    values = names.values() if isinstance(names, dict) else names if isinstance(names, list) else []
+    if any(not isinstance(value, (str, int, float)) or isinstance(value, bool) for value in values):
+        raise InvalidInputError("every class name must be a string (or a number), not a list, a mapping or null",
+                                file=file,
+                                location="names")
     if isinstance(names, dict):
         try:
             by_index = {int(k): str(v) for k, v in names.items()}
@@ -52,15 +59,11 @@ def _yaml_names(data: dict[str, Any], file: Path) -> ClassNames:
 
 
 def load_yaml(file: Path) -> dict[str, Any]:
-    import yaml
-
     try:
-        data = yaml.safe_load(file.read_bytes().decode("utf-8-sig"))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise InvalidInputError(f"not valid YAML ({exc.problem})", file=file, location=f"line {mark.line + 1}" if mark else None) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        text = read_regular_bytes(file).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise InvalidInputError(f"not valid YAML ({exc.__class__.__name__})", file=file) from None
+    data = load_bounded_yaml(text, file)  # aliases bounded (an alias bomb is refused)
     if not isinstance(data, dict):
         raise InvalidInputError("expected a mapping with train/val and names", file=file)
     return data
