@@ -7,18 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-from functools import partial
 from pathlib import Path
 
 import pytest
 
-from cvkit.core import executor, parallel
+from cvkit.core import executor
 from cvkit.io import _owner_tag, atomic_dir, atomic_file, clear_leftovers
 
 pytestmark = pytest.mark.skipif(not executor.can_fork(), reason="forked workers")
 
 
-def _interrupt_self_then_square(n: int) -> tuple[int, int]:
+def _interrupt_self_then_square(_context: None, n: int) -> tuple[int, int]:
     """A task that receives Ctrl-C itself (as a terminal sends it to the whole group) and goes on."""
     os.kill(os.getpid(), signal.SIGINT)
     return os.getpid(), n * n
@@ -28,13 +27,13 @@ def _square(_context: None, n: int) -> int:
     return n * n
 
 
-def _write_file(folder: str, n: int) -> int:
+def _write_file(folder: str, n: int) -> int:  # the folder is the context every task shares
     Path(folder, f"{n}.txt").write_text(str(n))
     return n
 
 
 def test_a_worker_ignores_ctrl_c_and_its_result_still_arrives():
-    results = list(parallel.ordered_map(_interrupt_self_then_square, range(6), workers=2))
+    results = list(executor.LocalProcesses(2).map(_interrupt_self_then_square, None, list(range(6))))
     assert [square for _, square in results] == [n * n for n in range(6)]
     assert {pid for pid, _ in results} != {os.getpid()}
 
@@ -50,7 +49,7 @@ def test_interrupting_the_consumer_stops_and_reaps_the_workers():
 
 def test_a_generator_an_error_left_suspended_is_stopped_by_stop_workers():
     mark = executor.workers_mark()
-    results = parallel.ordered_map(_interrupt_self_then_square, range(10_000), workers=2)
+    results = executor.LocalProcesses(2).map(_interrupt_self_then_square, None, list(range(10_000)))
     next(results)  # suspended here, as when the caller's own code raises between two results
     assert multiprocessing.active_children() != []
     executor.stop_workers(since=mark)
@@ -60,7 +59,7 @@ def test_a_generator_an_error_left_suspended_is_stopped_by_stop_workers():
 def test_an_error_inside_an_atomic_folder_stops_its_workers_before_removing_it(tmp_path: Path):
     dst = tmp_path / "out"
     with pytest.raises(RuntimeError), atomic_dir(dst) as tmp:
-        written = parallel.ordered_map(partial(_write_file, str(tmp)), range(5000), workers=2)
+        written = executor.LocalProcesses(2).map(_write_file, str(tmp), list(range(5000)))
         next(written)
         raise RuntimeError("the writer failed between two results")
     assert multiprocessing.active_children() == []
