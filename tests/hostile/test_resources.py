@@ -427,6 +427,8 @@ def test_a_fifo_or_a_link_to_dev_zero_is_refused_without_blocking_or_filling_mem
         assert PASSED_OVER[case] in run.stderr, run.stderr
     else:
         assert bad.name in run.stderr and "not a regular file" in run.stderr, run.stderr
-    assert run.peak_mb < 1200
+    # augment imports torch and albumentations (1.1-1.3 GB resident on its own); reading /dev/zero or waiting on the
+    # FIFO would pass either bound within seconds (and the 60 s guard)
+    assert run.peak_mb < (2048 if args[0] == "augment" else 1200)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("out")] == []
     assert snapshot(source) == before
