@@ -84,7 +84,8 @@ def main() -> None:
     once (:func:`cvkit.cli.process.end_now`; ``CVKIT_NO_FAST_EXIT=1`` turns that off), and what the command kept
     for it (:func:`cvkit.cli.process.kept_until_exit`) is not freed."""
     from cvkit.cli import common
-    from cvkit.core.interrupts import Terminated, unwinding_signals
+    from cvkit.cli.signals import unwinding_signals
+    from cvkit.core.interrupts import Terminated
 
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     process.claim_process()

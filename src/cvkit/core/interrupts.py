@@ -1,4 +1,4 @@
-"""Ctrl-C, SIGTERM and SIGHUP end a command by unwinding, never by dying in the middle of a write.
+"""Ctrl-C, SIGTERM and SIGHUP end a command by unwinding, never by dying in the middle of a write: the library side.
 
 A terminal sends Ctrl-C (SIGINT) and a closed terminal's SIGHUP to the whole process group, and ``kill -TERM -PGID``
 or a service manager sends SIGTERM to every process: the command and its worker processes. Only the command's
@@ -6,22 +6,19 @@ main thread acts on them: it raises (:class:`KeyboardInterrupt`, :class:`Termina
 ``except BaseException`` on the way out runs (temporary folders removed, worker processes stopped and waited for),
 and the command exits 128 + the signal's number (130, 143, 129). Workers leave these signals to it
 (:func:`quiet_worker`): a worker that died of one while holding a lock of its pool's queues would leave the
-command waiting for it forever.
+command waiting for it forever. The handlers themselves are process-wide, so they live at the CLI edge
+(:mod:`cvkit.cli.signals`); this module holds what worker pools need and the exception the handlers raise.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 #: the signals a command unwinds on (SIGHUP does not exist on Windows)
 UNWOUND = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-#: a third signal while the command unwinds ends the process at once (someone wants out, cleanup or not)
-GIVE_UP_AFTER = 3
 
 
 class Terminated(BaseException):
@@ -43,47 +40,19 @@ def exit_code_of(interruption: BaseException) -> int:
     return interruption.exit_code if isinstance(interruption, Terminated) else 128 + signal.SIGINT
 
 
-_received: list[int] = []
 #: signals noted while :func:`signals_held` holds them back, and how deep such blocks are nested
 _held: list[int] = []
 _holding = [0]
 _MASKS = hasattr(signal, "pthread_sigmask")
 
 
-def _unwind(signum: int, _frame: Any) -> None:
+def hold_if_holding(signum: int) -> bool:
+    """For a signal handler: note ``signum`` and return True while :func:`signals_held` holds signals back (the
+    block acts on it at its end); False when the handler should act now."""
     if _holding[0]:
         _held.append(signum)
-        return
-    _received.append(signum)
-    if len(_received) >= GIVE_UP_AFTER:
-        os._exit(128 + signum)
-    if len(_received) > 1:
-        return  # already unwinding: a second Ctrl-C must not cut the cleanup short
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise Terminated(signum)
-
-
-@contextmanager
-def unwinding_signals() -> Iterator[None]:
-    """Inside the block, SIGINT raises :class:`KeyboardInterrupt` and SIGTERM/SIGHUP raise :class:`Terminated` in
-    the main thread, once; a repeat while unwinding is ignored, the third ends the process. Signals whose handler
-    someone else set (not Python's defaults) are left alone; off the main thread, nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    default_int = signal.default_int_handler
-    previous = {signum: signal.getsignal(signum) for signum in UNWOUND}
-    for signum, handler in previous.items():
-        if handler in (signal.SIG_DFL, default_int):
-            signal.signal(signum, _unwind)
-    _received.clear()
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            if signal.getsignal(signum) is _unwind:
-                signal.signal(signum, handler)
+        return True
+    return False
 
 
 @contextmanager
@@ -103,7 +72,7 @@ def signals_held() -> Iterator[None]:
         if main and not _holding[0] and _held:
             signum = _held[0]
             _held.clear()
-            _unwind(signum, None)
+            signal.raise_signal(signum)  # to whichever handler is installed (the CLI's: cvkit.cli.signals)
 
 
 def signals_left_to_parent() -> tuple[int, ...]:
