@@ -17,7 +17,7 @@ from conftest import make_image
 from cvkit import manifest, manifest_parquet
 from cvkit.core import shards
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.executor import Executor, InProcess, LocalProcesses, can_fork
+from cvkit.core.executor import Executor, InProcess, LocalProcesses, can_fork, using
 from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.formats import labelme
 from cvkit.formats.coco import _format as coco
@@ -101,7 +101,7 @@ def _convert(name: str, tmp_path: Path, corpus, out: Path) -> cvkit.Report:
 def test_every_executor_writes_the_same_bytes(tmp_path, corpus, small_shards, name):
     outputs = {}
     for kind in EXECUTORS:
-        with shards.executor_override(_executor(kind)):
+        with using(_executor(kind)):
             report = _convert(name, tmp_path, corpus, tmp_path / kind)
         outputs[kind] = (_files(tmp_path / kind), report.to_dict())
     assert outputs["fork"] == outputs["in-process"]
@@ -176,7 +176,7 @@ def test_a_mapped_dataset_keeps_its_shards(tmp_path, small_shards, kind):
     unsharded = cvkit.read(src, format="labelme", workers=1).map(_drop_some_and_tag)
     expected = cvkit.write(unsharded, tmp_path / "one", "coco", workers=1)
     mapped = cvkit.read(src, format="labelme").map(_drop_some_and_tag)
-    with shards.executor_override(_executor(kind)):
+    with using(_executor(kind)):
         report = cvkit.write(mapped, tmp_path / "many", "coco", workers=2)
     assert _files(tmp_path / "many") == _files(tmp_path / "one")
     assert report.written.images == expected.written.images == 4

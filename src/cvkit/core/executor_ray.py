@@ -61,7 +61,6 @@ class RayExecutor(Executor):
         self._pending: list[Any] = []
         #: tasks submitted to the cluster so far (the CLI reports it)
         self.tasks_submitted = 0
-        self.address = address
 
     def map(self, function: Callable[[C, T], R], context: C, tasks: Sequence[T]) -> Iterator[R]:
         ray = self._ray

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from cvkit.core.categories import CategorySet
-from cvkit.core.executor import Executor, InProcess, chosen, default_workers, make_executor, using
+from cvkit.core.executor import Executor, InProcess, chosen, default_workers, make_executor
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
@@ -101,10 +101,6 @@ def _run_shard(job: _Job, index: int) -> RunResult:
         categories.journal = None
     part = copy.copy(report)  # this run's records: the next run's clear() gives the scratch new containers
     return RunResult(journal, tuple(created), encoded, part)
-
-
-#: tests' name for :func:`cvkit.core.executor.using` (one override: the CLI's ``--engine`` sets the same one)
-executor_override = using
 
 
 def choose_executor(workers: int, samples: int | None = None) -> Executor:
