@@ -39,7 +39,13 @@ def peers_python(*packages: str) -> Path | None:
     python = PEERS_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
-    missing = [p for p in packages if subprocess.run([str(python), "-m", "pip", "show", "-q", re.split(r"[\[=<>]", p)[0]], capture_output=True).returncode]
+    missing = [
+        p
+        for p in packages
+        if subprocess.run(
+            [str(python), "-m", "pip", "show", "-q", re.split(r"[\[=<>]", p)[0]], capture_output=True
+        ).returncode
+    ]
     if missing:
         print(f"installing peer tools into {PEERS_VENV}: {' '.join(missing)}", flush=True)
         done = subprocess.run([str(python), "-m", "pip", "install", "-q", *missing], capture_output=True, text=True)
@@ -53,9 +59,11 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
     """Run ``cmd`` in a child process (via a tiny wrapper so peak memory is that child's alone)."""
     wrapper = (
         "import resource, subprocess, sys, time, json;"
-        "t=time.perf_counter(); r=subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True);"
+        "t=time.perf_counter(); r=subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, "
+        "text=True);"
         "dt=time.perf_counter()-t; u=resource.getrusage(resource.RUSAGE_CHILDREN); m=u.ru_maxrss/1024;"
-        "print(json.dumps({'seconds': dt, 'peak_mb': m, 'cpu_seconds': u.ru_utime + u.ru_stime, 'sys_seconds': u.ru_stime,"
+        "print(json.dumps({'seconds': dt, 'peak_mb': m, 'cpu_seconds': u.ru_utime + u.ru_stime, 'sys_seconds': "
+        "u.ru_stime,"
         " 'rc': r.returncode, 'err': r.stderr[-300:]}))"
     )
     out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, cwd=cwd)
@@ -109,8 +117,12 @@ def _empty_trash_at_exit() -> None:
         atexit.register(_empty_trash)
         _emptied_at_exit = True
         if TRASH_EMPTIED.exists() and (age := time.time() - TRASH_EMPTIED.stat().st_mtime) < RECENTLY_DELETED_S:
-            print(f"note: an earlier run deleted many output files {age:.0f} s ago; for up to {RECENTLY_DELETED_S} s after that, creating "
-                  "files on ext4 without a journal can cost seconds of system time (see discard() in benchmarks/_common.py)", flush=True)
+            print(
+                f"note: an earlier run deleted many output files {age:.0f} s ago; for up to {RECENTLY_DELETED_S} s "
+                "after that, creating files on ext4 without a journal can cost seconds of system time (see discard() "
+                "in benchmarks/_common.py)",
+                flush=True,
+            )
 
 
 def print_table(title: str, rows: dict[str, dict[str, float] | None], baseline: str) -> None:
@@ -127,7 +139,9 @@ def print_table(title: str, rows: dict[str, dict[str, float] | None], baseline: 
         print(f"{name:<28}{r['seconds']:>10.3f}{r['peak_mb']:>10.0f}{ratio:>10}{system:>10}")
 
 
-def print_speedup(rows: dict[str, dict[str, float] | None], peers: tuple[str, ...], goal: str, baseline: str = "cvkit") -> None:
+def print_speedup(
+    rows: dict[str, dict[str, float] | None], peers: tuple[str, ...], goal: str, baseline: str = "cvkit"
+) -> None:
     """The line run_all.py repeats: the fastest of ``peers`` (those that ran) divided by ``baseline``, with the goal."""
     times = [rows[name]["seconds"] for name in peers if rows.get(name)]
     if times and rows.get(baseline):

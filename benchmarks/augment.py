@@ -24,9 +24,23 @@ import time
 
 from _common import print_table
 
-PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png", "motorcycle_right.png", "hubble_deep_field.jpg", "retina.jpg")
+PHOTOS = (
+    "astronaut.png",
+    "coffee.png",
+    "chelsea.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+    "hubble_deep_field.jpg",
+    "retina.jpg",
+)
 TOOLS = ("cvkit-cpu", "albumentations", "torchvision-v2")
-SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
+SINGLE_THREAD = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
 
 
 def photos() -> list:
@@ -64,7 +78,10 @@ def torchvision_pipeline(preset: str):
     from torchvision.transforms import v2
 
     rrc_scale = (0.08, 1.0) if preset == "imagenet" else (0.25, 1.0)
-    steps = [v2.RandomResizedCrop(224, scale=rrc_scale, ratio=(0.75, 4 / 3), antialias=True), v2.RandomHorizontalFlip(0.5)]
+    steps = [
+        v2.RandomResizedCrop(224, scale=rrc_scale, ratio=(0.75, 4 / 3), antialias=True),
+        v2.RandomHorizontalFlip(0.5),
+    ]
     if preset == "strong":
         steps += [
             v2.RandomApply([v2.RandomAffine(degrees=15, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=5)], p=0.5),
@@ -160,8 +177,12 @@ def same_outputs() -> bool:
 
 def measure(tool: str, preset: str, seconds: float) -> dict[str, float]:
     env = {**os.environ, **SINGLE_THREAD}
-    out = subprocess.run([sys.executable, __file__, "--worker", tool, "--preset", preset, "--seconds", str(seconds)],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", tool, "--preset", preset, "--seconds", str(seconds)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if out.returncode:
         raise RuntimeError(f"{tool} {preset} failed: {out.stderr[-600:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -175,11 +196,19 @@ def main() -> None:
     parser.add_argument("--preset", default="imagenet")
     args = parser.parse_args()
     if args.worker:
-        result = gpu_worker(args.seconds) if args.worker == "cvkit-gpu" else worker(args.worker, args.preset, args.seconds)
+        result = (
+            gpu_worker(args.seconds) if args.worker == "cvkit-gpu" else worker(args.worker, args.preset, args.seconds)
+        )
         print(json.dumps(result))
         return
-    print(f"photos: {', '.join(PHOTOS)} (scikit-image); output 224x224; single thread; best of {args.repeat} x {args.seconds:g} s")
-    print(f"cvkit CPU and the hand-built albumentations pipelines give identical images for the same seed: {same_outputs()}")
+    print(
+        f"photos: {', '.join(PHOTOS)} (scikit-image); output 224x224; single thread; best of {args.repeat} x "
+        f"{args.seconds:g} s"
+    )
+    print(
+        "cvkit CPU and the hand-built albumentations pipelines give identical images for the same seed: "
+        f"{same_outputs()}"
+    )
     for preset in ("imagenet", "strong"):
         best: dict[str, dict[str, float]] = {}
         for _ in range(args.repeat):  # interleaved, so drift on a shared machine hits every tool alike
@@ -191,14 +220,18 @@ def main() -> None:
         print_table(f"preset {preset}: seconds per 1,000 images (lower is better)", rows, baseline="cvkit-cpu")
         base = best["cvkit-cpu"]["images_per_s"]
         for tool, r in best.items():
-            print(f"  {tool:<18}{r['images_per_s']:>10.0f} images/s   cvkit-cpu / {tool}: {base / r['images_per_s']:.2f}")
+            print(
+                f"  {tool:<18}{r['images_per_s']:>10.0f} images/s   cvkit-cpu / {tool}: {base / r['images_per_s']:.2f}"
+            )
     gpu = measure("cvkit-gpu", "strong", args.seconds)
     if gpu is None:
         print("\ncvkit GPU back-end: not measured, no CUDA GPU on this machine")
     else:
         cpu = best["cvkit-cpu"]["images_per_s"]
-        print(f"\ncvkit GPU (nvJPEG decode + strong, batch 256): {gpu['images_per_s']:.0f} images/s, "
-              f"{gpu['images_per_s'] / cpu:.1f}x the single-thread CPU back-end; peak GPU memory {gpu['peak_mb']:.0f} MB")
+        print(
+            f"\ncvkit GPU (nvJPEG decode + strong, batch 256): {gpu['images_per_s']:.0f} images/s, "
+            f"{gpu['images_per_s'] / cpu:.1f}x the single-thread CPU back-end; peak GPU memory {gpu['peak_mb']:.0f} MB"
+        )
 
 
 if __name__ == "__main__":

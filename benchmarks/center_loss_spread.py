@@ -42,13 +42,28 @@ def main() -> None:
     manifest = WORK / "digits" / "manifest.jsonl"
     if not manifest.exists():
         digit_folder(manifest.parent, args.train, args.val)
-    runs = [("softmax", {})] + [(f"center lambda {lam}", {"loss": "center", "center_lambda": float(lam)})
-                                for lam in args.lambdas.split(",")]
+    runs = [("softmax", {})] + [
+        (f"center lambda {lam}", {"loss": "center", "center_lambda": float(lam)}) for lam in args.lambdas.split(",")
+    ]
     print(f"{'loss':<20} {'val top-1':>9} {'within/between':>15}")  # top-1 of the last epoch; features of best.pt
     for name, options in runs:
         out = WORK / name.replace(" ", "_")
-        cfg = TrainConfig("small_cnn", str(manifest), output=str(out), overwrite=True, epochs=args.epochs, batch_size=16,
-                          image_size=28, lr=3e-3, optimizer="adamw", device="cpu", workers=0, aug="none", embed_dim=2, **options)
+        cfg = TrainConfig(
+            "small_cnn",
+            str(manifest),
+            output=str(out),
+            overwrite=True,
+            epochs=args.epochs,
+            batch_size=16,
+            image_size=28,
+            lr=3e-3,
+            optimizer="adamw",
+            device="cpu",
+            workers=0,
+            aug="none",
+            embed_dim=2,
+            **options,
+        )
         summary = train(cfg)
         result = embed(out, manifest, out / "features.npz", out / "features.png", split="val", overwrite=True)
         features = np.load(out / "features.npz")

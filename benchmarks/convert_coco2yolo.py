@@ -33,8 +33,13 @@ def generate(path: Path, images: int, per_image: int) -> int:
     for r in results:
         by_image[r["image_id"]].append(r["bbox"])
     # a source image's size: the extent of its boxes rounded up to 16 pixels (COCO's are at most 640)
-    sizes = [(min(640, 16 * math.ceil(max(b[0] + b[2] for b in boxes) / 16)), min(640, 16 * math.ceil(max(b[1] + b[3] for b in boxes) / 16)))
-             for boxes in by_image.values()]
+    sizes = [
+        (
+            min(640, 16 * math.ceil(max(b[0] + b[2] for b in boxes) / 16)),
+            min(640, 16 * math.ceil(max(b[1] + b[3] for b in boxes) / 16)),
+        )
+        for boxes in by_image.values()
+    ]
     pool = [(r["category_id"], r["bbox"]) for r in results]
     category_ids = sorted({c for c, _ in pool})
     doc: dict = {
@@ -53,10 +58,21 @@ def generate(path: Path, images: int, per_image: int) -> int:
             category, (x, y, w, h) = pool[(i * per_image + k) % len(pool)]
             box = [round(x * sx, 2), round(y * sy, 2), round(w * sx, 2), round(h * sy, 2)]
             ann_id += 1
-            doc["annotations"].append({"id": ann_id, "image_id": i + 1, "category_id": category, "bbox": box,
-                                       "area": round(box[2] * box[3], 2), "iscrowd": 0, "segmentation": []})
+            doc["annotations"].append(
+                {
+                    "id": ann_id,
+                    "image_id": i + 1,
+                    "category_id": category,
+                    "bbox": box,
+                    "area": round(box[2] * box[3], 2),
+                    "iscrowd": 0,
+                    "segmentation": [],
+                }
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
-    (path.parent.parent / "images" / "train").mkdir(parents=True, exist_ok=True)  # empty: datumaro insists the folder exists
+    (path.parent.parent / "images" / "train").mkdir(
+        parents=True, exist_ok=True
+    )  # empty: datumaro insists the folder exists
     path.write_text(json.dumps(doc))
     return ann_id
 
@@ -81,19 +97,43 @@ def main() -> None:
     print(f"input: {args.images} images, {boxes} boxes ({data}, {data.stat().st_size / 1e6:.0f} MB)")
     out = fresh_dir("out_coco2yolo")
     rows: dict[str, dict[str, float] | None] = {}
-    rows["cvkit"] = best_of(cvkit_cmd("convert", "coco2yolo", str(data), str(out / "cvkit"), "--images", "reference", "--overwrite", "--json"),
-                            args.repeat, clean=out / "cvkit")
+    rows["cvkit"] = best_of(
+        cvkit_cmd(
+            "convert", "coco2yolo", str(data), str(out / "cvkit"), "--images", "reference", "--overwrite", "--json"
+        ),
+        args.repeat,
+        clean=out / "cvkit",
+    )
     print(f"cvkit wrote {count_lines(out / 'cvkit', 'labels/*/*.txt')} label lines", flush=True)
     python = peers_python("globox", "datumaro[cli]")
     if python is not None:
         globox = str(python.parent / "globox")
         target = out / "globox"
-        rows["globox"] = best_of([globox, "convert", "--format", "coco", "--save_fmt", "yolov5", str(data), str(target)], args.repeat, clean=target)
+        rows["globox"] = best_of(
+            [globox, "convert", "--format", "coco", "--save_fmt", "yolov5", str(data), str(target)],
+            args.repeat,
+            clean=target,
+        )
         print(f"globox wrote {count_lines(target, '*.txt')} label lines", flush=True)
         datum = str(python.parent / "datum")
         target = out / "datumaro"
-        rows["datumaro"] = best_of([datum, "convert", "-if", "coco_instances", "-i", str(data.parent.parent), "-f", "yolo",
-                                    "-o", str(target), "--overwrite"], args.repeat, clean=target)
+        rows["datumaro"] = best_of(
+            [
+                datum,
+                "convert",
+                "-if",
+                "coco_instances",
+                "-i",
+                str(data.parent.parent),
+                "-f",
+                "yolo",
+                "-o",
+                str(target),
+                "--overwrite",
+            ],
+            args.repeat,
+            clean=target,
+        )
         print(f"datumaro wrote {count_lines(target)} label lines", flush=True)
     print_table(f"COCO -> YOLO, {args.images} images / {boxes} boxes", rows, "cvkit")
     print("\nCPU seconds (user + system; steadier than wall time on a busy machine):")

@@ -41,8 +41,15 @@ def generate(folder: Path, files: int, per_file: int) -> int:
             shape["label"] = f"{shape['label']}_{(i + k) % 20}"
             shape["group_id"] = None
             shapes.append(shape)
-        doc = {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": f"img_{i:06d}.jpg", "imageData": None,
-               "imageHeight": 375, "imageWidth": 500}
+        doc = {
+            "version": "5.5.0",
+            "flags": {},
+            "shapes": shapes,
+            "imagePath": f"img_{i:06d}.jpg",
+            "imageData": None,
+            "imageHeight": 375,
+            "imageWidth": 500,
+        }
         sub = folder / f"part_{i // 1000:03d}"
         sub.mkdir(exist_ok=True)
         (sub / f"img_{i:06d}.json").write_text(json.dumps(doc))
@@ -66,14 +73,33 @@ def main() -> None:
     print(f"input: {args.files} LabelMe JSON files, {shapes} shapes ({data})")
     out = fresh_dir("out_labelme2coco")
     rows: dict[str, dict[str, float] | None] = {}
-    rows["cvkit"] = best_of(cvkit_cmd("convert", "labelme2coco", str(data), str(out / "cvkit.json"), "--overwrite", "--json"), args.repeat)
-    rows["cvkit (1 process)"] = best_of(cvkit_cmd("convert", "labelme2coco", str(data), str(out / "cvkit1.json"), "--overwrite", "--json",
-                                                  "-r", "workers=1"), args.repeat)
+    rows["cvkit"] = best_of(
+        cvkit_cmd("convert", "labelme2coco", str(data), str(out / "cvkit.json"), "--overwrite", "--json"), args.repeat
+    )
+    rows["cvkit (1 process)"] = best_of(
+        cvkit_cmd(
+            "convert", "labelme2coco", str(data), str(out / "cvkit1.json"), "--overwrite", "--json", "-r", "workers=1"
+        ),
+        args.repeat,
+    )
     python = peers_python("globox")
     if python is not None:
         globox = str(python.parent / "globox")
-        rows["globox"] = best_of([globox, "convert", "--format", "labelme", "--recursive", "--save_fmt", "coco", "--coco_auto_ids",
-                                  str(data), str(out / "globox.json")], args.repeat)
+        rows["globox"] = best_of(
+            [
+                globox,
+                "convert",
+                "--format",
+                "labelme",
+                "--recursive",
+                "--save_fmt",
+                "coco",
+                "--coco_auto_ids",
+                str(data),
+                str(out / "globox.json"),
+            ],
+            args.repeat,
+        )
     rows["datumaro (no LabelMe JSON reader)"] = None
     print_table(f"LabelMe JSON -> COCO, {args.files} files / {shapes} shapes", rows, "cvkit")
     print_speedup(rows, ("globox",), "5x")

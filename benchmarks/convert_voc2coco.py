@@ -17,20 +17,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CORPUS, WORK, best_of, cvkit_cmd, fresh_dir, peers_python, print_speedup, print_table
 
-NAIVE = r'''
+NAIVE = r"""
 import json, sys, xml.etree.ElementTree as ET
 from pathlib import Path
 src, dst = Path(sys.argv[1]), sys.argv[2]
 cats, images, anns = {}, [], []
 for i, f in enumerate(sorted((src / "Annotations").glob("*.xml"))):
     r = ET.parse(f).getroot()
-    images.append({"id": i, "file_name": r.findtext("filename"), "width": int(r.findtext("size/width")), "height": int(r.findtext("size/height"))})
+    size = int(r.findtext("size/width")), int(r.findtext("size/height"))
+    images.append({"id": i, "file_name": r.findtext("filename"), "width": size[0], "height": size[1]})
     for o in r.iter("object"):
         b = [float(o.findtext("bndbox/" + t)) for t in ("xmin", "ymin", "xmax", "ymax")]
         c = cats.setdefault(o.findtext("name"), len(cats) + 1)
-        anns.append({"id": len(anns) + 1, "image_id": i, "category_id": c, "bbox": [b[0] - 1, b[1] - 1, b[2] - b[0] + 1, b[3] - b[1] + 1]})
-json.dump({"images": images, "annotations": anns, "categories": [{"id": v, "name": k} for k, v in cats.items()]}, open(dst, "w"))
-'''
+        box = [b[0] - 1, b[1] - 1, b[2] - b[0] + 1, b[3] - b[1] + 1]
+        anns.append({"id": len(anns) + 1, "image_id": i, "category_id": c, "bbox": box})
+categories = [{"id": v, "name": k} for k, v in cats.items()]
+json.dump({"images": images, "annotations": anns, "categories": categories}, open(dst, "w"))
+"""
 
 
 def generate(root: Path, files: int) -> Path:
@@ -70,10 +73,36 @@ def main() -> None:
             rows["datumaro"] = rows["globox"] = None
         else:
             bin_dir = python.parent
-            rows["datumaro"] = best_of([str(bin_dir / "datum"), "convert", "-if", "voc_detection", "-i", str(tree), "-f", "coco_instances",
-                                        "-o", str(out / "datum"), "--overwrite"], repeat=2)
-            rows["globox"] = best_of([str(bin_dir / "globox"), "convert", "-f", "pascalvoc", "-F", "coco", "--coco_auto_ids", str(tree / "Annotations"),
-                                      str(out / "globox.json")], repeat=2)
+            rows["datumaro"] = best_of(
+                [
+                    str(bin_dir / "datum"),
+                    "convert",
+                    "-if",
+                    "voc_detection",
+                    "-i",
+                    str(tree),
+                    "-f",
+                    "coco_instances",
+                    "-o",
+                    str(out / "datum"),
+                    "--overwrite",
+                ],
+                repeat=2,
+            )
+            rows["globox"] = best_of(
+                [
+                    str(bin_dir / "globox"),
+                    "convert",
+                    "-f",
+                    "pascalvoc",
+                    "-F",
+                    "coco",
+                    "--coco_auto_ids",
+                    str(tree / "Annotations"),
+                    str(out / "globox.json"),
+                ],
+                repeat=2,
+            )
     print_table(f"VOC -> COCO, {args.files:,} files", rows, baseline="cvkit")
     print_speedup(rows, ("datumaro", "globox"), "10x")
 

@@ -13,6 +13,8 @@ if ! timeout 30 python3 benchmarks/sharing_probe.py file_descriptor; then
   timeout 30 python3 benchmarks/sharing_probe.py file_system && export CVKIT_TORCH_SHARING=file_system
 fi
 echo "CVKIT_TORCH_SHARING=${CVKIT_TORCH_SHARING:-default}"
+# the CUDA training NaN of 2026-12-04: which CUDA feature makes the loss non-finite (see the script's docstring)
+timeout "${PROBE_S:-200}" python3 benchmarks/gpu_train_probe.py 2>&1 | tee "$OUT/probe.log" | grep -v Warning
 timeout "${TEST_S:-240}" python3 -m pytest -v -rfEs --timeout 90 -p no:cacheprovider ${TESTS:-tests/test_augment_gpu.py tests/test_train_devices.py tests/test_augment_texture.py tests/test_augment_cli.py tests/test_train_e2e.py::test_cuda_bf16_channels_last_gpu_decode} 2>&1 | tee "$OUT/pytest.log" | grep -v PASSED
 timeout "${BENCH_S:-150}" python3 benchmarks/train_throughput.py --images 512 --steps 20 2>&1 | tee "$OUT/bench_train.log" | tail -30
 timeout "${BENCH_S:-150}" python3 benchmarks/augment.py --seconds 2 --repeat 1 2>&1 | tee "$OUT/bench_augment.log" | tail -25

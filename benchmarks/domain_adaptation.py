@@ -6,7 +6,8 @@ sets: labelled source (plain MNIST), unlabelled target (for adaptation) and a la
 trains ``small_cnn`` with the same seed, epochs and batch size; the script prints the target test accuracy of each
 (``cvkit evaluate RUN SOURCE --target TARGET_TEST``), and the paper's figures beside them.
 
-    python benchmarks/domain_adaptation.py [--source 2000] [--target 2000] [--test 1000] [--epochs 4] [--adapt-weight 0.5] [--visit-weight 0.25]
+    python benchmarks/domain_adaptation.py [--source 2000] [--target 2000] [--test 1000] [--epochs 4]
+        [--adapt-weight 0.5] [--visit-weight 0.25]
 """
 
 from __future__ import annotations

@@ -54,7 +54,9 @@ def generate(root: Path, total: int, classes: int = 1000) -> Path:
         count = per_class + (1 if index < extra else 0)
         prefix = f"{folder}/{wnid}_"
         first = f"{prefix}1.JPEG"
-        with open(first, "wb") as handle:  # one real JPEG per class; the rest hard-link to it (ext4 allows 65,000 links)
+        with open(
+            first, "wb"
+        ) as handle:  # one real JPEG per class; the rest hard-link to it (ext4 allows 65,000 links)
             handle.write(data)
         for i in range(1, count):
             os.link(first, f"{prefix}{i + 1}.JPEG")
@@ -74,7 +76,9 @@ def main() -> None:
     tree = generate(WORK / ("ilsvrc_train" if args.images == TOTAL else f"ilsvrc_train_{args.images}"), args.images)
     out = WORK / "imagenet_train.jsonl"
     rows = {
-        "cvkit ingest": best_of(cvkit_cmd("ingest", str(tree), "--format", "imagenet", "-o", str(out), "--overwrite", "--json"), args.repeat),
+        "cvkit ingest": best_of(
+            cvkit_cmd("ingest", str(tree), "--format", "imagenet", "-o", str(out), "--overwrite", "--json"), args.repeat
+        ),
         "torchvision ImageFolder": best_of([sys.executable, "-c", TORCHVISION, str(tree)], args.repeat),
     }
     print_table(f"ingest an ILSVRC train tree of {args.images:,} images", rows, baseline="cvkit ingest")

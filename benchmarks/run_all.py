@@ -25,6 +25,7 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("voc2coco", "convert_voc2coco.py", ["--files", "2000"]),
     ("labelme2coco", "convert_labelme2coco.py", ["--files", "1000"]),
     ("coco2yolo", "convert_coco2yolo.py", ["--images", "1000"]),
+    ("matrix", "matrix.py", ["--quick"]),
     ("stats", "stats_imbalance.py", ["--images", "10000", "--objects", "100000", "--voc-files", "2000"]),
     ("ingest_imagenet", "ingest_imagenet.py", ["--images", "20000", "--repeat", "1"]),
     ("augment", "augment.py", ["--seconds", "1", "--repeat", "1"]),
@@ -41,7 +42,9 @@ def run(name: str, script: str, extra: list[str]) -> tuple[int, float, list[str]
     """Run one benchmark script, echoing its output; returns (exit code, seconds, summary lines)."""
     print(f"\n=== {name}: {script} {' '.join(extra)}".rstrip(), flush=True)
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(HERE / script), *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / script), *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     assert proc.stdout is not None
     keep: list[str] = []
     for line in proc.stdout:
@@ -56,7 +59,9 @@ def main() -> int:
     names = [name for name, _, _ in BENCHMARKS]
     parser.add_argument("--only", nargs="+", choices=names, help="Run just these.")
     parser.add_argument("--skip", nargs="+", choices=names, default=[], help="Leave these out.")
-    parser.add_argument("--quick", action="store_true", help="Small sizes: checks the scripts run, figures not for publishing.")
+    parser.add_argument(
+        "--quick", action="store_true", help="Small sizes: checks the scripts run, figures not for publishing."
+    )
     args = parser.parse_args()
     results = []
     for name, script, quick_args in BENCHMARKS:

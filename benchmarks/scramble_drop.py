@@ -38,8 +38,21 @@ def main() -> None:
     if not manifest.exists():
         digit_folder(manifest.parent, args.train, args.val)
     out = WORK / "run"
-    cfg = TrainConfig("small_cnn", str(manifest), output=str(out), overwrite=True, epochs=args.epochs, batch_size=32,
-                      image_size=28, lr=3e-3, optimizer="adamw", weight_decay=0.01, device="cpu", workers=0, aug="none")
+    cfg = TrainConfig(
+        "small_cnn",
+        str(manifest),
+        output=str(out),
+        overwrite=True,
+        epochs=args.epochs,
+        batch_size=32,
+        image_size=28,
+        lr=3e-3,
+        optimizer="adamw",
+        weight_decay=0.01,
+        device="cpu",
+        workers=0,
+        aug="none",
+    )
     train(cfg)
     rows = {}
     print(f"{'grid':>5} {'plain top-1':>11} {'scrambled top-1':>15} {'plain top-5':>11} {'scrambled top-5':>15}")
@@ -47,8 +60,10 @@ def main() -> None:
         metrics = evaluate(out, manifest, device="cpu", scramble=grid)
         scrambled = metrics["scrambled"]
         rows[grid] = {key: (metrics[key], scrambled[key]) for key in ("top1", "top5")}
-        print(f"{grid:>5} {100 * metrics['top1']:>10.2f}% {100 * scrambled['top1']:>14.2f}% "
-              f"{100 * metrics['top5']:>10.2f}% {100 * scrambled['top5']:>14.2f}%")
+        print(
+            f"{grid:>5} {100 * metrics['top1']:>10.2f}% {100 * scrambled['top1']:>14.2f}% "
+            f"{100 * metrics['top5']:>10.2f}% {100 * scrambled['top5']:>14.2f}%"
+        )
     print(json.dumps({"args": vars(args), "rows": rows}))
 
 

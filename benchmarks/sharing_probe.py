@@ -1,6 +1,6 @@
 """Can DataLoader workers hand tensors to this process with torch's sharing ``STRATEGY``? Exit 0 when they can.
 
-    python benchmarks/sharing_probe.py file_descriptor|file_system
+python benchmarks/sharing_probe.py file_descriptor|file_system
 """
 
 import sys

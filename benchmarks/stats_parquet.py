@@ -122,7 +122,9 @@ def main() -> None:
         rows["cvkit stats --imbalance (JSONL)"] = best_of(
             cvkit_cmd("stats", str(jsonl), "--imbalance", "--json"), repeat=1, env=env
         )
-    title = f"stats --imbalance, Parquet manifest of {args.objects:,} objects, {args.images:,} images (goal < 3 s, < 1 GB)"
+    title = (
+        f"stats --imbalance, Parquet manifest of {args.objects:,} objects, {args.images:,} images (goal < 3 s, < 1 GB)"
+    )
     print_table(title, rows, "cvkit stats --imbalance (Parquet)")
     # CPU time too: on a shared machine it moves less with other jobs' load than wall time does
     print("CPU seconds: " + ", ".join(f"{name} {r['cpu_seconds']:.2f}" for name, r in rows.items()))

@@ -47,8 +47,13 @@ def generate(path: Path, records: int, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     wnids = pa.array([f"n{10_000_000 + i:08d}" for i in range(CLASSES)])
     schema = manifest_schema()
-    header = {"type": "header", "schema": "cvkit.manifest", "version": 1, "source": {"format": "benchmark"},
-              "categories": [{"id": i, "name": name, "parents": []} for i, name in enumerate(wnids.to_pylist())]}
+    header = {
+        "type": "header",
+        "schema": "cvkit.manifest",
+        "version": 1,
+        "source": {"format": "benchmark"},
+        "categories": [{"id": i, "name": name, "parents": []} for i, name in enumerate(wnids.to_pylist())],
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(path.with_suffix(".tmp"), schema, compression="zstd") as writer:
         for first in range(0, records, CHUNK):
@@ -59,8 +64,12 @@ def generate(path: Path, records: int, seed: int = 0) -> Path:
             images = pc.binary_join_element_wise(names, pc.binary_join_element_wise(names, numbers, "_"), "/")
             images = pc.binary_join_element_wise(images, pa.array([".JPEG"] * count), "")
             labels = pa.ListArray.from_arrays(pa.array(np.arange(count + 1, dtype=np.int32)), names)
-            columns = {"image": images, "split": pa.array(["train"] * count), "labels": labels,
-                       "objects": pa.array([[]] * count, type=schema.field("objects").type)}
+            columns = {
+                "image": images,
+                "split": pa.array(["train"] * count),
+                "labels": labels,
+                "objects": pa.array([[]] * count, type=schema.field("objects").type),
+            }
             table = pa.table([columns.get(f.name, pa.nulls(count, f.type)) for f in schema], schema=schema)
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
         writer.add_key_value_metadata({HEADER_KEY: jsonio.dumps(header)})
@@ -106,8 +115,9 @@ def measure_workers(items, lookups: int, workers: int = 8) -> dict:
     """Each worker's (RSS, PSS) in MB at its last probe, after its share of ``lookups`` random item lookups."""
     import torch
 
-    loader = torch.utils.data.DataLoader(Lookups(items, lookups), batch_size=PROBE_EVERY, num_workers=workers,
-                                         collate_fn=list)
+    loader = torch.utils.data.DataLoader(
+        Lookups(items, lookups), batch_size=PROBE_EVERY, num_workers=workers, collate_fn=list
+    )
     per_worker: dict[int, tuple[float, float]] = {}
     start = time.perf_counter()
     for batch in loader:
@@ -125,8 +135,12 @@ def child(manifest: Path, lookups: int, baseline: int) -> None:
     item_set = load_items(manifest)
     build = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result = {"records": len(item_set.items), "build_seconds": build, "build_peak_mb": peak,
-              "arrays": measure_workers(item_set.items, lookups)}
+    result = {
+        "records": len(item_set.items),
+        "build_seconds": build,
+        "build_peak_mb": peak,
+        "arrays": measure_workers(item_set.items, lookups),
+    }
     if baseline:
         tuples = [item_set.items[i] for i in range(baseline)]
         result["tuples"] = {"items": baseline, **measure_workers(tuples, lookups)}
@@ -148,20 +162,34 @@ def main() -> None:
         print(f"generating {manifest} ...", flush=True)
         generate(manifest, args.records)
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    command = [sys.executable, __file__, "--child", str(manifest), "--lookups", str(args.lookups), "--baseline", str(args.baseline)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        str(manifest),
+        "--lookups",
+        str(args.lookups),
+        "--baseline",
+        str(args.baseline),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode:
         raise SystemExit(done.stderr[-2000:])
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"\nload_items of {result['records']:,} records: {result['build_seconds']:.1f} s, peak {result['build_peak_mb']:.0f} MB "
-          "(goal < 30 s)")
+    print(
+        f"\nload_items of {result['records']:,} records: {result['build_seconds']:.1f} s, peak "
+        f"{result['build_peak_mb']:.0f} MB "
+        "(goal < 30 s)"
+    )
     for name in ("arrays", "tuples"):
         if name in result:
             workers = result[name]["workers"]
             rss, pss = sum(w[0] for w in workers.values()), sum(w[1] for w in workers.values())
-            print(f"{name}: {len(workers)} workers, {args.lookups:,} random lookups in {result[name]['seconds']:.1f} s; "
-                  f"RSS together {rss:,.0f} MB, PSS together {pss:,.0f} MB, largest worker PSS "
-                  f"{max(w[1] for w in workers.values()):,.0f} MB (goal: 8 workers < 2 GB)")
+            print(
+                f"{name}: {len(workers)} workers, {args.lookups:,} random lookups in {result[name]['seconds']:.1f} s; "
+                f"RSS together {rss:,.0f} MB, PSS together {pss:,.0f} MB, largest worker PSS "
+                f"{max(w[1] for w in workers.values()):,.0f} MB (goal: 8 workers < 2 GB)"
+            )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ from _common import WORK
 
 
 def make_jpegs(root: Path, count: int) -> Path:
-    """``count`` real photos (scikit-image's samples, random crops, ~500x375) as JPEG in class folders, plus a manifest."""
+    """``count`` real photos (scikit-image's samples, random crops, ~500x375) as JPEG in class folders, plus a
+    manifest."""
     import skimage.data as sd
     from PIL import Image
 
@@ -48,7 +49,9 @@ def make_jpegs(root: Path, count: int) -> Path:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(photo[y : y + ch, x : x + cw]).convert("RGB").save(root / rel, quality=90)
         samples.append(Sample(rel, cw, ch, "train", labels=[f"class_{i % 5}"]))
-    return write_manifest(Dataset(samples, CategorySet([Category(i + 1, f"class_{i}") for i in range(5)]), root=root), manifest)
+    return write_manifest(
+        Dataset(samples, CategorySet([Category(i + 1, f"class_{i}") for i in range(5)]), root=root), manifest
+    )
 
 
 def loader_rate(loader, passes: int = 2) -> float:
@@ -68,7 +71,14 @@ def cpu_pipeline(manifest: Path, workers: int) -> None:
     from torchvision import transforms as T
 
     from cvkit.train.config import TrainConfig
-    from cvkit.train.data import DECODER_ORDER, ManifestDataset, available_decoders, decode_image, default_transform, load_items
+    from cvkit.train.data import (
+        DECODER_ORDER,
+        ManifestDataset,
+        available_decoders,
+        decode_image,
+        default_transform,
+        load_items,
+    )
 
     items = load_items(manifest)
     files = [p for p, _, _ in items.items]
@@ -86,13 +96,27 @@ def cpu_pipeline(manifest: Path, workers: int) -> None:
     rows = {}
     for decoder in available_decoders():
         dataset = ManifestDataset(items.items, len(items.class_names), default_transform(224, True), decoder)
-        loader = torch.utils.data.DataLoader(dataset, batch_size=64, shuffle=True, num_workers=workers, persistent_workers=True,
-                                             prefetch_factor=cfg.prefetch_factor)
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=64,
+            shuffle=True,
+            num_workers=workers,
+            persistent_workers=True,
+            prefetch_factor=cfg.prefetch_factor,
+        )
         rows[f"cvkit ({decoder}, uint8)"] = loader_rate(loader)
-    tv_transform = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(),
-                              T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    tv_transform = T.Compose(
+        [
+            T.RandomResizedCrop(224),
+            T.RandomHorizontalFlip(),
+            T.ToTensor(),
+            T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
     folder = torchvision.datasets.ImageFolder(str(manifest.parent), transform=tv_transform)
-    loader = torch.utils.data.DataLoader(folder, batch_size=64, shuffle=True, num_workers=workers, persistent_workers=True)
+    loader = torch.utils.data.DataLoader(
+        folder, batch_size=64, shuffle=True, num_workers=workers, persistent_workers=True
+    )
     rows["torchvision ImageFolder"] = loader_rate(loader)
     base = rows["torchvision ImageFolder"]
     print(f"\nCPU data pipeline, {workers} worker(s), RandomResizedCrop(224) + flip, {len(files)} JPEGs x 2 passes:")
@@ -131,13 +155,30 @@ def gpu_benchmarks(manifest: Path, workers: int, steps: int) -> None:
     from cvkit.train.trainer import train
 
     out = WORK / "train_runs" / "resnet50"
-    cfg = TrainConfig("resnet50", str(manifest), output=str(out), epochs=2, batch_size=256, image_size=224, workers=workers, device="cuda",
-                      precision="bf16", channels_last=True, max_steps_per_epoch=steps, overwrite=True, optimizer="sgd", lr=0.1)
+    cfg = TrainConfig(
+        "resnet50",
+        str(manifest),
+        output=str(out),
+        epochs=2,
+        batch_size=256,
+        image_size=224,
+        workers=workers,
+        device="cuda",
+        precision="bf16",
+        channels_last=True,
+        max_steps_per_epoch=steps,
+        overwrite=True,
+        optimizer="sgd",
+        lr=0.1,
+    )
     summary = train(cfg)
     pipeline = summary["last"]["images_per_s"]  # epoch 2: workers and cuDNN already warm
     print(f"\nGPU: {torch.cuda.get_device_name(0)}; ResNet-50 224x224 bf16 channels_last batch 256")
     print(f"(a) synthetic tensors on the GPU : {synthetic:8.0f} img/s")
-    print(f"(b) cvkit pipeline from JPEG     : {pipeline:8.0f} img/s   (b)/(a) = {pipeline / synthetic:.2f}  (goal >= 0.9 and >= 3,600 on one H100)")
+    print(
+        f"(b) cvkit pipeline from JPEG     : {pipeline:8.0f} img/s   (b)/(a) = {pipeline / synthetic:.2f}  (goal >= "
+        "0.9 and >= 3,600 on one H100)"
+    )
 
 
 def main() -> None:
@@ -148,11 +189,20 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    manifest = make_jpegs(WORK / "train_jpegs", args.images if not torch.cuda.is_available() else max(args.images, 256 * (args.steps + 1)))
+    from cvkit.cli.process import torch_sharing_from_env
+
+    torch_sharing_from_env()  # as `cvkit train` does: machines that refuse descriptor passing set CVKIT_TORCH_SHARING
+
+    manifest = make_jpegs(
+        WORK / "train_jpegs", args.images if not torch.cuda.is_available() else max(args.images, 256 * (args.steps + 1))
+    )
     if torch.cuda.is_available():
         gpu_benchmarks(manifest, args.workers or min(16, os.cpu_count() or 1), args.steps)
     else:
-        print("no CUDA device here: GPU figures (synthetic ceiling and full pipeline) need a CUDA machine; measuring the CPU data pipeline")
+        print(
+            "no CUDA device here: GPU figures (synthetic ceiling and full pipeline) need a CUDA machine; measuring "
+            "the CPU data pipeline"
+        )
         cpu_pipeline(manifest, args.workers or 1)
 
 

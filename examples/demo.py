@@ -62,8 +62,29 @@ def train_digits() -> None:
     """The classification path: image folders -> manifest -> a short CPU run of the tiny CNN."""
     digits = write_digit_folders(OUT / "digits")
     cvkit("ingest", str(digits), "-o", str(OUT / "digits.jsonl"))
-    cvkit("train", "small_cnn", str(OUT / "digits.jsonl"), "--val-split", "val", "--epochs", "3", "--image-size", "28",
-          "--lr", "3e-3", "--optimizer", "adamw", "--aug", "none", "--device", "cpu", "--workers", "0", "-o", str(OUT / "runs" / "digits"))
+    cvkit(
+        "train",
+        "small_cnn",
+        str(OUT / "digits.jsonl"),
+        "--val-split",
+        "val",
+        "--epochs",
+        "3",
+        "--image-size",
+        "28",
+        "--lr",
+        "3e-3",
+        "--optimizer",
+        "adamw",
+        "--aug",
+        "none",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "-o",
+        str(OUT / "runs" / "digits"),
+    )
 
 
 def optional_steps(manifest: Path) -> list[tuple[str, Callable[[], None]]]:
@@ -77,7 +98,23 @@ def optional_steps(manifest: Path) -> list[tuple[str, Callable[[], None]]]:
     if "train" in commands:
         steps.append(("train", train_digits))
     if "augment" in commands:
-        steps.append(("augment", lambda: cvkit("augment", str(manifest), "--preview", str(OUT / "augment_preview.png"), "--n", "3", "--k", "3", "--seed", "0")))
+        steps.append(
+            (
+                "augment",
+                lambda: cvkit(
+                    "augment",
+                    str(manifest),
+                    "--preview",
+                    str(OUT / "augment_preview.png"),
+                    "--n",
+                    "3",
+                    "--k",
+                    "3",
+                    "--seed",
+                    "0",
+                ),
+            )
+        )
     return steps
 
 

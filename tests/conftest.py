@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,8 @@ def pytest_make_collect_report(collector: pytest.Collector):
 
 @pytest.fixture(autouse=True, scope="session")
 def _cache_in_tmp(tmp_path_factory: pytest.TempPathFactory):
-    """Readers that extract pixels (CIFAR, MNIST, LabelMe's imageData) default to ~/.cache/cvkit: tests use a temporary one."""
+    """Readers that extract pixels (CIFAR, MNIST, LabelMe's imageData) default to ~/.cache/cvkit: tests use a temporary
+    one."""
     previous = os.environ.get("CVKIT_CACHE_DIR")
     os.environ["CVKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cvkit-cache"))
     yield
@@ -74,6 +76,17 @@ def _cache_in_tmp(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("CVKIT_CACHE_DIR", None)
     else:
         os.environ["CVKIT_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """The address of one two-node Ray cluster on 127.0.0.1 for the whole session (tests/ray_cluster.py), started
+    by the first test that asks for it and stopped at the session's end: starting one costs seconds."""
+    pytest.importorskip("ray", reason="the Ray engine is an optional extra: pip install 'cvkit[ray]'")
+    from ray_cluster import running_cluster
+
+    with running_cluster() as address:
+        yield address
 
 
 @pytest.fixture
@@ -102,7 +115,13 @@ def small_dataset(root: Path) -> Dataset:
     make_image(root / "images" / "empty_03.jpg", 32, 32)
     cats = CategorySet([Category(3, "cat"), Category(7, "dog")])
     samples = [
-        Sample("images/cat_01.jpg", 64, 48, "train", objects=[Annotation("cat", (4.0, 6.0, 20.0, 30.0)), Annotation("dog", (30.0, 2.0, 10.0, 12.0))]),
+        Sample(
+            "images/cat_01.jpg",
+            64,
+            48,
+            "train",
+            objects=[Annotation("cat", (4.0, 6.0, 20.0, 30.0)), Annotation("dog", (30.0, 2.0, 10.0, 12.0))],
+        ),
         Sample("images/dog_02.png", 80, 60, "train", objects=[Annotation("dog", (0.0, 0.0, 80.0, 60.0))]),
         Sample("images/empty_03.jpg", 32, 32, "train", objects=[]),
     ]

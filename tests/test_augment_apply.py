@@ -61,3 +61,35 @@ def test_refuses_a_non_empty_output_without_overwrite(small, tmp_path):
     with pytest.raises(DestinationExistsError):
         apply_augmentations(small, out, FLIP, device="cpu")
     assert (out / "keep.txt").read_text() == "x"
+
+
+RANDOM = [{"name": "Affine", "p": 1.0, "rotate": [-30, 30], "scale": [0.7, 1.3]}, {"name": "GaussNoise", "p": 1.0}]
+
+
+def copy_images(out: Path) -> dict[tuple[str, int], bytes]:
+    """(original image, its copy number) -> the copy's bytes, whatever the file is called."""
+    made: dict[tuple[str, int], bytes] = {}
+    for sample in records(out / "manifest.jsonl"):
+        origin = sample.attributes.get("augmented_from")
+        if origin is not None:
+            number = sum(1 for key in made if key[0] == origin)
+            made[(origin, number)] = (out / sample.path).read_bytes()
+    return made
+
+
+def test_each_copy_comes_from_its_own_seed_whatever_runs_it(small, tmp_path, monkeypatch):
+    from cvkit.augment import apply
+    from cvkit.core.executor import LocalProcesses, using
+
+    one = apply_augmentations(small, tmp_path / "one", RANDOM, copies=1, seed=7, device="cpu")
+    three = apply_augmentations(small, tmp_path / "three", RANDOM, copies=3, seed=7, device="cpu")
+    monkeypatch.setattr(apply, "COPIES_PER_TASK", 2)  # another split into tasks, on worker processes
+    with using(LocalProcesses(2)):
+        spread = apply_augmentations(small, tmp_path / "spread", RANDOM, copies=3, seed=7, device="cpu")
+    assert (one.copies, three.copies, spread.copies) == (3, 9, 9)
+    first, all_three = copy_images(tmp_path / "one"), copy_images(tmp_path / "three")
+    assert {key: all_three[key] for key in first} == first  # copy 0 of each image is the same with --copies 1 or 3
+    assert len(set(all_three.values())) == 9  # every copy drew its own parameters
+    assert copy_images(tmp_path / "spread") == all_three
+    other = apply_augmentations(small, tmp_path / "other", RANDOM, copies=1, seed=8, device="cpu")
+    assert other.copies == 3 and copy_images(tmp_path / "other") != first

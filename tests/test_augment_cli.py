@@ -30,7 +30,23 @@ def test_presets_lists_every_preset_with_its_steps():
 
 def test_preview_writes_the_sheet_and_reports_backend_and_speed(manifest, tmp_path):
     out = tmp_path / "sheet.png"
-    result = runner.invoke(app, ["augment", str(manifest), "--preview", str(out), "--preset", "light", "--n", "2", "--k", "2", "--device", "cpu"])
+    result = runner.invoke(
+        app,
+        [
+            "augment",
+            str(manifest),
+            "--preview",
+            str(out),
+            "--preset",
+            "light",
+            "--n",
+            "2",
+            "--k",
+            "2",
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert f"wrote {out}: 2 images x (original + 2 variants)" in result.output
     assert "back-end: cpu (albumentations 2.0.8 + OpenCV)" in result.output
@@ -40,21 +56,54 @@ def test_preview_writes_the_sheet_and_reports_backend_and_speed(manifest, tmp_pa
 
 def test_auto_device_says_which_it_used(manifest, tmp_path):
     torch = pytest.importorskip("torch")
-    result = runner.invoke(app, ["augment", str(manifest), "--preview", str(tmp_path / "s.png"), "--n", "1", "--k", "1"])
+    result = runner.invoke(
+        app, ["augment", str(manifest), "--preview", str(tmp_path / "s.png"), "--n", "1", "--k", "1"]
+    )
     assert result.exit_code == 0, result.output
-    expected = "(auto: CUDA GPU found)" if torch.cuda.is_available() else "back-end: cpu (albumentations 2.0.8 + OpenCV) (auto: no CUDA GPU found)"
+    expected = (
+        "(auto: CUDA GPU found)"
+        if torch.cuda.is_available()
+        else "back-end: cpu (albumentations 2.0.8 + OpenCV) (auto: no CUDA GPU found)"
+    )
     assert expected in result.output
 
 
 def test_preview_json(manifest, tmp_path):
-    result = runner.invoke(app, ["augment", str(manifest), "--preview", str(tmp_path / "s.png"), "--n", "1", "--k", "3", "--device", "cpu", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "augment",
+            str(manifest),
+            "--preview",
+            str(tmp_path / "s.png"),
+            "--n",
+            "1",
+            "--k",
+            "3",
+            "--device",
+            "cpu",
+            "--json",
+        ],
+    )
     data = json.loads(result.output)
     assert (data["rows"], data["columns"], data["variants"], data["device"]) == (1, 4, 3, "cpu")
 
 
 def test_apply_oversample_prints_counts(manifest, tmp_path):
     out = tmp_path / "aug"
-    args = ["--apply", "-o", str(out), "--preset", "light", "--oversample-rare", "--target", "3", "--device", "cpu", "--json"]
+    args = [
+        "--apply",
+        "-o",
+        str(out),
+        "--preset",
+        "light",
+        "--oversample-rare",
+        "--target",
+        "3",
+        "--device",
+        "cpu",
+        "--json",
+    ]
     result = runner.invoke(app, ["augment", str(manifest), *args])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -62,14 +111,23 @@ def test_apply_oversample_prints_counts(manifest, tmp_path):
     assert data["images_per_class_after"]["cat"] >= 3 and (out / "manifest.jsonl").is_file()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ([], "error: nothing to do: pass --preview OUT.png or --apply -o OUT/"),
-    (["--apply"], "error: --apply needs an output folder: -o OUT/"),
-    (["--preview", "s.png", "--spec", "a.yaml", "--preset", "strong"], "error: give either --spec or --preset, not both"),
-    (["--preview", "s.png", "--preset", "wild"], "error: 'wild' is neither a preset (imagenet, light, strong, detection, texture) nor a spec file"),
-    (["--apply", "-o", "x", "--target", "5"], "error: --oversample-rare and --target N go together"),
-    (["--preview", "s.png", "--device", "tpu"], "error: unknown device 'tpu'; choose auto, cpu or cuda"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "error: nothing to do: pass --preview OUT.png or --apply -o OUT/"),
+        (["--apply"], "error: --apply needs an output folder: -o OUT/"),
+        (
+            ["--preview", "s.png", "--spec", "a.yaml", "--preset", "strong"],
+            "error: give either --spec or --preset, not both",
+        ),
+        (
+            ["--preview", "s.png", "--preset", "wild"],
+            "error: 'wild' is neither a preset (imagenet, light, strong, detection, texture) nor a spec file",
+        ),
+        (["--apply", "-o", "x", "--target", "5"], "error: --oversample-rare and --target N go together"),
+        (["--preview", "s.png", "--device", "tpu"], "error: unknown device 'tpu'; choose auto, cpu or cuda"),
+    ],
+)
 def test_bad_options_exit_2_with_a_message(manifest, tmp_path, args, message):
     result = runner.invoke(app, ["augment", str(manifest), *args])
     assert result.exit_code == 2

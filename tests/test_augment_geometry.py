@@ -38,7 +38,13 @@ BACKENDS = [cpu, kornia_on_cpu]
 
 @pytest.mark.parametrize("backend", BACKENDS, ids=["albumentations", "kornia"])
 def test_horizontal_flip_moves_box_polygon_and_keypoints_exactly(backend):
-    obj = Annotation("cat", (20.0, 30.0, 40.0, 20.0), polygon=[[20, 30, 60, 30, 60, 50]], shape="polygon", keypoints=[25, 35, 2, 55, 45, 1])
+    obj = Annotation(
+        "cat",
+        (20.0, 30.0, 40.0, 20.0),
+        polygon=[[20, 30, 60, 30, 60, 50]],
+        shape="polygon",
+        keypoints=[25, 35, 2, 55, 45, 1],
+    )
     result = backend([{"name": "HorizontalFlip", "p": 1.0}]).augment_many(IMAGE, sample(obj), 1)[0]
     assert np.array_equal(result.image, IMAGE[:, ::-1])
     (out,) = result.sample.objects
@@ -61,34 +67,43 @@ def test_vertical_flip_then_fixed_crop(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS, ids=["albumentations", "kornia"])
 def test_resize_scales_boxes_by_the_size_ratio(backend):
-    result = backend([{"name": "Resize", "height": 50, "width": 400}]).augment_many(IMAGE, sample(Annotation("a", (20.0, 30.0, 40.0, 20.0))), 1)[0]
+    result = backend([{"name": "Resize", "height": 50, "width": 400}]).augment_many(
+        IMAGE, sample(Annotation("a", (20.0, 30.0, 40.0, 20.0))), 1
+    )[0]
     assert result.image.shape == (50, 400, 3)
     assert result.sample.objects[0].bbox == (40.0, 15.0, 80.0, 10.0)
 
 
 @pytest.mark.parametrize("backend", BACKENDS, ids=["albumentations", "kornia"])
 def test_centre_crop_shifts_boxes(backend):
-    result = backend([{"name": "CenterCrop", "height": 60, "width": 100}]).augment_many(IMAGE, sample(Annotation("a", (60.0, 30.0, 40.0, 20.0))), 1)[0]
+    result = backend([{"name": "CenterCrop", "height": 60, "width": 100}]).augment_many(
+        IMAGE, sample(Annotation("a", (60.0, 30.0, 40.0, 20.0))), 1
+    )[0]
     # crop starts at ((200-100)/2, (100-60)/2) = (50, 20)
     assert result.sample.objects[0].bbox == (10.0, 10.0, 40.0, 20.0)
 
 
 #: cvkit's random geometric steps, and the albumentations transform each one is (built here, not through cvkit)
 RANDOM_GEOMETRY = [
-    ({"name": "RandomResizedCrop", "size": 96, "scale": [0.3, 1.0], "ratio": [0.75, 1.33]},
-     lambda A: A.RandomResizedCrop(size=(96, 96), scale=(0.3, 1.0), ratio=(0.75, 1.33), p=1.0)),
+    (
+        {"name": "RandomResizedCrop", "size": 96, "scale": [0.3, 1.0], "ratio": [0.75, 1.33]},
+        lambda A: A.RandomResizedCrop(size=(96, 96), scale=(0.3, 1.0), ratio=(0.75, 1.33), p=1.0),
+    ),
     ({"name": "RandomCrop", "height": 60, "width": 120}, lambda A: A.RandomCrop(60, 120, pad_if_needed=True, p=1.0)),
     ({"name": "BoxSafeCrop", "erosion_rate": 0.0, "p": 1.0}, lambda A: A.BBoxSafeRandomCrop(erosion_rate=0.0, p=1.0)),
-    ({"name": "Affine", "scale": [0.8, 1.2], "rotate": 20, "translate": 0.1, "shear": 5, "p": 1.0},
-     lambda A: A.Affine(scale=(0.8, 1.2), translate_percent=(-0.1, 0.1), rotate=(-20, 20), shear=(-5, 5), p=1.0)),
+    (
+        {"name": "Affine", "scale": [0.8, 1.2], "rotate": 20, "translate": 0.1, "shear": 5, "p": 1.0},
+        lambda A: A.Affine(scale=(0.8, 1.2), translate_percent=(-0.1, 0.1), rotate=(-20, 20), shear=(-5, 5), p=1.0),
+    ),
 ]
 #: one box inside, one near the right edge, one at the bottom-left corner: random draws cut, move or drop them
 ORACLE_BOXES = [(20.0, 30.0, 40.0, 20.0), (150.0, 10.0, 48.0, 60.0), (0.0, 70.0, 30.0, 30.0)]
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize(("step", "albumentations_step"), RANDOM_GEOMETRY,
-                         ids=[step["name"] for step, _ in RANDOM_GEOMETRY])
+@pytest.mark.parametrize(
+    ("step", "albumentations_step"), RANDOM_GEOMETRY, ids=[step["name"] for step, _ in RANDOM_GEOMETRY]
+)
 def test_random_geometry_moves_boxes_as_albumentations_own_boxes(step, albumentations_step, seed):
     """The same draw (same seed) through albumentations' own box handling (``out["bboxes"]``): cvkit follows the
     image through the step's matrix instead, and must land on the same boxes and drop the same ones."""
@@ -98,7 +113,8 @@ def test_random_geometry_moves_boxes_as_albumentations_own_boxes(step, albumenta
     result = CpuSampleAugmenter(load_spec({"transforms": [step]}), seed=seed).augment(IMAGE, sample(*objects))
     boxes = A.BboxParams(format="coco", label_fields=["index"], clip=True)
     oracle = A.Compose([albumentations_step(A)], bbox_params=boxes, seed=seed)(
-        image=IMAGE, bboxes=np.array(ORACLE_BOXES), index=np.arange(len(ORACLE_BOXES)))
+        image=IMAGE, bboxes=np.array(ORACLE_BOXES), index=np.arange(len(ORACLE_BOXES))
+    )
     assert np.array_equal(result.image, oracle["image"])  # the same draw
     expected = {str(int(index)): tuple(box) for index, box in zip(oracle["index"], oracle["bboxes"])}
     got = {obj.label: obj.bbox for obj in result.sample.objects}
@@ -139,7 +155,10 @@ def test_min_visibility_and_min_area_drop_and_count_boxes():
 
 def test_visibility_is_measured_over_the_whole_pipeline_not_per_step():
     # two crops each keep 60% of the box's remaining width: 36% overall, under 0.5
-    steps = [{"name": "Crop", "x_min": 0, "y_min": 0, "x_max": 160, "y_max": 100}, {"name": "Crop", "x_min": 0, "y_min": 0, "x_max": 136, "y_max": 100}]
+    steps = [
+        {"name": "Crop", "x_min": 0, "y_min": 0, "x_max": 160, "y_max": 100},
+        {"name": "Crop", "x_min": 0, "y_min": 0, "x_max": 136, "y_max": 100},
+    ]
     result = cpu(steps, min_visibility=0.5).augment(IMAGE, sample(Annotation("a", (100.0, 10.0, 100.0, 10.0))))
     assert result.boxes_lost == 1 and result.sample.objects == []
 
@@ -187,7 +206,14 @@ def test_keypoint_leaving_the_image_becomes_unlabeled():
 
 
 def test_image_labels_and_attributes_survive():
-    s = Sample("img.png", W, H, labels=["outdoor"], attributes={"source": "x"}, objects=[Annotation("a", (1.0, 1.0, 5.0, 5.0), attributes={"difficult": True})])
+    s = Sample(
+        "img.png",
+        W,
+        H,
+        labels=["outdoor"],
+        attributes={"source": "x"},
+        objects=[Annotation("a", (1.0, 1.0, 5.0, 5.0), attributes={"difficult": True})],
+    )
     result = cpu([{"name": "HorizontalFlip", "p": 1.0}]).augment(IMAGE, s)
     assert result.sample.labels == ["outdoor"] and result.sample.attributes == {"source": "x"}
     assert result.sample.objects[0].attributes == {"difficult": True}
@@ -204,7 +230,9 @@ def test_patch_shuffle_refuses_annotations_but_serves_classification():
 
 
 def test_gpu_backend_reports_cpu_fallback_once():
-    aug = kornia_on_cpu([{"name": "Crop", "x_min": 0, "y_min": 0, "x_max": 50, "y_max": 50}, {"name": "HorizontalFlip", "p": 1.0}])
+    aug = kornia_on_cpu(
+        [{"name": "Crop", "x_min": 0, "y_min": 0, "x_max": 50, "y_max": 50}, {"name": "HorizontalFlip", "p": 1.0}]
+    )
     assert aug.notes == ["no GPU implementation for Crop: it runs on the CPU"]
 
 

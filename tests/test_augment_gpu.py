@@ -18,16 +18,21 @@ from cvkit.core.model import Annotation, Sample  # noqa: E402
 from device_params import cpu_and_cuda  # noqa: E402
 
 IMAGE = np.random.default_rng(0).integers(0, 255, (100, 200, 3), dtype=np.uint8)
-SAMPLE = Sample("x.png", 200, 100, objects=[Annotation("a", (20.0, 30.0, 40.0, 20.0)), Annotation("b", (150.0, 60.0, 50.0, 40.0))])
+SAMPLE = Sample(
+    "x.png", 200, 100, objects=[Annotation("a", (20.0, 30.0, 40.0, 20.0)), Annotation("b", (150.0, 60.0, 50.0, 40.0))]
+)
 
 
 @pytest.mark.parametrize("device", cpu_and_cuda())
-@pytest.mark.parametrize("steps", [
-    [{"name": "HorizontalFlip", "p": 1.0}],
-    [{"name": "VerticalFlip", "p": 1.0}, {"name": "Resize", "height": 50, "width": 400}],
-    [{"name": "CenterCrop", "height": 60, "width": 100}],
-    [{"name": "HorizontalFlip", "p": 1.0}, {"name": "Crop", "x_min": 10, "y_min": 0, "x_max": 190, "y_max": 100}],
-])
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [{"name": "HorizontalFlip", "p": 1.0}],
+        [{"name": "VerticalFlip", "p": 1.0}, {"name": "Resize", "height": 50, "width": 400}],
+        [{"name": "CenterCrop", "height": 60, "width": 100}],
+        [{"name": "HorizontalFlip", "p": 1.0}, {"name": "Crop", "x_min": 10, "y_min": 0, "x_max": 190, "y_max": 100}],
+    ],
+)
 def test_gpu_backend_box_geometry_matches_the_cpu_backend(steps, device):
     spec = load_spec({"transforms": steps})
     cpu = CpuSampleAugmenter(spec, seed=0).augment_many(IMAGE, SAMPLE, 1)[0]
@@ -43,16 +48,40 @@ def test_batched_decode_matches_the_cpu_decoder(tmp_path, device):
 
     from cvkit.augment.gpu import decode_images
 
+    # photo-like pixels (smooth gradients, mild noise): on pure noise with 4:2:0 chroma, decoders' chroma
+    # upsampling (libjpeg's fancy upsampling against nvJPEG's) differs by tens of levels, as it is allowed to
     paths = []
-    for i, size in enumerate([(64, 48), (100, 80), (33, 17)]):
+    for i, (size, subsampling) in enumerate([((64, 48), 0), ((100, 80), 2), ((33, 17), 0), ((96, 64), 2)]):
+        rng = np.random.default_rng(i)
+        ys, xs = np.mgrid[0 : size[1], 0 : size[0]]
+        smooth = np.stack([xs * 255 / size[0], ys * 255 / size[1], (xs + ys) * 127 / sum(size)], axis=-1)
+        pixels = np.clip(smooth + rng.normal(0, 4, smooth.shape), 0, 255).astype(np.uint8)
         path = tmp_path / f"{i}.jpg"
-        Image.fromarray(np.random.default_rng(i).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(path, quality=95)
+        Image.fromarray(pixels).save(path, quality=95, subsampling=subsampling)
         paths.append(path)
     on_device = decode_images(paths, device)
     on_cpu = [torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1) for path in paths]
     for g, c in zip(on_device, on_cpu):
         assert g.device.type == device and g.shape == c.shape
-        assert (g.cpu().float() - c.float()).abs().mean() < 2.0  # decoders may round differently
+        assert (g.cpu().float() - c.float()).abs().mean() < 2.0  # IDCTs and colour conversions may round differently
+
+
+@pytest.mark.parametrize("device", cpu_and_cuda())
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_box_safe_crop_after_a_gpu_step_keeps_every_box_whole(device, seed):
+    """BoxSafeCrop has no kornia kernel: the CPU fallback gets the boxes where the GPU steps moved them."""
+    spec = load_spec({"transforms": [{"name": "HorizontalFlip", "p": 1.0}, {"name": "BoxSafeCrop", "p": 1.0}]})
+    results = GpuSampleAugmenter(spec, device, seed=seed).augment_many(IMAGE, SAMPLE, 3)
+    for result in results:
+        height, width = result.image.shape[:2]
+        assert result.boxes_lost == 0 and (height, width) != IMAGE.shape[:2]  # a crop happened, nothing lost
+        boxes = {o.label: o.bbox for o in result.sample.objects}
+        # a crop without resize keeps box sizes; both boxes lie wholly inside the crop
+        assert [boxes["a"][2:], boxes["b"][2:]] == [(40.0, 20.0), (50.0, 40.0)]
+        for x, y, w, h in boxes.values():
+            assert x >= 0 and y >= 0 and x + w <= width and y + h <= height
+        # the flipped boxes keep their distance: b's right edge (flipped to x=0..50) sits left of a's
+        assert boxes["a"][0] - boxes["b"][0] == pytest.approx((200 - 20 - 40) - (200 - 150 - 50))
 
 
 @pytest.mark.parametrize("device", cpu_and_cuda())

@@ -20,7 +20,9 @@ def grey_dataset(root: Path, count: int = 1) -> Dataset:
     samples = []
     for i in range(count):
         Image.new("RGB", (200, 100), GREY).save(root / "img" / f"g{i}.png")
-        samples.append(Sample(f"img/g{i}.png", 200, 100, "train", objects=[Annotation("cat", (20.0, 30.0, 40.0, 20.0))]))
+        samples.append(
+            Sample(f"img/g{i}.png", 200, 100, "train", objects=[Annotation("cat", (20.0, 30.0, 40.0, 20.0))])
+        )
     return Dataset(samples, CategorySet([Category(1, "cat")]), root=root)
 
 
@@ -59,7 +61,9 @@ def test_same_seed_same_sheet_and_timing_is_reported(tmp_path):
 
 
 def test_html_page_has_every_tile_and_the_spec(tmp_path):
-    result = make_preview(grey_dataset(tmp_path / "d"), tmp_path / "s.png", FLIP, n=1, k=2, device="cpu", html_path=tmp_path / "s.html")
+    result = make_preview(
+        grey_dataset(tmp_path / "d"), tmp_path / "s.png", FLIP, n=1, k=2, device="cpu", html_path=tmp_path / "s.html"
+    )
     page = result.html.read_text()
     assert page.count("<img ") == 3
     assert "HorizontalFlip" in page and "name: flip" in page

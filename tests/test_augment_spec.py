@@ -53,7 +53,11 @@ def test_albumentations_to_dict_is_imported_with_the_same_parameters():
     import albumentations as A
 
     compose = A.Compose(
-        [A.RandomResizedCrop(size=(160, 160), scale=(0.3, 1.0)), A.HorizontalFlip(p=0.25), A.HueSaturationValue(10, 20, 30, p=0.8)],
+        [
+            A.RandomResizedCrop(size=(160, 160), scale=(0.3, 1.0)),
+            A.HorizontalFlip(p=0.25),
+            A.HueSaturationValue(10, 20, 30, p=0.8),
+        ],
         bbox_params=A.BboxParams(format="coco", min_visibility=0.4, min_area=9),
     )
     spec = load_spec(A.to_dict(compose))

@@ -9,7 +9,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-SKIPPING = '''
+SKIPPING = """
 import pytest
 
 def test_skipped_for_missing_data():
@@ -26,12 +26,13 @@ def test_skipped_for_cuda():
 @pytest.mark.xfail(reason="a known bug")
 def test_expected_failure():
     assert False
-'''
+"""
 
 
 @pytest.mark.parametrize(("ci", "failed", "skipped"), [("true", 1, 2), ("", 0, 3)], ids=["ci", "local"])
-def test_only_cuda_may_skip_under_ci(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str,
-                                     failed: int, skipped: int):
+def test_only_cuda_may_skip_under_ci(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str, failed: int, skipped: int
+):
     pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text(encoding="utf-8"))
     pytester.makepyfile(test_skips=SKIPPING)
     monkeypatch.setenv("CI", ci)

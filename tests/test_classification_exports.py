@@ -21,7 +21,10 @@ from cvkit.core.report import Report
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats import get_format
 
-STRAY_LOSS = ("image outside every class folder", "an image folder's label is its class folder; -r stray=keep keeps it unlabelled")
+STRAY_LOSS = (
+    "image outside every class folder",
+    "an image folder's label is its class folder; -r stray=keep keeps it unlabelled",
+)
 
 
 def touch(path: Path, data: bytes = b"") -> Path:
@@ -48,19 +51,27 @@ def test_fastai_kaggle_layout_train_valid_and_an_unlabelled_flat_test_folder(tmp
     report = Report()
     ds = cvkit.read(root, format="imagefolder", report=report).materialize()
     assert [(s.path, s.split, s.labels) for s in ds] == [
-        ("train/cat/1.jpg", "train", ["cat"]), ("train/dog/2.jpg", "train", ["dog"]), ("valid/cat/3.jpg", "valid", ["cat"])]
+        ("train/cat/1.jpg", "train", ["cat"]),
+        ("train/dog/2.jpg", "train", ["dog"]),
+        ("valid/cat/3.jpg", "valid", ["cat"]),
+    ]
     # the unlabelled test images are counted as left out, not dismissed as "not a split"
     assert report.losses == {STRAY_LOSS: 2}
     assert not any("not a split" in w for w in report.warnings)
     kept = cvkit.read(root, format="imagefolder", stray="keep").materialize()
-    assert [(s.path, s.split, s.labels) for s in kept if s.split == "test"] == [("test/4.jpg", "test", []), ("test/5.jpg", "test", [])]
+    assert [(s.path, s.split, s.labels) for s in kept if s.split == "test"] == [
+        ("test/4.jpg", "test", []),
+        ("test/5.jpg", "test", []),
+    ]
     assert detected(root) == ["imagefolder"]
 
 
-@pytest.mark.parametrize("names", [("Training", "Testing"), ("train", "validation"), ("train", "dev"), ("training", "eval")])
+@pytest.mark.parametrize(
+    "names", [("Training", "Testing"), ("train", "validation"), ("train", "dev"), ("training", "eval")]
+)
 def test_split_folder_synonyms_of_hugging_face_and_kaggle(tmp_path, names):
-    # Hugging Face datasets SPLIT_KEYWORDS (data_files.py): train/training, validation/valid/dev/val, test/testing/eval/evaluation;
-    # Kaggle's "Brain Tumor MRI Dataset" ships Training/<class>/ and Testing/<class>/
+    # Hugging Face datasets SPLIT_KEYWORDS (data_files.py): train/training, validation/valid/dev/val,
+    # test/testing/eval/evaluation; Kaggle's "Brain Tumor MRI Dataset" ships Training/<class>/ and Testing/<class>/
     root = tmp_path / "mri"
     for split in names:
         make_image(root / split / "glioma" / f"{split}_1.jpg", 8, 8)
@@ -99,8 +110,17 @@ def test_image_folder_extensions_any_case_hidden_files_and_symlinks(tmp_path):
     (root / "zebra").mkdir()  # an empty class keeps its place: torchvision's class_to_idx (allow_empty=True) counts it
     ds = cvkit.read(root, format="imagefolder").materialize()
     assert [(c.id, c.name) for c in ds.categories] == [(1, "cat"), (2, "dog"), (3, "zebra")]
-    assert sorted(s.path for s in ds) == ["cat/a.JPG", "cat/b.JPEG", "cat/c.Png", "cat/d.webp", "cat/e.pgm", "cat/f.TIFF", "cat/g.bmp",
-                                          "cat/h.ppm", "dog/z.jpg"]
+    assert sorted(s.path for s in ds) == [
+        "cat/a.JPG",
+        "cat/b.JPEG",
+        "cat/c.Png",
+        "cat/d.webp",
+        "cat/e.pgm",
+        "cat/f.TIFF",
+        "cat/g.bmp",
+        "cat/h.ppm",
+        "dog/z.jpg",
+    ]
 
 
 # --- ImageNet -------------------------------------------------------------------------------------
@@ -130,14 +150,17 @@ def test_imagenet_validation_folder_of_timm_and_hugging_face_is_read(tmp_path):
     report = Report()
     ds = cvkit.read(tmp_path, format="imagenet", report=report).materialize()
     assert [(s.path, s.split, s.labels) for s in ds] == [
-        ("train/n01440764/a.JPEG", "train", ["n01440764"]), ("validation/n01440764/b.JPEG", "validation", ["n01440764"]),
-        ("validation/n01443537/c.JPEG", "validation", ["n01443537"])]
+        ("train/n01440764/a.JPEG", "train", ["n01440764"]),
+        ("validation/n01440764/b.JPEG", "validation", ["n01440764"]),
+        ("validation/n01443537/c.JPEG", "validation", ["n01443537"]),
+    ]
     assert [(c.id, c.name) for c in ds.categories] == [(1, "n01440764"), (2, "n01443537")]
     assert detected(tmp_path) == ["imagenet"]
 
 
 def devkit_archive(path: Path, ground_truth: str | None = None) -> Path:
-    """ILSVRC2012_devkit_t12.tar.gz as image-net.org ships it: data/meta.mat and data/ILSVRC2012_validation_ground_truth.txt."""
+    """ILSVRC2012_devkit_t12.tar.gz as image-net.org ships it: data/meta.mat and
+    data/ILSVRC2012_validation_ground_truth.txt."""
     import tarfile
 
     from test_imagenet_formats import make_meta_mat
@@ -161,7 +184,10 @@ def test_torchvision_imagenet_root_keeps_the_devkit_archive(tmp_path):
     devkit_archive(root / "ILSVRC2012_devkit_t12.tar.gz")
     ds = cvkit.read(root, format="imagenet").materialize()
     assert [(c.id, c.name, c.display_name) for c in ds.categories] == [
-        (2, "n01440764", "tench, Tinca tinca"), (3, "n01443537", "goldfish, Carassius auratus"), (1, "n02119789", "kit fox, Vulpes macrotis")]
+        (2, "n01440764", "tench, Tinca tinca"),
+        (3, "n01443537", "goldfish, Carassius auratus"),
+        (1, "n02119789", "kit fox, Vulpes macrotis"),
+    ]
     assert ds.hierarchy.parents("n01440764") == ["n01439121"]
     # a flat val folder (ILSVRC2012_img_val.tar unpacked) is labelled from the ground truth inside the same archive
     flat = tmp_path / "flat"
@@ -169,8 +195,10 @@ def test_torchvision_imagenet_root_keeps_the_devkit_archive(tmp_path):
     touch(flat / "val" / "ILSVRC2012_val_00000002.JPEG")
     devkit_archive(flat / "ILSVRC2012_devkit_t12.tar.gz", ground_truth="3\n1\n")
     ds = cvkit.read(flat, format="imagenet").materialize()
-    assert [(s.path, s.labels) for s in ds] == [("val/ILSVRC2012_val_00000001.JPEG", ["n01443537"]),
-                                                ("val/ILSVRC2012_val_00000002.JPEG", ["n02119789"])]
+    assert [(s.path, s.labels) for s in ds] == [
+        ("val/ILSVRC2012_val_00000001.JPEG", ["n01443537"]),
+        ("val/ILSVRC2012_val_00000002.JPEG", ["n02119789"]),
+    ]
 
 
 def test_imagenet21k_p_winter21_resized_layout(tmp_path):
@@ -186,7 +214,8 @@ def test_imagenet21k_p_winter21_resized_layout(tmp_path):
     assert [(s.path, s.split, s.labels) for s in ds] == [
         ("imagenet21k_train/n00005787/n00005787_1.JPEG", "train", ["n00005787"]),
         ("imagenet21k_train/n00006024/n00006024_2.JPEG", "train", ["n00006024"]),
-        ("imagenet21k_val/n00005787/n00005787_3.JPEG", "val", ["n00005787"])]
+        ("imagenet21k_val/n00005787/n00005787_3.JPEG", "val", ["n00005787"]),
+    ]
     assert [(c.id, c.name) for c in ds.categories] == [(1, "n00005787"), (2, "n00006024")]
     assert any("imagenet21k_small_classes/" in w for w in report.warnings)
     assert detected(root) == ["imagenet21k"]
@@ -201,11 +230,15 @@ def test_kaggle_dog_breed_labels_csv_ids_without_extension_in_train_folder(tmp_p
     make_image(root / "train" / "000bec180eb18c7604dcecc8fe0dba07.jpg", 8, 8)
     make_image(root / "train" / "001513dfcb2ffafc82cccf4d8bbaba97.jpg", 8, 8)
     make_image(root / "test" / "00a3edd22dc7859c487a64777fc8d093.jpg", 8, 8)
-    (root / "labels.csv").write_text("id,breed\n000bec180eb18c7604dcecc8fe0dba07,boston_bull\n001513dfcb2ffafc82cccf4d8bbaba97,dingo\n")
+    (root / "labels.csv").write_text(
+        "id,breed\n000bec180eb18c7604dcecc8fe0dba07,boston_bull\n001513dfcb2ffafc82cccf4d8bbaba97,dingo\n"
+    )
     report = Report()
     ds = cvkit.read(root / "labels.csv", format="labels", report=report).materialize()
-    assert [(s.path, s.labels) for s in ds] == [("train/000bec180eb18c7604dcecc8fe0dba07.jpg", ["boston_bull"]),
-                                                ("train/001513dfcb2ffafc82cccf4d8bbaba97.jpg", ["dingo"])]
+    assert [(s.path, s.labels) for s in ds] == [
+        ("train/000bec180eb18c7604dcecc8fe0dba07.jpg", ["boston_bull"]),
+        ("train/001513dfcb2ffafc82cccf4d8bbaba97.jpg", ["dingo"]),
+    ]
     assert all(s.resolve(ds.root).is_file() for s in ds)
     assert report.warnings == []
     assert detected(root / "labels.csv") == ["labels"]
@@ -255,7 +288,11 @@ def test_lists_not_in_utf8_are_errors_naming_the_file(tmp_path):
 def test_hugging_face_imagefolder_metadata_csv(tmp_path):
     # Hugging Face "imagefolder": metadata.csv with a file_name column beside the images of each split folder
     root = tmp_path / "hf"
-    for split, name, label in (("train", "0001.png", "cat"), ("train", "0002.png", "dog"), ("validation", "0003.png", "cat")):
+    for split, name, label in (
+        ("train", "0001.png", "cat"),
+        ("train", "0002.png", "dog"),
+        ("validation", "0003.png", "cat"),
+    ):
         make_image(root / split / name, 4, 4)
         with open(root / split / "metadata.csv", "a") as handle:
             handle.write(("" if handle.tell() else "file_name,label\n") + f"{name},{label}\n")
@@ -263,7 +300,10 @@ def test_hugging_face_imagefolder_metadata_csv(tmp_path):
     assert [(s.path, s.split, s.labels) for s in ds] == [("0001.png", "train", ["cat"]), ("0002.png", "train", ["dog"])]
     ds = cvkit.read(root, format="labels").materialize()
     assert [(s.path, s.split, s.labels) for s in ds] == [
-        ("train/0001.png", "train", ["cat"]), ("train/0002.png", "train", ["dog"]), ("validation/0003.png", "validation", ["cat"])]
+        ("train/0001.png", "train", ["cat"]),
+        ("train/0002.png", "train", ["dog"]),
+        ("validation/0003.png", "validation", ["cat"]),
+    ]
     assert all(s.resolve(ds.root).is_file() for s in ds)
     assert detected(root) == ["labels"]
 
@@ -273,11 +313,16 @@ def test_hugging_face_imagefolder_metadata_jsonl(tmp_path):
     root = tmp_path / "hf"
     make_image(root / "train" / "a.png", 4, 4)
     make_image(root / "train" / "b.png", 4, 4)
-    (root / "train" / "metadata.jsonl").write_text('{"file_name": "a.png", "label": "golden retriever"}\n'
-                                                   '{"file_name": "b.png", "labels": ["cat", "dog"]}\n{"label": "x"}\n')
+    (root / "train" / "metadata.jsonl").write_text(
+        '{"file_name": "a.png", "label": "golden retriever"}\n'
+        '{"file_name": "b.png", "labels": ["cat", "dog"]}\n{"label": "x"}\n'
+    )
     report = Report(skip_invalid=True)
     ds = cvkit.read(root, format="labels", report=report).materialize()
-    assert [(s.path, s.split, s.labels) for s in ds] == [("train/a.png", "train", ["golden retriever"]), ("train/b.png", "train", ["cat", "dog"])]
+    assert [(s.path, s.split, s.labels) for s in ds] == [
+        ("train/a.png", "train", ["golden retriever"]),
+        ("train/b.png", "train", ["cat", "dog"]),
+    ]
     assert [(s.location, s.reason) for s in report.skipped] == [("line 3", "expected an object with a file_name")]
     assert detected(root) == ["labels"] and detected(root / "train" / "metadata.jsonl") == ["labels"]
 
@@ -285,8 +330,12 @@ def test_hugging_face_imagefolder_metadata_jsonl(tmp_path):
 def test_two_column_csvs_that_are_not_labels_are_not_claimed(tmp_path):
     # Kaggle Airbus ship detection (ImageId,EncodedPixels: RLE masks) and the ImageNet LOC solutions
     # (ImageId,PredictionString: boxes) are two-column CSVs whose second column is no class
-    (tmp_path / "train_ship_segmentations_v2.csv").write_text("ImageId,EncodedPixels\n00003e153.jpg,\n000155de5.jpg,264661 17 265429 33\n")
-    (tmp_path / "LOC_val_solution.csv").write_text("ImageId,PredictionString\nILSVRC2012_val_00008726,n02119789 255 142 454 329\n")
+    (tmp_path / "train_ship_segmentations_v2.csv").write_text(
+        "ImageId,EncodedPixels\n00003e153.jpg,\n000155de5.jpg,264661 17 265429 33\n"
+    )
+    (tmp_path / "LOC_val_solution.csv").write_text(
+        "ImageId,PredictionString\nILSVRC2012_val_00008726,n02119789 255 142 454 329\n"
+    )
     # nor is a class list such as "id,name"
     (tmp_path / "classes.csv").write_text("id,name\n1,cat\n")
     assert detected(tmp_path / "train_ship_segmentations_v2.csv") == []
@@ -319,12 +368,19 @@ def test_torchvision_mnist_root_raw_folder_with_gz_and_extracted_copies(tmp_path
     touch(tmp_path / "data" / "MNIST" / "processed" / "training.pt", b"\x80\x02not-unpickled")
     for given in (raw, raw.parent, tmp_path / "data"):
         report = Report()
-        ds = cvkit.read(given, format="mnist", images_dir=str(tmp_path / "png" / given.name), report=report).materialize()
+        ds = cvkit.read(
+            given, format="mnist", images_dir=str(tmp_path / "png" / given.name), report=report
+        ).materialize()
         assert [(s.path, s.split, s.labels) for s in ds] == [
-            ("train/00000.png", "train", ["5"]), ("train/00001.png", "train", ["0"]), ("train/00002.png", "train", ["4"]),
-            ("test/00000.png", "test", ["7"]), ("test/00001.png", "test", ["2"])]
+            ("train/00000.png", "train", ["5"]),
+            ("train/00001.png", "train", ["0"]),
+            ("train/00002.png", "train", ["4"]),
+            ("test/00000.png", "test", ["7"]),
+            ("test/00001.png", "test", ["2"]),
+        ]
         assert detected(given) == ["mnist"]
-    # torchvision's FashionMNIST/raw holds the same file names: the folder names the classes as FashionMNIST.classes does
+    # torchvision's FashionMNIST/raw holds the same file names: the folder names the classes as FashionMNIST.classes
+    # does
     fashion = tmp_path / "data" / "FashionMNIST" / "raw"
     torchvision_raw(fashion, "train", np.zeros((1, 28, 28)), [9])
     ds = cvkit.read(fashion.parent, format="mnist", images_dir=str(tmp_path / "png" / "fashion")).materialize()
@@ -350,27 +406,43 @@ def test_torchvision_emnist_raw_holds_six_subsets(tmp_path):
     assert len(ds.categories) == 47 and ds.categories.get("t").id == 46
     ds = cvkit.read(raw, format="mnist", subset="emnist-letters", images_dir=str(tmp_path / "png2")).materialize()
     assert [s.labels for s in ds] == [["a"], ["z"], ["a"], ["z"]]
-    assert cvkit.read(raw, format="mnist", subset="digits", images_dir=str(tmp_path / "png3")).categories.names() == list("0123456789")
+    assert cvkit.read(
+        raw, format="mnist", subset="digits", images_dir=str(tmp_path / "png3")
+    ).categories.names() == list("0123456789")
 
 
 def test_keras_mnist_npz_read_without_pickle(tmp_path):
-    # keras.datasets.mnist.load_data() caches ~/.keras/datasets/mnist.npz: x_train (N,28,28) uint8, y_train, x_test, y_test
+    # keras.datasets.mnist.load_data() caches ~/.keras/datasets/mnist.npz: x_train (N,28,28) uint8, y_train, x_test,
+    # y_test
     rng = np.random.default_rng(2)
     x_train = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
     folder = tmp_path / "datasets"
     folder.mkdir()
-    np.savez_compressed(folder / "mnist.npz", x_train=x_train, y_train=np.array([5, 0, 4], dtype=np.uint8),
-                        x_test=np.zeros((1, 28, 28), dtype=np.uint8), y_test=np.array([7], dtype=np.uint8))
+    np.savez_compressed(
+        folder / "mnist.npz",
+        x_train=x_train,
+        y_train=np.array([5, 0, 4], dtype=np.uint8),
+        x_test=np.zeros((1, 28, 28), dtype=np.uint8),
+        y_test=np.array([7], dtype=np.uint8),
+    )
     for given in (folder, folder / "mnist.npz"):
         ds = cvkit.read(given, format="mnist", images_dir=str(tmp_path / "png" / given.name)).materialize()
         assert [(s.path, s.split, s.labels) for s in ds] == [
-            ("train/00000.png", "train", ["5"]), ("train/00001.png", "train", ["0"]), ("train/00002.png", "train", ["4"]),
-            ("test/00000.png", "test", ["7"])]
+            ("train/00000.png", "train", ["5"]),
+            ("train/00001.png", "train", ["0"]),
+            ("train/00002.png", "train", ["4"]),
+            ("test/00000.png", "test", ["7"]),
+        ]
         assert np.array_equal(np.asarray(Image.open(ds.samples[1].resolve(ds.root))), x_train[1])
         assert detected(given) == ["mnist"]
     # Keras' imdb.npz beside it (x_train: an object array of word-id lists) is not taken for images
-    np.savez(folder / "imdb.npz", x_train=np.array([[1, 2], [3]], dtype=object), y_train=np.array([0, 1]),
-             x_test=np.array([[4]], dtype=object), y_test=np.array([1]))
+    np.savez(
+        folder / "imdb.npz",
+        x_train=np.array([[1, 2], [3]], dtype=object),
+        y_train=np.array([0, 1]),
+        x_test=np.array([[4]], dtype=object),
+        y_test=np.array([1]),
+    )
     assert detected(folder / "imdb.npz") == []
     assert len(cvkit.read(folder, format="mnist", images_dir=str(tmp_path / "png" / "again")).materialize()) == 4
     # given explicitly, an object array (it needs pickle to load) is refused, never unpickled
@@ -378,7 +450,9 @@ def test_keras_mnist_npz_read_without_pickle(tmp_path):
     np.savez(evil, x_train=np.array([object()], dtype=object), y_train=np.array([1]))
     with pytest.raises(InvalidInputError) as info:
         cvkit.read(evil, format="mnist", images_dir=str(tmp_path / "png3")).materialize()
-    assert info.value.describe().startswith(f"{evil}:x_train: cannot read x_train (Object arrays cannot be loaded when allow_pickle=False")
+    assert info.value.describe().startswith(
+        f"{evil}:x_train: cannot read x_train (Object arrays cannot be loaded when allow_pickle=False"
+    )
 
 
 def test_mnist_label_count_mismatch_names_the_label_file(tmp_path):
@@ -391,14 +465,17 @@ def test_mnist_label_count_mismatch_names_the_label_file(tmp_path):
 
 
 def test_torchvision_cifar_root_holding_the_unpacked_archive(tmp_path):
-    # torchvision.datasets.CIFAR10(root="data", download=True): data/cifar-10-python.tar.gz and data/cifar-10-batches-py/
+    # torchvision.datasets.CIFAR10(root="data", download=True): data/cifar-10-python.tar.gz and
+    # data/cifar-10-batches-py/
     import pickle
 
     batches = tmp_path / "data" / "cifar-10-batches-py"
     batches.mkdir(parents=True)
     (batches / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"airplane", b"automobile"]}, protocol=2))
     rows = np.zeros((1, 3072), dtype=np.uint8)
-    (batches / "test_batch").write_bytes(pickle.dumps({b"labels": [1], b"data": rows, b"filenames": [b"car_s_000001.png"]}, protocol=2))
+    (batches / "test_batch").write_bytes(
+        pickle.dumps({b"labels": [1], b"data": rows, b"filenames": [b"car_s_000001.png"]}, protocol=2)
+    )
     (batches / "readme.html").write_text("<html></html>")
     touch(tmp_path / "data" / "cifar-10-python.tar.gz", b"not read")
     assert detected(tmp_path / "data") == ["cifar"]

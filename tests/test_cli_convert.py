@@ -69,8 +69,10 @@ def test_skip_invalid_goes_on_and_writes_report(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     (src / "bad.xml").write_text("<annotation><object>")
-    (src / "good.xml").write_text("<annotation><filename>good.jpg</filename><size><width>9</width><height>9</height></size>"
-                                  "<object><name>x</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>3</xmax><ymax>3</ymax></bndbox></object></annotation>")
+    (src / "good.xml").write_text(
+        "<annotation><filename>good.jpg</filename><size><width>9</width><height>9</height></size>"
+        "<object><name>x</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>3</xmax><ymax>3</ymax></bndbox></object></annotation>"
+    )
     dst = tmp_path / "out.json"
     result = run("convert", "voc2coco", src, dst, "--skip-invalid")
     assert result.exit_code == 0, result.output
@@ -108,7 +110,11 @@ def test_formats_json_lists_capabilities():
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert rows["coco"]["holds"]["masks"] and not rows["voc"]["holds"]["polygons"]
     # the -r / -w options each format takes, as the unknown-option error lists them
-    assert rows["voc"]["read_options"] == ["one_based", "workers"] and rows["coco"]["write_options"] == ["images", "task", "workers"]
+    assert rows["voc"]["read_options"] == ["one_based", "workers"] and rows["coco"]["write_options"] == [
+        "images",
+        "task",
+        "workers",
+    ]
     assert "names_encoding" in rows["yolo"]["read_options"] and "encoding" in rows["labelme"]["read_options"]
     assert rows["mnist"]["write_options"] == []  # read-only
 
@@ -138,25 +144,31 @@ def test_undetected_hierarchy_folder_points_to_hierarchy_options(corpus):
     path = corpus("imagenet", "wordnet_hierarchy")
     result = runner.invoke(app, ["ingest", str(path), "-o", "x.jsonl"])
     assert result.exit_code == 2
-    assert result.output == (f"error: {path}: could not detect the format; pass --from (see `cvkit formats`); it looks like a class hierarchy "
-                             "(is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads\n")
+    assert result.output == (
+        f"error: {path}: could not detect the format; pass --from (see `cvkit formats`); it looks like a class "
+        "hierarchy (is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads\n"
+    )
 
 
 def test_undetected_synset_list_folder_points_to_the_synsets_option(corpus):
     path = corpus("imagenet", "timm_synsets")  # timm's ImageNet-1k/21k class lists: names, no images
     result = runner.invoke(app, ["ingest", str(path), "-o", "x.jsonl"])
     assert result.exit_code == 2
-    assert result.output == (f"error: {path}: could not detect the format; pass --from (see `cvkit formats`); it holds class lists "
-                             "(imagenet_synset_to_lemma.txt) but no images or annotations: pass it to the imagenet or labels reader "
-                             "as -r synsets=FILE\n")
+    assert result.output == (
+        f"error: {path}: could not detect the format; pass --from (see `cvkit formats`); it holds class lists "
+        "(imagenet_synset_to_lemma.txt) but no images or annotations: pass it to the imagenet or labels reader "
+        "as -r synsets=FILE\n"
+    )
 
 
 def test_undetected_folder_of_datasets_names_the_sub_folders_that_are_datasets(corpus):
     path = corpus("yolo", "datumaro_develop")  # datumaro's test assets: three YOLO layouts side by side
     result = runner.invoke(app, ["ingest", str(path), "-o", "x.jsonl"])
     assert result.exit_code == 2
-    assert result.output == (f"error: {path}: could not detect the format; pass --from (see `cvkit formats`); its sub-folders hold datasets "
-                             "of their own: annotations/ (yolo), labels/ (yolo), strict/ (yolo): convert each one\n")
+    assert result.output == (
+        f"error: {path}: could not detect the format; pass --from (see `cvkit formats`); its sub-folders hold datasets "
+        "of their own: annotations/ (yolo), labels/ (yolo), strict/ (yolo): convert each one\n"
+    )
 
 
 def test_command_map_names_what_each_module_registers():
@@ -180,7 +192,9 @@ def test_the_cvkit_command_runs_one_command_and_ends_with_its_exit_code(corpus, 
     import sys
 
     def cvkit(*args: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "cvkit", *map(str, args)], capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "cvkit", *map(str, args)], capture_output=True, text=True, timeout=120
+        )
 
     source, out = corpus("voc", "voc_dataset3"), tmp_path / "out.json"
     done = cvkit("convert", "voc2coco", source, out, "--json")
@@ -190,7 +204,9 @@ def test_the_cvkit_command_runs_one_command_and_ends_with_its_exit_code(corpus, 
     assert refused.returncode == 2
     assert refused.stderr == f"error: {out}: destination exists and is not empty; pass --overwrite to replace it\n"
     listed = cvkit("--help")
-    assert listed.returncode == 0 and all(command in listed.stdout for command in ("convert", "stats", "train", "hierarchy", "augment"))
+    assert listed.returncode == 0 and all(
+        command in listed.stdout for command in ("convert", "stats", "train", "hierarchy", "augment")
+    )
 
 
 def test_the_summary_table_is_drawn_as_rich_draws_one():

@@ -24,9 +24,17 @@ def test_instances_keep_ids_attributes_rle_and_empty_images(corpus):
     train, val = by_id[5], by_id[40]
     assert (train.split, train.width, train.height, train.path) == ("train", 10, 5, "images/train/a.jpg")
     (box,) = train.objects
-    assert (box.label, box.bbox, box.shape, box.id) == ("b", (2.0, 2.0, 3.0, 1.0), "box", 1)  # empty segmentation: a plain box
+    assert (box.label, box.bbox, box.shape, box.id) == (
+        "b",
+        (2.0, 2.0, 3.0, 1.0),
+        "box",
+        1,
+    )  # empty segmentation: a plain box
     polygon, crowd = val.objects
-    assert polygon.polygon == [[0.0, 0.0, 1.0, 0.0, 1.0, 2.0, 0.0, 2.0]] and polygon.attributes == {"x": 1, "y": "hello"}
+    assert polygon.polygon == [[0.0, 0.0, 1.0, 0.0, 1.0, 2.0, 0.0, 2.0]] and polygon.attributes == {
+        "x": 1,
+        "y": "hello",
+    }
     assert crowd.iscrowd and crowd.rle == {"size": [10, 5], "counts": [0, 20, 30]} and crowd.shape == "mask"
 
 
@@ -83,7 +91,10 @@ def test_output_loads_in_pycocotools_and_evaluates_to_ap_one(corpus, tmp_path):
 
     cvkit.convert(corpus("voc", "voc_dataset1"), tmp_path / "gt.json", to_format="coco")
     gt = COCO(str(tmp_path / "gt.json"))
-    dets = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0} for a in gt.dataset["annotations"]]
+    dets = [
+        {"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0}
+        for a in gt.dataset["annotations"]
+    ]
     evaluation = COCOeval(gt, gt.loadRes(dets), "bbox")
     evaluation.evaluate()
     evaluation.accumulate()
@@ -104,7 +115,8 @@ def test_area_computed_and_annotation_ids_unique(tmp_path, small):
 def test_annotation_id_zero_is_renumbered_for_cocoeval(tmp_path, small):
     # pycocotools' COCOeval.evaluateImg stores the matched gt id in dtm and reads 0 as "unmatched": a gt annotation
     # with id 0 (MIT LabelMe XML and Roboflow number objects from 0) turns its perfect detection into a false
-    # positive. Annotation ids are kept only when positive; image ids (which results files refer to) are kept as they are.
+    # positive. Annotation ids are kept only when positive; image ids (which results files refer to) are kept as they
+    # are.
     for n, obj in enumerate(o for s in small for o in s.objects):
         obj.id = n
     small.samples[0].id = 0
@@ -112,7 +124,10 @@ def test_annotation_id_zero_is_renumbered_for_cocoeval(tmp_path, small):
     data = load(tmp_path / "x.json")
     assert [a["id"] for a in data["annotations"]] == [1, 2, 3]
     assert data["images"][0]["id"] == 0
-    assert report.warnings == ["annotation ids of 0 (or below) were renumbered: pycocotools' COCOeval takes a match with annotation id 0 for no match"]
+    assert report.warnings == [
+        "annotation ids of 0 (or below) were renumbered: pycocotools' COCOeval takes a match with annotation id 0 "
+        "for no match"
+    ]
 
 
 def test_unknown_image_size_is_read_from_the_image(tmp_path, small):
@@ -125,7 +140,9 @@ def test_unknown_image_size_is_read_from_the_image(tmp_path, small):
     small.samples[0].path = "images/gone.jpg"
     report = cvkit.write(small, tmp_path / "y.json", format="coco")
     assert load(tmp_path / "y.json")["images"][0]["width"] == 0
-    assert report.warnings == ["some images have no known size and no readable file; their width and height are written as 0"]
+    assert report.warnings == [
+        "some images have no known size and no readable file; their width and height are written as 0"
+    ]
 
 
 def test_split_folder_layout_and_copied_images(tmp_path, small):
@@ -140,18 +157,33 @@ def test_split_folder_layout_and_copied_images(tmp_path, small):
 
 def coco_file(tmp: Path, annotations: str) -> Path:
     path = tmp / "bad.json"
-    path.write_text('{"images": [{"id": 1, "file_name": "a.jpg", "width": 8, "height": 8}], "categories": [{"id": 1, "name": "a"}],\n'
-                    f'"annotations": {annotations}}}')
+    path.write_text(
+        '{"images": [{"id": 1, "file_name": "a.jpg", "width": 8, "height": 8}], '
+        '"categories": [{"id": 1, "name": "a"}],\n'
+        f'"annotations": {annotations}}}'
+    )
     return path
 
 
 @pytest.mark.parametrize(
     ("annotations", "message"),
     [
-        ('[{"id": 1, "image_id": 1, "category_id": 3, "bbox": [0, 0, 1, 1]}]', "annotations[0].category_id: unknown category id 3"),
-        ('[{"id": 1, "image_id": 7, "category_id": 1, "bbox": [0, 0, 1, 1]}]', "annotations[0].image_id: annotation refers to unknown image id 7"),
-        ('[{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, -1, 1]}]', "annotations[0].bbox: bbox has a negative width or height: [0, 0, -1, 1]"),
-        ('[{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[1, 2, 3, 4]]}]', "annotations[0].segmentation: polygon with fewer than 3 points"),
+        (
+            '[{"id": 1, "image_id": 1, "category_id": 3, "bbox": [0, 0, 1, 1]}]',
+            "annotations[0].category_id: unknown category id 3",
+        ),
+        (
+            '[{"id": 1, "image_id": 7, "category_id": 1, "bbox": [0, 0, 1, 1]}]',
+            "annotations[0].image_id: annotation refers to unknown image id 7",
+        ),
+        (
+            '[{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, -1, 1]}]',
+            "annotations[0].bbox: bbox has a negative width or height: [0, 0, -1, 1]",
+        ),
+        (
+            '[{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[1, 2, 3, 4]]}]',
+            "annotations[0].segmentation: polygon with fewer than 3 points",
+        ),
     ],
 )
 def test_bad_annotations_name_file_and_json_path(tmp_path, annotations, message):
@@ -170,10 +202,22 @@ def test_malformed_json_gives_line_and_column(tmp_path):
 
 def test_category_that_is_its_own_supercategory_reads_and_round_trips(tmp_path):
     # the real COCO files: {"supercategory": "person", "id": 1, "name": "person"}
-    categories = [{"supercategory": "person", "id": 1, "name": "person"}, {"supercategory": "vehicle", "id": 2, "name": "bicycle"}]
+    categories = [
+        {"supercategory": "person", "id": 1, "name": "person"},
+        {"supercategory": "vehicle", "id": 2, "name": "bicycle"},
+    ]
     src = tmp_path / "instances_val.json"
-    src.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], "categories": categories,
-                               "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "area": 4, "iscrowd": 0}]}))
+    src.write_text(
+        json.dumps(
+            {
+                "images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+                "categories": categories,
+                "annotations": [
+                    {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "area": 4, "iscrowd": 0}
+                ],
+            }
+        )
+    )
     ds = cvkit.read(src, format="coco").materialize()
     assert ds.hierarchy.parents("person") == [] and ds.hierarchy.parents("bicycle") == ["vehicle"]
     cvkit.write(ds, tmp_path / "out.json", format="coco")
@@ -195,7 +239,8 @@ def test_captions_become_an_image_attribute_and_write_back_as_captions(corpus, t
     assert {s.id: s.attributes["captions"] for s in again} == {5: ["hello"], 40: ["world", "text"]}
     report = cvkit.convert(src, tmp_path / "yolo", to_format="yolo")  # YOLO cannot hold them: said so
     assert report.losses[("image attribute 'captions'", "YOLO cannot hold image attributes")] == 2
-    # a dataset with classes written as captions: its objects and categories are not in the file, and the summary says so
+    # a dataset with classes written as captions: its objects and categories are not in the file, and the summary says
+    # so
     ds.categories.ensure("cat")
     report = cvkit.write(ds, tmp_path / "again", format="coco", task="captions")
     assert report.losses[("category", "COCO captions files hold no categories")] == 1 and report.written.categories == 0
@@ -208,29 +253,53 @@ def test_roboflow_coco_export_one_file_per_split_folder(tmp_path):
     for split, names in (("train", ["a_jpg.rf.1.jpg", "b_jpg.rf.2.jpg"]), ("valid", ["c_jpg.rf.3.jpg"])):
         for name in names:
             make_image(root / split / name, 40, 30)
-        (root / split / "_annotations.coco.json").write_text(json.dumps({
-            "categories": [{"id": 0, "name": "cells", "supercategory": "none"}, {"id": 1, "name": "cell", "supercategory": "cells"}],
-            "images": [{"id": i, "file_name": name, "width": 40, "height": 30} for i, name in enumerate(names)],
-            "annotations": [{"id": i, "image_id": i, "category_id": 1, "bbox": [1, 2, 10, 12], "area": 120, "iscrowd": 0} for i in range(len(names))]}))
+        (root / split / "_annotations.coco.json").write_text(
+            json.dumps(
+                {
+                    "categories": [
+                        {"id": 0, "name": "cells", "supercategory": "none"},
+                        {"id": 1, "name": "cell", "supercategory": "cells"},
+                    ],
+                    "images": [{"id": i, "file_name": name, "width": 40, "height": 30} for i, name in enumerate(names)],
+                    "annotations": [
+                        {"id": i, "image_id": i, "category_id": 1, "bbox": [1, 2, 10, 12], "area": 120, "iscrowd": 0}
+                        for i in range(len(names))
+                    ],
+                }
+            )
+        )
     (root / "README.roboflow.txt").write_text("exported from roboflow")
     assert cvkit.detect_format(root) == "coco"
     ds = cvkit.read(root, format="coco").materialize()
-    assert sorted((s.split, s.path) for s in ds) == [("train", "train/a_jpg.rf.1.jpg"), ("train", "train/b_jpg.rf.2.jpg"),
-                                                     ("valid", "valid/c_jpg.rf.3.jpg")]
+    assert sorted((s.split, s.path) for s in ds) == [
+        ("train", "train/a_jpg.rf.1.jpg"),
+        ("train", "train/b_jpg.rf.2.jpg"),
+        ("valid", "valid/c_jpg.rf.3.jpg"),
+    ]
     assert all(s.resolve(ds.root).is_file() for s in ds)
     single = cvkit.read(root / "valid" / "_annotations.coco.json", format="coco").materialize()
     assert [s.split for s in single] == ["valid"]
 
 
-@pytest.mark.parametrize(("names", "splits"), [
-    (["result.json"], [None]),  # Label Studio's export: one file, no split in its name
-    (["train.json"], ["train"]),
-    (["a.json", "b.json"], ["a", "b"]),  # several loose files: each its own split
-])
+@pytest.mark.parametrize(
+    ("names", "splits"),
+    [
+        (["result.json"], [None]),  # Label Studio's export: one file, no split in its name
+        (["train.json"], ["train"]),
+        (["a.json", "b.json"], ["a", "b"]),  # several loose files: each its own split
+    ],
+)
 def test_split_of_files_not_named_task_split(names, splits, tmp_path):
     for i, name in enumerate(names):
-        (tmp_path / name).write_text(json.dumps({"images": [{"id": i, "file_name": f"{i}.jpg", "width": 4, "height": 4}], "annotations": [],
-                                                 "categories": []}))
+        (tmp_path / name).write_text(
+            json.dumps(
+                {
+                    "images": [{"id": i, "file_name": f"{i}.jpg", "width": 4, "height": 4}],
+                    "annotations": [],
+                    "categories": [],
+                }
+            )
+        )
     assert [s.split for s in cvkit.read(tmp_path, format="coco")] == splits
     if len(names) == 1:  # the file given directly gets the same split
         assert [s.split for s in cvkit.read(tmp_path / names[0], format="coco")] == splits
@@ -243,7 +312,13 @@ def test_panoptic_segments_become_objects_with_masks_from_the_pngs(corpus, tmp_p
     ds = cvkit.read(corpus("coco", "coco_panoptic"), format="coco", report=report).materialize()
     by_id = {s.id: s for s in ds}
     seven, twenty = by_id[40].objects  # panoptic_val/b.png: segment 7 in columns 0-1, segment 20 in columns 2-3
-    assert (seven.label, seven.bbox, seven.shape, seven.id, seven.iscrowd) == ("a", (0.0, 0.0, 1.0, 9.0), "mask", 7, False)
+    assert (seven.label, seven.bbox, seven.shape, seven.id, seven.iscrowd) == (
+        "a",
+        (0.0, 0.0, 1.0, 9.0),
+        "mask",
+        7,
+        False,
+    )
     assert (twenty.label, twenty.id, twenty.iscrowd) == ("b", 20, True)
     assert rle_area(seven.rle) == 20 and rle_area(twenty.rle) == 20 and seven.rle["size"] == [10, 5]
     # panoptic_train/a.png is 5x5 for a 10x5 image: that segment stays a box, and the summary says why
@@ -261,10 +336,15 @@ def test_panoptic_segments_become_objects_with_masks_from_the_pngs(corpus, tmp_p
 def test_folder_with_several_tasks_reads_instances_and_names_the_rest(tmp_path):
     for task in ("instances", "panoptic", "captions"):
         (tmp_path / "annotations").mkdir(exist_ok=True)
-        (tmp_path / "annotations" / f"{task}_val.json").write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
+        (tmp_path / "annotations" / f"{task}_val.json").write_text(
+            json.dumps({"images": [], "annotations": [], "categories": []})
+        )
     report = Report()
     list(cvkit.read(tmp_path, format="coco", report=report))
-    assert report.warnings == ["split 'val': read instances_val.json; not read: captions_val.json, panoptic_val.json (choose with -r task=NAME)"]
+    assert report.warnings == [
+        "split 'val': read instances_val.json; not read: captions_val.json, panoptic_val.json (choose with -r "
+        "task=NAME)"
+    ]
 
 
 def test_folder_of_results_lists_shares_categories_named_by_id(corpus):
@@ -272,7 +352,12 @@ def test_folder_of_results_lists_shares_categories_named_by_id(corpus):
     report = Report()
     ds = cvkit.read(corpus("coco", "cocoapi_results"), format="coco", report=report).materialize()
     splits = {s.split for s in ds}
-    assert splits == {"val2014_fakebbox100_results", "val2014_fakesegm100_results", "val2014_fakekeypoints100_results", "val2014_fakecap_results"}
+    assert splits == {
+        "val2014_fakebbox100_results",
+        "val2014_fakesegm100_results",
+        "val2014_fakekeypoints100_results",
+        "val2014_fakecap_results",
+    }
     assert all(c.name == str(c.id) for c in ds.categories)  # results name no categories: each is named by its id, once
     captioned = [s for s in ds if s.split == "val2014_fakecap_results"]
     assert captioned and all(s.attributes["captions"] and not s.objects for s in captioned)
@@ -287,7 +372,9 @@ def test_detection_needs_images_or_annotations_not_just_categories(tmp_path):
     assert coco.detect(tmp_path / "notes.json") is None
     # datumaro writes categories first: a long list pushes "images" far from the start, and it is still COCO
     many = [{"id": i, "name": f"class_{i}", "supercategory": ""} for i in range(3000)]
-    (tmp_path / "big.json").write_text(json.dumps({"licenses": [], "info": {}, "categories": many, "images": [], "annotations": []}))
+    (tmp_path / "big.json").write_text(
+        json.dumps({"licenses": [], "info": {}, "categories": many, "images": [], "annotations": []})
+    )
     assert coco.detect(tmp_path / "big.json") is not None
 
 

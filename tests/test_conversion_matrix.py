@@ -21,7 +21,12 @@ from cvkit.core.report import Report
 from cvkit.formats import all_formats
 
 SPECS = {spec.name: spec for spec in all_formats()}
-PAIRS = [(a, b) for a in SPECS for b in SPECS if SPECS[a].can_read and SPECS[a].can_write and SPECS[b].can_write and SPECS[b].can_read]
+PAIRS = [
+    (a, b)
+    for a in SPECS
+    for b in SPECS
+    if SPECS[a].can_read and SPECS[a].can_write and SPECS[b].can_write and SPECS[b].can_read
+]
 POLYGON = [10.0, 10.0, 30.0, 10.0, 30.0, 40.0, 10.0, 40.0]
 
 
@@ -39,10 +44,25 @@ def _dataset(root: Path) -> Dataset:
     make_image(root / "images" / "dog_02.png", 80, 60)
     cats = CategorySet([Category(1, "cat"), Category(2, "dog")])
     samples = [
-        Sample("images/cat_01.jpg", 64, 48, "train", labels=["cat"], attributes={"weather": "rain"},
-               objects=[Annotation("cat", (4.0, 6.0, 20.0, 30.0), score=0.75, attributes={"color": "red"}),
-                        Annotation("dog", (30.0, 2.0, 10.0, 12.0), keypoints=[34.0, 6.0, 2.0])]),
-        Sample("images/dog_02.png", 80, 60, "train", objects=[Annotation("dog", (10.0, 10.0, 20.0, 30.0), shape="polygon", polygon=[POLYGON])]),
+        Sample(
+            "images/cat_01.jpg",
+            64,
+            48,
+            "train",
+            labels=["cat"],
+            attributes={"weather": "rain"},
+            objects=[
+                Annotation("cat", (4.0, 6.0, 20.0, 30.0), score=0.75, attributes={"color": "red"}),
+                Annotation("dog", (30.0, 2.0, 10.0, 12.0), keypoints=[34.0, 6.0, 2.0]),
+            ],
+        ),
+        Sample(
+            "images/dog_02.png",
+            80,
+            60,
+            "train",
+            objects=[Annotation("dog", (10.0, 10.0, 20.0, 30.0), shape="polygon", polygon=[POLYGON])],
+        ),
     ]
     return Dataset(samples, cats, root=root, source_format="test")
 
@@ -83,7 +103,9 @@ def test_conversion_keeps_what_both_hold_and_reports_the_rest(first, second, tmp
 
     polygon_back = [[round(v, 3) for v in o.polygon[0]] for o in final["dog_02"].objects if o.polygon]
     if polygon_back != [POLYGON]:
-        assert "polygons" not in holds or lost, f"{first} and {second} both list polygons, yet the polygon was lost unreported"
+        assert "polygons" not in holds or lost, (
+            f"{first} and {second} both list polygons, yet the polygon was lost unreported"
+        )
         assert any("polygon" in what or "segmentation" in what for what in lost), report.losses
 
     if final["cat_01"].labels != ["cat"]:

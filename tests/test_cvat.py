@@ -2,8 +2,8 @@
 
 Oracles: the XML itself parsed with the standard library (counts, coordinates, attributes), CVAT's documented
 layout (pixel corners, rotation clockwise about the centre, RLE of 0/1 runs over the mask box) and hand-computed
-geometry. datumaro (the library CVAT's own importer builds on) is not installed: it pins pandas 2.3, opencv < 5
-and pillow 12, below this project's.
+geometry. datumaro (the library CVAT's own import and export build on) pins pandas, opencv and pillow below this
+project's, so it checks the writer from a venv of its own: tests/test_oracle_cvat.py.
 """
 
 from __future__ import annotations
@@ -98,6 +98,22 @@ def test_video_tracks_read_as_frames_with_track_ids():
     assert report.read.objects == 7
     assert sum(1 for s in kept for o in s.objects if o.attributes.get("outside")) == 4
     assert sum(1 for s in kept for o in s.objects if o.meta["cvat"]["keyframe"]) == 7
+
+
+def test_video_frames_written_as_images_keep_their_file_suffix(tmp_path):
+    """CVAT names video frames without a suffix; written as images they take their file's suffix, in the XML and on
+    disk, so tools that match images by name (datumaro) find them."""
+    root = corpus_path("cvat", "datumaro_for_video")
+    cvkit.convert(root, tmp_path / "out", "cvat", write_options={"images": "copy"})
+    names = [el.get("name") for el in ET.parse(tmp_path / "out" / "annotations.xml").iter("image")]
+    assert names == [f"frame_{n:06d}.png" for n in (10, 13, 16)]
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == names
+    again, _report = _read(tmp_path / "out")
+    assert [(s.path, s.width, s.height) for s in again] == [(f"images/{n}", 25, 20) for n in names]
+    xml = tmp_path / "out" / "annotations.xml"  # names without their suffix still find the files, by stem
+    xml.write_text(xml.read_text(encoding="utf-8").replace('.png"', '"'), encoding="utf-8")
+    stems, _report = _read(tmp_path / "out")
+    assert [s.path for s in stems] == [f"images/{n}" for n in names]
 
 
 def test_project_round_trip_gives_cvat_the_same_values(tmp_path):

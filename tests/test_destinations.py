@@ -24,7 +24,9 @@ from hostile.harness import cvkit as run_cvkit
 
 def dead_pid() -> int:
     """The id of a process that has ended (and been reaped)."""
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     return int(done.stdout)
 
 
@@ -34,7 +36,9 @@ def tag(pid: int) -> str:
 
 
 # --- 1. split names are never paths --------------------------------------------------------------------------
-@pytest.mark.parametrize("split", ["../x", "/etc", "a/b", "a\\b", "..", ".", ".hidden", "x\x00y", "x\ny", " ", "s" * 201])
+@pytest.mark.parametrize(
+    "split", ["../x", "/etc", "a/b", "a\\b", "..", ".", ".hidden", "x\x00y", "x\ny", " ", "s" * 201]
+)
 def test_hostile_split_names_are_refused(split):
     with pytest.raises(UnsafePathError, match="split name"):
         split_name(split)
@@ -65,13 +69,24 @@ def test_library_write_refuses_a_split_that_climbs_and_writes_nothing(small, tmp
 
 
 # --- 2. only images are copied, from inside the source ----------------------------------------------------------
-@pytest.mark.parametrize(("head", "image"), [
-    (b"\xff\xd8\xff\xe0\x00\x10JFIF", True), (b"\x89PNG\r\n\x1a\n\x00\x00", True), (b"GIF89a\x01\x00", True),
-    (b"BM" + bytes(12) + (40).to_bytes(4, "little"), True), (b"II*\x00\x08\x00", True), (b"RIFF\x00\x00\x00\x00WEBPVP8 ", True),
-    (b"\x00\x00\x00\x1cftypavif", True), (b"P6\n2 2\n255\n", True),
-    (b"root:x:0:0:root:/root:/bin/bash\n", False), (b"BM is a text file", False), (b"RIFF\x00\x00\x00\x00WAVEfmt ", False),
-    (b"", False), (b"-----BEGIN OPENSSH PRIVATE KEY-----", False),
-])
+@pytest.mark.parametrize(
+    ("head", "image"),
+    [
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", True),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", True),
+        (b"GIF89a\x01\x00", True),
+        (b"BM" + bytes(12) + (40).to_bytes(4, "little"), True),
+        (b"II*\x00\x08\x00", True),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", True),
+        (b"\x00\x00\x00\x1cftypavif", True),
+        (b"P6\n2 2\n255\n", True),
+        (b"root:x:0:0:root:/root:/bin/bash\n", False),
+        (b"BM is a text file", False),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", False),
+        (b"", False),
+        (b"-----BEGIN OPENSSH PRIVATE KEY-----", False),
+    ],
+)
 def test_image_headers(head, image):
     assert looks_like_image(head) is image
 
@@ -88,25 +103,38 @@ def test_a_text_file_or_a_device_is_never_placed(tmp_path):
 def test_coco_absolute_file_name_outside_the_source_is_not_copied(tmp_path):
     make_image(tmp_path / "src" / "images" / "a.jpg", 8, 8)
     make_image(tmp_path / "private" / "holiday.jpg", 8, 8)
-    images = [{"id": 1, "file_name": "a.jpg", "width": 8, "height": 8},
-              {"id": 2, "file_name": str(tmp_path / "private" / "holiday.jpg"), "width": 8, "height": 8}]
-    (tmp_path / "src" / "coco.json").write_text(json.dumps({"images": images, "annotations": [], "categories": [{"id": 1, "name": "x"}]}))
+    images = [
+        {"id": 1, "file_name": "a.jpg", "width": 8, "height": 8},
+        {"id": 2, "file_name": str(tmp_path / "private" / "holiday.jpg"), "width": 8, "height": 8},
+    ]
+    (tmp_path / "src" / "coco.json").write_text(
+        json.dumps({"images": images, "annotations": [], "categories": [{"id": 1, "name": "x"}]})
+    )
     out = tmp_path / "voc"
     run = run_cvkit("convert", "coco2voc", tmp_path / "src" / "coco.json", out, "--images", "copy")
     assert_clean_error(run, names=str(tmp_path / "private" / "holiday.jpg"))
     assert "--allow-outside-root" in run.stderr and not out.exists()
-    run = run_cvkit("convert", "coco2voc", tmp_path / "src" / "coco.json", out, "--images", "copy", "--allow-outside-root")
+    run = run_cvkit(
+        "convert", "coco2voc", tmp_path / "src" / "coco.json", out, "--images", "copy", "--allow-outside-root"
+    )
     assert run.code == 0, run.stderr
     assert sorted(p.name for p in (out / "JPEGImages").iterdir()) == ["a.jpg", "holiday.jpg"]
 
 
 def test_allow_outside_root_never_lets_a_non_image_through(tmp_path):
     make_image(tmp_path / "a.jpg", 8, 8)
-    (tmp_path / "m.jsonl").write_text(json.dumps({"type": "header", "schema": "cvkit.manifest", "version": 1,
-                                                  "categories": [{"id": 1, "name": "cat"}]}) + "\n"
-                                      + json.dumps({"image": "/etc/passwd", "labels": ["cat"], "objects": []}) + "\n")
+    (tmp_path / "m.jsonl").write_text(
+        json.dumps(
+            {"type": "header", "schema": "cvkit.manifest", "version": 1, "categories": [{"id": 1, "name": "cat"}]}
+        )
+        + "\n"
+        + json.dumps({"image": "/etc/passwd", "labels": ["cat"], "objects": []})
+        + "\n"
+    )
     out = tmp_path.with_name(tmp_path.name + "-classes")
-    run = run_cvkit("export", tmp_path / "m.jsonl", out, "--to", "imagefolder", "--images", "copy", "--allow-outside-root")
+    run = run_cvkit(
+        "export", tmp_path / "m.jsonl", out, "--to", "imagefolder", "--images", "copy", "--allow-outside-root"
+    )
     assert_clean_error(run, names="/etc/passwd")
     assert "not an image file" in run.stderr and not out.exists()
 
@@ -116,7 +144,11 @@ def test_destination_equal_inside_or_holding_the_source_is_refused(tmp_path):
     src = tmp_path / "data"
     src.mkdir()
     (src / "a.json").write_text("{}")
-    for destination, why in ((src, "is the source"), (src / "coco", "inside the source"), (tmp_path, "holds the source")):
+    for destination, why in (
+        (src, "is the source"),
+        (src / "coco", "inside the source"),
+        (tmp_path, "holds the source"),
+    ):
         with pytest.raises(UnsafePathError, match=why):
             check_apart(destination, [src])
     with pytest.raises(UnsafePathError, match="is the source"):
@@ -152,7 +184,11 @@ def test_a_destination_finished_by_another_run_is_kept(tmp_path):
 
 def test_an_exclusive_file_is_never_replaced(tmp_path):
     path = tmp_path / "out.json"
-    with pytest.raises(DestinationExistsError, match="another run"), exclusive(path, overwrite=False), atomic_file(path) as handle:
+    with (
+        pytest.raises(DestinationExistsError, match="another run"),
+        exclusive(path, overwrite=False),
+        atomic_file(path) as handle,
+    ):
         handle.write("mine")
         path.write_text("theirs")
     assert path.read_text() == "theirs" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
@@ -193,7 +229,8 @@ def test_leftovers_of_a_dead_run_are_removed_and_a_live_runs_kept(tmp_path):
     removed = clear_leftovers(tmp_path / "out")
     assert sorted(p.name for p in removed) == sorted([f".out.{dead}.abc123.tmp", f".out.old-{dead}"])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["out", f".out.json.{dead}.xyz.tmp", f".out.{alive}.live.tmp", ".out.notes.txt"])
+        ["out", f".out.json.{dead}.xyz.tmp", f".out.{alive}.live.tmp", ".out.notes.txt"]
+    )
     assert leftover_owner(f".out.json.{dead}.xyz.tmp", "out.json") == int(dead.partition("@")[0])
 
 
@@ -235,7 +272,9 @@ def test_extraction_folder_is_removed_on_failure_and_an_earlier_one_restored(tmp
     with pytest.raises(RuntimeError), extraction_folder(folder, overwrite=True) as target:
         assert not (target / "old.png").exists()
         raise RuntimeError("reader failed")
-    assert [p.name for p in folder.iterdir()] == ["old.png"] and sorted(p.name for p in tmp_path.iterdir()) == ["out_images"]
+    assert [p.name for p in folder.iterdir()] == ["old.png"] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "out_images"
+    ]
 
 
 @pytest.mark.parametrize("labels", [[1, 2, 12], [12, 1, 2]])

@@ -9,7 +9,7 @@ import pytest
 
 from cvkit.core.executor import InProcess, LocalProcesses, make_executor
 from cvkit.errors import CvkitError, InvalidInputError
-from executor_tasks import fails_on, scaled
+from executor_tasks import fails_on, len_of, scaled
 
 EXECUTORS = {
     "inprocess": lambda: InProcess(),
@@ -29,6 +29,16 @@ def executor(request):
 def test_results_come_in_task_order_with_the_context(executor):
     tasks = list(range(57))
     assert list(executor.map(scaled, {"factor": 3}, tasks)) == [(t, 3 * t) for t in tasks]
+
+
+def test_on_done_hears_of_every_task_once_before_its_result_is_handed_on(executor):
+    done: list[tuple[int, object]] = []
+    handed: list[object] = []
+    for result in executor.map(scaled, {"factor": 2}, list(range(23)), on_done=lambda i, r: done.append((i, r))):
+        assert (result[0], result) in done  # told before the caller sees it
+        handed.append(result)
+    assert sorted(done) == [(t, (t, 2 * t)) for t in range(23)]
+    assert handed == [(t, 2 * t) for t in range(23)]
 
 
 def test_a_task_error_is_raised_at_its_place_in_the_order(executor):
@@ -55,3 +65,24 @@ def test_make_executor_picks_the_engine(monkeypatch):
     monkeypatch.setenv("CVKIT_ENGINE", "spark")
     with pytest.raises(CvkitError, match="unknown engine 'spark'"):
         make_executor()
+
+
+def test_one_bar_moves_by_each_completed_task_to_its_total(executor, monkeypatch):
+    from contextlib import contextmanager
+
+    from cvkit.core import executor as executor_module
+
+    bars: list[tuple[str, int | None, list[int]]] = []
+
+    @contextmanager
+    def recording_bar(description, total=None):
+        moves: list[int] = []
+        bars.append((description, total, moves))
+        yield moves.append
+
+    monkeypatch.setattr(executor_module, "progress_bar", recording_bar)
+    tasks = [list(range(n)) for n in (3, 1, 4, 1, 5)]
+    assert list(executor_module.tracked_map(executor, len_of, None, tasks, "files", len)) == [3, 1, 4, 1, 5]
+    assert len(bars) == 1
+    description, total, moves = bars[0]
+    assert (description, total, sorted(moves)) == ("files", 14, [1, 1, 3, 4, 5])

@@ -1,5 +1,5 @@
-"""The Ray engine against a real two-node cluster on 127.0.0.1 (started and stopped here): the executor contract
-of tests/test_executor.py, plus what a cluster adds: a worker killed mid-run is retried and the results stay
+"""The Ray engine against a real two-node cluster on 127.0.0.1 (the session's: tests/conftest.py): the executor
+contract of tests/test_executor.py, plus what a cluster adds: a worker killed mid-run is retried and the results stay
 whole, a task that keeps dying stops the run with a named error, and leaving early cancels the queued tasks."""
 
 from __future__ import annotations
@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # loopback only (see tests/ray_cluster.py)
@@ -18,29 +16,17 @@ import pytest
 
 from cvkit.core.executor import make_executor
 from cvkit.errors import CvkitError, InvalidInputError
+from engine_cli import cli, same_tree
 from executor_tasks import always_dies, dies_once, fails_on, scaled, slow
 
 ray = pytest.importorskip("ray", reason="the Ray engine is an optional extra: pip install 'cvkit[ray]'")
 HERE = Path(__file__).resolve().parent
 
 
-@pytest.fixture(scope="module")
-def cluster_address():
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent / "src"), str(HERE), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, str(HERE / "ray_cluster.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               text=True, env=env)
-    try:
-        address = process.stdout.readline().strip()
-        assert address.startswith("127.0.0.1:"), f"cluster did not start: {address!r}"
-        yield address
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        process.stdin.close()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+@pytest.fixture
+def cluster_address(ray_cluster):
+    """The session's cluster (tests/conftest.py)."""
+    return ray_cluster
 
 
 @pytest.fixture
@@ -59,6 +45,13 @@ def test_two_nodes_on_loopback(executor):
 def test_results_come_in_task_order_with_the_context(executor):
     tasks = list(range(41))
     assert list(executor.map(scaled, {"factor": 7}, tasks)) == [(t, 7 * t) for t in tasks]
+
+
+def test_on_done_hears_of_every_completed_task_once(executor):
+    done: list[int] = []
+    results = list(executor.map(scaled, {"factor": 5}, list(range(30)), on_done=lambda i, _r: done.append(i)))
+    assert results == [(t, 5 * t) for t in range(30)]
+    assert sorted(done) == list(range(30))  # in completion order, each once
 
 
 def test_a_task_error_is_raised_as_itself_at_its_place(executor):
@@ -105,26 +98,19 @@ def voc_tree(root: Path, files: int) -> Path:
     names = [f"img{i:06d}" for i in range(files)]
     for i, name in enumerate(names):
         label = ("cat", "dog", "bird")[i % 3]
-        (root / "Annotations" / f"{name}.xml").write_text(VOC_XML.format(name=name, label=label, x=1 + i % 20, x2=30 + i % 30))
+        (root / "Annotations" / f"{name}.xml").write_text(
+            VOC_XML.format(name=name, label=label, x=1 + i % 20, x2=30 + i % 30)
+        )
     (root / "ImageSets" / "Main" / "train.txt").write_text("\n".join(names[: files * 4 // 5]) + "\n")
     (root / "ImageSets" / "Main" / "val.txt").write_text("\n".join(names[files * 4 // 5 :]) + "\n")
     return root
 
 
-def cli(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")]), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "cvkit", *map(str, args)], capture_output=True, text=True, env=full, timeout=600)
-
-
-def same_tree(a: Path, b: Path) -> None:
-    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
-    assert files_a == files_b
-    for rel in files_a:
-        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
-
-
-CORPUS_CASES = [("voc/voc_dataset1", "coco"), ("coco/coco_instances", "yolo"), ("labelme_json/instance_segmentation", "coco")]
+CORPUS_CASES = [
+    ("voc/voc_dataset1", "coco"),
+    ("coco/coco_instances", "yolo"),
+    ("labelme_json/instance_segmentation", "coco"),
+]
 
 
 @pytest.mark.parametrize(("dataset", "target"), CORPUS_CASES, ids=[f"{d}->{t}" for d, t in CORPUS_CASES])
@@ -134,7 +120,9 @@ def test_cli_conversion_on_ray_gives_the_local_bytes(cluster_address, tmp_path, 
     source = corpus_path(*dataset.split("/"))
     local = cli("convert", source, tmp_path / "local", "--to", target)
     assert local.returncode == 0, local.stderr
-    on_ray = cli("convert", source, tmp_path / "ray", "--to", target, "--engine", "ray", "--ray-address", cluster_address)
+    on_ray = cli(
+        "convert", source, tmp_path / "ray", "--to", target, "--engine", "ray", "--ray-address", cluster_address
+    )
     assert on_ray.returncode == 0, on_ray.stderr
     assert re.search(r"engine ray: [1-9]\d* task\(s\) ran on the cluster", on_ray.stderr), on_ray.stderr
     same_tree(tmp_path / "local", tmp_path / "ray")
@@ -143,7 +131,9 @@ def test_cli_conversion_on_ray_gives_the_local_bytes(cluster_address, tmp_path, 
 def test_a_20k_file_tree_converts_and_ingests_on_ray_as_locally(cluster_address, tmp_path):
     tree = voc_tree(tmp_path / "voc", 20_000)
     for command, extra in (("convert", ["--to", "coco"]), ("ingest", [])):
-        local_out = tmp_path / f"{command}-local" / "out.jsonl" if command == "ingest" else tmp_path / f"{command}-local"
+        local_out = (
+            tmp_path / f"{command}-local" / "out.jsonl" if command == "ingest" else tmp_path / f"{command}-local"
+        )
         ray_out = tmp_path / f"{command}-ray" / "out.jsonl" if command == "ingest" else tmp_path / f"{command}-ray"
         target = ["-o", local_out] if command == "ingest" else [local_out]
         local = cli(command, tree, *target, *extra, "--json")
@@ -154,4 +144,6 @@ def test_a_20k_file_tree_converts_and_ingests_on_ray_as_locally(cluster_address,
         assert on_ray.returncode == 0, on_ray.stderr
         assert re.search(r"engine ray: [1-9]\d* task\(s\) ran on the cluster", on_ray.stderr), on_ray.stderr
         assert json.loads(on_ray.stdout) == json.loads(local.stdout)  # the same counts, losses and skipped items
-        same_tree(local_out if command == "convert" else local_out.parent, ray_out if command == "convert" else ray_out.parent)
+        same_tree(
+            local_out if command == "convert" else local_out.parent, ray_out if command == "convert" else ray_out.parent
+        )

@@ -17,7 +17,9 @@ from cvkit.hierarchy.graph import depths, resolve_names
 from cvkit.manifest import read_header, write_manifest
 
 DATA_NOUN = Path("/usr/share/wordnet/data.noun")
-needs_wordnet = pytest.mark.skipif(not DATA_NOUN.is_file(), reason="WordNet 3.0 data.noun absent (apt-get install wordnet-base)")
+needs_wordnet = pytest.mark.skipif(
+    not DATA_NOUN.is_file(), reason="WordNet 3.0 data.noun absent (apt-get install wordnet-base)"
+)
 
 
 def imagenet_1k(corpus) -> list[str]:
@@ -81,7 +83,9 @@ def test_wordnet_database_for_imagenet_1k_matches_the_is_a_files(corpus):
 
 @needs_wordnet
 def test_wordnet_database_follows_instance_hypernyms_and_skips_non_synsets():
-    hierarchy = load_hierarchy(DATA_NOUN, names=["n00060548", "n00000001", "cat"])  # Hegira (@i), a bad offset, not a WNID
+    hierarchy = load_hierarchy(
+        DATA_NOUN, names=["n00060548", "n00000001", "cat"]
+    )  # Hegira (@i), a bad offset, not a WNID
     assert hierarchy.parents("n00060548") == ["n00058743"]
     assert hierarchy.display("n00060548") == "Hegira, Hejira"
     assert "n00000001" not in hierarchy and "cat" not in hierarchy
@@ -90,8 +94,10 @@ def test_wordnet_database_follows_instance_hypernyms_and_skips_non_synsets():
 
 @needs_wordnet
 def test_attaching_wordnet_database_to_unknown_class_names_them(tmp_path: Path):
-    dataset = Dataset([Sample("a.jpg", labels=["n02389026"]), Sample("b.jpg", labels=["cat"])],
-                      CategorySet([Category(1, "n02389026"), Category(2, "cat")]))
+    dataset = Dataset(
+        [Sample("a.jpg", labels=["n02389026"]), Sample("b.jpg", labels=["cat"])],
+        CategorySet([Category(1, "n02389026"), Category(2, "cat")]),
+    )
     with pytest.raises(InvalidInputError) as info:
         attach_hierarchy(dataset.materialize(), DATA_NOUN)
     assert info.value.describe() == f"{DATA_NOUN}: 1 of 2 classes are not in the hierarchy: cat"
@@ -102,11 +108,29 @@ def write_meta_mat(path: Path, synsets: list[tuple[int, str, str, list[int]]]) -
     """A meta.mat shaped like ILSVRC2012_devkit_t12/data/meta.mat: a (N, 1) struct array ``synsets``."""
     from scipy.io import savemat
 
-    fields = ["ILSVRC2012_ID", "WNID", "words", "gloss", "num_children", "children", "wordnet_height", "num_train_images"]
+    fields = [
+        "ILSVRC2012_ID",
+        "WNID",
+        "words",
+        "gloss",
+        "num_children",
+        "children",
+        "wordnet_height",
+        "num_train_images",
+    ]
     array = np.zeros((len(synsets), 1), dtype=[(f, object) for f in fields])
     for i, (sid, wnid, words, children) in enumerate(synsets):
         kids = np.array([children], dtype=np.uint16) if children else np.zeros((0, 0), dtype=np.uint8)
-        array[i, 0] = (np.array([[sid]], dtype=np.uint16), wnid, words, "gloss", np.array([[len(children)]]), kids, np.array([[0]]), np.array([[1300]]))
+        array[i, 0] = (
+            np.array([[sid]], dtype=np.uint16),
+            wnid,
+            words,
+            "gloss",
+            np.array([[len(children)]]),
+            kids,
+            np.array([[0]]),
+            np.array([[1300]]),
+        )
     savemat(str(path), {"synsets": array})
 
 
@@ -114,14 +138,17 @@ def test_devkit_meta_mat_tree_by_ilsvrc_ids(tmp_path: Path):
     path = tmp_path / "data" / "meta.mat"
     path.parent.mkdir()
     # ID 1 is n02119789 although it is not first in WNID order; children refer to IDs
-    write_meta_mat(path, [
-        (1, "n02119789", "kit fox, Vulpes macrotis", []),
-        (2, "n01440764", "tench, Tinca tinca", []),
-        (3, "n02118333", "fox", [1]),
-        (4, "n01443537", "goldfish, Carassius auratus", []),
-        (5, "n00015388", "animal, animate being", [3, 2]),
-        (6, "n09999999", "pet", [4, 2]),
-    ])
+    write_meta_mat(
+        path,
+        [
+            (1, "n02119789", "kit fox, Vulpes macrotis", []),
+            (2, "n01440764", "tench, Tinca tinca", []),
+            (3, "n02118333", "fox", [1]),
+            (4, "n01443537", "goldfish, Carassius auratus", []),
+            (5, "n00015388", "animal, animate being", [3, 2]),
+            (6, "n09999999", "pet", [4, 2]),
+        ],
+    )
     hierarchy = load_hierarchy(tmp_path)  # a devkit folder: data/meta.mat
     assert hierarchy.parents("n02119789") == ["n02118333"]
     assert hierarchy.parents("n01440764") == ["n00015388", "n09999999"]  # listed by two parents: both kept
@@ -141,16 +168,26 @@ def test_devkit_meta_mat_unknown_child_id(tmp_path: Path):
 def test_cifar100_corpus_fine_to_coarse(corpus):
     hierarchy = load_hierarchy(corpus("cifar", "cifar100_dataset"))
     assert {name: hierarchy.parents(name) for name in ("airplane", "automobile", "bird")} == {
-        "airplane": ["air_object"], "automobile": ["ground_object"], "bird": ["air_object"]}
+        "airplane": ["air_object"],
+        "automobile": ["ground_object"],
+        "bird": ["air_object"],
+    }
 
 
 def write_real_cifar100(folder: Path) -> None:
     """Bytes keys, bytes names and a numpy pixel array, as the real cifar-100-python pickles are."""
     folder.mkdir()
-    meta = {b"fine_label_names": [b"apple", b"beaver", b"dolphin"], b"coarse_label_names": [b"aquatic_mammals", b"fruit_and_vegetables"]}
+    meta = {
+        b"fine_label_names": [b"apple", b"beaver", b"dolphin"],
+        b"coarse_label_names": [b"aquatic_mammals", b"fruit_and_vegetables"],
+    }
     (folder / "meta").write_bytes(pickle.dumps(meta, protocol=2))
-    batch = {b"filenames": [b"a.png", b"b.png", b"c.png"], b"fine_labels": [1, 0, 2], b"coarse_labels": [0, 1, 0],
-             b"data": np.zeros((3, 3072), dtype=np.uint8)}
+    batch = {
+        b"filenames": [b"a.png", b"b.png", b"c.png"],
+        b"fine_labels": [1, 0, 2],
+        b"coarse_labels": [0, 1, 0],
+        b"data": np.zeros((3, 3072), dtype=np.uint8),
+    }
     (folder / "train").write_bytes(pickle.dumps(batch, protocol=2))
 
 
@@ -191,9 +228,17 @@ def test_cifar10_has_no_superclasses(corpus):
 # --- COCO, manifest, edge lists -----------------------------------------------------------------
 def test_coco_supercategories(tmp_path: Path):
     path = tmp_path / "instances.json"
-    path.write_text(json.dumps({"categories": [{"id": 1, "name": "person", "supercategory": "person"},
-                                               {"id": 2, "name": "bicycle", "supercategory": "vehicle"},
-                                               {"id": 18, "name": "dog", "supercategory": "animal"}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "categories": [
+                    {"id": 1, "name": "person", "supercategory": "person"},
+                    {"id": 2, "name": "bicycle", "supercategory": "vehicle"},
+                    {"id": 18, "name": "dog", "supercategory": "animal"},
+                ]
+            }
+        )
+    )
     hierarchy = load_hierarchy(path)
     assert hierarchy.parents("bicycle") == ["vehicle"] and hierarchy.parents("dog") == ["animal"]
     assert hierarchy.parents("person") == []  # its own supercategory: a root, not a cycle
@@ -201,8 +246,16 @@ def test_coco_supercategories(tmp_path: Path):
 
 def test_coco_roboflow_none_supercategory_is_a_root_as_the_reader_reads_it(tmp_path: Path):
     path = tmp_path / "_annotations.coco.json"
-    path.write_text(json.dumps({"categories": [{"id": 0, "name": "cells", "supercategory": "none"},
-                                               {"id": 1, "name": "rbc", "supercategory": "cells"}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "categories": [
+                    {"id": 0, "name": "cells", "supercategory": "none"},
+                    {"id": 1, "name": "rbc", "supercategory": "cells"},
+                ]
+            }
+        )
+    )
     hierarchy = load_hierarchy(path)
     assert hierarchy.parents("cells") == [] and hierarchy.parents("rbc") == ["cells"] and "none" not in hierarchy
 
@@ -214,7 +267,10 @@ def test_coco_corpus_with_empty_supercategories_gives_roots(corpus):
 
 def test_edge_csv_with_header_display_names_and_roots(tmp_path: Path):
     path = tmp_path / "edges.csv"
-    path.write_text("child,parent,display_name\nbeaver,aquatic_mammals,Beaver\ndolphin,aquatic_mammals\ndolphin,sea_life\naquatic_mammals,,Aquatic mammals\n")
+    path.write_text(
+        "child,parent,display_name\nbeaver,aquatic_mammals,Beaver\ndolphin,aquatic_mammals\n"
+        "dolphin,sea_life\naquatic_mammals,,Aquatic mammals\n"
+    )
     hierarchy = load_hierarchy(path)
     assert hierarchy.parents("dolphin") == ["aquatic_mammals", "sea_life"]
     assert hierarchy.display("beaver") == "Beaver" and hierarchy.display("aquatic_mammals") == "Aquatic mammals"
@@ -265,17 +321,25 @@ def test_unknown_inputs_say_what_was_looked_for(tmp_path: Path):
     odd.write_text("a: b\n")
     with pytest.raises(CvkitError) as info:
         load_hierarchy(odd)
-    assert info.value.message.startswith("not a hierarchy file cvkit knows; expected wordnet.is_a.txt or is_a.txt (+ words.txt)")
+    assert info.value.message.startswith(
+        "not a hierarchy file cvkit knows; expected wordnet.is_a.txt or is_a.txt (+ words.txt)"
+    )
 
 
 # --- graph helpers, attaching, counting ----------------------------------------------------------
 def test_names_resolve_to_wnids_and_ambiguity_lists_candidates(corpus):
     hierarchy = load_hierarchy(corpus("imagenet", "wordnet_hierarchy"))
-    assert resolve_names(hierarchy, ["animal", "n00007846", "Equus caballus"]) == ["n00015388", "n00007846", "n02374451"]
+    assert resolve_names(hierarchy, ["animal", "n00007846", "Equus caballus"]) == [
+        "n00015388",
+        "n00007846",
+        "n02374451",
+    ]
     with pytest.raises(CvkitError) as info:
         resolve_names(hierarchy, ["person"])
-    assert info.value.message == ("'person' is ambiguous, it names 3 nodes: n00007846 (person, individual, someone, somebody, mortal, soul); "
-                                  "n05217688 (person); n06326797 (person); give the id instead")
+    assert info.value.message == (
+        "'person' is ambiguous, it names 3 nodes: n00007846 (person, individual, someone, somebody, mortal, soul); "
+        "n05217688 (person); n06326797 (person); give the id instead"
+    )
     # narrowed to the nodes the dataset's classes reach
     assert resolve_names(hierarchy, ["person"], relevant={"n00007846", "n09835506"}) == ["n00007846"]
 
@@ -289,7 +353,9 @@ def test_depth_is_the_shortest_path_from_a_root():
 
 def test_attach_restricts_to_classes_and_ancestors_and_sets_lemmas(corpus, tmp_path: Path):
     wnids = ["n02389026", "n04146614"]  # sorrel, school bus
-    samples = iter([Sample("s.jpg", labels=["n02389026"]), Sample("b.jpg", objects=[Annotation("n04146614", (0, 0, 1, 1))])])
+    samples = iter(
+        [Sample("s.jpg", labels=["n02389026"]), Sample("b.jpg", objects=[Annotation("n04146614", (0, 0, 1, 1))])]
+    )
     categories = CategorySet()
 
     def stream():  # a streaming reader that discovers classes as it goes
@@ -302,7 +368,9 @@ def test_attach_restricts_to_classes_and_ancestors_and_sets_lemmas(corpus, tmp_p
     write_manifest(dataset, tmp_path / "m.jsonl")
     header = read_header(tmp_path / "m.jsonl")
     assert [(c["name"], c["display_name"], c["parents"]) for c in header["categories"]] == [
-        ("n02389026", "sorrel", ["n02374451"]), ("n04146614", "school bus", ["n02924116"])]
+        ("n02389026", "sorrel", ["n02374451"]),
+        ("n04146614", "school bus", ["n02924116"]),
+    ]
     nodes = {rec["name"] for rec in header["hierarchy"]}
     assert {"n02374451", "n00015388", "n00001740"} <= nodes and len(nodes) < 40  # ancestors only, not 74k
     assert set(wnids) <= nodes
@@ -312,5 +380,9 @@ def test_image_counts_once_per_node_per_image():
     hierarchy = Hierarchy()
     for child, parent in [("beagle", "dog"), ("pug", "dog"), ("dog", "animal"), ("cat", "animal")]:
         hierarchy.add_edge(child, parent)
-    samples = [Sample("1", objects=[Annotation("beagle"), Annotation("pug"), Annotation("cat")]), Sample("2", labels=["pug"]), Sample("3")]
+    samples = [
+        Sample("1", objects=[Annotation("beagle"), Annotation("pug"), Annotation("cat")]),
+        Sample("2", labels=["pug"]),
+        Sample("3"),
+    ]
     assert image_counts(samples, hierarchy) == {"animal": 2, "dog": 2, "pug": 2, "beagle": 1, "cat": 1}

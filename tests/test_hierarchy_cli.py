@@ -23,7 +23,11 @@ SORREL, SCHOOL_BUS, CHIHUAHUA, VOLCANO = "n02389026", "n04146614", "n02085620", 
 def make_manifest(path: Path, with_hierarchy: bool) -> Path:
     names = [SORREL, SCHOOL_BUS, CHIHUAHUA, VOLCANO]
     samples = [Sample(f"{w}.JPEG", 4, 4, "train", labels=[w]) for w in names]
-    samples.append(Sample("street.jpg", 4, 4, "val", objects=[Annotation(CHIHUAHUA, (0, 0, 1, 1)), Annotation(SORREL, (1, 1, 2, 2))]))
+    samples.append(
+        Sample(
+            "street.jpg", 4, 4, "val", objects=[Annotation(CHIHUAHUA, (0, 0, 1, 1)), Annotation(SORREL, (1, 1, 2, 2))]
+        )
+    )
     dataset = Dataset(samples, CategorySet(Category(i, w) for i, w in enumerate(names, 1)), root=path.parent)
     if with_hierarchy:
         dataset = attach_hierarchy(dataset, corpus_path("imagenet", "wordnet_hierarchy"))
@@ -46,14 +50,20 @@ def test_show_draws_tree_with_image_counts(manifest: Path):
     assert any(line.endswith("sorrel (n02389026)  2 images") for line in lines)
     # dog has two parents (canine, domestic animal): drawn under both, expanded once
     assert any(line.endswith("dog, domestic dog, Canis familiaris (n02084071)  2 images (2 parents)") for line in lines)
-    assert any(line.endswith("dog, domestic dog, Canis familiaris (n02084071)  2 images (shown above)") for line in lines)
+    assert any(
+        line.endswith("dog, domestic dog, Canis familiaris (n02084071)  2 images (shown above)") for line in lines
+    )
 
 
 def test_show_json_and_depth(manifest: Path):
     result = runner.invoke(app, ["hierarchy", "show", str(manifest), "--depth", "2", "--json"])
     assert result.exit_code == 0, result.output
     records = json.loads(result.output)
-    assert [(r["name"], r["depth"], r["images"]) for r in records] == [("n00001740", 0, 5), ("n00001930", 1, 5), ("n00002684", 2, 5)]
+    assert [(r["name"], r["depth"], r["images"]) for r in records] == [
+        ("n00001740", 0, 5),
+        ("n00001930", 1, 5),
+        ("n00002684", 2, 5),
+    ]
 
 
 def test_show_with_hierarchy_option_and_errors(tmp_path: Path):
@@ -62,21 +72,36 @@ def test_show_with_hierarchy_option_and_errors(tmp_path: Path):
     assert result.exit_code == 2
     assert result.output == "error: the dataset has no hierarchy; pass one (--hierarchy PATH) or attach it at ingest\n"
     hierarchy = corpus_path("imagenet", "wordnet_hierarchy")
-    result = runner.invoke(app, ["hierarchy", "show", str(plain), "--hierarchy", str(hierarchy), "--node", "n02374451", "--json"])
+    result = runner.invoke(
+        app, ["hierarchy", "show", str(plain), "--hierarchy", str(hierarchy), "--node", "n02374451", "--json"]
+    )
     assert result.exit_code == 0, result.output
-    assert [(r["name"], r["images"], r["is_class"]) for r in json.loads(result.output)] == [("n02374451", 2, False), (SORREL, 2, True)]
+    assert [(r["name"], r["images"], r["is_class"]) for r in json.loads(result.output)] == [
+        ("n02374451", 2, False),
+        (SORREL, 2, True),
+    ]
 
 
 def test_remap_writes_manifest_and_prints_table(manifest: Path, tmp_path: Path):
     out = tmp_path / "coarse.jsonl"
-    result = runner.invoke(app, ["remap", str(manifest), "-o", str(out), "--to", "animal,artifact", "--unmapped", "other"], env=WIDE)
+    result = runner.invoke(
+        app, ["remap", str(manifest), "-o", str(out), "--to", "animal,artifact", "--unmapped", "other"], env=WIDE
+    )
     assert result.exit_code == 0, result.output
     assert "n04146614 (school bus) │ n00021939 (artifact, artefact)" in result.output
-    assert result.output.splitlines()[-1] == "wrote " + str(out) + ": 3 categories, 5 images (0 dropped), 2 objects (0 dropped)"
+    assert (
+        result.output.splitlines()[-1]
+        == "wrote " + str(out) + ": 3 categories, 5 images (0 dropped), 2 objects (0 dropped)"
+    )
     header = read_header(out)
     assert [(c["id"], c["name"]) for c in header["categories"]] == [(1, "n00015388"), (2, "n00021939"), (3, "other")]
     assert [s.labels or [o.label for o in s.objects] for s in read_manifest(out)] == [
-        ["n00015388"], ["n00021939"], ["n00015388"], ["other"], ["n00015388", "n00015388"]]
+        ["n00015388"],
+        ["n00021939"],
+        ["n00015388"],
+        ["other"],
+        ["n00015388", "n00015388"],
+    ]
 
 
 def test_remap_json_drop_and_map_file(manifest: Path, tmp_path: Path):
@@ -88,7 +113,11 @@ def test_remap_json_drop_and_map_file(manifest: Path, tmp_path: Path):
     data = json.loads(result.output)
     assert data["images"] == {"in": 5, "out": 3, "dropped": 2}
     assert [(r["old"], r["new"], r["how"]) for r in data["rows"]] == [
-        (SORREL, "horse", "mapping"), (SCHOOL_BUS, None, "unmapped: dropped"), (CHIHUAHUA, "dog", "mapping"), (VOLCANO, None, "unmapped: dropped")]
+        (SORREL, "horse", "mapping"),
+        (SCHOOL_BUS, None, "unmapped: dropped"),
+        (CHIHUAHUA, "dog", "mapping"),
+        (VOLCANO, None, "unmapped: dropped"),
+    ]
     result = runner.invoke(app, ["remap", str(manifest), "-o", str(out), "--map", str(mapping)])
     assert result.exit_code == 2
     assert result.output == f"error: {out}: destination exists; pass --overwrite to replace it\n"
@@ -108,9 +137,13 @@ def test_ingest_attaches_hierarchy(tmp_path: Path):
     plain = make_manifest(tmp_path / "plain.jsonl", with_hierarchy=False)
     out = tmp_path / "with.jsonl"
     hierarchy = corpus_path("imagenet", "wordnet_hierarchy")
-    result = runner.invoke(app, ["ingest", str(plain), "--format", "manifest", "-o", str(out), "--hierarchy", str(hierarchy), "--json"])
+    result = runner.invoke(
+        app, ["ingest", str(plain), "--format", "manifest", "-o", str(out), "--hierarchy", str(hierarchy), "--json"]
+    )
     assert result.exit_code == 0, result.output
     categories = {c["name"]: c for c in read_header(out)["categories"]}
     assert (categories[SORREL]["display_name"], categories[SORREL]["parents"]) == ("sorrel", ["n02374451"])
-    result = runner.invoke(app, ["ingest", str(plain), "-o", str(tmp_path / "x.jsonl"), "--hierarchy", str(tmp_path / "nope")])
+    result = runner.invoke(
+        app, ["ingest", str(plain), "-o", str(tmp_path / "x.jsonl"), "--hierarchy", str(tmp_path / "nope")]
+    )
     assert (result.exit_code, result.output) == (2, f"error: {tmp_path / 'nope'}: hierarchy not found\n")

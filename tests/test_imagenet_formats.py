@@ -32,12 +32,28 @@ def make_meta_mat(path: Path, synsets=SYNSETS) -> Path:
     """A devkit data/meta.mat with the real ``synsets`` struct array fields."""
     import scipy.io
 
-    fields = ["ILSVRC2012_ID", "WNID", "words", "gloss", "num_children", "children", "wordnet_height", "num_train_images"]
+    fields = [
+        "ILSVRC2012_ID",
+        "WNID",
+        "words",
+        "gloss",
+        "num_children",
+        "children",
+        "wordnet_height",
+        "num_train_images",
+    ]
     arr = np.zeros((len(synsets), 1), dtype=[(f, "O") for f in fields])
     for i, (ident, wnid, words, children) in enumerate(synsets):
-        arr[i, 0] = (np.array([[ident]], dtype=np.uint16), np.array([wnid]), np.array([words]), np.array(["a gloss"]),
-                     np.array([[len(children)]], dtype=np.uint16), np.array([children], dtype=np.uint16).reshape(1, -1),
-                     np.array([[0 if not children else 1]], dtype=np.uint16), np.array([[1300]], dtype=np.uint16))
+        arr[i, 0] = (
+            np.array([[ident]], dtype=np.uint16),
+            np.array([wnid]),
+            np.array([words]),
+            np.array(["a gloss"]),
+            np.array([[len(children)]], dtype=np.uint16),
+            np.array([children], dtype=np.uint16).reshape(1, -1),
+            np.array([[0 if not children else 1]], dtype=np.uint16),
+            np.array([[1300]], dtype=np.uint16),
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     scipy.io.savemat(str(path), {"synsets": arr})
     return path
@@ -49,7 +65,8 @@ def touch(path: Path) -> Path:
     return path
 
 
-BOX_XML = """<annotation><folder>val</folder><filename>{stem}</filename><size><width>500</width><height>375</height><depth>3</depth></size>
+BOX_XML = """<annotation><folder>val</folder><filename>{stem}</filename>\
+<size><width>500</width><height>375</height><depth>3</depth></size>
 <object><name>{wnid}</name><pose>Unspecified</pose><truncated>0</truncated><difficult>0</difficult>
 <bndbox><xmin>111</xmin><ymin>108</ymin><xmax>441</xmax><ymax>193</ymax></bndbox></object></annotation>"""
 
@@ -68,7 +85,9 @@ def ilsvrc(tmp_path: Path) -> Path:
     make_meta_mat(root / "ILSVRC2012_devkit_t12" / "data" / "meta.mat")
     (root / "ILSVRC2012_devkit_t12" / "data" / "ILSVRC2012_validation_ground_truth.txt").write_text("1\n3\n2\n")
     (root / "bbox").mkdir()
-    (root / "bbox" / "ILSVRC2012_val_00000001.xml").write_text(BOX_XML.format(stem="ILSVRC2012_val_00000001", wnid="n02119789"))
+    (root / "bbox" / "ILSVRC2012_val_00000001.xml").write_text(
+        BOX_XML.format(stem="ILSVRC2012_val_00000001", wnid="n02119789")
+    )
     return root
 
 
@@ -88,7 +107,10 @@ def test_ilsvrc_layout_maps_devkit_ids_to_wnids(ilsvrc):
     }
     # categories: the devkit's leaves in sorted-WNID order, ids = ILSVRC2012_ID, lemmas as display names
     assert [(c.name, c.id, c.display_name) for c in ds.categories] == [
-        ("n01440764", 2, "tench, Tinca tinca"), ("n01443537", 3, "goldfish, Carassius auratus"), ("n02119789", 1, "kit fox, Vulpes macrotis")]
+        ("n01440764", 2, "tench, Tinca tinca"),
+        ("n01443537", 3, "goldfish, Carassius auratus"),
+        ("n02119789", 1, "kit fox, Vulpes macrotis"),
+    ]
     assert ds.hierarchy.parents("n01440764") == ["n01439121"]
     assert ds.hierarchy.parents("n01439121") == ["n00015388"]
     assert ds.hierarchy.ancestors("n01443537") == {"n01439121": 1, "n00015388": 2}
@@ -106,7 +128,9 @@ def test_box_xml_is_attached_with_voc_one_based_conversion(ilsvrc):
 def test_meta_mat_with_a_cycle_or_foreign_child_is_refused(tmp_path):
     path = make_meta_mat(tmp_path / "meta.mat", [(1, "n00000001", "a", [2]), (2, "n00000002", "b", [1])])
     with pytest.raises(CvkitError, match="hierarchy has a cycle"):
-        cvkit.read(touch(tmp_path / "d" / "n00000001" / "x.JPEG").parents[1], format="imagenet", devkit=str(path)).materialize()
+        cvkit.read(
+            touch(tmp_path / "d" / "n00000001" / "x.JPEG").parents[1], format="imagenet", devkit=str(path)
+        ).materialize()
 
 
 def test_missing_devkit_and_bad_ground_truth_are_named(ilsvrc, tmp_path):
@@ -125,7 +149,10 @@ def test_without_devkit_ids_follow_sorted_wnids_and_synset_names(tmp_path):
     touch(root / "n01440764" / "b.jpeg")
     (tmp_path / "words.txt").write_text("n01440764\ttench, Tinca tinca\nn02119789\tkit fox, Vulpes macrotis\n")
     ds = cvkit.read(root, format="imagenet").materialize()
-    assert [(c.id, c.name, c.display_name) for c in ds.categories] == [(1, "n01440764", "tench, Tinca tinca"), (2, "n02119789", "kit fox, Vulpes macrotis")]
+    assert [(c.id, c.name, c.display_name) for c in ds.categories] == [
+        (1, "n01440764", "tench, Tinca tinca"),
+        (2, "n02119789", "kit fox, Vulpes macrotis"),
+    ]
     assert [s.split for s in ds] == ["train", "train"]
 
 
@@ -140,9 +167,12 @@ def test_sizes_option_reads_headers(tmp_path):
 def test_corpus_box_xml_folder(corpus):
     report = Report()
     ds = cvkit.read(corpus("imagenet", "ilsvrc_bbox_xml"), format="imagenet", report=report).materialize()
-    assert [(s.path, s.labels, s.width, s.height) for s in ds] == [("ILSVRC2012_val_00000001.JPEG", ["n01751748"], 500, 375)]
+    assert [(s.path, s.labels, s.width, s.height) for s in ds] == [
+        ("ILSVRC2012_val_00000001.JPEG", ["n01751748"], 500, 375)
+    ]
     assert [(o.label, o.bbox, o.attributes) for o in ds.samples[0].objects] == [
-        ("n01751748", (110.0, 107.0, 331.0, 86.0), {"truncated": False, "difficult": False})]
+        ("n01751748", (110.0, 107.0, 331.0, 86.0), {"truncated": False, "difficult": False})
+    ]
 
 
 # --- Kaggle ---------------------------------------------------------------------------------------
@@ -154,9 +184,13 @@ def kaggle(tmp_path: Path) -> Path:
     touch(data / "train" / "n01443537" / "n01443537_2.JPEG")
     touch(data / "val" / "ILSVRC2012_val_00000001.JPEG")
     touch(data / "test" / "ILSVRC2012_test_00000001.JPEG")
-    (root / "LOC_synset_mapping.txt").write_text("n01440764 tench, Tinca tinca\nn01443537 goldfish, Carassius auratus\n")
+    (root / "LOC_synset_mapping.txt").write_text(
+        "n01440764 tench, Tinca tinca\nn01443537 goldfish, Carassius auratus\n"
+    )
     (root / "LOC_train_solution.csv").write_text("ImageId,PredictionString\nn01440764_10026,n01440764 1 2 10 20 \n")
-    (root / "LOC_val_solution.csv").write_text("ImageId,PredictionString\nILSVRC2012_val_00000001,n01443537 11 21 110 120 n01443537 5 5 6 6\n")
+    (root / "LOC_val_solution.csv").write_text(
+        "ImageId,PredictionString\nILSVRC2012_val_00000001,n01443537 11 21 110 120 n01443537 5 5 6 6\n"
+    )
     return root
 
 
@@ -167,10 +201,17 @@ def test_kaggle_layout(kaggle):
     assert got == {
         "train/n01440764/n01440764_10026.JPEG": ("train", ["n01440764"], [("n01440764", (0.0, 1.0, 10.0, 19.0))]),
         "train/n01443537/n01443537_2.JPEG": ("train", ["n01443537"], []),
-        "val/ILSVRC2012_val_00000001.JPEG": ("val", ["n01443537"], [("n01443537", (10.0, 20.0, 100.0, 100.0)), ("n01443537", (4.0, 4.0, 2.0, 2.0))]),
+        "val/ILSVRC2012_val_00000001.JPEG": (
+            "val",
+            ["n01443537"],
+            [("n01443537", (10.0, 20.0, 100.0, 100.0)), ("n01443537", (4.0, 4.0, 2.0, 2.0))],
+        ),
         "test/ILSVRC2012_test_00000001.JPEG": ("test", [], []),
     }
-    assert [(c.id, c.name, c.display_name) for c in ds.categories] == [(1, "n01440764", "tench, Tinca tinca"), (2, "n01443537", "goldfish, Carassius auratus")]
+    assert [(c.id, c.name, c.display_name) for c in ds.categories] == [
+        (1, "n01440764", "tench, Tinca tinca"),
+        (2, "n01443537", "goldfish, Carassius auratus"),
+    ]
     assert report.read.objects == 3
 
 
@@ -190,7 +231,10 @@ def test_kaggle_bad_header_is_named(kaggle):
     (kaggle / "LOC_val_solution.csv").write_text("id,boxes\n")
     with pytest.raises(InvalidInputError) as info:
         cvkit.read(kaggle, format="imagenet_kaggle")
-    assert info.value.describe() == f"{kaggle / 'LOC_val_solution.csv'}:line 1: expected the header 'ImageId,PredictionString', got 'id,boxes'"
+    assert (
+        info.value.describe()
+        == f"{kaggle / 'LOC_val_solution.csv'}:line 1: expected the header 'ImageId,PredictionString', got 'id,boxes'"
+    )
 
 
 # --- ImageNet-21k tars ----------------------------------------------------------------------------
@@ -210,8 +254,10 @@ def test_in21k_reads_tar_members_in_place_and_opens_them(tmp_path):
     touch(root / "n01443537" / "n01443537_7.JPEG")
     ds = cvkit.read(root, format="imagenet21k").materialize()
     assert [(s.path, s.labels) for s in ds] == [
-        ("n01440764.tar#n01440764_1.JPEG", ["n01440764"]), ("n01440764.tar#n01440764_2.JPEG", ["n01440764"]),
-        ("n01443537/n01443537_7.JPEG", ["n01443537"])]
+        ("n01440764.tar#n01440764_1.JPEG", ["n01440764"]),
+        ("n01440764.tar#n01440764_2.JPEG", ["n01440764"]),
+        ("n01443537/n01443537_7.JPEG", ["n01443537"]),
+    ]
     assert not (root / "n01440764_1.JPEG").exists()  # nothing extracted
     # through a manifest written elsewhere, the member paths still open
     out = tmp_path / "m" / "in21k.jsonl"
@@ -242,7 +288,9 @@ def test_cli_ingest_imagenet(ilsvrc, tmp_path):
     assert result.exit_code == 0, result.output
     header = out.read_text().splitlines()[0]
     assert '"name":"n02119789","parents":["n00015388"],"display_name":"kit fox, Vulpes macrotis"' in header
-    result = CliRunner().invoke(app, ["ingest", str(ilsvrc), "--format", "imagenet", "-o", str(tmp_path / "x.jsonl"), "-r", "colour=red"])
+    result = CliRunner().invoke(
+        app, ["ingest", str(ilsvrc), "--format", "imagenet", "-o", str(tmp_path / "x.jsonl"), "-r", "colour=red"]
+    )
     assert result.exit_code == 2
     assert "unknown imagenet reader option(s) colour" in result.output
 
@@ -259,4 +307,6 @@ def test_detection_of_imagenet_layouts(ilsvrc, kaggle, tmp_path, corpus):
     assert detected(kaggle) == ["imagenet_kaggle"]
     make_tar(tmp_path / "n01440764.tar", {"n01440764_1.JPEG": b"x"})
     assert detected(tmp_path) == ["imagenet21k"]
-    assert detected(corpus("imagenet", "ilsvrc_bbox_xml")) == []  # plain VOC too: left to voc, read with --format imagenet
+    assert (
+        detected(corpus("imagenet", "ilsvrc_bbox_xml")) == []
+    )  # plain VOC too: left to voc, read with --format imagenet

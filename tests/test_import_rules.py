@@ -181,9 +181,14 @@ def test_one_definition_per_public_class_name():
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.ClassDef):
                 name = node.name
-            elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-                  and isinstance(node.value, ast.Subscript) and node.targets[0].id[:1].isupper()
-                  and not node.targets[0].id.isupper()):
+            elif (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Subscript)
+                and node.targets[0].id[:1].isupper()
+                and not node.targets[0].id.isupper()
+            ):
                 name = node.targets[0].id
             else:
                 continue

@@ -1,4 +1,5 @@
-"""cvkit.io: atomic output (a failure part-way leaves the destination as it was), small-file reads, extraction folders."""
+"""cvkit.io: atomic output (a failure part-way leaves the destination as it was), small-file reads, extraction
+folders."""
 
 from __future__ import annotations
 
@@ -101,8 +102,10 @@ def test_files_in_lists_matching_files_sorted_and_honours_the_limit(tmp_path):
 def test_coco_detection_of_a_large_labelme_folder_is_not_coco(tmp_path):
     """A flat LabelMe folder (thousands of JSON files) is neither read as COCO nor called ambiguous."""
     for i in range(40):
-        (tmp_path / f"img_{i:03d}.json").write_text('{"version": "5.2.1", "flags": {}, "shapes": [], "imagePath": "x.jpg", '
-                                                    '"imageData": null, "imageHeight": 4, "imageWidth": 4}')
+        (tmp_path / f"img_{i:03d}.json").write_text(
+            '{"version": "5.2.1", "flags": {}, "shapes": [], "imagePath": "x.jpg", '
+            '"imageData": null, "imageHeight": 4, "imageWidth": 4}'
+        )
     assert cvkit.detect_format(tmp_path) == "labelme"
 
 
@@ -114,7 +117,12 @@ def test_walk_files_orders_files_before_sub_folders_and_does_not_follow_folder_l
         (tmp_path / name).write_text("{}")
     (tmp_path / "link").symlink_to(tmp_path / "a", target_is_directory=True)  # would list a/x.json twice
     (tmp_path / "broken.json").symlink_to(tmp_path / "nowhere.json")
-    assert [p.relative_to(tmp_path).as_posix() for p in walk_files(tmp_path, ".json")] == ["top.json", "a/x.json", "b/1.JSON", "b/2.json"]
+    assert [p.relative_to(tmp_path).as_posix() for p in walk_files(tmp_path, ".json")] == [
+        "top.json",
+        "a/x.json",
+        "b/1.JSON",
+        "b/2.json",
+    ]
 
 
 def test_format_detection_lists_each_folder_once(tmp_path):

@@ -65,17 +65,24 @@ def test_corpus_sample_ingests_with_exact_counts(name, corpus, tmp_path):
 def test_corpus_sample_converts_to_coco_that_pycocotools_loads(name, corpus, tmp_path):
     from pycocotools.coco import COCO
 
-    result = runner.invoke(app, ["convert", "labelme2coco", str(corpus("labelme_json", name)), str(tmp_path / "out.json")])
+    result = runner.invoke(
+        app, ["convert", "labelme2coco", str(corpus("labelme_json", name)), str(tmp_path / "out.json")]
+    )
     assert result.exit_code == 0, result.output
     if name == "primitives":
         assert "not represented: 1 x point shape" in result.output and "1 x linestrip shape" in result.output
     coco = COCO(str(tmp_path / "out.json"))
     images, objects, _ = CORPUS_COUNTS[name]
     assert len(coco.getImgIds()) == images
-    assert len(coco.getAnnIds()) == objects - (3 if name == "primitives" else 0)  # point, line and linestrip have no area
+    assert len(coco.getAnnIds()) == objects - (
+        3 if name == "primitives" else 0
+    )  # point, line and linestrip have no area
     for ann in coco.loadAnns(coco.getAnnIds()):
         if ann["segmentation"]:
-            assert coco.annToMask(ann).shape == (coco.imgs[ann["image_id"]]["height"], coco.imgs[ann["image_id"]]["width"])
+            assert coco.annToMask(ann).shape == (
+                coco.imgs[ann["image_id"]]["height"],
+                coco.imgs[ann["image_id"]]["width"],
+            )
 
 
 def test_detects_labelme_folders_and_files(corpus):
@@ -155,7 +162,15 @@ def test_embedded_image_is_extracted_outside_the_input(corpus, tmp_path):
 
 
 def _write_json(path: Path, shapes: list, **top) -> Path:
-    doc = {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": path.stem + ".jpg", "imageData": None, "imageHeight": 40, "imageWidth": 60}
+    doc = {
+        "version": "5.5.0",
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": path.stem + ".jpg",
+        "imageData": None,
+        "imageHeight": 40,
+        "imageWidth": 60,
+    }
     doc.update(top)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc), encoding="utf-8")
@@ -175,24 +190,122 @@ def _rich_document(folder: Path) -> Path:
     mask2 = np.zeros((3, 3), dtype=bool)
     mask2[0, 0] = mask2[2, 2] = True
     shapes = [
-        {"label": "car", "points": [[30.5, 20], [10, 5.25]], "shape_type": "rectangle", "group_id": None, "flags": {"truncated": True},
-         "description": "parked", "mask": None},
-        {"label": "road", "points": [[0, 0], [10, 0], [10, 10]], "shape_type": "polygon", "group_id": 3, "flags": {}, "description": "", "mask": None},
-        {"label": "road", "points": [[20, 20], [30, 20], [30, 30], [20, 30]], "shape_type": "polygon", "group_id": 3, "flags": {"wet": False},
-         "description": "", "mask": None},
-        {"label": "ball", "points": [[40, 20], [44, 23]], "shape_type": "circle", "group_id": None, "flags": {}, "description": "", "mask": None},
-        {"label": "eye", "points": [[5, 6]], "shape_type": "point", "group_id": 7, "flags": {}, "description": "", "mask": None},
-        {"label": "edge", "points": [[1, 2], [3, 4]], "shape_type": "line", "group_id": None, "flags": {}, "description": "", "mask": None},
-        {"label": "lane", "points": [[1, 2], [3, 4], [5, 9]], "shape_type": "linestrip", "group_id": None, "flags": {}, "description": "", "mask": None},
-        {"label": "blob", "points": [[12.7, 30.2], [17, 34]], "shape_type": "mask", "group_id": None, "flags": {}, "description": "", "mask": _mask_b64(mask)},
-        {"label": "spot", "points": [[40, 2], [42, 4]], "shape_type": "mask", "group_id": 1, "flags": {}, "description": "", "mask": _mask_b64(mask2)},
-        {"label": "spot", "points": [[50, 30], [52, 32]], "shape_type": "mask", "group_id": 1, "flags": {}, "description": "", "mask": _mask_b64(mask2)},
-        {"label": "__ignore__", "points": [[0, 30], [5, 30], [5, 39]], "shape_type": "polygon", "group_id": None, "flags": {}, "description": "",
-         "mask": None},
-        {"label": "crowd", "points": [[50, 0], [59, 9]], "shape_type": "rectangle", "group_id": None, "flags": {"iscrowd": True}, "description": "",
-         "mask": None, "line_color": [255, 0, 0, 128]},
+        {
+            "label": "car",
+            "points": [[30.5, 20], [10, 5.25]],
+            "shape_type": "rectangle",
+            "group_id": None,
+            "flags": {"truncated": True},
+            "description": "parked",
+            "mask": None,
+        },
+        {
+            "label": "road",
+            "points": [[0, 0], [10, 0], [10, 10]],
+            "shape_type": "polygon",
+            "group_id": 3,
+            "flags": {},
+            "description": "",
+            "mask": None,
+        },
+        {
+            "label": "road",
+            "points": [[20, 20], [30, 20], [30, 30], [20, 30]],
+            "shape_type": "polygon",
+            "group_id": 3,
+            "flags": {"wet": False},
+            "description": "",
+            "mask": None,
+        },
+        {
+            "label": "ball",
+            "points": [[40, 20], [44, 23]],
+            "shape_type": "circle",
+            "group_id": None,
+            "flags": {},
+            "description": "",
+            "mask": None,
+        },
+        {
+            "label": "eye",
+            "points": [[5, 6]],
+            "shape_type": "point",
+            "group_id": 7,
+            "flags": {},
+            "description": "",
+            "mask": None,
+        },
+        {
+            "label": "edge",
+            "points": [[1, 2], [3, 4]],
+            "shape_type": "line",
+            "group_id": None,
+            "flags": {},
+            "description": "",
+            "mask": None,
+        },
+        {
+            "label": "lane",
+            "points": [[1, 2], [3, 4], [5, 9]],
+            "shape_type": "linestrip",
+            "group_id": None,
+            "flags": {},
+            "description": "",
+            "mask": None,
+        },
+        {
+            "label": "blob",
+            "points": [[12.7, 30.2], [17, 34]],
+            "shape_type": "mask",
+            "group_id": None,
+            "flags": {},
+            "description": "",
+            "mask": _mask_b64(mask),
+        },
+        {
+            "label": "spot",
+            "points": [[40, 2], [42, 4]],
+            "shape_type": "mask",
+            "group_id": 1,
+            "flags": {},
+            "description": "",
+            "mask": _mask_b64(mask2),
+        },
+        {
+            "label": "spot",
+            "points": [[50, 30], [52, 32]],
+            "shape_type": "mask",
+            "group_id": 1,
+            "flags": {},
+            "description": "",
+            "mask": _mask_b64(mask2),
+        },
+        {
+            "label": "__ignore__",
+            "points": [[0, 30], [5, 30], [5, 39]],
+            "shape_type": "polygon",
+            "group_id": None,
+            "flags": {},
+            "description": "",
+            "mask": None,
+        },
+        {
+            "label": "crowd",
+            "points": [[50, 0], [59, 9]],
+            "shape_type": "rectangle",
+            "group_id": None,
+            "flags": {"iscrowd": True},
+            "description": "",
+            "mask": None,
+            "line_color": [255, 0, 0, 128],
+        },
     ]
-    return _write_json(folder / "sub" / "rich.json", shapes, flags={"__ignore__": False, "day": True, "night": False}, lineColor=[0, 255, 0, 128])
+    return _write_json(
+        folder / "sub" / "rich.json",
+        shapes,
+        flags={"__ignore__": False, "day": True, "night": False},
+        lineColor=[0, 255, 0, 128],
+    )
 
 
 def _normalised(shape: dict) -> dict:
@@ -209,7 +322,9 @@ def test_labelme_to_manifest_to_labelme_is_lossless(tmp_path):
 
     src = _rich_document(tmp_path / "src")
     manifest = tmp_path / "m.jsonl"
-    assert runner.invoke(app, ["ingest", str(tmp_path / "src"), "-o", str(manifest), "--format", "labelme"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["ingest", str(tmp_path / "src"), "-o", str(manifest), "--format", "labelme"]).exit_code == 0
+    )
     result = runner.invoke(app, ["export", str(manifest), str(tmp_path / "back"), "--to", "labelme", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["not_represented"] == []
@@ -221,7 +336,9 @@ def test_labelme_to_manifest_to_labelme_is_lossless(tmp_path):
     assert back["lineColor"] == original["lineColor"]
     assert [_normalised(s) for s in back["shapes"]] == [_normalised(s) for s in original["shapes"]]
     # imagePath points from the new JSON to where the image is
-    assert os.path.normpath(tmp_path / "back" / "sub" / back["imagePath"]) == os.path.normpath(tmp_path / "src" / "sub" / "rich.jpg")
+    assert os.path.normpath(tmp_path / "back" / "sub" / back["imagePath"]) == os.path.normpath(
+        tmp_path / "src" / "sub" / "rich.jpg"
+    )
 
 
 def test_mask_groups_union_and_crowd_flags(tmp_path):
@@ -260,23 +377,52 @@ def test_writer_embeds_image_data_only_when_asked(tmp_path, small):
 def test_keypoints_are_reported_not_silently_dropped(tmp_path):
     from cvkit.core.model import Annotation, Dataset, Sample
 
-    ds = Dataset([Sample("a.jpg", 10, 10, objects=[Annotation("person", (1.0, 1.0, 5.0, 5.0), shape="box", keypoints=[2.0, 2.0, 2.0])])])
+    ds = Dataset(
+        [
+            Sample(
+                "a.jpg",
+                10,
+                10,
+                objects=[Annotation("person", (1.0, 1.0, 5.0, 5.0), shape="box", keypoints=[2.0, 2.0, 2.0])],
+            )
+        ]
+    )
     report = cvkit.write(ds, tmp_path / "out", format="labelme")
     assert [w for w, _ in report.losses] == ["keypoints"]
 
 
 # --- bad input ------------------------------------------------------------------------------
 BAD_SHAPES = [
-    ({"label": "a", "points": [[0, 0], [1, 1]], "shape_type": "ellipse"},
-     "shapes[1].shape_type: unknown shape type 'ellipse'; LabelMe shapes are rectangle, polygon, circle, point, line, linestrip, mask, "
-     "oriented_rectangle, rotation"),
-    ({"label": "a", "points": [[0, 0], [1, 1]], "shape_type": 3}, "shapes[1].shape_type: 'shape_type' must be a string"),
-    ({"label": "a", "points": [[0, 0], [1, 1]], "shape_type": "polygon"}, "shapes[1].points: a polygon needs at least 3 points, got 2"),
-    ({"label": "a", "points": [[0, 0]], "shape_type": "rectangle"}, "shapes[1].points: a rectangle needs 2 points (opposite corners), got 1"),
+    (
+        {"label": "a", "points": [[0, 0], [1, 1]], "shape_type": "ellipse"},
+        "shapes[1].shape_type: unknown shape type 'ellipse'; LabelMe shapes are rectangle, polygon, circle, point, "
+        "line, linestrip, mask, oriented_rectangle, rotation",
+    ),
+    (
+        {"label": "a", "points": [[0, 0], [1, 1]], "shape_type": 3},
+        "shapes[1].shape_type: 'shape_type' must be a string",
+    ),
+    (
+        {"label": "a", "points": [[0, 0], [1, 1]], "shape_type": "polygon"},
+        "shapes[1].points: a polygon needs at least 3 points, got 2",
+    ),
+    (
+        {"label": "a", "points": [[0, 0]], "shape_type": "rectangle"},
+        "shapes[1].points: a rectangle needs 2 points (opposite corners), got 1",
+    ),
     ({"label": "a", "shape_type": "rectangle"}, "shapes[1].points: 'points' must be a list of [x, y] pairs"),
-    ({"label": "a", "points": [[0, 0, 1], [2, 2]], "shape_type": "rectangle"}, "shapes[1].points: 'points' must be a list of [x, y] pairs"),
-    ({"label": "a", "points": [[0, "x"], [2, 2]], "shape_type": "rectangle"}, "shapes[1].points: 'points' must be a list of [x, y] pairs"),
-    ({"label": "a", "points": [[0, 0], [2, 2]], "shape_type": "rectangle", "flags": ["x"]}, "shapes[1].flags: 'flags' must be an object of name: true/false"),
+    (
+        {"label": "a", "points": [[0, 0, 1], [2, 2]], "shape_type": "rectangle"},
+        "shapes[1].points: 'points' must be a list of [x, y] pairs",
+    ),
+    (
+        {"label": "a", "points": [[0, "x"], [2, 2]], "shape_type": "rectangle"},
+        "shapes[1].points: 'points' must be a list of [x, y] pairs",
+    ),
+    (
+        {"label": "a", "points": [[0, 0], [2, 2]], "shape_type": "rectangle", "flags": ["x"]},
+        "shapes[1].flags: 'flags' must be an object of name: true/false",
+    ),
 ]
 
 
@@ -289,11 +435,15 @@ def test_bad_shape_names_file_and_json_path(shape, message, tmp_path):
     assert result.output.strip().endswith(f"error: {path}:{message}") or f"error: {path}:{message}" in result.output
     assert not (tmp_path / "out.json").exists()
     # --skip-invalid drops the one shape and keeps the image and its other shapes
-    result = runner.invoke(app, ["convert", "labelme2coco", str(tmp_path / "in"), str(tmp_path / "out.json"), "--skip-invalid", "--json"])
+    result = runner.invoke(
+        app, ["convert", "labelme2coco", str(tmp_path / "in"), str(tmp_path / "out.json"), "--skip-invalid", "--json"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert (report["read"]["images"], report["read"]["objects"]) == (1, 1)
-    assert report["skipped"] == [{"file": str(path), "location": message.split(":")[0], "reason": message.split(": ", 1)[1]}]
+    assert report["skipped"] == [
+        {"file": str(path), "location": message.split(":")[0], "reason": message.split(": ", 1)[1]}
+    ]
     assert (tmp_path / "out.json.skipped.jsonl").is_file()
 
 
@@ -307,29 +457,59 @@ def test_malformed_json_names_line_and_column(tmp_path):
 
 
 def test_mask_with_wrong_size_is_reported(tmp_path):
-    shape = {"label": "m", "points": [[0, 0], [9, 9]], "shape_type": "mask", "mask": _mask_b64(np.ones((3, 3), dtype=bool))}
+    shape = {
+        "label": "m",
+        "points": [[0, 0], [9, 9]],
+        "shape_type": "mask",
+        "mask": _mask_b64(np.ones((3, 3), dtype=bool)),
+    }
     path = _write_json(tmp_path / "m.json", [shape])
     with pytest.raises(InvalidInputError, match=r"mask image is 3x3 but its box \[0, 0\]-\[9, 9\] is 10x10"):
         cvkit.read(path, format="labelme").materialize()
 
 
 # --- EXIF orientation ----------------------------------------------------------------------
-@pytest.mark.parametrize(("name", "displayed"), [("Landscape_1", (1800, 1200)), ("Landscape_3", (1800, 1200)), ("Landscape_6", (1800, 1200)),
-                                                 ("Landscape_8", (1800, 1200)), ("Portrait_6", (1200, 1800))])
+@pytest.mark.parametrize(
+    ("name", "displayed"),
+    [
+        ("Landscape_1", (1800, 1200)),
+        ("Landscape_3", (1800, 1200)),
+        ("Landscape_6", (1800, 1200)),
+        ("Landscape_8", (1800, 1200)),
+        ("Portrait_6", (1200, 1800)),
+    ],
+)
 def test_sizes_are_of_the_displayed_image(name, displayed, corpus, tmp_path):
     image = corpus("exif_orientation", f"{name}.jpg")
     json_path = tmp_path / "in" / f"{name}.json"
     json_path.parent.mkdir()
     rel = os.path.relpath(image, json_path.parent)
     # no imageHeight/imageWidth: the reader takes the displayed size from the image header
-    json_path.write_text(json.dumps({"version": "4.0.0", "flags": {}, "shapes": [
-        {"label": "x", "points": [[10, 10], [displayed[0] - 1, displayed[1] - 1]], "shape_type": "rectangle"}], "imagePath": rel, "imageData": None}))
+    json_path.write_text(
+        json.dumps(
+            {
+                "version": "4.0.0",
+                "flags": {},
+                "shapes": [
+                    {
+                        "label": "x",
+                        "points": [[10, 10], [displayed[0] - 1, displayed[1] - 1]],
+                        "shape_type": "rectangle",
+                    }
+                ],
+                "imagePath": rel,
+                "imageData": None,
+            }
+        )
+    )
     sample = cvkit.read(json_path, format="labelme").samples[0]
     assert (sample.width, sample.height) == displayed
     cvkit.write(cvkit.read(json_path, format="labelme"), tmp_path / "out", format="labelme", image_data=True)
     doc = json.loads((tmp_path / "out" / f"{name}.json").read_bytes())
     assert (doc["imageWidth"], doc["imageHeight"]) == displayed
-    assert Image.open(io.BytesIO(base64.b64decode(doc["imageData"]))).size == displayed  # embedded as displayed, like LabelMe
+    assert (
+        Image.open(io.BytesIO(base64.b64decode(doc["imageData"]))).size == displayed
+    )  # embedded as displayed, like LabelMe
 
 
 def test_report_counts_skipped_items(tmp_path):
@@ -337,7 +517,9 @@ def test_report_counts_skipped_items(tmp_path):
     report = Report(skip_invalid=True)
     ds = cvkit.read(tmp_path, format="labelme", report=report).materialize()
     assert len(ds) == 1 and ds.samples[0].objects == []
-    assert report.skipped[0].location == "shapes[0].points" and report.skipped[0].reason == "a line needs 2 points, got 1"
+    assert (
+        report.skipped[0].location == "shapes[0].points" and report.skipped[0].reason == "a line needs 2 points, got 1"
+    )
 
 
 @pytest.mark.parametrize("name", ["primitives", "instance_segmentation", "tutorial", "classification"])

@@ -22,8 +22,15 @@ runner = CliRunner()
 
 def _labelme(path: Path, shapes: list, **top) -> Path:
     """A labelme 5.x document (labelme/_label_file.py ``LabelFile.save``: key order and nulls as written)."""
-    doc = {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": path.stem + ".jpg", "imageData": None, "imageHeight": 100,
-           "imageWidth": 200}
+    doc = {
+        "version": "5.5.0",
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": path.stem + ".jpg",
+        "imageData": None,
+        "imageHeight": 100,
+        "imageWidth": 200,
+    }
     doc.update(top)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -33,8 +40,18 @@ def _labelme(path: Path, shapes: list, **top) -> Path:
 def _xany(label: str, points: list, shape_type: str, **extra) -> dict:
     """One shape as X-AnyLabeling saves it (label_widget.py ``format_shape``: score, difficult, attributes,
     kie_linking on every shape; ``direction`` on rotation shapes; flags and description may be null)."""
-    shape = {"label": label, "score": None, "points": points, "group_id": None, "description": None, "difficult": False,
-             "shape_type": shape_type, "flags": None, "attributes": {}, "kie_linking": []}
+    shape = {
+        "label": label,
+        "score": None,
+        "points": points,
+        "group_id": None,
+        "description": None,
+        "difficult": False,
+        "shape_type": shape_type,
+        "flags": None,
+        "attributes": {},
+        "kie_linking": [],
+    }
     shape.update(extra)
     return shape
 
@@ -55,8 +72,15 @@ ROTATED = [[40.0, 10.0], [80.0, 30.0], [70.0, 50.0], [30.0, 30.0]]  # a rectangl
 ROTATED_SHAPES = {
     # labelme (wkentaro/labelme PR #1980, merged 2026): shape_type "oriented_rectangle", 4 corner points
     # (labelme/_shape/_model.py ORIENTED_RECTANGLE_POINT_COUNT = 4; shape_to_mask draws them as a polygon)
-    "labelme": {"label": "car", "points": ROTATED, "group_id": None, "description": "", "shape_type": "oriented_rectangle", "flags": {},
-                "mask": None},
+    "labelme": {
+        "label": "car",
+        "points": ROTATED,
+        "group_id": None,
+        "description": "",
+        "shape_type": "oriented_rectangle",
+        "flags": {},
+        "mask": None,
+    },
     # X-AnyLabeling: shape_type "rotation", 4 corner points plus the angle in "direction" (shape.py, label_widget.py)
     "x-anylabeling": _xany("car", ROTATED, "rotation", direction=0.4636),
 }
@@ -65,7 +89,9 @@ ROTATED_SHAPES = {
 @pytest.mark.parametrize("tool", sorted(ROTATED_SHAPES))
 def test_rotated_box_reads_as_its_polygon_and_is_reported(tool, tmp_path):
     shape = ROTATED_SHAPES[tool]
-    _labelme(tmp_path / "in" / "a.json", [shape, {"label": "car", "points": [[1, 2], [11, 12]], "shape_type": "rectangle"}])
+    _labelme(
+        tmp_path / "in" / "a.json", [shape, {"label": "car", "points": [[1, 2], [11, 12]], "shape_type": "rectangle"}]
+    )
     report = _convert(tmp_path / "in", tmp_path / "out.json")
     assert (report["read"]["images"], report["read"]["objects"]) == (1, 2)
     assert _losses(report)[f"LabelMe shape type {shape['shape_type']!r}"] == 1
@@ -90,10 +116,14 @@ def test_rotated_box_is_written_back_with_its_type(tool, tmp_path):
 def test_unknown_shape_types_are_bad_input_and_skip_invalid_keeps_the_rest(tmp_path):
     # a shape type neither labelme nor X-AnyLabeling writes (a fork's "ellipse", "cuboid") is bad input, as the
     # LabelMe issue lists it: exit code 2 naming the JSON path; --skip-invalid leaves that shape out and reads the rest
-    shapes = [{"label": "a", "points": [[0, 0], [4, 4]], "shape_type": "rectangle"},
-              {"label": "b", "points": [[1, 1], [5, 5]], "shape_type": "ellipse"}]
+    shapes = [
+        {"label": "a", "points": [[0, 0], [4, 4]], "shape_type": "rectangle"},
+        {"label": "b", "points": [[1, 1], [5, 5]], "shape_type": "ellipse"},
+    ]
     _labelme(tmp_path / "in" / "a.json", shapes)
-    result = CliRunner().invoke(app, ["convert", str(tmp_path / "in"), str(tmp_path / "out.json"), "--from", "labelme", "--to", "coco"])
+    result = CliRunner().invoke(
+        app, ["convert", str(tmp_path / "in"), str(tmp_path / "out.json"), "--from", "labelme", "--to", "coco"]
+    )
     assert result.exit_code == 2 and "shapes[1].shape_type: unknown shape type 'ellipse'" in result.output
     assert not (tmp_path / "out.json").exists()
     report = cvkit.convert(tmp_path / "in", tmp_path / "out.json", to_format="coco", skip_invalid=True)
@@ -101,7 +131,9 @@ def test_unknown_shape_types_are_bad_input_and_skip_invalid_keeps_the_rest(tmp_p
 
 
 def test_known_shape_with_wrong_points_is_still_an_error(tmp_path):
-    path = _labelme(tmp_path / "a.json", [{"label": "a", "points": [[0, 0], [1, 1], [2, 2]], "shape_type": "oriented_rectangle"}])
+    path = _labelme(
+        tmp_path / "a.json", [{"label": "a", "points": [[0, 0], [1, 1], [2, 2]], "shape_type": "oriented_rectangle"}]
+    )
     with pytest.raises(InvalidInputError) as info:
         cvkit.read(path, format="labelme").materialize()
     assert info.value.file == str(path) and info.value.location == "shapes[0].points"
@@ -112,8 +144,10 @@ def test_known_shape_with_wrong_points_is_still_an_error(tmp_path):
 def test_x_anylabeling_difficult_reaches_voc_and_stays_a_key(tmp_path):
     # X-AnyLabeling saves rectangles as 4 corners and "difficult" as a shape key (docs/en/user_guide.md, section 2.1)
     corners = [[10.0, 20.0], [50.0, 20.0], [50.0, 60.0], [10.0, 60.0]]
-    shapes = [_xany("person", corners, "rectangle", difficult=True, score=0.87, attributes={"color": "red"}),
-              _xany("person", [[60.0, 10.0], [90.0, 10.0], [90.0, 40.0], [60.0, 40.0]], "rectangle")]
+    shapes = [
+        _xany("person", corners, "rectangle", difficult=True, score=0.87, attributes={"color": "red"}),
+        _xany("person", [[60.0, 10.0], [90.0, 10.0], [90.0, 40.0], [60.0, 40.0]], "rectangle"),
+    ]
     _labelme(tmp_path / "in" / "a.json", shapes, version="2.4.4", description="")
     make_image(tmp_path / "in" / "a.jpg", 200, 100)
     sample = cvkit.read(tmp_path / "in", format="labelme").samples[0]
@@ -133,10 +167,26 @@ def test_x_anylabeling_difficult_reaches_voc_and_stays_a_key(tmp_path):
 # --- LabelMe JSON: files from older labelme versions -------------------------------------------
 def _labelme3(path: Path, label: str, encoding: str) -> Path:
     """labelme 3.x ``LabelFile.save``: ``open(filename, 'w')`` in the system encoding with ``ensure_ascii=False``,
-    so a Chinese Windows machine wrote GBK (fixed by labelme PR #683 in mid-2020); lineColor/fillColor, no imageHeight."""
-    doc = {"flags": {}, "shapes": [{"label": label, "line_color": None, "fill_color": None, "points": [[1, 2], [30, 40]],
-                                    "shape_type": "rectangle", "flags": {}}],
-           "lineColor": [0, 255, 0, 128], "fillColor": [255, 0, 0, 128], "imagePath": path.stem + ".jpg", "imageData": None, "version": "3.16.7"}
+    so a Chinese Windows machine wrote GBK (fixed by labelme PR #683 in mid-2020); lineColor/fillColor, no
+    imageHeight."""
+    doc = {
+        "flags": {},
+        "shapes": [
+            {
+                "label": label,
+                "line_color": None,
+                "fill_color": None,
+                "points": [[1, 2], [30, 40]],
+                "shape_type": "rectangle",
+                "flags": {},
+            }
+        ],
+        "lineColor": [0, 255, 0, 128],
+        "fillColor": [255, 0, 0, 128],
+        "imagePath": path.stem + ".jpg",
+        "imageData": None,
+        "version": "3.16.7",
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(json.dumps(doc, ensure_ascii=False, indent=2).encode(encoding))
     return path
@@ -184,8 +234,13 @@ def test_labelme3_file_round_trips_its_colours(tmp_path):
 def test_windows_image_path_relative_to_the_json(tmp_path):
     # labelme on Windows with --output to another folder: imagePath "..\\images\\x.jpg" (labelme issue #1725)
     make_image(tmp_path / "data" / "images" / "x 1.jpg", 40, 30)
-    _labelme(tmp_path / "data" / "labels" / "x 1.json", [{"label": "a", "points": [[0, 0], [4, 4]], "shape_type": "rectangle"}],
-             imagePath="..\\images\\x 1.jpg", imageHeight=None, imageWidth=None)
+    _labelme(
+        tmp_path / "data" / "labels" / "x 1.json",
+        [{"label": "a", "points": [[0, 0], [4, 4]], "shape_type": "rectangle"}],
+        imagePath="..\\images\\x 1.jpg",
+        imageHeight=None,
+        imageWidth=None,
+    )
     sample = cvkit.read(tmp_path / "data", format="labelme").samples[0]
     assert sample.path == "images/x 1.jpg" and (sample.width, sample.height) == (40, 30)
 
@@ -200,8 +255,13 @@ def test_image_data_without_image_path(tmp_path):
 
     buffer = io.BytesIO()
     Image.new("RGB", (30, 20), (1, 2, 3)).save(buffer, format="PNG")
-    path = _labelme(tmp_path / "a.json", [{"label": "a", "points": [[0, 0], [4, 4]], "shape_type": "rectangle"}],
-                    imageData=base64.b64encode(buffer.getvalue()).decode(), imageHeight=None, imageWidth=None)
+    path = _labelme(
+        tmp_path / "a.json",
+        [{"label": "a", "points": [[0, 0], [4, 4]], "shape_type": "rectangle"}],
+        imageData=base64.b64encode(buffer.getvalue()).decode(),
+        imageHeight=None,
+        imageWidth=None,
+    )
     doc = json.loads(path.read_text())
     del doc["imagePath"]
     path.write_text(json.dumps(doc))
@@ -213,24 +273,33 @@ def test_image_data_without_image_path(tmp_path):
 def _web_tool_object(name: str, points: list[tuple[str, str]], obj_id: int, extra: str = "") -> str:
     """An <object> as the web tool's SubmitQuery writes it (annotationTools/js/handler.js)."""
     pts = "".join(f"<pt><x>{x}</x><y>{y}</y></pt>" for x, y in points)
-    return (f"<object><name>{name}</name><deleted>0</deleted><verified>0</verified><occluded>no</occluded><attributes></attributes>"
-            f"<parts><hasparts></hasparts><ispartof></ispartof></parts><date>07-Jun-2005 19:32:50</date><id>{obj_id}</id>{extra}"
-            f"<polygon><username>anonymous</username>{pts}</polygon></object>")
+    return (
+        f"<object><name>{name}</name><deleted>0</deleted><verified>0</verified><occluded>no</occluded><attributes></attributes>"
+        "<parts><hasparts></hasparts><ispartof></ispartof></parts>"
+        f"<date>07-Jun-2005 19:32:50</date><id>{obj_id}</id>{extra}"
+        f"<polygon><username>anonymous</username>{pts}</polygon></object>"
+    )
 
 
 def _web_tool_xml(path: Path, objects: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("<annotation><filename>a.jpg</filename><folder>f</folder><source><sourceImage>The MIT-CSAIL database of objects and "
-                    "scenes</sourceImage><sourceAnnotation>LabelMe Webtool</sourceAnnotation></source><imagesize><nrows>100</nrows>"
-                    f"<ncols>200</ncols></imagesize>{objects}</annotation>")
+    path.write_text(
+        "<annotation><filename>a.jpg</filename><folder>f</folder><source>"
+        "<sourceImage>The MIT-CSAIL database of objects and scenes</sourceImage>"
+        "<sourceAnnotation>LabelMe Webtool</sourceAnnotation></source><imagesize><nrows>100</nrows>"
+        f"<ncols>200</ncols></imagesize>{objects}</annotation>"
+    )
     return path
 
 
 def test_web_tool_points_and_lines_are_read_not_rejected(tmp_path):
     # The web tool closes a polygon after 1 or 2 clicks too and offers the names "point" and
     # "line, horizon line" for them (SetObjectChoicesPointLine in annotationTools/js/my_scripts.js)
-    objects = (_web_tool_object("point", [("12", "34")], 0) + _web_tool_object("horizon line", [("0", "50"), ("199", "48")], 1)
-               + _web_tool_object("car", [("10", "10"), ("60", "10"), ("60", "40")], 2))
+    objects = (
+        _web_tool_object("point", [("12", "34")], 0)
+        + _web_tool_object("horizon line", [("0", "50"), ("199", "48")], 1)
+        + _web_tool_object("car", [("10", "10"), ("60", "10"), ("60", "40")], 2)
+    )
     _web_tool_xml(tmp_path / "src" / "Annotations" / "f" / "a.xml", objects)
     ds = cvkit.read(tmp_path / "src", format="labelme_mit").materialize()
     point, line, car = ds.samples[0].objects
@@ -242,15 +311,19 @@ def test_web_tool_points_and_lines_are_read_not_rejected(tmp_path):
     assert report.losses == {}
     back = cvkit.read(tmp_path / "out", format="labelme_mit").materialize()
     assert [(o.label, o.shape, o.points, o.polygon) for o in back.samples[0].objects] == [
-        (o.label, o.shape, o.points, o.polygon) for o in ds.samples[0].objects]
+        (o.label, o.shape, o.points, o.polygon) for o in ds.samples[0].objects
+    ]
 
 
 def test_web_tool_empty_tags_spaces_and_float_points(tmp_path):
     # empty <attributes/>, <occluded/>, <parts><hasparts/><ispartof/></parts>; the video branch of handler.js
     # writes '<type> bounding_box </type>' with spaces; other LabelMe servers write "12.50" or padded numbers
-    obj = ("<object><name> car </name><deleted>0</deleted><verified>0</verified><occluded/><attributes/><parts><hasparts/><ispartof/></parts>"
-           "<date/><id>0</id><type> bounding_box </type><polygon><username/><pt><x> 12.50 </x><y>\n20\n</y></pt><pt><x>52.5</x><y>20</y></pt>"
-           "<pt><x>52.5</x><y>60.25</y></pt><pt><x>12.50</x><y>60.25</y></pt></polygon></object>")
+    obj = (
+        "<object><name> car </name><deleted>0</deleted><verified>0</verified><occluded/><attributes/>"
+        "<parts><hasparts/><ispartof/></parts><date/><id>0</id><type> bounding_box </type><polygon><username/>"
+        "<pt><x> 12.50 </x><y>\n20\n</y></pt><pt><x>52.5</x><y>20</y></pt>"
+        "<pt><x>52.5</x><y>60.25</y></pt><pt><x>12.50</x><y>60.25</y></pt></polygon></object>"
+    )
     _web_tool_xml(tmp_path / "a.xml", obj)
     (car,) = cvkit.read(tmp_path / "a.xml", format="labelme_mit").samples[0].objects
     assert (car.label, car.shape, car.bbox) == ("car", "box", (12.5, 20.0, 40.0, 40.25))
@@ -271,7 +344,10 @@ def test_losses_come_back_from_worker_processes(monkeypatch, tmp_path):
     from cvkit.formats import labelme
 
     for i in range(4):
-        _labelme(tmp_path / f"{i}.json", [ROTATED_SHAPES["x-anylabeling"], {"label": "b", "points": [[1, 1], [5, 5]], "shape_type": "rectangle"}])
+        _labelme(
+            tmp_path / f"{i}.json",
+            [ROTATED_SHAPES["x-anylabeling"], {"label": "b", "points": [[1, 1], [5, 5]], "shape_type": "rectangle"}],
+        )
     serial, parallel = Report(), Report()
     one = cvkit.read(tmp_path, format="labelme", report=serial, workers=1).materialize()
     monkeypatch.setattr(labelme, "PARALLEL_MIN_FILES", 1)

@@ -21,7 +21,9 @@ runner = CliRunner()
 
 def test_corpus_sample_ingests_with_exact_counts(corpus, tmp_path):
     src = corpus("labelme_mit", "datumaro_labelme_xml")
-    result = runner.invoke(app, ["ingest", str(src), "-o", str(tmp_path / "m.jsonl"), "--format", "labelme_mit", "--json"])
+    result = runner.invoke(
+        app, ["ingest", str(src), "-o", str(tmp_path / "m.jsonl"), "--format", "labelme_mit", "--json"]
+    )
     assert result.exit_code == 0, result.output
     read = json.loads(result.stdout)["read"]
     assert (read["images"], read["objects"], read["categories"], read["splits"]) == (1, 7, 7, {"subset1": 1})
@@ -40,15 +42,29 @@ def test_corpus_objects_parts_masks_and_attributes(corpus):
     assert objs["o1"].attributes == {"a1": True, "occluded": True, "username": "anonymous"}
     assert objs["hg"].attributes["gfd lkj lkj hi"] is True
     # parts: o1 (id 2) has parts 3, 4; m1 (id 5) has part 6
-    assert (objs["q1"].attributes["parent"], objs["b1"].attributes["parent"], objs["hg"].attributes["parent"]) == (2, 2, 5)
-    assert {o.label: o.group for o in sample.objects} == {"window": None, "license plate": None, "o1": 2, "q1": 2, "b1": 2, "m1": 5, "hg": 5}
+    assert (objs["q1"].attributes["parent"], objs["b1"].attributes["parent"], objs["hg"].attributes["parent"]) == (
+        2,
+        2,
+        5,
+    )
+    assert {o.label: o.group for o in sample.objects} == {
+        "window": None,
+        "license plate": None,
+        "o1": 2,
+        "q1": 2,
+        "b1": 2,
+        "m1": 5,
+        "hg": 5,
+    }
 
 
 @pytest.mark.parametrize("layout", ["datumaro", "webtool"])
 def test_round_trip_keeps_geometry_parts_and_attributes(layout, corpus, tmp_path):
     src = cvkit.read(corpus("labelme_mit", "datumaro_labelme_xml"), format="labelme_mit").materialize()
     report = cvkit.write(src, tmp_path / "out", format="labelme_mit", images="copy", layout=layout)
-    assert report.losses == {("mask scribbles", "the scribble images a mask was drawn from are not carried over; the mask is"): 2}
+    assert report.losses == {
+        ("mask scribbles", "the scribble images a mask was drawn from are not carried over; the mask is"): 2
+    }
     back = cvkit.read(tmp_path / "out", format="labelme_mit").materialize()
     key = lambda o: (o.label, o.shape, o.id, o.group, o.attributes, o.bbox, o.polygon, o.rle)  # noqa: E731
     assert [key(o) for o in back.samples[0].objects] == [key(o) for o in src.samples[0].objects]
@@ -74,11 +90,13 @@ def test_default_layout_is_where_datumaro_looks(corpus, tmp_path):
 
 def test_deleted_objects_are_skipped(tmp_path):
     path = tmp_path / "a.xml"
-    path.write_text("<annotation><filename>a.jpg</filename><folder></folder><imagesize><nrows>10</nrows><ncols>10</ncols></imagesize>"
-                    "<object><name>gone</name><deleted>1</deleted><id>0</id><polygon><pt><x>1</x><y>1</y></pt><pt><x>5</x><y>1</y></pt>"
-                    "<pt><x>5</x><y>5</y></pt></polygon></object>"
-                    "<object><name>kept</name><deleted>0</deleted><id>1</id><polygon><pt><x>1</x><y>1</y></pt><pt><x>5</x><y>1</y></pt>"
-                    "<pt><x>5</x><y>5</y></pt></polygon></object></annotation>")
+    path.write_text(
+        "<annotation><filename>a.jpg</filename><folder></folder><imagesize><nrows>10</nrows><ncols>10</ncols></imagesize>"
+        "<object><name>gone</name><deleted>1</deleted><id>0</id><polygon><pt><x>1</x><y>1</y></pt><pt><x>5</x><y>1</y></pt>"
+        "<pt><x>5</x><y>5</y></pt></polygon></object>"
+        "<object><name>kept</name><deleted>0</deleted><id>1</id><polygon><pt><x>1</x><y>1</y></pt><pt><x>5</x><y>1</y></pt>"
+        "<pt><x>5</x><y>5</y></pt></polygon></object></annotation>"
+    )
     ds = cvkit.read(path, format="labelme_mit").materialize()
     assert [o.label for o in ds.samples[0].objects] == ["kept"] and ds.categories.names() == ["kept"]
 
@@ -91,19 +109,25 @@ def test_free_text_attributes_parse_and_format_both_ways():
 
 def test_bad_polygon_names_file_and_object(tmp_path):
     path = tmp_path / "bad.xml"
-    path.write_text("<annotation><filename>a.jpg</filename><imagesize><nrows>4</nrows><ncols>4</ncols></imagesize>\n"
-                    "<object><name>cat</name><type>bounding_box</type><polygon><pt><x>1</x><y>1</y></pt></polygon></object></annotation>")
+    path.write_text(
+        "<annotation><filename>a.jpg</filename><imagesize><nrows>4</nrows><ncols>4</ncols></imagesize>\n"
+        "<object><name>cat</name><type>bounding_box</type><polygon><pt><x>1</x><y>1</y></pt></polygon></object></annotation>"
+    )
     result = runner.invoke(app, ["convert", "labelmemit2coco", str(path), str(tmp_path / "out.json")])
     assert result.exit_code == 2
     assert f"error: {path}:object[0]/polygon (line 2): a bounding box needs at least 2 points, got 1" in result.output
-    result = runner.invoke(app, ["convert", "labelmemit2coco", str(path), str(tmp_path / "out.json"), "--skip-invalid", "--json"])
+    result = runner.invoke(
+        app, ["convert", "labelmemit2coco", str(path), str(tmp_path / "out.json"), "--skip-invalid", "--json"]
+    )
     assert result.exit_code == 0 and json.loads(result.stdout)["read"]["images"] == 1
 
 
 def test_missing_mask_file_is_reported(tmp_path):
     path = tmp_path / "a.xml"
-    path.write_text("<annotation><filename>a.jpg</filename><imagesize><nrows>4</nrows><ncols>4</ncols></imagesize>"
-                    "<object><name>m</name><segm><mask>nope.png</mask></segm></object></annotation>")
+    path.write_text(
+        "<annotation><filename>a.jpg</filename><imagesize><nrows>4</nrows><ncols>4</ncols></imagesize>"
+        "<object><name>m</name><segm><mask>nope.png</mask></segm></object></annotation>"
+    )
     with pytest.raises(InvalidInputError, match=r"mask file .nope\.png. not found"):
         cvkit.read(path, format="labelme_mit").materialize()
 
@@ -111,13 +135,35 @@ def test_missing_mask_file_is_reported(tmp_path):
 def test_what_mit_cannot_hold_is_reported(tmp_path):
     from cvkit.core.model import Annotation, Dataset, Sample
 
-    ds = Dataset([Sample("a.jpg", 10, 10, labels=["day"], objects=[Annotation("p", shape="linestrip", points=[1.0, 2.0, 3.0, 4.0, 5.0, 1.0]),
-                                                                   Annotation("poly", shape="polygon", polygon=[[0, 0, 4, 0, 4, 4], [5, 5, 9, 5, 9, 9]])])])
+    ds = Dataset(
+        [
+            Sample(
+                "a.jpg",
+                10,
+                10,
+                labels=["day"],
+                objects=[
+                    Annotation("p", shape="linestrip", points=[1.0, 2.0, 3.0, 4.0, 5.0, 1.0]),
+                    Annotation("poly", shape="polygon", polygon=[[0, 0, 4, 0, 4, 4], [5, 5, 9, 5, 9, 9]]),
+                ],
+            )
+        ]
+    )
     report = cvkit.write(ds, tmp_path / "out", format="labelme_mit")
     assert {w for w, _ in report.losses} == {"image-level label", "linestrip shape", "polygon part"}
 
 
-TRICKY = ["car", "a&b<c>d\"e'f", "carriage\rreturn", "tab\tand\nnewline", "中文 é ü", "]]>", " padded ", "", "\u2028\x85\x7f"]
+TRICKY = [
+    "car",
+    "a&b<c>d\"e'f",
+    "carriage\rreturn",
+    "tab\tand\nnewline",
+    "中文 é ü",
+    "]]>",
+    " padded ",
+    "",
+    "\u2028\x85\x7f",
+]
 
 
 @pytest.mark.parametrize("text", TRICKY)
@@ -128,15 +174,31 @@ def test_templates_write_what_lxml_writes(text, tmp_path):
     from cvkit.formats.labelme_mit import _xml as mit
 
     objects = [
-        Annotation(text or "x", (0.0, 1.5, 10.25, 3.0), id=3, attributes={"occluded": True, "username": text, "color": text, "n": 2}),
-        Annotation("wheel", polygon=[[1.0, 1.0, 4.0, 1.0, 4.0, 4.0]], shape="polygon", id=7, attributes={"parent": 3},
-                   meta={"labelme_mit": {"verified": 1, "date": text}}),
+        Annotation(
+            text or "x",
+            (0.0, 1.5, 10.25, 3.0),
+            id=3,
+            attributes={"occluded": True, "username": text, "color": text, "n": 2},
+        ),
+        Annotation(
+            "wheel",
+            polygon=[[1.0, 1.0, 4.0, 1.0, 4.0, 4.0]],
+            shape="polygon",
+            id=7,
+            attributes={"parent": 3},
+            meta={"labelme_mit": {"verified": 1, "date": text}},
+        ),
         Annotation("spot", shape="point", points=[2.1234567, 3.0], id=9),
         Annotation("edge", shape="line", points=[0.0, 0.0, 5.0, 5.0], group=3),
     ]
     for recorded in (None, f"/data/{text}.jpg"):
         for size in ((None, None), (640, 480)):
-            sample = Sample("a.jpg", *size, objects=objects, meta={"labelme_mit": {"source": {"sourceImage": text, "sourceAnnotation": None}}})
+            sample = Sample(
+                "a.jpg",
+                *size,
+                objects=objects,
+                meta={"labelme_mit": {"source": {"sourceImage": text, "sourceAnnotation": None}}},
+            )
             report = Report()
             items = mit._writable(sample.objects, report)
             found = [obj for obj, _, _ in items]
@@ -156,4 +218,12 @@ def test_masks_and_text_xml_cannot_hold_are_left_to_lxml(tmp_path):
     written = mit.annotation_xml(Sample("a.jpg", 4, 4, objects=[mask]), "a.jpg", "", tmp_path, "a", None, Report())
     assert b"<mask>a_mask_1.png</mask>" in written and (tmp_path / "a_mask_1.png").is_file()
     with pytest.raises(ValueError, match="XML compatible"):
-        mit.annotation_xml(Sample("a.jpg", 4, 4, objects=[Annotation("bad\x01", (0.0, 0.0, 1.0, 1.0))]), "a.jpg", "", tmp_path, "a", None, Report())
+        mit.annotation_xml(
+            Sample("a.jpg", 4, 4, objects=[Annotation("bad\x01", (0.0, 0.0, 1.0, 1.0))]),
+            "a.jpg",
+            "",
+            tmp_path,
+            "a",
+            None,
+            Report(),
+        )

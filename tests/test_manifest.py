@@ -23,7 +23,10 @@ def validate_manifest(path: Path) -> list[dict]:
     return lines
 
 
-@pytest.mark.parametrize("dataset", [("voc", "voc_dataset1"), ("voc", "voc_dataset2"), ("coco", "coco_instances"), ("coco", "coco_person_keypoints")])
+@pytest.mark.parametrize(
+    "dataset",
+    [("voc", "voc_dataset1"), ("voc", "voc_dataset2"), ("coco", "coco_instances"), ("coco", "coco_person_keypoints")],
+)
 def test_real_datasets_give_schema_valid_manifests(corpus, tmp_path, dataset):
     cvkit.convert(corpus(*dataset), tmp_path / "m.jsonl", to_format="manifest")
     lines = validate_manifest(tmp_path / "m.jsonl")
@@ -61,13 +64,17 @@ def test_categories_hierarchy_and_ids_travel_in_the_header(tmp_path, small):
     small.hierarchy.add_edge("dog", "animal")
     cvkit.write(small, tmp_path / "m.jsonl", format="manifest")
     header = json.loads((tmp_path / "m.jsonl").read_text().splitlines()[0])
-    assert header["categories"] == [{"id": 3, "name": "cat", "parents": ["animal"]}, {"id": 7, "name": "dog", "parents": ["animal"]}]
+    assert header["categories"] == [
+        {"id": 3, "name": "cat", "parents": ["animal"]},
+        {"id": 7, "name": "dog", "parents": ["animal"]},
+    ]
     back = read_manifest(tmp_path / "m.jsonl")
     assert back.hierarchy.ancestors("dog") == {"animal": 1}
 
 
 def test_pandas_reads_the_records(tmp_path, small):
     import pandas
+
     cvkit.write(small, tmp_path / "m.jsonl", format="manifest")
     frame = pandas.read_json(tmp_path / "m.jsonl", lines=True).iloc[1:]
     assert list(frame["image"]) == ["src/images/cat_01.jpg", "src/images/dog_02.png", "src/images/empty_03.jpg"]
@@ -75,8 +82,10 @@ def test_pandas_reads_the_records(tmp_path, small):
 
 def test_unknown_label_is_an_error_naming_the_line(tmp_path):
     path = tmp_path / "m.jsonl"
-    path.write_text('{"type":"header","schema":"cvkit.manifest","version":1,"categories":[{"id":1,"name":"a"}]}\n'
-                    '{"image":"x.jpg","width":2,"height":2,"objects":[{"label":"zebra","bbox":[0,0,1,1]}]}\n')
+    path.write_text(
+        '{"type":"header","schema":"cvkit.manifest","version":1,"categories":[{"id":1,"name":"a"}]}\n'
+        '{"image":"x.jpg","width":2,"height":2,"objects":[{"label":"zebra","bbox":[0,0,1,1]}]}\n'
+    )
     with pytest.raises(InvalidInputError) as info:
         list(read_manifest(path))
     assert info.value.describe() == f"{path}:line 2: label 'zebra' is not in the header's categories"

@@ -10,7 +10,20 @@ import pytest
 from cvkit.manifest import _relocator
 
 
-@pytest.mark.parametrize("image", ["a.jpg", "sub/b.JPEG", "./c.jpg", "x/../d.jpg", "e//f.jpg", "g/./h.jpg", "../up.jpg", "n0.tar#n0_1.JPEG", "/abs/i.jpg"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        "a.jpg",
+        "sub/b.JPEG",
+        "./c.jpg",
+        "x/../d.jpg",
+        "e//f.jpg",
+        "g/./h.jpg",
+        "../up.jpg",
+        "n0.tar#n0_1.JPEG",
+        "/abs/i.jpg",
+    ],
+)
 @pytest.mark.parametrize("root", ["/data/set", "/out", "/out/sub"])
 def test_relocated_path_equals_relpath(image, root):
     out_dir = Path("/out")

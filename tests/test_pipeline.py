@@ -56,10 +56,19 @@ def _labelme_folder(root: Path) -> Path:
     for n in range(7):
         make_image(root / f"img{n}.jpg", 50, 40)
         label = ["cat", "dog", f"only{n % 3}"][n % 3]
-        shapes = [{"label": label, "points": [[1, 1], [20, 1], [20, 15]], "shape_type": "polygon"},
-                  {"label": "__ignore__", "points": [[25, 20], [30, 30]], "shape_type": "rectangle"}]
-        document = {"version": "5.2.1", "flags": {f"scene{n // 3}": True}, "shapes": shapes, "imagePath": f"img{n}.jpg",
-                    "imageData": None, "imageHeight": 40, "imageWidth": 50}
+        shapes = [
+            {"label": label, "points": [[1, 1], [20, 1], [20, 15]], "shape_type": "polygon"},
+            {"label": "__ignore__", "points": [[25, 20], [30, 30]], "shape_type": "rectangle"},
+        ]
+        document = {
+            "version": "5.2.1",
+            "flags": {f"scene{n // 3}": True},
+            "shapes": shapes,
+            "imagePath": f"img{n}.jpg",
+            "imageData": None,
+            "imageHeight": 40,
+            "imageWidth": 50,
+        }
         (root / f"img{n}.json").write_text(json.dumps(document))
     return root
 
@@ -92,7 +101,9 @@ def _convert(name: str, tmp_path: Path, corpus, out: Path) -> cvkit.Report:
     if name == "labelmemit2yolo":
         src = tmp_path / "mit"
         if not src.exists():
-            cvkit.convert(_labelme_folder(tmp_path / "lm_for_mit"), src, "labelme_mit", write_options={"images": "copy"})
+            cvkit.convert(
+                _labelme_folder(tmp_path / "lm_for_mit"), src, "labelme_mit", write_options={"images": "copy"}
+            )
         return cvkit.convert(src, out, "yolo", from_format="labelme_mit", write_options=referenced)
     return cvkit.convert(corpus("coco", "coco_instances"), out, "voc", from_format="coco", write_options=referenced)
 
@@ -123,11 +134,24 @@ def _meta_dataset(root: Path) -> Dataset:
     """Images and objects whose ``meta["coco"]`` names structural keys (ids, file name, geometry) besides its own."""
     samples = []
     for n in range(6):
-        structural = {"image_id": 99, "id": 7, "category_id": 42, "bbox": [0, 0, 1, 1],
-                      "segmentation": [[0, 0, 1, 0, 1, 1]]}
+        structural = {
+            "image_id": 99,
+            "id": 7,
+            "category_id": 42,
+            "bbox": [0, 0, 1, 1],
+            "segmentation": [[0, 0, 1, 0, 1, 1]],
+        }
         objects = [Annotation("cat", (1.0 + n, 2.0, 3.0, 4.0), meta={"coco": {**structural, "source": "kept"}})]
-        samples.append(Sample(f"img{n}.jpg", 50, 40, "train", objects=objects,
-                              meta={"coco": {"id": 99, "file_name": "elsewhere.jpg", "width": 1, "license": 3}}))
+        samples.append(
+            Sample(
+                f"img{n}.jpg",
+                50,
+                40,
+                "train",
+                objects=objects,
+                meta={"coco": {"id": 99, "file_name": "elsewhere.jpg", "width": 1, "license": 3}},
+            )
+        )
     return Dataset(samples, CategorySet([Category(5, "cat")]), root=root)
 
 
@@ -239,8 +263,13 @@ def test_a_dataset_iterated_here_gives_the_writers_categories_their_place(tmp_pa
     category (LabelMe's ``__ignore__`` in COCO) still gets its id before the labels of later images, as with shards."""
     src = _labelme_folder(tmp_path / "lm")
     for read_workers in (1, 2):
-        cvkit.convert(src, tmp_path / f"r{read_workers}.json", "coco", read_options={"workers": read_workers},
-                      write_options={"workers": read_workers})
+        cvkit.convert(
+            src,
+            tmp_path / f"r{read_workers}.json",
+            "coco",
+            read_options={"workers": read_workers},
+            write_options={"workers": read_workers},
+        )
     written = (tmp_path / "r1.json").read_bytes()
     assert written == (tmp_path / "r2.json").read_bytes()
     names = [c["name"] for c in json.loads(written)["categories"]]

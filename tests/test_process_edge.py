@@ -22,17 +22,28 @@ from cvkit.core.shards import PARALLEL_MIN_SAMPLES
 def interpreter_state() -> dict[str, object]:
     """What a library call must not change: the collector's switch, thresholds and frozen objects, every signal
     handler, the recursion limit and the thread switch interval."""
-    handlers = {int(number): signal.getsignal(number) for number in signal.valid_signals()
-                if number not in (signal.SIGKILL, signal.SIGSTOP)}
-    return {"gc enabled": gc.isenabled(), "gc thresholds": gc.get_threshold(), "gc frozen": gc.get_freeze_count(),
-            "signals": handlers, "recursion limit": sys.getrecursionlimit(), "switch interval": sys.getswitchinterval()}
+    handlers = {
+        int(number): signal.getsignal(number)
+        for number in signal.valid_signals()
+        if number not in (signal.SIGKILL, signal.SIGSTOP)
+    }
+    return {
+        "gc enabled": gc.isenabled(),
+        "gc thresholds": gc.get_threshold(),
+        "gc frozen": gc.get_freeze_count(),
+        "signals": handlers,
+        "recursion limit": sys.getrecursionlimit(),
+        "switch interval": sys.getswitchinterval(),
+    }
 
 
 def manifest_of(root: Path, samples: int) -> Path:
     """A manifest of ``samples`` one-box samples: enough of them reach the writers' worker processes."""
     categories = CategorySet([Category(1, "cat")])
-    items = [Sample(f"images/{index:05d}.jpg", 64, 48, "train", objects=[Annotation("cat", (1.0, 2.0, 10.0, 12.0))])
-             for index in range(samples)]
+    items = [
+        Sample(f"images/{index:05d}.jpg", 64, 48, "train", objects=[Annotation("cat", (1.0, 2.0, 10.0, 12.0))])
+        for index in range(samples)
+    ]
     path = root / "data.jsonl"
     cvkit.write(Dataset(items, categories, root=root), path, format="manifest")
     return path
@@ -48,8 +59,9 @@ def test_convert_from_python_leaves_the_interpreter_as_it_found_it(tmp_path: Pat
         during.append(interpreter_state())
         return dataset
 
-    report = cvkit.convert(source, tmp_path / "out.json", to_format="coco", write_options={"workers": 2},
-                           transform=look)
+    report = cvkit.convert(
+        source, tmp_path / "out.json", to_format="coco", write_options={"workers": 2}, transform=look
+    )
     assert report.written.images == samples
     assert during == [before]
     assert interpreter_state() == before
@@ -93,8 +105,13 @@ main()
 def test_atexit_handlers_run_when_the_switch_is_set(tmp_path: Path, switch: str, handler_runs: bool):
     source = manifest_of(tmp_path, 3)
     env = {**os.environ, process.SWITCH: switch}
-    done = subprocess.run([sys.executable, "-c", EMBEDDING, str(source), str(tmp_path / "out.json")],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", EMBEDDING, str(source), str(tmp_path / "out.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out.json").is_file()
     assert ("atexit handler ran" in done.stdout) is handler_runs
@@ -102,8 +119,22 @@ def test_atexit_handlers_run_when_the_switch_is_set(tmp_path: Path, switch: str,
 
 def test_a_failing_command_keeps_its_exit_code_under_the_switch(tmp_path: Path):
     env = {**os.environ, process.SWITCH: "1"}
-    done = subprocess.run([sys.executable, "-m", "cvkit", "convert", "--to", "coco", str(tmp_path / "missing"),
-                           str(tmp_path / "out.json")], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cvkit",
+            "convert",
+            "--to",
+            "coco",
+            str(tmp_path / "missing"),
+            str(tmp_path / "out.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("error: ")
     assert not (tmp_path / "out.json").exists()

@@ -27,33 +27,41 @@ def imagenet_1k() -> list[str]:
 
 def classification(wnids: list[str]) -> Dataset:
     """One image per class, labelled at image level, as an ImageNet folder reader gives."""
-    return Dataset([Sample(f"{w}/{w}_1.JPEG", labels=[w]) for w in wnids], CategorySet(Category(i, w) for i, w in enumerate(wnids, 1)))
+    return Dataset(
+        [Sample(f"{w}/{w}_1.JPEG", labels=[w]) for w in wnids],
+        CategorySet(Category(i, w) for i, w in enumerate(wnids, 1)),
+    )
 
 
 def test_real_imagenet_classes_to_animal_person_vehicle_artifact(wordnet, imagenet_1k):
     dogs = imagenet_1k[151:269]  # the 118 dog classes: Chihuahua ... Mexican hairless
     assert (dogs[0], dogs[-1], len(dogs)) == ("n02085620", "n02113978", 118)
     expected = {w: ANIMAL for w in dogs} | {
-        "n02389026": ANIMAL,    # sorrel (ImageNet-1k's horse): -> horse -> equine -> ... -> animal
-        "n01440764": ANIMAL,    # tench
-        "n09835506": PERSON,    # ballplayer: athlete AND player, both under person
-        "n10148035": PERSON,    # groom
-        "n10565667": PERSON,    # scuba diver
-        "n04285008": VEHICLE,   # sports car: vehicle (5 steps) is nearer than artifact (7)
-        "n02701002": VEHICLE,   # ambulance
-        "n03792782": VEHICLE,   # mountain bike: vehicle 3, artifact 5
-        "n04467665": VEHICLE,   # trailer truck
+        "n02389026": ANIMAL,  # sorrel (ImageNet-1k's horse): -> horse -> equine -> ... -> animal
+        "n01440764": ANIMAL,  # tench
+        "n09835506": PERSON,  # ballplayer: athlete AND player, both under person
+        "n10148035": PERSON,  # groom
+        "n10565667": PERSON,  # scuba diver
+        "n04285008": VEHICLE,  # sports car: vehicle (5 steps) is nearer than artifact (7)
+        "n02701002": VEHICLE,  # ambulance
+        "n03792782": VEHICLE,  # mountain bike: vehicle 3, artifact 5
+        "n04467665": VEHICLE,  # trailer truck
         # WordNet's bus is a "public transport" (a conveyance), not a "vehicle": artifact, 5 steps
         "n04146614": ARTIFACT,  # school bus
         "n03272010": ARTIFACT,  # electric guitar
-        "n09472597": None,      # volcano: a geological formation, under none of the four
-        "n07745940": None,      # strawberry (food)
+        "n09472597": None,  # volcano: a geological formation, under none of the four
+        "n07745940": None,  # strawberry (food)
     }
-    new, table = remap(attach_hierarchy(classification(list(expected)), wordnet), to=["animal", "person", "vehicle", "artifact"])
+    new, table = remap(
+        attach_hierarchy(classification(list(expected)), wordnet), to=["animal", "person", "vehicle", "artifact"]
+    )
     assert table.mapping() == expected
     assert [(c.id, c.name, c.display_name) for c in new.categories] == [
-        (1, ANIMAL, "animal, animate being, beast, brute, creature, fauna"), (2, PERSON, "person, individual, someone, somebody, mortal, soul"),
-        (3, VEHICLE, "vehicle"), (4, ARTIFACT, "artifact, artefact")]
+        (1, ANIMAL, "animal, animate being, beast, brute, creature, fauna"),
+        (2, PERSON, "person, individual, someone, somebody, mortal, soul"),
+        (3, VEHICLE, "vehicle"),
+        (4, ARTIFACT, "artifact, artefact"),
+    ]
     assert Counter(s.labels[0] for s in new) == {ANIMAL: 120, PERSON: 3, VEHICLE: 4, ARTIFACT: 2}
     assert (table.images_in, table.images_out, table.images_dropped) == (131, 129, 2)
     assert table.row("n04285008").how == "ancestor (distance 5)"
@@ -66,8 +74,11 @@ def test_all_of_imagenet_1k_counts_and_the_mobile_home_tie(wordnet, imagenet_1k)
     with pytest.raises(CvkitError) as info:
         remap(dataset, to=["animal", "person", "vehicle", "artifact"])
     # mobile home is a trailer (-> wheeled vehicle -> vehicle) and housing (-> structure -> artifact): 3 steps each
-    assert info.value.message == ("1 class(es) are equally near to several targets: n03776460 (mobile home, manufactured home) -> "
-                                  "n04524313 (vehicle), n00021939 (artifact, artefact) (distance 3). Give explicit mappings with --map (mapping=) for them")
+    assert info.value.message == (
+        "1 class(es) are equally near to several targets: n03776460 (mobile home, manufactured home) -> "
+        "n04524313 (vehicle), n00021939 (artifact, artefact) (distance 3). Give explicit mappings with --map "
+        "(mapping=) for them"
+    )
     _, table = remap(dataset, to=["animal", "person", "vehicle", "artifact"], mapping={"n03776460": "vehicle"})
     counts = Counter(table.mapping().values())
     assert counts == {ARTIFACT: 455, ANIMAL: 398, None: 77, VEHICLE: 67, PERSON: 3}
@@ -83,8 +94,14 @@ def test_a_class_that_is_a_target_maps_to_itself_and_names_or_ids_both_work(word
 
 def test_cifar100_coarse_level():
     hierarchy = load_hierarchy(corpus_path("cifar", "cifar100_dataset"))
-    samples = [Sample("1.png", labels=["airplane"]), Sample("2.png", labels=["automobile"]), Sample("3.png", labels=["bird"])]
-    dataset = Dataset(samples, CategorySet([Category(0, "airplane"), Category(1, "automobile"), Category(2, "bird")]), hierarchy)
+    samples = [
+        Sample("1.png", labels=["airplane"]),
+        Sample("2.png", labels=["automobile"]),
+        Sample("3.png", labels=["bird"]),
+    ]
+    dataset = Dataset(
+        samples, CategorySet([Category(0, "airplane"), Category(1, "automobile"), Category(2, "bird")]), hierarchy
+    )
     new, _ = remap(dataset, level="coarse")
     assert [s.labels for s in new] == [["air_object"], ["ground_object"], ["air_object"]]
     assert [(c.id, c.name) for c in new.categories] == [(1, "air_object"), (2, "ground_object")]
@@ -120,8 +137,10 @@ def test_equally_near_targets_is_an_error_listing_them():
     dataset = objects_dataset(["d", "b"], small_tree())
     with pytest.raises(CvkitError) as info:
         remap(dataset, to=["a", "x"])
-    assert info.value.message == ("1 class(es) are equally near to several targets: d -> a, x (distance 1). "
-                                  "Give explicit mappings with --map (mapping=) for them")
+    assert info.value.message == (
+        "1 class(es) are equally near to several targets: d -> a, x (distance 1). "
+        "Give explicit mappings with --map (mapping=) for them"
+    )
     _, table = remap(dataset, to=["a", "x"], mapping={"d": "x"})
     assert table.mapping() == {"d": "x", "b": "a"}
 
@@ -129,8 +148,11 @@ def test_equally_near_targets_is_an_error_listing_them():
 def test_unmapped_policies():
     hierarchy = small_tree()
     hierarchy.add_edge("y", "r")
-    samples = [Sample("1.jpg", objects=[Annotation("b", (0, 0, 1, 1)), Annotation("y", (0, 0, 2, 2))]),
-               Sample("2.jpg", labels=["y"]), Sample("3.jpg")]
+    samples = [
+        Sample("1.jpg", objects=[Annotation("b", (0, 0, 1, 1)), Annotation("y", (0, 0, 2, 2))]),
+        Sample("2.jpg", labels=["y"]),
+        Sample("3.jpg"),
+    ]
     categories = CategorySet([Category(5, "b"), Category(9, "y", "why")])
 
     def run(policy: str):

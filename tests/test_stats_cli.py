@@ -72,7 +72,9 @@ def test_imbalance_section_has_the_issue_known_answers(tmp_path):
 
 def test_weights_out_is_what_the_trainer_loads(tmp_path):
     src = issue_manifest(tmp_path / "m.jsonl")
-    out = runner.invoke(app, ["stats", str(src), "--weights-out", str(tmp_path / "w.json"), "--method", "effective", "--beta", "0.99"])
+    out = runner.invoke(
+        app, ["stats", str(src), "--weights-out", str(tmp_path / "w.json"), "--method", "effective", "--beta", "0.99"]
+    )
     assert out.exit_code == 0, out.output
     assert f"effective class weights written to {tmp_path / 'w.json'}" in out.output
     doc = json.loads((tmp_path / "w.json").read_text())
@@ -123,9 +125,11 @@ def test_classification_data_counts_images_and_mask_pixels_drive_median_frequenc
     cats = CategorySet([Category(1, "cat"), Category(2, "dog")])
     rle_a = {"size": [10, 10], "counts": [0, 20, 80]}  # 20 of 100 pixels
     rle_b = {"size": [10, 10], "counts": [0, 5, 95]}  # 5 of 100 pixels
-    samples = [Sample("1.png", 10, 10, labels=["cat"], objects=[Annotation("cat", (0, 0, 10, 2), shape="mask", rle=rle_a)]),
-               Sample("2.png", 10, 10, labels=["dog"], objects=[Annotation("dog", (0, 0, 5, 1), shape="mask", rle=rle_b)]),
-               Sample("3.png", 10, 10, labels=["cat"])]
+    samples = [
+        Sample("1.png", 10, 10, labels=["cat"], objects=[Annotation("cat", (0, 0, 10, 2), shape="mask", rle=rle_a)]),
+        Sample("2.png", 10, 10, labels=["dog"], objects=[Annotation("dog", (0, 0, 5, 1), shape="mask", rle=rle_b)]),
+        Sample("3.png", 10, 10, labels=["cat"]),
+    ]
     ds = Dataset(samples, cats)
     doc = dataset_stats(_manifest(ds, tmp_path), imbalance=ImbalanceOptions(basis="images"))
     imb = doc["imbalance"]
@@ -183,7 +187,9 @@ def test_terminal_tables(tmp_path):
 
 def test_empty_manifest_has_null_metrics_not_an_error(tmp_path):
     path = tmp_path / "empty.jsonl"
-    path.write_text('{"type": "header", "schema": "cvkit.manifest", "version": 1, "categories": [{"id": 1, "name": "a"}]}\n')
+    path.write_text(
+        '{"type": "header", "schema": "cvkit.manifest", "version": 1, "categories": [{"id": 1, "name": "a"}]}\n'
+    )
     doc = _json(["stats", str(path), "--imbalance", "--json"])
     assert doc["images"] == 0 and doc["imbalance"]["imbalance_ratio"] is None
     assert doc["imbalance"]["weights"]["repeat-factor"] == {"a": 0.0}

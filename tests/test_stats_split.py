@@ -93,11 +93,15 @@ def test_bad_ratios_are_refused():
 
 def test_cli_prints_the_per_split_class_table(tmp_path):
     src = detection_manifest(tmp_path / "in.jsonl")
-    out = runner.invoke(app, ["split", str(src), "--ratios", "0.8,0.1,0.1", "-o", str(tmp_path / "out.jsonl"), "--seed", "3"])
+    out = runner.invoke(
+        app, ["split", str(src), "--ratios", "0.8,0.1,0.1", "-o", str(tmp_path / "out.jsonl"), "--seed", "3"]
+    )
     assert out.exit_code == 0, out.output
     assert "rare" in out.output and "16 (80%)" in out.output
     assert f"written to {tmp_path / 'out.jsonl'}" in out.output
     again = runner.invoke(app, ["split", str(src), "--ratios", "0.8,0.1,0.1", "-o", str(tmp_path / "out.jsonl")])
     assert again.exit_code == 2 and "destination exists; pass --overwrite" in again.output
-    bad = runner.invoke(app, ["split", str(src), "--ratios", "0.8,0.1,0.1", "--names", "a,b", "-o", str(tmp_path / "x.jsonl")])
+    bad = runner.invoke(
+        app, ["split", str(src), "--ratios", "0.8,0.1,0.1", "--names", "a,b", "-o", str(tmp_path / "x.jsonl")]
+    )
     assert bad.exit_code == 2 and "--names needs 3 distinct non-empty names" in bad.output

@@ -15,12 +15,31 @@ from cvkit.stats.findings import CHECKS
 from cvkit.stats.validate import validate_dataset
 
 runner = CliRunner()
-HEADER = {"type": "header", "schema": "cvkit.manifest", "version": 1, "source": {"format": "test"},
-          "categories": [{"id": 1, "name": "cat", "parents": []}, {"id": 2, "name": "dog", "parents": []}]}
+HEADER = {
+    "type": "header",
+    "schema": "cvkit.manifest",
+    "version": 1,
+    "source": {"format": "test"},
+    "categories": [{"id": 1, "name": "cat", "parents": []}, {"id": 2, "name": "dog", "parents": []}],
+}
 
 
-def _record(image: str, width: int | None, height: int | None, objects: list[dict], split: str = "train", labels: list[str] | None = None) -> dict:
-    return {"image": image, "width": width, "height": height, "split": split, "labels": labels or [], "objects": objects}
+def _record(
+    image: str,
+    width: int | None,
+    height: int | None,
+    objects: list[dict],
+    split: str = "train",
+    labels: list[str] | None = None,
+) -> dict:
+    return {
+        "image": image,
+        "width": width,
+        "height": height,
+        "split": split,
+        "labels": labels or [],
+        "objects": objects,
+    }
 
 
 def _write(path: Path, records: list[dict | str]) -> Path:
@@ -42,17 +61,43 @@ def make_exif_jpeg(path: Path, width: int, height: int, orientation: int) -> Pat
 def clean_manifest(root: Path) -> Path:
     make_image(root / "a.jpg", 64, 48, (10, 10, 10))
     make_image(root / "b.png", 80, 60, (20, 20, 20))
-    return _write(root / "clean.jsonl", [
-        _record("a.jpg", 64, 48, [{"label": "cat", "bbox": [0, 0, 64, 48], "id": 1}, {"label": "dog", "bbox": [4, 4, 10, 10], "id": 2}]),
-        _record("b.png", 80, 60, [{"label": "dog", "bbox": [10, 5, 20, 30], "polygon": [[10, 5, 30, 5, 30, 35]], "id": 3}], split="val"),
-    ])
+    return _write(
+        root / "clean.jsonl",
+        [
+            _record(
+                "a.jpg",
+                64,
+                48,
+                [{"label": "cat", "bbox": [0, 0, 64, 48], "id": 1}, {"label": "dog", "bbox": [4, 4, 10, 10], "id": 2}],
+            ),
+            _record(
+                "b.png",
+                80,
+                60,
+                [{"label": "dog", "bbox": [10, 5, 20, 30], "polygon": [[10, 5, 30, 5, 30, 35]], "id": 3}],
+                split="val",
+            ),
+        ],
+    )
 
 
 #: check -> how many were planted in planted_manifest()
 PLANTED = {
-    "invalid_record": 1, "invalid_value": 2, "missing_image": 1, "unreadable_image": 1, "size_mismatch": 1, "box_not_finite": 1, "box_empty": 2,
-    "box_out_of_bounds": 1, "polygon_too_few_points": 1, "duplicate_annotation_id": 1, "unknown_category": 2, "split_leakage": 1,
-    "exif_rotated": 1, "image_without_annotations": 1, "duplicate_image": 1,
+    "invalid_record": 1,
+    "invalid_value": 2,
+    "missing_image": 1,
+    "unreadable_image": 1,
+    "size_mismatch": 1,
+    "box_not_finite": 1,
+    "box_empty": 2,
+    "box_out_of_bounds": 1,
+    "polygon_too_few_points": 1,
+    "duplicate_annotation_id": 1,
+    "unknown_category": 2,
+    "split_leakage": 1,
+    "exif_rotated": 1,
+    "image_without_annotations": 1,
+    "duplicate_image": 1,
 }
 
 
@@ -68,32 +113,51 @@ def planted_manifest(root: Path) -> Path:
     (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
     make_exif_jpeg(root / "rotated.jpg", 64, 48, 6)  # displayed 48x64, declared correctly
     make_image(root / "masked.png", 40, 30, (11, 12, 13))
-    return _write(root / "planted.jsonl", [
-        _record("ok.jpg", 64, 48, [
-            {"label": "cat", "bbox": [50, 40, 20, 20], "id": 10},  # out of bounds: x2 = 70 > 64
-            {"label": "cat", "bbox": [5, 5, 0, 10], "id": 11},  # zero width
-            {"label": "dog", "bbox": [5, 5, 10, -3], "id": 12},  # negative height
-            {"label": "dog", "bbox": [None, 5, 10, 10], "id": 13},  # not finite
-            {"label": "dog", "bbox": [1, 1, 5, 5], "polygon": [[1, 1, 6, 6]], "id": 14},  # 2-point polygon
-            {"label": "bird", "bbox": [1, 1, 5, 5], "id": 15},  # unknown category
-            {"label": "cat", "bbox": [2, 2, 5, 5], "id": 10},  # duplicate id
-        ]),
-        _record("missing.jpg", 10, 10, [{"label": "cat", "bbox": [1, 1, 2, 2]}]),
-        _record("corrupt.jpg", 10, 10, [{"label": "cat", "bbox": [1, 1, 2, 2]}]),
-        _record("sized.png", 100, 100, [{"label": "cat", "bbox": [1, 1, 2, 2]}]),
-        _record("empty.png", 30, 30, []),
-        _record("twin1.png", 40, 40, [{"label": "cat", "bbox": [1, 1, 2, 2]}]),
-        _record("twin2.png", 40, 40, [{"label": "cat", "bbox": [1, 1, 2, 2]}], labels=["zebra"]),  # unknown image label
-        _record("leak.png", 41, 41, [{"label": "dog", "bbox": [1, 1, 2, 2]}]),
-        _record("leak_val.png", 41, 41, [{"label": "dog", "bbox": [1, 1, 2, 2]}], split="val"),
-        _record("rotated.jpg", 48, 64, [{"label": "dog", "bbox": [0, 0, 48, 64]}]),
-        _record("masked.png", 40, 30, [
-            {"label": "cat", "bbox": [1, 1, 5, 5]},
-            {"label": "cat", "bbox": [1, 1, 5, 5], "rle": {"size": [30, 40], "counts": [5, 10]}},  # runs cover 15 of 1200 pixels
-            {"label": "cat", "bbox": [1, 1, 5, 5], "keypoints": [1, 2, 2, 3, 4]},  # not (x, y, v) triplets
-        ]),
-        '{"image": "broken.jpg", "objects": [',
-    ])
+    return _write(
+        root / "planted.jsonl",
+        [
+            _record(
+                "ok.jpg",
+                64,
+                48,
+                [
+                    {"label": "cat", "bbox": [50, 40, 20, 20], "id": 10},  # out of bounds: x2 = 70 > 64
+                    {"label": "cat", "bbox": [5, 5, 0, 10], "id": 11},  # zero width
+                    {"label": "dog", "bbox": [5, 5, 10, -3], "id": 12},  # negative height
+                    {"label": "dog", "bbox": [None, 5, 10, 10], "id": 13},  # not finite
+                    {"label": "dog", "bbox": [1, 1, 5, 5], "polygon": [[1, 1, 6, 6]], "id": 14},  # 2-point polygon
+                    {"label": "bird", "bbox": [1, 1, 5, 5], "id": 15},  # unknown category
+                    {"label": "cat", "bbox": [2, 2, 5, 5], "id": 10},  # duplicate id
+                ],
+            ),
+            _record("missing.jpg", 10, 10, [{"label": "cat", "bbox": [1, 1, 2, 2]}]),
+            _record("corrupt.jpg", 10, 10, [{"label": "cat", "bbox": [1, 1, 2, 2]}]),
+            _record("sized.png", 100, 100, [{"label": "cat", "bbox": [1, 1, 2, 2]}]),
+            _record("empty.png", 30, 30, []),
+            _record("twin1.png", 40, 40, [{"label": "cat", "bbox": [1, 1, 2, 2]}]),
+            _record(
+                "twin2.png", 40, 40, [{"label": "cat", "bbox": [1, 1, 2, 2]}], labels=["zebra"]
+            ),  # unknown image label
+            _record("leak.png", 41, 41, [{"label": "dog", "bbox": [1, 1, 2, 2]}]),
+            _record("leak_val.png", 41, 41, [{"label": "dog", "bbox": [1, 1, 2, 2]}], split="val"),
+            _record("rotated.jpg", 48, 64, [{"label": "dog", "bbox": [0, 0, 48, 64]}]),
+            _record(
+                "masked.png",
+                40,
+                30,
+                [
+                    {"label": "cat", "bbox": [1, 1, 5, 5]},
+                    {
+                        "label": "cat",
+                        "bbox": [1, 1, 5, 5],
+                        "rle": {"size": [30, 40], "counts": [5, 10]},
+                    },  # runs cover 15 of 1200 pixels
+                    {"label": "cat", "bbox": [1, 1, 5, 5], "keypoints": [1, 2, 2, 3, 4]},  # not (x, y, v) triplets
+                ],
+            ),
+            '{"image": "broken.jpg", "objects": [',
+        ],
+    )
 
 
 def test_every_planted_defect_is_found_and_nothing_else(tmp_path):
@@ -107,12 +171,19 @@ def test_every_planted_defect_is_found_and_nothing_else(tmp_path):
 def test_findings_name_the_image_and_where(tmp_path):
     doc = validate_dataset(planted_manifest(tmp_path)).to_dict()
     oob = doc["checks"]["box_out_of_bounds"]["examples"][0]
-    assert oob == {"check": "box_out_of_bounds", "severity": "error", "image": "ok.jpg", "location": "line 2, object 1",
-                   "message": "box x1,y1,x2,y2 = 50,40,70,60 outside the 64x48 image"}
+    assert oob == {
+        "check": "box_out_of_bounds",
+        "severity": "error",
+        "image": "ok.jpg",
+        "location": "line 2, object 1",
+        "message": "box x1,y1,x2,y2 = 50,40,70,60 outside the 64x48 image",
+    }
     assert doc["checks"]["size_mismatch"]["examples"][0]["message"] == "declared 100x100, image is 64x48"
     assert doc["checks"]["invalid_record"]["examples"][0]["location"] == "line 13"
     assert [f["message"] for f in doc["checks"]["invalid_value"]["examples"]] == [
-        "RLE runs cover 15 pixels, its 30x40 size has 1200", "keypoints must be (x, y, visibility) triplets, got 5 numbers"]
+        "RLE runs cover 15 pixels, its 30x40 size has 1200",
+        "keypoints must be (x, y, visibility) triplets, got 5 numbers",
+    ]
     assert "twin1.png, twin2.png" in doc["checks"]["duplicate_image"]["examples"][0]["message"]
     assert "in splits train, val" in doc["checks"]["split_leakage"]["examples"][0]["message"]
 
@@ -156,7 +227,10 @@ def test_exif_size_mix_up_is_explained(tmp_path):
     make_exif_jpeg(tmp_path / "r.jpg", 64, 48, 8)
     path = _write(tmp_path / "m.jsonl", [_record("r.jpg", 64, 48, [{"label": "cat", "bbox": [1, 1, 5, 5]}])])
     result = validate_dataset(path)
-    assert result.findings["size_mismatch"][0].message == "declared 64x48, image is 48x64 (the stored size: EXIF orientation 8 was ignored)"
+    assert (
+        result.findings["size_mismatch"][0].message
+        == "declared 64x48, image is 48x64 (the stored size: EXIF orientation 8 was ignored)"
+    )
 
 
 def test_fix_writes_a_clean_manifest_and_leaves_the_input_alone(tmp_path):
@@ -198,7 +272,11 @@ def test_real_exif_photos_from_the_corpus(corpus, tmp_path):
 
         info = read_image_info(folder / name)
         # declare the *stored* size, as tools that ignore EXIF do
-        records.append(_record(str(folder / name), info.stored_width, info.stored_height, [{"label": "cat", "bbox": [0, 0, 10, 10]}]))
+        records.append(
+            _record(
+                str(folder / name), info.stored_width, info.stored_height, [{"label": "cat", "bbox": [0, 0, 10, 10]}]
+            )
+        )
     result = validate_dataset(_write(tmp_path / "m.jsonl", records))
     assert result.counts["exif_rotated"] == 3  # orientations 3, 6, 8
     assert result.counts["size_mismatch"] == 2  # 6 and 8 swap width and height

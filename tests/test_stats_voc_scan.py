@@ -20,14 +20,19 @@ PLAIN = """<annotation><folder>VOC</folder><filename>{stem}.jpg</filename>
 <size><width>{w}</width><height>60</height><depth>3</depth></size>
 {objects}</annotation>
 """
-OBJECT = "<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x1}</xmin><ymin>5</ymin><xmax>{x2}</xmax><ymax>20.5</ymax></bndbox></object>\n"
+OBJECT = (
+    "<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x1}</xmin><ymin>5</ymin><xmax>{x2}</xmax>"
+    "<ymax>20.5</ymax></bndbox></object>\n"
+)
 
 
 def devkit(root: Path) -> Path:
     ann = root / "Annotations"
     ann.mkdir(parents=True)
     files = {
-        "a": PLAIN.format(stem="a", w=80, objects=OBJECT.format(name="cat", x1=1, x2=10) + OBJECT.format(name="dog", x1=3.5, x2=70)),
+        "a": PLAIN.format(
+            stem="a", w=80, objects=OBJECT.format(name="cat", x1=1, x2=10) + OBJECT.format(name="dog", x1=3.5, x2=70)
+        ),
         "b": PLAIN.format(stem="b", w=90, objects=""),
         # a <part>: its <name> and <bndbox> must not become objects
         "c": PLAIN.format(
@@ -37,13 +42,26 @@ def devkit(root: Path) -> Path:
             "<part><name>head</name><bndbox><xmin>3</xmin><ymin>3</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></part></object>",
         ),
         # a comment hiding an object, and an entity in a name
-        "d": PLAIN.format(stem="d", w=80, objects="<!-- <object><name>ghost</name></object> -->" + OBJECT.format(name="cat &amp; dog", x1=1, x2=2)),
+        "d": PLAIN.format(
+            stem="d",
+            w=80,
+            objects="<!-- <object><name>ghost</name></object> -->" + OBJECT.format(name="cat &amp; dog", x1=1, x2=2),
+        ),
         "e": PLAIN.format(stem="e", w=80, objects=OBJECT.format(name=" dog ", x1=4, x2=4)),
         # empty elements (LabelImg's <difficult/>, an empty <depth/>), attributes on <object> and <name>
-        "f": PLAIN.format(stem="f", w=70, objects=OBJECT.format(name="cat", x1=2, x2=9).replace("<difficult>0</difficult>", "<difficult/><pose/>"))
-        .replace("<depth>3</depth>", "<depth/>"),
-        "g": PLAIN.format(stem="g", w=80, objects=OBJECT.format(name="owl", x1=2, x2=9).replace("<object>", '<object id="7">')),
-        "h": PLAIN.format(stem="h", w=80, objects=OBJECT.format(name="x", x1=2, x2=9).replace("<name>x</name>", '<name lang="en">bird</name>')),
+        "f": PLAIN.format(
+            stem="f",
+            w=70,
+            objects=OBJECT.format(name="cat", x1=2, x2=9).replace("<difficult>0</difficult>", "<difficult/><pose/>"),
+        ).replace("<depth>3</depth>", "<depth/>"),
+        "g": PLAIN.format(
+            stem="g", w=80, objects=OBJECT.format(name="owl", x1=2, x2=9).replace("<object>", '<object id="7">')
+        ),
+        "h": PLAIN.format(
+            stem="h",
+            w=80,
+            objects=OBJECT.format(name="x", x1=2, x2=9).replace("<name>x</name>", '<name lang="en">bird</name>'),
+        ),
     }
     for stem, text in files.items():
         (ann / f"{stem}.xml").write_text(text)
@@ -96,7 +114,9 @@ def test_infinite_image_size_fails_as_the_reader_fails(tmp_path):
     (root / "Annotations" / "b.xml").write_text(PLAIN.format(stem="b", w="inf", objects=""))
     with pytest.raises(InvalidInputError) as info:
         voc_scan.scan_voc_columns(root, Report())
-    assert info.value.describe() == f"{root / 'Annotations' / 'b.xml'}:size: <size> holds a non-number, a fraction or a side past 2147483647 pixels"
+    assert info.value.describe() == (
+        f"{root / 'Annotations' / 'b.xml'}:size: <size> holds a non-number, a fraction or a side past 2147483647 pixels"
+    )
     with pytest.raises(InvalidInputError, match="<size> holds a non-number"):
         cvkit.read(root, format="voc").materialize()
 
@@ -112,9 +132,12 @@ def test_scan_equals_the_reader_on_datumaro_lists_and_declared_encodings(tmp_pat
     # default.txt (datumaro's and CVAT's images without a subset) is no split; a file declaring GBK (Chinese
     # LabelImg forks) is decoded as GBK, not read as UTF-8 bytes
     root = devkit(tmp_path / "voc")
-    (root / "Annotations" / "f.xml").write_text(PLAIN.format(stem="f", w=80, objects=OBJECT.format(name="cat", x1=2, x2=9)))
+    (root / "Annotations" / "f.xml").write_text(
+        PLAIN.format(stem="f", w=80, objects=OBJECT.format(name="cat", x1=2, x2=9))
+    )
     (root / "Annotations" / "g.xml").write_bytes(
-        b"<?xml version='1.0' encoding='GBK'?>\n" + PLAIN.format(stem="g", w=80, objects=OBJECT.format(name="猫", x1=1, x2=2)).encode("gbk")
+        b"<?xml version='1.0' encoding='GBK'?>\n"
+        + PLAIN.format(stem="g", w=80, objects=OBJECT.format(name="猫", x1=1, x2=2)).encode("gbk")
     )
     (root / "ImageSets" / "Main" / "default.txt").write_text("f\ng\n")
     (root / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,0,0::\ndog:::\n")

@@ -31,7 +31,9 @@ def test_balanced_matches_scikit_learn():
     from sklearn.utils.class_weight import compute_class_weight
 
     y = np.repeat([0, 1, 2], COUNTS)
-    assert compute_class_weights(COUNTS, "balanced") == pytest.approx(compute_class_weight("balanced", classes=np.arange(3), y=y))
+    assert compute_class_weights(COUNTS, "balanced") == pytest.approx(
+        compute_class_weight("balanced", classes=np.arange(3), y=y)
+    )
 
 
 def test_effective_number_weights_normalised_to_sum_to_c():
@@ -123,13 +125,17 @@ def test_weights_file_round_trip_in_any_class_order(tmp_path):
     doc = weights_document(["cat", "dog"], np.array([1.5, 0.75]), [1, 2], "balanced", {"basis": "objects"})
     path = write_class_weights(tmp_path / "w.json", doc)
     on_disk = json.loads(path.read_text())
-    assert on_disk["schema"] == "cvkit.class_weights" and on_disk["version"] == 1 and on_disk["classes"] == ["cat", "dog"]
+    assert (
+        on_disk["schema"] == "cvkit.class_weights" and on_disk["version"] == 1 and on_disk["classes"] == ["cat", "dog"]
+    )
     assert load_class_weights(path, ["cat", "dog"]) == [1.5, 0.75]
     assert load_class_weights(path, ["dog", "cat"]) == [0.75, 1.5]
 
 
 def test_loading_weights_for_other_classes_fails_naming_them(tmp_path):
-    path = write_class_weights(tmp_path / "w.json", weights_document(["cat", "dog"], np.array([1.0, 1.0]), [1, 1], "balanced", {}))
+    path = write_class_weights(
+        tmp_path / "w.json", weights_document(["cat", "dog"], np.array([1.0, 1.0]), [1, 1], "balanced", {})
+    )
     with pytest.raises(InvalidInputError, match="missing 'bird'; not in the dataset 'dog'"):
         load_class_weights(path, ["cat", "bird"])
     bad = tmp_path / "bad.json"

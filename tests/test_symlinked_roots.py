@@ -67,8 +67,9 @@ def tree_bytes(path: Path) -> dict[str, bytes]:
     return found
 
 
-def outcome(source: Path, destination: Path, from_format: str, to_format: str,
-            options: dict[str, str]) -> tuple[str, object]:
+def outcome(
+    source: Path, destination: Path, from_format: str, to_format: str, options: dict[str, str]
+) -> tuple[str, object]:
     """The files a conversion wrote (then removed, so that the next one writes to the same place), or its error
     with the source's path, as given and made absolute, replaced by ``SOURCE``."""
     try:
@@ -99,8 +100,9 @@ def linked_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path
 
 
 @pytest.mark.parametrize(("folder", "from_format"), SOURCES, ids=[folder for folder, _ in SOURCES])
-def test_a_linked_dataset_converts_as_its_real_path_does(linked_corpus: tuple[Path, Path], tmp_path: Path,
-                                                         folder: str, from_format: str):
+def test_a_linked_dataset_converts_as_its_real_path_does(
+    linked_corpus: tuple[Path, Path], tmp_path: Path, folder: str, from_format: str
+):
     real_corpus, linked = linked_corpus
     for number, (to_format, name, options) in enumerate(TARGETS):
         if to_format == from_format:
@@ -111,15 +113,20 @@ def test_a_linked_dataset_converts_as_its_real_path_does(linked_corpus: tuple[Pa
         assert through_link == real, f"{folder} -> {to_format} {options}"
 
 
-def test_the_linked_mit_labelme_example_names_its_images_below_the_root(linked_corpus: tuple[Path, Path],
-                                                                        tmp_path: Path):
+def test_the_linked_mit_labelme_example_names_its_images_below_the_root(
+    linked_corpus: tuple[Path, Path], tmp_path: Path
+):
     """The case reported: ``labelmemit2voc sh/corpus/labelme_mit/datumaro_labelme_xml out --images copy``."""
     _, linked = linked_corpus
     dataset = cvkit.read(linked / "labelme_mit" / "datumaro_labelme_xml", format="labelme_mit")
     paths = [sample.path for sample in dataset]
     assert paths and all(not path.startswith("..") for path in paths)
-    cvkit.convert(linked / "labelme_mit" / "datumaro_labelme_xml", tmp_path / "voc", to_format="voc",
-                  write_options={"images": "copy"})
+    cvkit.convert(
+        linked / "labelme_mit" / "datumaro_labelme_xml",
+        tmp_path / "voc",
+        to_format="voc",
+        write_options={"images": "copy"},
+    )
     assert len(list((tmp_path / "voc" / "JPEGImages").iterdir())) == len(paths)
 
 
@@ -134,8 +141,9 @@ REFERENCING = [
 
 
 @pytest.mark.parametrize(("to_format", "name", "options"), REFERENCING, ids=[case[0] for case in REFERENCING])
-def test_references_written_through_a_linked_destination_lead_to_the_images(tmp_path: Path, to_format: str, name: str,
-                                                                            options: dict[str, str]):
+def test_references_written_through_a_linked_destination_lead_to_the_images(
+    tmp_path: Path, to_format: str, name: str, options: dict[str, str]
+):
     """A dataset written, images referenced in place, into a folder reached through a link from elsewhere, then read
     back through that link: every image path leads to the image (the system follows the link before the ``..`` that
     climb out of it, so the paths must be computed between real paths, and read without folding ``..`` by hand)."""

@@ -152,7 +152,8 @@ def test_resume_with_another_optimizer_is_refused_before_anything_is_written(dig
     assert_clean_error(refused, 2, names="--optimizer sgd (the checkpoint has adamw)")
     assert refused.stderr == (
         f"error: {run / 'last.pt'}: a resumed run keeps the options it was trained with; "
-        "drop these or start a new run: --lr 0.1 (the checkpoint has 0.003); --optimizer sgd (the checkpoint has adamw)\n"
+        "drop these or start a new run: --lr 0.1 (the checkpoint has 0.003); --optimizer sgd (the checkpoint has "
+        "adamw)\n"
     )
     assert_nothing_written(before, run)
     # the checkpoint's own options, and those that do not change what is learnt, are fine

@@ -204,3 +204,25 @@ def test_patience_stops_a_run_that_stopped_improving_and_zero_means_off(tmp_path
     assert not json.loads(off.stdout)["stopped_early"] and json.loads(off.stdout)["epochs"] == 3
     refused = runner.invoke(app, [*common, "-o", str(tmp_path / "pn"), "--patience", "-1"])
     assert refused.exit_code == 2 and "--patience must be >= 0 (0: no early stopping)" in refused.stderr
+
+
+@pytest.mark.parametrize("device", cpu_and_cuda())
+def test_worker_batches_travel_packed_and_unpack_to_the_same_images(tmp_path: Path, device: str):
+    """Two tensors a batch cross from the DataLoader workers (not one per image), and give the same pixels."""
+    from cvkit.train.config import TrainConfig
+    from cvkit.train.data import GpuJpegBatches, ManifestDataset, PackedImages, eval_transform, make_loader
+
+    cfg = TrainConfig("small_cnn", "m.jsonl", aug="none", image_size=16)
+    files = [_halves(tmp_path / f"{i}.{'jpg' if i % 2 else 'png'}", "JPEG" if i % 2 else "PNG") for i in range(6)]
+    dataset = ManifestDataset([(str(f), 0, None) for f in files], 1, eval_transform(16), encoded=True)
+    loader = make_loader(dataset, 4, None, workers=2, pin_memory=False, prefetch_factor=2, seed=0)
+    batches = list(loader)
+    assert [len(targets) for _, targets in batches] == [4, 2]
+    gpu = GpuJpegBatches(cfg, torch.device(device), train=False)
+    for index, (packed, _) in enumerate(batches):
+        assert isinstance(packed, PackedImages) and packed.data.dim() == 1
+        alone = [dataset[i][0] for i in range(index * 4, min(index * 4 + 4, len(files)))]
+        assert [(a.shape, bool((a == b).all())) for a, b in zip(alone, packed.unpack())] == [
+            (a.shape, True) for a in alone
+        ]
+        assert (gpu(packed) == gpu(alone)).all()

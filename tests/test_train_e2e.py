@@ -147,8 +147,8 @@ def test_a_finished_run_folder_is_not_overwritten_by_accident(run: Path, digits:
     result = runner.invoke(app, ["train", "small_cnn", str(digits), "-o", str(run), *FAST])
     assert result.exit_code == 2
     assert (
-        f"error: {run}: the run folder already holds a run; continue it with --resume {run / 'last.pt'} or pass --overwrite"
-        in result.output
+        f"error: {run}: the run folder already holds a run; continue it with --resume {run / 'last.pt'} or pass "
+        "--overwrite" in result.output
     )
 
 
@@ -381,10 +381,11 @@ def test_cuda_bf16_channels_last_gpu_decode(tmp_path: Path):
         pytest.skip("needs CUDA: torch.cuda.is_available() is False on this machine")
     from PIL import Image
 
-    manifest = digit_folder(tmp_path / "d", 256, 64)
+    manifest = digit_folder(tmp_path / "d", N_TRAIN, N_VAL)
     for png in (tmp_path / "d").rglob("*.png"):  # nvJPEG decodes JPEG: rewrite the files as JPEG under the same names
         Image.open(png).convert("RGB").save(png, format="JPEG", quality=95)
     out = tmp_path / "run"
+    # the CPU run's budget (test_training_on_real_digits_...), on CUDA: bf16, channels-last, nvJPEG, 2 workers
     cvkit(
         "train",
         "small_cnn",
@@ -392,9 +393,9 @@ def test_cuda_bf16_channels_last_gpu_decode(tmp_path: Path):
         "-o",
         out,
         "--epochs",
-        2,
+        EPOCHS,
         "-b",
-        64,
+        BATCH,
         "--image-size",
         28,
         "--device",
@@ -408,4 +409,6 @@ def test_cuda_bf16_channels_last_gpu_decode(tmp_path: Path):
         "--aug",
         "none",
     )
-    assert records(out)[-1]["val_top1"] > 0.3
+    rows = records(out)
+    assert all(math.isfinite(r["train_loss"]) for r in rows), rows
+    assert rows[-1]["val_top1"] > 0.85

@@ -15,8 +15,23 @@ import pytest
 from train_fixtures import digit_folder
 
 REPO = Path(__file__).resolve().parents[1]
-TRAIN = ["small_cnn", "--epochs", "5", "--lr", "1e-2", "--optimizer", "adamw", "--image-size", "28", "--device", "cpu",
-         "--workers", "0", "--seed", "0"]
+TRAIN = [
+    "small_cnn",
+    "--epochs",
+    "5",
+    "--lr",
+    "1e-2",
+    "--optimizer",
+    "adamw",
+    "--image-size",
+    "28",
+    "--device",
+    "cpu",
+    "--workers",
+    "0",
+    "--seed",
+    "0",
+]
 
 
 def free_port() -> int:
@@ -27,8 +42,15 @@ def free_port() -> int:
 
 def loopback_env() -> dict[str, str]:
     """Every socket of the run on loopback: gloo's and the rendezvous store's."""
-    return {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo",
-            "TP_SOCKET_IFNAME": "lo", "MASTER_ADDR": "127.0.0.1", "CVKIT_NO_FAST_EXIT": "1"}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "src"),
+        "OMP_NUM_THREADS": "1",
+        "GLOO_SOCKET_IFNAME": "lo",
+        "TP_SOCKET_IFNAME": "lo",
+        "MASTER_ADDR": "127.0.0.1",
+        "CVKIT_NO_FAST_EXIT": "1",
+    }
 
 
 def final_metrics(run: Path) -> dict:
@@ -42,16 +64,50 @@ def digits(tmp_path_factory) -> Path:
 
 def test_two_torchrun_nodes_reach_one_process_metrics(digits: Path, tmp_path: Path):
     env = loopback_env()
-    single = subprocess.run([sys.executable, "-m", "cvkit", "train", TRAIN[0], digits, *TRAIN[1:], "-b", "64",
-                             "-o", tmp_path / "single"], env=env, capture_output=True, text=True, timeout=600)
+    single = subprocess.run(
+        [sys.executable, "-m", "cvkit", "train", TRAIN[0], digits, *TRAIN[1:], "-b", "64", "-o", tmp_path / "single"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
 
     port = free_port()
     nodes = [
-        subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
-                          "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "cvkit-test",
-                          "--local-addr", "127.0.0.1", "-m", "cvkit", "train", TRAIN[0], str(digits), *TRAIN[1:], "-b", "32",
-                          "-o", str(tmp_path / "two-nodes")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes",
+                "2",
+                "--nproc-per-node",
+                "1",
+                "--rdzv-backend",
+                "c10d",
+                "--rdzv-endpoint",
+                f"127.0.0.1:{port}",
+                "--rdzv-id",
+                "cvkit-test",
+                "--local-addr",
+                "127.0.0.1",
+                "-m",
+                "cvkit",
+                "train",
+                TRAIN[0],
+                str(digits),
+                *TRAIN[1:],
+                "-b",
+                "32",
+                "-o",
+                str(tmp_path / "two-nodes"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _node in range(2)
     ]
     outputs = [node.communicate(timeout=600) for node in nodes]

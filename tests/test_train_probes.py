@@ -118,7 +118,9 @@ def test_evaluate_reports_scrambled_accuracy_next_to_the_plain_one(digit_run: tu
     metrics = evaluate_json(run, manifest, "--scramble", "4")
     assert metrics["top1"] > 0.8, metrics["top1"]
     assert metrics["scrambled"]["grid"] == 4 and metrics["scrambled"]["images"] == metrics["images"] == 120
-    assert metrics["scrambled"]["top1"] < metrics["top1"] - 0.1, metrics["scrambled"]["top1"]  # digits are shapes: shuffled tiles lose them
+    assert metrics["scrambled"]["top1"] < metrics["top1"] - 0.1, metrics["scrambled"][
+        "top1"
+    ]  # digits are shapes: shuffled tiles lose them
     assert evaluate_json(run, manifest, "--scramble", "4")["scrambled"]["top1"] == metrics["scrambled"]["top1"]
     text = runner.invoke(app, ["evaluate", str(run), str(manifest), "--device", "cpu", "--scramble", "2"])
     assert text.exit_code == 0 and "scrambled 2x2 tiles: top-1" in text.stdout

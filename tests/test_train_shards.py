@@ -35,6 +35,9 @@ FAST = [
 ]
 
 
+BALANCED = ["--sampler", "balanced", *FAST]
+
+
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     threads = torch.get_num_threads()
@@ -76,13 +79,16 @@ def test_shard_items_are_the_manifests_items_in_order_held_as_arrays(digits):
         assert torch.equal(decode_image(from_shards.items[index][0]), decode_image(from_manifest.items[index][0]))
 
 
-def test_training_from_shards_reaches_the_accuracy_of_the_manifest(digits, tmp_path):
+def test_a_random_access_sampler_on_shards_trains_as_on_the_manifest(digits, tmp_path):
+    """Samplers that need random access (here ``balanced``) read the shards by seeks, item for item as from the
+    manifest (plain shuffling streams instead: tests/test_train_stream.py)."""
     manifest, shards = digits
 
     def run(name: str, *source: str) -> dict:
         out = tmp_path / name
         result = runner.invoke(
-            app, ["train", "small_cnn", *source, "-o", str(out), "--epochs", "2", "-b", "32", "--seed", "0", *FAST]
+            app,
+            ["train", "small_cnn", *source, "-o", str(out), "--epochs", "2", "-b", "32", "--seed", "0", *BALANCED],
         )
         assert result.exit_code == 0, result.output
         return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]

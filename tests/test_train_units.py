@@ -156,8 +156,9 @@ def test_pretrained_offline_fails_saying_how_to_pass_a_file(tmp_path: Path, monk
     assert result.exit_code == 2
     url = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
     expected = (
-        f"error: cannot download the pretrained weights of resnet18 (offline). Download {url} on a machine with internet access, "
-        f"then pass the file with --weights /path/to/resnet18-f37072fd.pth (or copy it into {tmp_path / 'torch' / 'hub' / 'checkpoints'}/)\n"
+        f"error: cannot download the pretrained weights of resnet18 (offline). Download {url} on a machine with "
+        "internet access, then pass the file with --weights /path/to/resnet18-f37072fd.pth (or copy it into "
+        f"{tmp_path / 'torch' / 'hub' / 'checkpoints'}/)\n"
     )
     assert result.stderr == expected
 
@@ -285,8 +286,10 @@ def test_aug_preset_runs_through_cvkit_augment_and_the_same_seed_gives_the_same_
     weights = []
     for workers in ("0", "2"):  # each item's augmentation is seeded: the worker that loads it does not matter
         out = tmp_path / f"run{workers}"
-        result = runner.invoke(app, ["train", "small_cnn", str(manifest), "-o", str(out), *options, "--device", "cpu",
-                                     "--workers", workers])
+        result = runner.invoke(
+            app,
+            ["train", "small_cnn", str(manifest), "-o", str(out), *options, "--device", "cpu", "--workers", workers],
+        )
         assert result.exit_code == 0, result.output
         weights.append(torch.load(out / "last.pt", weights_only=True)["model"])
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -11,9 +11,21 @@ from cvkit.core.transport import pack_annotation, pack_sample, unpack_annotation
 
 def every_field_set() -> Annotation:
     """An annotation with no field at its default, so a field order mistake cannot go unnoticed."""
-    return Annotation(label="cat", bbox=(1.0, 2.0, 3.0, 4.0), shape="polygon", polygon=[[1.0, 2.0, 4.0, 2.0, 4.0, 6.0]],
-                      rle={"size": [8, 8], "counts": "abc"}, keypoints=[1.0, 2.0, 2.0], points=[5.0, 6.0], iscrowd=True, score=0.5,
-                      id=7, group=3, attributes={"occluded": True}, meta={"coco": {"area": 12.0}})
+    return Annotation(
+        label="cat",
+        bbox=(1.0, 2.0, 3.0, 4.0),
+        shape="polygon",
+        polygon=[[1.0, 2.0, 4.0, 2.0, 4.0, 6.0]],
+        rle={"size": [8, 8], "counts": "abc"},
+        keypoints=[1.0, 2.0, 2.0],
+        points=[5.0, 6.0],
+        iscrowd=True,
+        score=0.5,
+        id=7,
+        group=3,
+        attributes={"occluded": True},
+        meta={"coco": {"area": 12.0}},
+    )
 
 
 def test_every_field_survives_packing():
@@ -32,7 +44,16 @@ def test_a_plain_box_travels_as_label_and_box():
 
 
 def test_samples_survive_packing():
-    sample = Sample("a/b.jpg", 640, 480, "val", labels=["indoor"], objects=[every_field_set(), Annotation("dog", (0.0, 0.0, 1.0, 1.0))], id=12,
-                    attributes={"weather": "rain"}, meta={"labelme": {"version": "5.0.1"}})
+    sample = Sample(
+        "a/b.jpg",
+        640,
+        480,
+        "val",
+        labels=["indoor"],
+        objects=[every_field_set(), Annotation("dog", (0.0, 0.0, 1.0, 1.0))],
+        id=12,
+        attributes={"weather": "rain"},
+        meta={"labelme": {"version": "5.0.1"}},
+    )
     assert all(getattr(sample, f.name) != getattr(Sample("x"), f.name) for f in dataclasses.fields(Sample))
     assert unpack_sample(pickle.loads(pickle.dumps(pack_sample(sample)))) == sample

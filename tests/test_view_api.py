@@ -1,4 +1,5 @@
-"""``cvkit view``'s index and JSON answers, checked against a plain loop over the samples and against cvkit stats/validate."""
+"""``cvkit view``'s index and JSON answers, checked against a plain loop over the samples and against cvkit
+stats/validate."""
 
 from __future__ import annotations
 
@@ -49,7 +50,9 @@ def expected(samples: list[Sample], query: str) -> list[int]:
         classes = {o.label for o in s.objects} | set(s.labels)
         ok = True
         if "size" in q:
-            ok &= any(_size_of(o.ensure_bbox()) in q["size"] and ("has" not in q or o.label in q["has"]) for o in s.objects)
+            ok &= any(
+                _size_of(o.ensure_bbox()) in q["size"] and ("has" not in q or o.label in q["has"]) for o in s.objects
+            )
         elif "has" in q:
             ok &= bool(classes & set(q["has"]))
         ok &= not classes & set(q.get("lacks", []))
@@ -64,9 +67,25 @@ def expected(samples: list[Sample], query: str) -> list[int]:
     return kept
 
 
-QUERIES = ["", "has=person", "lacks=person", "split=val", "size=small", "size=large", "has=person&size=large", "has=flag&size=large",
-           "has=cat&has=cup", "min_objects=1&max_objects=1", "label=cat", "attr=occluded=true", "attr=occluded", "attr=weather",
-           "min_width=500", "split=train&lacks=flag", "has=rocket&split=train"]
+QUERIES = [
+    "",
+    "has=person",
+    "lacks=person",
+    "split=val",
+    "size=small",
+    "size=large",
+    "has=person&size=large",
+    "has=flag&size=large",
+    "has=cat&has=cup",
+    "min_objects=1&max_objects=1",
+    "label=cat",
+    "attr=occluded=true",
+    "attr=occluded",
+    "attr=weather",
+    "min_width=500",
+    "split=train&lacks=flag",
+    "has=rocket&split=train",
+]
 
 
 @pytest.mark.parametrize("query", QUERIES)
@@ -85,7 +104,9 @@ def test_the_filter_round_trips_through_the_query_string() -> None:
     assert given.to_query()["has"] == ["cat", "dog"]
 
 
-@pytest.mark.parametrize("query", ["has=unicorn", "size=huge", "min_objects=two", "problem=not_a_check", "offset=-1", "hass=cat"])
+@pytest.mark.parametrize(
+    "query", ["has=unicorn", "size=huge", "min_objects=two", "problem=not_a_check", "offset=-1", "hass=cat"]
+)
 def test_a_bad_filter_is_refused_with_a_message(photos: Path, query: str) -> None:
     index = ViewIndex.open(photos)
     with pytest.raises(CvkitError):
@@ -125,14 +146,18 @@ def test_stats_of_a_view_are_cvkit_stats_of_those_images(tmp_path: Path, photos:
     dataset = read_manifest(photos).materialize()
     kept = expected(dataset.samples, query)
     subset = tmp_path / "subset.jsonl"
-    write_manifest(cvkit.core.model.Dataset([dataset.samples[i] for i in kept], dataset.categories, root=photos.parent), subset)
+    write_manifest(
+        cvkit.core.model.Dataset([dataset.samples[i] for i in kept], dataset.categories, root=photos.parent), subset
+    )
     oracle = dataset_stats(subset, imbalance=ImbalanceOptions())
     doc = api.stats(index, parse_qs(query))
     assert doc["images"] == oracle["images"] == len(kept)
     assert doc["classes"] == oracle["classes"]
     assert doc["boxes"]["sizes"] == oracle["boxes"]["sizes"]
     assert doc["boxes"]["aspect_ratio"] == oracle["boxes"]["aspect_ratio"]
-    assert {k: v for k, v in doc["imbalance"].items() if k != "weights"} == {k: v for k, v in oracle["imbalance"].items() if k != "weights"}
+    assert {k: v for k, v in doc["imbalance"].items() if k != "weights"} == {
+        k: v for k, v in oracle["imbalance"].items() if k != "weights"
+    }
 
 
 def test_problem_filter_finds_the_images_cvkit_validate_reports(tmp_path: Path, photos: Path) -> None:
@@ -144,7 +169,11 @@ def test_problem_filter_finds_the_images_cvkit_validate_reports(tmp_path: Path, 
     broken[3].path = "images/gone.jpg"
     bad = tmp_path / "bad.jsonl"
     for sample in broken:
-        sample.path = str((photos.parent / sample.path).resolve()) if sample.path != "images/gone.jpg" else str(tmp_path / "gone.jpg")
+        sample.path = (
+            str((photos.parent / sample.path).resolve())
+            if sample.path != "images/gone.jpg"
+            else str(tmp_path / "gone.jpg")
+        )
     write_manifest(dataset, bad)
     findings = validate_dataset(bad, examples=100).to_dict()["checks"]
     index = ViewIndex.open(bad)

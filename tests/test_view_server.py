@@ -1,4 +1,5 @@
-"""``cvkit view``'s server on a real socket: what it serves, what it refuses, thumbnails, masks, the CLI and --export."""
+"""``cvkit view``'s server on a real socket: what it serves, what it refuses, thumbnails, masks, the CLI and
+--export."""
 
 from __future__ import annotations
 
@@ -71,11 +72,29 @@ def test_a_bad_filter_answers_400_with_the_reason(server: ViewServer) -> None:
 
 
 TRAVERSALS = [
-    "/../photos.jsonl", "/static/../photos.jsonl", "/static/%2e%2e/%2e%2e/photos.jsonl", "/static/..%2fserver.py",
-    "/image/../photos.jsonl", "/image/%2e%2e%2fphotos.jsonl", "/image/0/../../photos.jsonl", "/thumb/..%2F..%2Fetc%2Fpasswd",
-    "/etc/passwd", "//etc/passwd", "/image//etc/passwd", "/image/-1", "/image/4", "/image/99999999999", "/image/0x1",
-    "/images/astronaut.png", "/photos.jsonl", "/static/index.py", "/static/../index.py", "/mask/0.png", "/api/sample/4",
-    "/image/link", "/static/link",
+    "/../photos.jsonl",
+    "/static/../photos.jsonl",
+    "/static/%2e%2e/%2e%2e/photos.jsonl",
+    "/static/..%2fserver.py",
+    "/image/../photos.jsonl",
+    "/image/%2e%2e%2fphotos.jsonl",
+    "/image/0/../../photos.jsonl",
+    "/thumb/..%2F..%2Fetc%2Fpasswd",
+    "/etc/passwd",
+    "//etc/passwd",
+    "/image//etc/passwd",
+    "/image/-1",
+    "/image/4",
+    "/image/99999999999",
+    "/image/0x1",
+    "/images/astronaut.png",
+    "/photos.jsonl",
+    "/static/index.py",
+    "/static/../index.py",
+    "/mask/0.png",
+    "/api/sample/4",
+    "/image/link",
+    "/static/link",
 ]
 
 
@@ -100,7 +119,9 @@ def test_a_listed_file_that_is_no_image_is_not_served(tmp_path: Path, photos: Pa
     lines = photos.read_text().splitlines()
     lines[1] = lines[1].replace('"images/astronaut.png"', json.dumps(str(secret)))
     manifest = tmp_path / "m.jsonl"
-    manifest.write_text("\n".join(lines).replace('"images/', json.dumps(str(photos.parent / "images"))[:-1] + "/") + "\n")
+    manifest.write_text(
+        "\n".join(lines).replace('"images/', json.dumps(str(photos.parent / "images"))[:-1] + "/") + "\n"
+    )
     running, _ = serve_in_thread(ViewIndex.open(manifest))
     try:
         assert get(running, "/image/0")[0] == 404
@@ -140,8 +161,12 @@ def test_a_mask_overlay_fills_the_decoded_rle_in_its_class_colour(server: ViewSe
 
 
 def test_cvkit_view_prints_its_address_and_serves(photos: Path) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "cvkit", "view", str(photos), "--no-browser", "--json"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cvkit", "view", str(photos), "--no-browser", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = json.loads(process.stdout.readline())
         assert first["images"] == 4 and first["url"].startswith("http://127.0.0.1:")

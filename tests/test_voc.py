@@ -63,17 +63,28 @@ def test_ilsvrc_box_xml_with_filename_without_extension(corpus):
     assert sample.objects[0].bbox == (110.0, 107.0, 331.0, 86.0)
 
 
-def write_xml(path: Path, objects: str, size: str = "<size><width>40</width><height>30</height><depth>3</depth></size>") -> Path:
+def write_xml(
+    path: Path, objects: str, size: str = "<size><width>40</width><height>30</height><depth>3</depth></size>"
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"<annotation><folder></folder><filename>{path.stem}.jpg</filename>{size}{objects}</annotation>", encoding="utf-8")
+    path.write_text(
+        f"<annotation><folder></folder><filename>{path.stem}.jpg</filename>{size}{objects}</annotation>",
+        encoding="utf-8",
+    )
     return path
 
 
-BOX = "<object><name>{name}</name>{extra}<bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>"
+BOX = (
+    "<object><name>{name}</name>{extra}<bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax>"
+    "</bndbox></object>"
+)
 
 
 def test_empty_flag_tags_read_as_false_and_zero_based_switch(tmp_path):
-    write_xml(tmp_path / "img.xml", BOX.format(name="dog", extra="<difficult/><truncated></truncated>", x1=0, y1=0, x2=9, y2=4))
+    write_xml(
+        tmp_path / "img.xml",
+        BOX.format(name="dog", extra="<difficult/><truncated></truncated>", x1=0, y1=0, x2=9, y2=4),
+    )
     one_based = cvkit.read(tmp_path, format="voc").samples[0].objects[0]
     assert one_based.attributes == {"difficult": False, "truncated": False}
     assert one_based.bbox == (-1.0, -1.0, 10.0, 5.0)
@@ -83,7 +94,11 @@ def test_empty_flag_tags_read_as_false_and_zero_based_switch(tmp_path):
 
 def test_missing_size_filled_from_image_header_and_flat_labelimg_folder(tmp_path):
     make_image(tmp_path / "photo.jpg", 33, 21)
-    write_xml(tmp_path / "photo.xml", BOX.format(name="cat", extra="", x1=1, y1=1, x2=5, y2=5), size="<size><width>0</width><height>0</height></size>")
+    write_xml(
+        tmp_path / "photo.xml",
+        BOX.format(name="cat", extra="", x1=1, y1=1, x2=5, y2=5),
+        size="<size><width>0</width><height>0</height></size>",
+    )
     sample = cvkit.read(tmp_path, format="voc").samples[0]
     assert (sample.width, sample.height) == (33, 21)
     assert sample.path == "photo.jpg"
@@ -136,22 +151,54 @@ def test_writer_reports_polygons_written_as_boxes(tmp_path, small):
 @pytest.mark.parametrize(
     ("objects", "location", "message"),
     [
-        (BOX.format(name="cat", extra="", x1=5, y1=1, x2=2, y2=4), "object[0]/bndbox", "inverted box: xmin=5 xmax=2 ymin=1 ymax=4"),
-        (BOX.format(name="cat", extra="", x1=1, y1=1, x2="wide", y2=4), "object[0]/bndbox/xmax", "<xmax> is not a number: 'wide'"),
+        (
+            BOX.format(name="cat", extra="", x1=5, y1=1, x2=2, y2=4),
+            "object[0]/bndbox",
+            "inverted box: xmin=5 xmax=2 ymin=1 ymax=4",
+        ),
+        (
+            BOX.format(name="cat", extra="", x1=1, y1=1, x2="wide", y2=4),
+            "object[0]/bndbox/xmax",
+            "<xmax> is not a number: 'wide'",
+        ),
         ("<object><name>cat</name></object>", "object[0]", "object has no <bndbox> (nor <polygon> or <robndbox>)"),
         (BOX.format(name="", extra="", x1=1, y1=1, x2=2, y2=2), "object[0]/name", "object has no <name>"),
-        (BOX.format(name="cat", extra="", x1=-3, y1=1, x2=2, y2=2), "object[0]/bndbox",
-         "negative box coordinate (-3, 1); fix the box or leave the file out with --skip-invalid"),
-        ("<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax></bndbox></object>", "object[0]/bndbox/ymax", "<bndbox> has no <ymax>"),
+        (
+            BOX.format(name="cat", extra="", x1=-3, y1=1, x2=2, y2=2),
+            "object[0]/bndbox",
+            "negative box coordinate (-3, 1); fix the box or leave the file out with --skip-invalid",
+        ),
+        (
+            "<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax></bndbox></object>",
+            "object[0]/bndbox/ymax",
+            "<bndbox> has no <ymax>",
+        ),
         # float() takes "nan" and "inf": such a box would reach every output as NaN
-        (BOX.format(name="cat", extra="", x1=1, y1=1, x2="inf", y2=4), "object[0]/bndbox/xmax", "<xmax> is not a number: 'inf'"),
-        (BOX.format(name="cat", extra="", x1="nan", y1=1, x2=2, y2=4), "object[0]/bndbox/xmin", "<xmin> is not a number: 'nan'"),
-        ("<object><name>ship</name><robndbox><cx>5</cx><cy>5</cy><w>2</w><h>NaN</h><angle>0</angle></robndbox></object>",
-         "object[0]/robndbox/h", "<h> is not a number: 'NaN'"),
-        ("<object><name>ship</name><robndbox><cx>5</cx><cy>5</cy><w>2</w><h>1</h></robndbox></object>", "object[0]/robndbox/angle",
-         "<robndbox> has no <angle>"),
-        (BOX.format(name="person", extra="<actions><jumping>maybe</jumping></actions>", x1=1, y1=1, x2=2, y2=2), "object[0]/actions/jumping",
-         "<jumping> is not 0/1: 'maybe'"),
+        (
+            BOX.format(name="cat", extra="", x1=1, y1=1, x2="inf", y2=4),
+            "object[0]/bndbox/xmax",
+            "<xmax> is not a number: 'inf'",
+        ),
+        (
+            BOX.format(name="cat", extra="", x1="nan", y1=1, x2=2, y2=4),
+            "object[0]/bndbox/xmin",
+            "<xmin> is not a number: 'nan'",
+        ),
+        (
+            "<object><name>ship</name><robndbox><cx>5</cx><cy>5</cy><w>2</w><h>NaN</h><angle>0</angle></robndbox></object>",
+            "object[0]/robndbox/h",
+            "<h> is not a number: 'NaN'",
+        ),
+        (
+            "<object><name>ship</name><robndbox><cx>5</cx><cy>5</cy><w>2</w><h>1</h></robndbox></object>",
+            "object[0]/robndbox/angle",
+            "<robndbox> has no <angle>",
+        ),
+        (
+            BOX.format(name="person", extra="<actions><jumping>maybe</jumping></actions>", x1=1, y1=1, x2=2, y2=2),
+            "object[0]/actions/jumping",
+            "<jumping> is not 0/1: 'maybe'",
+        ),
     ],
 )
 def test_bad_boxes_name_file_and_element(tmp_path, objects, location, message):
@@ -197,7 +244,9 @@ def test_two_datasets_read_side_by_side_each_find_their_own_images(tmp_path, mon
     for name in ("a", "b"):
         for i in range(3):  # <filename> names a .png, the image is a .jpg: found from the folder listing
             write_xml(tmp_path / name / f"{name}{i}.xml", BOX.format(name="car", extra="", x1=1, y1=1, x2=5, y2=5))
-            (tmp_path / name / f"{name}{i}.xml").write_text((tmp_path / name / f"{name}{i}.xml").read_text().replace(".jpg", ".png"))
+            (tmp_path / name / f"{name}{i}.xml").write_text(
+                (tmp_path / name / f"{name}{i}.xml").read_text().replace(".jpg", ".png")
+            )
             make_image(tmp_path / name / f"{name}{i}.jpg", 40, 30)
     first, second = (iter(cvkit.read(tmp_path / name, format="voc", workers=workers)) for name in ("a", "b"))
     paths = [next(first).path, next(second).path, next(first).path, next(second).path, next(first).path]
@@ -213,7 +262,10 @@ def test_detection_tells_voc_from_mit_labelme_xml(corpus):
 
 def test_voc2012_action_point_round_trips(tmp_path):
     # VOC2012's action annotations: a reference <point> and <actions> flags inside the object
-    extra = "<pose>Unspecified</pose><point><x>12</x><y>9</y></point><actions><jumping>1</jumping><phoning>0</phoning></actions>"
+    extra = (
+        "<pose>Unspecified</pose><point><x>12</x><y>9</y></point><actions><jumping>1</jumping><phoning>0</phoning>"
+        "</actions>"
+    )
     write_xml(tmp_path / "src" / "a.xml", BOX.format(name="person", extra=extra, x1=2, y1=3, x2=20, y2=25))
     person = cvkit.read(tmp_path / "src", format="voc").samples[0].objects[0]
     assert person.meta["voc"] == {"point": {"x": "12", "y": "9"}}
@@ -221,7 +273,11 @@ def test_voc2012_action_point_round_trips(tmp_path):
     cvkit.convert(tmp_path / "src", tmp_path / "out", to_format="voc", write_options={"images": "reference"})
     again = cvkit.read(tmp_path / "out", format="voc").samples[0].objects[0]
     assert again.meta == person.meta and again.bbox == person.bbox
-    assert again.attributes == {**person.attributes, "truncated": False, "difficult": False}  # the devkit's tags are always written
+    assert again.attributes == {
+        **person.attributes,
+        "truncated": False,
+        "difficult": False,
+    }  # the devkit's tags are always written
 
 
 def test_devkit_tree_with_an_images_folder_instead_of_jpegimages(tmp_path):
@@ -240,12 +296,17 @@ def test_devkit_item_ids_with_subfolders_as_datumaro_and_cvat_write_them(tmp_pat
     root = tmp_path / "export"
     make_image(root / "JPEGImages" / "city" / "a.jpg", 40, 30)
     xml = write_xml(root / "Annotations" / "city" / "a.xml", BOX.format(name="car", extra="", x1=1, y1=1, x2=5, y2=5))
-    xml.write_text(xml.read_text().replace("<filename>a.jpg", "<filename>city/a.jpg"))  # <filename> is the id + extension
+    xml.write_text(
+        xml.read_text().replace("<filename>a.jpg", "<filename>city/a.jpg")
+    )  # <filename> is the id + extension
     write_xml(root / "Annotations" / "b.xml", BOX.format(name="bus", extra="", x1=2, y1=2, x2=6, y2=6))
     (root / "ImageSets" / "Main").mkdir(parents=True)
     (root / "ImageSets" / "Main" / "default.txt").write_text("b\ncity/a\n")  # datumaro's DEFAULT_SUBSET_NAME: no subset
     ds = cvkit.read(root, format="voc").materialize()
-    assert [(s.id, s.split, [o.label for o in s.objects]) for s in ds] == [("b", None, ["bus"]), ("city/a", None, ["car"])]
+    assert [(s.id, s.split, [o.label for o in s.objects]) for s in ds] == [
+        ("b", None, ["bus"]),
+        ("city/a", None, ["car"]),
+    ]
     assert ds.samples[1].path == "JPEGImages/city/a.jpg"
     from cvkit.stats.sources import load_columns
 
@@ -257,7 +318,9 @@ def test_split_lists_with_underscores_are_splits_and_class_lists_are_not(tmp_pat
     write_xml(tmp_path / "Annotations" / "b.xml", BOX.format(name="car", extra="", x1=1, y1=1, x2=5, y2=5))
     main = tmp_path / "ImageSets" / "Main"
     main.mkdir(parents=True)
-    (main / "train_2023.txt").write_text("a\n")  # a subset named with an underscore (datumaro/CVAT name lists by subset)
+    (main / "train_2023.txt").write_text(
+        "a\n"
+    )  # a subset named with an underscore (datumaro/CVAT name lists by subset)
     (main / "val.txt").write_text("b\n")
     (main / "car_val.txt").write_text("b  1\n")  # the devkit's per-class list: id and -1/0/1
     ds = cvkit.read(tmp_path, format="voc").materialize()

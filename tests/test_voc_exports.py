@@ -49,7 +49,9 @@ def cvat_export(root: Path) -> Path:
     write(
         root / "Annotations" / "a.xml",
         head.format("a") + "<object><name>car</name><truncated>0</truncated><occluded>1</occluded>"
-        "<difficult>0</difficult>" + box(1.0, 2.0, 6.0, 8.0) + "<attributes><attribute><name>color</name><value>red</value></attribute>"
+        "<difficult>0</difficult>"
+        + box(1.0, 2.0, 6.0, 8.0)
+        + "<attributes><attribute><name>color</name><value>red</value></attribute>"
         "</attributes></object></annotation>",
     )
     write(
@@ -86,7 +88,10 @@ def test_written_devkit_tree_is_what_datumaro_torchvision_and_labelimg_read(tmp_
     ds = small_dataset(tmp_path / "src")
     for sample in ds.samples:
         sample.split = None
-    ds.samples[0].objects[0].attributes = {"parts": [{"label": "head", "bbox": [5.0, 7.0, 4.0, 4.0]}], "actions": {"jumping": True}}
+    ds.samples[0].objects[0].attributes = {
+        "parts": [{"label": "head", "bbox": [5.0, 7.0, 4.0, 4.0]}],
+        "actions": {"jumping": True},
+    }
     cvkit.write(ds, tmp_path / "voc", format="voc", images="copy")
     out = tmp_path / "voc"
     # datumaro's VocImporter finds a dataset by ImageSets/Main/*.txt; items without a subset are in default.txt
@@ -110,7 +115,8 @@ def test_voc2007_and_voc2012_side_by_side_read_as_one_dataset(tmp_path, layout):
         make_image(base / year / "JPEGImages" / f"{image_id}.jpg", 40, 30)
         write(
             base / year / "Annotations" / f"{image_id}.xml",
-            f"<annotation><filename>{image_id}.jpg</filename>{SIZE}<object><name>{year}</name>{box(1, 1, 5, 5)}</object></annotation>",
+            f"<annotation><filename>{image_id}.jpg</filename>{SIZE}<object><name>{year}</name>{box(1, 1, 5, 5)}"
+            "</object></annotation>",
         )
         write(base / year / "ImageSets" / "Main" / f"{split}.txt", f"{image_id}\n")
     path = base if layout == "VOCdevkit" else tmp_path / "data"
@@ -129,10 +135,14 @@ def test_devkit_tree_per_split_folder(tmp_path):
     for split in ("train", "test"):
         write(
             tmp_path / split / "Annotations" / f"{split}_1.xml",
-            f"<annotation><filename>{split}_1.jpg</filename>{SIZE}<object><name>dog</name>{box(1, 1, 5, 5)}</object></annotation>",
+            f"<annotation><filename>{split}_1.jpg</filename>{SIZE}<object><name>dog</name>{box(1, 1, 5, 5)}</object>"
+            "</annotation>",
         )
     ds = cvkit.read(tmp_path, format="voc").materialize()
-    assert [(s.path, s.split) for s in ds] == [("test/JPEGImages/test_1.jpg", "test"), ("train/JPEGImages/train_1.jpg", "train")]
+    assert [(s.path, s.split) for s in ds] == [
+        ("test/JPEGImages/test_1.jpg", "test"),
+        ("train/JPEGImages/train_1.jpg", "train"),
+    ]
 
 
 def test_extracted_voc2012_tar_reads_and_the_stats_scan_agrees(tmp_path):
@@ -140,7 +150,8 @@ def test_extracted_voc2012_tar_reads_and_the_stats_scan_agrees(tmp_path):
     root = tmp_path / "VOCdevkit" / "VOC2012"
     write(
         root / "Annotations" / "2008_000008.xml",
-        f"<annotation><filename>2008_000008.jpg</filename>{SIZE}<object><name>horse</name>{box(1, 1, 5, 5)}</object></annotation>",
+        f"<annotation><filename>2008_000008.jpg</filename>{SIZE}<object><name>horse</name>{box(1, 1, 5, 5)}</object>"
+        "</annotation>",
     )
     write(root / "ImageSets" / "Main" / "train.txt", "2008_000008\n")
     ds = cvkit.read(tmp_path, format="voc").materialize()
@@ -152,13 +163,23 @@ def test_extracted_voc2012_tar_reads_and_the_stats_scan_agrees(tmp_path):
 def test_negative_coordinates_are_an_error_naming_the_box(tmp_path):
     # VoTT's and older RectLabel's Pascal VOC exports write boxes dragged past the edge (xmin -2); VOC counts pixels
     # from 1, so cvkit refuses them (issue 2: negative boxes are errors) and --skip-invalid leaves the file out
-    write(tmp_path / "a.xml", f"<annotation><filename>a.jpg</filename>{SIZE}<object><name>car</name>{box(-2, -0.5, 10, 12)}</object></annotation>")
-    write(tmp_path / "b.xml", f"<annotation><filename>b.jpg</filename>{SIZE}<object><name>car</name>{box(2, 1, 10, 12)}</object></annotation>")
+    write(
+        tmp_path / "a.xml",
+        f"<annotation><filename>a.jpg</filename>{SIZE}<object><name>car</name>{box(-2, -0.5, 10, 12)}</object>"
+        "</annotation>",
+    )
+    write(
+        tmp_path / "b.xml",
+        f"<annotation><filename>b.jpg</filename>{SIZE}<object><name>car</name>{box(2, 1, 10, 12)}</object>"
+        "</annotation>",
+    )
     with pytest.raises(InvalidInputError, match=r"negative box coordinate \(-2, -0.5\)") as caught:
         cvkit.read(tmp_path, format="voc").materialize()
     assert caught.value.location == "object[0]/bndbox" and str(caught.value.file).endswith("a.xml")
     report = Report(skip_invalid=True)
-    assert [s.id for s in cvkit.read(tmp_path, format="voc", report=report).materialize()] == ["b"] and len(report.skipped) == 1
+    assert [s.id for s in cvkit.read(tmp_path, format="voc", report=report).materialize()] == ["b"] and len(
+        report.skipped
+    ) == 1
 
 
 def test_label_studio_filename_without_extension_finds_the_image(tmp_path):
@@ -170,7 +191,8 @@ def test_label_studio_filename_without_extension_finds_the_image(tmp_path):
         root / "Annotations" / "cat_jpg.rf.3f2a.xml",
         f"<annotation><folder>images</folder><filename>cat_jpg.rf.3f2a</filename>"
         f"<source><database>MyDatabase</database></source>{SIZE}<segmented>0</segmented>"
-        f"<object><name>cat</name><pose>Unspecified</pose><truncated>0</truncated><difficult>0</difficult>{box(1, 1, 5, 5)}</object></annotation>",
+        "<object><name>cat</name><pose>Unspecified</pose><truncated>0</truncated><difficult>0</difficult>"
+        f"{box(1, 1, 5, 5)}</object></annotation>",
     )
     ds = cvkit.read(root, format="voc").materialize()
     assert [s.path for s in ds] == ["images/cat_jpg.rf.3f2a.jpg"]
@@ -186,9 +208,15 @@ def test_image_is_the_one_named_by_the_xml_when_filename_disagrees(tmp_path):
     make_image(tmp_path / "JPEGImages" / "img_flip.jpg", 40, 30)
     make_image(tmp_path / "JPEGImages" / "scan.png", 40, 30)
     for stem, filename in (("img", "img.jpg"), ("img_flip", "img.jpg"), ("scan", "scan.jpg")):
-        write(tmp_path / "Annotations" / f"{stem}.xml", f"<annotation><filename>{filename}</filename>{SIZE}</annotation>")
+        write(
+            tmp_path / "Annotations" / f"{stem}.xml", f"<annotation><filename>{filename}</filename>{SIZE}</annotation>"
+        )
     ds = cvkit.read(tmp_path, format="voc").materialize()
-    assert {s.id: s.path for s in ds} == {"img": "JPEGImages/img.jpg", "img_flip": "JPEGImages/img_flip.jpg", "scan": "JPEGImages/scan.png"}
+    assert {s.id: s.path for s in ds} == {
+        "img": "JPEGImages/img.jpg",
+        "img_flip": "JPEGImages/img_flip.jpg",
+        "scan": "JPEGImages/scan.png",
+    }
 
 
 def test_x_anylabeling_polygons_and_objects_without_a_box(tmp_path):
@@ -197,14 +225,19 @@ def test_x_anylabeling_polygons_and_objects_without_a_box(tmp_path):
     head = f"<annotation><folder>out</folder><filename>a.jpg</filename>{SIZE}<source><database>https://github.com/CVHub520/X-AnyLabeling</database></source>"
     flags = "<pose>Unspecified</pose><truncated>0</truncated><occluded>0</occluded><difficult>0</difficult>"
     polygon = "<polygon><x1>10.5</x1><y1>4.0</y1><x2>20.0</x2><y2>4.0</y2><x3>15.0</x3><y3>12.25</y3></polygon>"
-    xml = write(tmp_path / "a.xml", head + f"<object><name>leaf</name>{flags}{box(10, 4, 20, 12)}{polygon}</object></annotation>")
+    xml = write(
+        tmp_path / "a.xml",
+        head + f"<object><name>leaf</name>{flags}{box(10, 4, 20, 12)}{polygon}</object></annotation>",
+    )
     assert voc.detect(xml) and voc.detect(tmp_path)  # a <polygon> beside a <bndbox> is still VOC
     assert cvkit.detect_format(xml) == cvkit.detect_format(tmp_path) == "voc"  # and not MIT LabelMe's polygons
     (sample,) = cvkit.read(tmp_path, format="voc").materialize()
     (leaf,) = sample.objects
     assert (leaf.label, leaf.shape, leaf.bbox) == ("leaf", "polygon", (9.0, 3.0, 11.0, 9.0))
     assert leaf.polygon == [[9.5, 3.0, 19.0, 3.0, 14.0, 11.25]]  # 1-based like the box corners
-    assert cvkit.read(tmp_path, format="voc", one_based=False).samples[0].objects[0].polygon == [[10.5, 4.0, 20.0, 4.0, 15.0, 12.25]]
+    assert cvkit.read(tmp_path, format="voc", one_based=False).samples[0].objects[0].polygon == [
+        [10.5, 4.0, 20.0, 4.0, 15.0, 12.25]
+    ]
     # an object with no geometry (X-AnyLabeling's point) is a missing required field: an error naming it
     write(tmp_path / "a.xml", head + f"<object><name>tip</name>{flags}</object></annotation>")
     with pytest.raises(InvalidInputError, match=r"object has no <bndbox>") as caught:
@@ -220,12 +253,19 @@ def test_rolabelimg_rotated_boxes_read_as_polygons_and_write_back(tmp_path):
         f"""<annotation verified="no"><folder>img</folder><filename>a.jpg</filename>
 <path>/home/u/img/a.jpg</path><source><database>Unknown</database></source>{SIZE}<segmented>0</segmented>
 <object><type>robndbox</type><name>ship</name><pose>Unspecified</pose><truncated>0</truncated><difficult>0</difficult>
-<robndbox><cx>20.0</cx><cy>15.0</cy><w>10.0</w><h>4.0</h><angle>{math.pi / 2}</angle></robndbox></object></annotation>""",
+<robndbox><cx>20.0</cx><cy>15.0</cy><w>10.0</w><h>4.0</h><angle>{math.pi / 2}</angle></robndbox>\
+</object></annotation>""",
     )
     assert cvkit.detect_format(tmp_path / "src") == "voc"
     ship = cvkit.read(tmp_path / "src", format="voc", one_based=False).samples[0].objects[0]
     assert ship.shape == "polygon" and [round(v, 6) for v in ship.bbox] == [18.0, 10.0, 4.0, 10.0]  # turned a quarter
-    cvkit.convert(tmp_path / "src", tmp_path / "out", to_format="voc", read_options={"one_based": False}, write_options={"one_based": False})
+    cvkit.convert(
+        tmp_path / "src",
+        tmp_path / "out",
+        to_format="voc",
+        read_options={"one_based": False},
+        write_options={"one_based": False},
+    )
     xml = etree.parse(str(tmp_path / "out" / "Annotations" / "a.xml")).getroot()
     assert xml.get("verified") == "no" and xml.findtext("object/type") == "robndbox"  # roLabelImg reads the type back
     assert xml.findtext("object/robndbox/angle") == str(math.pi / 2)
@@ -235,7 +275,8 @@ def test_labelimg_verified_flag_survives_a_round_trip(tmp_path):
     # LabelImg's PascalVocWriter.genXML: <annotation verified="yes"> once the user ticks "verify image"
     write(
         tmp_path / "src" / "a.xml",
-        f'<annotation verified="yes"><folder>src</folder><filename>a.jpg</filename>{SIZE}<object><name>dog</name>{box(1, 1, 5, 5)}</object></annotation>',
+        f'<annotation verified="yes"><folder>src</folder><filename>a.jpg</filename>{SIZE}'
+        f"<object><name>dog</name>{box(1, 1, 5, 5)}</object></annotation>",
     )
     cvkit.convert(tmp_path / "src", tmp_path / "out", to_format="voc", write_options={"layout": "flat"})
     assert etree.parse(str(tmp_path / "out" / "a.xml")).getroot().get("verified") == "yes"
@@ -251,10 +292,13 @@ def test_split_list_saved_by_notepad_with_a_byte_order_mark(tmp_path):
 
 def test_xml_in_gbk_bom_crlf_and_utf16_read_alike_by_reader_and_stats_scan(tmp_path):
     # Chinese LabelImg forks declare encoding="GBK"; Windows tools write CRLF, a UTF-8 BOM or UTF-16
-    body = f"<annotation><filename>{{}}.jpg</filename>{SIZE}<object><name>猫</name>{box(1, 1, 5, 5)}</object></annotation>"
+    body = (
+        f"<annotation><filename>{{}}.jpg</filename>{SIZE}<object><name>猫</name>{box(1, 1, 5, 5)}</object></annotation>"
+    )
     files = {
         "gbk": b"<?xml version='1.0' encoding='GBK'?>\n" + body.format("gbk").encode("gbk"),
-        "bom": b"\xef\xbb\xbf<?xml version='1.0' encoding='utf-8'?>\r\n" + body.format("bom").replace("><", ">\r\n<").encode(),
+        "bom": b"\xef\xbb\xbf<?xml version='1.0' encoding='utf-8'?>\r\n"
+        + body.format("bom").replace("><", ">\r\n<").encode(),
         "u16": ("<?xml version='1.0' encoding='utf-16'?>\n" + body.format("u16")).encode("utf-16"),
     }
     for stem, data in files.items():
@@ -295,27 +339,41 @@ def test_unknown_image_size_is_read_from_the_image_or_left_out_never_written_as_
 
 @pytest.mark.parametrize("layout", ["devkit", "flat"])
 def test_macos_appledouble_twins_of_the_xml_files_are_skipped(tmp_path, layout):
-    # a dataset copied from a Mac onto a FAT/exFAT drive or zipped there: every file gets a "._" twin of resource-fork bytes
+    # a dataset copied from a Mac onto a FAT/exFAT drive or zipped there: every file gets a "._" twin of resource-fork
+    # bytes
     folder = tmp_path / "Annotations" if layout == "devkit" else tmp_path
-    write(folder / "a.xml", f"<annotation><filename>a.jpg</filename>{SIZE}<object><name>car</name>{box(1, 1, 5, 5)}</object></annotation>")
+    write(
+        folder / "a.xml",
+        f"<annotation><filename>a.jpg</filename>{SIZE}<object><name>car</name>{box(1, 1, 5, 5)}</object></annotation>",
+    )
     write(folder / "._a.xml", b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
     assert cvkit.detect_format(tmp_path) == "voc"
-    assert [(s.id, [o.label for o in s.objects]) for s in cvkit.read(tmp_path, format="voc").materialize()] == [("a", ["car"])]
+    assert [(s.id, [o.label for o in s.objects]) for s in cvkit.read(tmp_path, format="voc").materialize()] == [
+        ("a", ["car"])
+    ]
 
 
 def test_a_folder_where_the_image_should_be_is_no_traceback(tmp_path):
     # a sizeless XML whose <filename> names a folder: the header read that fills the size found a folder and
     # raised IsADirectoryError out of the reader and the COCO writer; it is an unreadable image like any other
-    write(tmp_path / "v" / "imgs.xml", f"<annotation><filename>imgs</filename><object><name>car</name>{box(1, 1, 5, 5)}</object></annotation>")
+    write(
+        tmp_path / "v" / "imgs.xml",
+        f"<annotation><filename>imgs</filename><object><name>car</name>{box(1, 1, 5, 5)}</object></annotation>",
+    )
     (tmp_path / "v" / "imgs").mkdir()
     report = cvkit.convert(tmp_path / "v", tmp_path / "out.json", from_format="voc", to_format="coco")
-    assert report.warnings == ["some images have no <size> and no readable image file; their size stays unknown",
-                               "some images have no known size and no readable file; their width and height are written as 0"]
+    assert report.warnings == [
+        "some images have no <size> and no readable image file; their size stays unknown",
+        "some images have no known size and no readable file; their width and height are written as 0",
+    ]
     assert [(i["width"], i["height"]) for i in json.loads((tmp_path / "out.json").read_text())["images"]] == [(0, 0)]
 
 
 def test_negative_image_size_is_an_error_naming_size(tmp_path):
-    write(tmp_path / "a.xml", "<annotation><filename>a.jpg</filename><size><width>-5</width><height>30</height></size></annotation>")
+    write(
+        tmp_path / "a.xml",
+        "<annotation><filename>a.jpg</filename><size><width>-5</width><height>30</height></size></annotation>",
+    )
     with pytest.raises(InvalidInputError, match=r"<size> is negative: -5 x 30") as caught:
         cvkit.read(tmp_path, format="voc").materialize()
     assert caught.value.location == "size"

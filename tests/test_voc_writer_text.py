@@ -12,7 +12,17 @@ from lxml import etree
 from cvkit.core.model import Annotation
 from cvkit.formats.voc import _xml as voc
 
-TRICKY = ["cat", "a&b<c>d\"e'f", "carriage\rreturn", "tab\tand\nnewline", "中文 é ü", "]]>", " padded ", "", "\u2028\x85\x7f"]
+TRICKY = [
+    "cat",
+    "a&b<c>d\"e'f",
+    "carriage\rreturn",
+    "tab\tand\nnewline",
+    "中文 é ü",
+    "]]>",
+    " padded ",
+    "",
+    "\u2028\x85\x7f",
+]
 
 
 def _both(meta, filename, image_path, size, objects, one_based=True):
@@ -29,7 +39,13 @@ def test_templates_write_what_lxml_writes(text):
         Annotation("dog", (2.0, 3.0, 4.0, 5.0), attributes={"occluded": 1}),
         Annotation("tiny", (0.1234567, 0.0, 1e-7, 2.0)),
     ]
-    meta = {"folder": text, "source": {"database": text, "annotation": None}, "depth": 1, "segmented": text, "verified": text or "yes"}
+    meta = {
+        "folder": text,
+        "source": {"database": text, "annotation": None},
+        "depth": 1,
+        "segmented": text,
+        "verified": text or "yes",
+    }
     for image_path in (None, f"/data/{text}.jpg"):
         for size in (None, (640, 480)):
             for one_based in (True, False):
@@ -39,14 +55,17 @@ def test_templates_write_what_lxml_writes(text):
     assert plain == reference and etree.fromstring(plain).findtext("source/database") == "Unknown"
 
 
-@pytest.mark.parametrize("odd", [
-    {"attributes": {"parts": [{"label": "head", "bbox": [1, 1, 2, 2]}]}},
-    {"attributes": {"actions": {"jumping": 1}}},
-    {"attributes": {"color": "red"}},
-    {"iscrowd": True},
-    {"score": 0.5},
-    {"meta": {"voc": {"robndbox": {"cx": "1"}}}},
-])
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"attributes": {"parts": [{"label": "head", "bbox": [1, 1, 2, 2]}]}},
+        {"attributes": {"actions": {"jumping": 1}}},
+        {"attributes": {"color": "red"}},
+        {"iscrowd": True},
+        {"score": 0.5},
+        {"meta": {"voc": {"robndbox": {"cx": "1"}}}},
+    ],
+)
 def test_anything_beyond_a_plain_box_takes_lxml(odd):
     obj = Annotation("cat", (0.0, 0.0, 4.0, 4.0), **odd)
     assert voc._plain_xml({}, "a.jpg", None, (8, 8), [obj], True) is None
@@ -82,7 +101,13 @@ def test_recorded_image_paths_resolve_links_as_pathlib_does(tmp_path, monkeypatc
     (tmp_path / "real" / "sub" / "y.jpg").symlink_to(tmp_path / "real" / "sub" / "x.jpg")
     monkeypatch.chdir(tmp_path)
     resolve = RealPaths()
-    for path in ("link/sub/x.jpg", str(tmp_path / "link/sub/y.jpg"), "link/sub/../sub/x.jpg", "real/missing.jpg", "link/sub/x.jpg"):
+    for path in (
+        "link/sub/x.jpg",
+        str(tmp_path / "link/sub/y.jpg"),
+        "link/sub/../sub/x.jpg",
+        "real/missing.jpg",
+        "link/sub/x.jpg",
+    ):
         assert resolve(path) == str(Path(path).resolve()), path
     assert resolve("link/sub/y.jpg") == os.path.join(tmp_path, "real", "sub", "x.jpg")
 
@@ -93,9 +118,17 @@ def test_labels_labelmap_txt_cannot_hold_are_left_out_of_it_and_reported(tmp_pat
     from cvkit.core.categories import Category, CategorySet
     from cvkit.core.model import Dataset, Sample
 
-    objects = [Annotation("cat", (0.0, 0.0, 4.0, 4.0)), Annotation("ns:dog", (1.0, 1.0, 4.0, 4.0)),
-               Annotation("person", (0.0, 0.0, 8.0, 8.0), attributes={"parts": [{"label": "hand,left", "bbox": [1, 1, 2, 2]}]})]
-    data = Dataset([Sample("a.jpg", 10, 10, "train", objects=objects)], CategorySet([Category(1, "cat"), Category(2, "ns:dog"), Category(3, "person")]))
+    objects = [
+        Annotation("cat", (0.0, 0.0, 4.0, 4.0)),
+        Annotation("ns:dog", (1.0, 1.0, 4.0, 4.0)),
+        Annotation(
+            "person", (0.0, 0.0, 8.0, 8.0), attributes={"parts": [{"label": "hand,left", "bbox": [1, 1, 2, 2]}]}
+        ),
+    ]
+    data = Dataset(
+        [Sample("a.jpg", 10, 10, "train", objects=objects)],
+        CategorySet([Category(1, "cat"), Category(2, "ns:dog"), Category(3, "person")]),
+    )
     report = cvkit.write(data, tmp_path / "voc", "voc")
     assert (tmp_path / "voc" / "labelmap.txt").read_text().splitlines()[1:] == ["cat:::", "person:::"]
     losses = {what for what, _ in report.losses}

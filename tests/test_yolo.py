@@ -65,16 +65,22 @@ def test_labelimg_txt_beside_image_with_classes_txt(corpus):
     (sample,) = ds.samples
     assert (sample.path, sample.width, sample.height) == ("tomatoes_helios4eos_gettyimages-edit.jpeg", 720, 720)
     # 720 x "0 0.758333 0.616667 0.216667 0.341667" and "0 0.606944 0.726389 0.244444 0.355556"
-    assert objects(sample, 2) == [("round_object", (468.0, 321.0, 156.0, 246.0)), ("round_object", (349.0, 395.0, 176.0, 256.0))]
+    assert objects(sample, 2) == [
+        ("round_object", (468.0, 321.0, 156.0, 246.0)),
+        ("round_object", (349.0, 395.0, 176.0, 256.0)),
+    ]
     assert ds.categories.names() == ["round_object"]
 
 
-@pytest.mark.parametrize(("parts", "why"), [
-    (("yolo", "datumaro_develop", "strict"), "darknet obj.data"),
-    (("yolo", "datumaro_develop", "labels"), "images/ and labels/"),
-    (("yolo", "datumaro_develop", "annotations"), "Images/ and Annotations/"),
-    (("labelimg", "yolo_real_repo_408f739"), "classes.txt (LabelImg)"),
-])
+@pytest.mark.parametrize(
+    ("parts", "why"),
+    [
+        (("yolo", "datumaro_develop", "strict"), "darknet obj.data"),
+        (("yolo", "datumaro_develop", "labels"), "images/ and labels/"),
+        (("yolo", "datumaro_develop", "annotations"), "Images/ and Annotations/"),
+        (("labelimg", "yolo_real_repo_408f739"), "classes.txt (LabelImg)"),
+    ],
+)
 def test_every_corpus_layout_is_detected_as_yolo(corpus, parts, why):
     from cvkit.formats.yolo import detect
 
@@ -98,14 +104,21 @@ def ultralytics(root: Path, yaml_text: str, files: dict[str, str | None]) -> Pat
 
 
 def test_names_dict_path_and_folders_keep_empty_and_unlabelled_images(tmp_path):
-    root = ultralytics(tmp_path / "ds", "path: .\ntrain: images/train\nval: images/val\nnames:\n  0: cat\n  1: dog\n", {
-        "images/train/a.jpg": "1 0.5 0.5 0.5 0.5\n",
-        "images/train/b.jpg": "",      # empty file: no objects, image kept
-        "images/val/c.jpg": None,      # no label file: image kept
-    })
+    root = ultralytics(
+        tmp_path / "ds",
+        "path: .\ntrain: images/train\nval: images/val\nnames:\n  0: cat\n  1: dog\n",
+        {
+            "images/train/a.jpg": "1 0.5 0.5 0.5 0.5\n",
+            "images/train/b.jpg": "",  # empty file: no objects, image kept
+            "images/val/c.jpg": None,  # no label file: image kept
+        },
+    )
     ds, report = read(root)
-    assert [(s.path, s.split, len(s.objects)) for s in ds] == [("images/train/a.jpg", "train", 1), ("images/train/b.jpg", "train", 0),
-                                                               ("images/val/c.jpg", "val", 0)]
+    assert [(s.path, s.split, len(s.objects)) for s in ds] == [
+        ("images/train/a.jpg", "train", 1),
+        ("images/train/b.jpg", "train", 0),
+        ("images/val/c.jpg", "val", 0),
+    ]
     assert objects(ds.samples[0]) == [("dog", (10.0, 5.0, 20.0, 10.0))]
     assert ds.categories.names() == ["cat", "dog"]
     assert (report.read.images, report.read.objects) == (3, 1)
@@ -113,10 +126,14 @@ def test_names_dict_path_and_folders_keep_empty_and_unlabelled_images(tmp_path):
 
 
 def test_roboflow_yaml_with_parent_paths_and_valid_folder(tmp_path):
-    root = ultralytics(tmp_path / "rf", "train: ../train/images\nval: ../valid/images\nnc: 2\nnames: ['car', 'bus']\n", {
-        "train/images/a.jpg": "0 0.25 0.5 0.5 1\n",
-        "valid/images/b.jpg": "1 0.5 0.5 1 1\n",
-    })
+    root = ultralytics(
+        tmp_path / "rf",
+        "train: ../train/images\nval: ../valid/images\nnc: 2\nnames: ['car', 'bus']\n",
+        {
+            "train/images/a.jpg": "0 0.25 0.5 0.5 1\n",
+            "valid/images/b.jpg": "1 0.5 0.5 1 1\n",
+        },
+    )
     ds, _ = read(root)
     assert [(s.path, s.split, objects(s)) for s in ds] == [
         ("train/images/a.jpg", "train", [("car", (0.0, 0.0, 20.0, 20.0))]),
@@ -125,19 +142,28 @@ def test_roboflow_yaml_with_parent_paths_and_valid_folder(tmp_path):
 
 
 def test_txt_lists_and_lists_of_folders(tmp_path):
-    root = ultralytics(tmp_path / "ds", "train: [images/a, images/b]\nval: val.txt\nnames: [x]\n", {
-        "images/a/1.jpg": "0 0.5 0.5 0.5 0.5\n",
-        "images/b/2.jpg": "",
-        "images/v/3.jpg": "0 0.5 0.5 1 1\n",
-    })
+    root = ultralytics(
+        tmp_path / "ds",
+        "train: [images/a, images/b]\nval: val.txt\nnames: [x]\n",
+        {
+            "images/a/1.jpg": "0 0.5 0.5 0.5 0.5\n",
+            "images/b/2.jpg": "",
+            "images/v/3.jpg": "0 0.5 0.5 1 1\n",
+        },
+    )
     (root / "val.txt").write_text("./images/v/3.jpg\n\n")
     ds, _ = read(root)
-    assert [(s.path, s.split, len(s.objects)) for s in ds] == [("images/a/1.jpg", "train", 1), ("images/b/2.jpg", "train", 0),
-                                                               ("images/v/3.jpg", "val", 1)]
+    assert [(s.path, s.split, len(s.objects)) for s in ds] == [
+        ("images/a/1.jpg", "train", 1),
+        ("images/b/2.jpg", "train", 0),
+        ("images/v/3.jpg", "val", 1),
+    ]
 
 
 def test_nc_without_names_names_classes_like_ultralytics_and_mismatch_is_an_error(tmp_path):
-    root = ultralytics(tmp_path / "a", "train: images/train\nval: images/train\nnc: 3\n", {"images/train/a.jpg": "2 0.5 0.5 1 1\n"})
+    root = ultralytics(
+        tmp_path / "a", "train: images/train\nval: images/train\nnc: 3\n", {"images/train/a.jpg": "2 0.5 0.5 1 1\n"}
+    )
     report = Report()
     ds = cvkit.read(root, format="yolo", report=report).materialize()
     assert ds.categories.names() == ["class_0", "class_1", "class_2"]
@@ -150,16 +176,22 @@ def test_nc_without_names_names_classes_like_ultralytics_and_mismatch_is_an_erro
 
 
 def test_missing_split_folder_names_the_yaml_key(tmp_path):
-    root = ultralytics(tmp_path / "a", "train: images/train\nval: images/nowhere\nnames: [a]\n", {"images/train/a.jpg": ""})
+    root = ultralytics(
+        tmp_path / "a", "train: images/train\nval: images/nowhere\nnames: [a]\n", {"images/train/a.jpg": ""}
+    )
     with pytest.raises(InvalidInputError) as info:
         read(root)
     assert info.value.describe() == f"{root / 'data.yaml'}:val: 'images/nowhere' not found (looked in {root})"
 
 
 def test_segmentation_lines_are_polygons_with_derived_boxes(tmp_path):
-    root = ultralytics(tmp_path / "seg", "train: images/train\nval: images/train\nnames: [leaf]\n", {
-        "images/train/a.jpg": "0 0.1 0.1 0.6 0.1 0.6 0.9 0.1 0.9\n0 0.5 0.5 0.2 0.2\n",
-    })
+    root = ultralytics(
+        tmp_path / "seg",
+        "train: images/train\nval: images/train\nnames: [leaf]\n",
+        {
+            "images/train/a.jpg": "0 0.1 0.1 0.6 0.1 0.6 0.9 0.1 0.9\n0 0.5 0.5 0.2 0.2\n",
+        },
+    )
     ds, _ = read(root)
     polygon, box = ds.samples[0].objects
     assert polygon.shape == "polygon"
@@ -209,15 +241,26 @@ def labelimg_folder(root: Path, label_text: str, classes: str = "a\nb\n") -> Pat
     return root
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("0 0.5 0.5 0.2", "expected 5 fields (class cx cy w h) or a polygon of at least 3 points (class x1 y1 x2 y2 x3 y3 ...), got 4"),
-    ("0 0.5 0.5 0.2 0.2 0.1 0.1 0.3", "expected 5 fields (class cx cy w h) or a polygon of at least 3 points (class x1 y1 x2 y2 x3 y3 ...), got 8"),
-    ("0 0.5 abc 0.2 0.2", "'abc' is not a number"),
-    ("0 0.5 1.5 0.2 0.2", "value 1.5 is outside [0, 1]; YOLO coordinates are normalised by the image size"),
-    ("0 -0.2 0.5 0.2 0.2", "value -0.2 is outside [0, 1]; YOLO coordinates are normalised by the image size"),
-    ("2 0.5 0.5 0.2 0.2", "class id 2 is beyond the 2 names in classes.txt"),
-    ("x 0.5 0.5 0.2 0.2", "class id 'x' is not an integer"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "0 0.5 0.5 0.2",
+            "expected 5 fields (class cx cy w h) or a polygon of at least 3 points (class x1 y1 x2 y2 x3 y3 ...), "
+            "got 4",
+        ),
+        (
+            "0 0.5 0.5 0.2 0.2 0.1 0.1 0.3",
+            "expected 5 fields (class cx cy w h) or a polygon of at least 3 points (class x1 y1 x2 y2 x3 y3 ...), "
+            "got 8",
+        ),
+        ("0 0.5 abc 0.2 0.2", "'abc' is not a number"),
+        ("0 0.5 1.5 0.2 0.2", "value 1.5 is outside [0, 1]; YOLO coordinates are normalised by the image size"),
+        ("0 -0.2 0.5 0.2 0.2", "value -0.2 is outside [0, 1]; YOLO coordinates are normalised by the image size"),
+        ("2 0.5 0.5 0.2 0.2", "class id 2 is beyond the 2 names in classes.txt"),
+        ("x 0.5 0.5 0.2 0.2", "class id 'x' is not an integer"),
+    ],
+)
 def test_bad_lines_name_file_and_line(tmp_path, line, message):
     root = labelimg_folder(tmp_path / "d", f"0 0.5 0.5 0.2 0.2\n{line}\n")
     with pytest.raises(InvalidInputError) as info:
@@ -237,7 +280,12 @@ def test_skip_invalid_drops_only_the_bad_line_and_reports_it(tmp_path):
     ds, report = read(root, skip_invalid=True)
     assert [o.label for o in ds.samples[0].objects] == ["a", "b"]
     assert [s.to_dict() for s in report.skipped] == [
-        {"file": str(root / "img.txt"), "location": "line 2", "reason": "class id 7 is beyond the 2 names in classes.txt"}]
+        {
+            "file": str(root / "img.txt"),
+            "location": "line 2",
+            "reason": "class id 7 is beyond the 2 names in classes.txt",
+        }
+    ]
 
 
 def test_listed_image_that_does_not_exist_is_an_error_naming_it(tmp_path):
@@ -256,11 +304,20 @@ def coco_like(root: Path) -> Dataset:
     """COCO-style: ids 1 and 5, float boxes, a polygon, a crowd region, an image label, no image files."""
     cats = CategorySet([Category(5, "person"), Category(1, "bicycle")])
     samples = [
-        Sample("a.jpg", 640, 480, "train", labels=["outdoor"], objects=[
-            Annotation("bicycle", (10.5, 20.25, 100.125, 50.75)),
-            Annotation("person", (0.0, 0.0, 64.0, 48.0), shape="polygon", polygon=[[0.0, 0.0, 64.0, 0.0, 64.0, 48.0]]),
-            Annotation("person", (300.0, 200.0, 10.0, 10.0), iscrowd=True),
-        ]),
+        Sample(
+            "a.jpg",
+            640,
+            480,
+            "train",
+            labels=["outdoor"],
+            objects=[
+                Annotation("bicycle", (10.5, 20.25, 100.125, 50.75)),
+                Annotation(
+                    "person", (0.0, 0.0, 64.0, 48.0), shape="polygon", polygon=[[0.0, 0.0, 64.0, 0.0, 64.0, 48.0]]
+                ),
+                Annotation("person", (300.0, 200.0, 10.0, 10.0), iscrowd=True),
+            ],
+        ),
         Sample("b.jpg", 320, 240, "val", objects=[Annotation("person", (310.0, 230.0, 20.0, 20.0))]),
     ]
     return Dataset(samples, cats, root=root)
@@ -270,14 +327,26 @@ def test_ultralytics_layout_labels_yaml_and_losses(tmp_path):
     report = cvkit.write(coco_like(tmp_path), tmp_path / "out", format="yolo", images="reference")
     out = tmp_path / "out"
     assert (out / "labels" / "train" / "a.txt").read_text() == (
-        "1 0.094629 0.095052 0.156445 0.105729\n"   # (10.5 + 50.0625) / 640, (20.25 + 25.375) / 480, ...
-        "0 0.050000 0.050000 0.100000 0.100000\n")  # the polygon as its box
-    assert (out / "labels" / "val" / "b.txt").read_text() == "0 0.984375 0.979167 0.031250 0.041667\n"  # clipped to 310..320
+        "1 0.094629 0.095052 0.156445 0.105729\n"  # (10.5 + 50.0625) / 640, (20.25 + 25.375) / 480, ...
+        "0 0.050000 0.050000 0.100000 0.100000\n"
+    )  # the polygon as its box
+    assert (
+        out / "labels" / "val" / "b.txt"
+    ).read_text() == "0 0.984375 0.979167 0.031250 0.041667\n"  # clipped to 310..320
     data = yaml.safe_load((out / "data.yaml").read_text())
-    assert data == {"train": "train.txt", "val": "val.txt", "labels": "labels", "nc": 2, "names": {0: "person", 1: "bicycle"}}
+    assert data == {
+        "train": "train.txt",
+        "val": "val.txt",
+        "labels": "labels",
+        "nc": 2,
+        "names": {0: "person", 1: "bicycle"},
+    }
     assert (out / "train.txt").read_text() == f"{tmp_path / 'a.jpg'}\n"
     losses = {what: why for what, why in report.losses}
-    assert losses["polygon"] == "YOLO detection labels hold boxes only; written as its box (-w task=segment writes polygons)"
+    assert (
+        losses["polygon"]
+        == "YOLO detection labels hold boxes only; written as its box (-w task=segment writes polygons)"
+    )
     assert losses["crowd region"].startswith("YOLO has no crowd flag")
     assert losses["image-level label"] == "YOLO cannot hold image-level labels"
     assert losses["box outside the image"] == "YOLO coordinates are normalised to [0, 1]; clipped to the image"
@@ -300,7 +369,9 @@ def test_reference_lists_read_back_with_normalised_boxes_to_the_micro_pixel(tmp_
 
 
 def test_missing_image_and_unknown_size_is_skippable_when_writing(tmp_path):
-    ds = Dataset([Sample("gone.jpg", None, None, "train", objects=[Annotation("a", (1.0, 1.0, 2.0, 2.0))])], root=tmp_path)
+    ds = Dataset(
+        [Sample("gone.jpg", None, None, "train", objects=[Annotation("a", (1.0, 1.0, 2.0, 2.0))])], root=tmp_path
+    )
     with pytest.raises(InvalidInputError, match="image size unknown and the image cannot be read"):
         cvkit.write(ds, tmp_path / "out", format="yolo", images="reference")
     assert not (tmp_path / "out").exists()
@@ -326,14 +397,26 @@ def test_segment_task_writes_every_object_as_a_polygon_line(tmp_path):
     pixels = np.zeros((10, 10), dtype=np.uint8)
     pixels[2:5, 2:5] = 1
     mask = encode(pixels)
-    objects = [Annotation("a", (1.0, 2.0, 4.0, 3.0)), Annotation("a", (0.0, 0.0, 10.0, 10.0), shape="polygon", polygon=[[0.0, 0.0, 10.0, 0.0, 5.0, 10.0]]),
-               Annotation("b", shape="mask", rle=mask), Annotation("b", (2.0, 2.0, 2.0, 2.0), shape="polygon", polygon=[[2.0, 2.0, 4.0, 4.0]])]
+    objects = [
+        Annotation("a", (1.0, 2.0, 4.0, 3.0)),
+        Annotation("a", (0.0, 0.0, 10.0, 10.0), shape="polygon", polygon=[[0.0, 0.0, 10.0, 0.0, 5.0, 10.0]]),
+        Annotation("b", shape="mask", rle=mask),
+        Annotation("b", (2.0, 2.0, 2.0, 2.0), shape="polygon", polygon=[[2.0, 2.0, 4.0, 4.0]]),
+    ]
     make_image(tmp_path / "a.jpg", 10, 10)
-    ds = Dataset([Sample("a.jpg", 10, 10, "train", objects=objects)], CategorySet([Category(1, "a"), Category(2, "b")]), root=tmp_path)
+    ds = Dataset(
+        [Sample("a.jpg", 10, 10, "train", objects=objects)],
+        CategorySet([Category(1, "a"), Category(2, "b")]),
+        root=tmp_path,
+    )
     report = cvkit.write(ds, tmp_path / "out", format="yolo", images="reference", task="segment", precision=2)
     lines = (tmp_path / "out" / "labels" / "train" / "a.txt").read_text().splitlines()
-    assert lines == ["0 0.10 0.20 0.50 0.20 0.50 0.50 0.10 0.50", "0 0.00 0.00 1.00 0.00 0.50 1.00",
-                     "1 0.20 0.20 0.50 0.20 0.50 0.50 0.20 0.50", "1 0.20 0.20 0.40 0.20 0.40 0.40 0.20 0.40"]
+    assert lines == [
+        "0 0.10 0.20 0.50 0.20 0.50 0.50 0.10 0.50",
+        "0 0.00 0.00 1.00 0.00 0.50 1.00",
+        "1 0.20 0.20 0.50 0.20 0.50 0.50 0.20 0.50",
+        "1 0.20 0.20 0.40 0.20 0.40 0.40 0.20 0.40",
+    ]
     assert all(len(line.split()) >= 7 and len(line.split()) % 2 == 1 for line in lines)
     assert {what for what, _ in report.losses} == {"mask", "polygon part with fewer than 3 points"}
     back, _ = read(tmp_path / "out")
@@ -344,20 +427,41 @@ def test_copy_layout_is_what_ultralytics_trains_on_and_round_trips(small, tmp_pa
     cvkit.write(small, tmp_path / "y", format="yolo")
     out = tmp_path / "y"
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        "data.yaml", "images/train/cat_01.jpg", "images/train/dog_02.png", "images/train/empty_03.jpg",
-        "labels/train/cat_01.txt", "labels/train/dog_02.txt", "labels/train/empty_03.txt"]
+        "data.yaml",
+        "images/train/cat_01.jpg",
+        "images/train/dog_02.png",
+        "images/train/empty_03.jpg",
+        "labels/train/cat_01.txt",
+        "labels/train/dog_02.txt",
+        "labels/train/empty_03.txt",
+    ]
     assert (out / "labels" / "train" / "empty_03.txt").read_text() == ""
-    assert (out / "data.yaml").read_text().splitlines()[-6:] == ["train: images/train", "val: images/train", "nc: 2", "names:", "  0: cat", "  1: dog"]
+    assert (out / "data.yaml").read_text().splitlines()[-6:] == [
+        "train: images/train",
+        "val: images/train",
+        "nc: 2",
+        "names:",
+        "  0: cat",
+        "  1: dog",
+    ]
 
 
 def test_darknet_layout_matches_datumaro_strict(small, tmp_path):
     cvkit.write(small, tmp_path / "dk", format="yolo", layout="darknet")
     out = tmp_path / "dk"
-    assert (out / "obj.data").read_text() == "classes = 2\ntrain = data/train.txt\nnames = data/obj.names\nbackup = backup/\n"
-    assert (out / "train.txt").read_text() == "data/obj_train_data/cat_01.jpg\ndata/obj_train_data/dog_02.png\ndata/obj_train_data/empty_03.jpg\n"
+    assert (
+        out / "obj.data"
+    ).read_text() == "classes = 2\ntrain = data/train.txt\nnames = data/obj.names\nbackup = backup/\n"
+    assert (
+        (out / "train.txt").read_text()
+        == "data/obj_train_data/cat_01.jpg\ndata/obj_train_data/dog_02.png\ndata/obj_train_data/empty_03.jpg\n"
+    )
     back, _ = read(out)
-    assert [(Path(s.path).name, s.split, len(s.objects)) for s in back] == [("cat_01.jpg", "train", 2), ("dog_02.png", "train", 1),
-                                                                            ("empty_03.jpg", "train", 0)]
+    assert [(Path(s.path).name, s.split, len(s.objects)) for s in back] == [
+        ("cat_01.jpg", "train", 2),
+        ("dog_02.png", "train", 1),
+        ("empty_03.jpg", "train", 0),
+    ]
 
 
 def test_unknown_writer_option_and_reference_with_darknet_are_refused(small, tmp_path):
@@ -371,7 +475,9 @@ def test_unknown_writer_option_and_reference_with_darknet_are_refused(small, tmp
 def test_cli_yolo2createml_and_bad_input_exit_code(corpus, tmp_path):
     runner = CliRunner()
     dst = tmp_path / "out.json"
-    result = runner.invoke(app, ["convert", "yolo2createml", str(corpus("labelimg", "yolo_real_repo_408f739")), str(dst), "--json"])
+    result = runner.invoke(
+        app, ["convert", "yolo2createml", str(corpus("labelimg", "yolo_real_repo_408f739")), str(dst), "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["written"]["objects"] == 2
     entries = json.loads(dst.read_text())
@@ -381,38 +487,55 @@ def test_cli_yolo2createml_and_bad_input_exit_code(corpus, tmp_path):
     bad = labelimg_folder(tmp_path / "bad", "0 0.5 0.5\n")
     result = runner.invoke(app, ["convert", "yolo2createml", str(bad), str(tmp_path / "x.json")])
     assert result.exit_code == 2
-    assert result.output == (f"error: {bad / 'img.txt'}:line 1: expected 5 fields (class cx cy w h) or a polygon of at least 3 points "
-                             "(class x1 y1 x2 y2 x3 y3 ...), got 3\n")
+    assert result.output == (
+        f"error: {bad / 'img.txt'}:line 1: expected 5 fields (class cx cy w h) or a polygon of at least 3 points "
+        "(class x1 y1 x2 y2 x3 y3 ...), got 3\n"
+    )
     assert not (tmp_path / "x.json").exists()
 
 
 def test_pose_labels_with_kpt_shape_become_coco_keypoints(tmp_path):
-    root = ultralytics(tmp_path / "pose", "train: images/train\nval: images/train\nkpt_shape: [2, 3]\nnames: [person]\n", {
-        "images/train/a.jpg": "0 0.5 0.5 0.5 0.5 0.25 0.5 2 0 0 0\n",
-    })
+    root = ultralytics(
+        tmp_path / "pose",
+        "train: images/train\nval: images/train\nkpt_shape: [2, 3]\nnames: [person]\n",
+        {
+            "images/train/a.jpg": "0 0.5 0.5 0.5 0.5 0.25 0.5 2 0 0 0\n",
+        },
+    )
     ds, _ = read(root)
     (person,) = ds.samples[0].objects
     assert objects(ds.samples[0]) == [("person", (10.0, 5.0, 20.0, 10.0))]
     assert person.keypoints == [10.0, 10.0, 2.0, 0.0, 0.0, 0.0]
     (root / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.5 0.5 0.25 0.5\n")
-    with pytest.raises(InvalidInputError, match=r"line 1: expected 11 fields \(class cx cy w h \+ 2 keypoints x y v\), got 7"):
+    with pytest.raises(
+        InvalidInputError, match=r"line 1: expected 11 fields \(class cx cy w h \+ 2 keypoints x y v\), got 7"
+    ):
         read(root)
 
 
 def test_yaml_path_that_does_not_exist_falls_back_to_the_yaml_folder(tmp_path):
-    root = ultralytics(tmp_path / "moved", "path: /nowhere/coco8\ntrain: images/train\nval: images/train\nnames: [a]\n",
-                       {"images/train/a.jpg": "0 0.5 0.5 1 1\n"})
+    root = ultralytics(
+        tmp_path / "moved",
+        "path: /nowhere/coco8\ntrain: images/train\nval: images/train\nnames: [a]\n",
+        {"images/train/a.jpg": "0 0.5 0.5 1 1\n"},
+    )
     ds, report = read(root)
     assert [s.path for s in ds] == ["images/train/a.jpg"]
-    assert report.warnings[0] == f"{root / 'data.yaml'}: path '/nowhere/coco8' not found; reading relative to the YAML's folder"
+    assert (
+        report.warnings[0]
+        == f"{root / 'data.yaml'}: path '/nowhere/coco8' not found; reading relative to the YAML's folder"
+    )
 
 
-@pytest.mark.parametrize(("parts", "counts"), [
-    (("yolo", "datumaro_develop", "strict"), (1, 2, 10)),
-    (("yolo", "datumaro_develop", "labels"), (2, 4, 10)),
-    (("yolo", "datumaro_develop", "annotations"), (1, 2, 10)),
-    (("labelimg", "yolo_real_repo_408f739"), (1, 2, 1)),
-])
+@pytest.mark.parametrize(
+    ("parts", "counts"),
+    [
+        (("yolo", "datumaro_develop", "strict"), (1, 2, 10)),
+        (("yolo", "datumaro_develop", "labels"), (2, 4, 10)),
+        (("yolo", "datumaro_develop", "annotations"), (1, 2, 10)),
+        (("labelimg", "yolo_real_repo_408f739"), (1, 2, 1)),
+    ],
+)
 def test_corpus_converts_to_coco_that_pycocotools_loads(corpus, tmp_path, parts, counts):
     import contextlib
     import io
@@ -430,7 +553,9 @@ def test_symlink_and_hardlink_modes_place_images_by_link(small, tmp_path):
     link = tmp_path / "sym" / "images" / "train" / "cat_01.jpg"
     assert link.is_symlink() and link.resolve() == (small.root / "images" / "cat_01.jpg").resolve()
     cvkit.write(small.map(lambda s: s), tmp_path / "hard", format="yolo", images="hardlink")
-    assert (tmp_path / "hard" / "images" / "train" / "cat_01.jpg").stat().st_ino == (small.root / "images" / "cat_01.jpg").stat().st_ino
+    assert (tmp_path / "hard" / "images" / "train" / "cat_01.jpg").stat().st_ino == (
+        small.root / "images" / "cat_01.jpg"
+    ).stat().st_ino
 
 
 def test_label_studio_yolo_export_with_notes_json(tmp_path):
@@ -439,8 +564,14 @@ def test_label_studio_yolo_export_with_notes_json(tmp_path):
     (tmp_path / "labels").mkdir()
     (tmp_path / "labels" / "a1b2-img.txt").write_text("1 0.5 0.5 0.25 0.25\n")
     (tmp_path / "classes.txt").write_text("cat\ndog\n")
-    (tmp_path / "notes.json").write_text(json.dumps({"categories": [{"id": 0, "name": "cat"}, {"id": 1, "name": "dog"}],
-                                                     "info": {"year": 2024, "contributor": "Label Studio"}}))
+    (tmp_path / "notes.json").write_text(
+        json.dumps(
+            {
+                "categories": [{"id": 0, "name": "cat"}, {"id": 1, "name": "dog"}],
+                "info": {"year": 2024, "contributor": "Label Studio"},
+            }
+        )
+    )
     assert cvkit.detect_format(tmp_path) == "yolo"
     (sample,) = cvkit.read(tmp_path, format="yolo").materialize().samples
     assert [(o.label, o.bbox) for o in sample.objects] == [("dog", (24.0, 18.0, 16.0, 12.0))]

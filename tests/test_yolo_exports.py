@@ -1,4 +1,5 @@
-"""YOLO datasets laid out exactly as real tools write them (Ultralytics, Roboflow, darknet, CVAT, LabelImg, Label Studio).
+"""YOLO datasets laid out exactly as real tools write them (Ultralytics, Roboflow, darknet, CVAT, LabelImg, Label
+Studio).
 
 Each fixture is built in ``tmp_path`` the way the named tool writes it; the comment above it says
 where in that tool's source or docs the layout comes from.
@@ -28,7 +29,9 @@ def boxes(ds: Dataset) -> list[tuple[str, str | None, list[tuple[str, tuple[floa
     return [(s.path, s.split, [(o.label, tuple(round(v, 3) + 0.0 for v in o.bbox)) for o in s.objects]) for s in ds]
 
 
-def labelled(root: Path, image: str, label: str | None, label_text: str = "0 0.5 0.5 0.5 0.5\n", size: tuple[int, int] = (40, 20)) -> None:
+def labelled(
+    root: Path, image: str, label: str | None, label_text: str = "0 0.5 0.5 0.5 0.5\n", size: tuple[int, int] = (40, 20)
+) -> None:
     make_image(root / image, *size)
     if label is not None:
         (root / label).parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +93,10 @@ def test_obb_corner_lines_are_four_point_polygons_and_write_back_unchanged(tmp_p
 
 
 # --- Roboflow ---------------------------------------------------------------------------------
-ROBOFLOW_KEYS = "roboflow:\n  license: CC BY 4.0\n  project: p\n  url: https://universe.roboflow.com/w/p/dataset/3\n  version: 3\n  workspace: w\n"
+ROBOFLOW_KEYS = (
+    "roboflow:\n  license: CC BY 4.0\n  project: p\n  url: https://universe.roboflow.com/w/p/dataset/3\n"
+    "  version: 3\n  workspace: w\n"
+)
 
 
 def test_roboflow_yolov8_download_with_test_key_but_no_test_folder(tmp_path):
@@ -99,9 +105,14 @@ def test_roboflow_yolov8_download_with_test_key_but_no_test_folder(tmp_path):
     # requires train and val to exist (check_det_dataset), so the dataset trains; cvkit reads it, with a warning.
     labelled(tmp_path, "train/images/a.jpg", "train/labels/a.txt")
     labelled(tmp_path, "valid/images/b.jpg", "valid/labels/b.txt")
-    (tmp_path / "data.yaml").write_text("names:\n- cat\nnc: 1\n" + ROBOFLOW_KEYS + "test: test/images\ntrain: train/images\nval: valid/images\n")
+    (tmp_path / "data.yaml").write_text(
+        "names:\n- cat\nnc: 1\n" + ROBOFLOW_KEYS + "test: test/images\ntrain: train/images\nval: valid/images\n"
+    )
     ds, report = read(tmp_path)
-    assert [(s.path, s.split, len(s.objects)) for s in ds] == [("train/images/a.jpg", "train", 1), ("valid/images/b.jpg", "val", 1)]
+    assert [(s.path, s.split, len(s.objects)) for s in ds] == [
+        ("train/images/a.jpg", "train", 1),
+        ("valid/images/b.jpg", "val", 1),
+    ]
     assert report.warnings == [f"{tmp_path / 'data.yaml'}: test 'test/images' not found; that split is not read"]
 
 
@@ -114,10 +125,18 @@ def test_roboflow_yolov5_download_paths_relative_to_the_download_folder(tmp_path
     root = tmp_path / "Pets-3"
     labelled(root, "train/images/a.jpg", "train/labels/a.txt")
     labelled(root, "valid/images/b.jpg", "valid/labels/b.txt")
-    (root / "data.yaml").write_text(f"names:\n- cat\nnc: 1\ntest: ../test/images\ntrain: {location}/train/images\nval: {location}/valid/images\n")
+    (root / "data.yaml").write_text(
+        f"names:\n- cat\nnc: 1\ntest: ../test/images\ntrain: {location}/train/images\nval: {location}/valid/images\n"
+    )
     ds, report = read(root)
-    assert [(s.path, s.split, len(s.objects)) for s in ds] == [("train/images/a.jpg", "train", 1), ("valid/images/b.jpg", "val", 1)]
-    assert f"{root / 'data.yaml'}: train '{location}/train/images' not found; read {root / 'train' / 'images'}" in report.warnings
+    assert [(s.path, s.split, len(s.objects)) for s in ds] == [
+        ("train/images/a.jpg", "train", 1),
+        ("valid/images/b.jpg", "val", 1),
+    ]
+    assert (
+        f"{root / 'data.yaml'}: train '{location}/train/images' not found; read {root / 'train' / 'images'}"
+        in report.warnings
+    )
 
 
 def test_roboflow_yolo_darknet_export_split_folders_with_darknet_labels(tmp_path):
@@ -129,8 +148,10 @@ def test_roboflow_yolo_darknet_export_split_folders_with_darknet_labels(tmp_path
     (tmp_path / "README.roboflow.txt").write_text("Pets - v3\n")
     assert cvkit.detect_format(tmp_path) == "yolo"
     ds, report = read(tmp_path)
-    assert boxes(ds) == [("train/a_jpg.rf.0f1e.jpg", "train", [("dog", (10.0, 5.0, 20.0, 10.0))]),
-                         ("valid/b_jpg.rf.9a8b.jpg", "valid", [("dog", (10.0, 5.0, 20.0, 10.0))])]
+    assert boxes(ds) == [
+        ("train/a_jpg.rf.0f1e.jpg", "train", [("dog", (10.0, 5.0, 20.0, 10.0))]),
+        ("valid/b_jpg.rf.9a8b.jpg", "valid", [("dog", (10.0, 5.0, 20.0, 10.0))]),
+    ]
     assert ds.categories.names() == ["cat", "dog"]
     assert report.warnings == []
 
@@ -148,12 +169,20 @@ def test_darknet_voc_layout_labels_folder_beside_jpegimages(tmp_path, moved):
     (tmp_path / "2007_train.txt").write_text(f"{written_in / 'VOCdevkit/VOC2007/JPEGImages/000005.jpg'}\n")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "voc.names").write_text("aeroplane\nbicycle\n")
-    (tmp_path / "voc.data").write_text(f"classes= 2\ntrain  = {tmp_path / '2007_train.txt'}\nnames = data/voc.names\nbackup = backup\n")
+    (tmp_path / "voc.data").write_text(
+        f"classes= 2\ntrain  = {tmp_path / '2007_train.txt'}\nnames = data/voc.names\nbackup = backup\n"
+    )
     ds, report = read(tmp_path / "voc.data")
     assert boxes(ds) == [("VOCdevkit/VOC2007/JPEGImages/000005.jpg", "train", [("bicycle", (10.0, 5.0, 20.0, 10.0))])]
-    assert report.warnings == ([f"{tmp_path / '2007_train.txt'}: listed paths not found where the list says, found by their tail under "
-                                f"{tmp_path} (first: '{written_in}/VOCdevkit/VOC2007/JPEGImages/000005.jpg' -> {voc / 'JPEGImages/000005.jpg'})"]
-                               if moved else [])
+    assert report.warnings == (
+        [
+            f"{tmp_path / '2007_train.txt'}: listed paths not found where the list says, found by their tail under "
+            f"{tmp_path} (first: '{written_in}/VOCdevkit/VOC2007/JPEGImages/000005.jpg' -> "
+            f"{voc / 'JPEGImages/000005.jpg'})"
+        ]
+        if moved
+        else []
+    )
 
 
 def test_blank_line_inside_a_names_file_keeps_its_class_index(tmp_path):
@@ -164,7 +193,11 @@ def test_blank_line_inside_a_names_file_keeps_its_class_index(tmp_path):
     (tmp_path / "classes.txt").write_text("dog\n\ncat\n\n")
     ds, _ = read(tmp_path)
     assert [o.label for o in ds.samples[0].objects] == ["cat", "dog"]
-    assert ds.categories.names() == ["dog", "class_1", "cat"]  # the blank line is Ultralytics' name for an unnamed class
+    assert ds.categories.names() == [
+        "dog",
+        "class_1",
+        "cat",
+    ]  # the blank line is Ultralytics' name for an unnamed class
 
 
 def test_labelimg_classes_txt_in_the_windows_code_page(tmp_path):
@@ -179,9 +212,13 @@ def test_labelimg_classes_txt_in_the_windows_code_page(tmp_path):
     ds, _ = read(tmp_path, names_encoding="gbk")
     assert [o.label for o in ds.samples[0].objects] == ["猫"]
     outside = tmp_path.with_name(tmp_path.name + "-out")  # never inside the source folder
-    result = CliRunner().invoke(app, ["convert", "yolo2coco", str(tmp_path), str(outside / "out.json"), "-r", "names_encoding=gbk"])
+    result = CliRunner().invoke(
+        app, ["convert", "yolo2coco", str(tmp_path), str(outside / "out.json"), "-r", "names_encoding=gbk"]
+    )
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(app, ["convert", "yolo2coco", str(tmp_path), str(outside / "o2.json"), "-r", "names_encoding=gbkk"])
+    result = CliRunner().invoke(
+        app, ["convert", "yolo2coco", str(tmp_path), str(outside / "o2.json"), "-r", "names_encoding=gbkk"]
+    )
     assert result.exit_code == 2 and "unknown encoding 'gbkk' (reader option names_encoding)" in result.output
 
 
@@ -189,7 +226,9 @@ def test_windows_line_ends_bom_blank_lines_and_scientific_notation(tmp_path):
     # LabelImg on Windows writes labels in text mode (CRLF); Notepad saves with a BOM; Label Studio's YOLO export
     # (label-studio-sdk converter/exports/yolo.py) writes str(float), so small values come out as "1e-05".
     labelled(tmp_path, "a.jpg", None)
-    (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbf0 5e-1 0.5 0.5 0.5  \r\n\r\n \t \r\n1 0.5E0 5.0e-01 1e-05 2.5e-1\t\r\n")
+    (tmp_path / "a.txt").write_bytes(
+        b"\xef\xbb\xbf0 5e-1 0.5 0.5 0.5  \r\n\r\n \t \r\n1 0.5E0 5.0e-01 1e-05 2.5e-1\t\r\n"
+    )
     (tmp_path / "classes.txt").write_bytes(b"\xef\xbb\xbfcat\r\ndog\r\n")
     ds, _ = read(tmp_path)
     assert boxes(ds) == [("a.jpg", None, [("cat", (10.0, 5.0, 20.0, 10.0)), ("dog", (20.0, 7.5, 0.0, 5.0))])]
@@ -204,11 +243,15 @@ def test_label_studio_yolo_export_without_images_warns_about_unread_labels(tmp_p
     for name in ("1a2b3c4d-cat.txt", "5e6f7a8b-dog.txt"):
         (tmp_path / "labels" / name).write_text("0 0.5 0.5 0.25 0.25\n")
     (tmp_path / "classes.txt").write_text("cat\n")
-    (tmp_path / "notes.json").write_text('{"categories": [{"id": 0, "name": "cat"}], "info": {"contributor": "Label Studio"}}')
+    (tmp_path / "notes.json").write_text(
+        '{"categories": [{"id": 0, "name": "cat"}], "info": {"contributor": "Label Studio"}}'
+    )
     ds, report = read(tmp_path)
     assert len(ds.samples) == 0
-    assert report.warnings == [f"{tmp_path / 'labels'}: 2 label files have no image in {tmp_path / 'images'} (first: 1a2b3c4d-cat.txt); "
-                               "their objects are not read (YOLO coordinates need the image size)"]
+    assert report.warnings == [
+        f"{tmp_path / 'labels'}: 2 label files have no image in {tmp_path / 'images'} (first: 1a2b3c4d-cat.txt); "
+        "their objects are not read (YOLO coordinates need the image size)"
+    ]
 
 
 def test_class_name_listed_twice_keeps_both_indices(tmp_path):

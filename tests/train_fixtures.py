@@ -49,12 +49,23 @@ def digit_folder(root: Path, n_train: int, n_val: int, classes: list[int] | None
         rel = f"{split}/digit_{labels[i]}/{i:05d}.png"
         _save(images[i], root / rel)
         samples.append(Sample(rel, 28, 28, split, labels=[f"digit_{labels[i]}"]))
-    return write_manifest(Dataset(samples, digit_classes(classes), root=root, source_format="imagefolder"), root / "manifest.jsonl")
+    return write_manifest(
+        Dataset(samples, digit_classes(classes), root=root, source_format="imagefolder"), root / "manifest.jsonl"
+    )
 
 
-def digit_canvases(root: Path, n_train: int, n_val: int, classes: list[int], size: int = 64, per_image: tuple[int, int] = (1, 3),
-                   multi_label: bool = False, seed: int = 0) -> Path:
-    """Canvases with 1-3 real digits pasted without overlap, each with its box; multi-label images also list their digits."""
+def digit_canvases(
+    root: Path,
+    n_train: int,
+    n_val: int,
+    classes: list[int],
+    size: int = 64,
+    per_image: tuple[int, int] = (1, 3),
+    multi_label: bool = False,
+    seed: int = 0,
+) -> Path:
+    """Canvases with 1-3 real digits pasted without overlap, each with its box; multi-label images also list their
+    digits."""
     images, labels = mnist_digits()
     pool = [i for i in range(len(labels)) if labels[i] in classes]
     rng = np.random.default_rng(seed)
@@ -75,4 +86,6 @@ def digit_canvases(root: Path, n_train: int, n_val: int, classes: list[int], siz
         _save(canvas, root / rel)
         image_labels = sorted({o.label for o in objects}) if multi_label else []
         samples.append(Sample(rel, size, size, split, labels=image_labels, objects=objects))
-    return write_manifest(Dataset(samples, digit_classes(classes), root=root, source_format="test"), root / "manifest.jsonl")
+    return write_manifest(
+        Dataset(samples, digit_classes(classes), root=root, source_format="test"), root / "manifest.jsonl"
+    )

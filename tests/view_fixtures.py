@@ -39,12 +39,22 @@ def photo_manifest(folder: Path) -> Path:
     astronaut.split, coffee.split, chelsea.split, rocket.split = "train", "train", "val", "val"
     astronaut.objects = [
         Annotation("person", (140.0, 20.0, 300.0, 490.0), attributes={"occluded": False}),  # large
-        Annotation("person", (170.0, 40.0, 60.0, 80.0), shape="keypoints", keypoints=[200.0, 60.0, 2.0, 220.0, 70.0, 2.0, 0.0, 0.0, 0.0]),  # medium
+        Annotation(
+            "person",
+            (170.0, 40.0, 60.0, 80.0),
+            shape="keypoints",
+            keypoints=[200.0, 60.0, 2.0, 220.0, 70.0, 2.0, 0.0, 0.0, 0.0],
+        ),  # medium
         Annotation("flag", (10.0, 10.0, 20.0, 20.0)),  # small
     ]
     coffee.objects = [
-        Annotation("cup", (150.0, 80.0, 300.0, 220.0), shape="polygon",
-                   polygon=[[150.0, 80.0, 450.0, 80.0, 450.0, 300.0, 150.0, 300.0]], attributes={"occluded": True}),
+        Annotation(
+            "cup",
+            (150.0, 80.0, 300.0, 220.0),
+            shape="polygon",
+            polygon=[[150.0, 80.0, 450.0, 80.0, 450.0, 300.0, 150.0, 300.0]],
+            attributes={"occluded": True},
+        ),
     ]
     mask = polygons_to_rle([[100.0, 50.0, 350.0, 50.0, 350.0, 280.0, 100.0, 280.0]], chelsea.height, chelsea.width)
     chelsea.objects = [Annotation("cat", None, shape="mask", rle=mask)]
@@ -58,3 +68,31 @@ def photo_manifest(folder: Path) -> Path:
     path = folder / "photos.jsonl"
     write_manifest(Dataset(samples, categories, root=folder), path)
     return path
+
+
+def predictions_file(manifest: Path, target: Path, seed: int = 0, topk: int | None = None) -> Path:
+    """A ``cvkit predict --json`` file for every image of a classification manifest: random softmax scores leaning
+    to each image's label, about a third of them wrong; ``topk`` lists only the best k classes of each."""
+    import json
+
+    import numpy as np
+
+    from cvkit.manifest import read_manifest
+
+    dataset = read_manifest(manifest)
+    names = dataset.categories.names()
+    rng = np.random.default_rng(seed)
+    entries = []
+    for sample in dataset.samples:
+        logits = rng.normal(0.0, 1.0, len(names))
+        logits[names.index(sample.labels[0])] += rng.choice([3.0, -1.0], p=[0.65, 0.35])
+        scores = np.exp(logits) / np.exp(logits).sum()
+        order = np.argsort(-scores, kind="stable")[: topk or len(names)]
+        entries.append(
+            {
+                "image": str((manifest.parent / sample.path).resolve()),
+                "predictions": [{"label": names[i], "score": float(scores[i])} for i in order],
+            }
+        )
+    target.write_text(json.dumps(entries))
+    return target

@@ -16,8 +16,19 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Annotation", "Category", "Dataset", "Sample", "__version__", "convert", "detect_format", "from_fiftyone", "read", "to_fiftyone",
-           "write"]
+__all__ = [
+    "Annotation",
+    "Category",
+    "Dataset",
+    "Sample",
+    "__version__",
+    "convert",
+    "detect_format",
+    "from_fiftyone",
+    "read",
+    "to_fiftyone",
+    "write",
+]
 
 _LAZY = {
     "read": "cvkit.api",

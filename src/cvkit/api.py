@@ -23,7 +23,18 @@ from cvkit.errors import CvkitError, DestinationExistsError, FormatDetectionErro
 from cvkit.formats import FormatSpec, all_formats, get_format
 from cvkit.formats.imagenet.common import find_synset_file
 from cvkit.hierarchy.load import IS_A_NAMES
-from cvkit.io import atomic_dir, atomic_write_text, cache_dir, cached_listings, exclusive, extraction_folder, files_in, folders_in, require_regular
+from cvkit.io import (
+    atomic_dir,
+    atomic_write_text,
+    cache_dir,
+    cached_listings,
+    exclusive,
+    extraction_folder,
+    files_in,
+    folders_in,
+    require_regular,
+)
+from cvkit.storage import staged
 
 ROLE_NOUN = {"read": "reader", "write": "writer"}
 
@@ -72,7 +83,9 @@ def detect_format(path: str | Path) -> str:
     if len(matches) == 1:
         return matches[0][0]
     if not matches:
-        raise FormatDetectionError(f"could not detect the format; pass --from (see `cvkit formats`){_not_a_dataset_hint(path)}", file=path)
+        raise FormatDetectionError(
+            f"could not detect the format; pass --from (see `cvkit formats`){_not_a_dataset_hint(path)}", file=path
+        )
     listing = "; ".join(f"{name}: {why}" for name, why in matches)
     raise FormatDetectionError(f"ambiguous format, it could be {listing}; pass --from to choose", file=path)
 
@@ -86,7 +99,9 @@ def _detections(path: Path) -> list[tuple[str, str]]:
                 reason = spec.load().detect(path)
                 if reason:
                     matches.append((spec.name, reason))
-    refined = {get_format(name).refines for name, _ in matches}  # LVIS detects as COCO too: the specialised one is meant
+    refined = {
+        get_format(name).refines for name, _ in matches
+    }  # LVIS detects as COCO too: the specialised one is meant
     return [(name, why) for name, why in matches if name not in refined]
 
 
@@ -100,17 +115,30 @@ def _not_a_dataset_hint(path: Path) -> str:
         return ""
 
     if any((path / name).is_file() for name in IS_A_NAMES):
-        return "; it looks like a class hierarchy (is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy show reads"
+        return (
+            "; it looks like a class hierarchy (is_a.txt), which --hierarchy of cvkit ingest, remap and hierarchy "
+            "show reads"
+        )
     synsets = find_synset_file(path) or next(iter(files_in(path, "synsets.txt", limit=1)), None)
     if synsets is not None:
-        return (f"; it holds class lists ({synsets.name}) but no images or annotations: pass it to the imagenet or labels reader "
-                f"as -r synsets=FILE")
+        return (
+            f"; it holds class lists ({synsets.name}) but no images or annotations: pass it to the imagenet or "
+            "labels reader as -r synsets=FILE"
+        )
     subfolders = sorted(path / name for name in folders_in(path) if not name.startswith("."))[:HINT_SUBFOLDERS]
-    found = [f"{sub.name}/ ({', '.join(name for name, _ in matches)})" for sub in subfolders if (matches := _detections(sub))]
+    found = [
+        f"{sub.name}/ ({', '.join(name for name, _ in matches)})" for sub in subfolders if (matches := _detections(sub))
+    ]
     return f"; its sub-folders hold datasets of their own: {', '.join(found)}: convert each one" if found else ""
 
 
-def read(path: str | Path, format: str | None = None, report: Report | None = None, skip_invalid: bool = False, **options: Any) -> Dataset:
+def read(
+    path: str | Path,
+    format: str | None = None,
+    report: Report | None = None,
+    skip_invalid: bool = False,
+    **options: Any,
+) -> Dataset:
     """Read a dataset in any registered format (auto-detected when ``format`` is None)."""
     path = Path(path)
     if not path.exists():
@@ -134,8 +162,16 @@ def writes_single_file(spec: FormatSpec, path: Path) -> bool:
     return path.suffix.lower() in spec.file_suffixes
 
 
-def write(dataset: Dataset, path: str | Path, format: str, report: Report | None = None, overwrite: bool = False,
-          allow_outside_root: bool = False, source: str | Path | None = None, **options: Any) -> Report:
+def write(
+    dataset: Dataset,
+    path: str | Path,
+    format: str,
+    report: Report | None = None,
+    overwrite: bool = False,
+    allow_outside_root: bool = False,
+    source: str | Path | None = None,
+    **options: Any,
+) -> Report:
     """Write ``dataset`` atomically: nothing appears at ``path`` unless the write completes.
 
     Never over the dataset's image folder (:func:`cvkit.core.paths.check_not_over`); only image files are copied or
@@ -209,7 +245,47 @@ def convert(
     Readers that hold pixels rather than image files (``EXTRACTS_IMAGES``, e.g. CIFAR) write
     them to ``images_dir`` (a read option), by default :func:`images_dir_beside` ``dst``, which a failed run removes
     again. ``dst`` may not be ``src``, lie inside it or hold it (:func:`cvkit.core.paths.check_apart`).
+
+    ``src`` and ``dst`` may be URLs (``s3://bucket/voc``): staged through a local folder by :mod:`cvkit.storage`,
+    with ``storage.KEY`` read/write options passed to fsspec.
     """
+    with staged(
+        src,
+        dst,
+        overwrite=overwrite,
+        read_options=read_options,
+        write_options=write_options,
+        manifest_output=get_format(to_format).name in ("manifest", "parquet"),
+    ) as run:
+        report = _convert_local(
+            run.src,
+            run.dst,
+            to_format,
+            from_format,
+            overwrite,
+            skip_invalid,
+            run.read_options,
+            run.write_options,
+            transform,
+            allow_outside_root,
+        )
+        run.name_urls(report)
+        return report
+
+
+def _convert_local(
+    src: str | Path,
+    dst: str | Path,
+    to_format: str,
+    from_format: str | None,
+    overwrite: bool,
+    skip_invalid: bool,
+    read_options: dict[str, Any] | None,
+    write_options: dict[str, Any] | None,
+    transform: Callable[[Dataset], Dataset] | None,
+    allow_outside_root: bool,
+) -> Report:
+    """:func:`convert` between local paths."""
     report = Report(skip_invalid=skip_invalid)
     dst = Path(dst)
     write_target = get_format(to_format)  # unknown names fail before any reading
@@ -228,8 +304,16 @@ def convert(
         dataset = read(src, from_format, report=report, **read_options)
         if transform is not None:
             dataset = transform(dataset)
-        write(dataset, dst, to_format, report=report, overwrite=overwrite, allow_outside_root=allow_outside_root, source=src,
-              **(write_options or {}))
+        write(
+            dataset,
+            dst,
+            to_format,
+            report=report,
+            overwrite=overwrite,
+            allow_outside_root=allow_outside_root,
+            source=src,
+            **(write_options or {}),
+        )
     report.read.categories = max(report.read.categories, len(dataset.categories))
     write_skipped(report, dst)
     return report

@@ -41,8 +41,11 @@ def check_destination(path: Path, overwrite: bool) -> None:
 
 
 def _raced(path: Path) -> DestinationExistsError:
-    return DestinationExistsError("destination exists: another run wrote it while this one was running (its output "
-                                  "is kept); pass --overwrite to replace it", file=path)
+    return DestinationExistsError(
+        "destination exists: another run wrote it while this one was running (its output "
+        "is kept); pass --overwrite to replace it",
+        file=path,
+    )
 
 
 #: file destinations that must not be replaced when their temporary file is renamed into place (:func:`exclusive`)
@@ -76,9 +79,9 @@ def _leftover_tag(name: str, target: str) -> tuple[bool, str] | None:
     prefix = f".{target}."
     if not name.startswith(prefix):
         return None
-    rest = name[len(prefix):]
+    rest = name[len(prefix) :]
     if rest.startswith(OLD_INFIX[1:]):
-        tag, aside = rest[len(OLD_INFIX) - 1:], True
+        tag, aside = rest[len(OLD_INFIX) - 1 :], True
     elif rest.endswith(TMP_SUFFIX):
         tag, aside = rest.partition(".")[0], False
     else:
@@ -147,8 +150,9 @@ def _made_parents(folder: Path) -> Path | None:
     for parent in [folder, *folder.parents]:
         if os.path.lexists(parent):
             if not parent.is_dir():
-                raise CvkitError(f"is a file, not a folder: the destination cannot be made under it ({folder})",
-                                 file=parent)
+                raise CvkitError(
+                    f"is a file, not a folder: the destination cannot be made under it ({folder})", file=parent
+                )
             break
         top = parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -169,8 +173,9 @@ def _remove_made(top: Path | None, folder: Path) -> None:
 
 
 #: errors of writing whose OSError names no file (``os.write``): the destination is the file to name
-_WRITE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EROFS", "EDQUOT", "EFBIG", "EIO")
-                          if hasattr(errno, name))
+_WRITE_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EROFS", "EDQUOT", "EFBIG", "EIO") if hasattr(errno, name)
+)
 
 
 def _about_destination(exc: OSError, tmp: str | Path | None, path: Path) -> OSError:
@@ -179,7 +184,7 @@ def _about_destination(exc: OSError, tmp: str | Path | None, path: Path) -> OSEr
     for attribute in ("filename", "filename2"):
         name = getattr(exc, attribute)
         if tmp is not None and isinstance(name, str) and name.startswith(str(tmp)):
-            setattr(exc, attribute, str(path) + name[len(str(tmp)):])
+            setattr(exc, attribute, str(path) + name[len(str(tmp)) :])
         elif tmp is None and isinstance(name, str) and os.path.basename(name).startswith(f".{path.name}."):
             setattr(exc, attribute, str(path))
     if exc.filename is None and exc.errno in _WRITE_ERRNOS:

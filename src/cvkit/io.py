@@ -44,7 +44,10 @@ def file_or_folder_images(images: str | None, single_file: bool, writer: str, su
         raise CvkitError(f"{writer} writer option images={mode!r}: choose one of {', '.join(IMAGE_MODES)}")
     if single_file and mode != "reference":
         kind = suffix.lstrip(".").upper()
-        raise CvkitError(f"a {suffix} destination references the images where they are; write to a folder to copy them beside the {kind}")
+        raise CvkitError(
+            f"a {suffix} destination references the images where they are; write to a folder to copy them beside the "
+            f"{kind}"
+        )
     return mode
 
 
@@ -73,13 +76,19 @@ def place_image(src: Path, dst: Path, mode: str) -> None:
 
 class RealPaths:
     """``os.path.realpath`` of many files in few folders: each folder resolved once, then only the file itself
-    looked at (one ``lstat`` a file instead of one a path component; measured in docs/benchmarks.md). What a writer
-    records as an image's absolute path, so that a dataset read through a symbolic link writes what its real path
-    writes."""
+    looked at (one ``lstat`` a file instead of one a path component; measured in docs/benchmarks.md), and past
+    :data:`LIST_AFTER` files of one folder its links taken from one listing of it. What a writer records as an
+    image's absolute path, so that a dataset read through a symbolic link writes what its real path writes."""
+
+    #: files looked at one by one in a folder before it is listed (a few images of a big folder cost no listing)
+    LIST_AFTER = 64
 
     def __init__(self) -> None:
         self.folders: dict[str, str] = {}
         self.cwd = os.getcwd()
+        #: real folder -> the names of its symbolic links (None: it cannot be listed), once listed
+        self.links: dict[str, frozenset[str] | None] = {}
+        self.looked_at: dict[str, int] = {}
 
     def __call__(self, path: str) -> str:
         """What ``Path(path).resolve()`` gives (symbolic links resolved before ``..``)."""
@@ -91,7 +100,18 @@ class RealPaths:
         if real is None:
             real = self.folders[folder] = os.path.realpath(folder)
         joined = os.path.join(real, name)
-        return os.path.realpath(joined) if os.path.islink(joined) else joined
+        return os.path.realpath(joined) if self._is_link(real, name, joined) else joined
+
+    def _is_link(self, folder: str, name: str, joined: str) -> bool:
+        """``os.path.islink(joined)`` (``joined``: ``name`` in the real ``folder``), from the folder's listing once
+        it has been looked at :data:`LIST_AFTER` times."""
+        links = self.links.get(folder, False)
+        if links is False:
+            looked_at = self.looked_at[folder] = self.looked_at.get(folder, 0) + 1
+            if looked_at <= self.LIST_AFTER:
+                return os.path.islink(joined)
+            links = self.links[folder] = _links_in(folder)
+        return os.path.islink(joined) if links is None else name in links
 
     def folder(self, path: str | Path) -> str:
         """The real path of a folder, resolved once."""
@@ -106,6 +126,18 @@ class RealPaths:
         symbolic link before the ``..`` after it, so only such a path leads from ``start`` to ``path`` wherever
         either was reached through a link, and a dataset read through a link writes what its real path writes."""
         return relpath_posix(self(os.fspath(path)), self.folder(start))
+
+
+def _links_in(folder: str) -> frozenset[str] | None:
+    """The names of the symbolic links in ``folder`` (none in a folder that is not there), None when it cannot be
+    listed."""
+    try:
+        with os.scandir(folder) as entries:
+            return frozenset(entry.name for entry in entries if entry.is_symlink())
+    except (FileNotFoundError, NotADirectoryError):
+        return frozenset()
+    except OSError:
+        return None
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -211,7 +243,9 @@ def _write_new_files(files: list[tuple[str, bytes]]) -> None:
 # --- where readers put pixels they extract ---------------------------------------------------
 def cache_dir(*parts: str) -> Path:
     """cvkit's cache folder: ``$CVKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/cvkit`` (``~/.cache/cvkit``), + ``parts``."""
-    base = os.environ.get("CVKIT_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cvkit")
+    base = os.environ.get("CVKIT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cvkit"
+    )
     return Path(base, *parts)
 
 
@@ -240,9 +274,13 @@ _read_buffers = threading.local()
 
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 #: what a path that is not a regular file is, for the message that refuses it
-_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"),
-          (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+)
 
 
 def _refuse_irregular(mode: int, path: str | os.PathLike[str]) -> None:
@@ -295,8 +333,10 @@ def require_utf8_name(folder: str | os.PathLike[str], name: str) -> str:
         name.encode("utf-8")
     except UnicodeEncodeError:
         raw = os.path.join(os.fspath(folder), name).encode("utf-8", "surrogateescape")
-        raise InvalidInputError("file name is not valid UTF-8; rename it (cvkit writes names as UTF-8 text)",
-                                file=raw.decode("utf-8", "backslashreplace")) from None
+        raise InvalidInputError(
+            "file name is not valid UTF-8; rename it (cvkit writes names as UTF-8 text)",
+            file=raw.decode("utf-8", "backslashreplace"),
+        ) from None
     return name
 
 
@@ -349,7 +389,9 @@ def read_utf8_text(path: str | os.PathLike[str]) -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = body[: exc.start].count(b"\n") + 1
-        raise InvalidInputError(f"not UTF-8 text (byte 0x{body[exc.start]:02x})", file=path, location=f"line {line}") from None
+        raise InvalidInputError(
+            f"not UTF-8 text (byte 0x{body[exc.start]:02x})", file=path, location=f"line {line}"
+        ) from None
 
 
 def walk_files(root: Path, suffix: str) -> Iterator[Path]:
@@ -358,7 +400,9 @@ def walk_files(root: Path, suffix: str) -> Iterator[Path]:
     Symbolic links to folders are not followed (as ``os.walk``)."""
     suffix = suffix.lower()
     files, dirs = _listing(root)
-    for name in sorted(n for n in files if n.lower().endswith(suffix) and not n.startswith(".")):  # filtered before sorting
+    for name in sorted(
+        n for n in files if n.lower().endswith(suffix) and not n.startswith(".")
+    ):  # filtered before sorting
         yield root / name
     for name, is_link in sorted((d, link) for d, link in dirs if not d.startswith(".")):
         if not is_link:

@@ -20,6 +20,7 @@ from cvkit.core import jsonio, validate_values
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report
+from cvkit.core.shards import Pipeline
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import atomic_file, open_regular
 from cvkit.manifest_parquet import (
@@ -167,6 +168,27 @@ def _relocator(root: Path | None, out_dir: Path) -> Callable[[str], str]:
     return relocate
 
 
+class ManifestEncoder:
+    """The sample-alone half of a manifest write: the relocated record, as a JSON line or (Parquet, or in this
+    process) the record itself. Picklable: a worker builds its own relocating function."""
+
+    def __init__(self, root: Path | None, out_dir: Path, json_line: bool):
+        self.root, self.out_dir, self.json_line = root, out_dir, json_line
+        self.relocate = _relocator(root, out_dir)
+
+    def __getstate__(self) -> tuple[Path | None, Path, bool]:
+        return self.root, self.out_dir, self.json_line
+
+    def __setstate__(self, state: tuple[Path | None, Path, bool]) -> None:
+        self.__init__(*state)  # type: ignore[misc]
+
+
+def encode_record(encoder: ManifestEncoder, sample: Sample) -> tuple[str | None, int, Any]:
+    """The sample's split, object count and record (runs where the shard is read)."""
+    record = sample_to_record(sample, encoder.relocate(sample.path))
+    return sample.split, len(sample.objects), jsonio.dumps_line(record) if encoder.json_line else record
+
+
 def _spool(out_dir: Path, path: Path) -> IO[bytes]:
     """An anonymous temporary file next to the manifest ``path``; a read-only or full file system is reported as
     ``path`` not being writable."""
@@ -176,9 +198,12 @@ def _spool(out_dir: Path, path: Path) -> IO[bytes]:
         raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
-def write_manifest(dataset: Dataset, path: str | Path, report: Report | None = None) -> Path:
+def write_manifest(
+    dataset: Dataset, path: str | Path, report: Report | None = None, workers: int | None = None
+) -> Path:
     """Write ``dataset`` as a manifest at ``path`` atomically, streaming its samples: Parquet when ``path`` ends
-    in ``.parquet`` (:mod:`cvkit.manifest_parquet`), else JSON Lines.
+    in ``.parquet`` (:mod:`cvkit.manifest_parquet`), else JSON Lines. ``workers``: processes that read a sharded
+    source and encode its records (:class:`~cvkit.core.shards.Pipeline`); the file is written here, in order.
 
     Records go to a temporary file first because streaming readers discover
     categories as they go and the header (written first) must list them all.
@@ -188,21 +213,25 @@ def write_manifest(dataset: Dataset, path: str | Path, report: Report | None = N
     out_dir = path.parent.resolve()
     root = dataset.root.resolve() if dataset.root is not None else None
     out_dir.mkdir(parents=True, exist_ok=True)
-    relocate = _relocator(root, out_dir)
+    parquet = path.suffix.lower() in PARQUET_SUFFIXES
+    pipeline = Pipeline(dataset, report, workers)
+    # in this process the records stay dicts, dumped as they are written: a run of JSON lines held until it is
+    # placed costs orjson's fresh buffers (docs/benchmarks.md, "Measured choices")
+    json_here = not parquet and pipeline.in_process
+    encoder = ManifestEncoder(root, out_dir, json_line=not parquet and not json_here)
 
-    def records() -> Iterator[dict[str, Any]]:
-        for sample in dataset:
-            report.count_written(sample.split, len(sample.objects))
-            yield sample_to_record(sample, relocate(sample.path))
+    def records() -> Iterator[Any]:
+        for split, objects, record in pipeline.samples(encode_record, encoder, "writing the manifest"):
+            report.count_written(split, objects)
+            yield jsonio.dumps_line(record) if json_here else record
 
     try:
-        if path.suffix.lower() in PARQUET_SUFFIXES:
+        if parquet:
             with atomic_file(path, "wb", encoding=None) as handle:
                 write_rows(records(), lambda: make_header(dataset), handle, path)
         else:
             with _spool(out_dir, path) as body:
-                for record in records():
-                    body.write(jsonio.dumps_line(record))
+                body.writelines(records())
                 body.seek(0)
                 with atomic_file(path, "wb", encoding=None) as handle:
                     handle.write(jsonio.dumps_line(make_header(dataset)))
@@ -265,7 +294,9 @@ def iter_records(path: str | Path, report: Report | None = None) -> Iterator[tup
         yield from _records(enumerate(handle, start=2), path, report)
 
 
-def _records(lines: Iterable[tuple[int, bytes]], path: Path, report: Report | None) -> Iterator[tuple[int, dict[str, Any]]]:
+def _records(
+    lines: Iterable[tuple[int, bytes]], path: Path, report: Report | None
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line_number, record)`` of numbered lines; bad lines go to ``report.invalid`` (raised without a report)."""
     for number, line in lines:
         if not line.strip():
@@ -275,8 +306,11 @@ def _records(lines: Iterable[tuple[int, bytes]], path: Path, report: Report | No
         except jsonio.JSONDecodeError as exc:
             rec = InvalidInputError(f"not valid JSON at column {exc.colno}", file=path, location=f"line {number}")
         if not isinstance(rec, dict) or "image" not in rec:
-            err = rec if isinstance(rec, InvalidInputError) else InvalidInputError(
-                "record is not an object with an 'image'", file=path, location=f"line {number}")
+            err = (
+                rec
+                if isinstance(rec, InvalidInputError)
+                else InvalidInputError("record is not an object with an 'image'", file=path, location=f"line {number}")
+            )
             if report is None:
                 raise err
             report.invalid(err)
@@ -288,14 +322,17 @@ def header_to_dataset_parts(header: dict[str, Any]) -> tuple[CategorySet, Hierar
     categories = CategorySet()
     hierarchy = Hierarchy.from_records(header.get("hierarchy", []))
     for entry in header.get("categories", []):
-        categories.add(Category(int(entry["id"]), entry["name"], entry.get("display_name"), entry.get("attributes") or {}))
+        categories.add(
+            Category(int(entry["id"]), entry["name"], entry.get("display_name"), entry.get("attributes") or {})
+        )
         for parent in entry.get("parents", []):
             hierarchy.add_edge(entry["name"], parent)
     return categories, hierarchy
 
 
-def iter_samples(path: Path, categories: CategorySet, report: Report, check_labels: bool = True,
-                 check_values: bool = True) -> Iterator[tuple[int, Sample]]:
+def iter_samples(
+    path: Path, categories: CategorySet, report: Report, check_labels: bool = True, check_values: bool = True
+) -> Iterator[tuple[int, Sample]]:
     """``(line_number, sample)`` for every good record; bad records go to ``report.invalid``.
 
     ``check_labels=False`` lets labels outside the header through and ``check_values=False`` numbers that
@@ -306,8 +343,15 @@ def iter_samples(path: Path, categories: CategorySet, report: Report, check_labe
     return check_samples(iter_records(path, report), path, categories, report, check_labels, check_values, unit)
 
 
-def check_samples(records: Iterable[tuple[int, dict[str, Any]]], path: Path, categories: CategorySet, report: Report,
-                  check_labels: bool = True, check_values: bool = True, unit: str = "line") -> Iterator[tuple[int, Sample]]:
+def check_samples(
+    records: Iterable[tuple[int, dict[str, Any]]],
+    path: Path,
+    categories: CategorySet,
+    report: Report,
+    check_labels: bool = True,
+    check_values: bool = True,
+    unit: str = "line",
+) -> Iterator[tuple[int, Sample]]:
     """``(number, sample)`` of numbered records; bad ones (named ``<unit> <number>``) go to ``report.invalid``."""
     for number, rec in records:
         try:
@@ -361,7 +405,9 @@ def _read_run(path: Path, task: tuple[int, int, int], categories: CategorySet, r
     with open(path, "rb") as handle:
         handle.seek(start)
         lines = handle.read(stop - start).split(b"\n")
-    for _number, sample in check_samples(_records(enumerate(lines, start=first_line), path, report), path, categories, report):
+    for _number, sample in check_samples(
+        _records(enumerate(lines, start=first_line), path, report), path, categories, report
+    ):
         yield sample
 
 
@@ -392,8 +438,15 @@ def read_manifest(path: str | Path, report: Report | None = None) -> Dataset:
     samples = (sample for _number, sample in iter_samples(path, categories, report))
     report.read.categories = len(categories)
     source = (header.get("source") or {}).get("format")
-    return Dataset(samples, categories, hierarchy, root=path.parent, source_format=source, info=header.get("info") or {},
-                   shards=partial(manifest_shards, path))
+    return Dataset(
+        samples,
+        categories,
+        hierarchy,
+        root=path.parent,
+        source_format=source,
+        info=header.get("info") or {},
+        shards=partial(manifest_shards, path),
+    )
 
 
 def load_schema() -> dict[str, Any]:

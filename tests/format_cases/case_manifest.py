@@ -6,5 +6,8 @@ EXACT_IDS = True
 
 def bad_input(tmp: Path) -> tuple[Path, str]:
     path = tmp / "bad.jsonl"
-    path.write_text('{"type": "header", "schema": "cvkit.manifest", "version": 1, "categories": []}\n{"image": "a.jpg", "objects": [\n')
+    path.write_text(
+        '{"type": "header", "schema": "cvkit.manifest", "version": 1, "categories": []}\n'
+        '{"image": "a.jpg", "objects": [\n'
+    )
     return path, "line 2"

@@ -30,9 +30,15 @@ class Run:
     seconds: float = 0.0
 
 
-def cvkit(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = TIMEOUT_S,
-          env: dict[str, str] | None = None, memory_mb: int | None = None, stdout: int | None = None,
-          preamble: str | None = None) -> Run:
+def cvkit(
+    *args: str | os.PathLike[str],
+    cwd: Path | None = None,
+    timeout: float = TIMEOUT_S,
+    env: dict[str, str] | None = None,
+    memory_mb: int | None = None,
+    stdout: int | None = None,
+    preamble: str | None = None,
+) -> Run:
     """``cvkit ARGS`` in a subprocess; ``memory_mb`` caps its address space (RLIMIT_AS) so a bomb fails fast, and
     its peak resident memory is measured either way. ``stdout``: a file descriptor to write to instead of a pipe
     (``/dev/full``, a pipe already closed). ``preamble``: Python run first in the same process (a fault injected
@@ -52,9 +58,15 @@ def cvkit(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float
     started = time.monotonic()
     run_cvkit = "\nimport runpy\nrunpy.run_module('cvkit', run_name='__main__')"
     launcher = ["-m", "cvkit"] if preamble is None else ["-c", preamble + run_cvkit]
-    process = subprocess.Popen([sys.executable, *launcher, *map(str, args)], cwd=cwd, env=full_env, preexec_fn=preexec,
-                               stdout=subprocess.PIPE if stdout is None else stdout, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, *launcher, *map(str, args)],
+        cwd=cwd,
+        env=full_env,
+        preexec_fn=preexec,
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     captured: dict[str, bytes] = {}
 
     def drain(name: str, stream: object) -> None:
@@ -162,8 +174,13 @@ def group_members(pgid: int) -> list[int]:
     return found
 
 
-def interrupt(*args: str | os.PathLike[str], signum: int, ready: Callable[[int], bool] | None = None,
-              settle_s: float = 0.3, start_guard_s: float = TIMEOUT_S) -> Interrupted:
+def interrupt(
+    *args: str | os.PathLike[str],
+    signum: int,
+    ready: Callable[[int], bool] | None = None,
+    settle_s: float = 0.3,
+    start_guard_s: float = TIMEOUT_S,
+) -> Interrupted:
     """``cvkit ARGS`` in a new process group, sent ``signum`` as a terminal sends Ctrl-C (to the whole group) once
     ``ready(pid)`` holds (default: it has started worker processes) and ``settle_s`` more have passed."""
     import signal
@@ -171,8 +188,14 @@ def interrupt(*args: str | os.PathLike[str], signum: int, ready: Callable[[int],
 
     ready = ready or (lambda pid: bool(children_of(pid)))
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "cvkit", *map(str, args)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env, process_group=0)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cvkit", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        process_group=0,
+    )
     try:
         deadline = time.monotonic() + start_guard_s
         while process.poll() is None and not ready(process.pid) and time.monotonic() < deadline:

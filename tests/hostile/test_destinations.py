@@ -38,8 +38,10 @@ def _header() -> dict:
 def manifest(folder: Path, records: list[dict], name: str = "m.jsonl") -> Path:
     """A manifest in ``folder`` whose images are ``records``' (each a cat with one box)."""
     folder.mkdir(parents=True, exist_ok=True)
-    lines = [_header()] + [{"width": 8, "height": 8, "labels": ["cat"], "objects": [{"label": "cat", "bbox": [1, 1, 4, 4]}], **r}
-                           for r in records]
+    lines = [_header()] + [
+        {"width": 8, "height": 8, "labels": ["cat"], "objects": [{"label": "cat", "bbox": [1, 1, 4, 4]}], **r}
+        for r in records
+    ]
     path = folder / name
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
@@ -66,17 +68,18 @@ def test_hostile_split_name_is_refused_by_every_split_writer(tmp_path, writer, s
 
 @pytest.mark.parametrize("split", ["../../outside/X", "{abs}", ".."])
 @pytest.mark.parametrize("writer", [*SPLITLESS_WRITERS, "manifest"])
-def test_writers_without_splits_write_only_inside(tmp_path, writer, split):
+def test_a_manifest_split_that_is_no_plain_name_is_refused_at_its_line(tmp_path, writer, split):
+    """Refused where it is read, naming the manifest and the record's line, whether or not the writer uses splits."""
     split = split.replace("{abs}", str(tmp_path / "abs" / "X"))
     src = tmp_path / "work" / "src"
     make_image(src / "a.jpg", 8, 8)
-    source = manifest(src, [{"image": "a.jpg", "split": split}])
+    source = manifest(src, [{"image": "a.jpg", "split": "train"}, {"image": "a.jpg", "split": split}])
     before = snapshot(tmp_path)
     destination = tmp_path / "work" / ("out.jsonl" if writer == "manifest" else "out")
     args = () if writer == "manifest" else ("--images", "copy")
     run = cvkit("export", source, destination, "--to", writer, *args)
-    assert run.code == 0, run.stderr
-    assert_only_inside(before, tmp_path, destination)
+    refused(run, before, tmp_path, f"{source}:line 3")
+    assert "split name" in run.stderr
 
 
 @pytest.mark.parametrize("writer", ["yolo", "coco", "voc", "imagefolder"])
@@ -85,7 +88,9 @@ def test_a_labels_csv_split_column_is_no_path(tmp_path, writer):
     make_image(src / "images" / "a.jpg", 8, 8)
     (src / "labels.csv").write_text("ImageId,labels,split\na.jpg,cat,../../outside/X\n")
     before = snapshot(tmp_path)
-    run = cvkit("convert", src / "labels.csv", tmp_path / "work" / "out", "--from", "labels", "--to", writer, "--images", "copy")
+    run = cvkit(
+        "convert", src / "labels.csv", tmp_path / "work" / "out", "--from", "labels", "--to", writer, "--images", "copy"
+    )
     refused(run, before, tmp_path, "split name")
 
 
@@ -136,7 +141,10 @@ def test_allow_outside_root_places_an_outside_image_inside_the_destination(tmp_p
     src = tmp_path / "work" / "src"
     make_image(src / "a.jpg", 8, 8)
     make_image(tmp_path / "private" / "holiday.jpg", 8, 8)
-    source = manifest(src, [{"image": "a.jpg", "split": "train"}, {"image": str(tmp_path / "private" / "holiday.jpg"), "split": "train"}])
+    source = manifest(
+        src,
+        [{"image": "a.jpg", "split": "train"}, {"image": str(tmp_path / "private" / "holiday.jpg"), "split": "train"}],
+    )
     destination = tmp_path / "work" / "out"
     before = snapshot(tmp_path)
     run = cvkit("export", source, destination, "--to", writer, "--images", "copy", "--allow-outside-root")
@@ -150,9 +158,13 @@ def test_coco_absolute_file_name_of_a_secret_never_reaches_jpegimages(tmp_path, 
     (tmp_path / "secret.jpg").write_text("password=hunter2\n")
     src = tmp_path / "work" / "coco"
     make_image(src / "images" / "a.jpg", 8, 8)
-    images = [{"id": 1, "file_name": "a.jpg", "width": 8, "height": 8},
-              {"id": 2, "file_name": str(tmp_path / "secret.jpg"), "width": 8, "height": 8}]
-    (src / "instances.json").write_text(json.dumps({"images": images, "annotations": [], "categories": [{"id": 1, "name": "x"}]}))
+    images = [
+        {"id": 1, "file_name": "a.jpg", "width": 8, "height": 8},
+        {"id": 2, "file_name": str(tmp_path / "secret.jpg"), "width": 8, "height": 8},
+    ]
+    (src / "instances.json").write_text(
+        json.dumps({"images": images, "annotations": [], "categories": [{"id": 1, "name": "x"}]})
+    )
     before = snapshot(tmp_path)
     for extra in ((), ("--allow-outside-root",)):
         run = cvkit("convert", "coco2voc", src / "instances.json", tmp_path / "work" / "voc", "--images", mode, *extra)
@@ -206,7 +218,9 @@ def _idx(folder: Path, count: int, labels: list[int], declared: int | None = Non
     head = (0x803).to_bytes(4, "big") + (declared or count).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
     data = head + bytes(count * 784)
     (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(data[: len(data) - truncate]))
-    (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress((0x801).to_bytes(4, "big") + len(labels).to_bytes(4, "big") + bytes(labels)))
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress((0x801).to_bytes(4, "big") + len(labels).to_bytes(4, "big") + bytes(labels))
+    )
 
 
 def _cifar(folder: Path, labels: list[int], rows: int = 2, second_batch: dict | None = None) -> None:
@@ -226,7 +240,9 @@ EXTRACTING_CASES = {
     "mnist csv short row": lambda d: (d / "mnist_train.csv").write_text("3," + ",".join(["0"] * 784) + "\n7,1,2\n"),
     "cifar label out of range": lambda d: _cifar(d, [1, 9]),
     "cifar labels and images disagree": lambda d: _cifar(d, [1, 1, 1]),
-    "cifar bad second batch": lambda d: _cifar(d, [1, 2], second_batch={b"labels": [1], b"data": np.zeros((1, 100), dtype=np.uint8)}),
+    "cifar bad second batch": lambda d: _cifar(
+        d, [1, 2], second_batch={b"labels": [1], b"data": np.zeros((1, 100), dtype=np.uint8)}
+    ),
 }
 
 
@@ -257,7 +273,9 @@ def test_labelme_embeds_only_what_it_could_copy(tmp_path, kind):
     refused(run, before, tmp_path, named)
 
 
-@pytest.mark.parametrize(("writer", "split"), [("yolo", "path"), ("yolo", "names"), ("yolo", "nc"), ("labels", "synsets")])
+@pytest.mark.parametrize(
+    ("writer", "split"), [("yolo", "path"), ("yolo", "names"), ("yolo", "nc"), ("labels", "synsets")]
+)
 def test_a_split_named_like_a_file_the_writer_needs_is_refused(tmp_path, writer, split):
     src = tmp_path / "work" / "src"
     make_image(src / "a.jpg", 8, 8)

@@ -12,4 +12,12 @@ from cvkit.augment.cpu import CpuAugmenter, classification_transform
 from cvkit.augment.presets import PRESETS
 from cvkit.augment.spec import BoxPolicy, PipelineSpec, TransformSpec, load_spec
 
-__all__ = ["PRESETS", "BoxPolicy", "CpuAugmenter", "PipelineSpec", "TransformSpec", "classification_transform", "load_spec"]
+__all__ = [
+    "PRESETS",
+    "BoxPolicy",
+    "CpuAugmenter",
+    "PipelineSpec",
+    "TransformSpec",
+    "classification_transform",
+    "load_spec",
+]

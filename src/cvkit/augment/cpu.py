@@ -52,14 +52,18 @@ def sized_for_classification(spec: PipelineSpec, image_size: int) -> PipelineSpe
 
 def eval_spec(image_size: int) -> PipelineSpec:
     """The evaluation pipeline: shorter side to ``image_size / 0.875``, centre crop ``image_size``."""
-    return PipelineSpec([
-        TransformSpec("SmallestMaxSize", 1.0, {"size": round(image_size / EVAL_CROP_FRACTION)}),
-        TransformSpec("CenterCrop", 1.0, {"height": image_size, "width": image_size}),
-    ], name="eval")
+    return PipelineSpec(
+        [
+            TransformSpec("SmallestMaxSize", 1.0, {"size": round(image_size / EVAL_CROP_FRACTION)}),
+            TransformSpec("CenterCrop", 1.0, {"height": image_size, "width": image_size}),
+        ],
+        name="eval",
+    )
 
 
-def classification_transform(spec: str | Path | dict | list | PipelineSpec, image_size: int, train: bool = True,
-                             seed: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+def classification_transform(
+    spec: str | Path | dict | list | PipelineSpec, image_size: int, train: bool = True, seed: int | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
     """A function HWC uint8 RGB -> HWC uint8 RGB of ``image_size`` x ``image_size``.
 
     ``spec`` is a preset name, a spec file path or parsed spec data. ``train=False`` gives the
@@ -171,8 +175,13 @@ class CpuAugmenter:
         matrix = total_matrix(applied, (out_h, out_w))
         if matrix is None:
             if prepared.objects:
-                moved = [BY_ALBU_CLASS.get(name, name) for name, _ in applied if step_matrix(name, _, (out_h, out_w)) is None]
-                raise CvkitError(f"{', '.join(moved)} moves image patches and cannot keep annotations in sync; use it for classification only")
+                moved = [
+                    BY_ALBU_CLASS.get(name, name) for name, _ in applied if step_matrix(name, _, (out_h, out_w)) is None
+                ]
+                raise CvkitError(
+                    f"{', '.join(moved)} moves image patches and cannot keep annotations in sync; use it for "
+                    "classification only"
+                )
             matrix = np.eye(3)
         masks = [np.asarray(m) for m in out.get("masks", [])] if prepared.masks else None
         objects, lost = tg.finish(prepared, matrix, out_w, out_h, self.spec.boxes, masks)

@@ -70,7 +70,9 @@ def build_stages(steps: list[TransformSpec], device: str) -> tuple[list[Stage], 
     try:
         import kornia.augmentation as K
     except ImportError as exc:
-        raise CvkitError(f"the GPU back-end needs torch, torchvision and kornia: pip install 'cvkit[augment,train]' ({exc})") from None
+        raise CvkitError(
+            f"the GPU back-end needs torch, torchvision and kornia: pip install 'cvkit[augment,train]' ({exc})"
+        ) from None
 
     stages: list[Stage] = []
     fallbacks: list[str] = []
@@ -88,7 +90,14 @@ def build_stages(steps: list[TransformSpec], device: str) -> tuple[list[Stage], 
         if TRANSFORMS[step.name].kornia is None:
             close_run()
             fallbacks.append(step.name)
-            compose = A.Compose([TRANSFORMS[step.name].albu(step.params, step.p)], save_applied_params=True)
+            # box parameters: a fallback step may choose its window from the boxes (BoxSafeCrop reads data["bboxes"])
+            compose = A.Compose(
+                [TRANSFORMS[step.name].albu(step.params, step.p)],
+                bbox_params=A.BboxParams(
+                    format="coco", label_fields=["box_index"], clip=True, filter_invalid_bboxes=True
+                ),
+                save_applied_params=True,
+            )
             stages.append(Stage([step], cpu=compose))
         else:
             run.append(step)
@@ -105,9 +114,18 @@ class GpuAugmenter:
     (shorter side to ``image_size / 0.875``, centre crop).
     """
 
-    def __init__(self, spec: str | Path | dict | list | PipelineSpec, image_size: int, device: str = "cuda", *,
-                 train: bool = True, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                 seed: int | None = None, sized: bool = True):
+    def __init__(
+        self,
+        spec: str | Path | dict | list | PipelineSpec,
+        image_size: int,
+        device: str = "cuda",
+        *,
+        train: bool = True,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        seed: int | None = None,
+        sized: bool = True,
+    ):
         import torch
 
         self.device = resolve_device(device) if device == "auto" else device
@@ -120,7 +138,9 @@ class GpuAugmenter:
             torch.manual_seed(seed)
         self.stages, self.fallbacks = build_stages(parsed.transforms, self.device)
         if self.fallbacks:
-            warnings.warn(f"no GPU implementation for {', '.join(self.fallbacks)}: these steps run on the CPU", stacklevel=2)
+            warnings.warn(
+                f"no GPU implementation for {', '.join(self.fallbacks)}: these steps run on the CPU", stacklevel=2
+            )
         self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1) if mean is not None else None
         self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1) if std is not None else None
 
@@ -130,13 +150,19 @@ class GpuAugmenter:
             out = (out - self.mean) / self.std
         return out
 
-    def run(self, batch: Any, track: bool = False) -> tuple[Any, np.ndarray | None, list[list[tuple[str, dict[str, Any]]]]]:
+    def run(
+        self, batch: Any, track: bool = False, boxes: np.ndarray | None = None
+    ) -> tuple[Any, np.ndarray | None, list[list[tuple[str, dict[str, Any]]]]]:
         """Augment a uint8 (or [0, 1] float) NCHW batch.
 
         With ``track`` also returns each image's geometry as (B, 3, 3) continuous-coordinate
         matrices and the applied steps with their parameters (for previews and targets).
+        ``boxes`` (N, 4) COCO boxes in the input's pixels, the same for every image of the batch
+        (NaN rows ignored), reach the CPU fallback steps that choose their window from the boxes.
         """
         import torch
+
+        track = track or boxes is not None
 
         x = batch.to(self.device)
         x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
@@ -155,7 +181,8 @@ class GpuAugmenter:
                         matrices = np.einsum("ij,bjk,kl,bln->bin", _FROM_CENTRE, km, _TO_CENTRE, matrices)
                     self._captions(stage, applied)
             else:
-                x, step_matrices = self._cpu_step(stage, x, applied, track)
+                current = _moved_boxes(boxes, matrices) if boxes is not None else None
+                x, step_matrices = self._cpu_step(stage, x, applied, track, current)
                 if track:
                     matrices = np.einsum("bij,bjk->bik", step_matrices, matrices)
         return x, matrices, applied
@@ -167,30 +194,65 @@ class GpuAugmenter:
             for i in range(len(applied)):
                 if prob is not None and float(prob[i]) < 0.5:
                     continue
-                values = {k: v[i].tolist() for k, v in params.items()
-                          if hasattr(v, "shape") and v.ndim >= 1 and v.shape[0] == len(applied) and k not in ("batch_prob", "forward_input_shape")}
+                values = {
+                    k: v[i].tolist()
+                    for k, v in params.items()
+                    if hasattr(v, "shape")
+                    and v.ndim >= 1
+                    and v.shape[0] == len(applied)
+                    and k not in ("batch_prob", "forward_input_shape")
+                }
                 applied[i].append((step.name, display_params(_kornia_caption(values))))
 
-    def _cpu_step(self, stage: Stage, x: Any, applied: list[list[tuple[str, dict[str, Any]]]], track: bool) -> tuple[Any, np.ndarray]:
-        """One fallback step over the batch on the CPU (uint8 round trip), per image."""
+    def _cpu_step(
+        self,
+        stage: Stage,
+        x: Any,
+        applied: list[list[tuple[str, dict[str, Any]]]],
+        track: bool,
+        boxes: list[np.ndarray] | None = None,
+    ) -> tuple[Any, np.ndarray]:
+        """One fallback step over the batch on the CPU (uint8 round trip), per image.
+
+        ``boxes`` are each image's boxes where they are now (COCO, clipped to the image); without them the step
+        sees an image with no boxes (a box-safe crop then picks any window).
+        """
         import torch
 
         images = (x.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         outs, mats = [], []
         for i, image in enumerate(images):
-            result = stage.cpu(image=np.ascontiguousarray(image))
+            current = boxes[i] if boxes is not None else np.zeros((0, 4))
+            result = stage.cpu(image=np.ascontiguousarray(image), bboxes=current, box_index=np.arange(len(current)))
             steps = list(result.get("applied_transforms") or [])
             outs.append(result["image"])
             if track:
                 m = total_matrix(steps, result["image"].shape[:2])
                 if m is None:
-                    raise CvkitError(f"{stage.steps[0].name} moves image patches and cannot keep annotations in sync; use it for classification only")
+                    raise CvkitError(
+                        f"{stage.steps[0].name} moves image patches and cannot keep annotations in sync; use it for "
+                        "classification only"
+                    )
                 mats.append(m)
                 applied[i].extend((stage.steps[0].name, display_params(p)) for _, p in steps)
         if len({o.shape for o in outs}) != 1:
             raise CvkitError(f"{stage.steps[0].name} gave images of different sizes; add a size-setting step after it")
         tensor = torch.from_numpy(np.stack(outs)).permute(0, 3, 1, 2).to(x.device).float().div_(255.0)
         return tensor, (np.stack(mats) if track else np.zeros((0, 3, 3)))
+
+
+def _moved_boxes(boxes: np.ndarray, matrices: np.ndarray | None) -> list[np.ndarray]:
+    """COCO ``boxes`` of the input moved by each image's matrix: the bounds of their moved corners, NaN rows dropped."""
+    valid = boxes[~np.isnan(boxes).any(axis=1)] if len(boxes) else np.zeros((0, 4))
+    x0, y0 = valid[:, 0], valid[:, 1]
+    x1, y1 = x0 + valid[:, 2], y0 + valid[:, 3]
+    corners = np.stack([np.stack([x0, y0], 1), np.stack([x1, y0], 1), np.stack([x0, y1], 1), np.stack([x1, y1], 1)], 1)
+    moved = []
+    for matrix in matrices if matrices is not None else []:
+        pts = corners @ matrix[:2, :2].T + matrix[:2, 2]
+        low, high = pts.min(axis=1), pts.max(axis=1)
+        moved.append(np.concatenate([low, high - low], axis=1).reshape(-1, 4))
+    return moved
 
 
 def _kornia_caption(values: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,13 @@ from kornia.color import hsv_to_rgb, rgb_to_hsv
 class RandomHSVShift(IntensityAugmentationBase2D):
     """Shift hue, saturation and value by per-image amounts drawn from the given ranges."""
 
-    def __init__(self, hue_shift: tuple[float, float], sat_shift: tuple[float, float], val_shift: tuple[float, float], p: float = 0.5) -> None:
+    def __init__(
+        self,
+        hue_shift: tuple[float, float],
+        sat_shift: tuple[float, float],
+        val_shift: tuple[float, float],
+        p: float = 0.5,
+    ) -> None:
         super().__init__(p=p, same_on_batch=False)
         self._param_generator = rg.PlainUniformGenerator(
             (torch.tensor(hue_shift, dtype=torch.float32), "hue_shift", None, None),
@@ -32,8 +38,13 @@ class RandomHSVShift(IntensityAugmentationBase2D):
             (torch.tensor(val_shift, dtype=torch.float32), "val_shift", None, None),
         )
 
-    def apply_transform(self, input: torch.Tensor, params: dict[str, torch.Tensor], flags: dict[str, Any],
-                        transform: torch.Tensor | None = None) -> torch.Tensor:
+    def apply_transform(
+        self,
+        input: torch.Tensor,
+        params: dict[str, torch.Tensor],
+        flags: dict[str, Any],
+        transform: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         hsv = rgb_to_hsv(input.clamp(0.0, 1.0))
         shape = (-1, 1, 1)
         hue_rad = params["hue_shift"].to(input).view(shape) * (2.0 * math.pi / 180.0)  # OpenCV hue unit: 2 degrees
@@ -50,7 +61,12 @@ class RandomGaussNoise(IntensityAugmentationBase2D):
         super().__init__(p=p, same_on_batch=False)
         self._param_generator = rg.PlainUniformGenerator((torch.tensor(std, dtype=torch.float32), "std", None, None))
 
-    def apply_transform(self, input: torch.Tensor, params: dict[str, torch.Tensor], flags: dict[str, Any],
-                        transform: torch.Tensor | None = None) -> torch.Tensor:
+    def apply_transform(
+        self,
+        input: torch.Tensor,
+        params: dict[str, torch.Tensor],
+        flags: dict[str, Any],
+        transform: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         std = params["std"].to(input).view(-1, 1, 1, 1)
         return (input + torch.randn_like(input) * std).clamp(0.0, 1.0)

@@ -12,7 +12,9 @@ from typing import Any
 PRESETS: dict[str, dict[str, Any]] = {
     "imagenet": {
         "name": "imagenet",
-        "description": "The academic ImageNet protocol: RandomResizedCrop 224 (scale 0.08-1, ratio 3/4-4/3) + horizontal flip.",
+        "description": (
+            "The academic ImageNet protocol: RandomResizedCrop 224 (scale 0.08-1, ratio 3/4-4/3) + horizontal flip."
+        ),
         "transforms": [
             {"name": "RandomResizedCrop", "size": 224, "scale": [0.08, 1.0], "ratio": [0.75, 1.3333333333333333]},
             {"name": "HorizontalFlip", "p": 0.5},
@@ -20,7 +22,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "light": {
         "name": "light",
-        "description": "Gentle: RandomResizedCrop 224 (scale 0.5-1) + flip + mild colour jitter. For small or fine-grained data.",
+        "description": (
+            "Gentle: RandomResizedCrop 224 (scale 0.5-1) + flip + mild colour jitter. For small or fine-grained data."
+        ),
         "transforms": [
             {"name": "RandomResizedCrop", "size": 224, "scale": [0.5, 1.0], "ratio": [0.75, 1.3333333333333333]},
             {"name": "HorizontalFlip", "p": 0.5},
@@ -29,7 +33,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "strong": {
         "name": "strong",
-        "description": "Heavy: RandomResizedCrop + flip + affine + HSV colour shifts + per-channel noise + blur + random erasing.",
+        "description": (
+            "Heavy: RandomResizedCrop + flip + affine + HSV colour shifts + per-channel noise + blur + random erasing."
+        ),
         "transforms": [
             {"name": "RandomResizedCrop", "size": 224, "scale": [0.25, 1.0], "ratio": [0.75, 1.3333333333333333]},
             {"name": "HorizontalFlip", "p": 0.5},
@@ -42,8 +48,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "detection": {
         "name": "detection",
-        "description": "Box-safe: box-keeping random crop + small affine + flip + colour; boxes under 30% visible or 16 px² are dropped (and counted); "
-        "a sample that loses all its boxes is redrawn up to 10 times.",
+        "description": (
+            "Box-safe: box-keeping random crop + small affine + flip + colour; boxes under 30% visible or 16 px² are "
+            "dropped (and counted); a sample that loses all its boxes is redrawn up to 10 times."
+        ),
         "boxes": {"min_visibility": 0.3, "min_area": 16, "redraw": 10},
         "transforms": [
             {"name": "BoxSafeCrop", "p": 0.5, "erosion_rate": 0.0},
@@ -54,9 +62,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "texture": {
         "name": "texture",
-        "description": "Weakens texture cues (texture-bias literature, Geirhos et al. 2019): strong colour jitter, grey, channel shuffle, "
-        "blur, random convolutions (RandConv) and amplitude-phase recombination (AmplitudeMix); PatchShuffle is listed with p=0 (off): "
-        "raise its p to shuffle 3x3 patches (classification only).",
+        "description": (
+            "Weakens texture cues (texture-bias literature, Geirhos et al. 2019): strong colour jitter, grey, channel "
+            "shuffle, blur, random convolutions (RandConv) and amplitude-phase recombination (AmplitudeMix); "
+            "PatchShuffle is listed with p=0 (off): raise its p to shuffle 3x3 patches (classification only)."
+        ),
         "transforms": [
             {"name": "RandomResizedCrop", "size": 224, "scale": [0.25, 1.0], "ratio": [0.75, 1.3333333333333333]},
             {"name": "HorizontalFlip", "p": 0.5},
@@ -70,4 +80,3 @@ PRESETS: dict[str, dict[str, Any]] = {
         ],
     },
 }
-

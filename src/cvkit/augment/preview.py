@@ -35,8 +35,22 @@ HEADER = 26
 CAPTION_LINES = 7
 LINE = 14
 BACKGROUND = (250, 250, 250)
-PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230),
-           (210, 245, 60), (250, 190, 212), (0, 128, 128), (170, 110, 40), (128, 0, 0), (0, 0, 128), (128, 128, 0)]
+PALETTE = [
+    (230, 25, 75),
+    (60, 180, 75),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
+    (0, 128, 128),
+    (170, 110, 40),
+    (128, 0, 0),
+    (0, 0, 128),
+    (128, 128, 0),
+]
 
 
 @dataclass(slots=True)
@@ -81,17 +95,28 @@ class PreviewResult:
 
     def to_dict(self) -> dict[str, Any]:
         per_image = self.augment_seconds / self.variants if self.variants else 0.0
-        return {"path": str(self.path), "html": str(self.html) if self.html else None, "rows": self.rows, "columns": self.cols,
-                "device": self.device, "variants": self.variants, "seconds": round(self.augment_seconds, 4),
-                "ms_per_image": round(per_image * 1000, 3), "images_per_second": round(1 / per_image, 1) if per_image else None,
-                "boxes_lost": self.boxes_lost, "notes": self.notes}
+        return {
+            "path": str(self.path),
+            "html": str(self.html) if self.html else None,
+            "rows": self.rows,
+            "columns": self.cols,
+            "device": self.device,
+            "variants": self.variants,
+            "seconds": round(self.augment_seconds, 4),
+            "ms_per_image": round(per_image * 1000, 3),
+            "images_per_second": round(1 / per_image, 1) if per_image else None,
+            "boxes_lost": self.boxes_lost,
+            "notes": self.notes,
+        }
 
 
 def sample_labels(sample: Sample) -> set[str]:
     return {o.label for o in sample.objects} | set(sample.labels)
 
 
-def pick_samples(samples: list[Sample], n: int, classes: list[str] | None = None, rare: bool = False, seed: int = 0) -> list[Sample]:
+def pick_samples(
+    samples: list[Sample], n: int, classes: list[str] | None = None, rare: bool = False, seed: int = 0
+) -> list[Sample]:
     """``n`` samples: only those with one of ``classes`` when given; rarest classes first with ``rare``."""
     pool = [s for s in samples if not classes or sample_labels(s) & set(classes)]
     if classes and not pool:
@@ -154,7 +179,11 @@ def draw_sample(tile: Any, sample: Sample, scale: float, labels: list[str]) -> N
                 draw.line([*pts, pts[0]], fill=colour, width=1)
         if obj.bbox is not None:
             x, y, w, h = (v * scale for v in obj.bbox)
-            draw.rectangle([round(x), round(y), max(round(x), round(x + w) - 1), max(round(y), round(y + h) - 1)], outline=colour, width=2)
+            draw.rectangle(
+                [round(x), round(y), max(round(x), round(x + w) - 1), max(round(y), round(y + h) - 1)],
+                outline=colour,
+                width=2,
+            )
             text_w = draw.textlength(obj.label, font=font)
             ty = max(0, round(y) - 13)
             draw.rectangle([round(x), ty, round(x) + text_w + 4, ty + 12], fill=colour)
@@ -210,14 +239,18 @@ def render_tile(image: np.ndarray, sample: Sample, labels: list[str]) -> Any:
 
     height, width = image.shape[:2]
     scale, dx, dy = SheetLayout.fit(width, height)
-    fitted = Image.fromarray(image).resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.BILINEAR)
+    fitted = Image.fromarray(image).resize(
+        (max(1, round(width * scale)), max(1, round(height * scale))), Image.BILINEAR
+    )
     draw_sample(fitted, sample, scale, labels)
     tile = Image.new("RGB", (TILE, TILE), (40, 40, 40))
     tile.paste(fitted, (dx, dy))
     return tile
 
 
-def render_sheet(rows: list[tuple[Sample, np.ndarray, list[AugmentResult]]], labels: list[str], title: str) -> tuple[Any, list[list[tuple[Any, list[str]]]]]:
+def render_sheet(
+    rows: list[tuple[Sample, np.ndarray, list[AugmentResult]]], labels: list[str], title: str
+) -> tuple[Any, list[list[tuple[Any, list[str]]]]]:
     """The contact sheet and, per row, each tile image with its caption lines (for the HTML page)."""
     from PIL import Image, ImageDraw
 
@@ -236,7 +269,9 @@ def render_sheet(rows: list[tuple[Sample, np.ndarray, list[AugmentResult]]], lab
             sheet.paste(tile, (x0, y0))
             lines = caption_lines(result, sample)
             for i, line in enumerate(lines[:CAPTION_LINES]):
-                draw.text((x0 + 2, y0 + TILE + 2 + i * LINE), line, fill=(20, 20, 20) if i == 0 else (70, 70, 70), font=font)
+                draw.text(
+                    (x0 + 2, y0 + TILE + 2 + i * LINE), line, fill=(20, 20, 20) if i == 0 else (70, 70, 70), font=font
+                )
             if c == 0:
                 draw.rectangle([x0 - 2, y0 - 2, x0 + TILE + 1, y0 + TILE + 1], outline=(20, 20, 20), width=2)
             row_tiles.append((tile, lines))
@@ -246,6 +281,7 @@ def render_sheet(rows: list[tuple[Sample, np.ndarray, list[AugmentResult]]], lab
 
 def write_html(path: Path, tiles: list[list[tuple[Any, list[str]]]], spec: PipelineSpec, title: str) -> None:
     """The same tiles with full captions, plus the spec as YAML, in one self-contained page."""
+
     def data_uri(img: Any) -> str:
         buf = io.BytesIO()
         img.save(buf, format="PNG")
@@ -253,18 +289,32 @@ def write_html(path: Path, tiles: list[list[tuple[Any, list[str]]]], spec: Pipel
 
     cells = []
     for row in tiles:
-        tds = "".join(f'<td><img src="{data_uri(t)}" width="{TILE}"><pre>{html.escape(chr(10).join(lines))}</pre></td>' for t, lines in row)
+        tds = "".join(
+            f'<td><img src="{data_uri(t)}" width="{TILE}"><pre>{html.escape(chr(10).join(lines))}</pre></td>'
+            for t, lines in row
+        )
         cells.append(f"<tr>{tds}</tr>")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif} td{vertical-align:top} pre{font-size:11px;white-space:pre-wrap;max-width:"
-            f"{TILE}px}}</style></head><body><h1>{html.escape(title)}</h1><table>{''.join(cells)}</table>"
-            f"<h2>Pipeline spec</h2><pre>{html.escape(spec.dumps('yaml'))}</pre></body></html>")
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif} td{vertical-align:top} pre{font-size:11px;white-space:pre-wrap;max-width:"
+        f"{TILE}px}}</style></head><body><h1>{html.escape(title)}</h1><table>{''.join(cells)}</table>"
+        f"<h2>Pipeline spec</h2><pre>{html.escape(spec.dumps('yaml'))}</pre></body></html>"
+    )
     atomic_write_text(path, page)
 
 
-def make_preview(dataset: Dataset, output: str | Path, spec: str | Path | dict | list | PipelineSpec = "imagenet", n: int = 4, k: int = 4,
-                 classes: list[str] | None = None, rare: bool = False, seed: int = 0, device: str = "auto",
-                 html_path: str | Path | None = None) -> PreviewResult:
+def make_preview(
+    dataset: Dataset,
+    output: str | Path,
+    spec: str | Path | dict | list | PipelineSpec = "imagenet",
+    n: int = 4,
+    k: int = 4,
+    classes: list[str] | None = None,
+    rare: bool = False,
+    seed: int = 0,
+    device: str = "auto",
+    html_path: str | Path | None = None,
+) -> PreviewResult:
     """Write a contact sheet PNG of ``n`` images x (original + ``k`` variants); returns timing and counts."""
     from cvkit.augment.backends import BACKEND_NAMES, sample_augmenter
 
@@ -286,7 +336,9 @@ def make_preview(dataset: Dataset, output: str | Path, spec: str | Path | dict |
         seconds += time.perf_counter() - start
         lost += sum(r.boxes_lost for r in results)
         rows.append((sample, image, results))
-    title = f"cvkit augment preview: spec {parsed.name or 'custom'}, seed {seed}, back-end {BACKEND_NAMES.get(used, used)}"
+    title = (
+        f"cvkit augment preview: spec {parsed.name or 'custom'}, seed {seed}, back-end {BACKEND_NAMES.get(used, used)}"
+    )
     sheet, tiles = render_sheet(rows, labels, title)
     output = Path(output)
     buf = io.BytesIO()
@@ -295,4 +347,6 @@ def make_preview(dataset: Dataset, output: str | Path, spec: str | Path | dict |
     html_out = Path(html_path) if html_path else None
     if html_out is not None:
         write_html(html_out, tiles, parsed, title)
-    return PreviewResult(output, len(rows), 1 + k, used, seconds, len(rows) * k, lost, html_out, list(getattr(augmenter, "notes", [])))
+    return PreviewResult(
+        output, len(rows), 1 + k, used, seconds, len(rows) * k, lost, html_out, list(getattr(augmenter, "notes", []))
+    )

@@ -106,7 +106,9 @@ def make_step(raw: dict[str, Any], where: str, file: str | None = None) -> Trans
     name = str(raw.pop("name"))
     definition = TRANSFORMS.get(name)
     if definition is None:
-        raise InvalidInputError(f"unknown transform {name!r}; known: {', '.join(TRANSFORMS)}", file=file, location=where)
+        raise InvalidInputError(
+            f"unknown transform {name!r}; known: {', '.join(TRANSFORMS)}", file=file, location=where
+        )
     p = raw.pop("p", definition.default_p)
     try:
         p = float(p)
@@ -119,7 +121,9 @@ def make_step(raw: dict[str, Any], where: str, file: str | None = None) -> Trans
     unknown = sorted(set(params) - set(definition.defaults))
     if unknown:
         allowed = ", ".join(definition.defaults) or "none"
-        raise InvalidInputError(f"{name}: unknown parameter {unknown[0]!r} (parameters: {allowed})", file=file, location=where)
+        raise InvalidInputError(
+            f"{name}: unknown parameter {unknown[0]!r} (parameters: {allowed})", file=file, location=where
+        )
     for key in sorted(SIZE_PARAMETERS & set(params)):  # refused before any transform allocates an image that size
         for value in params[key] if isinstance(params[key], (list, tuple)) else [params[key]]:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -135,7 +139,9 @@ def from_albumentations(data: dict[str, Any], file: str | None = None) -> Pipeli
     """Import albumentations' ``A.to_dict(compose)`` output (a Compose of known transforms)."""
     root = data.get("transform", data)
     if root.get("__class_fullname__", "").rsplit(".", 1)[-1] != "Compose":
-        raise InvalidInputError("albumentations import: the top level must be a Compose", file=file, location="transform")
+        raise InvalidInputError(
+            "albumentations import: the top level must be a Compose", file=file, location="transform"
+        )
     steps: list[TransformSpec] = []
     for i, item in enumerate(root.get("transforms", [])):
         cls = item.get("__class_fullname__", "").rsplit(".", 1)[-1]
@@ -143,13 +149,19 @@ def from_albumentations(data: dict[str, Any], file: str | None = None) -> Pipeli
         where = f"transform.transforms[{i}]"
         if name is None:
             known = ", ".join(sorted(BY_ALBU_CLASS))
-            raise InvalidInputError(f"albumentations transform {cls!r} has no cvkit equivalent (supported: {known})", file=file, location=where)
+            raise InvalidInputError(
+                f"albumentations transform {cls!r} has no cvkit equivalent (supported: {known})",
+                file=file,
+                location=where,
+            )
         definition = TRANSFORMS[name]
         assert definition.from_albu is not None
         try:
             params = definition.from_albu(item)
         except (KeyError, TypeError, IndexError) as exc:
-            raise InvalidInputError(f"albumentations {cls}: missing or odd parameter {exc}", file=file, location=where) from None
+            raise InvalidInputError(
+                f"albumentations {cls}: missing or odd parameter {exc}", file=file, location=where
+            ) from None
         steps.append(make_step({"name": name, "p": item.get("p", definition.default_p), **params}, where, file))
     boxes = BoxPolicy()
     bbox_params = root.get("bbox_params") or {}
@@ -170,13 +182,21 @@ def from_data(data: Any, file: str | None = None) -> PipelineSpec:
         raise InvalidInputError("a pipeline spec needs a 'transforms' list", file=file)
     unknown = sorted(set(data) - {"name", "description", "boxes", "transforms"})
     if unknown:
-        raise InvalidInputError(f"unknown spec key {unknown[0]!r} (keys: name, description, boxes, transforms)", file=file)
+        raise InvalidInputError(
+            f"unknown spec key {unknown[0]!r} (keys: name, description, boxes, transforms)", file=file
+        )
     steps = [make_step(step, f"transforms[{i}]", file) for i, step in enumerate(data["transforms"] or [])]
     raw_boxes = data.get("boxes") or {}
     bad = sorted(set(raw_boxes) - {"min_visibility", "min_area", "redraw"})
     if bad:
-        raise InvalidInputError(f"unknown boxes key {bad[0]!r} (keys: min_visibility, min_area, redraw)", file=file, location="boxes")
-    boxes = BoxPolicy(float(raw_boxes.get("min_visibility", 0.0)), float(raw_boxes.get("min_area", 0.0)), int(raw_boxes.get("redraw", 0)))
+        raise InvalidInputError(
+            f"unknown boxes key {bad[0]!r} (keys: min_visibility, min_area, redraw)", file=file, location="boxes"
+        )
+    boxes = BoxPolicy(
+        float(raw_boxes.get("min_visibility", 0.0)),
+        float(raw_boxes.get("min_area", 0.0)),
+        int(raw_boxes.get("redraw", 0)),
+    )
     return PipelineSpec(steps, boxes, data.get("name"), data.get("description"))
 
 
@@ -210,6 +230,12 @@ def describe_presets() -> list[dict[str, Any]]:
     rows = []
     for name in PRESETS:
         spec = load_spec(name)
-        rows.append({"name": name, "description": spec.description, "boxes": spec.boxes.to_dict(),
-                     "transforms": [t.to_dict() for t in spec.transforms]})
+        rows.append(
+            {
+                "name": name,
+                "description": spec.description,
+                "boxes": spec.boxes.to_dict(),
+                "transforms": [t.to_dict() for t in spec.transforms],
+            }
+        )
     return rows

@@ -136,7 +136,12 @@ def finish(
         full_area = (x2 - x1) * (y2 - y1)
         vis = clip_box((x1, y1, x2 - x1, y2 - y1), width, height)
         vis_area = vis[2] * vis[3]
-        if full_area <= 0 or vis_area <= 0 or vis_area / full_area < policy.min_visibility - 1e-9 or vis_area < policy.min_area - 1e-9:
+        if (
+            full_area <= 0
+            or vis_area <= 0
+            or vis_area / full_area < policy.min_visibility - 1e-9
+            or vis_area < policy.min_area - 1e-9
+        ):
             lost += 1
             continue
         new = replace(obj, attributes=dict(obj.attributes), meta=dict(obj.meta))
@@ -144,7 +149,9 @@ def finish(
         if obj.polygon:
             parts = []
             for part in obj.polygon:
-                pts = clip_polygon(apply_matrix(np.asarray(part, dtype=np.float64).reshape(-1, 2), matrix), width, height)
+                pts = clip_polygon(
+                    apply_matrix(np.asarray(part, dtype=np.float64).reshape(-1, 2), matrix), width, height
+                )
                 if len(pts) >= 3 and polygon_area([pts.reshape(-1).tolist()]) > 0:
                     parts.append(_round(pts.reshape(-1)))
             if not parts:
@@ -162,7 +169,9 @@ def finish(
         if obj.keypoints:
             new.keypoints = _move_keypoints(obj.keypoints, matrix, width, height)
         if obj.points:
-            new.points = _round(apply_matrix(np.asarray(obj.points, dtype=np.float64).reshape(-1, 2), matrix).reshape(-1))
+            new.points = _round(
+                apply_matrix(np.asarray(obj.points, dtype=np.float64).reshape(-1, 2), matrix).reshape(-1)
+            )
         out.append(new)
     return out, lost
 
@@ -198,14 +207,35 @@ def _move_points(obj: Annotation, matrix: np.ndarray, width: int, height: int) -
 
 def rebuild(sample: Sample, objects: list[Annotation], width: int, height: int, path: str | None = None) -> Sample:
     """A copy of ``sample`` with new objects and size (labels and attributes kept)."""
-    return replace(sample, path=path or sample.path, width=width, height=height, objects=objects,
-                   labels=list(sample.labels), attributes=dict(sample.attributes), meta=dict(sample.meta))
+    return replace(
+        sample,
+        path=path or sample.path,
+        width=width,
+        height=height,
+        objects=objects,
+        labels=list(sample.labels),
+        attributes=dict(sample.attributes),
+        meta=dict(sample.meta),
+    )
 
 
 def display_params(params: dict[str, Any]) -> dict[str, Any]:
     """Applied parameters worth a caption: numbers rounded, internals (matrices, shapes) left out."""
-    hidden = {"shape", "interpolation", "mask_interpolation", "fill", "fill_mask", "matrix", "bbox_matrix", "output_shape",
-              "pad_params", "tiles", "batch_prob", "forward_input_shape", "dtype"}
+    hidden = {
+        "shape",
+        "interpolation",
+        "mask_interpolation",
+        "fill",
+        "fill_mask",
+        "matrix",
+        "bbox_matrix",
+        "output_shape",
+        "pad_params",
+        "tiles",
+        "batch_prob",
+        "forward_input_shape",
+        "dtype",
+    }
     out: dict[str, Any] = {}
     for key, value in params.items():
         if key in hidden or (isinstance(value, np.ndarray) and value.size > 8):

@@ -100,120 +100,261 @@ def _register(d: TransformDef) -> None:
 
 def _register_plain(name: str, group: str, doc: str, kornia_class: str) -> None:
     """A transform without parameters: the albumentations class of the same name, and a kornia class."""
-    _register(TransformDef(
-        name, group, {}, doc, name,
-        albu=lambda q, p: getattr(_A(), name)(p=p),
-        kornia=lambda q, p: getattr(_K(), kornia_class)(p=p), kornia_doc=kornia_class,
-        from_albu=lambda a: {},
-    ))
+    _register(
+        TransformDef(
+            name,
+            group,
+            {},
+            doc,
+            name,
+            albu=lambda q, p: getattr(_A(), name)(p=p),
+            kornia=lambda q, p: getattr(_K(), kornia_class)(p=p),
+            kornia_doc=kornia_class,
+            from_albu=lambda a: {},
+        )
+    )
 
 
 # --- geometric ----------------------------------------------------------------------------
 _register_plain("HorizontalFlip", "geometric", "mirror left-right", "RandomHorizontalFlip")
 _register_plain("VerticalFlip", "geometric", "mirror top-bottom", "RandomVerticalFlip")
-_register(TransformDef(
-    "Resize", "geometric", {"height": 224, "width": 224}, "resize to height x width", "Resize",
-    albu=lambda q, p: _A().Resize(int(q["height"]), int(q["width"]), p=p),
-    kornia=lambda q, p: _K().Resize((int(q["height"]), int(q["width"])), antialias=True, align_corners=False, p=p), kornia_doc="Resize",
-    from_albu=lambda a: {"height": a["height"], "width": a["width"]}, sets_size=True, default_p=1.0,
-))
-_register(TransformDef(
-    "SmallestMaxSize", "geometric", {"size": 256}, "resize so the shorter side is `size`", "SmallestMaxSize",
-    albu=lambda q, p: _A().SmallestMaxSize(max_size=int(q["size"]), p=p),
-    kornia=lambda q, p: _K().Resize(int(q["size"]), side="short", antialias=True, align_corners=False, p=p), kornia_doc="Resize(side='short')",
-    from_albu=lambda a: {"size": a["max_size"] if not isinstance(a["max_size"], list) else a["max_size"][0]}, default_p=1.0,
-))
-_register(TransformDef(
-    "CenterCrop", "geometric", {"height": 224, "width": 224}, "crop the centre height x width", "CenterCrop",
-    albu=lambda q, p: _A().CenterCrop(int(q["height"]), int(q["width"]), pad_if_needed=True, p=p),
-    kornia=lambda q, p: _K().CenterCrop((int(q["height"]), int(q["width"])), p=p), kornia_doc="CenterCrop",
-    from_albu=lambda a: {"height": a["height"], "width": a["width"]}, sets_size=True, default_p=1.0,
-))
-_register(TransformDef(
-    "Crop", "geometric", {"x_min": 0, "y_min": 0, "x_max": 224, "y_max": 224}, "fixed crop [x_min, x_max) x [y_min, y_max)", "Crop",
-    albu=lambda q, p: _A().Crop(int(q["x_min"]), int(q["y_min"]), int(q["x_max"]), int(q["y_max"]), p=p),
-    kornia=None, from_albu=lambda a: {k: a[k] for k in ("x_min", "y_min", "x_max", "y_max")}, default_p=1.0,
-))
-_register(TransformDef(
-    "RandomCrop", "geometric", {"height": 224, "width": 224}, "random height x width crop (padded when the image is smaller)", "RandomCrop",
-    albu=lambda q, p: _A().RandomCrop(int(q["height"]), int(q["width"]), pad_if_needed=True, p=p),
-    kornia=lambda q, p: _K().RandomCrop((int(q["height"]), int(q["width"])), pad_if_needed=True, p=p), kornia_doc="RandomCrop",
-    from_albu=lambda a: {"height": a["height"], "width": a["width"]}, sets_size=True, default_p=1.0,
-))
-_register(TransformDef(
-    "RandomResizedCrop", "geometric", {"size": 224, "scale": [0.08, 1.0], "ratio": [0.75, 1.3333333333333333]},
-    "crop a random area fraction `scale` with aspect `ratio`, resize to size x size (Inception/ImageNet protocol)", "RandomResizedCrop",
-    albu=lambda q, p: _A().RandomResizedCrop(size=_size(q), scale=tuple(q["scale"]), ratio=tuple(q["ratio"]), p=p),
-    kornia=lambda q, p: _K().RandomResizedCrop(_size(q), scale=tuple(q["scale"]), ratio=tuple(q["ratio"]), p=p), kornia_doc="RandomResizedCrop",
-    from_albu=lambda a: {"size": list(a["size"]), "scale": list(a["scale"]), "ratio": list(a["ratio"])}, sets_size=True, default_p=1.0,
-))
-_register(TransformDef(
-    "BoxSafeCrop", "geometric", {"erosion_rate": 0.0},
-    "random crop (no resize) that keeps every box whole; `erosion_rate` lets boxes shrink by that fraction", "BBoxSafeRandomCrop",
-    albu=lambda q, p: _A().BBoxSafeRandomCrop(erosion_rate=float(q["erosion_rate"]), p=p),
-    kornia=None, from_albu=lambda a: {"erosion_rate": a.get("erosion_rate", 0.0)},
-))
-_register(TransformDef(
-    "Affine", "geometric", {"scale": [0.9, 1.1], "translate": 0.1, "rotate": 15.0, "shear": 0.0},
-    "random scale (factor range), translate (fraction of size), rotate and shear (degrees), black fill", "Affine",
-    albu=lambda q, p: _A().Affine(scale=tuple(_pair(q["scale"], symmetric=False)), translate_percent=_pair(q["translate"]),
-                               rotate=_pair(q["rotate"]), shear=_pair(q["shear"]), p=p),
-    kornia=lambda q, p: _K().RandomAffine(degrees=_pair(q["rotate"]), translate=(abs(_pair(q["translate"])[1]),) * 2,
-                                       scale=_pair(q["scale"], symmetric=False), shear=_pair(q["shear"]), p=p),
-    kornia_doc="RandomAffine",
-    from_albu=lambda a: {"scale": list(a["scale"]["x"] if isinstance(a.get("scale"), dict) else a.get("scale", (1, 1))),
-                         "translate": list((a.get("translate_percent") or {"x": (0, 0)})["x"]) if isinstance(a.get("translate_percent"), dict)
-                         else list(a.get("translate_percent") or (0, 0)),
-                         "rotate": list(a.get("rotate", (0, 0))),
-                         "shear": list(a["shear"]["x"] if isinstance(a.get("shear"), dict) else a.get("shear", (0, 0)))},
-))
-_register(TransformDef(
-    "PatchShuffle", "geometric", {"grid": 3}, "cut into grid x grid patches and shuffle them (destroys shape, keeps texture); classification only",
-    "RandomGridShuffle",
-    albu=lambda q, p: _A().RandomGridShuffle(grid=(int(q["grid"]), int(q["grid"])), p=p),
-    kornia=None, from_albu=lambda a: {"grid": a["grid"][0]},
-))
+_register(
+    TransformDef(
+        "Resize",
+        "geometric",
+        {"height": 224, "width": 224},
+        "resize to height x width",
+        "Resize",
+        albu=lambda q, p: _A().Resize(int(q["height"]), int(q["width"]), p=p),
+        kornia=lambda q, p: _K().Resize((int(q["height"]), int(q["width"])), antialias=True, align_corners=False, p=p),
+        kornia_doc="Resize",
+        from_albu=lambda a: {"height": a["height"], "width": a["width"]},
+        sets_size=True,
+        default_p=1.0,
+    )
+)
+_register(
+    TransformDef(
+        "SmallestMaxSize",
+        "geometric",
+        {"size": 256},
+        "resize so the shorter side is `size`",
+        "SmallestMaxSize",
+        albu=lambda q, p: _A().SmallestMaxSize(max_size=int(q["size"]), p=p),
+        kornia=lambda q, p: _K().Resize(int(q["size"]), side="short", antialias=True, align_corners=False, p=p),
+        kornia_doc="Resize(side='short')",
+        from_albu=lambda a: {"size": a["max_size"] if not isinstance(a["max_size"], list) else a["max_size"][0]},
+        default_p=1.0,
+    )
+)
+_register(
+    TransformDef(
+        "CenterCrop",
+        "geometric",
+        {"height": 224, "width": 224},
+        "crop the centre height x width",
+        "CenterCrop",
+        albu=lambda q, p: _A().CenterCrop(int(q["height"]), int(q["width"]), pad_if_needed=True, p=p),
+        kornia=lambda q, p: _K().CenterCrop((int(q["height"]), int(q["width"])), p=p),
+        kornia_doc="CenterCrop",
+        from_albu=lambda a: {"height": a["height"], "width": a["width"]},
+        sets_size=True,
+        default_p=1.0,
+    )
+)
+_register(
+    TransformDef(
+        "Crop",
+        "geometric",
+        {"x_min": 0, "y_min": 0, "x_max": 224, "y_max": 224},
+        "fixed crop [x_min, x_max) x [y_min, y_max)",
+        "Crop",
+        albu=lambda q, p: _A().Crop(int(q["x_min"]), int(q["y_min"]), int(q["x_max"]), int(q["y_max"]), p=p),
+        kornia=None,
+        from_albu=lambda a: {k: a[k] for k in ("x_min", "y_min", "x_max", "y_max")},
+        default_p=1.0,
+    )
+)
+_register(
+    TransformDef(
+        "RandomCrop",
+        "geometric",
+        {"height": 224, "width": 224},
+        "random height x width crop (padded when the image is smaller)",
+        "RandomCrop",
+        albu=lambda q, p: _A().RandomCrop(int(q["height"]), int(q["width"]), pad_if_needed=True, p=p),
+        kornia=lambda q, p: _K().RandomCrop((int(q["height"]), int(q["width"])), pad_if_needed=True, p=p),
+        kornia_doc="RandomCrop",
+        from_albu=lambda a: {"height": a["height"], "width": a["width"]},
+        sets_size=True,
+        default_p=1.0,
+    )
+)
+_register(
+    TransformDef(
+        "RandomResizedCrop",
+        "geometric",
+        {"size": 224, "scale": [0.08, 1.0], "ratio": [0.75, 1.3333333333333333]},
+        "crop a random area fraction `scale` with aspect `ratio`, resize to size x size (Inception/ImageNet protocol)",
+        "RandomResizedCrop",
+        albu=lambda q, p: _A().RandomResizedCrop(size=_size(q), scale=tuple(q["scale"]), ratio=tuple(q["ratio"]), p=p),
+        kornia=lambda q, p: _K().RandomResizedCrop(_size(q), scale=tuple(q["scale"]), ratio=tuple(q["ratio"]), p=p),
+        kornia_doc="RandomResizedCrop",
+        from_albu=lambda a: {"size": list(a["size"]), "scale": list(a["scale"]), "ratio": list(a["ratio"])},
+        sets_size=True,
+        default_p=1.0,
+    )
+)
+_register(
+    TransformDef(
+        "BoxSafeCrop",
+        "geometric",
+        {"erosion_rate": 0.0},
+        "random crop (no resize) that keeps every box whole; `erosion_rate` lets boxes shrink by that fraction",
+        "BBoxSafeRandomCrop",
+        albu=lambda q, p: _A().BBoxSafeRandomCrop(erosion_rate=float(q["erosion_rate"]), p=p),
+        kornia=None,
+        from_albu=lambda a: {"erosion_rate": a.get("erosion_rate", 0.0)},
+    )
+)
+_register(
+    TransformDef(
+        "Affine",
+        "geometric",
+        {"scale": [0.9, 1.1], "translate": 0.1, "rotate": 15.0, "shear": 0.0},
+        "random scale (factor range), translate (fraction of size), rotate and shear (degrees), black fill",
+        "Affine",
+        albu=lambda q, p: _A().Affine(
+            scale=tuple(_pair(q["scale"], symmetric=False)),
+            translate_percent=_pair(q["translate"]),
+            rotate=_pair(q["rotate"]),
+            shear=_pair(q["shear"]),
+            p=p,
+        ),
+        kornia=lambda q, p: _K().RandomAffine(
+            degrees=_pair(q["rotate"]),
+            translate=(abs(_pair(q["translate"])[1]),) * 2,
+            scale=_pair(q["scale"], symmetric=False),
+            shear=_pair(q["shear"]),
+            p=p,
+        ),
+        kornia_doc="RandomAffine",
+        from_albu=lambda a: {
+            "scale": list(a["scale"]["x"] if isinstance(a.get("scale"), dict) else a.get("scale", (1, 1))),
+            "translate": list((a.get("translate_percent") or {"x": (0, 0)})["x"])
+            if isinstance(a.get("translate_percent"), dict)
+            else list(a.get("translate_percent") or (0, 0)),
+            "rotate": list(a.get("rotate", (0, 0))),
+            "shear": list(a["shear"]["x"] if isinstance(a.get("shear"), dict) else a.get("shear", (0, 0))),
+        },
+    )
+)
+_register(
+    TransformDef(
+        "PatchShuffle",
+        "geometric",
+        {"grid": 3},
+        "cut into grid x grid patches and shuffle them (destroys shape, keeps texture); classification only",
+        "RandomGridShuffle",
+        albu=lambda q, p: _A().RandomGridShuffle(grid=(int(q["grid"]), int(q["grid"])), p=p),
+        kornia=None,
+        from_albu=lambda a: {"grid": a["grid"][0]},
+    )
+)
 
 # --- pixel ----------------------------------------------------------------------------------
-_register(TransformDef(
-    "ColorJitter", "pixel", {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1},
-    "torchvision-style jitter: factors in [1-b, 1+b] etc., hue shift in [-hue, hue] turns", "ColorJitter",
-    albu=lambda q, p: _A().ColorJitter(brightness=_pair(q["brightness"], False), contrast=_pair(q["contrast"], False),
-                                    saturation=_pair(q["saturation"], False), hue=_pair(q["hue"]), p=p),
-    kornia=lambda q, p: _K().ColorJitter(brightness=_pair(q["brightness"], False), contrast=_pair(q["contrast"], False),
-                                      saturation=_pair(q["saturation"], False), hue=_pair(q["hue"]), p=p),
-    kornia_doc="ColorJitter",
-    from_albu=lambda a: {k: list(a[k]) for k in ("brightness", "contrast", "saturation", "hue")},
-))
-_register(TransformDef(
-    "HueSaturationValue", "pixel", {"hue_shift": 20, "sat_shift": 30, "val_shift": 20},
-    "add shifts in HSV space (OpenCV 8-bit units: hue 0-180, saturation and value 0-255)", "HueSaturationValue",
-    albu=lambda q, p: _A().HueSaturationValue(_pair(q["hue_shift"]), _pair(q["sat_shift"]), _pair(q["val_shift"]), p=p),
-    kornia=lambda q, p: _gpu_ops().RandomHSVShift(_pair(q["hue_shift"]), _pair(q["sat_shift"]), _pair(q["val_shift"]), p=p),
-    kornia_doc="cvkit RandomHSVShift (kornia rgb_to_hsv)",
-    from_albu=lambda a: {"hue_shift": list(a["hue_shift_limit"]), "sat_shift": list(a["sat_shift_limit"]), "val_shift": list(a["val_shift_limit"])},
-))
-_register(TransformDef(
-    "GaussNoise", "pixel", {"std": [0.02, 0.08]}, "per-channel Gaussian noise, std drawn per image as a fraction of 255", "GaussNoise",
-    albu=lambda q, p: _A().GaussNoise(std_range=_std(q), per_channel=True, p=p),
-    kornia=lambda q, p: _gpu_ops().RandomGaussNoise(_std(q), p=p),
-    kornia_doc="cvkit RandomGaussNoise",
-    from_albu=lambda a: {"std": list(a["std_range"])},
-))
-_register(TransformDef(
-    "GaussianBlur", "pixel", {"kernel": 5, "sigma": [0.1, 2.0]}, "Gaussian blur, fixed odd kernel, sigma drawn per image", "GaussianBlur",
-    albu=lambda q, p: _A().GaussianBlur(blur_limit=(int(q["kernel"]), int(q["kernel"])), sigma_limit=tuple(q["sigma"]), p=p),
-    kornia=lambda q, p: _K().RandomGaussianBlur((int(q["kernel"]),) * 2, tuple(q["sigma"]), p=p), kornia_doc="RandomGaussianBlur",
-    from_albu=lambda a: {"kernel": a["blur_limit"][1] if isinstance(a["blur_limit"], list) else a["blur_limit"], "sigma": list(a["sigma_limit"])},
-))
-_register(TransformDef(
-    "Erasing", "pixel", {"scale": [0.02, 0.33], "ratio": [0.3, 3.3], "value": 0},
-    "erase a random rectangle (area fraction `scale`, aspect `ratio`) to `value` (random erasing / cutout)", "Erasing",
-    albu=lambda q, p: _A().Erasing(scale=tuple(q["scale"]), ratio=tuple(q["ratio"]), fill=float(q["value"]), p=p),
-    kornia=lambda q, p: _K().RandomErasing(scale=tuple(q["scale"]), ratio=tuple(q["ratio"]), value=float(q["value"]) / 255.0, p=p),
-    kornia_doc="RandomErasing",
-    from_albu=lambda a: {"scale": list(a["scale"]), "ratio": list(a["ratio"]), "value": a.get("fill", 0)},
-))
+_register(
+    TransformDef(
+        "ColorJitter",
+        "pixel",
+        {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1},
+        "torchvision-style jitter: factors in [1-b, 1+b] etc., hue shift in [-hue, hue] turns",
+        "ColorJitter",
+        albu=lambda q, p: _A().ColorJitter(
+            brightness=_pair(q["brightness"], False),
+            contrast=_pair(q["contrast"], False),
+            saturation=_pair(q["saturation"], False),
+            hue=_pair(q["hue"]),
+            p=p,
+        ),
+        kornia=lambda q, p: _K().ColorJitter(
+            brightness=_pair(q["brightness"], False),
+            contrast=_pair(q["contrast"], False),
+            saturation=_pair(q["saturation"], False),
+            hue=_pair(q["hue"]),
+            p=p,
+        ),
+        kornia_doc="ColorJitter",
+        from_albu=lambda a: {k: list(a[k]) for k in ("brightness", "contrast", "saturation", "hue")},
+    )
+)
+_register(
+    TransformDef(
+        "HueSaturationValue",
+        "pixel",
+        {"hue_shift": 20, "sat_shift": 30, "val_shift": 20},
+        "add shifts in HSV space (OpenCV 8-bit units: hue 0-180, saturation and value 0-255)",
+        "HueSaturationValue",
+        albu=lambda q, p: _A().HueSaturationValue(
+            _pair(q["hue_shift"]), _pair(q["sat_shift"]), _pair(q["val_shift"]), p=p
+        ),
+        kornia=lambda q, p: _gpu_ops().RandomHSVShift(
+            _pair(q["hue_shift"]), _pair(q["sat_shift"]), _pair(q["val_shift"]), p=p
+        ),
+        kornia_doc="cvkit RandomHSVShift (kornia rgb_to_hsv)",
+        from_albu=lambda a: {
+            "hue_shift": list(a["hue_shift_limit"]),
+            "sat_shift": list(a["sat_shift_limit"]),
+            "val_shift": list(a["val_shift_limit"]),
+        },
+    )
+)
+_register(
+    TransformDef(
+        "GaussNoise",
+        "pixel",
+        {"std": [0.02, 0.08]},
+        "per-channel Gaussian noise, std drawn per image as a fraction of 255",
+        "GaussNoise",
+        albu=lambda q, p: _A().GaussNoise(std_range=_std(q), per_channel=True, p=p),
+        kornia=lambda q, p: _gpu_ops().RandomGaussNoise(_std(q), p=p),
+        kornia_doc="cvkit RandomGaussNoise",
+        from_albu=lambda a: {"std": list(a["std_range"])},
+    )
+)
+_register(
+    TransformDef(
+        "GaussianBlur",
+        "pixel",
+        {"kernel": 5, "sigma": [0.1, 2.0]},
+        "Gaussian blur, fixed odd kernel, sigma drawn per image",
+        "GaussianBlur",
+        albu=lambda q, p: _A().GaussianBlur(
+            blur_limit=(int(q["kernel"]), int(q["kernel"])), sigma_limit=tuple(q["sigma"]), p=p
+        ),
+        kornia=lambda q, p: _K().RandomGaussianBlur((int(q["kernel"]),) * 2, tuple(q["sigma"]), p=p),
+        kornia_doc="RandomGaussianBlur",
+        from_albu=lambda a: {
+            "kernel": a["blur_limit"][1] if isinstance(a["blur_limit"], list) else a["blur_limit"],
+            "sigma": list(a["sigma_limit"]),
+        },
+    )
+)
+_register(
+    TransformDef(
+        "Erasing",
+        "pixel",
+        {"scale": [0.02, 0.33], "ratio": [0.3, 3.3], "value": 0},
+        "erase a random rectangle (area fraction `scale`, aspect `ratio`) to `value` (random erasing / cutout)",
+        "Erasing",
+        albu=lambda q, p: _A().Erasing(scale=tuple(q["scale"]), ratio=tuple(q["ratio"]), fill=float(q["value"]), p=p),
+        kornia=lambda q, p: _K().RandomErasing(
+            scale=tuple(q["scale"]), ratio=tuple(q["ratio"]), value=float(q["value"]) / 255.0, p=p
+        ),
+        kornia_doc="RandomErasing",
+        from_albu=lambda a: {"scale": list(a["scale"]), "ratio": list(a["ratio"]), "value": a.get("fill", 0)},
+    )
+)
 _register_plain("ToGray", "pixel", "grey (weighted average), kept as 3 channels", "RandomGrayscale")
 _register_plain("ChannelShuffle", "pixel", "permute the RGB channels", "RandomChannelShuffle")
 

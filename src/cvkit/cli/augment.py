@@ -17,29 +17,41 @@ from typing import Any
 
 import typer
 
-from cvkit.cli.common import handle_errors, out_console, quiet_progress
+from cvkit.cli.common import ENGINE_HELP, RAY_ADDRESS_HELP, engine_scope, handle_errors, out_console, quiet_progress
 from cvkit.errors import CvkitError
 
 
 def augment_cmd(
-    dataset: str = typer.Argument(..., help="A manifest or any dataset path cvkit reads; or the word 'presets' to list presets."),
+    dataset: str = typer.Argument(
+        ..., help="A manifest or any dataset path cvkit reads; or the word 'presets' to list presets."
+    ),
     preview: Path | None = typer.Option(None, "--preview", help="Write a contact sheet PNG here."),
     apply: bool = typer.Option(False, "--apply", help="Write augmented copies and a new manifest to -o."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Output folder for --apply."),
-    spec: str | None = typer.Option(None, "--spec", help="Pipeline spec file (YAML/JSON; albumentations A.to_dict accepted)."),
+    spec: str | None = typer.Option(
+        None, "--spec", help="Pipeline spec file (YAML/JSON; albumentations A.to_dict accepted)."
+    ),
     preset: str | None = typer.Option(None, "--preset", "-p", help="Built-in pipeline (see `cvkit augment presets`)."),
     n: int = typer.Option(4, "--n", help="Preview: number of images (rows)."),
     k: int = typer.Option(4, "--k", help="Preview: augmented variants per image (columns after the original)."),
-    classes: str | None = typer.Option(None, "--classes", help="Preview: only images with one of these classes, comma-separated."),
+    classes: str | None = typer.Option(
+        None, "--classes", help="Preview: only images with one of these classes, comma-separated."
+    ),
     rare: bool = typer.Option(False, "--rare", help="Preview: images of the rarest classes first."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same sheet / copies."),
-    html: Path | None = typer.Option(None, "--html", help="Preview: also write an HTML page with the tiles and the spec."),
+    html: Path | None = typer.Option(
+        None, "--html", help="Preview: also write an HTML page with the tiles and the spec."
+    ),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda."),
     copies: int = typer.Option(1, "--copies", help="Apply: augmented copies per image."),
-    oversample_rare: bool = typer.Option(False, "--oversample-rare", help="Apply: copy images of rare classes until each class has --target images."),
+    oversample_rare: bool = typer.Option(
+        False, "--oversample-rare", help="Apply: copy images of rare classes until each class has --target images."
+    ),
     target: int | None = typer.Option(None, "--target", help="Apply with --oversample-rare: images wanted per class."),
     from_format: str | None = typer.Option(None, "--from", "-f", help="Dataset format (detected when left out)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Apply: replace a non-empty output folder."),
+    engine: str | None = typer.Option(None, "--engine", envvar="CVKIT_ENGINE", help="Apply: " + ENGINE_HELP),
+    ray_address: str | None = typer.Option(None, "--ray-address", envvar="RAY_ADDRESS", help=RAY_ADDRESS_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Preview an augmentation pipeline on your images and annotations, or write augmented copies.
@@ -53,6 +65,8 @@ def augment_cmd(
       cvkit augment VOCdevkit/VOC2012 --preview sheet.png --spec my_pipeline.yaml --rare --html sheet.html
 
       cvkit augment data/manifest.jsonl --apply -o augmented/ --preset detection --oversample-rare --target 500
+
+      cvkit augment data/manifest.jsonl --apply -o augmented/ --copies 4 --engine ray --ray-address auto
     """
     with handle_errors():
         quiet_progress(json_output)
@@ -83,7 +97,8 @@ def augment_cmd(
             _preview(data, preview, chosen, n, k, classes, rare, seed, device, html, json_output)
         else:
             assert output is not None
-            _apply(data, output, chosen, copies, target, seed, device, overwrite, json_output)
+            with engine_scope(engine, ray_address):
+                _apply(data, output, chosen, copies, target, seed, device, overwrite, json_output)
 
 
 def _device_line(requested: str, used: str) -> str:
@@ -95,30 +110,60 @@ def _device_line(requested: str, used: str) -> str:
     return f"back-end: {BACKEND_NAMES.get(used, used)}{why}"
 
 
-def _preview(data: Any, path: Path, spec: str, n: int, k: int, classes: str | None, rare: bool, seed: int, device: str,
-             html: Path | None, json_output: bool) -> None:
+def _preview(
+    data: Any,
+    path: Path,
+    spec: str,
+    n: int,
+    k: int,
+    classes: str | None,
+    rare: bool,
+    seed: int,
+    device: str,
+    html: Path | None,
+    json_output: bool,
+) -> None:
     from cvkit.augment.preview import make_preview
 
     names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
-    result = make_preview(data, path, spec, n=n, k=k, classes=names, rare=rare, seed=seed, device=device, html_path=html)
+    result = make_preview(
+        data, path, spec, n=n, k=k, classes=names, rare=rare, seed=seed, device=device, html_path=html
+    )
     info = result.to_dict()
     if json_output:
         print(json.dumps(info, indent=2))
         return
     console = out_console()
-    console.print(f"wrote {result.path}: {result.rows} images x (original + {k} variants)" + (f", and {result.html}" if result.html else ""))
+    console.print(
+        f"wrote {result.path}: {result.rows} images x (original + {k} variants)"
+        + (f", and {result.html}" if result.html else "")
+    )
     console.print(_device_line(device, result.device))
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}")
-    console.print(f"augmented {info['variants']} images in {info['seconds']:.3f} s: {info['ms_per_image']:.2f} ms per image, "
-                  f"{info['images_per_second']} images/s")
+    console.print(
+        f"augmented {info['variants']} images in {info['seconds']:.3f} s: {info['ms_per_image']:.2f} ms per image, "
+        f"{info['images_per_second']} images/s"
+    )
     console.print(f"boxes lost: {result.boxes_lost}")
 
 
-def _apply(data: Any, output: Path, spec: str, copies: int, target: int | None, seed: int, device: str, overwrite: bool, json_output: bool) -> None:
+def _apply(
+    data: Any,
+    output: Path,
+    spec: str,
+    copies: int,
+    target: int | None,
+    seed: int,
+    device: str,
+    overwrite: bool,
+    json_output: bool,
+) -> None:
     from cvkit.augment.apply import apply_augmentations
 
-    result = apply_augmentations(data, output, spec, copies=copies, oversample_target=target, seed=seed, device=device, overwrite=overwrite)
+    result = apply_augmentations(
+        data, output, spec, copies=copies, oversample_target=target, seed=seed, device=device, overwrite=overwrite
+    )
     if json_output:
         print(json.dumps(result.to_dict(), indent=2))
         return
@@ -136,7 +181,10 @@ def _apply(data: Any, output: Path, spec: str, copies: int, target: int | None, 
             table.add_row(label, str(result.before.get(label, 0)), str(result.after[label]))
         console.print(table)
         for label, count in result.short.items():
-            console.print(f"[yellow]warning:[/] {label} reached only {count} images (its copies kept losing it to the augmentation)")
+            console.print(
+                f"[yellow]warning:[/] {label} reached only {count} images (its copies kept losing it to the "
+                "augmentation)"
+            )
 
 
 def _list_presets(json_output: bool) -> None:
@@ -154,7 +202,10 @@ def _list_presets(json_output: bool) -> None:
             console.print(f"    {step['name']} (p={step['p']:g})" + (f": {params}" if params else ""))
         boxes = row["boxes"]
         if boxes["min_visibility"] or boxes["min_area"] or boxes["redraw"]:
-            console.print(f"    boxes: min_visibility={boxes['min_visibility']}, min_area={boxes['min_area']}, redraw={boxes['redraw']}")
+            console.print(
+                f"    boxes: min_visibility={boxes['min_visibility']}, min_area={boxes['min_area']}, "
+                f"redraw={boxes['redraw']}"
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -40,11 +40,13 @@ def out_console() -> Any:
 EXIT_IO = 74
 #: exit status when stdout is closed early (``cvkit formats | head -1``): 128 + SIGPIPE, as a tool killed by it
 EXIT_CLOSED_PIPE = 141
-_IO_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EROFS", "EIO", "EDQUOT", "EFBIG", "ENXIO")
-                       if hasattr(errno, name))
+_IO_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EROFS", "EIO", "EDQUOT", "EFBIG", "ENXIO") if hasattr(errno, name)
+)
 #: errors of writing, for which the file written (an OSError's second file name, where it has two) is the one to name
-_WRITE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EROFS", "EDQUOT", "EFBIG")
-                          if hasattr(errno, name))
+_WRITE_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EROFS", "EDQUOT", "EFBIG") if hasattr(errno, name)
+)
 
 
 def os_error_exit_code(exc: OSError) -> int:
@@ -126,8 +128,10 @@ def handle_errors() -> Iterator[None]:
         odd = isinstance(exc, UnicodeEncodeError) and isinstance(exc.object, str)
         text = exc.object[max(0, exc.start - 60) : exc.end + 20] if odd else ""  # type: ignore[union-attr]
         shown = f" ({text.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')})" if text else ""
-        print(f"error: a file name is not valid UTF-8{shown}; rename it (cvkit writes names as UTF-8 text)",
-              file=sys.stderr)
+        print(
+            f"error: a file name is not valid UTF-8{shown}; rename it (cvkit writes names as UTF-8 text)",
+            file=sys.stderr,
+        )
         raise typer.Exit(2) from None
 
 
@@ -159,9 +163,13 @@ def print_report(report: Any, title: str, json_output: bool = False) -> None:
     if json_output:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    rows = [("", "read", "written")] + [(key, str(data["read"][key]), str(data["written"][key])) for key in ("images", "objects", "categories")]
+    rows = [("", "read", "written")] + [
+        (key, str(data["read"][key]), str(data["written"][key])) for key in ("images", "objects", "categories")
+    ]
     for split in sorted(set(data["read"]["splits"]) | set(data["written"]["splits"])):
-        rows.append((f"split {split}", str(data["read"]["splits"].get(split, 0)), str(data["written"]["splits"].get(split, 0))))
+        rows.append(
+            (f"split {split}", str(data["read"]["splits"].get(split, 0)), str(data["written"]["splits"].get(split, 0)))
+        )
     typer.echo(title)
     typer.echo(box_table(rows, (False, True, True)))
     caution = typer.style  # yellow on a terminal; typer.echo drops the colour elsewhere
@@ -191,15 +199,35 @@ def box_table(rows: list[tuple[str, ...]], right: tuple[bool, ...]) -> str:
         box = _BOX
     except (LookupError, UnicodeEncodeError):
         box = _ASCII_BOX
-    top_left, heavy, top_join, top_right, heavy_bar, mid_left, mid_join, mid_right, bar, bottom_left, light, bottom_join, bottom_right = box
+    (
+        top_left,
+        heavy,
+        top_join,
+        top_right,
+        heavy_bar,
+        mid_left,
+        mid_join,
+        mid_right,
+        bar,
+        bottom_left,
+        light,
+        bottom_join,
+        bottom_right,
+    ) = box
 
     def line(cells: tuple[str, ...], edge: str) -> str:
-        padded = [" " * (width - _display_width(cell)) + cell if at_right else cell + " " * (width - _display_width(cell))
-                  for cell, width, at_right in zip(cells, widths, right)]
+        padded = [
+            " " * (width - _display_width(cell)) + cell if at_right else cell + " " * (width - _display_width(cell))
+            for cell, width, at_right in zip(cells, widths, right)
+        ]
         return edge + edge.join(f" {cell} " for cell in padded) + edge
 
     rule = [heavy * (width + 2) for width in widths]
-    lines = [top_left + top_join.join(rule) + top_right, line(rows[0], heavy_bar), mid_left + mid_join.join(rule) + mid_right]
+    lines = [
+        top_left + top_join.join(rule) + top_right,
+        line(rows[0], heavy_bar),
+        mid_left + mid_join.join(rule) + mid_right,
+    ]
     lines += [line(row, bar) for row in rows[1:]]
     lines.append(bottom_left + bottom_join.join(light * (width + 2) for width in widths) + bottom_right)
     return "\n".join(lines)
@@ -209,9 +237,13 @@ def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
-ENGINE_HELP = ("Where per-image work runs: local (this machine's processes, the default) or ray (a Ray cluster; "
-               "needs cvkit\\[ray]). Also $CVKIT_ENGINE.")
-RAY_ADDRESS_HELP = "Ray cluster to use with --engine ray: auto, HOST:PORT or ray://HOST:PORT (default $RAY_ADDRESS, else a local Ray)."
+ENGINE_HELP = (
+    "Where per-image work runs: local (this machine's processes, the default) or ray (a Ray cluster; "
+    "needs cvkit\\[ray]). Also $CVKIT_ENGINE."
+)
+RAY_ADDRESS_HELP = (
+    "Ray cluster to use with --engine ray: auto, HOST:PORT or ray://HOST:PORT (default $RAY_ADDRESS, else a local Ray)."
+)
 
 
 @contextmanager

@@ -11,11 +11,16 @@ import typer
 from cvkit.cli.common import handle_errors, out_console, quiet_progress
 from cvkit.errors import CvkitError, DestinationExistsError
 
-HIERARCHY_HELP = ("Hierarchy to use instead of the manifest's: a folder or file (wordnet.is_a.txt + words.txt, WordNet's data.noun, "
-                  "devkit meta.mat, CIFAR-100 folder, COCO json, manifest, child,parent csv/json).")
+HIERARCHY_HELP = (
+    "Hierarchy to use instead of the manifest's: a folder or file (wordnet.is_a.txt + words.txt, WordNet's data.noun, "
+    "devkit meta.mat, CIFAR-100 folder, COCO json, manifest, child,parent csv/json)."
+)
 
-hierarchy_app = typer.Typer(help="Class hierarchies (WordNet, ImageNet, CIFAR-100, COCO).\n\nExamples:\n\n"
-                            "  cvkit hierarchy show train.jsonl --depth 4", no_args_is_help=True)
+hierarchy_app = typer.Typer(
+    help="Class hierarchies (WordNet, ImageNet, CIFAR-100, COCO).\n\nExamples:\n\n"
+    "  cvkit hierarchy show train.jsonl --depth 4",
+    no_args_is_help=True,
+)
 
 
 def _label(summary: Any, name: str, first: bool) -> str:
@@ -37,9 +42,13 @@ def _label(summary: Any, name: str, first: bool) -> str:
 def show_cmd(
     manifest: Path = typer.Argument(..., help="A cvkit manifest (.jsonl or .parquet)."),
     hierarchy: Path | None = typer.Option(None, "--hierarchy", help=HIERARCHY_HELP),
-    depth: int | None = typer.Option(None, "--depth", min=0, help="Show this many levels below the top (the roots, or --node)."),
+    depth: int | None = typer.Option(
+        None, "--depth", min=0, help="Show this many levels below the top (the roots, or --node)."
+    ),
     node: str | None = typer.Option(None, "--node", help="Start at this node: a WNID or a name such as 'dog'."),
-    json_output: bool = typer.Option(False, "--json", help="Print the nodes as JSON records (each once) instead of a tree."),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print the nodes as JSON records (each once) instead of a tree."
+    ),
 ) -> None:
     """Show the classes' hierarchy as a tree with the number of images at or below each node.
 
@@ -66,7 +75,10 @@ def show_cmd(
             return
         from rich.tree import Tree
 
-        tree = Tree(f"{manifest.name}: {len(summary.classes)} classes, {len(summary.hierarchy)} nodes, {summary.total_images:,} images")
+        tree = Tree(
+            f"{manifest.name}: {len(summary.classes)} classes, {len(summary.hierarchy)} nodes, "
+            f"{summary.total_images:,} images"
+        )
         branch_at: list[Any] = [tree]
         for name, level, _parent, first in summary.walk(top, depth):
             del branch_at[level + 1 :]
@@ -92,11 +104,19 @@ def remap_cmd(
     manifest: Path = typer.Argument(..., help="A cvkit manifest (.jsonl or .parquet)."),
     output: Path = typer.Option(..., "--output", "-o", help="Manifest to write (.jsonl or .parquet)."),
     hierarchy: Path | None = typer.Option(None, "--hierarchy", help=HIERARCHY_HELP),
-    to: str | None = typer.Option(None, "--to", help="Comma-separated targets: WNIDs or names (lemmas), e.g. animal,person,vehicle."),
+    to: str | None = typer.Option(
+        None, "--to", help="Comma-separated targets: WNIDs or names (lemmas), e.g. animal,person,vehicle."
+    ),
     level: str | None = typer.Option(None, "--level", help="'coarse': each class's parent (CIFAR-100 superclasses)."),
-    depth: int | None = typer.Option(None, "--depth", help="Map each class to its ancestor at this depth (shortest path from a root; roots are 0)."),
-    map_file: Path | None = typer.Option(None, "--map", help="Explicit mappings: CSV 'old,new' rows (empty new drops) or JSON {old: new}."),
-    unmapped: str = typer.Option("drop", "--unmapped", help="Classes with no target: drop, keep, or other (relabel 'other')."),
+    depth: int | None = typer.Option(
+        None, "--depth", help="Map each class to its ancestor at this depth (shortest path from a root; roots are 0)."
+    ),
+    map_file: Path | None = typer.Option(
+        None, "--map", help="Explicit mappings: CSV 'old,new' rows (empty new drops) or JSON {old: new}."
+    ),
+    unmapped: str = typer.Option(
+        "drop", "--unmapped", help="Classes with no target: drop, keep, or other (relabel 'other')."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output manifest."),
     json_output: bool = typer.Option(False, "--json", help="Print the table as JSON."),
 ) -> None:
@@ -131,7 +151,9 @@ def remap_cmd(
         if to is not None and not targets:
             raise CvkitError("--to needs at least one target")
         mapping = read_mapping_file(map_file) if map_file is not None else None
-        remapped, table = remap(read_manifest(manifest), hierarchy, to=targets, level=level, depth=depth, mapping=mapping, unmapped=unmapped)
+        remapped, table = remap(
+            read_manifest(manifest), hierarchy, to=targets, level=level, depth=depth, mapping=mapping, unmapped=unmapped
+        )
         with exclusive(output, overwrite):
             write_manifest(remapped, output)
         if json_output:
@@ -140,8 +162,10 @@ def remap_cmd(
         _print_table(table)
         for warning in table.warnings:
             print(f"warning: {warning}")
-        print(f"wrote {output}: {len(table.categories)} categories, {table.images_out} images ({table.images_dropped} dropped), "
-              f"{table.objects_out} objects ({table.objects_in - table.objects_out} dropped)")
+        print(
+            f"wrote {output}: {len(table.categories)} categories, {table.images_out} images ({table.images_dropped} "
+            f"dropped), {table.objects_out} objects ({table.objects_in - table.objects_out} dropped)"
+        )
 
 
 def register(app: typer.Typer) -> None:

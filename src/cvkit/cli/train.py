@@ -62,6 +62,12 @@ def train_cmd(
     workers: int = typer.Option(
         4, "--workers", "-j", help="DataLoader worker processes (0: load in the main process).", rich_help_panel=DATA
     ),
+    shuffle_buffer: int = typer.Option(
+        1000,
+        "--shuffle-buffer",
+        help="Shards streaming: samples each worker holds to shuffle (0: the shards' order).",
+        rich_help_panel=DATA,
+    ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda.", rich_help_panel=RUN),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same CPU result).", rich_help_panel=RUN),
     weights: Path | None = typer.Option(
@@ -130,11 +136,15 @@ def train_cmd(
     magnet_clusters: int = typer.Option(
         4, "--magnet-clusters", help="Magnet loss: k-means clusters per class (K).", rich_help_panel=FEATURES
     ),
-    magnet_m: int = typer.Option(8, "--magnet-m", help="Magnet loss: clusters per batch (M).", rich_help_panel=FEATURES),
+    magnet_m: int = typer.Option(
+        8, "--magnet-m", help="Magnet loss: clusters per batch (M).", rich_help_panel=FEATURES
+    ),
     magnet_d: int = typer.Option(
         8, "--magnet-d", help="Magnet loss: samples per cluster (D); batches hold M x D.", rich_help_panel=FEATURES
     ),
-    magnet_alpha: float = typer.Option(1.0, "--magnet-alpha", help="Magnet loss margin alpha.", rich_help_panel=FEATURES),
+    magnet_alpha: float = typer.Option(
+        1.0, "--magnet-alpha", help="Magnet loss margin alpha.", rich_help_panel=FEATURES
+    ),
     unlabeled: Path | None = typer.Option(
         None,
         "--unlabeled",

@@ -2,9 +2,11 @@
 
 Every pipeline that spreads work (a reader's shards, a writer's ``encode``, a scan of many files) hands an
 executor a module-level ``function``, one picklable ``context`` and a sequence of picklable ``tasks``;
-``executor.map`` yields ``function(context, task)`` for each task, in task order. Nothing reaches a worker
-through inherited memory alone: the same call runs in this process, on forked or spawned local processes, or
-on another machine (the Ray engine, :mod:`cvkit.core.executor_ray`), and gives the same results.
+``executor.map`` yields ``function(context, task)`` for each task, in task order, and calls ``on_done(index,
+result)`` (when given) as each task's result reaches this process: a progress bar fed by completed shards.
+Nothing reaches a worker through inherited memory alone: the same call runs in this process, on forked or
+spawned local processes, or on another machine (the Ray engine, :mod:`cvkit.core.executor_ray`),
+and gives the same results.
 
 ``context`` is sent once per worker (a pool's initializer; Ray's object store), ``tasks`` one by one. With the
 ``fork`` start method the context is inherited rather than pickled (cheap for a parsed COCO file), but it must
@@ -33,11 +35,15 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from cvkit.core.interrupts import quiet_worker, signals_held, signals_left_to_parent
+from cvkit.core.progress import progress_bar
 from cvkit.errors import CvkitError
 
 C = TypeVar("C")
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: called with a task's index and result as the result reaches this process (progress bars)
+OnDone = Callable[[int, Any], None]
 
 #: engines by name: ``local`` (this machine's processes; in-process for one worker) and ``ray`` (a Ray cluster)
 ENGINES = ("local", "ray")
@@ -52,8 +58,11 @@ class Executor(ABC):
     workers: int = 1
 
     @abstractmethod
-    def map(self, function: Callable[[C, T], R], context: C, tasks: Sequence[T]) -> Iterator[R]:
-        """``function(context, task)`` for every task, in task order."""
+    def map(
+        self, function: Callable[[C, T], R], context: C, tasks: Sequence[T], on_done: OnDone | None = None
+    ) -> Iterator[R]:
+        """``function(context, task)`` for every task, in task order; ``on_done(index, result)`` as each arrives
+        (in completion order where the engine knows it, else in task order), before it is yielded."""
 
     def close(self) -> None:  # noqa: B027 (optional: executors without workers have nothing to free)
         """Cancel what is still running and free the workers (a no-op where there are none)."""
@@ -71,9 +80,14 @@ class InProcess(Executor):
     name = "local"
     workers = 1
 
-    def map(self, function: Callable[[C, T], R], context: C, tasks: Sequence[T]) -> Iterator[R]:
-        for task in tasks:
-            yield function(context, task)
+    def map(
+        self, function: Callable[[C, T], R], context: C, tasks: Sequence[T], on_done: OnDone | None = None
+    ) -> Iterator[R]:
+        for index, task in enumerate(tasks):
+            result = function(context, task)
+            if on_done is not None:
+                on_done(index, result)
+            yield result
 
 
 #: a local worker's context, set once by the pool's initializer (:class:`LocalProcesses`)
@@ -102,21 +116,27 @@ class _QuietPool(multiprocessing.pool.Pool):
         return process
 
 
-def _start_worker(left_to_parent: tuple[int, ...], initializer: Callable[..., None] | None,
-                  initargs: tuple[Any, ...]) -> None:
+def _start_worker(
+    left_to_parent: tuple[int, ...], initializer: Callable[..., None] | None, initargs: tuple[Any, ...]
+) -> None:
     quiet_worker(left_to_parent)
     if initializer is not None:
         initializer(*initargs)
 
 
-def start_pool(start_method: str, workers: int, initializer: Callable[..., None] | None = None,
-               initargs: tuple[Any, ...] = ()) -> Any:
+def start_pool(
+    start_method: str, workers: int, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
+) -> Any:
     """A ``multiprocessing`` pool of ``workers`` quiet workers (:func:`cvkit.core.interrupts.quiet_worker`) that
     run ``initializer(*initargs)`` first; end it with :func:`stop_pool` or :func:`pool_finished`. A signal that
     arrives while the workers start is acted upon once the pool is known to :func:`stop_workers`."""
     with signals_held():  # the workers start with these signals blocked, until they ignore them
-        pool = _QuietPool(workers, _start_worker, (signals_left_to_parent(), initializer, initargs),
-                          context=multiprocessing.get_context(start_method))
+        pool = _QuietPool(
+            workers,
+            _start_worker,
+            (signals_left_to_parent(), initializer, initargs),
+            context=multiprocessing.get_context(start_method),
+        )
         _running.append((next(_serials), threading.get_ident(), pool))
     return pool
 
@@ -166,14 +186,19 @@ class LocalProcesses(Executor):
         self.start_method = start_method or ("fork" if can_fork() else "spawn")
         self._pool: Any = None
 
-    def map(self, function: Callable[[C, T], R], context: C, tasks: Sequence[T]) -> Iterator[R]:
+    def map(
+        self, function: Callable[[C, T], R], context: C, tasks: Sequence[T], on_done: OnDone | None = None
+    ) -> Iterator[R]:
         self.close()
         pool = start_pool(self.start_method, self.workers, _set_worker_context, (context,))
         self._pool = pool
         results = pool.imap(_call_with_context, [(function, task) for task in tasks])
         pool.close()  # no task comes after these: workers end as soon as the tasks run out
         try:
-            yield from results
+            for index, result in enumerate(results):
+                if on_done is not None:
+                    on_done(index, result)
+                yield result
         except BaseException:  # an error, or the caller stopped early: the workers are stopped and waited for
             self._pool = None
             stop_pool(pool)
@@ -235,3 +260,18 @@ def using(executor: Executor) -> Iterator[Executor]:
 def chosen() -> Executor | None:
     """The executor set by :func:`using`, if any."""
     return _chosen
+
+
+def tracked_map(
+    executor: Executor,
+    function: Callable[[C, T], R],
+    context: C,
+    tasks: Sequence[T],
+    description: str,
+    size: Callable[[T], int] = lambda _task: 1,
+) -> Iterator[R]:
+    """``executor.map`` with one progress bar that every completed task moves by ``size(task)`` (its images),
+    in completion order on a cluster."""
+    total = sum(size(task) for task in tasks)
+    with progress_bar(description, total) as advance:
+        yield from executor.map(function, context, tasks, on_done=lambda index, _result: advance(size(tasks[index])))

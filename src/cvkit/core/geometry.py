@@ -73,9 +73,13 @@ def box_corners(box: Sequence[float]) -> list[float]:
 
 
 def polygon_bbox(parts: Sequence[Sequence[float]]) -> Box:
-    """Tight box around one or more flat ``[x1, y1, x2, y2, ...]`` point lists."""
-    xs = [v for part in parts for v in part[0::2]]
-    ys = [v for part in parts for v in part[1::2]]
+    """Tight box around one or more flat ``[x1, y1, x2, y2, ...]`` point lists (one part, the common case, is
+    sliced rather than copied: the same values in the same order)."""
+    if len(parts) == 1:
+        xs, ys = parts[0][0::2], parts[0][1::2]
+    else:
+        xs = [v for part in parts for v in part[0::2]]
+        ys = [v for part in parts for v in part[1::2]]
     x1, y1 = min(xs), min(ys)
     return (x1, y1, max(xs) - x1, max(ys) - y1)
 

@@ -1,6 +1,6 @@
 """Image size and EXIF orientation from the file header, never by decoding pixels.
 
-JPEG and PNG headers are parsed here directly (tens of microseconds a file); other
+JPEG and PNG headers are parsed here directly (faster than Pillow: docs/benchmarks.md); other
 formats go through Pillow's lazy ``Image.open``, which also reads only the header.
 Sizes are reported for the *displayed* image: EXIF orientations 5-8 swap width and
 height, because annotation tools show and label the rotated image.
@@ -102,7 +102,9 @@ def read_image_info(path: str | Path) -> ImageInfo:
     except FileNotFoundError:
         raise InvalidInputError("image file not found", file=path) from None
     except OSError as exc:  # a folder named like the image, no permission: no traceback for a bad path
-        raise InvalidInputError(f"cannot read the image file ({exc.strerror or exc.__class__.__name__})", file=path) from None
+        raise InvalidInputError(
+            f"cannot read the image file ({exc.strerror or exc.__class__.__name__})", file=path
+        ) from None
     except struct.error:
         raise InvalidInputError("truncated image header", file=path) from None
     try:
@@ -128,17 +130,6 @@ def known_size(sample: Sample, root: Path | None) -> tuple[int, int] | None:
     """The sample's ``(width, height)``, else its image header's (the image resolved against ``root`` only then:
     writers call this per sample), else None (writers never write a 0 size)."""
     return (sample.width, sample.height) if sample.width and sample.height else header_size(sample.resolve(root))
-
-
-def read_sample_size(sample: Sample, image: str | Path, report: Report) -> None:
-    """The sample's size from its image header (the folder readers' ``sizes=true``); an unreadable image is
-    reported as invalid (skipped with ``--skip-invalid``)."""
-    try:
-        info = read_image_info(image)
-    except InvalidInputError as err:
-        report.invalid(err)
-        return
-    sample.width, sample.height = info.width, info.height
 
 
 def fill_size_from_header(sample: Sample, image: str | Path, report: Report, warning: str) -> None:

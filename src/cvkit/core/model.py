@@ -159,8 +159,9 @@ class Dataset:
         self._consumed = False
         #: applied to every sample as it is read (in the worker that reads a shard): see :meth:`map`
         self.transforms = transforms
-        #: called once when every sample has been seen (:meth:`finish`)
-        self.finishers: list[Callable[[], None]] = []
+        #: called once when every sample has been seen (:meth:`finish`), with the report the shards' reports were
+        #: merged into (None when the samples were iterated: a reader's own report holds its counts then)
+        self.finishers: list[Callable[[Any], None]] = []
 
     @property
     def is_materialized(self) -> bool:
@@ -169,7 +170,9 @@ class Dataset:
     def __iter__(self) -> Iterator[Sample]:
         if not self.is_materialized:
             if self._consumed:
-                raise RuntimeError("this dataset streams its samples and was already iterated; call materialize() first")
+                raise RuntimeError(
+                    "this dataset streams its samples and was already iterated; call materialize() first"
+                )
             self._consumed = True
             if self.finishers:
                 return self._finishing(iter(self._samples))
@@ -179,11 +182,13 @@ class Dataset:
         yield from samples
         self.finish()
 
-    def finish(self) -> None:
-        """Run the finishers (once): every sample has been seen, by iterating or through the shards."""
+    def finish(self, report: Any = None) -> None:
+        """Run the finishers (once): every sample has been seen, by iterating or through the shards (then ``report``
+        is the :class:`~cvkit.core.report.Report` their reports were merged into, whose ``tallies`` a reader
+        words)."""
         finishers, self.finishers = self.finishers, []
         for finisher in finishers:
-            finisher()
+            finisher(report)
 
     def take_shards(self, workers: int = 1) -> list[Shard] | None:
         """The samples as :class:`Shard` runs, in order, instead of iterating them; None when the reader gives
@@ -233,9 +238,16 @@ class Dataset:
                 if out is not None:
                     yield out
 
-        mapped = Dataset(gen(), self.categories, self.hierarchy, self.root, self.source_format, self.info,
-                         shards=source.take_shards if self._shards is not None else None,
-                         transforms=(*self.transforms, fn))
+        mapped = Dataset(
+            gen(),
+            self.categories,
+            self.hierarchy,
+            self.root,
+            self.source_format,
+            self.info,
+            shards=source.take_shards if self._shards is not None else None,
+            transforms=(*self.transforms, fn),
+        )
         mapped.finishers.append(source.finish)  # whichever way the samples go (finish runs its finishers once)
         return mapped
 

@@ -42,8 +42,11 @@ def split_name(split: str, file: str | Path | None = None) -> str:
         return split
     why = _split_problem(split)
     if why:
-        raise UnsafePathError(f"split name {split!r} {why}; split names become folder and file names, so they must be "
-                              "plain names (e.g. train, val, test)", file=file)
+        raise UnsafePathError(
+            f"split name {split!r} {why}; split names become folder and file names, so they must be "
+            "plain names (e.g. train, val, test)",
+            file=file,
+        )
     _good_splits.add(split)
     return split
 
@@ -92,13 +95,19 @@ def check_apart(destination: str | Path, sources: Iterable[str | Path | None], w
             continue
         src = _real(source)
         if dest == src:
-            raise UnsafePathError(f"the destination is the {what} ({source}); cvkit never writes over its input", file=destination)
+            raise UnsafePathError(
+                f"the destination is the {what} ({source}); cvkit never writes over its input", file=destination
+            )
         if src.is_relative_to(dest):
-            raise UnsafePathError(f"the destination holds the {what} ({source}); replacing it would delete the input",
-                                  file=destination)
+            raise UnsafePathError(
+                f"the destination holds the {what} ({source}); replacing it would delete the input", file=destination
+            )
         if src.is_dir() and dest.is_relative_to(src):
-            raise UnsafePathError(f"the destination is inside the {what} folder ({source}); cvkit never writes into its "
-                                  "input: choose a folder outside it", file=destination)
+            raise UnsafePathError(
+                f"the destination is inside the {what} folder ({source}); cvkit never writes into its "
+                "input: choose a folder outside it",
+                file=destination,
+            )
 
 
 def check_not_over(destination: str | Path, folder: str | Path | None, what: str = "image folder") -> None:
@@ -108,14 +117,29 @@ def check_not_over(destination: str | Path, folder: str | Path | None, what: str
         return
     dest, src = _real(destination), _real(folder)
     if src.is_relative_to(dest):
-        raise UnsafePathError(f"the destination {'is' if src == dest else 'holds'} the source's {what} ({folder}); "
-                              "cvkit never writes over its input", file=destination)
+        raise UnsafePathError(
+            f"the destination {'is' if src == dest else 'holds'} the source's {what} ({folder}); "
+            "cvkit never writes over its input",
+            file=destination,
+        )
 
 
 # --- what may be copied into an output -------------------------------------------------------
 #: first bytes of the image formats cvkit copies: JPEG, PNG, GIF, TIFF (and BigTIFF), JPEG 2000, ICO, OpenEXR
-_MAGIC: tuple[bytes, ...] = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*", b"II+\x00",
-                             b"MM\x00+", b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51", b"\x00\x00\x01\x00", b"v/1\x01")
+_MAGIC: tuple[bytes, ...] = (
+    b"\xff\xd8\xff",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"II*\x00",
+    b"MM\x00*",
+    b"II+\x00",
+    b"MM\x00+",
+    b"\x00\x00\x00\x0cjP  \r\n\x87\n",
+    b"\xff\x4f\xff\x51",
+    b"\x00\x00\x01\x00",
+    b"v/1\x01",
+)
 #: sizes of the BMP information headers (BITMAPCOREHEADER ... BITMAPV5HEADER): "BM" alone starts many text files
 _BMP_HEADERS = frozenset({12, 16, 40, 52, 56, 64, 108, 124})
 #: ISO media brands of still images (AVIF, HEIC/HEIF) after ``ftyp``
@@ -160,8 +184,11 @@ def check_image_source(source: Path) -> None:
         where = os.path.abspath(source)
         if not any(where.startswith(root) for root in policy[0]):
             shown = ", ".join(root.rstrip(os.sep) for root in policy[0])
-            raise InvalidInputError(f"image lies outside the source's folders ({shown}); cvkit copies and links only "
-                                    "images inside them (pass --allow-outside-root to allow it)", file=source)
+            raise InvalidInputError(
+                f"image lies outside the source's folders ({shown}); cvkit copies and links only "
+                "images inside them (pass --allow-outside-root to allow it)",
+                file=source,
+            )
     try:
         fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
@@ -175,5 +202,8 @@ def check_image_source(source: Path) -> None:
     finally:
         os.close(fd)
     if not looks_like_image(head):
-        raise InvalidInputError("not an image file (its first bytes are no JPEG, PNG, GIF, BMP, TIFF, WebP, ... header); "
-                                "cvkit copies and links only images", file=source)
+        raise InvalidInputError(
+            "not an image file (its first bytes are no JPEG, PNG, GIF, BMP, TIFF, WebP, ... header); "
+            "cvkit copies and links only images",
+            file=source,
+        )

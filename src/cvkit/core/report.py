@@ -37,7 +37,12 @@ class Tally:
     splits: Counter[str] = field(default_factory=Counter)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"images": self.images, "objects": self.objects, "categories": self.categories, "splits": dict(self.splits)}
+        return {
+            "images": self.images,
+            "objects": self.objects,
+            "categories": self.categories,
+            "splits": dict(self.splits),
+        }
 
 
 @dataclass
@@ -54,6 +59,9 @@ class Report:
     losses: Counter[tuple[str, str]] = field(default_factory=Counter)
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: counts a reader keeps across its shards (``"label_studio.cancelled"``), summed by :meth:`merge`; the reader's
+    #: finisher words them once every shard is read (a count per shard would give one warning each)
+    tallies: Counter[str] = field(default_factory=Counter)
 
     def invalid(self, error: InvalidInputError) -> None:
         """Record a bad item, or raise it when not skipping."""
@@ -80,12 +88,19 @@ class Report:
         confidence score, attributes (``holds`` names those it can). Writers call this once per object,
         so a summary words these losses alike whatever the format."""
         if obj.keypoints is not None and "keypoints" not in holds:
-            self.lose("keypoints", f"{target} cannot hold keypoints; the object is written without them")
+            self.lose_keypoints(target)
         if obj.score is not None and "score" not in holds:
             self.lose("score", f"{target} cannot hold a confidence score; the object is written without it")
         if obj.attributes and "attributes" not in holds:
             for key in obj.attributes:
-                self.lose(f"object attribute {key!r}", f"{target} cannot hold object attributes; the object is written without it")
+                self.lose(
+                    f"object attribute {key!r}",
+                    f"{target} cannot hold object attributes; the object is written without it",
+                )
+
+    def lose_keypoints(self, target: str, count: int = 1) -> None:
+        """``count`` objects whose keypoints ``target`` cannot hold (:meth:`lose_object_extras`' wording)."""
+        self.lose("keypoints", f"{target} cannot hold keypoints; the object is written without them", count)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -113,6 +128,7 @@ class Report:
         self.read, self.written = Tally(), Tally()
         self.losses = Counter()
         self.skipped, self.warnings = [], []
+        self.tallies = Counter()
 
     def merge(self, part: Report) -> None:
         """Add what ``part`` (a worker's report on its share of the samples) recorded."""
@@ -123,6 +139,7 @@ class Report:
             mine.splits.update(theirs.splits)
         self.losses.update(part.losses)
         self.skipped.extend(part.skipped)
+        self.tallies.update(part.tallies)
         for message in part.warnings:
             self.warn(message)
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from cvkit.core.categories import CategorySet
-from cvkit.core.executor import Executor, InProcess, chosen, default_workers, make_executor
-from cvkit.core.model import Dataset, Sample
-from cvkit.core.progress import track
+from cvkit.core.executor import Executor, InProcess, chosen, default_workers, make_executor, tracked_map
+from cvkit.core.model import Dataset, Sample, Shard
+from cvkit.core.progress import progress_bar, track
 from cvkit.core.report import Report
 
 C = TypeVar("C")
@@ -91,8 +91,11 @@ def _run_shard(job: _Job, index: int) -> RunResult:
                 if kept is None:
                     break
             if kept is not None:
-                journal.append(tuple(created))
-                created.clear()
+                if created:
+                    journal.append(tuple(created))
+                    created.clear()
+                else:
+                    journal.append(())
                 yield kept
 
     try:
@@ -139,8 +142,9 @@ class Pipeline:
             self.executor = choose_executor(self.workers, sum(shard.size for shard in self.shards))
         self.in_process = self.executor is None or isinstance(self.executor, InProcess)
 
-    def runs(self, encode_run: Callable[[C, Iterator[Sample]], R], encoder: C, description: str,
-             size: Callable[[R], int]) -> Iterator[tuple[Journal, R]]:
+    def runs(
+        self, encode_run: Callable[[C, Iterator[Sample]], R], encoder: C, description: str, size: Callable[[R], int]
+    ) -> Iterator[tuple[Journal, R]]:
         """``(journal, encode_run(encoder, samples))`` of every run, in order, with a progress bar that
         ``size(encoded run)`` moves. The journal lists, per sample, the categories its reader created, which the
         dataset's categories lack: the writer creates them (:func:`create_journalled`) before it uses that
@@ -166,19 +170,20 @@ class Pipeline:
         job = _Job(shared, described, dataset.transforms, encode_run, encoder, categories_copy, self.report)
         executor = self.executor
         assert executor is not None
-        results = executor.map(_run_shard, job, range(len(shards)))
         categories, target = dataset.categories, self.target
         try:
             total = sum(shard.size for shard in shards)
-            for result in track(results, description, total, lambda item: size(item.encoded)):
-                target.merge(result.report)
-                yield result.journal, result.encoded
-                create_journalled(result.tail, categories)
+            with progress_bar(description, total) as advance:  # fed by the shards as they complete, on any engine
+                done = lambda _index, result: advance(size(result.encoded))  # noqa: E731
+                for result in executor.map(_run_shard, job, range(len(shards)), on_done=done):
+                    target.merge(result.report)
+                    yield result.journal, result.encoded
+                    create_journalled(result.tail, categories)
         finally:
             _close_unless_chosen(executor)
         # the categories the runs' readers found, as a reader's own iteration counts them when it ends
         target.read.categories = max(target.read.categories, len(categories))
-        dataset.finish()
+        dataset.finish(target)
 
     def samples(self, encode: Callable[[C, Sample], E], encoder: C, description: str) -> Iterator[E]:
         """``encode(encoder, sample)`` of every sample, in order, as :meth:`runs` runs them; the categories each
@@ -186,7 +191,8 @@ class Pipeline:
         categories = self.dataset.categories
         for journal, encoded_run in self.runs(_Each(encode), encoder, description, len):
             for names, item in zip(journal, encoded_run):
-                create_journalled(names, categories)
+                if names:
+                    create_journalled(names, categories)
                 yield item
 
 
@@ -242,6 +248,37 @@ def runs(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
+#: items (files, entries, images) in one shard of the readers that cut their input with :func:`shards_of`
+SHARD_ITEMS = 1000
+#: folders in one shard when a reader's items are folders walked where the shard is read (an ImageNet class folder
+#: holds 1,300 images: a run's encoded samples are held until it is placed)
+SHARD_FOLDERS = 8
+
+
+def shards_of(
+    read: Callable[..., Iterator[Sample]], source: Any, items: Sequence[Any], size: int | None = None
+) -> list[Shard]:
+    """``items`` (a reader's files, entries or positions) as shards of ``size`` (default :data:`SHARD_ITEMS`) items
+    each, read by the module-level ``read(source, run, categories, report)``; ``source`` is what they share (sent
+    once a worker). A shard's size is its item count (a file may hold several samples: it only steers the
+    progress bar and whether workers start)."""
+    return [Shard(len(run), read, source, run) for run in runs(items, size or SHARD_ITEMS)]
+
+
+def folder_shards(read: Callable[..., Iterator[Sample]], source: Any, items: Sequence[Any]) -> list[Shard]:
+    """:func:`shards_of` for items that are folders, :data:`SHARD_FOLDERS` a shard (read at call time, so tests can
+    make it small)."""
+    return shards_of(read, source, items, SHARD_FOLDERS)
+
+
+def read_here(shards: Callable[[int], list[Shard]], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A reader's samples iterated in this process: its own shards, one after the other, into the dataset's
+    ``categories`` and the read's ``report``. A reader whose iteration is this reads the same way on workers and
+    here (one path); ``shards`` is called on the first sample asked for, so listing the input waits as iterating did."""
+    for shard in shards(1):
+        yield from shard.read(shard.source, shard.task, categories, report)
+
+
 def chunked(items: list[T], workers: int, smallest: int, largest: int | None = None) -> list[list[T]]:
     """``items`` cut into about 8 chunks a worker (load balance), each of ``smallest``..``largest`` items."""
     size = max(smallest, len(items) // (max(workers, 1) * 8))
@@ -250,13 +287,24 @@ def chunked(items: list[T], workers: int, smallest: int, largest: int | None = N
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def spread_map(function: Callable[[C, T], R], context: C, tasks: list[T], workers: int, smallest_total: int,
-               items: int) -> Iterator[R]:
+def spread_map(
+    function: Callable[[C, T], R],
+    context: C,
+    tasks: list[T],
+    workers: int,
+    smallest_total: int,
+    items: int,
+    description: str | None = None,
+) -> Iterator[R]:
     """``function(context, task)`` for every task, in order, on ``workers`` processes when there are at least
-    ``smallest_total`` items (a reader's own parsing of many small files), else in this process."""
+    ``smallest_total`` items (a reader's own parsing of many small files), else in this process. With a
+    ``description``, one progress bar that each completed task (a list of items) moves by its length."""
     executor = choose_executor(workers if items >= smallest_total else 1)
     try:
-        yield from executor.map(function, context, tasks)
+        if description is None:
+            yield from executor.map(function, context, tasks)
+        else:
+            yield from tracked_map(executor, function, context, tasks, description, len)  # type: ignore[arg-type]
     finally:
         _close_unless_chosen(executor)
 
@@ -271,4 +319,3 @@ def memory_available() -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
-

@@ -77,6 +77,32 @@ def class_numbers(categories: CategorySet) -> dict[str, int]:
     return {name: index for index, name in enumerate(categories.names())}
 
 
+class ClassNumbers:
+    """Label -> class number, the label's place in ``categories``, which readers (a streaming one while it reads)
+    and writers only add to: a number given stays, and a label a reader finds later is numbered when it is met, as
+    :func:`class_numbers` of the final categories numbers it."""
+
+    def __init__(self, categories: CategorySet):
+        self.categories = categories
+        self.numbers: dict[str, int] = {}
+
+    def get(self, label: str) -> int | None:
+        """The label's number; None when the categories lack it."""
+        number = self.numbers.get(label)
+        if number is None:
+            self.update()
+            number = self.numbers.get(label)
+        return number
+
+    def update(self) -> dict[str, int]:
+        """Number the categories added since (every one, at the end of a write); the numbers by label."""
+        numbers = self.numbers
+        if len(numbers) < len(self.categories):
+            for name in self.categories.names()[len(numbers) :]:
+                numbers[name] = len(numbers)
+        return numbers
+
+
 def image_bytes(sample: Sample, root: Path | None) -> bytes:
     """The encoded image a shard embeds (a plain file or an ``archive.tar#member``); missing -> InvalidInputError."""
     return open_image_bytes(sample.resolve(root))

@@ -16,11 +16,29 @@ from cvkit.core.model import Annotation, Sample
 
 def pack_annotation(obj: Annotation) -> tuple[Any, ...]:
     """The annotation as a tuple that ``Annotation(*packed)`` rebuilds."""
-    if (obj.shape == "box" and obj.score is None and obj.id is None and obj.group is None
-            and not (obj.polygon or obj.rle or obj.keypoints or obj.points or obj.iscrowd or obj.attributes or obj.meta)):
+    if (
+        obj.shape == "box"
+        and obj.score is None
+        and obj.id is None
+        and obj.group is None
+        and not (obj.polygon or obj.rle or obj.keypoints or obj.points or obj.iscrowd or obj.attributes or obj.meta)
+    ):
         return (obj.label, obj.bbox)
-    return (obj.label, obj.bbox, obj.shape, obj.polygon, obj.rle, obj.keypoints, obj.points, obj.iscrowd, obj.score, obj.id, obj.group,
-            obj.attributes, obj.meta)
+    return (
+        obj.label,
+        obj.bbox,
+        obj.shape,
+        obj.polygon,
+        obj.rle,
+        obj.keypoints,
+        obj.points,
+        obj.iscrowd,
+        obj.score,
+        obj.id,
+        obj.group,
+        obj.attributes,
+        obj.meta,
+    )
 
 
 def unpack_annotation(packed: tuple[Any, ...]) -> Annotation:
@@ -29,8 +47,17 @@ def unpack_annotation(packed: tuple[Any, ...]) -> Annotation:
 
 def pack_sample(sample: Sample) -> tuple[Any, ...]:
     """The sample, its objects packed too, as a tuple for :func:`unpack_sample`."""
-    return (sample.path, sample.width, sample.height, sample.split, sample.labels, [pack_annotation(o) for o in sample.objects], sample.id,
-            sample.attributes, sample.meta)
+    return (
+        sample.path,
+        sample.width,
+        sample.height,
+        sample.split,
+        sample.labels,
+        [pack_annotation(o) for o in sample.objects],
+        sample.id,
+        sample.attributes,
+        sample.meta,
+    )
 
 
 def unpack_sample(packed: tuple[Any, ...]) -> Sample:

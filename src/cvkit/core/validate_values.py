@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cvkit.core.paths import UnsafePathError, split_name
 from cvkit.errors import InvalidInputError
 
 #: the largest image side a file may declare: int32's maximum, what image libraries and array shapes hold
@@ -290,6 +291,11 @@ def sample(item: Any, file: Where, location: str | None, categories: Any = None)
     """Check a :class:`~cvkit.core.model.Sample`'s size and every object's values in place; with ``categories``
     (a :class:`~cvkit.core.categories.CategorySet`), keypoints must be as many as their category names."""
     item.width, item.height = image_size(item.width, item.height, file, location)
+    if item.split is not None:  # refused here, where the record's file and line are known, not later by a writer
+        try:
+            split_name(item.split)
+        except UnsafePathError as exc:
+            raise InvalidInputError(exc.message, file=file, location=at(location, "split")) from None
     for k, obj in enumerate(item.objects):
         where = at(location, f"objects[{k}]")
         annotation(obj, file, where, item.width, item.height)

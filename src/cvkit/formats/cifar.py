@@ -19,11 +19,10 @@ beside the archive there): the one unpacked CIFAR folder in it is read.
 Pixels live inside the batches, so the reader writes each image as a PNG into
 ``images_dir``: ``cvkit ingest`` / ``convert`` put it beside the output
 (``<output>_images/``); called from Python without ``images_dir`` it is a per-input cache
-folder under ``~/.cache/cvkit/images/`` (:func:`cvkit.io.extraction_dir`). The input folder is never written to. Paths are
-``<batch>/<filename>`` (``<batch>/<index>.png`` without file names). Splits come from the
-batch names (``data_batch_*``/``train`` -> train, ``test*`` -> test). Category ids are the
-class numbers of the batches (0-based, as the source writes them); CIFAR-100's coarse classes
-become the parents of the fine classes in the hierarchy.
+folder under ``~/.cache/cvkit/images/`` (:func:`cvkit.io.extraction_dir`). The input folder is never written to. Paths
+are ``<batch>/<filename>`` (``<batch>/<index>.png`` without file names). Splits come from the batch names
+(``data_batch_*``/``train`` -> train, ``test*`` -> test). Category ids are the class numbers of the batches (0-based, as
+the source writes them); CIFAR-100's coarse classes become the parents of the fine classes in the hierarchy.
 """
 
 from __future__ import annotations
@@ -53,15 +52,17 @@ SIDE = 32
 PLANE = SIDE * SIDE * 3
 
 #: (module, name) pairs a CIFAR pickle may name: numpy array reconstruction, nothing else.
-ALLOWED_GLOBALS = frozenset({
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("_codecs", "encode"),  # how Python 3 protocol-2 pickles store bytes
-})
+ALLOWED_GLOBALS = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how Python 3 protocol-2 pickles store bytes
+    }
+)
 
 
 class _Opaque:
@@ -88,8 +89,11 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in ALLOWED_GLOBALS:
-            raise UnsafePickleError(f"refused to unpickle the global {module}.{name}: CIFAR batches hold only lists, dicts and numpy arrays",
-                                    file=self.file)
+            raise UnsafePickleError(
+                f"refused to unpickle the global {module}.{name}: CIFAR batches hold only lists, dicts and numpy "
+                "arrays",
+                file=self.file,
+            )
         if module == "_codecs":
             import codecs
 
@@ -149,11 +153,17 @@ class _Source:
 
     def __init__(self, path: Path):
         self.folder = path if path.is_dir() else path.parent
-        batches = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file() and p.name.startswith(PICKLE_BATCHES))
+        batches = (
+            [path]
+            if path.is_file()
+            else sorted(p for p in path.iterdir() if p.is_file() and p.name.startswith(PICKLE_BATCHES))
+        )
         self.binary = any(p.suffix == ".bin" for p in batches)
         self.batches = [p for p in batches if (p.suffix == ".bin") == self.binary and p.suffix in ("", ".bin")]
         if not self.batches:
-            raise CvkitError("no CIFAR batches here (data_batch_*, test_batch, train, test, or their .bin files)", file=path)
+            raise CvkitError(
+                "no CIFAR batches here (data_batch_*, test_batch, train, test, or their .bin files)", file=path
+            )
         self.fine: list[str]
         self.coarse: list[str] | None = None
         if self.binary:
@@ -172,7 +182,10 @@ class _Source:
                 else:
                     self.fine = label_names(meta, "label_names", meta_path)
                 return
-        raise InvalidInputError("missing the class names: no batches.meta (CIFAR-10) or meta (CIFAR-100) beside the batches", file=self.folder)
+        raise InvalidInputError(
+            "missing the class names: no batches.meta (CIFAR-10) or meta (CIFAR-100) beside the batches",
+            file=self.folder,
+        )
 
     def _binary_meta(self) -> None:
         def lines(name: str) -> list[str]:
@@ -185,7 +198,10 @@ class _Source:
         elif (self.folder / "batches.meta.txt").is_file():
             self.fine = lines("batches.meta.txt")
         else:
-            raise InvalidInputError("missing the class names: no batches.meta.txt (CIFAR-10) or fine_label_names.txt (CIFAR-100)", file=self.folder)
+            raise InvalidInputError(
+                "missing the class names: no batches.meta.txt (CIFAR-10) or fine_label_names.txt (CIFAR-100)",
+                file=self.folder,
+            )
 
 
 def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[Any, Any, Any, tuple[int, int], str | None]]:
@@ -196,11 +212,14 @@ def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[Any, Any, Any, tupl
     batch = load_pickle(path)
     key = "fine_labels" if coarse else "labels"
     if "data" not in batch or key not in batch:
-        raise InvalidInputError(f"a CIFAR batch needs 'data' and {key!r} (found: {', '.join(sorted(batch))})", file=path)
+        raise InvalidInputError(
+            f"a CIFAR batch needs 'data' and {key!r} (found: {', '.join(sorted(batch))})", file=path
+        )
     data = batch["data"]
     if isinstance(data, (str, bytes)) or not hasattr(data, "__len__"):
-        raise InvalidInputError(f"'data' must be an array of images, got {type(data).__name__}", file=path,
-                                location="data")
+        raise InvalidInputError(
+            f"'data' must be an array of images, got {type(data).__name__}", file=path, location="data"
+        )
     labels = _whole_numbers(batch[key], key, path)
     has_coarse = coarse and "coarse_labels" in batch
     coarse_labels = _whole_numbers(batch["coarse_labels"], "coarse_labels", path) if has_coarse else None
@@ -212,8 +231,10 @@ def _pickle_rows(path: Path, coarse: bool) -> Iterator[tuple[Any, Any, Any, tupl
         where = f"image {i}"
         h, w = (SIDE, SIDE)
         if sizes is not None:  # ImageNet32-style batches: each image's (height, width)
-            h, w = (validate_values.image_side(sizes[i][0], "image_sizes height", path, where) or 0,
-                    validate_values.image_side(sizes[i][1], "image_sizes width", path, where) or 0)
+            h, w = (
+                validate_values.image_side(sizes[i][0], "image_sizes height", path, where) or 0,
+                validate_values.image_side(sizes[i][1], "image_sizes width", path, where) or 0,
+            )
         pixels = np.asarray(row, dtype=np.uint8).reshape(-1)
         if pixels.size != 3 * h * w:
             raise InvalidInputError(f"image {i} has {pixels.size} values, expected 3 x {h} x {w}", file=path)
@@ -226,13 +247,15 @@ def _whole_numbers(values: Any, key: str, path: Path) -> list[int]:
     import numpy as np
 
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise InvalidInputError(f"{key!r} must be a list of whole numbers, got {type(values).__name__}", file=path,
-                                location=key)
+        raise InvalidInputError(
+            f"{key!r} must be a list of whole numbers, got {type(values).__name__}", file=path, location=key
+        )
     listed = list(values)
     for i, value in enumerate(listed):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise InvalidInputError(f"labels must be whole numbers, got {value!r}"[:200], file=path,
-                                    location=f"{key}[{i}]")
+            raise InvalidInputError(
+                f"labels must be whole numbers, got {value!r}"[:200], file=path, location=f"{key}[{i}]"
+            )
     return listed
 
 
@@ -242,7 +265,11 @@ def _binary_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, An
     head = 2 if coarse else 1
     size = path.stat().st_size
     if size % (PLANE + head):
-        raise InvalidInputError(f"size {size} is not a multiple of the {PLANE + head}-byte records of {'CIFAR-100' if coarse else 'CIFAR-10'}", file=path)
+        raise InvalidInputError(
+            f"size {size} is not a multiple of the {PLANE + head}-byte records of "
+            f"{'CIFAR-100' if coarse else 'CIFAR-10'}",
+            file=path,
+        )
     records = np.fromfile(path, dtype=np.uint8).reshape(-1, PLANE + head)
     for row in records:
         fine = int(row[1] if coarse else row[0])
@@ -259,7 +286,9 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     path = Path(path)
     inner = [] if _describe(path) else _unpacked(path)
     if len(inner) > 1:
-        raise CvkitError(f"several CIFAR folders here ({', '.join(p.name for p in inner)}): give one of them", file=path)
+        raise CvkitError(
+            f"several CIFAR folders here ({', '.join(p.name for p in inner)}): give one of them", file=path
+        )
     source = _Source(inner[0] if inner else path)
     images_dir = extraction_dir(path, options.get("images_dir"))
     categories = CategorySet(Category(i, name) for i, name in enumerate(source.fine))
@@ -271,12 +300,32 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     def samples() -> Iterator[Sample]:
         for batch in source.batches:
             stem = batch.name.removesuffix(".bin")
-            rows = _binary_rows(batch, source.coarse is not None) if source.binary else _pickle_rows(batch, source.coarse is not None)
+            rows = (
+                _binary_rows(batch, source.coarse is not None)
+                if source.binary
+                else _pickle_rows(batch, source.coarse is not None)
+            )
             used: set[str] = set()
             try:
-                for index, (fine, coarse, pixels, (h, w), filename) in enumerate(track(rows, f"{batch.name}: writing PNGs")):
+                for index, (fine, coarse, pixels, (h, w), filename) in enumerate(
+                    track(rows, f"{batch.name}: writing PNGs")
+                ):
                     try:
-                        sample = _sample(source, batch, stem, index, fine, coarse, pixels, h, w, filename, used, images_dir, hierarchy)
+                        sample = _sample(
+                            source,
+                            batch,
+                            stem,
+                            index,
+                            fine,
+                            coarse,
+                            pixels,
+                            h,
+                            w,
+                            filename,
+                            used,
+                            images_dir,
+                            hierarchy,
+                        )
                     except InvalidInputError as err:  # one bad image: skip it, keep the batch
                         report.invalid(err)
                         continue
@@ -290,8 +339,21 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     return Dataset(samples(), categories, hierarchy, root=images_dir, source_format="cifar")
 
 
-def _sample(source: _Source, batch: Path, stem: str, index: int, fine: Any, coarse: Any, pixels: Any, h: int, w: int,
-            filename: str | None, used: set[str], images_dir: Path, hierarchy: Hierarchy) -> Sample:
+def _sample(
+    source: _Source,
+    batch: Path,
+    stem: str,
+    index: int,
+    fine: Any,
+    coarse: Any,
+    pixels: Any,
+    h: int,
+    w: int,
+    filename: str | None,
+    used: set[str],
+    images_dir: Path,
+    hierarchy: Hierarchy,
+) -> Sample:
     """Check the labels (whole numbers: a label 3.7 was read as class 3), write the PNG and build the sample of one
     image."""
     import numpy as np
@@ -301,12 +363,18 @@ def _sample(source: _Source, batch: Path, stem: str, index: int, fine: Any, coar
     if coarse is not None:
         coarse = validate_values.whole_number(coarse, "coarse label", batch, f"image {index}")
     if not 0 <= fine < len(source.fine):
-        raise InvalidInputError(f"label {fine}, but there are {len(source.fine)} classes", file=batch, location=f"image {index}")
+        raise InvalidInputError(
+            f"label {fine}, but there are {len(source.fine)} classes", file=batch, location=f"image {index}"
+        )
     label = source.fine[fine]
     meta: dict[str, Any] = {"batch": stem, "index": index}
     if coarse is not None and source.coarse is not None:
         if not 0 <= coarse < len(source.coarse):
-            raise InvalidInputError(f"coarse label {coarse}, but there are {len(source.coarse)} coarse classes", file=batch, location=f"image {index}")
+            raise InvalidInputError(
+                f"coarse label {coarse}, but there are {len(source.coarse)} coarse classes",
+                file=batch,
+                location=f"image {index}",
+            )
         hierarchy.add_edge(label, source.coarse[coarse])
         meta["coarse_label"] = source.coarse[coarse]
     name = os.path.basename(filename) if filename else f"{index:05d}.png"
@@ -317,7 +385,9 @@ def _sample(source: _Source, batch: Path, stem: str, index: int, fine: Any, coar
     rel = f"{stem}/{name}"
     target = images_dir / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    image = np.ascontiguousarray(pixels.reshape(3, h, w).transpose(1, 2, 0))  # CHW planes -> HWC, which PIL reads as RGB
+    image = np.ascontiguousarray(
+        pixels.reshape(3, h, w).transpose(1, 2, 0)
+    )  # CHW planes -> HWC, which PIL reads as RGB
     Image.fromarray(image).save(target, format="PNG")
     if filename:
         meta["filename"] = filename

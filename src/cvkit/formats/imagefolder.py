@@ -21,6 +21,7 @@ are recorded as not represented.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -28,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_sample_size
-from cvkit.core.model import Dataset, Sample
+from cvkit.core.image_sizes import read_sample_size
+from cvkit.core.imageinfo import IMAGE_EXTENSIONS
+from cvkit.core.model import Dataset, Sample, Shard
 from cvkit.core.paths import inside, split_name
-from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import Pipeline, folder_shards, read_here, shards_of
 from cvkit.core.splits import SPLIT_KEYWORDS
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import place_image, require_utf8_name
@@ -40,7 +42,7 @@ from cvkit.io import place_image, require_utf8_name
 _SUFFIXES = frozenset(IMAGE_EXTENSIONS)
 READ_OPTIONS = ("sizes", "stray", "split")
 ANNOTATION_SUFFIXES = (".xml", ".json", ".txt", ".csv", ".yaml", ".yml")
-WRITE_OPTIONS = ("images",)
+WRITE_OPTIONS = ("images", "workers")
 #: folders named like ImageNet WNIDs go to the imagenet reader, which knows the devkit, boxes and lemmas
 _WNID = re.compile(r"n\d{8}")
 
@@ -97,7 +99,9 @@ def _layout(path: Path) -> tuple[list[tuple[str | None, str]], list[str]]:
 
 
 #: files beside class folders that are no annotations: class lists, read-mes, licences
-NOT_ANNOTATIONS = frozenset(("classes.txt", "class_names.txt", "labels.txt", "synsets.txt", "readme.txt", "license.txt", "readme.md"))
+NOT_ANNOTATIONS = frozenset(
+    ("classes.txt", "class_names.txt", "labels.txt", "synsets.txt", "readme.txt", "license.txt", "readme.md")
+)
 
 
 def _has_annotation_files(folder: Path, look_at: int = 200) -> bool:
@@ -146,29 +150,67 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     classes = sorted({c for _s, rel in layout for c in _listing(str(path / rel))[0]})
     if not classes:
         if any(_listing(str(path / rel))[1] for _s, rel in layout):
-            raise CvkitError("no class folders here (expected ROOT/<class>/<image> or ROOT/<split>/<class>/<image>)", file=path)
+            raise CvkitError(
+                "no class folders here (expected ROOT/<class>/<image> or ROOT/<split>/<class>/<image>)", file=path
+            )
         report.warn(f"{path} holds no class folders and no images: nothing to read")
     categories = CategorySet(Category(i + 1, name) for i, name in enumerate(classes))
     forced_split = options.get("split")
 
-    def samples() -> Iterator[Sample]:
-        left_out: list[str] = []
-        for split, rel in layout:
-            folder = path / rel
-            class_dirs, strays = _listing(str(folder))
-            for name in strays:
-                if _stray(path, rel + name, report, stray):
-                    yield _finish(Sample(rel + name, split=forced_split or split), path, report, sizes)
-                elif stray == "skip":
-                    left_out.append(rel + name)
-            for label in class_dirs:
-                for image in _walk(str(folder / label), rel + label):
-                    yield _finish(Sample(image, split=forced_split or split, labels=[label]), path, report, sizes)
-        if left_out:
-            more = f" and {len(left_out) - 1} more" if len(left_out) > 1 else ""
-            report.warn(f"{len(left_out)} image(s) in no class folder left out: {left_out[0]}{more} (-r stray=keep keeps them unlabelled)")
+    def shards(_workers: int) -> list[Shard]:
+        source, found = (path, sizes), []
+        for folders, group in itertools.groupby(_items(path, layout, forced_split, stray, report), _is_folder):
+            found += (folder_shards if folders else shards_of)(_read_shard, source, list(group))
+        return found
 
-    return Dataset(samples(), categories, root=path, source_format="imagefolder")
+    return Dataset(
+        read_here(shards, categories, report), categories, root=path, source_format="imagefolder", shards=shards
+    )
+
+
+#: what a shard reads: a loose image kept unlabelled, or a class folder (walked where the shard is read)
+_Item = tuple[str | None, str, str | None]
+
+
+def _is_folder(item: _Item) -> bool:
+    return item[2] is not None
+
+
+def _items(
+    path: Path, layout: list[tuple[str | None, str]], split: str | None, stray: str, report: Report
+) -> list[_Item]:
+    """Per split folder, its loose images kept (``stray``) and its class folders: ``(split, relative path, label)``.
+    Loose images are dealt with here, once, so that the summary names them together."""
+    items: list[_Item] = []
+    left_out: list[str] = []
+    for folder_split, rel in layout:
+        class_dirs, strays = _listing(str(path / rel))
+        for name in strays:
+            if _stray(path, rel + name, report, stray):
+                items.append((split or folder_split, rel + name, None))
+            elif stray == "skip":
+                left_out.append(rel + name)
+        items += [(split or folder_split, rel + label, label) for label in class_dirs]
+    if left_out:
+        more = f" and {len(left_out) - 1} more" if len(left_out) > 1 else ""
+        report.warn(
+            f"{len(left_out)} image(s) in no class folder left out: {left_out[0]}{more} (-r stray=keep keeps "
+            "them unlabelled)"
+        )
+    return items
+
+
+def _read_shard(
+    source: tuple[Path, bool], items: list[_Item], _categories: CategorySet, report: Report
+) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): loose images and class folders, walked here."""
+    path, sizes = source
+    for split, rel, label in items:
+        if label is None:
+            yield _finish(Sample(rel, split=split), path, report, sizes)
+            continue
+        for image in _walk(str(path / rel), rel):
+            yield _finish(Sample(image, split=split, labels=[label]), path, report, sizes)
 
 
 def _stray(root: Path, rel: str, report: Report, mode: str) -> bool:
@@ -180,7 +222,10 @@ def _stray(root: Path, rel: str, report: Report, mode: str) -> bool:
     if mode == "keep":
         report.warn("images outside every class folder were kept unlabelled (stray=keep)")
         return True
-    report.lose("image outside every class folder", "an image folder's label is its class folder; -r stray=keep keeps it unlabelled")
+    report.lose(
+        "image outside every class folder",
+        "an image folder's label is its class folder; -r stray=keep keeps it unlabelled",
+    )
     return False
 
 
@@ -199,32 +244,43 @@ def _safe_part(name: str) -> str:
     return cleaned if cleaned not in ("", ".", "..") else f"_{cleaned}_"
 
 
+def encode_class(report: Report, sample: Sample) -> tuple[str | None, str, str | None]:
+    """The sample's split, path and its one class (None: none or several, which an image folder cannot hold); what
+    it loses goes to ``report`` (runs where the shard is read)."""
+    labels = list(dict.fromkeys(sample.labels))
+    if len(labels) != 1:
+        why = "several labels" if labels else ("objects only" if sample.objects else "no label")
+        report.lose(f"image with {why}", "an image folder holds exactly one class per image")
+        return sample.split, sample.path, None
+    if sample.objects:
+        report.lose("object annotations", "an image folder holds image-level classes only", len(sample.objects))
+    report.lose_image_attributes(sample.attributes, "an image folder")
+    return sample.split, sample.path, labels[0]
+
+
 def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:
-    """Write one folder per class (per split when samples have splits), images linked or copied."""
+    """Write one folder per class (per split when samples have splits), images linked or copied. ``workers``:
+    processes that read a sharded source; folders and images are placed here, in order."""
     mode = options.get("images") or "hardlink"
     if mode == "reference":
         raise CvkitError("an image folder holds the images themselves: use --images hardlink, copy or symlink")
     used: set[str] = set()
     with_split = False  # becomes True with the first sample that has a split; earlier images then move under train/
-    for sample in track(dataset, "writing class folders"):
-        if sample.split and not with_split:
+    pipeline = Pipeline(dataset, report, options.get("workers"))
+    for split, sample_path, label in pipeline.samples(encode_class, pipeline.report, "writing class folders"):
+        if split and not with_split:
             with_split = True
             used = _move_under_train(path, used, report)
-        labels = list(dict.fromkeys(sample.labels))
-        if len(labels) != 1:
-            why = "several labels" if labels else ("objects only" if sample.objects else "no label")
-            report.lose(f"image with {why}", "an image folder holds exactly one class per image")
+        if label is None:
             continue
-        if sample.objects:
-            report.lose("object annotations", "an image folder holds image-level classes only", len(sample.objects))
-        report.lose_image_attributes(sample.attributes, "an image folder")
-        split = sample.split
         if with_split and not split:
             split = "train"
-            report.lose("image without a split", "once any image has a split folder every image needs one; written under train/")
-        folder = (f"{split_name(split)}/" if with_split else "") + _safe_part(labels[0])
-        target = _unique(f"{folder}/{Path(sample.path).name}", used)
-        place_image(sample.resolve(dataset.root), inside(path, target), mode)
+            report.lose(
+                "image without a split", "once any image has a split folder every image needs one; written under train/"
+            )
+        folder = (f"{split_name(split)}/" if with_split else "") + _safe_part(label)
+        target = _unique(f"{folder}/{Path(sample_path).name}", used)
+        place_image(Sample(sample_path).resolve(dataset.root), inside(path, target), mode)
         report.count_written(split, 0)
     report.written.categories = len({Path(p).parent.name for p in used})
 
@@ -237,7 +293,11 @@ def _move_under_train(root: Path, placed: set[str], report: Report) -> set[str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(root / rel, target)
     if placed:
-        report.lose("image without a split", "once any image has a split folder every image needs one; written under train/", len(placed))
+        report.lose(
+            "image without a split",
+            "once any image has a split folder every image needs one; written under train/",
+            len(placed),
+        )
         report.written.splits["-"] -= len(placed)
         report.written.splits["train"] += len(placed)
         if not report.written.splits["-"]:

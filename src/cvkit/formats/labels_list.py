@@ -30,34 +30,65 @@ import csv
 import io
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from cvkit.core import jsonio
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image, read_sample_size
+from cvkit.core.image_sizes import present_image, with_sizes
+from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.paths import inside, split_name
 from cvkit.core.report import Report
+from cvkit.core.shards import Pipeline
 from cvkit.core.splits import NO_SPLIT, SPLIT_KEYWORDS, split_folders, split_keyword
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import RealPaths, atomic_file, place_image, read_utf8_text, relpath_posix
 
-ID_COLUMNS = ("imageid", "image_id", "image", "filename", "file_name", "image_name", "image_path", "file", "file_path", "path", "id",
-              "id_code", "name")
+ID_COLUMNS = (
+    "imageid",
+    "image_id",
+    "image",
+    "filename",
+    "file_name",
+    "image_name",
+    "image_path",
+    "file",
+    "file_path",
+    "path",
+    "id",
+    "id_code",
+    "name",
+)
 #: columns of several labels a cell (split on | or spaces), then columns of one label a cell
 MULTI_LABEL_COLUMNS = ("labels", "tags", "classes")
 LABEL_COLUMNS = (*MULTI_LABEL_COLUMNS, "label", "class", "category")
 #: second columns of two-column CSVs that are no classes: Kaggle RLE masks, ImageNet LOC boxes, captions
-NOT_LABEL_COLUMNS = frozenset(("encodedpixels", "predictionstring", "rle", "bbox", "boxes", "text", "caption", "captions", "description",
-                               "width", "height", "url"))
+NOT_LABEL_COLUMNS = frozenset(
+    (
+        "encodedpixels",
+        "predictionstring",
+        "rle",
+        "bbox",
+        "boxes",
+        "text",
+        "caption",
+        "captions",
+        "description",
+        "width",
+        "height",
+        "url",
+    )
+)
 SYNSET_NAMES = ("synsets.txt", "labels.txt")
 #: Hugging Face imagefolder metadata files
 METADATA_NAMES = ("metadata.csv", "metadata.jsonl")
 #: how many listed images missing from the list's folder are looked for in its sub-folders before giving up
 PROBES = 20
 READ_OPTIONS = ("images", "synsets", "sizes", "missing", "split")
-WRITE_OPTIONS = ("images",)
+WRITE_OPTIONS = ("images", "workers")
 
 
 def _is_image(name: str) -> bool:
@@ -71,7 +102,13 @@ def _csv_columns(header: list[str]) -> tuple[int, int, int | None, bool] | None:
     ident = next((i for i, n in enumerate(names) if n in ID_COLUMNS), None)
     labels = next((i for i, n in enumerate(names) if n in LABEL_COLUMNS), None)
     other = names[1 - ident] if ident is not None and len(names) == 2 else None
-    if labels is None and other is not None and other not in NOT_LABEL_COLUMNS and other not in ID_COLUMNS and other != "split":
+    if (
+        labels is None
+        and other is not None
+        and other not in NOT_LABEL_COLUMNS
+        and other not in ID_COLUMNS
+        and other != "split"
+    ):
         labels = 1 - ident  # Kaggle's id,breed / Image,Id / id_code,diagnosis: the other column is the class
     if ident is None or labels is None:
         return None
@@ -92,7 +129,9 @@ def _is_list_file(path: Path) -> bool:
 
 
 def _list_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.txt") if p.name not in SYNSET_NAMES and "synsets" not in p.name and _is_list_file(p))
+    return sorted(
+        p for p in folder.glob("*.txt") if p.name not in SYNSET_NAMES and "synsets" not in p.name and _is_list_file(p)
+    )
 
 
 def _is_label_csv(path: Path) -> bool:
@@ -113,6 +152,7 @@ def _is_metadata_jsonl(path: Path) -> bool:
 
 def _metadata_files(folder: Path) -> list[Path]:
     """Hugging Face imagefolder metadata in ``folder`` or, failing that, in its split sub-folders."""
+
     def found(where: Path) -> list[Path]:
         files = [where / n for n in METADATA_NAMES if (where / n).is_file()]
         return [f for f in files if (_is_label_csv(f) if f.suffix == ".csv" else _is_metadata_jsonl(f))][:1]
@@ -163,7 +203,11 @@ class _Context:
         if self.missing not in ("keep", "skip", "error"):
             raise CvkitError(f"option missing must be keep, skip or error (got {self.missing!r})")
         self.split = options.get("split")
-        synsets_path = Path(options["synsets"]) if options.get("synsets") else next((folder / n for n in SYNSET_NAMES if (folder / n).is_file()), None)
+        synsets_path = (
+            Path(options["synsets"])
+            if options.get("synsets")
+            else next((folder / n for n in SYNSET_NAMES if (folder / n).is_file()), None)
+        )
         if synsets_path is None:
             found = sorted(folder.glob("*synsets*.txt"))
             synsets_path = found[0] if len(found) == 1 else None
@@ -179,7 +223,11 @@ class _Context:
             index = int(token)
             if index >= len(self.synsets):
                 where = self.synsets_path.name if self.synsets_path else "the synsets"
-                raise InvalidInputError(f"label index {index} is beyond the {len(self.synsets)} names of {where}", file=file, location=location)
+                raise InvalidInputError(
+                    f"label index {index} is beyond the {len(self.synsets)} names of {where}",
+                    file=file,
+                    location=location,
+                )
             return self.synsets[index]
         if self.synsets is None and token.isdigit():
             self.report.warn("no synsets.txt: numeric labels are used as class names (-r synsets=PATH names them)")
@@ -189,7 +237,9 @@ class _Context:
     def _places(self, base: Path) -> list[Path]:
         """Where the images of a list in ``base`` are looked for (grows as sub-folders are found to hold them)."""
         if base not in self.places:
-            self.places[base] = [self.root] if self.fixed else [p for p in (base / "images", base) if p.is_dir()] or [base]
+            self.places[base] = (
+                [self.root] if self.fixed else [p for p in (base / "images", base) if p.is_dir()] or [base]
+            )
             self.probes[base] = 0 if self.fixed else PROBES
         return self.places[base]
 
@@ -203,7 +253,10 @@ class _Context:
         if self.probes[base] > 0:  # Kaggle's labels.csv lists train/<id>.jpg as <id>: look in the sub-folders
             if base not in self.subdirs:
                 with os.scandir(base) as entries:
-                    self.subdirs[base] = [base / name for name in sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir())]
+                    self.subdirs[base] = [
+                        base / name
+                        for name in sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir())
+                    ]
             for sub in (sub for sub in self.subdirs[base] if sub not in places):
                 found = _find(sub, ident)
                 if found is not None:
@@ -217,14 +270,16 @@ class _Context:
         if not exists:
             self.missing_count += 1
             if self.missing == "error":
-                self.report.invalid(InvalidInputError(f"listed image {rel} does not exist under {self.root}", file=file, location=location))
+                self.report.invalid(
+                    InvalidInputError(
+                        f"listed image {rel} does not exist under {self.root}", file=file, location=location
+                    )
+                )
                 return None
             if self.missing == "skip":
                 self.report.lose("listed image that does not exist", "left out (-r missing=skip)")
                 return None
         sample = Sample(rel, split=self.split or split, labels=labels)
-        if self.sizes and exists:
-            read_sample_size(sample, self.root / rel, self.report)
         self.report.count_read(sample.split, 0)
         return sample
 
@@ -267,8 +322,12 @@ def _read_csv(path: Path, ctx: _Context) -> Iterator[Sample]:
         header = next(reader, [])
         columns = _csv_columns(header)
         if columns is None:
-            raise InvalidInputError(f"expected a header with an image column ({', '.join(ID_COLUMNS[:3])}) and a labels column, got {','.join(header)!r}",
-                                    file=path, location="line 1")
+            raise InvalidInputError(
+                f"expected a header with an image column ({', '.join(ID_COLUMNS[:3])}) and a labels column, got "
+                f"{','.join(header)!r}",
+                file=path,
+                location="line 1",
+            )
         ident_col, labels_col, split_col, multi = columns
         width = len(header)
         for number, row in enumerate(reader, start=2):
@@ -276,7 +335,11 @@ def _read_csv(path: Path, ctx: _Context) -> Iterator[Sample]:
                 continue
             location = f"line {number}"
             if len(row) != width:
-                ctx.report.invalid(InvalidInputError(f"expected {width} fields ({','.join(header)}), got {len(row)}", file=path, location=location))
+                ctx.report.invalid(
+                    InvalidInputError(
+                        f"expected {width} fields ({','.join(header)}), got {len(row)}", file=path, location=location
+                    )
+                )
                 continue
             cell = row[labels_col].strip()
             tokens = (cell.split("|") if "|" in cell else cell.split()) if multi else [cell]
@@ -310,7 +373,9 @@ def _read_jsonl(path: Path, ctx: _Context) -> Iterator[Sample]:
                 continue
             ident = record.get("file_name") if isinstance(record, dict) else None
             if not isinstance(ident, str) or not ident.strip():
-                ctx.report.invalid(InvalidInputError("expected an object with a file_name", file=path, location=location))
+                ctx.report.invalid(
+                    InvalidInputError("expected an object with a file_name", file=path, location=location)
+                )
                 continue
             key = next((k for k in LABEL_COLUMNS if k in record), None)
             value = record.get(key) if key else None
@@ -332,8 +397,11 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
         lists = _list_files(path) + sorted(p for p in path.glob("*.csv") if detect(p))
         lists += [m for m in _metadata_files(path) if m not in lists]
         if not lists:
-            raise CvkitError("no label lists here (expected <split>.txt lines 'image label', an ImageId,labels CSV "
-                             "or Hugging Face metadata.csv/metadata.jsonl)", file=path)
+            raise CvkitError(
+                "no label lists here (expected <split>.txt lines 'image label', an ImageId,labels CSV "
+                "or Hugging Face metadata.csv/metadata.jsonl)",
+                file=path,
+            )
     else:
         lists = [path]
     readers = {".csv": _read_csv, ".jsonl": _read_jsonl}
@@ -343,24 +411,55 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
             try:
                 yield from readers.get(item.suffix.lower(), _read_txt)(item, ctx)
             except UnicodeDecodeError as exc:  # lists are read line by line: the line is not known here
-                raise InvalidInputError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the list as UTF-8", file=item) from None
+                raise InvalidInputError(
+                    f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the list as UTF-8", file=item
+                ) from None
         if ctx.missing_count and ctx.missing == "keep":
-            report.warn(f"{ctx.missing_count} listed image(s) do not exist under {ctx.root} (kept; -r missing=skip leaves them out)")
+            report.warn(
+                f"{ctx.missing_count} listed image(s) do not exist under {ctx.root} (kept; -r missing=skip leaves "
+                "them out)"
+            )
 
-    return Dataset(samples(), ctx.categories, root=ctx.root, source_format="labels")
+    stream = samples()
+    if ctx.sizes:
+        stream = with_sizes(stream, partial(present_image, ctx.root), report)
+    return Dataset(stream, ctx.categories, root=ctx.root, source_format="labels")
 
 
 # --- writing ---------------------------------------------------------------------------------
-def _image_ref(sample: Sample, dataset: Dataset, base: Path, mode: str, used: set[str], report: Report,
-               real_paths: RealPaths) -> str | None:
-    """Where the list points for ``sample``: placed under ``base/images`` or referenced in place (None: no image to place)."""
-    source = sample.resolve(dataset.root)
-    if mode == "reference":
-        return real_paths.relative(source, base)
+@dataclass(slots=True)
+class RowEncoder:
+    """The sample-alone half of a label-list write (runs where the shard is read; picklable)."""
+
+    root: Path | None
+    base: Path
+    referenced: bool
+    report: Report
+    real_paths: RealPaths
+
+
+#: what :func:`encode_row` gives: the image file, the list's reference to it (None: the parent places the image),
+#: the sample's labels (in order, once each) and split
+EncodedRow = tuple[Path, str | None, list[str], str | None]
+
+
+def encode_row(encoder: RowEncoder, sample: Sample) -> EncodedRow:
+    """The sample's row but the name of an image to place, and what it loses."""
+    source = sample.resolve(encoder.root)
+    ref = encoder.real_paths.relative(source, encoder.base) if encoder.referenced else None
+    if encoder.referenced or source.is_file():  # a missing image to place is skipped, with nothing lost
+        _check_labels(sample, encoder.report)
+    return source, ref, list(dict.fromkeys(sample.labels)), sample.split
+
+
+def _place_image(source: Path, base: Path, mode: str, used: set[str], report: Report) -> str | None:
+    """Where the list points for an image placed under ``base/images`` (None: no image to place)."""
     if not source.is_file():
-        report.invalid(InvalidInputError("image file not found; --images reference lists it without placing it", file=source))
+        report.invalid(
+            InvalidInputError("image file not found; --images reference lists it without placing it", file=source)
+        )
         return None
-    name = Path(sample.path).name
+    name = source.name
     target, number = name, 1
     while target in used:
         number += 1
@@ -386,16 +485,19 @@ def write(dataset: Dataset, path: Path, report: Report, **options: Any) -> None:
     mode = options.get("images") or ("reference" if suffix in (".csv", ".txt") else "hardlink")
     base = path.parent if suffix in (".csv", ".txt") else path
     used: set[str] = set()
-    real_paths = RealPaths()
     rows = []
-    for sample in dataset:
-        ref = _image_ref(sample, dataset, base, mode, used, report, real_paths)
+    pipeline = Pipeline(dataset, report, options.get("workers"))
+    encoder = RowEncoder(dataset.root, base, mode == "reference", pipeline.report, RealPaths())
+    for source, ref, labels, split in pipeline.samples(encode_row, encoder, "writing label lists"):
+        if ref is None:
+            ref = _place_image(source, base, mode, used, report)
         if ref is None:
             continue
-        _check_labels(sample, report)
-        rows.append((ref, list(dict.fromkeys(sample.labels)), sample.split))
-        report.count_written(sample.split, 0)
-    names = list(dict.fromkeys([c.name for c in dataset.categories] + [label for _r, labels, _s in rows for label in labels]))
+        rows.append((ref, labels, split))
+        report.count_written(split, 0)
+    names = list(
+        dict.fromkeys([c.name for c in dataset.categories] + [label for _r, labels, _s in rows for label in labels])
+    )
     report.written.categories = len(names)
     if suffix == ".csv":
         _write_csv(path, rows)
@@ -420,10 +522,16 @@ def _write_txt_list(path: Path, rows: list[tuple[str, list[str], str | None]], r
     for _r, labels, _s in rows:
         for label in labels:
             if any(c.isspace() for c in label):
-                raise CvkitError(f"label {label!r} has spaces, which a 'path label' list cannot hold; write a .csv or a folder")
+                raise CvkitError(
+                    f"label {label!r} has spaces, which a 'path label' list cannot hold; write a .csv or a folder"
+                )
     splits = {s for _r, _l, s in rows if s}
     if splits:
-        report.lose("split", "a single 'path label' list has no split column; write a .csv or a folder for one list per split", len(rows))
+        report.lose(
+            "split",
+            "a single 'path label' list has no split column; write a .csv or a folder for one list per split",
+            len(rows),
+        )
     with atomic_file(path) as handle:
         for ref, labels, _split in rows:
             if any(c.isspace() for c in ref):

@@ -24,7 +24,8 @@ def read(path: Path, report: Report) -> Dataset:
     return read_manifest(path, report)
 
 
-def write(dataset: Dataset, path: Path, report: Report) -> None:
+def write(dataset: Dataset, path: Path, report: Report, workers: int | None = None) -> None:
+    """The manifest; ``workers``: processes that read a sharded source and encode its records."""
     if path.suffix.lower() != ".jsonl":
         path = path / "manifest.jsonl"
-    write_manifest(dataset, path, report)
+    write_manifest(dataset, path, report, workers)

@@ -57,7 +57,18 @@ Rows = Iterator[tuple[Any, int | None]]
 _MERGED = set("cijklmopsuvwxyz")
 _LETTERS = set(string.digits + string.ascii_letters)
 KNOWN_CLASSES: dict[str, list[str]] = {
-    "fashion": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    "fashion": [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
     "kmnist": ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"],
     "emnist-byclass": sorted(_LETTERS),
     "emnist-bymerge": sorted(_LETTERS - _MERGED),
@@ -85,14 +96,18 @@ def _split(name: str) -> str | None:
 
 
 def _family(name: str) -> str:
-    """The dataset a file belongs to: its name without the split word (``emnist-balanced-train`` -> ``emnist-balanced``)."""
+    """The dataset a file belongs to: its name without the split word (``emnist-balanced-train`` ->
+    ``emnist-balanced``)."""
     return SPLIT_TOKEN.sub("", name.lower(), count=1).strip("-_.")
 
 
 def _idx_pairs(folder: Path) -> list[tuple[Path, Path]]:
-    """(images, labels) file pairs of a folder, train first; a pair present gzipped and not is taken once (not gzipped)."""
+    """(images, labels) file pairs of a folder, train first; a pair present gzipped and not is taken once (not
+    gzipped)."""
     images_of: dict[str, Path] = {}
-    for name in sorted(os.listdir(folder)):  # names, not Path objects (folders of 100,000 files); sorted: one choice every run
+    for name in sorted(
+        os.listdir(folder)
+    ):  # names, not Path objects (folders of 100,000 files); sorted: one choice every run
         match = IDX_IMAGES.match(name)
         if match is not None and (match["prefix"] not in images_of or not name.endswith(".gz")):
             images_of[match["prefix"]] = folder / name
@@ -106,7 +121,10 @@ def _idx_pairs(folder: Path) -> list[tuple[Path, Path]]:
 
 
 def _csv_files(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.glob("*.csv") if _split(p.name) is not None and _looks_like_csv(p)), key=lambda p: _split(p.name) != "train")
+    return sorted(
+        (p for p in folder.glob("*.csv") if _split(p.name) is not None and _looks_like_csv(p)),
+        key=lambda p: _split(p.name) != "train",
+    )
 
 
 def _npz_files(folder: Path) -> list[Path]:
@@ -114,7 +132,8 @@ def _npz_files(folder: Path) -> list[Path]:
 
 
 def _npz_keys(path: Path, checked: bool = True) -> list[str]:
-    """The ``x_<split>`` arrays of a Keras-style npz that have their ``y_<split>`` and (when ``checked``) are (N, H, W) integers.
+    """The ``x_<split>`` arrays of a Keras-style npz that have their ``y_<split>`` and (when ``checked``) are (N, H, W)
+    integers.
 
     Only the zip directory and the arrays' ``.npy`` headers are read: Keras' ``imdb.npz``, whose
     ``x_train`` is an object array of word ids, is not claimed.
@@ -135,7 +154,11 @@ def _npz_keys(path: Path, checked: bool = True) -> list[str]:
                     continue
                 with archive.open(f"x_{split}.npy") as handle:
                     version = np.lib.format.read_magic(handle)
-                    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
                     shape, _fortran, dtype = header(handle)
                 if len(shape) == 3 and dtype.kind in "ui":
                     keys.append(f"x_{split}")
@@ -179,7 +202,11 @@ def _data_folders(path: Path) -> list[tuple[Path, str]]:
 
 
 NPZ_REASON = "a Keras-style npz (x_train, y_train, x_test, y_test)"
-_KIND_REASONS = {"idx": "MNIST IDX files (*-images-idx3-ubyte + *-labels-idx1-ubyte)", "csv": "MNIST CSV rows (label + 784 pixels)", "npz": NPZ_REASON}
+_KIND_REASONS = {
+    "idx": "MNIST IDX files (*-images-idx3-ubyte + *-labels-idx1-ubyte)",
+    "csv": "MNIST CSV rows (label + 784 pixels)",
+    "npz": NPZ_REASON,
+}
 
 
 def detect(path: Path) -> str | None:
@@ -190,7 +217,11 @@ def detect(path: Path) -> str | None:
     found = _data_folders(path)
     if not found:
         return None
-    where = "" if found[0][0] == path and len(found) == 1 else f" in {', '.join(str(f.relative_to(path)) + '/' for f, _ in found)}"
+    where = (
+        ""
+        if found[0][0] == path and len(found) == 1
+        else f" in {', '.join(str(f.relative_to(path)) + '/' for f, _ in found)}"
+    )
     return _KIND_REASONS[found[0][1]] + where
 
 
@@ -212,10 +243,14 @@ def _idx_rows(images: Path, labels: Path) -> Rows:
         raise InvalidInputError("not an IDX label file (magic 0x00000801 expected)", file=labels, location="header")
     declared, rows, cols = (int.from_bytes(image_bytes[i : i + 4], "big") for i in (4, 8, 12))
     if rows <= 0 or cols <= 0 or (len(image_bytes) - 16) % (rows * cols):
-        raise InvalidInputError(f"{len(image_bytes) - 16} pixel bytes are not whole {rows}x{cols} images", file=images, location="header")
+        raise InvalidInputError(
+            f"{len(image_bytes) - 16} pixel bytes are not whole {rows}x{cols} images", file=images, location="header"
+        )
     count = (len(image_bytes) - 16) // (rows * cols)
     if declared not in (count, count * rows * cols):
-        raise InvalidInputError(f"the header says {declared} images, the file holds {count}", file=images, location="header")
+        raise InvalidInputError(
+            f"the header says {declared} images, the file holds {count}", file=images, location="header"
+        )
     label_count = int.from_bytes(label_bytes[4:8], "big")
     if label_count != count or len(label_bytes) - 8 != count:
         raise InvalidInputError(f"{count} images but {len(label_bytes) - 8} labels", file=labels, location="header")
@@ -235,8 +270,11 @@ def _csv_rows(path: Path) -> Rows:
             if number == 1 and not fields[0].strip().isdigit():
                 continue  # header row (Kaggle: label,pixel0,...)
             if len(fields) not in (SIDE * SIDE, SIDE * SIDE + 1):
-                raise InvalidInputError(f"expected {SIDE * SIDE + 1} values (label + {SIDE}x{SIDE} pixels), got {len(fields)}", file=path,
-                                        location=f"line {number}")
+                raise InvalidInputError(
+                    f"expected {SIDE * SIDE + 1} values (label + {SIDE}x{SIDE} pixels), got {len(fields)}",
+                    file=path,
+                    location=f"line {number}",
+                )
             try:
                 values = [int(v) for v in fields]
             except ValueError:
@@ -257,8 +295,12 @@ def _npz_rows(path: Path, key: str) -> Rows:
     except (OSError, ValueError) as exc:  # object arrays: "Object arrays cannot be loaded when allow_pickle=False"
         raise InvalidInputError(f"cannot read {key} ({exc})", file=path, location=key) from None
     if images.ndim != 3 or images.dtype.kind not in "ui" or labels.ndim != 1 or labels.dtype.kind not in "ui":
-        raise InvalidInputError(f"{key} must be (N, H, W) integers and y{key[1:]} (N,) integers, got {images.shape} {images.dtype} and "
-                                f"{labels.shape} {labels.dtype}", file=path, location=key)
+        raise InvalidInputError(
+            f"{key} must be (N, H, W) integers and y{key[1:]} (N,) integers, got {images.shape} {images.dtype} and "
+            f"{labels.shape} {labels.dtype}",
+            file=path,
+            location=key,
+        )
     if len(images) != len(labels):
         raise InvalidInputError(f"{len(images)} images but {len(labels)} labels", file=path, location=key)
     if images.size and (images.min() < 0 or images.max() > 255):
@@ -273,16 +315,28 @@ def _sources(folder: Path, npz: Path | None) -> list[_Source]:
     if npz is None:
         pairs = _idx_pairs(folder)
         if pairs:
-            return [_Source(images, _split(images.name) or images.name.split("-")[0], _family(images.name.split("-images")[0]),
-                            partial(_idx_rows, images, labels)) for images, labels in pairs]
+            return [
+                _Source(
+                    images,
+                    _split(images.name) or images.name.split("-")[0],
+                    _family(images.name.split("-images")[0]),
+                    partial(_idx_rows, images, labels),
+                )
+                for images, labels in pairs
+            ]
         csvs = _csv_files(folder)
         if csvs:
-            return [_Source(csv, _split(csv.name) or csv.stem, _family(csv.stem), partial(_csv_rows, csv)) for csv in csvs]
+            return [
+                _Source(csv, _split(csv.name) or csv.stem, _family(csv.stem), partial(_csv_rows, csv)) for csv in csvs
+            ]
     files = [npz] if npz else _npz_files(folder)
     # every x_<split> with its y_<split>, checked or not: one _npz_rows refuses by name (an object-array x_train was
     # left out here, and the train split silently with it)
-    return [_Source(file, key[2:], file.stem.lower(), partial(_npz_rows, file, key))
-            for file in files for key in _npz_keys(file, checked=False)]
+    return [
+        _Source(file, key[2:], file.stem.lower(), partial(_npz_rows, file, key))
+        for file in files
+        for key in _npz_keys(file, checked=False)
+    ]
 
 
 def _choose(sources: list[_Source], subset: str | None, folder: Path) -> list[_Source]:
@@ -290,13 +344,19 @@ def _choose(sources: list[_Source], subset: str | None, folder: Path) -> list[_S
     families = sorted({s.family for s in sources})
     if subset:
         wanted = str(subset).lower()
-        chosen = [s for s in sources if s.family == wanted or s.family.endswith(f"-{wanted}")]  # "letters": emnist-letters
+        chosen = [
+            s for s in sources if s.family == wanted or s.family.endswith(f"-{wanted}")
+        ]  # "letters": emnist-letters
         if not chosen:
             raise CvkitError(f"no files of subset {subset!r} here (there are: {', '.join(families)})", file=folder)
         return chosen
     splits = [s.split for s in sources]
     if len(set(splits)) < len(splits):
-        raise CvkitError(f"this folder holds several datasets ({', '.join(families)}) with the same splits: choose one with -r subset=NAME", file=folder)
+        raise CvkitError(
+            f"this folder holds several datasets ({', '.join(families)}) with the same splits: choose one with -r "
+            "subset=NAME",
+            file=folder,
+        )
     return sources
 
 
@@ -308,7 +368,9 @@ def _class_names(folder: Path, sources: list[_Source]) -> list[str]:
     families = {s.family for s in sources}
     if len(families) == 1 and (family := families.pop()) in KNOWN_CLASSES:
         return KNOWN_CLASSES[family]
-    hint = " ".join([*(s.family for s in sources), folder.name.lower(), folder.parent.name.lower()])  # FashionMNIST/raw, fashion-mnist/
+    hint = " ".join(
+        [*(s.family for s in sources), folder.name.lower(), folder.parent.name.lower()]
+    )  # FashionMNIST/raw, fashion-mnist/
     for key in ("fashion", "kmnist"):
         if key in hint:
             return KNOWN_CLASSES[key]
@@ -323,7 +385,11 @@ def read(path: Path, report: Report, images_dir: str | None = None, subset: str 
         raise InvalidInputError("give the folder holding the MNIST files (or a Keras mnist.npz)", file=path)
     folders = [path.parent] if npz else [folder for folder, _ in _data_folders(path)]
     if len(folders) > 1:
-        raise CvkitError(f"several datasets here ({', '.join(str(f.relative_to(path)) for f in folders)}): give one of those folders", file=path)
+        raise CvkitError(
+            f"several datasets here ({', '.join(str(f.relative_to(path)) for f in folders)}): give one of those "
+            "folders",
+            file=path,
+        )
     if not folders:
         for csv in sorted(path.glob("*.csv")):  # named as MNIST's, but not its rows: that file is the problem
             if _split(csv.name) is not None:
@@ -348,11 +414,23 @@ def read(path: Path, report: Report, images_dir: str | None = None, subset: str 
             try:
                 for index, (pixels, label) in enumerate(track(source.rows(), f"{file.name}: writing PNGs")):
                     if label is not None and not 0 <= label < len(names):
-                        report.invalid(InvalidInputError(f"label {label}, but there are {len(names)} classes", file=file, location=f"image {index}"))
+                        report.invalid(
+                            InvalidInputError(
+                                f"label {label}, but there are {len(names)} classes",
+                                file=file,
+                                location=f"image {index}",
+                            )
+                        )
                         continue
                     Image.fromarray(pixels).save(folder / f"{index:05d}.png", format="PNG")
-                    sample = Sample(f"{split}/{index:05d}.png", pixels.shape[1], pixels.shape[0], split,
-                                    labels=[names[label]] if label is not None else [], meta={"mnist": {"file": file.name, "index": index}})
+                    sample = Sample(
+                        f"{split}/{index:05d}.png",
+                        pixels.shape[1],
+                        pixels.shape[0],
+                        split,
+                        labels=[names[label]] if label is not None else [],
+                        meta={"mnist": {"file": file.name, "index": index}},
+                    )
                     report.count_read(split, 0)
                     yield sample
             except InvalidInputError as err:  # an unreadable file: skip the file

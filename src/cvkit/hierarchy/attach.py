@@ -22,8 +22,12 @@ def name_list(names: list[str], limit: int = LIST_LIMIT) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def hierarchy_for(categories: Iterable[str], hierarchy: Hierarchy | str | Path, source: HierarchySource | None = None,
-                  restricted: bool = True) -> Hierarchy:
+def hierarchy_for(
+    categories: Iterable[str],
+    hierarchy: Hierarchy | str | Path,
+    source: HierarchySource | None = None,
+    restricted: bool = True,
+) -> Hierarchy:
     """The part of ``hierarchy`` (a Hierarchy, or a path any loader reads) the classes need:
     the classes and all their ancestors (all of it unless ``restricted``). Every class must be
     in it; else an error naming the file."""
@@ -35,7 +39,9 @@ def hierarchy_for(categories: Iterable[str], hierarchy: Hierarchy | str | Path, 
         hierarchy = source.load(names if source.needs_names else None)
     missing = [name for name in names if name not in hierarchy]
     if missing:
-        raise InvalidInputError(f"{len(missing)} of {len(names)} classes are not in the hierarchy: {name_list(missing)}", file=where)
+        raise InvalidInputError(
+            f"{len(missing)} of {len(names)} classes are not in the hierarchy: {name_list(missing)}", file=where
+        )
     return restrict(hierarchy, names) if restricted else hierarchy
 
 
@@ -73,13 +79,16 @@ def attach_hierarchy(dataset: Dataset, hierarchy: Hierarchy | str | Path) -> Dat
     if source is not None and not source.needs_names:
         loaded = source.load()
 
-    def finish() -> None:
+    def finish(_report: object = None) -> None:
         part = hierarchy_for(dataset.categories.names(), loaded if loaded is not None else hierarchy, source)
         merge_into(dataset.hierarchy, part)
         try:
             dataset.hierarchy.check_acyclic()
         except CvkitError as exc:
-            raise CvkitError(f"attaching the hierarchy made a cycle with the dataset's own: {exc.message}", file=source.path if source else None) from None
+            raise CvkitError(
+                f"attaching the hierarchy made a cycle with the dataset's own: {exc.message}",
+                file=source.path if source else None,
+            ) from None
         set_display_names(dataset.categories, dataset.hierarchy)
 
     if dataset.is_materialized:

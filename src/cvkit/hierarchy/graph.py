@@ -124,6 +124,8 @@ def resolve_names(hierarchy: Hierarchy, tokens: Iterable[str], relevant: set[str
             candidates = [name for name in candidates if name in relevant] or candidates
         if len(candidates) > 1:
             listing = "; ".join(describe(hierarchy, name) for name in sorted(candidates))
-            raise CvkitError(f"{token!r} is ambiguous, it names {len(candidates)} nodes: {listing}; give the id instead")
+            raise CvkitError(
+                f"{token!r} is ambiguous, it names {len(candidates)} nodes: {listing}; give the id instead"
+            )
         resolved.append(candidates[0])
     return resolved

@@ -110,7 +110,9 @@ def read_mapping_file(path: str | Path) -> dict[str, str | None]:
             if number == 1 and [c.lower() for c in cells] == ["old", "new"]:
                 continue
             if len(cells) != 2 or not cells[0]:
-                raise InvalidInputError(f"expected 'old,new', got {','.join(row)!r}", file=path, location=f"line {number}")
+                raise InvalidInputError(
+                    f"expected 'old,new', got {','.join(row)!r}", file=path, location=f"line {number}"
+                )
             if cells[0] in mapping and mapping[cells[0]] != (cells[1] or None):
                 raise InvalidInputError(f"{cells[0]!r} is mapped twice", file=path, location=f"line {number}")
             mapping[cells[0]] = cells[1] or None
@@ -132,7 +134,9 @@ def nearest_target(hierarchy: Hierarchy, name: str, targets: Sequence[str]) -> t
 Plan = dict[str, tuple[str | None, str]]
 
 
-def _plan(classes: list[str], hierarchy: Hierarchy, targets: list[str], depth_of: dict[str, int] | None, depth: int | None) -> tuple[Plan, list[str]]:
+def _plan(
+    classes: list[str], hierarchy: Hierarchy, targets: list[str], depth_of: dict[str, int] | None, depth: int | None
+) -> tuple[Plan, list[str]]:
     """Old class -> (target or None, how) by the nearest-target rule; ties collected into one error."""
     plan: Plan = {}
     ties: list[str] = []
@@ -142,14 +146,22 @@ def _plan(classes: list[str], hierarchy: Hierarchy, targets: list[str], depth_of
             continue
         found, distance = nearest_target(hierarchy, name, targets)
         if len(found) > 1:
-            ties.append(f"{describe(hierarchy, name)} -> " + ", ".join(describe(hierarchy, t) for t in found) + f" (distance {distance})")
+            ties.append(
+                f"{describe(hierarchy, name)} -> "
+                + ", ".join(describe(hierarchy, t) for t in found)
+                + f" (distance {distance})"
+            )
         elif found:
             plan[name] = (found[0], "itself" if distance == 0 else f"ancestor (distance {distance})")
         else:
             plan[name] = (None, "")
     if ties:
-        raise CvkitError(f"{len(ties)} class(es) are equally near to several targets: " + "; ".join(ties[:10])
-                         + ("; ..." if len(ties) > 10 else "") + ". Give explicit mappings with --map (mapping=) for them")
+        raise CvkitError(
+            f"{len(ties)} class(es) are equally near to several targets: "
+            + "; ".join(ties[:10])
+            + ("; ..." if len(ties) > 10 else "")
+            + ". Give explicit mappings with --map (mapping=) for them"
+        )
     used = list(dict.fromkeys(target for target, _ in plan.values() if target is not None))
     return plan, used
 
@@ -193,11 +205,18 @@ def plan_remap(
             resolved = resolve_names(hierarchy, to, relevant=ancestors_or_self(hierarchy, classes))
             targets = list(dict.fromkeys(resolved))
             # a mapping may name a target the way --to did ("vehicle" for n04524313)
-            mapping = {old: dict(zip([t.strip() for t in to], resolved, strict=True)).get(new, new) if new else new for old, new in mapping.items()}
+            mapping = {
+                old: dict(zip([t.strip() for t in to], resolved, strict=True)).get(new, new) if new else new
+                for old, new in mapping.items()
+            }
         elif level is not None:
             if level not in LEVELS:
                 raise CvkitError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
-            targets = by_rule if level == "fine" else list(dict.fromkeys(p for name in by_rule for p in hierarchy.parents(name)))
+            targets = (
+                by_rule
+                if level == "fine"
+                else list(dict.fromkeys(p for name in by_rule for p in hierarchy.parents(name)))
+            )
         else:
             assert depth is not None
             if depth < 0:
@@ -215,8 +234,9 @@ def plan_remap(
     return rows, new_categories, warnings
 
 
-def _rows_and_categories(categories: CategorySet, hierarchy: Hierarchy, plan: Plan, order: list[str],
-                         unmapped: str) -> tuple[list[RemapRow], list[Category]]:
+def _rows_and_categories(
+    categories: CategorySet, hierarchy: Hierarchy, plan: Plan, order: list[str], unmapped: str
+) -> tuple[list[RemapRow], list[Category]]:
     """Apply the unmapped policy, then number the new categories (targets, kept classes, other)."""
     rows: list[RemapRow] = []
     for name, (new, how) in plan.items():
@@ -225,11 +245,23 @@ def _rows_and_categories(categories: CategorySet, hierarchy: Hierarchy, plan: Pl
             how = {"drop": "unmapped: dropped", "keep": "unmapped: kept", "other": "unmapped: other"}[unmapped]
         rows.append(RemapRow(name, new, how))
     used = {row.new for row in rows if row.new is not None}
-    names = list(dict.fromkeys([*order, *[row.new for row in rows if row.new in used and row.new != OTHER], *([OTHER] if OTHER in used else [])]))
+    names = list(
+        dict.fromkeys(
+            [
+                *order,
+                *[row.new for row in rows if row.new in used and row.new != OTHER],
+                *([OTHER] if OTHER in used else []),
+            ]
+        )
+    )
     new_categories: list[Category] = []
     for index, name in enumerate(names, start=1):
         old = categories.get(name)
-        display = hierarchy.display(name) if name in hierarchy and hierarchy.display(name) != name else (old.display_name if old else None)
+        display = (
+            hierarchy.display(name)
+            if name in hierarchy and hierarchy.display(name) != name
+            else (old.display_name if old else None)
+        )
         new_categories.append(Category(index, name, display, dict(old.attributes) if old else {}))
     display_of = {cat.name: cat.display_name for cat in new_categories}
     for row in rows:
@@ -296,7 +328,9 @@ def remap(
             if out is not None:
                 yield out
 
-    remapped = Dataset(stream(), CategorySet(categories), new_hierarchy, dataset.root, dataset.source_format, dict(dataset.info))
+    remapped = Dataset(
+        stream(), CategorySet(categories), new_hierarchy, dataset.root, dataset.source_format, dict(dataset.info)
+    )
     if dataset.is_materialized:
         remapped.materialize()
     return remapped, table

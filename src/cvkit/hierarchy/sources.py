@@ -40,7 +40,9 @@ def load_cifar100(folder: str | Path) -> Hierarchy:
     meta_path = folder / "meta"
     meta = load_pickle(meta_path, arrays=False)
     if "coarse_label_names" not in meta or "fine_label_names" not in meta:
-        raise InvalidInputError("no fine_label_names/coarse_label_names: only CIFAR-100 has superclasses", file=meta_path)
+        raise InvalidInputError(
+            "no fine_label_names/coarse_label_names: only CIFAR-100 has superclasses", file=meta_path
+        )
     fine = label_names(meta, "fine_label_names", meta_path)
     coarse = label_names(meta, "coarse_label_names", meta_path)
     hierarchy = Hierarchy()
@@ -48,11 +50,17 @@ def load_cifar100(folder: str | Path) -> Hierarchy:
         hierarchy.node(name)
     batches = [folder / name for name in ("train", "test") if (folder / name).is_file()]
     if not batches:
-        raise InvalidInputError("CIFAR-100 folder has no 'train' or 'test' batch to pair fine and coarse labels", file=folder)
+        raise InvalidInputError(
+            "CIFAR-100 folder has no 'train' or 'test' batch to pair fine and coarse labels", file=folder
+        )
     for batch_path in batches:
         batch = load_pickle(batch_path, arrays=False)
         fine_labels, coarse_labels = batch.get("fine_labels"), batch.get("coarse_labels")
-        if not isinstance(fine_labels, list) or not isinstance(coarse_labels, list) or len(fine_labels) != len(coarse_labels):
+        if (
+            not isinstance(fine_labels, list)
+            or not isinstance(coarse_labels, list)
+            or len(fine_labels) != len(coarse_labels)
+        ):
             raise InvalidInputError("needs equally long 'fine_labels' and 'coarse_labels' lists", file=batch_path)
         for index, pair in enumerate(dict.fromkeys(zip(fine_labels, coarse_labels, strict=True))):
             f, c = pair
@@ -105,7 +113,11 @@ def load_edge_csv(path: str | Path) -> Hierarchy:
             if number == 1 and [c.lower() for c in cells[:2]] == ["child", "parent"]:
                 continue
             if len(cells) < 2 or len(cells) > 3 or not cells[0]:
-                raise InvalidInputError(f"expected 'child,parent[,display_name]', got {','.join(row)!r}", file=path, location=f"line {number}")
+                raise InvalidInputError(
+                    f"expected 'child,parent[,display_name]', got {','.join(row)!r}",
+                    file=path,
+                    location=f"line {number}",
+                )
             node = hierarchy.node(cells[0])
             if len(cells) == 3 and cells[2]:
                 node.display_name = cells[2]
@@ -116,7 +128,8 @@ def load_edge_csv(path: str | Path) -> Hierarchy:
 
 def load_json(path: str | Path) -> Hierarchy:
     """A JSON hierarchy: a COCO file (supercategories), Open Images' ``bbox_labels_600_hierarchy.json``, a list of
-    ``{name, parents, display_name}`` nodes (the manifest header's form), or an object mapping child -> parent or [parents]."""
+    ``{name, parents, display_name}`` nodes (the manifest header's form), or an object mapping child -> parent or
+    [parents]."""
     path = Path(path)
     try:
         data = jsonio.loads(path.read_bytes())
@@ -124,7 +137,12 @@ def load_json(path: str | Path) -> Hierarchy:
         raise InvalidInputError(f"not valid JSON ({exc})", file=path) from None
     if isinstance(data, dict) and isinstance(data.get("categories"), list):
         return hierarchy_from_coco(data, path)
-    from cvkit.formats.open_images._hierarchy import class_list_beside, is_open_images_tree, parse_tree, read_class_descriptions
+    from cvkit.formats.open_images._hierarchy import (
+        class_list_beside,
+        is_open_images_tree,
+        parse_tree,
+        read_class_descriptions,
+    )
 
     if is_open_images_tree(data):  # bbox_labels_600_hierarchy.json; display names from a class list beside it
         listing = class_list_beside(path.parent)
@@ -132,8 +150,14 @@ def load_json(path: str | Path) -> Hierarchy:
     hierarchy = Hierarchy()
     if isinstance(data, list):
         for index, rec in enumerate(data):
-            if not isinstance(rec, dict) or not isinstance(rec.get("name"), str) or not isinstance(rec.get("parents", []), list):
-                raise InvalidInputError("a node needs a string 'name' and a list 'parents'", file=path, location=f"[{index}]")
+            if (
+                not isinstance(rec, dict)
+                or not isinstance(rec.get("name"), str)
+                or not isinstance(rec.get("parents", []), list)
+            ):
+                raise InvalidInputError(
+                    "a node needs a string 'name' and a list 'parents'", file=path, location=f"[{index}]"
+                )
             node = hierarchy.node(rec["name"])
             node.display_name = rec.get("display_name") or node.display_name
             for parent in rec.get("parents", []):
@@ -143,7 +167,9 @@ def load_json(path: str | Path) -> Hierarchy:
         for child, parents in data.items():
             parents = [parents] if isinstance(parents, str) else parents
             if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
-                raise InvalidInputError("a parent must be a name or a list of names", file=path, location=f"[{child!r}]")
+                raise InvalidInputError(
+                    "a parent must be a name or a list of names", file=path, location=f"[{child!r}]"
+                )
             hierarchy.node(child)
             for parent in parents:
                 add_edge_at(hierarchy, child, parent, path, f"[{child!r}]")

@@ -27,7 +27,9 @@ class HierarchySummary:
     children: dict[str, list[str]]
     total_images: int = 0
 
-    def walk(self, top: list[str] | None = None, max_depth: int | None = None) -> Iterator[tuple[str, int, str | None, bool]]:
+    def walk(
+        self, top: list[str] | None = None, max_depth: int | None = None
+    ) -> Iterator[tuple[str, int, str | None, bool]]:
         """Depth-first ``(node, level, parent, first_time)`` from ``top`` (default: the roots).
 
         A node with several parents appears under each; only its first appearance is walked
@@ -57,8 +59,16 @@ class HierarchySummary:
         out = []
         for name, _level, _parent, first in self.walk(top, max_depth):
             if first:
-                out.append({"name": name, "display_name": self.hierarchy.nodes[name].display_name, "parents": self.hierarchy.parents(name),
-                            "depth": self.depth.get(name), "images": self.images.get(name, 0), "is_class": name in self.classes})
+                out.append(
+                    {
+                        "name": name,
+                        "display_name": self.hierarchy.nodes[name].display_name,
+                        "parents": self.hierarchy.parents(name),
+                        "depth": self.depth.get(name),
+                        "images": self.images.get(name, 0),
+                        "is_class": name in self.classes,
+                    }
+                )
         return out
 
 

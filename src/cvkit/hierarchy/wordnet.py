@@ -32,7 +32,9 @@ def load_imagenet_isa(is_a_path: str | Path, words_path: str | Path | None = Non
             if not fields:
                 continue
             if len(fields) != 2:
-                raise InvalidInputError(f"expected 'parent child', got {line.strip()!r}", file=is_a_path, location=f"line {number}")
+                raise InvalidInputError(
+                    f"expected 'parent child', got {line.strip()!r}", file=is_a_path, location=f"line {number}"
+                )
             parent, child = fields
             try:
                 hierarchy.add_edge(child, parent)
@@ -52,7 +54,9 @@ def apply_words(hierarchy: Hierarchy, words_path: str | Path) -> None:
                 continue
             wnid, sep, words = line.rstrip("\r\n").partition("\t")
             if not sep:
-                raise InvalidInputError(f"expected 'wnid<TAB>lemmas', got {line.strip()!r}", file=words_path, location=f"line {number}")
+                raise InvalidInputError(
+                    f"expected 'wnid<TAB>lemmas', got {line.strip()!r}", file=words_path, location=f"line {number}"
+                )
             node = hierarchy.nodes.get(wnid.strip())
             if node is not None:
                 node.display_name = words.strip()

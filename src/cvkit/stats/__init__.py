@@ -33,8 +33,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def dataset_stats(path: str | Path, format: str | None = None, imbalance: ImbalanceOptions | None = None, read_images: bool = False,
-                  report: Report | None = None, split: str | None = None, **read_options: Any) -> dict[str, Any]:
+def dataset_stats(
+    path: str | Path,
+    format: str | None = None,
+    imbalance: ImbalanceOptions | None = None,
+    read_images: bool = False,
+    report: Report | None = None,
+    split: str | None = None,
+    **read_options: Any,
+) -> dict[str, Any]:
     """The ``cvkit stats`` document of a dataset (any format; manifests are read on a fast path).
 
     ``read_images`` reads every image header for channel counts (no pixel decoding). ``split`` counts only that

@@ -25,8 +25,8 @@ CHUNK = 1 << 18
 def histogram(values: np.ndarray, edges: list[float]) -> dict[str, list]:
     """``{"edges": [...], "counts": [...]}``: bin i holds edges[i] <= v < edges[i+1] (JSON-safe: inf -> null).
 
-    One comparison per inner edge, summed as int8, a cache-sized chunk at a time: on 10M values several times
-    faster than searchsorted's binary search."""
+    One comparison per inner edge, summed as int8, a cache-sized chunk at a time: faster than searchsorted's binary
+    search on a few edges (docs/benchmarks.md, "Measured choices")."""
     values = np.asarray(values)
     counts = np.zeros(len(edges) - 1, dtype=np.int64)
     for start in range(0, len(values), CHUNK):
@@ -89,19 +89,28 @@ def box_stats(columns: Columns, border_tolerance: float = 0.0) -> dict[str, Any]
     aspect_summary = {**_describe(aspect, scratch=True), "histogram": histogram(aspect, ASPECT_EDGES)}
     del aspect
 
-    per_image = np.bincount(columns.obj_image, minlength=columns.num_images) if columns.num_images else np.zeros(0, dtype=np.int64)
+    per_image = (
+        np.bincount(columns.obj_image, minlength=columns.num_images)
+        if columns.num_images
+        else np.zeros(0, dtype=np.int64)
+    )
     return {
         "boxes": int(has_box.sum()),
         "objects_without_box": int((~has_box).sum()),
         "sizes": {"small": int(size_counts[0]), "medium": int(size_counts[1]), "large": int(size_counts[2])},
-        "sizes_by_class": {name: {"small": int(r[0]), "medium": int(r[1]), "large": int(r[2])}
-                           for name, r in zip(columns.class_names, per_class_sizes, strict=True)},
+        "sizes_by_class": {
+            name: {"small": int(r[0]), "medium": int(r[1]), "large": int(r[2])}
+            for name, r in zip(columns.class_names, per_class_sizes, strict=True)
+        },
         "area": area_summary,
         "aspect_ratio": aspect_summary,
         "relative_size": {**_describe(relative, scratch=True), "histogram": histogram(relative, RELATIVE_SIZE_EDGES)},
         "touching_border": touching,
         "touching_border_share": touching / sized_total if sized_total else 0.0,
-        "objects_per_image": {**_describe(per_image.astype(np.float64)), "histogram": histogram(per_image.astype(np.float64), OBJECTS_PER_IMAGE_EDGES)},
+        "objects_per_image": {
+            **_describe(per_image.astype(np.float64)),
+            "histogram": histogram(per_image.astype(np.float64), OBJECTS_PER_IMAGE_EDGES),
+        },
     }
 
 
@@ -110,7 +119,7 @@ def image_stats(columns: Columns, channels: Counter[int] | None = None, top: int
     w, h = columns.image_width, columns.image_height
     known = np.isfinite(w) & np.isfinite(h)
     sizes: Counter[tuple[int, int]] = Counter()
-    if known.any():  # one int64 key per image: np.unique over rows (axis=0) took 1 s for a million images
+    if known.any():  # one int64 key per image: np.unique over rows (axis=0) is far slower (docs/benchmarks.md)
         keys, counts = np.unique((w[known].astype(np.int64) << 32) | h[known].astype(np.int64), return_counts=True)
         sizes = Counter({(int(k >> 32), int(k & 0xFFFFFFFF)): int(c) for k, c in zip(keys, counts, strict=True)})
     return {

@@ -28,6 +28,7 @@ def median(values: np.ndarray, in_place: bool = False) -> float:
         return float(ordered[half])
     return float((ordered[half - 1] + ordered[half]) / 2.0)
 
+
 @dataclass(slots=True)
 class Columns:
     """Numbers of a whole dataset; ``-1`` in a split column means "no split"."""
@@ -134,6 +135,9 @@ FREQUENCY_LETTERS = {"r": "rare", "c": "common", "f": "frequent"}
 
 def declared_groups(categories: Any) -> dict[str, str] | None:
     """The frequency group each category's own ``frequency`` attribute gives (LVIS); None when none has one."""
-    groups = {cat.name: FREQUENCY_LETTERS[cat.attributes["frequency"]] for cat in categories
-              if cat.attributes.get("frequency") in FREQUENCY_LETTERS}
+    groups = {
+        cat.name: FREQUENCY_LETTERS[cat.attributes["frequency"]]
+        for cat in categories
+        if cat.attributes.get("frequency") in FREQUENCY_LETTERS
+    }
     return groups or None

@@ -127,7 +127,11 @@ def _manifest_columns(path: Path, report: Report, with_paths: bool, check_every:
                 report.invalid(InvalidInputError(f"bad record ({exc})", file=path, location=f"line {number}"))
                 continue
             except KeyError as exc:
-                report.invalid(InvalidInputError(f"label {exc.args[0]!r} is not in the header's categories", file=path, location=f"line {number}"))
+                report.invalid(
+                    InvalidInputError(
+                        f"label {exc.args[0]!r} is not in the header's categories", file=path, location=f"line {number}"
+                    )
+                )
                 continue
             except (AttributeError, TypeError, ValueError) as exc:
                 report.invalid(InvalidInputError(f"bad record ({exc})", file=path, location=f"line {number}"))
@@ -139,8 +143,13 @@ def _manifest_columns(path: Path, report: Report, with_paths: bool, check_every:
                     complete = set(map(len, object_boxes)) == FOUR
                 except (KeyError, TypeError):
                     complete = False
-            if check_every or not complete or b"-" in line or not _SIMPLE_OBJECT_KEYS.issuperset(chain.from_iterable(objects)) \
-                    or not (_plain_side(rec.get("width")) and _plain_side(rec.get("height"))):
+            if (
+                check_every
+                or not complete
+                or b"-" in line
+                or not _SIMPLE_OBJECT_KEYS.issuperset(chain.from_iterable(objects))
+                or not (_plain_side(rec.get("width")) and _plain_side(rec.get("height")))
+            ):
                 error = _value_error(rec, path, number, categories)
                 if error is not None:
                     report.invalid(error)
@@ -229,12 +238,19 @@ def columns_of_split(columns: Columns, split: str) -> Columns:
     objects = keep[columns.obj_image] if columns.num_objects else np.zeros(0, dtype=bool)
     labels = keep[columns.label_image] if len(columns.label_image) else np.zeros(0, dtype=bool)
     return Columns(
-        class_names=columns.class_names, class_ids=columns.class_ids, split_names=columns.split_names,
-        image_width=columns.image_width[keep], image_height=columns.image_height[keep],
+        class_names=columns.class_names,
+        class_ids=columns.class_ids,
+        split_names=columns.split_names,
+        image_width=columns.image_width[keep],
+        image_height=columns.image_height[keep],
         image_split=columns.image_split[keep],
-        obj_image=new_index[columns.obj_image[objects]].astype(np.int32), obj_class=columns.obj_class[objects],
-        obj_box=columns.obj_box[objects], obj_mask_area=columns.obj_mask_area[objects],
-        label_image=new_index[columns.label_image[labels]].astype(np.int32), label_class=columns.label_class[labels],
-        source=columns.source, root=columns.root,
+        obj_image=new_index[columns.obj_image[objects]].astype(np.int32),
+        obj_class=columns.obj_class[objects],
+        obj_box=columns.obj_box[objects],
+        obj_mask_area=columns.obj_mask_area[objects],
+        label_image=new_index[columns.label_image[labels]].astype(np.int32),
+        label_class=columns.label_class[labels],
+        source=columns.source,
+        root=columns.root,
         image_paths=[p for p, k in zip(columns.image_paths, keep) if k] if columns.image_paths is not None else None,
     )

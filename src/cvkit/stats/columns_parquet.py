@@ -11,12 +11,14 @@ in a JSON Lines manifest. Figures: docs/benchmarks.md ("Parquet manifest statist
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cvkit.core.executor import chosen, tracked_map
 from cvkit.core.geometry import polygon_area
 from cvkit.core.masks import rle_area
 from cvkit.core.report import Report
@@ -32,6 +34,8 @@ STATS_COLUMNS = ["width", "height", "split", "labels", OBJECT + "label", *BOX_CO
 #: read only in row groups that hold some (see :func:`_has_regions`)
 REGION_COLUMNS = [OBJECT + "polygon", OBJECT + "rle"]
 DICTIONARY_COLUMNS = ["split", "labels.list.element", OBJECT + "label"]
+#: runs of row groups per worker of an engine (load balance)
+GROUP_RUNS_PER_WORKER = 4
 
 
 class _Growing:
@@ -200,21 +204,123 @@ class _Reader:
         for index in np.flatnonzero(~known):
             self.bad.setdefault(first + int(rows[index]), names[int(index)].as_py())
 
-    def columns(self, source: str | None) -> Columns:
-        columns = self.builder.build(source)
-        columns.image_width, columns.image_height, columns.image_split = self.width, self.height, self.split
-        columns.obj_image, columns.obj_class = self.obj_image.result(), self.obj_class.result()
-        columns.obj_box = self.obj_box.result()
+    def part(self) -> _Part:
+        """What this reader read, trimmed to size, with the split and class names its codes refer to."""
+        mask_area = None
         if self.mask_area.size:  # some group had regions: a real column
             self._region_areas()
-            columns.obj_mask_area = self.mask_area.result()
-        else:  # boxes only: one NaN seen as a column (80 MB less for 10M objects; nothing writes to it)
-            columns.obj_mask_area = np.broadcast_to(np.float64(math.nan), (self.obj_box.size,))
-        columns.label_image, columns.label_class = self.label_image.result(), self.label_class.result()
-        columns.image_paths = self.paths
-        if self.bad:
-            _drop_images(columns, np.fromiter(self.bad, dtype=np.int64))
-        return columns
+            mask_area = self.mask_area.result()
+        return _Part(
+            split_names=[name for name in self.builder.split_index if name is not None],  # type: ignore[misc]
+            class_names=self.builder.class_names,
+            width=self.width[: self.images],
+            height=self.height[: self.images],
+            split=self.split[: self.images],
+            paths=self.paths,
+            obj_image=self.obj_image.result(),
+            obj_class=self.obj_class.result(),
+            obj_box=self.obj_box.result(),
+            mask_area=mask_area,
+            label_image=self.label_image.result(),
+            label_class=self.label_class.result(),
+            bad=self.bad,
+        )
+
+
+@dataclass(slots=True)
+class _Part:
+    """The columns of some row groups: split and class codes index this part's own ``split_names`` and
+    ``class_names`` (the header's, then crowd labels it met); ``mask_area`` None when no group had regions."""
+
+    split_names: list[str]
+    class_names: list[str]
+    width: np.ndarray
+    height: np.ndarray
+    split: np.ndarray
+    paths: list[str] | None
+    obj_image: np.ndarray
+    obj_class: np.ndarray
+    obj_box: np.ndarray
+    mask_area: np.ndarray | None
+    label_image: np.ndarray
+    label_class: np.ndarray
+    bad: dict[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    """The context of the row-group tasks: the file and the header's categories."""
+
+    path: str
+    class_names: list[str]
+    class_ids: list[int]
+    with_paths: bool
+
+
+def _read_groups(file: _File, groups: list[int]) -> _Part:
+    """Worker side: the columns of row groups ``groups`` of the file."""
+    _, pq = pyarrow_modules()
+    parquet_file = pq.ParquetFile(file.path, read_dictionary=DICTIONARY_COLUMNS)
+    metadata = parquet_file.metadata
+    leaves = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+    region_leaves = [i for i, leaf in enumerate(leaves) if leaf.startswith(tuple(REGION_COLUMNS))]
+    rows = sum(metadata.row_group(group).num_rows for group in groups)
+    reader = _Reader(ColumnsBuilder(file.class_names, file.class_ids, file.with_paths), rows, file.with_paths)
+    for group in groups:
+        regions = _has_regions(metadata, group, region_leaves)
+        columns = STATS_COLUMNS + (REGION_COLUMNS if regions else []) + (["image"] if file.with_paths else [])
+        crowd = partial(parquet_file.read_row_group, group, columns=[OBJECT + "iscrowd"])
+        reader.add(
+            parquet_file.read_row_group(group, columns=columns), regions, rows, lambda read=crowd: read()["objects"]
+        )
+    return reader.part()
+
+
+def _recoded(codes: np.ndarray, names: list[str], index_of: Any) -> np.ndarray:
+    """``codes`` into a part's ``names`` as indices of the whole (``index_of(name)``); -1 and -2 stay."""
+    lookup = np.asarray([index_of(name) for name in names] + [-2, -1], dtype=np.int32)
+    return lookup[codes]
+
+
+def _merged(parts: list[_Part], builder: ColumnsBuilder, source: str | None) -> tuple[Columns, dict[int, str]]:
+    """The parts' columns as one, in order: split and class codes renumbered as one reader met the names, image
+    numbers offset; and the first unknown label of each bad image."""
+    bad: dict[int, str] = {}
+    keys = ("split", "obj_class", "obj_image", "label_class", "label_image")
+    pieces: dict[str, list[np.ndarray]] = {key: [] for key in keys}
+    paths: list[str] | None = [] if builder.paths is not None else None
+    offset = 0
+    for part in parts:
+        pieces["split"].append(_recoded(part.split, part.split_names, builder.split_of))
+        pieces["obj_class"].append(_recoded(part.obj_class, part.class_names, builder.class_of))
+        pieces["label_class"].append(_recoded(part.label_class, part.class_names, builder.class_of))
+        pieces["obj_image"].append(part.obj_image + offset)
+        pieces["label_image"].append(part.label_image + offset)
+        bad.update((image + offset, name) for image, name in part.bad.items())
+        if paths is not None and part.paths is not None:
+            paths.extend(part.paths)
+        offset += len(part.width)
+    columns = builder.build(source)
+    one = len(parts) == 1
+
+    def joined(arrays: list[np.ndarray]) -> np.ndarray:
+        return arrays[0] if one else np.concatenate(arrays)
+
+    columns.image_width = joined([part.width for part in parts])
+    columns.image_height = joined([part.height for part in parts])
+    columns.image_split = joined(pieces["split"])
+    columns.obj_image, columns.obj_class = joined(pieces["obj_image"]), joined(pieces["obj_class"])
+    columns.obj_box = joined([part.obj_box for part in parts])
+    columns.label_image, columns.label_class = joined(pieces["label_image"]), joined(pieces["label_class"])
+    objects = len(columns.obj_image)
+    if all(part.mask_area is None for part in parts):  # boxes only: one NaN seen as a column (nothing writes to it)
+        columns.obj_mask_area = np.broadcast_to(np.float64(math.nan), (objects,))
+    else:
+        columns.obj_mask_area = joined(
+            [part.mask_area if part.mask_area is not None else np.full(len(part.obj_image), math.nan) for part in parts]
+        )
+    columns.image_paths = paths
+    return columns, bad
 
 
 def _drop_images(columns: Columns, bad: np.ndarray) -> None:
@@ -236,35 +342,34 @@ def _drop_images(columns: Columns, bad: np.ndarray) -> None:
 
 
 def columns_from_parquet(path: str | Path, report: Report | None = None, with_paths: bool = False) -> Columns:
-    """:class:`Columns` of a Parquet manifest, read column-wise a row group at a time."""
+    """:class:`Columns` of a Parquet manifest, read column-wise a row group at a time: in this process, or with
+    ``--engine`` (:func:`cvkit.core.executor.using`) as runs of row groups on its workers, whose columns are put
+    together here in order (the same columns, hence the same statistics, as one reader gives)."""
     _, pq = pyarrow_modules()
     path = Path(path)
     report = report if report is not None else Report()
     header = read_header(path)
     categories, _ = header_to_dataset_parts(header)
     builder = ColumnsBuilder(categories.names(), [c.id for c in categories], with_paths)
-    parquet_file = pq.ParquetFile(path, read_dictionary=DICTIONARY_COLUMNS)
-    metadata = parquet_file.metadata
-    leaves = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
-    region_leaves = [i for i, leaf in enumerate(leaves) if leaf.startswith(tuple(REGION_COLUMNS))]
-    reader = _Reader(builder, metadata.num_rows, with_paths)
-    for group in range(metadata.num_row_groups):
-        regions = _has_regions(metadata, group, region_leaves)
-        columns = STATS_COLUMNS + (REGION_COLUMNS if regions else []) + (["image"] if with_paths else [])
-        crowd = partial(parquet_file.read_row_group, group, columns=[OBJECT + "iscrowd"])
-        reader.add(
-            parquet_file.read_row_group(group, columns=columns),
-            regions,
-            metadata.num_rows,
-            lambda read=crowd: read()["objects"],
-        )
-    for image, name in sorted(reader.bad.items()):
+    file = _File(str(path), categories.names(), [c.id for c in categories], with_paths)
+    groups = list(range(pq.ParquetFile(path).metadata.num_row_groups))
+    executor = chosen()
+    if executor is None or len(groups) < 2:
+        parts = [_read_groups(file, groups)]
+    else:
+        size = max(1, math.ceil(len(groups) / (executor.workers * GROUP_RUNS_PER_WORKER)))
+        runs = [groups[start : start + size] for start in range(0, len(groups), size)]
+        parts = list(tracked_map(executor, _read_groups, file, runs, "reading row groups", len))
+    result, bad = _merged(parts, builder, (header.get("source") or {}).get("format"))
+    del parts
+    for image, name in sorted(bad.items()):
         report.invalid(
             InvalidInputError(
                 f"label {name!r} is not in the header's categories", file=path, location=f"row {image + 1}"
             )
         )
-    result = reader.columns((header.get("source") or {}).get("format"))
+    if bad:
+        _drop_images(result, np.fromiter(bad, dtype=np.int64))
     pa, _ = pyarrow_modules()
     pa.default_memory_pool().release_unused()  # the row groups' buffers go back to the system before the statistics
     _count_read(report, result)

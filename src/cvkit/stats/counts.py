@@ -28,16 +28,21 @@ def image_class_pairs(columns: Columns) -> tuple[np.ndarray, np.ndarray]:
     c = max(columns.num_classes, 1)
     # int32 keys when they fit (a million images x 365 classes do): half the memory and a faster sort
     key_type = np.int32 if columns.num_images * c < 2**31 else np.int64
-    keys = np.concatenate([columns.obj_image.astype(key_type, copy=False) * key_type(c) + columns.obj_class,
-                           columns.label_image.astype(key_type, copy=False) * key_type(c) + columns.label_class])
+    keys = np.concatenate(
+        [
+            columns.obj_image.astype(key_type, copy=False) * key_type(c) + columns.obj_class,
+            columns.label_image.astype(key_type, copy=False) * key_type(c) + columns.label_class,
+        ]
+    )
     keys = distinct(keys)
     pairs = ((keys // c).astype(np.int32, copy=False), (keys % c).astype(np.int32, copy=False))
     columns._pairs = ((columns.num_objects, len(columns.label_class)), pairs)
     return pairs
 
 
-def _counts(columns: Columns, image_group: np.ndarray | None, groups: int,
-            pairs: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+def _counts(
+    columns: Columns, image_group: np.ndarray | None, groups: int, pairs: tuple[np.ndarray, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Objects, images containing the class, and image-level labels per class: ``(groups, classes)`` arrays
     counted in one pass each, images falling in group ``image_group[image]`` (all in group 0 when None)."""
     c = columns.num_classes
@@ -47,8 +52,11 @@ def _counts(columns: Columns, image_group: np.ndarray | None, groups: int,
         keys = classes if image_group is None else image_group[images] * c + classes  # image_group is int64
         return np.bincount(keys, minlength=groups * c).reshape(groups, c)
 
-    return {"objects": per_group(columns.obj_image, columns.obj_class), "images": per_group(pair_image, pair_class),
-            "labels": per_group(columns.label_image, columns.label_class)}
+    return {
+        "objects": per_group(columns.obj_image, columns.obj_class),
+        "images": per_group(pair_image, pair_class),
+        "labels": per_group(columns.label_image, columns.label_class),
+    }
 
 
 def class_counts(columns: Columns) -> dict[str, Any]:
@@ -84,14 +92,20 @@ def class_counts(columns: Columns) -> dict[str, Any]:
             "object_share": float(total["objects"][k] / n_objects) if n_objects else 0.0,
         }
         if per_split:
-            row["splits"] = {s: {"images": int(v["images"][k]), "objects": int(v["objects"][k])} for s, v in per_split.items()}
+            row["splits"] = {
+                s: {"images": int(v["images"][k]), "objects": int(v["objects"][k])} for s, v in per_split.items()
+            }
         classes.append(row)
     return {
         "images": n_images,
         "objects": n_objects,
         "image_labels": len(columns.label_class),
         "num_classes": columns.num_classes,
-        "images_without_annotations": int(((objects_per_image == 0) & (np.bincount(columns.label_image, minlength=n_images) == 0)).sum()) if n_images else 0,
+        "images_without_annotations": int(
+            ((objects_per_image == 0) & (np.bincount(columns.label_image, minlength=n_images) == 0)).sum()
+        )
+        if n_images
+        else 0,
         "splits": splits,
         "classes": classes,
     }

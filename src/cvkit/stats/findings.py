@@ -25,9 +25,12 @@ CHECKS: dict[str, tuple[str, str]] = {
     "box_empty": (ERROR, "a box with zero or negative width or height"),
     "box_out_of_bounds": (ERROR, "a box reaches outside the image"),
     "polygon_too_few_points": (ERROR, "a polygon part with fewer than 3 points (or an odd number of coordinates)"),
-    "invalid_value": (ERROR, "a value no tool reads right: an image size that is no positive whole number; a mask "
-                             "whose runs do not cover its size or whose size is not the image's; keypoints not in "
-                             "(x, y, v) triplets; a NaN or infinite polygon, point or score"),
+    "invalid_value": (
+        ERROR,
+        "a value no tool reads right: an image size that is no positive whole number; a mask "
+        "whose runs do not cover its size or whose size is not the image's; keypoints not in "
+        "(x, y, v) triplets; a NaN or infinite polygon, point or score",
+    ),
     "duplicate_annotation_id": (ERROR, "two annotations of one split share an id (COCO numbers each file on its own)"),
     "unknown_category": (ERROR, "an object or image label names a category the dataset does not define"),
     "split_leakage": (ERROR, "the same image (same file or identical content) is in more than one split"),
@@ -45,14 +48,21 @@ class Finding:
     image: str | None
     message: str
     location: str | None = None
+    #: every image of a group the finding is about (duplicates, split leakage); ``image`` is the first of them
+    images: tuple[str, ...] = ()
 
     @property
     def severity(self) -> str:
         return CHECKS[self.check][0]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "severity": self.severity, "image": self.image, "location": self.location,
-                "message": self.message}
+        return {
+            "check": self.check,
+            "severity": self.severity,
+            "image": self.image,
+            "location": self.location,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -70,10 +80,12 @@ class ValidationResult:
     image_facts: dict[int, dict[str, Any]] = field(default_factory=dict)
     fix: dict[str, Any] | None = None
 
-    def add(self, check: str, image: str | None, message: str, location: str | None = None) -> None:
+    def add(
+        self, check: str, image: str | None, message: str, location: str | None = None, images: tuple[str, ...] = ()
+    ) -> None:
         self.counts[check] += 1
         if len(self.findings[check]) < self.examples:
-            self.findings[check].append(Finding(check, image, message, location))
+            self.findings[check].append(Finding(check, image, message, location, images))
 
     @property
     def errors(self) -> int:
@@ -99,8 +111,12 @@ class ValidationResult:
             "images_checked": self.images_checked,
             "deep": self.deep,
             "checks": {
-                check: {"severity": CHECKS[check][0], "count": self.counts[check], "description": CHECKS[check][1],
-                        "examples": [f.to_dict() for f in self.findings.get(check, [])]}
+                check: {
+                    "severity": CHECKS[check][0],
+                    "count": self.counts[check],
+                    "description": CHECKS[check][1],
+                    "examples": [f.to_dict() for f in self.findings.get(check, [])],
+                }
                 for check in CHECKS
             },
             "fix": self.fix,

@@ -30,9 +30,13 @@ from cvkit.manifest import check_manifest_name, write_manifest
 from cvkit.stats.findings import BOUNDS_TOLERANCE, ValidationResult, value_problem
 
 
-def _fix_object(obj: Annotation, dataset: Dataset, width: float | None, height: float | None, counts: Counter[str]) -> Annotation | None:
+def _fix_object(
+    obj: Annotation, dataset: Dataset, width: float | None, height: float | None, counts: Counter[str]
+) -> Annotation | None:
     """The object cleaned, or None when it cannot be kept."""
-    if obj.label not in dataset.categories and not obj.iscrowd:  # crowd/ignore regions need no category, as validate says
+    if (
+        obj.label not in dataset.categories and not obj.iscrowd
+    ):  # crowd/ignore regions need no category, as validate says
         counts["objects_dropped_unknown_category"] += 1
         return None
     if value_problem(obj, width, height) is not None:  # a mask, keypoints, points or score no tool reads right
@@ -105,7 +109,9 @@ def fixed_samples(dataset: Dataset, result: ValidationResult, counts: Counter[st
     return out
 
 
-def write_fixed(dataset: Dataset, result: ValidationResult, source: Path, output: Path, overwrite: bool = False) -> dict[str, Any]:
+def write_fixed(
+    dataset: Dataset, result: ValidationResult, source: Path, output: Path, overwrite: bool = False
+) -> dict[str, Any]:
     """Write the cleaned manifest to ``output`` (never over the input); returns what changed."""
     check_manifest_name(output, "cleaned manifest")
     check_apart(output, [source])
@@ -118,4 +124,9 @@ def write_fixed(dataset: Dataset, result: ValidationResult, source: Path, output
     clean = Dataset(samples, dataset.categories, dataset.hierarchy, dataset.root, dataset.source_format, dataset.info)
     with exclusive(output, overwrite):
         write_manifest(clean, output)
-    return {"output": str(output), "images_written": len(samples), "objects_written": sum(len(s.objects) for s in samples), **dict(sorted(counts.items()))}
+    return {
+        "output": str(output),
+        "images_written": len(samples),
+        "objects_written": sum(len(s.objects) for s in samples),
+        **dict(sorted(counts.items())),
+    }

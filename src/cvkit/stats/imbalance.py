@@ -70,8 +70,12 @@ def imbalance_metrics(counts: Sequence[int] | np.ndarray) -> ImbalanceMetrics:
     )
 
 
-def frequency_groups(class_names: Sequence[str], image_counts: Sequence[int] | np.ndarray,
-                     rare_max: int = DEFAULT_RARE_MAX, common_max: int = DEFAULT_COMMON_MAX) -> dict[str, str]:
+def frequency_groups(
+    class_names: Sequence[str],
+    image_counts: Sequence[int] | np.ndarray,
+    rare_max: int = DEFAULT_RARE_MAX,
+    common_max: int = DEFAULT_COMMON_MAX,
+) -> dict[str, str]:
     """Class name -> ``frequent`` | ``common`` | ``rare`` | ``absent`` by the images containing it (LVIS)."""
     if rare_max >= common_max:
         raise CvkitError(f"--rare-max ({rare_max}) must be below --common-max ({common_max})")

@@ -41,7 +41,9 @@ def _manifest_or_none(path: Path) -> str | None:
     return "manifest" if manifest_format.detect(path) else None
 
 
-def load_columns(path: str | Path, format: str | None = None, report: Report | None = None, with_paths: bool = False, **options: Any) -> Columns:
+def load_columns(
+    path: str | Path, format: str | None = None, report: Report | None = None, with_paths: bool = False, **options: Any
+) -> Columns:
     """Columns of a dataset in any format; manifests take the fast path."""
     path = Path(path)
     name = resolve_format(path, format)
@@ -55,7 +57,9 @@ def load_columns(path: str | Path, format: str | None = None, report: Report | N
     if name in ("voc", "pascal_voc", "pascalvoc") and not with_paths and set(options) <= {"one_based"}:
         from cvkit.stats.voc_scan import scan_voc_columns
 
-        columns = scan_voc_columns(path, report if report is not None else Report(), bool(options.get("one_based", True)))
+        columns = scan_voc_columns(
+            path, report if report is not None else Report(), bool(options.get("one_based", True))
+        )
         if columns is not None:
             return columns
     from cvkit.stats.columns import columns_from_dataset

@@ -51,8 +51,13 @@ def split_names(names: str | Sequence[str] | None, count: int) -> list[str]:
     return out
 
 
-def iterative_stratification(group_labels: Sequence[dict[int, int]], group_sizes: Sequence[int], ratios: Sequence[float],
-                             num_labels: int, seed: int = 0) -> np.ndarray:
+def iterative_stratification(
+    group_labels: Sequence[dict[int, int]],
+    group_sizes: Sequence[int],
+    ratios: Sequence[float],
+    num_labels: int,
+    seed: int = 0,
+) -> np.ndarray:
     """Split index per group (Sechidis et al. 2011).
 
     ``group_labels[g]`` maps label index -> how many images of group g hold it; ``group_sizes[g]``
@@ -114,8 +119,13 @@ def group_key(sample: Sample, index: int, attribute: str | None) -> Any:
     return ("value", repr(value))
 
 
-def assign_splits(samples: Sequence[Sample], class_names: Sequence[str], ratios: Sequence[float], seed: int = 0,
-                  group_by: str | None = None) -> tuple[np.ndarray, int]:
+def assign_splits(
+    samples: Sequence[Sample],
+    class_names: Sequence[str],
+    ratios: Sequence[float],
+    seed: int = 0,
+    group_by: str | None = None,
+) -> tuple[np.ndarray, int]:
     """Split index per sample, and how many samples lacked the ``group_by`` attribute."""
     index = {name: i for i, name in enumerate(class_names)}
     groups: dict[Any, int] = {}
@@ -153,9 +163,17 @@ def split_table(samples: Sequence[Sample], names: Sequence[str], class_names: Se
     return {"images": images, "classes": per_class}
 
 
-def split_dataset(path: str | Path, ratios: str | Sequence[float], output: str | Path, names: str | Sequence[str] | None = None,
-                  seed: int = 0, group_by: str | None = None, format: str | None = None, overwrite: bool = False,
-                  **read_options: Any) -> dict[str, Any]:
+def split_dataset(
+    path: str | Path,
+    ratios: str | Sequence[float],
+    output: str | Path,
+    names: str | Sequence[str] | None = None,
+    seed: int = 0,
+    group_by: str | None = None,
+    format: str | None = None,
+    overwrite: bool = False,
+    **read_options: Any,
+) -> dict[str, Any]:
     """Read a dataset, assign every image a split, write the manifest ``output``; returns the summary."""
     ratio_list = parse_ratios(ratios)
     name_list = split_names(names, len(ratio_list))
@@ -183,7 +201,9 @@ def split_dataset(path: str | Path, ratios: str | Sequence[float], output: str |
         "seed": seed,
         "group_by": group_by,
         "images_without_group": missing if group_by else None,
-        "splits": [{"name": n, "ratio": r, "images": table["images"][n], "share": table["images"][n] / total}
-                   for n, r in zip(name_list, ratio_list, strict=True)],
+        "splits": [
+            {"name": n, "ratio": r, "images": table["images"][n], "share": table["images"][n] / total}
+            for n, r in zip(name_list, ratio_list, strict=True)
+        ],
         "classes": table["classes"],
     }

@@ -52,11 +52,21 @@ def class_basis(columns: Columns, basis: str) -> tuple[str, np.ndarray]:
     return basis, np.bincount(pair_class, minlength=columns.num_classes)
 
 
-def all_weights(columns: Columns, counts: np.ndarray, image_counts: np.ndarray, options: ImbalanceOptions,
-                frequencies: np.ndarray | None) -> dict[str, np.ndarray]:
+def all_weights(
+    columns: Columns,
+    counts: np.ndarray,
+    image_counts: np.ndarray,
+    options: ImbalanceOptions,
+    frequencies: np.ndarray | None,
+) -> dict[str, np.ndarray]:
     """Every method of :data:`METHODS` for these counts."""
-    params: dict[str, Any] = {"beta": options.beta, "threshold": options.threshold, "image_counts": image_counts,
-                              "num_images": columns.num_images, "frequencies": frequencies}
+    params: dict[str, Any] = {
+        "beta": options.beta,
+        "threshold": options.threshold,
+        "image_counts": image_counts,
+        "num_images": columns.num_images,
+        "frequencies": frequencies,
+    }
     return {method: compute_class_weights(counts, method, **params) for method in METHODS}
 
 
@@ -83,9 +93,14 @@ def imbalance_section(columns: Columns, options: ImbalanceOptions) -> dict[str, 
             "classes": groups,
             "sizes": dict(Counter(groups.values())),
         },
-        "weights": {method: {name: float(v) for name, v in zip(names, w, strict=True)} for method, w in weights.items()},
-        "params": {"beta": options.beta, "threshold": options.threshold,
-                   "median_frequency_from": "pixels" if frequencies is not None else "counts"},
+        "weights": {
+            method: {name: float(v) for name, v in zip(names, w, strict=True)} for method, w in weights.items()
+        },
+        "params": {
+            "beta": options.beta,
+            "threshold": options.threshold,
+            "median_frequency_from": "pixels" if frequencies is not None else "counts",
+        },
         "repeat_factor": {
             "threshold": options.threshold,
             "images_repeated": int((image_factors > 1).sum()),
@@ -96,7 +111,9 @@ def imbalance_section(columns: Columns, options: ImbalanceOptions) -> dict[str, 
     }
 
 
-def compute_stats(columns: Columns, imbalance: ImbalanceOptions | None = None, channels: Counter[int] | None = None) -> dict[str, Any]:
+def compute_stats(
+    columns: Columns, imbalance: ImbalanceOptions | None = None, channels: Counter[int] | None = None
+) -> dict[str, Any]:
     """The whole ``cvkit stats`` document; ``imbalance`` adds the ``imbalance`` key."""
     doc: dict[str, Any] = {"schema": STATS_SCHEMA, "version": STATS_VERSION, "source_format": columns.source}
     doc.update(class_counts(columns))

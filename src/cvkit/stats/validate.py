@@ -15,10 +15,12 @@ from typing import Any
 
 from cvkit.api import read
 from cvkit.core import validate_values
+from cvkit.core.executor import default_workers
 from cvkit.core.imageinfo import ImageInfo, read_image_info
 from cvkit.core.model import Dataset, Sample
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import PARALLEL_MIN_SAMPLES, spread_map
 from cvkit.errors import InvalidInputError
 from cvkit.manifest import header_to_dataset_parts, iter_samples, read_header
 from cvkit.stats.findings import BOUNDS_TOLERANCE, ValidationResult, value_problem
@@ -27,7 +29,8 @@ from cvkit.stats.fix import write_fixed
 
 # --- reading ---------------------------------------------------------------------------
 def read_for_validation(path: str | Path, format: str | None, report: Report, **options: Any) -> Dataset:
-    """The dataset, materialized; a manifest is read leniently so unknown labels become findings, not skipped records."""
+    """The dataset, materialized; a manifest is read leniently so unknown labels become findings, not skipped
+    records."""
     from cvkit.stats.sources import MANIFEST_FORMATS, resolve_format
 
     path = Path(path)
@@ -40,7 +43,9 @@ def read_for_validation(path: str | Path, format: str | None, report: Report, **
             sample.meta.setdefault("_cvkit_line", number)
             samples.append(sample)
         source = (header.get("source") or {}).get("format")
-        return Dataset(samples, categories, hierarchy, root=path.parent, source_format=source, info=header.get("info") or {})
+        return Dataset(
+            samples, categories, hierarchy, root=path.parent, source_format=source, info=header.get("info") or {}
+        )
     return read(path, format, report=report, **options).materialize()
 
 
@@ -69,25 +74,56 @@ def check_image_file(path: Path, deep: bool) -> tuple[ImageInfo | None, str | No
     return info, None, None
 
 
-def check_objects(sample: Sample, index: int, dataset: Dataset, width: float | None, height: float | None,
-                  seen_ids: dict[Any, str], result: ValidationResult) -> None:
+def _check_run(deep: bool, paths: list[str]) -> list[tuple[ImageInfo | None, str | None, str | None]]:
+    """Worker side: :func:`check_image_file` of each path."""
+    return [check_image_file(Path(path), deep) for path in paths]
+
+
+#: images per executor task of the image checks
+CHECK_RUN_FILES = 256
+
+
+def check_image_files(paths: list[Path], deep: bool) -> list[tuple[ImageInfo | None, str | None, str | None]]:
+    """:func:`check_image_file` of every path, in order, on the executor (``--engine``; local processes for a large
+    dataset): decoding every image (``--deep``) is the whole cost of a validation."""
+    runs = [[str(path) for path in paths[i : i + CHECK_RUN_FILES]] for i in range(0, len(paths), CHECK_RUN_FILES)]
+    what = "decoding images" if deep else "reading image headers"
+    checked = spread_map(_check_run, deep, runs, default_workers(None), PARALLEL_MIN_SAMPLES, len(paths), what)
+    return [check for run in checked for check in run]
+
+
+def check_objects(
+    sample: Sample,
+    index: int,
+    dataset: Dataset,
+    width: float | None,
+    height: float | None,
+    seen_ids: dict[Any, str],
+    result: ValidationResult,
+) -> None:
     """Box, polygon, category and id checks of one image's annotations."""
     where = _where(sample, index)
     for k, obj in enumerate(sample.objects):
         loc = f"{where}, object {k + 1}"
-        if obj.label not in dataset.categories and not obj.iscrowd:  # crowd/ignore regions (LabelMe's __ignore__) need no category
+        if (
+            obj.label not in dataset.categories and not obj.iscrowd
+        ):  # crowd/ignore regions (LabelMe's __ignore__) need no category
             result.add("unknown_category", sample.path, f"object label {obj.label!r} is not a category", loc)
         if obj.id is not None:
             key = (sample.split, obj.id)
             first = seen_ids.get(key)
             if first is not None:
-                result.add("duplicate_annotation_id", sample.path, f"annotation id {obj.id} is also used in {first}", loc)
+                result.add(
+                    "duplicate_annotation_id", sample.path, f"annotation id {obj.id} is also used in {first}", loc
+                )
             else:
                 seen_ids[key] = sample.path
         if obj.polygon is not None:
             short = [p for p in obj.polygon if len(p) < 6 or len(p) % 2] or ([[]] if not obj.polygon else [])
             if short:
-                result.add("polygon_too_few_points", sample.path, f"polygon part with {len(short[0]) / 2:g} points", loc)
+                result.add(
+                    "polygon_too_few_points", sample.path, f"polygon part with {len(short[0]) / 2:g} points", loc
+                )
         problem = value_problem(obj, width, height)
         if problem is not None:
             result.add("invalid_value", sample.path, problem, loc)
@@ -107,7 +143,12 @@ def check_objects(sample: Sample, index: int, dataset: Dataset, width: float | N
         if width and height:
             tol = BOUNDS_TOLERANCE
             if x < -tol or y < -tol or x + w > width + tol or y + h > height + tol:
-                result.add("box_out_of_bounds", sample.path, f"box x1,y1,x2,y2 = {x:g},{y:g},{x + w:g},{y + h:g} outside the {width:g}x{height:g} image", loc)
+                result.add(
+                    "box_out_of_bounds",
+                    sample.path,
+                    f"box x1,y1,x2,y2 = {x:g},{y:g},{x + w:g},{y + h:g} outside the {width:g}x{height:g} image",
+                    loc,
+                )
     for label in sample.labels:
         if label not in dataset.categories:
             result.add("unknown_category", sample.path, f"image label {label!r} is not a category", where)
@@ -147,12 +188,21 @@ def check_duplicates(files: dict[Path, list[int]], samples: list[Sample], result
         what = "the same file" if len(names) == 1 else "identical content"
         listing = ", ".join(names[:4]) + (" ..." if len(names) > 4 else "")
         if len(splits) > 1:
-            result.add("split_leakage", names[0], f"{what} in splits {', '.join(splits)}: {listing}")
+            result.add(
+                "split_leakage", names[0], f"{what} in splits {', '.join(splits)}: {listing}", images=tuple(names)
+            )
         else:
-            result.add("duplicate_image", names[0], f"{what} listed {len(indices)} times in split {splits[0]}: {listing}")
+            result.add(
+                "duplicate_image",
+                names[0],
+                f"{what} listed {len(indices)} times in split {splits[0]}: {listing}",
+                images=tuple(names),
+            )
 
 
-def validate_loaded(dataset: Dataset, report: Report, check_images: bool = True, deep: bool = False, examples: int = 5) -> ValidationResult:
+def validate_loaded(
+    dataset: Dataset, report: Report, check_images: bool = True, deep: bool = False, examples: int = 5
+) -> ValidationResult:
     """Run every check over a materialized dataset (``report.skipped`` become ``invalid_record``)."""
     result = ValidationResult(images_checked=check_images, deep=deep, examples=examples)
     for skipped in report.skipped:
@@ -162,6 +212,8 @@ def validate_loaded(dataset: Dataset, report: Report, check_images: bool = True,
     result.objects = sum(len(s.objects) for s in samples)
     seen_ids: dict[Any, str] = {}
     files: dict[Path, list[int]] = defaultdict(list)
+    paths = [sample.resolve(dataset.root) for sample in samples] if check_images else []
+    checks = check_image_files(paths, deep) if check_images else []
     for index, sample in enumerate(track(samples, "validating", total=len(samples))):
         where = _where(sample, index)
         width, height = sample.width, sample.height
@@ -172,8 +224,8 @@ def validate_loaded(dataset: Dataset, report: Report, check_images: bool = True,
             result.image_facts.setdefault(index, {})["size"] = None  # --fix: the real size when known, else unknown
             width = height = None
         if check_images:
-            path = sample.resolve(dataset.root)
-            info, check, message = check_image_file(path, deep)
+            path = paths[index]
+            info, check, message = checks[index]
             if check:
                 result.add(check, sample.path, message or check, where)
                 result.image_facts[index] = {"broken": True}
@@ -187,11 +239,21 @@ def validate_loaded(dataset: Dataset, report: Report, check_images: bool = True,
                     note = ""
                     if info.orientation in (5, 6, 7, 8) and (width, height) == (info.stored_width, info.stored_height):
                         note = f" (the stored size: EXIF orientation {info.orientation} was ignored)"
-                    result.add("size_mismatch", sample.path, f"declared {width}x{height}, image is {real[0]}x{real[1]}{note}", where)
+                    result.add(
+                        "size_mismatch",
+                        sample.path,
+                        f"declared {width}x{height}, image is {real[0]}x{real[1]}{note}",
+                        where,
+                    )
                     result.image_facts.setdefault(index, {})["size"] = real
                 if info.orientation != 1:
-                    result.add("exif_rotated", sample.path, f"EXIF orientation {info.orientation}: stored {info.stored_width}x{info.stored_height}, "
-                               f"displayed {info.width}x{info.height}", where)
+                    result.add(
+                        "exif_rotated",
+                        sample.path,
+                        f"EXIF orientation {info.orientation}: stored {info.stored_width}x{info.stored_height}, "
+                        f"displayed {info.width}x{info.height}",
+                        where,
+                    )
                 width, height = real
                 result.image_facts.setdefault(index, {}).setdefault("real_size", real)
         check_objects(sample, index, dataset, width, height, seen_ids, result)
@@ -202,8 +264,16 @@ def validate_loaded(dataset: Dataset, report: Report, check_images: bool = True,
     return result
 
 
-def validate_dataset(path: str | Path, format: str | None = None, check_images: bool = True, deep: bool = False, examples: int = 5,
-                     fix_output: str | Path | None = None, overwrite: bool = False, **read_options: Any) -> ValidationResult:
+def validate_dataset(
+    path: str | Path,
+    format: str | None = None,
+    check_images: bool = True,
+    deep: bool = False,
+    examples: int = 5,
+    fix_output: str | Path | None = None,
+    overwrite: bool = False,
+    **read_options: Any,
+) -> ValidationResult:
     """Validate a dataset in any format; with ``fix_output`` also write a cleaned manifest there."""
     report = Report(skip_invalid=True)
     dataset = read_for_validation(path, format, report, **read_options)

@@ -136,7 +136,9 @@ def _scan(path: Path, report: Report, one_based: bool) -> Columns | None:
     return columns
 
 
-def _add_one_by_one(builder: ColumnsBuilder, files: list[str], splits: list[str | None], one_based: bool, report: Report) -> bool:
+def _add_one_by_one(
+    builder: ColumnsBuilder, files: list[str], splits: list[str | None], one_based: bool, report: Report
+) -> bool:
     """A chunk holding non-plain files, each parsed by the VOC reader (plain files take its plain path again).
 
     False when a file lacks its size (the reader then reads image headers: not this path's job).

@@ -33,7 +33,6 @@ WEIGHTS_SCHEMA = "cvkit.class_weights"
 WEIGHTS_VERSION = 1
 
 
-
 def _normalise_to_classes(raw: np.ndarray, present: np.ndarray) -> np.ndarray:
     """Scale ``raw`` so the weights of present classes sum to their number (mean weight 1)."""
     out = np.zeros_like(raw)
@@ -84,11 +83,15 @@ def compute_class_weights(counts: Sequence[int] | np.ndarray, method: str, **par
         if params.get("image_counts") is None or params.get("num_images") is None:
             raise CvkitError("repeat-factor weights need image_counts and num_images")
         image_counts = np.asarray(params["image_counts"], dtype=np.float64)
-        return class_repeat_factors(image_counts, int(params["num_images"]), float(params.get("threshold", DEFAULT_REPEAT_THRESHOLD)))
+        return class_repeat_factors(
+            image_counts, int(params["num_images"]), float(params.get("threshold", DEFAULT_REPEAT_THRESHOLD))
+        )
     raise CvkitError(f"unknown weight method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def class_repeat_factors(image_counts: Sequence[int] | np.ndarray, num_images: int, threshold: float = DEFAULT_REPEAT_THRESHOLD) -> np.ndarray:
+def class_repeat_factors(
+    image_counts: Sequence[int] | np.ndarray, num_images: int, threshold: float = DEFAULT_REPEAT_THRESHOLD
+) -> np.ndarray:
     """LVIS ``r_c = max(1, sqrt(t / f_c))``, ``f_c`` the fraction of images containing c (0 for absent classes)."""
     counts = np.asarray(image_counts, dtype=np.float64)
     out = np.zeros_like(counts)
@@ -99,7 +102,9 @@ def class_repeat_factors(image_counts: Sequence[int] | np.ndarray, num_images: i
     return out
 
 
-def repeat_factors(image_classes: Iterable[Iterable[int]], num_classes: int, threshold: float = DEFAULT_REPEAT_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+def repeat_factors(
+    image_classes: Iterable[Iterable[int]], num_classes: int, threshold: float = DEFAULT_REPEAT_THRESHOLD
+) -> tuple[np.ndarray, np.ndarray]:
     """LVIS repeat factors: ``(per-class r_c, per-image max over its classes)``.
 
     ``image_classes`` lists the class indices present in each image (duplicates allowed);
@@ -111,11 +116,15 @@ def repeat_factors(image_classes: Iterable[Iterable[int]], num_classes: int, thr
     for classes in per_image:
         image_counts[classes] += 1
     class_factors = class_repeat_factors(image_counts, len(per_image), threshold)
-    image_factors = np.array([max((class_factors[c] for c in classes), default=1.0) for classes in per_image], dtype=np.float64)
+    image_factors = np.array(
+        [max((class_factors[c] for c in classes), default=1.0) for classes in per_image], dtype=np.float64
+    )
     return class_factors, image_factors
 
 
-def image_repeat_factors(image_index: np.ndarray, class_index: np.ndarray, class_factors: np.ndarray, num_images: int) -> np.ndarray:
+def image_repeat_factors(
+    image_index: np.ndarray, class_index: np.ndarray, class_factors: np.ndarray, num_images: int
+) -> np.ndarray:
     """Vectorised per-image factor (max over the classes of its objects/labels; 1 without any)."""
     out = np.ones(num_images, dtype=np.float64)
     if len(image_index):
@@ -123,8 +132,14 @@ def image_repeat_factors(image_index: np.ndarray, class_index: np.ndarray, class
     return out
 
 
-def weights_document(class_names: Sequence[str], weights: np.ndarray, counts: Sequence[int], method: str,
-                     params: dict[str, Any], split: str | None = None) -> dict[str, Any]:
+def weights_document(
+    class_names: Sequence[str],
+    weights: np.ndarray,
+    counts: Sequence[int],
+    method: str,
+    params: dict[str, Any],
+    split: str | None = None,
+) -> dict[str, Any]:
     """The JSON document ``--weights-out`` writes (module docstring); ``split``: the split counted, None for all."""
     return {
         "schema": WEIGHTS_SCHEMA,
@@ -165,9 +180,16 @@ def load_class_weights(path: str | Path, class_names: Sequence[str]) -> list[flo
     except jsonio.JSONDecodeError as exc:
         raise InvalidInputError(f"not valid JSON ({exc})", file=path) from None
     if not isinstance(doc, dict) or doc.get("schema") != WEIGHTS_SCHEMA:
-        raise InvalidInputError(f"not a class weights file: expected schema {WEIGHTS_SCHEMA!r} (write one with `cvkit stats --weights-out`)", file=path)
+        raise InvalidInputError(
+            f"not a class weights file: expected schema {WEIGHTS_SCHEMA!r} (write one with `cvkit stats "
+            "--weights-out`)",
+            file=path,
+        )
     if doc.get("version") != WEIGHTS_VERSION:
-        raise InvalidInputError(f"class weights version {doc.get('version')!r} is not supported (this cvkit reads {WEIGHTS_VERSION})", file=path)
+        raise InvalidInputError(
+            f"class weights version {doc.get('version')!r} is not supported (this cvkit reads {WEIGHTS_VERSION})",
+            file=path,
+        )
     weights = doc.get("weights")
     if not isinstance(weights, dict):
         raise InvalidInputError("'weights' must be an object {class name: weight}", file=path, location="weights")
@@ -179,11 +201,15 @@ def load_class_weights(path: str | Path, class_names: Sequence[str]) -> list[flo
             parts.append(f"missing {', '.join(map(repr, missing[:5]))}")
         if extra:
             parts.append(f"not in the dataset {', '.join(map(repr, extra[:5]))}")
-        raise InvalidInputError("class weights do not match the dataset's classes: " + "; ".join(parts), file=path, location="weights")
+        raise InvalidInputError(
+            "class weights do not match the dataset's classes: " + "; ".join(parts), file=path, location="weights"
+        )
     out = []
     for name in class_names:
         value = weights[name]
         if not isinstance(value, int | float) or not np.isfinite(value) or value < 0:
-            raise InvalidInputError(f"weight of {name!r} must be a finite number >= 0, got {value!r}", file=path, location=f"weights.{name}")
+            raise InvalidInputError(
+                f"weight of {name!r} must be a finite number >= 0, got {value!r}", file=path, location=f"weights.{name}"
+            )
         out.append(float(value))
     return out

@@ -54,12 +54,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # torch's message ends in advice to turn the safe loader off: not given here
-        raise InvalidInputError("refused: the checkpoint holds Python objects other than tensors and plain values, "
-                                "which could run code when loaded; cvkit loads only what its own checkpoints hold",
-                                file=path) from None
+        raise InvalidInputError(
+            "refused: the checkpoint holds Python objects other than tensors and plain values, "
+            "which could run code when loaded; cvkit loads only what its own checkpoints hold",
+            file=path,
+        ) from None
     except Exception as exc:  # RuntimeError, EOFError for foreign or truncated files
-        raise InvalidInputError("not a readable PyTorch checkpoint (truncated, or another kind of file: "
-                                f"{exc.__class__.__name__})", file=path) from None
+        raise InvalidInputError(
+            f"not a readable PyTorch checkpoint (truncated, or another kind of file: {exc.__class__.__name__})",
+            file=path,
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InvalidInputError("not a cvkit training checkpoint (no 'format': 'cvkit.checkpoint')", file=path)
     _check_config(state, path)
@@ -77,14 +81,21 @@ def _check_config(state: dict[str, Any], path: Path) -> None:
     except TypeError as exc:
         raise InvalidInputError(f"odd training config ({exc})", file=path, location="config") from None
     if not isinstance(cfg.image_size, int) or isinstance(cfg.image_size, bool) or cfg.image_size < 8:
-        raise InvalidInputError(f"image_size must be a whole number of at least 8, got {cfg.image_size!r}", file=path,
-                                location="config.image_size")
+        raise InvalidInputError(
+            f"image_size must be a whole number of at least 8, got {cfg.image_size!r}",
+            file=path,
+            location="config.image_size",
+        )
     check_side(cfg.image_size, "image_size", file=path, location="config.image_size")
     if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
         raise InvalidInputError("class_names must be a non-empty list of strings", file=path, location="class_names")
     if not isinstance(cfg.arch, str) or not _known_architecture(cfg.arch):
-        raise InvalidInputError(f"the checkpoint names an unknown model architecture {cfg.arch!r}; "
-                                "`cvkit train --list-models` lists the names", file=path, location="config.arch")
+        raise InvalidInputError(
+            f"the checkpoint names an unknown model architecture {cfg.arch!r}; "
+            "`cvkit train --list-models` lists the names",
+            file=path,
+            location="config.arch",
+        )
 
 
 def _known_architecture(arch: str) -> bool:

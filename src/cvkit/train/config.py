@@ -87,6 +87,7 @@ class TrainConfig:
     decoder: str = "auto"
     gpu_decode: bool = True
     prefetch_factor: int = 4
+    shuffle_buffer: int = 1000
     # optimisation
     optimizer: str = "sgd"
     momentum: float = 0.9
@@ -123,6 +124,7 @@ class TrainConfig:
             (self.loss in LOSS_REGISTRY, f"--loss must be one of {', '.join(LOSS_REGISTRY)}"),
             (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}"),
             (self.decoder in DECODERS, f"--decoder must be one of {', '.join(DECODERS)}"),
+            (self.shuffle_buffer >= 0, "--shuffle-buffer must be 0 (the shards' order) or more"),
             (
                 self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
                 "--device must be auto, cpu or cuda",

@@ -1,8 +1,8 @@
 """From a manifest to batches: items, decoding, transforms, DataLoaders and the GPU decode path.
 
 Items are read from the manifest streaming and kept as numpy arrays (:mod:`cvkit.train.items`; a
-Parquet manifest's column-wise), each ``(path, target, box)`` made when asked for. Workers return **uint8** CHW tensors (4x less to copy than float); the loop
-normalises on the device (:func:`to_device`). On CUDA, JPEG files may instead be
+Parquet manifest's column-wise), each ``(path, target, box)`` made when asked for. Workers return **uint8** CHW tensors
+(4x less to copy than float); the loop normalises on the device (:func:`to_device`). On CUDA, JPEG files may instead be
 decoded in batches on the GPU with nvJPEG (:class:`GpuJpegBatches`).
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -31,9 +31,8 @@ from cvkit.train.items import ItemArrays, parquet_single_label_items
 
 #: ``(absolute image path, class index or tuple of class indices, crop box or None)``
 Item = tuple[str, Any, Box | None]
-#: Decoder preference measured on CPU (benchmarks/train_throughput.py, docs/benchmarks.md): on
-#: ~500x375 JPEGs one core decodes 669 img/s with torchvision.io, 466 with OpenCV, 287 with PIL.
-#: torchvision is also the library of the nvJPEG path and a hard dependency of the train extra.
+#: Decoder preference, fastest first as measured on CPU (benchmarks/train_throughput.py; figures in
+#: docs/benchmarks.md). torchvision is also the library of the nvJPEG path and a hard dependency of the train extra.
 DECODER_ORDER = ("torchvision", "opencv", "pil")
 # torchvision 0.29 deprecates its decoders in favour of TorchCodec; the notice would otherwise fire per image
 warnings.filterwarnings(
@@ -128,7 +127,9 @@ def load_items(
                 file=path,
             )
     counts = class_counts(items, len(names))
-    return ItemSet(ItemArrays.from_items(items), names, unlabelled, counts, sorted(kept, key=str), sorted(dropped, key=str))  # type: ignore[arg-type]
+    return ItemSet(
+        ItemArrays.from_items(items), names, unlabelled, counts, sorted(kept, key=str), sorted(dropped, key=str)
+    )  # type: ignore[arg-type]
 
 
 def pad_box(box: Box, padding: float) -> Box:
@@ -203,8 +204,11 @@ def decode_image_bytes(data: bytes, name: str) -> torch.Tensor:
     try:
         with open_image(io.BytesIO(data), file=name):
             pass
-        return tio.decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=tio.ImageReadMode.RGB,
-                                apply_exif_orientation=True)
+        return tio.decode_image(
+            torch.frombuffer(bytearray(data), dtype=torch.uint8),
+            mode=tio.ImageReadMode.RGB,
+            apply_exif_orientation=True,
+        )
     except (OSError, RuntimeError, ValueError) as exc:
         raise InvalidInputError(f"could not decode the image ({exc})", file=name) from None
 
@@ -327,7 +331,9 @@ class ManifestDataset(torch.utils.data.Dataset):
         return len(self.items)
 
     def target(self, index: int) -> torch.Tensor:
-        value = self.items[index][1]
+        return self.target_of(self.items[index][1])
+
+    def target_of(self, value: Any) -> torch.Tensor:
         if self.multi_label:
             vector = torch.zeros(self.num_classes)
             vector[list(value)] = 1.0
@@ -338,20 +344,35 @@ class ManifestDataset(torch.utils.data.Dataset):
         index, seed = key if isinstance(key, tuple) else (key, None)
         path, _, box = self.items[index]
         if not hasattr(path, "read"):  # (an image in a shard is checked by decode_image_bytes)
-            check_image_file(path)  # the pixel limit, from the header, before any decoder (here or on the GPU) allocates
+            check_image_file(
+                path
+            )  # the pixel limit, from the header, before any decoder (here or on the GPU) allocates
         if self.encoded and box is None:
             if is_jpeg(path):
                 import torchvision.io as tio
 
                 return tio.read_file(path), self.target(index)  # decoded later on the GPU
             return decode_image(path, self.decoder), self.target(index)  # transformed on the device with the JPEGs
-        image = decode_image(path, self.decoder)
+        return self.finish(decode_image(path, self.decoder), box, self.items[index][1], seed)
+
+    def from_bytes(self, data: bytes, name: str, value: Any, seed: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One sample read from a stream (:mod:`cvkit.train.stream`): decoded from ``data`` (``name`` for
+        messages), then as :meth:`__getitem__` (on the CPU; with ``encoded`` the device transforms it)."""
+        image = decode_image_bytes(data, name)
+        if self.encoded:
+            return image, self.target_of(value)
+        return self.finish(image, None, value, seed)
+
+    def finish(
+        self, image: torch.Tensor, box: Box | None, value: Any, seed: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Crop and transform a decoded image (random draws from ``seed`` when given); with its target."""
         if box is not None:
             image = crop(image, box)
         with item_random_state(seed):
             if seed is not None and hasattr(self.transform, "reseed"):
                 self.transform.reseed(seed)
-            return self.transform(image), self.target(index)
+            return self.transform(image), self.target_of(value)
 
 
 def is_jpeg(path: str) -> bool:
@@ -361,9 +382,42 @@ def is_jpeg(path: str) -> bool:
         return handle.read(2) == b"\xff\xd8"
 
 
-def collate_encoded(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Keep variable-length JPEG byte tensors (and any CPU-decoded images) as a list."""
-    return [image for image, _ in batch], torch.stack([target for _, target in batch])
+class PackedImages(NamedTuple):
+    """A batch of JPEG byte strings and decoded CHW images in two tensors, for the trip from a DataLoader worker.
+
+    Each tensor a worker hands over travels as its own shared-memory file descriptor; a list of 256 images would be
+    256 descriptors a batch, which machines with tight descriptor limits refuse (``EBADF`` in ``DupFd``). Packed, a
+    batch is two. ``spans`` rows are ``(offset, length, channels, height, width)``; ``channels`` 0 marks JPEG bytes.
+    """
+
+    data: torch.Tensor
+    spans: torch.Tensor
+
+    def unpack(self) -> list[torch.Tensor]:
+        """The images again: 1-D byte tensors for JPEG files, uint8 CHW tensors for the others (views, no copy)."""
+        out = []
+        for offset, length, channels, height, width in self.spans.tolist():
+            part = self.data[offset : offset + length]
+            out.append(part if channels == 0 else part.view(channels, height, width))
+        return out
+
+
+def pack_images(images: Sequence[torch.Tensor]) -> PackedImages:
+    """:class:`PackedImages` of 1-D JPEG byte tensors and uint8 CHW images."""
+    spans = torch.zeros((len(images), 5), dtype=torch.int64)
+    offset = 0
+    for row, image in enumerate(images):
+        spans[row, 0], spans[row, 1] = offset, image.numel()
+        if image.dim() == 3:
+            spans[row, 2:] = torch.tensor(image.shape)
+        offset += image.numel()
+    data = torch.cat([image.reshape(-1) for image in images]) if images else torch.zeros(0, dtype=torch.uint8)
+    return PackedImages(data, spans)
+
+
+def collate_encoded(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[PackedImages, torch.Tensor]:
+    """Variable-length JPEG byte tensors (and any CPU-decoded images) packed into two tensors, with the targets."""
+    return pack_images([image for image, _ in batch]), torch.stack([target for _, target in batch])
 
 
 def make_loader(
@@ -396,6 +450,8 @@ def make_loader(
 
 def epoch_sampler(loader: torch.utils.data.DataLoader) -> Any:
     """The loader's epoch-aware sampler (``set_epoch``), whether it samples items or whole batches."""
+    if hasattr(loader.dataset, "set_epoch"):  # a streaming dataset (cvkit.train.stream) orders its own epochs
+        return loader.dataset
     return loader.batch_sampler if getattr(loader.batch_sampler, "yields_batches", False) else loader.sampler
 
 
@@ -456,9 +512,11 @@ class GpuJpegBatches:
         side = round(cfg.image_size / 0.875)
         self.pre_augment = v2.Compose([v2.Resize(side, antialias=True), v2.CenterCrop(side)])
 
-    def __call__(self, images: list[torch.Tensor]) -> torch.Tensor:
+    def __call__(self, images: list[torch.Tensor] | PackedImages) -> torch.Tensor:
         import torchvision.io as tio
 
+        if isinstance(images, PackedImages):
+            images = images.unpack()
         encoded = [i for i, img in enumerate(images) if img.dim() == 1]
         decoded = (
             tio.decode_jpeg(

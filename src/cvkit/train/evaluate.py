@@ -50,8 +50,8 @@ def evaluate(
     weights, as in ``best_metrics.json``); ``cross_entropy`` (single-label) or ``bce`` (multi-label) the plain one.
     ``scramble`` GRID adds ``scrambled``: the metrics on the same images cut into GRID x GRID shuffled tiles;
     ``level`` (``coarse`` or a depth) adds ``coarse``: accuracy at that level of ``hierarchy`` (default: the
-    manifest's own hierarchy). ``target_manifest`` (a labelled manifest of another domain, every record) adds ``target``:
-    the metrics there, next to the source metrics (a domain-adapted run's two numbers).
+    manifest's own hierarchy). ``target_manifest`` (a labelled manifest of another domain, every record) adds
+    ``target``: the metrics there, next to the source metrics (a domain-adapted run's two numbers).
     """
     path = resolve_checkpoint(checkpoint)
     state = load_checkpoint(path)

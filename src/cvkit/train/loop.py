@@ -105,7 +105,7 @@ class StepContext:
     accum_steps: int = 1
     clip_grad: float | None = None
     max_steps: int | None = None
-    gpu_batches: Callable[[list[torch.Tensor]], torch.Tensor] | None = None
+    gpu_batches: Callable[[Any], torch.Tensor] | None = None  # GpuJpegBatches: a packed batch to images
     mixer: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
     feature_tap: FeatureTap | None = None
     #: cvkit.train.adapt.Adapter: the unlabelled/target batch and its loss, added to each step's

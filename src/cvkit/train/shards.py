@@ -1,10 +1,11 @@
 """Training from WebDataset shards (``cvkit export --to webdataset``): ``cvkit train cnn 'shards/train-{0..9}.tar'``.
 
 The shards' tar headers are read once (no image data): each sample's image member becomes an item held in numpy
-arrays (shard number, byte offset, size, class), not a Python tuple, and a worker reads an image with one seek into
-its tar. The usual samplers then give each rank and each DataLoader worker distinct samples, every sample once an
-epoch, in the order the manifest gave. Class names come from ``classes.txt`` beside the shards, classes from the
-``.cls`` members (images with one label); the split of a shard is the start of its name (``val-000000.tar``).
+arrays (shard number, byte offset, size, class), not a Python tuple. Training streams them
+(:mod:`cvkit.train.stream`: whole shards read front to back); samplers that need random access (balanced,
+repeat-factor, magnet) read an image with one seek into its tar, in the order the manifest gave. Class names come
+from ``classes.txt`` beside the shards, classes from the ``.cls`` members (images with one label); the split of a
+shard is the start of its name (``val-000000.tar``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ Run folder: ``config.yaml`` (resolved config), ``metrics.jsonl`` (one record per
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,8 @@ from cvkit.train.models import FeatureTap, build_model
 from cvkit.train.optim import Schedule, build_optimizer
 from cvkit.train.rng import rank_seed, rng_state, seed_everything, set_rng_state
 from cvkit.train.samplers import MagnetSampler, build_sampler
-from cvkit.train.shards import is_shard_source
+from cvkit.train.shards import ShardItems, is_shard_source
+from cvkit.train.stream import ShardStream, stream_loader
 from cvkit.train.stylize import build_stylizer
 
 #: validation split names, in the order tried when --val-split is not given: cvkit/COCO/Ultralytics ``val``,
@@ -228,6 +230,15 @@ class Run:
     def gpu_decode(self) -> bool:
         return self.device.type == "cuda" and self.cfg.gpu_decode and not self.cfg.crops
 
+    @property
+    def streams(self) -> bool:
+        """Shards are read streaming (cvkit.train.stream) unless a sampler needs random access into them."""
+        return (
+            isinstance(self.train_set.items, ShardItems)
+            and self.cfg.sampler == "none"
+            and LOSS_HEADS[self.cfg.loss] != "magnet"
+        )
+
     def _loaders(self) -> tuple[Any, Any]:
         cfg, env = self.cfg, self.env
         decoder = resolve_decoder(cfg.decoder)
@@ -254,11 +265,17 @@ class Run:
                 self.model_info["feature_layer"],
                 cfg.seed,
             )
+        elif self.streams:
+            stream = ShardStream(
+                train_ds, cfg.batch_size, cfg.seed, env.rank, env.world, cfg.workers, cfg.shuffle_buffer
+            )
+            train = stream_loader(stream, cfg.workers, pin, cfg.prefetch_factor, cfg.seed)
         else:
             sampler = build_sampler(
                 cfg.sampler, targets, self.train_set.counts, cfg.seed, env.rank, env.world, cfg.repeat_threshold
             )
-        train = make_loader(train_ds, cfg.batch_size, sampler, cfg.workers, pin, cfg.prefetch_factor, cfg.seed)
+        if not self.streams:
+            train = make_loader(train_ds, cfg.batch_size, sampler, cfg.workers, pin, cfg.prefetch_factor, cfg.seed)
         val = None
         if self.val_set is not None:
             val_ds = ManifestDataset(
@@ -468,6 +485,18 @@ def train(cfg: TrainConfig, given: set[str] | None = None) -> dict[str, Any]:
 
 
 def _train(cfg: TrainConfig, env: DistEnv, out: Path, resume_state: dict[str, Any] | None) -> dict[str, Any]:
+    created = env.is_main and not out.exists()
+    try:
+        return _train_in(cfg, env, out, resume_state)
+    except BaseException:
+        # a run that fails (a refused image, Ctrl-C) before its first checkpoint leaves nothing behind; one with a
+        # checkpoint keeps its folder, to be resumed
+        if created and not (out / "last.pt").exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _train_in(cfg: TrainConfig, env: DistEnv, out: Path, resume_state: dict[str, Any] | None) -> dict[str, Any]:
     run = Run(cfg, env, resume_state)
     main = env.is_main
     if main:

@@ -68,8 +68,13 @@ def object_json(obj: Annotation, class_index: dict[str, int]) -> dict[str, Any]:
 def sample_json(index: int, sample: Sample, class_index: dict[str, int], detail: bool = False) -> dict[str, Any]:
     """One image as the grid (``detail=False``) or the detail view shows it."""
     doc: dict[str, Any] = {
-        "index": index, "path": sample.path, "width": sample.width, "height": sample.height, "split": sample.split,
-        "labels": sample.labels, "objects": [object_json(o, class_index) for o in sample.objects],
+        "index": index,
+        "path": sample.path,
+        "width": sample.width,
+        "height": sample.height,
+        "split": sample.split,
+        "labels": sample.labels,
+        "objects": [object_json(o, class_index) for o in sample.objects],
         "masks": any(o.rle is not None for o in sample.objects),
     }
     if detail:
@@ -151,7 +156,9 @@ def mask_overlay(sample: Sample, class_index: dict[str, int]) -> bytes:
 MAX_VARIANTS = 8
 
 
-def augment_preview(path: Path, sample: Sample, labels: list[str], preset: str, variants: int = 4, seed: int = 0) -> bytes:
+def augment_preview(
+    path: Path, sample: Sample, labels: list[str], preset: str, variants: int = 4, seed: int = 0
+) -> bytes:
     """A PNG row of the image and ``variants`` seeded augmentations of it with their annotations, drawn by the
     code of ``cvkit augment --preview`` (a built-in preset only: nothing from a request names a file)."""
     from cvkit.augment.presets import PRESETS
@@ -164,10 +171,14 @@ def augment_preview(path: Path, sample: Sample, labels: list[str], preset: str, 
         from cvkit.augment.backends import sample_augmenter
         from cvkit.augment.preview import load_rgb, render_sheet
     except ImportError as exc:
-        raise CvkitError(f"augmentation previews need the augment extra (pip install 'cvkit[augment]'): {exc}") from None
+        raise CvkitError(
+            f"augmentation previews need the augment extra (pip install 'cvkit[augment]'): {exc}"
+        ) from None
     image = load_rgb(path)
     augmenter, _ = sample_augmenter(preset, "cpu", seed)
-    sheet, _ = render_sheet([(sample, image, augmenter.augment_many(image, sample, variants))], labels, f"preset {preset}, seed {seed}")
+    sheet, _ = render_sheet(
+        [(sample, image, augmenter.augment_many(image, sample, variants))], labels, f"preset {preset}, seed {seed}"
+    )
     out = io.BytesIO()
     sheet.save(out, format="PNG")
     return out.getvalue()

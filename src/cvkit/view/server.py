@@ -92,6 +92,7 @@ class ViewHandler(BaseHTTPRequestHandler):
             "/api/samples": lambda: api.samples(index, query),
             "/api/stats": lambda: api.stats(index, query),
             "/api/problems": lambda: api.problems(index),
+            "/api/confusion": lambda: api.confusion(index, query),
         }
         if path in routes:
             return _json(routes[path]()), "application/json", "no-store"
@@ -116,10 +117,18 @@ class ViewHandler(BaseHTTPRequestHandler):
         except (CvkitError, KeyError):  # a missing or unreadable image file, no masks: nothing to show
             raise NotFound(path) from None
         if kind == "augment" and suffix == ".png":  # a bad preset or count is the request's fault: 400 with the reason
-            preset, variants, seed = (query.get(key, [default])[-1] for key, default in (("preset", "strong"), ("k", "4"), ("seed", "0")))
+            preset, variants, seed = (
+                query.get(key, [default])[-1] for key, default in (("preset", "strong"), ("k", "4"), ("seed", "0"))
+            )
             if not (variants.isdigit() and seed.isdigit()):
                 raise CvkitError("k and seed must be whole numbers")
-            return augment_preview(sample.resolve(index.root), sample, index.columns.class_names, preset, int(variants), int(seed)), "image/png", "no-store"
+            return (
+                augment_preview(
+                    sample.resolve(index.root), sample, index.columns.class_names, preset, int(variants), int(seed)
+                ),
+                "image/png",
+                "no-store",
+            )
         raise NotFound(path)
 
 

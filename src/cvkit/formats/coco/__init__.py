@@ -12,8 +12,9 @@ A folder destination gets ``annotations/instances_<split>.json``; a ``.json`` de
 is one file. Writing streams each split through temporary files, so memory stays flat.
 
 The package: ``_format`` detects, reads and writes; ``_categories``, ``_images``, ``_objects`` and ``_panoptic``
-read one part of a file (categories, where the images are, annotation records, panoptic segments); ``_spool``
-numbers and spools the records a write places.
+read one part of a file (categories, where the images are, annotation records, panoptic segments); ``_scan``,
+``_bounded`` and ``_bounded_samples`` read a file in bounded memory (sections as byte ranges, images and plain boxes
+in numpy columns, samples built a shard at a time); ``_spool`` numbers and spools the records a write places.
 """
 
 from __future__ import annotations

@@ -22,11 +22,16 @@ def dataset_group(raw: list[Any]) -> dict[str, Any] | None:
     if len(groups) != 1 or len(raw) < 2:
         return None
     group = groups[0]
-    return group if all(isinstance(c, dict) and c.get("supercategory") == group.get("name") for c in raw if c is not group) else None
+    return (
+        group
+        if all(isinstance(c, dict) and c.get("supercategory") == group.get("name") for c in raw if c is not group)
+        else None
+    )
 
 
-def read_categories(raw: list[Any], file: Path, categories: CategorySet, hierarchy: Hierarchy, report: Report,
-                    info: dict[str, Any]) -> dict[int, str]:
+def read_categories(
+    raw: list[Any], file: Path, categories: CategorySet, hierarchy: Hierarchy, report: Report, info: dict[str, Any]
+) -> dict[int, str]:
     """Add the file's categories (ids kept); returns id -> name (duplicate names made unique).
 
     Roboflow's dataset-named group (:func:`dataset_group`) stays a hierarchy node, not a category, and is
@@ -39,7 +44,9 @@ def read_categories(raw: list[Any], file: Path, categories: CategorySet, hierarc
         try:
             cat_id, name = int(cat["id"]), str(cat["name"])
         except (KeyError, TypeError, ValueError):
-            raise InvalidInputError("category needs an integer 'id' and a 'name'", file=file, location=f"categories[{i}]") from None
+            raise InvalidInputError(
+                "category needs an integer 'id' and a 'name'", file=file, location=f"categories[{i}]"
+            ) from None
         if cat is group:
             names[cat_id] = name
             continue

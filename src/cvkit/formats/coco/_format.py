@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cvkit.core import jsonio, validate_values
+from cvkit.core import jsonio
 from cvkit.core.categories import Category, CategorySet, Hierarchy
 from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.progress import track
@@ -22,16 +22,18 @@ from cvkit.core.splits import NO_SPLIT
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import files_in, open_regular, read_regular_bytes, relpath_posix
 
+from . import _bounded, _bounded_samples
 from ._categories import read_categories
-from ._images import clean_file_name, common_root, file_name_of, fill_size, image_root, written_size
+from ._images import clean_file_name, common_root, file_name_of, image_root, planned_sample, written_size
 from ._objects import ANN_KEYS, add_annotations, group_by_image
 from ._panoptic import is_panoptic
 from ._spool import EncodedRun, Output, SplitWriter, place_run
 
 #: Which annotation file to read per split when a folder holds several tasks.
 TASK_PRIORITY = ("instances", "person_keypoints", "panoptic", "stuff", "labels", "image_info", "captions")
-FILE_RE = re.compile(r"^(?P<task>instances|person_keypoints|image_info|labels|captions|panoptic|stuff)_(?P<split>.+)\.json$")
-IMAGE_KEYS = ("id", "file_name", "width", "height", "attributes")
+FILE_RE = re.compile(
+    r"^(?P<task>instances|person_keypoints|image_info|labels|captions|panoptic|stuff)_(?P<split>.+)\.json$"
+)
 
 
 # --- detection -----------------------------------------------------------------------
@@ -98,7 +100,11 @@ def _loose_split(file: Path, several: bool) -> str | None:
 
 def detect(path: Path) -> str | None:
     if path.is_file():
-        return "a JSON file with COCO keys (images/annotations/categories or a results list)" if _is_coco_file(path) else None
+        return (
+            "a JSON file with COCO keys (images/annotations/categories or a results list)"
+            if _is_coco_file(path)
+            else None
+        )
     if path.is_dir():
         files = _annotation_files(path, look_at=DETECT_LOOK_AT)
         if files:
@@ -118,7 +124,9 @@ def _load(path: Path) -> Any:
     try:
         return jsonio.loads(data)
     except jsonio.JSONDecodeError as exc:
-        raise InvalidInputError(f"malformed JSON: {exc}", file=path, location=jsonio.error_location(exc, data)) from None
+        raise InvalidInputError(
+            f"malformed JSON: {exc}", file=path, location=jsonio.error_location(exc, data)
+        ) from None
 
 
 _UNMAPPED = object()
@@ -133,7 +141,11 @@ def _load_mapped(path: Path) -> Any:
                 return jsonio.loads(view)
             finally:
                 view.release()
-    except (OSError, ValueError, BufferError):  # empty file, no mmap here, malformed JSON (orjson's error is a ValueError)
+    except (
+        OSError,
+        ValueError,
+        BufferError,
+    ):  # empty file, no mmap here, malformed JSON (orjson's error is a ValueError)
         return _UNMAPPED
 
 
@@ -184,13 +196,26 @@ class _FilePlan:
     keypoint_names: dict[int, list[Any]]  # category id -> its keypoint names, for categories that name them
 
 
-def _plan_file(file: Path, split: str | None, data: Any, names: dict[int, str], categories: CategorySet, report: Report, info: dict[str, Any],
-               common: Path, gt: Any = None) -> _FilePlan:
+def _plan_file(
+    file: Path,
+    split: str | None,
+    data: Any,
+    names: dict[int, str],
+    categories: CategorySet,
+    report: Report,
+    info: dict[str, Any],
+    common: Path,
+    gt: Any = None,
+) -> _FilePlan:
     """What reading one loaded file needs beyond each image's own entry; ``names``: its category id -> name, read by
     :func:`read` up front. Annotations of unknown images and repeated image ids are found here, once."""
     if isinstance(data, list):
         info["kind"] = "results"
-        data = {"images": (gt or {}).get("images", []), "categories": (gt or {}).get("categories", []), "annotations": data}
+        data = {
+            "images": (gt or {}).get("images", []),
+            "categories": (gt or {}).get("categories", []),
+            "annotations": data,
+        }
     if not isinstance(data, dict):
         raise InvalidInputError("top level must be an object or a results list", file=file, location="$")
     for key in ("info", "licenses"):
@@ -204,7 +229,9 @@ def _plan_file(file: Path, split: str | None, data: Any, names: dict[int, str], 
         images = [{"id": image_id, "file_name": str(image_id)} for image_id in by_image]
         for ann in data["annotations"]:
             cat_id = ann.get("category_id")
-            if isinstance(cat_id, int) and cat_id not in names:  # named by id; another results file may have named it already
+            if (
+                isinstance(cat_id, int) and cat_id not in names
+            ):  # named by id; another results file may have named it already
                 known = categories.by_id(cat_id)
                 names[cat_id] = known.name if known is not None else categories.add(Category(cat_id, str(cat_id))).name
     known_ids: set[Any] = set()
@@ -212,28 +239,57 @@ def _plan_file(file: Path, split: str | None, data: Any, names: dict[int, str], 
     for n, img in enumerate(images):  # a repeated id: its annotations would be given to both images
         if isinstance(img, dict):
             if isinstance(img.get("id"), (list, dict)):  # JSON's unhashable values: not an id
-                raise InvalidInputError(f"image id must be a number or a string, got {img['id']!r}"[:200], file=file,
-                                        location=f"images[{n}].id")
+                raise InvalidInputError(
+                    f"image id must be a number or a string, got {img['id']!r}"[:200],
+                    file=file,
+                    location=f"images[{n}].id",
+                )
             if img.get("id") in known_ids and "id" in img:
                 duplicates.add(n)
             known_ids.add(img.get("id"))
     for image_id, anns in by_image.items():
         if image_id not in known_ids:
             i = anns[0]
-            report.invalid(InvalidInputError(f"annotation refers to unknown image id {image_id!r}", file=file, location=f"annotations[{i}].image_id"))
+            report.invalid(
+                InvalidInputError(
+                    f"annotation refers to unknown image id {image_id!r}",
+                    file=file,
+                    location=f"annotations[{i}].image_id",
+                )
+            )
     first = file_name_of(images[0]) if images and isinstance(images[0], dict) else None
     # instances_default.json: what cvkit writes for samples without a split, and CVAT's/datumaro's "default" subset
     # (its images sit in images/default/, so the folder is still looked for by that name)
     sample_split = None if split == NO_SPLIT else split
-    root, by_name = image_root(file, split, clean_file_name(first, file, 0) if isinstance(first, str) else None, data.get("info") or {}, report)
+    root, by_name = image_root(
+        file, split, clean_file_name(first, file, 0) if isinstance(first, str) else None, data.get("info") or {}, report
+    )
     prefix = relpath_posix(root, common)
     prefix = "" if prefix == "." else prefix + "/"
-    # captions_*.json and panoptic_*.json records are told apart by their first annotation (one check a file, not one an annotation)
-    special = bool(annotations) and isinstance(annotations[0], dict) and ("caption" in annotations[0] or is_panoptic(annotations[0]))
-    keypoint_names = {cat.id: cat.attributes["keypoints"] for cat in categories
-                      if isinstance(cat.attributes.get("keypoints"), list)}
-    return _FilePlan(file, images, annotations, by_image, names, sample_split, prefix, by_name, listed, special,
-                     duplicates, keypoint_names)
+    # captions_*.json and panoptic_*.json records are told apart by their first annotation (one check a file, not one an
+    # annotation)
+    special = (
+        bool(annotations)
+        and isinstance(annotations[0], dict)
+        and ("caption" in annotations[0] or is_panoptic(annotations[0]))
+    )
+    keypoint_names = {
+        cat.id: cat.attributes["keypoints"] for cat in categories if isinstance(cat.attributes.get("keypoints"), list)
+    }
+    return _FilePlan(
+        file,
+        images,
+        annotations,
+        by_image,
+        names,
+        sample_split,
+        prefix,
+        by_name,
+        listed,
+        special,
+        duplicates,
+        keypoint_names,
+    )
 
 
 def _plan_samples(plan: _FilePlan, positions: Iterable[int], common: Path, report: Report) -> Iterator[Sample]:
@@ -241,46 +297,29 @@ def _plan_samples(plan: _FilePlan, positions: Iterable[int], common: Path, repor
     file, images = plan.file, plan.images
     for n in positions:
         img = images[n]
-        try:
-            sample = _image(img, n, file, plan.split, plan.prefix, plan.by_name)
-        except InvalidInputError as exc:
-            report.invalid(exc)
+        sample = planned_sample(img, n, plan, n in plan.duplicates, common, report)
+        if sample is None:
             continue
-        if n in plan.duplicates:
-            report.invalid(InvalidInputError(f"duplicate image id {sample.id!r} (its annotations belong to the first image with it)", file=file,
-                                             location=f"images[{n}].id"))
-            continue
-        if plan.listed and (sample.width is None or sample.height is None):
-            fill_size(sample, common, report)
-        add_annotations(sample, plan.by_image.get(img["id"], ()), plan.annotations, plan.names, plan.special, file,
-                        report, plan.keypoint_names)
+        add_annotations(
+            sample,
+            plan.by_image.get(img["id"], ()),
+            plan.annotations,
+            plan.names,
+            plan.special,
+            file,
+            report,
+            plan.keypoint_names,
+        )
         report.count_read(sample.split, len(sample.objects))
         yield sample
 
 
-def _read_shard(source: tuple[_FilePlan, Path], positions: range, categories: CategorySet,
-                report: Report) -> Iterator[Sample]:
+def _read_shard(
+    source: tuple[_FilePlan, Path], positions: range, categories: CategorySet, report: Report
+) -> Iterator[Sample]:
     """A shard's samples (:class:`~cvkit.core.model.Shard`): the images at ``positions`` of one loaded file."""
     plan, common = source
     return _plan_samples(plan, positions, common, report)
-
-
-def _image(img: Any, n: int, file: Path, split: str | None, prefix: str, by_name: bool) -> Sample:
-    """One ``images[]`` entry; ``prefix`` makes file_name relative to the dataset root (``by_name``: its last part)."""
-    file_name = file_name_of(img) if isinstance(img, dict) else None
-    if file_name is None or "id" not in img:
-        raise InvalidInputError("image needs 'id' and 'file_name'", file=file, location=f"images[{n}]")
-    extra = {k: v for k, v in img.items() if k not in IMAGE_KEYS}
-    file_name = clean_file_name(file_name, file, n)
-    if by_name:
-        file_name = file_name.rsplit("/", 1)[-1]
-    path = file_name if file_name.startswith("/") else prefix + file_name
-    attributes = img.get("attributes")
-    if attributes is not None and not isinstance(attributes, dict):
-        extra["attributes"] = attributes  # not datumaro's mapping: kept as it was
-    width, height = validate_values.image_size(img.get("width"), img.get("height"), file, f"images[{n}]")
-    return Sample(path=path, width=width, height=height, split=split, id=img["id"],
-                  attributes=dict(attributes) if isinstance(attributes, dict) else {}, meta={"coco": extra} if extra else {})
 
 
 def read(path: Path, report: Report, task: str | None = None, gt: str | None = None) -> Dataset:
@@ -295,16 +334,33 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
     gt_data = _load(Path(gt)) if gt else None
     loaded = []
     for file, split in files:  # categories first, so they are known before samples stream
-        data = _load(file)
-        raw = data.get("categories") if isinstance(data, dict) else (gt_data or {}).get("categories")
+        scanned = _bounded.scan(file) if gt is None else None
+        if scanned is not None:
+            data: Any = scanned
+            raw = scanned.categories
+        else:
+            data = _load(file)
+            raw = data.get("categories") if isinstance(data, dict) else (gt_data or {}).get("categories")
         loaded.append((file, split, data, read_categories(raw or [], file, categories, hierarchy, report, info)))
     common = common_root([file for file, _ in files])
 
-    def plans() -> list[_FilePlan]:
-        return [_plan_file(file, split, data, names, categories, report, info, common, gt_data) for file, split, data, names in loaded]
+    def plans() -> list[_FilePlan | _bounded_samples.BoundedPlan]:
+        return [
+            _bounded_samples.plan(data, split, names, categories, report, info, common)
+            if isinstance(data, _bounded.ScannedFile)
+            else _plan_file(file, split, data, names, categories, report, info, common, gt_data)
+            for file, split, data, names in loaded
+        ]
 
     def samples() -> Iterator[Sample]:
         for plan in plans():
+            if isinstance(plan, _bounded_samples.BoundedPlan):
+                yield from track(
+                    _bounded_samples.all_samples(plan, common, report, SHARD_IMAGES),
+                    f"reading {plan.file.name}",
+                    plan.count,
+                )
+                continue
             positions = track(range(len(plan.images)), f"reading {plan.file.name}", len(plan.images))
             yield from _plan_samples(plan, positions, common, report)
         report.read.categories = len(categories)
@@ -312,16 +368,34 @@ def read(path: Path, report: Report, task: str | None = None, gt: str | None = N
     def shards(workers: int) -> list[Shard] | None:
         # Forked workers read the parsed JSON through copy-on-write pages, and CPython writes a reference count into
         # each object it reads: together they copy about as much as the parent holds, some 8 bytes a byte of JSON.
-        needed = PARSED_BYTES_PER_JSON_BYTE * sum(file.stat().st_size for file, _ in files)
-        available = memory_available() if workers > 1 else None
+        # Columns (numpy arrays) are not copied so.
+        loaded_json = [file for file, _, data, _ in loaded if not isinstance(data, _bounded.ScannedFile)]
+        needed = PARSED_BYTES_PER_JSON_BYTE * sum(file.stat().st_size for file in loaded_json)
+        available = memory_available() if workers > 1 and needed else None
         if available is not None and needed > available:
-            report.warn(f"written in one process: worker processes would need about {needed / 2**30:.1f} GiB more memory than is free")
+            report.warn(
+                f"written in one process: worker processes would need about {needed / 2**30:.1f} GiB more memory "
+                "than is free"
+            )
             return None
-        return [Shard(len(run), _read_shard, (plan, common), run)
-                for plan in plans() for run in runs(range(len(plan.images)), SHARD_IMAGES)]
+        out = []
+        for plan in plans():
+            if isinstance(plan, _bounded_samples.BoundedPlan):
+                out += [
+                    Shard(len(run), _bounded_samples.read_shard, (plan, common), run)
+                    for run in runs(range(plan.count), SHARD_IMAGES)
+                ]
+            else:
+                out += [
+                    Shard(len(run), _read_shard, (plan, common), run)
+                    for run in runs(range(len(plan.images)), SHARD_IMAGES)
+                ]
+        return out
 
     # the dataset root is fixed now, before images are seen: the folder the annotation files share
-    return Dataset(samples(), categories, hierarchy, root=common, source_format="coco", info={"coco": info}, shards=shards)
+    return Dataset(
+        samples(), categories, hierarchy, root=common, source_format="coco", info={"coco": info}, shards=shards
+    )
 
 
 #: images in one :class:`~cvkit.core.model.Shard` of a loaded file (writers that use several processes take them)
@@ -360,8 +434,15 @@ def _coco_annotation(obj: Annotation, report: Report, id_keys: bool = False) -> 
     segmentation = rle if rle is not None else polygon or []
     box = list(bbox) if bbox is not None else [0, 0, 0, 0]
     if id_keys:
-        item: dict[str, Any] = {"id": 0, "image_id": 0, "category_id": 0, "segmentation": segmentation, "area": area,
-                                "bbox": box, "iscrowd": int(obj.iscrowd)}
+        item: dict[str, Any] = {
+            "id": 0,
+            "image_id": 0,
+            "category_id": 0,
+            "segmentation": segmentation,
+            "area": area,
+            "bbox": box,
+            "iscrowd": int(obj.iscrowd),
+        }
     else:
         item = {"segmentation": segmentation, "area": area, "bbox": box, "iscrowd": int(obj.iscrowd)}
     if keypoints is not None:
@@ -377,7 +458,14 @@ def _coco_annotation(obj: Annotation, report: Report, id_keys: bool = False) -> 
     return item
 
 
-def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", task: str = "instances", workers: int | None = None) -> None:
+def write(
+    dataset: Dataset,
+    path: Path,
+    report: Report,
+    images: str = "reference",
+    task: str = "instances",
+    workers: int | None = None,
+) -> None:
     """Write one ``.json`` file or a folder with ``annotations/<task>_<split>.json``.
 
     ``images``: reference (file_name relative to the source root, which the JSON's
@@ -404,7 +492,10 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         if len(dataset.categories):
             report.lose("category", "COCO captions files hold no categories", len(dataset.categories))
     if any(writer.annotation_ids.replaced_low for writer in writers.values()):
-        report.warn("annotation ids of 0 (or below) were renumbered: pycocotools' COCOeval takes a match with annotation id 0 for no match")
+        report.warn(
+            "annotation ids of 0 (or below) were renumbered: pycocotools' COCOeval takes a match with annotation id "
+            "0 for no match"
+        )
     for key, writer in writers.items() or [(None if single else NO_SPLIT, SplitWriter(work))]:
         target = path if single else path / "annotations" / f"{task}_{key}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -412,8 +503,9 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
     report.written.categories = len(dataset.categories) if "categories" in head else 0
 
 
-def _image_record(sample: Sample, file_name: str | None, size: tuple[int | None, int | None], captions: bool,
-                  id_keys: bool = False) -> dict[str, Any]:
+def _image_record(
+    sample: Sample, file_name: str | None, size: tuple[int | None, int | None], captions: bool, id_keys: bool = False
+) -> dict[str, Any]:
     """The ``images[]`` entry of a sample without its id (and without ``file_name`` when None: the image is placed
     and named by the placing side; ``id_keys``: the entry starts with those keys all the same, to be filled). Its
     captions, when written as records, are left out of its attributes; its ``meta["coco"]`` adds the source's other
@@ -498,9 +590,15 @@ def _head(dataset: Dataset, referenced: bool) -> dict[str, Any]:
     if referenced and dataset.root is not None:
         info["image_root"] = str(dataset.root.resolve())
     group = source.get("group_category")  # Roboflow's dataset-named group, unless a category now has its name or id
-    free = isinstance(group, dict) and group.get("name") not in dataset.categories and dataset.categories.by_id(group.get("id")) is None
+    free = (
+        isinstance(group, dict)
+        and group.get("name") not in dataset.categories
+        and dataset.categories.by_id(group.get("id")) is None
+    )
     categories = [group] if free else []
     for cat in dataset.categories:
         parents = dataset.hierarchy.parents(cat.name)
-        categories.append({"id": cat.id, "name": cat.name, "supercategory": parents[0] if parents else "", **cat.attributes})
+        categories.append(
+            {"id": cat.id, "name": cat.name, "supercategory": parents[0] if parents else "", **cat.attributes}
+        )
     return {"info": info, "licenses": source.get("licenses") or [], "categories": categories}

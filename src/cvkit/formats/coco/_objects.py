@@ -19,7 +19,19 @@ from cvkit.errors import InvalidInputError
 
 from ._panoptic import is_panoptic, panoptic_objects
 
-ANN_KEYS = ("id", "image_id", "category_id", "bbox", "segmentation", "area", "iscrowd", "keypoints", "num_keypoints", "attributes", "score")
+ANN_KEYS = (
+    "id",
+    "image_id",
+    "category_id",
+    "bbox",
+    "segmentation",
+    "area",
+    "iscrowd",
+    "keypoints",
+    "num_keypoints",
+    "attributes",
+    "score",
+)
 _NUMBER_TYPES = frozenset((int, float))
 _ANN_KEY_SET = frozenset(ANN_KEYS)
 #: the keys of a plain box annotation, the common case :func:`add_annotations` reads on its own
@@ -46,18 +58,32 @@ def _polygons(seg: Any, i: int, file: Path, report: Report) -> list[list[float]]
                 if len(ring) >= 6 and (len(ring) % 2 or not _NUMBER_TYPES.issuperset(map(type, ring))):
                     validate_values.polygon_part(ring, file, f"annotations[{i}].segmentation[{k}]")
             if not parts:
-                raise InvalidInputError("polygon with fewer than 3 points", file=file, location=f"annotations[{i}].segmentation")
+                raise InvalidInputError(
+                    "polygon with fewer than 3 points", file=file, location=f"annotations[{i}].segmentation"
+                )
             if len(parts) != len(rings):
-                report.lose("polygon ring with fewer than 3 points", "dropped from an annotation that has other rings (as detectron2 does)",
-                            len(rings) - len(parts))
+                report.lose(
+                    "polygon ring with fewer than 3 points",
+                    "dropped from an annotation that has other rings (as detectron2 does)",
+                    len(rings) - len(parts),
+                )
             return parts
-    raise InvalidInputError(f"segmentation must be polygons [[x1, y1, ...], ...] or RLE {{counts, size}}, got {seg!r}", file=file,
-                            location=f"annotations[{i}].segmentation")
+    raise InvalidInputError(
+        f"segmentation must be polygons [[x1, y1, ...], ...] or RLE {{counts, size}}, got {seg!r}",
+        file=file,
+        location=f"annotations[{i}].segmentation",
+    )
 
 
-def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Report,
-                size: tuple[int | None, int | None] = (None, None),
-                keypoint_names: list[Any] | None = None) -> Annotation | None:
+def _annotation(
+    ann: dict[str, Any],
+    i: int,
+    file: Path,
+    label: str,
+    report: Report,
+    size: tuple[int | None, int | None] = (None, None),
+    keypoint_names: list[Any] | None = None,
+) -> Annotation | None:
     """One COCO annotation; None when it has no geometry (an image-level label). ``size``: the image's (width,
     height), which an RLE mask must match; ``keypoint_names``: the category's, which keypoints must match.
 
@@ -70,10 +96,16 @@ def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Rep
     bbox = get("bbox")
     if bbox is not None:
         if not (type(bbox) is list and len(bbox) == 4 and _NUMBER_TYPES.issuperset(map(type, bbox))):
-            raise InvalidInputError(f"bbox must be 4 numbers [x, y, width, height], got {bbox!r}", file=file, location=f"annotations[{i}].bbox")
+            raise InvalidInputError(
+                f"bbox must be 4 numbers [x, y, width, height], got {bbox!r}",
+                file=file,
+                location=f"annotations[{i}].bbox",
+            )
         x, y, w, h = bbox
         if w < 0 or h < 0:
-            raise InvalidInputError(f"bbox has a negative width or height: {bbox!r}", file=file, location=f"annotations[{i}].bbox")
+            raise InvalidInputError(
+                f"bbox has a negative width or height: {bbox!r}", file=file, location=f"annotations[{i}].bbox"
+            )
         obj.bbox = (float(x), float(y), float(w), float(h))
     seg = get("segmentation")
     if seg:
@@ -103,8 +135,16 @@ def _annotation(ann: dict[str, Any], i: int, file: Path, label: str, report: Rep
     return obj
 
 
-def add_annotations(sample: Sample, indices: Iterable[int], annotations: list[Any], names: dict[int, str], special: bool, file: Path,
-                     report: Report, keypoint_names: dict[int, list[Any]] | None = None) -> None:
+def add_annotations(
+    sample: Sample,
+    indices: Iterable[int],
+    annotations: list[Any],
+    names: dict[int, str],
+    special: bool,
+    file: Path,
+    report: Report,
+    keypoint_names: dict[int, list[Any]] | None = None,
+) -> None:
     """Give ``sample`` the annotations ``annotations[i]`` of ``indices``: objects, image-level labels and, in a
     captions or panoptic file (``special``), captions and segments. A bad annotation is reported and left out.
     ``keypoint_names``: category id -> its keypoint names, for the categories that name them.
@@ -121,9 +161,30 @@ def add_annotations(sample: Sample, indices: Iterable[int], annotations: list[An
             label = names.get(cat_id)
             if label is not None and not seg and type(bbox) is list and len(bbox) == 4:
                 x, y, w, h = bbox
-                if type(x) in _NUMBER_TYPES and type(y) in _NUMBER_TYPES and type(w) in _NUMBER_TYPES and type(h) in _NUMBER_TYPES and w >= 0 <= h:
-                    objects.append(Annotation(label, (float(x), float(y), float(w), float(h)), "box", None, None, None, None, bool(crowd), None,
-                                              ann_id, None, {}, {"coco": {"area": area}}))
+                if (
+                    type(x) in _NUMBER_TYPES
+                    and type(y) in _NUMBER_TYPES
+                    and type(w) in _NUMBER_TYPES
+                    and type(h) in _NUMBER_TYPES
+                    and w >= 0 <= h
+                ):
+                    objects.append(
+                        Annotation(
+                            label,
+                            (float(x), float(y), float(w), float(h)),
+                            "box",
+                            None,
+                            None,
+                            None,
+                            None,
+                            bool(crowd),
+                            None,
+                            ann_id,
+                            None,
+                            {},
+                            {"coco": {"area": area}},
+                        )
+                    )
                     continue
         if special:
             caption = ann.get("caption")
@@ -135,11 +196,24 @@ def add_annotations(sample: Sample, indices: Iterable[int], annotations: list[An
                 continue
         label = names.get(ann.get("category_id"))  # type: ignore[arg-type]
         if label is None:
-            report.invalid(InvalidInputError(f"unknown category id {ann.get('category_id')!r}", file=file, location=f"annotations[{i}].category_id"))
+            report.invalid(
+                InvalidInputError(
+                    f"unknown category id {ann.get('category_id')!r}",
+                    file=file,
+                    location=f"annotations[{i}].category_id",
+                )
+            )
             continue
         try:
-            obj = _annotation(ann, i, file, label, report, (sample.width, sample.height),
-                              keypoint_names.get(ann["category_id"]) if keypoint_names else None)
+            obj = _annotation(
+                ann,
+                i,
+                file,
+                label,
+                report,
+                (sample.width, sample.height),
+                keypoint_names.get(ann["category_id"]) if keypoint_names else None,
+            )
         except InvalidInputError as exc:
             report.invalid(exc)
             continue
@@ -150,7 +224,7 @@ def add_annotations(sample: Sample, indices: Iterable[int], annotations: list[An
 
 
 def group_by_image(annotations: list[Any], file: Path, report: Report) -> dict[Any, list[int]]:
-    """image id -> indices of its annotations (plain ints: 3x cheaper than (index, dict) tuples)."""
+    """image id -> indices of its annotations (plain ints: cheaper than (index, dict) tuples, docs/benchmarks.md)."""
     by_image: dict[Any, list[int]] = {}
     for i, ann in enumerate(annotations):
         try:
@@ -159,8 +233,11 @@ def group_by_image(annotations: list[Any], file: Path, report: Report) -> dict[A
             report.invalid(InvalidInputError("annotation needs an 'image_id'", file=file, location=f"annotations[{i}]"))
             continue
         if isinstance(image_id, (list, dict)):  # JSON's unhashable values: not an id
-            report.invalid(InvalidInputError("image_id must be a number or a string", file=file,
-                                             location=f"annotations[{i}].image_id"))
+            report.invalid(
+                InvalidInputError(
+                    "image_id must be a number or a string", file=file, location=f"annotations[{i}].image_id"
+                )
+            )
             continue
         indices = by_image.get(image_id)
         if indices is None:

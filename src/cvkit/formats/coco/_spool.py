@@ -76,7 +76,9 @@ class Spool:
         if not self.items:
             return
         items = self.items
-        body = b",".join(items) if isinstance(items[0], bytes) else jsonio.dumps(items)[1:-1]  # the items without brackets
+        body = (
+            b",".join(items) if isinstance(items[0], bytes) else jsonio.dumps(items)[1:-1]
+        )  # the items without brackets
         self.file.write(body if self.count == 0 else b"," + body)
         self.count += len(self.items)
         self.items.clear()
@@ -126,8 +128,9 @@ class Output:
     """The split files of one write, the category ids their records use (new labels get the next id) and, unless
     images are referenced, the names of the images placed into ``images/<split>/``."""
 
-    def __init__(self, work: Path, single: bool, categories: CategorySet, images: str = "reference",
-                 root: Path | None = None):
+    def __init__(
+        self, work: Path, single: bool, categories: CategorySet, images: str = "reference", root: Path | None = None
+    ):
         self.work, self.single, self.categories = work, single, categories
         self.images, self.root = images, root
         self.writers: dict[str | None, SplitWriter] = {}
@@ -183,18 +186,31 @@ class EncodedRun(NamedTuple):
         """The samples at ``indices`` (in order) with their objects, and where those objects are in this run."""
         starts = list(accumulate(self.counts, initial=0))
         picked = [o for i in indices for o in range(starts[i], starts[i + 1])]
-        part = EncodedRun([self.splits[i] for i in indices], [self.image_ids[i] for i in indices], [self.images[i] for i in indices],
-                          [self.paths[i] for i in indices] if self.paths else [], [self.counts[i] for i in indices],
-                          [self.labels[o] for o in picked], [self.object_ids[o] for o in picked],
-                          [self.objects[o] for o in picked])
+        part = EncodedRun(
+            [self.splits[i] for i in indices],
+            [self.image_ids[i] for i in indices],
+            [self.images[i] for i in indices],
+            [self.paths[i] for i in indices] if self.paths else [],
+            [self.counts[i] for i in indices],
+            [self.labels[o] for o in picked],
+            [self.object_ids[o] for o in picked],
+            [self.objects[o] for o in picked],
+        )
         return part, picked
 
     def slice(self, start: int, stop: int, first: int) -> EncodedRun:
         """Samples ``start..stop``, their objects starting at ``first`` in this run."""
         end = first + sum(self.counts[start:stop])
-        return EncodedRun(self.splits[start:stop], self.image_ids[start:stop], self.images[start:stop],
-                          self.paths[start:stop], self.counts[start:stop], self.labels[first:end],
-                          self.object_ids[first:end], self.objects[first:end])
+        return EncodedRun(
+            self.splits[start:stop],
+            self.image_ids[start:stop],
+            self.images[start:stop],
+            self.paths[start:stop],
+            self.counts[start:stop],
+            self.labels[first:end],
+            self.object_ids[first:end],
+            self.objects[first:end],
+        )
 
 
 def place_run(journal: Journal, run: EncodedRun, output: Output, report: Report) -> None:
@@ -221,8 +237,9 @@ def _place_numbered(run: EncodedRun, output: Output, report: Report) -> None:
         return  # every file of the run was skipped
     known, category_id = output.cat_ids, output.category_id
     # new ones in object order; a caption has none
-    categories = [known[label] if label in known else None if label is None else category_id(label)
-                  for label in run.labels]
+    categories = [
+        known[label] if label in known else None if label is None else category_id(label) for label in run.labels
+    ]
     keys = [output.writer(split)[0] for split in dict.fromkeys(run.splits)]
     if len(set(keys)) == 1:
         _place_columns(run, categories, keys[0], output, report)
@@ -235,8 +252,9 @@ def _place_numbered(run: EncodedRun, output: Output, report: Report) -> None:
         _place_columns(part, [categories[o] for o in picked], key, output, report)
 
 
-def _place_columns(run: EncodedRun, categories: list[int | None], key: str | None, output: Output,
-                   report: Report) -> None:
+def _place_columns(
+    run: EncodedRun, categories: list[int | None], key: str | None, output: Output, report: Report
+) -> None:
     """Number and spool samples that go to one file (``categories``: their records' category ids)."""
     writer = output.writers[key]
     image_ids = writer.image_ids.take_all(run.image_ids)
@@ -260,17 +278,23 @@ def _place_columns(run: EncodedRun, categories: list[int | None], key: str | Non
 def _numbered_images(image_ids: Sequence[int], names: list[str], bodies: list[bytes]) -> list[bytes]:
     """Image records in JSON: each id (and file name) written before the body a worker encoded."""
     if names:
-        return [b'{"id":%d,"file_name":%b,%b' % (image_id, jsonio.dumps(name), body)
-                for image_id, name, body in zip(image_ids, names, bodies)]
+        return [
+            b'{"id":%d,"file_name":%b,%b' % (image_id, jsonio.dumps(name), body)
+            for image_id, name, body in zip(image_ids, names, bodies)
+        ]
     return [b'{"id":%d,%b' % numbered for numbered in zip(image_ids, bodies)]
 
 
 def _numbered_records(numbered: Iterator[tuple[int, int, int | None, bytes | None]], captions: bool) -> list[bytes]:
     """Annotation records in JSON: ids (a caption has no category) before each body; a dropped object left out."""
     if captions:
-        return [b'{"id":%d,"image_id":%d,%b' % (ann_id, image_id, body) if category is None else
-                b'{"id":%d,"image_id":%d,"category_id":%d,%b' % (ann_id, image_id, category, body)
-                for ann_id, image_id, category, body in numbered if body is not None]
+        return [
+            b'{"id":%d,"image_id":%d,%b' % (ann_id, image_id, body)
+            if category is None
+            else b'{"id":%d,"image_id":%d,"category_id":%d,%b' % (ann_id, image_id, category, body)
+            for ann_id, image_id, category, body in numbered
+            if body is not None
+        ]
     return [b'{"id":%d,"image_id":%d,"category_id":%d,%b' % record for record in numbered if record[3] is not None]
 
 

@@ -98,8 +98,13 @@ def meta_element(dataset: Dataset, labels: Any, splits: dict[str, int], size: in
         tasks = etree.SubElement(holder, "tasks")
         for number, (subset, count) in enumerate(splits.items(), 1):
             task = etree.SubElement(tasks, "task")
-            fields = (("id", str(number)), ("name", subset), ("size", str(count)), ("mode", "annotation"),
-                      ("subset", subset))
+            fields = (
+                ("id", str(number)),
+                ("name", subset),
+                ("size", str(count)),
+                ("mode", "annotation"),
+                ("subset", subset),
+            )
             for tag, text in fields:
                 _leaf(task, tag, text)
     labels_el = etree.SubElement(holder, "labels")

@@ -84,7 +84,11 @@ class _Images:
         self.root = root
 
     def path(self, name: str, subset: str | None) -> str:
+        """A name without a suffix (a video task's ``frame_000010`` exported as images) finds ``<name>.<ext>``, as
+        CVAT's and datumaro's importers match images by stem."""
         candidates = ([f"images/{subset}/{name}"] if subset else []) + [f"images/{name}", name]
+        if not PurePosixPath(name).suffix:
+            candidates += [f"{c}{suffix}" for c in candidates[:] for suffix in IMAGE_SUFFIXES]
         for candidate in candidates:
             if (self.root / candidate).is_file():
                 return candidate

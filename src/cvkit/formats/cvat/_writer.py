@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from cvkit.core.categories import CategorySet
 from cvkit.core.geometry import ELLIPSE, ROTATED_BOX, ellipse_polygon, rotated_box_corners, same_points
 from cvkit.core.imageinfo import known_size
 from cvkit.core.masks import decode
 from cvkit.core.model import Annotation, Dataset, Sample
-from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import Pipeline
 from cvkit.errors import CvkitError
 from cvkit.formats.cvat._meta_writer import meta_element
 from cvkit.io import atomic_file, file_or_folder_images, place_image
@@ -34,12 +35,28 @@ class _Labels:
         self.values: dict[str, dict[str, list[Any]]] = {}
         self.skeletons: dict[str, list[str]] = {}
 
+    def skeleton(self, label: str, names: list[str]) -> None:
+        self.skeletons.setdefault(label, names)
+
     def note(self, label: str, attributes: dict[str, Any]) -> None:
         self.used.setdefault(label, None)
         seen = self.values.setdefault(label, {})
         for key, value in attributes.items():
             if value not in seen.setdefault(key, []) and len(seen[key]) < 50:
                 seen[key].append(value)
+
+
+class _NoteLog:
+    """What one image's objects used, noted where it is encoded and replayed into the write's :class:`_Labels`."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str, Any]] = []
+
+    def skeleton(self, label: str, names: list[str]) -> None:
+        self.log.append(("skeleton", label, names))
+
+    def note(self, label: str, attributes: dict[str, Any]) -> None:
+        self.log.append(("note", label, attributes))
 
 
 def _number(value: float, precision: int) -> str:
@@ -183,8 +200,8 @@ def _skeleton_children(obj: Annotation, names: list[str], precision: int) -> lis
     return out
 
 
-def _keypoint_names(obj: Annotation, dataset: Dataset) -> list[str]:
-    category = dataset.categories.get(obj.label)
+def _keypoint_names(obj: Annotation, categories: CategorySet) -> list[str]:
+    category = categories.get(obj.label)
     names = category.attributes.get("keypoints") if category is not None else None
     count = len(obj.keypoints or []) // 3
     if isinstance(names, list) and len(names) == count:
@@ -203,14 +220,14 @@ class _Options:
 
 def _image_element(
     sample: Sample,
-    index: int,
+    index: int | str,
     name: str,
     size: tuple[int, int] | None,
-    labels: _Labels,
-    dataset: Dataset,
+    labels: _Labels | _NoteLog,
+    categories: CategorySet,
     options: _Options,
     report: Report,
-    task_id: int = 0,
+    task_id: int | str = 0,
 ) -> tuple[Any, int]:
     from lxml import etree
 
@@ -247,8 +264,8 @@ def _image_element(
             el = etree.SubElement(image, tag, common | geometry | {"z_order": z_order})
             if tag == "skeleton":
                 del el.attrib["occluded"]
-                names = _keypoint_names(obj, dataset)
-                labels.skeletons.setdefault(obj.label, names)
+                names = _keypoint_names(obj, categories)
+                labels.skeleton(obj.label, names)
                 el.extend(_skeleton_children(obj, names, options.precision))
             for key, value in attributes.items():
                 etree.SubElement(el, "attribute", {"name": key}).text = _attribute_text(value)
@@ -267,20 +284,69 @@ def _image_element(
     return image, written
 
 
-def _image_name(sample: Sample, used: set[str]) -> str:
-    """The ``name`` CVAT matches to a task's frame: the source's CVAT name, else the image's file name (what CVAT
-    names an uploaded image); a clash in one subset gets ``_2``, ``_3``."""
-    recorded = sample.meta.get("cvat", {}).get("name")
-    name = recorded if isinstance(recorded, str) else PurePosixPath(sample.path).name
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts:
-        name = path.name
+def _image_name(recorded: Any, path: str, split: str | None, used: set[str]) -> str:
+    """The ``name`` CVAT matches to a task's frame: the source's CVAT name (``recorded``), else the image's file name
+    (what CVAT names an uploaded image); a clash in one subset gets ``_2``, ``_3``."""
+    name = recorded if isinstance(recorded, str) else PurePosixPath(path).name
+    if not PurePosixPath(name).suffix:  # a video frame (``frame_000010``) becomes an image with its file's suffix
+        name += PurePosixPath(path).suffix
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or ".." in pure.parts:
+        name = pure.name
     base, n = PurePosixPath(name), 1
-    while f"{sample.split}/{name}".lower() in used:
+    while f"{split}/{name}".lower() in used:
         n += 1
         name = str(base.with_name(f"{base.stem}_{n}{base.suffix}"))
-    used.add(f"{sample.split}/{name}".lower())
+    used.add(f"{split}/{name}".lower())
     return name
+
+
+#: what an ``<image>`` holds until the tasks are written: its number, name and task (the parent's to give)
+_ID, _NAME, _TASK = "\ue000", "\ue001", "\ue002"
+
+
+@dataclass(slots=True)
+class ImageEncoder:
+    """The sample-alone half of a CVAT write (runs where the shard is read; picklable)."""
+
+    root: Path | None
+    categories: CategorySet  # skeleton point names of keypoint categories
+    options: _Options
+    report: Report
+
+
+#: what :func:`encode_image` gives: split, path, the source's CVAT name, whether its size is known, the ``<image>``
+#: text waiting for its number, name and task, the objects written and what they used (replayed into ``<meta>``)
+EncodedImage = tuple[str | None, str, Any, bool, str, int, list[tuple[str, str, Any]]]
+
+
+def encode_image(encoder: ImageEncoder, sample: Sample) -> EncodedImage:
+    """The sample's ``<image>`` element as text, and what it loses."""
+    report = encoder.report
+    size = known_size(sample, encoder.root)
+    log = _NoteLog()
+    element, written = _image_element(
+        sample,
+        _ID,
+        _NAME,
+        size,
+        log,
+        encoder.categories,
+        encoder.options,
+        report,
+        _TASK,  # type: ignore[arg-type]
+    )
+    report.lose_image_attributes(sample.attributes, TARGET)
+    recorded = sample.meta.get("cvat", {}).get("name")
+    return sample.split, sample.path, recorded, size is not None, _element_text(element), written, log.log
+
+
+def _attribute_value(value: str) -> str:
+    """``value`` as lxml writes it in an attribute (escaped)."""
+    from lxml import etree
+
+    text = etree.tostring(etree.Element("i", {"v": value}), encoding="unicode")
+    return text[len('<i v="') : -len('"/>')]
 
 
 def write(
@@ -291,11 +357,13 @@ def write(
     precision: int = 2,
     name: str = "cvkit",
     keypoints: str = "box",
+    workers: int | None = None,
 ) -> None:
     """``path`` ending in .xml: that file, images referenced by name; else ``path/annotations.xml`` with the images
     in ``images/`` (``images/<subset>/`` when there are splits), CVAT's export layout (``images=copy`` by default,
     hardlink, symlink, or reference). ``precision``: decimals of coordinates (CVAT writes 2). ``keypoints``: what a
-    box with keypoints (a COCO person) becomes, its ``box`` (keypoints reported lost) or its ``skeleton``."""
+    box with keypoints (a COCO person) becomes, its ``box`` (keypoints reported lost) or its ``skeleton``. ``workers``:
+    processes that read a sharded source and build its ``<image>`` elements; names, ids and files are placed here."""
     if keypoints not in ("box", "skeleton"):
         raise CvkitError(f"CVAT writer option keypoints={keypoints!r}: choose box or skeleton")
     options = _Options(int(precision), keypoints == "skeleton")
@@ -306,26 +374,31 @@ def write(
     splits: dict[str, int] = {}
     used: set[str] = set()
     count = 0
+    pipeline = Pipeline(dataset, report, workers)
+    encoder = ImageEncoder(dataset.root, dataset.categories, options, pipeline.report)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as body:
-        for index, sample in enumerate(track(iter(dataset), "writing CVAT")):
-            image_name = _image_name(sample, used)
-            source = sample.resolve(dataset.root)
+        encoded = pipeline.samples(encode_image, encoder, "writing CVAT")
+        for index, (split, sample_path, recorded, sized, text, written, log) in enumerate(encoded):
+            image_name = _image_name(recorded, sample_path, split, used)
+            source = Sample(sample_path).resolve(dataset.root)
             if images != "reference" and source.is_file():
-                place_image(source, path / "images" / (sample.split or "") / image_name, images)
+                place_image(source, path / "images" / (split or "") / image_name, images)
             elif images != "reference":
                 report.warn("some images were not found and not copied (CVAT matches annotations to images by name)")
-            size = known_size(sample, dataset.root)
-            if size is None:
+            if not sized:
                 report.warn("some image sizes are unknown (image not found); their <image> has no width/height")
-            if sample.split:
-                splits[sample.split] = splits.get(sample.split, 0) + 1
-            task_id = list(splits).index(sample.split) + 1 if sample.split else 0
-            element, written = _image_element(
-                sample, index, image_name, size, labels, dataset, options, report, task_id
-            )
-            _write_element(body, element)
-            report.lose_image_attributes(sample.attributes, TARGET)
-            report.count_written(sample.split, written)
+            if split:
+                splits[split] = splits.get(split, 0) + 1
+            task_id = list(splits).index(split) + 1 if split else 0
+            text = text.replace(f'id="{_ID}"', f'id="{index}"', 1)
+            text = text.replace(f'name="{_NAME}"', f'name="{_attribute_value(image_name)}"', 1)
+            body.write(text.replace(f'task_id="{_TASK}"', f'task_id="{task_id}"', 1))
+            for kind, label, value in log:
+                if kind == "note":
+                    labels.note(label, value)
+                else:
+                    labels.skeleton(label, value)
+            report.count_written(split, written)
             count += 1
         body.seek(0)
         with atomic_file(target, "w") as handle:
@@ -339,7 +412,12 @@ def write(
 
 
 def _write_element(handle: IO[str], element: Any) -> None:
+    handle.write(_element_text(element))
+
+
+def _element_text(element: Any) -> str:
+    """An element as the file holds it: indented one level, on its own lines."""
     from lxml import etree
 
     etree.indent(element, space="  ", level=1)
-    handle.write("  " + etree.tostring(element, encoding="unicode") + "\n")
+    return "  " + etree.tostring(element, encoding="unicode") + "\n"

@@ -27,7 +27,6 @@ from ._writer import write
 __all__ = ["detect", "read", "read_sample", "write"]
 
 
-
 def _head(path: Path) -> bytes:
     with open_regular(path) as handle:
         return jsonio.strip_bom(handle.read(4096)).lstrip()

@@ -11,9 +11,10 @@ from typing import Any
 
 from cvkit.core.categories import CategorySet
 from cvkit.core.masks import encode
-from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import read_here, shards_of
 from cvkit.errors import InvalidInputError
 
 from ._common import METADATA_FILE, load_json
@@ -132,17 +133,32 @@ def read_dataset_export(path: Path, top: Any, report: Report) -> Dataset:
         if isinstance(name, str):
             categories.ensure(name)
 
-    def samples() -> Iterator[Sample]:
-        for n, record in enumerate(top["samples"]):
-            try:
-                sample = read_sample(record, n, path, file, categories)
-            except InvalidInputError as err:
-                report.invalid(err)
-                continue
-            report.count_read(sample.split, len(sample.objects))
-            yield sample
+    records = top["samples"]
+
+    def shards(_workers: int) -> list[Shard]:
+        return shards_of(_read_run, (path, file, records), range(len(records)))
 
     info = {"fiftyone": {"name": metadata.get("name")}} if isinstance(metadata, dict) and metadata.get("name") else {}
     return Dataset(
-        track(samples(), "reading FiftyOne samples"), categories, root=path, source_format="fiftyone", info=info
+        track(read_here(shards, categories, report), "reading FiftyOne samples"),
+        categories,
+        root=path,
+        source_format="fiftyone",
+        info=info,
+        shards=shards,
     )
+
+
+def _read_run(
+    source: tuple[Path, Path, list[Any]], positions: range, categories: CategorySet, report: Report
+) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): the sample documents at ``positions``, read here."""
+    path, file, records = source
+    for n in positions:
+        try:
+            sample = read_sample(records[n], n, path, file, categories)
+        except InvalidInputError as err:
+            report.invalid(err)
+            continue
+        report.count_read(sample.split, len(sample.objects))
+        yield sample

@@ -8,9 +8,10 @@ from typing import Any
 
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_image_info
-from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import read_here, shards_of
 from cvkit.errors import InvalidInputError
 
 #: Detection keys cvkit maps to its own fields; any other key is kept as an object attribute
@@ -108,37 +109,56 @@ def read_detection_export(path: Path, top: Any, report: Report) -> Dataset:
     for name in classes or ():
         categories.ensure(name)
     images = _images_by_stem(path / "data")
+    labels = top["labels"]
 
-    def samples() -> Iterator[Sample]:
-        labels = top["labels"]
-        for stem in sorted(set(images) | set(labels)):  # an image without a labels entry is unlabeled, and kept
-            image = images.get(stem)
-            sample = Sample(f"data/{image.name}" if image else f"data/{stem}", id=stem)
-            objects = []
-            records = labels.get(stem) or []
-            try:
-                if not isinstance(records, list):
-                    raise InvalidInputError("expected a list of detections", file=file, location=f"labels.{stem}")
-                if image is not None or records:
-                    sample.width, sample.height = image_size(image, file, f"labels.{stem}")
-                for i, record in enumerate(records):
-                    where = f"labels.{stem}[{i}]"
-                    if not isinstance(record, dict):
-                        raise InvalidInputError("expected a detection object", file=file, location=where)
-                    obj = detection(
-                        record,
-                        label_of(record.get("label"), classes, file, where),
-                        (sample.width, sample.height),
-                        file,
-                        where,
-                    )
-                    categories.ensure(obj.label)
-                    objects.append(obj)
-            except InvalidInputError as err:
-                report.invalid(err)
-                continue
-            sample.objects = objects
-            report.count_read(None, len(objects))
-            yield sample
+    def shards(_workers: int) -> list[Shard]:
+        # an image without a labels entry is unlabeled, and kept
+        return shards_of(_read_run, (file, labels, classes, images), sorted(set(images) | set(labels)))
 
-    return Dataset(track(samples(), "reading FiftyOne labels"), categories, root=path, source_format="fiftyone")
+    return Dataset(
+        track(read_here(shards, categories, report), "reading FiftyOne labels"),
+        categories,
+        root=path,
+        source_format="fiftyone",
+        shards=shards,
+    )
+
+
+def _read_run(
+    source: tuple[Path, dict[str, Any], list[str] | None, dict[str, Path]],
+    stems: list[str],
+    categories: CategorySet,
+    report: Report,
+) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): the images of a run of stems, their detections read
+    here."""
+    file, labels, classes, images = source
+    for stem in stems:
+        image = images.get(stem)
+        sample = Sample(f"data/{image.name}" if image else f"data/{stem}", id=stem)
+        objects = []
+        records = labels.get(stem) or []
+        try:
+            if not isinstance(records, list):
+                raise InvalidInputError("expected a list of detections", file=file, location=f"labels.{stem}")
+            if image is not None or records:
+                sample.width, sample.height = image_size(image, file, f"labels.{stem}")
+            for i, record in enumerate(records):
+                where = f"labels.{stem}[{i}]"
+                if not isinstance(record, dict):
+                    raise InvalidInputError("expected a detection object", file=file, location=where)
+                obj = detection(
+                    record,
+                    label_of(record.get("label"), classes, file, where),
+                    (sample.width, sample.height),
+                    file,
+                    where,
+                )
+                categories.ensure(obj.label)
+                objects.append(obj)
+        except InvalidInputError as err:
+            report.invalid(err)
+            continue
+        sample.objects = objects
+        report.count_read(None, len(objects))
+        yield sample

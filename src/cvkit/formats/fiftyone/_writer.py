@@ -6,19 +6,21 @@ as FiftyOne's exporter writes with ``classes`` given; boxes are relative to the 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cvkit.core import jsonio
 from cvkit.core.imageinfo import known_size
-from cvkit.core.model import Annotation, Dataset
-from cvkit.core.progress import track
+from cvkit.core.model import Annotation, Dataset, Sample
 from cvkit.core.report import Report
+from cvkit.core.shards import Pipeline
+from cvkit.core.training_shards import ClassNumbers
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, atomic_file, place_image
 
 
-def _record(obj: Annotation, index: int, size: tuple[int, int], report: Report) -> dict[str, Any] | None:
+def _record(obj: Annotation, index: int | str, size: tuple[int, int], report: Report) -> dict[str, Any] | None:
     box = obj.bbox if obj.bbox is not None else obj.ensure_bbox()
     if box is None:
         report.lose(
@@ -44,45 +46,72 @@ def _record(obj: Annotation, index: int, size: tuple[int, int], report: Report) 
     return record
 
 
-def write(dataset: Dataset, path: Path, report: Report, images: str = "copy") -> None:
+@dataclass(slots=True)
+class DetectionEncoder:
+    """The sample-alone half of a FiftyOne write (runs where the shard is read; picklable)."""
+
+    root: Path | None
+    report: Report
+
+
+#: what :func:`encode_records` gives: split, path, image file, its records (None: the image or its size is missing)
+#: with their label names where the parent puts class numbers
+EncodedRecords = tuple[str | None, str, Path, list[dict[str, Any]] | None]
+
+
+def encode_records(encoder: DetectionEncoder, sample: Sample) -> EncodedRecords:
+    """The sample's detection records, each ``label`` still a name (class numbers are the parent's), and what it
+    loses."""
+    source = sample.resolve(encoder.root)
+    size = known_size(sample, encoder.root)
+    if not source.is_file() or size is None:
+        return sample.split, sample.path, source, None
+    report = encoder.report
+    records = [record for obj in sample.objects if (record := _record(obj, obj.label, size, report)) is not None]
+    report.lose_image_labels("FiftyOneImageDetectionDataset", len(sample.labels))
+    report.lose_image_attributes(sample.attributes, "FiftyOneImageDetectionDataset")
+    if sample.split:
+        report.lose("split", "a FiftyOneImageDetectionDataset has no splits (write one per split)")
+    return sample.split, sample.path, source, records
+
+
+def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", workers: int | None = None) -> None:
     """``path/labels.json`` and ``path/data/<name>`` (``images`` copy|hardlink|symlink: FiftyOne finds an image by
-    its stem in ``data/``)."""
+    its stem in ``data/``). A class number is the label's place in the categories, which readers and this writer
+    only add to, so ``classes`` is every category once all are known. ``workers``: processes that read a sharded
+    source and make its records; names, numbers and files are placed here, in order."""
     if images not in IMAGE_MODES or images == "reference":
         raise CvkitError(
             f"FiftyOne writer option images={images!r}: choose copy, hardlink or symlink (images live in data/)"
         )
     labels: dict[str, list[dict[str, Any]]] = {}
-    index = dataset.categories.index_of()
-    for sample in track(dataset, "writing FiftyOne"):
-        source = sample.resolve(dataset.root)
-        size = known_size(sample, dataset.root)
-        if not source.is_file() or size is None:
+    categories = dataset.categories
+    numbers = ClassNumbers(categories)
+    pipeline = Pipeline(dataset, report, workers)
+    encoder = DetectionEncoder(dataset.root, pipeline.report)
+    for split, sample_path, source, records in pipeline.samples(encode_records, encoder, "writing FiftyOne"):
+        if records is None:
             report.invalid(
                 InvalidInputError(
                     "image file not found; FiftyOne needs it in data/ (and its size for relative boxes)", file=source
                 )
             )
             continue
-        stem, suffix = os.path.splitext(os.path.basename(sample.path))
+        stem, suffix = os.path.splitext(os.path.basename(sample_path))
         name, n = stem, 1
         while name in labels:
             n += 1
             name = f"{stem}_{n}"
         place_image(source, path / "data" / (name + suffix), images)
-        records = []
-        for obj in sample.objects:
-            if obj.label not in index:
-                index[obj.label] = len(index)
-                dataset.categories.ensure(obj.label)
-            record = _record(obj, index[obj.label], size, report)
-            if record is not None:
-                records.append(record)
+        for record in records:
+            number = numbers.get(record["label"])
+            if number is None:
+                categories.ensure(record["label"])
+                number = numbers.get(record["label"])
+            record["label"] = number
         labels[name] = records
-        report.lose_image_labels("FiftyOneImageDetectionDataset", len(sample.labels))
-        report.lose_image_attributes(sample.attributes, "FiftyOneImageDetectionDataset")
-        if sample.split:
-            report.lose("split", "a FiftyOneImageDetectionDataset has no splits (write one per split)")
-        report.count_written(sample.split, len(records))
+        report.count_written(split, len(records))
+    index = numbers.update()
     if len(dataset.hierarchy):
         report.lose("hierarchy", "FiftyOne classes are flat", len(dataset.hierarchy))
     with atomic_file(path / "labels.json", "wb", encoding=None) as handle:

@@ -7,12 +7,14 @@ few images at a time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cvkit.core import jsonio
 from cvkit.core.model import Sample
 from cvkit.core.report import Report
+from cvkit.core.training_shards import ClassNumbers
 
 ROWS_PER_GROUP = 100
 
@@ -69,33 +71,61 @@ def arrow_schema(class_names: list[str]) -> Any:
     return schema.with_metadata({"huggingface": jsonio.dumps({"info": {"features": features(class_names)}})})
 
 
+#: one object a Hugging Face row can hold, as :func:`encode_objects` gives it: label, box, area, crowd, and the shape
+#: its box stands for (None: a box)
+Candidate = tuple[str, list[float], float, bool, str | None]
+
+
+def encode_objects(sample: Sample, report: Report) -> list[Candidate]:
+    """The objects with a box (runs where the shard is read); those without one count as lost here, the others'
+    labels are checked against the categories where the rows are written."""
+    candidates: list[Candidate] = []
+    for obj in sample.objects:
+        box = obj.ensure_bbox()
+        if box is None:
+            report.lose(
+                "objects", "without a box or a category: the hf export holds boxed objects of the header's classes"
+            )
+            continue
+        stands_for = None
+        if obj.shape != "box" or obj.keypoints:
+            stands_for = obj.shape if obj.shape != "box" else "keypoints"
+        candidates.append((obj.label, [float(v) for v in box], float(obj.area()), bool(obj.iscrowd), stands_for))
+    return candidates
+
+
 class ShardTable:
-    """The rows of one shard, written to ``path`` on :meth:`close`."""
+    """The rows of one shard, written to ``path`` on :meth:`close`; ``class_names()`` gives the ClassLabel names
+    then (every category the write has numbered by that time)."""
 
-    def __init__(self, path: Path, class_names: list[str]):
-        self.path, self.schema = path, arrow_schema(class_names)
-        self.columns: dict[str, list[Any]] = {name: [] for name in self.schema.names}
+    def __init__(self, path: Path, class_names: Callable[[], list[str]]):
+        self.path, self.class_names = path, class_names
+        self.columns: dict[str, list[Any]] = {name: [] for name in arrow_schema([]).names}
 
-    def add(self, sample: Sample, data: bytes, numbers: dict[str, int], report: Report) -> None:
-        """One sample; objects without a box or of a label outside the header, and shapes beyond boxes, count as lost."""
+    def add(
+        self,
+        sample: Sample,
+        data: bytes,
+        candidates: list[Candidate],
+        numbers: ClassNumbers,
+        report: Report,
+    ) -> None:
+        """One sample; objects of a label outside the categories, and shapes beyond boxes, count as lost."""
         boxes, categories, areas, crowd = [], [], [], []
-        for obj in sample.objects:
-            box = obj.ensure_bbox()
-            if box is None or obj.label not in numbers:
+        for label, box, area, iscrowd, stands_for in candidates:
+            number = numbers.get(label)
+            if number is None:
                 report.lose(
                     "objects", "without a box or a category: the hf export holds boxed objects of the header's classes"
                 )
                 continue
-            if obj.shape != "box" or obj.keypoints:
-                report.lose(
-                    f"{obj.shape if obj.shape != 'box' else 'keypoints'} shapes",
-                    "the hf export writes their boxes only",
-                )
-            boxes.append([float(v) for v in box])
-            categories.append(numbers[obj.label])
-            areas.append(float(obj.area()))
-            crowd.append(bool(obj.iscrowd))
-        labels = [numbers[label] for label in dict.fromkeys(sample.labels) if label in numbers]
+            if stands_for is not None:
+                report.lose(f"{stands_for} shapes", "the hf export writes their boxes only")
+            boxes.append(box)
+            categories.append(number)
+            areas.append(area)
+            crowd.append(iscrowd)
+        labels = [number for label in dict.fromkeys(sample.labels) if (number := numbers.get(label)) is not None]
         row = {
             "image": {"bytes": data, "path": Path(sample.path.rsplit("#", 1)[-1]).name},
             "image_path": sample.path,
@@ -111,7 +141,7 @@ class ShardTable:
         from cvkit.manifest_parquet import pyarrow_modules
 
         pa, pq = pyarrow_modules()
-        table = pa.Table.from_pydict(self.columns, schema=self.schema)
+        table = pa.Table.from_pydict(self.columns, schema=arrow_schema(self.class_names()))
         pq.write_table(table, self.path, row_group_size=ROWS_PER_GROUP, compression="zstd")
         self.columns = {}
 

@@ -21,16 +21,18 @@ and ``in21k`` (ImageNet-21k folders and per-synset tars), registered as their ow
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from cvkit.core.categories import CategorySet
-from cvkit.core.imageinfo import read_sample_size
-from cvkit.core.model import Dataset, Sample
+from cvkit.core.image_sizes import present_image, read_sample_size, with_sizes
+from cvkit.core.model import Dataset, Sample, Shard
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import folder_shards, read_here, shards_of
 from cvkit.core.splits import SPLIT_KEYWORDS, TEST_PLACE, split_folders, split_keyword
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.imagenet.common import (
@@ -90,7 +92,15 @@ def find_parts(path: Path, split: str | None) -> list[Part]:
     if parts:
         return parts
     if path.is_dir() and any(is_image_name(n) for n in os.listdir(path)):
-        return [Part(split or _split_of(path, "val" if any(n.startswith("ILSVRC2012_val_") for n in os.listdir(path)) else None), path, "", [])]
+        return [
+            Part(
+                split
+                or _split_of(path, "val" if any(n.startswith("ILSVRC2012_val_") for n in os.listdir(path)) else None),
+                path,
+                "",
+                [],
+            )
+        ]
     return []
 
 
@@ -104,7 +114,8 @@ def detect(path: Path) -> str | None:
             return f"WNID class folders ({part.classes[0]}/...) in {part.folder.name}/"
         if any(n.startswith("ILSVRC2012_") for n in os.listdir(part.folder)):
             return "ILSVRC2012_* images in a flat folder"
-    # a folder of box XMLs alone is also plain VOC: the voc reader claims it, --format imagenet adds lemmas and the devkit
+    # a folder of box XMLs alone is also plain VOC: the voc reader claims it, --format imagenet adds lemmas
+    # and the devkit
     return None
 
 
@@ -133,7 +144,9 @@ def read_ground_truth(path: Path, devkit: Devkit | None, text: str | None = None
     if devkit is None:
         raise CvkitError(
             "the ground truth holds ILSVRC2012_IDs, which only the devkit's data/meta.mat turns into WNIDs; "
-            "pass -r devkit=PATH (the ILSVRC2012_devkit_t12 folder, its meta.mat or its .tar.gz)", file=path)
+            "pass -r devkit=PATH (the ILSVRC2012_devkit_t12 folder, its meta.mat or its .tar.gz)",
+            file=path,
+        )
     where = f"{GROUND_TRUTH} line " if text is not None else "line "
     wnids = []
     for number, line in enumerate((path.read_text() if text is None else text).splitlines(), start=1):
@@ -141,8 +154,11 @@ def read_ground_truth(path: Path, devkit: Devkit | None, text: str | None = None
         try:
             wnids.append(devkit.wnid_by_id[int(value)])
         except (ValueError, KeyError):
-            raise InvalidInputError(f"expected an ILSVRC2012_ID listed in {devkit.path.name}, got {value!r}", file=path,
-                                    location=f"{where}{number}") from None
+            raise InvalidInputError(
+                f"expected an ILSVRC2012_ID listed in {devkit.path.name}, got {value!r}",
+                file=path,
+                location=f"{where}{number}",
+            ) from None
     return wnids
 
 
@@ -191,7 +207,9 @@ def _val_label(name: str, truth: list[str] | None, folder: Path) -> str | None:
     except ValueError:
         return None
     if not 1 <= number <= len(truth):
-        raise InvalidInputError(f"image number {number} is beyond the ground truth's {len(truth)} lines", file=folder / name)
+        raise InvalidInputError(
+            f"image number {number} is beyond the ground truth's {len(truth)} lines", file=folder / name
+        )
     return truth[number - 1]
 
 
@@ -199,7 +217,9 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     """Read an ILSVRC2012 layout (see the module docstring for layouts and options)."""
     path = Path(path)
     if not path.is_dir():
-        raise CvkitError("an ImageNet dataset is a folder (train/ with WNID folders, a val folder, or box XMLs)", file=path)
+        raise CvkitError(
+            "an ImageNet dataset is a folder (train/ with WNID folders, a val folder, or box XMLs)", file=path
+        )
     sizes = parse_bool(options.get("sizes", False), "sizes")
     devkit = _devkit(path, options.get("devkit"))
     synsets = _synsets(path, options.get("synsets"), devkit)
@@ -208,52 +228,91 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     if not parts:
         xmls = sorted(p for p in path.iterdir() if p.suffix.lower() == ".xml")
         if not xmls:
-            raise CvkitError("no ImageNet layout here: expected WNID folders (n01440764/...), train/ val/ test/, "
-                             "a flat folder of ILSVRC2012_val_* images, or box XMLs", file=path)
+            raise CvkitError(
+                "no ImageNet layout here: expected WNID folders (n01440764/...), train/ val/ test/, "
+                "a flat folder of ILSVRC2012_val_* images, or box XMLs",
+                file=path,
+            )
         return _read_box_folder(path, xmls, report, devkit, synsets, sizes)
     truth = _ground_truth(path, options.get("ground_truth"), devkit, parts)
     wnids = sorted({w for p in parts for w in p.classes} | set(truth or []))
     categories = build_categories(wnids, devkit, synsets)
     for part in parts:
-        if not part.classes and truth is None and SPLIT_KEYWORDS.get(part.split or "") != TEST_PLACE:  # a test split is unlabelled anyway
-            report.warn(f"{part.folder.name}/ holds flat images and no {GROUND_TRUTH} was found: its images are unlabelled")
+        if (
+            not part.classes and truth is None and SPLIT_KEYWORDS.get(part.split or "") != TEST_PLACE
+        ):  # a test split is unlabelled anyway
+            report.warn(
+                f"{part.folder.name}/ holds flat images and no {GROUND_TRUTH} was found: its images are unlabelled"
+            )
 
-    def samples() -> Iterator[Sample]:
-        used: set[str] = set()
-        for part in parts:
-            for sample in _part_samples(part, truth):
-                if boxes:
-                    stem = sample.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-                    xml = boxes.get(stem)
-                    if xml is not None:
-                        used.add(stem)
-                        attach_boxes(sample, xml, report, categories)
-                if sizes and sample.width is None:
-                    read_sample_size(sample, path / sample.path, report)
-                report.count_read(sample.split, len(sample.objects))
-                yield sample
+    source: _Source = (path, parts, truth, boxes, sizes)
+
+    def shards(_workers: int) -> list[Shard]:
+        found: list[Shard] = []
+        for index, part in enumerate(parts):
+            if part.classes:
+                found += folder_shards(_read_run, source, [(index, wnid) for wnid in part.classes])
+            else:
+                found += shards_of(_read_run, source, [(index, name) for name in _flat_images(part.folder)])
+        return found
+
+    def finish(merged: Report | None) -> None:
+        target = merged if merged is not None else report
+        used = [key for key in target.tallies if key.startswith(_USED_BOX)]
+        for key in used:
+            del target.tallies[key]
         unmatched = len(boxes) - len(used)
         if unmatched:
-            report.lose("box XML", "no image with its file name in the dataset", unmatched)
+            target.lose("box XML", "no image with its file name in the dataset", unmatched)
 
-    return Dataset(samples(), categories, build_hierarchy(devkit), root=path, source_format="imagenet")
-
-
-def _part_samples(part: Part, truth: list[str] | None) -> Iterator[Sample]:
-    """Samples of one split folder, streaming (the hot loop of a 1.28M-image ingest)."""
-    if part.classes:
-        base = str(part.folder)
-        for wnid in track(part.classes, f"{part.split or 'images'}: class folders", total=len(part.classes)):
-            labels = [wnid]
-            for rel in walk_images(f"{base}/{wnid}", part.rel + wnid):
-                yield Sample(rel, split=part.split, labels=labels.copy())
-        return
-    for name in _flat_images(part.folder):
-        wnid = _val_label(name, truth, part.folder)
-        yield Sample(part.rel + name, split=part.split, labels=[wnid] if wnid else [])
+    dataset = Dataset(
+        track(read_here(shards, categories, report), "reading ImageNet"),
+        categories,
+        build_hierarchy(devkit),
+        root=path,
+        source_format="imagenet",
+        shards=shards,
+    )
+    dataset.finishers.append(finish)
+    return dataset
 
 
-def _read_box_folder(path: Path, xmls: list[Path], report: Report, devkit: Devkit | None, synsets: SynsetList | None, sizes: bool) -> Dataset:
+#: what the shards of one read share: the root, its split folders, the val ground truth, box XMLs by stem, sizes?
+_Source = tuple[Path, list["Part"], list[str] | None, dict[str, Path], bool]
+#: the tally (:attr:`~cvkit.core.report.Report.tallies`) of a box XML given to an image: this prefix + its stem
+_USED_BOX = "imagenet.box:"
+
+
+def _read_run(source: _Source, run: list[tuple[int, str]], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): ``(part, name)`` items, a class folder walked here (its
+    name a WNID) or an image of a flat folder; box XMLs are matched and sizes read here."""
+    path, parts, truth, boxes, sizes = source
+    tallies = report.tallies
+    for index, name in run:
+        part = parts[index]
+        split = part.split
+        if part.classes:
+            label: str | None = name
+            paths: Iterable[str] = walk_images(f"{part.folder}/{name}", part.rel + name)
+        else:
+            label, paths = _val_label(name, truth, part.folder), (part.rel + name,)
+        for rel in paths:
+            sample = Sample(rel, split=split, labels=[label] if label else [])
+            if boxes:
+                stem = sample.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+                xml = boxes.get(stem)
+                if xml is not None:
+                    tallies[_USED_BOX + stem] = 1
+                    attach_boxes(sample, xml, report, categories)
+            if sizes and sample.width is None:
+                read_sample_size(sample, path / sample.path, report)
+            report.count_read(sample.split, len(sample.objects))
+            yield sample
+
+
+def _read_box_folder(
+    path: Path, xmls: list[Path], report: Report, devkit: Devkit | None, synsets: SynsetList | None, sizes: bool
+) -> Dataset:
     """A folder of box XMLs alone: one sample per XML, the image beside it as ``<filename>.JPEG``."""
     categories: CategorySet = build_categories([], devkit, synsets)
 
@@ -269,9 +328,8 @@ def _read_box_folder(path: Path, xmls: list[Path], report: Report, devkit: Devki
             for label in labels:
                 categories.ensure(label)
             sample = Sample(name, width, height, labels=labels, objects=objects)
-            if sizes and (path / name).is_file():
-                read_sample_size(sample, path / sample.path, report)
             report.count_read(None, len(objects))
             yield sample
 
-    return Dataset(samples(), categories, build_hierarchy(devkit), root=path, source_format="imagenet")
+    stream = with_sizes(samples(), partial(present_image, path), report) if sizes else samples()
+    return Dataset(stream, categories, build_hierarchy(devkit), root=path, source_format="imagenet")

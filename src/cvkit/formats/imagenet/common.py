@@ -31,10 +31,16 @@ from cvkit.io import read_utf8_text
 WNID = re.compile(r"^n\d{8}$")
 IMAGE_SUFFIXES = frozenset(IMAGE_EXTENSIONS)
 #: Files that name synsets, looked for beside the data when no ``synsets=`` option is given.
-SYNSET_FILES = ("LOC_synset_mapping.txt", "synset_words.txt", "words.txt", "imagenet_synset_to_lemma.txt", "synsets.txt")
+SYNSET_FILES = (
+    "LOC_synset_mapping.txt",
+    "synset_words.txt",
+    "words.txt",
+    "imagenet_synset_to_lemma.txt",
+    "synsets.txt",
+)
 DEVKIT_PLACES = ("ILSVRC2012_devkit_t12/data/meta.mat", "devkit/data/meta.mat", "data/meta.mat", "meta.mat")
-#: the devkit archive as downloaded: torchvision's ``ImageNet(root)`` keeps it beside ``train/``, ``val/`` and ``meta.bin``
-#: (it unpacks it to a temporary folder only), so ``meta.mat`` is read from inside it
+#: the devkit archive as downloaded: torchvision's ``ImageNet(root)`` keeps it beside ``train/``, ``val/`` and
+#: ``meta.bin`` (it unpacks it to a temporary folder only), so ``meta.mat`` is read from inside it
 DEVKIT_ARCHIVE = "ILSVRC2012_devkit_t12.tar.gz"
 DEVKIT_DATA = "ILSVRC2012_devkit_t12/data/"
 
@@ -124,7 +130,11 @@ def read_synset_file(path: Path) -> SynsetList:
             continue
         wnid, _, lemmas = line.replace("\t", " ", 1).partition(" ")
         if not is_wnid(wnid):
-            raise InvalidInputError(f"expected a WNID such as n01440764 at the start of the line, got {wnid!r}", file=path, location=f"line {number}")
+            raise InvalidInputError(
+                f"expected a WNID such as n01440764 at the start of the line, got {wnid!r}",
+                file=path,
+                location=f"line {number}",
+            )
         order.append(wnid)
         if lemmas.strip():
             result.names[wnid] = lemmas.strip()
@@ -206,7 +216,9 @@ def load_devkit(path: Path) -> Devkit:
         where = f"synsets[{row_of[wnid]}].children"
         for kid in kids:
             if kid not in wnid_by_id:
-                raise InvalidInputError(f"child ILSVRC2012_ID {kid} is not a synset in the file", file=path, location=where)
+                raise InvalidInputError(
+                    f"child ILSVRC2012_ID {kid} is not a synset in the file", file=path, location=where
+                )
             try:
                 hierarchy.add_edge(wnid_by_id[kid], wnid)
             except CvkitError as exc:  # a synset listed as its own child
@@ -299,8 +311,9 @@ def parse_box_xml(path: Path) -> tuple[str, int | None, int | None, list[Annotat
     objects: list[Annotation] = []
     try:
         if size is not None:
-            width, height = validate_values.image_size(int(_text(size, "width") or 0), int(_text(size, "height") or 0), path,
-                                                       "size")
+            width, height = validate_values.image_size(
+                int(_text(size, "width") or 0), int(_text(size, "height") or 0), path, "size"
+            )
         for index, obj in enumerate(root.iter("object")):
             name = _text(obj, "name")
             box = obj.find("bndbox")
@@ -308,7 +321,9 @@ def parse_box_xml(path: Path) -> tuple[str, int | None, int | None, list[Annotat
                 raise InvalidInputError("object without <name> or <bndbox>", file=path, location=f"object[{index}]")
             coords = [float(_text(box, tag) or "nan") for tag in ("xmin", "ymin", "xmax", "ymax")]
             if any(c != c for c in coords):
-                raise InvalidInputError("<bndbox> lacks one of xmin, ymin, xmax, ymax", file=path, location=f"object[{index}]")
+                raise InvalidInputError(
+                    "<bndbox> lacks one of xmin, ymin, xmax, ymax", file=path, location=f"object[{index}]"
+                )
             attributes: dict[str, Any] = {}
             for flag in ("truncated", "difficult", "occluded"):
                 value = _text(obj, flag)

@@ -27,9 +27,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cvkit.core.categories import CategorySet
 from cvkit.core.imagefile import member_path
-from cvkit.core.model import Dataset, Sample
+from cvkit.core.model import Dataset, Sample, Shard
 from cvkit.core.report import Report
+from cvkit.core.shards import folder_shards, read_here
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.imagenet.common import (
     build_categories,
@@ -83,7 +85,9 @@ def detect(path: Path) -> str | None:
     if any(name.endswith(".tar") for _, name in _sources(path)):
         return "per-synset tar files (n01234567.tar)"
     with os.scandir(path) as it:  # prefixed split folders only: plain train/ val/ are the imagenet reader's
-        named = sorted(e.name for e in it if e.is_dir() and ("_" in e.name or "-" in e.name) and SPLIT_FOLDER.fullmatch(e.name))
+        named = sorted(
+            e.name for e in it if e.is_dir() and ("_" in e.name or "-" in e.name) and SPLIT_FOLDER.fullmatch(e.name)
+        )
     found = [name + "/" for name in named if wnid_dirs(path / name)]
     return f"synset folders in split folders ({', '.join(found)}), as ImageNet-21K-P" if found else None
 
@@ -107,30 +111,44 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
     if not parts[0][2]:
         splits, others = _split_folders(path)
         for name in others:
-            report.warn(f"folder {name}/ beside the split folders is not a split (ImageNet-21K-P's set-aside classes): skipped")
+            report.warn(
+                f"folder {name}/ beside the split folders is not a split (ImageNet-21K-P's set-aside classes): skipped"
+            )
         parts = [(options.get("split") or split, name + "/", sources) for split, name, sources in splits]
     if not parts:
-        raise CvkitError("no synset folders (n01234567/) or synset tars (n01234567.tar) here, nor split folders of them", file=path)
+        raise CvkitError(
+            "no synset folders (n01234567/) or synset tars (n01234567.tar) here, nor split folders of them", file=path
+        )
     synset_file = Path(options["synsets"]) if options.get("synsets") else find_synset_file(path, path.parent)
     synsets = read_synset_file(synset_file) if synset_file else None
     if synsets is not None:
         synsets.ordered = None  # a 21k list's order is not a class order we know; ids stay sorted positions
     categories = build_categories(sorted({w for _s, _p, sources in parts for w, _ in sources}), None, synsets)
 
-    def samples() -> Iterator[Sample]:
-        for split, prefix, sources in parts:
-            for wnid, name in sources:
-                if name.endswith(".tar"):
-                    archive = path / prefix / name
-                    try:
-                        paths = [member_path(prefix + name, member) for member in tar_members(archive)]
-                    except InvalidInputError as err:
-                        report.invalid(err)
-                        continue
-                else:
-                    paths = list(walk_images(f"{path}/{prefix}{name}", prefix + name))
-                for rel in paths:
-                    report.count_read(split, 0)
-                    yield Sample(rel, split=split, labels=[wnid])
+    def shards(_workers: int) -> list[Shard]:
+        items = [(split, prefix, wnid, name) for split, prefix, sources in parts for wnid, name in sources]
+        return folder_shards(_read_run, path, items)
 
-    return Dataset(samples(), categories, root=path, source_format="imagenet21k")
+    return Dataset(
+        read_here(shards, categories, report), categories, root=path, source_format="imagenet21k", shards=shards
+    )
+
+
+def _read_run(
+    path: Path, run: list[tuple[str | None, str, str, str]], _categories: CategorySet, report: Report
+) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): synset folders walked and synset tars' headers read
+    here."""
+    for split, prefix, wnid, name in run:
+        if name.endswith(".tar"):
+            archive = path / prefix / name
+            try:
+                paths = [member_path(prefix + name, member) for member in tar_members(archive)]
+            except InvalidInputError as err:
+                report.invalid(err)
+                continue
+        else:
+            paths = list(walk_images(f"{path}/{prefix}{name}", prefix + name))
+        for rel in paths:
+            report.count_read(split, 0)
+            yield Sample(rel, split=split, labels=[wnid])

@@ -14,13 +14,15 @@ A split is the folder holding ``label_2`` (``training``, ``testing``) when it is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_image_info
-from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import read_here, shards_of
 from cvkit.errors import InvalidInputError
 from cvkit.io import files_in, folders_in, read_utf8_text
 
@@ -119,47 +121,57 @@ def _image_of(root: Path, stem: str) -> Path | None:
     return None
 
 
-def _samples(path: Path, roots: list[Path], categories: CategorySet, report: Report):
-    for root in roots:
-        split = None if root == path else root.name
-        for file in files_in(root / LABELS, ".txt"):
-            objects = []
-            for number, text in enumerate(read_utf8_text(file).splitlines(), start=1):
-                if not text.strip():
-                    continue
-                try:
-                    obj = parse_line(text, file, number)
-                except InvalidInputError as err:
-                    report.invalid(err)
-                    continue
-                categories.ensure(obj.label)
-                objects.append(obj)
-            image = _image_of(root, file.stem)
-            relative = root.relative_to(path).as_posix()
-            prefix = "" if relative == "." else relative + "/"
-            sample = Sample(f"{prefix}{IMAGES}/{file.stem}.png", split=split, objects=objects, id=file.stem)
-            if image is None:
-                report.warn(f"some KITTI label files have no image in {IMAGES}/; their sizes are unknown")
-            else:
-                sample.path = f"{prefix}{IMAGES}/{image.name}"
-                info = read_image_info(image)
-                sample.width, sample.height = info.width, info.height
-            calib = root / CALIB / file.name
-            if calib.is_file():
-                sample.meta["kitti"] = {"calib": f"{prefix}{CALIB}/{file.name}"}
-            report.count_read(split, len(objects))
-            yield sample
+def _read_shard(
+    root_path: Path, run: list[tuple[Path, Path]], categories: CategorySet, report: Report
+) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): a run of ``(split folder, label file)``, parsed here."""
+    for root, file in run:
+        split = None if root == root_path else root.name
+        objects = []
+        for number, text in enumerate(read_utf8_text(file).splitlines(), start=1):
+            if not text.strip():
+                continue
+            try:
+                obj = parse_line(text, file, number)
+            except InvalidInputError as err:
+                report.invalid(err)
+                continue
+            categories.ensure(obj.label)
+            objects.append(obj)
+        image = _image_of(root, file.stem)
+        relative = root.relative_to(root_path).as_posix()
+        prefix = "" if relative == "." else relative + "/"
+        sample = Sample(f"{prefix}{IMAGES}/{file.stem}.png", split=split, objects=objects, id=file.stem)
+        if image is None:
+            report.warn(f"some KITTI label files have no image in {IMAGES}/; their sizes are unknown")
+        else:
+            sample.path = f"{prefix}{IMAGES}/{image.name}"
+            info = read_image_info(image)
+            sample.width, sample.height = info.width, info.height
+        calib = root / CALIB / file.name
+        if calib.is_file():
+            sample.meta["kitti"] = {"calib": f"{prefix}{CALIB}/{file.name}"}
+        report.count_read(split, len(objects))
+        yield sample
 
 
 def read(path: Path, report: Report) -> Dataset:
-    """Read a KITTI object folder (``label_2``/``image_2``, or ``training``/``testing`` holding them)."""
+    """Read a KITTI object folder (``label_2``/``image_2``, or ``training``/``testing`` holding them); runs of label
+    files are shards."""
     roots = _split_roots(path)
     if not roots:
         raise InvalidInputError(f"no {LABELS}/ folder here or in a split folder (training/, testing/)", file=path)
     categories = CategorySet()
+
+    def shards(_workers: int) -> list[Shard]:
+        return shards_of(
+            _read_shard, path, [(root, file) for root in roots for file in files_in(root / LABELS, ".txt")]
+        )
+
     return Dataset(
-        track(_samples(path, roots, categories, report), "reading KITTI labels"),
+        track(read_here(shards, categories, report), "reading KITTI labels"),
         categories,
         root=path,
         source_format="kitti",
+        shards=shards,
     )

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cvkit.core.model import Annotation, Dataset, Sample
-from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import Pipeline
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.io import IMAGE_MODES, place_image
 
@@ -69,8 +70,8 @@ def label_line(obj: Annotation, report: Report) -> str | None:
     return " ".join(fields)
 
 
-def _stem(sample: Sample, taken: set[str]) -> str:
-    stem, n = Path(sample.path).stem, 1
+def _stem(path: str, taken: set[str]) -> str:
+    stem, n = Path(path).stem, 1
     name = stem
     while name in taken:
         n += 1
@@ -79,32 +80,66 @@ def _stem(sample: Sample, taken: set[str]) -> str:
     return name
 
 
-def write(dataset: Dataset, path: Path, report: Report, images: str = "copy") -> None:
+@dataclass(slots=True)
+class KittiEncoder:
+    """The sample-alone half of a KITTI write (runs where the shard is read; picklable)."""
+
+    root: Path | None
+    report: Report
+
+
+#: what :func:`encode_labels` gives for one sample: split, path, image file, label text (None: the image is missing),
+#: the source's calib file, the number of lines
+EncodedLabels = tuple[str | None, str, Path, str | None, Path | None, int]
+
+
+def encode_labels(encoder: KittiEncoder, sample: Sample) -> EncodedLabels:
+    """The sample's label text, and what it loses; a sample whose image is missing is left to the parent."""
+    source = sample.resolve(encoder.root)
+    if not source.is_file():
+        return sample.split, sample.path, source, None, None, 0
+    report = encoder.report
+    lines = [line for obj in sample.objects if (line := label_line(obj, report)) is not None]
+    calib = (sample.meta.get("kitti") or {}).get("calib") if isinstance(sample.meta.get("kitti"), dict) else None
+    calib_file = encoder.root / calib if isinstance(calib, str) and encoder.root is not None else None
+    report.lose_image_labels("KITTI", len(sample.labels))
+    report.lose_image_attributes(sample.attributes, "KITTI")
+    text = "".join(line + "\n" for line in lines)
+    return (
+        sample.split,
+        sample.path,
+        source,
+        text,
+        calib_file if calib_file and calib_file.is_file() else None,
+        len(lines),
+    )
+
+
+def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", workers: int | None = None) -> None:
     """Write ``path/[<split>/]label_2/*.txt`` and the images into ``image_2/`` (``images`` copy|hardlink|symlink:
-    KITTI finds an image only by its frame name beside the labels, so it cannot reference images elsewhere)."""
+    KITTI finds an image only by its frame name beside the labels, so it cannot reference images elsewhere).
+    ``workers``: processes that read a sharded source and write its label text; the files are named and written
+    here, in order."""
     if images not in IMAGE_MODES or images == "reference":
         raise CvkitError(
             f"KITTI writer option images={images!r}: choose copy, hardlink or symlink (KITTI keeps images in image_2/)"
         )
     taken: dict[str | None, set[str]] = {}
-    for sample in track(dataset, "writing KITTI"):
-        root = path / sample.split if sample.split else path
-        stem = _stem(sample, taken.setdefault(sample.split, set()))
-        source = sample.resolve(dataset.root)
-        if not source.is_file():
+    pipeline = Pipeline(dataset, report, workers)
+    encoder = KittiEncoder(dataset.root, pipeline.report)
+    for split, sample_path, source, text, calib, count in pipeline.samples(encode_labels, encoder, "writing KITTI"):
+        root = path / split if split else path
+        stem = _stem(sample_path, taken.setdefault(split, set()))
+        if text is None:
             report.invalid(InvalidInputError("image file not found; KITTI needs the image in image_2/", file=source))
             continue
         place_image(source, root / "image_2" / (stem + source.suffix.lower()), images)
-        lines = [line for obj in sample.objects if (line := label_line(obj, report)) is not None]
         label_file = root / "label_2" / f"{stem}.txt"
         label_file.parent.mkdir(parents=True, exist_ok=True)
-        label_file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        calib = (sample.meta.get("kitti") or {}).get("calib") if isinstance(sample.meta.get("kitti"), dict) else None
-        if isinstance(calib, str) and dataset.root is not None and (dataset.root / calib).is_file():
+        label_file.write_text(text, encoding="utf-8")
+        if calib is not None:
             (root / "calib").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(dataset.root / calib, root / "calib" / f"{stem}.txt")
-        report.lose_image_labels("KITTI", len(sample.labels))
-        report.lose_image_attributes(sample.attributes, "KITTI")
-        report.count_written(sample.split, len(lines))
+            shutil.copyfile(calib, root / "calib" / f"{stem}.txt")
+        report.count_written(split, count)
     if len(dataset.hierarchy):
         report.lose("hierarchy", "KITTI classes are flat", len(dataset.hierarchy))

@@ -17,8 +17,9 @@ from urllib.parse import parse_qs, unquote, urlparse
 from cvkit.core import jsonio
 from cvkit.core.categories import CategorySet
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, read_image_info
-from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report
+from cvkit.core.shards import read_here, shards_of
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.label_studio._regions import REGION_TYPES, VALUE_KEYS, region_kind, region_to_annotation
 from cvkit.io import read_regular_bytes
@@ -273,17 +274,30 @@ class LabelStudioReader:
         annotations.append({k: record[k] for k in ("annotation_id", "annotator") if k in record})
         return sample if new else None
 
-    def finish(self) -> None:
-        if self.cancelled:
-            self.report.warn(f"{self.cancelled} cancelled (skipped) annotation(s) left out")
-        if self.no_image:
-            self.report.warn(f"{self.no_image} task(s) reference no image (text or audio tasks?): named task_<id>")
-        if self.missing:
-            self.report.warn(
-                f"{self.missing} image(s) not found under the image root; their sizes come from the regions "
-                "(-r image_root=DIR: the folder holding Label Studio's media/upload files or local-files root)"
-            )
-        self.report.read.categories = len(self.categories)
+    def tally(self) -> None:
+        """Hand this shard's counts to the report (summed over the shards; :func:`_word_tallies` words them)."""
+        tallies = self.report.tallies
+        for key, count in (("cancelled", self.cancelled), ("no_image", self.no_image), ("missing", self.missing)):
+            if count:
+                tallies[f"label_studio.{key}"] += count
+        self.cancelled = self.no_image = self.missing = 0
+
+
+def _word_tallies(report: Report) -> None:
+    """The warnings the counts of every shard give, once."""
+    tallies = report.tallies
+    cancelled, no_image, missing = (
+        tallies.pop(f"label_studio.{key}", 0) for key in ("cancelled", "no_image", "missing")
+    )
+    if cancelled:
+        report.warn(f"{cancelled} cancelled (skipped) annotation(s) left out")
+    if no_image:
+        report.warn(f"{no_image} task(s) reference no image (text or audio tasks?): named task_<id>")
+    if missing:
+        report.warn(
+            f"{missing} image(s) not found under the image root; their sizes come from the regions "
+            "(-r image_root=DIR: the folder holding Label Studio's media/upload files or local-files root)"
+        )
 
 
 def _min_type(item: dict[str, Any]) -> str:
@@ -316,38 +330,68 @@ def _is_task_list(records: list[Any]) -> bool:
     return any(isinstance(r, dict) and isinstance(r.get("data"), dict) for r in records[:20])
 
 
+#: what the shards of one read share: the image root, the image key, the files and their records (loaded once)
+_Source = tuple[Path, str | None, list[Path], list[list[Any]]]
+
+
 def read(path: Path, report: Report, image_root: str | None = None, image_key: str | None = None) -> Dataset:
-    """One export file, or every ``.json`` export in a folder."""
+    """One export file, or every ``.json`` export in a folder. The files are loaded here; runs of a task list's tasks
+    (a JSON-MIN file, whose records of one task join, whole) are shards."""
     files = sorted(p for p in path.glob("*.json") if p.is_file()) if path.is_dir() else [path]
     if not files:
         raise CvkitError("no .json files in this folder", file=path)
     root = Path(image_root) if image_root else (path if path.is_dir() else path.parent)
+    categories = CategorySet()
+
+    def shards(_workers: int) -> list[Shard]:
+        loaded = [load_records(file) for file in files]
+        source: _Source = (root, image_key, files, loaded)
+        found: list[Shard] = []
+        for index, records in enumerate(loaded):
+            if _is_task_list(records):
+                found += shards_of(_read_run, source, [(index, i) for i in range(len(records))])
+            else:
+                found.append(Shard(len(records), _read_run, source, [(index, i) for i in range(len(records))]))
+        return found
+
+    def finish(merged: Report | None) -> None:
+        target = merged if merged is not None else report
+        _word_tallies(target)
+        target.read.categories = max(target.read.categories, len(categories))
+
+    dataset = Dataset(
+        read_here(shards, categories, report), categories, root=root, source_format="label_studio", shards=shards
+    )
+    dataset.finishers.append(finish)
+    return dataset
+
+
+def _read_run(source: _Source, run: list[tuple[int, int]], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): records ``(file, position)`` of one file, turned into
+    samples here; a JSON-MIN file's samples come once its records are all read (later records of a task add
+    objects)."""
+    root, image_key, files, loaded = source
     reader = LabelStudioReader(root, report, image_key)
-
-    def samples() -> Iterator[Sample]:
-        for file in files:
-            records = load_records(file)
-            tasks = _is_task_list(records)
-            merged: dict[Any, Sample] = {}
-            pending: list[Sample] = []
-            for i, record in enumerate(records):
-                try:
-                    sample = (
-                        reader.task(record, file, f"[{i}]") if tasks else reader.minimal(record, file, f"[{i}]", merged)
-                    )
-                except InvalidInputError as err:
-                    report.invalid(err)
-                    continue
-                if sample is None:
-                    continue
-                if tasks:
-                    report.count_read(None, len(sample.objects))
-                    yield sample
-                else:
-                    pending.append(sample)  # later records of the task may add objects
-            for sample in pending:
-                report.count_read(None, len(sample.objects))
-                yield sample
-        reader.finish()
-
-    return Dataset(samples(), reader.categories, root=root, source_format="label_studio")
+    reader.categories = categories
+    file, records = (files[run[0][0]], loaded[run[0][0]]) if run else (None, [])
+    tasks = _is_task_list(records)
+    merged: dict[Any, Sample] = {}
+    pending: list[Sample] = []
+    for _index, i in run:
+        record = records[i]
+        try:
+            sample = reader.task(record, file, f"[{i}]") if tasks else reader.minimal(record, file, f"[{i}]", merged)
+        except InvalidInputError as err:
+            report.invalid(err)
+            continue
+        if sample is None:
+            continue
+        if tasks:
+            report.count_read(None, len(sample.objects))
+            yield sample
+        else:
+            pending.append(sample)  # later records of the task may add objects
+    for sample in pending:
+        report.count_read(None, len(sample.objects))
+        yield sample
+    reader.tally()

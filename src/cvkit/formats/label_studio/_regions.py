@@ -187,7 +187,6 @@ def annotation_value(obj: Annotation, size: tuple[int, int]) -> tuple[str, dict[
             "closed": True,
         }
     if shape == "mask" and obj.rle is not None:
-
         mask = decode(obj.rle)
         if not mask.any():
             return None

@@ -5,6 +5,7 @@ declares every control the results name (written beside the tasks when the desti
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -12,8 +13,8 @@ from xml.sax.saxutils import quoteattr
 from cvkit.core import jsonio
 from cvkit.core.imageinfo import known_size
 from cvkit.core.model import Annotation, Dataset, Sample
-from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import Pipeline
 from cvkit.errors import CvkitError
 from cvkit.formats.label_studio._regions import annotation_value
 from cvkit.io import atomic_file, atomic_write_text, file_or_folder_images, place_image
@@ -92,9 +93,10 @@ class _Task:
     """Builds one task's annotations and predictions from a sample."""
 
     def __init__(
-        self, sample: Sample, number: int, size: tuple[int, int], target: str, controls: _Controls, report: Report
+        self, sample: Sample, ids: str, size: tuple[int, int], target: str, controls: _Controls, report: Report
     ):
-        self.sample, self.number, self.size, self.target = sample, number, size, target
+        #: ``ids``: what starts the ids of the regions cvkit names (``cvkit00042``, the task's number)
+        self.sample, self.ids, self.size, self.target = sample, ids, size, target
         self.controls, self.report = controls, report
         self.groups: dict[tuple[str, Any], dict[str, Any]] = {}
         self.regions = 0
@@ -130,7 +132,7 @@ class _Task:
         meta = obj.meta.get("label_studio", {})
         from_name = meta.get("from_name") if meta.get("type") == kind and meta.get("from_name") else FROM_NAMES[kind]
         to_name = meta.get("to_name") or self.controls.to_name
-        rid = str(meta.get("id") or f"cvkit{self.number:05d}_{index}")
+        rid = str(meta.get("id") or f"{self.ids}_{index}")
         group = self._group(obj)
         labels = obj.attributes.get("labels") if isinstance(obj.attributes.get("labels"), list) else [obj.label]
         result = {
@@ -171,7 +173,7 @@ class _Task:
         group = self._group(None) if not self.groups else next(iter(self.groups.values()))
         group["result"].append(
             {
-                "id": f"cvkit{self.number:05d}_choices",
+                "id": f"{self.ids}_choices",
                 "type": "choices",
                 "from_name": from_name,
                 "to_name": self.controls.to_name,
@@ -244,23 +246,81 @@ def _place(sample: Sample, dataset: Dataset, folder: Path, images: str, used: se
     return f"images/{name}"
 
 
+@dataclass(slots=True)
+class TaskEncoder:
+    """The sample-alone half of a Label Studio write (runs where the shard is read; picklable)."""
+
+    root: Path | None
+    target: str
+    url_prefix: str
+    report: Report
+
+
+#: region ids a worker gives, the task's number (known where the tasks are written) put in place of this
+_NUMBER = "cvkit\x00"
+
+#: what :func:`encode_task` gives: the sample without its objects (what the task's data and image need), whether it
+#: has an image, the image key, the task but its ``data``, the controls its results use, its region count
+EncodedTask = tuple[Sample, bool, str, dict[str, Any], dict[str, tuple[str, dict[str, None]]], int]
+
+
+def encode_task(encoder: TaskEncoder, sample: Sample) -> EncodedTask:
+    """The sample's task (region ids waiting for its number), the controls it uses and what it loses."""
+    report = encoder.report
+    size = known_size(sample, encoder.root)
+    if size is None:
+        if sample.objects:
+            report.lose(
+                "object of an image of unknown size",
+                "Label Studio places regions in percent of the image size",
+                len(sample.objects),
+            )
+        size = (0, 0)
+    has_image = sample.meta.get("label_studio", {}).get("image", "") is not None
+    controls = _Controls()
+    task = _Task(sample, _NUMBER, size, encoder.target, controls, report)
+    for index, obj in enumerate(sample.objects if size[0] else []):
+        task.add(obj, index)
+    task.image_labels()
+    key = sample.meta.get("label_studio", {}).get("image_key") or "image"
+    if sample.split:
+        report.lose("split", "a Label Studio task has no split")
+    record = task.record(None, key)
+    del record["data"]
+    bare = Sample(sample.path, split=sample.split, attributes=sample.attributes, meta=sample.meta)
+    return bare, has_image, key, record, controls.controls, task.regions
+
+
+def _number_ids(task: dict[str, Any], number: int) -> None:
+    """Put the task's number into the region ids a worker left waiting for it."""
+    mark = f"cvkit{number:05d}"
+    for group in (*task.get("annotations", ()), *task.get("predictions", ())):
+        for result in group["result"]:
+            rid = result["id"]
+            if rid.startswith(_NUMBER):
+                result["id"] = mark + rid[len(_NUMBER) :]
+
+
 def write(
     dataset: Dataset,
     path: Path,
     report: Report,
     images: str | None = None,
     url_prefix: str = "/data/local-files/?d=",
+    workers: int | None = None,
     **options: str,
 ) -> None:
     """``path`` ending in .json: the tasks file, images referenced where they are; else ``path/tasks.json``,
     ``path/label_config.xml`` and the images in ``path/images/`` (``images=copy`` by default, hardlink, symlink or
     reference): serve that folder as Label Studio's local-files document root. ``as=annotations|predictions``: where
     objects that did not come from Label Studio go (predictions keep scores). ``url_prefix``: put before an image
-    path (Label Studio's local files by default)."""
+    path (Label Studio's local files by default). ``workers``: processes that read a sharded source and build its
+    tasks; images, region ids and the file are placed here, in order."""
     target = options.pop("as", "annotations")
     if options:
         raise CvkitError(
-            f"unknown Label Studio writer option(s) {', '.join(sorted(options))}; known: as, images, url_prefix"
+            f"unknown Label Studio writer option(s) {', '.join(sorted(options))}; known: as, images, url_prefix, "
+            "workers"
         )
     if target not in AS:
         raise CvkitError(f"Label Studio writer option as={target!r}: choose annotations or predictions")
@@ -269,35 +329,25 @@ def write(
     file = path if single else path / "tasks.json"
     used: set[str] = set()
     controls = _Controls()
+    pipeline = Pipeline(dataset, report, workers)
+    encoder = TaskEncoder(dataset.root, target, url_prefix, pipeline.report)
     with atomic_file(file, "wb", encoding=None) as handle:
         handle.write(b"[")
-        for number, sample in enumerate(track(iter(dataset), "writing Label Studio")):
-            size = known_size(sample, dataset.root)
-            if size is None:
-                if sample.objects:
-                    report.lose(
-                        "object of an image of unknown size",
-                        "Label Studio places regions in percent of the image size",
-                        len(sample.objects),
-                    )
-                size = (0, 0)
-            has_image = sample.meta.get("label_studio", {}).get("image", "") is not None
+        encoded = pipeline.samples(encode_task, encoder, "writing Label Studio")
+        for number, (sample, has_image, key, task, notes, regions) in enumerate(encoded):
             placed = (
                 _place(sample, dataset, path, images, used, report) if images != "reference" and has_image else None
             )
-            task = _Task(sample, number, size, target, controls, report)
-            for index, obj in enumerate(sample.objects if size[0] else []):
-                task.add(obj, index)
-            task.image_labels()
-            key = sample.meta.get("label_studio", {}).get("image_key") or "image"
+            image = _image_reference(sample, url_prefix, placed)
+            data = {key: image} if image is not None else {}
+            for name, value in sample.attributes.items():
+                data.setdefault(name, value)
+            _number_ids(task, number)
+            for from_name, (kind, labels) in notes.items():
+                controls.note(from_name, kind, list(labels))
             controls.image_key = key
-            if sample.split:
-                report.lose("split", "a Label Studio task has no split")
-            handle.write(
-                (b"\n" if number == 0 else b",\n")
-                + jsonio.dumps(task.record(_image_reference(sample, url_prefix, placed), key))
-            )
-            report.count_written(sample.split, task.regions)
+            handle.write((b"\n" if number == 0 else b",\n") + jsonio.dumps({"data": data, **task}))
+            report.count_written(sample.split, regions)
         handle.write(b"\n]\n")
     if not single:
         atomic_write_text(path / "label_config.xml", controls.config())

@@ -48,12 +48,18 @@ def _is_labelme_json(path: Path) -> bool:
         data = load_document(path.read_bytes() if len(head) == 1 << 16 else head, path, "latin-1")
     except (InvalidInputError, OSError):
         return False
-    return isinstance(data, dict) and isinstance(data.get("shapes"), list) and ("imagePath" in data or "version" in data)
+    return (
+        isinstance(data, dict) and isinstance(data.get("shapes"), list) and ("imagePath" in data or "version" in data)
+    )
 
 
 def detect(path: Path) -> str | None:
     if path.is_file():
-        return "a LabelMe JSON file (shapes + imagePath)" if path.suffix.lower() == ".json" and _is_labelme_json(path) else None
+        return (
+            "a LabelMe JSON file (shapes + imagePath)"
+            if path.suffix.lower() == ".json" and _is_labelme_json(path)
+            else None
+        )
     if not path.is_dir():
         return None
     for checked, file in enumerate(walk_files(path, ".json")):
@@ -64,7 +70,9 @@ def detect(path: Path) -> str | None:
     return None
 
 
-def read(path: Path, report: Report, extract_dir: str | None = None, workers: int | None = None, encoding: str | None = None) -> Dataset:
+def read(
+    path: Path, report: Report, extract_dir: str | None = None, workers: int | None = None, encoding: str | None = None
+) -> Dataset:
     """Stream a folder of LabelMe JSON (recursive) or one file.
 
     ``extract_dir``: where embedded ``imageData`` images are written when no image file
@@ -75,17 +83,20 @@ def read(path: Path, report: Report, extract_dir: str | None = None, workers: in
     """
     known_encoding(encoding, "encoding")
     root = path if path.is_dir() else path.parent
-    files = list(walk_files(path, ".json")) if path.is_dir() else [path]
-    if not files:
-        report.warn(f"no .json files under {path}")
     target = Path(extract_dir) if extract_dir else default_extract_dir()
     root_text = os.path.abspath(root)
+    # straight from the walk: a list of its Path objects beside the jobs more than doubled the listing's peak
+    files = walk_files(path, ".json") if path.is_dir() else [path]
     jobs = [(os.path.abspath(file), root_text, target, encoding) for file in files]
+    if not jobs:
+        report.warn(f"no .json files under {path}")
     workers = default_workers(workers)
     categories = CategorySet()
 
     def samples() -> Iterator[Sample]:
-        yield from _samples(track(parsed(jobs, workers, PARALLEL_MIN_FILES), "reading LabelMe", len(jobs)), categories, report)
+        yield from _samples(
+            track(parsed(jobs, workers, PARALLEL_MIN_FILES), "reading LabelMe", len(jobs)), categories, report
+        )
         report.read.categories = len(categories)
 
     def shards(_workers: int) -> list[Shard]:

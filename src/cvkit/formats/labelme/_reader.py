@@ -37,13 +37,23 @@ LabelmeJob = tuple[str, str, Path, str | None]
 Parsed = tuple[Sample | None, list[InvalidInputError], list[tuple[str, str]]]
 
 #: Top-level keys with a model field; the rest is kept in Sample.meta["labelme"]["other"].
-TOP_KEYS = frozenset(("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth", "attributes"))
+TOP_KEYS = frozenset(
+    ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth", "attributes")
+)
 _ROTATED_TYPE = "cvkit has no rotated boxes; read as its 4-corner polygon (LabelMe JSON output keeps the type)"
-_MAGIC = ((b"\xff\xd8", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"), (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"))
+_MAGIC = (
+    (b"\xff\xd8", ".jpg"),
+    (b"\x89PNG", ".png"),
+    (b"GIF8", ".gif"),
+    (b"BM", ".bmp"),
+    (b"II*\x00", ".tif"),
+    (b"MM\x00*", ".tif"),
+)
 
 
 def default_extract_dir() -> Path:
-    """Where embedded images go: ``$CVKIT_CACHE_DIR`` or ``$XDG_CACHE_HOME/cvkit`` (``~/.cache/cvkit``), + ``labelme-images``."""
+    """Where embedded images go: ``$CVKIT_CACHE_DIR`` or ``$XDG_CACHE_HOME/cvkit`` (``~/.cache/cvkit``), +
+    ``labelme-images``."""
     return cache_dir("labelme-images")
 
 
@@ -57,8 +67,12 @@ def extract_embedded(data: str, folder: Path, file: Path) -> tuple[Path, bytes]:
     webp = ".webp" if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP" else None
     ext = next((e for magic, e in _MAGIC if raw.startswith(magic)), webp)
     if ext is None:
-        raise InvalidInputError(f"'imageData' holds no image: its {len(raw)} bytes start {raw[:12]!r}, no JPEG, PNG, "
-                                "GIF, BMP, TIFF or WebP header", file=file, location="imageData")
+        raise InvalidInputError(
+            f"'imageData' holds no image: its {len(raw)} bytes start {raw[:12]!r}, no JPEG, PNG, "
+            "GIF, BMP, TIFF or WebP header",
+            file=file,
+            location="imageData",
+        )
     target = folder / (hashlib.sha256(raw).hexdigest()[:32] + ext)
     if not target.is_file():
         atomic_write_bytes(target, raw)
@@ -115,9 +129,12 @@ def load_document(raw: bytes, file: str | Path, encoding: str | None = None) -> 
     except UnicodeDecodeError as bad:
         line = body[: bad.start].count(b"\n") + 1
         if encoding is None:
-            raise InvalidInputError(f"not UTF-8 text (byte 0x{body[bad.start]:02x}); LabelMe saved JSON in the Windows system encoding until "
-                                    "mid-2020: read with -r encoding=gbk (or cp1252, ..., the encoding it was saved in)",
-                                    file=file, location=f"line {line}") from None
+            raise InvalidInputError(
+                f"not UTF-8 text (byte 0x{body[bad.start]:02x}); LabelMe saved JSON in the Windows system encoding "
+                "until mid-2020: read with -r encoding=gbk (or cp1252, ..., the encoding it was saved in)",
+                file=file,
+                location=f"line {line}",
+            ) from None
         try:
             text = body.decode(encoding)
         except UnicodeDecodeError:
@@ -127,7 +144,9 @@ def load_document(raw: bytes, file: str | Path, encoding: str | None = None) -> 
     try:
         return jsonio.loads(text)
     except jsonio.JSONDecodeError as exc:
-        raise InvalidInputError(f"not valid JSON ({exc})", file=file, location=jsonio.error_location(exc, text)) from None
+        raise InvalidInputError(
+            f"not valid JSON ({exc})", file=file, location=jsonio.error_location(exc, text)
+        ) from None
 
 
 def parse_file(file: str, root: str, extract_dir: Path, encoding: str | None = None) -> Parsed:
@@ -174,15 +193,22 @@ def parse_file(file: str, root: str, extract_dir: Path, encoding: str | None = N
     if other:
         meta["other"] = other
     path = image if embedded else _relative(image, root)
-    sample = Sample(path, width, height, labels=[k for k, v in flags.items() if v is True and k != IGNORE_LABEL],
-                    objects=merge_groups(objects, height, width), meta={"labelme": meta})
+    sample = Sample(
+        path,
+        width,
+        height,
+        labels=[k for k, v in flags.items() if v is True and k != IGNORE_LABEL],
+        objects=merge_groups(objects, height, width),
+        meta={"labelme": meta},
+    )
     if isinstance(data.get("attributes"), dict):
         sample.attributes = dict(data["attributes"])
     return sample, errors, losses
 
 
-def parse_chunk(_context: None,
-                jobs: list[LabelmeJob]) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
+def parse_chunk(
+    _context: None, jobs: list[LabelmeJob]
+) -> list[tuple[tuple[Any, ...] | None, list[InvalidInputError], list[tuple[str, str]]]]:
     """Worker entry point: several files per task, samples packed as tuples
     (:mod:`cvkit.core.transport`) so inter-process traffic stays cheap."""
     out = []
@@ -231,13 +257,19 @@ def _merge(parts: list[Annotation], height: int | None, width: int | None) -> An
     for part in parts:
         for key, value in part.attributes.items():
             attributes.setdefault(key, value)
-    obj = Annotation(first.label, group=first.group, iscrowd=any(p.iscrowd for p in parts), score=first.score, attributes=attributes)
+    obj = Annotation(
+        first.label, group=first.group, iscrowd=any(p.iscrowd for p in parts), score=first.score, attributes=attributes
+    )
     if any(p.shape == "mask" for p in parts) and height and width:
         import numpy as np
 
         union = np.zeros((height, width), dtype=bool)
         for part in parts:
-            rle = part.rle if part.rle is not None else polygons_to_rle(part.polygon or [box_corners(part.bbox)], height, width)
+            rle = (
+                part.rle
+                if part.rle is not None
+                else polygons_to_rle(part.polygon or [box_corners(part.bbox)], height, width)
+            )
             union |= decode(rle).astype(bool)
         obj.shape, obj.rle = "mask", encode(union)
     else:
@@ -259,7 +291,11 @@ def merge_groups(objects: list[Annotation], height: int | None, width: int | Non
         return objects
     out: list[Annotation] = []
     for i, obj in enumerate(objects):
-        indices = members.get((obj.label, obj.group)) if obj.group is not None and obj.shape in ("polygon", "box", "mask") else None  # type: ignore[arg-type]
+        indices = (
+            members.get((obj.label, obj.group))
+            if obj.group is not None and obj.shape in ("polygon", "box", "mask")
+            else None
+        )  # type: ignore[arg-type]
         if indices is None or len(indices) < 2:
             out.append(obj)
         elif indices[0] == i:

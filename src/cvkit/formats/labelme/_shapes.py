@@ -35,9 +35,18 @@ from cvkit.core.model import Annotation
 from cvkit.errors import InvalidInputError
 
 #: LabelMe shape_type -> cvkit Annotation.shape.
-SHAPE_OF = {"rectangle": "box", "polygon": "polygon", "circle": "circle", "point": "point", "line": "line", "linestrip": "linestrip", "mask": "mask"}
+SHAPE_OF = {
+    "rectangle": "box",
+    "polygon": "polygon",
+    "circle": "circle",
+    "point": "point",
+    "line": "line",
+    "linestrip": "linestrip",
+    "mask": "mask",
+}
 TYPE_OF = {shape: shape_type for shape_type, shape in SHAPE_OF.items()}
-#: Rotated boxes (labelme's ``oriented_rectangle``, X-AnyLabeling's ``rotation``): cvkit has none, they read as polygons.
+#: Rotated boxes (labelme's ``oriented_rectangle``, X-AnyLabeling's ``rotation``): cvkit has none, they read as
+#: polygons.
 ROTATED_TYPES = ("oriented_rectangle", "rotation")
 _READ_AS = {**SHAPE_OF, **dict.fromkeys(ROTATED_TYPES, "polygon")}
 #: keys of a shape with nothing for :func:`_read_extras` when group_id is null and flags and description empty
@@ -46,7 +55,9 @@ _PLAIN_KEYS = frozenset(("label", "points", "group_id", "shape_type", "flags", "
 #: the types a JSON number comes as (a bool is not one: ``true`` is no coordinate)
 _NUMBER_TYPES = frozenset((int, float))
 #: Keys a shape record has that map to model fields; anything else is kept verbatim in meta.
-SHAPE_KEYS = frozenset(("label", "points", "group_id", "shape_type", "flags", "description", "mask", "attributes", "score"))
+SHAPE_KEYS = frozenset(
+    ("label", "points", "group_id", "shape_type", "flags", "description", "mask", "attributes", "score")
+)
 #: X-AnyLabeling's boolean shape keys that are attributes too (VOC's difficult); kept as keys when written back.
 KEYED_FLAGS = ("difficult",)
 #: The label LabelMe's own converters treat as "ignore this region" (labelme2coco, labelme2voc).
@@ -83,7 +94,9 @@ def _points(raw: Any, file: Path, index: int) -> list[float]:
                 extend((x, y))
         sum(flat)  # TypeError on anything but numbers
     except (TypeError, ValueError):
-        raise InvalidInputError("'points' must be a list of [x, y] pairs", file=file, location=f"shapes[{index}].points") from None
+        raise InvalidInputError(
+            "'points' must be a list of [x, y] pairs", file=file, location=f"shapes[{index}].points"
+        ) from None
     if not _NUMBER_TYPES.issuperset(map(type, flat)):  # true/false add up too
         validate_values.finite_list(flat, "points", file, f"shapes[{index}].points")
     return flat
@@ -126,8 +139,11 @@ def paste_mask(crop: Any, points: list[list[float]], height: int, width: int, fi
     x1, y1, x2, y2 = mask_box(points)
     if crop.shape != (y2 - y1 + 1, x2 - x1 + 1):
         raise InvalidInputError(
-            f"mask image is {crop.shape[1]}x{crop.shape[0]} but its box {[x1, y1]}-{[x2, y2]} is {x2 - x1 + 1}x{y2 - y1 + 1}",
-            file=file, location=f"{where}.mask")
+            f"mask image is {crop.shape[1]}x{crop.shape[0]} but its box {[x1, y1]}-{[x2, y2]} is "
+            f"{x2 - x1 + 1}x{y2 - y1 + 1}",
+            file=file,
+            location=f"{where}.mask",
+        )
     full = np.zeros((height, width), dtype=np.uint8)
     top, left = max(y1, 0), max(x1, 0)
     bottom, right = min(y2 + 1, height), min(x2 + 1, width)
@@ -148,8 +164,11 @@ def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | No
     rule = _POINT_RULES.get(shape_type) if isinstance(shape_type, str) else None
     if rule is None:
         if isinstance(shape_type, str):
-            raise InvalidInputError(f"unknown shape type {shape_type!r}; LabelMe shapes are {', '.join(_READ_AS)}", file=file,
-                                    location=f"shapes[{index}].shape_type")
+            raise InvalidInputError(
+                f"unknown shape type {shape_type!r}; LabelMe shapes are {', '.join(_READ_AS)}",
+                file=file,
+                location=f"shapes[{index}].shape_type",
+            )
         raise InvalidInputError("'shape_type' must be a string", file=file, location=f"shapes[{index}].shape_type")
     points = shape.get("points")
     flat = _points(points, file, index)
@@ -174,14 +193,23 @@ def shape_to_annotation(shape: Any, index: int, file: Path, size: tuple[int | No
         height, width = size
         where = f"shapes[{index}]"
         if height is None or width is None:
-            raise InvalidInputError("a mask shape needs the image size (imageHeight/imageWidth or a readable image)", file=file, location=where)
+            raise InvalidInputError(
+                "a mask shape needs the image size (imageHeight/imageWidth or a readable image)",
+                file=file,
+                location=where,
+            )
         obj.rle = paste_mask(decode_mask_png(shape.get("mask"), file, where), points, height, width, file, where)
         meta["points"] = points
     else:
         obj.points = flat
     obj.ensure_bbox()
-    if not (_PLAIN_KEYS.issuperset(shape) and shape.get("group_id") is None and not shape.get("flags") and not shape.get("description")
-            and label != IGNORE_LABEL):
+    if not (
+        _PLAIN_KEYS.issuperset(shape)
+        and shape.get("group_id") is None
+        and not shape.get("flags")
+        and not shape.get("description")
+        and label != IGNORE_LABEL
+    ):
         _read_extras(shape, obj, meta, file, index)  # most shapes have nothing more: skip the call
     if meta:
         obj.meta["labelme"] = meta
@@ -193,7 +221,9 @@ def _read_extras(shape: dict[str, Any], obj: Annotation, meta: dict[str, Any], f
     group = shape.get("group_id")
     if group is not None:
         if not isinstance(group, int) or isinstance(group, bool):
-            raise InvalidInputError("'group_id' must be an integer or null", file=file, location=f"shapes[{index}].group_id")
+            raise InvalidInputError(
+                "'group_id' must be an integer or null", file=file, location=f"shapes[{index}].group_id"
+            )
         obj.group = group
     extra_attributes = shape.get("attributes")
     if isinstance(extra_attributes, dict):
@@ -201,7 +231,9 @@ def _read_extras(shape: dict[str, Any], obj: Annotation, meta: dict[str, Any], f
     flags = shape.get("flags")
     if flags:
         if not isinstance(flags, dict):
-            raise InvalidInputError("'flags' must be an object of name: true/false", file=file, location=f"shapes[{index}].flags")
+            raise InvalidInputError(
+                "'flags' must be an object of name: true/false", file=file, location=f"shapes[{index}].flags"
+            )
         for key, value in flags.items():
             if key == CROWD_FLAG and value is True:
                 obj.iscrowd = True
@@ -230,7 +262,9 @@ def point_pairs(flat: list[float]) -> list[list[float | int]]:
 
 def same_points(a: list[list[float]], b: list[list[float]]) -> bool:
     """Whether two point lists are the same points, to a millionth of a pixel."""
-    return len(a) == len(b) and all(math.isclose(p[0], q[0], abs_tol=1e-6) and math.isclose(p[1], q[1], abs_tol=1e-6) for p, q in zip(a, b))
+    return len(a) == len(b) and all(
+        math.isclose(p[0], q[0], abs_tol=1e-6) and math.isclose(p[1], q[1], abs_tol=1e-6) for p, q in zip(a, b)
+    )
 
 
 def rectangle_points(obj: Annotation) -> list[list[float | int]]:
@@ -244,7 +278,9 @@ def rectangle_points(obj: Annotation) -> list[list[float | int]]:
     return point_pairs([x, y, x + w, y + h])
 
 
-def mask_shape_parts(rle: dict[str, Any], drawn: list[list[float]] | None, part: bool = False) -> tuple[list[list[float | int]], str] | None:
+def mask_shape_parts(
+    rle: dict[str, Any], drawn: list[list[float]] | None, part: bool = False
+) -> tuple[list[list[float | int]], str] | None:
     """Points and base64 PNG of a mask shape for ``rle``; None when the mask is empty.
 
     The crop is the drawn box when it still holds every mask pixel (or, for one ``part`` of
@@ -255,7 +291,9 @@ def mask_shape_parts(rle: dict[str, Any], drawn: list[list[float]] | None, part:
     if drawn:
         x1, y1, x2, y2 = mask_box(drawn)
         inside = x1 >= 0 and y1 >= 0 and x2 < full.shape[1] and y2 < full.shape[0]
-        if inside and (part or len(xs) == 0 or (xs.min() >= x1 and xs.max() <= x2 and ys.min() >= y1 and ys.max() <= y2)):
+        if inside and (
+            part or len(xs) == 0 or (xs.min() >= x1 and xs.max() <= x2 and ys.min() >= y1 and ys.max() <= y2)
+        ):
             return drawn, encode_mask_png(full[y1 : y2 + 1, x1 : x2 + 1])
     if len(xs) == 0:
         return None
@@ -263,10 +301,20 @@ def mask_shape_parts(rle: dict[str, Any], drawn: list[list[float]] | None, part:
     return [[x1, y1], [x2, y2]], encode_mask_png(full[y1 : y2 + 1, x1 : x2 + 1])
 
 
-def shape_record(obj: Annotation, shape_type: str, points: list[list[Any]], group: int | None, mask: str | None = None,
-                 part: dict[str, Any] | None = None) -> dict[str, Any]:
+def shape_record(
+    obj: Annotation,
+    shape_type: str,
+    points: list[list[Any]],
+    group: int | None,
+    mask: str | None = None,
+    part: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A shape dict in labelme 5's key order; ``part`` overrides flags/description/other for a merged part."""
-    source = part if part is not None else {"attributes": obj.attributes, "other": obj.meta.get("labelme", {}).get("other", {})}
+    source = (
+        part
+        if part is not None
+        else {"attributes": obj.attributes, "other": obj.meta.get("labelme", {}).get("other", {})}
+    )
     attributes = source.get("attributes") or {}
     record: dict[str, Any] = dict(source.get("other") or {})
     keyed = [k for k in KEYED_FLAGS if k in record]
@@ -274,8 +322,15 @@ def shape_record(obj: Annotation, shape_type: str, points: list[list[Any]], grou
     if obj.iscrowd and obj.label != IGNORE_LABEL:
         flags[CROWD_FLAG] = True
     description = attributes.get("description")
-    record.update(label=obj.label, points=points, group_id=group, description=description if isinstance(description, str) else "",
-                  shape_type=shape_type, flags=flags, mask=mask)
+    record.update(
+        label=obj.label,
+        points=points,
+        group_id=group,
+        description=description if isinstance(description, str) else "",
+        shape_type=shape_type,
+        flags=flags,
+        mask=mask,
+    )
     record.update((k, attributes.get(k) is True) for k in keyed)
     rest = {k: v for k, v in attributes.items() if not isinstance(v, bool) and k != "description"}
     if rest:

@@ -141,7 +141,11 @@ def annotation_shapes(obj: Annotation, groups: _Groups, report: Report) -> list[
     if shape == "polygon" and obj.polygon:
         usable = [p for p in obj.polygon if len(p) >= 6]
         if len(usable) < len(obj.polygon):
-            report.lose("polygon part with fewer than 3 points", "LabelMe polygons need 3 points; part dropped", len(obj.polygon) - len(usable))
+            report.lose(
+                "polygon part with fewer than 3 points",
+                "LabelMe polygons need 3 points; part dropped",
+                len(obj.polygon) - len(usable),
+            )
         group = obj.group if len(usable) < 2 else groups.take(obj.group)
         rotated = obj.meta.get("labelme", {}).get("shape_type")  # a rotated box read as its corners
         shape_type = rotated if rotated in ROTATED_TYPES and len(usable) == 1 and len(usable[0]) == 8 else "polygon"
@@ -154,8 +158,15 @@ def annotation_shapes(obj: Annotation, groups: _Groups, report: Report) -> list[
     return []
 
 
-def _place(sample: Sample, root: Path | None, path: Path, json_rel: PurePosixPath, images: str, embed: bool,
-           real_paths: RealPaths) -> tuple[str, str | None]:
+def _place(
+    sample: Sample,
+    root: Path | None,
+    path: Path,
+    json_rel: PurePosixPath,
+    images: str,
+    embed: bool,
+    real_paths: RealPaths,
+) -> tuple[str, str | None]:
     """(imagePath relative to the JSON, imageData or None), placing the image when asked."""
     source = sample.resolve(root)
     meta = sample.meta.get("labelme", {})
@@ -176,15 +187,29 @@ def sample_record(sample: Sample, image_path: str, image_data: str | None, repor
     """The whole JSON document for one image."""
     groups = _Groups(sample.objects)
     shapes = [s for obj in sample.objects for s in annotation_shapes(obj, groups, report)]
-    record: dict[str, Any] = {"version": VERSION, "flags": _flags(sample), "shapes": shapes, "imagePath": image_path, "imageData": image_data,
-                              "imageHeight": sample.height, "imageWidth": sample.width}
+    record: dict[str, Any] = {
+        "version": VERSION,
+        "flags": _flags(sample),
+        "shapes": shapes,
+        "imagePath": image_path,
+        "imageData": image_data,
+        "imageHeight": sample.height,
+        "imageWidth": sample.width,
+    }
     if sample.attributes:
         record["attributes"] = sample.attributes  # LabelMe keeps unknown top-level keys
     record.update(sample.meta.get("labelme", {}).get("other") or {})
     return record
 
 
-def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", image_data: bool = False, workers: int | None = None) -> None:
+def write(
+    dataset: Dataset,
+    path: Path,
+    report: Report,
+    images: str = "reference",
+    image_data: bool = False,
+    workers: int | None = None,
+) -> None:
     """One JSON per image; ``images=copy|hardlink|symlink`` puts each image beside its JSON,
     ``reference`` points ``imagePath`` at the image where it is. ``image_data=true`` embeds it. ``workers``: processes
     that read a sharded source (COCO, a manifest, VOC, LabelMe) and write its JSON documents, with images referenced
@@ -203,7 +228,9 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "reference
         writer.place(item)
     unused = [c.name for c in dataset.categories if c.name not in writer.holds_labels]
     if unused:
-        report.lose("category without objects", "LabelMe JSON lists no categories, only labels of drawn shapes", len(unused))
+        report.lose(
+            "category without objects", "LabelMe JSON lists no categories, only labels of drawn shapes", len(unused)
+        )
     report.written.categories = len(writer.holds_labels - {IGNORE_LABEL})
 
 
@@ -226,10 +253,13 @@ class JsonEncoder:
     def encoded(self, sample: Sample, json_rel: PurePosixPath) -> EncodedJson:
         """The sample's JSON document for ``json_rel``."""
         if sample.width is None or sample.height is None:
-            fill_size_from_header(sample, sample.resolve(self.root), self.report,
-                                  "some images have no known size and no readable file; imageHeight/imageWidth are null")
-        image_path, data = _place(sample, self.root, self.path, json_rel, self.images, self.image_data,
-                                  self.real_paths)
+            fill_size_from_header(
+                sample,
+                sample.resolve(self.root),
+                self.report,
+                "some images have no known size and no readable file; imageHeight/imageWidth are null",
+            )
+        image_path, data = _place(sample, self.root, self.path, json_rel, self.images, self.image_data, self.real_paths)
         record = sample_record(sample, image_path, data, self.report)
         if sample.split:
             self.report.lose("split", "LabelMe JSON has no splits")

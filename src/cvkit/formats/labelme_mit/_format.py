@@ -30,6 +30,8 @@ from cvkit.io import IMAGE_MODES, RealPaths, place_image, relpath_posix, walk_fi
 from ._xml import POINT_SHAPES, annotation_xml, parse_attributes
 
 LAYOUTS = ("webtool", "datumaro")
+
+
 # --- detection ----------------------------------------------------------------------------
 def _looks_like_mit(path: Path) -> bool:
     try:
@@ -38,12 +40,20 @@ def _looks_like_mit(path: Path) -> bool:
     except OSError:
         return False
     # <bndbox> is VOC's (X-AnyLabeling's VOC export adds a <polygon> beside it); the web tool draws boxes as polygons
-    return b"<annotation" in head and b"<bndbox" not in head and any(tag in head for tag in (b"<imagesize>", b"<polygon>", b"<segm>", b"<deleted>"))
+    return (
+        b"<annotation" in head
+        and b"<bndbox" not in head
+        and any(tag in head for tag in (b"<imagesize>", b"<polygon>", b"<segm>", b"<deleted>"))
+    )
 
 
 def detect(path: Path) -> str | None:
     if path.is_file():
-        return "an MIT LabelMe XML (<annotation> with <imagesize>/<polygon>/<segm>)" if path.suffix.lower() == ".xml" and _looks_like_mit(path) else None
+        return (
+            "an MIT LabelMe XML (<annotation> with <imagesize>/<polygon>/<segm>)"
+            if path.suffix.lower() == ".xml" and _looks_like_mit(path)
+            else None
+        )
     if path.is_dir():
         for checked, file in enumerate(walk_files(path, ".xml")):
             if _looks_like_mit(file):
@@ -78,28 +88,40 @@ def _points(poly: Any, file: Path, where: str) -> list[float]:
     flat: list[float] = []
     for pt in poly.iter("pt"):
         at = f"{where} (line {pt.sourceline})"
-        flat += [validate_values.parse_finite(_text(pt, "x"), "<pt> <x>", file, at),
-                 validate_values.parse_finite(_text(pt, "y"), "<pt> <y>", file, at)]
+        flat += [
+            validate_values.parse_finite(_text(pt, "x"), "<pt> <x>", file, at),
+            validate_values.parse_finite(_text(pt, "y"), "<pt> <y>", file, at),
+        ]
     return flat
 
 
-def _mask(segm: Any, masks_dirs: list[Path], size: tuple[int | None, int | None], file: Path, where: str) -> dict[str, Any]:
+def _mask(
+    segm: Any, masks_dirs: list[Path], size: tuple[int | None, int | None], file: Path, where: str
+) -> dict[str, Any]:
     import numpy as np
 
     name = _text(segm, "mask")
     found = _find([d / name for d in masks_dirs]) if name else None
     if found is None:
-        raise InvalidInputError(f"mask file {name!r} not found (looked in {', '.join(str(d) for d in masks_dirs)})", file=file, location=where)
+        raise InvalidInputError(
+            f"mask file {name!r} not found (looked in {', '.join(str(d) for d in masks_dirs)})",
+            file=file,
+            location=where,
+        )
     with open_image(found) as img:  # refused over the pixel limit (cvkit.core.limits), from its header
         array = np.asarray(img)
     mask = array.any(axis=2) if array.ndim == 3 else array > 0
     height, width = size
     if height is not None and width is not None and mask.shape != (height, width):
-        raise InvalidInputError(f"mask {name} is {mask.shape[1]}x{mask.shape[0]}, the image {width}x{height}", file=file, location=where)
+        raise InvalidInputError(
+            f"mask {name} is {mask.shape[1]}x{mask.shape[0]}, the image {width}x{height}", file=file, location=where
+        )
     return encode(mask)
 
 
-def _object(el: Any, n: int, file: Path, masks_dirs: list[Path], size: tuple[int | None, int | None]) -> Annotation | None:
+def _object(
+    el: Any, n: int, file: Path, masks_dirs: list[Path], size: tuple[int | None, int | None]
+) -> Annotation | None:
     """One <object>; None when deleted."""
     where = f"object[{n}]"
     if _text(el, "deleted") in ("1", "true", "yes"):
@@ -116,7 +138,9 @@ def _object(el: Any, n: int, file: Path, masks_dirs: list[Path], size: tuple[int
     poly, segm = el.find("polygon"), el.find("segm")
     geometry = poly if poly is not None else segm
     if geometry is None:
-        raise InvalidInputError("object has neither <polygon> nor <segm>", file=file, location=f"{where} (line {el.sourceline})")
+        raise InvalidInputError(
+            "object has neither <polygon> nor <segm>", file=file, location=f"{where} (line {el.sourceline})"
+        )
     if _text(geometry, "username"):
         attributes["username"] = _text(geometry, "username")
     if poly is not None:
@@ -124,12 +148,16 @@ def _object(el: Any, n: int, file: Path, masks_dirs: list[Path], size: tuple[int
         at = f"{where}/polygon (line {poly.sourceline})"
         if meta.get("type") == "bounding_box":
             if len(flat) < 4:
-                raise InvalidInputError(f"a bounding box needs at least 2 points, got {len(flat) // 2}", file=file, location=at)
+                raise InvalidInputError(
+                    f"a bounding box needs at least 2 points, got {len(flat) // 2}", file=file, location=at
+                )
             xs, ys = flat[0::2], flat[1::2]
             obj.shape, obj.bbox = "box", (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
         elif len(flat) >= 6:
             obj.shape, obj.polygon = "polygon", [flat]
-        elif flat:  # the web tool closes after 1 or 2 clicks too: its "point" and "line" objects (SetObjectChoicesPointLine)
+        elif (
+            flat
+        ):  # the web tool closes after 1 or 2 clicks too: its "point" and "line" objects (SetObjectChoicesPointLine)
             obj.shape, obj.points = POINT_SHAPES[len(flat)], flat
         else:
             raise InvalidInputError(f"object {label!r} has a <polygon> without <pt> points", file=file, location=at)
@@ -150,7 +178,9 @@ def _object(el: Any, n: int, file: Path, masks_dirs: list[Path], size: tuple[int
 def _assign_groups(objects: list[Annotation]) -> None:
     """Objects in a part tree get ``group`` = the id of the tree's root (a cycle stops the walk)."""
     by_id = {o.id: o for o in objects}
-    in_tree = {o.attributes["parent"] for o in objects if "parent" in o.attributes} | {o.id for o in objects if "parent" in o.attributes}
+    in_tree = {o.attributes["parent"] for o in objects if "parent" in o.attributes} | {
+        o.id for o in objects if "parent" in o.attributes
+    }
     for obj in objects:
         if obj.id not in in_tree:
             continue
@@ -169,7 +199,9 @@ def parse_file(file: Path, root: Path, report: Report) -> Sample | None:
         raise InvalidInputError(f"malformed XML ({exc.msg})", file=file, location=f"line {exc.lineno}") from None
     top = tree.getroot()
     if top.tag != "annotation":
-        raise InvalidInputError(f"not a LabelMe annotation: the root element is <{top.tag}>", file=file, location=f"line {top.sourceline}")
+        raise InvalidInputError(
+            f"not a LabelMe annotation: the root element is <{top.tag}>", file=file, location=f"line {top.sourceline}"
+        )
     filename, folder = _text(top, "filename"), _text(top, "folder")
     base, below = _layout(file, root)
     if base is not None:
@@ -177,11 +209,18 @@ def parse_file(file: Path, root: Path, report: Report) -> Sample | None:
         image_dirs, masks_dirs = [base / "Images" / sub, file.parent], [base / "Masks" / sub, file.parent / "Masks"]
         split = sub or None
     else:
-        image_dirs, masks_dirs = [file.parent], [file.parent / "Masks", root / (below.split("/")[0] if below else "") / "Masks"]
+        image_dirs, masks_dirs = (
+            [file.parent],
+            [file.parent / "Masks", root / (below.split("/")[0] if below else "") / "Masks"],
+        )
         split = below.split("/")[0] if below else (folder or None)
     recorded = _text(top, "path")
     image = _find([d / filename for d in image_dirs] + ([Path(recorded)] if recorded else [])) if filename else None
-    image = image or find_image(file.parent, Path(filename).stem if filename else file.stem) or image_dirs[0] / (filename or file.stem + ".jpg")
+    image = (
+        image
+        or find_image(file.parent, Path(filename).stem if filename else file.stem)
+        or image_dirs[0] / (filename or file.stem + ".jpg")
+    )
     rows, cols = _text(top, "imagesize/nrows"), _text(top, "imagesize/ncols")
     height, width = None, None
     if rows.isdigit() and cols.isdigit():
@@ -205,7 +244,9 @@ def parse_file(file: Path, root: Path, report: Report) -> Sample | None:
     _assign_groups(objects)
     source = {child.tag: child.text or "" for child in top.find("source")} if top.find("source") is not None else {}
     meta = {k: v for k, v in (("folder", folder), ("source", source)) if v}
-    return Sample(relpath_posix(image, root), width, height, split, objects=objects, meta={"labelme_mit": meta} if meta else {})
+    return Sample(
+        relpath_posix(image, root), width, height, split, objects=objects, meta={"labelme_mit": meta} if meta else {}
+    )
 
 
 def read(path: Path, report: Report) -> Dataset:
@@ -249,7 +290,14 @@ def _read_shard(root: Path, files: list[Path], categories: CategorySet, report: 
     return _samples(files, root, categories, report)
 
 
-def write(dataset: Dataset, path: Path, report: Report, images: str = "reference", layout: str = "webtool", workers: int | None = None) -> None:
+def write(
+    dataset: Dataset,
+    path: Path,
+    report: Report,
+    images: str = "reference",
+    layout: str = "webtool",
+    workers: int | None = None,
+) -> None:
     """``layout=webtool``: ``Annotations|Images|Masks/<split>/`` as the web tool stores them, the only layout
     current datumaro's (1.13) ``label_me`` importer reads (image at ``Images/<folder>/``, masks at ``Masks/<folder>/``);
     ``layout=datumaro``: ``<split>/x.xml`` beside the image, masks in ``<split>/Masks/`` (older datumaro releases).
@@ -307,8 +355,15 @@ class MitEncoder:
         folder = sample.split or ""
         source = sample.resolve(self.root)
         recorded = self.real_path(os.fspath(source)) if self.images == "reference" else None
-        xml = annotation_xml(sample, name, folder if self.layout == "webtool" else "", self.folders(folder)[2], Path(name).stem, recorded,
-                             self.report)
+        xml = annotation_xml(
+            sample,
+            name,
+            folder if self.layout == "webtool" else "",
+            self.folders(folder)[2],
+            Path(name).stem,
+            recorded,
+            self.report,
+        )
         return sample.path, sample.split, [o.label for o in sample.objects], xml, source
 
 
@@ -340,7 +395,9 @@ class _MitWriter:
         if f"{folder}/{stem}".lower() in self.used:
             stem = Path(path).with_suffix("").as_posix().replace("/", "__").lstrip("_.")
             name = stem + Path(natural).suffix
-            self.report.warn("images with the same file name in different folders were renamed with their folder as prefix")
+            self.report.warn(
+                "images with the same file name in different folders were renamed with their folder as prefix"
+            )
         self.used.add(f"{folder}/{stem}".lower())
         _path, _split, labels, xml, source = self.encoder.encoded(sample, name) if sample is not None else item  # type: ignore[misc]
         if sample is None and name != natural:  # encoded for the image's own name: only <filename> names it

@@ -150,7 +150,11 @@ def _writable(objects: list[Annotation], report: Report) -> list[tuple[Annotatio
         elif obj.shape == "polygon" and obj.polygon:
             out.append((obj, "polygon", obj.polygon[0]))
             if len(obj.polygon) > 1:
-                report.lose("polygon part", "an MIT LabelMe object holds one polygon; further parts dropped", len(obj.polygon) - 1)
+                report.lose(
+                    "polygon part",
+                    "an MIT LabelMe object holds one polygon; further parts dropped",
+                    len(obj.polygon) - 1,
+                )
         elif obj.shape in ("point", "line") and obj.points and len(obj.points) in POINT_SHAPES:
             out.append((obj, "polygon", obj.points))  # a 1- or 2-point <polygon>, as the web tool saves them
         elif obj.shape in ("point", "line", "linestrip"):
@@ -172,7 +176,9 @@ def _write_mask(rle: dict[str, Any], target: Path) -> None:
     Image.fromarray(painted, "RGBA").save(target)
 
 
-def annotation_xml(sample: Sample, filename: str, folder: str, masks_dir: Path, stem: str, recorded: str | None, report: Report) -> bytes:
+def annotation_xml(
+    sample: Sample, filename: str, folder: str, masks_dir: Path, stem: str, recorded: str | None, report: Report
+) -> bytes:
     """The XML document of one image (masks are written into ``masks_dir`` as ``<stem>_mask_<id>.png`` on the way)."""
     report.lose_image_labels("MIT LabelMe XML", len(sample.labels))
     report.lose_image_attributes(sample.attributes, "MIT LabelMe XML")
@@ -205,9 +211,16 @@ def _object_fields(obj: Annotation, ident: int, parent: int | None, hasparts: st
     """An object's elements before its shape, as :func:`_head` gives them."""
     extra = obj.meta.get("labelme_mit", {})
     attrs = {k: v for k, v in obj.attributes.items() if k not in ("occluded", "username", "parent")}
-    return [("name", obj.label), ("deleted", "0"), ("verified", extra.get("verified", "0")),
-            ("occluded", "yes" if obj.attributes.get("occluded") is True else "no"), ("attributes", format_attributes(attrs)),
-            ("parts", [("hasparts", hasparts), ("ispartof", "" if parent is None else parent)]), ("date", extra.get("date", "")), ("id", ident)]
+    return [
+        ("name", obj.label),
+        ("deleted", "0"),
+        ("verified", extra.get("verified", "0")),
+        ("occluded", "yes" if obj.attributes.get("occluded") is True else "no"),
+        ("attributes", format_attributes(attrs)),
+        ("parts", [("hasparts", hasparts), ("ispartof", "" if parent is None else parent)]),
+        ("date", extra.get("date", "")),
+        ("id", ident),
+    ]
 
 
 def _hasparts(rows: list[_Row]) -> dict[int, str]:
@@ -236,8 +249,11 @@ def _plain_xml(head: list[tuple[str, Any]], rows: list[_Row]) -> bytes | None:
                 out.append("    <type>bounding_box</type>\n")
             flat = box_corners(obj.bbox) if kind == "box" else part or []  # type: ignore[arg-type]
             out += ["    <polygon>\n", leaf("      ", "username", str(obj.attributes.get("username", "")))]
-            out += [f"      <pt>\n        <x>{coordinate(float(x))}</x>\n        <y>{coordinate(float(y))}</y>\n      </pt>\n"
-                    for x, y in zip(flat[0::2], flat[1::2])]
+            out += [
+                f"      <pt>\n        <x>{coordinate(float(x))}</x>\n        <y>{coordinate(float(y))}</y>\n      "
+                "</pt>\n"
+                for x, y in zip(flat[0::2], flat[1::2])
+            ]
             out.append("    </polygon>\n  </object>\n")
     except NotPlain:
         return None
@@ -246,8 +262,27 @@ def _plain_xml(head: list[tuple[str, Any]], rows: list[_Row]) -> bytes | None:
 
 
 #: the tags the templates write themselves (only others, a ``<source>``'s keys, are checked)
-_KNOWN_TAGS = frozenset(("filename", "folder", "path", "source", "imagesize", "nrows", "ncols", "name", "deleted", "verified", "occluded",
-                         "attributes", "parts", "hasparts", "ispartof", "date", "id"))
+_KNOWN_TAGS = frozenset(
+    (
+        "filename",
+        "folder",
+        "path",
+        "source",
+        "imagesize",
+        "nrows",
+        "ncols",
+        "name",
+        "deleted",
+        "verified",
+        "occluded",
+        "attributes",
+        "parts",
+        "hasparts",
+        "ispartof",
+        "date",
+        "id",
+    )
+)
 
 
 def _plain_elements(out: list[str], indent: str, elements: list[tuple[str, Any]]) -> None:
@@ -292,7 +327,9 @@ def _lxml_xml(head: list[tuple[str, Any]], rows: list[_Row], masks_dir: Path, st
                 sub_element(box, tag, _num(value))
             sub_element(segm, "mask", mask_name)
             if "scribbles" in extra:
-                report.lose("mask scribbles", "the scribble images a mask was drawn from are not carried over; the mask is")
+                report.lose(
+                    "mask scribbles", "the scribble images a mask was drawn from are not carried over; the mask is"
+                )
     return etree.tostring(top, pretty_print=True, encoding="utf-8")
 
 

@@ -17,5 +17,14 @@ from ._format import detect, parse_xml, read, write
 from ._layout import annotation_jobs, devkit_root, read_labelmap
 from ._plain import Boxes, plain_boxes
 
-__all__ = ["Boxes", "annotation_jobs", "detect", "devkit_root", "parse_xml", "plain_boxes", "read", "read_labelmap",
-           "write"]
+__all__ = [
+    "Boxes",
+    "annotation_jobs",
+    "detect",
+    "devkit_root",
+    "parse_xml",
+    "plain_boxes",
+    "read",
+    "read_labelmap",
+    "write",
+]

@@ -40,7 +40,7 @@ from ._layout import (
     write_labelmap,
     write_split_lists,
 )
-from ._plain import BOX_TAGS, flag, parse_plain, size_numbers
+from ._plain import BOX_TAGS, flag, parse_plain, parse_value, size_numbers
 from ._xml import BOOL_TAGS, annotation_xml
 
 #: Below this many files parsing stays in-process: worker start-up would cost more than it saves.
@@ -124,9 +124,14 @@ def _bad_box(found: dict[str, str | None], file: str | Path, where: str) -> NoRe
     """The error of a box that is no valid box: a missing or non-finite coordinate, else a negative or inverted box."""
     xmin, ymin, xmax, ymax = [_number(found.get(tag), file, f"{where}/bndbox/{tag}") for tag in BOX_TAGS]
     if xmin < 0 or ymin < 0:  # VoTT and older RectLabel write boxes dragged past the image edge
-        raise InvalidInputError(f"negative box coordinate ({xmin:g}, {ymin:g}); fix the box or leave the file out with --skip-invalid",
-                                file=file, location=f"{where}/bndbox")
-    raise InvalidInputError(f"inverted box: xmin={xmin:g} xmax={xmax:g} ymin={ymin:g} ymax={ymax:g}", file=file, location=f"{where}/bndbox")
+        raise InvalidInputError(
+            f"negative box coordinate ({xmin:g}, {ymin:g}); fix the box or leave the file out with --skip-invalid",
+            file=file,
+            location=f"{where}/bndbox",
+        )
+    raise InvalidInputError(
+        f"inverted box: xmin={xmin:g} xmax={xmax:g} ymin={ymin:g} ymax={ymax:g}", file=file, location=f"{where}/bndbox"
+    )
 
 
 def _outline(element: Any, file: str | Path, where: str, one_based: bool) -> list[float] | None:
@@ -174,14 +179,21 @@ def _object(element: Any, index: int, file: str | Path, one_based: bool) -> Anno
         elif tag == "part":
             parts = attributes.setdefault("parts", [])
             pwhere = f"{where}/part[{len(parts)}]"
-            parts.append({"label": _text(child, "name") or "", "bbox": list(_bndbox(child.find("bndbox"), file, pwhere, one_based))})
+            parts.append(
+                {
+                    "label": _text(child, "name") or "",
+                    "bbox": list(_bndbox(child.find("bndbox"), file, pwhere, one_based)),
+                }
+            )
         elif tag == "actions":
-            attributes["actions"] = {a.tag: _flag_of(a, file, f"{where}/actions/{a.tag}") for a in child if isinstance(a.tag, str)}
+            attributes["actions"] = {
+                a.tag: _flag_of(a, file, f"{where}/actions/{a.tag}") for a in child if isinstance(a.tag, str)
+            }
         elif tag == "attributes":
             for attr in child.iter("attribute"):
                 key = _text(attr, "name")
                 if key:
-                    attributes[key] = _parse_value(_text(attr, "value") or "")
+                    attributes[key] = parse_value(_text(attr, "value") or "")
         elif len(child) == 0:
             extra[tag] = (child.text or "").strip()
         else:  # another nested element (VOC2012's action <point>, roLabelImg's <robndbox>): kept for the writer
@@ -192,7 +204,11 @@ def _object(element: Any, index: int, file: str | Path, one_based: bool) -> Anno
         raise InvalidInputError("object has no <name>", file=file, location=f"{where}/name")
     if box is None and outline is None:
         raise InvalidInputError("object has no <bndbox> (nor <polygon> or <robndbox>)", file=file, location=where)
-    ann = Annotation(name, _bndbox(box, file, where, one_based) if box is not None else polygon_bbox([outline]), attributes=attributes)
+    ann = Annotation(
+        name,
+        _bndbox(box, file, where, one_based) if box is not None else polygon_bbox([outline]),
+        attributes=attributes,
+    )
     if outline is not None:
         ann.shape, ann.polygon = "polygon", [outline]
     if extra:
@@ -204,20 +220,9 @@ def _object(element: Any, index: int, file: str | Path, one_based: bool) -> Anno
     return ann
 
 
-def _parse_value(raw: str) -> Any:
-    """Attribute values written by cvkit/datumaro: booleans and numbers come back typed."""
-    lowered = raw.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for kind in (int, float):
-        try:
-            return kind(raw)
-        except ValueError:
-            pass
-    return raw
-
-
-def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]]:
+def parse_xml(
+    file: str | Path, one_based: bool = True
+) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]]:
     """One annotation file -> (filename, width, height, objects, image-level VOC fields).
 
     Plain files (most) are read by :func:`cvkit.formats.voc._plain.parse_plain`, the rest by lxml; both give
@@ -230,7 +235,9 @@ def parse_xml(file: str | Path, one_based: bool = True) -> tuple[str | None, int
     return plain if plain is not None else parse_tree(data, file, one_based)
 
 
-def parse_tree(data: bytes, file: str | Path, one_based: bool = True) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]]:
+def parse_tree(
+    data: bytes, file: str | Path, one_based: bool = True
+) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]]:
     """:func:`parse_xml` of a file's bytes with lxml: any VOC file, and the words of every error."""
     from lxml import etree
 
@@ -238,7 +245,9 @@ def parse_tree(data: bytes, file: str | Path, one_based: bool = True) -> tuple[s
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         line = exc.position[0] if exc.position else None
-        raise InvalidInputError(f"malformed XML: {exc.msg}", file=file, location=f"line {line}" if line else None) from None
+        raise InvalidInputError(
+            f"malformed XML: {exc.msg}", file=file, location=f"line {line}" if line else None
+        ) from None
     if root.tag != "annotation":
         raise InvalidInputError(f"root element is <{root.tag}>, expected <annotation>", file=file, location="line 1")
     width = height = None
@@ -256,8 +265,11 @@ def parse_tree(data: bytes, file: str | Path, one_based: bool = True) -> tuple[s
             try:
                 width, height, depth = size_numbers({c.tag: (c.text or "").strip() for c in child})
             except (ValueError, OverflowError):
-                raise InvalidInputError(f"<size> holds a non-number, a fraction or a side past {MAX_SIDE} pixels", file=file,
-                                        location="size") from None
+                raise InvalidInputError(
+                    f"<size> holds a non-number, a fraction or a side past {MAX_SIDE} pixels",
+                    file=file,
+                    location="size",
+                ) from None
             if depth is not None:
                 meta["depth"] = depth
             if width < 0 or height < 0:
@@ -307,7 +319,8 @@ def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _parsed(jobs: list[ParseJob], index: ImageIndex, workers: int) -> Iterator[tuple[str, Any]]:
-    """Parse results (image path, size, objects, fields) in input order, on several processes when there are many files."""
+    """Parse results (image path, size, objects, fields) in input order, on several processes when there are many
+    files."""
     if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
         for job in jobs:
             yield _parse_job(job, index)
@@ -351,7 +364,9 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
         return shards_of
 
     # ``workers=1`` (``-r workers=1``) keeps reading to one process: no shards for a writer to spread
-    return Dataset(samples(), categories, root=dataset_root, source_format="voc", shards=shards if workers > 1 else None)
+    return Dataset(
+        samples(), categories, root=dataset_root, source_format="voc", shards=shards if workers > 1 else None
+    )
 
 
 #: XML files in one :class:`~cvkit.core.model.Shard` (writers that use several processes take them)
@@ -368,16 +383,24 @@ def _part(image_root: Path, job_list: list[Job], one_based: bool, report: Report
     return images, [(file, image_id, split, one_based) for file, image_id, split in job_list]
 
 
-def _read_shard(source: tuple[Path, ImageIndex, str], jobs: list[ParseJob], categories: CategorySet,
-                report: Report) -> Iterator[Sample]:
+def _read_shard(
+    source: tuple[Path, ImageIndex, str], jobs: list[ParseJob], categories: CategorySet, report: Report
+) -> Iterator[Sample]:
     """A shard's samples (:class:`~cvkit.core.model.Shard`): a run of files of one layout, parsed here. New labels
     go to ``categories`` (a worker's copy: writers number them in the parent, in order)."""
     image_root, images, prefix = source
     return _samples(image_root, images, jobs, (_parse_job(job, images) for job in jobs), prefix, categories, report)
 
 
-def _samples(image_root: Path, images: ImageIndex, jobs: list[ParseJob], results: Iterable[tuple[str, Any]], prefix: str,
-             categories: CategorySet, report: Report) -> Iterator[Sample]:
+def _samples(
+    image_root: Path,
+    images: ImageIndex,
+    jobs: list[ParseJob],
+    results: Iterable[tuple[str, Any]],
+    prefix: str,
+    categories: CategorySet,
+    report: Report,
+) -> Iterator[Sample]:
     """The samples of ``jobs``' parse results, counted; ``prefix`` starts their paths and ids (one of several
     devkit folders)."""
     for (_file, image_id, split, _), (status, result) in zip(jobs, results):
@@ -398,8 +421,16 @@ def _named_part(root: Path) -> tuple[str, Path, list[Job]]:
     return f"{root.name}/", image_root, jobs
 
 
-def _sample_of(image_root: Path, images: ImageIndex, image_id: str, split: str | None, status: str, result: Any, categories: CategorySet,
-               report: Report) -> Sample | None:
+def _sample_of(
+    image_root: Path,
+    images: ImageIndex,
+    image_id: str,
+    split: str | None,
+    status: str,
+    result: Any,
+    categories: CategorySet,
+    report: Report,
+) -> Sample | None:
     """The sample of one parse result (None: a bad file, reported); a new label is added to ``categories``."""
     if status == "error":
         report.invalid(result)
@@ -430,7 +461,8 @@ def _listed_without_xml(root: Path, images: ImageIndex, image_id: str, split: st
     found = images.find(folder, image_id, is_filename=False)
     if found is None:
         report.warn(
-            "some images listed in ImageSets have neither an XML nor an image file (an export without images); kept without objects, their size unknown"
+            "some images listed in ImageSets have neither an XML nor an image file (an export without images); kept "
+            "without objects, their size unknown"
         )
         return Sample(f"{folder}{image_id}.jpg", split=split, id=image_id)
     sample = Sample(found, split=split, id=image_id)
@@ -440,12 +472,21 @@ def _listed_without_xml(root: Path, images: ImageIndex, image_id: str, split: st
 
 def _fill_size(sample: Sample, image: Path, report: Report) -> None:
     """Missing or zero <size>: read it from the image header (never decoding the image)."""
-    fill_size_from_header(sample, image, report, "some images have no <size> and no readable image file; their size stays unknown")
+    fill_size_from_header(
+        sample, image, report, "some images have no <size> and no readable image file; their size stays unknown"
+    )
 
 
 # --- writing -------------------------------------------------------------------------
-def write(dataset: Dataset, path: Path, report: Report, one_based: bool = True, images: str = "reference", layout: str = "devkit",
-          workers: int | None = None) -> None:
+def write(
+    dataset: Dataset,
+    path: Path,
+    report: Report,
+    one_based: bool = True,
+    images: str = "reference",
+    layout: str = "devkit",
+    workers: int | None = None,
+) -> None:
     """Write a devkit tree (Annotations/, JPEGImages/, ImageSets/Main/) or, with
     ``layout=flat``, XML next to the images as LabelImg does. ``workers``: processes that read a sharded
     source (COCO, a manifest, VOC, LabelMe) and write its XML text (default: one a CPU); the files are named and
@@ -489,8 +530,15 @@ def encode_xml(encoder: XmlEncoder, sample: Sample) -> EncodedXml:
     if encoder.referenced:
         recorded = encoder.resolve(os.fspath(source)) if root is not None or source.is_absolute() else sample.path
     xml = annotation_xml(sample, stem + suffix, recorded, encoder.one_based, encoder.report, known_size(sample, root))
-    uses = [(obj.label, [p["label"] for p in obj.attributes.get("parts", ()) if p.get("label")], list(obj.attributes.get("actions", ())))
-            for obj in sample.objects if "parts" in obj.attributes or "actions" in obj.attributes]
+    uses = [
+        (
+            obj.label,
+            [p["label"] for p in obj.attributes.get("parts", ()) if p.get("label")],
+            list(obj.attributes.get("actions", ())),
+        )
+        for obj in sample.objects
+        if "parts" in obj.attributes or "actions" in obj.attributes
+    ]
     return sample.split, sample.path, stem, suffix, source, xml, [obj.label for obj in sample.objects], uses
 
 

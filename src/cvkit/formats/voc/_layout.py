@@ -38,7 +38,9 @@ def devkit_roots(path: Path) -> list[Path]:
     if (path / "Annotations").is_dir():
         return [path]
     for base in (path, path / "VOCdevkit"):
-        found = sorted(base / name for name in folders_in(base) if (base / name / "Annotations").is_dir())  # the folder's listing, shared in detection
+        found = sorted(
+            base / name for name in folders_in(base) if (base / name / "Annotations").is_dir()
+        )  # the folder's listing, shared in detection
         if found:
             return found
     return []
@@ -129,9 +131,13 @@ def annotation_jobs(path: Path, roots: list[Path] | None = None) -> tuple[Path, 
     if devkit is not None:
         splits = read_split_lists(devkit)
         xml_ids = xml_files_by_id(str(devkit / "Annotations"), "")
-        ordered = sorted(dict.fromkeys([*splits, *xml_ids]))  # the lists' own order first: mostly sorted already, so sorting is quick
+        ordered = sorted(
+            dict.fromkeys([*splits, *xml_ids])
+        )  # the lists' own order first: mostly sorted already, so sorting is quick
         return devkit, [(xml_ids.get(image_id), image_id, splits.get(image_id)) for image_id in ordered]
-    in_splits = {name: xml for name in SPLIT_FOLDERS if (xml := files_in(path / name, ".xml"))}  # Roboflow's train/, valid/
+    in_splits = {
+        name: xml for name in SPLIT_FOLDERS if (xml := files_in(path / name, ".xml"))
+    }  # Roboflow's train/, valid/
     if in_splits:
         return path, [(file, file.stem, name) for name, files in in_splits.items() for file in files]
     return path, [(file, file.stem, None) for file in files_in(path, ".xml")]
@@ -176,7 +182,12 @@ class ImageIndex:
         #: a devkit tree's image folder; None: images beside the XML files
         self.image_folder = devkit_image_folder(root) if devkit else None
         self.xml_folders: dict[str, str] = {}
-        self.listings: dict[str, tuple[frozenset[str], dict[str, str]]] = {}
+        self.listings: dict[str, frozenset[str]] = {}
+        #: image stem -> file name per folder, built on first need: an XML whose ``<filename>`` is there (the
+        #: common case) needs none, and each worker would otherwise build one more map the size of the folder
+        self.stem_maps: dict[str, dict[str, str]] = {}
+        #: an absolute folder a ``<path>`` names -> (its files, its path relative to the root); None: unlisted
+        self.recorded_folders: dict[str, tuple[frozenset[str], str] | None] = {}
 
     def folder_of(self, xml_file: str | Path | None) -> str:
         """The images' folder (relative to the root, ``/``-terminated): the devkit's image folder, else the XML's."""
@@ -189,32 +200,38 @@ class ImageIndex:
             folder = self.xml_folders[parent] = "" if rel == "." else rel + "/"
         return folder
 
-    def listing(self, folder: str) -> tuple[frozenset[str], dict[str, str]]:
-        """(file names, image stem -> file name) of one folder relative to the root."""
+    def names(self, folder: str) -> frozenset[str]:
+        """The file names of one folder relative to the root."""
         found = self.listings.get(folder)
         if found is None:
             try:
                 with os.scandir(os.path.join(self.root, folder) if folder else self.root) as entries:
-                    names = frozenset(e.name for e in entries)
+                    found = frozenset(e.name for e in entries)
             except OSError:
-                names = frozenset()
-            stems: dict[str, str] = {}
-            for name in names:  # stem -> image file, .jpg before .png ... as IMAGE_EXTENSIONS ranks them
+                found = frozenset()
+            self.listings[folder] = found
+        return found
+
+    def stems(self, folder: str) -> dict[str, str]:
+        """Image stem -> file name in one folder, ``.jpg`` before ``.png`` ... as IMAGE_EXTENSIONS ranks them."""
+        stems = self.stem_maps.get(folder)
+        if stems is None:
+            stems = self.stem_maps[folder] = {}
+            for name in self.names(folder):
                 stem, dot, ext = name.rpartition(".")
                 rank = _RANK.get("." + ext.lower()) if dot else None
                 if rank is not None and (stem not in stems or (rank, name) < (_RANK[_ext(stems[stem])], stems[stem])):
                     stems[stem] = name
-            found = self.listings[folder] = (names, stems)
-        return found
+        return stems
 
     def find(self, folder: str, name: str, is_filename: bool) -> str | None:
         """The image ``name`` names in ``folder``: an image id names ``<id>.<image extension>``; a
         ``<filename>`` names itself, else an image of its stem (another extension, or none written)."""
         sub, _, base = name.rpartition("/")
         where = folder + sub + "/" if sub else folder
-        names, stems = self.listing(where)
-        if is_filename and base in names:
+        if is_filename and base in self.names(where):
             return where + base
+        stems = self.stems(where)
         found = stems.get(base) or (stems.get(os.path.splitext(base)[0]) if is_filename else None)
         return where + found if found else None
 
@@ -224,17 +241,34 @@ class ImageIndex:
         filename = filename.replace("\\", "/") if filename else None
         if filename and filename.rpartition(".")[0] == image_id:  # the common case: <filename> is <id>.<ext>
             sub, _, base = filename.rpartition("/")
-            names, stems = self.listing(folder + sub + "/" if sub else folder)
-            if base in names:
+            where = folder + sub + "/" if sub else folder
+            if base in self.names(where):
                 return folder + filename
-            if not stems and not sub and not recorded:  # no image in the folder (an export without images): skip the search below
+            if (
+                not sub and not recorded and not self.stems(where)
+            ):  # no image in the folder (an export without images): skip the search below
                 return self.missing_folder(folder) + filename
         found = self.find(folder, image_id, False) or (self.find(folder, filename, True) if filename else None)
         if found is not None:
             return found
-        if recorded and os.path.isabs(recorded) and os.path.isfile(recorded):
-            return Path(os.path.relpath(recorded, self.root)).as_posix()
+        if recorded and os.path.isabs(recorded):
+            found = self.recorded_file(recorded)
+            if found is not None:
+                return found
         return self.missing_folder(folder) + (filename or f"{image_id}.jpg")
+
+    def recorded_file(self, recorded: str) -> str | None:
+        """The path relative to the root of the absolute ``recorded`` image path (LabelImg's ``<path>``) when it is
+        a file, else None: checked against one listing of its folder, not a system call per XML (a folder that
+        cannot be listed is checked file by file)."""
+        head, name = os.path.split(recorded)
+        listed = self.recorded_folders.get(head, False)
+        if listed is False:
+            listed = self.recorded_folders[head] = _files_of(head, self.root)
+        if listed is None:
+            return Path(os.path.relpath(recorded, self.root)).as_posix() if os.path.isfile(recorded) else None
+        files, relative = listed
+        return (name if relative == "." else f"{relative}/{name}") if name in files else None
 
     def missing_folder(self, folder: str) -> str:
         """Where an image not found is expected: a devkit tree without an image folder (an export
@@ -242,8 +276,23 @@ class ImageIndex:
         return "JPEGImages/" if self.devkit and self.image_folder is None else folder
 
 
+def _files_of(folder: str, root: str) -> tuple[frozenset[str], str] | None:
+    """(names of the files in ``folder``, symbolic links to files included as :func:`os.path.isfile` counts them;
+    ``folder`` relative to ``root`` as a POSIX path), None when it cannot be listed (but is there)."""
+    try:
+        with os.scandir(folder) as entries:
+            files = frozenset(entry.name for entry in entries if entry.is_file())
+    except (FileNotFoundError, NotADirectoryError):
+        files = frozenset()  # LabelImg's <path> on the machine that wrote it: no file there
+    except OSError:
+        return None
+    return files, Path(os.path.relpath(folder, root)).as_posix()
+
+
 # --- writing the layout's own files ---------------------------------------------------
-def write_labelmap(path: Path, names: list[str], declared: dict[str, tuple[dict[str, None], dict[str, None]]], report: Report) -> None:
+def write_labelmap(
+    path: Path, names: list[str], declared: dict[str, tuple[dict[str, None], dict[str, None]]], report: Report
+) -> None:
     """datumaro's ``name:color:parts:actions`` list. datumaro's importer refuses a ``<part>`` whose name no
     label declares ("Undeclared label 'head'"), so each label lists the parts and actions its objects use.
 
@@ -252,7 +301,10 @@ def write_labelmap(path: Path, names: list[str], declared: dict[str, tuple[dict[
     lines = []
     for name in names:
         if not _labelmap_safe(name, ":"):
-            report.lose("label name", "labelmap.txt cannot hold a name with ':', a leading '#' or surrounding spaces; left out of it")
+            report.lose(
+                "label name",
+                "labelmap.txt cannot hold a name with ':', a leading '#' or surrounding spaces; left out of it",
+            )
             continue
         parts, actions = declared.get(name, ({}, {}))
         listed = [[item for item in group if _labelmap_safe(item, ":,")] for group in (parts, actions)]

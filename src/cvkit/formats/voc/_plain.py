@@ -9,10 +9,11 @@ This gives exactly what the lxml reader (:func:`cvkit.formats.voc.parse_xml`) gi
 plan cannot vouch for leaves the file to lxml, which also words every error. That is: no UTF-8 or a declared
 encoding other than UTF-8, comments, CDATA, DOCTYPE, processing instructions, entities, ``\\r``, characters XML
 forbids, attributes (but LabelImg's ``<annotation verified="...">``), tag names beyond ASCII letters, digits,
-``_ . -``, ``<part>``, ``<polygon>``, ``<robndbox>``, ``<actions>``, ``<attributes>``, nested unknown object
-fields, and any value that would raise (a missing name, a box that is not four finite numbers in order, a
-size or flag that is not a number). tests/test_voc_plain.py compares both readers on every corpus file and
-on thousands of mutated ones. What it saves per file: docs/benchmarks.md, "Measured choices".
+``_ . -``, ``<polygon>``, ``<robndbox>``, object fields nested deeper than the VOC2012 devkit's ``<part>``,
+``<actions>`` and ``<point>`` and CVAT's ``<attributes>`` nest them, and any value that would raise (a missing
+name, a box that is not four finite numbers in order, a size or flag that is not a number).
+tests/test_voc_plain.py compares both readers on every corpus file and on thousands of mutated ones. What it
+saves per file: docs/benchmarks.md, "Measured choices".
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from cvkit.core.validate_values import MAX_SIDE
 
 from ._xml import BOOL_TAGS
 
-#: object fields only lxml reads (outlines, parts, actions, typed attributes)
-_LXML_FIELDS = frozenset(("polygon", "robndbox", "part", "actions", "attributes"))
+#: object fields only lxml reads (outlines)
+_LXML_FIELDS = frozenset(("polygon", "robndbox"))
+#: object fields whose nesting a plan reads (any other nested field is kept as a dict of its leaf children)
+_KNOWN_FIELDS = frozenset(("name", "pose", "bndbox", "part", "actions", "attributes", *BOOL_TAGS))
 BOX_TAGS = ("xmin", "ymin", "xmax", "ymax")
 
 #: bytes only an XML parser reads right: entities, carriage returns (normalised) and the control characters XML
@@ -45,8 +48,15 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
 # tags without their brackets, as the split leaves them
 _OPEN, _CLOSE, _EMPTY = re.compile(_NAME), re.compile(f"/({_NAME})"), re.compile(f"({_NAME})/")
 _ROOT = re.compile(r'annotation verified="([^"<>&\t\n]*)"')  # LabelImg marks checked images so
-_DECLARATION = re.compile(r"""\?xml version=(["'])1\.0\1(?: encoding=(["'])(?i:utf-8)\2)?(?: standalone=(["'])(?:yes|no)\3)?[ \t\n]*\?""")
+_DECLARATION = re.compile(
+    r"""\?xml version=(["'])1\.0\1(?: encoding=(["'])(?i:utf-8)\2)?(?: standalone=(["'])(?:yes|no)\3)?[ \t\n]*\?"""
+)
 _XML_SPACE = " \t\n"
+#: what ``int()`` and ``float()`` need: a decimal digit (``\\d`` is Unicode's, as theirs), or one of these words
+_DIGIT = re.compile(r"\d")
+_NOT_FINITE = frozenset(("nan", "inf", "infinity"))
+#: what :func:`flag` gives for the texts flags almost always hold (looked up before it is called)
+_FLAG_TEXT = {"0": False, "1": True}
 _BOM = "\ufeff"
 
 #: plans kept per process; past this many layouts, new ones go to lxml
@@ -56,8 +66,9 @@ MAX_DEPTH = 16
 
 # head operations, in document order (they fill ``meta`` in the order lxml's reader does)
 _FILENAME, _SIZE, _META, _SOURCE = range(4)
-# object operations
-_FLAG, _POSE, _EXTRA = range(3)
+# object operations: a flag, the pose, a leaf field no reader knows, VOC2012's person-layout <part>, its <actions>,
+# CVAT's and datumaro's <attributes>, a nested field no reader knows (VOC2012's action <point>)
+_FLAG, _POSE, _EXTRA, _PART, _ACTIONS, _ATTRIBUTES, _NESTED = range(7)
 
 
 @dataclass(slots=True)
@@ -73,7 +84,11 @@ class _Node:
 class _ObjectPlan:
     name: int
     box: tuple[int, int, int, int]
-    fields: list[tuple[int, str, int]]  # (operation, key, text index) in document order
+    #: (operation, key, text index) in document order; the key of a _PART is (name index or None, box indices),
+    #: of _ACTIONS and _NESTED the (tag, text index) of each child, of _ATTRIBUTES each attribute's (name index
+    #: or None, value index or None)
+    fields: list[tuple[int, Any, int]]
+    typed: bool  # has <attributes>, whose values may be a crowd flag or a score
 
 
 @dataclass(slots=True)
@@ -89,7 +104,9 @@ class _Plan:
 _plans: dict[str, _Plan | None] = {}
 
 
-def parse_plain(data: bytes, one_based: bool) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]] | None:
+def parse_plain(
+    data: bytes, one_based: bool
+) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]] | None:
     """What :func:`cvkit.formats.voc.parse_xml` returns for ``data``, or None: lxml must read this file."""
     planned = _planned(data)
     if planned is None:
@@ -121,9 +138,8 @@ def plain_boxes(data: bytes, one_based: bool) -> Boxes | None:
             box = _box(obj, parts, one_based)
             if box is None:
                 return None
-            for operation, _key, index in obj.fields:
-                if operation == _FLAG:
-                    flag(parts[index])  # raises where the reader refuses the flag
+            if not _fields_valid(obj, parts, one_based):
+                return None
             objects.append((parts[obj.name].strip(), box))
     except (ValueError, OverflowError):
         return None
@@ -165,7 +181,9 @@ def _outside_is_blank(parts: list[str], declared: bool) -> bool:
     return not before.strip(_XML_SPACE) and not parts[-1].strip(_XML_SPACE)
 
 
-def _read(plan: _Plan, parts: list[str], one_based: bool) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]] | None:
+def _read(
+    plan: _Plan, parts: list[str], one_based: bool
+) -> tuple[str | None, int | None, int | None, list[Annotation], dict[str, Any]] | None:
     meta: dict[str, Any] = {"verified": plan.verified} if plan.verified else {}
     head = _read_head(plan, parts, meta)
     if head is None:
@@ -180,20 +198,42 @@ def _read(plan: _Plan, parts: list[str], one_based: bool) -> tuple[str | None, i
         extra: dict[str, Any] = {}
         for operation, key, index in obj.fields:
             if operation == _FLAG:
-                attributes[key] = flag(parts[index])
+                text = parts[index]
+                value = _FLAG_TEXT.get(text)
+                attributes[key] = flag(text) if value is None else value
             elif operation == _POSE:
                 attributes["pose"] = parts[index].strip()
-            else:
+            elif operation == _EXTRA:
                 extra[key] = parts[index].strip()
+            elif operation == _PART:
+                part_box = _part_box(key[1], parts, one_based)
+                if part_box is None:
+                    return None
+                name = parts[key[0]].strip() if key[0] is not None else ""
+                attributes.setdefault("parts", []).append({"label": name, "bbox": list(part_box)})
+            elif operation == _ACTIONS:
+                attributes["actions"] = {tag: flag(parts[at]) for tag, at in key}
+            elif operation == _ATTRIBUTES:
+                for name_at, value_at in key:
+                    if name_at is not None and (name := parts[name_at].strip()):
+                        attributes[name] = parse_value(parts[value_at].strip() if value_at is not None else "")
+            else:
+                extra[key[0]] = {tag: parts[at].strip() for tag, at in key[1]}
         ann = Annotation(parts[obj.name].strip(), box, attributes=attributes)
         if extra:
             ann.meta["voc"] = extra
+        if obj.typed:  # what lxml's reader takes out of <attributes> (the writer keeps them so, as datumaro does)
+            ann.iscrowd = bool(attributes.pop("iscrowd", False))
+            score = attributes.get("score")
+            if isinstance(score, (int, float)) and not isinstance(score, bool):
+                ann.score = float(attributes.pop("score"))
         objects.append(ann)
     return filename, width, height, objects, meta
 
 
-def _read_head(plan: _Plan, parts: list[str],
-               meta: dict[str, Any] | None) -> tuple[int | None, int | None, str | None] | None:
+def _read_head(
+    plan: _Plan, parts: list[str], meta: dict[str, Any] | None
+) -> tuple[int | None, int | None, str | None] | None:
     """``(width, height, filename)`` of a file's head (0 or no size: None), its other fields into ``meta`` (None:
     only the size is wanted); None for a negative size, which lxml's reader words. A size that is no number raises."""
     filename = width = height = None
@@ -217,6 +257,30 @@ def _read_head(plan: _Plan, parts: list[str],
     return width, height, filename
 
 
+def _fields_valid(obj: _ObjectPlan, parts: list[str], one_based: bool) -> bool:
+    """False where :func:`_read` would give None for an object's fields (a part box out of order); raises where it
+    raises (a flag or coordinate that is no number)."""
+    for operation, key, index in obj.fields:
+        if operation == _FLAG:
+            flag(parts[index])
+        elif operation == _ACTIONS:
+            for _tag, at in key:
+                flag(parts[at])
+        elif operation == _PART and _part_box(key[1], parts, one_based) is None:
+            return False
+    return True
+
+
+def _part_box(
+    box: tuple[int, int, int, int], parts: list[str], one_based: bool
+) -> tuple[float, float, float, float] | None:
+    """A ``<part>``'s box, or None when it is not in order (lxml's reader words that); no number raises."""
+    xmin, ymin, xmax, ymax = (float(parts[at]) for at in box)
+    if not (0 <= xmin <= xmax < math.inf and 0 <= ymin <= ymax < math.inf):
+        return None
+    return voc_to_box(xmin, ymin, xmax, ymax, one_based)
+
+
 def _box(obj: _ObjectPlan, parts: list[str], one_based: bool) -> tuple[float, float, float, float] | None:
     """An object's box, or None when its name is empty or its box is not in order (lxml's reader words those);
     a coordinate that is no number raises ValueError."""
@@ -237,6 +301,22 @@ def size_numbers(size: dict[str, str]) -> tuple[int, int, int | None]:
     if not (width.is_integer() and height.is_integer()) or width > MAX_SIDE or height > MAX_SIDE:
         raise ValueError(f"image side that is a fraction or past {MAX_SIDE}")
     return int(width), int(height), depth
+
+
+def parse_value(raw: str) -> Any:
+    """An ``<attribute>``'s value as cvkit and datumaro write them: booleans and numbers come back typed. Text
+    without a decimal digit that is no infinity or NaN is no number: it is not tried (two raised exceptions)."""
+    lowered = raw.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if _DIGIT.search(raw) is None and lowered.strip().lstrip("+-") not in _NOT_FINITE:
+        return raw
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
 
 
 def flag(value: str | None) -> bool:
@@ -330,26 +410,74 @@ def _leaf_fields(node: _Node) -> list[tuple[str, int]] | None:
 
 
 def _compile_object(node: _Node, count: int) -> _ObjectPlan | None:
-    """An ``<object>`` with a name, one box of four coordinates and leaf fields; None for anything else."""
+    """An ``<object>`` with a name, one box of four coordinates, leaf fields, ``<part>``, ``<actions>``,
+    ``<attributes>`` and nested fields of leaves; None for anything else."""
     name = box = None
-    fields: list[tuple[int, str, int]] = []
+    fields: list[tuple[int, Any, int]] = []
     for child in node.children:
         tag, leaf = child.tag, not child.children
         if tag in _LXML_FIELDS:
             return None
         if tag == "bndbox":
-            coordinates = None if leaf else _leaf_fields(child)
-            found = dict(coordinates or ())
-            if not all(key in found for key in BOX_TAGS):
+            box = _box_indices(child, count)
+            if box is None:
                 return None
-            box = (found["xmin"], found["ymin"], found["xmax"], found["ymax"])
             continue
-        if not leaf:
+        field = _compile_field(child, count) if tag in ("part", "actions", "attributes") or not leaf else None
+        if field is not None:
+            fields.append(field)
+        elif not leaf:
             return None
-        if tag == "name":
+        elif tag in ("part", "actions", "attributes"):
+            return None  # a <part> without a box: lxml's reader words it
+        elif tag == "name":
             name = child.text
         else:
             fields.append((_FLAG if tag in BOOL_TAGS else _POSE if tag == "pose" else _EXTRA, tag, child.text))
-    if name is None or name == count or box is None or count in box:
+    if name is None or name == count or box is None:
         return None  # lxml's reader words these errors
-    return _ObjectPlan(name, box, fields)
+    return _ObjectPlan(name, box, fields, any(operation == _ATTRIBUTES for operation, _, _ in fields))
+
+
+def _box_indices(node: _Node, count: int) -> tuple[int, int, int, int] | None:
+    """Text indices of a ``<bndbox>``'s four coordinates (the last of each, as lxml's reader takes them), None
+    unless all four are there and none is empty."""
+    found = dict(_leaf_fields(node) or ()) if node.children else {}
+    if not all(key in found for key in BOX_TAGS):
+        return None
+    box = (found["xmin"], found["ymin"], found["xmax"], found["ymax"])
+    return None if count in box else box
+
+
+def _compile_field(node: _Node, count: int) -> tuple[int, Any, int] | None:
+    """The operation of a nested object field, None when lxml must read it. ``<part>``: leaf children but one
+    ``<bndbox>`` (its first name and box, as ``find`` takes them); ``<actions>`` and an unknown field: leaf
+    children; ``<attributes>``: ``<attribute>`` children of leaves (each one's first name and value)."""
+    tag = node.tag
+    if tag == "part":
+        name = box = None
+        for child in node.children:
+            if child.tag == "bndbox" and box is None:
+                box = _box_indices(child, count)
+                if box is None:
+                    return None
+            elif child.children:
+                return None
+            elif child.tag == "name" and name is None:
+                name = child.text
+        return None if box is None else (_PART, (None if name == count else name, box), 0)
+    if tag == "attributes":
+        pairs = []
+        for child in node.children:
+            leaves = _leaf_fields(child) if child.tag == "attribute" else None
+            if leaves is None:
+                return None
+            first = {}
+            for leaf_tag, at in leaves:
+                first.setdefault(leaf_tag, at)
+            pairs.append((first.get("name"), first.get("value")))
+        return _ATTRIBUTES, pairs, 0
+    leaves = _leaf_fields(node)
+    if leaves is None or (tag in _KNOWN_FIELDS and tag != "actions"):
+        return None
+    return (_ACTIONS, leaves, 0) if tag == "actions" else (_NESTED, (tag, leaves), 0)

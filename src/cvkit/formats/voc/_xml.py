@@ -27,7 +27,14 @@ def _format_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_based: bool, report: Report, size: tuple[int, int] | None = None) -> bytes:
+def annotation_xml(
+    sample: Sample,
+    filename: str,
+    image_path: str | None,
+    one_based: bool,
+    report: Report,
+    size: tuple[int, int] | None = None,
+) -> bytes:
     """The XML of one sample, as the devkit and LabelImg read it. ``size``: (width, height) to write
     (:func:`cvkit.core.imageinfo.known_size`); without it ``<size>`` is left out: mmdetection then reads the
     image, while a written ``<width>0</width>`` makes it drop the image as smaller than its ``min_size``.
@@ -41,8 +48,13 @@ def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_ba
         if obj.ensure_bbox() is None:
             report.lose(f"{obj.shape} shape", "VOC XML holds boxes only; a shape without area is dropped")
             continue
-        if (obj.shape in ("polygon", "mask", "circle") or obj.polygon or obj.rle) and "robndbox" not in obj.meta.get("voc", {}):
-            report.lose(obj.shape if obj.shape != "box" else "segmentation", "VOC XML holds boxes only; written as its bounding box")
+        if (obj.shape in ("polygon", "mask", "circle") or obj.polygon or obj.rle) and "robndbox" not in obj.meta.get(
+            "voc", {}
+        ):
+            report.lose(
+                obj.shape if obj.shape != "box" else "segmentation",
+                "VOC XML holds boxes only; written as its bounding box",
+            )
         report.lose_object_extras(obj, "VOC XML", holds=("score", "attributes"))  # both written as <attributes>
         objects.append(obj)
     meta = sample.meta.get("voc", {})
@@ -50,8 +62,15 @@ def annotation_xml(sample: Sample, filename: str, image_path: str | None, one_ba
     return plain if plain is not None else _lxml_xml(meta, filename, image_path, size, objects, one_based, report)
 
 
-def _lxml_xml(meta: dict[str, Any], filename: str, image_path: str | None, size: tuple[int, int] | None, objects: list[Annotation],
-              one_based: bool, report: Report) -> bytes:
+def _lxml_xml(
+    meta: dict[str, Any],
+    filename: str,
+    image_path: str | None,
+    size: tuple[int, int] | None,
+    objects: list[Annotation],
+    one_based: bool,
+    report: Report,
+) -> bytes:
     """:func:`annotation_xml` built as an lxml tree: every kind of object and field. lxml is imported here, once a
     sample needs it: plain samples are written from text templates."""
     from lxml import etree
@@ -117,28 +136,44 @@ def _lxml_xml(meta: dict[str, Any], filename: str, image_path: str | None, size:
 _PLAIN_ATTRIBUTES = frozenset(("pose", *BOOL_TAGS))
 
 
-def _plain_xml(meta: dict[str, Any], filename: str, image_path: str | None, size: tuple[int, int] | None, objects: list[Annotation],
-               one_based: bool) -> bytes | None:
+def _plain_xml(
+    meta: dict[str, Any],
+    filename: str,
+    image_path: str | None,
+    size: tuple[int, int] | None,
+    objects: list[Annotation],
+    one_based: bool,
+) -> bytes | None:
     """:func:`_lxml_xml`'s bytes, written from text templates; None when something is not plain (an object with
     parts, actions, attributes, a score, crowd or kept VOC fields; a ``<source>`` key that is no plain XML name;
     a character XML cannot hold). Tests compare both byte for byte."""
     source = meta.get("source") or {"database": "Unknown"}
     verified = meta.get("verified")
-    if (verified and not isinstance(verified, str)) or not all(isinstance(key, str) and XML_NAME.match(key) for key in source):
+    if (verified and not isinstance(verified, str)) or not all(
+        isinstance(key, str) and XML_NAME.match(key) for key in source
+    ):
         return None
     if verified and NOT_XML_TEXT.search(verified):
         return None
     try:
-        out = [f'<annotation verified="{escape_attribute(verified)}">\n' if verified else "<annotation>\n",
-               leaf("  ", "folder", meta.get("folder", "JPEGImages" if image_path is None else "")), leaf("  ", "filename", filename)]
+        out = [
+            f'<annotation verified="{escape_attribute(verified)}">\n' if verified else "<annotation>\n",
+            leaf("  ", "folder", meta.get("folder", "JPEGImages" if image_path is None else "")),
+            leaf("  ", "filename", filename),
+        ]
         if image_path:
             out.append(leaf("  ", "path", image_path))
         out.append("  <source>\n")
         out += [leaf("    ", key, value) for key, value in source.items()]
         out.append("  </source>\n")
         if size:
-            out += ["  <size>\n", leaf("    ", "width", size[0]), leaf("    ", "height", size[1]), leaf("    ", "depth", meta.get("depth", 3)),
-                    "  </size>\n"]
+            out += [
+                "  <size>\n",
+                leaf("    ", "width", size[0]),
+                leaf("    ", "height", size[1]),
+                leaf("    ", "depth", meta.get("depth", 3)),
+                "  </size>\n",
+            ]
         out.append(leaf("  ", "segmented", meta.get("segmented", 0)))
         for obj in objects:
             attrs = obj.attributes
@@ -146,12 +181,20 @@ def _plain_xml(meta: dict[str, Any], filename: str, image_path: str | None, size
                 return None
             x, y, w, h = obj.bbox  # type: ignore[misc]
             low = 1.0 if one_based else 0.0  # box_to_voc, inline
-            out += ["  <object>\n", leaf("    ", "name", obj.label), leaf("    ", "pose", attrs.get("pose", "Unspecified")),
-                    f"    <difficult>{int(bool(attrs.get('difficult')))}</difficult>\n    <truncated>{int(bool(attrs.get('truncated')))}</truncated>\n"]
+            out += [
+                "  <object>\n",
+                leaf("    ", "name", obj.label),
+                leaf("    ", "pose", attrs.get("pose", "Unspecified")),
+                f"    <difficult>{int(bool(attrs.get('difficult')))}</difficult>\n    "
+                f"<truncated>{int(bool(attrs.get('truncated')))}</truncated>\n",
+            ]
             if "occluded" in attrs:
                 out.append(f"    <occluded>{int(bool(attrs['occluded']))}</occluded>\n")
-            out.append(f"    <bndbox>\n      <xmin>{coordinate(x + low)}</xmin>\n      <ymin>{coordinate(y + low)}</ymin>\n"
-                       f"      <xmax>{coordinate(x + w)}</xmax>\n      <ymax>{coordinate(y + h)}</ymax>\n    </bndbox>\n  </object>\n")
+            out.append(
+                f"    <bndbox>\n      <xmin>{coordinate(x + low)}</xmin>\n      <ymin>{coordinate(y + low)}</ymin>\n"
+                f"      <xmax>{coordinate(x + w)}</xmax>\n      <ymax>{coordinate(y + h)}</ymax>\n    </bndbox>\n  "
+                "</object>\n"
+            )
     except NotPlain:
         return None
     out.append("</annotation>\n")

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from cvkit.core import jsonio
-from cvkit.core.model import Dataset
-from cvkit.core.progress import track
+from cvkit.core.model import Dataset, Sample
 from cvkit.core.report import Report
+from cvkit.core.shards import Pipeline
 from cvkit.core.training_shards import (
+    ClassNumbers,
     ShardRuns,
     check_limits,
-    class_numbers,
     image_bytes,
     image_extension,
     missing_image,
@@ -58,16 +58,37 @@ def _padded(size: int) -> int:
     return BLOCK + -(-size // BLOCK) * BLOCK
 
 
-def write(dataset: Dataset, path: Path, report: Report, shard_size: int | None = None, shard_bytes: Any = None) -> None:
-    """Write the samples as tar shards in ``path`` (a folder the caller made atomic)."""
+def encode_record(_encoder: None, sample: Sample) -> tuple[str, str | None, int, bytes, str | None]:
+    """The sample's path, split, object count, manifest record and its one image-level label (None: none or
+    several); runs where the shard is read. Its image is read where the tars are written (its bytes would cross a
+    pipe twice otherwise)."""
+    labels = list(dict.fromkeys(sample.labels))
+    record = jsonio.dumps(sample_to_record(sample, sample.path))
+    return sample.path, sample.split, len(sample.objects), record, labels[0] if len(labels) == 1 else None
+
+
+def write(
+    dataset: Dataset,
+    path: Path,
+    report: Report,
+    shard_size: int | None = None,
+    shard_bytes: Any = None,
+    workers: int | None = None,
+) -> None:
+    """Write the samples as tar shards in ``path`` (a folder the caller made atomic). ``workers``: processes that
+    read a sharded source and make its records; images, class numbers and tars are written here, in order."""
     if shard_size is None and shard_bytes is None:
         shard_size = DEFAULT_SHARD_SIZE
     shard_size, limit = check_limits(shard_size, shard_bytes)
     path.mkdir(parents=True, exist_ok=True)
-    numbers = class_numbers(dataset.categories)
+    numbers = ClassNumbers(dataset.categories)
     runs: ShardRuns[tarfile.TarFile] = ShardRuns(partial(_open_shard, path), lambda tar: tar.close(), shard_size, limit)
     keys: dict[str, int] = {}
-    for sample in track(dataset, "writing WebDataset shards"):
+    pipeline = Pipeline(dataset, report, workers)
+    for sample_path, sample_split, objects, record, label in pipeline.samples(
+        encode_record, None, "writing WebDataset shards"
+    ):
+        sample = Sample(sample_path, split=sample_split)  # what the image and the shard's name need
         try:
             data = image_bytes(sample, dataset.root)
         except InvalidInputError as exc:
@@ -76,16 +97,15 @@ def write(dataset: Dataset, path: Path, report: Report, shard_size: int | None =
         split = split_of(sample)
         key = f"{keys.get(split, 0):09d}"
         keys[split] = keys.get(split, 0) + 1
-        record = jsonio.dumps(sample_to_record(sample, sample.path))
-        labels = list(dict.fromkeys(sample.labels))
-        cls = str(numbers[labels[0]]).encode() if len(labels) == 1 and labels[0] in numbers else None
+        number = numbers.get(label) if label is not None else None
+        cls = str(number).encode() if number is not None else None
         size = _padded(len(data)) + _padded(len(record)) + (_padded(len(cls)) if cls is not None else 0)
         tar = runs.writer_for(split, size)
         _add(tar, f"{key}.{image_extension(sample)}", data)
         _add(tar, f"{key}.json", record)
         if cls is not None:
             _add(tar, f"{key}.cls", cls)
-        report.count_written(sample.split, len(sample.objects))
+        report.count_written(sample.split, objects)
     runs.finish()
     (path / CLASSES_FILE).write_text("".join(f"{name}\n" for name in dataset.categories.names()), encoding="utf-8")
     report.written.categories = len(dataset.categories)

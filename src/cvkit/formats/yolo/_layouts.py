@@ -39,7 +39,20 @@ NAMES_FILES = ("obj.names", "classes.txt", "classes.names", "coco.names", "_dark
 IMAGE_DIRS = ("images", "jpegimages")
 LABEL_DIRS = ("labels", "annotations")
 #: data.yaml keys that are not splits (Ultralytics, YOLOv5, Roboflow exports)
-YAML_RESERVED = {"path", "names", "nc", "download", "kpt_shape", "flip_idx", "kpt_names", "channels", "yaml_file", "roboflow", "labels", "text_val"}
+YAML_RESERVED = {
+    "path",
+    "names",
+    "nc",
+    "download",
+    "kpt_shape",
+    "flip_idx",
+    "kpt_names",
+    "channels",
+    "yaml_file",
+    "roboflow",
+    "labels",
+    "text_val",
+}
 #: obj.data keys that are not split lists (darknet)
 DARKNET_RESERVED = {"classes", "names", "backup", "eval", "results", "map", "top", "labels"}
 SPLIT_KEYS = ("train", "val", "test", "minival")
@@ -94,7 +107,9 @@ def is_image(name: str) -> bool:
 
 
 def _holds_images(folder: Path, children: dict[str, os.DirEntry[str]] | None = None) -> bool:
-    return any(is_image(name) and not name.startswith(".") for name in (_children(folder) if children is None else children))
+    return any(
+        is_image(name) and not name.startswith(".") for name in (_children(folder) if children is None else children)
+    )
 
 
 def scan_images(folder: Path, recursive: bool = True) -> list[str]:
@@ -118,8 +133,11 @@ def read_names_file(path: Path, encoding: str | None = None) -> ClassNames:
     try:
         text = data.decode(encoding) if encoding else data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidInputError(f"class names file is not {encoding or 'UTF-8'} text; LabelImg on Windows writes classes.txt in the "
-                                "system code page: pass its encoding, e.g. -r names_encoding=gbk (Chinese) or cp1252 (Western)", file=path) from None
+        raise InvalidInputError(
+            f"class names file is not {encoding or 'UTF-8'} text; LabelImg on Windows writes classes.txt in the "
+            "system code page: pass its encoding, e.g. -r names_encoding=gbk (Chinese) or cp1252 (Western)",
+            file=path,
+        ) from None
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
@@ -150,6 +168,7 @@ def _pair_source(split: str | None, image_dir: Path, label_dir: Path, report: Re
     """Images under ``image_dir``, each with the label file at the same place under ``label_dir``; label files
     no image asked for are counted in a warning once the images are read (Label Studio's plain "YOLO"
     export leaves ``images/`` empty: nothing can be read without the image sizes)."""
+
     def pairs() -> Iterator[tuple[str, list[str]]]:
         base = len(str(image_dir)) + 1
         labels = str(label_dir) + os.sep
@@ -161,8 +180,10 @@ def _pair_source(split: str | None, image_dir: Path, label_dir: Path, report: Re
         unread = [label for label in _label_files(label_dir, recursive) if label not in asked]
         if unread:
             count = f"{len(unread)} label files have" if len(unread) > 1 else "1 label file has"
-            report.warn(f"{label_dir}: {count} no image in {image_dir} (first: {os.path.relpath(unread[0], label_dir)}); "
-                        "their objects are not read (YOLO coordinates need the image size)")
+            report.warn(
+                f"{label_dir}: {count} no image in {image_dir} (first: {os.path.relpath(unread[0], label_dir)}); "
+                "their objects are not read (YOLO coordinates need the image size)"
+            )
 
     return Source(split, pairs, str(image_dir))
 
@@ -179,7 +200,8 @@ def _is_label_name(name: str) -> bool:
 
 
 def _files_under(folder: Path, recursive: bool, wanted: Callable[[str], bool]) -> list[str]:
-    """Sorted paths of the files under ``folder`` whose name is ``wanted``; hidden entries and a missing folder skipped."""
+    """Sorted paths of the files under ``folder`` whose name is ``wanted``; hidden entries and a missing folder
+    skipped."""
     found: list[str] = []
     stack = [str(folder)]
     while stack:
@@ -200,7 +222,8 @@ def _files_under(folder: Path, recursive: bool, wanted: Callable[[str], bool]) -
 
 
 def _pairs_in(folder: Path, children: dict[str, os.DirEntry[str]] | None = None) -> tuple[Path, Path] | None:
-    """(images folder, labels folder) directly inside ``folder``, if both exist (``children``: its listing, when known)."""
+    """(images folder, labels folder) directly inside ``folder``, if both exist (``children``: its listing, when
+    known)."""
     children = _children(folder) if children is None else children
     images = next((Path(children[n].path) for n in IMAGE_DIRS if n in children and children[n].is_dir()), None)
     labels = next((Path(children[n].path) for n in LABEL_DIRS if n in children and children[n].is_dir()), None)
@@ -268,7 +291,11 @@ def _split_folders(root: Path, children: dict[str, os.DirEntry[str]] | None = No
     children = _children(root) if children is None else children
     if any(is_image(name) for name in children if not name.startswith(".")):
         return []
-    return [Path(children[name].path) for name in sorted(children) if name in SPLIT_DIRS and _beside_labels(Path(children[name].path))]
+    return [
+        Path(children[name].path)
+        for name in sorted(children)
+        if name in SPLIT_DIRS and _beside_labels(Path(children[name].path))
+    ]
 
 
 def _beside_labels(folder: Path) -> bool:
@@ -344,8 +371,10 @@ def _list_source(split: str, list_file: Path, root: Path, labels_dir: Path | Non
                 moved = moved_path(line, root, list_file.parent)
                 if moved is not None:
                     if not warned:
-                        report.warn(f"{list_file}: listed paths not found where the list says, found by their tail under {root} "
-                                    f"(first: {line.strip()!r} -> {moved})")
+                        report.warn(
+                            f"{list_file}: listed paths not found where the list says, found by their tail under "
+                            f"{root} (first: {line.strip()!r} -> {moved})"
+                        )
                         warned = True
                     image = moved
             if labels_dir is not None:  # written by cvkit with --images reference
@@ -373,7 +402,14 @@ def ultralytics_layout(file: Path, report: Report) -> Layout:
     root = file.parent
     if isinstance(data.get("path"), str) and data["path"].strip():
         wanted = Path(data["path"]).expanduser()
-        found = next((p for p in ([wanted] if wanted.is_absolute() else [file.parent / wanted, Path.cwd() / wanted]) if p.is_dir()), None)
+        found = next(
+            (
+                p
+                for p in ([wanted] if wanted.is_absolute() else [file.parent / wanted, Path.cwd() / wanted])
+                if p.is_dir()
+            ),
+            None,
+        )
         if found is None:
             report.warn(f"{file}: path {data['path']!r} not found; reading relative to the YAML's folder")
         else:
@@ -389,7 +425,9 @@ def ultralytics_layout(file: Path, report: Report) -> Layout:
         for entry in entries:
             if not entry:
                 continue
-            target = _yaml_target(entry, root) if key not in SPLIT_KEYS else _split_target(key, entry, root, file, report)
+            target = (
+                _yaml_target(entry, root) if key not in SPLIT_KEYS else _split_target(key, entry, root, file, report)
+            )
             if target is None:
                 continue  # an unknown key whose value is no path: not a split; or a missing optional split
             if target.is_dir():
@@ -438,10 +476,15 @@ def darknet_layout(file: Path, report: Report, encoding: str | None = None) -> L
         raise InvalidInputError("no 'names = <file>' line: the class names are unknown", file=file)
     names_file = resolve_listed(config["names"][0], root, root)
     if not names_file.is_file():
-        raise InvalidInputError(f"names file {config['names'][0]!r} not found", file=file, location=f"line {config['names'][1]}")
+        raise InvalidInputError(
+            f"names file {config['names'][0]!r} not found", file=file, location=f"line {config['names'][1]}"
+        )
     names = read_names_file(names_file, encoding)
     if "classes" in config and config["classes"][0].isdigit() and int(config["classes"][0]) != len(names.names):
-        report.warn(f"{file}: classes = {config['classes'][0]} but {names_file.name} lists {len(names.names)} names; using the names")
+        report.warn(
+            f"{file}: classes = {config['classes'][0]} but {names_file.name} lists {len(names.names)} names; using "
+            "the names"
+        )
     layout = Layout("darknet", root, names)
     for key, (value, number) in config.items():
         if key in DARKNET_RESERVED:
@@ -476,7 +519,11 @@ def describe(path: Path) -> str | None:
     if path.is_file():
         if path.suffix.lower() in (".yaml", ".yml"):
             text = path.read_text("utf-8", errors="replace") if path.stat().st_size < 1_000_000 else ""
-            return "an Ultralytics data.yaml" if re.search(r"^names\s*:", text, re.M) or re.search(r"^nc\s*:", text, re.M) else None
+            return (
+                "an Ultralytics data.yaml"
+                if re.search(r"^names\s*:", text, re.M) or re.search(r"^nc\s*:", text, re.M)
+                else None
+            )
         return "a darknet obj.data" if path.suffix.lower() == ".data" else None
     if not path.is_dir():
         return None
@@ -494,7 +541,10 @@ def describe(path: Path) -> str | None:
     splits = _split_folders(path, children)
     names_file = (names_file or find_names_file(*splits)) if splits else None  # the root's is known already
     if names_file:
-        return f"{', '.join(s.name + '/' for s in splits)} folders of YOLO .txt labels beside the images with {names_file.name} (Roboflow YOLO Darknet)"
+        return (
+            f"{', '.join(s.name + '/' for s in splits)} folders of YOLO .txt labels beside the images with "
+            f"{names_file.name} (Roboflow YOLO Darknet)"
+        )
     return None
 
 
@@ -517,5 +567,7 @@ def find_layout(path: Path, report: Report, names_encoding: str | None = None) -
         return darknet_layout(path / "obj.data", report, names_encoding)
     layout = folder_layout(path, report, names_encoding) or labelimg_layout(path, names_encoding)
     if layout.names.source is None:
-        report.warn(f"{path}: no class names file (data.yaml, obj.names or classes.txt); classes are named by their index")
+        report.warn(
+            f"{path}: no class names file (data.yaml, obj.names or classes.txt); classes are named by their index"
+        )
     return layout

@@ -67,7 +67,9 @@ class LabelEncoder:
         try:
             info = read_image_info(source)
         except InvalidInputError as err:
-            self.report.invalid(InvalidInputError(f"image size unknown and the image cannot be read ({err.message})", file=source))
+            self.report.invalid(
+                InvalidInputError(f"image size unknown and the image cannot be read ({err.message})", file=source)
+            )
             return None
         return info.width, info.height
 
@@ -84,7 +86,11 @@ def encode_labels(encoder: LabelEncoder, sample: Sample) -> Encoded | Pending | 
     if size is None:
         return None
     if not encoder.referenced and not os.path.isfile(source):
-        report.invalid(InvalidInputError("image file not found; --images reference writes the labels without copying images", file=source))
+        report.invalid(
+            InvalidInputError(
+                "image file not found; --images reference writes the labels without copying images", file=source
+            )
+        )
         return None
     unknown: dict[str, str] = {}
 
@@ -115,8 +121,19 @@ class _SplitFolder:
 class YoloWriter:
     """Holds the options and the open split folders of one write."""
 
-    def __init__(self, dataset: Dataset, out: Path, report: Report, images: str, layout: str, task: str, precision: int, crowd: str, paths: str,
-                 keypoints: int | None = None):
+    def __init__(
+        self,
+        dataset: Dataset,
+        out: Path,
+        report: Report,
+        images: str,
+        layout: str,
+        task: str,
+        precision: int,
+        crowd: str,
+        paths: str,
+        keypoints: int | None = None,
+    ):
         self.dataset = dataset
         self.out = out
         self.real_paths = RealPaths()  # listed images: real paths, whatever link the dataset was read through
@@ -125,7 +142,9 @@ class YoloWriter:
         self.layout = _choice("layout", layout, LAYOUTS)
         self.paths = _choice("paths", paths, ("absolute", "relative"))
         if self.images == "reference" and self.layout != "ultralytics":
-            raise CvkitError(f"the {self.layout} layout keeps images next to their labels; use --images copy, hardlink or symlink")
+            raise CvkitError(
+                f"the {self.layout} layout keeps images next to their labels; use --images copy, hardlink or symlink"
+            )
         if not isinstance(precision, int) or not 1 <= precision <= 17:
             raise CvkitError(f"YOLO writer option precision={precision!r}: give decimals between 1 and 17")
         task = _choice("task", task, TASKS)
@@ -133,7 +152,9 @@ class YoloWriter:
         if self.pose is not None and self.layout != "ultralytics":
             raise CvkitError(f"pose labels need data.yaml's kpt_shape: use the ultralytics layout, not {self.layout}")
         pose_shape = self.pose[:2] if self.pose is not None else None
-        self.lines = LineWriter(report, task == "segment", _choice("crowd", crowd, ("skip", "keep")) == "keep", precision, pose_shape)
+        self.lines = LineWriter(
+            report, task == "segment", _choice("crowd", crowd, ("skip", "keep")) == "keep", precision, pose_shape
+        )
         self.class_index = dataset.categories.index_of()
         self.root_prefix = os.path.abspath(dataset.root if dataset.root is not None else ".") + os.sep
         self.folders: dict[str, _SplitFolder] = {}
@@ -154,8 +175,10 @@ class YoloWriter:
             return found
         out = self.out
         if split_name(split) in (DARKNET_RESERVED if self.layout == "darknet" else YAML_RESERVED):
-            raise CvkitError(f"a split named {split!r} would be read as {'obj.data' if self.layout == 'darknet' else 'data.yaml'}'s "
-                             f"{split!r} key; rename the split")
+            raise CvkitError(
+                f"a split named {split!r} would be read as {'obj.data' if self.layout == 'darknet' else 'data.yaml'}'s "
+                f"{split!r} key; rename the split"
+            )
         if self.layout == "labelimg":  # one flat folder for every split
             found = next(iter(self.folders.values()), None) or _SplitFolder(out, out)
         elif self.layout == "darknet":
@@ -183,7 +206,10 @@ class YoloWriter:
     def place(self, encoded: Encoded | Pending | None) -> None:
         """Write an encoded sample: a unique file stem in its split's folder, the image or list line, the label file."""
         if isinstance(encoded, Pending):  # numbered as encode() numbers them: new labels in the order of their objects
-            indices = [self.class_index[label] if label in self.class_index else self.index_of(label) for label in encoded.labels]
+            indices = [
+                self.class_index[label] if label in self.class_index else self.index_of(label)
+                for label in encoded.labels
+            ]
             split, path, source, text = encoded.encoded
             encoded = split, path, source, text.format(*indices)
         if encoded is None:
@@ -221,8 +247,13 @@ class YoloWriter:
             self.report.lose("hierarchy", "YOLO class names are flat", len(self.dataset.hierarchy))
         for cat in self.dataset.categories:
             for key in sorted(cat.attributes):
-                if not (key == "keypoints" and self.pose is not None and len(cat.attributes[key]) == self.pose[0]):  # kept in kpt_names
-                    self.report.lose(f"category attribute {key!r}", "YOLO class names carry no attributes (pose labels keep keypoint names)")
+                if not (
+                    key == "keypoints" and self.pose is not None and len(cat.attributes[key]) == self.pose[0]
+                ):  # kept in kpt_names
+                    self.report.lose(
+                        f"category attribute {key!r}",
+                        "YOLO class names carry no attributes (pose labels keep keypoint names)",
+                    )
         names_text = "".join(f"{n}\n" for n in names)
         if self.layout == "labelimg":
             (self.out / "classes.txt").write_text(names_text, encoding="utf-8")
@@ -262,11 +293,15 @@ class YoloWriter:
             if required not in keys:
                 fallback = keys.get(other) or next(iter(keys.values()))
                 keys[required] = fallback
-                comments.append(f"# the source had no {required} split: {required} repeats {fallback} (Ultralytics needs both keys)")
+                comments.append(
+                    f"# the source had no {required} split: {required} repeats {fallback} (Ultralytics needs both keys)"
+                )
         ordered = {k: keys[k] for k in ("train", "val", "test") if k in keys} | keys
         data: dict[str, Any] = dict(ordered)
         if self.images == "reference":
-            comments.append("# --images reference: labels/<split>/ holds one label file per image listed in <split>.txt, in order")
+            comments.append(
+                "# --images reference: labels/<split>/ holds one label file per image listed in <split>.txt, in order"
+            )
             data["labels"] = "labels"
         if self.pose is not None:
             points, dims, flip = self.pose
@@ -278,12 +313,27 @@ class YoloWriter:
                 data["kpt_names"] = named
         data["nc"] = len(names)
         data["names"] = dict(enumerate(names))
-        text = "\n".join(comments) + "\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        text = (
+            "\n".join(comments)
+            + "\n"
+            + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        )
         (self.out / "data.yaml").write_text(text, encoding="utf-8")
 
 
-def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", layout: str = "ultralytics", task: str = "detect",
-          precision: int = 6, crowd: str = "skip", paths: str = "absolute", keypoints: int | None = None, workers: int | None = None) -> None:
+def write(
+    dataset: Dataset,
+    path: Path,
+    report: Report,
+    images: str = "copy",
+    layout: str = "ultralytics",
+    task: str = "detect",
+    precision: int = 6,
+    crowd: str = "skip",
+    paths: str = "absolute",
+    keypoints: int | None = None,
+    workers: int | None = None,
+) -> None:
     """Write ``dataset`` as YOLO into the folder ``path`` (made atomic by the caller).
 
     Options: ``images`` copy|hardlink|symlink|reference, ``layout`` ultralytics|darknet|labelimg,
@@ -298,8 +348,9 @@ def write(dataset: Dataset, path: Path, report: Report, images: str = "copy", la
         keypoints, samples = _first_keypoint_count(iter(dataset))  # the dataset is iterated: no shards after this
     writer = YoloWriter(dataset, Path(path), report, images, layout, task, precision, crowd, paths, keypoints)
     if samples is not None:  # the samples looked at for the keypoint count are handed on as they are
-        dataset = Dataset(samples, dataset.categories, dataset.hierarchy, dataset.root, dataset.source_format,
-                          dataset.info)
+        dataset = Dataset(
+            samples, dataset.categories, dataset.hierarchy, dataset.root, dataset.source_format, dataset.info
+        )
     pipeline = Pipeline(dataset, report, workers)
     items = pipeline.samples(encode_labels, writer.encoder(pipeline.report), "writing YOLO labels")
     try:
@@ -317,7 +368,11 @@ PEEK_SAMPLES = 1000
 
 
 def _keypoint_lists(dataset: Dataset) -> set[tuple[Any, ...]]:
-    return {tuple(c.attributes["keypoints"]) for c in dataset.categories if isinstance(c.attributes.get("keypoints"), list) and c.attributes["keypoints"]}
+    return {
+        tuple(c.attributes["keypoints"])
+        for c in dataset.categories
+        if isinstance(c.attributes.get("keypoints"), list) and c.attributes["keypoints"]
+    }
 
 
 def _names_keypoints(dataset: Dataset) -> bool:
@@ -344,23 +399,32 @@ def pose_spec(dataset: Dataset, keypoints: int | None = None) -> tuple[int, int,
         return int(points), int(dims), kept.get("flip_idx")
     lists = _keypoint_lists(dataset)
     if len(lists) > 1:
-        raise CvkitError("-w task=pose: the categories name different keypoint lists; YOLO pose labels have one kpt_shape for the dataset")
+        raise CvkitError(
+            "-w task=pose: the categories name different keypoint lists; YOLO pose labels have one kpt_shape for the "
+            "dataset"
+        )
     if lists:
         names = [str(n) for n in lists.pop()]
         return len(names), 3, flip_from_names(names)
     if isinstance(keypoints, int) and not isinstance(keypoints, bool) and keypoints > 0:
         return keypoints, 3, None
     if keypoints is not None:
-        raise CvkitError(f"YOLO writer option keypoints={keypoints!r}: give the number of keypoints an object has (a positive integer)")
-    raise CvkitError(f"-w task=pose: no keypoints in the categories nor on the first {PEEK_SAMPLES} images; "
-                     "pass -w keypoints=N (N keypoints an object)")
+        raise CvkitError(
+            f"YOLO writer option keypoints={keypoints!r}: give the number of keypoints an object has (a positive "
+            "integer)"
+        )
+    raise CvkitError(
+        f"-w task=pose: no keypoints in the categories nor on the first {PEEK_SAMPLES} images; "
+        "pass -w keypoints=N (N keypoints an object)"
+    )
 
 
 def flip_from_names(names: list[str]) -> list[int] | None:
     """Ultralytics' ``flip_idx`` from keypoint names: ``left_x`` and ``right_x`` swap, the rest map to themselves;
     None when no name has a mirror (a flip then needs no index)."""
     index = {name: i for i, name in enumerate(names)}
-    flip = [index.get(name.replace("left", "\0").replace("right", "left").replace("\0", "right"), i) for i, name in enumerate(names)]
+    flip = [
+        index.get(name.replace("left", "\0").replace("right", "left").replace("\0", "right"), i)
+        for i, name in enumerate(names)
+    ]
     return flip if flip != list(range(len(names))) else None
-
-

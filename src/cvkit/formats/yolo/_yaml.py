@@ -32,22 +32,32 @@ def _yaml_names(data: dict[str, Any], file: Path) -> ClassNames:
     nc = data.get("nc")
     if names is None:
         if nc is None:
-            raise InvalidInputError("no 'names' (and no 'nc'): the class names are unknown", file=file, location="names")
+            raise InvalidInputError(
+                "no 'names' (and no 'nc'): the class names are unknown", file=file, location="names"
+            )
         if not isinstance(nc, int) or nc < 0:
             raise InvalidInputError(f"nc must be a whole number, got {nc!r}", file=file, location="nc")
         return ClassNames([f"class_{i}" for i in range(nc)], file.name)  # what Ultralytics does
     values = names.values() if isinstance(names, dict) else names if isinstance(names, list) else []
     if any(not isinstance(value, (str, int, float)) or isinstance(value, bool) for value in values):
-        raise InvalidInputError("every class name must be a string (or a number), not a list, a mapping or null",
-                                file=file,
-                                location="names")
+        raise InvalidInputError(
+            "every class name must be a string (or a number), not a list, a mapping or null",
+            file=file,
+            location="names",
+        )
     if isinstance(names, dict):
         try:
             by_index = {int(k): str(v) for k, v in names.items()}
         except (TypeError, ValueError):
-            raise InvalidInputError("names as a mapping must be {class id: name}", file=file, location="names") from None
+            raise InvalidInputError(
+                "names as a mapping must be {class id: name}", file=file, location="names"
+            ) from None
         if sorted(by_index) != list(range(len(by_index))):
-            raise InvalidInputError(f"class ids in names must run 0..{len(by_index) - 1}, got {sorted(by_index)}", file=file, location="names")
+            raise InvalidInputError(
+                f"class ids in names must run 0..{len(by_index) - 1}, got {sorted(by_index)}",
+                file=file,
+                location="names",
+            )
         listed = [by_index[i] for i in range(len(by_index))]
     elif isinstance(names, list):
         listed = [str(n) for n in names]
@@ -73,8 +83,16 @@ def _kpt_shape(data: dict[str, Any], file: Path) -> tuple[int, int] | None:
     shape = data.get("kpt_shape")
     if shape is None:
         return None
-    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) for v in shape) and shape[0] > 0 and shape[1] in (2, 3)):
-        raise InvalidInputError(f"kpt_shape must be [number of keypoints, 2 or 3], got {shape!r}", file=file, location="kpt_shape")
+    if not (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(v, int) for v in shape)
+        and shape[0] > 0
+        and shape[1] in (2, 3)
+    ):
+        raise InvalidInputError(
+            f"kpt_shape must be [number of keypoints, 2 or 3], got {shape!r}", file=file, location="kpt_shape"
+        )
     return shape[0], shape[1]
 
 
@@ -83,14 +101,20 @@ def _flip_idx(data: dict[str, Any], file: Path, points: int) -> list[int] | None
     flip = data.get("flip_idx")
     if flip is None:
         return None
-    if not (isinstance(flip, list) and len(flip) == points and all(isinstance(v, int) and 0 <= v < points for v in flip)):
-        raise InvalidInputError(f"flip_idx must list {points} keypoint indices (one per keypoint of kpt_shape), got {flip!r}", file=file,
-                                location="flip_idx")
+    if not (
+        isinstance(flip, list) and len(flip) == points and all(isinstance(v, int) and 0 <= v < points for v in flip)
+    ):
+        raise InvalidInputError(
+            f"flip_idx must list {points} keypoint indices (one per keypoint of kpt_shape), got {flip!r}",
+            file=file,
+            location="flip_idx",
+        )
     return flip
 
 
 def _kpt_names(data: dict[str, Any], file: Path, points: int, classes: int) -> dict[int, list[str]]:
-    """``kpt_names`` (newer Ultralytics pose YAMLs): class index -> its keypoints' names, as a mapping or a list of lists."""
+    """``kpt_names`` (newer Ultralytics pose YAMLs): class index -> its keypoints' names, as a mapping or a list of
+    lists."""
     raw = data.get("kpt_names")
     if raw is None:
         return {}
@@ -102,6 +126,9 @@ def _kpt_names(data: dict[str, Any], file: Path, points: int, classes: int) -> d
             break
         out[index] = [str(n) for n in names]
     if items is None:
-        raise InvalidInputError(f"kpt_names must give each class index a list of {points} keypoint names, got {raw!r}", file=file,
-                                location="kpt_names")
+        raise InvalidInputError(
+            f"kpt_names must give each class index a list of {points} keypoint names, got {raw!r}",
+            file=file,
+            location="kpt_names",
+        )
     return out

@@ -4,10 +4,12 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const LIST_KEYS = ["has", "lacks", "split", "label", "size", "problem", "attr"];
+const LIST_KEYS = ["has", "lacks", "split", "label", "size", "problem", "attr", "true", "pred", "misclassified"];
 const NUMBER_KEYS = ["min_objects", "max_objects", "min_width", "max_width", "min_height", "max_height"];
+const ORDER_KEYS = ["sort", "order"];  // a trained run's order (loss or confidence): kept in the URL, no filter
+const MAX_CONFUSION_CLASSES = 40;  // as the server's api.MAX_CONFUSION_CLASSES
 const STATIC = window.CVKIT_STATIC || null;
-const state = { meta: null, offset: 0, total: 0 };
+const state = { meta: null, offset: 0, total: 0, generation: 0 };
 
 function $(id) { return document.getElementById(id); }
 
@@ -30,6 +32,10 @@ function currentQuery() { return new URLSearchParams(window.location.search); }
 function filterQuery(params) {
   const out = new URLSearchParams();
   for (const key of LIST_KEYS.concat(NUMBER_KEYS)) for (const value of params.getAll(key)) if (value !== "") out.append(key, value);
+  if (params.get("sort")) {
+    out.set("sort", params.get("sort"));
+    if (params.get("order") && params.get("order") !== "desc") out.set("order", params.get("order"));
+  }
   return out;
 }
 
@@ -49,7 +55,7 @@ function formToQuery() {
       else for (const part of input.value.split(",")) if (part.trim()) params.append(key, part.trim());
     }
   }
-  for (const key of NUMBER_KEYS) { const value = form.elements[key].value; if (value !== "") params.set(key, value); }
+  for (const key of NUMBER_KEYS.concat(ORDER_KEYS)) { const value = form.elements[key].value; if (value !== "") params.set(key, value); }
   return params;
 }
 
@@ -64,6 +70,8 @@ function queryToForm(params) {
     }
   }
   for (const key of NUMBER_KEYS) form.elements[key].value = params.get(key) || "";
+  form.elements.sort.value = params.get("sort") || "";
+  form.elements.order.value = params.get("order") || "desc";
 }
 
 // --- data: the server's API, or the exported files ----------------------------------------
@@ -87,6 +95,10 @@ function staticMatches(sample, params) {
   if (!any("label", (l) => sample.labels.includes(l))) return false;
   const checks = (sample.problems || []).map((p) => p.check);
   if (!any("problem", (p) => (p === "any" ? checks.length > 0 : checks.includes(p)))) return false;
+  const run = sample.run;
+  if (!any("true", (c) => run && run.true === c)) return false;
+  if (!any("pred", (c) => run && run.pred === c)) return false;
+  if (!any("misclassified", (v) => run && run.correct !== null && (v === "true" || v === "1") === !run.correct)) return false;
   const bounds = { min_objects: [sample.objects.length, 1], max_objects: [sample.objects.length, -1], min_width: [sample.width, 1],
     max_width: [sample.width, -1], min_height: [sample.height, 1], max_height: [sample.height, -1] };
   for (const [key, [value, sign]] of Object.entries(bounds)) {
@@ -99,8 +111,71 @@ function staticMatches(sample, params) {
 async function loadSamples(params, offset) {
   const limit = state.meta.page_size;
   if (!STATIC) return getJSON(`api/samples?${filterQuery(params)}&offset=${offset}&limit=${limit}`);
-  const chosen = STATIC.samples.filter((s) => staticMatches(s, params));
+  const chosen = staticOrder(STATIC.samples.filter((s) => staticMatches(s, params)), params);
   return { total: chosen.length, offset, limit, samples: chosen.slice(offset, offset + limit), chosen };
+}
+
+function staticOrder(samples, params) {
+  // the server's ViewIndex.ordered: by the run's loss or confidence, images without one last, ties in dataset order
+  const sort = params.get("sort");
+  if (!sort) return samples;
+  const sign = params.get("order") === "asc" ? 1 : -1;
+  const value = (s) => (s.run && s.run[sort] !== null && s.run[sort] !== undefined ? s.run[sort] : null);
+  return samples.slice().sort((a, b) => {
+    const va = value(a), vb = value(b);
+    if (va === null || vb === null) return (va === null) - (vb === null) || a.index - b.index;
+    return sign * (va - vb) || a.index - b.index;
+  });
+}
+
+async function loadConfusion(params) {
+  if (!STATIC) return getJSON(`api/confusion?${filterQuery(params)}`);
+  // the exported samples the filter keeps without its cell (true, pred), counted as the server counts them
+  const cellless = new URLSearchParams(params); cellless.delete("true"); cellless.delete("pred");
+  const names = state.meta.run.classes, position = new Map(names.map((n, i) => [n, i]));
+  const counts = names.map(() => names.map(() => 0));
+  for (const s of STATIC.samples) {
+    if (!s.run || s.run.true === null || !staticMatches(s, cellless)) continue;
+    counts[position.get(s.run.true)][position.get(s.run.pred)] += 1;
+  }
+  const row = (i) => counts[i].reduce((a, b) => a + b, 0), column = (i) => counts.reduce((a, r) => a + r[i], 0);
+  const present = names.map((_, i) => i).filter((i) => row(i) + column(i) > 0);
+  const mistakes = (i) => row(i) + column(i) - 2 * counts[i][i];
+  const shown = present.slice().sort((a, b) => mistakes(b) - mistakes(a) || row(b) - row(a) || a - b)
+    .slice(0, MAX_CONFUSION_CLASSES).sort((a, b) => a - b);
+  const total = present.reduce((a, i) => a + row(i), 0);
+  return { classes: shown.map((i) => names[i]), matrix: shown.map((i) => shown.map((j) => counts[i][j])), images: total,
+    correct: present.reduce((a, i) => a + counts[i][i], 0), classes_left_out: present.length - shown.length,
+    selected: { true: params.getAll("true"), pred: params.getAll("pred") } };
+}
+
+function renderConfusion(doc) {
+  // rows: true class, columns: predicted; a cell filters the grid to its images (true=, pred= in the URL)
+  const section = el("section", { id: "confusion" });
+  section.appendChild(el("h3", {}, `Confusion matrix (${doc.correct} of ${doc.images} right; click a cell)`));
+  if (doc.classes_left_out) section.appendChild(el("p", {}, `${doc.classes_left_out} classes with the fewest mistakes left out`));
+  const table = el("table", { class: "confusion" });
+  const head = el("tr"); head.appendChild(el("th", {}, "true \\ pred"));
+  for (const name of doc.classes) head.appendChild(el("th", { title: name }, name));
+  const thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
+  const body = el("tbody");
+  doc.matrix.forEach((row, i) => {
+    const tr = el("tr"); tr.appendChild(el("th", {}, doc.classes[i]));
+    row.forEach((count, j) => {
+      const truth = doc.classes[i], predicted = doc.classes[j];
+      const selected = doc.selected.true.includes(truth) && doc.selected.pred.includes(predicted);
+      const cell = el("td", { "data-true": truth, "data-pred": predicted, title: `true ${truth}, predicted ${predicted}: ${count}`,
+        class: (count ? "count" : "") + (i === j ? " diagonal" : "") + (selected ? " selected" : "") }, count ? String(count) : "");
+      if (count) cell.addEventListener("click", () => {
+        const params = currentQuery(); params.set("true", truth); params.set("pred", predicted); applyQuery(params);
+      });
+      tr.appendChild(cell);
+    });
+    body.appendChild(tr);
+  });
+  table.appendChild(body);
+  section.appendChild(table);
+  return section;
 }
 
 async function loadStats(params, page) {
@@ -216,6 +291,7 @@ function renderGrid(page) {
     const card = el("div", { class: "card", "data-index": sample.index, title: sample.path });
     card.appendChild(figure(sample, "thumb"));
     card.appendChild(el("div", { class: "caption" }, `${sample.path.split("/").pop()} · ${sample.objects.length} obj${sample.split ? " · " + sample.split : ""}`));
+    if (sample.run) card.appendChild(predictionCaption(sample.run));
     card.addEventListener("click", () => openDetail(sample.index));
     grid.appendChild(card);
   }
@@ -225,6 +301,13 @@ function renderGrid(page) {
   $("page").textContent = page.total ? `${page.offset + 1}–${last}` : "no images match";
   $("prev").disabled = page.offset === 0;
   $("next").disabled = last >= page.total;
+}
+
+function predictionCaption(run) {
+  const mark = run.correct === null ? "" : run.correct ? " ✓" : ` ✗ true ${run.true}`;
+  const loss = run.loss === null ? "" : ` · loss ${run.loss_bound ? "≥ " : ""}${run.loss.toFixed(3)}`;
+  return el("div", { class: "caption pred" + (run.correct === null ? "" : run.correct ? " right" : " wrong"), "data-pred": run.pred,
+    "data-loss": run.loss === null ? "" : run.loss }, `pred ${run.pred} ${run.confidence.toFixed(3)}${mark}${loss}`);
 }
 
 function bars(title, rows, onClick) {
@@ -299,6 +382,11 @@ async function openDetail(index) {
   definition(facts, "size", `${sample.width ?? "?"} × ${sample.height ?? "?"}`);
   definition(facts, "split", sample.split || "-");
   if (sample.id !== undefined && sample.id !== null) definition(facts, "id", String(sample.id));
+  if (sample.run) {
+    definition(facts, "predicted", `${sample.run.pred} (confidence ${sample.run.confidence.toFixed(4)})`);
+    definition(facts, "true class", sample.run.true === null ? "- (no single image label)" : sample.run.true);
+    if (sample.run.loss !== null) definition(facts, "loss", `${sample.run.loss_bound ? "at least " : ""}${sample.run.loss.toFixed(4)}`);
+  }
   if (sample.labels.length) definition(facts, "image labels", sample.labels.join(", "));
   for (const [key, value] of Object.entries(sample.attributes || {})) definition(facts, key, value);
   info.appendChild(facts);
@@ -354,13 +442,20 @@ async function refresh() {
   queryToForm(params);
   state.offset = Math.max(0, Number(params.get("offset") || 0));
   $("error").textContent = "";
+  const generation = ++state.generation;  // a newer refresh (a click while this one waits) wins: stale answers drop
+  const current = () => generation === state.generation;
   try {
     const page = await loadSamples(params, state.offset);
+    if (!current()) return;
     renderGrid(page);
-    renderStats(await loadStats(params, page));
+    const stats = await loadStats(params, page);
+    const confusion = state.meta.run ? await loadConfusion(params) : null;
+    if (!current()) return;
+    renderStats(stats);
+    if (confusion) $("stats").prepend(renderConfusion(confusion));
     if (params.get("show") !== null) await openDetail(Number(params.get("show")));
   } catch (error) {
-    $("error").textContent = String(error.message || error);
+    if (current()) $("error").textContent = String(error.message || error);
   }
 }
 
@@ -382,6 +477,10 @@ async function start() {
   fillSelect("f-has", names); fillSelect("f-lacks", names); fillSelect("f-label", names);
   fillSelect("f-split", state.meta.splits);
   fillSelect("f-problem", ["any"].concat(Object.keys(state.meta.checks)));
+  if (state.meta.run) {
+    $("run-filters").hidden = false;
+    fillSelect("f-true", state.meta.run.classes); fillSelect("f-pred", state.meta.run.classes);
+  }
   $("filter-form").addEventListener("submit", (event) => { event.preventDefault(); applyQuery(formToQuery()); });
   $("clear").addEventListener("click", () => applyQuery(new URLSearchParams()));
   const page = (delta) => {
