@@ -43,3 +43,12 @@ def slow(context: dict, task: int) -> int:
 
 def len_of(_context: object, task: list) -> int:
     return len(task)
+
+
+def big_result(_context: object, task: int) -> bytes:
+    """A result larger than a pipe's buffer: a worker killed while sending it is part-way through a write."""
+    return bytes([task % 256]) * (4 << 20)
+
+
+def unpicklable_result(_context: object, task: int) -> object:
+    return lambda: task

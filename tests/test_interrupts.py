@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cvkit.core import executor
+from cvkit.core import executor, workers
 from cvkit.io import _owner_tag, atomic_dir, atomic_file, clear_leftovers
 
 pytestmark = pytest.mark.skipif(not executor.can_fork(), reason="forked workers")
@@ -48,11 +48,11 @@ def test_interrupting_the_consumer_stops_and_reaps_the_workers():
 
 
 def test_a_generator_an_error_left_suspended_is_stopped_by_stop_workers():
-    mark = executor.workers_mark()
+    mark = workers.workers_mark()
     results = executor.LocalProcesses(2).map(_interrupt_self_then_square, None, list(range(10_000)))
     next(results)  # suspended here, as when the caller's own code raises between two results
     assert multiprocessing.active_children() != []
-    executor.stop_workers(since=mark)
+    workers.stop_workers(since=mark)
     assert multiprocessing.active_children() == []
 
 
@@ -99,4 +99,88 @@ def test_a_failed_atomic_file_removes_the_folders_it_made(tmp_path: Path):
     with pytest.raises(OSError), atomic_file(tmp_path / "a" / "b" / "x.json") as handle:
         handle.write("{")
         raise OSError("disk full")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_worker_that_dies_in_a_task_stops_the_run_with_an_error_naming_the_task():
+    """multiprocessing.Pool replaced a dead worker and waited for the lost task forever; the run must end, named."""
+    from cvkit.errors import CvkitError
+    from executor_tasks import always_dies
+
+    with pytest.raises(CvkitError, match=r"worker process ended \(exit code 1\) while running task 7"):
+        list(executor.LocalProcesses(2).map(always_dies, {"victim": 7}, list(range(40))))
+    assert multiprocessing.active_children() == []
+
+
+def test_a_result_that_cannot_travel_back_is_an_error_not_a_hang():
+    from cvkit.errors import CvkitError
+    from executor_tasks import unpicklable_result
+
+    with pytest.raises(CvkitError, match="result could not be sent back"):
+        list(executor.LocalProcesses(2).map(unpicklable_result, None, [1, 2, 3]))
+
+
+def test_a_task_error_carries_the_workers_traceback():
+    from cvkit.errors import InvalidInputError
+    from executor_tasks import fails_on
+
+    with pytest.raises(InvalidInputError) as caught:
+        list(executor.LocalProcesses(2).map(fails_on, {"bad": 3}, list(range(8))))
+    assert isinstance(caught.value.__cause__, workers.RemoteTraceback)
+    assert "in fails_on" in str(caught.value.__cause__)
+
+
+STOP_WHILE_SENDING = """
+import sys
+sys.path.insert(0, {tests!r})
+from cvkit.core.executor import LocalProcesses
+from executor_tasks import big_result
+for attempt in range(25):  # stopped while the workers are part-way through sending 4 MB results
+    results = LocalProcesses(3).map(big_result, None, list(range(60)))
+    next(results)
+    results.close()
+print("stopped", attempt + 1)
+"""
+
+
+def test_stopping_workers_part_way_through_sending_results_never_hangs():
+    """The old pool's workers shared one result queue and its lock: one killed while writing held that lock
+    forever, and stopping the pool hung (seen as a SIGTERM to `cvkit convert` that never ended). The 60 s is a
+    hang guard, not a speed assertion."""
+    script = STOP_WHILE_SENDING.format(tests=str(Path(__file__).parent))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["stopped", "25"]
+
+
+SWALLOWED = """
+import gc, os, signal, sys
+from cvkit.atomic import atomic_write_text
+from cvkit.cli.signals import unwinding_signals
+from cvkit.core.interrupts import interrupted
+
+class SignalledWhileCollected:
+    def __del__(self):  # the handler raises here; Python prints such an error and drops it
+        signal.raise_signal(signal.SIGTERM)
+
+with unwinding_signals():
+    SignalledWhileCollected()
+    gc.collect()
+    print("went on", interrupted())
+    try:
+        atomic_write_text({target!r}, "complete")
+    except BaseException as stopped:
+        print("not committed:", type(stopped).__name__)
+"""
+
+
+def test_a_signal_whose_exception_python_dropped_still_stops_the_next_commit(tmp_path: Path):
+    """A signal that arrives while a ``__del__`` runs: its exception is swallowed, the command goes on, but nothing
+    is committed after it and no traceback is printed (found as `cvkit convert` exiting 0 after a SIGTERM)."""
+    target = tmp_path / "out.json"
+    done = subprocess.run(
+        [sys.executable, "-c", SWALLOWED.format(target=str(target))], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.splitlines() == [f"went on {int(signal.SIGTERM)}", "not committed: Terminated"], done.stderr
+    assert "Traceback" not in done.stderr
     assert os.listdir(tmp_path) == []

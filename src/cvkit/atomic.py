@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from cvkit.core.executor import stop_workers, workers_mark
+from cvkit.core.interrupts import raise_if_interrupted
+from cvkit.core.workers import stop_workers, workers_mark
 from cvkit.errors import CvkitError, DestinationExistsError
 
 #: ``.<name>.<PID@HOST>.<random>.tmp``: a temporary file or folder of the run with that tag
@@ -219,6 +220,7 @@ def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         kwargs = {"encoding": encoding, "newline": ""} if "b" not in mode else {}
         with os.fdopen(fd, mode, **kwargs) as handle:  # type: ignore[arg-type]
             yield handle
+        raise_if_interrupted()
         os.chmod(tmp, 0o644)
         if os.path.abspath(path) in _exclusive:
             _link_new(tmp, path)
@@ -240,6 +242,7 @@ def rewrite_own_file(path: str | Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        raise_if_interrupted()
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException as exc:
@@ -291,6 +294,7 @@ def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     workers = workers_mark()
     try:
         yield tmp
+        raise_if_interrupted()
         os.chmod(tmp, 0o755)
         _move_in(tmp, path, overwrite)
     except BaseException as exc:
@@ -355,6 +359,7 @@ def extraction_folder(path: Path, overwrite: bool) -> Iterator[Path]:
     workers = workers_mark()
     try:
         yield path
+        raise_if_interrupted()
     except BaseException:
         stop_workers(since=workers)
         shutil.rmtree(path, ignore_errors=True)

@@ -87,7 +87,7 @@ def main() -> None:
     for it (:func:`cvkit.cli.process.kept_until_exit`) is not freed."""
     from cvkit.cli import common
     from cvkit.cli.signals import unwinding_signals
-    from cvkit.core.interrupts import Terminated
+    from cvkit.core.interrupts import Terminated, interrupted
 
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     process.claim_process()
@@ -100,6 +100,8 @@ def main() -> None:
         if code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":  # typer's answer to a closed stdout
             common.quiet_closed_stdout()
             code = common.EXIT_CLOSED_PIPE
+        if code in (0, None) and interrupted():  # the handler's exception was dropped inside a __del__
+            code = 128 + (interrupted() or 0)
         raise SystemExit(process.end_now(code)) from None
     except Terminated as stopped:  # typer turns Ctrl-C into exit 130 itself
         raise SystemExit(process.end_now(stopped.exit_code)) from None

@@ -100,7 +100,7 @@ def end_now(code: object) -> object:
     Python end as usual) where that is not safe or not wanted.
 
     Pools an error left running (their generator suspended) are stopped first, not waited for
-    (:func:`cvkit.core.executor.stop_workers`). By now the command's files are written and closed, its threads
+    (:func:`cvkit.core.workers.stop_workers`). By now the command's files are written and closed, its threads
     joined, and nothing cvkit registers must run at exit; stdout and stderr are flushed here (an output that fails
     then is reported, and its exit code replaces ``code``), and worker processes still ending are waited for, so
     that none outlives the command and their CPU time counts as the command's. It returns when the process does not
@@ -108,7 +108,7 @@ def end_now(code: object) -> object:
     augment on a GPU: torch cleans up at exit, data loader workers and CUDA), and for a code that is not a number
     (a message, which Python prints)."""
     if "multiprocessing" in sys.modules:
-        from cvkit.core.executor import stop_workers
+        from cvkit.core.workers import stop_workers
 
         stop_workers()
     if not _ends_with_command:

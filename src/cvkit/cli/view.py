@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from cvkit.cli.common import handle_errors, parse_options, quiet_progress
+from cvkit.core.interrupts import forget_interruption
 
 FILTER_HELP = "Export: filter as a query string, e.g. 'has=cat&size=small' (keys in docs/view.md)."
 
@@ -113,7 +114,7 @@ def view_cmd(
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            pass
+            forget_interruption()  # Ctrl-C is how a view ends: exit 0
         finally:
             server.server_close()
 

@@ -8,7 +8,7 @@ Nothing reaches a worker through inherited memory alone: the same call runs in t
 spawned local processes, or on another machine (the Ray engine, :mod:`cvkit.core.executor_ray`),
 and gives the same results.
 
-``context`` is sent once per worker (a pool's initializer; Ray's object store), ``tasks`` one by one. With the
+``context`` is sent once per worker (at its start; Ray's object store), ``tasks`` one by one. With the
 ``fork`` start method the context is inherited rather than pickled (cheap for a parsed COCO file), but it must
 still be picklable: tests run the same pipelines with ``spawn`` to keep it so.
 
@@ -16,26 +16,24 @@ An exception raised by a task is raised again by ``map`` at that task's place in
 early (``break``, an error, ``KeyboardInterrupt``) or :meth:`Executor.close` cancels the tasks not yet done.
 
 Local worker processes leave Ctrl-C, SIGTERM and SIGHUP to the process that started them
-(:mod:`cvkit.core.interrupts`): it unwinds and stops them, and they end without a word. Every pool starts and
-stops through :func:`start_pool` and :func:`stop_pool`, which keep a list of the pools still running, so that
-whoever is about to remove what workers write into (a temporary folder) can stop them first
-(:func:`stop_workers`), even where the generator that drives them is left suspended by an error.
+(:mod:`cvkit.core.interrupts`): it unwinds and stops them, and they end without a word. They share no lock and
+no queue (:mod:`cvkit.core.workers`), so killing one at any moment leaves nobody waiting, and one that dies stops
+the run with an error. :func:`~cvkit.core.workers.stop_workers` stops every set still running: whoever is about
+to remove what workers write into (a temporary folder) calls it first, even where the generator driving them is
+left suspended.
 """
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
-import multiprocessing.pool
 import os
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from cvkit.core.interrupts import quiet_worker, signals_held, signals_left_to_parent
 from cvkit.core.progress import progress_bar
+from cvkit.core.workers import WorkerSet
 from cvkit.errors import CvkitError
 
 C = TypeVar("C")
@@ -90,87 +88,6 @@ class InProcess(Executor):
             yield result
 
 
-#: a local worker's context, set once by the pool's initializer (:class:`LocalProcesses`)
-_worker_context: Any = None
-
-
-def _set_worker_context(context: Any) -> None:
-    global _worker_context
-    _worker_context = context
-
-
-#: pools started and not yet stopped or finished: (serial, starting thread, pool)
-_running: list[tuple[int, int, Any]] = []
-_serials = itertools.count(1)
-
-
-class _QuietPool(multiprocessing.pool.Pool):
-    """A pool whose workers leave Ctrl-C, SIGTERM and SIGHUP to the parent (:func:`~cvkit.core.interrupts.quiet_worker`)
-    and are ended with SIGKILL when it terminates them: a SIGTERM would be ignored. They are killed only after the
-    pool has taken the locks of its queues back from them, so none dies holding one."""
-
-    @staticmethod
-    def Process(ctx: Any, *args: Any, **kwds: Any) -> Any:  # multiprocessing names it so
-        process = ctx.Process(*args, **kwds)
-        process.terminate = process.kill
-        return process
-
-
-def _start_worker(
-    left_to_parent: tuple[int, ...], initializer: Callable[..., None] | None, initargs: tuple[Any, ...]
-) -> None:
-    quiet_worker(left_to_parent)
-    if initializer is not None:
-        initializer(*initargs)
-
-
-def start_pool(
-    start_method: str, workers: int, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
-) -> Any:
-    """A ``multiprocessing`` pool of ``workers`` quiet workers (:func:`cvkit.core.interrupts.quiet_worker`) that
-    run ``initializer(*initargs)`` first; end it with :func:`stop_pool` or :func:`pool_finished`. A signal that
-    arrives while the workers start is acted upon once the pool is known to :func:`stop_workers`."""
-    with signals_held():  # the workers start with these signals blocked, until they ignore them
-        pool = _QuietPool(
-            workers,
-            _start_worker,
-            (signals_left_to_parent(), initializer, initargs),
-            context=multiprocessing.get_context(start_method),
-        )
-        _running.append((next(_serials), threading.get_ident(), pool))
-    return pool
-
-
-def stop_pool(pool: Any) -> None:
-    """Cancel ``pool``'s tasks, end its workers and wait for them."""
-    pool_finished(pool)
-    pool.terminate()
-    pool.join()
-
-
-def pool_finished(pool: Any) -> None:
-    """``pool`` ran all its tasks (closed: its workers end on their own); it no longer needs stopping."""
-    _running[:] = [entry for entry in _running if entry[2] is not pool]
-
-
-def workers_mark() -> int:
-    """A mark for :func:`stop_workers`: pools started after it are the ones it stops."""
-    return _running[-1][0] if _running else 0
-
-
-def stop_workers(since: int = 0) -> None:
-    """Stop every pool this thread started after ``since`` (:func:`workers_mark`) and has not stopped: before a
-    temporary folder they may write into is removed, or before the command ends after an error."""
-    me = threading.get_ident()
-    for _serial, _thread, pool in [entry for entry in reversed(_running) if entry[0] > since and entry[1] == me]:
-        stop_pool(pool)
-
-
-def _call_with_context(call: tuple[Callable[[Any, Any], Any], Any]) -> Any:
-    function, task = call
-    return function(_worker_context, task)
-
-
 def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
@@ -184,33 +101,30 @@ class LocalProcesses(Executor):
     def __init__(self, workers: int, start_method: str | None = None):
         self.workers = max(1, workers)
         self.start_method = start_method or ("fork" if can_fork() else "spawn")
-        self._pool: Any = None
+        self._workers: WorkerSet | None = None
 
     def map(
         self, function: Callable[[C, T], R], context: C, tasks: Sequence[T], on_done: OnDone | None = None
     ) -> Iterator[R]:
         self.close()
-        pool = start_pool(self.start_method, self.workers, _set_worker_context, (context,))
-        self._pool = pool
-        results = pool.imap(_call_with_context, [(function, task) for task in tasks])
-        pool.close()  # no task comes after these: workers end as soon as the tasks run out
+        if not tasks:
+            return
+        workers = WorkerSet(self.start_method, min(self.workers, len(tasks)), context)
+        self._workers = workers
         try:
-            for index, result in enumerate(results):
-                if on_done is not None:
-                    on_done(index, result)
-                yield result
-        except BaseException:  # an error, or the caller stopped early: the workers are stopped and waited for
-            self._pool = None
-            stop_pool(pool)
+            workers.start()
+            yield from workers.run(function, tasks, on_done)
+        except BaseException:  # an error, or the caller stopped early: the workers are killed and waited for
+            workers.stop()
             raise
-        pool_finished(pool)
-        pool.join()
-        self._pool = None
+        finally:
+            self._workers = None
+        workers.finish()
 
     def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            stop_pool(pool)
+        if self._workers is not None:
+            workers, self._workers = self._workers, None
+            workers.stop()
 
 
 def default_workers(workers: int | None) -> int:

@@ -35,6 +35,40 @@ class Terminated(BaseException):
         return 128 + self.signum
 
 
+def interruption_for(signum: int) -> BaseException:
+    """What a command raises to unwind on ``signum``: :class:`KeyboardInterrupt` for Ctrl-C, else
+    :class:`Terminated`."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
+#: the signal the handler raised for (:func:`note_raised`), kept until the next command starts
+_raised: list[int] = []
+
+
+def note_raised(signum: int) -> None:
+    """For a signal handler, as it raises :func:`interruption_for` ``signum``: remembered, because Python only
+    prints (never propagates) what is raised inside a ``__del__`` or a weakref callback, so the exception may be
+    lost on its way; :func:`raise_if_interrupted` raises it again where that matters."""
+    _raised.append(signum)
+
+
+def interrupted() -> int | None:
+    """The signal the command was told to unwind on, if any."""
+    return _raised[0] if _raised else None
+
+
+def forget_interruption() -> None:
+    """A command starts (or deliberately ended on Ctrl-C, as ``cvkit view`` does): nothing is pending."""
+    _raised.clear()
+
+
+def raise_if_interrupted() -> None:
+    """Before an output is committed (renamed into place): a command told to unwind never commits, even where its
+    exception was swallowed on the way (:func:`note_raised`)."""
+    if _raised:
+        raise interruption_for(_raised[0])
+
+
 def exit_code_of(interruption: BaseException) -> int:
     """The exit status for a command ended by ``interruption``: 128 + the signal's number (130 for Ctrl-C)."""
     return interruption.exit_code if isinstance(interruption, Terminated) else 128 + signal.SIGINT
