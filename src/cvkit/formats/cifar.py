@@ -31,14 +31,17 @@ import io
 import os
 import pickle
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from cvkit.core import shards as sharding
 from cvkit.core import validate_values
 from cvkit.core.categories import Category, CategorySet, Hierarchy
-from cvkit.core.model import Dataset, Sample
+from cvkit.core.model import Dataset, Sample, Shard
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import read_here, runs
 from cvkit.errors import CvkitError, InvalidInputError, UnsafePickleError
 from cvkit.io import extraction_dir, open_regular, read_utf8_text
 
@@ -259,18 +262,23 @@ def _whole_numbers(values: Any, key: str, path: Path) -> list[int]:
     return listed
 
 
-def _binary_rows(path: Path, coarse: bool) -> Iterator[tuple[int, int | None, Any, tuple[int, int], str | None]]:
+def _binary_rows(
+    path: Path, coarse: bool, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[int, int | None, Any, tuple[int, int], str | None]]:
+    """The records ``start..stop`` of a binary batch (only their bytes are read)."""
     import numpy as np
 
     head = 2 if coarse else 1
+    record = PLANE + head
     size = path.stat().st_size
-    if size % (PLANE + head):
+    if size % record:
         raise InvalidInputError(
-            f"size {size} is not a multiple of the {PLANE + head}-byte records of "
-            f"{'CIFAR-100' if coarse else 'CIFAR-10'}",
+            f"size {size} is not a multiple of the {record}-byte records of {'CIFAR-100' if coarse else 'CIFAR-10'}",
             file=path,
         )
-    records = np.fromfile(path, dtype=np.uint8).reshape(-1, PLANE + head)
+    stop = size // record if stop is None else min(stop, size // record)
+    count = max(stop - start, 0)
+    records = np.fromfile(path, dtype=np.uint8, count=count * record, offset=start * record).reshape(-1, record)
     for row in records:
         fine = int(row[1] if coarse else row[0])
         yield fine, (int(row[0]) if coarse else None), row[head:], (SIDE, SIDE), None
@@ -281,8 +289,17 @@ def _unpacked(path: Path) -> list[Path]:
     return [path / name for name in ARCHIVE_FOLDERS if (path / name).is_dir()] if path.is_dir() else []
 
 
+#: what the shards of one read share: the layout and the folder the PNGs are written to
+_Shared = tuple[_Source, Path]
+#: a shard's task: the batch's place in the layout, and its rows ``start..stop`` (None: to the end)
+_Task = tuple[int, int, int | None]
+#: the tally (:attr:`~cvkit.core.report.Report.tallies`) of a fine class met under a coarse one: this prefix +
+#: ``fine NUL coarse``; the reader's finisher turns them into hierarchy edges, in the order one process meets them
+_PARENT = "cifar.parent:"
+
+
 def read(path: Path, report: Report, **options: Any) -> Dataset:
-    """Read CIFAR batches, writing each image as a PNG into ``images_dir`` while streaming."""
+    """Read CIFAR batches, writing each image as a PNG into ``images_dir``; runs of rows of a batch are shards."""
     path = Path(path)
     inner = [] if _describe(path) else _unpacked(path)
     if len(inner) > 1:
@@ -290,75 +307,109 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
             f"several CIFAR folders here ({', '.join(p.name for p in inner)}): give one of them", file=path
         )
     source = _Source(inner[0] if inner else path)
-    images_dir = extraction_dir(path, options.get("images_dir"))
+    shared: _Shared = (source, extraction_dir(path, options.get("images_dir")))
     categories = CategorySet(Category(i, name) for i, name in enumerate(source.fine))
     hierarchy = Hierarchy()
     if source.coarse:
         for name in source.coarse:
             hierarchy.node(name)
 
-    def samples() -> Iterator[Sample]:
-        for batch in source.batches:
-            stem = batch.name.removesuffix(".bin")
-            rows = (
-                _binary_rows(batch, source.coarse is not None)
-                if source.binary
-                else _pickle_rows(batch, source.coarse is not None)
-            )
-            used: set[str] = set()
+    def shards(workers: int) -> list[Shard]:
+        return _shards(shared, workers)
+
+    def finish(merged: Report | None) -> None:
+        tallies = (merged if merged is not None else report).tallies
+        for key in [key for key in tallies if key.startswith(_PARENT)]:
+            del tallies[key]
+            fine, coarse = key.removeprefix(_PARENT).split("\0")
+            hierarchy.add_edge(fine, coarse)
+
+    dataset = Dataset(
+        track(read_here(shards, categories, report), "writing CIFAR PNGs"),
+        categories,
+        hierarchy,
+        root=shared[1],
+        source_format="cifar",
+        shards=shards,
+    )
+    dataset.finishers.append(finish)
+    return dataset
+
+
+def _row_count(batch: Path, source: _Source) -> int | None:
+    """How many images ``batch`` holds (its labels alone are read); None when that cannot be told (the shard that
+    reads the whole batch says why)."""
+    coarse = source.coarse is not None
+    try:
+        if source.binary:
+            size, record = batch.stat().st_size, PLANE + (2 if coarse else 1)
+            return None if size % record else size // record
+        labels = load_pickle(batch, arrays=False).get("fine_labels" if coarse else "labels")
+    except (OSError, CvkitError):
+        return None
+    return len(labels) if isinstance(labels, list | tuple) else None
+
+
+def _shards(shared: _Shared, workers: int) -> list[Shard]:
+    """Runs of rows of each batch. A binary batch's run reads its own records; a pickle is loaded whole by each run
+    of it, so a pickle batch is cut only into about one run a worker."""
+    source = shared[0]
+    counts = [_row_count(batch, source) for batch in source.batches]
+    total = sum(count or 0 for count in counts)
+    size = sharding.SHARD_ITEMS if source.binary else max(sharding.SHARD_ITEMS, -(-total // max(workers, 1)))
+    found: list[Shard] = []
+    for number, count in enumerate(counts):
+        if not count:
+            found.append(Shard(1, _read_run, shared, (number, 0, None)))
+            continue
+        found += [Shard(len(run), _read_run, shared, (number, run.start, run.stop)) for run in runs(range(count), size)]
+    return found
+
+
+def _read_run(shared: _Shared, task: _Task, categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): rows ``start..stop`` of one batch, each written as a PNG.
+
+    A pickle batch is read from its first row: the rows before ``start`` are checked (not written, not reported)
+    so that names repeated in the batch get the same prefix, and an image that ends the batch ends it for every
+    later run too, as when one process reads the batch. What is wrong with the batch itself is reported by its first
+    run."""
+    source, images_dir = shared
+    number, start, stop = task
+    batch = source.batches[number]
+    stem = batch.name.removesuffix(".bin")
+    coarse = source.coarse is not None
+    first = start if source.binary else 0
+    rows = _binary_rows(batch, coarse, start, stop) if source.binary else _pickle_rows(batch, coarse)
+    used: set[str] = set()
+    following: int | None = None  # the row the batch gives next; None before its first
+    try:
+        for index, (fine, parent, pixels, (h, w), filename) in enumerate(islice(rows, stop), first):
+            following = index + 1
             try:
-                for index, (fine, coarse, pixels, (h, w), filename) in enumerate(
-                    track(rows, f"{batch.name}: writing PNGs")
-                ):
-                    try:
-                        sample = _sample(
-                            source,
-                            batch,
-                            stem,
-                            index,
-                            fine,
-                            coarse,
-                            pixels,
-                            h,
-                            w,
-                            filename,
-                            used,
-                            images_dir,
-                            hierarchy,
-                        )
-                    except InvalidInputError as err:  # one bad image: skip it, keep the batch
-                        report.invalid(err)
-                        continue
-                    report.count_read(sample.split, 0)
-                    yield sample
-            except UnsafePickleError:
-                raise
-            except InvalidInputError as err:  # an unreadable batch: skip the batch
-                report.invalid(err)
-
-    return Dataset(samples(), categories, hierarchy, root=images_dir, source_format="cifar")
+                label, coarse_name, rel = _checked(source, batch, index, fine, parent, filename, used)
+            except InvalidInputError as err:  # one bad image: skip it, keep the batch
+                if index >= start:
+                    report.invalid(err)
+                continue
+            if index < start:
+                continue
+            sample = _write(images_dir, stem, rel, index, pixels, h, w, label, coarse_name, filename)
+            if coarse_name is not None:
+                report.tallies[f"{_PARENT}{label}\0{coarse_name}"] = 1
+            report.count_read(sample.split, 0)
+            yield sample
+    except UnsafePickleError:
+        raise
+    except InvalidInputError as err:  # an unreadable batch, or an image that ends it: skip the rest of the batch
+        if (start == 0) if following is None else following >= start:
+            report.invalid(err)
 
 
-def _sample(
-    source: _Source,
-    batch: Path,
-    stem: str,
-    index: int,
-    fine: Any,
-    coarse: Any,
-    pixels: Any,
-    h: int,
-    w: int,
-    filename: str | None,
-    used: set[str],
-    images_dir: Path,
-    hierarchy: Hierarchy,
-) -> Sample:
-    """Check the labels (whole numbers: a label 3.7 was read as class 3), write the PNG and build the sample of one
-    image."""
-    import numpy as np
-    from PIL import Image
-
+def _checked(
+    source: _Source, batch: Path, index: int, fine: Any, coarse: Any, filename: str | None, used: set[str]
+) -> tuple[str, str | None, str]:
+    """Check one image's labels (whole numbers: a label 3.7 was read as class 3) and name it: its class, its coarse
+    class (CIFAR-100) and its file name in the batch's folder (made unique in the batch: ``used``)."""
     fine = validate_values.whole_number(fine, "label", batch, f"image {index}")
     if coarse is not None:
         coarse = validate_values.whole_number(coarse, "coarse label", batch, f"image {index}")
@@ -366,8 +417,7 @@ def _sample(
         raise InvalidInputError(
             f"label {fine}, but there are {len(source.fine)} classes", file=batch, location=f"image {index}"
         )
-    label = source.fine[fine]
-    meta: dict[str, Any] = {"batch": stem, "index": index}
+    coarse_name = None
     if coarse is not None and source.coarse is not None:
         if not 0 <= coarse < len(source.coarse):
             raise InvalidInputError(
@@ -375,20 +425,39 @@ def _sample(
                 file=batch,
                 location=f"image {index}",
             )
-        hierarchy.add_edge(label, source.coarse[coarse])
-        meta["coarse_label"] = source.coarse[coarse]
+        coarse_name = source.coarse[coarse]
     name = os.path.basename(filename) if filename else f"{index:05d}.png"
     name = name if name.lower().endswith(".png") else name + ".png"
     if name in used:
         name = f"{index:05d}_{name}"
     used.add(name)
+    return source.fine[fine], coarse_name, name
+
+
+def _write(
+    images_dir: Path,
+    stem: str,
+    name: str,
+    index: int,
+    pixels: Any,
+    h: int,
+    w: int,
+    label: str,
+    coarse_name: str | None,
+    filename: str | None,
+) -> Sample:
+    """Write one image as a PNG and build its sample."""
+    import numpy as np
+    from PIL import Image
+
     rel = f"{stem}/{name}"
     target = images_dir / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    image = np.ascontiguousarray(
-        pixels.reshape(3, h, w).transpose(1, 2, 0)
-    )  # CHW planes -> HWC, which PIL reads as RGB
+    image = np.ascontiguousarray(pixels.reshape(3, h, w).transpose(1, 2, 0))  # CHW planes -> HWC, read as RGB
     Image.fromarray(image).save(target, format="PNG")
+    meta: dict[str, Any] = {"batch": stem, "index": index}
+    if coarse_name is not None:
+        meta["coarse_label"] = coarse_name
     if filename:
         meta["filename"] = filename
     return Sample(rel, w, h, split_of(stem), labels=[label], meta={"cifar": meta})
