@@ -32,17 +32,19 @@ import gzip
 import os
 import re
 import string
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cvkit.core import shards as sharding
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.model import Dataset, Sample
+from cvkit.core.model import Dataset, Sample, Shard
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import read_here, runs
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import extraction_dir, read_regular_bytes, read_utf8_text, require_regular
+from cvkit.io import extraction_dir, open_regular, read_regular_bytes, read_utf8_text, require_regular
 
 #: The reader writes image files: ``cvkit.api.convert`` gives it ``images_dir`` beside the output.
 EXTRACTS_IMAGES = True
@@ -79,11 +81,24 @@ KNOWN_CLASSES: dict[str, list[str]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
 class _Source:
-    """One file (or IDX pair, or npz split) of images: where it is, its split, the dataset it belongs to."""
+    """One file (or IDX pair, or npz split) of images: where it is, its split, the dataset it belongs to, and how its
+    rows are read: ``kind`` (``idx``, ``csv``, ``npz``) and its other file (IDX labels) or array (npz key)."""
 
-    def __init__(self, file: Path, split: str, family: str, rows: Callable[[], Rows]):
-        self.file, self.split, self.family, self.rows = file, split, family, rows
+    file: Path
+    split: str
+    family: str
+    kind: str
+    other: Path | str | None = None
+
+    def rows(self) -> Rows:
+        if self.kind == "idx":
+            assert isinstance(self.other, Path)
+            return _idx_rows(self.file, self.other)
+        if self.kind == "csv":
+            return _csv_rows(self.file)
+        return _npz_rows(self.file, str(self.other))
 
 
 def _split(name: str) -> str | None:
@@ -232,10 +247,8 @@ def _open(path: Path) -> bytes:
         raise InvalidInputError(f"cannot read ({exc})", file=path) from None
 
 
-def _idx_rows(images: Path, labels: Path) -> Rows:
-    """``(28x28 uint8 array, label)`` per image of an IDX pair; headers and sizes checked."""
-    import numpy as np
-
+def _idx_shape(images: Path, labels: Path) -> tuple[int, int, int]:
+    """``(count, rows, cols)`` of an IDX pair; headers and sizes checked (the whole files are read)."""
     image_bytes, label_bytes = _open(images), _open(labels)
     if len(image_bytes) < 16 or int.from_bytes(image_bytes[:4], "big") != 0x803:
         raise InvalidInputError("not an IDX image file (magic 0x00000803 expected)", file=images, location="header")
@@ -254,9 +267,38 @@ def _idx_rows(images: Path, labels: Path) -> Rows:
     label_count = int.from_bytes(label_bytes[4:8], "big")
     if label_count != count or len(label_bytes) - 8 != count:
         raise InvalidInputError(f"{count} images but {len(label_bytes) - 8} labels", file=labels, location="header")
-    pixels = np.frombuffer(image_bytes, dtype=np.uint8, offset=16).reshape(count, rows, cols)
-    for index in range(count):
-        yield pixels[index], label_bytes[8 + index]
+    return count, rows, cols
+
+
+def _byte_range(path: Path, offset: int, size: int) -> bytes:
+    """``size`` bytes of ``path`` from ``offset`` (a ``.gz`` file is decompressed up to there, not held whole)."""
+    try:
+        with open_regular(path) as raw:
+            handle = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
+            handle.seek(offset)
+            data = handle.read(size)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InvalidInputError(f"cannot read ({exc})", file=path) from None
+    if len(data) != size:
+        raise InvalidInputError(f"cannot read (the file ends {size - len(data)} bytes early)", file=path)
+    return data
+
+
+def _idx_rows(
+    images: Path, labels: Path, start: int = 0, stop: int | None = None, shape: tuple[int, int, int] | None = None
+) -> Rows:
+    """``(rows x cols uint8 array, label)`` per image ``start..stop`` of an IDX pair whose ``shape`` (count, rows,
+    cols) :func:`_idx_shape` gave; without it, the headers are checked here first."""
+    import numpy as np
+
+    count, rows, cols = shape or _idx_shape(images, labels)
+    stop = count if stop is None else min(stop, count)
+    side = rows * cols
+    pixels = np.frombuffer(_byte_range(images, 16 + start * side, (stop - start) * side), dtype=np.uint8)
+    pixels = pixels.reshape(stop - start, rows, cols)
+    label_bytes = _byte_range(labels, 8 + start, stop - start)
+    for index in range(stop - start):
+        yield pixels[index], label_bytes[index]
 
 
 def _csv_rows(path: Path) -> Rows:
@@ -320,20 +362,19 @@ def _sources(folder: Path, npz: Path | None) -> list[_Source]:
                     images,
                     _split(images.name) or images.name.split("-")[0],
                     _family(images.name.split("-images")[0]),
-                    partial(_idx_rows, images, labels),
+                    "idx",
+                    labels,
                 )
                 for images, labels in pairs
             ]
         csvs = _csv_files(folder)
         if csvs:
-            return [
-                _Source(csv, _split(csv.name) or csv.stem, _family(csv.stem), partial(_csv_rows, csv)) for csv in csvs
-            ]
+            return [_Source(csv, _split(csv.name) or csv.stem, _family(csv.stem), "csv") for csv in csvs]
     files = [npz] if npz else _npz_files(folder)
     # every x_<split> with its y_<split>, checked or not: one _npz_rows refuses by name (an object-array x_train was
     # left out here, and the train split silently with it)
     return [
-        _Source(file, key[2:], file.stem.lower(), partial(_npz_rows, file, key))
+        _Source(file, key[2:], file.stem.lower(), "npz", key)
         for file in files
         for key in _npz_keys(file, checked=False)
     ]
@@ -402,38 +443,81 @@ def read(path: Path, report: Report, images_dir: str | None = None, subset: str 
     sources = _choose(sources, subset, folders[0])
     names = _class_names(folders[0], sources)
     categories = CategorySet(Category(i, name) for i, name in enumerate(names))
-    target = extraction_dir(path, images_dir)
+    shared: _Shared = (sources, names, extraction_dir(path, images_dir))
 
-    def samples() -> Iterator[Sample]:
-        from PIL import Image
+    def shards(_workers: int) -> list[Shard]:
+        return _shards(shared)
 
-        for source in sources:
-            file, split = source.file, source.split
-            folder = target / split
-            folder.mkdir(parents=True, exist_ok=True)
+    return Dataset(
+        track(read_here(shards, categories, report), "writing MNIST PNGs"),
+        categories,
+        root=shared[2],
+        source_format="mnist",
+        shards=shards,
+    )
+
+
+#: what the shards of one read share: the sources, the class names, the folder the PNGs are written to
+_Shared = tuple[list[_Source], list[str], Path]
+#: a shard's task: the source's place, its rows ``start..stop`` (None: to the end), the IDX ``(count, rows, cols)``
+_Task = tuple[int, int, int | None, tuple[int, int, int] | None]
+#: a CSV run is one file: about this many bytes a row steer its size (progress, whether workers start)
+CSV_ROW_BYTES = 2 * SIDE * SIDE
+
+
+def _shards(shared: _Shared) -> list[Shard]:
+    """Runs of rows of each IDX pair (each reads its byte ranges of the two files); a CSV file or an npz array is one
+    run. A pair whose headers are wrong is one run, which reports it."""
+    found: list[Shard] = []
+    for number, source in enumerate(shared[0]):
+        if source.kind == "idx":
+            assert isinstance(source.other, Path)
             try:
-                for index, (pixels, label) in enumerate(track(source.rows(), f"{file.name}: writing PNGs")):
-                    if label is not None and not 0 <= label < len(names):
-                        report.invalid(
-                            InvalidInputError(
-                                f"label {label}, but there are {len(names)} classes",
-                                file=file,
-                                location=f"image {index}",
-                            )
-                        )
-                        continue
-                    Image.fromarray(pixels).save(folder / f"{index:05d}.png", format="PNG")
-                    sample = Sample(
-                        f"{split}/{index:05d}.png",
-                        pixels.shape[1],
-                        pixels.shape[0],
-                        split,
-                        labels=[names[label]] if label is not None else [],
-                        meta={"mnist": {"file": file.name, "index": index}},
-                    )
-                    report.count_read(split, 0)
-                    yield sample
-            except InvalidInputError as err:  # an unreadable file: skip the file
-                report.invalid(err)
+                shape = _idx_shape(source.file, source.other)
+            except InvalidInputError:
+                shape = None
+            if shape is not None and shape[0]:
+                found += [
+                    Shard(len(run), _read_run, shared, (number, run.start, run.stop, shape))
+                    for run in runs(range(shape[0]), sharding.SHARD_ITEMS)
+                ]
+                continue
+        size = source.file.stat().st_size // CSV_ROW_BYTES if source.kind == "csv" else 1
+        found.append(Shard(max(size, 1), _read_run, shared, (number, 0, None, None)))
+    return found
 
-    return Dataset(samples(), categories, root=target, source_format="mnist")
+
+def _read_run(shared: _Shared, task: _Task, categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): rows ``start..stop`` of one source, each written as a
+    PNG ``<split>/<index>.png``; an unreadable file is skipped (reported by its first run)."""
+    from PIL import Image
+
+    sources, names, target = shared
+    number, start, stop, shape = task
+    source = sources[number]
+    file, split = source.file, source.split
+    folder = target / split
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = _idx_rows(file, source.other, start, stop, shape) if shape is not None else source.rows()  # type: ignore[arg-type]
+    try:
+        for index, (pixels, label) in enumerate(rows, start):
+            if label is not None and not 0 <= label < len(names):
+                report.invalid(
+                    InvalidInputError(
+                        f"label {label}, but there are {len(names)} classes", file=file, location=f"image {index}"
+                    )
+                )
+                continue
+            Image.fromarray(pixels).save(folder / f"{index:05d}.png", format="PNG")
+            sample = Sample(
+                f"{split}/{index:05d}.png",
+                pixels.shape[1],
+                pixels.shape[0],
+                split,
+                labels=[names[label]] if label is not None else [],
+                meta={"mnist": {"file": file.name, "index": index}},
+            )
+            report.count_read(split, 0)
+            yield sample
+    except InvalidInputError as err:  # an unreadable file: skip the file
+        report.invalid(err)
