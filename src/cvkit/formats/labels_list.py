@@ -31,21 +31,21 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cvkit.core import jsonio
+from cvkit.core import shards as sharding
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.image_sizes import present_image, with_sizes
+from cvkit.core.image_sizes import read_sample_size
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS, find_image
-from cvkit.core.model import Dataset, Sample
+from cvkit.core.model import Dataset, Sample, Shard
 from cvkit.core.paths import inside, split_name
 from cvkit.core.report import Report
-from cvkit.core.shards import Pipeline
+from cvkit.core.shards import Pipeline, read_here
 from cvkit.core.splits import NO_SPLIT, SPLIT_KEYWORDS, split_folders, split_keyword
 from cvkit.errors import CvkitError, InvalidInputError
-from cvkit.io import RealPaths, atomic_file, place_image, read_utf8_text, relpath_posix
+from cvkit.io import RealPaths, atomic_file, open_regular, place_image, read_utf8_text, relpath_posix
 
 ID_COLUMNS = (
     "imageid",
@@ -185,38 +185,59 @@ def _read_synsets(path: Path) -> list[str]:
     return [n for n in names if n]
 
 
-class _Context:
-    """What every list of one read shares: options, categories, the synset names."""
+@dataclass(frozen=True, slots=True)
+class _Setup:
+    """What every list of one read shares and no list changes: the options and the synset names (sent to each
+    worker once)."""
 
-    def __init__(self, path: Path, report: Report, options: dict[str, Any]):
-        self.report = report
-        folder = path if path.is_dir() else path.parent
-        #: the dataset root; images are looked for in ``images/`` first, then beside the list, then in its sub-folders
-        self.root = Path(options["images"]) if options.get("images") else folder
-        self.fixed = bool(options.get("images"))
+    #: the dataset root; images are looked for in ``images/`` first, then beside the list, then in its sub-folders
+    root: Path
+    fixed: bool
+    sizes: bool
+    missing: str
+    split: str | None
+    synsets: list[str] | None
+    synsets_path: Path | None
+
+
+def _setup(path: Path, options: dict[str, Any]) -> _Setup:
+    folder = path if path.is_dir() else path.parent
+    missing = str(options.get("missing", "keep"))
+    if missing not in ("keep", "skip", "error"):
+        raise CvkitError(f"option missing must be keep, skip or error (got {missing!r})")
+    synsets_path = (
+        Path(options["synsets"])
+        if options.get("synsets")
+        else next((folder / n for n in SYNSET_NAMES if (folder / n).is_file()), None)
+    )
+    if synsets_path is None:
+        found = sorted(folder.glob("*synsets*.txt"))
+        synsets_path = found[0] if len(found) == 1 else None
+    if synsets_path is not None and not synsets_path.is_file():
+        raise CvkitError("synsets file not found", file=synsets_path)
+    return _Setup(
+        root=Path(options["images"]) if options.get("images") else folder,
+        fixed=bool(options.get("images")),
+        sizes=str(options.get("sizes", False)).lower() in ("true", "1", "yes"),
+        missing=missing,
+        split=options.get("split"),
+        synsets=_read_synsets(synsets_path) if synsets_path else None,
+        synsets_path=synsets_path,
+    )
+
+
+class _Context:
+    """One run's reading state over the shared :class:`_Setup`: the categories and report it adds to, and where the
+    images of each list folder were found so far."""
+
+    def __init__(self, setup: _Setup, categories: CategorySet, report: Report):
+        self.report, self.categories = report, categories
+        self.root, self.fixed, self.sizes, self.missing = setup.root, setup.fixed, setup.sizes, setup.missing
+        self.split, self.synsets, self.synsets_path = setup.split, setup.synsets, setup.synsets_path
         self.places: dict[Path, list[Path]] = {}
         self.probes: dict[Path, int] = {}
         #: a list folder's sub-folders, listed once (the Kaggle probe below may run 20 times per folder)
         self.subdirs: dict[Path, list[Path]] = {}
-        self.sizes = str(options.get("sizes", False)).lower() in ("true", "1", "yes")
-        self.missing = str(options.get("missing", "keep"))
-        if self.missing not in ("keep", "skip", "error"):
-            raise CvkitError(f"option missing must be keep, skip or error (got {self.missing!r})")
-        self.split = options.get("split")
-        synsets_path = (
-            Path(options["synsets"])
-            if options.get("synsets")
-            else next((folder / n for n in SYNSET_NAMES if (folder / n).is_file()), None)
-        )
-        if synsets_path is None:
-            found = sorted(folder.glob("*synsets*.txt"))
-            synsets_path = found[0] if len(found) == 1 else None
-        if synsets_path is not None and not synsets_path.is_file():
-            raise CvkitError("synsets file not found", file=synsets_path)
-        self.synsets = _read_synsets(synsets_path) if synsets_path else None
-        self.synsets_path = synsets_path
-        self.categories = CategorySet(Category(i + 1, n) for i, n in enumerate(dict.fromkeys(self.synsets or [])))
-        self.missing_count = 0
 
     def label(self, token: str, file: Path, location: str) -> str:
         if self.synsets is not None and token.isdigit():
@@ -252,11 +273,7 @@ class _Context:
                 return relpath_posix(found, self.root), True
         if self.probes[base] > 0:  # Kaggle's labels.csv lists train/<id>.jpg as <id>: look in the sub-folders
             if base not in self.subdirs:
-                with os.scandir(base) as entries:
-                    self.subdirs[base] = [
-                        base / name
-                        for name in sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir())
-                    ]
+                self.subdirs[base] = _subdirs(base)
             for sub in (sub for sub in self.subdirs[base] if sub not in places):
                 found = _find(sub, ident)
                 if found is not None:
@@ -268,7 +285,7 @@ class _Context:
     def sample(self, ident: str, labels: list[str], split: str | None, file: Path, location: str) -> Sample | None:
         rel, exists = self.image_path(ident, file.parent)
         if not exists:
-            self.missing_count += 1
+            self.report.tallies[_MISSING] += 1
             if self.missing == "error":
                 self.report.invalid(
                     InvalidInputError(
@@ -280,8 +297,16 @@ class _Context:
                 self.report.lose("listed image that does not exist", "left out (-r missing=skip)")
                 return None
         sample = Sample(rel, split=self.split or split, labels=labels)
+        if self.sizes and exists:
+            read_sample_size(sample, self.root / rel, self.report)
         self.report.count_read(sample.split, 0)
         return sample
+
+
+def _subdirs(base: Path) -> list[Path]:
+    """The sub-folders of a list folder, sorted (hidden ones left out)."""
+    with os.scandir(base) as entries:
+        return [base / name for name in sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir())]
 
 
 def _find(place: Path, ident: str) -> Path | None:
@@ -298,10 +323,10 @@ def _split_of(path: Path) -> str | None:
     return split_keyword(path.parent.name)
 
 
-def _read_txt(path: Path, ctx: _Context) -> Iterator[Sample]:
+def _read_txt(path: Path, ctx: _Context, piece: _Piece) -> Iterator[Sample]:
     split = _split_of(path)
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
+    with _text(path, piece, None) as handle:
+        for number, line in enumerate(handle, start=piece[3]):
             tokens = line.split()
             if not tokens or tokens[0].startswith("#"):
                 continue
@@ -316,10 +341,13 @@ def _read_txt(path: Path, ctx: _Context) -> Iterator[Sample]:
                 yield sample
 
 
-def _read_csv(path: Path, ctx: _Context) -> Iterator[Sample]:
+def _read_csv(path: Path, ctx: _Context, piece: _Piece) -> Iterator[Sample]:
     with open(path, newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), [])
+    with _text(path, piece, "") as handle:
         reader = csv.reader(handle)
-        header = next(reader, [])
+        if piece[1] == 0:
+            next(reader, [])
         columns = _csv_columns(header)
         if columns is None:
             raise InvalidInputError(
@@ -330,7 +358,7 @@ def _read_csv(path: Path, ctx: _Context) -> Iterator[Sample]:
             )
         ident_col, labels_col, split_col, multi = columns
         width = len(header)
-        for number, row in enumerate(reader, start=2):
+        for number, row in enumerate(reader, start=max(piece[3], 2)):
             if not row or not "".join(row).strip():
                 continue
             location = f"line {number}"
@@ -358,11 +386,11 @@ def _read_csv(path: Path, ctx: _Context) -> Iterator[Sample]:
                 yield sample
 
 
-def _read_jsonl(path: Path, ctx: _Context) -> Iterator[Sample]:
+def _read_jsonl(path: Path, ctx: _Context, piece: _Piece) -> Iterator[Sample]:
     """Hugging Face ``metadata.jsonl``: one object a line, ``file_name`` and a label key (a list: several labels)."""
     split = _split_of(path)
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
+    with _text(path, piece, None) as handle:
+        for number, line in enumerate(handle, start=piece[3]):
             if not line.strip():
                 continue
             location = f"line {number}"
@@ -391,8 +419,10 @@ def _read_jsonl(path: Path, ctx: _Context) -> Iterator[Sample]:
 
 
 def read(path: Path, report: Report, **options: Any) -> Dataset:
+    """Read label lists; runs of lines of a list are shards (one run for every list while images are still looked
+    for in sub-folders: where a list's images are is learnt line by line)."""
     path = Path(path)
-    ctx = _Context(path, report, options)
+    setup = _setup(path, options)
     if path.is_dir():
         lists = _list_files(path) + sorted(p for p in path.glob("*.csv") if detect(p))
         lists += [m for m in _metadata_files(path) if m not in lists]
@@ -404,26 +434,98 @@ def read(path: Path, report: Report, **options: Any) -> Dataset:
             )
     else:
         lists = [path]
-    readers = {".csv": _read_csv, ".jsonl": _read_jsonl}
+    categories = CategorySet(Category(i + 1, n) for i, n in enumerate(dict.fromkeys(setup.synsets or [])))
+    shared: _Shared = (setup, lists)
 
-    def samples() -> Iterator[Sample]:
-        for item in lists:
-            try:
-                yield from readers.get(item.suffix.lower(), _read_txt)(item, ctx)
-            except UnicodeDecodeError as exc:  # lists are read line by line: the line is not known here
-                raise InvalidInputError(
-                    f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the list as UTF-8", file=item
-                ) from None
-        if ctx.missing_count and ctx.missing == "keep":
-            report.warn(
-                f"{ctx.missing_count} listed image(s) do not exist under {ctx.root} (kept; -r missing=skip leaves "
-                "them out)"
+    def shards(_workers: int) -> list[Shard]:
+        return _shards(shared)
+
+    def finish(merged: Report | None) -> None:
+        target = merged if merged is not None else report
+        missing = target.tallies.pop(_MISSING, 0)
+        if missing and setup.missing == "keep":
+            target.warn(
+                f"{missing} listed image(s) do not exist under {setup.root} (kept; -r missing=skip leaves them out)"
             )
 
-    stream = samples()
-    if ctx.sizes:
-        stream = with_sizes(stream, partial(present_image, ctx.root), report)
-    return Dataset(stream, ctx.categories, root=ctx.root, source_format="labels")
+    dataset = Dataset(
+        read_here(shards, categories, report), categories, root=setup.root, source_format="labels", shards=shards
+    )
+    dataset.finishers.append(finish)
+    return dataset
+
+
+#: what the shards of one read share: the options and the list files
+_Shared = tuple[_Setup, list[Path]]
+#: a run of one list: its place in the lists, its bytes ``start..stop`` (None: to the end) and its first line's number
+_Piece = tuple[int, int, int | None, int]
+#: the tally (:attr:`~cvkit.core.report.Report.tallies`) of listed images that do not exist
+_MISSING = "labels.missing"
+_READERS = {".csv": _read_csv, ".jsonl": _read_jsonl}
+
+
+def _shards(shared: _Shared) -> list[Shard]:
+    """Runs of :data:`~cvkit.core.shards.SHARD_ITEMS` lines of each list; every list in one run while a list folder
+    has sub-folders that its images may be found in (where they were found steers the next lines' lookups)."""
+    setup, lists = shared
+    learning = not setup.fixed and any(
+        {sub.name for sub in _subdirs(item.parent)} - {"images"} for item in dict.fromkeys(lists)
+    )
+    if learning:
+        whole = tuple((number, 0, None, 1) for number in range(len(lists)))
+        return [Shard(len(lists), _read_run, shared, whole)]
+    size = sharding.SHARD_ITEMS
+    return [
+        Shard(size, _read_run, shared, (piece,))
+        for number, item in enumerate(lists)
+        for piece in _cut(number, item, size)
+    ]
+
+
+def _cut(number: int, path: Path, size: int) -> list[_Piece]:
+    """A list's runs: cut after a newline every ``size`` lines, where a byte offset is a line's start
+    for the text reader too (no lone carriage return, which ends a line as well; no CSV quotes, which may hold one);
+    else the whole list."""
+    csv_file = path.suffix.lower() == ".csv"
+    pieces: list[_Piece] = []
+    start, lines, offset = 0, 0, 0
+    with open_regular(path) as handle:
+        for raw in handle:
+            if raw.count(b"\r") != raw.count(b"\r\n") or (csv_file and b'"' in raw):
+                return [(number, 0, None, 1)]
+            offset += len(raw)
+            lines += 1
+            if lines % size == 0:
+                pieces.append((number, start, offset, lines - size + 1))
+                start = offset
+    if start < offset or not pieces:
+        pieces.append((number, start, None, lines - lines % size + 1))
+    return pieces
+
+
+def _text(path: Path, piece: _Piece, newline: str | None) -> IO[str]:
+    """The text of one run of a list: the file itself for a whole list, else its bytes ``start..stop``."""
+    _number, start, stop, _first = piece
+    if start == 0 and stop is None:
+        return open(path, newline=newline, encoding="utf-8-sig")
+    with open_regular(path) as handle:
+        handle.seek(start)
+        data = handle.read() if stop is None else handle.read(stop - start)
+    return io.StringIO(data.decode("utf-8-sig" if start == 0 else "utf-8"), newline=newline)
+
+
+def _read_run(shared: _Shared, task: tuple[_Piece, ...], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): runs of lines of the lists, in order."""
+    setup, lists = shared
+    ctx = _Context(setup, categories, report)
+    for piece in task:
+        item = lists[piece[0]]
+        try:
+            yield from _READERS.get(item.suffix.lower(), _read_txt)(item, ctx, piece)
+        except UnicodeDecodeError as exc:  # lists are read line by line: the line is not known here
+            raise InvalidInputError(
+                f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the list as UTF-8", file=item
+            ) from None
 
 
 # --- writing ---------------------------------------------------------------------------------
