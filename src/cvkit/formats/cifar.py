@@ -354,6 +354,8 @@ def _shards(shared: _Shared, workers: int) -> list[Shard]:
     """Runs of rows of each batch. A binary batch's run reads its own records; a pickle is loaded whole by each run
     of it, so a pickle batch is cut only into about one run a worker."""
     source = shared[0]
+    if workers <= 1 and not source.binary:  # one process: each batch a run, loaded once
+        return [Shard(1, _read_run, shared, (number, 0, None)) for number in range(len(source.batches))]
     counts = [_row_count(batch, source) for batch in source.batches]
     total = sum(count or 0 for count in counts)
     size = sharding.SHARD_ITEMS if source.binary else max(sharding.SHARD_ITEMS, -(-total // max(workers, 1)))
