@@ -498,7 +498,7 @@ def _read_run(shared: _Shared, task: _Task, categories: CategorySet, report: Rep
     file, split = source.file, source.split
     folder = target / split
     folder.mkdir(parents=True, exist_ok=True)
-    rows = _idx_rows(file, source.other, start, stop, shape) if shape is not None else source.rows()  # type: ignore[arg-type]
+    rows = _idx_rows(file, Path(source.other or ""), start, stop, shape) if shape is not None else source.rows()
     try:
         for index, (pixels, label) in enumerate(rows, start):
             if label is not None and not 0 <= label < len(names):
