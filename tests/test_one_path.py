@@ -217,7 +217,6 @@ NOT_SHARDED_YET = (
     "mnist",
     "labels",
     "cvat",
-    "open_images",
 )
 
 
