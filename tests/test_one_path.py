@@ -216,7 +216,6 @@ NOT_SHARDED_YET = (
     "cifar",
     "mnist",
     "labels",
-    "cvat",
 )
 
 
