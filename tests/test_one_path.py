@@ -209,8 +209,7 @@ def test_spawned_workers_write_the_same_bytes(source, target, tmp_path, small_sh
     _same_everywhere(source, target, tmp_path, ("serial", "spawn"))
 
 
-#: readers still iterated in the parent (issue #14): strict, so that the mark goes when one gives shards. CVAT
-#: streams one XML (video tracks collected to the end); Open Images holds one subset's columns at a time; CIFAR and
+#: readers still iterated in the parent (issue #14): strict, so that the mark goes when one gives shards. CIFAR and
 #: MNIST write PNGs as they read, a bad file skipping the rest of it; label lists learn where images are as they go
 NOT_SHARDED_YET = (
     "cifar",
