@@ -209,24 +209,8 @@ def test_spawned_workers_write_the_same_bytes(source, target, tmp_path, small_sh
     _same_everywhere(source, target, tmp_path, ("serial", "spawn"))
 
 
-#: readers still iterated in the parent (issue #14): strict, so that the mark goes when one gives shards. CVAT
-#: streams one XML (video tracks collected to the end); Open Images holds one subset's columns at a time
-NOT_SHARDED_YET = (
-    "cvat",
-    "open_images",
-)
-
-
-@pytest.mark.parametrize(
-    "source",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="reader gives no shards yet"))
-        if name in NOT_SHARDED_YET
-        else name
-        for name in READABLE
-    ],
-)
-def test_readers_cut_a_multi_file_input_into_shards(source, tmp_path, small_shards):
+@pytest.mark.parametrize("source", READABLE)
+def test_every_reader_cuts_a_multi_file_input_into_shards(source, tmp_path, small_shards):
     dataset = cvkit.read(_source(source, tmp_path), format=source, skip_invalid=True)
     found = dataset.take_shards(2)
     assert found is not None and len(found) > 1, f"{source} gives no shards"

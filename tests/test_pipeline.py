@@ -19,6 +19,7 @@ from cvkit.core import shards
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.executor import Executor, InProcess, LocalProcesses, can_fork, using
 from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.errors import InvalidInputError
 from cvkit.formats import labelme
 from cvkit.formats.coco import _format as coco
 from cvkit.formats.labelme_mit import _format as labelme_mit_format
@@ -50,6 +51,7 @@ def small_shards(monkeypatch):
     monkeypatch.setattr(manifest, "SHARD_BYTES", 300)
     monkeypatch.setattr(manifest_parquet, "ROW_GROUP_ROWS", 2)
     monkeypatch.setattr(labelme_mit_format, "SHARD_FILES", 2)
+    monkeypatch.setattr(shards, "SHARD_ITEMS", 2)
 
 
 def _labelme_folder(root: Path) -> Path:
@@ -74,7 +76,18 @@ def _labelme_folder(root: Path) -> Path:
 
 
 #: representative conversions: every sharded reader, every writer that spreads its encode
-CONVERSIONS = ["coco2yolo", "voc2coco", "labelme2coco", "manifest2coco", "parquet2coco", "coco2voc", "labelmemit2yolo"]
+CONVERSIONS = [
+    "coco2yolo",
+    "voc2coco",
+    "labelme2coco",
+    "manifest2coco",
+    "parquet2coco",
+    "coco2voc",
+    "labelmemit2yolo",
+    "cvat2coco",
+    "cvatvideo2coco",
+    "openimages2coco",
+]
 
 
 def _convert(name: str, tmp_path: Path, corpus, out: Path) -> cvkit.Report:
@@ -98,6 +111,12 @@ def _convert(name: str, tmp_path: Path, corpus, out: Path) -> cvkit.Report:
         if not src.exists():
             cvkit.convert(corpus("coco", "coco_person_keypoints"), src, "manifest", from_format="coco")
         return cvkit.convert(src, out, "coco", from_format="manifest", write_options={"task": "person_keypoints"})
+    if name == "cvat2coco":
+        return cvkit.convert(corpus("cvat", "datumaro_export_project"), out, "coco", from_format="cvat")
+    if name == "cvatvideo2coco":
+        return cvkit.convert(corpus("cvat", "datumaro_for_video"), out, "coco", from_format="cvat")
+    if name == "openimages2coco":
+        return cvkit.convert(corpus("open_images", "datumaro_v6"), out, "coco", from_format="open_images")
     if name == "labelmemit2yolo":
         src = tmp_path / "mit"
         if not src.exists():
@@ -274,3 +293,50 @@ def test_a_dataset_iterated_here_gives_the_writers_categories_their_place(tmp_pa
     assert written == (tmp_path / "r2.json").read_bytes()
     names = [c["name"] for c in json.loads(written)["categories"]]
     assert names[:4] == ["scene0", "cat", "__ignore__", "dog"]  # in order of first appearance, img0 first
+
+
+#: a CVAT document whose invalid items (one a tag over two lines) fall in different shards, with a cuboid (a warning
+#: counted over the shards) and labels met late
+CVAT_ITEMS = """<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <image id="0" name="a0.jpg" width="10" height="10">
+    <box label="cat" occluded="0"
+         xtl="1" ytl="oops" xbr="4" ybr="4"/>
+  </image>
+  <image id="1" name="a1.jpg" width="10" height="10">
+    <box label="dog" occluded="0" xtl="1" ytl="1" xbr="4" ybr="4"/>
+  </image>
+  <image id="2" name="a2.jpg" width="10" height="10">
+    <cuboid label="car" occluded="0"/>
+    <box label="cat" occluded="0" xtl="2" ytl="2" xbr="5" ybr="5"/>
+  </image>
+  <image id="3" name="a3.jpg" width="10" height="10">
+
+    <polygon label="bird" occluded="0" points="1,2;3"/>
+  </image>
+  <image id="4" name="a4.jpg" width="10" height="10"><tag label="scene"/>
+    <polyline label="fox" occluded="0" points="1,1;2,2"/>
+  </image>
+</annotations>
+"""
+
+
+def test_cvat_items_skipped_on_workers_are_those_one_process_skips(tmp_path, small_shards):
+    """The serial read streams the file itself (the oracle); workers parse each image's XML again: the skipped items,
+    their lines, the warnings and the bytes are the same; without skipping, a worker's error is the serial one."""
+    src = tmp_path / "annotations.xml"
+    src.write_text(CVAT_ITEMS)
+    serial = cvkit.convert(src, tmp_path / "serial.json", "coco", skip_invalid=True, transform=Dataset.materialize)
+    assert [item.location for item in serial.skipped] == ["line 6: <box>", "line 17: <polygon>"]
+    two = {"workers": 2}
+    for kind in EXECUTORS:
+        with using(_executor(kind)):
+            report = cvkit.convert(src, tmp_path / f"{kind}.json", "coco", skip_invalid=True, write_options=two)
+        assert report.to_dict() == serial.to_dict(), kind
+        assert (tmp_path / f"{kind}.json").read_bytes() == (tmp_path / "serial.json").read_bytes(), kind
+    with pytest.raises(InvalidInputError) as one:
+        cvkit.convert(src, tmp_path / "strict.json", "coco", transform=Dataset.materialize)
+    with using(_executor("spawn")), pytest.raises(InvalidInputError) as spread:
+        cvkit.convert(src, tmp_path / "strict_spawn.json", "coco", write_options=two)
+    assert str(spread.value) == str(one.value) and "line 6" in str(one.value)

@@ -9,13 +9,17 @@ object having left the frame and are not objects (``-r outside=keep`` keeps them
 from __future__ import annotations
 
 import zipfile
+from array import array
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from cvkit.core.categories import Category, CategorySet
-from cvkit.core.model import Annotation, Dataset, Sample
+from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.report import Report
+from cvkit.core.shards import shards_of
 from cvkit.errors import CvkitError, InvalidInputError
 from cvkit.formats.cvat._meta import Meta, parse_meta, skeleton_edges
 from cvkit.formats.cvat._shapes import SHAPE_TAGS, _where, read_shape
@@ -109,13 +113,25 @@ class _Images:
 
 
 class CvatReader:
-    """One CVAT XML stream turned into samples."""
+    """One CVAT XML turned into samples: streamed (:meth:`samples`), or indexed into runs that
+    :func:`_read_images` and :func:`_read_frames` read anywhere (:meth:`index`). ``categories``: where the labels
+    met go (the dataset's, or a shard's copy); ``meta``: the ``<meta>`` read already (a shard's)."""
 
-    def __init__(self, file: Path, root: Path, report: Report, split_by: str, outside: str):
-        self.file, self.report, self.split_by, self.keep_outside = file, report, split_by, outside == "keep"
+    def __init__(
+        self,
+        file: Path,
+        root: Path,
+        report: Report,
+        split_by: str,
+        outside: str,
+        categories: CategorySet | None = None,
+        meta: Meta | None = None,
+    ):
+        self.file, self.root, self.report, self.split_by = file, root, report, split_by
+        self.outside_mode, self.keep_outside = outside, outside == "keep"
         self.images = _Images(root)
-        self.meta = Meta()
-        self.categories = CategorySet()
+        self.meta = meta if meta is not None else Meta()
+        self.categories = categories if categories is not None else CategorySet()
         self.outside = 0
         self.cuboids = 0
 
@@ -165,6 +181,16 @@ class CvatReader:
         sample.objects = merge_skeletons(sample.objects)
         return sample
 
+    def image_sample(self, el: Any) -> Sample | None:
+        """The sample of one ``<image>``, counted; None when it is invalid (and skipped)."""
+        try:
+            sample = self._image(el)
+        except InvalidInputError as err:
+            self.report.invalid(err)
+            return None
+        self.report.count_read(sample.split, len(sample.objects))
+        return sample
+
     def _tag(self, el: Any, sample: Sample, tags: list[dict[str, Any]]) -> None:
         """An image tag is an image-level label; its attributes and group stay in meta for the writer."""
         label = el.get("label", "")
@@ -207,56 +233,135 @@ class CvatReader:
             obj.meta.setdefault("cvat", {})["keyframe"] = child.get("keyframe") == "1"
             frames.setdefault(frame, []).append(obj)
 
-    def _frames(self, frames: dict[int, list[Annotation]]) -> Iterator[Sample]:
+    def frame_sample(self, frame: int, objects: list[Annotation]) -> Sample:
+        """The sample of one video frame holding its tracks' shapes, counted."""
         task = self.meta.task(None)
         width, height = task.size if task is not None and task.size else (None, None)
-        for frame in sorted(frames):
-            sample = Sample(self.images.frame(frame, task), width, height, self._split(None, None, frame), id=frame)
-            sample.objects = frames[frame]
-            sample.meta["cvat"] = {"name": f"frame_{frame:06d}", "frame": frame}
-            yield sample
+        sample = Sample(self.images.frame(frame, task), width, height, self._split(None, None, frame), id=frame)
+        sample.objects = objects
+        sample.meta["cvat"] = {"name": f"frame_{frame:06d}", "frame": frame}
+        self.report.count_read(sample.split, len(sample.objects))
+        return sample
 
-    def samples(self, source: str | IO[bytes]) -> Iterator[Sample]:
+    def _walk(self, source: str | IO[bytes], frames: dict[int, list[Annotation]]) -> Iterator[Any]:
+        """The document's ``<image>`` elements in order, each freed once the caller is done with it; ``<meta>`` is
+        read into :attr:`meta` and the categories, ``<track>`` s into ``frames`` (frame -> objects)."""
         from lxml import etree
 
-        frames: dict[int, list[Annotation]] = {}
         try:
             for _event, el in _parser(source):
                 if el.tag == "meta" and el.getparent() is not None and el.getparent().tag == "annotations":
                     self.meta = parse_meta(el, self.file)
                     for category in categories_from_meta(self.meta):
                         self.categories.add(category)
-                    _release(el)
                 elif el.tag == "image":
-                    try:
-                        sample = self._image(el)
-                    except InvalidInputError as err:
-                        self.report.invalid(err)
-                    else:
-                        self.report.count_read(sample.split, len(sample.objects))
-                        yield sample
-                    _release(el)
+                    yield el
                 elif el.tag == "track":
                     try:
                         self._track(el, frames)
                     except InvalidInputError as err:
                         self.report.invalid(err)
-                    _release(el)
+                else:
+                    continue
+                _release(el)
         except etree.XMLSyntaxError as exc:
             raise InvalidInputError(
                 f"malformed XML: {exc.msg}", file=self.file, location=f"line {exc.lineno}"
             ) from None
-        for sample in self._frames(frames):
-            self.report.count_read(sample.split, len(sample.objects))
-            yield sample
+
+    def samples(self, source: str | IO[bytes]) -> Iterator[Sample]:
+        """Every sample, streamed: the images as they end, then the video frames in order."""
+        frames: dict[int, list[Annotation]] = {}
+        for el in self._walk(source, frames):
+            sample = self.image_sample(el)
+            if sample is not None:
+                yield sample
+        for frame in sorted(frames):
+            yield self.frame_sample(frame, frames[frame])
+
+    def index(self, source: str | IO[bytes]) -> tuple[list[_Fragment], list[tuple[int, list[Annotation]]]]:
+        """The document cut for shards: each ``<image>`` as its XML and the lines of its elements (plain data a
+        worker parses again), and the video frames with their tracks' objects (read here: a track spans frames)."""
+        from lxml import etree
+
+        frames: dict[int, list[Annotation]] = {}
+        images = [
+            (etree.tostring(el), array("I", [node.sourceline or 0 for node in el.iter()]))
+            for el in self._walk(source, frames)
+        ]
+        return images, sorted(frames.items())
+
+    def word(self, report: Report, cuboids: int = 0) -> None:
+        """The warnings of a whole read (``cuboids``: those the shards counted), once every sample has been seen."""
         if self.outside:
-            self.report.warn(
+            report.warn(
                 f'{self.outside} track shape(s) marked outside="1" (the object is not in that frame) are not objects '
                 "(-r outside=keep keeps them)"
             )
-        if self.cuboids:
-            self.report.warn(f"{self.cuboids} cuboid(s) left out: cvkit holds no 3-D boxes")
-        self.report.read.categories = len(self.categories)
+        if self.cuboids + cuboids:
+            report.warn(f"{self.cuboids + cuboids} cuboid(s) left out: cvkit holds no 3-D boxes")
+        report.read.categories = max(report.read.categories, len(self.categories))
+
+
+def _declares_dtd(source: str | IO[bytes]) -> bool:
+    """Whether the document starts with a DTD (its first element tells; a malformed start is the read's error)."""
+    from lxml import etree
+
+    try:
+        for _event, el in _parser(source):
+            return el.getroottree().docinfo.internalDTD is not None
+    except etree.XMLSyntaxError:
+        pass
+    return False
+
+
+#: one ``<image>`` element as shards carry it: its XML, and the source line of each of its elements (in document
+#: order), so that errors name the lines of the file
+_Fragment = tuple[bytes, array]
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """What the shards of one document share (sent once a worker): plain data, no parsed tree."""
+
+    file: Path
+    root: Path
+    meta: Meta
+    split_by: str
+    outside: str
+
+    def reader(self, categories: CategorySet, report: Report) -> CvatReader:
+        return CvatReader(self.file, self.root, report, self.split_by, self.outside, categories, self.meta)
+
+
+#: the tally (:attr:`~cvkit.core.report.Report.tallies`) of the cuboids the shards left out
+_CUBOIDS = "cvat.cuboids"
+
+
+def _read_images(source: _Source, run: list[_Fragment], categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): a run of ``<image>`` elements, parsed here again."""
+    from lxml import etree
+
+    reader = source.reader(categories, report)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    for xml, lines in run:
+        el = etree.fromstring(xml, parser)
+        for node, line in zip(el.iter(), lines, strict=True):
+            node.sourceline = line
+        sample = reader.image_sample(el)
+        if sample is not None:
+            yield sample
+    if reader.cuboids:
+        report.tallies[_CUBOIDS] += reader.cuboids
+
+
+def _read_frames(
+    source: _Source, run: list[tuple[int, list[Annotation]]], categories: CategorySet, report: Report
+) -> Iterator[Sample]:
+    """A shard's samples: a run of video frames with their tracks' objects."""
+    reader = source.reader(categories, report)
+    for frame, objects in run:
+        yield reader.frame_sample(frame, objects)
 
 
 def merge_skeletons(objects: list[Annotation]) -> list[Annotation]:
@@ -334,16 +439,41 @@ def read(
     reader = CvatReader(file, root, report, split_by, outside)
     info: dict[str, Any] = {}
 
-    def samples() -> Iterator[Sample]:
+    @contextmanager
+    def opened() -> Iterator[Any]:
+        """The XML's bytes (a path or an open member of the zip), closed after; the project's info once read."""
         source = opener()
         try:
-            yield from reader.samples(source)
+            yield source
         finally:
             if hasattr(source, "close"):
                 source.close()
-        info["cvat"] = {"project": reader.meta.project, "subsets": reader.meta.subsets} if reader.meta.project else {}
+            info["cvat"] = (
+                {"project": reader.meta.project, "subsets": reader.meta.subsets} if reader.meta.project else {}
+            )
 
-    return Dataset(samples(), reader.categories, root=root, source_format="cvat", info=info)
+    def samples() -> Iterator[Sample]:
+        with opened() as source:
+            yield from reader.samples(source)
+
+    def shards(workers: int) -> list[Shard] | None:
+        if workers <= 1:  # streamed in this process: the tree of a big file never builds up
+            return None
+        with opened() as source:
+            if _declares_dtd(source):  # its entities would not survive being cut: read in one process
+                return None
+        with opened() as source:
+            images, frames = reader.index(source)
+        source = _Source(file, root, reader.meta, split_by, outside)
+        return shards_of(_read_images, source, images) + shards_of(_read_frames, source, frames)
+
+    def finish(merged: Report | None) -> None:
+        target = merged if merged is not None else report
+        reader.word(target, target.tallies.pop(_CUBOIDS, 0))
+
+    dataset = Dataset(samples(), reader.categories, root=root, source_format="cvat", info=info, shards=shards)
+    dataset.finishers.append(finish)
+    return dataset
 
 
 def is_cvat_xml(path: Path) -> bool:

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cvkit.core.categories import Category, CategorySet
 from cvkit.core.imageinfo import IMAGE_EXTENSIONS
-from cvkit.core.model import Dataset, Sample
+from cvkit.core.model import Dataset, Sample, Shard
 from cvkit.core.progress import track
 from cvkit.core.report import Report
+from cvkit.core.shards import shards_of
 from cvkit.errors import InvalidInputError
 from cvkit.io import folders_in
 
@@ -157,7 +160,8 @@ class _Reader:
                 return folder, {p.stem: p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS}
         return None, {}
 
-    def samples(self, subset: str) -> Iterator[Sample]:
+    def source(self, subset: str) -> _Subset:
+        """What the runs of one subset share: its tables (read, grouped by image) and where its files are."""
         tables: dict[str, Table] = {}
         if subset in self.files["bbox"]:
             tables["bbox"] = read_table(
@@ -181,7 +185,6 @@ class _Reader:
             )
         folder, images = self.image_folder(subset)
         ids = subset_image_ids(list(tables.values()), [*images, *self.listed.get(subset, [])])
-        sizes = Sizes(self.sizes, self.report)
         mask_folder = next(
             (
                 f
@@ -190,42 +193,58 @@ class _Reader:
             ),
             self.root,
         )
-        for number in range(len(ids)):
-            image_id = ids[number].as_py()
-            name = images.get(image_id)
-            image = folder / name if folder is not None and name else None
-            relative = image.relative_to(self.root).as_posix() if image else f"images/{subset}/{image_id}.jpg"
-            sample = Sample(relative, split=subset, id=image_id)
-            sample.width, sample.height = sizes.of(image_id, image)
-            try:
-                if "bbox" in tables:
-                    sample.objects.extend(
-                        box_objects(
-                            tables["bbox"], tables["bbox"].rows_of(number), sample, self.categories, self.report
-                        )
-                    )
-                if "masks" in tables:
-                    sample.objects.extend(
-                        mask_objects(
-                            tables["masks"],
-                            tables["masks"].rows_of(number),
-                            sample,
-                            mask_folder,
-                            self.categories,
-                            self.report,
-                        )
-                    )
-                if "labels" in tables:
-                    image_labels(tables["labels"], tables["labels"].rows_of(number), sample, self.categories)
-            except InvalidInputError as err:
-                self.report.invalid(err)
-                continue
-            self.report.count_read(subset, len(sample.objects))
-            yield sample
+        return _Subset(self.root, subset, tables, ids, folder, images, self.sizes, mask_folder)
 
-    def __iter__(self) -> Iterator[Sample]:
+    def sources(self) -> Iterator[_Subset]:
+        """Each subset's source, one at a time (iterating holds one subset's columns)."""
         for subset in self.subsets():
-            yield from self.samples(subset)
+            yield self.source(subset)
+
+
+@dataclass(slots=True)
+class _Subset:
+    """One subset's columns and files: the source its shards share (picklable: numpy arrays, a pyarrow array, plain
+    values)."""
+
+    root: Path
+    subset: str
+    tables: dict[str, Table]
+    ids: Any  # pyarrow array of the subset's ImageIDs, sorted: image number -> ImageID
+    folder: Path | None  # the subset's image folder
+    images: dict[str, str]  # ImageID -> image file name in ``folder``
+    sizes: dict[str, tuple[int, int]]  # images.meta
+    mask_folder: Path
+
+
+def _read_run(source: _Subset, run: range, categories: CategorySet, report: Report) -> Iterator[Sample]:
+    """A shard's samples (:class:`~cvkit.core.model.Shard`): the images numbered ``run`` of one subset, whose rows
+    each table finds through its grouping."""
+    root, subset, tables, folder = source.root, source.subset, source.tables, source.folder
+    sizes = Sizes(source.sizes, report)
+    for number in run:
+        image_id = source.ids[number].as_py()
+        name = source.images.get(image_id)
+        image = folder / name if folder is not None and name else None
+        relative = image.relative_to(root).as_posix() if image else f"images/{subset}/{image_id}.jpg"
+        sample = Sample(relative, split=subset, id=image_id)
+        sample.width, sample.height = sizes.of(image_id, image)
+        try:
+            if "bbox" in tables:
+                sample.objects.extend(
+                    box_objects(tables["bbox"], tables["bbox"].rows_of(number), sample, categories, report)
+                )
+            if "masks" in tables:
+                masks = tables["masks"]
+                sample.objects.extend(
+                    mask_objects(masks, masks.rows_of(number), sample, source.mask_folder, categories, report)
+                )
+            if "labels" in tables:
+                image_labels(tables["labels"], tables["labels"].rows_of(number), sample, categories)
+        except InvalidInputError as err:
+            report.invalid(err)
+            continue
+        report.count_read(subset, len(sample.objects))
+        yield sample
 
 
 def read(path: Path, report: Report) -> Dataset:
@@ -240,11 +259,22 @@ def read(path: Path, report: Report) -> Dataset:
     if tree.is_file():
         hierarchy, parts = load_tree(tree, {c.name: c.display_name for c in categories if c.display_name})
         info["open_images"] = {"parts": [list(pair) for pair in parts]}  # "is part of" pairs, kept apart from is-a
+
+    def shards(workers: int) -> list[Shard] | None:
+        if workers <= 1:  # iterated: one subset's columns in memory at a time
+            return None
+        return [shard for source in reader.sources() for shard in shards_of(_read_run, source, range(len(source.ids)))]
+
+    def samples() -> Iterator[Sample]:
+        for source in reader.sources():  # the shards' read function, a subset's columns at a time
+            yield from _read_run(source, range(len(source.ids)), categories, report)
+
     return Dataset(
-        track(iter(reader), "reading Open Images"),
+        track(samples(), "reading Open Images"),
         categories,
         hierarchy,
         root=path,
         source_format="open_images",
         info=info,
+        shards=shards,
     )
