@@ -410,6 +410,9 @@ def _part(listing: XmlListing, runs: list[XmlRun], prefix: str, one_based: bool,
     images = ImageIndex(image_root, (image_root / "Annotations").is_dir())
     if images.devkit:
         _warn_masks_not_read(image_root, report)
+    # the image folder listed here, once: forked workers share its pages (looking a name up writes none of them);
+    # spawned ones and other machines list it for themselves (an index pickles without its listings)
+    images.names(images.folder_of(None))
     return _Source(listing, images, prefix, one_based)
 
 
