@@ -39,7 +39,7 @@ from ._layout import (
     write_split_lists,
 )
 from ._plain import BOX_TAGS, flag, parse_plain, parse_value, size_numbers
-from ._runs import XmlListing, XmlRun, xml_listing
+from ._runs import RUN_FILES, Job, XmlListing, XmlRun, xml_listing
 from ._xml import BOOL_TAGS, annotation_xml
 
 #: Below this many files parsing stays in-process: worker start-up would cost more than it saves.
@@ -299,10 +299,6 @@ class _Source:
     prefix: str
     one_based: bool
 
-    @property
-    def image_root(self) -> Path:
-        return self.listing.image_root
-
 
 def _parse_job(file: str | None, image_id: str, one_based: bool, index: ImageIndex) -> Parsed:
     """Parse one file and find its image."""
@@ -350,10 +346,6 @@ def _parsed(source: _Source, runs: list[XmlRun], files: int, workers: int) -> It
             yield status, (_from_plain(result) if status == "ok" else result)
 
 
-#: one layout of a read: the source its runs share and the runs
-_Part = tuple[_Source, list[XmlRun]]
-
-
 def read(path: Path, report: Report, one_based: bool = True, workers: int | None = None) -> Dataset:
     """Stream samples from any VOC layout; categories follow labelmap.txt, else first appearance.
 
@@ -377,7 +369,7 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
     categories = CategorySet(Category(i + 1, name) for i, name in enumerate(names))
     workers = default_workers(workers)
 
-    def parts() -> Iterator[_Part]:
+    def parts() -> Iterator[tuple[_Source, list[XmlRun]]]:
         for prefix, (listing, runs) in listed:
             yield _part(listing, runs, prefix, one_based, report), runs
 
@@ -399,7 +391,7 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
 
 
 #: XML files in one :class:`~cvkit.core.model.Shard` (writers that use several processes take them)
-SHARD_FILES = 1000
+SHARD_FILES = RUN_FILES
 
 
 def _part(listing: XmlListing, runs: list[XmlRun], prefix: str, one_based: bool, report: Report) -> _Source:
@@ -423,15 +415,11 @@ def _read_shard(source: _Source, run: XmlRun, categories: CategorySet, report: R
 
 
 def _samples(
-    source: _Source,
-    entries: Iterable[tuple[str | None, str, str | None]],
-    results: Iterable[Parsed],
-    categories: CategorySet,
-    report: Report,
+    source: _Source, entries: Iterable[Job], results: Iterable[Parsed], categories: CategorySet, report: Report
 ) -> Iterator[Sample]:
     """The samples of the parse results of ``entries`` (``(xml file, image id, split)``), counted; the source's
     prefix starts their paths and ids (one of several devkit folders)."""
-    image_root, images, prefix = source.image_root, source.images, source.prefix
+    image_root, images, prefix = source.listing.image_root, source.images, source.prefix
     for (_file, image_id, split), (status, result) in zip(entries, results):
         sample = _sample_of(image_root, images, image_id, split, status, result, categories, report)
         if sample is not None:

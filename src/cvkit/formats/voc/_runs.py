@@ -51,7 +51,7 @@ class XmlListing:
     base: str
     devkit: bool
 
-    def entries(self, run: XmlRun) -> Iterator[tuple[str | None, str, str | None]]:
+    def entries(self, run: XmlRun) -> Iterator[Job]:
         """``(xml file or None, image id, split)`` of each file of ``run``, in order."""
         splits, missing, base, devkit = run.splits, run.missing, self.base, self.devkit
         one_split = len(splits) == 1
@@ -82,7 +82,9 @@ def _runs(items: Iterable[tuple[str, str | None, bool]], size: int) -> list[XmlR
         found.append(
             XmlRun(_SEP.join(names), len(names), (splits[0],) if uniform else tuple(splits), frozenset(missing))
         )
-        names.clear(), splits.clear(), missing.clear()
+        names.clear()
+        splits.clear()
+        missing.clear()
 
     for name, split, absent in items:
         if absent:
@@ -134,7 +136,7 @@ def _prefix(folder: Path) -> str:
 def _devkit_items(
     folder: str, splits: dict[str, str | None], default_split: str | None
 ) -> Iterator[tuple[str, str | None, bool]]:
-    """``(name under Annotations/ or image id, split, no XML)`` of a devkit folder by id: its XML files (one a id,
+    """``(name under Annotations/ or image id, split, no XML)`` of a devkit folder by id: its XML files (one an id,
     the last listed where ``a.xml`` and ``a.XML`` are both there) and the ids its split lists name."""
     ids: list[str] = []
     odd: dict[str, str] = {}  # id -> its file's suffix when it is not ".xml" (rare)
