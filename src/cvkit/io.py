@@ -465,9 +465,13 @@ def files_in(folder: Path, suffix: str, limit: int | None = None) -> list[Path]:
     :func:`walk_files` skips them (macOS's ``._x.xml`` AppleDouble twins); only the first ``limit`` when given.
     Format detection looks at a few files of folders that may hold 100,000: names are listed once
     (:func:`cached_listings`) and sorted as strings (sorting ``Path`` objects cost more: docs/benchmarks.md)."""
+    return [folder / name for name in names_in(folder, suffix, limit)]
+
+
+def names_in(folder: Path, suffix: str, limit: int | None = None) -> list[str]:
+    """:func:`files_in` as file names: a reader that keeps a folder's listing holds strings, not paths."""
     import heapq
 
     suffix = suffix.lower()
     found = (name for name in _listing(folder)[0] if name.lower().endswith(suffix) and name[0] != ".")
-    names = sorted(found) if limit is None else heapq.nsmallest(limit, found)
-    return [folder / name for name in names]
+    return sorted(found) if limit is None else heapq.nsmallest(limit, found)

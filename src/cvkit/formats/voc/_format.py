@@ -21,7 +21,7 @@ from cvkit.core.model import Annotation, Dataset, Sample, Shard
 from cvkit.core.paths import inside
 from cvkit.core.progress import track
 from cvkit.core.report import Report
-from cvkit.core.shards import Pipeline, chunked, runs, spread_map
+from cvkit.core.shards import Pipeline, spread_map
 from cvkit.core.splits import NO_SPLIT
 from cvkit.core.transport import pack_annotation
 from cvkit.core.validate_values import MAX_SIDE
@@ -32,8 +32,6 @@ from cvkit.io import RealPaths, files_in, place_image, read_small_file, relpath_
 from ._layout import (
     SPLIT_FOLDERS,
     ImageIndex,
-    Job,
-    annotation_jobs,
     devkit_roots,
     looks_like_voc_xml,
     read_labelmap,
@@ -41,6 +39,7 @@ from ._layout import (
     write_split_lists,
 )
 from ._plain import BOX_TAGS, flag, parse_plain, parse_value, size_numbers
+from ._runs import RUN_FILES, Job, XmlListing, XmlRun, xml_listing
 from ._xml import BOOL_TAGS, annotation_xml
 
 #: Below this many files parsing stays in-process: worker start-up would cost more than it saves.
@@ -284,12 +283,25 @@ def parse_tree(
 
 
 # --- reading -------------------------------------------------------------------------
-ParseJob = tuple[str | Path | None, str, str | None, bool]
+#: one file's parse result: ("ok", (image path, width, height, objects, fields)), ("error", the error) or
+#: ("missing", None) for an image listed without an XML; errors travel back as values so the parent decides
+Parsed = tuple[str, Any]
 
 
-def _parse_job(job: ParseJob, index: ImageIndex) -> tuple[str, Any]:
-    """Parse one file and find its image; errors travel back as values so the parent decides."""
-    file, image_id, _split, one_based = job
+@dataclass(slots=True)
+class _Source:
+    """What the runs of one layout share (a shard's source, sent once a worker): where the files are, the image
+    index (each process lists the image folder once, for all its runs), the paths' prefix, the box convention.
+    The runs themselves are not in it: a worker gets only the runs it reads."""
+
+    listing: XmlListing
+    images: ImageIndex
+    prefix: str
+    one_based: bool
+
+
+def _parse_job(file: str | None, image_id: str, one_based: bool, index: ImageIndex) -> Parsed:
+    """Parse one file and find its image."""
     if file is None:
         return ("missing", None)
     try:
@@ -299,12 +311,17 @@ def _parse_job(job: ParseJob, index: ImageIndex) -> tuple[str, Any]:
     return ("ok", (index.image_path(file, filename, image_id, meta.get("path")), width, height, objects, meta))
 
 
-def _parse_chunk(index: ImageIndex, jobs: list[ParseJob]) -> list[tuple[str, Any]]:
-    """Worker side: parse many files, finding images from ``index`` (the executor's context, sent once a worker);
-    annotations travel packed as tuples (:mod:`cvkit.core.transport`)."""
-    out: list[tuple[str, Any]] = []
-    for job in jobs:
-        status, result = _parse_job(job, index)
+def _run_results(source: _Source, run: XmlRun) -> Iterator[Parsed]:
+    """The parse results of a run's files, in order, parsed here."""
+    one_based, images = source.one_based, source.images
+    for file, image_id, _split in source.listing.entries(run):
+        yield _parse_job(file, image_id, one_based, images)
+
+
+def _parse_run(source: _Source, run: XmlRun) -> list[Parsed]:
+    """Worker side: a run's parse results; annotations travel packed as tuples (:mod:`cvkit.core.transport`)."""
+    out: list[Parsed] = []
+    for status, result in _run_results(source, run):
         if status == "ok":
             path, width, height, objects, meta = result
             result = (path, width, height, [pack_annotation(o) for o in objects], meta)
@@ -318,15 +335,13 @@ def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
     return path, width, height, [Annotation(*packed) for packed in objects], meta
 
 
-def _parsed(jobs: list[ParseJob], index: ImageIndex, workers: int) -> Iterator[tuple[str, Any]]:
-    """Parse results (image path, size, objects, fields) in input order, on several processes when there are many
-    files."""
-    if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
-        for job in jobs:
-            yield _parse_job(job, index)
+def _parsed(source: _Source, runs: list[XmlRun], files: int, workers: int) -> Iterator[Parsed]:
+    """Parse results of ``runs`` in order, on several processes when there are many files."""
+    if workers <= 1 or files < PARALLEL_MIN_FILES:
+        for run in runs:
+            yield from _run_results(source, run)
         return
-    chunks = chunked(jobs, workers, smallest=64)
-    for results in spread_map(_parse_chunk, index, chunks, workers, PARALLEL_MIN_FILES, len(jobs)):
+    for results in spread_map(_parse_run, source, runs, workers, PARALLEL_MIN_FILES, files):
         for status, result in results:
             yield status, (_from_plain(result) if status == "ok" else result)
 
@@ -336,32 +351,38 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
 
     Several devkit folders side by side (``VOCdevkit/VOC2007`` + ``VOC2012``, or ``train/`` + ``val/``)
     read as one dataset rooted at their parent: paths and ids start with the folder's name, and a folder
-    named like a split is the split of its images that no ImageSets list names."""
+    named like a split is the split of its images that no ImageSets list names.
+
+    The files are listed here, once, into compact runs (:mod:`cvkit.formats.voc._runs`): about the length of a
+    file's name a file, whichever way the samples are read."""
     roots = devkit_roots(path) if path.is_dir() else []
     if len(roots) > 1:
-        parts = [_named_part(root) for root in roots]
+        listed = [
+            (f"{root.name}/", xml_listing(root, [root], root.name if root.name in SPLIT_FOLDERS else None, SHARD_FILES))
+            for root in roots
+        ]
         dataset_root = roots[0].parent
     else:
-        parts = [("", *annotation_jobs(path, roots))]  # the roots found once, not looked for again
-        dataset_root = parts[0][1]
-    names = dict.fromkeys(name for _, image_root, _ in parts for name in read_labelmap(image_root))
+        listed = [("", xml_listing(path, roots, None, SHARD_FILES))]  # the roots found once, not looked for again
+        dataset_root = listed[0][1][0].image_root
+    names = dict.fromkeys(name for _, (listing, _) in listed for name in read_labelmap(listing.image_root))
     categories = CategorySet(Category(i + 1, name) for i, name in enumerate(names))
     workers = default_workers(workers)
 
+    def parts() -> Iterator[tuple[_Source, list[XmlRun]]]:
+        for prefix, (listing, runs) in listed:
+            yield _part(listing, runs, prefix, one_based, report), runs
+
     def samples() -> Iterator[Sample]:
-        for prefix, image_root, job_list in parts:
-            images, jobs = _part(image_root, job_list, one_based, report)
-            results = track(_parsed(jobs, images, workers), "reading VOC", len(jobs))
-            yield from _samples(image_root, images, jobs, results, prefix, categories, report)
+        for source, runs in parts():
+            files = sum(run.count for run in runs)
+            entries = (entry for run in runs for entry in source.listing.entries(run))
+            results = track(_parsed(source, runs, files, workers), "reading VOC", files)
+            yield from _samples(source, entries, results, categories, report)
         report.read.categories = len(categories)
 
     def shards(_workers: int) -> list[Shard]:
-        shards_of: list[Shard] = []
-        for prefix, image_root, job_list in parts:
-            images, jobs = _part(image_root, job_list, one_based, report)
-            source = (image_root, images, prefix)
-            shards_of += [Shard(len(run), _read_shard, source, run) for run in runs(jobs, SHARD_FILES)]
-        return shards_of
+        return [Shard(run.count, _read_shard, source, run) for source, runs in parts() for run in runs]
 
     # ``workers=1`` (``-r workers=1``) keeps reading to one process: no shards for a writer to spread
     return Dataset(
@@ -370,55 +391,42 @@ def read(path: Path, report: Report, one_based: bool = True, workers: int | None
 
 
 #: XML files in one :class:`~cvkit.core.model.Shard` (writers that use several processes take them)
-SHARD_FILES = 1000
+SHARD_FILES = RUN_FILES
 
 
-def _part(image_root: Path, job_list: list[Job], one_based: bool, report: Report) -> tuple[ImageIndex, list[ParseJob]]:
-    """The image index and parse jobs of one layout (a devkit folder, a flat or per-split folder, or one file)."""
-    if not job_list:
+def _part(listing: XmlListing, runs: list[XmlRun], prefix: str, one_based: bool, report: Report) -> _Source:
+    """The source of one layout (a devkit folder, a flat or per-split folder, or one file), its warnings given."""
+    image_root = listing.image_root
+    if not runs:
         report.warn(f"no VOC annotation XML files found under {image_root}")
     images = ImageIndex(image_root, (image_root / "Annotations").is_dir())
     if images.devkit:
         _warn_masks_not_read(image_root, report)
-    return images, [(file, image_id, split, one_based) for file, image_id, split in job_list]
+    # the image folder listed here, once: forked workers share its pages (looking a name up writes none of them);
+    # spawned ones and other machines list it for themselves (an index pickles without its listings)
+    images.names(images.folder_of(None))
+    return _Source(listing, images, prefix, one_based)
 
 
-def _read_shard(
-    source: tuple[Path, ImageIndex, str], jobs: list[ParseJob], categories: CategorySet, report: Report
-) -> Iterator[Sample]:
+def _read_shard(source: _Source, run: XmlRun, categories: CategorySet, report: Report) -> Iterator[Sample]:
     """A shard's samples (:class:`~cvkit.core.model.Shard`): a run of files of one layout, parsed here. New labels
     go to ``categories`` (a worker's copy: writers number them in the parent, in order)."""
-    image_root, images, prefix = source
-    return _samples(image_root, images, jobs, (_parse_job(job, images) for job in jobs), prefix, categories, report)
+    return _samples(source, source.listing.entries(run), _run_results(source, run), categories, report)
 
 
 def _samples(
-    image_root: Path,
-    images: ImageIndex,
-    jobs: list[ParseJob],
-    results: Iterable[tuple[str, Any]],
-    prefix: str,
-    categories: CategorySet,
-    report: Report,
+    source: _Source, entries: Iterable[Job], results: Iterable[Parsed], categories: CategorySet, report: Report
 ) -> Iterator[Sample]:
-    """The samples of ``jobs``' parse results, counted; ``prefix`` starts their paths and ids (one of several
-    devkit folders)."""
-    for (_file, image_id, split, _), (status, result) in zip(jobs, results):
+    """The samples of the parse results of ``entries`` (``(xml file, image id, split)``), counted; the source's
+    prefix starts their paths and ids (one of several devkit folders)."""
+    image_root, images, prefix = source.listing.image_root, source.images, source.prefix
+    for (_file, image_id, split), (status, result) in zip(entries, results):
         sample = _sample_of(image_root, images, image_id, split, status, result, categories, report)
         if sample is not None:
             if prefix:
                 sample.path, sample.id = prefix + sample.path, f"{prefix}{sample.id}"
             report.count_read(sample.split, len(sample.objects))
             yield sample
-
-
-def _named_part(root: Path) -> tuple[str, Path, list[Job]]:
-    """(path prefix, image root, jobs) of one of several devkit folders; a folder named like a split
-    (``train/Annotations``) is the split of its images no ImageSets list names."""
-    image_root, jobs = annotation_jobs(root)
-    if root.name in SPLIT_FOLDERS:
-        jobs = [(file, image_id, split or root.name) for file, image_id, split in jobs]
-    return f"{root.name}/", image_root, jobs
 
 
 def _sample_of(

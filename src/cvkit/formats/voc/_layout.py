@@ -16,7 +16,7 @@ from cvkit.core.imageinfo import IMAGE_EXTENSIONS
 from cvkit.core.paths import split_name
 from cvkit.core.report import Report
 from cvkit.core.splits import NO_SPLIT
-from cvkit.io import files_in, folders_in, open_regular, read_utf8_text
+from cvkit.io import folders_in, open_regular, read_utf8_text
 
 #: Split list names that are unions of others; an image keeps its most specific split.
 UNION_SPLITS = ("trainval",)
@@ -24,7 +24,6 @@ SPLIT_FOLDERS = ("train", "valid", "val", "test", "trainval")
 #: labelmap.txt entry datumaro and CVAT always add first: segmentation mask class 0, never an object.
 MASK_BACKGROUND = "background"
 
-Job = tuple[str | Path | None, str, str | None]
 _RANK = {ext: i for i, ext in enumerate(IMAGE_EXTENSIONS)}
 
 
@@ -121,44 +120,6 @@ def read_labelmap(root: Path) -> list[str]:
     return names
 
 
-def annotation_jobs(path: Path, roots: list[Path] | None = None) -> tuple[Path, list[Job]]:
-    """(image root, [(xml file or None, image id, split)]) for one devkit folder, a flat folder or a file;
-    ``roots``: :func:`devkit_roots` of ``path`` when the caller has looked already."""
-    if path.is_file():
-        return path.parent, [(path, path.stem, None)]
-    roots = devkit_roots(path) if roots is None else roots
-    devkit = roots[0] if len(roots) == 1 else None
-    if devkit is not None:
-        splits = read_split_lists(devkit)
-        xml_ids = xml_files_by_id(str(devkit / "Annotations"), "")
-        ordered = sorted(
-            dict.fromkeys([*splits, *xml_ids])
-        )  # the lists' own order first: mostly sorted already, so sorting is quick
-        return devkit, [(xml_ids.get(image_id), image_id, splits.get(image_id)) for image_id in ordered]
-    in_splits = {
-        name: xml for name in SPLIT_FOLDERS if (xml := files_in(path / name, ".xml"))
-    }  # Roboflow's train/, valid/
-    if in_splits:
-        return path, [(file, file.stem, name) for name, files in in_splits.items() for file in files]
-    return path, [(file, file.stem, None) for file in files_in(path, ".xml")]
-
-
-def xml_files_by_id(folder: str, prefix: str) -> dict[str, str]:
-    """Image id -> XML path under Annotations/, subfolders included: datumaro and CVAT write an item id
-    ``city/a`` as ``Annotations/city/a.xml`` (plain strings: Path objects cost more than parsing here)."""
-    found: dict[str, str] = {}
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            name = entry.name
-            if name[0] == ".":  # macOS's ._x.xml AppleDouble twins, .ipynb_checkpoints
-                continue
-            if name.lower().endswith(".xml"):
-                found[prefix + name[:-4]] = entry.path
-            elif entry.is_dir():
-                found.update(xml_files_by_id(entry.path, f"{prefix}{name}/"))
-    return found
-
-
 def devkit_image_folder(root: Path) -> str | None:
     """Where a devkit tree keeps its images: ``JPEGImages/`` (the devkit), else ``images/`` (Label Studio,
     Labelbox and imglab exports write ``<folder>images</folder>``), else None: beside the XML files."""
@@ -188,6 +149,14 @@ class ImageIndex:
         self.stem_maps: dict[str, dict[str, str]] = {}
         #: an absolute folder a ``<path>`` names -> (its files, its path relative to the root); None: unlisted
         self.recorded_folders: dict[str, tuple[frozenset[str], str] | None] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        """Where the images are, without the listings: a worker lists the folders it needs itself, once."""
+        return {"root": self.root, "devkit": self.devkit, "image_folder": self.image_folder}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.xml_folders, self.listings, self.stem_maps, self.recorded_folders = {}, {}, {}, {}
 
     def folder_of(self, xml_file: str | Path | None) -> str:
         """The images' folder (relative to the root, ``/``-terminated): the devkit's image folder, else the XML's."""
