@@ -285,7 +285,7 @@ def parse_tree(
 # --- reading -------------------------------------------------------------------------
 #: one file's parse result: ("ok", (image path, width, height, objects, fields)), ("error", the error) or
 #: ("missing", None) for an image listed without an XML; errors travel back as values so the parent decides
-Parsed = tuple[str, Any]
+VocParsed = tuple[str, Any]
 
 
 @dataclass(slots=True)
@@ -300,7 +300,7 @@ class _Source:
     one_based: bool
 
 
-def _parse_job(file: str | None, image_id: str, one_based: bool, index: ImageIndex) -> Parsed:
+def _parse_job(file: str | None, image_id: str, one_based: bool, index: ImageIndex) -> VocParsed:
     """Parse one file and find its image."""
     if file is None:
         return ("missing", None)
@@ -311,16 +311,16 @@ def _parse_job(file: str | None, image_id: str, one_based: bool, index: ImageInd
     return ("ok", (index.image_path(file, filename, image_id, meta.get("path")), width, height, objects, meta))
 
 
-def _run_results(source: _Source, run: XmlRun) -> Iterator[Parsed]:
+def _run_results(source: _Source, run: XmlRun) -> Iterator[VocParsed]:
     """The parse results of a run's files, in order, parsed here."""
     one_based, images = source.one_based, source.images
     for file, image_id, _split in source.listing.entries(run):
         yield _parse_job(file, image_id, one_based, images)
 
 
-def _parse_run(source: _Source, run: XmlRun) -> list[Parsed]:
+def _parse_run(source: _Source, run: XmlRun) -> list[VocParsed]:
     """Worker side: a run's parse results; annotations travel packed as tuples (:mod:`cvkit.core.transport`)."""
-    out: list[Parsed] = []
+    out: list[VocParsed] = []
     for status, result in _run_results(source, run):
         if status == "ok":
             path, width, height, objects, meta = result
@@ -335,7 +335,7 @@ def _from_plain(result: tuple[Any, ...]) -> tuple[Any, ...]:
     return path, width, height, [Annotation(*packed) for packed in objects], meta
 
 
-def _parsed(source: _Source, runs: list[XmlRun], files: int, workers: int) -> Iterator[Parsed]:
+def _parsed(source: _Source, runs: list[XmlRun], files: int, workers: int) -> Iterator[VocParsed]:
     """Parse results of ``runs`` in order, on several processes when there are many files."""
     if workers <= 1 or files < PARALLEL_MIN_FILES:
         for run in runs:
@@ -415,7 +415,7 @@ def _read_shard(source: _Source, run: XmlRun, categories: CategorySet, report: R
 
 
 def _samples(
-    source: _Source, entries: Iterable[Job], results: Iterable[Parsed], categories: CategorySet, report: Report
+    source: _Source, entries: Iterable[Job], results: Iterable[VocParsed], categories: CategorySet, report: Report
 ) -> Iterator[Sample]:
     """The samples of the parse results of ``entries`` (``(xml file, image id, split)``), counted; the source's
     prefix starts their paths and ids (one of several devkit folders)."""
