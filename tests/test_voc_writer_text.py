@@ -83,7 +83,7 @@ def test_text_xml_cannot_hold_is_left_to_lxml_which_refuses_it():
 def test_file_stems_and_suffixes_split_as_pathlib_splits_them(name):
     from pathlib import PurePosixPath
 
-    from cvkit.formats.voc._format import _name_parts
+    from cvkit.formats.voc._writer import _name_parts
 
     assert _name_parts(name) == (PurePosixPath(name).stem, PurePosixPath(name).suffix)
 

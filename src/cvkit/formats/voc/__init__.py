@@ -14,10 +14,11 @@ and the layout finders serve ``cvkit stats`` too.
 
 from __future__ import annotations
 
-from ._format import detect, parse_xml, read, write
+from ._format import detect, parse_xml, read
 from ._layout import devkit_root, read_labelmap
 from ._plain import Boxes, plain_boxes
 from ._runs import annotation_jobs
+from ._writer import write
 
 __all__ = [
     "Boxes",
